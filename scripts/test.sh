@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what the tests need (apt packages), then run formatting, lints and the whole test suite.
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/streamp2p/target}"
+
+# apt packages the build and the tests need, each with a command (or dpkg package) that shows it.
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+have_cmd aria2c || need+=(aria2)
+have_cmd transmission-cli || need+=(transmission-cli)
+{ have_cmd ffmpeg && have_cmd ffprobe; } || need+=(ffmpeg)
+have_cmd pkg-config || need+=(pkg-config)
+have_pkg libssl-dev || need+=(libssl-dev)
+have_cmd cmake || need+=(cmake)
+{ have_cmd gcc && have_cmd cc; } || need+=(gcc)
+have_cmd sha256sum || need+=(coreutils)
+have_cmd git || need+=(git)
+
+if ((${#need[@]})); then
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
+  echo "test.sh: installing ${need[*]}" >&2
+  "${SUDO[@]}" apt-get update
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+fi
+
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets

@@ -1,0 +1,1054 @@
+//! Shared helpers for the integration tests: free ports, fixture files, a tiny HTTP/1.1 client,
+//! a minimal bencode reader, the `Node` process wrapper and drivers for real BitTorrent clients.
+//!
+//! Every helper is synchronous (std only): the node under test is a separate process.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a node may take from start to "ready" (all files hashed, items as expected).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Config for most tests: quick rescans, no DHT or LSD traffic.
+pub const BASE_CONFIG: &str = "[scan]\nrescan_secs = 1\n\n[swarm]\ndht = false\nlsd = false\n";
+
+pub const MIB: u64 = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Ports, directories, fixture files
+
+pub fn localhost() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+
+/// A TCP port that was free a moment ago on `ip` (bind port 0, read it back, release it).
+pub fn free_tcp_port_on(ip: IpAddr) -> u16 {
+    TcpListener::bind((ip, 0))
+        .expect("bind a TCP port")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn free_tcp_port() -> u16 {
+    free_tcp_port_on(localhost())
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind((localhost(), 0))
+        .expect("bind a UDP port")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A port free for both TCP and UDP on every interface (BitTorrent may use both, e.g. uTP).
+pub fn free_peer_port() -> u16 {
+    for _ in 0..100 {
+        let tcp = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind a TCP port");
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both TCP and UDP");
+}
+
+/// The first non-loopback IPv4 address of this machine, if it has one.
+///
+/// transmission 3.00 drops peers on 127.0.0.0/8 that a tracker hands out (its "martian" filter),
+/// so tests that need transmission to connect to the node's BitTorrent port use this address.
+pub fn lan_ipv4() -> Option<Ipv4Addr> {
+    let mut candidates = String::new();
+    if let Ok(out) = Command::new("hostname").arg("-I").output() {
+        candidates.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    if let Ok(out) = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+    {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut words = line.split_whitespace();
+            while let Some(w) = words.next() {
+                if w == "inet" {
+                    if let Some(a) = words.next() {
+                        candidates.push(' ');
+                        candidates.push_str(a.split('/').next().unwrap_or(""));
+                    }
+                }
+            }
+        }
+    }
+    candidates
+        .split_whitespace()
+        .filter_map(|w| w.parse::<Ipv4Addr>().ok())
+        .find(|ip| !ip.is_loopback() && !ip.is_unspecified() && !ip.is_link_local())
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("streamp2p-test-")
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// Writes `len` random bytes (from /dev/urandom) to `path`, creating parent folders.
+pub fn write_random(path: &Path, len: u64) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    let mut src = File::open("/dev/urandom").expect("open /dev/urandom");
+    let mut dst = File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let copied = io::copy(&mut (&mut src).take(len), &mut dst).unwrap();
+    assert_eq!(copied, len);
+    dst.sync_all().unwrap();
+}
+
+/// Makes a real, tagged MP3 with ffmpeg: a sine tone of `secs` seconds.
+pub fn make_tagged_mp3(path: &Path, title: &str, artist: &str, secs: u32) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={secs}"))
+        .args(["-metadata", &format!("title={title}")])
+        .args(["-metadata", &format!("artist={artist}")])
+        .arg(path)
+        .output()
+        .expect("run ffmpeg (apt-get install ffmpeg)");
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// sha256 of a file, as lowercase hex, computed by `sha256sum`.
+pub fn sha256_file(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
+    assert!(
+        out.status.success(),
+        "sha256sum {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("sha256sum output")
+        .to_string()
+}
+
+/// sha256 of bytes, as lowercase hex, computed by `sha256sum`.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(bytes).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("sha256sum output")
+        .to_string()
+}
+
+/// `%XX` for every byte (what BitTorrent clients send for info_hash and peer_id).
+pub fn urlencode_all(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for b in bytes {
+        write!(s, "%{b:02X}").unwrap();
+    }
+    s
+}
+
+/// Percent-encodes one path segment (keeps unreserved characters).
+pub fn urlencode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            write!(out, "%{b:02X}").unwrap();
+        }
+    }
+    out
+}
+
+pub fn infohash_bytes(hex_ih: &str) -> Vec<u8> {
+    let b = hex::decode(hex_ih).unwrap_or_else(|e| panic!("infohash {hex_ih:?} is not hex: {e}"));
+    assert_eq!(b.len(), 20, "infohash {hex_ih:?} is not 20 bytes");
+    b
+}
+
+/// The path (and query) of an absolute http URL: `http://h:p/a/b?c` -> `/a/b?c`.
+pub fn path_of(url: &str) -> String {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or_else(|| panic!("not an http URL: {url:?}"));
+    match rest.find('/') {
+        Some(i) => rest[i..].to_string(),
+        None => "/".to_string(),
+    }
+}
+
+/// Byte-for-byte comparison that reports a short message instead of dumping megabytes.
+pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length differs");
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap();
+        panic!("{what}: bytes differ from offset {first}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs shown when a test fails
+
+/// Prints the tail of a log file if the current thread is panicking when this is dropped.
+pub struct ShowLogOnPanic {
+    label: String,
+    path: PathBuf,
+}
+
+impl ShowLogOnPanic {
+    pub fn new(label: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        ShowLogOnPanic {
+            label: label.into(),
+            path: path.into(),
+        }
+    }
+}
+
+impl Drop for ShowLogOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "----- {} ({}) -----\n{}\n----- end of {} -----",
+                self.label,
+                self.path.display(),
+                tail_of_file(&self.path, 300, 40_000),
+                self.label
+            );
+        }
+    }
+}
+
+/// The last `max_lines` lines (at most `max_bytes` bytes) of a file.
+pub fn tail_of_file(path: &Path, max_lines: usize, max_bytes: usize) -> String {
+    let Ok(bytes) = fs::read(path) else {
+        return format!("(no file {})", path.display());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(max_lines);
+    let mut out = lines[start..].join("\n");
+    if out.len() > max_bytes {
+        let mut cut = out.len() - max_bytes;
+        while !out.is_char_boundary(cut) {
+            cut += 1;
+        }
+        out = format!("[...]{}", &out[cut..]);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny HTTP/1.1 client (one request per connection), so tests control the exact request line
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "response is not JSON ({e}): status {} body {:?}",
+                self.status,
+                short(&self.text())
+            )
+        })
+    }
+}
+
+pub fn short(s: &str) -> String {
+    if s.len() <= 2000 {
+        s.to_string()
+    } else {
+        let mut cut = 2000;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}[... {} bytes]", &s[..cut], s.len())
+    }
+}
+
+/// Sends `METHOD target HTTP/1.1` with `Host: addr` and `Connection: close`, reads the whole
+/// response. `target` goes on the wire exactly as given (no normalisation of `..` or `%2e`).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<Resp> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        write!(req, "{k}: {v}\r\n").unwrap();
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw, method.eq_ignore_ascii_case("HEAD"))
+}
+
+fn bad(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+fn parse_response(raw: &[u8], head: bool) -> io::Result<Resp> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad(format!("no end of headers in {} bytes", raw.len())))?;
+    let head_text = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head_text.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(format!("bad status line {status_line:?}")))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[end + 4..];
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let body = if head || status == 204 || status == 304 || (100..200).contains(&status) {
+        Vec::new()
+    } else if get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        dechunk(rest)?
+    } else if let Some(len) = get("content-length") {
+        let len: usize = len
+            .parse()
+            .map_err(|_| bad(format!("bad Content-Length {len:?}")))?;
+        if rest.len() < len {
+            return Err(bad(format!(
+                "body cut short: {} of {len} bytes",
+                rest.len()
+            )));
+        }
+        rest[..len].to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| bad("chunk size line"))?;
+        let line = String::from_utf8_lossy(&data[..eol]);
+        let size_hex = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|_| bad(format!("bad chunk size {size_hex:?}")))?;
+        data = &data[eol + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err(bad("chunk cut short"));
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal bencode reader (keeps the raw bytes of the info dict, to check the infohash)
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bencode {
+    Int(i64),
+    Bytes(Vec<u8>),
+    List(Vec<Bencode>),
+    Dict(Vec<(Vec<u8>, Bencode)>),
+}
+
+impl Bencode {
+    pub fn get(&self, key: &str) -> Option<&Bencode> {
+        match self {
+            Bencode::Dict(entries) => entries
+                .iter()
+                .find(|(k, _)| k == key.as_bytes())
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Bencode::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self) -> Option<String> {
+        self.bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Bencode::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self) -> Option<&[Bencode]> {
+        match self {
+            Bencode::List(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes one value starting at `pos`; returns it and the position after it.
+pub fn bdecode_at(data: &[u8], pos: usize) -> Result<(Bencode, usize), String> {
+    let at = |p: usize| {
+        data.get(p)
+            .copied()
+            .ok_or_else(|| format!("unexpected end at {p}"))
+    };
+    match at(pos)? {
+        b'i' => {
+            let end = data[pos..]
+                .iter()
+                .position(|&c| c == b'e')
+                .ok_or("unterminated int")?
+                + pos;
+            let s = std::str::from_utf8(&data[pos + 1..end]).map_err(|e| e.to_string())?;
+            let v = s.parse::<i64>().map_err(|e| format!("int {s:?}: {e}"))?;
+            Ok((Bencode::Int(v), end + 1))
+        }
+        b'l' => {
+            let mut p = pos + 1;
+            let mut items = Vec::new();
+            while at(p)? != b'e' {
+                let (v, next) = bdecode_at(data, p)?;
+                items.push(v);
+                p = next;
+            }
+            Ok((Bencode::List(items), p + 1))
+        }
+        b'd' => {
+            let mut p = pos + 1;
+            let mut entries = Vec::new();
+            while at(p)? != b'e' {
+                let (k, next) = bdecode_at(data, p)?;
+                let Bencode::Bytes(k) = k else {
+                    return Err(format!("dict key at {p} is not a string"));
+                };
+                let (v, next) = bdecode_at(data, next)?;
+                entries.push((k, v));
+                p = next;
+            }
+            Ok((Bencode::Dict(entries), p + 1))
+        }
+        b'0'..=b'9' => {
+            let colon = data[pos..]
+                .iter()
+                .position(|&c| c == b':')
+                .ok_or("string without ':'")?
+                + pos;
+            let s = std::str::from_utf8(&data[pos..colon]).map_err(|e| e.to_string())?;
+            let len: usize = s.parse().map_err(|e| format!("length {s:?}: {e}"))?;
+            let start = colon + 1;
+            if start + len > data.len() {
+                return Err(format!("string of {len} bytes at {pos} runs past the end"));
+            }
+            Ok((
+                Bencode::Bytes(data[start..start + len].to_vec()),
+                start + len,
+            ))
+        }
+        c => Err(format!("unexpected byte {c:#x} at {pos}")),
+    }
+}
+
+/// Decodes a whole buffer; panics (with the data shown) if it is not exactly one value.
+pub fn bdecode(data: &[u8]) -> Bencode {
+    match bdecode_at(data, 0) {
+        Ok((v, end)) if end == data.len() => v,
+        Ok((_, end)) => panic!(
+            "trailing bytes after bencode value at {end}: {:?}",
+            short(&String::from_utf8_lossy(data))
+        ),
+        Err(e) => panic!(
+            "not bencode ({e}): {:?}",
+            short(&String::from_utf8_lossy(data))
+        ),
+    }
+}
+
+/// The raw bytes of the top-level `info` value of a .torrent (what the infohash is taken of).
+pub fn raw_info_dict(torrent: &[u8]) -> &[u8] {
+    assert_eq!(torrent.first(), Some(&b'd'), "torrent is not a dict");
+    let mut p = 1;
+    while torrent[p] != b'e' {
+        let (k, next) = bdecode_at(torrent, p).expect("torrent key");
+        let (_, end) = bdecode_at(torrent, next).expect("torrent value");
+        if k == Bencode::Bytes(b"info".to_vec()) {
+            return &torrent[next..end];
+        }
+        p = end;
+    }
+    panic!("torrent has no info dict");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node under test
+
+/// JSON number at a pointer (`/library/items`), or None.
+pub fn num(v: &Value, pointer: &str) -> Option<u64> {
+    v.pointer(pointer).and_then(Value::as_u64)
+}
+
+/// A running `streamp2p run` process with its own data dir, ports, config file and log file.
+/// Killed on drop; its log is printed if the test is failing.
+pub struct Node {
+    pub root: PathBuf,
+    pub data_dir: PathBuf,
+    pub libraries: Vec<PathBuf>,
+    pub config_path: PathBuf,
+    pub host: IpAddr,
+    pub http: SocketAddr,
+    pub peer_port: u16,
+    pub udp: SocketAddr,
+    pub log_path: PathBuf,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Node {
+    /// Starts a node on 127.0.0.1 with `root/data` as data dir and `config` as its config file.
+    pub fn start(root: &Path, libraries: &[PathBuf], config: &str) -> Node {
+        Node::start_on(localhost(), root, libraries, config)
+    }
+
+    /// Same as `start`, with the HTTP server (web seed, tracker, API) on `host`.
+    pub fn start_on(host: IpAddr, root: &Path, libraries: &[PathBuf], config: &str) -> Node {
+        let data_dir = root.join("data");
+        fs::create_dir_all(&data_dir).unwrap();
+        let config_path = root.join("streamp2p.toml");
+        fs::write(&config_path, config).unwrap();
+        let mut node = Node {
+            root: root.to_path_buf(),
+            data_dir,
+            libraries: libraries.to_vec(),
+            config_path,
+            host,
+            http: SocketAddr::new(host, 0),
+            peer_port: 0,
+            udp: SocketAddr::new(localhost(), 0),
+            log_path: root.join("streamp2p.log"),
+            child: None,
+            starts: 0,
+        };
+        node.pick_ports();
+        node.spawn();
+        node
+    }
+
+    fn pick_ports(&mut self) {
+        self.http = SocketAddr::new(self.host, free_tcp_port_on(self.host));
+        self.peer_port = free_peer_port();
+        self.udp = SocketAddr::new(localhost(), free_udp_port());
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "node already running");
+        self.starts += 1;
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .unwrap();
+        writeln!(
+            log,
+            "===== test harness: start #{} of streamp2p (http {}, peer port {}, udp tracker {}) =====",
+            self.starts, self.http, self.peer_port, self.udp
+        )
+        .unwrap();
+        let err = log.try_clone().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamp2p"));
+        cmd.arg("run").arg("--data-dir").arg(&self.data_dir);
+        for lib in &self.libraries {
+            cmd.arg("--library").arg(lib);
+        }
+        cmd.arg("--http")
+            .arg(self.http.to_string())
+            .arg("--peer-port")
+            .arg(self.peer_port.to_string())
+            .arg("--udp-tracker")
+            .arg(self.udp.to_string())
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err);
+        self.child = Some(cmd.spawn().expect("spawn the streamp2p binary"));
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("node not running").id()
+    }
+
+    /// Starts the node again on the same data dir and config (new ports).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the node before restarting it");
+        self.pick_ports();
+        self.spawn();
+    }
+
+    /// SIGTERM, then waits up to 20 s for the process to exit. Panics if it does not.
+    pub fn stop(&mut self) -> ExitStatus {
+        let pid = self.pid();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("streamp2p did not exit within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Some(status) if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().unwrap()
+    }
+
+    pub fn assert_alive(&mut self) {
+        if let Some(status) = self.exited() {
+            panic!("streamp2p exited unexpectedly: {status}");
+        }
+        assert!(self.child.is_some(), "node not running");
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> io::Result<Resp> {
+        http_request(self.http, method, target, headers)
+    }
+
+    /// GET that panics on a transport error (any status is returned).
+    pub fn get(&self, target: &str) -> Resp {
+        self.request("GET", target, &[])
+            .unwrap_or_else(|e| panic!("GET {target} on {}: {e}", self.http))
+    }
+
+    pub fn health(&self) -> io::Result<Value> {
+        let r = self.request("GET", "/api/health", &[])?;
+        if r.status != 200 {
+            return Err(bad(format!(
+                "/api/health status {}: {}",
+                r.status,
+                r.text()
+            )));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| bad(format!("/api/health not JSON: {e}")))
+    }
+
+    /// GET /api/library, asserting 200 and a JSON list.
+    pub fn library(&self) -> Vec<Value> {
+        let r = self.get("/api/library");
+        assert_eq!(r.status, 200, "/api/library: {}", short(&r.text()));
+        match r.json() {
+            Value::Array(items) => items,
+            other => panic!("/api/library is not a JSON list: {other}"),
+        }
+    }
+
+    /// The /api/library entry whose name is `name` (or ends with `/name`).
+    pub fn find_item(&self, name: &str) -> Option<Value> {
+        self.library().into_iter().find(|item| {
+            item["name"]
+                .as_str()
+                .is_some_and(|n| n == name || n.ends_with(&format!("/{name}")))
+        })
+    }
+
+    pub fn item(&self, name: &str) -> Value {
+        let items = self.library();
+        self.find_item(name).unwrap_or_else(|| {
+            panic!(
+                "{name:?} not in /api/library: {}",
+                short(&Value::Array(items).to_string())
+            )
+        })
+    }
+
+    /// Polls `check` (every 100 ms) until it returns Some, the process exits, or `timeout`.
+    pub fn wait_until<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&Node) -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("(never checked)");
+        loop {
+            if let Some(status) = self.exited() {
+                panic!("streamp2p exited ({status}) while waiting for {what}; last: {last}");
+            }
+            match check(self) {
+                Ok(v) => return v,
+                Err(e) => last = e,
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last: {last}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until /api/health says `status` "ok", every file found is hashed
+    /// (`hashing.files_done == files_total`) and `library.items == items`. Returns that health.
+    pub fn wait_healthy(&mut self, items: u64) -> Value {
+        self.wait_until(
+            &format!("health ok with {items} items"),
+            READY_TIMEOUT,
+            |node| {
+                let h = node.health().map_err(|e| e.to_string())?;
+                let ok = h["status"] == "ok";
+                let done = num(&h, "/library/hashing/files_done");
+                let total = num(&h, "/library/hashing/files_total");
+                let n = num(&h, "/library/items");
+                if ok && done.is_some() && done == total && n == Some(items) {
+                    Ok(h)
+                } else {
+                    Err(h.to_string())
+                }
+            },
+        )
+    }
+
+    /// Scrapes the node's tracker for one infohash: (complete, incomplete), if listed.
+    pub fn scrape(&self, infohash_hex: &str) -> Result<(i64, i64), String> {
+        let ih = infohash_bytes(infohash_hex);
+        let r = self
+            .request(
+                "GET",
+                &format!("/scrape?info_hash={}", urlencode_all(&ih)),
+                &[],
+            )
+            .map_err(|e| e.to_string())?;
+        if r.status != 200 {
+            return Err(format!("scrape status {}: {}", r.status, r.text()));
+        }
+        let (v, _) = bdecode_at(&r.body, 0).map_err(|e| format!("scrape: {e}: {}", r.text()))?;
+        let files = v.get("files").ok_or(format!("no files: {}", r.text()))?;
+        let Bencode::Dict(entries) = files else {
+            return Err(format!("files not a dict: {}", r.text()));
+        };
+        let (_, stats) = entries
+            .iter()
+            .find(|(k, _)| *k == ih)
+            .ok_or(format!("infohash not in scrape: {}", r.text()))?;
+        Ok((
+            stats.get("complete").and_then(Bencode::int).unwrap_or(-1),
+            stats.get("incomplete").and_then(Bencode::int).unwrap_or(-1),
+        ))
+    }
+
+    /// Waits (up to 20 s) until the node's tracker lists a seeder for the torrent, so a client
+    /// that announces finds the node at once.
+    pub fn wait_seeder(&mut self, infohash_hex: &str) {
+        self.wait_until(
+            &format!("a seeder in /scrape for {infohash_hex}"),
+            Duration::from_secs(20),
+            |node| match node.scrape(infohash_hex)? {
+                (complete, _) if complete >= 1 => Ok(()),
+                other => Err(format!("(complete, incomplete) = {other:?}")),
+            },
+        )
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- streamp2p log ({}) -----\n{}\n----- end of streamp2p log -----",
+                self.log_path.display(),
+                tail_of_file(&self.log_path, 400, 60_000)
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real BitTorrent clients
+
+/// Waits for `child` up to `timeout`; kills it and returns None on timeout.
+pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub struct ClientRun {
+    /// Exit status; None if the client was killed at the timeout.
+    pub status: Option<ExitStatus>,
+    pub log: PathBuf,
+    /// Keep alive for the rest of the test: prints the client's log if the test fails.
+    pub guard: ShowLogOnPanic,
+}
+
+/// aria2c fetch of `uri` (magnet, .torrent URL) into `dir`: no DHT, LPD or PEX, so the only ways
+/// to the data are the node's tracker and the web seed. Returns after aria2c exits (or is killed
+/// at `timeout`).
+pub fn aria2c(uri: &str, dir: &Path, timeout: Duration) -> ClientRun {
+    fs::create_dir_all(dir).unwrap();
+    let log = dir.with_extension("aria2c.log");
+    let console = dir.with_extension("aria2c.out");
+    let out = File::create(&console).unwrap();
+    let err = out.try_clone().unwrap();
+    let guard = ShowLogOnPanic::new("aria2c log", &log);
+    let mut child = Command::new("aria2c")
+        .arg("--no-conf=true")
+        .arg(format!("--dir={}", dir.display()))
+        .args([
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--seed-time=0",
+            "--follow-torrent=mem",
+            "--bt-tracker-connect-timeout=10",
+            "--bt-tracker-timeout=10",
+            "--stop=100",
+            "--file-allocation=none",
+            "--allow-overwrite=true",
+            "--auto-file-renaming=false",
+            "--summary-interval=0",
+            "--console-log-level=notice",
+            "--log-level=info",
+            "--max-tries=3",
+            "--retry-wait=1",
+            "--interface=127.0.0.1",
+        ])
+        .arg(format!("--listen-port={}", free_peer_port()))
+        .arg(format!("--log={}", log.display()))
+        .arg(uri)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("run aria2c (apt-get install aria2)");
+    let status = wait_child(&mut child, timeout);
+    if status.is_none_or(|s| !s.success()) {
+        eprintln!(
+            "----- aria2c console -----\n{}",
+            tail_of_file(&console, 100, 20_000)
+        );
+    }
+    ClientRun { status, log, guard }
+}
+
+pub struct TransmissionRun {
+    /// The done script (-f) ran.
+    pub done_script_ran: bool,
+    /// Path of the downloaded file (may not exist if the fetch failed).
+    pub file: PathBuf,
+    pub log: PathBuf,
+    pub guard: ShowLogOnPanic,
+}
+
+/// transmission-cli fetch of `uri` into `work/download`, with its own config dir (DHT, LPD, PEX,
+/// uTP and port mapping off). Waits until the done script ran and the file holds `expected`, or
+/// `timeout`; then kills transmission-cli (it would seed forever).
+pub fn transmission(
+    uri: &str,
+    work: &Path,
+    name: &str,
+    expected: &[u8],
+    timeout: Duration,
+) -> TransmissionRun {
+    let cfg = work.join("config");
+    let dl = work.join("download");
+    fs::create_dir_all(&cfg).unwrap();
+    fs::create_dir_all(&dl).unwrap();
+    let port = free_peer_port();
+    let settings = serde_json::json!({
+        "dht-enabled": false,
+        "lpd-enabled": false,
+        "pex-enabled": false,
+        "utp-enabled": false,
+        "port-forwarding-enabled": false,
+        "peer-port": port,
+        "peer-port-random-on-start": false,
+        "download-dir": dl,
+        "incomplete-dir-enabled": false,
+        "rename-partial-files": true,
+        "rpc-enabled": false,
+        "speed-limit-down-enabled": false,
+        "speed-limit-up-enabled": false,
+        "blocklist-enabled": false,
+        "message-level": 3
+    });
+    fs::write(
+        cfg.join("settings.json"),
+        serde_json::to_string_pretty(&settings).unwrap(),
+    )
+    .unwrap();
+    let marker = work.join("done.marker");
+    let script = work.join("done.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$TR_TORRENT_NAME $TR_TORRENT_DIR\" >> '{}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let log = work.join("transmission.log");
+    let out = File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let guard = ShowLogOnPanic::new("transmission-cli log", &log);
+    let mut child = Command::new("transmission-cli")
+        .arg("-g")
+        .arg(&cfg)
+        .arg("-w")
+        .arg(&dl)
+        .arg("-f")
+        .arg(&script)
+        .arg("-p")
+        .arg(port.to_string())
+        .args(["-M", "-D", "-U", "-et"])
+        .arg(uri)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("run transmission-cli (apt-get install transmission-cli)");
+    let file = dl.join(name);
+    let deadline = Instant::now() + timeout;
+    let mut done_script_ran = false;
+    loop {
+        done_script_ran = done_script_ran || marker.exists();
+        let complete = fs::read(&file).is_ok_and(|b| b == expected);
+        if done_script_ran && complete {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("transmission-cli exited early: {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            eprintln!(
+                "transmission-cli: timeout after {timeout:?} (done script ran: {done_script_ran}, file complete: {complete})"
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    TransmissionRun {
+        done_script_ran,
+        file,
+        log,
+        guard,
+    }
+}
