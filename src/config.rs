@@ -1,0 +1,446 @@
+//! Typed settings: defaults, the TOML file, command-line overrides and validation.
+//!
+//! Everything is checked here, before anything binds a port or opens the database, so a
+//! bad setting stops the node with one line that names the key and says how to fix it
+//! (exit code 2, see `main.rs`).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+/// A setting that cannot be used, with the key it came from and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("config error: `{key}`: {problem}; {fix}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl ConfigError {
+    pub fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            key: key.to_string(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Where the live audio comes from. Only `None` is served before the live-audio work lands;
+/// the others are accepted so configurations written today keep working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioSource {
+    None,
+    Sine,
+    Alsa(String),
+    File(PathBuf),
+}
+
+impl std::str::FromStr for AudioSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            "sine" => Ok(Self::Sine),
+            _ => match s.split_once(':') {
+                Some(("alsa", dev)) if !dev.is_empty() => Ok(Self::Alsa(dev.to_string())),
+                Some(("file", path)) if !path.is_empty() => Ok(Self::File(path.into())),
+                _ => Err(format!("'{s}' is not an audio source")),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for AudioSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Sine => f.write_str("sine"),
+            Self::Alsa(d) => write!(f, "alsa:{d}"),
+            Self::File(p) => write!(f, "file:{}", p.display()),
+        }
+    }
+}
+
+/// The whole configuration. `Default` is the documented default of `streamp2p run`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Database and swarm state; the only place the node writes.
+    pub data_dir: PathBuf,
+    /// Library folders to scan and seed (USB storage, read-only).
+    pub library: Vec<PathBuf>,
+    /// Web pages, JSON API, web seed and HTTP tracker.
+    pub http: String,
+    /// BitTorrent TCP port.
+    pub peer_port: u16,
+    /// UDP tracker (BEP 15) address.
+    pub udp_tracker: String,
+    /// `alsa:DEVICE`, `sine`, `file:PATH` or `none`.
+    pub audio: String,
+    /// The base address listeners use, e.g. `http://radio.example.org`. Empty: taken from
+    /// the `Host` of each request.
+    pub public_url: String,
+    pub station: StationConfig,
+    pub scan: ScanConfig,
+    pub swarm: SwarmConfig,
+    pub tracker: TrackerConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: "/var/lib/streamp2p".into(),
+            library: Vec::new(),
+            http: "0.0.0.0:80".into(),
+            peer_port: 6881,
+            udp_tracker: "0.0.0.0:6969".into(),
+            audio: "none".into(),
+            public_url: String::new(),
+            station: StationConfig::default(),
+            scan: ScanConfig::default(),
+            swarm: SwarmConfig::default(),
+            tracker: TrackerConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StationConfig {
+    pub name: String,
+    pub description: String,
+}
+
+impl Default for StationConfig {
+    fn default() -> Self {
+        Self {
+            name: "streamp2p radio".into(),
+            description: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    /// Seconds between checks of the library folders. Polling (rather than inotify) also
+    /// sees a USB stick that is mounted or pulled, which inotify on the mount point does not.
+    pub rescan_secs: u64,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        Self { rescan_secs: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SwarmConfig {
+    /// Seed over BitTorrent. Off: only the web seed serves the files.
+    pub enabled: bool,
+    /// Mainline DHT (BEP 5).
+    pub dht: bool,
+    /// Local service discovery (BEP 14).
+    pub lsd: bool,
+    /// Upload limit in KiB/s; 0 means no limit.
+    pub upload_limit_kib: u32,
+    /// Extra trackers (http, https, udp) for every torrent, after the node's own.
+    pub trackers: Vec<String>,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dht: true,
+            lsd: true,
+            upload_limit_kib: 0,
+            trackers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerConfig {
+    /// Seconds between announces asked of clients.
+    pub interval_secs: u32,
+    /// A peer is dropped after `interval_secs * expiry_factor` without an announce.
+    pub expiry_factor: u32,
+    /// Most peers in one announce reply.
+    pub max_numwant: u32,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 300,
+            expiry_factor: 2,
+            max_numwant: 80,
+        }
+    }
+}
+
+/// The command-line flags that every subcommand shares; each overrides its config key.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Database and swarm state directory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A library folder to seed (repeatable).
+    #[arg(long = "library", value_name = "DIR")]
+    pub library: Vec<PathBuf>,
+    /// HTTP address for pages, API, web seed and tracker.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// BitTorrent TCP port.
+    #[arg(long, value_name = "N")]
+    pub peer_port: Option<u16>,
+    /// UDP tracker address.
+    #[arg(long, value_name = "ADDR")]
+    pub udp_tracker: Option<String>,
+    /// Live audio source: alsa:DEVICE, sine, file:PATH or none.
+    #[arg(long, value_name = "SRC")]
+    pub audio: Option<String>,
+}
+
+/// The configuration after validation: the types the rest of the node works with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub library: Vec<PathBuf>,
+    pub http: SocketAddr,
+    pub peer_port: u16,
+    pub udp_tracker: SocketAddr,
+    pub audio: AudioSource,
+    pub public_url: Option<String>,
+    pub station: StationConfig,
+    pub scan: ScanConfig,
+    pub swarm: SwarmConfig,
+    pub tracker: TrackerConfig,
+}
+
+impl Config {
+    /// Reads a TOML file. Unknown keys are refused, so a typo never silently does nothing.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "--config",
+                format!("cannot read {}: {e}", path.display()),
+                "give the path of a readable TOML file",
+            )
+        })?;
+        Self::from_toml(&text)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let key = msg
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+                .unwrap_or("config file")
+                .to_string();
+            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            // "unknown field `x`, expected one of ..." lists every key: the README does that.
+            let problem = msg
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .split(", expected one of")
+                .next()
+                .unwrap_or_default()
+                .replace("unknown field", "unknown key");
+            ConfigError::new(
+                &key,
+                format!("{problem}{at}"),
+                "fix or remove it; README.md lists every key",
+            )
+        })
+    }
+
+    pub fn apply(&mut self, o: Overrides) {
+        if let Some(d) = o.data_dir {
+            self.data_dir = d;
+        }
+        if !o.library.is_empty() {
+            self.library = o.library;
+        }
+        if let Some(h) = o.http {
+            self.http = h;
+        }
+        if let Some(p) = o.peer_port {
+            self.peer_port = p;
+        }
+        if let Some(u) = o.udp_tracker {
+            self.udp_tracker = u;
+        }
+        if let Some(a) = o.audio {
+            self.audio = a;
+        }
+    }
+
+    /// Checks every value and turns the configuration into `Settings`.
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let http = parse_addr("http", &self.http)?;
+        let udp_tracker = parse_addr("udp_tracker", &self.udp_tracker)?;
+        let audio = self.audio.parse::<AudioSource>().map_err(|e| {
+            ConfigError::new("audio", e, "use alsa:DEVICE, sine, file:PATH or none")
+        })?;
+        for root in &self.library {
+            check_library_dir(root)?;
+        }
+        let public_url = match self.public_url.trim_end_matches('/') {
+            "" => None,
+            u if u.starts_with("http://") || u.starts_with("https://") => Some(u.to_string()),
+            u => {
+                return Err(ConfigError::new(
+                    "public_url",
+                    format!("'{u}' is not an http(s) address"),
+                    "write it like http://radio.example.org, or leave it empty",
+                ))
+            }
+        };
+        for t in &self.swarm.trackers {
+            if !(t.starts_with("http://") || t.starts_with("https://") || t.starts_with("udp://")) {
+                return Err(ConfigError::new(
+                    "swarm.trackers",
+                    format!("'{t}' is not an http, https or udp tracker address"),
+                    "write each like udp://tracker.example.org:6969/announce",
+                ));
+            }
+        }
+        if self.scan.rescan_secs == 0 {
+            return Err(ConfigError::new(
+                "scan.rescan_secs",
+                "0 would rescan without pause",
+                "use 1 or more seconds",
+            ));
+        }
+        if self.tracker.interval_secs == 0 || self.tracker.expiry_factor == 0 {
+            return Err(ConfigError::new(
+                "tracker.interval_secs",
+                "announce interval and expiry factor must be above 0",
+                "use for example interval_secs = 300 and expiry_factor = 2",
+            ));
+        }
+        if self.peer_port == 0 && self.swarm.enabled {
+            return Err(ConfigError::new(
+                "peer_port",
+                "0 is not a port clients can reach",
+                "use a fixed port such as 6881",
+            ));
+        }
+        Ok(Settings {
+            data_dir: self.data_dir,
+            library: self.library,
+            http,
+            peer_port: self.peer_port,
+            udp_tracker,
+            audio,
+            public_url,
+            station: self.station,
+            scan: self.scan,
+            swarm: self.swarm,
+            tracker: self.tracker,
+        })
+    }
+}
+
+fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        ConfigError::new(
+            key,
+            format!("'{value}' is not an address"),
+            "use IP:PORT such as 0.0.0.0:80 or [::]:80",
+        )
+    })
+}
+
+fn check_library_dir(root: &Path) -> Result<(), ConfigError> {
+    let shown = root.display();
+    match std::fs::read_dir(root) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError::new(
+            "library",
+            format!("folder {shown} does not exist"),
+            "create it, mount the USB storage there, or remove it from the list",
+        )),
+        Err(e) => Err(ConfigError::new(
+            "library",
+            format!("folder {shown} cannot be read: {e}"),
+            "give the node read access to it (and to the folders above it)",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_round_trips_through_toml() {
+        let text = toml::to_string(&Config::default()).unwrap();
+        let back = Config::from_toml(&text).unwrap();
+        assert_eq!(toml::to_string(&back).unwrap(), text);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_toml("http = \"127.0.0.1:80\"\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.key, "bogus");
+        assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn unknown_nested_key_is_named() {
+        let e = Config::from_toml("[swarm]\ndth = true\n").unwrap_err();
+        assert_eq!(e.key, "dth");
+    }
+
+    #[test]
+    fn bad_address_names_the_key() {
+        let mut c = Config::default();
+        c.http = "notanaddress".into();
+        assert_eq!(c.validate().unwrap_err().key, "http");
+    }
+
+    #[test]
+    fn missing_library_names_the_key() {
+        let mut c = Config::default();
+        c.library = vec!["/nonexistent/streamp2p/library".into()];
+        assert_eq!(c.validate().unwrap_err().key, "library");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let mut c = Config::from_toml("peer_port = 7000\nhttp = \"127.0.0.1:1\"").unwrap();
+        c.apply(Overrides {
+            peer_port: Some(7001),
+            ..Default::default()
+        });
+        assert_eq!(c.peer_port, 7001);
+        assert_eq!(c.http, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn audio_sources_parse() {
+        assert_eq!(
+            "alsa:hw:1,0".parse::<AudioSource>().unwrap(),
+            AudioSource::Alsa("hw:1,0".into())
+        );
+        assert_eq!("sine".parse::<AudioSource>().unwrap(), AudioSource::Sine);
+        assert!("alsa:".parse::<AudioSource>().is_err());
+        assert!("mic".parse::<AudioSource>().is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! streamp2p: a community radio's broadcaster, archive and tracker in one small box.
+//!
+//! Data flows one way: sources -> state -> front ends.
+//! - `library` scans the library roots, hashes files into torrents and publishes a catalog;
+//!   `store` keeps its index (and every other persistent state) in sled.
+//! - `swarm` seeds the catalog to BitTorrent peers with librqbit; `tracker` keeps the peer
+//!   table and admits the catalog's infohashes.
+//! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages.
+//! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
+
+pub mod config;
+pub mod demo;
+pub mod library;
+pub mod node;
+pub mod store;
+pub mod swarm;
+pub mod tracker;
+pub mod web;

@@ -1,0 +1,192 @@
+//! Hashes one library file into its info dictionary. Blocking: runs on a blocking thread.
+//!
+//! The file is read once, piece by piece, into one reused buffer. If it changes while being
+//! read (a copy still in progress, a stick pulled out), the result is thrown away: an index
+//! entry must describe exactly the bytes that were hashed.
+
+use std::{
+    fs::File,
+    io::{ErrorKind, Read},
+};
+
+use sha1::{Digest, Sha1};
+
+use super::{
+    scan::{mtime_ns, Found},
+    torrent::{piece_length, Info},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("changed while being hashed (still being copied?); will retry at the next scan")]
+    Changed,
+    #[error("file name is not valid UTF-8")]
+    BadName,
+}
+
+/// Hashes `file`; `progress` is called with each piece's byte count as it is read.
+pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Info, HashError> {
+    let name = file
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or(HashError::BadName)?
+        .to_string();
+    let mut f = File::open(&file.path)?;
+    if !same_as_found(&f, file)? {
+        return Err(HashError::Changed);
+    }
+    let piece_len = piece_length(file.size);
+    let mut buf = vec![0u8; piece_len as usize];
+    let mut pieces = Vec::with_capacity(file.size.div_ceil(piece_len) as usize * 20);
+    let mut left = file.size;
+    while left > 0 {
+        let n = left.min(piece_len) as usize;
+        f.read_exact(&mut buf[..n]).map_err(|e| match e.kind() {
+            ErrorKind::UnexpectedEof => HashError::Changed,
+            _ => HashError::Io(e),
+        })?;
+        pieces.extend_from_slice(&Sha1::digest(&buf[..n]));
+        left -= n as u64;
+        progress(n as u64);
+    }
+    // Bytes past the expected end, or a new mtime, mean the file moved under us.
+    if f.read(&mut buf[..1])? != 0 || !same_as_found(&f, file)? {
+        return Err(HashError::Changed);
+    }
+    drop_from_page_cache(&f);
+    Ok(Info {
+        length: file.size,
+        name,
+        piece_length: piece_len,
+        pieces,
+    })
+}
+
+fn same_as_found(f: &File, found: &Found) -> std::io::Result<bool> {
+    let m = f.metadata()?;
+    Ok(m.len() == found.size && mtime_ns(&m) == found.mtime_ns)
+}
+
+/// The box has little memory: hashing a whole archive must not push the live stream's and
+/// the web server's pages out of the cache. Only a hint; failure is harmless.
+fn drop_from_page_cache(f: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: posix_fadvise only reads the descriptor, which `f` keeps open for the call.
+    unsafe {
+        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::torrent::infohash_hex;
+    use std::path::Path;
+
+    fn found(path: &Path) -> std::io::Result<Found> {
+        let m = std::fs::metadata(path)?;
+        Ok(Found {
+            path: path.to_path_buf(),
+            size: m.len(),
+            mtime_ns: mtime_ns(&m),
+        })
+    }
+
+    fn write(dir: &Path, name: &str, len: usize) -> Found {
+        let p = dir.join(name);
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&p, data).unwrap();
+        found(&p).unwrap()
+    }
+
+    #[test]
+    fn pieces_match_direct_sha1() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "a.mp3", 40_000);
+        let mut seen = 0;
+        let info = hash_file(&f, |n| seen += n).unwrap();
+        assert_eq!(seen, 40_000);
+        assert_eq!(info.piece_length, 16384);
+        let data = std::fs::read(&f.path).unwrap();
+        let expected: Vec<u8> = data
+            .chunks(16384)
+            .flat_map(|c| Sha1::digest(c).to_vec())
+            .collect();
+        assert_eq!(info.pieces, expected);
+    }
+
+    #[test]
+    fn same_bytes_and_name_elsewhere_same_infohash() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let fa = write(a.path(), "ep.ogg", 100_000);
+        std::fs::create_dir(b.path().join("sub")).unwrap();
+        let fb = write(&b.path().join("sub"), "ep.ogg", 100_000);
+        let ia = hash_file(&fa, |_| {}).unwrap().to_bytes();
+        let ib = hash_file(&fb, |_| {}).unwrap().to_bytes();
+        assert_eq!(infohash_hex(&ia), infohash_hex(&ib));
+    }
+
+    #[test]
+    fn file_changed_before_hashing_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "a.mp3", 50_000);
+        std::fs::write(&f.path, b"shorter").unwrap();
+        assert!(matches!(hash_file(&f, |_| {}), Err(HashError::Changed)));
+    }
+
+    #[test]
+    fn file_truncated_mid_hash_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "a.mp3", 100_000);
+        let path = f.path.clone();
+        let r = hash_file(&f, |_| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(20_000)
+                .unwrap();
+        });
+        assert!(matches!(r, Err(HashError::Changed)), "{r:?}");
+    }
+
+    #[test]
+    fn file_removed_mid_hash_is_refused_or_consistent() {
+        // On Linux an open file stays readable after unlink; what matters is that the
+        // missing file is then dropped by the next scan, and that nothing panics here.
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "a.mp3", 100_000);
+        let path = f.path.clone();
+        let r = hash_file(&f, |_| {
+            let _ = std::fs::remove_file(&path);
+        });
+        assert!(r.is_ok() || matches!(r, Err(HashError::Changed)));
+        assert!(matches!(hash_file(&f, |_| {}), Err(HashError::Io(_))));
+    }
+
+    #[tokio::test]
+    async fn infohash_matches_librqbit() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "show.mp3", 3 * 1024 * 1024 + 17);
+        let ours = hash_file(&f, |_| {}).unwrap();
+        let theirs = librqbit::create_torrent(
+            &f.path,
+            librqbit::CreateTorrentOptions {
+                name: None,
+                trackers: vec![],
+                piece_length: Some(ours.piece_length as u32),
+            },
+            &librqbit::spawn_utils::BlockingSpawner::new(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            infohash_hex(&ours.to_bytes()),
+            theirs.info_hash().as_string()
+        );
+    }
+}

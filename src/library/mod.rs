@@ -1,0 +1,307 @@
+//! The library: audio files under the library roots, each turned into a torrent.
+//!
+//! `run` polls the roots (scan -> diff against the index -> hash what is new or changed)
+//! and publishes the result as a [`Catalog`] on a watch channel. The swarm, the tracker and
+//! the web front end only read that catalog; only this module changes the index.
+//!
+//! Parts: `scan` (walk the roots), `hasher` (file -> info dictionary), `torrent` (info
+//! dictionary -> infohash, .torrent, magnet), `tags` (title, artist, duration).
+
+pub mod hasher;
+pub mod scan;
+pub mod tags;
+pub mod torrent;
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{IndexRecord, Store, StoreError, Tags};
+use scan::{Found, ScanResult};
+use torrent::Info;
+
+/// One seeded file. Copies of the same bytes under the same name share one item.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub infohash: String,
+    pub name: String,
+    pub size: u64,
+    pub mime: &'static str,
+    pub mtime_ns: i128,
+    pub tags: Tags,
+    /// Every copy on disk, sorted; the first is the one served and seeded.
+    pub paths: Vec<PathBuf>,
+}
+
+impl Item {
+    pub fn path(&self) -> &Path {
+        // An item is only made from at least one record.
+        &self.paths[0]
+    }
+}
+
+/// What the library holds right now, by hex infohash.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub items: BTreeMap<String, Item>,
+}
+
+/// Hashing progress of the current pass, for `/api/health` and the config page.
+#[derive(Debug, Default)]
+struct Progress {
+    files_done: AtomicU64,
+    files_total: AtomicU64,
+    bytes_done: AtomicU64,
+    bytes_total: AtomicU64,
+    hashed_since_start: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Hashing {
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+pub struct Library {
+    store: Store,
+    roots: Vec<PathBuf>,
+    rescan: Duration,
+    progress: Progress,
+    problems: Mutex<BTreeMap<PathBuf, String>>,
+    catalog: watch::Sender<Arc<Catalog>>,
+}
+
+impl Library {
+    pub fn new(store: Store, roots: Vec<PathBuf>, rescan: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            roots,
+            rescan,
+            progress: Progress::default(),
+            problems: Mutex::default(),
+            catalog: watch::Sender::new(Arc::default()),
+        })
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Catalog>> {
+        self.catalog.subscribe()
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.borrow().clone()
+    }
+
+    /// The info dictionary of an item, from the store.
+    pub fn info(&self, infohash: &str) -> Option<Info> {
+        match self.store.info(infohash) {
+            Ok(Some(b)) => Info::from_bytes(&b)
+                .inspect_err(|e| tracing::error!(infohash, "{e}"))
+                .ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(infohash, "reading info dictionary: {e}");
+                None
+            }
+        }
+    }
+
+    pub fn hashing(&self) -> Hashing {
+        let p = &self.progress;
+        Hashing {
+            files_done: p.files_done.load(Ordering::Relaxed),
+            files_total: p.files_total.load(Ordering::Relaxed),
+            bytes_done: p.bytes_done.load(Ordering::Relaxed),
+            bytes_total: p.bytes_total.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn hashed_since_start(&self) -> u64 {
+        self.progress.hashed_since_start.load(Ordering::Relaxed)
+    }
+
+    /// Files that were skipped, with the reason, as of the last scan.
+    pub fn problems(&self) -> BTreeMap<PathBuf, String> {
+        self.problems.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Scans, hashes and publishes until `shutdown`; then returns.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), StoreError> {
+        let mut index: HashMap<PathBuf, IndexRecord> = self
+            .store
+            .indexed()?
+            .into_iter()
+            .map(|r| (r.path.clone(), r))
+            .collect();
+        tracing::info!(files = index.len(), "library index loaded");
+        loop {
+            self.pass(&mut index, &shutdown).await?;
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(self.rescan) => {}
+            }
+        }
+    }
+
+    /// One scan: forget what is gone, publish what is unchanged, hash the rest.
+    async fn pass(
+        &self,
+        index: &mut HashMap<PathBuf, IndexRecord>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        let roots = self.roots.clone();
+        let ScanResult {
+            files,
+            absent_roots,
+            mut problems,
+        } = tokio::task::spawn_blocking(move || scan::scan(&roots))
+            .await
+            .unwrap_or_default();
+
+        // Records of an absent root (stick pulled out) are kept so it is not rehashed when
+        // it returns; records under a present root whose file was not found are dropped.
+        let found: HashSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+        let present_roots: Vec<&PathBuf> = self
+            .roots
+            .iter()
+            .filter(|r| !absent_roots.contains(r))
+            .collect();
+        let mut gone: Vec<PathBuf> = index
+            .keys()
+            .filter(|p| {
+                let under_absent = absent_roots.iter().any(|r| p.starts_with(r));
+                let under_present = present_roots.iter().any(|r| p.starts_with(r));
+                !under_absent && (!under_present || !found.contains(p.as_path()))
+            })
+            .cloned()
+            .collect();
+
+        let mut todo: Vec<Found> = Vec::new();
+        for f in &files {
+            match index.get(&f.path) {
+                Some(r) if r.size == f.size && r.mtime_ns == f.mtime_ns => {}
+                Some(_) => {
+                    gone.push(f.path.clone());
+                    todo.push(f.clone());
+                }
+                None => todo.push(f.clone()),
+            }
+        }
+        if !gone.is_empty() {
+            tracing::info!(files = gone.len(), "library files removed or changed");
+            self.store.remove_indexed(&gone)?;
+            for p in &gone {
+                index.remove(p);
+            }
+            let keep = index.values().map(|r| r.infohash.clone()).collect();
+            self.store.prune_infos(&keep)?;
+        }
+        self.publish(index, &found);
+
+        let p = &self.progress;
+        p.files_done.store(0, Ordering::Relaxed);
+        p.bytes_done.store(0, Ordering::Relaxed);
+        p.files_total.store(todo.len() as u64, Ordering::Relaxed);
+        p.bytes_total
+            .store(todo.iter().map(|f| f.size).sum(), Ordering::Relaxed);
+        if !todo.is_empty() {
+            tracing::info!(files = todo.len(), "hashing new library files");
+        }
+        for f in todo {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let path = f.path.clone();
+            match self.hash_one(f).await {
+                Ok(rec) => {
+                    tracing::info!(path = %path.display(), infohash = rec.infohash, "hashed");
+                    index.insert(path, rec);
+                    p.hashed_since_start.fetch_add(1, Ordering::Relaxed);
+                    self.publish(index, &found);
+                }
+                Err(reason) => {
+                    tracing::warn!(path = %path.display(), "skipped: {reason}");
+                    problems.insert(path, reason);
+                }
+            }
+            p.files_done.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut pr) = self.problems.lock() {
+            *pr = problems;
+        }
+        Ok(())
+    }
+
+    /// Hashes one file on a blocking thread and records it durably.
+    async fn hash_one(&self, f: Found) -> Result<IndexRecord, String> {
+        let bytes_done = &self.progress.bytes_done;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let job = tokio::task::spawn_blocking(move || {
+            let info = hasher::hash_file(&f, |n| {
+                let _ = tx.send(n);
+            })?;
+            let tags = tags::read_tags(&f.path);
+            Ok::<_, hasher::HashError>((f, info, tags))
+        });
+        // Progress arrives piece by piece while the blocking thread reads.
+        while let Some(n) = rx.recv().await {
+            bytes_done.fetch_add(n, Ordering::Relaxed);
+        }
+        let (f, info, tags) = job
+            .await
+            .map_err(|e| format!("hashing task failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        let info_bytes = info.to_bytes();
+        let rec = IndexRecord {
+            path: f.path,
+            size: f.size,
+            mtime_ns: f.mtime_ns,
+            infohash: torrent::infohash_hex(&info_bytes),
+            tags,
+        };
+        self.store
+            .put_indexed(&rec, &info_bytes)
+            .map_err(|e| format!("cannot record in the database: {e}"))?;
+        Ok(rec)
+    }
+
+    /// Rebuilds the catalog from the records whose file was seen in this scan.
+    fn publish(&self, index: &HashMap<PathBuf, IndexRecord>, found: &HashSet<&Path>) {
+        let mut recs: Vec<&IndexRecord> = index
+            .values()
+            .filter(|r| found.contains(r.path.as_path()))
+            .collect();
+        // Sorted, so the first copy (the one served) and its tags do not change at random.
+        recs.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut items: BTreeMap<String, Item> = BTreeMap::new();
+        for rec in recs {
+            let name = rec
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let item = items.entry(rec.infohash.clone()).or_insert_with(|| Item {
+                infohash: rec.infohash.clone(),
+                mime: scan::audio_mime(&name).unwrap_or("application/octet-stream"),
+                name,
+                size: rec.size,
+                mtime_ns: rec.mtime_ns,
+                tags: rec.tags.clone(),
+                paths: Vec::new(),
+            });
+            item.paths.push(rec.path.clone());
+        }
+        self.catalog.send_replace(Arc::new(Catalog { items }));
+    }
+}

@@ -1,0 +1,211 @@
+//! Walks the library roots and lists the audio files worth seeding.
+//!
+//! Skipped, each with a reason kept for the operator: hidden files and folders, partial
+//! downloads (their extension is not an audio one), empty files, symlinks that lead outside
+//! their root or nowhere, and anything unreadable. Blocking: run it off the async runtime.
+
+use std::{
+    collections::BTreeMap,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+};
+
+/// Extensions seeded, with the MIME type served for them. Browsers play `audio/ogg` for
+/// Opus in Ogg, so `.opus` is given that type rather than `audio/opus`.
+const AUDIO_TYPES: &[(&str, &str)] = &[
+    ("mp3", "audio/mpeg"),
+    ("ogg", "audio/ogg"),
+    ("oga", "audio/ogg"),
+    ("opus", "audio/ogg"),
+    ("flac", "audio/flac"),
+    ("m4a", "audio/mp4"),
+    ("aac", "audio/aac"),
+    ("wav", "audio/wav"),
+    ("mp4", "video/mp4"),
+    ("webm", "video/webm"),
+];
+
+/// The MIME type of a library file name, if it is one the library seeds.
+pub fn audio_mime(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    AUDIO_TYPES
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .map(|(_, mime)| *mime)
+}
+
+/// A file found on disk, identified for the index by path, size and modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+/// What one pass over the roots saw.
+#[derive(Debug, Default)]
+pub struct ScanResult {
+    pub files: Vec<Found>,
+    /// Roots that are missing, unreadable or empty (a USB stick not plugged in): their
+    /// index records are kept, so the files are not rehashed when the stick comes back.
+    pub absent_roots: Vec<PathBuf>,
+    /// Skipped files and why, for the operator.
+    pub problems: BTreeMap<PathBuf, String>,
+}
+
+pub fn scan(roots: &[PathBuf]) -> ScanResult {
+    let mut out = ScanResult::default();
+    for root in roots {
+        scan_root(root, &mut out);
+    }
+    out
+}
+
+fn scan_root(root: &Path, out: &mut ScanResult) {
+    let canon_root = match std::fs::canonicalize(root) {
+        Ok(r) if dir_has_entries(&r) => r,
+        _ => {
+            out.absent_roots.push(root.to_path_buf());
+            return;
+        }
+    };
+    // Symlinks are followed so a library may link to folders on the same stick; where
+    // they lead is checked against the root below.
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                out.problems.insert(path, format!("cannot be read: {e}"));
+                continue;
+            }
+        };
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy();
+        if audio_mime(&name).is_none() {
+            continue;
+        }
+        if entry.file_name().to_str().is_none() {
+            out.problems
+                .insert(path.into(), "file name is not valid UTF-8".into());
+            continue;
+        }
+        if entry.path_is_symlink() {
+            match std::fs::canonicalize(path) {
+                Ok(target) if target.starts_with(&canon_root) => {}
+                Ok(_) => {
+                    out.problems
+                        .insert(path.into(), "symlink leads outside the library".into());
+                    continue;
+                }
+                Err(e) => {
+                    out.problems
+                        .insert(path.into(), format!("symlink leads nowhere: {e}"));
+                    continue;
+                }
+            }
+        }
+        // Metadata of the target (walkdir follows links), which is what gets read.
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                out.problems
+                    .insert(path.into(), format!("cannot stat: {e}"));
+                continue;
+            }
+        };
+        if !meta.is_file() {
+            out.problems
+                .insert(path.into(), "not a regular file".to_string());
+            continue;
+        }
+        if meta.len() == 0 {
+            out.problems.insert(path.into(), "empty file".into());
+            continue;
+        }
+        if let Err(e) = std::fs::File::open(path) {
+            out.problems
+                .insert(path.into(), format!("cannot open: {e}"));
+            continue;
+        }
+        out.files.push(Found {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            mtime_ns: mtime_ns(&meta),
+        });
+    }
+}
+
+/// Modification time in nanoseconds: with the size, what tells that a file changed.
+pub fn mtime_ns(m: &std::fs::Metadata) -> i128 {
+    i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
+}
+
+fn dir_has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn mime_by_extension() {
+        assert_eq!(audio_mime("a.MP3"), Some("audio/mpeg"));
+        assert_eq!(audio_mime("x.opus"), Some("audio/ogg"));
+        assert_eq!(audio_mime("a.mp3.part"), None);
+        assert_eq!(audio_mime("mp3"), None);
+    }
+
+    #[test]
+    fn skips_what_should_not_be_seeded() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.mp3"), b"x").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("shows/.trash")).unwrap();
+        std::fs::write(r.join("shows/one.mp3"), b"abc").unwrap();
+        std::fs::write(r.join("shows/.trash/old.mp3"), b"abc").unwrap();
+        std::fs::write(r.join(".hidden.flac"), b"abc").unwrap();
+        std::fs::write(r.join("dl.mp3.part"), b"abc").unwrap();
+        std::fs::write(r.join("empty.ogg"), b"").unwrap();
+        std::fs::write(r.join("notes.txt"), b"abc").unwrap();
+        symlink(outside.path().join("secret.mp3"), r.join("escape.mp3")).unwrap();
+        symlink(r.join("nowhere.mp3"), r.join("dangling.mp3")).unwrap();
+        symlink(r.join("shows/one.mp3"), r.join("inside.mp3")).unwrap();
+
+        let res = scan(&[r.to_path_buf()]);
+        let names: Vec<_> = res
+            .files
+            .iter()
+            .map(|f| f.path.strip_prefix(r).unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["inside.mp3", "shows/one.mp3"]);
+        for skipped in ["escape.mp3", "dangling.mp3", "empty.ogg"] {
+            assert!(res.problems.contains_key(&r.join(skipped)), "{skipped}");
+        }
+        assert!(res.absent_roots.is_empty());
+    }
+
+    #[test]
+    fn missing_or_empty_root_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let res = scan(&[dir.path().to_path_buf(), dir.path().join("nope")]);
+        assert_eq!(res.absent_roots.len(), 2);
+    }
+}

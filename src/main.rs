@@ -1,0 +1,168 @@
+//! Command line: parses arguments, sets up logging, runs the node.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use streamp2p::{
+    config::{Config, ConfigError, Overrides},
+    demo,
+    node::{self, NodeError},
+};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Community radio box: live stream, library seeding, tracker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the node (the appliance entry point).
+    Run {
+        /// TOML configuration file; flags override its keys.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        flags: Overrides,
+    },
+    /// Run the whole node on a generated library, on http://127.0.0.1:8080.
+    Demo {
+        #[command(flatten)]
+        flags: Overrides,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // librqbit reports every torrent at info level: too much for a 1000-file library.
+        "info,librqbit=warn,librqbit_dht=warn,librqbit_core=warn".into()
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// First SIGINT/SIGTERM: drain and stop. Second: stop now.
+fn handle_signals(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        for round in 0..2 {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            if round == 0 {
+                tracing::info!("shutting down (signal again to stop at once)");
+                shutdown.cancel();
+            }
+        }
+        std::process::exit(130);
+    });
+}
+
+fn settings_for(
+    cmd: Cmd,
+) -> Result<(streamp2p::config::Settings, Option<tempfile::TempDir>), anyhow::Error> {
+    match cmd {
+        Cmd::Run { config, flags } => {
+            let mut cfg = match config {
+                Some(path) => Config::from_file(&path)?,
+                None => Config::default(),
+            };
+            cfg.apply(flags);
+            Ok((cfg.validate()?, None))
+        }
+        Cmd::Demo { flags } => {
+            let mut cfg = Config::default();
+            cfg.station.name = "streamp2p demo radio".into();
+            cfg.station.description = "Generated episodes, to try the box.".into();
+            cfg.http = "127.0.0.1:8080".into();
+            cfg.audio = "sine".into();
+            cfg.swarm.dht = false;
+            cfg.swarm.lsd = false;
+            let temp = match &flags.data_dir {
+                Some(_) => None,
+                None => Some(
+                    tempfile::Builder::new()
+                        .prefix("streamp2p-demo-")
+                        .tempdir()?,
+                ),
+            };
+            if let Some(t) = &temp {
+                cfg.data_dir = t.path().join("data");
+            }
+            if flags.library.is_empty() {
+                let lib = flags
+                    .data_dir
+                    .as_ref()
+                    .unwrap_or(&cfg.data_dir)
+                    .join("library");
+                eprintln!("generating demo episodes in {}", lib.display());
+                demo::make_library(&lib, &cfg.station.name)?;
+                cfg.library = vec![lib];
+            }
+            cfg.apply(flags);
+            let settings = cfg.validate()?;
+            let url = format!("http://{}", settings.http);
+            eprintln!(
+                "\nstreamp2p demo\n  listen page:  {url}/\n  library API:  {url}/api/library\n  \
+                 health:       {url}/api/health\n  tracker:      {url}/announce\n  \
+                 data dir:     {}\n(Ctrl-C stops the demo.)\n",
+                settings.data_dir.display()
+            );
+            Ok((settings, temp))
+        }
+    }
+}
+
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let config = e.downcast_ref::<ConfigError>().is_some()
+        || matches!(e.downcast_ref::<NodeError>(), Some(NodeError::Config(_)));
+    ExitCode::from(if config { 2 } else { 1 })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let (settings, _temp) = match settings_for(cli.cmd) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return exit_code(&e);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        handle_signals(shutdown.clone());
+        node::run(settings, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            eprintln!("{e:#}");
+            exit_code(&e)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Builds the node's services from the settings, runs them, and shuts them down cleanly.
+//!
+//! Order matters: the database opens and every port is bound before anything runs, so a
+//! bad setting fails at once (exit 2); the library publishes its first catalog before the
+//! swarm starts, so torrents persisted by the last run find their files.
+
+use std::{
+    io::ErrorKind,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rand::Rng;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::{ConfigError, Settings},
+    library::Library,
+    store::{Store, StoreError},
+    swarm::{Swarm, SwarmError},
+    tracker::{NodePeer, Tracker},
+    web::{self, AppState},
+};
+
+/// How long a first scan of the library may take before the node serves anyway.
+const FIRST_SCAN_WAIT: Duration = Duration::from_secs(30);
+/// How long tasks get to finish after shutdown is asked.
+const DRAIN: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Swarm(#[from] SwarmError),
+    #[error("web server failed: {0}")]
+    Web(std::io::Error),
+}
+
+/// Binds `addr` for the web server, turning the usual failures into config errors.
+async fn bind_http(settings: &Settings) -> Result<TcpListener, ConfigError> {
+    TcpListener::bind(settings.http).await.map_err(|e| {
+        let addr = settings.http;
+        match e.kind() {
+            ErrorKind::AddrInUse => ConfigError::new(
+                "http",
+                format!("{addr} is already in use"),
+                "stop the program using it or choose another address with --http",
+            ),
+            ErrorKind::PermissionDenied => ConfigError::new(
+                "http",
+                format!("no permission to listen on {addr}"),
+                "run as a service with CAP_NET_BIND_SERVICE, or use a port above 1023",
+            ),
+            _ => ConfigError::new(
+                "http",
+                format!("cannot listen on {addr}: {e}"),
+                "use an address of this machine, such as 0.0.0.0:80",
+            ),
+        }
+    })
+}
+
+/// librqbit binds its own listener; check first that the port is free, so a clash is
+/// reported as a config error rather than deep inside the session start.
+fn check_peer_port(port: u16) -> Result<(), ConfigError> {
+    match std::net::TcpListener::bind(("0.0.0.0", port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AddrInUse => Err(ConfigError::new(
+            "peer_port",
+            format!("port {port} is already in use"),
+            "stop the other BitTorrent program or choose another --peer-port",
+        )),
+        Err(e) => Err(ConfigError::new(
+            "peer_port",
+            format!("cannot listen on port {port}: {e}"),
+            "choose another --peer-port",
+        )),
+    }
+}
+
+/// A peer id in the Azureus style: `-SP0100-` then random bytes.
+fn new_peer_id() -> [u8; 20] {
+    let mut id = *b"-SP0100-000000000000";
+    let mut rng = rand::thread_rng();
+    for b in &mut id[8..] {
+        *b = rng.sample(rand::distributions::Alphanumeric);
+    }
+    id
+}
+
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), NodeError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        ConfigError::new(
+            "data_dir",
+            format!("cannot create {}: {e}", settings.data_dir.display()),
+            "give a writable folder with --data-dir",
+        )
+    })?;
+    let store = Store::open(&settings.data_dir)?;
+    let listener = bind_http(&settings).await?;
+    if settings.swarm.enabled {
+        check_peer_port(settings.peer_port)?;
+    }
+    let settings = Arc::new(settings);
+    let mut tasks = JoinSet::new();
+
+    let library = Library::new(
+        store,
+        settings.library.clone(),
+        Duration::from_secs(settings.scan.rescan_secs),
+    );
+    let mut first = library.subscribe();
+    tasks.spawn({
+        let (library, shutdown) = (library.clone(), shutdown.clone());
+        async move {
+            if let Err(e) = library.run(shutdown.clone()).await {
+                tracing::error!("library stopped: {e}");
+                shutdown.cancel();
+            }
+        }
+    });
+    if tokio::time::timeout(FIRST_SCAN_WAIT, first.changed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("first library scan is slow; serving before it ends");
+    }
+
+    let peer_id = new_peer_id();
+    let swarm = if settings.swarm.enabled {
+        let s = Arc::new(Swarm::start(&settings, library.clone(), peer_id).await?);
+        tasks.spawn(s.clone().run(shutdown.clone()));
+        Some(s)
+    } else {
+        None
+    };
+    let node_peer = swarm.as_ref().map(|_| NodePeer {
+        peer_id,
+        port: settings.peer_port,
+    });
+    let tracker = Arc::new(Tracker::new(
+        settings.tracker.clone(),
+        library.clone(),
+        node_peer,
+    ));
+    tasks.spawn(tracker.clone().run_sweeper(shutdown.clone()));
+
+    tracing::info!(
+        http = %settings.http,
+        peer_port = settings.peer_port,
+        library = ?settings.library,
+        ready_ms = started.elapsed().as_millis() as u64,
+        "node ready"
+    );
+    let state = AppState {
+        settings: settings.clone(),
+        library,
+        swarm,
+        tracker,
+        started,
+    };
+    let served = web::serve(listener, state, shutdown.clone()).await;
+    shutdown.cancel();
+    if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!("some tasks did not stop in time");
+    }
+    served.map_err(NodeError::Web)
+}

@@ -1,0 +1,277 @@
+//! The node's persistent state in sled: the only module that writes state to disk.
+//!
+//! Trees:
+//! - `settings`: operator settings, key -> JSON value;
+//! - `index`: library file path -> [`IndexRecord`] (size, mtime, infohash, tags), so a
+//!   restart rehashes nothing that did not change;
+//! - `infos`: infohash -> bencoded info dictionary (the piece hashes), shared by every copy
+//!   of the same file.
+//!
+//! Every write is flushed before it returns: when a caller reports something as done, a
+//! power cut can no longer lose it. A database written by a newer schema, or one sled
+//! cannot open, is refused with an error and never wiped.
+
+use std::{
+    os::unix::ffi::OsStrExt,
+    path::{Path, PathBuf},
+};
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Bumped whenever a tree's layout changes; older nodes refuse newer databases.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the database in {path}: {source}; if another streamp2p runs on this data \
+         dir stop it, otherwise move the folder aside (it is not deleted automatically)"
+    )]
+    Open { path: PathBuf, source: sled::Error },
+    #[error(
+        "the database in {path} has schema version {found}, newer than this program's \
+         {SCHEMA_VERSION}; install a newer streamp2p or use another data dir"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("the database in {path} has an unreadable schema version")]
+    BadVersion { path: PathBuf },
+    #[error("database error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("stored record {key} cannot be decoded: {source}")]
+    Decode {
+        key: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Tags read from an audio file; every field is optional because many files have none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tags {
+    pub title: Option<String>,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub duration_secs: Option<f64>,
+}
+
+/// What the index knows about one library file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexRecord {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch: with the size, the key to "unchanged".
+    pub mtime_ns: i128,
+    /// Hex infohash.
+    pub infohash: String,
+    pub tags: Tags,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    settings: sled::Tree,
+    index: sled::Tree,
+    infos: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir/db`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("db");
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(&path)
+            // Small cache: the box has little memory and the index is read once per scan.
+            .cache_capacity(8 * 1024 * 1024)
+            .open()
+            .map_err(open_err)?;
+        match db.get(SCHEMA_KEY).map_err(open_err)? {
+            None => {
+                db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(open_err)?;
+                db.flush().map_err(open_err)?;
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::BadVersion { path: path.clone() })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::TooNew { path, found });
+                }
+            }
+        }
+        Ok(Self {
+            settings: db.open_tree("settings").map_err(open_err)?,
+            index: db.open_tree("index").map_err(open_err)?,
+            infos: db.open_tree("infos").map_err(open_err)?,
+            path,
+            db,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records a hashed file and its info dictionary, durably, in one flush.
+    pub fn put_indexed(&self, rec: &IndexRecord, info: &[u8]) -> Result<(), StoreError> {
+        self.infos.insert(rec.infohash.as_bytes(), info)?;
+        self.index.insert(path_key(&rec.path), encode(rec))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Forgets files that are gone; the info dictionaries stay while another copy uses them.
+    pub fn remove_indexed(&self, paths: &[PathBuf]) -> Result<(), StoreError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        for p in paths {
+            self.index.remove(path_key(p))?;
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Every indexed file. A record that cannot be decoded is reported and skipped (its
+    /// file is then simply hashed again).
+    pub fn indexed(&self) -> Result<Vec<IndexRecord>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.index.iter() {
+            let (k, v) = kv?;
+            match serde_json::from_slice(&v) {
+                Ok(rec) => out.push(rec),
+                Err(e) => tracing::warn!(
+                    key = %String::from_utf8_lossy(&k),
+                    "skipping undecodable index record: {e}"
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn info(&self, infohash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.infos.get(infohash.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Drops info dictionaries that no index record refers to any more.
+    pub fn prune_infos(&self, keep: &std::collections::HashSet<String>) -> Result<(), StoreError> {
+        let mut dropped = false;
+        for k in self.infos.iter().keys() {
+            let k = k?;
+            if !keep.contains(String::from_utf8_lossy(&k).as_ref()) {
+                self.infos.remove(k)?;
+                dropped = true;
+            }
+        }
+        if dropped {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.settings.get(key)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|source| StoreError::Decode {
+                    key: key.to_string(),
+                    source,
+                }),
+        }
+    }
+
+    pub fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.settings.insert(key, encode(value))?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn path_key(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serializing these plain structs to JSON cannot fail (no maps with non-string keys).
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(path: &str) -> IndexRecord {
+        IndexRecord {
+            path: path.into(),
+            size: 10,
+            mtime_ns: 1_700_000_000_000_000_000,
+            infohash: "ab".repeat(20),
+            tags: Tags {
+                title: Some("t".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn records_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.put_indexed(&rec("/a/b.mp3"), b"d4:infoe").unwrap();
+            s.set_setting("station.name", &"Radio").unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.indexed().unwrap(), vec![rec("/a/b.mp3")]);
+        assert_eq!(
+            s.info(&"ab".repeat(20)).unwrap().as_deref(),
+            Some(&b"d4:infoe"[..])
+        );
+        assert_eq!(
+            s.setting::<String>("station.name").unwrap().as_deref(),
+            Some("Radio")
+        );
+        s.remove_indexed(&["/a/b.mp3".into()]).unwrap();
+        assert!(s.indexed().unwrap().is_empty());
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.db.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            s.put_indexed(&rec("/x.mp3"), b"i").unwrap();
+        }
+        match Store::open(dir.path()) {
+            Err(StoreError::TooNew { found, .. }) => assert_eq!(found, SCHEMA_VERSION + 1),
+            other => panic!("expected TooNew, got {:?}", other.map(|_| ())),
+        }
+        // Still there: refusing must not have touched it.
+        let db = sled::open(dir.path().join("db")).unwrap();
+        assert_eq!(db.open_tree("index").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn garbage_database_is_refused_not_wiped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::write(db.join("conf"), b"not a sled config").unwrap();
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::Open { .. })
+        ));
+        assert_eq!(
+            std::fs::read(db.join("conf")).unwrap(),
+            b"not a sled config"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! Seeding the library to BitTorrent peers with one librqbit session.
+//!
+//! `run` keeps the session's torrents equal to the library catalog: every catalog item is
+//! seeded from where it lies (through the read-only storage), a removed file's torrent is
+//! dropped, and a torrent that failed (a read error on a pulled stick) is added again once
+//! its file is back. librqbit's JSON persistence with fastresume lives in the data dir, so
+//! after a restart the torrents come back without reading the whole library again.
+
+mod storage;
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    num::NonZeroU32,
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
+
+use librqbit::{
+    api::TorrentIdOrHash, dht::DhtPersistenceConfig, limits::LimitsConfig, AddTorrent,
+    AddTorrentOptions, AddTorrentResponse, DhtSessionConfig, ListenerMode, ListenerOptions,
+    ManagedTorrent, ManagedTorrentState, Session, SessionOptions, SessionPersistenceConfig,
+    TorrentStatsState,
+};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Settings,
+    library::{torrent, Catalog, Library},
+};
+use storage::ReadOnlyFactory;
+
+/// How often failed torrents are retried even when the catalog did not change.
+const RETRY_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmError {
+    #[error("cannot start the BitTorrent session on port {port}: {source:#}")]
+    Start { port: u16, source: anyhow::Error },
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct SwarmStats {
+    pub torrents: usize,
+    pub live: usize,
+    pub uploaded_bytes: u64,
+    pub upload_bps: u64,
+}
+
+pub struct Swarm {
+    session: Arc<Session>,
+    library: Arc<Library>,
+    trackers: Vec<String>,
+}
+
+impl Swarm {
+    /// Starts the session, listening on `peer_port`. Torrents persisted by the last run
+    /// are restored here, from the catalog that the library has already published.
+    pub async fn start(
+        settings: &Settings,
+        library: Arc<Library>,
+        peer_id: [u8; 20],
+    ) -> Result<Self, SwarmError> {
+        let port = settings.peer_port;
+        let err = |source| SwarmError::Start { port, source };
+        let state_dir = settings.data_dir.join("swarm");
+        std::fs::create_dir_all(&state_dir).map_err(|e| err(e.into()))?;
+        let cfg = &settings.swarm;
+        let opts = SessionOptions {
+            dht: cfg.dht.then(|| DhtSessionConfig {
+                persistence: Some(DhtPersistenceConfig {
+                    config_filename: Some(state_dir.join("dht.json")),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            persistence: Some(SessionPersistenceConfig::Json {
+                folder: Some(state_dir),
+            }),
+            fastresume: true,
+            // The tracker lists the node under this id, so clients that check it agree.
+            peer_id: Some(librqbit::dht::Id20::new(peer_id)),
+            listen: Some(ListenerOptions {
+                mode: ListenerMode::TcpOnly,
+                listen_addr: SocketAddr::new(any_ip(), port),
+                ..Default::default()
+            }),
+            default_storage_factory: Some(librqbit::storage::StorageFactoryExt::boxed(
+                ReadOnlyFactory::new(library.subscribe()),
+            )),
+            ratelimits: LimitsConfig {
+                upload_bps: NonZeroU32::new(cfg.upload_limit_kib.saturating_mul(1024)),
+                download_bps: None,
+            },
+            disable_local_service_discovery: !cfg.lsd,
+            // Seeding a read-only library: a few blocking threads are enough on a Pi.
+            runtime_worker_threads: Some(4),
+            client_name_and_version: Some(concat!("streamp2p ", env!("CARGO_PKG_VERSION")).into()),
+            ..Default::default()
+        };
+        let session = Session::new_with_opts(settings.data_dir.join("downloads"), opts)
+            .await
+            .map_err(err)?;
+        Ok(Self {
+            session,
+            library,
+            trackers: cfg.trackers.clone(),
+        })
+    }
+
+    /// Keeps the session in step with the catalog until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut catalog = self.library.subscribe();
+        loop {
+            let snapshot = catalog.borrow_and_update().clone();
+            self.reconcile(&snapshot).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = catalog.changed() => if r.is_err() { break },
+                _ = tokio::time::sleep(RETRY_EVERY) => {}
+            }
+        }
+        self.session.stop().await;
+    }
+
+    async fn reconcile(&self, catalog: &Catalog) {
+        let managed: HashMap<String, (usize, Arc<ManagedTorrent>)> =
+            self.session.with_torrents(|it| {
+                it.map(|(id, h)| (h.info_hash().as_string(), (id, h.clone())))
+                    .collect()
+            });
+        let wanted: HashSet<&String> = catalog.items.keys().collect();
+        for (infohash, (id, handle)) in &managed {
+            let stale = match catalog.items.get(infohash) {
+                None => true,
+                Some(item) => {
+                    is_failed(handle) || item.path().parent() != Some(handle.output_folder())
+                }
+            };
+            if stale {
+                tracing::info!(infohash, "stop seeding");
+                if let Err(e) = self.session.delete(TorrentIdOrHash::Id(*id), false).await {
+                    tracing::warn!(infohash, "removing torrent: {e:#}");
+                }
+            }
+        }
+        for infohash in wanted {
+            let running = managed.get(infohash).is_some_and(|(_, h)| {
+                !is_failed(h) && catalog.items[infohash].path().parent() == Some(h.output_folder())
+            });
+            if !running {
+                self.add(infohash, catalog).await;
+            }
+        }
+    }
+
+    async fn add(&self, infohash: &str, catalog: &Catalog) {
+        let Some(item) = catalog.items.get(infohash) else {
+            return;
+        };
+        let Some(info) = self.library.info(infohash) else {
+            return;
+        };
+        // librqbit gets only the external trackers: the node's own tracker counts the node
+        // as a seeder of its library without an announce to itself.
+        let bytes = torrent::torrent_file(&info, &self.trackers, None);
+        let folder: Option<PathBuf> = item.path().parent().map(PathBuf::from);
+        let opts = AddTorrentOptions {
+            overwrite: true,
+            output_folder: folder.map(|f| f.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        match self
+            .session
+            .add_torrent(AddTorrent::from_bytes(bytes), Some(opts))
+            .await
+        {
+            Ok(AddTorrentResponse::Added(..) | AddTorrentResponse::AlreadyManaged(..)) => {
+                tracing::info!(infohash, name = item.name, "seeding");
+            }
+            Ok(AddTorrentResponse::ListOnly(_)) => {}
+            Err(e) => tracing::warn!(infohash, "cannot seed {}: {e:#}", item.name),
+        }
+    }
+
+    pub fn stats(&self) -> SwarmStats {
+        self.session.with_torrents(|it| {
+            let mut s = SwarmStats::default();
+            for (_, h) in it {
+                let st = h.stats();
+                s.torrents += 1;
+                s.uploaded_bytes += st.uploaded_bytes;
+                if let Some(live) = &st.live {
+                    s.upload_bps += live.upload_speed.as_bytes();
+                }
+                if matches!(st.state, TorrentStatsState::Live) {
+                    s.live += 1;
+                }
+            }
+            s
+        })
+    }
+}
+
+fn is_failed(h: &Arc<ManagedTorrent>) -> bool {
+    h.with_state(|s| matches!(s, ManagedTorrentState::Error(_)))
+}
+
+/// `[::]` (IPv6 and IPv4) where the box has IPv6, else `0.0.0.0`.
+fn any_ip() -> IpAddr {
+    match std::net::TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)) {
+        Ok(_) => Ipv6Addr::UNSPECIFIED.into(),
+        Err(_) => Ipv4Addr::UNSPECIFIED.into(),
+    }
+}

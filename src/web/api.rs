@@ -1,0 +1,112 @@
+//! JSON API: `/api/health`, `/api/library`, `/api/library/problems`.
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::HeaderMap,
+    Json,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{base_url, AppState, ConnInfo};
+use crate::library::{torrent, Item};
+
+pub async fn health(State(app): State<AppState>) -> Json<Value> {
+    let lib = &app.library;
+    let swarm = app.swarm.as_ref().map(|s| s.stats());
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": app.started.elapsed().as_secs(),
+        "live": { "state": "off", "source": app.settings.audio.to_string() },
+        "library": {
+            "items": lib.catalog().items.len(),
+            "hashed_since_start": lib.hashed_since_start(),
+            "hashing": lib.hashing(),
+            "problems": lib.problems().len(),
+        },
+        "swarm": {
+            "enabled": swarm.is_some(),
+            "torrents": swarm.map(|s| s.torrents),
+            "seeding": swarm.map(|s| s.live),
+            "uploaded_bytes": swarm.map(|s| s.uploaded_bytes),
+            "upload_bytes_per_sec": swarm.map(|s| s.upload_bps),
+        },
+    }))
+}
+
+/// One library item as the API shows it.
+#[derive(Serialize)]
+pub struct ItemView<'a> {
+    pub infohash: &'a str,
+    pub name: &'a str,
+    pub size: u64,
+    pub mime: &'a str,
+    pub magnet: String,
+    pub torrent: String,
+    pub web_seed: String,
+    pub title: Option<&'a str>,
+    pub artist: Option<&'a str>,
+    pub album: Option<&'a str>,
+    pub duration_secs: Option<f64>,
+}
+
+impl<'a> ItemView<'a> {
+    pub fn new(item: &'a Item, base: &str, trackers: &[String]) -> Self {
+        let web_seed = web_seed_url(base, item);
+        Self {
+            infohash: &item.infohash,
+            name: &item.name,
+            size: item.size,
+            mime: item.mime,
+            magnet: torrent::magnet(&item.infohash, &item.name, item.size, trackers, &web_seed),
+            torrent: format!("/t/{}.torrent", item.infohash),
+            web_seed,
+            title: item.tags.title.as_deref(),
+            artist: item.tags.artist.as_deref(),
+            album: item.tags.album.as_deref(),
+            duration_secs: item.tags.duration_secs,
+        }
+    }
+}
+
+pub fn web_seed_url(base: &str, item: &Item) -> String {
+    format!(
+        "{base}/files/{}/{}",
+        item.infohash,
+        torrent::path_segment(&item.name)
+    )
+}
+
+/// Trackers for this node's torrents: its own first, then the configured ones.
+pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
+    std::iter::once(format!("{base}/announce"))
+        .chain(app.settings.swarm.trackers.iter().cloned())
+        .collect()
+}
+
+pub async fn library(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+) -> Json<Value> {
+    let base = base_url(&app.settings, &headers, &conn);
+    let trackers = trackers(&app, &base);
+    let catalog = app.library.catalog();
+    let items: Vec<ItemView> = catalog
+        .items
+        .values()
+        .map(|i| ItemView::new(i, &base, &trackers))
+        .collect();
+    Json(json!(items))
+}
+
+pub async fn problems(State(app): State<AppState>) -> Json<Value> {
+    let list: Vec<Value> = app
+        .library
+        .problems()
+        .into_iter()
+        .map(|(path, reason)| json!({ "path": path, "reason": reason }))
+        .collect();
+    Json(json!(list))
+}

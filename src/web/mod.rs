@@ -1,0 +1,92 @@
+//! The HTTP front end: JSON API, web seed, torrent files, tracker and pages, on one port.
+//!
+//! Handlers read the library catalog, the swarm's stats and the tracker through
+//! [`AppState`]; none of them touches the database.
+
+mod api;
+mod files;
+mod page;
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use axum::{
+    extract::connect_info::Connected,
+    http::{header, HeaderMap},
+    routing::get,
+    Router,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{config::Settings, library::Library, swarm::Swarm, tracker::Tracker};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub library: Arc<Library>,
+    pub swarm: Option<Arc<Swarm>>,
+    pub tracker: Arc<Tracker>,
+    pub started: Instant,
+}
+
+/// Both ends of a connection: the tracker lists the node at the address the client used.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+}
+
+impl Connected<axum::serve::IncomingStream<'_, TcpListener>> for ConnInfo {
+    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        let remote = *s.remote_addr();
+        let local = s.io().local_addr().unwrap_or(remote);
+        Self { remote, local }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(page::index))
+        .route("/api/health", get(api::health))
+        .route("/api/library", get(api::library))
+        .route("/api/library/problems", get(api::problems))
+        .route("/t/{file}", get(files::torrent))
+        .route("/files/{infohash}/{*name}", get(files::file))
+        .route("/announce", get(crate::tracker::http::announce))
+        .route("/scrape", get(crate::tracker::http::scrape))
+        .with_state(state)
+}
+
+/// Serves until `shutdown`, then lets open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<ConnInfo>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+}
+
+/// The base URL for links in replies: the configured public address, or the `Host` the
+/// client used (so links work from the LAN and from the box's own name alike).
+pub fn base_url(settings: &Settings, headers: &HeaderMap, conn: &ConnInfo) -> String {
+    if let Some(u) = &settings.public_url {
+        return u.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    match host {
+        Some(h) => format!("http://{h}"),
+        None => format!("http://{}", conn.local),
+    }
+}
