@@ -149,6 +149,9 @@ pub struct SwarmConfig {
     pub dht: bool,
     /// Local service discovery (BEP 14).
     pub lsd: bool,
+    /// uTP (BEP 29) beside TCP on the peer port. Off by default: librqbit 9 still marks
+    /// its uTP as experimental, and TCP alone reaches every client.
+    pub utp: bool,
     /// Upload limit in KiB/s; 0 means no limit.
     pub upload_limit_kib: u32,
     /// Extra trackers (http, https, udp) for every torrent, after the node's own.
@@ -161,6 +164,7 @@ impl Default for SwarmConfig {
             enabled: true,
             dht: true,
             lsd: true,
+            utp: false,
             upload_limit_kib: 0,
             trackers: Vec::new(),
         }

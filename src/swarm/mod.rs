@@ -83,7 +83,11 @@ impl Swarm {
             // The tracker lists the node under this id, so clients that check it agree.
             peer_id: Some(librqbit::dht::Id20::new(peer_id)),
             listen: Some(ListenerOptions {
-                mode: ListenerMode::TcpOnly,
+                mode: if cfg.utp {
+                    ListenerMode::TcpAndUtp
+                } else {
+                    ListenerMode::TcpOnly
+                },
                 listen_addr: SocketAddr::new(any_ip(), port),
                 ..Default::default()
             }),

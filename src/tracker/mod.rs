@@ -77,7 +77,7 @@ impl Tracker {
         let mut counts = reply.counts;
         if let Some(node) = self.node {
             counts.complete += 1;
-            if req.left != 0 {
+            if numwant > 0 {
                 peers.truncate(numwant.saturating_sub(1));
                 peers.insert(
                     0,

@@ -37,9 +37,23 @@ struct Swarm {
 }
 
 impl Swarm {
-    fn counts(&self) -> (u32, u32) {
-        let seeders = self.peers.values().filter(|p| p.seeder).count() as u32;
-        (seeders, self.peers.len() as u32 - seeders)
+    /// Counts the peers seen within `expiry` of `now`.
+    fn counts(&self, now: Instant, expiry: Duration) -> SwarmCounts {
+        let (mut complete, mut incomplete) = (0, 0);
+        for p in self.peers.values() {
+            if now.saturating_duration_since(p.seen) < expiry {
+                if p.seeder {
+                    complete += 1;
+                } else {
+                    incomplete += 1;
+                }
+            }
+        }
+        SwarmCounts {
+            complete,
+            incomplete,
+            downloaded: self.downloads,
+        }
     }
 }
 
@@ -127,20 +141,15 @@ impl PeerTable {
                 },
             );
         }
-        // A seeder gets no other seeders: they have nothing to give each other.
-        let want_seeders = req.left != 0;
+        // Seeders get seeders too: a magnet client announces left=0 before it knows the
+        // size, and needs a peer to fetch the metadata from.
         let peers = swarm
             .peers
             .iter()
-            .filter(|(id, p)| **id != req.peer_id && (want_seeders || !p.seeder))
+            .filter(|(id, _)| **id != req.peer_id)
             .map(|(id, p)| (*id, p.addr))
             .choose_multiple(&mut rand::thread_rng(), numwant);
-        let (complete, incomplete) = swarm.counts();
-        let counts = SwarmCounts {
-            complete,
-            incomplete,
-            downloaded: swarm.downloads,
-        };
+        let counts = swarm.counts(now, expiry);
         if swarm.peers.is_empty() && swarm.downloads == 0 {
             swarms.remove(&req.info_hash);
         }
@@ -149,20 +158,10 @@ impl PeerTable {
 
     pub fn counts(&self, info_hash: &InfoHash, now: Instant) -> SwarmCounts {
         let swarms = self.swarms.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(s) = swarms.get(info_hash) else {
-            return SwarmCounts::default();
-        };
-        let live: Vec<&Peer> = s
-            .peers
-            .values()
-            .filter(|p| now.saturating_duration_since(p.seen) < self.expiry)
-            .collect();
-        let complete = live.iter().filter(|p| p.seeder).count() as u32;
-        SwarmCounts {
-            complete,
-            incomplete: live.len() as u32 - complete,
-            downloaded: s.downloads,
-        }
+        swarms
+            .get(info_hash)
+            .map(|s| s.counts(now, self.expiry))
+            .unwrap_or_default()
     }
 
     /// Drops expired peers and empty swarms; run now and then so idle swarms free memory.

@@ -62,11 +62,11 @@ pub async fn index(
     for item in catalog.items.values() {
         let v = ItemView::new(item, &base, &trackers);
         let title = v.title.unwrap_or(v.name);
-        let _ = write!(
+        let _ = writeln!(
             rows,
             "<li><strong>{}</strong>{}<br><small>{} {}</small><br>\
              <a href=\"{}\">Listen or download</a> · <a href=\"{}\">Magnet link</a> · \
-             <a href=\"{}\">Torrent file</a></li>\n",
+             <a href=\"{}\">Torrent file</a></li>",
             esc(title),
             v.artist
                 .map(|a| format!(" — {}", esc(a)))
