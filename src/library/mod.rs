@@ -54,6 +54,9 @@ impl Item {
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub items: BTreeMap<String, Item>,
+    /// Infohashes indexed under a root that is absent now (a pulled USB stick): not served,
+    /// but expected back, so the swarm pauses rather than forgets them.
+    pub offline: HashSet<String>,
 }
 
 /// Hashing progress of the current pass, for `/api/health` and the config page.
@@ -207,7 +210,7 @@ impl Library {
             let keep = index.values().map(|r| r.infohash.clone()).collect();
             self.store.prune_infos(&keep)?;
         }
-        self.publish(index, &found);
+        self.publish(index, &found, &absent_roots);
 
         let p = &self.progress;
         p.files_done.store(0, Ordering::Relaxed);
@@ -228,7 +231,7 @@ impl Library {
                     tracing::info!(path = %path.display(), infohash = rec.infohash, "hashed");
                     index.insert(path, rec);
                     p.hashed_since_start.fetch_add(1, Ordering::Relaxed);
-                    self.publish(index, &found);
+                    self.publish(index, &found, &absent_roots);
                 }
                 Err(reason) => {
                     tracing::warn!(path = %path.display(), "skipped: {reason}");
@@ -277,7 +280,12 @@ impl Library {
     }
 
     /// Rebuilds the catalog from the records whose file was seen in this scan.
-    fn publish(&self, index: &HashMap<PathBuf, IndexRecord>, found: &HashSet<&Path>) {
+    fn publish(
+        &self,
+        index: &HashMap<PathBuf, IndexRecord>,
+        found: &HashSet<&Path>,
+        absent_roots: &[PathBuf],
+    ) {
         let mut recs: Vec<&IndexRecord> = index
             .values()
             .filter(|r| found.contains(r.path.as_path()))
@@ -302,6 +310,13 @@ impl Library {
             });
             item.paths.push(rec.path.clone());
         }
-        self.catalog.send_replace(Arc::new(Catalog { items }));
+        let offline = index
+            .values()
+            .filter(|r| absent_roots.iter().any(|root| r.path.starts_with(root)))
+            .filter(|r| !items.contains_key(&r.infohash))
+            .map(|r| r.infohash.clone())
+            .collect();
+        self.catalog
+            .send_replace(Arc::new(Catalog { items, offline }));
     }
 }

@@ -9,7 +9,7 @@
 mod storage;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
     path::PathBuf,
@@ -129,32 +129,43 @@ impl Swarm {
         self.session.stop().await;
     }
 
+    /// Brings the session in line with the catalog: seed what is there, pause what is on a
+    /// pulled stick (its verified pieces are kept for when it returns), drop what is gone,
+    /// and re-add a torrent that failed or whose file moved.
     async fn reconcile(&self, catalog: &Catalog) {
         let managed: HashMap<String, (usize, Arc<ManagedTorrent>)> =
             self.session.with_torrents(|it| {
                 it.map(|(id, h)| (h.info_hash().as_string(), (id, h.clone())))
                     .collect()
             });
-        let wanted: HashSet<&String> = catalog.items.keys().collect();
         for (infohash, (id, handle)) in &managed {
-            let stale = match catalog.items.get(infohash) {
-                None => true,
-                Some(item) => {
-                    is_failed(handle) || item.path().parent() != Some(handle.output_folder())
+            let action = match catalog.items.get(infohash) {
+                Some(item) if is_failed(handle) || !seeds_from(handle, item) => Action::Readd,
+                Some(_) if handle.is_paused() => Action::Resume,
+                Some(_) => continue,
+                None if catalog.offline.contains(infohash) => match handle.is_paused() {
+                    true => continue,
+                    false => Action::Pause,
+                },
+                None => Action::Drop,
+            };
+            tracing::info!(infohash, ?action, "swarm");
+            let done = match action {
+                Action::Pause => self.session.pause(handle).await,
+                Action::Resume => self.session.unpause(handle).await,
+                Action::Readd | Action::Drop => {
+                    self.session.delete(TorrentIdOrHash::Id(*id), false).await
                 }
             };
-            if stale {
-                tracing::info!(infohash, "stop seeding");
-                if let Err(e) = self.session.delete(TorrentIdOrHash::Id(*id), false).await {
-                    tracing::warn!(infohash, "removing torrent: {e:#}");
-                }
+            if let Err(e) = done {
+                tracing::warn!(infohash, ?action, "{e:#}");
+            }
+            if matches!(action, Action::Readd) {
+                self.add(infohash, catalog).await;
             }
         }
-        for infohash in wanted {
-            let running = managed.get(infohash).is_some_and(|(_, h)| {
-                !is_failed(h) && catalog.items[infohash].path().parent() == Some(h.output_folder())
-            });
-            if !running {
+        for infohash in catalog.items.keys() {
+            if !managed.contains_key(infohash) {
                 self.add(infohash, catalog).await;
             }
         }
@@ -206,6 +217,20 @@ impl Swarm {
             s
         })
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Pause,
+    Resume,
+    Readd,
+    Drop,
+}
+
+/// Whether the torrent reads the item's first copy (it was added from another copy that
+/// has since gone, for example).
+fn seeds_from(h: &ManagedTorrent, item: &crate::library::Item) -> bool {
+    item.path().parent() == Some(h.output_folder())
 }
 
 fn is_failed(h: &Arc<ManagedTorrent>) -> bool {

@@ -4,9 +4,17 @@
 //! the check, which would fail on the read-only USB mount, or truncate a file that grew.
 //! This one opens the file read-only, refuses every write, and never deletes anything.
 //! The file is looked up by infohash in the library catalog, so a copy that moves between
-//! folders is found without librqbit's idea of an output folder.
+//! folders is found without librqbit's idea of an output folder. A read that fails (the
+//! USB stick was pulled and put back, so the old descriptor is dead) opens the file again
+//! by path once before giving up, so a paused torrent resumes on the re-mounted stick.
 
-use std::{any::TypeId, fs::File, os::unix::fs::FileExt, path::PathBuf, sync::Arc};
+use std::{
+    any::TypeId,
+    fs::File,
+    os::unix::fs::FileExt,
+    path::PathBuf,
+    sync::{Arc, RwLock},
+};
 
 use anyhow::{bail, Context};
 use librqbit::{
@@ -47,7 +55,11 @@ impl StorageFactory for ReadOnlyFactory {
             .get(&infohash)
             .map(|i| i.path().to_path_buf())
             .with_context(|| format!("{infohash} is not in the library"))?;
-        Ok(ReadOnlyStorage { path, file: None })
+        Ok(ReadOnlyStorage {
+            path,
+            len: 0,
+            file: Arc::default(),
+        })
     }
 
     /// librqbit's session persistence (which keeps the fastresume bitfields, so a restart
@@ -64,12 +76,30 @@ impl StorageFactory for ReadOnlyFactory {
 
 pub struct ReadOnlyStorage {
     path: PathBuf,
-    file: Option<Arc<File>>,
+    /// The length the torrent expects; a reopened file of another length is refused.
+    len: u64,
+    file: Arc<RwLock<Option<Arc<File>>>>,
 }
 
 impl ReadOnlyStorage {
-    fn file(&self) -> anyhow::Result<&File> {
-        self.file.as_deref().context("storage not initialized")
+    fn open(&self) -> anyhow::Result<Arc<File>> {
+        let f = File::open(&self.path)
+            .with_context(|| format!("cannot open {} for reading", self.path.display()))?;
+        let actual = f.metadata()?.len();
+        if actual != self.len {
+            bail!(
+                "{} is {actual} bytes, the torrent says {}; it will be rehashed",
+                self.path.display(),
+                self.len
+            );
+        }
+        let f = Arc::new(f);
+        *self.file.write().unwrap_or_else(|p| p.into_inner()) = Some(f.clone());
+        Ok(f)
+    }
+
+    fn current(&self) -> Option<Arc<File>> {
+        self.file.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -79,12 +109,11 @@ impl TorrentStorage for ReadOnlyStorage {
         _shared: &ManagedTorrentShared,
         meta: &TorrentMetadata,
     ) -> anyhow::Result<()> {
-        if meta.file_infos.len() != 1 {
+        let [file] = meta.file_infos.as_slice() else {
             bail!("library torrents have exactly one file");
-        }
-        let f = File::open(&self.path)
-            .with_context(|| format!("cannot open {} for reading", self.path.display()))?;
-        self.file = Some(Arc::new(f));
+        };
+        self.len = file.len;
+        self.open()?;
         Ok(())
     }
 
@@ -92,7 +121,12 @@ impl TorrentStorage for ReadOnlyStorage {
         if file_id != 0 {
             bail!("no file {file_id}");
         }
-        self.file()?
+        if let Some(f) = self.current() {
+            if f.read_exact_at(buf, offset).is_ok() {
+                return Ok(());
+            }
+        }
+        self.open()?
             .read_exact_at(buf, offset)
             .with_context(|| format!("reading {}", self.path.display()))
     }
@@ -110,13 +144,10 @@ impl TorrentStorage for ReadOnlyStorage {
         Ok(())
     }
 
+    /// The file is checked against the torrent's length when opened; it is never resized.
     fn ensure_file_length(&self, _file_id: usize, length: u64) -> anyhow::Result<()> {
-        let actual = self.file()?.metadata()?.len();
-        if actual != length {
-            bail!(
-                "{} is {actual} bytes, the torrent says {length}; it will be rehashed",
-                self.path.display()
-            );
+        if length != self.len {
+            bail!("{}: unexpected length {length}", self.path.display());
         }
         Ok(())
     }
@@ -124,6 +155,7 @@ impl TorrentStorage for ReadOnlyStorage {
     fn take(&self) -> anyhow::Result<Box<dyn TorrentStorage>> {
         Ok(Box::new(Self {
             path: self.path.clone(),
+            len: self.len,
             file: self.file.clone(),
         }))
     }
