@@ -56,7 +56,6 @@ pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Info, Ha
     if f.read(&mut buf[..1])? != 0 || !same_as_found(&f, file)? {
         return Err(HashError::Changed);
     }
-    drop_from_page_cache(&f);
     Ok(Info {
         length: file.size,
         name,
@@ -68,16 +67,6 @@ pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Info, Ha
 fn same_as_found(f: &File, found: &Found) -> std::io::Result<bool> {
     let m = f.metadata()?;
     Ok(m.len() == found.size && mtime_ns(&m) == found.mtime_ns)
-}
-
-/// The box has little memory: hashing a whole archive must not push the live stream's and
-/// the web server's pages out of the cache. Only a hint; failure is harmless.
-fn drop_from_page_cache(f: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: posix_fadvise only reads the descriptor, which `f` keeps open for the call.
-    unsafe {
-        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,46 @@ use lofty::prelude::*;
 
 use crate::store::Tags;
 
+/// Whether the first bytes are those of a container or stream lofty reads. lofty scans a
+/// whole file for MPEG frames when it finds none, which takes seconds on a large file that
+/// is not audio at all; such a file is seeded with no tags instead.
+fn looks_like_audio(head: &[u8]) -> bool {
+    let at = |off: usize, magic: &[u8]| head.get(off..off + magic.len()) == Some(magic);
+    let mpeg_frame = match head {
+        // Frame sync, then a version, layer, bitrate and sample rate that are not reserved.
+        [0xff, b1, b2, ..] => {
+            b1 & 0xe0 == 0xe0
+                && b1 & 0x18 != 0x08
+                && (b1 & 0x06 != 0 || b1 & 0xf6 == 0xf0)
+                && b2 >> 4 != 0xf
+                && b2 & 0x0c != 0x0c
+        }
+        _ => false,
+    };
+    mpeg_frame
+        || at(0, b"ID3")
+        || at(0, b"OggS")
+        || at(0, b"fLaC")
+        || (at(0, b"RIFF") && at(8, b"WAVE"))
+        || at(4, b"ftyp")
+        || at(0, &[0x1a, 0x45, 0xdf, 0xa3])
+}
+
+fn head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(12);
+    std::fs::File::open(path)?.take(12).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
 pub fn read_tags(path: &Path) -> Tags {
+    match head(path) {
+        Ok(h) if looks_like_audio(&h) => {}
+        _ => {
+            tracing::info!(path = %path.display(), "not recognised as audio; seeded without tags");
+            return Tags::default();
+        }
+    }
     let tagged = match lofty::read_from_path(path) {
         Ok(t) => t,
         Err(e) => {
@@ -27,5 +66,24 @@ pub fn read_tags(path: &Path) -> Tags {
         artist: tag.and_then(|t| text(t.artist())),
         album: tag.and_then(|t| text(t.album())),
         duration_secs: (duration > 0.0).then_some(duration),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_audio;
+
+    #[test]
+    fn recognises_audio_heads() {
+        assert!(looks_like_audio(b"ID3\x04\0\0\0\0\0\0\0\0"));
+        assert!(looks_like_audio(b"OggS\0\x02"));
+        assert!(looks_like_audio(b"RIFF\x10\0\0\0WAVEfmt "));
+        assert!(looks_like_audio(b"\0\0\0\x20ftypM4A "));
+        // MPEG-1 layer III, 128 kb/s, 44.1 kHz; and ADTS AAC.
+        assert!(looks_like_audio(&[0xff, 0xfb, 0x90, 0x64]));
+        assert!(looks_like_audio(&[0xff, 0xf1, 0x50, 0x80]));
+        assert!(!looks_like_audio(&[0xff, 0xfb, 0xf0, 0x64]));
+        assert!(!looks_like_audio(b"hello world!"));
+        assert!(!looks_like_audio(b""));
     }
 }
