@@ -414,15 +414,19 @@ mod tests {
 
     #[test]
     fn bad_address_names_the_key() {
-        let mut c = Config::default();
-        c.http = "notanaddress".into();
+        let c = Config {
+            http: "notanaddress".into(),
+            ..Default::default()
+        };
         assert_eq!(c.validate().unwrap_err().key, "http");
     }
 
     #[test]
     fn missing_library_names_the_key() {
-        let mut c = Config::default();
-        c.library = vec!["/nonexistent/streamp2p/library".into()];
+        let c = Config {
+            library: vec!["/nonexistent/streamp2p/library".into()],
+            ..Default::default()
+        };
         assert_eq!(c.validate().unwrap_err().key, "library");
     }
 
