@@ -147,6 +147,9 @@ fn sigkill_mid_hash_keeps_what_was_reported_done() {
     node.restart();
     let h = node.wait_healthy(FILES);
     let rehashed = hashed_since_start(&h);
+    eprintln!(
+        "SIGKILL after {done_at_kill} of {FILES} files reported hashed; restart hashed {rehashed}"
+    );
     assert!(
         rehashed > 0 && rehashed < FILES,
         "after SIGKILL mid-hash, the restart hashed {rehashed} of {FILES} files: {h}"
