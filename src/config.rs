@@ -171,23 +171,61 @@ impl Default for SwarmConfig {
     }
 }
 
+/// Which infohashes the tracker answers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackerMode {
+    /// Only this station's library (and later the followed nodes' ones).
+    Library,
+    /// Any infohash: a public tracker.
+    Open,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrackerConfig {
-    /// Seconds between announces asked of clients.
+    /// `library` (default) or `open`.
+    pub mode: TrackerMode,
+    /// Seconds between announces asked of BitTorrent clients (HTTP, UDP).
     pub interval_secs: u32,
-    /// A peer is dropped after `interval_secs * expiry_factor` without an announce.
+    /// Seconds between announces asked of browsers (WebSocket); WebTorrent's own default.
+    pub ws_interval_secs: u32,
+    /// A peer is dropped after its interval times this factor without an announce.
     pub expiry_factor: u32,
     /// Most peers in one announce reply.
     pub max_numwant: u32,
+    /// Most swarms (infohashes) tracked at once.
+    pub max_torrents: usize,
+    /// Most peers kept per swarm; the stalest makes room for a new one.
+    pub max_peers_per_torrent: usize,
+    /// Announces and scrapes per second allowed from one IP address (bursts of ten times
+    /// that pass); 0 turns the limit off.
+    pub rate_limit_per_ip: u32,
+    /// Most WebSocket (browser) connections at once.
+    pub max_ws_connections: usize,
+    /// Largest WebSocket message accepted, in bytes (an offer with its SDP is about 1-4 KiB).
+    pub max_ws_message_bytes: usize,
+    /// A WebSocket with no message for this long is closed.
+    pub ws_idle_secs: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         Self {
+            mode: TrackerMode::Library,
             interval_secs: 300,
+            ws_interval_secs: 120,
             expiry_factor: 2,
             max_numwant: 80,
+            max_torrents: 10_000,
+            max_peers_per_torrent: 2_000,
+            rate_limit_per_ip: 50,
+            max_ws_connections: 1_000,
+            max_ws_message_bytes: 64 * 1024,
+            ws_idle_secs: 300,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -331,11 +369,26 @@ impl Config {
                 "use 1 or more seconds",
             ));
         }
-        if self.tracker.interval_secs == 0 || self.tracker.expiry_factor == 0 {
+        let t = &self.tracker;
+        if t.interval_secs == 0 || t.ws_interval_secs == 0 || t.expiry_factor == 0 {
             return Err(ConfigError::new(
                 "tracker.interval_secs",
-                "announce interval and expiry factor must be above 0",
+                "announce intervals and the expiry factor must be above 0",
                 "use for example interval_secs = 300 and expiry_factor = 2",
+            ));
+        }
+        if t.max_torrents == 0 || t.max_peers_per_torrent == 0 || t.max_ws_connections == 0 {
+            return Err(ConfigError::new(
+                "tracker.max_torrents",
+                "tracker limits must be above 0",
+                "raise max_torrents, max_peers_per_torrent and max_ws_connections",
+            ));
+        }
+        if t.max_ws_message_bytes < 4096 {
+            return Err(ConfigError::new(
+                "tracker.max_ws_message_bytes",
+                "below 4096 bytes a browser's offer does not fit",
+                "use 65536",
             ));
         }
         if self.peer_port == 0 && self.swarm.enabled {

@@ -19,7 +19,11 @@ use crate::{
     library::Library,
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
-    tracker::{NodePeer, Tracker},
+    tracker::{
+        udp::{self, UdpTracker},
+        ws::Hub,
+        NodePeer, Tracker,
+    },
     web::{self, AppState},
 };
 
@@ -103,6 +107,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     })?;
     let store = Store::open(&settings.data_dir)?;
     let listener = bind_http(&settings).await?;
+    let udp_socket = udp::bind(settings.udp_tracker).await?;
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;
     }
@@ -149,9 +154,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         node_peer,
     ));
     tasks.spawn(tracker.clone().run_sweeper(shutdown.clone()));
+    tasks.spawn(UdpTracker::new(udp_socket, tracker.clone()).run(shutdown.clone()));
+    let ws_hub = Hub::new(settings.tracker.max_ws_connections);
 
     tracing::info!(
         http = %settings.http,
+        udp_tracker = %settings.udp_tracker,
         peer_port = settings.peer_port,
         library = ?settings.library,
         ready_ms = started.elapsed().as_millis() as u64,
@@ -162,6 +170,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         library,
         swarm,
         tracker,
+        ws_hub,
         started,
     };
     let served = web::serve(listener, state, shutdown.clone()).await;

@@ -1,32 +1,38 @@
-//! The node's own tracker: one peer table, with front ends per protocol.
+//! The node's own tracker: one peer table, with a front end per protocol.
 //!
-//! Parts: `request` (pure parsing of HTTP tracker queries), `response` (bencoded replies),
-//! `peers` (the table), `http` (the axum handlers for `/announce` and `/scrape`).
+//! Parts: `peers` (the table), `limits` (per-IP rate limit), `http` (`/announce` and
+//! `/scrape`), `udp` (BEP 15), `ws` (the WebTorrent WebSocket tracker and signalling).
+//! Front ends parse their wire format into a [`peers::Announce`] and call [`Tracker`].
 //!
-//! Only this station's library is tracked: a tracker that answers for any infohash on a
-//! home connection would soon serve strangers' swarms. The node itself is listed as a
-//! seeder of each library torrent, at the address the client used to reach it, so a
-//! client finds the node through the tracker alone, with no DHT.
+//! In `library` mode only this station's library is tracked: a tracker that answers for
+//! any infohash on a home connection would soon serve strangers' swarms. The node itself
+//! is listed as a seeder of each library torrent, at the address the client used to reach
+//! it, so a client finds the node through the tracker alone, with no DHT.
 
 pub mod http;
+pub mod limits;
 pub mod peers;
-pub mod request;
-pub mod response;
+pub mod udp;
+pub mod ws;
 
 use std::{
     net::{IpAddr, SocketAddr},
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::TrackerConfig, library::Library};
-use peers::{PeerId, PeerTable, SwarmCounts};
-use request::AnnounceRequest;
-
-/// Most infohashes in one scrape request.
-const MAX_SCRAPE: usize = 64;
+use crate::{
+    config::{TrackerConfig, TrackerMode},
+    library::Library,
+};
+use limits::RateLimiter;
+use peers::{Announce, Endpoint, InfoHash, PeerId, PeerTable, Proto, SwarmCounts, TableError};
 
 /// The node's own seeding identity, listed in its torrents' swarms.
 #[derive(Debug, Clone, Copy)]
@@ -35,91 +41,199 @@ pub struct NodePeer {
     pub port: u16,
 }
 
+/// Why an announce or scrape gets a failure reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("this tracker only tracks this station's library")]
+    NotTracked,
+    #[error("too many requests from this address, slow down")]
+    RateLimited,
+    #[error("tracker is full, try again later")]
+    Full,
+}
+
+/// What an announce gets back.
+#[derive(Debug)]
+pub struct Reply {
+    pub peers: Vec<(PeerId, Endpoint)>,
+    pub counts: SwarmCounts,
+    pub interval: u32,
+}
+
+/// Request counters, for `/metrics`.
+#[derive(Debug, Default)]
+struct Counters {
+    announces: [AtomicU64; 3],
+    scrapes: AtomicU64,
+    denied: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TrackerStats {
+    pub swarms: usize,
+    pub peers: usize,
+    pub announces_http: u64,
+    pub announces_udp: u64,
+    pub announces_ws: u64,
+    pub scrapes: u64,
+    pub denied: u64,
+}
+
 pub struct Tracker {
     table: PeerTable,
     library: Arc<Library>,
     cfg: TrackerConfig,
     node: Option<NodePeer>,
+    limiter: RateLimiter,
+    counters: Counters,
+}
+
+fn proto_index(p: Proto) -> usize {
+    match p {
+        Proto::Http => 0,
+        Proto::Udp => 1,
+        Proto::Ws => 2,
+    }
 }
 
 impl Tracker {
     pub fn new(cfg: TrackerConfig, library: Arc<Library>, node: Option<NodePeer>) -> Self {
-        let expiry =
-            Duration::from_secs(u64::from(cfg.interval_secs) * u64::from(cfg.expiry_factor));
+        // WebSocket peers announce more often, so one expiry based on the longer interval
+        // keeps both kinds.
+        let longest = cfg.interval_secs.max(cfg.ws_interval_secs);
+        let expiry = Duration::from_secs(u64::from(longest) * u64::from(cfg.expiry_factor));
         Self {
-            table: PeerTable::new(expiry),
+            table: PeerTable::new(expiry, cfg.max_torrents, cfg.max_peers_per_torrent),
+            limiter: RateLimiter::new(cfg.rate_limit_per_ip),
             library,
             cfg,
             node,
+            counters: Counters::default(),
         }
     }
 
-    fn tracked(&self, info_hash: &[u8; 20]) -> bool {
+    pub fn config(&self) -> &TrackerConfig {
+        &self.cfg
+    }
+
+    pub fn table(&self) -> &PeerTable {
+        &self.table
+    }
+
+    fn in_library(&self, info_hash: &InfoHash) -> bool {
         self.library
             .catalog()
             .items
             .contains_key(&hex::encode(info_hash))
     }
 
-    /// Handles an announce from `peer_ip`, which reached the node at `node_ip`. Returns the
-    /// bencoded reply, a `failure reason` one included.
-    pub fn announce(&self, req: &AnnounceRequest, peer_ip: IpAddr, node_ip: IpAddr) -> Vec<u8> {
-        if !self.tracked(&req.info_hash) {
-            return response::failure("this tracker only tracks this station's library");
+    fn tracked(&self, info_hash: &InfoHash) -> bool {
+        self.cfg.mode == TrackerMode::Open || self.in_library(info_hash)
+    }
+
+    fn admit(&self, ip: IpAddr) -> Result<(), Denied> {
+        if self.limiter.allow(ip.to_canonical(), Instant::now()) {
+            Ok(())
+        } else {
+            self.counters.denied.fetch_add(1, Ordering::Relaxed);
+            Err(Denied::RateLimited)
         }
-        let numwant = req.numwant.unwrap_or(50).min(self.cfg.max_numwant) as usize;
-        let addr = SocketAddr::new(peer_ip.to_canonical(), req.port);
-        let reply = match self.table.announce(req, addr, numwant, Instant::now()) {
-            Ok(r) => r,
-            Err(e) => return response::failure(&e.to_string()),
-        };
+    }
+
+    /// Handles an announce from `client_ip`. `node_ip` is the node's address as the client
+    /// sees it (where it sent the request), for listing the node in its library's swarms.
+    pub fn announce(
+        &self,
+        mut a: Announce,
+        client_ip: IpAddr,
+        node_ip: Option<IpAddr>,
+    ) -> Result<Reply, Denied> {
+        self.admit(client_ip)?;
+        if !self.tracked(&a.info_hash) {
+            self.counters.denied.fetch_add(1, Ordering::Relaxed);
+            return Err(Denied::NotTracked);
+        }
+        self.counters.announces[proto_index(a.proto)].fetch_add(1, Ordering::Relaxed);
+        a.numwant = a.numwant.min(self.cfg.max_numwant as usize);
+        let numwant = a.numwant;
+        let reply = self
+            .table
+            .announce(&a, Instant::now())
+            .map_err(|e| match e {
+                TableError::Full => Denied::Full,
+            })?;
         let mut peers = reply.peers;
         let mut counts = reply.counts;
-        if let Some(node) = self.node {
+        // The node seeds over BitTorrent, so only BitTorrent clients are told of it.
+        let bittorrent = matches!(a.endpoint, Endpoint::Addr(_));
+        if let Some(node) = self
+            .node
+            .filter(|_| bittorrent && self.in_library(&a.info_hash))
+        {
             counts.complete += 1;
-            if numwant > 0 {
-                peers.truncate(numwant.saturating_sub(1));
-                peers.insert(
-                    0,
-                    (
-                        node.peer_id,
-                        SocketAddr::new(node_ip.to_canonical(), node.port),
-                    ),
-                );
+            if let (Some(ip), true) = (node_ip, numwant > 0) {
+                peers.truncate(numwant - 1);
+                let addr = SocketAddr::new(ip.to_canonical(), node.port);
+                peers.insert(0, (node.peer_id, Endpoint::Addr(addr)));
             }
         }
-        response::announce(&response::AnnounceOut {
-            peers: &peers,
+        let interval = match a.proto {
+            Proto::Ws => self.cfg.ws_interval_secs,
+            Proto::Http | Proto::Udp => self.cfg.interval_secs,
+        };
+        Ok(Reply {
+            peers,
             counts,
-            interval: self.cfg.interval_secs,
-            compact: req.compact,
-            no_peer_id: req.no_peer_id,
+            interval,
         })
     }
 
-    pub fn scrape(&self, query: &str) -> Vec<u8> {
-        let hashes = match request::parse_scrape(query, MAX_SCRAPE) {
-            Ok(h) => h,
-            Err(e) => return response::failure(&e.to_string()),
-        };
+    /// Counts for each infohash, in order; untracked ones count zero. The node counts as a
+    /// seeder of its library for BitTorrent clients (`proto` HTTP or UDP).
+    pub fn scrape(
+        &self,
+        hashes: &[InfoHash],
+        client_ip: IpAddr,
+        proto: Proto,
+    ) -> Result<Vec<(InfoHash, SwarmCounts)>, Denied> {
+        self.admit(client_ip)?;
+        self.counters.scrapes.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
-        let files: Vec<([u8; 20], SwarmCounts)> = hashes
-            .into_iter()
-            .filter(|h| self.tracked(h))
+        Ok(hashes
+            .iter()
             .map(|h| {
-                let mut c = self.table.counts(&h, now);
-                if self.node.is_some() {
+                if !self.tracked(h) {
+                    return (*h, SwarmCounts::default());
+                }
+                let mut c = self.table.counts(h, now);
+                if self.node.is_some() && proto != Proto::Ws && self.in_library(h) {
                     c.complete += 1;
                 }
-                (h, c)
+                (*h, c)
             })
-            .collect();
-        response::scrape(&files)
+            .collect())
+    }
+
+    pub fn stats(&self) -> TrackerStats {
+        let t = self.table.stats();
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        TrackerStats {
+            swarms: t.swarms,
+            peers: t.peers,
+            announces_http: load(&c.announces[0]),
+            announces_udp: load(&c.announces[1]),
+            announces_ws: load(&c.announces[2]),
+            scrapes: load(&c.scrapes),
+            denied: load(&c.denied),
+        }
     }
 
     /// Frees expired peers every interval until `shutdown`.
     pub async fn run_sweeper(self: Arc<Self>, shutdown: CancellationToken) {
-        let every = Duration::from_secs(u64::from(self.cfg.interval_secs));
+        let every = Duration::from_secs(u64::from(
+            self.cfg.ws_interval_secs.min(self.cfg.interval_secs),
+        ));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,

@@ -1,8 +1,12 @@
-//! The tracker's peer table: per infohash, the peers that announced and when.
+//! The tracker's peer table: per infohash, the peers that announced, how and when.
 //!
-//! One table for every front end (HTTP now; UDP and WebSocket share it later). Peers that
-//! stop announcing are dropped after the interval times the expiry factor. Memory is
-//! bounded: a full swarm replaces its stalest peer, and a full table refuses new swarms.
+//! One table for every front end (HTTP, UDP, WebSocket). Peers that stop announcing are
+//! dropped after the interval times the expiry factor. Memory is bounded: a full swarm
+//! replaces its stalest peer, and a full table refuses new swarms.
+//!
+//! Peers come in two kinds that cannot reach each other: BitTorrent clients (HTTP and UDP
+//! announces) have a socket address; WebTorrent browsers (WebSocket) only have their
+//! tracker connection, through which offers reach them. Each kind is only given its own.
 
 use std::{
     collections::HashMap,
@@ -12,20 +16,61 @@ use std::{
 };
 
 use rand::seq::IteratorRandom;
-
-use super::request::{AnnounceRequest, Event};
+use serde::Serialize;
 
 pub type InfoHash = [u8; 20];
 pub type PeerId = [u8; 20];
+/// A WebSocket connection of the tracker, by number.
+pub type ConnId = u64;
 
-/// Most swarms tracked at once; with the library mode this is far above any station's size.
-const MAX_SWARMS: usize = 100_000;
-/// Most peers kept per swarm.
-const MAX_PEERS: usize = 5_000;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    None,
+    Started,
+    Stopped,
+    Completed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Http,
+    Udp,
+    Ws,
+}
+
+/// How other peers reach a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Addr(SocketAddr),
+    Ws(ConnId),
+}
+
+impl Endpoint {
+    fn same_kind(&self, other: &Endpoint) -> bool {
+        matches!(
+            (self, other),
+            (Endpoint::Addr(_), Endpoint::Addr(_)) | (Endpoint::Ws(_), Endpoint::Ws(_))
+        )
+    }
+}
+
+/// One announce, whatever protocol it came in.
+#[derive(Debug, Clone)]
+pub struct Announce {
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub left: u64,
+    pub event: Event,
+    pub proto: Proto,
+    pub endpoint: Endpoint,
+    pub numwant: usize,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Peer {
-    addr: SocketAddr,
+    endpoint: Endpoint,
+    proto: Proto,
     seeder: bool,
     seen: Instant,
 }
@@ -33,32 +78,34 @@ struct Peer {
 #[derive(Debug, Default)]
 struct Swarm {
     peers: HashMap<PeerId, Peer>,
-    downloads: u64,
+    downloads: HashMap<Proto, u64>,
 }
 
 impl Swarm {
-    /// Counts the peers seen within `expiry` of `now`.
-    fn counts(&self, now: Instant, expiry: Duration) -> SwarmCounts {
-        let (mut complete, mut incomplete) = (0, 0);
+    /// Counts the peers seen within `expiry` of `now`, for those that `pick` accepts.
+    fn counts(&self, now: Instant, expiry: Duration, pick: impl Fn(Proto) -> bool) -> SwarmCounts {
+        let mut c = SwarmCounts::default();
         for p in self.peers.values() {
-            if now.saturating_duration_since(p.seen) < expiry {
+            if now.saturating_duration_since(p.seen) < expiry && pick(p.proto) {
                 if p.seeder {
-                    complete += 1;
+                    c.complete += 1;
                 } else {
-                    incomplete += 1;
+                    c.incomplete += 1;
                 }
             }
         }
-        SwarmCounts {
-            complete,
-            incomplete,
-            downloaded: self.downloads,
-        }
+        c.downloaded = self
+            .downloads
+            .iter()
+            .filter(|(proto, _)| pick(**proto))
+            .map(|(_, n)| n)
+            .sum();
+        c
     }
 }
 
 /// Counts for one swarm, as announce and scrape report them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SwarmCounts {
     pub complete: u32,
     pub incomplete: u32,
@@ -67,7 +114,7 @@ pub struct SwarmCounts {
 
 #[derive(Debug)]
 pub struct AnnounceReply {
-    pub peers: Vec<(PeerId, SocketAddr)>,
+    pub peers: Vec<(PeerId, Endpoint)>,
     pub counts: SwarmCounts,
 }
 
@@ -77,66 +124,86 @@ pub enum TableError {
     Full,
 }
 
+/// One swarm's counts per protocol, for `/api/tracker`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwarmReport {
+    pub info_hash: String,
+    pub http: SwarmCounts,
+    pub udp: SwarmCounts,
+    pub ws: SwarmCounts,
+}
+
+/// Table-wide numbers for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct TableStats {
+    pub swarms: usize,
+    pub peers: usize,
+}
+
 pub struct PeerTable {
     swarms: Mutex<HashMap<InfoHash, Swarm>>,
     expiry: Duration,
+    max_swarms: usize,
+    max_peers: usize,
 }
 
 impl PeerTable {
-    pub fn new(expiry: Duration) -> Self {
+    pub fn new(expiry: Duration, max_swarms: usize, max_peers: usize) -> Self {
         Self {
             swarms: Mutex::default(),
             expiry,
+            max_swarms,
+            max_peers,
         }
     }
 
-    /// Records the announce of the peer at `addr` and returns up to `numwant` others.
-    pub fn announce(
-        &self,
-        req: &AnnounceRequest,
-        addr: SocketAddr,
-        numwant: usize,
-        now: Instant,
-    ) -> Result<AnnounceReply, TableError> {
-        let mut swarms = self.swarms.lock().unwrap_or_else(|p| p.into_inner());
-        if !swarms.contains_key(&req.info_hash) {
-            if req.event == Event::Stopped {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, Swarm>> {
+        // A panic elsewhere while holding the lock leaves the table usable.
+        self.swarms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records `a` and returns up to `a.numwant` other peers of its kind.
+    pub fn announce(&self, a: &Announce, now: Instant) -> Result<AnnounceReply, TableError> {
+        let mut swarms = self.lock();
+        if !swarms.contains_key(&a.info_hash) {
+            if a.event == Event::Stopped {
                 return Ok(AnnounceReply {
                     peers: Vec::new(),
                     counts: SwarmCounts::default(),
                 });
             }
-            if swarms.len() >= MAX_SWARMS {
+            if swarms.len() >= self.max_swarms {
                 return Err(TableError::Full);
             }
         }
-        let swarm = swarms.entry(req.info_hash).or_default();
+        let swarm = swarms.entry(a.info_hash).or_default();
         let expiry = self.expiry;
         swarm
             .peers
             .retain(|_, p| now.saturating_duration_since(p.seen) < expiry);
-        if req.event == Event::Stopped {
-            swarm.peers.remove(&req.peer_id);
+        if a.event == Event::Stopped {
+            swarm.peers.remove(&a.peer_id);
         } else {
-            let was_leecher = swarm.peers.get(&req.peer_id).is_some_and(|p| !p.seeder);
-            if req.event == Event::Completed && was_leecher {
-                swarm.downloads += 1;
+            let was_leecher = swarm.peers.get(&a.peer_id).is_some_and(|p| !p.seeder);
+            if a.event == Event::Completed && was_leecher {
+                *swarm.downloads.entry(a.proto).or_default() += 1;
             }
-            if swarm.peers.len() >= MAX_PEERS && !swarm.peers.contains_key(&req.peer_id) {
-                if let Some(oldest) = swarm
+            if swarm.peers.len() >= self.max_peers && !swarm.peers.contains_key(&a.peer_id) {
+                let oldest = swarm
                     .peers
                     .iter()
                     .min_by_key(|(_, p)| p.seen)
-                    .map(|(k, _)| *k)
-                {
+                    .map(|(k, _)| *k);
+                if let Some(oldest) = oldest {
                     swarm.peers.remove(&oldest);
                 }
             }
             swarm.peers.insert(
-                req.peer_id,
+                a.peer_id,
                 Peer {
-                    addr,
-                    seeder: req.left == 0,
+                    endpoint: a.endpoint,
+                    proto: a.proto,
+                    seeder: a.left == 0,
                     seen: now,
                 },
             );
@@ -146,31 +213,70 @@ impl PeerTable {
         let peers = swarm
             .peers
             .iter()
-            .filter(|(id, _)| **id != req.peer_id)
-            .map(|(id, p)| (*id, p.addr))
-            .choose_multiple(&mut rand::thread_rng(), numwant);
-        let counts = swarm.counts(now, expiry);
-        if swarm.peers.is_empty() && swarm.downloads == 0 {
-            swarms.remove(&req.info_hash);
+            .filter(|(id, p)| **id != a.peer_id && p.endpoint.same_kind(&a.endpoint))
+            .map(|(id, p)| (*id, p.endpoint))
+            .choose_multiple(&mut rand::thread_rng(), a.numwant);
+        let counts = swarm.counts(now, expiry, |_| true);
+        if swarm.peers.is_empty() && swarm.downloads.is_empty() {
+            swarms.remove(&a.info_hash);
         }
         Ok(AnnounceReply { peers, counts })
     }
 
     pub fn counts(&self, info_hash: &InfoHash, now: Instant) -> SwarmCounts {
-        let swarms = self.swarms.lock().unwrap_or_else(|p| p.into_inner());
-        swarms
+        self.lock()
             .get(info_hash)
-            .map(|s| s.counts(now, self.expiry))
+            .map(|s| s.counts(now, self.expiry, |_| true))
             .unwrap_or_default()
+    }
+
+    /// The endpoint of a peer of a swarm, to route a WebRTC answer to it.
+    pub fn endpoint(&self, info_hash: &InfoHash, peer_id: &PeerId) -> Option<Endpoint> {
+        self.lock()
+            .get(info_hash)
+            .and_then(|s| s.peers.get(peer_id))
+            .map(|p| p.endpoint)
+    }
+
+    /// Forgets every peer reached through WebSocket connection `conn` (it closed).
+    pub fn remove_conn(&self, conn: ConnId) {
+        let mut swarms = self.lock();
+        swarms.retain(|_, s| {
+            s.peers.retain(|_, p| p.endpoint != Endpoint::Ws(conn));
+            !s.peers.is_empty() || !s.downloads.is_empty()
+        });
+    }
+
+    /// Per-protocol counts of every swarm.
+    pub fn report(&self, now: Instant) -> Vec<SwarmReport> {
+        let swarms = self.lock();
+        let mut out: Vec<SwarmReport> = swarms
+            .iter()
+            .map(|(h, s)| SwarmReport {
+                info_hash: hex::encode(h),
+                http: s.counts(now, self.expiry, |p| p == Proto::Http),
+                udp: s.counts(now, self.expiry, |p| p == Proto::Udp),
+                ws: s.counts(now, self.expiry, |p| p == Proto::Ws),
+            })
+            .collect();
+        out.sort_by(|a, b| a.info_hash.cmp(&b.info_hash));
+        out
+    }
+
+    pub fn stats(&self) -> TableStats {
+        let swarms = self.lock();
+        TableStats {
+            swarms: swarms.len(),
+            peers: swarms.values().map(|s| s.peers.len()).sum(),
+        }
     }
 
     /// Drops expired peers and empty swarms; run now and then so idle swarms free memory.
     pub fn sweep(&self, now: Instant) {
-        let mut swarms = self.swarms.lock().unwrap_or_else(|p| p.into_inner());
-        swarms.retain(|_, s| {
+        self.lock().retain(|_, s| {
             s.peers
                 .retain(|_, p| now.saturating_duration_since(p.seen) < self.expiry);
-            !s.peers.is_empty() || s.downloads > 0
+            !s.peers.is_empty() || !s.downloads.is_empty()
         });
     }
 }
@@ -179,18 +285,15 @@ impl PeerTable {
 mod tests {
     use super::*;
 
-    fn req(peer: u8, left: u64, event: Event) -> AnnounceRequest {
-        AnnounceRequest {
+    fn ann(peer: u8, left: u64, event: Event) -> Announce {
+        Announce {
             info_hash: [7; 20],
             peer_id: [peer; 20],
-            port: 1000 + peer as u16,
-            uploaded: 0,
-            downloaded: 0,
             left,
             event,
-            numwant: None,
-            compact: true,
-            no_peer_id: false,
+            proto: Proto::Http,
+            endpoint: Endpoint::Addr(addr(peer)),
+            numwant: 50,
         }
     }
 
@@ -198,48 +301,68 @@ mod tests {
         SocketAddr::from(([127, 0, 0, peer], 1000 + peer as u16))
     }
 
+    fn table() -> PeerTable {
+        PeerTable::new(Duration::from_secs(60), 100, 100)
+    }
+
     #[test]
     fn peers_see_each_other_and_stop_removes() {
-        let t = PeerTable::new(Duration::from_secs(60));
+        let t = table();
         let now = Instant::now();
-        t.announce(&req(1, 0, Event::Started), addr(1), 50, now)
-            .unwrap();
-        let r = t
-            .announce(&req(2, 10, Event::Started), addr(2), 50, now)
-            .unwrap();
-        assert_eq!(r.peers, vec![([1; 20], addr(1))]);
+        t.announce(&ann(1, 0, Event::Started), now).unwrap();
+        let r = t.announce(&ann(2, 10, Event::Started), now).unwrap();
+        assert_eq!(r.peers, vec![([1; 20], Endpoint::Addr(addr(1)))]);
         assert_eq!((r.counts.complete, r.counts.incomplete), (1, 1));
-        t.announce(&req(1, 0, Event::Stopped), addr(1), 50, now)
-            .unwrap();
+        t.announce(&ann(1, 0, Event::Stopped), now).unwrap();
         assert_eq!(t.counts(&[7; 20], now).complete, 0);
     }
 
     #[test]
     fn completed_counts_a_download_and_peers_expire() {
-        let t = PeerTable::new(Duration::from_secs(60));
+        let t = table();
         let now = Instant::now();
-        t.announce(&req(1, 10, Event::Started), addr(1), 50, now)
-            .unwrap();
-        t.announce(&req(1, 0, Event::Completed), addr(1), 50, now)
-            .unwrap();
+        t.announce(&ann(1, 10, Event::Started), now).unwrap();
+        t.announce(&ann(1, 0, Event::Completed), now).unwrap();
         assert_eq!(t.counts(&[7; 20], now).downloaded, 1);
         let later = now + Duration::from_secs(61);
         assert_eq!(t.counts(&[7; 20], later).complete, 0);
         t.sweep(later);
         assert_eq!(t.counts(&[7; 20], later).downloaded, 1);
+        assert_eq!(t.stats().peers, 0);
     }
 
     #[test]
-    fn numwant_is_respected() {
-        let t = PeerTable::new(Duration::from_secs(60));
+    fn numwant_and_bounds_are_respected() {
+        let t = PeerTable::new(Duration::from_secs(60), 1, 10);
         let now = Instant::now();
         for p in 1..=20 {
-            t.announce(&req(p, 0, Event::Started), addr(p), 50, now)
-                .unwrap();
+            t.announce(&ann(p, 0, Event::Started), now).unwrap();
         }
-        let r = t
-            .announce(&req(99, 5, Event::Started), addr(99), 7, now)
-            .unwrap();
-        assert_eq!(r.peers.len(), 7);
+        assert_eq!(t.stats().peers, 10);
+        let mut a = ann(99, 5, Event::Started);
+        a.numwant = 7;
+        assert_eq!(t.announce(&a, now).unwrap().peers.len(), 7);
+        let mut other = ann(1, 0, Event::Started);
+        other.info_hash = [8; 20];
+        assert_eq!(t.announce(&other, now).unwrap_err(), TableError::Full);
+    }
+
+    #[test]
+    fn websocket_and_socket_peers_stay_apart() {
+        let t = table();
+        let now = Instant::now();
+        t.announce(&ann(1, 0, Event::Started), now).unwrap();
+        let mut ws = ann(2, 5, Event::Started);
+        ws.proto = Proto::Ws;
+        ws.endpoint = Endpoint::Ws(42);
+        assert!(t.announce(&ws, now).unwrap().peers.is_empty());
+        let r = t.announce(&ann(3, 5, Event::Started), now).unwrap();
+        assert_eq!(r.peers, vec![([1; 20], Endpoint::Addr(addr(1)))]);
+        assert_eq!(t.endpoint(&[7; 20], &[2; 20]), Some(Endpoint::Ws(42)));
+        let rep = t.report(now);
+        assert_eq!(rep[0].ws.incomplete, 1);
+        assert_eq!(rep[0].http.complete, 1);
+        t.remove_conn(42);
+        assert_eq!(t.endpoint(&[7; 20], &[2; 20]), None);
     }
 }

@@ -110,3 +110,14 @@ pub async fn problems(State(app): State<AppState>) -> Json<Value> {
         .collect();
     Json(json!(list))
 }
+
+/// The tracker's swarms with seeders, leechers and downloads per protocol.
+pub async fn tracker(State(app): State<AppState>) -> Json<Value> {
+    let t = &app.tracker;
+    Json(json!({
+        "mode": t.config().mode,
+        "stats": t.stats(),
+        "websocket_connections": app.ws_hub.connections(),
+        "torrents": t.table().report(std::time::Instant::now()),
+    }))
+}

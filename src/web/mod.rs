@@ -5,6 +5,7 @@
 
 mod api;
 mod files;
+mod metrics;
 mod page;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
@@ -18,7 +19,12 @@ use axum::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::Settings, library::Library, swarm::Swarm, tracker::Tracker};
+use crate::{
+    config::Settings,
+    library::Library,
+    swarm::Swarm,
+    tracker::{ws::Hub, Tracker},
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,6 +32,7 @@ pub struct AppState {
     pub library: Arc<Library>,
     pub swarm: Option<Arc<Swarm>>,
     pub tracker: Arc<Tracker>,
+    pub ws_hub: Arc<Hub>,
     pub started: Instant,
 }
 
@@ -50,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(api::health))
         .route("/api/library", get(api::library))
         .route("/api/library/problems", get(api::problems))
+        .route("/api/tracker", get(api::tracker))
+        .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))
         .route("/announce", get(crate::tracker::http::announce))

@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use crate::tracker::peers::Event;
+
 /// One `key=value` of a query string, percent-decoded to bytes.
 fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)> {
     query.split('&').filter(|p| !p.is_empty()).map(|p| {
@@ -35,14 +37,6 @@ pub enum RequestError {
     BadEvent,
     #[error("too many info_hash values (most {0})")]
     TooMany(usize),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    None,
-    Started,
-    Stopped,
-    Completed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 
-use super::peers::{PeerId, SwarmCounts};
+use crate::tracker::peers::{PeerId, SwarmCounts};
 
 #[derive(Serialize)]
 struct Failure<'a> {

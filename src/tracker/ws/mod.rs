@@ -1,0 +1,267 @@
+//! The WebTorrent tracker: WebSocket connections upgraded on `/announce`.
+//!
+//! Each connection gets a number ([`ConnId`]) and an outgoing queue in the [`Hub`]; the
+//! peer table knows WebSocket peers by that number, so offers and answers are routed to
+//! the right socket. A connection's reader parses messages and calls the tracker; its
+//! writer drains the queue. A slow reader loses messages (its queue is bounded) instead of
+//! slowing others; a socket that floods, sends garbage or stays silent is closed.
+
+pub mod protocol;
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use super::{
+    peers::{Announce, ConnId, Endpoint, Proto},
+    Tracker,
+};
+use crate::web::AppState;
+use protocol::Message;
+
+/// Messages waiting for one slow socket before new ones are dropped.
+const QUEUE: usize = 64;
+/// Messages per second one socket may send, with bursts of `FLOOD_BURST`.
+const FLOOD_RATE: f64 = 20.0;
+const FLOOD_BURST: f64 = 100.0;
+/// Unparseable messages tolerated before the socket is closed.
+const MAX_BAD: u32 = 10;
+/// WebSocket close code for a policy violation (RFC 6455).
+const CLOSE_POLICY: u16 = 1008;
+
+/// The open WebSocket connections, by number.
+pub struct Hub {
+    next: AtomicU64,
+    queues: Mutex<HashMap<ConnId, mpsc::Sender<String>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Hub {
+    pub fn new(max_connections: usize) -> Arc<Self> {
+        Arc::new(Self {
+            next: AtomicU64::new(1),
+            queues: Mutex::default(),
+            permits: Arc::new(Semaphore::new(max_connections)),
+        })
+    }
+
+    pub fn connections(&self) -> usize {
+        self.queues.lock().map(|q| q.len()).unwrap_or(0)
+    }
+
+    fn register(&self) -> (ConnId, mpsc::Receiver<String>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(QUEUE);
+        if let Ok(mut q) = self.queues.lock() {
+            q.insert(id, tx);
+        }
+        (id, rx)
+    }
+
+    fn unregister(&self, id: ConnId) {
+        if let Ok(mut q) = self.queues.lock() {
+            q.remove(&id);
+        }
+    }
+
+    /// Queues `text` for connection `id`; dropped if it is gone or not keeping up.
+    fn send(&self, id: ConnId, text: String) {
+        let tx = self.queues.lock().ok().and_then(|q| q.get(&id).cloned());
+        if let Some(tx) = tx {
+            if tx.try_send(text).is_err() {
+                tracing::debug!(conn = id, "websocket queue full; message dropped");
+            }
+        }
+    }
+}
+
+/// Accepts the upgrade if a connection slot is free.
+pub fn upgrade(app: AppState, ws: WebSocketUpgrade, ip: IpAddr) -> Response {
+    let Ok(permit) = app.ws_hub.permits.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many tracker connections\n",
+        )
+            .into_response();
+    };
+    let max = app.tracker.config().max_ws_message_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| serve(app, socket, ip, permit))
+}
+
+/// Token bucket for one socket's incoming messages.
+struct Flood {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Flood {
+    fn allow(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * FLOOD_RATE;
+        self.tokens = (self.tokens + refill).min(FLOOD_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemaphorePermit) {
+    let hub = app.ws_hub.clone();
+    let tracker = app.tracker.clone();
+    let idle = Duration::from_secs(tracker.config().ws_idle_secs);
+    let (id, mut queue) = hub.register();
+    let (mut sink, mut stream) = socket.split();
+    let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(text) = queue.recv() => {
+                    if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(frame) = close_rx.recv() => {
+                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                    return;
+                }
+                else => return,
+            }
+        }
+    });
+    let mut flood = Flood {
+        tokens: FLOOD_BURST,
+        at: Instant::now(),
+    };
+    let mut bad = 0u32;
+    let reason = loop {
+        let msg = match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => break "idle",
+            Ok(None) | Ok(Some(Err(_))) => break "closed",
+            Ok(Some(Ok(m))) => m,
+        };
+        if !flood.allow(Instant::now()) {
+            let _ = close_tx
+                .send(CloseFrame {
+                    code: CLOSE_POLICY,
+                    reason: "too many messages".into(),
+                })
+                .await;
+            break "flood";
+        }
+        let text = match msg {
+            WsMessage::Text(t) => t,
+            WsMessage::Close(_) => break "closed",
+            WsMessage::Binary(_) => {
+                bad += 1;
+                continue;
+            }
+            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+        };
+        match Message::parse(text.as_str()) {
+            Ok(m) => handle(&tracker, &hub, id, ip, m),
+            // Nothing in it to answer to: dropped, but counted.
+            Err(e) => {
+                tracing::debug!(conn = id, "bad tracker message: {e}");
+                bad += 1;
+            }
+        }
+        if bad > MAX_BAD {
+            let _ = close_tx
+                .send(CloseFrame {
+                    code: CLOSE_POLICY,
+                    reason: "malformed messages".into(),
+                })
+                .await;
+            break "malformed";
+        }
+    };
+    tracing::debug!(conn = id, %ip, reason, "websocket tracker connection ended");
+    hub.unregister(id);
+    tracker.table().remove_conn(id);
+    drop(close_tx);
+    let _ = writer.await;
+}
+
+fn handle(tracker: &Tracker, hub: &Hub, id: ConnId, ip: IpAddr, m: Message<'_>) {
+    match m {
+        Message::Announce {
+            info_hash,
+            peer_id,
+            left,
+            event,
+            offers,
+            ..
+        } => {
+            let a = Announce {
+                info_hash,
+                peer_id,
+                left: left.unwrap_or(u64::MAX),
+                event,
+                proto: Proto::Ws,
+                endpoint: Endpoint::Ws(id),
+                // One peer per offer: each offer can start one WebRTC connection.
+                numwant: offers.len(),
+            };
+            match tracker.announce(a, ip, None) {
+                Ok(reply) => {
+                    hub.send(
+                        id,
+                        protocol::announce_reply(&info_hash, reply.interval, reply.counts),
+                    );
+                    let targets = reply.peers.iter().filter_map(|(_, e)| match e {
+                        Endpoint::Ws(c) => Some(*c),
+                        Endpoint::Addr(_) => None,
+                    });
+                    for (conn, offer) in targets.zip(&offers) {
+                        hub.send(conn, protocol::relayed_offer(&info_hash, &peer_id, offer));
+                    }
+                }
+                Err(denied) => hub.send(
+                    id,
+                    protocol::failure("announce", &denied.to_string(), Some(&info_hash)),
+                ),
+            }
+        }
+        Message::Answer {
+            info_hash,
+            peer_id,
+            to_peer_id,
+            offer_id,
+            answer,
+        } => {
+            // The answering peer gets no reply; an answer to an unknown peer is dropped.
+            if let Some(Endpoint::Ws(conn)) = tracker.table().endpoint(&info_hash, &to_peer_id) {
+                hub.send(
+                    conn,
+                    protocol::relayed_answer(&info_hash, &peer_id, &offer_id, answer),
+                );
+            }
+        }
+        Message::Scrape { info_hashes } => {
+            let text = match tracker.scrape(&info_hashes, ip, Proto::Ws) {
+                Ok(files) => protocol::scrape_reply(&files),
+                Err(denied) => protocol::failure("scrape", &denied.to_string(), None),
+            };
+            hub.send(id, text);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `GET /metrics`: Prometheus text exposition of the node's counters and gauges.
+
+use std::fmt::Write;
+
+use axum::{extract::State, http::header, response::IntoResponse};
+
+use super::AppState;
+
+/// Appends one metric with its help and type lines.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let mut o = String::new();
+    let lib = &app.library;
+    let h = lib.hashing();
+    metric(
+        &mut o,
+        "streamp2p_library_items",
+        "gauge",
+        "Files in the library.",
+        lib.catalog().items.len(),
+    );
+    metric(
+        &mut o,
+        "streamp2p_library_problems",
+        "gauge",
+        "Files skipped by the last scan.",
+        lib.problems().len(),
+    );
+    metric(
+        &mut o,
+        "streamp2p_library_hashed_total",
+        "counter",
+        "Files hashed since start.",
+        lib.hashed_since_start(),
+    );
+    metric(
+        &mut o,
+        "streamp2p_library_hashing_bytes_left",
+        "gauge",
+        "Bytes still to hash in this pass.",
+        h.bytes_total.saturating_sub(h.bytes_done),
+    );
+    if let Some(s) = app.swarm.as_ref().map(|s| s.stats()) {
+        metric(
+            &mut o,
+            "streamp2p_swarm_torrents",
+            "gauge",
+            "Torrents in the BitTorrent session.",
+            s.torrents,
+        );
+        metric(
+            &mut o,
+            "streamp2p_swarm_seeding",
+            "gauge",
+            "Torrents seeding now.",
+            s.live,
+        );
+        metric(
+            &mut o,
+            "streamp2p_swarm_uploaded_bytes_total",
+            "counter",
+            "Bytes uploaded to BitTorrent peers.",
+            s.uploaded_bytes,
+        );
+        metric(
+            &mut o,
+            "streamp2p_swarm_upload_bytes_per_second",
+            "gauge",
+            "Current upload rate.",
+            s.upload_bps,
+        );
+    }
+    let t = app.tracker.stats();
+    let cfg = app.tracker.config();
+    metric(
+        &mut o,
+        "streamp2p_tracker_torrents",
+        "gauge",
+        "Swarms in the tracker's peer table.",
+        t.swarms,
+    );
+    metric(
+        &mut o,
+        "streamp2p_tracker_torrents_max",
+        "gauge",
+        "Most swarms the table holds.",
+        cfg.max_torrents,
+    );
+    metric(
+        &mut o,
+        "streamp2p_tracker_peers",
+        "gauge",
+        "Peers in the tracker's peer table.",
+        t.peers,
+    );
+    metric(
+        &mut o,
+        "streamp2p_tracker_peers_per_torrent_max",
+        "gauge",
+        "Most peers kept per swarm.",
+        cfg.max_peers_per_torrent,
+    );
+    let _ = writeln!(
+        o,
+        "# HELP streamp2p_tracker_announces_total Announces served, by protocol.\n\
+         # TYPE streamp2p_tracker_announces_total counter\n\
+         streamp2p_tracker_announces_total{{proto=\"http\"}} {}\n\
+         streamp2p_tracker_announces_total{{proto=\"udp\"}} {}\n\
+         streamp2p_tracker_announces_total{{proto=\"ws\"}} {}",
+        t.announces_http, t.announces_udp, t.announces_ws
+    );
+    metric(
+        &mut o,
+        "streamp2p_tracker_scrapes_total",
+        "counter",
+        "Scrapes served.",
+        t.scrapes,
+    );
+    metric(
+        &mut o,
+        "streamp2p_tracker_denied_total",
+        "counter",
+        "Requests refused (untracked or rate-limited).",
+        t.denied,
+    );
+    metric(
+        &mut o,
+        "streamp2p_tracker_ws_connections",
+        "gauge",
+        "Open WebSocket tracker connections.",
+        app.ws_hub.connections(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], o)
+}
