@@ -79,10 +79,24 @@ pub fn web_seed_url(base: &str, item: &Item) -> String {
 }
 
 /// Trackers for this node's torrents: its own first, then the configured ones.
+/// Its HTTP tracker comes first, then its UDP tracker on the same host, each its own tier.
 pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
+    let udp = udp_tracker_url(base, app.settings.udp_tracker.port());
     std::iter::once(format!("{base}/announce"))
+        .chain(udp)
         .chain(app.settings.swarm.trackers.iter().cloned())
         .collect()
+}
+
+/// `udp://HOST:PORT/announce` for the host of `base` (`http://HOST[:PORT]`).
+fn udp_tracker_url(base: &str, port: u16) -> Option<String> {
+    let authority = base.split_once("://")?.1.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        // A bracketed IPv6 address without a port ends in ']' and has colons inside.
+        Some((h, p)) if !p.contains(']') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    (!host.is_empty()).then(|| format!("udp://{host}:{port}/announce"))
 }
 
 pub async fn library(
@@ -120,4 +134,31 @@ pub async fn tracker(State(app): State<AppState>) -> Json<Value> {
         "websocket_connections": app.ws_hub.connections(),
         "torrents": t.table().report(std::time::Instant::now()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::udp_tracker_url;
+
+    #[test]
+    fn udp_url_takes_the_host_of_the_base() {
+        let u = |b| udp_tracker_url(b, 6969);
+        assert_eq!(
+            u("http://radio.local").as_deref(),
+            Some("udp://radio.local:6969/announce")
+        );
+        assert_eq!(
+            u("http://10.0.0.2:8080").as_deref(),
+            Some("udp://10.0.0.2:6969/announce")
+        );
+        assert_eq!(
+            u("http://[::1]:80").as_deref(),
+            Some("udp://[::1]:6969/announce")
+        );
+        assert_eq!(
+            u("http://[fe80::1]").as_deref(),
+            Some("udp://[fe80::1]:6969/announce")
+        );
+        assert_eq!(u("nonsense"), None);
+    }
 }
