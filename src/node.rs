@@ -6,7 +6,7 @@
 
 use std::{
     io::ErrorKind,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -137,14 +137,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     }
 
     let peer_id = new_peer_id();
-    let swarm = if settings.swarm.enabled {
-        let s = Arc::new(Swarm::start(&settings, library.clone(), peer_id).await?);
-        tasks.spawn(s.clone().run(shutdown.clone()));
-        Some(s)
-    } else {
-        None
-    };
-    let node_peer = swarm.as_ref().map(|_| NodePeer {
+    let node_peer = settings.swarm.enabled.then_some(NodePeer {
         peer_id,
         port: settings.peer_port,
     });
@@ -155,25 +148,48 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     ));
     tasks.spawn(tracker.clone().run_sweeper(shutdown.clone()));
     tasks.spawn(UdpTracker::new(udp_socket, tracker.clone()).run(shutdown.clone()));
-    let ws_hub = Hub::new(settings.tracker.max_ws_connections);
 
+    // The web server starts before the swarm: restoring a large library's torrents takes
+    // a while, and the pages, the web seed and the tracker need none of it.
+    let swarm_slot = Arc::new(OnceLock::new());
+    let state = AppState {
+        settings: settings.clone(),
+        library: library.clone(),
+        swarm: swarm_slot.clone(),
+        tracker,
+        ws_hub: Hub::new(settings.tracker.max_ws_connections),
+        started,
+    };
+    let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
     tracing::info!(
         http = %settings.http,
         udp_tracker = %settings.udp_tracker,
-        peer_port = settings.peer_port,
         library = ?settings.library,
-        ready_ms = started.elapsed().as_millis() as u64,
-        "node ready"
+        "serving"
     );
-    let state = AppState {
-        settings: settings.clone(),
-        library,
-        swarm,
-        tracker,
-        ws_hub,
-        started,
-    };
-    let served = web::serve(listener, state, shutdown.clone()).await;
+
+    let mut failed = None;
+    if settings.swarm.enabled {
+        match Swarm::start(&settings, library, peer_id).await {
+            Ok(s) => {
+                let s = Arc::new(s);
+                let _ = swarm_slot.set(s.clone());
+                tasks.spawn(s.run(shutdown.clone()));
+                tracing::info!(
+                    peer_port = settings.peer_port,
+                    ready_ms = started.elapsed().as_millis() as u64,
+                    "seeding"
+                );
+            }
+            Err(e) => {
+                failed = Some(e);
+                shutdown.cancel();
+            }
+        }
+    }
+
+    // The web server stops on shutdown; if it fails by itself, everything else stops too.
+    let served = web.await;
     shutdown.cancel();
     if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
         .await
@@ -181,5 +197,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     {
         tracing::warn!("some tasks did not stop in time");
     }
-    served.map_err(NodeError::Web)
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    match served {
+        Ok(r) => r.map_err(NodeError::Web),
+        Err(e) => Err(NodeError::Web(std::io::Error::other(e))),
+    }
 }

@@ -51,6 +51,8 @@ pub struct SwarmStats {
 
 pub struct Swarm {
     session: Arc<Session>,
+    /// librqbit's persistence folder: its session.json and fastresume bitfields.
+    state_dir: PathBuf,
     library: Arc<Library>,
     trackers: Vec<String>,
 }
@@ -77,7 +79,7 @@ impl Swarm {
                 ..Default::default()
             }),
             persistence: Some(SessionPersistenceConfig::Json {
-                folder: Some(state_dir),
+                folder: Some(state_dir.clone()),
             }),
             fastresume: true,
             // The tracker lists the node under this id, so clients that check it agree.
@@ -109,6 +111,7 @@ impl Swarm {
             .map_err(err)?;
         Ok(Self {
             session,
+            state_dir,
             library,
             trackers: cfg.trackers.clone(),
         })
@@ -126,7 +129,9 @@ impl Swarm {
                 _ = tokio::time::sleep(RETRY_EVERY) => {}
             }
         }
-        self.session.stop().await;
+        // No session.stop(): everything librqbit keeps is on disk already (torrents when
+        // added, bitfields when checked), and stopping pauses every torrent with an error
+        // line each. The session's tasks end with the process.
     }
 
     /// Brings the session in line with the catalog: seed what is there, pause what is on a
@@ -180,6 +185,9 @@ impl Swarm {
         };
         // librqbit gets only the external trackers: the node's own tracker counts the node
         // as a seeder of its library without an announce to itself.
+        if let Err(e) = self.write_have_all(infohash, &info) {
+            tracing::warn!(infohash, "cannot write fastresume bitfield: {e}");
+        }
         let bytes = torrent::torrent_file(&info, &self.trackers, None);
         let folder: Option<PathBuf> = item.path().parent().map(PathBuf::from);
         let opts = AddTorrentOptions {
@@ -198,6 +206,28 @@ impl Swarm {
             Ok(AddTorrentResponse::ListOnly(_)) => {}
             Err(e) => tracing::warn!(infohash, "cannot seed {}: {e:#}", item.name),
         }
+    }
+
+    /// librqbit reads a whole file again when its torrent is first added, although the
+    /// library has just hashed every piece of these same bytes (same size and mtime). On a
+    /// USB stick that doubles the first hashing of an archive. Writing librqbit's fastresume
+    /// bitfield (every piece present) first turns that into its spot check of a few pieces.
+    /// librqbit ignores a bitfield of the wrong length and checks in full, so a change of
+    /// its format would cost time, never data.
+    fn write_have_all(&self, infohash: &str, info: &torrent::Info) -> std::io::Result<()> {
+        let path = self.state_dir.join(format!("{infohash}.bitv"));
+        if path.exists() {
+            return Ok(());
+        }
+        let pieces = info.length.div_ceil(info.piece_length);
+        let mut bits = vec![0xffu8; pieces.div_ceil(8) as usize];
+        if let (Some(last), rem @ 1..) = (bits.last_mut(), pieces % 8) {
+            // Most significant bit first; bits past the last piece stay clear.
+            *last = 0xff << (8 - rem);
+        }
+        let tmp = path.with_extension("bitv.tmp");
+        std::fs::write(&tmp, &bits)?;
+        std::fs::rename(tmp, path)
     }
 
     pub fn stats(&self) -> SwarmStats {

@@ -13,7 +13,7 @@ use crate::library::{torrent, Item};
 
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let lib = &app.library;
-    let swarm = app.swarm.as_ref().map(|s| s.stats());
+    let swarm = app.swarm.get().map(|s| s.stats());
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
@@ -26,7 +26,8 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
             "problems": lib.problems().len(),
         },
         "swarm": {
-            "enabled": swarm.is_some(),
+            "enabled": app.settings.swarm.enabled,
+            "started": swarm.is_some(),
             "torrents": swarm.map(|s| s.torrents),
             "seeding": swarm.map(|s| s.live),
             "uploaded_bytes": swarm.map(|s| s.uploaded_bytes),

@@ -46,7 +46,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Bytes still to hash in this pass.",
         h.bytes_total.saturating_sub(h.bytes_done),
     );
-    if let Some(s) = app.swarm.as_ref().map(|s| s.stats()) {
+    if let Some(s) = app.swarm.get().map(|s| s.stats()) {
         metric(
             &mut o,
             "streamp2p_swarm_torrents",

@@ -8,7 +8,11 @@ mod files;
 mod metrics;
 mod page;
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 use axum::{
     extract::connect_info::Connected,
@@ -30,7 +34,8 @@ use crate::{
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub library: Arc<Library>,
-    pub swarm: Option<Arc<Swarm>>,
+    /// Set once the BitTorrent session has started (after the web server, see `node`).
+    pub swarm: Arc<OnceLock<Arc<Swarm>>>,
     pub tracker: Arc<Tracker>,
     pub ws_hub: Arc<Hub>,
     pub started: Instant,
