@@ -27,6 +27,18 @@ if ((${#need[@]})); then
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
 fi
 
+# npm packages the tests drive (tests/js: bittorrent-tracker, webtorrent, WebRTC for Node), into
+# ./node_modules, pinned by package-lock.json. Reinstalled only when missing or out of date.
+if ! have_cmd node || ! have_cmd npm; then
+  echo "test.sh: Node.js 20 and npm are needed for the tests in tests/js (https://nodejs.org)" >&2
+  exit 1
+fi
+if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test.sh: npm ci" >&2
+  npm ci --no-audit --no-fund
+fi
+
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets

@@ -41,13 +41,18 @@ pub fn free_tcp_port() -> u16 {
     free_tcp_port_on(localhost())
 }
 
-/// A UDP port that was free a moment ago on 127.0.0.1.
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind((localhost(), 0))
+/// A UDP port that was free a moment ago on `ip`.
+pub fn free_udp_port_on(ip: IpAddr) -> u16 {
+    UdpSocket::bind((ip, 0))
         .expect("bind a UDP port")
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    free_udp_port_on(localhost())
 }
 
 /// A port free for both TCP and UDP on every interface (BitTorrent may use both, e.g. uTP).
@@ -577,6 +582,8 @@ pub struct Node {
     pub peer_port: u16,
     pub udp: SocketAddr,
     pub log_path: PathBuf,
+    /// The address the UDP tracker listens on (127.0.0.1 unless started with `start_udp_on`).
+    udp_host: IpAddr,
     child: Option<Child>,
     starts: u32,
 }
@@ -589,6 +596,18 @@ impl Node {
 
     /// Same as `start`, with the HTTP server (web seed, tracker, API) on `host`.
     pub fn start_on(host: IpAddr, root: &Path, libraries: &[PathBuf], config: &str) -> Node {
+        Node::start_udp_on(host, localhost(), root, libraries, config)
+    }
+
+    /// Same as `start_on`, with the UDP tracker on `udp_host` too (the node lists itself to UDP
+    /// clients at the address their packets arrived at, so transmission needs a non-loopback one).
+    pub fn start_udp_on(
+        host: IpAddr,
+        udp_host: IpAddr,
+        root: &Path,
+        libraries: &[PathBuf],
+        config: &str,
+    ) -> Node {
         let data_dir = root.join("data");
         fs::create_dir_all(&data_dir).unwrap();
         let config_path = root.join("streamp2p.toml");
@@ -601,8 +620,9 @@ impl Node {
             host,
             http: SocketAddr::new(host, 0),
             peer_port: 0,
-            udp: SocketAddr::new(localhost(), 0),
+            udp: SocketAddr::new(udp_host, 0),
             log_path: root.join("streamp2p.log"),
+            udp_host,
             child: None,
             starts: 0,
         };
@@ -614,7 +634,7 @@ impl Node {
     fn pick_ports(&mut self) {
         self.http = SocketAddr::new(self.host, free_tcp_port_on(self.host));
         self.peer_port = free_peer_port();
-        self.udp = SocketAddr::new(localhost(), free_udp_port());
+        self.udp = SocketAddr::new(self.udp_host, free_udp_port_on(self.udp_host));
     }
 
     fn spawn(&mut self) {
@@ -895,6 +915,18 @@ pub struct ClientRun {
 /// to the data are the node's tracker and the web seed. Returns after aria2c exits (or is killed
 /// at `timeout`).
 pub fn aria2c(uri: &str, dir: &Path, timeout: Duration) -> ClientRun {
+    aria2c_run(uri, dir, timeout, false)
+}
+
+/// Like `aria2c`, but able to use udp:// trackers: aria2c turns its UDP tracker client off
+/// together with DHT, so DHT is on, with a fresh, empty routing table and no entry point (it
+/// then knows no DHT node and sends no DHT traffic). `--dht-entry-point=` with an empty value
+/// is refused by aria2c 1.36 ("Unrecognized format"), so the option is left out.
+pub fn aria2c_udp_trackers(uri: &str, dir: &Path, timeout: Duration) -> ClientRun {
+    aria2c_run(uri, dir, timeout, true)
+}
+
+fn aria2c_run(uri: &str, dir: &Path, timeout: Duration, udp_trackers: bool) -> ClientRun {
     fs::create_dir_all(dir).unwrap();
     let log = dir.with_extension("aria2c.log");
     let console = dir.with_extension("aria2c.out");
@@ -904,8 +936,19 @@ pub fn aria2c(uri: &str, dir: &Path, timeout: Duration) -> ClientRun {
     let mut child = Command::new("aria2c")
         .arg("--no-conf=true")
         .arg(format!("--dir={}", dir.display()))
+        .args(if udp_trackers {
+            vec![
+                "--enable-dht=true".to_string(),
+                format!(
+                    "--dht-file-path={}",
+                    dir.with_extension("dht.dat").display()
+                ),
+                format!("--dht-listen-port={}", free_udp_port()),
+            ]
+        } else {
+            vec!["--enable-dht=false".to_string()]
+        })
         .args([
-            "--enable-dht=false",
             "--enable-dht6=false",
             "--bt-enable-lpd=false",
             "--enable-peer-exchange=false",
@@ -1051,4 +1094,416 @@ pub fn transmission(
         log,
         guard,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node.js test drivers (tests/js/*.mjs, packages from the repository's node_modules)
+
+/// The repository root, where package.json and node_modules are.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `node tests/js/<script> <args>` from the repository root, up to `timeout`. Panics
+/// (showing the script's output) unless it exits 0; returns its output.
+pub fn run_js(script: &str, args: &[String], timeout: Duration) -> String {
+    let root = repo_root();
+    assert!(
+        root.join("node_modules").is_dir(),
+        "{} is missing: run `npm ci` in {} (scripts/test.sh does)",
+        root.join("node_modules").display(),
+        root.display()
+    );
+    let out_path = std::env::temp_dir().join(format!(
+        "streamp2p-js-{}-{}-{}.log",
+        script.trim_end_matches(".mjs"),
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let out = File::create(&out_path).unwrap();
+    let err = out.try_clone().unwrap();
+    let started = Instant::now();
+    let mut child = Command::new("node")
+        .arg(root.join("tests/js").join(script))
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("run node (Node.js 20 is needed for the tests/js drivers)");
+    let status = wait_child(&mut child, timeout);
+    let output = String::from_utf8_lossy(&fs::read(&out_path).unwrap_or_default()).into_owned();
+    let _ = fs::remove_file(&out_path);
+    match status {
+        Some(s) if s.success() => {
+            eprintln!(
+                "----- node tests/js/{script} passed in {:.1} s -----\n{}",
+                started.elapsed().as_secs_f64(),
+                tail_lines(&output, 60)
+            );
+            output
+        }
+        other => panic!(
+            "node tests/js/{script} {} failed ({}):\n----- its output -----\n{}\n----- end -----",
+            args.join(" "),
+            match other {
+                Some(s) => s.to_string(),
+                None => format!("killed after {timeout:?}"),
+            },
+            tail_lines(&output, 300)
+        ),
+    }
+}
+
+fn tail_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// A .torrent with other trackers
+
+/// The same torrent (same info dict, so same infohash) with `announce` set to `tracker`, and
+/// `announce-list` and `url-list` (web seeds) left out.
+pub fn torrent_with_only_tracker(torrent: &[u8], tracker: &str) -> Vec<u8> {
+    assert_eq!(torrent.first(), Some(&b'd'), "torrent is not a dict");
+    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut p = 1;
+    while torrent[p] != b'e' {
+        let (k, next) = bdecode_at(torrent, p).expect("torrent key");
+        let (_, end) = bdecode_at(torrent, next).expect("torrent value");
+        let Bencode::Bytes(k) = k else {
+            panic!("torrent key is not a string")
+        };
+        if !matches!(&k[..], b"announce" | b"announce-list" | b"url-list") {
+            entries.push((k, torrent[next..end].to_vec()));
+        }
+        p = end;
+    }
+    entries.push((
+        b"announce".to_vec(),
+        format!("{}:{tracker}", tracker.len()).into_bytes(),
+    ));
+    entries.sort();
+    let mut out = vec![b'd'];
+    for (k, v) in entries {
+        out.extend_from_slice(format!("{}:", k.len()).as_bytes());
+        out.extend_from_slice(&k);
+        out.extend_from_slice(&v);
+    }
+    out.push(b'e');
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// BEP 15 UDP tracker client (the wire format of src/tracker/udp/protocol.rs)
+
+pub const UDP_PROTOCOL_ID: u64 = 0x0417_2710_1980;
+
+pub fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+pub fn be_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// A UDP socket on 127.0.0.1 talking to one tracker, with a 5 s receive timeout.
+pub struct UdpTrackerClient {
+    pub sock: UdpSocket,
+    pub tracker: SocketAddr,
+}
+
+/// An announce as BEP 15 lays it out.
+#[derive(Debug, Clone)]
+pub struct UdpAnnounce {
+    pub info_hash: [u8; 20],
+    pub peer_id: [u8; 20],
+    pub left: u64,
+    /// 0 none, 1 completed, 2 started, 3 stopped
+    pub event: u32,
+    pub numwant: i32,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct UdpAnnounceReply {
+    pub interval: u32,
+    pub leechers: u32,
+    pub seeders: u32,
+    pub peers: Vec<SocketAddr>,
+}
+
+impl UdpTrackerClient {
+    pub fn new(tracker: SocketAddr) -> Self {
+        let local = if tracker.is_ipv4() {
+            SocketAddr::new(tracker.ip(), 0)
+        } else {
+            SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), 0)
+        };
+        let sock = UdpSocket::bind(local).expect("bind a UDP socket");
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        UdpTrackerClient { sock, tracker }
+    }
+
+    pub fn send(&self, packet: &[u8]) -> io::Result<()> {
+        self.sock.send_to(packet, self.tracker).map(|_| ())
+    }
+
+    /// The next datagram from the tracker, or an error on timeout.
+    pub fn recv(&self) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (n, from) = self.sock.recv_from(&mut buf)?;
+            if from == self.tracker {
+                return Ok(buf[..n].to_vec());
+            }
+        }
+    }
+
+    /// Sends `packet` and waits for the reply carrying transaction id `tx` (others are skipped).
+    pub fn request(&self, packet: &[u8], tx: u32) -> Result<Vec<u8>, String> {
+        self.send(packet).map_err(|e| format!("send: {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let r = self
+                .recv()
+                .map_err(|e| format!("no reply to tx {tx:#x}: {e}"))?;
+            if r.len() >= 8 && be_u32(&r, 4) == tx {
+                return Ok(r);
+            }
+        }
+        Err(format!("no reply to tx {tx:#x} within 5 s"))
+    }
+
+    pub fn connect(&self) -> Result<u64, String> {
+        let tx = rand::random::<u32>();
+        let mut p = UDP_PROTOCOL_ID.to_be_bytes().to_vec();
+        p.extend_from_slice(&0u32.to_be_bytes());
+        p.extend_from_slice(&tx.to_be_bytes());
+        let r = self.request(&p, tx)?;
+        if r.len() < 16 || be_u32(&r, 0) != 0 {
+            return Err(format!("bad connect reply {}", hex::encode(&r)));
+        }
+        Ok(be_u64(&r, 8))
+    }
+
+    /// Sends an announce with connection id `conn`; returns the raw reply.
+    pub fn announce_raw(&self, conn: u64, a: &UdpAnnounce) -> Result<Vec<u8>, String> {
+        let tx = rand::random::<u32>();
+        self.request(&udp_announce_packet(conn, tx, a), tx)
+    }
+
+    /// connect + announce; Err unless the reply is an announce reply.
+    pub fn announce(&self, a: &UdpAnnounce) -> Result<UdpAnnounceReply, String> {
+        let conn = self.connect()?;
+        let r = self.announce_raw(conn, a)?;
+        parse_udp_announce_reply(&r)
+    }
+}
+
+pub fn udp_announce_packet(conn: u64, tx: u32, a: &UdpAnnounce) -> Vec<u8> {
+    let mut p = Vec::with_capacity(98);
+    p.extend_from_slice(&conn.to_be_bytes());
+    p.extend_from_slice(&1u32.to_be_bytes());
+    p.extend_from_slice(&tx.to_be_bytes());
+    p.extend_from_slice(&a.info_hash);
+    p.extend_from_slice(&a.peer_id);
+    p.extend_from_slice(&0u64.to_be_bytes()); // downloaded
+    p.extend_from_slice(&a.left.to_be_bytes());
+    p.extend_from_slice(&0u64.to_be_bytes()); // uploaded
+    p.extend_from_slice(&a.event.to_be_bytes());
+    p.extend_from_slice(&0u32.to_be_bytes()); // ip
+    p.extend_from_slice(&rand::random::<u32>().to_be_bytes()); // key
+    p.extend_from_slice(&a.numwant.to_be_bytes());
+    p.extend_from_slice(&a.port.to_be_bytes());
+    p
+}
+
+pub fn parse_udp_announce_reply(r: &[u8]) -> Result<UdpAnnounceReply, String> {
+    if r.len() >= 8 && be_u32(r, 0) == 3 {
+        return Err(format!(
+            "error reply: {:?}",
+            String::from_utf8_lossy(&r[8..])
+        ));
+    }
+    if r.len() < 20 || be_u32(r, 0) != 1 || (r.len() - 20) % 6 != 0 {
+        return Err(format!("bad announce reply {}", hex::encode(r)));
+    }
+    let peers = r[20..]
+        .chunks_exact(6)
+        .map(|c| {
+            SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::new(c[0], c[1], c[2], c[3])),
+                u16::from_be_bytes([c[4], c[5]]),
+            )
+        })
+        .collect();
+    Ok(UdpAnnounceReply {
+        interval: be_u32(r, 8),
+        leechers: be_u32(r, 12),
+        seeders: be_u32(r, 16),
+        peers,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal WebSocket client (RFC 6455) over TcpStream, for raw frames
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsFrame {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// Close code (1005 when the frame carried none) and reason.
+    Close(u16, String),
+}
+
+pub struct WsClient {
+    pub stream: TcpStream,
+}
+
+impl WsClient {
+    /// Opens `ws://addr{path}`: HTTP upgrade, expects `101 Switching Protocols`.
+    pub fn connect(addr: SocketAddr, path: &str) -> io::Result<WsClient> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_nodelay(true)?;
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(req.as_bytes())?;
+        // Read the response head byte by byte, so no frame bytes are consumed.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > 16 * 1024 {
+                return Err(bad("upgrade response head too long"));
+            }
+            match stream.read(&mut byte)? {
+                0 => {
+                    return Err(bad(format!(
+                        "connection closed during upgrade: {:?}",
+                        String::from_utf8_lossy(&head)
+                    )))
+                }
+                _ => head.push(byte[0]),
+            }
+        }
+        let text = String::from_utf8_lossy(&head);
+        let status = text.split_whitespace().nth(1).unwrap_or("");
+        if status != "101" {
+            return Err(bad(format!("upgrade refused: {:?}", text.trim())));
+        }
+        Ok(WsClient { stream })
+    }
+
+    /// Sends one frame (FIN set), masked as a client must.
+    pub fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        let mut f = Vec::with_capacity(payload.len() + 14);
+        f.push(0x80 | opcode);
+        match payload.len() {
+            n if n < 126 => f.push(0x80 | n as u8),
+            n if n <= 0xffff => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mask: [u8; 4] = rand::random();
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&f)
+    }
+
+    pub fn send_text(&mut self, text: &str) -> io::Result<()> {
+        self.send_frame(0x1, text.as_bytes())
+    }
+
+    pub fn send_json(&mut self, v: &Value) -> io::Result<()> {
+        self.send_text(&v.to_string())
+    }
+
+    /// The next frame; an error on timeout (the stream's read timeout) or a closed connection.
+    pub fn recv(&mut self) -> io::Result<WsFrame> {
+        let mut h = [0u8; 2];
+        self.stream.read_exact(&mut h)?;
+        let opcode = h[0] & 0x0f;
+        let masked = h[1] & 0x80 != 0;
+        let mut len = u64::from(h[1] & 0x7f);
+        if len == 126 {
+            let mut b = [0u8; 2];
+            self.stream.read_exact(&mut b)?;
+            len = u64::from(u16::from_be_bytes(b));
+        } else if len == 127 {
+            let mut b = [0u8; 8];
+            self.stream.read_exact(&mut b)?;
+            len = u64::from_be_bytes(b);
+        }
+        if len > 16 * 1024 * 1024 {
+            return Err(bad(format!("frame of {len} bytes")));
+        }
+        let mut mask = [0u8; 4];
+        if masked {
+            self.stream.read_exact(&mut mask)?;
+        }
+        let mut payload = vec![0u8; len as usize];
+        self.stream.read_exact(&mut payload)?;
+        if masked {
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= mask[i % 4];
+            }
+        }
+        Ok(match opcode {
+            0x1 => WsFrame::Text(String::from_utf8_lossy(&payload).into_owned()),
+            0x2 => WsFrame::Binary(payload),
+            0x8 => {
+                let code = if payload.len() >= 2 {
+                    u16::from_be_bytes([payload[0], payload[1]])
+                } else {
+                    1005
+                };
+                WsFrame::Close(
+                    code,
+                    String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned(),
+                )
+            }
+            0x9 => WsFrame::Ping(payload),
+            0xA => WsFrame::Pong(payload),
+            other => return Err(bad(format!("unexpected opcode {other:#x}"))),
+        })
+    }
+
+    /// The next text message parsed as JSON (pings and pongs are skipped), within `timeout`.
+    pub fn recv_json(&mut self, timeout: Duration) -> Result<Value, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("no message within {timeout:?}"));
+            }
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(10))))
+                .unwrap();
+            match self.recv().map_err(|e| format!("receive: {e}"))? {
+                WsFrame::Text(t) => {
+                    return serde_json::from_str(&t).map_err(|e| format!("not JSON ({e}): {t:?}"))
+                }
+                WsFrame::Ping(_) | WsFrame::Pong(_) => continue,
+                other => return Err(format!("unexpected frame {other:?}")),
+            }
+        }
+    }
+}
+
+/// The WebTorrent tracker's "binary string" for some bytes: one char per byte, U+0000..U+00FF.
+pub fn binary_string(b: &[u8]) -> String {
+    b.iter().map(|&b| char::from(b)).collect()
 }
