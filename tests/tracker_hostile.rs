@@ -532,9 +532,6 @@ fn websocket_non_json_messages_close_the_socket() {
 
 /// Binary messages are not part of the protocol and count as malformed, like non-JSON text.
 #[test]
-#[ignore = "node bug: a binary message increments the bad-message count but skips the limit \
-            check (`continue` in src/tracker/ws/mod.rs serve), so binary-only garbage never \
-            closes the socket"]
 fn websocket_binary_messages_close_the_socket() {
     under_attack("binary WebSocket messages", |_, t| {
         let mut ws = WsClient::connect(t.http, "/announce").unwrap();

@@ -168,21 +168,20 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
             break "flood";
         }
         let text = match msg {
-            WsMessage::Text(t) => t,
+            WsMessage::Text(t) => Some(t),
             WsMessage::Close(_) => break "closed",
-            WsMessage::Binary(_) => {
-                bad += 1;
-                continue;
-            }
+            // The protocol is JSON text; binary frames count as malformed.
+            WsMessage::Binary(_) => None,
             WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
         };
-        match Message::parse(text.as_str()) {
-            Ok(m) => handle(&tracker, &hub, id, ip, m),
+        match text.as_ref().map(|t| Message::parse(t.as_str())) {
+            Some(Ok(m)) => handle(&tracker, &hub, id, ip, m),
             // Nothing in it to answer to: dropped, but counted.
-            Err(e) => {
+            Some(Err(e)) => {
                 tracing::debug!(conn = id, "bad tracker message: {e}");
                 bad += 1;
             }
+            None => bad += 1,
         }
         if bad > MAX_BAD {
             let _ = close_tx
