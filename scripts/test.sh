@@ -18,6 +18,8 @@ have_cmd cmake || need+=(cmake)
 { have_cmd gcc && have_cmd cc; } || need+=(gcc)
 have_cmd sha256sum || need+=(coreutils)
 have_cmd git || need+=(git)
+# The listen page is tested in Debian's Chromium (never a downloaded browser).
+have_cmd chromium || need+=(chromium)
 
 if ((${#need[@]})); then
   SUDO=()

@@ -4,6 +4,7 @@
 //! [`AppState`]; none of them touches the database.
 
 mod api;
+mod assets;
 mod files;
 mod metrics;
 mod page;
@@ -59,6 +60,10 @@ impl Connected<axum::serve::IncomingStream<'_, TcpListener>> for ConnInfo {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::index))
+        .route("/sw.min.js", get(assets::service_worker))
+        .route("/assets/webtorrent.min.js", get(assets::webtorrent))
+        .route("/assets/listen.js", get(assets::listen_js))
+        .route("/assets/listen.css", get(assets::listen_css))
         .route("/api/health", get(api::health))
         .route("/api/library", get(api::library))
         .route("/api/library/problems", get(api::problems))

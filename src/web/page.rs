@@ -1,5 +1,6 @@
-//! `GET /`: a plain page listing the library with magnet, torrent and download links.
-//! The real listen page (player, WebTorrent) replaces it later.
+//! `GET /`: the listen page. Server-rendered episode list (with magnet, torrent and
+//! download links that work without JavaScript) and a player that streams the chosen
+//! episode with WebTorrent in the browser (`assets/listen.js`).
 
 use std::fmt::Write;
 
@@ -49,6 +50,14 @@ fn duration(secs: Option<f64>) -> String {
     }
 }
 
+/// The WebSocket tracker for browsers: the HTTP base with `ws`/`wss` for `http`/`https`.
+fn ws_tracker(base: &str) -> String {
+    match base.strip_prefix("https://") {
+        Some(rest) => format!("wss://{rest}/announce"),
+        None => format!("ws://{}/announce", base.trim_start_matches("http://")),
+    }
+}
+
 pub async fn index(
     State(app): State<AppState>,
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
@@ -62,32 +71,54 @@ pub async fn index(
     for item in catalog.items.values() {
         let v = ItemView::new(item, &base, &trackers);
         let title = v.title.unwrap_or(v.name);
+        let meta: Vec<String> = [
+            v.artist.map(str::to_string),
+            Some(duration(v.duration_secs)).filter(|d| !d.is_empty()),
+            Some(size(v.size)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let _ = writeln!(
             rows,
-            "<li><strong>{}</strong>{}<br><small>{} {}</small><br>\
-             <a href=\"{}\">Listen or download</a> · <a href=\"{}\">Magnet link</a> · \
-             <a href=\"{}\">Torrent file</a></li>",
-            esc(title),
-            v.artist
-                .map(|a| format!(" — {}", esc(a)))
-                .unwrap_or_default(),
-            esc(&size(v.size)),
-            esc(&duration(v.duration_secs)),
-            esc(&v.web_seed),
-            esc(&v.magnet),
-            esc(&v.torrent),
+            "<li class=\"episode\"><button type=\"button\" aria-label=\"Play {t}\" \
+             data-infohash=\"{ih}\" data-title=\"{t}\" data-magnet=\"{m}\" data-torrent=\"{tf}\" \
+             data-webseed=\"{ws}\">&#9654;</button><div class=\"meta\"><div class=\"title\">{t}</div>\
+             <small>{meta}</small></div></li>",
+            t = esc(title),
+            ih = esc(v.infohash),
+            m = esc(&v.magnet),
+            tf = esc(&v.torrent),
+            ws = esc(&v.web_seed),
+            meta = esc(&meta.join(" · ")),
         );
     }
     if rows.is_empty() {
-        rows.push_str("<li>No episodes yet. Plug in the USB storage with the archive.</li>");
+        rows.push_str(
+            "<li class=\"empty\">No episodes yet. When the station's USB storage is plugged in, \
+             its episodes appear here by themselves.</li>",
+        );
     }
+    // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
+    // value can close the block.
+    let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [] })
+        .to_string()
+        .replace('<', "\\u003c");
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{name}</title><style>body{{font:18px/1.5 system-ui,sans-serif;max-width:40rem;\
-         margin:auto;padding:1rem}}li{{margin:0 0 1rem}}a{{padding:.3rem 0;display:inline-block}}\
-         </style></head><body><h1>{name}</h1><p>{desc}</p><h2>Episodes</h2><ul>{rows}</ul>\
-         </body></html>",
+         <title>{name}</title><link rel=\"stylesheet\" href=\"/assets/listen.css\"></head><body><main>\
+         <h1>{name}</h1><p class=\"desc\">{desc}</p>\
+         <section id=\"player\" hidden aria-live=\"polite\"><p id=\"now\"></p>\
+         <audio id=\"audio\" controls preload=\"none\"></audio>\
+         <progress id=\"progress\" max=\"1\" value=\"0\"></progress><p id=\"status\"></p>\
+         <div class=\"links\"><a id=\"direct\" download>Download</a>\
+         <a id=\"magnet\">Magnet link</a><a id=\"torrent\">Torrent file</a></div></section>\
+         <h2>Episodes</h2><ul>{rows}</ul>\
+         <footer>Listening here also shares the episode with other listeners, so the station \
+         needs less of its own internet connection.</footer></main>\
+         <script type=\"application/json\" id=\"config\">{config}</script>\
+         <script type=\"module\" src=\"/assets/listen.js\"></script></body></html>",
         name = esc(&station.name),
         desc = esc(&station.description),
     ))
@@ -105,5 +136,10 @@ mod tests {
         );
         assert_eq!(duration(Some(65.4)), "1:05");
         assert_eq!(size(2048), "2 KB");
+        assert_eq!(
+            ws_tracker("http://radio.local:8080"),
+            "ws://radio.local:8080/announce"
+        );
+        assert_eq!(ws_tracker("https://radio.org"), "wss://radio.org/announce");
     }
 }

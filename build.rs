@@ -1,0 +1,42 @@
+//! Copies the browser side's npm assets (WebTorrent's browser build and its service worker)
+//! into OUT_DIR, so the binary embeds them. They come from package-lock.json through
+//! `npm ci` and are never committed; when node_modules is missing, this runs `npm ci`.
+
+use std::{path::Path, process::Command};
+
+const ASSETS: &[(&str, &str)] = &[
+    (
+        "node_modules/webtorrent/dist/webtorrent.min.js",
+        "webtorrent.min.js",
+    ),
+    ("node_modules/webtorrent/dist/sw.min.js", "sw.min.js"),
+];
+
+fn main() {
+    let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let root = Path::new(&root);
+    println!("cargo:rerun-if-changed=package-lock.json");
+    for (src, _) in ASSETS {
+        println!("cargo:rerun-if-changed={src}");
+    }
+    if ASSETS.iter().any(|(src, _)| !root.join(src).exists()) {
+        let status = Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(root)
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            other => panic!(
+                "the browser assets come from npm: `npm ci` failed ({other:?}); install Node.js \
+                 and npm, then run `npm ci` in {}",
+                root.display()
+            ),
+        }
+    }
+    for (src, name) in ASSETS {
+        let from = root.join(src);
+        std::fs::copy(&from, Path::new(&out).join(name))
+            .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+    }
+}

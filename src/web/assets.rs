@@ -1,0 +1,47 @@
+//! Static assets embedded in the binary: the listen page's script and style, and
+//! WebTorrent's browser build and service worker (copied from npm by `build.rs`).
+
+use axum::{
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+};
+
+const WEBTORRENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/webtorrent.min.js"));
+const SW_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sw.min.js"));
+const LISTEN_JS: &str = include_str!("assets/listen.js");
+const LISTEN_CSS: &str = include_str!("assets/listen.css");
+
+fn asset(body: &'static [u8], mime: &'static str, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The assets change with the binary only, so a day of caching is safe and saves the
+/// phone's data; `no-cache` still revalidates the page's own script after an update.
+pub async fn webtorrent() -> Response {
+    asset(WEBTORRENT_JS, "text/javascript", "public, max-age=86400")
+}
+
+/// The service worker must be served from the root to control the whole origin, and
+/// browsers check it for updates on every visit.
+pub async fn service_worker() -> Response {
+    asset(SW_JS, "text/javascript", "no-cache")
+}
+
+pub async fn listen_js() -> Response {
+    asset(LISTEN_JS.as_bytes(), "text/javascript", "no-cache")
+}
+
+pub async fn listen_css() -> Response {
+    asset(LISTEN_CSS.as_bytes(), "text/css", "no-cache")
+}

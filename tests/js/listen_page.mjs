@@ -1,0 +1,79 @@
+// Opens the listen page in Debian's Chromium at a phone's size, plays the first episode
+// and waits until the <audio> element has played past --seconds. With --p2p the page is
+// opened with ?webseed=0 and every byte must have come from peers over WebRTC.
+// Saves a screenshot to --shot.
+
+import { chromium } from 'playwright-core'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { args, check, checkEq, fail, log, overallTimeout } from './lib.mjs'
+
+const opts = args({
+  base: { type: 'string' },
+  shot: { type: 'string' },
+  episodes: { type: 'string' },
+  title: { type: 'string' },
+  seconds: { type: 'string', default: '5' },
+  p2p: { type: 'boolean', default: false }
+})
+check(opts.base && opts.shot && opts.episodes && opts.title, 'need --base --shot --episodes --title')
+overallTimeout(120, 'listen page')
+
+const profile = mkdtempSync(join(tmpdir(), 'streamp2p-chromium-'))
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--autoplay-policy=no-user-gesture-required'
+  ],
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  hasTouch: true,
+  deviceScaleFactor: 3
+})
+try {
+  const page = await context.newPage()
+  const errors = []
+  page.on('pageerror', e => errors.push(e.message))
+  page.on('console', m => log('console:', m.type(), m.text()))
+  await page.goto(`${opts.base}/${opts.p2p ? '?webseed=0' : ''}`)
+  const items = await page.locator('li.episode').count()
+  checkEq(items, Number(opts.episodes), 'episodes listed')
+  const button = page.getByRole('button', { name: `Play ${opts.title}` })
+  // Big enough to hit with a thumb (48 CSS px).
+  const box = await button.boundingBox()
+  check(box && box.height >= 44 && box.width >= 44, `play button too small: ${JSON.stringify(box)}`)
+  await button.tap()
+  const want = Number(opts.seconds)
+  const deadline = Date.now() + 90_000
+  let t = 0
+  while (Date.now() < deadline) {
+    t = await page.evaluate(() => document.getElementById('audio').currentTime)
+    if (t > want) break
+    await page.waitForTimeout(250)
+  }
+  const status = await page.locator('#status').textContent()
+  log(`currentTime ${t}, status: ${status}`)
+  if (t <= want) fail(`audio stuck at ${t} s (status: ${status}; page errors: ${errors.join(' | ')})`)
+  if (opts.p2p) {
+    const wires = await page.evaluate(() => {
+      const tor = window.streamp2p && window.streamp2p.client.torrents[0]
+      if (!tor) return null
+      return { types: tor.wires.map(w => w.type), urls: tor.urlList, received: tor.received }
+    })
+    log('wires', JSON.stringify(wires))
+    check(wires, 'the page did not start WebTorrent (no service worker?)')
+    checkEq(wires.urls, [], 'web seeds with ?webseed=0')
+    check(wires.types.length > 0 && wires.types.every(x => x === 'webrtc'), `not all WebRTC: ${wires.types}`)
+    check(wires.received > 0, 'no bytes received over WebRTC')
+  }
+  await page.screenshot({ path: opts.shot, fullPage: false })
+  check(errors.length === 0, `page errors: ${errors.join(' | ')}`)
+  log('ok')
+} finally {
+  await context.close()
+  rmSync(profile, { recursive: true, force: true })
+}
