@@ -11,6 +11,7 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 have_cmd pkg-config || need+=(pkg-config)
 have_pkg libssl-dev || need+=(libssl-dev)
 have_cmd cmake || need+=(cmake)
+have_pkg libasound2-dev || need+=(libasound2-dev)
 { have_cmd gcc && have_cmd cc; } || need+=(gcc)
 
 if ((${#need[@]})); then

@@ -90,6 +90,7 @@ pub struct Config {
     pub scan: ScanConfig,
     pub swarm: SwarmConfig,
     pub tracker: TrackerConfig,
+    pub live: LiveConfig,
 }
 
 impl Default for Config {
@@ -106,6 +107,28 @@ impl Default for Config {
             scan: ScanConfig::default(),
             swarm: SwarmConfig::default(),
             tracker: TrackerConfig::default(),
+            live: LiveConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Opus bitrate of the live stream, in kb/s.
+    pub bitrate_kbps: u32,
+    /// 1 (mono) or 2 (stereo).
+    pub channels: u8,
+    /// Silence longer than this many seconds is flagged (a mixer left muted).
+    pub silence_secs: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            bitrate_kbps: 128,
+            channels: 2,
+            silence_secs: 30,
         }
     }
 }
@@ -267,6 +290,7 @@ pub struct Settings {
     pub scan: ScanConfig,
     pub swarm: SwarmConfig,
     pub tracker: TrackerConfig,
+    pub live: LiveConfig,
 }
 
 impl Config {
@@ -391,6 +415,23 @@ impl Config {
                 "use 65536",
             ));
         }
+        if !(1..=2).contains(&self.live.channels) {
+            return Err(ConfigError::new(
+                "live.channels",
+                format!("{} channels are not supported", self.live.channels),
+                "use 1 (mono) or 2 (stereo)",
+            ));
+        }
+        if !(16..=510).contains(&self.live.bitrate_kbps) {
+            return Err(ConfigError::new(
+                "live.bitrate_kbps",
+                format!(
+                    "{} kb/s is outside what Opus encodes",
+                    self.live.bitrate_kbps
+                ),
+                "use a value from 16 to 510, such as 128",
+            ));
+        }
         if self.peer_port == 0 && self.swarm.enabled {
             return Err(ConfigError::new(
                 "peer_port",
@@ -410,6 +451,7 @@ impl Config {
             scan: self.scan,
             swarm: self.swarm,
             tracker: self.tracker,
+            live: self.live,
         })
     }
 }

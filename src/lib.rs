@@ -5,12 +5,14 @@
 //!   `store` keeps its index (and every other persistent state) in sled.
 //! - `swarm` seeds the catalog to BitTorrent peers with librqbit; `tracker` keeps the peer
 //!   table and admits the catalog's infohashes.
+//! - `live` captures the line-in, encodes Opus and hands Ogg pages to listeners.
 //! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages.
 //! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
 
 pub mod config;
 pub mod demo;
 pub mod library;
+pub mod live;
 pub mod node;
 pub mod store;
 pub mod swarm;

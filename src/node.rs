@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::{ConfigError, Settings},
     library::Library,
+    live::Live,
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
     tracker::{
@@ -158,6 +159,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         swarm: swarm_slot.clone(),
         tracker,
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
+        live: Live::start(&settings, shutdown.clone()),
         started,
     };
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));

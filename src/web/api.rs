@@ -18,7 +18,7 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": app.started.elapsed().as_secs(),
-        "live": { "state": "off", "source": app.settings.audio.to_string() },
+        "live": app.live.status(),
         "library": {
             "items": lib.catalog().items.len(),
             "hashed_since_start": lib.hashed_since_start(),

@@ -76,6 +76,13 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             s.upload_bps,
         );
     }
+    metric(
+        &mut o,
+        "streamp2p_live_listeners",
+        "gauge",
+        "Listeners of /live.ogg.",
+        app.live.status().listeners,
+    );
     let t = app.tracker.stats();
     let cfg = app.tracker.config();
     metric(

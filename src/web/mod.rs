@@ -6,6 +6,7 @@
 mod api;
 mod assets;
 mod files;
+mod live;
 mod metrics;
 mod page;
 
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Settings,
     library::Library,
+    live::Live,
     swarm::Swarm,
     tracker::{ws::Hub, Tracker},
 };
@@ -39,6 +41,7 @@ pub struct AppState {
     pub swarm: Arc<OnceLock<Arc<Swarm>>>,
     pub tracker: Arc<Tracker>,
     pub ws_hub: Arc<Hub>,
+    pub live: Arc<Live>,
     pub started: Instant,
 }
 
@@ -68,6 +71,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/library", get(api::library))
         .route("/api/library/problems", get(api::problems))
         .route("/api/tracker", get(api::tracker))
+        .route("/live.ogg", get(live::ogg))
+        .route("/api/live/levels", get(live::levels))
+        .route("/api/audio/devices", get(live::devices))
         .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))

@@ -1,0 +1,289 @@
+//! On air: capture -> Opus -> Ogg pages -> every `/live.ogg` listener.
+//!
+//! Parts: `source` (ALSA, tone, WAV file), `levels` (peak/RMS), `ogg_opus` (framing).
+//! The capture thread is a plain OS thread (ALSA reads block): it reads 20 ms frames,
+//! measures them, encodes them and publishes Ogg pages on a broadcast channel. When the
+//! device fails (a USB card pulled out) the stream goes on with the same Ogg stream, the
+//! status says "no input", and the device is opened again every few seconds, so the
+//! station comes back on air by itself.
+
+pub mod levels;
+pub mod ogg_opus;
+pub mod source;
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{AudioSource, Settings};
+use levels::Levels;
+use ogg_opus::OggOpus;
+use source::{SourceError, FRAME};
+
+/// Pages kept for a new listener's first burst: 1.5 s, so playback starts at once.
+const BURST_PAGES: usize = 15;
+/// Pages a listener may fall behind before it is dropped (about 6 s).
+const LISTENER_BACKLOG: usize = 64;
+/// Wait between attempts to open a failed capture device.
+const REOPEN_EVERY: Duration = Duration::from_secs(3);
+/// Levels are published every this many frames (5 x 20 ms = 10 Hz).
+const LEVEL_FRAMES: u32 = 5;
+/// Below this RMS, in dBFS, the input counts as silent.
+const SILENCE_DB: f32 = -50.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum LiveState {
+    /// No audio source configured.
+    Off,
+    /// Waiting for the first frame.
+    Starting,
+    OnAir,
+    /// The device failed or is missing; it is retried every few seconds.
+    NoInput {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveStatus {
+    #[serde(flatten)]
+    pub state: LiveState,
+    pub source: String,
+    /// Seconds of continuous silence, once past `silence_secs`.
+    pub silent_for_secs: Option<u64>,
+    pub listeners: usize,
+}
+
+/// What a new listener needs: the headers, a burst of recent pages, then the live pages.
+pub struct Subscription {
+    pub headers: Bytes,
+    pub burst: Vec<Bytes>,
+    pub pages: broadcast::Receiver<Bytes>,
+    /// Counts the listener while alive.
+    pub guard: ListenerGuard,
+}
+
+pub struct ListenerGuard(Arc<AtomicUsize>);
+
+impl Drop for ListenerGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub struct Live {
+    source: AudioSource,
+    headers: Bytes,
+    pages: broadcast::Sender<Bytes>,
+    recent: Mutex<VecDeque<Bytes>>,
+    listeners: Arc<AtomicUsize>,
+    state: watch::Sender<LiveState>,
+    levels: watch::Sender<Levels>,
+    silent_since: Mutex<Option<Instant>>,
+    silence_after: Duration,
+}
+
+impl Live {
+    /// Starts the capture thread for `settings.audio` (nothing runs for `none`).
+    pub fn start(settings: &Settings, shutdown: CancellationToken) -> Arc<Self> {
+        let cfg = &settings.live;
+        let channels = usize::from(cfg.channels);
+        let mut encoder = match opus::Encoder::new(
+            source::RATE,
+            if channels == 1 {
+                opus::Channels::Mono
+            } else {
+                opus::Channels::Stereo
+            },
+            opus::Application::Audio,
+        ) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::error!("cannot create the Opus encoder: {e}");
+                None
+            }
+        };
+        if let Some(e) = encoder.as_mut() {
+            if let Err(err) = e.set_bitrate(opus::Bitrate::Bits(cfg.bitrate_kbps as i32 * 1000)) {
+                tracing::warn!("Opus bitrate {} kb/s refused: {err}", cfg.bitrate_kbps);
+            }
+        }
+        let pre_skip = encoder
+            .as_mut()
+            .and_then(|e| e.get_lookahead().ok())
+            .unwrap_or(312) as u16;
+        let mut tags = vec![format!("TITLE={}", settings.station.name)];
+        if !settings.station.description.is_empty() {
+            tags.push(format!("DESCRIPTION={}", settings.station.description));
+        }
+        let muxer = OggOpus::new(channels as u8, pre_skip, &tags);
+        let off = settings.audio == AudioSource::None || encoder.is_none();
+        let live = Arc::new(Self {
+            source: settings.audio.clone(),
+            headers: Bytes::copy_from_slice(muxer.headers()),
+            pages: broadcast::channel(LISTENER_BACKLOG).0,
+            recent: Mutex::new(VecDeque::with_capacity(BURST_PAGES)),
+            listeners: Arc::new(AtomicUsize::new(0)),
+            state: watch::Sender::new(if off {
+                LiveState::Off
+            } else {
+                LiveState::Starting
+            }),
+            levels: watch::Sender::new(Levels::default()),
+            silent_since: Mutex::new(None),
+            silence_after: Duration::from_secs(cfg.silence_secs),
+        });
+        if let (false, Some(encoder)) = (off, encoder) {
+            let me = live.clone();
+            let spawned = std::thread::Builder::new()
+                .name("capture".into())
+                .spawn(move || me.run_capture(encoder, muxer, channels, shutdown));
+            if let Err(e) = spawned {
+                live.state.send_replace(LiveState::NoInput {
+                    reason: format!("cannot start the capture thread: {e}"),
+                });
+            }
+        }
+        live
+    }
+
+    pub fn is_on(&self) -> bool {
+        !matches!(*self.state.borrow(), LiveState::Off)
+    }
+
+    pub fn status(&self) -> LiveStatus {
+        let silent_for_secs = self
+            .silent_since
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map(|since| since.elapsed())
+            .filter(|d| *d >= self.silence_after)
+            .map(|d| d.as_secs());
+        LiveStatus {
+            state: self.state.borrow().clone(),
+            source: self.source.to_string(),
+            silent_for_secs,
+            listeners: self.listeners.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn levels(&self) -> watch::Receiver<Levels> {
+        self.levels.subscribe()
+    }
+
+    pub fn subscribe(&self) -> Subscription {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        // Subscribe before copying the burst, so no page falls between the two.
+        let pages = self.pages.subscribe();
+        let burst = self
+            .recent
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default();
+        Subscription {
+            headers: self.headers.clone(),
+            burst,
+            pages,
+            guard: ListenerGuard(self.listeners.clone()),
+        }
+    }
+
+    fn publish(&self, page: Bytes) {
+        if let Ok(mut r) = self.recent.lock() {
+            if r.len() == BURST_PAGES {
+                r.pop_front();
+            }
+            r.push_back(page.clone());
+        }
+        // No listener is not an error.
+        let _ = self.pages.send(page);
+    }
+
+    /// The capture loop, on its own thread, until `shutdown`.
+    fn run_capture(
+        self: Arc<Self>,
+        mut encoder: opus::Encoder,
+        mut muxer: OggOpus,
+        channels: usize,
+        shutdown: CancellationToken,
+    ) {
+        let mut frame = vec![0i16; FRAME * channels];
+        let mut packet = vec![0u8; 4000];
+        let mut level_acc: Vec<i16> = Vec::with_capacity(FRAME * channels * LEVEL_FRAMES as usize);
+        while !shutdown.is_cancelled() {
+            let mut src = match source::open(&self.source, channels) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.no_input(&e);
+                    sleep_unless(&shutdown, REOPEN_EVERY);
+                    continue;
+                }
+            };
+            tracing::info!(source = %self.source, "on air");
+            self.state.send_replace(LiveState::OnAir);
+            while !shutdown.is_cancelled() {
+                if let Err(e) = src.read(&mut frame) {
+                    self.no_input(&e);
+                    break;
+                }
+                level_acc.extend_from_slice(&frame);
+                if level_acc.len() >= FRAME * channels * LEVEL_FRAMES as usize {
+                    self.measure(&level_acc, channels);
+                    level_acc.clear();
+                }
+                match encoder.encode(&frame, &mut packet) {
+                    Ok(n) => {
+                        if let Some(page) = muxer.push(packet[..n].to_vec(), FRAME as u64) {
+                            self.publish(Bytes::from(page));
+                        }
+                    }
+                    Err(e) => tracing::warn!("Opus encode failed: {e}"),
+                }
+            }
+            drop(src);
+            sleep_unless(&shutdown, REOPEN_EVERY);
+        }
+        tracing::info!("capture stopped");
+    }
+
+    fn no_input(&self, e: &SourceError) {
+        let reason = e.to_string();
+        let changed =
+            !matches!(&*self.state.borrow(), LiveState::NoInput { reason: r } if *r == reason);
+        if changed {
+            tracing::warn!(source = %self.source, "no input: {reason}");
+            self.state.send_replace(LiveState::NoInput { reason });
+        }
+    }
+
+    fn measure(&self, samples: &[i16], channels: usize) {
+        let l = levels::measure(samples, channels);
+        if let Ok(mut s) = self.silent_since.lock() {
+            if l.loudest_rms_db() < SILENCE_DB {
+                s.get_or_insert_with(Instant::now);
+            } else {
+                *s = None;
+            }
+        }
+        self.levels.send_replace(l);
+    }
+}
+
+fn sleep_unless(shutdown: &CancellationToken, d: Duration) {
+    let until = Instant::now() + d;
+    while !shutdown.is_cancelled() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
