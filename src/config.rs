@@ -121,6 +121,10 @@ pub struct LiveConfig {
     pub channels: u8,
     /// Silence longer than this many seconds is flagged (a mixer left muted).
     pub silence_secs: u64,
+    /// Record what goes on air into `<data dir>/recordings`, seeded like the library.
+    pub record: bool,
+    /// A recording is split into episodes of this many seconds.
+    pub record_split_secs: u64,
 }
 
 impl Default for LiveConfig {
@@ -129,6 +133,8 @@ impl Default for LiveConfig {
             bitrate_kbps: 128,
             channels: 2,
             silence_secs: 30,
+            record: true,
+            record_split_secs: 3600,
         }
     }
 }
@@ -430,6 +436,13 @@ impl Config {
                     self.live.bitrate_kbps
                 ),
                 "use a value from 16 to 510, such as 128",
+            ));
+        }
+        if self.live.record_split_secs < 10 {
+            return Err(ConfigError::new(
+                "live.record_split_secs",
+                "recordings shorter than 10 seconds are not kept",
+                "use 3600 for hour-long episodes",
             ));
         }
         if self.peer_port == 0 && self.swarm.enabled {

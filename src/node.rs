@@ -15,9 +15,12 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{ConfigError, Settings},
+    config::{AudioSource, ConfigError, Settings},
     library::Library,
-    live::Live,
+    live::{
+        recorder::{self, Recorder},
+        Live,
+    },
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
     tracker::{
@@ -115,11 +118,21 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
 
-    let library = Library::new(
-        store,
-        settings.library.clone(),
-        Duration::from_secs(settings.scan.rescan_secs),
-    );
+    // Recordings land under the data dir, which is then a library root like the USB ones.
+    let recording = settings.audio != AudioSource::None && settings.live.record;
+    let mut roots = settings.library.clone();
+    if recording {
+        let dir = recorder::dir(&settings.data_dir);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            ConfigError::new(
+                "data_dir",
+                format!("cannot create {}: {e}", dir.display()),
+                "give a writable folder with --data-dir",
+            )
+        })?;
+        roots.push(dir);
+    }
+    let library = Library::new(store, roots, Duration::from_secs(settings.scan.rescan_secs));
     let mut first = library.subscribe();
     tasks.spawn({
         let (library, shutdown) = (library.clone(), shutdown.clone());
@@ -152,6 +165,15 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
 
     // The web server starts before the swarm: restoring a large library's torrents takes
     // a while, and the pages, the web seed and the tracker need none of it.
+    let live = Live::start(&settings, shutdown.clone());
+    if recording {
+        let rec = Recorder::new(
+            recorder::dir(&settings.data_dir),
+            settings.station.name.clone(),
+            Duration::from_secs(settings.live.record_split_secs),
+        );
+        tasks.spawn(rec.run(live.clone(), shutdown.clone()));
+    }
     let swarm_slot = Arc::new(OnceLock::new());
     let state = AppState {
         settings: settings.clone(),
@@ -159,7 +181,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         swarm: swarm_slot.clone(),
         tracker,
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
-        live: Live::start(&settings, shutdown.clone()),
+        live: live.clone(),
         started,
     };
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));

@@ -49,7 +49,10 @@ pub fn read_tags(path: &Path) -> Tags {
             return Tags::default();
         }
     }
-    let tagged = match lofty::read_from_path(path) {
+    // The content decides the format, not the extension: `.ogg` may hold Opus, not Vorbis.
+    let probed =
+        lofty::probe::Probe::open(path).and_then(|p| p.guess_file_type().map_err(Into::into));
+    let tagged = match probed.and_then(|p| p.read()) {
         Ok(t) => t,
         Err(e) => {
             tracing::info!(path = %path.display(), "no readable tags: {e}");

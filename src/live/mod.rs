@@ -9,6 +9,7 @@
 
 pub mod levels;
 pub mod ogg_opus;
+pub mod recorder;
 pub mod source;
 
 use std::{
@@ -34,6 +35,8 @@ use source::{SourceError, FRAME};
 const BURST_PAGES: usize = 15;
 /// Pages a listener may fall behind before it is dropped (about 6 s).
 const LISTENER_BACKLOG: usize = 64;
+/// Packets the recorder may fall behind (10 s) before it loses some.
+const PACKET_BACKLOG: usize = 500;
 /// Wait between attempts to open a failed capture device.
 const REOPEN_EVERY: Duration = Duration::from_secs(3);
 /// Levels are published every this many frames (5 x 20 ms = 10 Hz).
@@ -86,6 +89,10 @@ pub struct Live {
     source: AudioSource,
     headers: Bytes,
     pages: broadcast::Sender<Bytes>,
+    /// Every Opus packet (20 ms), for the recorder, which frames its own files.
+    packets: broadcast::Sender<Bytes>,
+    channels: u8,
+    pre_skip: u16,
     recent: Mutex<VecDeque<Bytes>>,
     listeners: Arc<AtomicUsize>,
     state: watch::Sender<LiveState>,
@@ -133,6 +140,9 @@ impl Live {
             source: settings.audio.clone(),
             headers: Bytes::copy_from_slice(muxer.headers()),
             pages: broadcast::channel(LISTENER_BACKLOG).0,
+            packets: broadcast::channel(PACKET_BACKLOG).0,
+            channels: channels as u8,
+            pre_skip,
             recent: Mutex::new(VecDeque::with_capacity(BURST_PAGES)),
             listeners: Arc::new(AtomicUsize::new(0)),
             state: watch::Sender::new(if off {
@@ -177,6 +187,11 @@ impl Live {
             silent_for_secs,
             listeners: self.listeners.load(Ordering::Relaxed),
         }
+    }
+
+    /// Opus packets as encoded, with the stream's channel count and pre-skip.
+    pub fn packets(&self) -> (broadcast::Receiver<Bytes>, u8, u16) {
+        (self.packets.subscribe(), self.channels, self.pre_skip)
     }
 
     pub fn levels(&self) -> watch::Receiver<Levels> {
@@ -245,6 +260,7 @@ impl Live {
                 }
                 match encoder.encode(&frame, &mut packet) {
                     Ok(n) => {
+                        let _ = self.packets.send(Bytes::copy_from_slice(&packet[..n]));
                         if let Some(page) = muxer.push(packet[..n].to_vec(), FRAME as u64) {
                             self.publish(Bytes::from(page));
                         }

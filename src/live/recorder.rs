@@ -1,0 +1,270 @@
+//! Records what goes on air as Ogg Opus episodes in `<data dir>/recordings`, a library
+//! root, so every show is kept and then seeded like any file.
+//!
+//! A recording is written as a hidden `.part` file (the library skips those) and renamed
+//! to its final name, `YYYY-MM-DD HH.MM <station> live.ogg`, when it reaches the split
+//! length or the node stops. Pages are flushed as they come and the file is synced at the
+//! end; a `.part` left by a power cut is finished at the next start, so an interrupted
+//! show is kept too.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::{ogg_opus::OggOpus, source::FRAME, Live};
+
+/// Recordings shorter than this are dropped (a test of the input, a restart).
+const MIN_LENGTH: Duration = Duration::from_secs(5);
+
+pub struct Recorder {
+    dir: PathBuf,
+    station: String,
+    split: Duration,
+}
+
+struct Open {
+    file: std::fs::File,
+    part: PathBuf,
+    done: PathBuf,
+    muxer: OggOpus,
+    samples: u64,
+}
+
+impl Recorder {
+    pub fn new(dir: PathBuf, station: String, split: Duration) -> Self {
+        Self {
+            dir,
+            station,
+            split,
+        }
+    }
+
+    /// Names of a recording started at `at` (UTC): the `.part` while writing, the final
+    /// file, and the title in its tags.
+    fn names(&self, at: SystemTime) -> (PathBuf, PathBuf, String) {
+        let secs = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let (y, mo, d, h, mi) = civil(secs);
+        let title = format!("{} live {y:04}-{mo:02}-{d:02} {h:02}.{mi:02}", self.station);
+        let base = format!(
+            "{y:04}-{mo:02}-{d:02} {h:02}.{mi:02} {}",
+            sanitize(&self.station)
+        );
+        (
+            self.dir.join(format!(".{base} live.ogg.part")),
+            self.dir.join(format!("{base} live.ogg")),
+            title,
+        )
+    }
+
+    /// Renames `.part` files left by an earlier run that did not stop cleanly.
+    pub fn recover(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(base) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".part")) {
+                let to = unique(self.dir.join(base));
+                match std::fs::rename(e.path(), &to) {
+                    Ok(()) => {
+                        tracing::info!(file = %to.display(), "recovered an interrupted recording")
+                    }
+                    Err(err) => tracing::warn!(file = name, "cannot recover recording: {err}"),
+                }
+            }
+        }
+    }
+
+    fn start(&self, channels: u8, pre_skip: u16) -> std::io::Result<Open> {
+        std::fs::create_dir_all(&self.dir)?;
+        let (part, done, title) = self.names(SystemTime::now());
+        let muxer = OggOpus::new(
+            channels,
+            pre_skip,
+            &[format!("TITLE={title}"), format!("ARTIST={}", self.station)],
+        );
+        let mut file = std::fs::File::create(&part)?;
+        file.write_all(muxer.headers())?;
+        Ok(Open {
+            file,
+            part,
+            done,
+            muxer,
+            samples: 0,
+        })
+    }
+
+    fn finish(open: Open) {
+        let length = Duration::from_secs(open.samples / 48_000);
+        let synced = open.file.sync_all();
+        drop(open.file);
+        if length < MIN_LENGTH {
+            let _ = std::fs::remove_file(&open.part);
+            return;
+        }
+        match synced.and_then(|_| std::fs::rename(&open.part, &open.done)) {
+            Ok(()) => {
+                tracing::info!(file = %open.done.display(), secs = length.as_secs(), "recording saved")
+            }
+            Err(e) => tracing::error!(file = %open.part.display(), "cannot finish recording: {e}"),
+        }
+    }
+
+    /// Records until `shutdown`, one file per split length.
+    pub async fn run(self, live: Arc<Live>, shutdown: CancellationToken) {
+        self.recover();
+        let (mut rx, channels, pre_skip) = live.packets();
+        let split_samples = self.split.as_secs() * 48_000;
+        let mut open: Option<Open> = None;
+        loop {
+            let packet = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                p = rx.recv() => match p {
+                    Ok(p) => p,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(packets = n, "recorder fell behind; a gap in the recording");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+            };
+            if open.is_none() {
+                match self.start(channels, pre_skip) {
+                    Ok(o) => open = Some(o),
+                    Err(e) => {
+                        tracing::error!(dir = %self.dir.display(), "cannot start a recording: {e}");
+                        continue;
+                    }
+                }
+            }
+            let Some(o) = open.as_mut() else { continue };
+            o.samples += FRAME as u64;
+            if let Some(page) = o.muxer.push(packet.to_vec(), FRAME as u64) {
+                if let Err(e) = o.file.write_all(&page) {
+                    tracing::error!(file = %o.part.display(), "recording write failed: {e}");
+                }
+            }
+            if o.samples >= split_samples {
+                if let Some(o) = open.take() {
+                    tokio::task::spawn_blocking(move || Self::finish(o));
+                }
+            }
+        }
+        if let Some(o) = open.take() {
+            let _ = tokio::task::spawn_blocking(move || Self::finish(o)).await;
+        }
+    }
+}
+
+/// `path`, or `path` with " 2", " 3"... before the extension if it exists already: two
+/// recordings started in the same minute (a restart) must not overwrite each other.
+fn unique(path: PathBuf) -> PathBuf {
+    if !path.exists() {
+        return path;
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (2..)
+        .map(|n| path.with_file_name(format!("{stem} {n}{ext}")))
+        .find(|p| !p.exists())
+        .unwrap_or(path)
+}
+
+/// Keeps a station name usable in a file name on any file system.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " -_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// (year, month, day, hour, minute) in UTC of Unix time `secs` (proleptic Gregorian).
+fn civil(secs: u64) -> (i64, u32, u32, u32, u32) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32)
+}
+
+/// The recordings folder under a data dir.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("recordings")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0));
+        assert_eq!(civil(1_795_000_000), (2026, 11, 18, 11, 6));
+        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0));
+    }
+
+    #[test]
+    fn names_are_hidden_until_done() {
+        let r = Recorder::new(
+            "/r".into(),
+            "Radio: One/Two".into(),
+            Duration::from_secs(60),
+        );
+        let (part, done, title) =
+            r.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        assert_eq!(
+            part,
+            Path::new("/r/.2026-11-18 11.06 Radio_ One_Two live.ogg.part")
+        );
+        assert_eq!(
+            done,
+            Path::new("/r/2026-11-18 11.06 Radio_ One_Two live.ogg")
+        );
+        assert_eq!(title, "Radio: One/Two live 2026-11-18 11.06");
+    }
+
+    #[test]
+    fn names_never_overwrite() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a live.ogg");
+        assert_eq!(unique(p.clone()), p);
+        std::fs::write(&p, b"x").unwrap();
+        assert_eq!(unique(p.clone()), d.path().join("a live 2.ogg"));
+    }
+
+    #[test]
+    fn leftover_part_files_are_recovered() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".x live.ogg.part"), b"OggS").unwrap();
+        Recorder::new(d.path().into(), "R".into(), Duration::from_secs(60)).recover();
+        assert!(d.path().join("x live.ogg").exists());
+    }
+}
