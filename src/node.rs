@@ -18,6 +18,7 @@ use crate::{
     config::{AudioSource, ConfigError, Settings},
     library::Library,
     live::{
+        hls::Hls,
         recorder::{self, Recorder},
         Live,
     },
@@ -174,6 +175,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         );
         tasks.spawn(rec.run(live.clone(), shutdown.clone()));
     }
+    let hls = Arc::new(Hls::default());
+    if live.is_on() {
+        tasks.spawn(hls.clone().run(live.clone(), shutdown.clone()));
+    }
     let swarm_slot = Arc::new(OnceLock::new());
     let state = AppState {
         settings: settings.clone(),
@@ -182,6 +187,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         tracker,
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
         live: live.clone(),
+        hls: hls.clone(),
         started,
     };
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));

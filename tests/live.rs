@@ -91,3 +91,40 @@ fn live_ogg_is_opus_with_the_test_tone() {
     assert!((peak + 12.0).abs() < 1.0, "{levels}");
     node.assert_alive();
 }
+
+#[test]
+fn hls_and_mp3_play_in_ffmpeg() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    write_random(&lib.join("x.mp3"), 1000);
+    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    // HLS needs two segments (about 4 s) before a player may start.
+    node.wait_until("two HLS segments", Duration::from_secs(20), |n| {
+        let r = n.get("/live/mp3.m3u8");
+        (r.status == 200 && r.text().matches("#EXTINF").count() >= 2)
+            .then_some(())
+            .ok_or(r.text())
+    });
+    let master = node.get("/live/index.m3u8");
+    assert!(master.text().contains("mp3.m3u8"), "{}", master.text());
+    for path in ["/live/index.m3u8", "/live.mp3"] {
+        let samples = decode_audio(&format!("{}{path}", node.base_url()), 6);
+        assert!(
+            samples.len() > 5 * 48_000,
+            "{path}: {} samples",
+            samples.len()
+        );
+        let hz = tone_hz(&samples[9600..]);
+        assert!((hz - 440.0).abs() < 5.0, "{path}: tone at {hz} Hz");
+    }
+    let m = node.get("/metrics").text();
+    assert!(
+        m.lines().any(
+            |l| l.starts_with("streamp2p_live_hls_segments_served_total ") && !l.ends_with(" 0")
+        ),
+        "{m}"
+    );
+    node.assert_alive();
+}

@@ -22,7 +22,15 @@ fn recordings(node: &Node) -> Vec<serde_json::Value> {
 /// Seconds of Opus audio at `url`, by decoding all of it (ffprobe only estimates).
 fn opus_secs(url: &str) -> f64 {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name", "-of", "json", url])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "json",
+            url,
+        ])
         .output()
         .expect("run ffprobe");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe JSON");

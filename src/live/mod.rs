@@ -7,7 +7,9 @@
 //! status says "no input", and the device is opened again every few seconds, so the
 //! station comes back on air by itself.
 
+pub mod hls;
 pub mod levels;
+pub mod mp3;
 pub mod ogg_opus;
 pub mod recorder;
 pub mod source;
@@ -28,11 +30,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{AudioSource, Settings};
 use levels::Levels;
+use mp3::Mp3;
 use ogg_opus::OggOpus;
 use source::{SourceError, FRAME};
 
 /// Pages kept for a new listener's first burst: 1.5 s, so playback starts at once.
 const BURST_PAGES: usize = 15;
+/// MP3 frames in a new `/live.mp3` listener's burst: 1.5 s of 24 ms frames.
+const BURST_MP3_FRAMES: usize = 62;
 /// Pages a listener may fall behind before it is dropped (about 6 s).
 const LISTENER_BACKLOG: usize = 64;
 /// Packets the recorder may fall behind (10 s) before it loses some.
@@ -91,6 +96,10 @@ pub struct Live {
     pages: broadcast::Sender<Bytes>,
     /// Every Opus packet (20 ms), for the recorder, which frames its own files.
     packets: broadcast::Sender<Bytes>,
+    /// Whole MP3 frames, for `/live.mp3` and HLS.
+    mp3: broadcast::Sender<Bytes>,
+    recent_mp3: Mutex<VecDeque<Bytes>>,
+    mp3_listeners: Arc<AtomicUsize>,
     channels: u8,
     pre_skip: u16,
     recent: Mutex<VecDeque<Bytes>>,
@@ -141,6 +150,9 @@ impl Live {
             headers: Bytes::copy_from_slice(muxer.headers()),
             pages: broadcast::channel(LISTENER_BACKLOG).0,
             packets: broadcast::channel(PACKET_BACKLOG).0,
+            mp3: broadcast::channel(PACKET_BACKLOG).0,
+            recent_mp3: Mutex::new(VecDeque::with_capacity(BURST_MP3_FRAMES)),
+            mp3_listeners: Arc::new(AtomicUsize::new(0)),
             channels: channels as u8,
             pre_skip,
             recent: Mutex::new(VecDeque::with_capacity(BURST_PAGES)),
@@ -154,11 +166,14 @@ impl Live {
             silent_since: Mutex::new(None),
             silence_after: Duration::from_secs(cfg.silence_secs),
         });
+        let mp3 = Mp3::new(channels as u8, cfg.bitrate_kbps)
+            .inspect_err(|e| tracing::error!("no MP3 stream: {e}"))
+            .ok();
         if let (false, Some(encoder)) = (off, encoder) {
             let me = live.clone();
             let spawned = std::thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || me.run_capture(encoder, muxer, channels, shutdown));
+                .spawn(move || me.run_capture(encoder, muxer, mp3, channels, shutdown));
             if let Err(e) = spawned {
                 live.state.send_replace(LiveState::NoInput {
                     reason: format!("cannot start the capture thread: {e}"),
@@ -185,13 +200,31 @@ impl Live {
             state: self.state.borrow().clone(),
             source: self.source.to_string(),
             silent_for_secs,
-            listeners: self.listeners.load(Ordering::Relaxed),
+            listeners: self.listeners.load(Ordering::Relaxed)
+                + self.mp3_listeners.load(Ordering::Relaxed),
         }
     }
 
     /// Opus packets as encoded, with the stream's channel count and pre-skip.
     pub fn packets(&self) -> (broadcast::Receiver<Bytes>, u8, u16) {
         (self.packets.subscribe(), self.channels, self.pre_skip)
+    }
+
+    /// Whole MP3 frames as encoded.
+    pub fn mp3_frames(&self) -> broadcast::Receiver<Bytes> {
+        self.mp3.subscribe()
+    }
+
+    /// A `/live.mp3` listener: a burst of recent frames, then the live ones.
+    pub fn subscribe_mp3(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>, ListenerGuard) {
+        self.mp3_listeners.fetch_add(1, Ordering::Relaxed);
+        let rx = self.mp3.subscribe();
+        let burst = self
+            .recent_mp3
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default();
+        (burst, rx, ListenerGuard(self.mp3_listeners.clone()))
     }
 
     pub fn levels(&self) -> watch::Receiver<Levels> {
@@ -226,11 +259,22 @@ impl Live {
         let _ = self.pages.send(page);
     }
 
+    fn publish_mp3(&self, frame: Bytes) {
+        if let Ok(mut r) = self.recent_mp3.lock() {
+            if r.len() == BURST_MP3_FRAMES {
+                r.pop_front();
+            }
+            r.push_back(frame.clone());
+        }
+        let _ = self.mp3.send(frame);
+    }
+
     /// The capture loop, on its own thread, until `shutdown`.
     fn run_capture(
         self: Arc<Self>,
         mut encoder: opus::Encoder,
         mut muxer: OggOpus,
+        mut mp3: Option<Mp3>,
         channels: usize,
         shutdown: CancellationToken,
     ) {
@@ -266,6 +310,9 @@ impl Live {
                         }
                     }
                     Err(e) => tracing::warn!("Opus encode failed: {e}"),
+                }
+                for f in mp3.as_mut().map(|m| m.encode(&frame)).unwrap_or_default() {
+                    self.publish_mp3(Bytes::from(f));
                 }
             }
             drop(src);

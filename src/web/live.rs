@@ -5,7 +5,7 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     body::Body,
-    extract::State,
+    extract::{Path, State},
     http::{header, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
-use crate::live::source::capture_devices;
+use crate::live::{hls, source::capture_devices};
 
 /// `GET /live.ogg`: headers, a burst of the last second or so, then pages as they come.
 /// A listener that falls too far behind is dropped, never slowing the others.
@@ -46,13 +46,36 @@ pub async fn ogg(State(app): State<AppState>) -> Response {
         }
     });
     let body = stream::iter(first.into_iter().map(Ok)).chain(live);
+    streaming(&app, "audio/ogg", Body::from_stream(body))
+}
+
+/// `GET /live.mp3`: the same programme as progressive MP3, for old players, Safari and
+/// radio directories.
+pub async fn mp3(State(app): State<AppState>) -> Response {
+    if !app.live.is_on() {
+        return (
+            StatusCode::NOT_FOUND,
+            "this station has no live input configured\n",
+        )
+            .into_response();
+    }
+    let (burst, rx, guard) = app.live.subscribe_mp3();
+    let live = stream::unfold((rx, guard), |(mut rx, guard)| async move {
+        match rx.recv().await {
+            Ok(f) => Some((Ok::<_, Infallible>(f), (rx, guard))),
+            Err(_) => None,
+        }
+    });
+    let body = stream::iter(burst.into_iter().map(Ok)).chain(live);
+    streaming(&app, "audio/mpeg", Body::from_stream(body))
+}
+
+/// Headers shared by the live streams: no caching, CORS, Icecast-style station names.
+fn streaming(app: &AppState, mime: &'static str, body: Body) -> Response {
     let station = &app.settings.station;
-    let mut res = Response::new(Body::from_stream(body));
+    let mut res = Response::new(body);
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("audio/ogg"),
-    );
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(mime));
     h.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-cache, no-store"),
@@ -71,6 +94,54 @@ pub async fn ogg(State(app): State<AppState>) -> Response {
     }
     h.insert("icy-pub", header::HeaderValue::from_static("0"));
     res
+}
+
+fn hls_response(mime: &'static str, cache: &'static str, body: impl Into<Body>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, cache),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// `GET /live/index.m3u8`: the master playlist.
+pub async fn hls_master(State(app): State<AppState>) -> Response {
+    if !app.live.is_on() {
+        return (StatusCode::NOT_FOUND, "no live input\n").into_response();
+    }
+    hls_response(
+        "application/vnd.apple.mpegurl",
+        "no-cache",
+        hls::master(app.settings.live.bitrate_kbps),
+    )
+}
+
+/// `GET /live/mp3.m3u8`: the sliding window of MP3 segments.
+pub async fn hls_mp3(State(app): State<AppState>) -> Response {
+    match app.hls.playlist() {
+        Some(p) => hls_response("application/vnd.apple.mpegurl", "no-cache", p),
+        None => (
+            StatusCode::NOT_FOUND,
+            "the live stream has no segment yet\n",
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /live/mp3/<n>.mp3`: one segment; it never changes, so it may be cached.
+pub async fn hls_segment(State(app): State<AppState>, Path(file): Path<String>) -> Response {
+    let seg = file
+        .strip_suffix(".mp3")
+        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(|n| app.hls.segment(n));
+    match seg {
+        Some(data) => hls_response("audio/mpeg", "public, max-age=60", data),
+        None => (StatusCode::NOT_FOUND, "no such segment\n").into_response(),
+    }
 }
 
 /// `GET /api/live/levels`: peak and RMS per channel, about ten times a second.

@@ -83,6 +83,13 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Listeners of /live.ogg.",
         app.live.status().listeners,
     );
+    metric(
+        &mut o,
+        "streamp2p_live_hls_segments_served_total",
+        "counter",
+        "HLS segments served over HTTP.",
+        app.hls.served(),
+    );
     let t = app.tracker.stats();
     let cfg = app.tracker.config();
     metric(

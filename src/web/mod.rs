@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Settings,
     library::Library,
-    live::Live,
+    live::{hls::Hls, Live},
     swarm::Swarm,
     tracker::{ws::Hub, Tracker},
 };
@@ -42,6 +42,7 @@ pub struct AppState {
     pub tracker: Arc<Tracker>,
     pub ws_hub: Arc<Hub>,
     pub live: Arc<Live>,
+    pub hls: Arc<Hls>,
     pub started: Instant,
 }
 
@@ -72,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/library/problems", get(api::problems))
         .route("/api/tracker", get(api::tracker))
         .route("/live.ogg", get(live::ogg))
+        .route("/live.mp3", get(live::mp3))
+        .route("/live/index.m3u8", get(live::hls_master))
+        .route("/live/mp3.m3u8", get(live::hls_mp3))
+        .route("/live/mp3/{file}", get(live::hls_segment))
         .route("/api/live/levels", get(live::levels))
         .route("/api/audio/devices", get(live::devices))
         .route("/metrics", get(metrics::metrics))
