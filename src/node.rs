@@ -25,6 +25,7 @@ use crate::{
         NodePeer, Tracker,
     },
     web::{self, AppState},
+    webtorrent::WebTorrent,
 };
 
 /// How long a first scan of the library may take before the node serves anyway.
@@ -152,15 +153,25 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     // The web server starts before the swarm: restoring a large library's torrents takes
     // a while, and the pages, the web seed and the tracker need none of it.
     let swarm_slot = Arc::new(OnceLock::new());
+    // The WebTorrent peer reaches the node's own tracker at the address the web server got.
+    let http_addr = listener.local_addr().unwrap_or(settings.http);
+    let webtorrent = settings
+        .webtorrent
+        .enabled
+        .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
     let state = AppState {
         settings: settings.clone(),
         library: library.clone(),
         swarm: swarm_slot.clone(),
         tracker,
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
+        webtorrent: webtorrent.clone(),
         started,
     };
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
+    if let Some(wt) = webtorrent {
+        tasks.spawn(wt.run(http_addr, shutdown.clone()));
+    }
     tracing::info!(
         http = %settings.http,
         udp_tracker = %settings.udp_tracker,

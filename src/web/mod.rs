@@ -28,6 +28,7 @@ use crate::{
     library::Library,
     swarm::Swarm,
     tracker::{ws::Hub, Tracker},
+    webtorrent::WebTorrent,
 };
 
 #[derive(Clone)]
@@ -38,6 +39,8 @@ pub struct AppState {
     pub swarm: Arc<OnceLock<Arc<Swarm>>>,
     pub tracker: Arc<Tracker>,
     pub ws_hub: Arc<Hub>,
+    /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
+    pub webtorrent: Option<Arc<WebTorrent>>,
     pub started: Instant,
 }
 
