@@ -324,7 +324,10 @@ fn on_offer(
                 wt.answered.fetch_add(1, Ordering::Relaxed);
                 let _ = out.try_send(answer_text(&wt, &o, answer));
             }
-            Ok(None) => tracing::debug!(infohash = %hex, "offer from a peer already connected"),
+            Ok(None) => {
+                wt.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(infohash = %hex, "offer from a peer already connected");
+            }
             Err(e) => {
                 wt.refused.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(infohash = %hex, "offer not answered: {e}");
