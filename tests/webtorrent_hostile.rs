@@ -17,9 +17,8 @@ use tokio::sync::mpsc;
 use webrtc::{
     data_channel::{DataChannel, DataChannelEvent},
     peer_connection::{
-        PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-        RTCConfigurationBuilder, RTCIceGatheringState, RTCSessionDescription,
-        SettingEngineBuilder,
+        PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+        RTCIceGatheringState, RTCSessionDescription, SettingEngineBuilder,
     },
 };
 
@@ -218,18 +217,22 @@ fn seeding_node(root: &std::path::Path) -> (Node, Vec<u8>, [u8; 20]) {
         .unwrap()
         .to_ascii_lowercase();
     let ih: [u8; 20] = infohash_bytes(&hex_ih).try_into().unwrap();
-    node.wait_until("the node's WebRTC peer announced", Duration::from_secs(30), |n| {
-        let t = n.get("/api/tracker").json();
-        let ok = t["torrents"].as_array().is_some_and(|ts| {
-            ts.iter()
-                .any(|x| x["info_hash"] == hex_ih && x["ws"]["complete"].as_u64() >= Some(1))
-        });
-        if ok {
-            Ok(())
-        } else {
-            Err(t.to_string())
-        }
-    });
+    node.wait_until(
+        "the node's WebRTC peer announced",
+        Duration::from_secs(30),
+        |n| {
+            let t = n.get("/api/tracker").json();
+            let ok = t["torrents"].as_array().is_some_and(|ts| {
+                ts.iter()
+                    .any(|x| x["info_hash"] == hex_ih && x["ws"]["complete"].as_u64() >= Some(1))
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err(t.to_string())
+            }
+        },
+    );
     let data = std::fs::read(lib.join("episode.mp3")).unwrap();
     (node, data, ih)
 }
@@ -254,7 +257,8 @@ async fn hostile_peers_are_dropped_and_a_good_peer_is_served() {
     // A handshake for a torrent the offer was not about.
     let mut p = connect(http, ih, "-XX0001-hostile-0002").await;
     p.send(&handshake(&[9; 20], "-XX0001-hostile-0002")).await;
-    p.expect_closed(10, "a handshake for another infohash").await;
+    p.expect_closed(10, "a handshake for another infohash")
+        .await;
 
     // A length prefix of 4 GiB.
     let mut p = connect(http, ih, "-XX0001-hostile-0003").await;
@@ -296,7 +300,12 @@ async fn hostile_peers_are_dropped_and_a_good_peer_is_served() {
     'outer: for round in 0..120u32 {
         for i in 0..64u32 {
             let index = (round * 64 + i) % 192;
-            if stalled.dc.send(BytesMut::from(&request(index, 0, BLOCK)[..])).await.is_err() {
+            if stalled
+                .dc
+                .send(BytesMut::from(&request(index, 0, BLOCK)[..]))
+                .await
+                .is_err()
+            {
                 dropped = true;
                 break 'outer;
             }
@@ -347,7 +356,11 @@ async fn hostile_peers_are_dropped_and_a_good_peer_is_served() {
     );
     let dict_end = meta.windows(2).position(|w| w == b"ee").unwrap() + 2;
     let info = &meta[dict_end..];
-    assert_eq!(hex::encode(sha1_of(info)), hex::encode(ih), "metadata hashes to the infohash");
+    assert_eq!(
+        hex::encode(sha1_of(info)),
+        hex::encode(ih),
+        "metadata hashes to the infohash"
+    );
 
     p.send(&msg(2, &[])).await;
     p.until(1).await;
@@ -357,7 +370,10 @@ async fn hostile_peers_are_dropped_and_a_good_peer_is_served() {
         assert_eq!(&piece[0..4], &index.to_be_bytes());
         assert_eq!(&piece[4..8], &begin.to_be_bytes());
         let at = (index * BLOCK + begin) as usize;
-        assert!(piece[8..] == data[at..at + BLOCK as usize], "block {index} differs");
+        assert!(
+            piece[8..] == data[at..at + BLOCK as usize],
+            "block {index} differs"
+        );
     }
     node.assert_alive();
 }

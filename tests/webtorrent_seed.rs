@@ -111,7 +111,9 @@ fn offer_with_sdp(ws: &mut WsClient, ih: &[u8], sdp: &str, n: u8) {
         "offers": [{ "offer": { "type": "offer", "sdp": sdp }, "offer_id": format!("offer-{n:014}") }],
     }))
     .unwrap();
-    let reply = ws.recv_json(Duration::from_secs(5)).expect("announce reply");
+    let reply = ws
+        .recv_json(Duration::from_secs(5))
+        .expect("announce reply");
     assert!(reply.get("failure reason").is_none(), "{reply}");
 }
 
@@ -145,7 +147,10 @@ fn malformed_offers_are_refused_and_good_peers_still_served() {
     }
     // No answer ever came back for them.
     if let Ok(v) = ws.recv_json(Duration::from_millis(500)) {
-        assert!(v.get("answer").is_none(), "an answer to a malformed offer: {v}");
+        assert!(
+            v.get("answer").is_none(),
+            "an answer to a malformed offer: {v}"
+        );
     }
     // Well-formed SDP with a bogus fingerprint and no candidates: answered (the fingerprint
     // only matters in DTLS), routed back with our offer id, and never connects.

@@ -35,9 +35,9 @@ use tokio_util::sync::CancellationToken;
 use webrtc::{
     data_channel::{DataChannel, DataChannelEvent},
     peer_connection::{
-        PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-        RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState,
-        RTCSessionDescription, SettingEngineBuilder,
+        PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+        RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription,
+        SettingEngineBuilder,
     },
 };
 
@@ -180,7 +180,12 @@ pub async fn answer(
         .ok_or(PeerError::UnknownTorrent)?;
     let info: Info = wt.library.info(&hex).ok_or(PeerError::UnknownTorrent)?;
     let key = (info_hash, remote);
-    if !wt.sessions.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
+    if !wt
+        .sessions
+        .lock()
+        .map(|mut s| s.insert(key))
+        .unwrap_or(false)
+    {
         return Ok(None);
     }
     let guard = SessionGuard {
@@ -485,9 +490,10 @@ impl Session {
                         id: wire::UT_METADATA_ID,
                         payload,
                     } => match (wire::metadata_request(&payload), peer_metadata_id) {
-                        (Ok(Some(piece)), Some(id)) => self
-                            .out
-                            .push(wire::metadata_reply(id, piece, &t.info_bytes)),
+                        (Ok(Some(piece)), Some(id)) => {
+                            self.out
+                                .push(wire::metadata_reply(id, piece, &t.info_bytes))
+                        }
                         (Ok(_), _) => Ok(()),
                         (Err(e), _) => Err(e.into()),
                     },
@@ -622,6 +628,7 @@ async fn send_block(
         return Ok(());
     }
     send_all(dc, &data).await?;
-    wt.uploaded.fetch_add(u64::from(b.length), Ordering::Relaxed);
+    wt.uploaded
+        .fetch_add(u64::from(b.length), Ordering::Relaxed);
     Ok(())
 }

@@ -111,8 +111,8 @@ pub fn parse_incoming(text: &str) -> Result<Event, String> {
         }
         let info_hash = id_from_str(m.info_hash.as_deref().unwrap_or(""), "info_hash")
             .map_err(|e| e.to_string())?;
-        let from =
-            id_from_str(m.peer_id.as_deref().unwrap_or(""), "peer_id").map_err(|e| e.to_string())?;
+        let from = id_from_str(m.peer_id.as_deref().unwrap_or(""), "peer_id")
+            .map_err(|e| e.to_string())?;
         let offer_id = m.offer_id.ok_or("offer without offer_id")?;
         return Ok(Event::Offer(Offer {
             info_hash,
@@ -167,7 +167,8 @@ pub async fn run_tracker_client(wt: Arc<WebTorrent>, url: String, shutdown: Canc
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
-        let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
+        let connect =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
         let connected = tokio::select! {
             _ = shutdown.cancelled() => return,
             r = tokio::time::timeout(CONNECT_TIMEOUT, connect) => r,
@@ -195,9 +196,8 @@ pub async fn run_tracker_client(wt: Arc<WebTorrent>, url: String, shutdown: Canc
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Serves one tracker connection; returns why it ended.
 async fn connection(
