@@ -243,7 +243,9 @@ async fn connection(
                     Ok(Event::Offer(o)) => on_offer(wt, o, out_tx.clone(), shutdown),
                     Ok(Event::Interval(i)) => {
                         if i != interval {
-                            next_round = next_round - interval + i;
+                            if let Some(last) = next_round.checked_sub(interval) {
+                                next_round = last + i;
+                            }
                             interval = i;
                         }
                     }
