@@ -111,6 +111,8 @@ pub enum SessionEnd {
 
 /// What a session serves: one library item.
 struct Torrent {
+    /// Piece bytes sent to this peer.
+    uploaded: std::sync::atomic::AtomicU64,
     info_hash: [u8; 20],
     layout: Layout,
     info_bytes: Vec<u8>,
@@ -198,6 +200,7 @@ pub async fn answer(
         .map_err(|e| PeerError::File(std::io::Error::other(e)))?
         .map_err(PeerError::File)?;
     let torrent = Torrent {
+        uploaded: Default::default(),
         info_hash,
         layout: Layout {
             length: info.length,
@@ -273,14 +276,19 @@ pub async fn answer(
         match dc {
             Some(dc) => {
                 wt.connected.fetch_add(1, Ordering::Relaxed);
-                let session = Session::new(wt.clone(), torrent, dc.clone());
+                let torrent = Arc::new(torrent);
+                let session = Session::new(wt.clone(), torrent.clone(), dc.clone());
                 let end = tokio::select! {
                     end = session.run() => end,
                     _ = failed.cancelled() => SessionEnd::Closed,
                     _ = shutdown.cancelled() => SessionEnd::Shutdown,
                 };
                 wt.connected.fetch_sub(1, Ordering::Relaxed);
-                tracing::info!(reason = %end, "webrtc peer session ended");
+                tracing::info!(
+                    reason = %end,
+                    uploaded = torrent.uploaded.load(Ordering::Relaxed),
+                    "webrtc peer session ended"
+                );
                 let _ = dc.close().await;
             }
             None => tracing::debug!("webrtc peer never opened a data channel"),
@@ -338,10 +346,10 @@ struct Session {
 }
 
 impl Session {
-    fn new(wt: Arc<WebTorrent>, torrent: Torrent, dc: Arc<dyn DataChannel>) -> Self {
+    fn new(wt: Arc<WebTorrent>, torrent: Arc<Torrent>, dc: Arc<dyn DataChannel>) -> Self {
         Self {
             wt,
-            torrent: Arc::new(torrent),
+            torrent,
             dc,
             out: Arc::default(),
         }

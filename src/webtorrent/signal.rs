@@ -397,17 +397,40 @@ mod tests {
         assert!(parse_incoming(&no_id).is_err());
     }
 
-    #[test]
-    fn announce_and_answer_carry_binary_ids() {
+    fn empty_node() -> (Arc<WebTorrent>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
         let wt = WebTorrent::new(
             Default::default(),
             crate::library::Library::new(
-                crate::store::Store::open(tempfile::tempdir().unwrap().path()).unwrap(),
+                crate::store::Store::open(dir.path()).unwrap(),
                 Vec::new(),
                 Duration::from_secs(1),
             ),
             "127.0.0.1:1".parse().unwrap(),
         );
+        (wt, dir)
+    }
+
+    #[tokio::test]
+    async fn offers_for_unknown_torrents_are_refused_at_once() {
+        let (wt, _dir) = empty_node();
+        let (tx, mut rx) = mpsc::channel(1);
+        let o = Offer {
+            info_hash: [3; 20],
+            from: [4; 20],
+            offer_id: "x".into(),
+            sdp: "v=0\r\n".into(),
+        };
+        on_offer(&wt, o, tx, &CancellationToken::new());
+        assert_eq!(wt.stats().refused, 1);
+        // No permit was taken, no answer will come.
+        assert_eq!(wt.peer_permits.available_permits(), wt.cfg.max_peers);
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[test]
+    fn announce_and_answer_carry_binary_ids() {
+        let (wt, _dir) = empty_node();
         let a: serde_json::Value =
             serde_json::from_str(&announce_text(&wt, &[0xff; 20], Some("started"))).unwrap();
         assert_eq!(a["info_hash"].as_str().unwrap(), bin(0xff));
