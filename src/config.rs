@@ -91,6 +91,7 @@ pub struct Config {
     pub swarm: SwarmConfig,
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
+    pub webtorrent: WebTorrentConfig,
 }
 
 impl Default for Config {
@@ -108,6 +109,7 @@ impl Default for Config {
             swarm: SwarmConfig::default(),
             tracker: TrackerConfig::default(),
             live: LiveConfig::default(),
+            webtorrent: WebTorrentConfig::default(),
         }
     }
 }
@@ -259,6 +261,39 @@ impl Default for TrackerConfig {
     }
 }
 
+/// The node's own WebTorrent peer: it seeds the library to browsers over WebRTC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebTorrentConfig {
+    /// Seed the library to WebTorrent (browser) peers over WebRTC.
+    pub enabled: bool,
+    /// Most WebRTC peers connected (or connecting) at once.
+    pub max_peers: usize,
+    /// Most peers unchoked (downloading) at once; the others wait for a free slot.
+    pub upload_slots: usize,
+    /// Extra WebSocket trackers (`wss://...`) to announce the library to, besides the
+    /// node's own tracker.
+    pub trackers: Vec<String>,
+    /// STUN servers (`stun:host:port`) for peers beyond the local network. None by default:
+    /// on the LAN host candidates are enough.
+    pub stun: Vec<String>,
+    /// A peer that sends nothing for this long is dropped.
+    pub idle_secs: u64,
+}
+
+impl Default for WebTorrentConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_peers: 50,
+            upload_slots: 8,
+            trackers: Vec::new(),
+            stun: Vec::new(),
+            idle_secs: 120,
+        }
+    }
+}
+
 /// The command-line flags that every subcommand shares; each overrides its config key.
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct Overrides {
@@ -297,6 +332,7 @@ pub struct Settings {
     pub swarm: SwarmConfig,
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
+    pub webtorrent: WebTorrentConfig,
 }
 
 impl Config {
@@ -452,6 +488,40 @@ impl Config {
                 "use a fixed port such as 6881",
             ));
         }
+        let w = &self.webtorrent;
+        for t in &w.trackers {
+            if !(t.starts_with("ws://") || t.starts_with("wss://")) {
+                return Err(ConfigError::new(
+                    "webtorrent.trackers",
+                    format!("'{t}' is not a WebSocket tracker address"),
+                    "write each like wss://tracker.example.org/announce",
+                ));
+            }
+        }
+        for s in &w.stun {
+            let rest = s.strip_prefix("stun:").or_else(|| s.strip_prefix("stuns:"));
+            if rest.is_none_or(|r| r.is_empty()) {
+                return Err(ConfigError::new(
+                    "webtorrent.stun",
+                    format!("'{s}' is not a STUN server address"),
+                    "write each like stun:stun.example.org:3478",
+                ));
+            }
+        }
+        if w.max_peers == 0 || w.upload_slots == 0 {
+            return Err(ConfigError::new(
+                "webtorrent.max_peers",
+                "max_peers and upload_slots must be above 0",
+                "use for example max_peers = 50 and upload_slots = 8, or enabled = false",
+            ));
+        }
+        if w.idle_secs < 10 {
+            return Err(ConfigError::new(
+                "webtorrent.idle_secs",
+                "below 10 seconds a quiet peer is dropped before its keep-alive comes",
+                "use 120",
+            ));
+        }
         Ok(Settings {
             data_dir: self.data_dir,
             library: self.library,
@@ -465,6 +535,7 @@ impl Config {
             swarm: self.swarm,
             tracker: self.tracker,
             live: self.live,
+            webtorrent: self.webtorrent,
         })
     }
 }
@@ -547,6 +618,25 @@ mod tests {
         });
         assert_eq!(c.peer_port, 7001);
         assert_eq!(c.http, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn webtorrent_settings_are_checked() {
+        let bad = |toml: &str| Config::from_toml(toml).unwrap().validate().unwrap_err().key;
+        assert_eq!(
+            bad("[webtorrent]\ntrackers = [\"http://t/announce\"]"),
+            "webtorrent.trackers"
+        );
+        assert_eq!(bad("[webtorrent]\nstun = [\"stun:\"]"), "webtorrent.stun");
+        assert_eq!(bad("[webtorrent]\nmax_peers = 0"), "webtorrent.max_peers");
+        assert_eq!(bad("[webtorrent]\nidle_secs = 1"), "webtorrent.idle_secs");
+        let ok = Config::from_toml(
+            "[webtorrent]\ntrackers = [\"wss://t.example/announce\"]\nstun = [\"stun:s.example:3478\"]",
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        assert_eq!(ok.webtorrent.stun.len(), 1);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - `swarm` seeds the catalog to BitTorrent peers with librqbit; `tracker` keeps the peer
 //!   table and admits the catalog's infohashes.
 //! - `live` captures the line-in, encodes Opus and hands Ogg pages to listeners.
+//! - `webtorrent` seeds the catalog to browsers over WebRTC, signalled through WebSocket
+//!   trackers (the node's own first).
 //! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages.
 //! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
 
@@ -18,3 +20,4 @@ pub mod store;
 pub mod swarm;
 pub mod tracker;
 pub mod web;
+pub mod webtorrent;

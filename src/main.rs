@@ -40,8 +40,12 @@ enum Cmd {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        // librqbit reports every torrent at info level: too much for a 1000-file library.
-        "info,librqbit=warn,librqbit_dht=warn,librqbit_core=warn".into()
+        // librqbit reports every torrent at info level: too much for a 1000-file library;
+        // webrtc-rs (rtc*) every state change of every peer connection, and rtc_ice
+        // warns five times a second while a peer has sent no candidates yet.
+        "info,librqbit=warn,librqbit_dht=warn,librqbit_core=warn,rtc=warn,rtc_ice=error,\
+         rtc_dtls=warn,rtc_sctp=warn,rtc_datachannel=warn,rtc_mdns=warn,webrtc=warn"
+            .into()
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -30,6 +30,7 @@ use crate::{
         NodePeer, Tracker,
     },
     web::{self, AppState},
+    webtorrent::WebTorrent,
 };
 
 /// How long a first scan of the library may take before the node serves anyway.
@@ -180,6 +181,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         tasks.spawn(hls.clone().run(live.clone(), shutdown.clone()));
     }
     let swarm_slot = Arc::new(OnceLock::new());
+    // The WebTorrent peer reaches the node's own tracker at the address the web server got.
+    let http_addr = listener.local_addr().unwrap_or(settings.http);
+    let webtorrent = settings
+        .webtorrent
+        .enabled
+        .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
     let state = AppState {
         settings: settings.clone(),
         library: library.clone(),
@@ -188,9 +195,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
         live: live.clone(),
         hls: hls.clone(),
+        webtorrent: webtorrent.clone(),
         started,
     };
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
+    if let Some(wt) = webtorrent {
+        tasks.spawn(wt.run(http_addr, shutdown.clone()));
+    }
     tracing::info!(
         http = %settings.http,
         udp_tracker = %settings.udp_tracker,

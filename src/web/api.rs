@@ -14,6 +14,7 @@ use crate::library::{torrent, Item};
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let lib = &app.library;
     let swarm = app.swarm.get().map(|s| s.stats());
+    let webtorrent = app.webtorrent.as_ref().map(|w| w.stats());
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
@@ -32,6 +33,14 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
             "seeding": swarm.map(|s| s.live),
             "uploaded_bytes": swarm.map(|s| s.uploaded_bytes),
             "upload_bytes_per_sec": swarm.map(|s| s.upload_bps),
+        },
+        "webtorrent": {
+            "enabled": webtorrent.is_some(),
+            "peers": webtorrent.map(|w| w.peers),
+            "uploaded_bytes": webtorrent.map(|w| w.uploaded_bytes),
+            "answered": webtorrent.map(|w| w.answered),
+            "refused": webtorrent.map(|w| w.refused),
+            "trackers_connected": webtorrent.map(|w| w.trackers_connected),
         },
     }))
 }

@@ -90,6 +90,43 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "HLS segments served over HTTP.",
         app.hls.served(),
     );
+    if let Some(w) = app.webtorrent.as_ref().map(|w| w.stats()) {
+        metric(
+            &mut o,
+            "streamp2p_webtorrent_peers",
+            "gauge",
+            "WebRTC peers with an open data channel.",
+            w.peers,
+        );
+        metric(
+            &mut o,
+            "streamp2p_webtorrent_uploaded_bytes_total",
+            "counter",
+            "Piece bytes sent to WebRTC peers.",
+            w.uploaded_bytes,
+        );
+        metric(
+            &mut o,
+            "streamp2p_webtorrent_offers_answered_total",
+            "counter",
+            "WebRTC offers answered.",
+            w.answered,
+        );
+        metric(
+            &mut o,
+            "streamp2p_webtorrent_offers_refused_total",
+            "counter",
+            "WebRTC offers refused or failed.",
+            w.refused,
+        );
+        metric(
+            &mut o,
+            "streamp2p_webtorrent_trackers_connected",
+            "gauge",
+            "WebSocket trackers the WebRTC peer is connected to.",
+            w.trackers_connected,
+        );
+    }
     let t = app.tracker.stats();
     let cfg = app.tracker.config();
     metric(

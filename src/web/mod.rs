@@ -31,6 +31,7 @@ use crate::{
     live::{hls::Hls, Live},
     swarm::Swarm,
     tracker::{ws::Hub, Tracker},
+    webtorrent::WebTorrent,
 };
 
 #[derive(Clone)]
@@ -43,6 +44,8 @@ pub struct AppState {
     pub ws_hub: Arc<Hub>,
     pub live: Arc<Live>,
     pub hls: Arc<Hls>,
+    /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
+    pub webtorrent: Option<Arc<WebTorrent>>,
     pub started: Instant,
 }
 
