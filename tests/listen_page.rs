@@ -35,3 +35,36 @@ fn listen_page_plays_an_episode_on_a_phone() {
     eprintln!("screenshot: {}", keep.display());
     node.assert_alive();
 }
+
+/// With the web seed left out (`?webseed=0`), the page can only get the episode from the
+/// node's WebRTC peer: the audio still plays, so the bytes came over WebRTC.
+#[test]
+fn listen_page_plays_over_webrtc_from_the_node() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("evening.mp3"), "Evening Show", "Radio Test", 20);
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    node.wait_healthy(1);
+    let shot = tmp.path().join("p2p.png");
+    let out = run_js(
+        "listen_page.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--shot={}", shot.display()),
+            "--episodes=1".into(),
+            "--title=Evening Show".into(),
+            "--p2p".into(),
+        ],
+        Duration::from_secs(150),
+    );
+    assert!(out.contains("ok"), "{out}");
+    let h = node.health().unwrap();
+    assert!(
+        num(&h, "/webtorrent/uploaded_bytes").is_some_and(|b| b > 0),
+        "the node sent nothing over WebRTC: {h}"
+    );
+    let keep = std::env::temp_dir().join("streamp2p-listen-page-p2p.png");
+    std::fs::copy(&shot, &keep).unwrap();
+    eprintln!("screenshot: {}", keep.display());
+    node.assert_alive();
+}

@@ -19,7 +19,7 @@ use std::time::Duration;
 const JS_TIMEOUT: Duration = Duration::from_secs(150);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
 const OPEN_CONFIG: &str =
-    "[scan]\nrescan_secs = 1\n\n[swarm]\ndht = false\nlsd = false\n\n[tracker]\nmode = \"open\"\n";
+    "[scan]\nrescan_secs = 1\n\n[swarm]\ndht = false\nlsd = false\n\n[tracker]\nmode = \"open\"\n\n[webtorrent]\nenabled = false\n";
 
 /// A node seeding three small random files, ready; returns it and the library folder.
 fn node_with_library(root: &Path, config: &str) -> (Node, PathBuf) {

@@ -42,10 +42,12 @@ async function startClient () {
   return client
 }
 
+// Drops the `ws=` (web seed) parameters; the rest of the magnet is kept byte for byte,
+// since re-encoding it (URLSearchParams would) breaks `xt=urn:btih:...`.
 function withoutWebSeed (magnet) {
-  const url = new URL(magnet)
-  url.searchParams.delete('ws')
-  return url.toString()
+  const [head, query = ''] = magnet.split('?')
+  const kept = query.split('&').filter(p => !p.startsWith('ws='))
+  return `${head}?${kept.join('&')}`
 }
 
 function showStats (torrent) {
