@@ -68,3 +68,54 @@ fn listen_page_plays_over_webrtc_from_the_node() {
     eprintln!("screenshot: {}", keep.display());
     node.assert_alive();
 }
+
+/// A browser listener that has the episode shares it: a Node webtorrent client fetching the
+/// same episode gets pieces from the browser as well as from the node (per-wire stats).
+#[test]
+fn a_listener_shares_with_the_next_one() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    // Big enough (about 24 MB) that the Node client is still fetching when both of its
+    // peers are connected.
+    std::fs::create_dir_all(&lib).unwrap();
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:duration=600",
+        ])
+        .args([
+            "-ac",
+            "2",
+            "-b:a",
+            "320k",
+            "-metadata",
+            "title=Long Show",
+            "-y",
+        ])
+        .arg(lib.join("long.mp3"))
+        .status()
+        .expect("run ffmpeg");
+    assert!(made.success());
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    node.wait_healthy(1);
+    let ih = node.item("long.mp3")["infohash"]
+        .as_str()
+        .expect("infohash")
+        .to_string();
+    let out = run_js(
+        "browser_and_node.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--infohash={ih}"),
+            "--title=Long Show".into(),
+        ],
+        Duration::from_secs(170),
+    );
+    assert!(out.contains("bytes from the browser"), "{out}");
+    node.assert_alive();
+}
