@@ -7,6 +7,7 @@
 //! status says "no input", and the device is opened again every few seconds, so the
 //! station comes back on air by itself.
 
+pub mod fanout;
 pub mod hls;
 pub mod levels;
 pub mod mp3;
@@ -15,11 +16,7 @@ pub mod recorder;
 pub mod source;
 
 use std::{
-    collections::VecDeque,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -29,6 +26,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{AudioSource, Settings};
+use fanout::{Fanout, ListenerGuard};
 use levels::Levels;
 use mp3::Mp3;
 use ogg_opus::OggOpus;
@@ -82,28 +80,16 @@ pub struct Subscription {
     pub guard: ListenerGuard,
 }
 
-pub struct ListenerGuard(Arc<AtomicUsize>);
-
-impl Drop for ListenerGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 pub struct Live {
     source: AudioSource,
     headers: Bytes,
-    pages: broadcast::Sender<Bytes>,
+    ogg: Fanout,
     /// Every Opus packet (20 ms), for the recorder, which frames its own files.
     packets: broadcast::Sender<Bytes>,
     /// Whole MP3 frames, for `/live.mp3` and HLS.
-    mp3: broadcast::Sender<Bytes>,
-    recent_mp3: Mutex<VecDeque<Bytes>>,
-    mp3_listeners: Arc<AtomicUsize>,
+    mp3: Fanout,
     channels: u8,
     pre_skip: u16,
-    recent: Mutex<VecDeque<Bytes>>,
-    listeners: Arc<AtomicUsize>,
     state: watch::Sender<LiveState>,
     levels: watch::Sender<Levels>,
     silent_since: Mutex<Option<Instant>>,
@@ -148,15 +134,11 @@ impl Live {
         let live = Arc::new(Self {
             source: settings.audio.clone(),
             headers: Bytes::copy_from_slice(muxer.headers()),
-            pages: broadcast::channel(LISTENER_BACKLOG).0,
+            ogg: Fanout::new(LISTENER_BACKLOG, BURST_PAGES),
             packets: broadcast::channel(PACKET_BACKLOG).0,
-            mp3: broadcast::channel(PACKET_BACKLOG).0,
-            recent_mp3: Mutex::new(VecDeque::with_capacity(BURST_MP3_FRAMES)),
-            mp3_listeners: Arc::new(AtomicUsize::new(0)),
+            mp3: Fanout::new(PACKET_BACKLOG, BURST_MP3_FRAMES),
             channels: channels as u8,
             pre_skip,
-            recent: Mutex::new(VecDeque::with_capacity(BURST_PAGES)),
-            listeners: Arc::new(AtomicUsize::new(0)),
             state: watch::Sender::new(if off {
                 LiveState::Off
             } else {
@@ -200,8 +182,7 @@ impl Live {
             state: self.state.borrow().clone(),
             source: self.source.to_string(),
             silent_for_secs,
-            listeners: self.listeners.load(Ordering::Relaxed)
-                + self.mp3_listeners.load(Ordering::Relaxed),
+            listeners: self.ogg.listeners() + self.mp3.listeners(),
         }
     }
 
@@ -210,21 +191,14 @@ impl Live {
         (self.packets.subscribe(), self.channels, self.pre_skip)
     }
 
-    /// Whole MP3 frames as encoded.
+    /// Whole MP3 frames as encoded, for HLS.
     pub fn mp3_frames(&self) -> broadcast::Receiver<Bytes> {
-        self.mp3.subscribe()
+        self.mp3.receiver()
     }
 
     /// A `/live.mp3` listener: a burst of recent frames, then the live ones.
     pub fn subscribe_mp3(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>, ListenerGuard) {
-        self.mp3_listeners.fetch_add(1, Ordering::Relaxed);
-        let rx = self.mp3.subscribe();
-        let burst = self
-            .recent_mp3
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default();
-        (burst, rx, ListenerGuard(self.mp3_listeners.clone()))
+        self.mp3.subscribe()
     }
 
     pub fn levels(&self) -> watch::Receiver<Levels> {
@@ -232,41 +206,13 @@ impl Live {
     }
 
     pub fn subscribe(&self) -> Subscription {
-        self.listeners.fetch_add(1, Ordering::Relaxed);
-        // Subscribe before copying the burst, so no page falls between the two.
-        let pages = self.pages.subscribe();
-        let burst = self
-            .recent
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default();
+        let (burst, pages, guard) = self.ogg.subscribe();
         Subscription {
             headers: self.headers.clone(),
             burst,
             pages,
-            guard: ListenerGuard(self.listeners.clone()),
+            guard,
         }
-    }
-
-    fn publish(&self, page: Bytes) {
-        if let Ok(mut r) = self.recent.lock() {
-            if r.len() == BURST_PAGES {
-                r.pop_front();
-            }
-            r.push_back(page.clone());
-        }
-        // No listener is not an error.
-        let _ = self.pages.send(page);
-    }
-
-    fn publish_mp3(&self, frame: Bytes) {
-        if let Ok(mut r) = self.recent_mp3.lock() {
-            if r.len() == BURST_MP3_FRAMES {
-                r.pop_front();
-            }
-            r.push_back(frame.clone());
-        }
-        let _ = self.mp3.send(frame);
     }
 
     /// The capture loop, on its own thread, until `shutdown`.
@@ -306,13 +252,13 @@ impl Live {
                     Ok(n) => {
                         let _ = self.packets.send(Bytes::copy_from_slice(&packet[..n]));
                         if let Some(page) = muxer.push(packet[..n].to_vec(), FRAME as u64) {
-                            self.publish(Bytes::from(page));
+                            self.ogg.publish(Bytes::from(page));
                         }
                     }
                     Err(e) => tracing::warn!("Opus encode failed: {e}"),
                 }
                 for f in mp3.as_mut().map(|m| m.encode(&frame)).unwrap_or_default() {
-                    self.publish_mp3(Bytes::from(f));
+                    self.mp3.publish(Bytes::from(f));
                 }
             }
             drop(src);
