@@ -119,3 +119,34 @@ fn a_listener_shares_with_the_next_one() {
     assert!(out.contains("bytes from the browser"), "{out}");
     node.assert_alive();
 }
+
+/// With a live input, the page offers the live stream and a tap plays it.
+#[test]
+fn listen_page_plays_the_live_stream() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
+    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    let shot = tmp.path().join("live.png");
+    let out = run_js(
+        "listen_page.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--shot={}", shot.display()),
+            "--episodes=1".into(),
+            "--title=One".into(),
+            "--seconds=3".into(),
+            "--live".into(),
+        ],
+        Duration::from_secs(150),
+    );
+    assert!(out.contains("ok"), "{out}");
+    let h = node.health().unwrap();
+    assert_eq!(h["live"]["state"], "on_air", "{h}");
+    let keep = std::env::temp_dir().join("streamp2p-listen-page-live.png");
+    std::fs::copy(&shot, &keep).unwrap();
+    eprintln!("screenshot: {}", keep.display());
+    node.assert_alive();
+}

@@ -10,6 +10,8 @@ use axum::{
     response::Html,
 };
 
+use crate::live::LiveState;
+
 use super::{
     api::{trackers, ItemView},
     base_url, AppState, ConnInfo,
@@ -99,6 +101,23 @@ pub async fn index(
              its episodes appear here by themselves.</li>",
         );
     }
+    let live = if app.live.is_on() {
+        let state = match app.live.status().state {
+            LiveState::OnAir => "On air now",
+            LiveState::Starting => "Starting…",
+            LiveState::NoInput { .. } => "Off air for the moment: the studio sends no sound",
+            LiveState::Off => "",
+        };
+        format!(
+            "<h2>Live</h2><div class=\"episode live\"><button type=\"button\" id=\"live-play\" \
+             aria-label=\"Listen live\">&#9654;</button><div class=\"meta\"><div class=\"title\">\
+             {name} live</div><small id=\"live-state\">{state}</small></div></div>",
+            name = esc(&station.name),
+            state = esc(state),
+        )
+    } else {
+        String::new()
+    };
     // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
     // value can close the block.
     let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [] })
@@ -114,7 +133,7 @@ pub async fn index(
          <progress id=\"progress\" max=\"1\" value=\"0\"></progress><p id=\"status\"></p>\
          <div class=\"links\"><a id=\"direct\" download>Download</a>\
          <a id=\"magnet\">Magnet link</a><a id=\"torrent\">Torrent file</a></div></section>\
-         <h2>Episodes</h2><ul>{rows}</ul>\
+         {live}<h2>Episodes</h2><ul>{rows}</ul>\
          <footer>Listening here also shares the episode with other listeners, so the station \
          needs less of its own internet connection.</footer></main>\
          <script type=\"application/json\" id=\"config\">{config}</script>\

@@ -15,7 +15,8 @@ const opts = args({
   episodes: { type: 'string' },
   title: { type: 'string' },
   seconds: { type: 'string', default: '5' },
-  p2p: { type: 'boolean', default: false }
+  p2p: { type: 'boolean', default: false },
+  live: { type: 'boolean', default: false }
 })
 check(opts.base && opts.shot && opts.episodes && opts.title, 'need --base --shot --episodes --title')
 overallTimeout(120, 'listen page')
@@ -42,7 +43,9 @@ try {
   await page.goto(`${opts.base}/${opts.p2p ? '?webseed=0' : ''}`)
   const items = await page.locator('li.episode').count()
   checkEq(items, Number(opts.episodes), 'episodes listed')
-  const button = page.getByRole('button', { name: `Play ${opts.title}` })
+  const button = opts.live
+    ? page.getByRole('button', { name: 'Listen live' })
+    : page.getByRole('button', { name: `Play ${opts.title}` })
   // Big enough to hit with a thumb (48 CSS px).
   const box = await button.boundingBox()
   check(box && box.height >= 44 && box.width >= 44, `play button too small: ${JSON.stringify(box)}`)
@@ -58,6 +61,10 @@ try {
   const status = await page.locator('#status').textContent()
   log(`currentTime ${t}, status: ${status}`)
   if (t <= want) fail(`audio stuck at ${t} s (status: ${status}; page errors: ${errors.join(' | ')})`)
+  if (opts.live) {
+    const src = await page.evaluate(() => document.getElementById('audio').currentSrc)
+    check(src.endsWith('/live.ogg'), `Chromium should play the Ogg stream, played ${src}`)
+  }
   if (opts.p2p) {
     const wires = await page.evaluate(() => {
       const tor = window.streamp2p && window.streamp2p.client.torrents[0]

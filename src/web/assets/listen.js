@@ -64,6 +64,8 @@ function showStats (torrent) {
 async function play (btn) {
   const ep = btn.dataset
   player.hidden = false
+  progress.hidden = false
+  for (const a of Object.values(links)) a.hidden = false
   now.textContent = ep.title
   links.direct.href = ep.webseed
   links.magnet.href = ep.magnet
@@ -97,6 +99,23 @@ async function play (btn) {
   if (existing) onTorrent(existing)
   else c.add(source, { announce: [cfg.tracker] }, onTorrent)
 }
+
+// The live stream: Ogg Opus where the browser plays it (Chrome, Firefox), else MP3.
+function playLive () {
+  clearInterval(timer)
+  if (current && client) { client.remove(current); current = null }
+  player.hidden = false
+  now.textContent = 'Live'
+  for (const a of Object.values(links)) a.hidden = true
+  progress.hidden = true
+  const ogg = audio.canPlayType('audio/ogg; codecs=opus') !== ''
+  audio.src = ogg ? '/live.ogg' : '/live.mp3'
+  status.textContent = 'Playing the live stream from the station.'
+  audio.play().catch(() => {})
+}
+
+const liveButton = document.getElementById('live-play')
+if (liveButton) liveButton.addEventListener('click', playLive)
 
 for (const btn of document.querySelectorAll('button[data-infohash]')) {
   btn.addEventListener('click', () => play(btn))
