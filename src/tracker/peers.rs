@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rand::seq::IteratorRandom;
+use indexmap::IndexMap;
 use serde::Serialize;
 
 pub type InfoHash = [u8; 20];
@@ -75,13 +75,73 @@ struct Peer {
     seen: Instant,
 }
 
+/// One infohash's peers. Invariant: `seeders` is the number of peers with `seeder` set,
+/// kept up to date on every insert and removal, so an announce never walks the swarm.
+/// Expired peers stay until the periodic sweep; replies may count them until then.
 #[derive(Debug, Default)]
 struct Swarm {
-    peers: HashMap<PeerId, Peer>,
+    /// Indexable, so picking `numwant` random peers costs O(numwant), not O(swarm).
+    peers: IndexMap<PeerId, Peer>,
+    seeders: u32,
     downloads: HashMap<Proto, u64>,
 }
 
 impl Swarm {
+    fn insert(&mut self, id: PeerId, peer: Peer) {
+        let seeder = peer.seeder;
+        if let Some(old) = self.peers.insert(id, peer) {
+            self.seeders -= u32::from(old.seeder);
+        }
+        self.seeders += u32::from(seeder);
+    }
+
+    fn remove(&mut self, id: &PeerId) {
+        if let Some(old) = self.peers.swap_remove(id) {
+            self.seeders -= u32::from(old.seeder);
+        }
+    }
+
+    fn expire(&mut self, now: Instant, expiry: Duration) {
+        self.peers
+            .retain(|_, p| now.saturating_duration_since(p.seen) < expiry);
+        self.seeders = self.peers.values().filter(|p| p.seeder).count() as u32;
+    }
+
+    /// Counts from the maintained totals (expired peers included until the sweep).
+    fn totals(&self) -> SwarmCounts {
+        SwarmCounts {
+            complete: self.seeders,
+            incomplete: self.peers.len() as u32 - self.seeders,
+            downloaded: self.downloads.values().sum(),
+        }
+    }
+
+    /// Up to `n` random peers of `kind`'s kind, other than `except`.
+    fn pick(&self, n: usize, except: &PeerId, kind: &Endpoint) -> Vec<(PeerId, Endpoint)> {
+        let len = self.peers.len();
+        let ok = |(id, p): (&PeerId, &Peer)| *id != *except && p.endpoint.same_kind(kind);
+        if n == 0 {
+            return Vec::new();
+        }
+        if len <= n + 1 {
+            return self
+                .peers
+                .iter()
+                .filter(|e| ok(*e))
+                .map(|(id, p)| (*id, p.endpoint))
+                .collect();
+        }
+        // Sample a few more than asked, as some may be the announcer or of the other kind.
+        let want = (2 * n + 1).min(len);
+        rand::seq::index::sample(&mut rand::thread_rng(), len, want)
+            .into_iter()
+            .filter_map(|i| self.peers.get_index(i))
+            .filter(|e| ok(*e))
+            .take(n)
+            .map(|(id, p)| (*id, p.endpoint))
+            .collect()
+    }
+
     /// Counts the peers seen within `expiry` of `now`, for those that `pick` accepts.
     fn counts(&self, now: Instant, expiry: Duration, pick: impl Fn(Proto) -> bool) -> SwarmCounts {
         let mut c = SwarmCounts::default();
@@ -177,28 +237,28 @@ impl PeerTable {
             }
         }
         let swarm = swarms.entry(a.info_hash).or_default();
-        let expiry = self.expiry;
-        swarm
-            .peers
-            .retain(|_, p| now.saturating_duration_since(p.seen) < expiry);
         if a.event == Event::Stopped {
-            swarm.peers.remove(&a.peer_id);
+            swarm.remove(&a.peer_id);
         } else {
             let was_leecher = swarm.peers.get(&a.peer_id).is_some_and(|p| !p.seeder);
             if a.event == Event::Completed && was_leecher {
                 *swarm.downloads.entry(a.proto).or_default() += 1;
             }
             if swarm.peers.len() >= self.max_peers && !swarm.peers.contains_key(&a.peer_id) {
-                let oldest = swarm
-                    .peers
-                    .iter()
-                    .min_by_key(|(_, p)| p.seen)
-                    .map(|(k, _)| *k);
-                if let Some(oldest) = oldest {
-                    swarm.peers.remove(&oldest);
+                // Full: the stalest peer makes room (a scan, but only for a full swarm).
+                swarm.expire(now, self.expiry);
+                if swarm.peers.len() >= self.max_peers {
+                    let oldest = swarm
+                        .peers
+                        .iter()
+                        .min_by_key(|(_, p)| p.seen)
+                        .map(|(k, _)| *k);
+                    if let Some(oldest) = oldest {
+                        swarm.remove(&oldest);
+                    }
                 }
             }
-            swarm.peers.insert(
+            swarm.insert(
                 a.peer_id,
                 Peer {
                     endpoint: a.endpoint,
@@ -210,13 +270,8 @@ impl PeerTable {
         }
         // Seeders get seeders too: a magnet client announces left=0 before it knows the
         // size, and needs a peer to fetch the metadata from.
-        let peers = swarm
-            .peers
-            .iter()
-            .filter(|(id, p)| **id != a.peer_id && p.endpoint.same_kind(&a.endpoint))
-            .map(|(id, p)| (*id, p.endpoint))
-            .choose_multiple(&mut rand::thread_rng(), a.numwant);
-        let counts = swarm.counts(now, expiry, |_| true);
+        let peers = swarm.pick(a.numwant, &a.peer_id, &a.endpoint);
+        let counts = swarm.totals();
         if swarm.peers.is_empty() && swarm.downloads.is_empty() {
             swarms.remove(&a.info_hash);
         }
@@ -243,6 +298,7 @@ impl PeerTable {
         let mut swarms = self.lock();
         swarms.retain(|_, s| {
             s.peers.retain(|_, p| p.endpoint != Endpoint::Ws(conn));
+            s.seeders = s.peers.values().filter(|p| p.seeder).count() as u32;
             !s.peers.is_empty() || !s.downloads.is_empty()
         });
     }
@@ -274,8 +330,7 @@ impl PeerTable {
     /// Drops expired peers and empty swarms; run now and then so idle swarms free memory.
     pub fn sweep(&self, now: Instant) {
         self.lock().retain(|_, s| {
-            s.peers
-                .retain(|_, p| now.saturating_duration_since(p.seen) < self.expiry);
+            s.expire(now, self.expiry);
             !s.peers.is_empty() || !s.downloads.is_empty()
         });
     }
