@@ -34,6 +34,8 @@ impl Mp3 {
         .map_err(|e| err(&e))?;
         // "Decent" is LAME's -q 5-ish: cheap enough for a Pi core beside Opus.
         b.set_quality(Quality::Decent).map_err(|e| err(&e))?;
+        // A live stream has no end to describe: no Xing/LAME info frame in front.
+        b.set_to_write_vbr_tag(false).map_err(|e| err(&e))?;
         Ok(Self {
             encoder: b.build().map_err(|e| err(&e))?,
             out: Vec::with_capacity(16 * 1024),
