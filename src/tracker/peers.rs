@@ -293,14 +293,28 @@ impl PeerTable {
             .map(|p| p.endpoint)
     }
 
-    /// Forgets every peer reached through WebSocket connection `conn` (it closed).
-    pub fn remove_conn(&self, conn: ConnId) {
+    /// Forgets the peers that WebSocket connection `conn` announced (it closed): only
+    /// those swarms are touched, and only entries still reached through `conn`.
+    pub fn remove_conn<'a>(
+        &self,
+        conn: ConnId,
+        announced: impl IntoIterator<Item = &'a (InfoHash, PeerId)>,
+    ) {
         let mut swarms = self.lock();
-        swarms.retain(|_, s| {
-            s.peers.retain(|_, p| p.endpoint != Endpoint::Ws(conn));
-            s.seeders = s.peers.values().filter(|p| p.seeder).count() as u32;
-            !s.peers.is_empty() || !s.downloads.is_empty()
-        });
+        for (ih, pid) in announced {
+            let Some(s) = swarms.get_mut(ih) else {
+                continue;
+            };
+            if s.peers
+                .get(pid)
+                .is_some_and(|p| p.endpoint == Endpoint::Ws(conn))
+            {
+                s.remove(pid);
+            }
+            if s.peers.is_empty() && s.downloads.is_empty() {
+                swarms.remove(ih);
+            }
+        }
     }
 
     /// Per-protocol counts of every swarm.
@@ -417,7 +431,7 @@ mod tests {
         let rep = t.report(now);
         assert_eq!(rep[0].ws.incomplete, 1);
         assert_eq!(rep[0].http.complete, 1);
-        t.remove_conn(42);
+        t.remove_conn(42, &[([7; 20], [2; 20]), ([9; 20], [2; 20])]);
         assert_eq!(t.endpoint(&[7; 20], &[2; 20]), None);
     }
 }

@@ -9,7 +9,7 @@
 pub mod protocol;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::IpAddr,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -27,7 +27,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::{
-    peers::{Announce, ConnId, Endpoint, Proto},
+    peers::{Announce, ConnId, Endpoint, Event, InfoHash, PeerId, Proto},
     Tracker,
 };
 use crate::web::AppState;
@@ -40,6 +40,9 @@ const FLOOD_RATE: f64 = 20.0;
 const FLOOD_BURST: f64 = 100.0;
 /// Unparseable messages tolerated before the socket is closed.
 const MAX_BAD: u32 = 10;
+/// Swarms one socket may be in (a browser plays a handful of episodes); beyond this its
+/// extra announces still work but are left to expire instead of being removed on close.
+const MAX_ANNOUNCED: usize = 1024;
 /// WebSocket close code for a policy violation (RFC 6455).
 const CLOSE_POLICY: u16 = 1008;
 
@@ -152,6 +155,8 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
         at: Instant::now(),
     };
     let mut bad = 0u32;
+    // What this socket announced, to forget exactly that when it closes.
+    let mut announced: HashSet<(InfoHash, PeerId)> = HashSet::new();
     let reason = loop {
         let msg = match tokio::time::timeout(idle, stream.next()).await {
             Err(_) => break "idle",
@@ -175,7 +180,7 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
             WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
         };
         match text.as_ref().map(|t| Message::parse(t.as_str())) {
-            Some(Ok(m)) => handle(&tracker, &hub, id, ip, m),
+            Some(Ok(m)) => handle(&tracker, &hub, id, ip, m, &mut announced),
             // Nothing in it to answer to: dropped, but counted.
             Some(Err(e)) => {
                 tracing::debug!(conn = id, "bad tracker message: {e}");
@@ -195,12 +200,19 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
     };
     tracing::debug!(conn = id, %ip, reason, "websocket tracker connection ended");
     hub.unregister(id);
-    tracker.table().remove_conn(id);
+    tracker.table().remove_conn(id, &announced);
     drop(close_tx);
     let _ = writer.await;
 }
 
-fn handle(tracker: &Tracker, hub: &Hub, id: ConnId, ip: IpAddr, m: Message<'_>) {
+fn handle(
+    tracker: &Tracker,
+    hub: &Hub,
+    id: ConnId,
+    ip: IpAddr,
+    m: Message<'_>,
+    announced: &mut HashSet<(InfoHash, PeerId)>,
+) {
     match m {
         Message::Announce {
             info_hash,
@@ -222,6 +234,11 @@ fn handle(tracker: &Tracker, hub: &Hub, id: ConnId, ip: IpAddr, m: Message<'_>) 
             };
             match tracker.announce(a, ip, None) {
                 Ok(reply) => {
+                    if event == Event::Stopped {
+                        announced.remove(&(info_hash, peer_id));
+                    } else if announced.len() < MAX_ANNOUNCED {
+                        announced.insert((info_hash, peer_id));
+                    }
                     hub.send(
                         id,
                         protocol::announce_reply(&info_hash, reply.interval, reply.counts),
