@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Tracker load: the node's HTTP, UDP and WebSocket tracker against opentracker (Debian's
+# package, whitelist mode) and aquatic_udp / aquatic_ws, same load, same run, one core each.
+#
+#   benches/tracker.sh              # RUNS=3 SECONDS_=20 WARMUP=5 TORRENTS=10000 PEERS=100000
+#   SCENARIOS=udp,ws RUNS=1 benches/tracker.sh
+#   PROFILE=udp benches/tracker.sh  # only: perf profile of the node under the UDP load
+#
+# Scenarios: udp-aquatic (aquatic_udp_load_test), udp (streamp2p-loadgen, own peer ids and
+# latency), http and http-close (wrk + tracker_http.lua), ws (streamp2p-loadgen ws: announces
+# with 10 offers), ws-mem (RSS per connected WebSocket peer). Trackers: taskset -c 1;
+# generators: taskset -c 0. Results: benches/results/tracker.txt (+ .json).
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+need taskset util-linux
+need opentracker opentracker
+need wrk wrk
+need perf linux-perf
+
+# aquatic from the crates registry. 0.9.0's lock file pins metrics 0.22.3, which current
+# rustc refuses (E0521); the servers are built without their prometheus feature instead.
+cargo_need() {
+    local bin=$1 crate=$2; shift 2
+    command -v "$bin" >/dev/null 2>&1 && return 0
+    echo "[bench] $bin missing; cargo install $crate $*" >&2
+    cargo install --locked "$crate" "$@" >&2 || echo "[bench] WARNING: $crate did not build; skipped" >&2
+}
+export PATH="$HOME/.cargo/bin:$PATH"
+cargo_need aquatic_udp_load_test aquatic_udp_load_test
+cargo_need aquatic_udp aquatic_udp --no-default-features --features mimalloc
+cargo_need aquatic_ws aquatic_ws --no-default-features --features mimalloc
+
+build
+LOADGEN_TARGET="$CARGO_TARGET_DIR/loadgen"
+(cd "$BENCH_DIR/loadgen" && CARGO_TARGET_DIR="$LOADGEN_TARGET" cargo build --release --quiet)
+LOADGEN="$LOADGEN_TARGET/release/streamp2p-loadgen"
+
+make_work tracker
+# Other work on this machine may rebuild the shared target dir mid-run: every run starts this
+# copy of the binary that was just built.
+NODE_COMMIT="$(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet -- src Cargo.toml Cargo.lock || echo '+dirty')"
+cp "$BIN" "$WORK/streamp2p"
+BIN="$WORK/streamp2p"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+{
+    machine
+    echo "opentracker: $(dpkg-query -W -f='${Version}' opentracker 2>/dev/null)"
+    echo "aquatic_udp: $(aquatic_udp -V 2>/dev/null || echo missing); aquatic_ws: $(aquatic_ws -V 2>/dev/null || echo missing)"
+    echo "node binary: $NODE_COMMIT, sha256 $(sha256sum "$BIN" | cut -c1-16)"
+    echo "wrk: $(wrk -v 2>&1 | head -1)"
+    echo "load: $(cat /proc/loadavg); fuzz: $(pgrep -fa fuzz | grep -v pgrep | head -1 || echo none)"
+} | tee "$RESULTS/tracker-machine.txt" >&2
+
+if [ -n "${PROFILE:-}" ]; then
+    python3 "$BENCH_DIR/trackerbench.py" profile --kind "$PROFILE" --work "$WORK" --bin "$BIN" \
+        --loadgen "$LOADGEN" --out "$RESULTS/tracker-perf-$PROFILE.txt"
+    exit 0
+fi
+python3 "$BENCH_DIR/trackerbench.py" all --work "$WORK" --bin "$BIN" --loadgen "$LOADGEN" \
+    --out "$RESULTS/tracker.txt"
+# The trackers' logs stay in the work directory: KEEP=1 keeps it.
