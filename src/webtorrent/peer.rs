@@ -638,5 +638,6 @@ async fn send_block(
     send_all(dc, &data).await?;
     wt.uploaded
         .fetch_add(u64::from(b.length), Ordering::Relaxed);
+    t.uploaded.fetch_add(u64::from(b.length), Ordering::Relaxed);
     Ok(())
 }
