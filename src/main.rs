@@ -41,10 +41,10 @@ enum Cmd {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // librqbit reports every torrent at info level: too much for a 1000-file library;
-        // webrtc-rs (rtc*) every state change of every peer connection, and rtc_ice
-        // warns five times a second while a peer has sent no candidates yet.
-        "info,librqbit=warn,librqbit_dht=warn,librqbit_core=warn,rtc=warn,rtc_ice=error,\
-         rtc_dtls=warn,rtc_sctp=warn,rtc_datachannel=warn,rtc_mdns=warn,webrtc=warn"
+        // webrtc-rs (rtc*) logs every state change of every peer connection and warns about
+        // routine events of each one (no candidates yet, DTLS server name, first SCTP packet).
+        "info,librqbit=warn,librqbit_dht=warn,librqbit_core=warn,rtc=error,rtc_ice=error,\
+         rtc_dtls=error,rtc_sctp=error,rtc_datachannel=error,rtc_mdns=error,webrtc=warn"
             .into()
     });
     tracing_subscriber::fmt()

@@ -49,8 +49,10 @@ use crate::library::torrent::Info;
 
 /// ICE gathering on a LAN takes milliseconds; STUN may take a few seconds.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(10);
-/// From the answer to an open data channel: WebTorrent gives up on an offer after 50 s.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(50);
+/// From the answer to an open data channel. Browsers connect in seconds (simple-peer waits
+/// out a 5 s ICE timeout at most); a well-formed offer that never connects holds a peer
+/// permit this long, so it is well below WebTorrent's own 50 s offer timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A handshake must come this soon after the channel opens (WebTorrent uses 25 s).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(25);
 /// Unacknowledged bytes a data channel may hold before sends wait (about one SCTP window).
@@ -638,5 +640,6 @@ async fn send_block(
     send_all(dc, &data).await?;
     wt.uploaded
         .fetch_add(u64::from(b.length), Ordering::Relaxed);
+    t.uploaded.fetch_add(u64::from(b.length), Ordering::Relaxed);
     Ok(())
 }
