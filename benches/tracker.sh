@@ -4,7 +4,8 @@
 #
 #   benches/tracker.sh              # RUNS=3 SECONDS_=20 WARMUP=5 TORRENTS=10000 PEERS=100000
 #   SCENARIOS=udp,ws RUNS=1 benches/tracker.sh
-#   PROFILE=udp benches/tracker.sh  # only: perf profile of the node under the UDP load
+#   PROFILE=udp benches/tracker.sh  # only: perf profile of the node (udp, http or ws load)
+#   OUT=tracker-udp SCENARIOS=udp-aquatic,udp benches/tracker.sh   # results/tracker-udp.txt
 #
 # Scenarios: udp-aquatic (aquatic_udp_load_test), udp (streamp2p-loadgen, own peer ids and
 # latency), http and http-close (wrk + tracker_http.lua), ws (streamp2p-loadgen ws: announces
@@ -35,6 +36,8 @@ LOADGEN_TARGET="$CARGO_TARGET_DIR/loadgen"
 (cd "$BENCH_DIR/loadgen" && CARGO_TARGET_DIR="$LOADGEN_TARGET" cargo build --release --quiet)
 LOADGEN="$LOADGEN_TARGET/release/streamp2p-loadgen"
 
+NAME="${OUT:-tracker}"
+[ -z "${PROFILE:-}" ] || NAME="tracker-perf-$PROFILE"
 make_work tracker
 # Other work on this machine may rebuild the shared target dir mid-run: every run starts this
 # copy of the binary that was just built.
@@ -45,17 +48,17 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 {
     machine
     echo "opentracker: $(dpkg-query -W -f='${Version}' opentracker 2>/dev/null)"
-    echo "aquatic_udp: $(aquatic_udp -V 2>/dev/null || echo missing); aquatic_ws: $(aquatic_ws -V 2>/dev/null || echo missing)"
+    echo "cargo-installed: $(cargo install --list | grep -E '^aquatic' | tr -d ':' | tr '\n' ' ')"
     echo "node binary: $NODE_COMMIT, sha256 $(sha256sum "$BIN" | cut -c1-16)"
     echo "wrk: $(wrk -v 2>&1 | head -1)"
     echo "load: $(cat /proc/loadavg); fuzz: $(pgrep -fa fuzz | grep -v pgrep | head -1 || echo none)"
-} | tee "$RESULTS/tracker-machine.txt" >&2
+} | tee "$RESULTS/$NAME-machine.txt" >&2
 
 if [ -n "${PROFILE:-}" ]; then
     python3 "$BENCH_DIR/trackerbench.py" profile --kind "$PROFILE" --work "$WORK" --bin "$BIN" \
-        --loadgen "$LOADGEN" --out "$RESULTS/tracker-perf-$PROFILE.txt"
+        --loadgen "$LOADGEN" --out "$RESULTS/$NAME.txt"
     exit 0
 fi
 python3 "$BENCH_DIR/trackerbench.py" all --work "$WORK" --bin "$BIN" --loadgen "$LOADGEN" \
-    --out "$RESULTS/tracker.txt"
+    --out "$RESULTS/$NAME.txt"
 # The trackers' logs stay in the work directory: KEEP=1 keeps it.
