@@ -112,11 +112,13 @@ def load_state():
 
 def check_ports_clear():
     """Leftover trackers (opentracker shares ports via SO_REUSEPORT) would steal requests."""
-    r = subprocess.run(["pgrep", "-a", "-x", "opentracker|aquatic_udp|aquatic_ws"],
-                       capture_output=True, text=True)
-    if r.stdout.strip():
-        log("WARNING: tracker processes already running (not ours?):\n" + r.stdout)
-    return r.stdout.strip()
+    # One name per pgrep: it matches nothing for a pattern longer than 15 characters.
+    found = "".join(subprocess.run(["pgrep", "-a", "-x", name], capture_output=True,
+                                   text=True).stdout
+                    for name in ("opentracker", "aquatic_udp", "aquatic_ws"))
+    if found.strip():
+        log("WARNING: tracker processes already running (not ours?):\n" + found)
+    return found.strip()
 
 
 # ---------------------------------------------------------------- trackers
