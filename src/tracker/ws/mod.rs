@@ -33,8 +33,6 @@ use super::{
 use crate::web::AppState;
 use protocol::Message;
 
-/// Initial read buffer per WebSocket connection.
-const READ_BUFFER: usize = 4096;
 /// Messages waiting for one slow socket before new ones are dropped.
 const QUEUE: usize = 64;
 /// Messages per second one socket may send, with bursts of `FLOOD_BURST`.
@@ -104,11 +102,7 @@ pub fn upgrade(app: AppState, ws: WebSocketUpgrade, ip: IpAddr) -> Response {
             .into_response();
     };
     let max = app.tracker.config().max_ws_message_bytes;
-    // A small read buffer: the 128 KiB default stays resident (zero-filled) in every
-    // idle browser's connection; tracker messages are a few KiB and the buffer grows
-    // up to `max` when one needs it.
-    ws.read_buffer_size(READ_BUFFER)
-        .max_message_size(max)
+    ws.max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| serve(app, socket, ip, permit))
 }
