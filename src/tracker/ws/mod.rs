@@ -232,7 +232,7 @@ fn handle(
                 // One peer per offer: each offer can start one WebRTC connection.
                 numwant: offers.len(),
             };
-            match tracker.announce(a, ip, None) {
+            match tracker.announce(a, ip, || None) {
                 Ok(reply) => {
                     if event == Event::Stopped {
                         announced.remove(&(info_hash, peer_id));
