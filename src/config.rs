@@ -238,6 +238,9 @@ pub struct TrackerConfig {
     pub max_ws_message_bytes: usize,
     /// A WebSocket with no message for this long is closed.
     pub ws_idle_secs: u64,
+    /// Messages per second one WebSocket may send (bursts of five times that pass); a
+    /// socket that sends more is closed. A browser sends one every couple of minutes.
+    pub ws_messages_per_sec: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
 }
@@ -256,6 +259,7 @@ impl Default for TrackerConfig {
             max_ws_connections: 1_000,
             max_ws_message_bytes: 64 * 1024,
             ws_idle_secs: 300,
+            ws_messages_per_sec: 20,
             trust_forwarded_for: false,
         }
     }
@@ -455,6 +459,13 @@ impl Config {
                 "tracker.max_ws_message_bytes",
                 "below 4096 bytes a browser's offer does not fit",
                 "use 65536",
+            ));
+        }
+        if t.ws_messages_per_sec == 0 {
+            return Err(ConfigError::new(
+                "tracker.ws_messages_per_sec",
+                "0 would close every browser's tracker connection",
+                "use 20",
             ));
         }
         if !(1..=2).contains(&self.live.channels) {

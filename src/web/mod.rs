@@ -20,9 +20,10 @@ use axum::{
     extract::connect_info::Connected,
     http::{header, HeaderMap},
     routing::get,
+    serve::Listener,
     Router,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -56,8 +57,30 @@ pub struct ConnInfo {
     pub local: SocketAddr,
 }
 
-impl Connected<axum::serve::IncomingStream<'_, TcpListener>> for ConnInfo {
-    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+/// The HTTP listener, with `TCP_NODELAY` on every accepted socket. Replies go out whole,
+/// so Nagle's algorithm only adds waits: a tracker reply queued behind relayed offers that
+/// the browser has not acknowledged yet (delayed ACK) waited up to 40 ms.
+pub struct Listen(TcpListener);
+
+impl Listener for Listen {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        let (s, addr) = Listener::accept(&mut self.0).await;
+        if let Err(e) = s.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+        (s, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, Listen>> for ConnInfo {
+    fn connect_info(s: axum::serve::IncomingStream<'_, Listen>) -> Self {
         let remote = *s.remote_addr();
         let local = s.io().local_addr().unwrap_or(remote);
         Self { remote, local }
@@ -97,7 +120,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     axum::serve(
-        listener,
+        Listen(listener),
         router(state).into_make_service_with_connect_info::<ConnInfo>(),
     )
     .with_graceful_shutdown(shutdown.cancelled_owned())
