@@ -11,6 +11,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+pub mod operator;
+
 /// A setting that cannot be used, with the key it came from and what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[error("config error: `{key}`: {problem}; {fix}")]
@@ -92,6 +94,7 @@ pub struct Config {
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -110,6 +113,7 @@ impl Default for Config {
             tracker: TrackerConfig::default(),
             live: LiveConfig::default(),
             webtorrent: WebTorrentConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -137,6 +141,27 @@ impl Default for LiveConfig {
             silence_secs: 30,
             record: true,
             record_split_secs: 3600,
+        }
+    }
+}
+
+/// The config page (`/admin`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the config page to addresses outside the local network too. Off: only
+    /// private, link-local and loopback addresses reach it (the box sits behind a home
+    /// router; its owner is on the same network).
+    pub allow_remote: bool,
+    /// Largest file the operator may publish from the page, in MB.
+    pub max_upload_mb: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            allow_remote: false,
+            max_upload_mb: 500,
         }
     }
 }
@@ -337,6 +362,7 @@ pub struct Settings {
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
+    pub admin: AdminConfig,
 }
 
 impl Config {
@@ -461,6 +487,30 @@ impl Config {
                 "use 65536",
             ));
         }
+        if self.admin.max_upload_mb == 0 || self.admin.max_upload_mb > 16 * 1024 {
+            return Err(ConfigError::new(
+                "admin.max_upload_mb",
+                format!(
+                    "{} MB is not a usable upload limit",
+                    self.admin.max_upload_mb
+                ),
+                "use a size between 1 and 16384 MB, such as 500",
+            ));
+        }
+        if self.station.name.trim().is_empty() || self.station.name.chars().count() > 100 {
+            return Err(ConfigError::new(
+                "station.name",
+                "the station name must have 1 to 100 characters",
+                "write the name listeners know the station by",
+            ));
+        }
+        if self.station.description.chars().count() > 2000 {
+            return Err(ConfigError::new(
+                "station.description",
+                "the description is longer than 2000 characters",
+                "shorten it to a few sentences",
+            ));
+        }
         if t.ws_messages_per_sec == 0 {
             return Err(ConfigError::new(
                 "tracker.ws_messages_per_sec",
@@ -547,6 +597,7 @@ impl Config {
             tracker: self.tracker,
             live: self.live,
             webtorrent: self.webtorrent,
+            admin: self.admin,
         })
     }
 }

@@ -15,7 +15,7 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{AudioSource, ConfigError, Settings},
+    config::{AudioSource, Config, ConfigError, Settings},
     library::Library,
     live::{
         hls::Hls,
@@ -29,7 +29,11 @@ use crate::{
         ws::Hub,
         NodePeer, Tracker,
     },
-    web::{self, AppState},
+    web::{
+        self,
+        admin::{history, upload, Admin},
+        AppState,
+    },
     webtorrent::WebTorrent,
 };
 
@@ -102,16 +106,37 @@ fn new_peer_id() -> [u8; 20] {
     id
 }
 
-pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), NodeError> {
+/// How a run of the node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Asked to stop (a signal).
+    Stopped,
+    /// The operator saved settings that the services take only when they start: the
+    /// caller starts the node again (see `main`).
+    Restart,
+}
+
+/// Runs the node on `base` (the config file and command line) with the operator's saved
+/// choices laid over it, until `shutdown` or a restart asked by the config page.
+pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, NodeError> {
     let started = Instant::now();
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+    std::fs::create_dir_all(&base.data_dir).map_err(|e| {
         ConfigError::new(
             "data_dir",
-            format!("cannot create {}: {e}", settings.data_dir.display()),
+            format!("cannot create {}: {e}", base.data_dir.display()),
             "give a writable folder with --data-dir",
         )
     })?;
-    let store = Store::open(&settings.data_dir)?;
+    let store = Store::open(&base.data_dir)?;
+    let (settings, problem) = Admin::startup_settings(&store, &base)?;
+    if let Some(p) = &problem {
+        tracing::warn!("{p}");
+    }
+    // The services stop on this; the config page cancels it alone to restart them.
+    let services = shutdown.child_token();
+    let admin_store = store.clone();
+    let outer = shutdown;
+    let shutdown = services;
     let listener = bind_http(&settings).await?;
     let udp_socket = udp::bind(settings.udp_tracker).await?;
     if settings.swarm.enabled {
@@ -120,9 +145,19 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
 
-    // Recordings land under the data dir, which is then a library root like the USB ones.
+    // Recordings and uploads land under the data dir, which holds library roots like the
+    // USB ones.
     let recording = settings.audio != AudioSource::None && settings.live.record;
     let mut roots = settings.library.clone();
+    let uploads = upload::uploads_dir(&settings.data_dir);
+    std::fs::create_dir_all(&uploads).map_err(|e| {
+        ConfigError::new(
+            "data_dir",
+            format!("cannot create {}: {e}", uploads.display()),
+            "give a writable folder with --data-dir",
+        )
+    })?;
+    roots.push(uploads);
     if recording {
         let dir = recorder::dir(&settings.data_dir);
         std::fs::create_dir_all(&dir).map_err(|e| {
@@ -196,8 +231,17 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         live: live.clone(),
         hls: hls.clone(),
         webtorrent: webtorrent.clone(),
+        admin: Admin::new(
+            admin_store,
+            base,
+            settings.clone(),
+            problem,
+            shutdown.clone(),
+        ),
         started,
     };
+    tasks.spawn(history::run(state.clone(), shutdown.clone()));
+    tasks.spawn(upload::run(state.clone(), shutdown.clone()));
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
     if let Some(wt) = webtorrent {
         tasks.spawn(wt.run(http_addr, shutdown.clone()));
@@ -230,7 +274,17 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     }
 
     // The web server stops on shutdown; if it fails by itself, everything else stops too.
-    let served = web.await;
+    // Open streams (live listeners, level meters) hold a graceful shutdown open: they get
+    // `DRAIN`, then are cut.
+    let mut web = web;
+    let served = tokio::select! {
+        r = &mut web => r,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN).await } => {
+            tracing::warn!("open connections did not close in time; cutting them");
+            web.abort();
+            Ok(Ok(()))
+        }
+    };
     shutdown.cancel();
     if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
         .await
@@ -242,7 +296,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         return Err(e.into());
     }
     match served {
-        Ok(r) => r.map_err(NodeError::Web),
-        Err(e) => Err(NodeError::Web(std::io::Error::other(e))),
+        Ok(r) => r.map_err(NodeError::Web)?,
+        Err(e) => return Err(NodeError::Web(std::io::Error::other(e))),
     }
+    Ok(if outer.is_cancelled() {
+        Exit::Stopped
+    } else {
+        Exit::Restart
+    })
 }

@@ -8,7 +8,7 @@ use axum::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{base_url, AppState, ConnInfo};
+use super::{admin::ItemMeta, base_url, AppState, ConnInfo};
 use crate::library::{torrent, Item};
 
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
@@ -46,7 +46,7 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
 }
 
 /// One library item as the API shows it.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct ItemView<'a> {
     pub infohash: &'a str,
     pub name: &'a str,
@@ -59,6 +59,8 @@ pub struct ItemView<'a> {
     pub artist: Option<&'a str>,
     pub album: Option<&'a str>,
     pub duration_secs: Option<f64>,
+    /// The operator's notes (config page).
+    pub description: Option<&'a str>,
 }
 
 impl<'a> ItemView<'a> {
@@ -76,7 +78,22 @@ impl<'a> ItemView<'a> {
             artist: item.tags.artist.as_deref(),
             album: item.tags.album.as_deref(),
             duration_secs: item.tags.duration_secs,
+            description: None,
         }
+    }
+
+    /// With the operator's title and notes, where the config page set them.
+    pub fn with_meta(mut self, meta: Option<&'a ItemMeta>) -> Self {
+        if let Some(m) = meta {
+            self.title = m.title.as_deref().or(self.title);
+            self.description = m.description.as_deref();
+        }
+        self
+    }
+
+    /// What a listener sees as the episode's name.
+    pub fn display_title(&self) -> &'a str {
+        self.title.unwrap_or(self.name)
     }
 }
 
@@ -114,13 +131,14 @@ pub async fn library(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let base = base_url(&app.settings, &headers, &conn);
+    let base = base_url(&app.admin.settings(), &headers, &conn);
     let trackers = trackers(&app, &base);
     let catalog = app.library.catalog();
+    let metas = app.admin.item_meta();
     let items: Vec<ItemView> = catalog
         .items
         .values()
-        .map(|i| ItemView::new(i, &base, &trackers))
+        .map(|i| ItemView::new(i, &base, &trackers).with_meta(metas.get(&i.infohash)))
         .collect();
     Json(json!(items))
 }

@@ -45,7 +45,7 @@ pub async fn torrent(
     let (Some(item), Some(info)) = (catalog.items.get(&hex), app.library.info(&hex)) else {
         return not_found("torrent");
     };
-    let base = base_url(&app.settings, &headers, &conn);
+    let base = base_url(&app.admin.settings(), &headers, &conn);
     let web_seed = web_seed_url(&base, item);
     let body = torrent::torrent_file(&info, &trackers(&app, &base), Some(&web_seed));
     let disposition = format!(

@@ -3,8 +3,10 @@
 //! Handlers read the library catalog, the swarm's stats and the tracker through
 //! [`AppState`]; none of them touches the database.
 
+pub mod admin;
 mod api;
 mod assets;
+mod feed;
 mod files;
 mod live;
 mod metrics;
@@ -34,6 +36,7 @@ use crate::{
     tracker::{ws::Hub, Tracker},
     webtorrent::WebTorrent,
 };
+use admin::Admin;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -47,6 +50,7 @@ pub struct AppState {
     pub hls: Arc<Hls>,
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
+    pub admin: Arc<Admin>,
     pub started: Instant,
 }
 
@@ -110,6 +114,8 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{infohash}/{*name}", get(files::file))
         .route("/announce", get(crate::tracker::http::announce))
         .route("/scrape", get(crate::tracker::http::scrape))
+        .route("/feed.xml", get(feed::feed))
+        .merge(admin::routes())
         .with_state(state)
 }
 

@@ -5,12 +5,11 @@
 //   node tests/js/browser_and_node.mjs --base http://127.0.0.1:P --infohash HEX --title T
 
 import { chromium } from 'playwright-core'
-import WebTorrent from 'webtorrent'
-import * as wrtc from 'webrtc-polyfill'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { args, check, fail, log, next, overallTimeout, sleep } from './lib.mjs'
+import { args, check, log, next, overallTimeout, sleep } from './lib.mjs'
+import { webrtcClient } from './webrtc_client.mjs'
 
 const opt = args({ base: { type: 'string' }, infohash: { type: 'string' }, title: { type: 'string' } })
 check(opt.base && opt.infohash && opt.title, 'need --base --infohash --title')
@@ -42,11 +41,7 @@ try {
   check(progress === 1, `the browser has ${progress} of the episode`)
   log('browser has the whole episode; starting the Node client')
 
-  const client = new WebTorrent({
-    dht: false, lsd: false, utp: false, utPex: false, natUpnp: false, natPmp: false, webSeeds: false,
-    tracker: { wrtc, rtcConfig: { iceServers: [] } }
-  })
-  client.on('error', err => fail(`client: ${err.message || err}`))
+  const client = webrtcClient('client')
   const t = client.add(`magnet:?xt=urn:btih:${opt.infohash}&tr=${encodeURIComponent(tracker)}`, { path: work })
   // Wait until both the node and the browser are connected before asking for pieces, so
   // the download is spread over both.
