@@ -15,7 +15,10 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{AudioSource, Config, ConfigError, Settings},
+    config::{
+        operator::{Show, SCHEDULE_KEY},
+        AudioSource, Config, ConfigError, Settings,
+    },
     library::Library,
     live::{
         hls::Hls,
@@ -169,7 +172,11 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         })?;
         roots.push(dir);
     }
-    let library = Library::new(store, roots, Duration::from_secs(settings.scan.rescan_secs));
+    let library = Library::new(
+        store.clone(),
+        roots,
+        Duration::from_secs(settings.scan.rescan_secs),
+    );
     let mut first = library.subscribe();
     tasks.spawn({
         let (library, shutdown) = (library.clone(), shutdown.clone());
@@ -204,10 +211,15 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     // a while, and the pages, the web seed and the tracker need none of it.
     let live = Live::start(&settings, shutdown.clone());
     if recording {
+        let schedule = store.clone();
         let rec = Recorder::new(
             recorder::dir(&settings.data_dir),
             settings.station.name.clone(),
             Duration::from_secs(settings.live.record_split_secs),
+            Box::new(move |at| {
+                let shows: Vec<Show> = schedule.setting(SCHEDULE_KEY).ok().flatten()?;
+                Show::at_time(&shows, at).map(|s| s.name.clone())
+            }),
         );
         tasks.spawn(rec.run(live.clone(), shutdown.clone()));
     }

@@ -65,6 +65,9 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> bool {
         || old.swarm.trackers != new.swarm.trackers
 }
 
+/// Where the schedule is kept (the settings tree of the store).
+pub const SCHEDULE_KEY: &str = "schedule";
+
 /// One weekly show of the schedule, used to title recordings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Show {
@@ -146,6 +149,14 @@ impl Show {
         shows
             .iter()
             .find(|s| s.day == day && s.start <= minute && minute < s.end)
+    }
+
+    /// The show on air at `t`, in the box's local time (the schedule is written in it).
+    pub fn at_time(shows: &[Show], t: std::time::SystemTime) -> Option<&Show> {
+        use chrono::{Datelike, Timelike};
+        let local: chrono::DateTime<chrono::Local> = t.into();
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        Self::at(shows, local.weekday().num_days_from_monday() as u8, minute)
     }
 }
 

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{
-        operator::{Operator, Show},
+        operator::{Operator, Show, SCHEDULE_KEY},
         Config, Settings,
     },
     store::{Store, StoreError, Tree},
@@ -43,7 +43,6 @@ use super::{AppState, ConnInfo};
 use auth::{Auth, Session};
 
 const OPERATOR_KEY: &str = "operator";
-const SCHEDULE_KEY: &str = "schedule";
 
 /// The operator's titles and notes for a library item (the USB storage is read-only, so
 /// they live in sled, by infohash).
