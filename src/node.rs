@@ -109,6 +109,17 @@ fn new_peer_id() -> [u8; 20] {
     id
 }
 
+/// Creates a folder the node writes in (the data dir and the library roots under it).
+fn make_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        ConfigError::new(
+            "data_dir",
+            format!("cannot create {}: {e}", dir.display()),
+            "give a writable folder with --data-dir",
+        )
+    })
+}
+
 /// How a run of the node ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -123,13 +134,7 @@ pub enum Exit {
 /// choices laid over it, until `shutdown` or a restart asked by the config page.
 pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, NodeError> {
     let started = Instant::now();
-    std::fs::create_dir_all(&base.data_dir).map_err(|e| {
-        ConfigError::new(
-            "data_dir",
-            format!("cannot create {}: {e}", base.data_dir.display()),
-            "give a writable folder with --data-dir",
-        )
-    })?;
+    make_dir(&base.data_dir)?;
     let store = Store::open(&base.data_dir)?;
     let (settings, problem) = Admin::startup_settings(&store, &base)?;
     if let Some(p) = &problem {
@@ -153,23 +158,11 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let recording = settings.audio != AudioSource::None && settings.live.record;
     let mut roots = settings.library.clone();
     let uploads = upload::uploads_dir(&settings.data_dir);
-    std::fs::create_dir_all(&uploads).map_err(|e| {
-        ConfigError::new(
-            "data_dir",
-            format!("cannot create {}: {e}", uploads.display()),
-            "give a writable folder with --data-dir",
-        )
-    })?;
+    make_dir(&uploads)?;
     roots.push(uploads);
     if recording {
         let dir = recorder::dir(&settings.data_dir);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            ConfigError::new(
-                "data_dir",
-                format!("cannot create {}: {e}", dir.display()),
-                "give a writable folder with --data-dir",
-            )
-        })?;
+        make_dir(&dir)?;
         roots.push(dir);
     }
     let library = Library::new(

@@ -4,11 +4,9 @@
 // chunk, then a reload and the same file chosen again) and resumes. Screenshots go to
 // --shots. Prints "ok" and a JSON line of what it saw.
 
-import { chromium } from 'playwright-core'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { args, check, fail, log, overallTimeout } from './lib.mjs'
+import { phone } from './phone.mjs'
 
 const opts = args({
   base: { type: 'string' },
@@ -20,19 +18,7 @@ check(opts.base && opts.shots && opts.file && opts.title, 'need --base --shots -
 overallTimeout(150, 'config page')
 
 const PASSWORD = 'correct horse battery'
-const profile = mkdtempSync(join(tmpdir(), 'streamp2p-chromium-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'
-  ],
-  viewport: { width: 390, height: 844 },
-  isMobile: true,
-  hasTouch: true,
-  deviceScaleFactor: 3
-})
+const { context, close } = await phone()
 const seen = {}
 try {
   const page = await context.newPage()
@@ -131,8 +117,7 @@ try {
 } catch (e) {
   fail(e.stack || String(e))
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
 }
 console.log(JSON.stringify(seen))
 console.log('ok')

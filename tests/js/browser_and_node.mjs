@@ -4,11 +4,11 @@
 //
 //   node tests/js/browser_and_node.mjs --base http://127.0.0.1:P --infohash HEX --title T
 
-import { chromium } from 'playwright-core'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { args, check, log, next, overallTimeout, sleep } from './lib.mjs'
+import { phone } from './phone.mjs'
 import { webrtcClient } from './webrtc_client.mjs'
 
 const opt = args({ base: { type: 'string' }, infohash: { type: 'string' }, title: { type: 'string' } })
@@ -18,16 +18,8 @@ overallTimeout(150, 'browser_and_node')
 const NODE_ID_PREFIX = Buffer.from('-SP0100-').toString('hex')
 const tracker = `${opt.base.replace('http://', 'ws://')}/announce`
 
-const profile = mkdtempSync(join(tmpdir(), 'streamp2p-chromium-'))
 const work = mkdtempSync(join(tmpdir(), 'streamp2p-node-client-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-  viewport: { width: 390, height: 844 }
-})
+const { context, close } = await phone({ autoplay: true })
 try {
   const page = await context.newPage()
   await page.goto(`${opt.base}/?webseed=0`)
@@ -63,8 +55,7 @@ try {
   log(`ok: ${fromBrowser} bytes from the browser, ${fromNode} from the node`)
   await Promise.race([new Promise(resolve => client.destroy(resolve)), sleep(3000)])
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
   rmSync(work, { recursive: true, force: true })
 }
 process.exit(0)
