@@ -95,6 +95,7 @@ pub struct Config {
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 impl Default for Config {
@@ -114,6 +115,7 @@ impl Default for Config {
             live: LiveConfig::default(),
             webtorrent: WebTorrentConfig::default(),
             admin: AdminConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -141,6 +143,29 @@ impl Default for LiveConfig {
             silence_secs: 30,
             record: true,
             record_split_secs: 3600,
+        }
+    }
+}
+
+/// Other stations' nodes this one follows (mirrors their library, lists itself as their
+/// mirror).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Base addresses of the nodes to follow, e.g. `http://radio-b.example.org`.
+    pub follow: Vec<String>,
+    /// Seconds between fetches of a followed node's catalog.
+    pub poll_secs: u64,
+    /// Storage for mirrored episodes, in MB; the newest are kept within it.
+    pub mirror_budget_mb: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            follow: Vec::new(),
+            poll_secs: 60,
+            mirror_budget_mb: 4096,
         }
     }
 }
@@ -344,6 +369,9 @@ pub struct Overrides {
     /// Live audio source: alsa:DEVICE, sine, file:PATH or none.
     #[arg(long, value_name = "SRC")]
     pub audio: Option<String>,
+    /// Another station's node to follow and mirror, by its address (repeatable).
+    #[arg(long = "follow", value_name = "URL")]
+    pub follow: Vec<String>,
 }
 
 /// The configuration after validation: the types the rest of the node works with.
@@ -363,6 +391,7 @@ pub struct Settings {
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 impl Config {
@@ -426,6 +455,9 @@ impl Config {
         if let Some(a) = o.audio {
             self.audio = a;
         }
+        if !o.follow.is_empty() {
+            self.federation.follow = o.follow;
+        }
     }
 
     /// Checks every value and turns the configuration into `Settings`.
@@ -485,6 +517,22 @@ impl Config {
                 "tracker.max_ws_message_bytes",
                 "below 4096 bytes a browser's offer does not fit",
                 "use 65536",
+            ));
+        }
+        for f in &self.federation.follow {
+            if !(f.starts_with("http://") || f.starts_with("https://")) || f.len() > 300 {
+                return Err(ConfigError::new(
+                    "federation.follow",
+                    format!("'{f}' is not the http(s) address of a node"),
+                    "write each like http://radio-b.example.org",
+                ));
+            }
+        }
+        if self.federation.poll_secs < 5 {
+            return Err(ConfigError::new(
+                "federation.poll_secs",
+                "polling a followed node more than every 5 seconds is too often",
+                "use 60",
             ));
         }
         if self.admin.max_upload_mb == 0 || self.admin.max_upload_mb > 16 * 1024 {
@@ -598,6 +646,7 @@ impl Config {
             live: self.live,
             webtorrent: self.webtorrent,
             admin: self.admin,
+            federation: self.federation,
         })
     }
 }

@@ -19,6 +19,7 @@ use crate::{
         operator::{Show, SCHEDULE_KEY},
         AudioSource, Config, ConfigError, Settings,
     },
+    federation::{self, Federation, FederationError},
     library::Library,
     live::{
         hls::Hls,
@@ -55,6 +56,8 @@ pub enum NodeError {
     Swarm(#[from] SwarmError),
     #[error("web server failed: {0}")]
     Web(std::io::Error),
+    #[error("federation: {0}")]
+    Federation(#[from] FederationError),
 }
 
 /// Binds `addr` for the web server, turning the usual failures into config errors.
@@ -165,6 +168,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         make_dir(&dir)?;
         roots.push(dir);
     }
+    // Followed stations' episodes, one folder per origin.
+    let mirrors = federation::mirrors_root(&settings.data_dir);
+    make_dir(&mirrors)?;
+    roots.push(mirrors);
     let library = Library::new(
         store.clone(),
         roots,
@@ -227,11 +234,13 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         .webtorrent
         .enabled
         .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
+    let federation = Federation::new(store.clone(), library.clone(), settings.clone())?;
+    tasks.spawn(federation.clone().run(tracker.clone(), shutdown.clone()));
     let state = AppState {
         settings: settings.clone(),
         library: library.clone(),
         swarm: swarm_slot.clone(),
-        tracker,
+        tracker: tracker.clone(),
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
         live: live.clone(),
         hls: hls.clone(),
@@ -243,6 +252,8 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
             problem,
             shutdown.clone(),
         ),
+        federation,
+        claim_gate: web::claim_gate(),
         started,
     };
     tasks.spawn(history::run(state.clone(), shutdown.clone()));

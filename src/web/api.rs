@@ -61,6 +61,8 @@ pub struct ItemView<'a> {
     pub duration_secs: Option<f64>,
     /// The operator's notes (config page).
     pub description: Option<&'a str>,
+    /// For a mirrored episode: the address of the station it comes from.
+    pub origin: Option<String>,
 }
 
 impl<'a> ItemView<'a> {
@@ -79,6 +81,7 @@ impl<'a> ItemView<'a> {
             album: item.tags.album.as_deref(),
             duration_secs: item.tags.duration_secs,
             description: None,
+            origin: None,
         }
     }
 
@@ -109,9 +112,17 @@ pub fn web_seed_url(base: &str, item: &Item) -> String {
 /// Its HTTP tracker comes first, then its UDP tracker on the same host, each its own tier.
 pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
     let udp = udp_tracker_url(base, app.settings.udp_tracker.port());
+    // The mirrors' trackers list the mirrors as seeders: a client that cannot reach this
+    // node still finds the episode.
+    let mirrors = app
+        .federation
+        .mirrors()
+        .into_iter()
+        .map(|m| format!("{m}/announce"));
     std::iter::once(format!("{base}/announce"))
         .chain(udp)
         .chain(app.settings.swarm.trackers.iter().cloned())
+        .chain(mirrors)
         .collect()
 }
 
@@ -138,7 +149,11 @@ pub async fn library(
     let items: Vec<ItemView> = catalog
         .items
         .values()
-        .map(|i| ItemView::new(i, &base, &trackers).with_meta(metas.get(&i.infohash)))
+        .map(|i| {
+            let mut v = ItemView::new(i, &base, &trackers).with_meta(metas.get(&i.infohash));
+            v.origin = app.federation.origin_of(i.path());
+            v
+        })
         .collect();
     Json(json!(items))
 }

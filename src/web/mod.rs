@@ -6,6 +6,8 @@
 pub mod admin;
 mod api;
 mod assets;
+mod federation;
+pub use federation::claim_gate;
 mod feed;
 mod files;
 mod live;
@@ -51,6 +53,9 @@ pub struct AppState {
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
     pub admin: Arc<Admin>,
+    pub federation: Arc<crate::federation::Federation>,
+    /// One mirror claim checked at a time (see `federation::claim`).
+    pub claim_gate: Arc<tokio::sync::Semaphore>,
     pub started: Instant,
 }
 
@@ -115,6 +120,13 @@ pub fn router(state: AppState) -> Router {
         .route("/announce", get(crate::tracker::http::announce))
         .route("/scrape", get(crate::tracker::http::scrape))
         .route("/feed.xml", get(feed::feed))
+        .route("/api/catalog", get(federation::catalog))
+        .route("/api/federation", get(federation::status))
+        .route(
+            "/api/federation/mirrors",
+            axum::routing::post(federation::claim)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
         .merge(admin::routes())
         .with_state(state)
 }
