@@ -25,6 +25,7 @@ pub struct Operator {
     pub trackers: Option<Vec<String>>,
     pub allow_remote_admin: Option<bool>,
     pub max_upload_mb: Option<u64>,
+    pub follow: Option<Vec<String>>,
 }
 
 impl Operator {
@@ -45,6 +46,7 @@ impl Operator {
         set(&mut cfg.swarm.trackers, &self.trackers);
         set(&mut cfg.admin.allow_remote, &self.allow_remote_admin);
         set(&mut cfg.admin.max_upload_mb, &self.max_upload_mb);
+        set(&mut cfg.federation.follow, &self.follow);
         cfg
     }
 
@@ -63,6 +65,7 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> bool {
         || old.library != new.library
         || old.swarm.upload_limit_kib != new.swarm.upload_limit_kib
         || old.swarm.trackers != new.swarm.trackers
+        || old.federation.follow != new.federation.follow
 }
 
 /// Where the schedule is kept (the settings tree of the store).

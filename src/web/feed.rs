@@ -19,7 +19,7 @@ use rss::{
 };
 
 use super::{
-    api::{trackers, ItemView},
+    api::{trackers, web_seed_url, ItemView},
     base_url, AppState, ConnInfo,
 };
 
@@ -42,26 +42,33 @@ fn ext(name: &str, attrs: &[(&str, String)], children: Vec<Extension>) -> Extens
     }
 }
 
-/// `podcast:alternateEnclosure` with the torrent file and the magnet as sources.
-fn alternate(mime: &str, size: u64, torrent: &str, magnet: &str) -> Extension {
+/// `podcast:alternateEnclosure` with the torrent file and the magnet as sources, and the
+/// same file on every mirror of the station.
+fn alternate(mime: &str, size: u64, torrent: &str, magnet: &str, mirrors: &[String]) -> Extension {
+    let mut sources = vec![
+        ext(
+            "podcast:source",
+            &[
+                ("uri", torrent.to_string()),
+                ("contentType", "application/x-bittorrent".into()),
+            ],
+            vec![],
+        ),
+        ext("podcast:source", &[("uri", magnet.to_string())], vec![]),
+    ];
+    sources.extend(
+        mirrors
+            .iter()
+            .map(|m| ext("podcast:source", &[("uri", m.clone())], vec![])),
+    );
     ext(
         "podcast:alternateEnclosure",
         &[
             ("type", mime.to_string()),
             ("length", size.to_string()),
-            ("title", "BitTorrent".into()),
+            ("title", "Peer-to-peer and mirrors".into()),
         ],
-        vec![
-            ext(
-                "podcast:source",
-                &[
-                    ("uri", torrent.to_string()),
-                    ("contentType", "application/x-bittorrent".into()),
-                ],
-                vec![],
-            ),
-            ext("podcast:source", &[("uri", magnet.to_string())], vec![]),
-        ],
+        sources,
     )
 }
 
@@ -74,6 +81,7 @@ pub async fn feed(
     let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
     let metas = app.admin.item_meta();
+    let mirrors = app.federation.mirrors();
     let catalog = app.library.catalog();
     let mut items: Vec<_> = catalog.items.values().collect();
     // Newest first, as podcast apps list them.
@@ -109,6 +117,10 @@ pub async fn feed(
                 v.size,
                 &format!("{base}{}", v.torrent),
                 &v.magnet,
+                &mirrors
+                    .iter()
+                    .map(|m| web_seed_url(m, item))
+                    .collect::<Vec<_>>(),
             )],
         );
         let mut exts = BTreeMap::new();

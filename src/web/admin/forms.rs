@@ -377,6 +377,7 @@ pub async fn settings(
         op.trackers = Some(lines(&f.text("trackers")));
         op.allow_remote_admin = Some(f.get("allow_remote_admin").is_some());
         op.max_upload_mb = Some(number(f, "max_upload_mb", "the largest upload")?);
+        op.follow = Some(lines(&f.text("follow")));
         if app.admin.save_operator(&op, &app.settings)? {
             // After the redirect has gone out: the restart closes this connection too.
             let admin = app.admin.clone();
@@ -430,6 +431,53 @@ pub async fn schedule(
         Ok("schedule")
     })
     .await
+}
+
+/// `POST /admin/key`: puts a saved key (from the old box) in place of this box's, so the
+/// stations that follow this one keep trusting it; the services restart to use it.
+pub async fn import_key(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    change(&app, &conn, &headers, &body, |app, f| {
+        crate::federation::identity::Identity::import(&app.admin.store, &f.text("key")).map_err(
+            |e| FormError::Input {
+                field: "key",
+                problem: e.to_string(),
+            },
+        )?;
+        let admin = app.admin.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            admin.restart_services();
+        });
+        Ok("restarting")
+    })
+    .await
+}
+
+/// `GET /admin/key`: this box's secret key as a file, for a backup.
+pub async fn export_key(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = guard(&app, &headers, &conn, None) {
+        return r.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/plain")),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"streamp2p-key.txt\""),
+            ),
+        ],
+        format!("{}\n", app.federation.export_key()),
+    )
+        .into_response()
 }
 
 /// `POST /admin/item`: the operator's title and notes for one library item.

@@ -228,6 +228,7 @@ pub async fn dashboard(
          <button type=\"submit\" class=\"quiet\">Log out</button></form></header>\
          <nav><a href=\"#air\">On air</a><a href=\"#library\">Library</a>\
          <a href=\"#publish\">Publish</a><a href=\"#share\">Share</a>\
+         <a href=\"#federation\">Sister stations</a>\
          <a href=\"#settings\">Settings</a></nav>",
         name = esc(&s.station.name)
     );
@@ -442,6 +443,62 @@ pub async fn dashboard(
         ),
     ));
 
+    // Federation
+    let fed = &app.federation;
+    let mut follows = String::new();
+    for f in fed.follows() {
+        let state = match (&f.error, f.last_ok) {
+            (Some(e), _) => format!(
+                "<span class=\"error\">{}</span> (next try in {} s)",
+                esc(e),
+                f.retry_in_secs.unwrap_or(0)
+            ),
+            (None, Some(_)) => format!("{} of {} episodes mirrored", f.mirrored, f.items),
+            (None, None) => "first contact pending".into(),
+        };
+        let _ = write!(
+            follows,
+            "<li><b>{name}</b> {url}<br>key {fp}<br>{state}</li>",
+            name = esc(f.station.as_deref().unwrap_or("")),
+            url = esc(&f.url),
+            fp = esc(f.fingerprint.as_deref().unwrap_or("not seen yet")),
+        );
+    }
+    let mirrors: String = fed
+        .mirrors()
+        .iter()
+        .map(|m| format!("<li>{}</li>", esc(m)))
+        .collect();
+    out.push_str(&section(
+        "federation",
+        "Sister stations",
+        &format!(
+            "<p>This box's key: <b class=\"mono\">{fp}</b></p>\
+             <p class=\"hint\">Stations that follow this one check its catalog with this key. \
+             Read it to them to compare. Keep a copy: a replacement box with the same key is \
+             trusted at once.</p><p><a class=\"button\" href=\"/admin/key\" download>Save a \
+             copy of the key</a></p>\
+             <h3>Stations this box follows</h3><ul>{follows}</ul>\
+             <h3>Boxes that mirror this station</h3><ul>{mirrors}</ul>\
+             <details><summary>Use the key of an old box</summary>\
+             <form method=\"post\" action=\"/admin/key\" class=\"stack\">{hidden}\
+             <label>Saved key<textarea name=\"key\" rows=\"3\" required></textarea></label>{e_key}\
+             <button type=\"submit\">Use this key</button></form></details>",
+            fp = esc(&fed.fingerprint()),
+            follows = if follows.is_empty() {
+                "<li>None yet: add a station's address under Settings.</li>".to_string()
+            } else {
+                follows
+            },
+            mirrors = if mirrors.is_empty() {
+                "<li>None yet.</li>".to_string()
+            } else {
+                mirrors
+            },
+            e_key = problem(err, "key"),
+        ),
+    ));
+
     // Settings
     let devices = tokio::task::spawn_blocking(crate::live::source::capture_devices)
         .await
@@ -508,6 +565,9 @@ pub async fn dashboard(
              placeholder=\"http://radio.example.org\"></label>{e_pu}\
              <label>Largest upload (MB)<input name=\"max_upload_mb\" type=\"number\" min=\"1\" \
              value=\"{mu}\"></label>{e_mu}\
+             <label>Sister stations to follow and mirror (one address per line)\
+             <textarea name=\"follow\" rows=\"2\" placeholder=\"http://radio-b.example.org\">\
+             {fo}</textarea></label>{e_fo}\
              <label class=\"check\"><input type=\"checkbox\" name=\"allow_remote_admin\"{ar}> \
              Allow this page from outside the local network (only with a strong password)\
              </label><button type=\"submit\">Save settings</button></form>",
@@ -534,6 +594,8 @@ pub async fn dashboard(
             mu = s.admin.max_upload_mb,
             e_mu = problem(err, "admin.max_upload_mb") + &problem(err, "max_upload_mb"),
             ar = if s.admin.allow_remote { " checked" } else { "" },
+            fo = esc(&s.federation.follow.join("\n")),
+            e_fo = problem(err, "federation.follow"),
         ),
     ));
     shell(&format!("{} – settings", s.station.name), &out)
