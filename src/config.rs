@@ -158,6 +158,8 @@ pub struct FederationConfig {
     pub poll_secs: u64,
     /// Storage for mirrored episodes, in MB; the newest are kept within it.
     pub mirror_budget_mb: u64,
+    /// Seconds between health probes of every known tracker.
+    pub probe_secs: u64,
 }
 
 impl Default for FederationConfig {
@@ -166,6 +168,7 @@ impl Default for FederationConfig {
             follow: Vec::new(),
             poll_secs: 60,
             mirror_budget_mb: 4096,
+            probe_secs: 300,
         }
     }
 }
@@ -527,6 +530,13 @@ impl Config {
                     "write each like http://radio-b.example.org",
                 ));
             }
+        }
+        if self.federation.probe_secs < 5 {
+            return Err(ConfigError::new(
+                "federation.probe_secs",
+                "probing trackers more than every 5 seconds is too often",
+                "use 300",
+            ));
         }
         if self.federation.poll_secs < 5 {
             return Err(ConfigError::new(

@@ -335,3 +335,56 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
         node.stop();
     }
 }
+
+/// Every known tracker is probed over its own protocol; a dead one is left out of the
+/// node's magnets and torrents, the node's own trackers stay first.
+#[test]
+fn tracker_health_orders_links_and_drops_dead_trackers() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio", 5);
+    let dead = format!("udp://127.0.0.1:{}/announce", free_udp_port());
+    let cfg = format!(
+        "{BASE_CONFIG}\n[swarm]\ntrackers = [\"{dead}\"]\n\n[federation]\nprobe_secs = 5\n"
+    )
+    .replace(
+        "[swarm]\ndht = false\nlsd = false\n\n[swarm]\n",
+        "[swarm]\ndht = false\nlsd = false\n",
+    );
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &cfg);
+    node.wait_healthy(1);
+    let trackers = |n: &Node| -> Vec<String> {
+        let m = n.item("one.mp3")["magnet"].as_str().unwrap().to_string();
+        m.split('&')
+            .filter_map(|p| p.strip_prefix("tr="))
+            .map(|t| {
+                percent_encoding::percent_decode_str(t)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect()
+    };
+    assert!(trackers(&node).contains(&dead), "before any probe");
+    let stats = node.wait_until("the dead tracker marked", Duration::from_secs(60), |n| {
+        let t = federation(n)["trackers"].clone();
+        if t[&dead]["failed_in_a_row"].as_u64().unwrap_or(0) >= 3 {
+            Ok(t)
+        } else {
+            Err(t.to_string())
+        }
+    });
+    let own_http = format!("{}/announce", node.base_url());
+    let own_udp = format!("udp://127.0.0.1:{}/announce", node.udp.port());
+    let own_ws = format!("ws://{}/announce", node.http);
+    for own in [&own_http, &own_udp, &own_ws] {
+        assert!(
+            stats[own.as_str()]["ok"].as_u64().unwrap_or(0) >= 1,
+            "{own}: {stats}"
+        );
+        assert!(stats[own.as_str()]["latency_ms"].is_u64(), "{own}: {stats}");
+    }
+    let now = trackers(&node);
+    assert!(!now.contains(&dead), "dead tracker still listed: {now:?}");
+    assert_eq!(now.first(), Some(&own_http), "own tracker first: {now:?}");
+    node.assert_alive();
+}

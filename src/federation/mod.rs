@@ -12,11 +12,12 @@
 //! a listener whose client cannot reach the origin uses the mirror with no manual step.
 
 pub mod catalog;
+pub mod health;
 pub mod identity;
 pub mod mirror;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -100,6 +101,9 @@ pub struct Federation {
     http: reqwest::Client,
     downloader: mirror::Downloader,
     follows: Mutex<BTreeMap<String, FollowStatus>>,
+    /// Trackers the followed stations list, for the health probes.
+    their_trackers: Mutex<BTreeSet<String>>,
+    pub health: health::Health,
     /// This node's base address for others (public URL, or the HTTP address when it is a
     /// specific one); `None` when it listens on every address and has no public URL.
     own_url: Option<String>,
@@ -142,6 +146,8 @@ impl Federation {
                 http.clone(),
             ),
             identity,
+            health: health::Health::new(store.clone(), http.clone()),
+            their_trackers: Mutex::default(),
             store,
             library,
             settings,
@@ -331,6 +337,9 @@ impl Federation {
             <[u8; 20]>::try_from(b.as_slice()).ok()
         });
         tracker.admit_swarms(hashes.collect::<Vec<_>>());
+        if let Ok(mut t) = self.their_trackers.lock() {
+            t.extend(cat.trackers.iter().take(32).cloned());
+        }
         let fp = fingerprint(&cat.key);
         self.set_status(url, |s| {
             s.station = Some(cat.station.clone());
@@ -388,9 +397,44 @@ impl Federation {
         }
     }
 
+    /// Every tracker worth probing: `own` (the node's), the configured ones, the mirrors'
+    /// and the followed stations'.
+    fn known_trackers(&self, own: &[String]) -> Vec<String> {
+        let mut all: Vec<String> = own.to_vec();
+        all.extend(self.settings.swarm.trackers.iter().cloned());
+        all.extend(self.settings.webtorrent.trackers.iter().cloned());
+        all.extend(self.mirrors().iter().map(|m| format!("{m}/announce")));
+        if let Ok(t) = self.their_trackers.lock() {
+            all.extend(t.iter().cloned());
+        }
+        let mut seen = BTreeSet::new();
+        all.retain(|t| seen.insert(t.clone()));
+        all
+    }
+
+    /// Probes every known tracker every `probe_secs` until `shutdown`.
+    async fn probe_trackers(self: Arc<Self>, own: Vec<String>, shutdown: CancellationToken) {
+        let every = Duration::from_secs(self.settings.federation.probe_secs);
+        // A first round soon after start, when the node's own tracker is up.
+        let mut wait = Duration::from_secs(5);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            self.health.probe_all(&self.known_trackers(&own)).await;
+            wait = every;
+        }
+    }
+
     /// Polls every followed node until `shutdown`, each on its own schedule, with back-off
-    /// after failures.
-    pub async fn run(self: Arc<Self>, tracker: Arc<Tracker>, shutdown: CancellationToken) {
+    /// after failures; probes the known trackers.
+    pub async fn run(
+        self: Arc<Self>,
+        tracker: Arc<Tracker>,
+        own_trackers: Vec<String>,
+        shutdown: CancellationToken,
+    ) {
         let urls: Vec<String> = self
             .follows
             .lock()
@@ -398,6 +442,7 @@ impl Federation {
             .unwrap_or_default();
         let every = Duration::from_secs(self.settings.federation.poll_secs);
         let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(self.clone().probe_trackers(own_trackers, shutdown.clone()));
         for url in urls {
             let (me, tracker, shutdown) = (self.clone(), tracker.clone(), shutdown.clone());
             tasks.spawn(async move {

@@ -9,7 +9,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{admin::ItemMeta, base_url, AppState, ConnInfo};
-use crate::library::{torrent, Item};
+use crate::{
+    federation::health,
+    library::{torrent, Item},
+};
 
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let lib = &app.library;
@@ -111,7 +114,8 @@ pub fn web_seed_url(base: &str, item: &Item) -> String {
 /// Trackers for this node's torrents: its own first, then the configured ones.
 /// Its HTTP tracker comes first, then its UDP tracker on the same host, each its own tier.
 pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
-    let udp = udp_tracker_url(base, app.settings.udp_tracker.port());
+    let own = own_trackers(base, app.settings.udp_tracker.port());
+    let keep = own.len();
     // The mirrors' trackers list the mirrors as seeders: a client that cannot reach this
     // node still finds the episode.
     let mirrors = app
@@ -119,10 +123,19 @@ pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
         .mirrors()
         .into_iter()
         .map(|m| format!("{m}/announce"));
-    std::iter::once(format!("{base}/announce"))
-        .chain(udp)
+    let all = own
+        .into_iter()
         .chain(app.settings.swarm.trackers.iter().cloned())
         .chain(mirrors)
+        .collect();
+    // The node's own stay first; the others by health, dead ones left out.
+    health::order(all, keep, &app.federation.health.stats())
+}
+
+/// The node's own trackers as seen from `base`: HTTP, and UDP on the same host.
+pub fn own_trackers(base: &str, udp_port: u16) -> Vec<String> {
+    std::iter::once(format!("{base}/announce"))
+        .chain(udp_tracker_url(base, udp_port))
         .collect()
 }
 

@@ -50,6 +50,7 @@ pub async fn status(State(app): State<AppState>) -> Json<serde_json::Value> {
         "fingerprint": f.fingerprint(),
         "follows": f.follows(),
         "mirrors": f.mirrors(),
+        "trackers": f.health.stats(),
     }))
 }
 

@@ -464,6 +464,28 @@ pub async fn dashboard(
             fp = esc(f.fingerprint.as_deref().unwrap_or("not seen yet")),
         );
     }
+    let trackers_health: String = fed
+        .health
+        .stats()
+        .iter()
+        .map(|(url, st)| {
+            let state = if st.dead() {
+                format!(
+                    "<span class=\"error\">not answering ({}); left out of links</span>",
+                    esc(st.last_error.as_deref().unwrap_or(""))
+                )
+            } else {
+                format!(
+                    "{:.0} % answered{}",
+                    st.success_rate() * 100.0,
+                    st.latency_ms
+                        .map(|l| format!(", {l} ms"))
+                        .unwrap_or_default()
+                )
+            };
+            format!("<li>{}<br>{state}</li>", esc(url))
+        })
+        .collect();
     let mirrors: String = fed
         .mirrors()
         .iter()
@@ -480,6 +502,9 @@ pub async fn dashboard(
              copy of the key</a></p>\
              <h3>Stations this box follows</h3><ul>{follows}</ul>\
              <h3>Boxes that mirror this station</h3><ul>{mirrors}</ul>\
+             <h3>Trackers</h3><p class=\"hint\">Trackers help listeners find each other. The \
+             box checks each every few minutes; links list the healthy ones first.</p>\
+             <ul>{trackers_health}</ul>\
              <details><summary>Use the key of an old box</summary>\
              <form method=\"post\" action=\"/admin/key\" class=\"stack\">{hidden}\
              <label>Saved key<textarea name=\"key\" rows=\"3\" required></textarea></label>{e_key}\
@@ -496,6 +521,11 @@ pub async fn dashboard(
                 mirrors
             },
             e_key = problem(err, "key"),
+            trackers_health = if trackers_health.is_empty() {
+                "<li>Not checked yet.</li>".to_string()
+            } else {
+                trackers_health
+            },
         ),
     ));
 
