@@ -160,6 +160,9 @@ pub struct FederationConfig {
     pub mirror_budget_mb: u64,
     /// Seconds between health probes of every known tracker.
     pub probe_secs: u64,
+    /// Relay the followed stations' live streams to this node's listeners
+    /// (`/relay/<key>/live.ogg`): one copy from each origin, whatever the audience here.
+    pub relay: bool,
 }
 
 impl Default for FederationConfig {
@@ -169,6 +172,7 @@ impl Default for FederationConfig {
             poll_secs: 60,
             mirror_budget_mb: 4096,
             probe_secs: 300,
+            relay: false,
         }
     }
 }

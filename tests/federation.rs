@@ -388,3 +388,49 @@ fn tracker_health_orders_links_and_drops_dead_trackers() {
     assert_eq!(now.first(), Some(&own_http), "own tracker first: {now:?}");
     node.assert_alive();
 }
+
+/// B relays A's live stream: listeners on B hear A's tone while A serves one copy, to B.
+#[test]
+fn a_follower_relays_the_live_stream() {
+    let tmp = tempdir();
+    let a_cfg = format!("audio = \"sine\"\n{BASE_CONFIG}");
+    let mut a = Node::start(&tmp.path().join("a"), &[], &a_cfg);
+    a.wait_until("A on air", Duration::from_secs(20), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        (h["live"]["state"] == "on_air")
+            .then_some(())
+            .ok_or(h.to_string())
+    });
+    let cfg = format!(
+        "{BASE_CONFIG}\n[federation]\nfollow = [\"{}\"]\npoll_secs = 5\nrelay = true\n",
+        a.base_url()
+    );
+    let mut b = Node::start(&tmp.path().join("b"), &[], &cfg);
+    let path = b.wait_until("B relays A", Duration::from_secs(30), |n| {
+        let f = federation(n);
+        f["follows"][0]["relay"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| f.to_string())
+    });
+    let url = format!("{}{path}", b.base_url());
+    // Three listeners on B at once; each hears A's 440 Hz tone.
+    let listeners: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || decode_audio(&url, 4))
+        })
+        .collect();
+    // While they listen, A counts one listener: B.
+    std::thread::sleep(Duration::from_secs(2));
+    let a_listeners = a.health().unwrap()["live"]["listeners"].as_u64();
+    for l in listeners {
+        let samples = l.join().unwrap();
+        assert!(samples.len() > 150_000, "only {} samples", samples.len());
+        let hz = tone_hz(&samples[4800..]);
+        assert!((hz - 440.0).abs() < 5.0, "relayed tone at {hz} Hz");
+    }
+    assert_eq!(a_listeners, Some(1), "A serves one copy, to the relay");
+    a.assert_alive();
+    b.assert_alive();
+}

@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod health;
 pub mod identity;
 pub mod mirror;
+pub mod relay;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -72,6 +73,8 @@ pub struct FollowStatus {
     /// The last problem, in words, and when the next try is.
     pub error: Option<String>,
     pub retry_in_secs: Option<u64>,
+    /// Where this node re-serves the station's live stream, when it relays it.
+    pub relay: Option<String>,
 }
 
 /// Another node's claim to mirror this one.
@@ -104,6 +107,8 @@ pub struct Federation {
     /// Trackers the followed stations list, for the health probes.
     their_trackers: Mutex<BTreeSet<String>>,
     pub health: health::Health,
+    /// Live relays by the origin key's fingerprint (no spaces).
+    relays: Mutex<BTreeMap<String, Arc<relay::Relay>>>,
     /// This node's base address for others (public URL, or the HTTP address when it is a
     /// specific one); `None` when it listens on every address and has no public URL.
     own_url: Option<String>,
@@ -148,6 +153,7 @@ impl Federation {
             identity,
             health: health::Health::new(store.clone(), http.clone()),
             their_trackers: Mutex::default(),
+            relays: Mutex::default(),
             store,
             library,
             settings,
@@ -309,8 +315,35 @@ impl Federation {
         }
     }
 
+    /// The relay of the station whose key has fingerprint `fp` (without spaces).
+    pub fn relay(&self, fp: &str) -> Option<Arc<relay::Relay>> {
+        self.relays.lock().ok()?.get(fp).cloned()
+    }
+
+    /// Starts relaying `url`'s live stream (once).
+    fn start_relay(&self, url: &str, fp: &str, shutdown: &CancellationToken) -> String {
+        let key = fp.replace(' ', "");
+        let path = format!("/relay/{key}/live.ogg");
+        let Ok(mut relays) = self.relays.lock() else {
+            return path;
+        };
+        if !relays.contains_key(&key) {
+            let r = Arc::new(relay::Relay::new(url.to_string()));
+            relays.insert(key, r.clone());
+            let (http, shutdown) = (self.http.clone(), shutdown.clone());
+            tokio::spawn(async move { r.run(http, shutdown).await });
+            tracing::info!(origin = %url, %path, "relaying the live stream");
+        }
+        path
+    }
+
     /// One poll of a followed node: fetch, check, admit, mirror, claim.
-    async fn poll(&self, url: &str, tracker: &Tracker) -> Result<(), String> {
+    async fn poll(
+        &self,
+        url: &str,
+        tracker: &Tracker,
+        shutdown: &CancellationToken,
+    ) -> Result<(), String> {
         let pin_key = format!("follow:{url}");
         let pinned: Option<Pinned> = self.store.setting(&pin_key).map_err(|e| e.to_string())?;
         let body = self.get_limited(&format!("{url}/api/catalog")).await?;
@@ -341,7 +374,10 @@ impl Federation {
             t.extend(cat.trackers.iter().take(32).cloned());
         }
         let fp = fingerprint(&cat.key);
+        let relay = (self.settings.federation.relay && !cat.live.is_empty())
+            .then(|| self.start_relay(url, &fp, shutdown));
         self.set_status(url, |s| {
+            s.relay = relay;
             s.station = Some(cat.station.clone());
             s.fingerprint = Some(fp.clone());
             s.seq = Some(cat.seq);
@@ -448,7 +484,7 @@ impl Federation {
             tasks.spawn(async move {
                 let mut retry = FIRST_RETRY;
                 loop {
-                    let wait = match me.poll(&url, &tracker).await {
+                    let wait = match me.poll(&url, &tracker, &shutdown).await {
                         Ok(()) => {
                             retry = FIRST_RETRY;
                             every

@@ -74,3 +74,21 @@ pub async fn claim(State(app): State<AppState>, Json(c): Json<MirrorClaim>) -> R
         Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     }
 }
+
+/// `GET /relay/{key}/live.ogg`: a followed station's live stream, relayed.
+pub async fn relay(
+    State(app): State<AppState>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Response {
+    let Some(relay) = app.federation.relay(&key) else {
+        return (StatusCode::NOT_FOUND, "this node relays no such station\n").into_response();
+    };
+    let Some((first, rx, guard)) = relay.subscribe() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the station's live stream has not reached this relay yet; try again in a moment\n",
+        )
+            .into_response();
+    };
+    super::live::ogg_body(&app, first, rx, guard)
+}

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
-use crate::live::{hls, source::capture_devices};
+use crate::live::{fanout::ListenerGuard, hls, source::capture_devices};
 
 /// `GET /live.ogg`: headers, a burst of the last second or so, then pages as they come.
 /// A listener that falls too far behind is dropped, never slowing the others.
@@ -35,18 +35,29 @@ pub async fn ogg(State(app): State<AppState>) -> Response {
     let first: Vec<Bytes> = std::iter::once(sub.headers.clone())
         .chain(sub.burst.iter().cloned())
         .collect();
-    let live = stream::unfold((sub.pages, sub.guard), |(mut rx, guard)| async move {
+    ogg_body(&app, first, sub.pages, sub.guard)
+}
+
+/// An Ogg stream response: `first` (headers and burst), then the live pages until the
+/// listener falls too far behind or the stream ends.
+pub fn ogg_body(
+    app: &AppState,
+    first: Vec<Bytes>,
+    pages: tokio::sync::broadcast::Receiver<Bytes>,
+    guard: ListenerGuard,
+) -> Response {
+    let live = stream::unfold((pages, guard), |(mut rx, guard)| async move {
         match rx.recv().await {
             Ok(page) => Some((Ok::<_, Infallible>(page), (rx, guard))),
             Err(RecvError::Lagged(n)) => {
-                tracing::info!(missed = n, "slow /live.ogg listener dropped");
+                tracing::info!(missed = n, "slow Ogg listener dropped");
                 None
             }
             Err(RecvError::Closed) => None,
         }
     });
     let body = stream::iter(first.into_iter().map(Ok)).chain(live);
-    streaming(&app, "audio/ogg", Body::from_stream(body))
+    streaming(app, "audio/ogg", Body::from_stream(body))
 }
 
 /// `GET /live.mp3`: the same programme as progressive MP3, for old players, Safari and

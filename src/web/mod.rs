@@ -123,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feed.xml", get(feed::feed))
         .route("/api/catalog", get(federation::catalog))
         .route("/api/federation", get(federation::status))
+        .route("/relay/{key}/live.ogg", get(federation::relay))
         .route(
             "/api/federation/mirrors",
             axum::routing::post(federation::claim)
