@@ -30,6 +30,16 @@ def make_library(lib, files, mib):
                 f.write(os.urandom(1024 * 1024))
 
 
+def quietly(fn):
+    """fn() or None while the node is still starting (connection refused, not JSON yet)."""
+    def call():
+        try:
+            return fn()
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
+    return call
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", required=True)
@@ -43,8 +53,9 @@ def main():
     total = a.files * a.file_mib * 1024 * 1024
     origin = Node(a.bin, os.path.join(a.work, "a-data"), [lib], swarm_config(rescan=2),
                   a.work, "a").start()
-    wait_until(lambda: (h := origin.health())["library"]["items"] == a.files
-               and h["library"]["hashing"]["files_done"] == a.files, 600, 0.2, "A hashed")
+    wait_until(quietly(lambda: (h := origin.health())["library"]["items"] == a.files
+                       and h["library"]["hashing"]["files_done"] == a.files), 600, 0.2,
+               "A hashed")
     items = get_json(origin.base + "/api/library")
     results = {"machine": machine(), "files": a.files, "file_mib": a.file_mib, "runs": []}
     for r in range(a.runs):
@@ -74,7 +85,7 @@ def main():
         def mirrored():
             lib_b = get_json(b.base + "/api/library", timeout=5)
             return sum(1 for i in lib_b if i.get("origin") == origin.base) == a.files
-        wait_until(mirrored, 1200, 0.2, "B mirrored everything")
+        wait_until(quietly(mirrored), 1200, 0.2, "B mirrored everything")
         follow = b.since_start()
         b.stop()
         subprocess.run(["rm", "-rf", os.path.join(a.work, f"b-data-{r}")])

@@ -75,6 +75,9 @@ pub struct FollowStatus {
     pub retry_in_secs: Option<u64>,
     /// Where this node re-serves the station's live stream, when it relays it.
     pub relay: Option<String>,
+    /// Bytes the relay took from the origin, and its listeners here now.
+    pub relay_bytes_in: Option<u64>,
+    pub relay_listeners: Option<usize>,
 }
 
 /// Another node's claim to mirror this one.
@@ -176,10 +179,22 @@ impl Federation {
     }
 
     pub fn follows(&self) -> Vec<FollowStatus> {
-        self.follows
+        let mut list: Vec<FollowStatus> = self
+            .follows
             .lock()
             .map(|f| f.values().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        for f in &mut list {
+            let relay = f
+                .fingerprint
+                .as_deref()
+                .and_then(|fp| self.relay(&fp.replace(' ', "")));
+            if let Some(r) = relay {
+                f.relay_bytes_in = Some(r.bytes_in.load(std::sync::atomic::Ordering::Relaxed));
+                f.relay_listeners = Some(r.listeners());
+            }
+        }
+        list
     }
 
     /// Nodes that mirror this station (checked claims).
