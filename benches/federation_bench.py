@@ -68,7 +68,7 @@ def main():
             raw = http_get(origin.base + it["torrent"])
             path = os.path.join(tdir, it["infohash"] + ".torrent")
             with open(path, "wb") as f:
-                f.write(torrent_without_web_seed(raw))
+                f.write(torrent_without_web_seed(raw)[0])
             paths.append(path)
         t = time.monotonic()
         subprocess.run(["aria2c", "--no-conf=true", f"--dir={out}", "--seed-time=0",
