@@ -41,15 +41,33 @@ pub fn choose(items: &[CatalogItem], budget: u64) -> Vec<&CatalogItem> {
     let mut used = 0u64;
     by_age
         .into_iter()
-        .filter(|i| {
-            if used + i.size <= budget {
-                used += i.size;
+        .filter(|i| match used.checked_add(i.size) {
+            Some(total) if total <= budget => {
+                used = total;
                 true
-            } else {
-                false
             }
+            _ => false,
         })
         .collect()
+}
+
+/// An infohash from a catalog, before it names a folder or goes in a URL: 40 hex digits.
+pub fn valid_infohash(ih: &str) -> bool {
+    ih.len() == 40 && ih.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The single file's length a .torrent announces (`None` for a multi-file torrent or one
+/// that does not parse): what will be downloaded, checked against the catalog's size.
+fn torrent_length(torrent: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Info {
+        length: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        info: Info,
+    }
+    serde_bencode::from_bytes::<Meta>(torrent).ok()?.info.length
 }
 
 /// A file name from a catalog is someone else's input: one plain path segment only.
@@ -109,6 +127,9 @@ impl Downloader {
         dest_dir: &Path,
     ) -> anyhow::Result<bool> {
         let name = safe_name(&item.name).ok_or_else(|| anyhow::anyhow!("unsafe file name"))?;
+        if !valid_infohash(&item.infohash) {
+            anyhow::bail!("not an infohash");
+        }
         let dest = dest_dir.join(name);
         if dest.exists() {
             return Ok(false);
@@ -119,6 +140,10 @@ impl Downloader {
             anyhow::bail!("torrent file too large");
         }
         let torrent = resp.bytes().await?;
+        // The catalog's size was counted against the budget: the torrent must agree.
+        if torrent_length(&torrent) != Some(item.size) {
+            anyhow::bail!("the torrent's length differs from the catalog's size");
+        }
         let session = self.session().await?;
         let folder = incoming_dir(&self.data_dir).join(&item.infohash);
         let opts = AddTorrentOptions {
@@ -180,6 +205,16 @@ mod tests {
             .collect();
         assert_eq!(got, ["b", "c"]);
         assert!(safe_name("../x").is_none() && safe_name(".hidden").is_none());
+        assert!(
+            valid_infohash(&"ab".repeat(20))
+                && !valid_infohash("../../etc/passwd0000000000000000000000")
+        );
+        let huge = [item("x", u64::MAX, 9), item("y", 5, 1)];
+        assert_eq!(
+            choose(&huge, 100).len(),
+            1,
+            "an absurd size cannot overflow the budget"
+        );
         assert_eq!(safe_name("show 1.mp3"), Some("show 1.mp3"));
     }
 }

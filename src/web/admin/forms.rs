@@ -147,7 +147,7 @@ pub async fn page(
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    if let Err(r) = check_local(&app, &conn) {
+    if let Err(r) = check_local(&app, &conn, &headers) {
         return r.into_response();
     }
     match app.admin.auth.has_password() {
@@ -196,7 +196,7 @@ pub async fn setup(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_local(&app, &conn) {
+    if let Err(r) = check_local(&app, &conn, &headers) {
         return r.into_response();
     }
     match app.admin.auth.has_password() {
@@ -254,7 +254,7 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_local(&app, &conn) {
+    if let Err(r) = check_local(&app, &conn, &headers) {
         return r.into_response();
     }
     let f = Fields::parse(&body);
@@ -263,7 +263,7 @@ pub async fn login(
     }
     let admin = app.admin.clone();
     let pw = f.get("password").unwrap_or("").to_string();
-    let ip = conn.remote.ip();
+    let ip = super::client_ip(&app, &conn, &headers);
     match tokio::task::spawn_blocking(move || admin.auth.check_password(ip, &pw)).await {
         Ok(Ok(())) => logged_in(&app),
         Ok(Err(e @ AuthError::Locked(_))) => {
