@@ -235,21 +235,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         .enabled
         .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
     let federation = Federation::new(store.clone(), library.clone(), settings.clone())?;
-    // The node's own trackers, probed like the others (at the address it serves on).
-    let own_base = match settings.http.ip() {
-        ip if ip.is_unspecified() => format!("http://127.0.0.1:{}", settings.http.port()),
-        _ => format!("http://{}", settings.http),
-    };
-    let mut own = web::own_trackers(&own_base, settings.udp_tracker.port());
-    own.push(format!(
-        "ws{}/announce",
-        own_base.trim_start_matches("http")
-    ));
-    tasks.spawn(
-        federation
-            .clone()
-            .run(tracker.clone(), own, shutdown.clone()),
-    );
+    tasks.spawn(federation.clone().run(tracker.clone(), shutdown.clone()));
     let state = AppState {
         settings: settings.clone(),
         library: library.clone(),

@@ -282,10 +282,12 @@ fn feed_parses_with_a_real_feed_parser() {
     node.assert_alive();
 }
 
-/// The Python with feedparser that `scripts/test.sh` set up (a venv in the target dir).
+/// The Python that has Debian's feedparser (`scripts/test.sh` installs python3-feedparser
+/// and names it in STREAMP2P_PYTHON): Debian's own, not one first on the PATH.
 fn python_with_feedparser() -> PathBuf {
     match std::env::var_os("STREAMP2P_PYTHON") {
         Some(p) => PathBuf::from(p),
+        None if Path::new("/usr/bin/python3").exists() => PathBuf::from("/usr/bin/python3"),
         None => PathBuf::from("python3"),
     }
 }

@@ -341,17 +341,24 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
 #[test]
 fn tracker_health_orders_links_and_drops_dead_trackers() {
     let tmp = tempdir();
+    // Another node's tracker, alive, in open mode (it answers for any infohash).
+    let other = Node::start(
+        &tmp.path().join("other"),
+        &[],
+        "[swarm]\nenabled = false\n[tracker]\nmode = \"open\"\n",
+    );
+    let alive_http = format!("{}/announce", other.base_url());
+    let alive_udp = format!("udp://{}/announce", other.udp);
+    let alive_ws = format!("ws://{}/announce", other.http);
+    let dead = format!("udp://127.0.0.1:{}/announce", free_udp_port());
     let lib = tmp.path().join("library");
     make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio", 5);
-    let dead = format!("udp://127.0.0.1:{}/announce", free_udp_port());
     let cfg = format!(
-        "{BASE_CONFIG}\n[swarm]\ntrackers = [\"{dead}\"]\n\n[federation]\nprobe_secs = 5\n"
-    )
-    .replace(
-        "[swarm]\ndht = false\nlsd = false\n\n[swarm]\n",
-        "[swarm]\ndht = false\nlsd = false\n",
+        "[scan]\nrescan_secs = 1\n[swarm]\ndht = false\nlsd = false\n\
+         trackers = [\"{dead}\", \"{alive_http}\", \"{alive_udp}\"]\n\
+         [webtorrent]\ntrackers = [\"{alive_ws}\"]\n[federation]\nprobe_secs = 5\n"
     );
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &cfg);
+    let mut node = Node::start(&tmp.path().join("node"), std::slice::from_ref(&lib), &cfg);
     node.wait_healthy(1);
     let trackers = |n: &Node| -> Vec<String> {
         let m = n.item("one.mp3")["magnet"].as_str().unwrap().to_string();
@@ -373,19 +380,29 @@ fn tracker_health_orders_links_and_drops_dead_trackers() {
             Err(t.to_string())
         }
     });
-    let own_http = format!("{}/announce", node.base_url());
-    let own_udp = format!("udp://127.0.0.1:{}/announce", node.udp.port());
-    let own_ws = format!("ws://{}/announce", node.http);
-    for own in [&own_http, &own_udp, &own_ws] {
+    for alive in [&alive_http, &alive_udp, &alive_ws] {
         assert!(
-            stats[own.as_str()]["ok"].as_u64().unwrap_or(0) >= 1,
-            "{own}: {stats}"
+            stats[alive.as_str()]["ok"].as_u64().unwrap_or(0) >= 1,
+            "{alive}: {stats}"
         );
-        assert!(stats[own.as_str()]["latency_ms"].is_u64(), "{own}: {stats}");
+        assert!(
+            stats[alive.as_str()]["latency_ms"].is_u64(),
+            "{alive}: {stats}"
+        );
+        assert_eq!(stats[alive.as_str()]["failed"], 0, "{alive}: {stats}");
     }
+    let own_http = format!("{}/announce", node.base_url());
+    assert!(
+        stats.get(&own_http).is_none(),
+        "the node's own tracker is not probed"
+    );
     let now = trackers(&node);
     assert!(!now.contains(&dead), "dead tracker still listed: {now:?}");
     assert_eq!(now.first(), Some(&own_http), "own tracker first: {now:?}");
+    assert!(
+        now.contains(&alive_http) && now.contains(&alive_udp),
+        "{now:?}"
+    );
     node.assert_alive();
 }
 

@@ -1,5 +1,5 @@
-//! Tracker health: every tracker the node knows (its own, its mirrors', the configured and
-//! the followed stations' ones) is probed on a schedule over its own protocol (HTTP
+//! Tracker health: every tracker the node knows besides its own (its mirrors', the
+//! configured and the followed stations' ones) is probed on a schedule over its own protocol (HTTP
 //! announce, BEP 15 UDP connect, WebSocket handshake). Success rate and latency are kept in
 //! sled, and tracker lists in magnets and torrents are ordered by them, with dead trackers
 //! left out, so a listener's client does not spend its first 30 s on a tracker that is gone.

@@ -448,11 +448,11 @@ impl Federation {
         }
     }
 
-    /// Every tracker worth probing: `own` (the node's), the configured ones, the mirrors'
-    /// and the followed stations'.
-    fn known_trackers(&self, own: &[String]) -> Vec<String> {
-        let mut all: Vec<String> = own.to_vec();
-        all.extend(self.settings.swarm.trackers.iter().cloned());
+    /// Every tracker worth probing: the configured ones, the mirrors' and the followed
+    /// stations'. The node's own are not probed: they answer whenever the node does, and
+    /// always lead the lists.
+    fn known_trackers(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.settings.swarm.trackers.clone();
         all.extend(self.settings.webtorrent.trackers.iter().cloned());
         all.extend(self.mirrors().iter().map(|m| format!("{m}/announce")));
         if let Ok(t) = self.their_trackers.lock() {
@@ -464,28 +464,23 @@ impl Federation {
     }
 
     /// Probes every known tracker every `probe_secs` until `shutdown`.
-    async fn probe_trackers(self: Arc<Self>, own: Vec<String>, shutdown: CancellationToken) {
+    async fn probe_trackers(self: Arc<Self>, shutdown: CancellationToken) {
         let every = Duration::from_secs(self.settings.federation.probe_secs);
-        // A first round soon after start, when the node's own tracker is up.
+        // A first round soon after start.
         let mut wait = Duration::from_secs(5);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
-            self.health.probe_all(&self.known_trackers(&own)).await;
+            self.health.probe_all(&self.known_trackers()).await;
             wait = every;
         }
     }
 
     /// Polls every followed node until `shutdown`, each on its own schedule, with back-off
     /// after failures; probes the known trackers.
-    pub async fn run(
-        self: Arc<Self>,
-        tracker: Arc<Tracker>,
-        own_trackers: Vec<String>,
-        shutdown: CancellationToken,
-    ) {
+    pub async fn run(self: Arc<Self>, tracker: Arc<Tracker>, shutdown: CancellationToken) {
         let urls: Vec<String> = self
             .follows
             .lock()
@@ -493,7 +488,7 @@ impl Federation {
             .unwrap_or_default();
         let every = Duration::from_secs(self.settings.federation.poll_secs);
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(self.clone().probe_trackers(own_trackers, shutdown.clone()));
+        tasks.spawn(self.clone().probe_trackers(shutdown.clone()));
         for url in urls {
             let (me, tracker, shutdown) = (self.clone(), tracker.clone(), shutdown.clone());
             tasks.spawn(async move {

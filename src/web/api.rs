@@ -133,7 +133,7 @@ pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
 }
 
 /// The node's own trackers as seen from `base`: HTTP, and UDP on the same host.
-pub fn own_trackers(base: &str, udp_port: u16) -> Vec<String> {
+fn own_trackers(base: &str, udp_port: u16) -> Vec<String> {
     std::iter::once(format!("{base}/announce"))
         .chain(udp_tracker_url(base, udp_port))
         .collect()

@@ -5,7 +5,6 @@
 
 pub mod admin;
 mod api;
-pub use api::own_trackers;
 mod assets;
 mod federation;
 pub use federation::claim_gate;
