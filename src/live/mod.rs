@@ -7,6 +7,7 @@
 //! status says "no input", and the device is opened again every few seconds, so the
 //! station comes back on air by itself.
 
+pub mod cmaf;
 pub mod fanout;
 pub mod hls;
 pub mod levels;

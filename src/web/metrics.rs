@@ -83,12 +83,14 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Listeners of /live.ogg.",
         app.live.status().listeners,
     );
-    metric(
-        &mut o,
-        "streamp2p_live_hls_segments_served_total",
-        "counter",
-        "HLS segments served over HTTP.",
-        app.hls.served(),
+    let served = app.hls.served();
+    let _ = writeln!(
+        o,
+        "# HELP streamp2p_live_hls_segments_served_total HLS media segments served over HTTP, per variant.\n\
+         # TYPE streamp2p_live_hls_segments_served_total counter\n\
+         streamp2p_live_hls_segments_served_total{{variant=\"opus\"}} {}\n\
+         streamp2p_live_hls_segments_served_total{{variant=\"mp3\"}} {}",
+        served.opus, served.mp3
     );
     if let Some(w) = app.webtorrent.as_ref().map(|w| w.stats()) {
         metric(
