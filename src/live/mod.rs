@@ -1,6 +1,9 @@
 //! On air: capture -> Opus -> Ogg pages -> every `/live.ogg` listener.
 //!
-//! Parts: `source` (ALSA, tone, WAV file), `levels` (peak/RMS), `ogg_opus` (framing).
+//! Parts: `source` (ALSA, tone, WAV file), `levels` (peak/RMS), `ogg_opus` (framing),
+//! `mp3`, `hls` with `cmaf` (the live HLS variants), `p2p` (their listeners' swarms),
+//! `recorder`.
+//!
 //! The capture thread is a plain OS thread (ALSA reads block): it reads 20 ms frames,
 //! measures them, encodes them and publishes Ogg pages on a broadcast channel. When the
 //! device fails (a USB card pulled out) the stream goes on with the same Ogg stream, the
@@ -13,6 +16,7 @@ pub mod hls;
 pub mod levels;
 pub mod mp3;
 pub mod ogg_opus;
+pub mod p2p;
 pub mod recorder;
 pub mod source;
 

@@ -69,6 +69,15 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
         .route("/assets/webtorrent.min.js", get(assets::webtorrent))
+        .route("/assets/hls.light.min.mjs", get(assets::hls_js))
+        .route(
+            "/assets/p2p-media-loader-core.es.min.js",
+            get(assets::p2pml_core),
+        )
+        .route(
+            "/assets/p2p-media-loader-hlsjs.es.min.js",
+            get(assets::p2pml_hlsjs),
+        )
         .route("/assets/listen.js", get(assets::listen_js))
         .route("/assets/listen.css", get(assets::listen_css))
         .route("/api/health", get(api::health))
