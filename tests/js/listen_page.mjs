@@ -62,8 +62,12 @@ try {
   log(`currentTime ${t}, status: ${status}`)
   if (t <= want) fail(`audio stuck at ${t} s (status: ${status}; page errors: ${errors.join(' | ')})`)
   if (opts.live) {
-    const src = await page.evaluate(() => document.getElementById('audio').currentSrc)
-    check(src.endsWith('/live.ogg'), `Chromium should play the Ogg stream, played ${src}`)
+    // Chromium has Media Source Extensions: hls.js plays the Opus HLS variant.
+    const live = await page.evaluate(() => ({
+      src: document.getElementById('audio').currentSrc,
+      variant: window.streamp2p && window.streamp2p.live && window.streamp2p.live.variant
+    }))
+    check(live.src.startsWith('blob:') && live.variant === 'opus', `Chromium should play the Opus HLS variant with hls.js, played ${JSON.stringify(live)}`)
   }
   if (opts.p2p) {
     const wires = await page.evaluate(() => {
