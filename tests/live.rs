@@ -193,9 +193,18 @@ fn hls_and_mp3_play_in_ffmpeg() {
     for v in ["opus", "mp3"] {
         let served = num(&h, &format!("/live/hls_segments_served/{v}")).unwrap_or(0);
         assert!(served >= 5, "{v}: {served} segments counted: {h}");
+        // 128 kb/s in ~2 s segments: about 32 KB each.
+        let bytes = num(&h, &format!("/live/hls_bytes_served/{v}")).unwrap_or(0);
+        assert!(bytes > served * 25_000, "{v}: {bytes} bytes counted: {h}");
     }
     let m = node.get("/metrics").text();
     for v in ["opus", "mp3"] {
+        let line = format!("streamp2p_live_hls_bytes_served_total{{variant=\"{v}\"}} ");
+        assert!(
+            m.lines()
+                .any(|l| l.starts_with(&line) && !l.ends_with(" 0")),
+            "{m}"
+        );
         let line = format!("streamp2p_live_hls_segments_served_total{{variant=\"{v}\"}} ");
         assert!(
             m.lines()

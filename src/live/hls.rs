@@ -85,6 +85,7 @@ struct Segment {
 struct Window {
     segments: Mutex<VecDeque<Segment>>,
     served: AtomicU64,
+    served_bytes: AtomicU64,
 }
 
 impl Window {
@@ -116,11 +117,13 @@ impl Window {
         let q = self.segments.lock().ok()?;
         let s = q.iter().find(|s| s.seq == seq)?.data.clone();
         self.served.fetch_add(1, Ordering::Relaxed);
+        self.served_bytes
+            .fetch_add(s.len() as u64, Ordering::Relaxed);
         Some(s)
     }
 }
 
-/// Segments served over HTTP since start, per variant.
+/// Segments (or their bytes) served over HTTP since start, per variant.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Served {
     pub opus: u64,
@@ -281,6 +284,15 @@ impl Hls {
             mp3: self.mp3.served.load(Ordering::Relaxed),
         }
     }
+
+    /// Bytes of the media segments served over HTTP since start (the node's upload for
+    /// HLS listeners, but for the small playlists).
+    pub fn served_bytes(&self) -> Served {
+        Served {
+            opus: self.opus.served_bytes.load(Ordering::Relaxed),
+            mp3: self.mp3.served_bytes.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The master playlist: the Opus variant first, so a player that can play both starts
@@ -340,6 +352,7 @@ mod tests {
         assert!(h.segment(Variant::Opus, first).is_none());
         assert_eq!(h.served().mp3, 1);
         assert_eq!(h.served().opus, 0);
+        assert_eq!(h.served_bytes().mp3, 1);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let webtorrent = app.webtorrent.as_ref().map(|w| w.stats());
     let mut live = json!(app.live.status());
     live["hls_segments_served"] = json!(app.hls.served());
+    live["hls_bytes_served"] = json!(app.hls.served_bytes());
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),

@@ -83,15 +83,25 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Listeners of /live.ogg.",
         app.live.status().listeners,
     );
-    let served = app.hls.served();
-    let _ = writeln!(
-        o,
-        "# HELP streamp2p_live_hls_segments_served_total HLS media segments served over HTTP, per variant.\n\
-         # TYPE streamp2p_live_hls_segments_served_total counter\n\
-         streamp2p_live_hls_segments_served_total{{variant=\"opus\"}} {}\n\
-         streamp2p_live_hls_segments_served_total{{variant=\"mp3\"}} {}",
-        served.opus, served.mp3
-    );
+    for (name, help, served) in [
+        (
+            "streamp2p_live_hls_segments_served_total",
+            "HLS media segments served over HTTP, per variant.",
+            app.hls.served(),
+        ),
+        (
+            "streamp2p_live_hls_bytes_served_total",
+            "Bytes of HLS media segments served over HTTP, per variant.",
+            app.hls.served_bytes(),
+        ),
+    ] {
+        let _ = writeln!(
+            o,
+            "# HELP {name} {help}\n# TYPE {name} counter\n\
+             {name}{{variant=\"opus\"}} {}\n{name}{{variant=\"mp3\"}} {}",
+            served.opus, served.mp3
+        );
+    }
     if let Some(w) = app.webtorrent.as_ref().map(|w| w.stats()) {
         metric(
             &mut o,
