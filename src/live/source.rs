@@ -270,18 +270,16 @@ impl Alsa {
 impl Source for Alsa {
     fn read(&mut self, frame: &mut [i16]) -> Result<(), SourceError> {
         let channels = frame.len() / FRAME;
-        let Some(need) = self.resample.as_ref().map(Resample::input_frames) else {
+        let Some(mut resample) = self.resample.take() else {
             return self.read_exact(frame, channels);
         };
         let mut raw = std::mem::take(&mut self.raw);
-        raw.resize(need * channels, 0);
-        let read = self.read_exact(&mut raw, channels);
-        let done = match (read, self.resample.as_mut()) {
-            (Ok(()), Some(r)) => r.process(&raw, frame).map_err(SourceError::from),
-            (Ok(()), None) => Ok(()),
-            (Err(e), _) => Err(e),
-        };
+        raw.resize(resample.input_frames() * channels, 0);
+        let done = self
+            .read_exact(&mut raw, channels)
+            .and_then(|()| Ok(resample.process(&raw, frame)?));
         self.raw = raw;
+        self.resample = Some(resample);
         done
     }
 }

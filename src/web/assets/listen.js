@@ -178,6 +178,9 @@ async function playHls (live) {
     hls.currentLevel = level
     stats.variant = opus >= 0 ? 'opus' : 'mp3'
   })
+  hls.on(Hls.Events.FRAG_BUFFERED, () => {
+    if (!stats.segments.http && !stats.segments.p2p) status.textContent = 'Playing the live stream.'
+  })
   hls.on(Hls.Events.ERROR, (_, data) => {
     if (!data.fatal) return
     status.textContent = `Live player error (${data.details}); playing the plain stream.`
