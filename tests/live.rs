@@ -214,3 +214,32 @@ fn hls_and_mp3_play_in_ffmpeg() {
     }
     node.assert_alive();
 }
+
+/// In `library` mode the node's tracker admits the live stream's p2p-media-loader swarm
+/// (the npm `bittorrent-tracker` client over WebSocket, as the listen page uses it) and
+/// still refuses an infohash of nobody's.
+#[test]
+fn the_tracker_admits_the_live_swarms() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    write_random(&lib.join("x.mp3"), 1000);
+    let config = format!("audio = \"sine\"\n{BASE_CONFIG}\n[webtorrent]\nenabled = false\n");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    // The Opus variant's swarm at the default 128 kb/s (BANDWIDTH 132000) with the page's
+    // swarm id, computed with p2p-media-loader-core 2.3.1's own getStreamHash and
+    // generateStreamShortId: the 20 ASCII bytes "WhUnN4akVT+F0SyQKnxN".
+    let live = hex::encode(b"WhUnN4akVT+F0SyQKnxN");
+    run_js(
+        "tracker_client.mjs",
+        &[
+            "--proto=ws".into(),
+            format!("--http={}", node.http),
+            format!("--udp={}", node.udp),
+            format!("--infohash={live}"),
+            format!("--foreign={}", hex::encode(rand::random::<[u8; 20]>())),
+        ],
+        Duration::from_secs(150),
+    );
+    node.assert_alive();
+}
