@@ -151,6 +151,35 @@ fn listen_page_plays_the_live_stream() {
     node.assert_alive();
 }
 
+/// Without Media Source Extensions or native HLS the page falls back to the progressive
+/// stream (Ogg Opus in Chromium), and it plays. (Native HLS, the path of an iPhone before
+/// iOS 17.1, needs a Safari to test.)
+#[test]
+fn listen_page_plays_live_without_media_source() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
+    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    let shot = tmp.path().join("live-no-mse.png");
+    let out = run_js(
+        "listen_page.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--shot={}", shot.display()),
+            "--episodes=1".into(),
+            "--title=One".into(),
+            "--seconds=3".into(),
+            "--live".into(),
+            "--no-mse".into(),
+        ],
+        Duration::from_secs(150),
+    );
+    assert!(out.contains("ok"), "{out}");
+    node.assert_alive();
+}
+
 /// Two phone-sized Chromium listeners play the live stream through hls.js and
 /// p2p-media-loader, signalling through the node's own tracker (in `library` mode, so it
 /// must admit the live swarms): both play, each gets segments from the other over WebRTC
