@@ -11,6 +11,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+pub mod operator;
+
 /// A setting that cannot be used, with the key it came from and what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[error("config error: `{key}`: {problem}; {fix}")]
@@ -92,6 +94,8 @@ pub struct Config {
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
+    pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 impl Default for Config {
@@ -110,6 +114,8 @@ impl Default for Config {
             tracker: TrackerConfig::default(),
             live: LiveConfig::default(),
             webtorrent: WebTorrentConfig::default(),
+            admin: AdminConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -142,6 +148,53 @@ impl Default for LiveConfig {
             record: true,
             record_split_secs: 3600,
             capture_rate: None,
+        }
+    }
+}
+
+/// Other stations' nodes this one follows (mirrors their library, lists itself as their
+/// mirror).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Base addresses of the nodes to follow, e.g. `http://radio-b.example.org`.
+    pub follow: Vec<String>,
+    /// Seconds between fetches of a followed node's catalog.
+    pub poll_secs: u64,
+    /// Storage for mirrored episodes, in MB; the newest are kept within it.
+    pub mirror_budget_mb: u64,
+    /// Seconds between health probes of every known tracker.
+    pub probe_secs: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            follow: Vec::new(),
+            poll_secs: 60,
+            mirror_budget_mb: 4096,
+            probe_secs: 300,
+        }
+    }
+}
+
+/// The config page (`/admin`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the config page to addresses outside the local network too. Off: only
+    /// private, link-local and loopback addresses reach it (the box sits behind a home
+    /// router; its owner is on the same network).
+    pub allow_remote: bool,
+    /// Largest file the operator may publish from the page, in MB.
+    pub max_upload_mb: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            allow_remote: false,
+            max_upload_mb: 500,
         }
     }
 }
@@ -243,6 +296,9 @@ pub struct TrackerConfig {
     pub max_ws_message_bytes: usize,
     /// A WebSocket with no message for this long is closed.
     pub ws_idle_secs: u64,
+    /// Messages per second one WebSocket may send (bursts of five times that pass); a
+    /// socket that sends more is closed. A browser sends one every couple of minutes.
+    pub ws_messages_per_sec: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
 }
@@ -261,6 +317,7 @@ impl Default for TrackerConfig {
             max_ws_connections: 1_000,
             max_ws_message_bytes: 64 * 1024,
             ws_idle_secs: 300,
+            ws_messages_per_sec: 20,
             trust_forwarded_for: false,
         }
     }
@@ -320,6 +377,9 @@ pub struct Overrides {
     /// Live audio source: alsa:DEVICE, sine, file:PATH or none.
     #[arg(long, value_name = "SRC")]
     pub audio: Option<String>,
+    /// Another station's node to follow and mirror, by its address (repeatable).
+    #[arg(long = "follow", value_name = "URL")]
+    pub follow: Vec<String>,
 }
 
 /// The configuration after validation: the types the rest of the node works with.
@@ -338,6 +398,8 @@ pub struct Settings {
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
+    pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 impl Config {
@@ -401,6 +463,9 @@ impl Config {
         if let Some(a) = o.audio {
             self.audio = a;
         }
+        if !o.follow.is_empty() {
+            self.federation.follow = o.follow;
+        }
     }
 
     /// Checks every value and turns the configuration into `Settings`.
@@ -460,6 +525,60 @@ impl Config {
                 "tracker.max_ws_message_bytes",
                 "below 4096 bytes a browser's offer does not fit",
                 "use 65536",
+            ));
+        }
+        for f in &self.federation.follow {
+            if !(f.starts_with("http://") || f.starts_with("https://")) || f.len() > 300 {
+                return Err(ConfigError::new(
+                    "federation.follow",
+                    format!("'{f}' is not the http(s) address of a node"),
+                    "write each like http://radio-b.example.org",
+                ));
+            }
+        }
+        if self.federation.probe_secs < 5 {
+            return Err(ConfigError::new(
+                "federation.probe_secs",
+                "probing trackers more than every 5 seconds is too often",
+                "use 300",
+            ));
+        }
+        if self.federation.poll_secs < 5 {
+            return Err(ConfigError::new(
+                "federation.poll_secs",
+                "polling a followed node more than every 5 seconds is too often",
+                "use 60",
+            ));
+        }
+        if self.admin.max_upload_mb == 0 || self.admin.max_upload_mb > 16 * 1024 {
+            return Err(ConfigError::new(
+                "admin.max_upload_mb",
+                format!(
+                    "{} MB is not a usable upload limit",
+                    self.admin.max_upload_mb
+                ),
+                "use a size between 1 and 16384 MB, such as 500",
+            ));
+        }
+        if self.station.name.trim().is_empty() || self.station.name.chars().count() > 100 {
+            return Err(ConfigError::new(
+                "station.name",
+                "the station name must have 1 to 100 characters",
+                "write the name listeners know the station by",
+            ));
+        }
+        if self.station.description.chars().count() > 2000 {
+            return Err(ConfigError::new(
+                "station.description",
+                "the description is longer than 2000 characters",
+                "shorten it to a few sentences",
+            ));
+        }
+        if t.ws_messages_per_sec == 0 {
+            return Err(ConfigError::new(
+                "tracker.ws_messages_per_sec",
+                "0 would close every browser's tracker connection",
+                "use 20",
             ));
         }
         if !(1..=2).contains(&self.live.channels) {
@@ -552,6 +671,8 @@ impl Config {
             tracker: self.tracker,
             live: self.live,
             webtorrent: self.webtorrent,
+            admin: self.admin,
+            federation: self.federation,
         })
     }
 }

@@ -1,6 +1,7 @@
-//! Per-IP rate limit for announces and scrapes: a token bucket per address.
+//! Token buckets: [`Bucket`] for one sender (a WebSocket's messages), [`RateLimiter`]
+//! for announces and scrapes, one bucket per address.
 //!
-//! The map is bounded: when it is full, buckets that have refilled (idle clients) are
+//! The limiter's map is bounded: when it is full, buckets that have refilled (idle clients) are
 //! dropped; if it is still full, the new address is let through rather than refused, so a
 //! flood of spoofed sources cannot lock out real clients.
 
@@ -11,9 +12,43 @@ const MAX_ADDRESSES: usize = 65_536;
 /// downloads announces them all at once).
 const BURST_SECONDS: f64 = 10.0;
 
+/// Allows `rate` events a second on average, `cap` at once after a quiet spell.
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// A full bucket.
+    pub fn new(cap: f64, now: Instant) -> Self {
+        Self {
+            tokens: cap,
+            at: now,
+        }
+    }
+
+    /// The tokens there would be at `now`.
+    fn level(&self, now: Instant, rate: f64, cap: f64) -> f64 {
+        (self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * rate).min(cap)
+    }
+
+    /// Takes one token; false when there is none.
+    pub fn take(&mut self, now: Instant, rate: f64, cap: f64) -> bool {
+        self.tokens = self.level(now, rate, cap);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 pub struct RateLimiter {
     per_sec: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 impl RateLimiter {
@@ -32,25 +67,16 @@ impl RateLimiter {
         }
         let cap = self.per_sec * BURST_SECONDS;
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let rate = self.per_sec;
         if b.len() >= MAX_ADDRESSES && !b.contains_key(&ip) {
-            let rate = self.per_sec;
-            b.retain(|_, (tokens, at)| {
-                *tokens + now.saturating_duration_since(*at).as_secs_f64() * rate < cap
-            });
+            b.retain(|_, bucket| bucket.level(now, rate, cap) < cap);
             if b.len() >= MAX_ADDRESSES {
                 return true;
             }
         }
-        let (tokens, at) = b.entry(ip).or_insert((cap, now));
-        *tokens =
-            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.per_sec).min(cap);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        b.entry(ip)
+            .or_insert(Bucket::new(cap, now))
+            .take(now, rate, cap)
     }
 }
 

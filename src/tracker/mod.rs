@@ -92,14 +92,6 @@ pub struct Tracker {
     extra: RwLock<HashSet<InfoHash>>,
 }
 
-fn proto_index(p: Proto) -> usize {
-    match p {
-        Proto::Http => 0,
-        Proto::Udp => 1,
-        Proto::Ws => 2,
-    }
-}
-
 impl Tracker {
     pub fn new(cfg: TrackerConfig, library: Arc<Library>, node: Option<NodePeer>) -> Self {
         // WebSocket peers announce more often, so one expiry based on the longer interval
@@ -154,20 +146,21 @@ impl Tracker {
         }
     }
 
-    /// Handles an announce from `client_ip`. `node_ip` is the node's address as the client
-    /// sees it (where it sent the request), for listing the node in its library's swarms.
+    /// Handles an announce from `client_ip`. `node_ip` tells the node's address as the
+    /// client sees it (where it sent the request), for listing the node in its library's
+    /// swarms; it is asked only then.
     pub fn announce(
         &self,
         mut a: Announce,
         client_ip: IpAddr,
-        node_ip: Option<IpAddr>,
+        node_ip: impl FnOnce() -> Option<IpAddr>,
     ) -> Result<Reply, Denied> {
         self.admit(client_ip)?;
         if !self.tracked(&a.info_hash) {
             self.counters.denied.fetch_add(1, Ordering::Relaxed);
             return Err(Denied::NotTracked);
         }
-        self.counters.announces[proto_index(a.proto)].fetch_add(1, Ordering::Relaxed);
+        self.counters.announces[a.proto.index()].fetch_add(1, Ordering::Relaxed);
         a.numwant = a.numwant.min(self.cfg.max_numwant as usize);
         let numwant = a.numwant;
         let reply = self
@@ -185,7 +178,7 @@ impl Tracker {
             .filter(|_| bittorrent && self.in_library(&a.info_hash))
         {
             counts.complete += 1;
-            if let (Some(ip), true) = (node_ip, numwant > 0) {
+            if let (true, Some(ip)) = (numwant > 0, node_ip()) {
                 peers.truncate(numwant - 1);
                 let addr = SocketAddr::new(ip.to_canonical(), node.port);
                 peers.insert(0, (node.peer_id, Endpoint::Addr(addr)));

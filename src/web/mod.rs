@@ -3,8 +3,13 @@
 //! Handlers read the library catalog, the swarm's stats and the tracker through
 //! [`AppState`]; none of them touches the database.
 
+pub mod admin;
 mod api;
+pub use api::own_trackers;
 mod assets;
+mod federation;
+pub use federation::claim_gate;
+mod feed;
 mod files;
 mod live;
 mod metrics;
@@ -20,9 +25,10 @@ use axum::{
     extract::connect_info::Connected,
     http::{header, HeaderMap},
     routing::get,
+    serve::Listener,
     Router,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -33,6 +39,7 @@ use crate::{
     tracker::{ws::Hub, Tracker},
     webtorrent::WebTorrent,
 };
+use admin::Admin;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -46,6 +53,10 @@ pub struct AppState {
     pub hls: Arc<Hls>,
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
+    pub admin: Arc<Admin>,
+    pub federation: Arc<crate::federation::Federation>,
+    /// One mirror claim checked at a time (see `federation::claim`).
+    pub claim_gate: Arc<tokio::sync::Semaphore>,
     pub started: Instant,
 }
 
@@ -56,8 +67,30 @@ pub struct ConnInfo {
     pub local: SocketAddr,
 }
 
-impl Connected<axum::serve::IncomingStream<'_, TcpListener>> for ConnInfo {
-    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+/// The HTTP listener, with `TCP_NODELAY` on every accepted socket. Replies go out whole,
+/// so Nagle's algorithm only adds waits: a tracker reply queued behind relayed offers that
+/// the browser has not acknowledged yet (delayed ACK) waited up to 40 ms.
+pub struct Listen(TcpListener);
+
+impl Listener for Listen {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        let (s, addr) = Listener::accept(&mut self.0).await;
+        if let Err(e) = s.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+        (s, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, Listen>> for ConnInfo {
+    fn connect_info(s: axum::serve::IncomingStream<'_, Listen>) -> Self {
         let remote = *s.remote_addr();
         let local = s.io().local_addr().unwrap_or(remote);
         Self { remote, local }
@@ -98,6 +131,15 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{infohash}/{*name}", get(files::file))
         .route("/announce", get(crate::tracker::http::announce))
         .route("/scrape", get(crate::tracker::http::scrape))
+        .route("/feed.xml", get(feed::feed))
+        .route("/api/catalog", get(federation::catalog))
+        .route("/api/federation", get(federation::status))
+        .route(
+            "/api/federation/mirrors",
+            axum::routing::post(federation::claim)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
+        .merge(admin::routes())
         .with_state(state)
 }
 
@@ -108,7 +150,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     axum::serve(
-        listener,
+        Listen(listener),
         router(state).into_make_service_with_connect_info::<ConnInfo>(),
     )
     .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -20,7 +20,7 @@ use super::{
 };
 
 /// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -35,7 +35,7 @@ fn esc(s: &str) -> String {
     out
 }
 
-fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const MB: f64 = 1024.0 * 1024.0;
     if (bytes as f64) < MB {
         format!("{} KB", bytes.div_ceil(1024))
@@ -67,14 +67,16 @@ pub async fn index(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Html<String> {
-    let base = base_url(&app.settings, &headers, &conn);
+    let settings = app.admin.settings();
+    let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
-    let station = &app.settings.station;
+    let station = &settings.station;
+    let metas = app.admin.item_meta();
     let catalog = app.library.catalog();
     let mut rows = String::new();
     for item in catalog.items.values() {
-        let v = ItemView::new(item, &base, &trackers);
-        let title = v.title.unwrap_or(v.name);
+        let v = ItemView::new(item, &base, &trackers).with_meta(metas.get(&item.infohash));
+        let title = v.display_title();
         let meta: Vec<String> = [
             v.artist.map(str::to_string),
             Some(duration(v.duration_secs)).filter(|d| !d.is_empty()),

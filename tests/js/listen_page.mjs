@@ -6,11 +6,8 @@
 // runs), so it must fall back to the Ogg stream.
 // Saves a screenshot to --shot.
 
-import { chromium } from 'playwright-core'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { args, check, checkEq, fail, log, overallTimeout } from './lib.mjs'
+import { phone } from './phone.mjs'
 
 const opts = args({
   base: { type: 'string' },
@@ -25,20 +22,7 @@ const opts = args({
 check(opts.base && opts.shot && opts.episodes && opts.title, 'need --base --shot --episodes --title')
 overallTimeout(120, 'listen page')
 
-const profile = mkdtempSync(join(tmpdir(), 'streamp2p-chromium-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'
-  ],
-  viewport: { width: 390, height: 844 },
-  isMobile: true,
-  hasTouch: true,
-  deviceScaleFactor: 3
-})
+const { context, close } = await phone({ autoplay: true })
 try {
   if (opts['no-mse']) {
     await context.addInitScript(() => {
@@ -108,6 +92,5 @@ try {
   check(errors.length === 0, `page errors: ${errors.join(' | ')}`)
   log('ok')
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
 }

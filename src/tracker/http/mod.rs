@@ -82,7 +82,7 @@ pub async fn announce(
         endpoint: Endpoint::Addr(SocketAddr::new(ip.to_canonical(), req.port)),
         numwant: req.numwant.unwrap_or(DEFAULT_NUMWANT) as usize,
     };
-    let body = match app.tracker.announce(a, ip, Some(conn.local.ip())) {
+    let body = match app.tracker.announce(a, ip, || Some(conn.local.ip())) {
         Ok(reply) => {
             let peers: Vec<_> = reply
                 .peers

@@ -120,24 +120,24 @@ impl Request {
     }
 }
 
-pub fn connect_response(tx: u32, conn: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16);
+// The writers below append to `out`, so the socket loop reuses one buffer per reply.
+
+pub fn connect_response(out: &mut Vec<u8>, tx: u32, conn: u64) {
     out.extend_from_slice(&CONNECT.to_be_bytes());
     out.extend_from_slice(&tx.to_be_bytes());
     out.extend_from_slice(&conn.to_be_bytes());
-    out
 }
 
 /// Peers are written in the family of the client's own address (BEP 15: 6 bytes per
 /// IPv4 peer, 18 per IPv6 peer); the others are left out.
 pub fn announce_response(
+    out: &mut Vec<u8>,
     tx: u32,
     interval: u32,
     counts: SwarmCounts,
-    peers: &[SocketAddr],
+    peers: impl IntoIterator<Item = SocketAddr>,
     ipv6: bool,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(20 + peers.len() * 18);
+) {
     out.extend_from_slice(&ANNOUNCE.to_be_bytes());
     out.extend_from_slice(&tx.to_be_bytes());
     out.extend_from_slice(&interval.to_be_bytes());
@@ -151,11 +151,9 @@ pub fn announce_response(
         }
         out.extend_from_slice(&p.port().to_be_bytes());
     }
-    out
 }
 
-pub fn scrape_response(tx: u32, files: &[([u8; 20], SwarmCounts)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + files.len() * 12);
+pub fn scrape_response(out: &mut Vec<u8>, tx: u32, files: &[([u8; 20], SwarmCounts)]) {
     out.extend_from_slice(&SCRAPE.to_be_bytes());
     out.extend_from_slice(&tx.to_be_bytes());
     for (_, c) in files {
@@ -167,15 +165,12 @@ pub fn scrape_response(tx: u32, files: &[([u8; 20], SwarmCounts)]) -> Vec<u8> {
         );
         out.extend_from_slice(&c.incomplete.to_be_bytes());
     }
-    out
 }
 
-pub fn error_response(tx: u32, msg: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + msg.len());
+pub fn error_response(out: &mut Vec<u8>, tx: u32, msg: &str) {
     out.extend_from_slice(&ERROR.to_be_bytes());
     out.extend_from_slice(&tx.to_be_bytes());
     out.extend_from_slice(msg.as_bytes());
-    out
 }
 
 #[cfg(test)]
@@ -274,19 +269,24 @@ mod tests {
             incomplete: 3,
             downloaded: 4,
         };
-        let v4 = announce_response(9, 120, counts, &peers, false);
+        let write = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut out = Vec::new();
+            f(&mut out);
+            out
+        };
+        let v4 = write(&|o| announce_response(o, 9, 120, counts, peers.clone(), false));
         assert_eq!(v4.len(), 20 + 6);
         assert_eq!(&v4[12..20], &[0, 0, 0, 3, 0, 0, 0, 2]);
         assert_eq!(&v4[20..], &[1, 2, 3, 4, 0, 5]);
-        let v6 = announce_response(9, 120, counts, &peers, true);
+        let v6 = write(&|o| announce_response(o, 9, 120, counts, peers.clone(), true));
         assert_eq!(v6.len(), 20 + 18);
         assert_eq!(
-            scrape_response(1, &[([0; 20], counts)])[8..],
+            write(&|o| scrape_response(o, 1, &[([0; 20], counts)]))[8..],
             [0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 3]
         );
         assert_eq!(
-            &error_response(4, "no")[..],
-            &[0, 0, 0, 3, 0, 0, 0, 4, b'n', b'o']
+            write(&|o| error_response(o, 4, "no")),
+            [0, 0, 0, 3, 0, 0, 0, 4, b'n', b'o']
         );
     }
 }

@@ -27,6 +27,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::{
+    limits::Bucket,
     peers::{Announce, ConnId, Endpoint, Event, InfoHash, PeerId, Proto},
     Tracker,
 };
@@ -35,9 +36,14 @@ use protocol::Message;
 
 /// Messages waiting for one slow socket before new ones are dropped.
 const QUEUE: usize = 64;
-/// Messages per second one socket may send, with bursts of `FLOOD_BURST`.
-const FLOOD_RATE: f64 = 20.0;
-const FLOOD_BURST: f64 = 100.0;
+/// A socket may send `tracker.ws_messages_per_sec` times this many messages at once.
+const FLOOD_BURST_SECONDS: f64 = 5.0;
+/// How long a socket closed by the tracker is read on for the client's close frame (the
+/// closing handshake), so that what it sent meanwhile does not turn the close into a reset.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+/// Socket read buffer. A message is about 1-4 KiB; a larger one is read in several
+/// chunks. tungstenite's default (128 KiB) stays resident per connection.
+const READ_BUFFER: usize = 4096;
 /// Unparseable messages tolerated before the socket is closed.
 const MAX_BAD: u32 = 10;
 /// Swarms one socket may be in (a browser plays a handful of episodes); beyond this its
@@ -104,27 +110,8 @@ pub fn upgrade(app: AppState, ws: WebSocketUpgrade, ip: IpAddr) -> Response {
     let max = app.tracker.config().max_ws_message_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| serve(app, socket, ip, permit))
-}
-
-/// Token bucket for one socket's incoming messages.
-struct Flood {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Flood {
-    fn allow(&mut self, now: Instant) -> bool {
-        let refill = now.saturating_duration_since(self.at).as_secs_f64() * FLOOD_RATE;
-        self.tokens = (self.tokens + refill).min(FLOOD_BURST);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemaphorePermit) {
@@ -138,7 +125,16 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
         loop {
             tokio::select! {
                 Some(text) = queue.recv() => {
-                    if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                    // What is queued goes out together: one write for an announce reply
+                    // and the offers relayed with it, not one each.
+                    let mut next = Some(text);
+                    while let Some(text) = next {
+                        if sink.feed(WsMessage::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                        next = queue.try_recv().ok();
+                    }
+                    if sink.flush().await.is_err() {
                         return;
                     }
                 }
@@ -150,10 +146,9 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
             }
         }
     });
-    let mut flood = Flood {
-        tokens: FLOOD_BURST,
-        at: Instant::now(),
-    };
+    let flood_rate = f64::from(tracker.config().ws_messages_per_sec);
+    let flood_cap = flood_rate * FLOOD_BURST_SECONDS;
+    let mut flood = Bucket::new(flood_cap, Instant::now());
     let mut bad = 0u32;
     // What this socket announced, to forget exactly that when it closes.
     let mut announced: HashSet<(InfoHash, PeerId)> = HashSet::new();
@@ -163,7 +158,7 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
             Ok(None) | Ok(Some(Err(_))) => break "closed",
             Ok(Some(Ok(m))) => m,
         };
-        if !flood.allow(Instant::now()) {
+        if !flood.take(Instant::now(), flood_rate, flood_cap) {
             let _ = close_tx
                 .send(CloseFrame {
                     code: CLOSE_POLICY,
@@ -202,6 +197,11 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
     hub.unregister(id);
     tracker.table().remove_conn(id, &announced);
     drop(close_tx);
+    if matches!(reason, "flood" | "malformed") {
+        // Read on (and ignore) until the client's close frame, briefly.
+        let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+        let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
+    }
     let _ = writer.await;
 }
 
@@ -232,7 +232,7 @@ fn handle(
                 // One peer per offer: each offer can start one WebRTC connection.
                 numwant: offers.len(),
             };
-            match tracker.announce(a, ip, None) {
+            match tracker.announce(a, ip, || None) {
                 Ok(reply) => {
                     if event == Event::Stopped {
                         announced.remove(&(info_hash, peer_id));
