@@ -145,8 +145,8 @@ pub async fn index(
          <div class=\"links\"><a id=\"direct\" download>Download</a>\
          <a id=\"magnet\">Magnet link</a><a id=\"torrent\">Torrent file</a></div></section>\
          {live}<h2>Episodes</h2><ul>{rows}</ul>\
-         <footer>Listening here also shares the episode with other listeners, so the station \
-         needs less of its own internet connection.</footer></main>\
+         <footer>Listening here also shares what you hear, live or an episode, with other \
+         listeners, so the station needs less of its own internet connection.</footer></main>\
          <script type=\"application/json\" id=\"config\">{config}</script>\
          <script type=\"module\" src=\"/assets/listen.js\"></script></body></html>",
         name = esc(&station.name),
