@@ -133,6 +133,10 @@ pub struct LiveConfig {
     pub record: bool,
     /// A recording is split into episodes of this many seconds.
     pub record_split_secs: u64,
+    /// Sample rate (Hz) asked of an ALSA capture card; the stream is resampled to 48 kHz.
+    /// For a digital input clocked by the mixer (often 44100), or a card whose 48 kHz
+    /// mode is broken. Unset: 48 kHz where the card has it, else the card's nearest rate.
+    pub capture_rate: Option<u32>,
 }
 
 impl Default for LiveConfig {
@@ -143,6 +147,7 @@ impl Default for LiveConfig {
             silence_secs: 30,
             record: true,
             record_split_secs: 3600,
+            capture_rate: None,
         }
     }
 }
@@ -595,6 +600,17 @@ impl Config {
                     self.live.bitrate_kbps
                 ),
                 "use a value from 16 to 510, such as 128",
+            ));
+        }
+        if let Some(r) = self
+            .live
+            .capture_rate
+            .filter(|r| !(8_000..=192_000).contains(r))
+        {
+            return Err(ConfigError::new(
+                "live.capture_rate",
+                format!("{r} Hz is not a sound card's rate"),
+                "use the card's rate, such as 44100, or leave it out for 48 kHz",
             ));
         }
         if self.live.record_split_secs < 10 {

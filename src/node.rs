@@ -23,6 +23,7 @@ use crate::{
     library::Library,
     live::{
         hls::Hls,
+        p2p,
         recorder::{self, Recorder},
         Live,
     },
@@ -225,6 +226,8 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     }
     let hls = Arc::new(Hls::default());
     if live.is_on() {
+        // Listen pages share the live segments in these swarms, signalled by our tracker.
+        tracker.admit_swarms(p2p::infohashes(settings.live.bitrate_kbps));
         tasks.spawn(hls.clone().run(live.clone(), shutdown.clone()));
     }
     let swarm_slot = Arc::new(OnceLock::new());

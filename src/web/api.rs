@@ -18,11 +18,14 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let lib = &app.library;
     let swarm = app.swarm.get().map(|s| s.stats());
     let webtorrent = app.webtorrent.as_ref().map(|w| w.stats());
+    let mut live = json!(app.live.status());
+    live["hls_segments_served"] = json!(app.hls.served());
+    live["hls_bytes_served"] = json!(app.hls.served_bytes());
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": app.started.elapsed().as_secs(),
-        "live": app.live.status(),
+        "live": live,
         "library": {
             "items": lib.catalog().items.len(),
             "hashed_since_start": lib.hashed_since_start(),

@@ -101,6 +101,15 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
         .route("/assets/webtorrent.min.js", get(assets::webtorrent))
+        .route("/assets/hls.light.min.mjs", get(assets::hls_js))
+        .route(
+            "/assets/p2p-media-loader-core.es.min.js",
+            get(assets::p2pml_core),
+        )
+        .route(
+            "/assets/p2p-media-loader-hlsjs.es.min.js",
+            get(assets::p2pml_hlsjs),
+        )
         .route("/assets/listen.js", get(assets::listen_js))
         .route("/assets/listen.css", get(assets::listen_css))
         .route("/api/health", get(api::health))
@@ -111,7 +120,9 @@ pub fn router(state: AppState) -> Router {
         .route("/live.mp3", get(live::mp3))
         .route("/live/index.m3u8", get(live::hls_master))
         .route("/live/mp3.m3u8", get(live::hls_mp3))
-        .route("/live/mp3/{file}", get(live::hls_segment))
+        .route("/live/mp3/{file}", get(live::hls_mp3_segment))
+        .route("/live/opus.m3u8", get(live::hls_opus))
+        .route("/live/opus/{file}", get(live::hls_opus_segment))
         .route("/api/live/levels", get(live::levels))
         .route("/api/audio/devices", get(live::devices))
         .route("/metrics", get(metrics::metrics))

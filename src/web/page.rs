@@ -1,6 +1,8 @@
 //! `GET /`: the listen page. Server-rendered episode list (with magnet, torrent and
 //! download links that work without JavaScript) and a player that streams the chosen
-//! episode with WebTorrent in the browser (`assets/listen.js`).
+//! episode with WebTorrent in the browser and the live stream with hls.js and
+//! p2p-media-loader (`assets/listen.js`). The import map lets the p2p-media-loader hls.js
+//! integration import its core by the bare name it was built with.
 
 use std::fmt::Write;
 
@@ -10,7 +12,7 @@ use axum::{
     response::Html,
 };
 
-use crate::live::LiveState;
+use crate::live::{p2p, LiveState};
 
 use super::{
     api::{trackers, ItemView},
@@ -122,13 +124,20 @@ pub async fn index(
     };
     // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
     // value can close the block.
-    let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [] })
+    let live_cfg = app
+        .live
+        .is_on()
+        .then(|| serde_json::json!({ "playlist": "/live/index.m3u8", "swarmId": p2p::SWARM_ID }));
+    let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [], "live": live_cfg })
         .to_string()
         .replace('<', "\\u003c");
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{name}</title><link rel=\"stylesheet\" href=\"/assets/listen.css\"></head><body><main>\
+         <link rel=\"icon\" href=\"data:,\">\
+         <title>{name}</title><link rel=\"stylesheet\" href=\"/assets/listen.css\">\
+         <script type=\"importmap\">{{\"imports\":{{\"p2p-media-loader-core\":\
+         \"/assets/p2p-media-loader-core.es.min.js\"}}}}</script></head><body><main>\
          <h1>{name}</h1><p class=\"desc\">{desc}</p>\
          <section id=\"player\" hidden aria-live=\"polite\"><p id=\"now\"></p>\
          <audio id=\"audio\" controls preload=\"none\"></audio>\
@@ -136,8 +145,8 @@ pub async fn index(
          <div class=\"links\"><a id=\"direct\" download>Download</a>\
          <a id=\"magnet\">Magnet link</a><a id=\"torrent\">Torrent file</a></div></section>\
          {live}<h2>Episodes</h2><ul>{rows}</ul>\
-         <footer>Listening here also shares the episode with other listeners, so the station \
-         needs less of its own internet connection.</footer></main>\
+         <footer>Listening here also shares what you hear, live or an episode, with other \
+         listeners, so the station needs less of its own internet connection.</footer></main>\
          <script type=\"application/json\" id=\"config\">{config}</script>\
          <script type=\"module\" src=\"/assets/listen.js\"></script></body></html>",
         name = esc(&station.name),
