@@ -83,6 +83,8 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
 
     // B pinned A's key and checked its catalog; A lists both as mirrors once they claim it.
     let a_key = federation(&a)["key"].as_str().unwrap().to_string();
+    // B checked A's signed catalog and pinned A's key.
+    assert_eq!(federation(&b)["follows"][0]["error"], Value::Null);
     let fb = federation(&b);
     assert_eq!(fb["follows"][0]["url"], origin.as_str());
     assert_eq!(
@@ -100,54 +102,56 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
     });
     eprintln!("A's mirrors: {mirrors:?} (A's key {a_key})");
 
-    // What listeners hold before A goes: its magnet, its .torrent, the file's hash.
-    let first = a.item("first.mp3");
-    let second = a.item("second.mp3");
-    let magnet = first["magnet"].as_str().unwrap().to_string();
-    let ih2 = second["infohash"].as_str().unwrap().to_string();
-    let torrent = a.get(&format!("/t/{ih2}.torrent")).body;
-    let t = bdecode(&torrent);
-    let seeds: Vec<String> = t
-        .get("url-list")
-        .and_then(|l| l.list())
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|s| s.str())
-        .collect();
-    assert_eq!(seeds.len(), 3, "A's web seed and both mirrors': {seeds:?}");
-    let torrent_path = tmp.path().join("second.torrent");
-    std::fs::write(&torrent_path, &torrent).unwrap();
-    b.wait_seeder(first["infohash"].as_str().unwrap());
+    // What listeners hold before A goes: each episode's magnet and .torrent.
+    let mut held = Vec::new();
+    for name in names {
+        let item = a.item(name);
+        let ih = item["infohash"].as_str().unwrap().to_string();
+        let torrent = a.get(&format!("/t/{ih}.torrent")).body;
+        let seeds: Vec<String> = bdecode(&torrent)
+            .get("url-list")
+            .and_then(|l| l.list())
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|s| s.str())
+            .collect();
+        assert_eq!(seeds.len(), 3, "A's web seed and both mirrors': {seeds:?}");
+        let torrent_path = tmp.path().join(format!("{name}.torrent"));
+        std::fs::write(&torrent_path, &torrent).unwrap();
+        b.wait_seeder(&ih);
+        held.push((
+            name,
+            item["magnet"].as_str().unwrap().to_string(),
+            torrent_path,
+        ));
+    }
 
     a.kill();
 
-    // aria2c: A's magnet plus B's tracker.
-    let got = tmp.path().join("aria2c");
-    let uri = format!(
-        "{magnet}&tr={}",
-        urlencode_all(format!("{}/announce", b.base_url()).as_bytes())
-    );
-    let run = aria2c(&uri, &got, Duration::from_secs(120));
-    assert!(
-        run.status.is_some_and(|s| s.success()),
-        "aria2c: {:?}",
-        run.status
-    );
-    assert_eq!(
-        sha256_file(&got.join("first.mp3")),
-        sha256_file(&lib.join("first.mp3"))
-    );
-
-    // webtorrent in Node with A's .torrent file: the mirrors' web seeds and trackers.
-    let out = run_js(
-        "torrent_file_fetch.mjs",
-        &[
-            format!("--torrent={}", torrent_path.display()),
-            format!("--sha256={}", sha256_file(&lib.join("second.mp3"))),
-        ],
-        Duration::from_secs(120),
-    );
-    assert!(out.contains("ok"), "{out}");
+    for (name, magnet, torrent_path) in &held {
+        let want = sha256_file(&lib.join(name));
+        // aria2c: A's magnet plus B's tracker.
+        let got = tmp.path().join(format!("aria2c-{name}"));
+        let b_tracker = format!("{}/announce", b.base_url());
+        let uri = format!("{magnet}&tr={}", urlencode_all(b_tracker.as_bytes()));
+        let run = aria2c(&uri, &got, Duration::from_secs(120));
+        assert!(
+            run.status.is_some_and(|s| s.success()),
+            "aria2c {name}: {:?}",
+            run.status
+        );
+        assert_eq!(sha256_file(&got.join(name)), want, "aria2c's {name}");
+        // webtorrent in Node with A's .torrent file: the mirrors' web seeds and trackers.
+        let out = run_js(
+            "torrent_file_fetch.mjs",
+            &[
+                format!("--torrent={}", torrent_path.display()),
+                format!("--sha256={want}"),
+            ],
+            Duration::from_secs(120),
+        );
+        assert!(out.contains("ok"), "webtorrent {name}: {out}");
+    }
 
     // The listen page served by B plays A's episode.
     let shot = tmp.path().join("b-listen.png");
