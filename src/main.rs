@@ -125,7 +125,9 @@ fn config_for(cmd: Cmd) -> Result<(Config, Option<tempfile::TempDir>), anyhow::E
             let settings = cfg.clone().validate()?;
             let url = format!("http://{}", settings.http);
             eprintln!(
-                "\nstreamp2p demo\n  listen page:  {url}/\n  library API:  {url}/api/library\n  \
+                "\nstreamp2p demo\n  listen page:  {url}/\n  config page:  {url}/admin (choose a \
+                 password at the first visit)\n  podcast feed: {url}/feed.xml\n  \
+                 library API:  {url}/api/library\n  \
                  health:       {url}/api/health\n  tracker:      {url}/announce\n  \
                  data dir:     {}\n(Ctrl-C stops the demo.)\n",
                 settings.data_dir.display()
