@@ -63,6 +63,16 @@ def wait_until(fn, timeout, interval=0.02, what="condition"):
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
+def quietly(fn):
+    """fn() or None while the node is still starting (connection refused, not JSON yet)."""
+    def call():
+        try:
+            return fn()
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
+    return call
+
+
 def warm_cache(paths, times=2):
     """`cat FILES > /dev/null`, `times` times: the files are then in the page cache."""
     for _ in range(times):

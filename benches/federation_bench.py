@@ -17,8 +17,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from benchlib import (  # noqa: E402
-    Node, get_json, log, machine, swarm_config, torrent_without_web_seed, wait_until,
-    http_get,
+    Node, get_json, http_get, log, machine, quietly, swarm_config, torrent_without_web_seed,
+    wait_until,
 )
 
 
@@ -28,16 +28,6 @@ def make_library(lib, files, mib):
         with open(os.path.join(lib, f"show{i:02d}.mp3"), "wb") as f:
             for _ in range(mib):
                 f.write(os.urandom(1024 * 1024))
-
-
-def quietly(fn):
-    """fn() or None while the node is still starting (connection refused, not JSON yet)."""
-    def call():
-        try:
-            return fn()
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
-            return None
-    return call
 
 
 def main():

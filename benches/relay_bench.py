@@ -17,7 +17,9 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from benchlib import Node, get_json, log, machine, swarm_config, wait_until  # noqa: E402
+from benchlib import (  # noqa: E402
+    Node, get_json, log, machine, quietly, swarm_config, wait_until,
+)
 
 
 def listen(url, seconds, counts, i):
@@ -45,16 +47,6 @@ def clients(url, n, seconds):
 def relay_bytes(b):
     f = get_json(b.base + "/api/federation", timeout=5)
     return f["follows"][0].get("relay_bytes_in") or 0
-
-
-def quietly(fn):
-    """fn() or None while the node is still starting (connection refused, not JSON yet)."""
-    def call():
-        try:
-            return fn()
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
-            return None
-    return call
 
 
 def main():

@@ -379,12 +379,7 @@ pub async fn settings(
         op.max_upload_mb = Some(number(f, "max_upload_mb", "the largest upload")?);
         op.follow = Some(lines(&f.text("follow")));
         if app.admin.save_operator(&op, &app.settings)? {
-            // After the redirect has gone out: the restart closes this connection too.
-            let admin = app.admin.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                admin.restart_services();
-            });
+            app.admin.restart_services_soon();
             Ok("restarting")
         } else {
             Ok("saved")
@@ -448,11 +443,7 @@ pub async fn import_key(
                 problem: e.to_string(),
             },
         )?;
-        let admin = app.admin.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            admin.restart_services();
-        });
+        app.admin.restart_services_soon();
         Ok("restarting")
     })
     .await

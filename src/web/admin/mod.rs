@@ -137,9 +137,15 @@ impl Admin {
         Ok(restart)
     }
 
-    pub fn restart_services(&self) {
-        tracing::info!("restarting the services with the new settings");
-        self.restart.cancel();
+    /// Restarts the services half a second from now: after the page's answer has gone
+    /// out (the restart closes this connection too).
+    pub fn restart_services_soon(&self) {
+        let restart = self.restart.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tracing::info!("restarting the services with the new settings");
+            restart.cancel();
+        });
     }
 
     pub fn schedule(&self) -> Vec<Show> {
