@@ -473,3 +473,59 @@ fn admin_is_refused_from_public_addresses() {
         "the public pages stay open: {text}"
     );
 }
+
+/// A setting the running services cannot take live (a new library folder) restarts them by
+/// themselves: the same process comes back with the new folder's episodes.
+#[test]
+fn a_new_library_folder_restarts_the_services_and_is_seeded() {
+    let tmp = tempdir();
+    let mut node = Node::start(tmp.path(), &[], BASE_CONFIG);
+    node.wait_healthy(0);
+    let pid = node.pid();
+    let lib = tmp.path().join("new-stick");
+    make_tagged_mp3(&lib.join("found.mp3"), "Found Later", "Radio", 5);
+    let mut op = Operator::new(&node);
+    op.setup("Radio Restart");
+    let csrf = op.csrf();
+    let lib_text = lib.display().to_string();
+    let r = op.post(
+        "/admin/settings",
+        &[
+            ("csrf", &csrf),
+            ("station_name", "Radio Restart"),
+            ("station_description", ""),
+            ("public_url", ""),
+            ("audio", "none"),
+            ("bitrate_kbps", "128"),
+            ("library", &lib_text),
+            ("upload_limit_kib", "0"),
+            ("trackers", ""),
+            ("max_upload_mb", "500"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.contains("restarting")),
+        "{:?}",
+        r.header("location")
+    );
+    let cookies = op.cookies.clone();
+    node.wait_until("the new folder's episode", Duration::from_secs(60), |n| {
+        let lib: Vec<Value> = n
+            .request("GET", "/api/library", &[])
+            .ok()
+            .and_then(|r| serde_json::from_slice(&r.body).ok())
+            .ok_or("not answering (restarting)")?;
+        lib.iter()
+            .any(|i| i["title"] == "Found Later")
+            .then_some(())
+            .ok_or_else(|| format!("{lib:?}"))
+    });
+    assert_eq!(node.pid(), pid, "restarted in the same process");
+    // The operator stays logged in across the restart.
+    let mut again = Operator::new(&node);
+    again.cookies = cookies;
+    assert!(again.get("/admin").text().contains("Log out"));
+    node.assert_alive();
+}
