@@ -24,6 +24,7 @@ use crate::{
     },
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
+    system,
     tracker::{
         udp::{self, UdpTracker},
         ws::Hub,
@@ -199,6 +200,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         started,
     };
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
+    // The listener is bound and the server task spawned: connections from now on are
+    // answered (they wait in the backlog until the task first runs).
+    system::ready();
+    tasks.spawn(system::run_watchdog(shutdown.clone()));
     if let Some(wt) = webtorrent {
         tasks.spawn(wt.run(http_addr, shutdown.clone()));
     }
@@ -231,6 +236,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
 
     // The web server stops on shutdown; if it fails by itself, everything else stops too.
     let served = web.await;
+    system::stopping();
     shutdown.cancel();
     if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
         .await
