@@ -1,6 +1,7 @@
 //! The node under a fake systemd: a unix datagram socket bound by the test stands in for
 //! `NOTIFY_SOCKET`. READY=1 must come only once /api/health answers, WATCHDOG=1 must come
-//! while `WATCHDOG_USEC` is set, and STOPPING=1 on SIGTERM.
+//! while `WATCHDOG_USEC` is set, and STOPPING=1 on SIGTERM. /metrics carries the process's
+//! own memory and CPU use.
 
 mod common;
 
@@ -74,6 +75,18 @@ fn ready_after_health_then_watchdog_then_stopping() {
     let health = http_request(http, "GET", "/api/health", &[]).expect("/api/health after READY");
     assert_eq!(health.status, 200, "{}", health.text());
     assert_eq!(health.json()["status"], "ok");
+    // What the image benchmark reads: the node's own memory and CPU use.
+    let metrics = http_request(http, "GET", "/metrics", &[]).unwrap().text();
+    let rss: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no process_resident_memory_bytes in {metrics}"));
+    assert!(rss > 1 << 20, "resident {rss} bytes");
+    assert!(
+        metrics.contains("\nprocess_cpu_seconds_total "),
+        "{metrics}"
+    );
 
     let mut pings = 0;
     let since = Instant::now();
