@@ -85,9 +85,9 @@ pub fn absent_children(
             continue;
         };
         let child = root.join(first);
-        if !checked.contains_key(&child) {
-            let absent = !dir_has_entries(&child);
-            checked.insert(child, absent);
+        if let std::collections::btree_map::Entry::Vacant(e) = checked.entry(child) {
+            let absent = !dir_has_entries(e.key());
+            e.insert(absent);
         }
     }
     checked
