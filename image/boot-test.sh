@@ -7,7 +7,8 @@
 #   2. power cut: qemu is killed with SIGKILL, then booted again on the same disk: the node
 #      comes back with its state (the stick's file is in the library again, and nothing was
 #      hashed again, so the sled index on the data partition survived).
-# Prints the times from power-on to /api/health and to audio; exits non-zero on any failure.
+# Prints the times from power-on to /api/health and to audio, and the node's idle memory and
+# CPU; exits non-zero on any failure.
 #
 # Environment: OUT=DIR (default image/out/amd64), BOOT_TIMEOUT=seconds (default 600),
 # KEEP=1 keeps the scratch disk and consoles in $OUT/boot-test.
@@ -119,9 +120,17 @@ t_stick=$(wait_for "the USB stick's episode in /api/library" "$T/console-1.log" 
 log "power-on to the stick seeded: ${t_stick}s"
 infohash_1="$(library_json | python3 -c 'import json,sys; print([i["infohash"] for i in json.load(sys.stdin) if i["name"] == "episode.opus"][0])')"
 [ "$(hashed_since_start)" -ge 1 ] || die "the stick's episode was listed without being hashed"
-# Let the node reach idle before figures are read and the power is cut.
+# Idle figures of the node (on air with no listener, library hashed): resident memory, and
+# CPU over 30 s from the process metrics. Under TCG the CPU share is far above a real CPU's.
+metric() { curl -sf -m 5 "$BASE/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 sleep 10
-curl -sf -m 5 "$BASE/metrics" > "$T/metrics-1.txt" || die "/metrics did not answer"
+cpu_a="$(metric process_cpu_seconds_total)"
+sleep 30
+cpu_b="$(metric process_cpu_seconds_total)"
+rss="$(metric process_resident_memory_bytes)"
+[ -n "$cpu_a" ] && [ -n "$cpu_b" ] && [ -n "$rss" ] || die "/metrics has no process figures"
+idle="$(awk -v a="$cpu_a" -v b="$cpu_b" -v r="$rss" 'BEGIN {printf "RSS %.1f MiB, CPU %.1f %% of one core (TCG)", r / 1048576, (b - a) / 30 * 100}')"
+log "node idle: $idle"
 
 # --- 2. Power cut -----------------------------------------------------------------------------
 log "power cut (SIGKILL to qemu), then booting again"
@@ -141,4 +150,4 @@ log "after the power cut: /api/health ${t_health2}s, audio ${t_air2}s, library k
 kill -9 "$QEMU_PID"
 wait "$QEMU_PID" 2>/dev/null || true
 QEMU_PID=
-echo "boot-test: PASS health=${t_health}s audio=${t_air}s stick=${t_stick}s after-power-cut: health=${t_health2}s audio=${t_air2}s"
+echo "boot-test: PASS health=${t_health}s audio=${t_air}s stick=${t_stick}s after-power-cut: health=${t_health2}s audio=${t_air2}s; idle: $idle"
