@@ -211,6 +211,8 @@ if [ "$ARCH" = arm64 ]; then
   install -m 0644 "$REPO/board/rpi/asound.conf" "$ROOTDIR/etc/asound.conf"
   install -m 0644 "$REPO/board/rpi/comitup.conf" "$ROOTDIR/etc/comitup.conf"
   install -m 0644 "$REPO/board/rpi/modprobe-audio.conf" "$ROOTDIR/etc/modprobe.d/streamp2p-audio.conf"
+  install -m 0755 "$REPO/board/rpi/90-streamp2p-setup-ap" \
+    "$ROOTDIR/etc/NetworkManager/dispatcher.d/90-streamp2p-setup-ap"
 fi
 
 # Kernel and initrd, by fixed names (qemu -kernel/-initrd, and config.txt on the Pi).
