@@ -4,6 +4,9 @@
 #   1. power on: /api/health answers through a forwarded port, /live.ogg carries Opus audio
 #      (ffprobe), and a FAT "USB stick" plugged into the emulated xHCI controller is mounted by
 #      the udev rule and seeded (it appears in /api/library);
+#      Inside the guest (image/test/, test image only) a report on the serial console shows no
+#      restart of the node (no watchdog kill), the stick mounted ro,nosuid,nodev,noexec, and no
+#      system call outside the unit's filter (the test image logs them instead of refusing);
 #   2. power cut: qemu is killed with SIGKILL, then booted again on the same disk: the node
 #      comes back with its state (the stick's file is in the library again, and nothing was
 #      hashed again, so the sled index on the data partition survived).
@@ -131,6 +134,25 @@ rss="$(metric process_resident_memory_bytes)"
 [ -n "$cpu_a" ] && [ -n "$cpu_b" ] && [ -n "$rss" ] || die "/metrics has no process figures"
 idle="$(awk -v a="$cpu_a" -v b="$cpu_b" -v r="$rss" 'BEGIN {printf "RSS %.1f MiB, CPU %.1f %% of one core (TCG)", r / 1048576, (b - a) / 30 * 100}')"
 log "node idle: $idle"
+
+# From inside the guest (image/test/streamp2p-test-report, a minute after the node started):
+# no restart (so no watchdog kill), the stick mounted as the udev rule says, no system call
+# outside the filter.
+report_done() { grep -aq 'streamp2p-test-report: end' "$T/console-1.log"; }
+wait_for "the in-guest report" "$T/console-1.log" report_done >/dev/null
+report="$(grep -a 'streamp2p-test-report: ' "$T/console-1.log" | sed 's/^.*streamp2p-test-report: //; s/\r$//')"
+echo "$report" | sed 's/^/  guest: /' >&2
+echo "$report" | grep -qx 'active=active' || die "streamp2p.service not active in the guest"
+echo "$report" | grep -qx 'restarts=0' || die "streamp2p.service was restarted (watchdog or crash)"
+opts="$(echo "$report" | sed -n 's/^stick-options=//p')"
+for o in ro nosuid nodev noexec; do
+  [[ ",$opts," == *",$o,"* ]] || die "USB stick mounted without $o: '$opts'"
+done
+if echo "$report" | grep -q '^seccomp: '; then
+  die "the node made system calls outside its SystemCallFilter (see above)"
+fi
+exposure="$(echo "$report" | sed -n 's/^exposure=.*level for streamp2p.service: //p')"
+log "in the guest: no restart, stick mounted $opts, no filtered system call, exposure $exposure"
 
 # --- 2. Power cut -----------------------------------------------------------------------------
 log "power cut (SIGKILL to qemu), then booting again"

@@ -38,7 +38,7 @@ MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 DATA_MB="${DATA_MB:-512}"
 BOOT_MB=256
 if [ "$ARCH" = amd64 ]; then
-  CONFIG="${CONFIG:-$REPO/image/test-config.toml}"
+  CONFIG="${CONFIG:-$REPO/image/test/config.toml}"
 else
   CONFIG="${CONFIG:-$REPO/image/overlay/etc/streamp2p/config.toml}"
 fi
@@ -207,6 +207,15 @@ if [ -n "${SSH_KEY:-}" ]; then
   systemctl --root="$ROOTDIR" enable ssh.service >/dev/null || die "cannot enable ssh.service"
 fi
 
+if [ "$ARCH" = amd64 ]; then
+  # The test image reports from inside the guest what image/boot-test.sh checks.
+  install -m 0644 -D "$REPO/image/test/streamp2p-syscall-log.conf" \
+    "$ROOTDIR/etc/systemd/system/streamp2p.service.d/test-syscall-log.conf"
+  install -m 0644 "$REPO/image/test/streamp2p-test-report.service" "$ROOTDIR/etc/systemd/system/"
+  install -m 0755 -D "$REPO/image/test/streamp2p-test-report" "$ROOTDIR/usr/local/sbin/streamp2p-test-report"
+  systemctl --root="$ROOTDIR" enable streamp2p-test-report.service >/dev/null \
+    || die "cannot enable streamp2p-test-report.service"
+fi
 if [ "$ARCH" = arm64 ]; then
   install -m 0644 "$REPO/board/rpi/asound.conf" "$ROOTDIR/etc/asound.conf"
   install -m 0644 "$REPO/board/rpi/comitup.conf" "$ROOTDIR/etc/comitup.conf"
