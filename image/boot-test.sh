@@ -64,6 +64,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cp --sparse=always "$IMG" "$T/disk.img"
+# A card larger than the image: the data partition must grow into the rest at first boot.
+truncate -s +1G "$T/disk.img"
 # A 20 s Opus file on a FAT stick labelled STICK: the udev rule mounts it at /media/streamp2p/STICK.
 ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:duration=20" -c:a libopus "$T/episode.opus" \
   || die "ffmpeg cannot make the stick's episode"
@@ -151,8 +153,11 @@ done
 if echo "$report" | grep -q '^seccomp: '; then
   die "the node made system calls outside its SystemCallFilter (see above)"
 fi
+var_mib="$(echo "$report" | sed -n 's/^var-mib=//p')"
+[ -n "$var_mib" ] && [ "$var_mib" -gt 1300 ] \
+  || die "/var did not grow into the larger disk: ${var_mib:-?} MiB"
 exposure="$(echo "$report" | sed -n 's/^exposure=.*level for streamp2p.service: //p')"
-log "in the guest: no restart, stick mounted $opts, no filtered system call, exposure $exposure"
+log "in the guest: no restart, stick mounted $opts, no filtered system call, /var grown to $var_mib MiB, exposure $exposure"
 
 # --- 2. Power cut -----------------------------------------------------------------------------
 log "power cut (SIGKILL to qemu), then booting again"

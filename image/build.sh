@@ -137,6 +137,8 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 PKGS=(
   systemd-sysv udev dbus "$KERNEL" initramfs-tools
+  # fsck at boot; sfdisk and resize2fs to grow the data partition on the first boot.
+  e2fsprogs fdisk
   # Runtime libraries of the node; CA roots for https/wss trackers.
   libasound2 libssl3 ca-certificates
   # The Pi has no clock battery: the time comes from NTP.
@@ -175,10 +177,15 @@ install -m 0644 "$REPO/systemd/streamp2p.service" "$ROOTDIR/etc/systemd/system/s
 install -m 0644 "$REPO/systemd/streamp2p-sysctl.conf" "$ROOTDIR/etc/sysctl.d/50-streamp2p.conf"
 install -m 0644 "$REPO/systemd/streamp2p-tmpfiles.conf" "$ROOTDIR/etc/tmpfiles.d/streamp2p.conf"
 install -m 0644 "$REPO/systemd/90-streamp2p-usb.rules" "$ROOTDIR/etc/udev/rules.d/90-streamp2p-usb.rules"
-# The overlay: fstab, hostname, avahi service, NetworkManager and journald settings.
+# The overlay: fstab, hostname, avahi service, NetworkManager and journald settings, the
+# first-boot growth of the data partition. Modes are git's (0755 for scripts, else 0644).
 (cd "$REPO/image/overlay" && find . -type f) | while read -r f; do
-  install -m 0644 -o root -g root -D "$REPO/image/overlay/$f" "$ROOTDIR/$f"
+  mode=0644
+  [ ! -x "$REPO/image/overlay/$f" ] || mode=0755
+  install -m "$mode" -o root -g root -D "$REPO/image/overlay/$f" "$ROOTDIR/$f"
 done
+systemctl --root="$ROOTDIR" enable streamp2p-grow-data.service >/dev/null \
+  || die "cannot enable streamp2p-grow-data.service"
 install -m 0644 "$CONFIG" "$ROOTDIR/etc/streamp2p/config.toml"
 mkdir -p "$ROOTDIR/media"
 # NetworkManager writes resolv.conf under /run (the root is read-only).
