@@ -1,5 +1,6 @@
-//! Copies the browser side's npm assets (WebTorrent's browser build and its service worker)
-//! into OUT_DIR, so the binary embeds them. They come from package-lock.json through
+//! Copies the browser side's npm assets (WebTorrent's browser build and its service worker;
+//! hls.js and p2p-media-loader's ES modules for the live player) into OUT_DIR, so the
+//! binary embeds them. They come from package-lock.json through
 //! `npm ci` and are never committed; when node_modules is missing, this runs `npm ci`.
 
 use std::{path::Path, process::Command};
@@ -10,6 +11,20 @@ const ASSETS: &[(&str, &str)] = &[
         "webtorrent.min.js",
     ),
     ("node_modules/webtorrent/dist/sw.min.js", "sw.min.js"),
+    // The light build: everything an audio-only live stream needs (fMP4 and packed
+    // audio), without subtitles, alternate renditions or DRM.
+    (
+        "node_modules/hls.js/dist/hls.light.min.mjs",
+        "hls.light.min.mjs",
+    ),
+    (
+        "node_modules/p2p-media-loader-core/dist/p2p-media-loader-core.es.min.js",
+        "p2p-media-loader-core.es.min.js",
+    ),
+    (
+        "node_modules/p2p-media-loader-hlsjs/dist/p2p-media-loader-hlsjs.es.min.js",
+        "p2p-media-loader-hlsjs.es.min.js",
+    ),
 ];
 
 fn main() {

@@ -21,6 +21,12 @@ have_cmd sha256sum || need+=(coreutils)
 have_cmd git || need+=(git)
 # The listen page is tested in Debian's Chromium (never a downloaded browser).
 have_cmd chromium || need+=(chromium)
+# The podcast feed is read back by Python's feedparser (Debian's package, Debian's python3);
+# the admin tests use unshare and curl for a second network.
+/usr/bin/python3 -c 'import feedparser' 2>/dev/null || need+=(python3-feedparser)
+have_cmd curl || need+=(curl)
+have_cmd unshare || need+=(util-linux)
+have_cmd ip || need+=(iproute2)
 # The unit's exposure check (the image's own tools are installed by image/*.sh).
 have_cmd systemd-analyze || need+=(systemd)
 
@@ -43,6 +49,8 @@ if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
   echo "test.sh: npm ci" >&2
   npm ci --no-audit --no-fund
 fi
+
+export STREAMP2P_PYTHON=/usr/bin/python3
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings

@@ -11,6 +11,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+pub mod operator;
+
 /// A setting that cannot be used, with the key it came from and what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[error("config error: `{key}`: {problem}; {fix}")]
@@ -92,6 +94,8 @@ pub struct Config {
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
+    pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 impl Default for Config {
@@ -110,6 +114,8 @@ impl Default for Config {
             tracker: TrackerConfig::default(),
             live: LiveConfig::default(),
             webtorrent: WebTorrentConfig::default(),
+            admin: AdminConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -127,6 +133,10 @@ pub struct LiveConfig {
     pub record: bool,
     /// A recording is split into episodes of this many seconds.
     pub record_split_secs: u64,
+    /// Sample rate (Hz) asked of an ALSA capture card; the stream is resampled to 48 kHz.
+    /// For a digital input clocked by the mixer (often 44100), or a card whose 48 kHz
+    /// mode is broken. Unset: 48 kHz where the card has it, else the card's nearest rate.
+    pub capture_rate: Option<u32>,
 }
 
 impl Default for LiveConfig {
@@ -137,6 +147,58 @@ impl Default for LiveConfig {
             silence_secs: 30,
             record: true,
             record_split_secs: 3600,
+            capture_rate: None,
+        }
+    }
+}
+
+/// Other stations' nodes this one follows (mirrors their library, lists itself as their
+/// mirror).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Base addresses of the nodes to follow, e.g. `http://radio-b.example.org`.
+    pub follow: Vec<String>,
+    /// Seconds between fetches of a followed node's catalog.
+    pub poll_secs: u64,
+    /// Storage for mirrored episodes, in MB; the newest are kept within it.
+    pub mirror_budget_mb: u64,
+    /// Seconds between health probes of every known tracker.
+    pub probe_secs: u64,
+    /// Relay the followed stations' live streams to this node's listeners
+    /// (`/relay/<key>/live.ogg`): one copy from each origin, whatever the audience here.
+    pub relay: bool,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            follow: Vec::new(),
+            poll_secs: 60,
+            mirror_budget_mb: 4096,
+            probe_secs: 300,
+            relay: false,
+        }
+    }
+}
+
+/// The config page (`/admin`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the config page to addresses outside the local network too. Off: only
+    /// private, link-local and loopback addresses reach it (the box sits behind a home
+    /// router; its owner is on the same network).
+    pub allow_remote: bool,
+    /// Largest file the operator may publish from the page, in MB.
+    pub max_upload_mb: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            allow_remote: false,
+            max_upload_mb: 500,
         }
     }
 }
@@ -319,6 +381,9 @@ pub struct Overrides {
     /// Live audio source: alsa:DEVICE, sine, file:PATH or none.
     #[arg(long, value_name = "SRC")]
     pub audio: Option<String>,
+    /// Another station's node to follow and mirror, by its address (repeatable).
+    #[arg(long = "follow", value_name = "URL")]
+    pub follow: Vec<String>,
 }
 
 /// The configuration after validation: the types the rest of the node works with.
@@ -337,6 +402,8 @@ pub struct Settings {
     pub tracker: TrackerConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
+    pub admin: AdminConfig,
+    pub federation: FederationConfig,
 }
 
 impl Config {
@@ -400,6 +467,9 @@ impl Config {
         if let Some(a) = o.audio {
             self.audio = a;
         }
+        if !o.follow.is_empty() {
+            self.federation.follow = o.follow;
+        }
     }
 
     /// Checks every value and turns the configuration into `Settings`.
@@ -461,6 +531,53 @@ impl Config {
                 "use 65536",
             ));
         }
+        for f in &self.federation.follow {
+            if !(f.starts_with("http://") || f.starts_with("https://")) || f.len() > 300 {
+                return Err(ConfigError::new(
+                    "federation.follow",
+                    format!("'{f}' is not the http(s) address of a node"),
+                    "write each like http://radio-b.example.org",
+                ));
+            }
+        }
+        if self.federation.probe_secs < 5 {
+            return Err(ConfigError::new(
+                "federation.probe_secs",
+                "probing trackers more than every 5 seconds is too often",
+                "use 300",
+            ));
+        }
+        if self.federation.poll_secs < 5 {
+            return Err(ConfigError::new(
+                "federation.poll_secs",
+                "polling a followed node more than every 5 seconds is too often",
+                "use 60",
+            ));
+        }
+        if self.admin.max_upload_mb == 0 || self.admin.max_upload_mb > 16 * 1024 {
+            return Err(ConfigError::new(
+                "admin.max_upload_mb",
+                format!(
+                    "{} MB is not a usable upload limit",
+                    self.admin.max_upload_mb
+                ),
+                "use a size between 1 and 16384 MB, such as 500",
+            ));
+        }
+        if self.station.name.trim().is_empty() || self.station.name.chars().count() > 100 {
+            return Err(ConfigError::new(
+                "station.name",
+                "the station name must have 1 to 100 characters",
+                "write the name listeners know the station by",
+            ));
+        }
+        if self.station.description.chars().count() > 2000 {
+            return Err(ConfigError::new(
+                "station.description",
+                "the description is longer than 2000 characters",
+                "shorten it to a few sentences",
+            ));
+        }
         if t.ws_messages_per_sec == 0 {
             return Err(ConfigError::new(
                 "tracker.ws_messages_per_sec",
@@ -483,6 +600,17 @@ impl Config {
                     self.live.bitrate_kbps
                 ),
                 "use a value from 16 to 510, such as 128",
+            ));
+        }
+        if let Some(r) = self
+            .live
+            .capture_rate
+            .filter(|r| !(8_000..=192_000).contains(r))
+        {
+            return Err(ConfigError::new(
+                "live.capture_rate",
+                format!("{r} Hz is not a sound card's rate"),
+                "use the card's rate, such as 44100, or leave it out for 48 kHz",
             ));
         }
         if self.live.record_split_secs < 10 {
@@ -547,6 +675,8 @@ impl Config {
             tracker: self.tracker,
             live: self.live,
             webtorrent: self.webtorrent,
+            admin: self.admin,
+            federation: self.federation,
         })
     }
 }

@@ -60,7 +60,7 @@ fn chords(t: f32) -> f32 {
     const ROOTS: [f32; 4] = [220.0, 174.6, 261.6, 196.0];
     let i = (t / 4.0) as usize % ROOTS.len();
     let r = ROOTS[i];
-    let third = if i % 2 == 0 { 1.26 } else { 1.189 };
+    let third = if i.is_multiple_of(2) { 1.26 } else { 1.189 };
     let s = (TAU * r * t).sin() + (TAU * r * third * t).sin() + (TAU * r * 1.498 * t).sin();
     0.2 * s
 }

@@ -8,12 +8,15 @@
 //! - `live` captures the line-in, encodes Opus and hands Ogg pages to listeners.
 //! - `webtorrent` seeds the catalog to browsers over WebRTC, signalled through WebSocket
 //!   trackers (the node's own first).
+//! - `federation` follows other stations' nodes: checks their signed catalogs, mirrors
+//!   their episodes into a library root, and publishes this station's catalog.
 //! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages.
 //! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
 //! - `system` tells systemd when the node serves, that it is alive, and that it stops.
 
 pub mod config;
 pub mod demo;
+pub mod federation;
 pub mod library;
 pub mod live;
 pub mod node;

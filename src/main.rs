@@ -1,6 +1,6 @@
 //! Command line: parses arguments, sets up logging, runs the node.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{os::unix::process::CommandExt, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use streamp2p::{
     config::{Config, ConfigError, Overrides},
     demo,
-    node::{self, NodeError},
+    node::{self, Exit, NodeError},
 };
 
 #[derive(Parser)]
@@ -78,9 +78,10 @@ fn handle_signals(shutdown: CancellationToken) {
     });
 }
 
-fn settings_for(
-    cmd: Cmd,
-) -> Result<(streamp2p::config::Settings, Option<tempfile::TempDir>), anyhow::Error> {
+/// The config to run (checked: a bad one exits 2 before anything starts), the demo's
+/// temporary folder if it made one, and arguments that reach the same data dir again (for
+/// a restart).
+fn config_for(cmd: Cmd) -> Result<(Config, Option<tempfile::TempDir>), anyhow::Error> {
     match cmd {
         Cmd::Run { config, flags } => {
             let mut cfg = match config {
@@ -88,7 +89,8 @@ fn settings_for(
                 None => Config::default(),
             };
             cfg.apply(flags);
-            Ok((cfg.validate()?, None))
+            cfg.clone().validate()?;
+            Ok((cfg, None))
         }
         Cmd::Demo { flags } => {
             let mut cfg = Config::default();
@@ -120,7 +122,7 @@ fn settings_for(
                 cfg.library = vec![lib];
             }
             cfg.apply(flags);
-            let settings = cfg.validate()?;
+            let settings = cfg.clone().validate()?;
             let url = format!("http://{}", settings.http);
             eprintln!(
                 "\nstreamp2p demo\n  listen page:  {url}/\n  library API:  {url}/api/library\n  \
@@ -128,7 +130,7 @@ fn settings_for(
                  data dir:     {}\n(Ctrl-C stops the demo.)\n",
                 settings.data_dir.display()
             );
-            Ok((settings, temp))
+            Ok((cfg, temp))
         }
     }
 }
@@ -142,7 +144,8 @@ fn exit_code(e: &anyhow::Error) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let (settings, _temp) = match settings_for(cli.cmd) {
+    let demo_without_dir = matches!(&cli.cmd, Cmd::Demo { flags } if flags.data_dir.is_none());
+    let (config, temp) = match config_for(cli.cmd) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e:#}");
@@ -156,13 +159,33 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let data_dir = config.data_dir.clone();
     let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         handle_signals(shutdown.clone());
-        node::run(settings, shutdown).await
+        node::run(config, shutdown).await
     });
+    // Nothing of this run may outlive it: the database and every port are closed here.
+    drop(runtime);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Exit::Stopped) => ExitCode::SUCCESS,
+        Ok(Exit::Restart) => {
+            // A fresh process with the same arguments reads the saved settings; a demo
+            // that made a temporary folder is pointed at it (and the folder kept).
+            let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            if demo_without_dir {
+                args.push("--data-dir".into());
+                args.push(data_dir.into_os_string());
+                if let Some(t) = temp {
+                    let _ = t.keep();
+                }
+            }
+            let err = std::process::Command::new("/proc/self/exe")
+                .args(args)
+                .exec();
+            eprintln!("cannot restart: {err}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             let e = anyhow::Error::from(e);
             eprintln!("{e:#}");

@@ -15,10 +15,15 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{AudioSource, ConfigError, Settings},
+    config::{
+        operator::{Show, SCHEDULE_KEY},
+        AudioSource, Config, ConfigError, Settings,
+    },
+    federation::{self, Federation, FederationError},
     library::Library,
     live::{
         hls::Hls,
+        p2p,
         recorder::{self, Recorder},
         Live,
     },
@@ -30,7 +35,11 @@ use crate::{
         ws::Hub,
         NodePeer, Tracker,
     },
-    web::{self, AppState},
+    web::{
+        self,
+        admin::{history, upload, Admin},
+        AppState,
+    },
     webtorrent::WebTorrent,
 };
 
@@ -49,6 +58,8 @@ pub enum NodeError {
     Swarm(#[from] SwarmError),
     #[error("web server failed: {0}")]
     Web(std::io::Error),
+    #[error("federation: {0}")]
+    Federation(#[from] FederationError),
 }
 
 /// Binds `addr` for the web server, turning the usual failures into config errors.
@@ -103,16 +114,42 @@ fn new_peer_id() -> [u8; 20] {
     id
 }
 
-pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), NodeError> {
-    let started = Instant::now();
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+/// Creates a folder the node writes in (the data dir and the library roots under it).
+fn make_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
         ConfigError::new(
             "data_dir",
-            format!("cannot create {}: {e}", settings.data_dir.display()),
+            format!("cannot create {}: {e}", dir.display()),
             "give a writable folder with --data-dir",
         )
-    })?;
-    let store = Store::open(&settings.data_dir)?;
+    })
+}
+
+/// How a run of the node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Asked to stop (a signal).
+    Stopped,
+    /// The operator saved settings that the services take only when they start: the
+    /// caller starts the node again (see `main`).
+    Restart,
+}
+
+/// Runs the node on `base` (the config file and command line) with the operator's saved
+/// choices laid over it, until `shutdown` or a restart asked by the config page.
+pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, NodeError> {
+    let started = Instant::now();
+    make_dir(&base.data_dir)?;
+    let store = Store::open(&base.data_dir)?;
+    let (settings, problem) = Admin::startup_settings(&store, &base)?;
+    if let Some(p) = &problem {
+        tracing::warn!("{p}");
+    }
+    // The services stop on this; the config page cancels it alone to restart them.
+    let services = shutdown.child_token();
+    let admin_store = store.clone();
+    let outer = shutdown;
+    let shutdown = services;
     let listener = bind_http(&settings).await?;
     let udp_socket = udp::bind(settings.udp_tracker).await?;
     if settings.swarm.enabled {
@@ -121,21 +158,27 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
 
-    // Recordings land under the data dir, which is then a library root like the USB ones.
+    // Recordings and uploads land under the data dir, which holds library roots like the
+    // USB ones.
     let recording = settings.audio != AudioSource::None && settings.live.record;
     let mut roots = settings.library.clone();
+    let uploads = upload::uploads_dir(&settings.data_dir);
+    make_dir(&uploads)?;
+    roots.push(uploads);
     if recording {
         let dir = recorder::dir(&settings.data_dir);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            ConfigError::new(
-                "data_dir",
-                format!("cannot create {}: {e}", dir.display()),
-                "give a writable folder with --data-dir",
-            )
-        })?;
+        make_dir(&dir)?;
         roots.push(dir);
     }
-    let library = Library::new(store, roots, Duration::from_secs(settings.scan.rescan_secs));
+    // Followed stations' episodes, one folder per origin.
+    let mirrors = federation::mirrors_root(&settings.data_dir);
+    make_dir(&mirrors)?;
+    roots.push(mirrors);
+    let library = Library::new(
+        store.clone(),
+        roots,
+        Duration::from_secs(settings.scan.rescan_secs),
+    );
     let mut first = library.subscribe();
     tasks.spawn({
         let (library, shutdown) = (library.clone(), shutdown.clone());
@@ -170,15 +213,22 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     // a while, and the pages, the web seed and the tracker need none of it.
     let live = Live::start(&settings, shutdown.clone());
     if recording {
+        let schedule = store.clone();
         let rec = Recorder::new(
             recorder::dir(&settings.data_dir),
             settings.station.name.clone(),
             Duration::from_secs(settings.live.record_split_secs),
+            Box::new(move |at| {
+                let shows: Vec<Show> = schedule.setting(SCHEDULE_KEY).ok().flatten()?;
+                Show::at_time(&shows, at).map(|s| s.name.clone())
+            }),
         );
         tasks.spawn(rec.run(live.clone(), shutdown.clone()));
     }
     let hls = Arc::new(Hls::default());
     if live.is_on() {
+        // Listen pages share the live segments in these swarms, signalled by our tracker.
+        tracker.admit_swarms(p2p::infohashes(settings.live.bitrate_kbps));
         tasks.spawn(hls.clone().run(live.clone(), shutdown.clone()));
     }
     let swarm_slot = Arc::new(OnceLock::new());
@@ -188,17 +238,30 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         .webtorrent
         .enabled
         .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
+    let federation = Federation::new(store.clone(), library.clone(), settings.clone())?;
+    tasks.spawn(federation.clone().run(tracker.clone(), shutdown.clone()));
     let state = AppState {
         settings: settings.clone(),
         library: library.clone(),
         swarm: swarm_slot.clone(),
-        tracker,
+        tracker: tracker.clone(),
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
         live: live.clone(),
         hls: hls.clone(),
         webtorrent: webtorrent.clone(),
+        admin: Admin::new(
+            admin_store,
+            base,
+            settings.clone(),
+            problem,
+            shutdown.clone(),
+        ),
+        federation,
+        claim_gate: web::claim_gate(),
         started,
     };
+    tasks.spawn(history::run(state.clone(), shutdown.clone()));
+    tasks.spawn(upload::run(state.clone(), shutdown.clone()));
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
     // The listener is bound and the server task spawned: connections from now on are
     // answered (they wait in the backlog until the task first runs).
@@ -235,8 +298,22 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     }
 
     // The web server stops on shutdown; if it fails by itself, everything else stops too.
-    let served = web.await;
-    system::stopping();
+    // Open streams (live listeners, level meters) hold a graceful shutdown open: they get
+    // `DRAIN`, then are cut.
+    let mut web = web;
+    let served = tokio::select! {
+        r = &mut web => r,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN).await } => {
+            tracing::warn!("open connections did not close in time; cutting them");
+            web.abort();
+            Ok(Ok(()))
+        }
+    };
+    // Only a stop asked from outside is a stop for systemd: after a restart for new
+    // settings (the config page) this process goes on serving.
+    if outer.is_cancelled() {
+        system::stopping();
+    }
     shutdown.cancel();
     if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
         .await
@@ -248,7 +325,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         return Err(e.into());
     }
     match served {
-        Ok(r) => r.map_err(NodeError::Web),
-        Err(e) => Err(NodeError::Web(std::io::Error::other(e))),
+        Ok(r) => r.map_err(NodeError::Web)?,
+        Err(e) => return Err(NodeError::Web(std::io::Error::other(e))),
     }
+    Ok(if outer.is_cancelled() {
+        Exit::Stopped
+    } else {
+        Exit::Restart
+    })
 }

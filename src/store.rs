@@ -5,7 +5,10 @@
 //! - `index`: library file path -> [`IndexRecord`] (size, mtime, infohash, tags), so a
 //!   restart rehashes nothing that did not change;
 //! - `infos`: infohash -> bencoded info dictionary (the piece hashes), shared by every copy
-//!   of the same file.
+//!   of the same file;
+//! - the [`Tree`]s of the config page: login sessions, the operator's titles and notes for
+//!   library items, the 24-hour history for its graphs, and unfinished uploads; key ->
+//!   JSON record, typed by the module that owns the record.
 //!
 //! Every write is flushed before it returns: when a caller reports something as done, a
 //! power cut can no longer lose it. A database written by a newer schema, or one sled
@@ -66,6 +69,26 @@ pub struct IndexRecord {
     pub tags: Tags,
 }
 
+/// Keyed record trees (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    Sessions,
+    ItemMeta,
+    History,
+    Uploads,
+}
+
+impl Tree {
+    fn name(self) -> &'static str {
+        match self {
+            Tree::Sessions => "sessions",
+            Tree::ItemMeta => "item_meta",
+            Tree::History => "history",
+            Tree::Uploads => "uploads",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
@@ -73,6 +96,7 @@ pub struct Store {
     settings: sled::Tree,
     index: sled::Tree,
     infos: sled::Tree,
+    records: [sled::Tree; 4],
 }
 
 impl Store {
@@ -104,7 +128,15 @@ impl Store {
                 }
             }
         }
+        let tree = |t: Tree| db.open_tree(t.name()).map_err(open_err);
+        let records = [
+            tree(Tree::Sessions)?,
+            tree(Tree::ItemMeta)?,
+            tree(Tree::History)?,
+            tree(Tree::Uploads)?,
+        ];
         Ok(Self {
+            records,
             settings: db.open_tree("settings").map_err(open_err)?,
             index: db.open_tree("index").map_err(open_err)?,
             infos: db.open_tree("infos").map_err(open_err)?,
@@ -191,6 +223,73 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+
+    fn tree(&self, t: Tree) -> &sled::Tree {
+        &self.records[t as usize]
+    }
+
+    /// Writes one record, durably.
+    pub fn put<T: Serialize>(&self, t: Tree, key: &[u8], value: &T) -> Result<(), StoreError> {
+        self.tree(t).insert(key, encode(value))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// One record; an undecodable one is an error naming its key.
+    pub fn get<T: DeserializeOwned>(&self, t: Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.tree(t).get(key)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|source| StoreError::Decode {
+                    key: String::from_utf8_lossy(key).into_owned(),
+                    source,
+                }),
+        }
+    }
+
+    pub fn remove(&self, t: Tree, key: &[u8]) -> Result<(), StoreError> {
+        if self.tree(t).remove(key)?.is_some() {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Records with keys from `from` on, in key order; undecodable ones are reported and
+    /// skipped.
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        t: Tree,
+        from: &[u8],
+    ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree(t).range(from..) {
+            let (k, v) = kv?;
+            match serde_json::from_slice(&v) {
+                Ok(rec) => out.push((k.to_vec(), rec)),
+                Err(e) => tracing::warn!(
+                    tree = t.name(),
+                    key = %String::from_utf8_lossy(&k),
+                    "skipping undecodable record: {e}"
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops every record with a key before `until`.
+    pub fn remove_before(&self, t: Tree, until: &[u8]) -> Result<(), StoreError> {
+        let tree = self.tree(t);
+        let mut dropped = false;
+        for k in tree.range(..until).keys() {
+            tree.remove(k?)?;
+            dropped = true;
+        }
+        if dropped {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
 }
 
 fn path_key(p: &Path) -> &[u8] {
@@ -239,6 +338,33 @@ mod tests {
         );
         s.remove_indexed(&["/a/b.mp3".into()]).unwrap();
         assert!(s.indexed().unwrap().is_empty());
+    }
+
+    #[test]
+    fn records_are_kept_scanned_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            for t in [10u64, 20, 30] {
+                s.put(Tree::History, &t.to_be_bytes(), &(t * 2)).unwrap();
+            }
+            s.put(Tree::Sessions, b"abc", &"x").unwrap();
+            s.tree(Tree::ItemMeta).insert(b"bad", b"{not json").unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let got: Vec<(Vec<u8>, u64)> = s.scan(Tree::History, &20u64.to_be_bytes()).unwrap();
+        assert_eq!(got.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [40, 60]);
+        s.remove_before(Tree::History, &30u64.to_be_bytes())
+            .unwrap();
+        assert_eq!(s.scan::<u64>(Tree::History, &[]).unwrap().len(), 1);
+        assert_eq!(
+            s.get::<String>(Tree::Sessions, b"abc").unwrap().as_deref(),
+            Some("x")
+        );
+        s.remove(Tree::Sessions, b"abc").unwrap();
+        assert_eq!(s.get::<String>(Tree::Sessions, b"abc").unwrap(), None);
+        assert!(s.get::<String>(Tree::ItemMeta, b"bad").is_err());
+        assert!(s.scan::<String>(Tree::ItemMeta, &[]).unwrap().is_empty());
     }
 
     #[test]

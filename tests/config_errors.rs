@@ -127,3 +127,13 @@ fn http_port_in_use() {
     expect_config_error(dir.path(), &a, "http");
     drop(taken);
 }
+
+#[test]
+fn capture_rate_out_of_range() {
+    let dir = tempdir();
+    let a = valid_args(
+        dir.path(),
+        &format!("{BASE_CONFIG}\n[live]\ncapture_rate = 1000000\n"),
+    );
+    expect_config_error(dir.path(), &a, "live.capture_rate");
+}

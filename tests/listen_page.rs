@@ -120,7 +120,7 @@ fn a_listener_shares_with_the_next_one() {
     node.assert_alive();
 }
 
-/// With a live input, the page offers the live stream and a tap plays it.
+/// With a live input, the page offers the live stream and a tap plays it (hls.js, Opus).
 #[test]
 fn listen_page_plays_the_live_stream() {
     let tmp = tempdir();
@@ -146,6 +146,102 @@ fn listen_page_plays_the_live_stream() {
     let h = node.health().unwrap();
     assert_eq!(h["live"]["state"], "on_air", "{h}");
     let keep = std::env::temp_dir().join("streamp2p-listen-page-live.png");
+    std::fs::copy(&shot, &keep).unwrap();
+    eprintln!("screenshot: {}", keep.display());
+    node.assert_alive();
+}
+
+/// Without Media Source Extensions or native HLS the page falls back to the progressive
+/// stream (Ogg Opus in Chromium), and it plays. (Native HLS, the path of an iPhone before
+/// iOS 17.1, needs a Safari to test.)
+#[test]
+fn listen_page_plays_live_without_media_source() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
+    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    let shot = tmp.path().join("live-no-mse.png");
+    let out = run_js(
+        "listen_page.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--shot={}", shot.display()),
+            "--episodes=1".into(),
+            "--title=One".into(),
+            "--seconds=3".into(),
+            "--live".into(),
+            "--no-mse".into(),
+        ],
+        Duration::from_secs(150),
+    );
+    assert!(out.contains("ok"), "{out}");
+    node.assert_alive();
+}
+
+/// Two phone-sized Chromium listeners play the live stream through hls.js and
+/// p2p-media-loader, signalling through the node's own tracker (in `library` mode, so it
+/// must admit the live swarms): both play, each gets segments from the other over WebRTC
+/// (p2p-media-loader's own `onSegmentLoaded` events), and the node served fewer segments
+/// than the listeners played.
+#[test]
+fn two_listeners_share_the_live_stream() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
+    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    // The players start about five segments behind the live edge.
+    node.wait_until("six Opus segments", Duration::from_secs(30), |n| {
+        let r = n.get("/live/opus.m3u8");
+        (r.status == 200 && r.text().matches("#EXTINF").count() >= 6)
+            .then_some(())
+            .ok_or(r.text())
+    });
+    let shot = tmp.path().join("live-p2p.png");
+    let out = run_js(
+        "live_p2p.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--shot={}", shot.display()),
+            "--listeners=2".into(),
+            "--seconds=40".into(),
+        ],
+        Duration::from_secs(170),
+    );
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("result "))
+        .unwrap_or_else(|| panic!("no result line: {out}"));
+    let listeners: Vec<serde_json::Value> = serde_json::from_str(line).expect("result JSON");
+    assert_eq!(listeners.len(), 2, "{line}");
+    let count = |l: &serde_json::Value, src: &str| l["segments"][src].as_u64().unwrap_or(0);
+    for l in &listeners {
+        assert!(l["peers"].as_u64() >= Some(1), "no peer connected: {line}");
+        assert!(
+            count(l, "http") + count(l, "p2p") >= 15,
+            "too few segments: {line}"
+        );
+    }
+    let p2p: u64 = listeners.iter().map(|l| count(l, "p2p")).sum();
+    let http: u64 = listeners.iter().map(|l| count(l, "http")).sum();
+    assert!(p2p > 0, "no segment came from a peer: {line}");
+    let h = node.health().unwrap();
+    let served = num(&h, "/live/hls_segments_served/opus").expect("opus segments served");
+    eprintln!("listeners played {http} segments from the node and {p2p} from each other; node served {served}");
+    // Every segment a listener took over HTTP came from the node; the peers' share did not.
+    assert!(
+        served >= http,
+        "node served {served}, listeners got {http} over HTTP"
+    );
+    assert!(
+        served < http + p2p,
+        "node served {served} of the {} segments played",
+        http + p2p
+    );
+    let keep = std::env::temp_dir().join("streamp2p-listen-page-live-p2p.png");
     std::fs::copy(&shot, &keep).unwrap();
     eprintln!("screenshot: {}", keep.display());
     node.assert_alive();

@@ -74,13 +74,13 @@ struct MetaInfo<'a> {
 
 /// The .torrent file. `trackers` is in priority order (the node's own tracker first); each
 /// gets its own tier so clients try them in that order.
-pub fn torrent_file(info: &Info, trackers: &[String], web_seed: Option<&str>) -> Vec<u8> {
+pub fn torrent_file(info: &Info, trackers: &[String], web_seeds: &[String]) -> Vec<u8> {
     let meta = MetaInfo {
         announce: trackers.first().map(String::as_str),
         announce_list: trackers.iter().map(|t| vec![t.as_str()]).collect(),
         created_by: concat!("streamp2p ", env!("CARGO_PKG_VERSION")),
         info,
-        url_list: web_seed.into_iter().collect(),
+        url_list: web_seeds.iter().map(String::as_str).collect(),
     };
     serde_bencode::to_bytes(&meta).unwrap_or_default()
 }
@@ -158,7 +158,7 @@ mod tests {
         let t = torrent_file(
             &info,
             &["http://h/announce".into()],
-            Some("http://h/files/x/a%20b.mp3"),
+            &["http://h/files/x/a%20b.mp3".into()],
         );
         let needle = info.to_bytes();
         assert!(t.windows(needle.len()).any(|w| w == needle.as_slice()));

@@ -1,30 +1,78 @@
-//! Live HLS: MP3 "packed audio" segments of about 2 s in a sliding window, which every
-//! iPhone plays natively and hls.js plays everywhere else.
+//! Live HLS: two variants of ~2 s segments in a sliding window, listed by one master
+//! playlist.
 //!
-//! Each segment starts with an ID3 tag carrying its timestamp (Apple's
-//! `com.apple.streaming.transportStreamTimestamp`, 90 kHz), as packed audio requires,
-//! followed by whole MP3 frames.
+//! - Opus in fMP4 (CMAF, see `cmaf`): what browsers with Media Source Extensions play
+//!   through hls.js (and Safari 17 / iOS 17.1 natively); its segments are the ones
+//!   listeners share peer-to-peer.
+//! - MP3 "packed audio", which every iPhone plays natively: each segment starts with an
+//!   ID3 tag carrying its timestamp (Apple's `com.apple.streaming.transportStreamTimestamp`,
+//!   90 kHz), as packed audio requires, followed by whole MP3 frames.
+//!
+//! Segments served over HTTP are counted per variant, so the share that listeners got
+//! from each other instead shows in `/api/health` and `/metrics`.
 
 use std::{
     collections::VecDeque,
     fmt::Write,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
     },
 };
 
 use bytes::Bytes;
-use tokio::sync::broadcast::error::RecvError;
+use serde::Serialize;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::{mp3::FRAME_SAMPLES, source::RATE, Live};
+use super::{cmaf, mp3::FRAME_SAMPLES, source::FRAME, source::RATE, Live};
 
-/// Frames per segment: 84 x 24 ms = 2.016 s.
-const SEGMENT_FRAMES: usize = 84;
-/// Segments listed in the playlist (about 12 s), and kept for requests a little longer.
-const WINDOW: usize = 6;
+/// MP3 frames per segment: 84 x 24 ms = 2.016 s.
+const MP3_SEGMENT_FRAMES: usize = 84;
+/// Opus packets per segment: 100 x 20 ms = 2 s.
+const OPUS_SEGMENT_PACKETS: usize = 100;
+/// Segments listed in a playlist (about 20 s). Listeners that share segments play a few
+/// segments behind the live edge, so the newest ones have time to travel between them;
+/// the window must reach back past that point.
+const WINDOW: usize = 10;
+/// Segments kept for requests a little after they leave the playlist.
 const KEEP: usize = WINDOW + 4;
+
+/// One rendition of the live stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Opus,
+    Mp3,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 2] = [Variant::Opus, Variant::Mp3];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Opus => "opus",
+            Variant::Mp3 => "mp3",
+        }
+    }
+
+    /// The `BANDWIDTH` of the variant in the master playlist: the codec's bitrate plus
+    /// the container's overhead. The two values must differ: p2p-media-loader tells the
+    /// variants of an audio-only stream apart by `BANDWIDTH` alone (see `p2p`).
+    pub fn bandwidth(self, kbps: u32) -> u32 {
+        match self {
+            Variant::Opus => kbps * 1000 + 4000,
+            Variant::Mp3 => kbps * 1000 + 8000,
+        }
+    }
+
+    fn codecs(self) -> &'static str {
+        match self {
+            Variant::Opus => "opus",
+            // MPEG-1/2 Layer III, as Apple's HLS authoring spec names it.
+            Variant::Mp3 => "mp4a.40.34",
+        }
+    }
+}
 
 struct Segment {
     seq: u64,
@@ -32,10 +80,62 @@ struct Segment {
     data: Bytes,
 }
 
+/// One variant's sliding window of segments.
 #[derive(Default)]
-pub struct Hls {
+struct Window {
     segments: Mutex<VecDeque<Segment>>,
     served: AtomicU64,
+    served_bytes: AtomicU64,
+}
+
+impl Window {
+    fn push(&self, s: Segment) {
+        if let Ok(mut q) = self.segments.lock() {
+            if q.len() == KEEP {
+                q.pop_front();
+            }
+            q.push_back(s);
+        }
+    }
+
+    /// The listed segments, oldest first; None until the first segment exists.
+    fn playlist(&self, head: &str, uri: impl Fn(u64) -> String) -> Option<String> {
+        let q = self.segments.lock().ok()?;
+        let skip = q.len().saturating_sub(WINDOW);
+        let first = q.get(skip)?;
+        let mut p = format!(
+            "#EXTM3U\n{head}#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{}\n",
+            first.seq
+        );
+        for s in q.iter().skip(skip) {
+            let _ = write!(p, "#EXTINF:{:.3},\n{}\n", s.secs, uri(s.seq));
+        }
+        Some(p)
+    }
+
+    fn segment(&self, seq: u64) -> Option<Bytes> {
+        let q = self.segments.lock().ok()?;
+        let s = q.iter().find(|s| s.seq == seq)?.data.clone();
+        self.served.fetch_add(1, Ordering::Relaxed);
+        self.served_bytes
+            .fetch_add(s.len() as u64, Ordering::Relaxed);
+        Some(s)
+    }
+}
+
+/// Segments (or their bytes) served over HTTP since start, per variant.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Served {
+    pub opus: u64,
+    pub mp3: u64,
+}
+
+#[derive(Default)]
+pub struct Hls {
+    opus: Window,
+    mp3: Window,
+    /// The Opus variant's init segment, made when the stream starts.
+    init: OnceLock<Bytes>,
 }
 
 /// ID3v2.4 tag with the PRIV timestamp frame for a segment starting at `pts` (90 kHz).
@@ -61,88 +161,154 @@ fn syncsafe(n: u32) -> [u8; 4] {
     ]
 }
 
-impl Hls {
-    /// Builds segments from the live MP3 frames until `shutdown`.
-    pub async fn run(self: Arc<Self>, live: Arc<Live>, shutdown: CancellationToken) {
-        let mut rx = live.mp3_frames();
-        let mut frames: Vec<Bytes> = Vec::with_capacity(SEGMENT_FRAMES);
-        let mut samples: u64 = 0;
-        let mut seq = 0;
-        loop {
-            let frame = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                f = rx.recv() => match f {
-                    Ok(f) => f,
-                    // A gap: start the next segment afresh, the timestamps say where.
-                    Err(RecvError::Lagged(n)) => {
-                        samples += n * FRAME_SAMPLES;
-                        frames.clear();
-                        continue;
-                    }
-                    Err(RecvError::Closed) => return,
-                },
-            };
-            frames.push(frame);
-            if frames.len() == SEGMENT_FRAMES {
-                let start = samples;
-                samples += SEGMENT_FRAMES as u64 * FRAME_SAMPLES;
-                let mut data = timestamp_tag(start * 90_000 / u64::from(RATE));
-                for f in frames.drain(..) {
-                    data.extend_from_slice(&f);
+/// Groups the items of `rx` into runs of `n`; a gap (the receiver fell behind) drops the
+/// partial run and advances the clock by the items missed, so timestamps stay true.
+/// Calls `done(start, items)` with the index of each run's first item.
+async fn segments(
+    mut rx: broadcast::Receiver<Bytes>,
+    n: usize,
+    shutdown: &CancellationToken,
+    mut done: impl FnMut(u64, &[Bytes]),
+) {
+    let mut items: Vec<Bytes> = Vec::with_capacity(n);
+    let mut next: u64 = 0;
+    loop {
+        let item = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            f = rx.recv() => match f {
+                Ok(f) => f,
+                Err(RecvError::Lagged(missed)) => {
+                    next += missed + items.len() as u64;
+                    items.clear();
+                    continue;
                 }
-                self.push(Segment {
-                    seq,
-                    secs: (SEGMENT_FRAMES as u64 * FRAME_SAMPLES) as f64 / f64::from(RATE),
-                    data: Bytes::from(data),
-                });
-                seq += 1;
-            }
+                Err(RecvError::Closed) => return,
+            },
+        };
+        items.push(item);
+        if items.len() == n {
+            done(next, &items);
+            next += n as u64;
+            items.clear();
         }
-    }
-
-    fn push(&self, s: Segment) {
-        if let Ok(mut q) = self.segments.lock() {
-            if q.len() == KEEP {
-                q.pop_front();
-            }
-            q.push_back(s);
-        }
-    }
-
-    /// The media playlist of the MP3 variant; None until the first segment exists.
-    pub fn playlist(&self) -> Option<String> {
-        let q = self.segments.lock().ok()?;
-        let listed: Vec<&Segment> = q.iter().rev().take(WINDOW).collect::<Vec<_>>();
-        let first = listed.last()?;
-        let mut p = format!(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{}\n",
-            first.seq
-        );
-        for s in listed.iter().rev() {
-            let _ = write!(p, "#EXTINF:{:.3},\nmp3/{}.mp3\n", s.secs, s.seq);
-        }
-        Some(p)
-    }
-
-    pub fn segment(&self, seq: u64) -> Option<Bytes> {
-        let q = self.segments.lock().ok()?;
-        let s = q.iter().find(|s| s.seq == seq)?.data.clone();
-        self.served.fetch_add(1, Ordering::Relaxed);
-        Some(s)
-    }
-
-    /// Segments served over HTTP since start.
-    pub fn served(&self) -> u64 {
-        self.served.load(Ordering::Relaxed)
     }
 }
 
-/// The master playlist: one variant per format.
+impl Hls {
+    /// Builds both variants' segments from the live stream until `shutdown`.
+    pub async fn run(self: Arc<Self>, live: Arc<Live>, shutdown: CancellationToken) {
+        let (packets, channels, pre_skip) = live.packets();
+        match cmaf::init_segment(channels, pre_skip) {
+            Ok(init) => {
+                let _ = self.init.set(init);
+            }
+            Err(e) => tracing::error!("no Opus HLS variant: {e}"),
+        }
+        let mut mp3_seq = 0;
+        let mp3 = segments(
+            live.mp3_frames(),
+            MP3_SEGMENT_FRAMES,
+            &shutdown,
+            |start, frames| {
+                let pts = start * FRAME_SAMPLES * 90_000 / u64::from(RATE);
+                let mut data = timestamp_tag(pts);
+                for f in frames {
+                    data.extend_from_slice(f);
+                }
+                self.mp3.push(Segment {
+                    seq: mp3_seq,
+                    secs: (frames.len() as u64 * FRAME_SAMPLES) as f64 / f64::from(RATE),
+                    data: Bytes::from(data),
+                });
+                mp3_seq += 1;
+            },
+        );
+        let mut opus_seq = 0;
+        let opus = segments(
+            packets,
+            OPUS_SEGMENT_PACKETS,
+            &shutdown,
+            |start, packets| {
+                if self.init.get().is_none() {
+                    return;
+                }
+                // The fragment sequence number wraps after 2^32 segments (272 years).
+                match cmaf::media_segment(opus_seq as u32, start * FRAME as u64, packets) {
+                    Ok(data) => self.opus.push(Segment {
+                        seq: opus_seq,
+                        secs: (packets.len() * FRAME) as f64 / f64::from(RATE),
+                        data,
+                    }),
+                    Err(e) => tracing::warn!("Opus HLS segment {opus_seq} lost: {e}"),
+                }
+                opus_seq += 1;
+            },
+        );
+        tokio::join!(mp3, opus);
+    }
+
+    fn window(&self, v: Variant) -> &Window {
+        match v {
+            Variant::Opus => &self.opus,
+            Variant::Mp3 => &self.mp3,
+        }
+    }
+
+    /// A variant's media playlist; None until its first segment exists.
+    pub fn playlist(&self, v: Variant) -> Option<String> {
+        match v {
+            Variant::Mp3 => self
+                .mp3
+                .playlist("#EXT-X-VERSION:3\n", |seq| format!("mp3/{seq}.mp3")),
+            Variant::Opus => self.opus.playlist(
+                "#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"opus/init.mp4\"\n",
+                |seq| format!("opus/{seq}.m4s"),
+            ),
+        }
+    }
+
+    /// A media segment, counted as served.
+    pub fn segment(&self, v: Variant, seq: u64) -> Option<Bytes> {
+        self.window(v).segment(seq)
+    }
+
+    /// The Opus variant's init segment.
+    pub fn init_segment(&self) -> Option<Bytes> {
+        self.init.get().cloned()
+    }
+
+    /// Media segments served over HTTP since start.
+    pub fn served(&self) -> Served {
+        Served {
+            opus: self.opus.served.load(Ordering::Relaxed),
+            mp3: self.mp3.served.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Bytes of the media segments served over HTTP since start (the node's upload for
+    /// HLS listeners, but for the small playlists).
+    pub fn served_bytes(&self) -> Served {
+        Served {
+            opus: self.opus.served_bytes.load(Ordering::Relaxed),
+            mp3: self.mp3.served_bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The master playlist: the Opus variant first, so a player that can play both starts
+/// with it; players that cannot decode Opus (iPhones before iOS 17) skip it by `CODECS`.
 pub fn master(kbps: u32) -> String {
-    format!(
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"mp4a.40.34\"\nmp3.m3u8\n",
-        kbps * 1000 + 8000
-    )
+    let mut p = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for v in Variant::ALL {
+        let _ = write!(
+            p,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"\n{}.m3u8\n",
+            v.bandwidth(kbps),
+            v.codecs(),
+            v.name()
+        );
+    }
+    p
 }
 
 #[cfg(test)]
@@ -161,19 +327,57 @@ mod tests {
     #[test]
     fn playlist_slides() {
         let h = Hls::default();
-        assert!(h.playlist().is_none());
-        for seq in 0..12 {
-            h.push(Segment {
+        assert!(h.playlist(Variant::Mp3).is_none());
+        for seq in 0..(KEEP as u64 + 2) {
+            h.mp3.push(Segment {
                 seq,
                 secs: 2.016,
                 data: Bytes::from_static(b"x"),
             });
         }
-        let p = h.playlist().unwrap();
-        assert!(p.contains("#EXT-X-MEDIA-SEQUENCE:6\n"), "{p}");
-        assert!(p.contains("mp3/6.mp3") && p.contains("mp3/11.mp3") && !p.contains("mp3/5.mp3"));
-        assert!(h.segment(3).is_some(), "kept a little past the window");
-        assert!(h.segment(1).is_none());
-        assert_eq!(h.served(), 1);
+        let p = h.playlist(Variant::Mp3).unwrap();
+        let first = KEEP as u64 + 2 - WINDOW as u64;
+        assert!(
+            p.contains(&format!("#EXT-X-MEDIA-SEQUENCE:{first}\n")),
+            "{p}"
+        );
+        assert_eq!(p.matches("#EXTINF").count(), WINDOW);
+        assert!(p.contains(&format!("mp3/{first}.mp3")));
+        assert!(!p.contains(&format!("mp3/{}.mp3", first - 1)));
+        assert!(
+            h.segment(Variant::Mp3, first - 2).is_some(),
+            "kept a little past the window"
+        );
+        assert!(h.segment(Variant::Mp3, 1).is_none());
+        assert!(h.segment(Variant::Opus, first).is_none());
+        assert_eq!(h.served().mp3, 1);
+        assert_eq!(h.served().opus, 0);
+        assert_eq!(h.served_bytes().mp3, 1);
+    }
+
+    #[test]
+    fn opus_playlist_maps_the_init_segment() {
+        let h = Hls::default();
+        h.opus.push(Segment {
+            seq: 0,
+            secs: 2.0,
+            data: Bytes::from_static(b"x"),
+        });
+        let p = h.playlist(Variant::Opus).unwrap();
+        assert!(p.contains("#EXT-X-MAP:URI=\"opus/init.mp4\"\n"), "{p}");
+        assert!(p.contains("#EXTINF:2.000,\nopus/0.m4s\n"), "{p}");
+    }
+
+    #[test]
+    fn master_lists_both_variants_with_distinct_bandwidths() {
+        let m = master(128);
+        assert!(
+            m.contains("BANDWIDTH=132000,CODECS=\"opus\"\nopus.m3u8\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("BANDWIDTH=136000,CODECS=\"mp4a.40.34\"\nmp3.m3u8\n"),
+            "{m}"
+        );
     }
 }

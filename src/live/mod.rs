@@ -1,18 +1,24 @@
 //! On air: capture -> Opus -> Ogg pages -> every `/live.ogg` listener.
 //!
-//! Parts: `source` (ALSA, tone, WAV file), `levels` (peak/RMS), `ogg_opus` (framing).
+//! Parts: `source` (ALSA, tone, WAV file), `levels` (peak/RMS), `ogg_opus` (framing),
+//! `mp3`, `hls` with `cmaf` (the live HLS variants), `p2p` (their listeners' swarms),
+//! `recorder`, `resample` (cards that cannot record at 48 kHz).
+//!
 //! The capture thread is a plain OS thread (ALSA reads block): it reads 20 ms frames,
 //! measures them, encodes them and publishes Ogg pages on a broadcast channel. When the
 //! device fails (a USB card pulled out) the stream goes on with the same Ogg stream, the
 //! status says "no input", and the device is opened again every few seconds, so the
 //! station comes back on air by itself.
 
+pub mod cmaf;
 pub mod fanout;
 pub mod hls;
 pub mod levels;
 pub mod mp3;
 pub mod ogg_opus;
+pub mod p2p;
 pub mod recorder;
+pub mod resample;
 pub mod source;
 
 use std::{
@@ -82,6 +88,8 @@ pub struct Subscription {
 
 pub struct Live {
     source: AudioSource,
+    /// Asks an ALSA card for this rate instead of 48 kHz.
+    capture_rate: Option<u32>,
     headers: Bytes,
     ogg: Fanout,
     /// Every Opus packet (20 ms), for the recorder, which frames its own files.
@@ -133,6 +141,7 @@ impl Live {
         let off = settings.audio == AudioSource::None || encoder.is_none();
         let live = Arc::new(Self {
             source: settings.audio.clone(),
+            capture_rate: cfg.capture_rate,
             headers: Bytes::copy_from_slice(muxer.headers()),
             ogg: Fanout::new(LISTENER_BACKLOG, BURST_PAGES),
             packets: broadcast::channel(PACKET_BACKLOG).0,
@@ -228,7 +237,7 @@ impl Live {
         let mut packet = vec![0u8; 4000];
         let mut level_acc: Vec<i16> = Vec::with_capacity(FRAME * channels * LEVEL_FRAMES as usize);
         while !shutdown.is_cancelled() {
-            let mut src = match source::open(&self.source, channels) {
+            let mut src = match source::open(&self.source, channels, self.capture_rate) {
                 Ok(s) => s,
                 Err(e) => {
                     self.no_input(&e);

@@ -22,10 +22,14 @@ use super::{ogg_opus::OggOpus, source::FRAME, Live};
 /// Recordings shorter than this are dropped (a test of the input, a restart).
 const MIN_LENGTH: Duration = Duration::from_secs(5);
 
+/// The name of the show on air at a moment, if the schedule has one.
+pub type ShowAt = Box<dyn Fn(SystemTime) -> Option<String> + Send + Sync>;
+
 pub struct Recorder {
     dir: PathBuf,
     station: String,
     split: Duration,
+    show_at: ShowAt,
 }
 
 struct Open {
@@ -37,27 +41,27 @@ struct Open {
 }
 
 impl Recorder {
-    pub fn new(dir: PathBuf, station: String, split: Duration) -> Self {
+    pub fn new(dir: PathBuf, station: String, split: Duration, show_at: ShowAt) -> Self {
         Self {
             dir,
             station,
             split,
+            show_at,
         }
     }
 
     /// Names of a recording started at `at` (UTC): the `.part` while writing, the final
-    /// file, and the title in its tags.
+    /// file, and the title in its tags; named after the show on air if the weekly
+    /// schedule has one, else after the station.
     fn names(&self, at: SystemTime) -> (PathBuf, PathBuf, String) {
         let secs = at
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let (y, mo, d, h, mi) = civil(secs);
-        let title = format!("{} live {y:04}-{mo:02}-{d:02} {h:02}.{mi:02}", self.station);
-        let base = format!(
-            "{y:04}-{mo:02}-{d:02} {h:02}.{mi:02} {}",
-            sanitize(&self.station)
-        );
+        let who = (self.show_at)(at).unwrap_or_else(|| self.station.clone());
+        let title = format!("{who} live {y:04}-{mo:02}-{d:02} {h:02}.{mi:02}");
+        let base = format!("{y:04}-{mo:02}-{d:02} {h:02}.{mi:02} {}", sanitize(&who));
         (
             self.dir.join(format!(".{base} live.ogg.part")),
             self.dir.join(format!("{base} live.ogg")),
@@ -237,6 +241,7 @@ mod tests {
             "/r".into(),
             "Radio: One/Two".into(),
             Duration::from_secs(60),
+            Box::new(|_| None),
         );
         let (part, done, title) =
             r.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
@@ -249,6 +254,16 @@ mod tests {
             Path::new("/r/2026-11-18 11.06 Radio_ One_Two live.ogg")
         );
         assert_eq!(title, "Radio: One/Two live 2026-11-18 11.06");
+        let jazz = Recorder::new(
+            "/r".into(),
+            "Radio".into(),
+            Duration::from_secs(60),
+            Box::new(|_| Some("Evening Jazz".into())),
+        );
+        let (_, done, title) =
+            jazz.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        assert_eq!(done, Path::new("/r/2026-11-18 11.06 Evening Jazz live.ogg"));
+        assert_eq!(title, "Evening Jazz live 2026-11-18 11.06");
     }
 
     #[test]
@@ -264,7 +279,13 @@ mod tests {
     fn leftover_part_files_are_recovered() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(".x live.ogg.part"), b"OggS").unwrap();
-        Recorder::new(d.path().into(), "R".into(), Duration::from_secs(60)).recover();
+        Recorder::new(
+            d.path().into(),
+            "R".into(),
+            Duration::from_secs(60),
+            Box::new(|_| None),
+        )
+        .recover();
         assert!(d.path().join("x live.ogg").exists());
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Every source delivers interleaved 16-bit frames at 48 kHz with the configured channel
 //! count, 20 ms at a time, in real time: ALSA paces itself, the others sleep to the clock.
+//! A card that cannot record at 48 kHz records at its own rate, resampled (`resample`).
 //! Sources run on the capture thread (blocking), never on the async runtime.
 
 use std::{
@@ -14,6 +15,7 @@ use alsa::{
     Direction, ValueOr,
 };
 
+use super::resample::{Resample, ResampleError};
 use crate::config::AudioSource;
 
 pub const RATE: u32 = 48_000;
@@ -24,8 +26,14 @@ pub const FRAME: usize = 960;
 pub enum SourceError {
     #[error("cannot open capture device {device}: {source}")]
     Open { device: String, source: alsa::Error },
-    #[error("capture device {0} cannot record at 48 kHz; use plughw:CARD,DEV so ALSA converts")]
-    Rate(String),
+    #[error("capture device {device} cannot record at {rate} Hz: {source}")]
+    Rate {
+        device: String,
+        rate: u32,
+        source: alsa::Error,
+    },
+    #[error(transparent)]
+    Resample(#[from] ResampleError),
     #[error("capture device stopped: {0}")]
     Gone(alsa::Error),
     #[error("cannot read {path}: {reason}")]
@@ -37,9 +45,14 @@ pub trait Source: Send {
     fn read(&mut self, frame: &mut [i16]) -> Result<(), SourceError>;
 }
 
-pub fn open(src: &AudioSource, channels: usize) -> Result<Box<dyn Source>, SourceError> {
+/// Opens `src`. `capture_rate` asks an ALSA card for that rate instead of 48 kHz.
+pub fn open(
+    src: &AudioSource,
+    channels: usize,
+    capture_rate: Option<u32>,
+) -> Result<Box<dyn Source>, SourceError> {
     Ok(match src {
-        AudioSource::Alsa(dev) => Box::new(Alsa::open(dev, channels)?),
+        AudioSource::Alsa(dev) => Box::new(Alsa::open(dev, channels, capture_rate)?),
         AudioSource::Sine => Box::new(Paced::new(Sine::default(), channels)),
         AudioSource::File(p) => Box::new(Paced::new(Wav::load(p, channels)?, channels)),
         // `node` starts no capture for `none`; this is only reached by mistake.
@@ -163,26 +176,45 @@ impl Generate for Wav {
     }
 }
 
-/// An ALSA capture device.
+/// An ALSA capture device, resampled to 48 kHz when it records at another rate.
 struct Alsa {
     pcm: PCM,
     device: String,
+    resample: Option<Resample>,
+    /// Frames at the card's rate, waiting for the resampler.
+    raw: Vec<i16>,
 }
 
 impl Alsa {
-    fn open(device: &str, channels: usize) -> Result<Self, SourceError> {
+    /// Opens `device` at `rate`, or at 48 kHz when the card has it and at the card's
+    /// nearest rate when not.
+    fn open(device: &str, channels: usize, rate: Option<u32>) -> Result<Self, SourceError> {
         let open_err = |source| SourceError::Open {
             device: device.to_string(),
             source,
         };
+        let rate_err = |rate, source| SourceError::Rate {
+            device: device.to_string(),
+            rate,
+            source,
+        };
         let pcm = PCM::new(device, Direction::Capture, false).map_err(open_err)?;
-        {
+        let rate = {
             let hw = HwParams::any(&pcm).map_err(open_err)?;
             hw.set_access(Access::RWInterleaved).map_err(open_err)?;
             hw.set_format(Format::s16()).map_err(open_err)?;
             hw.set_channels(channels as u32).map_err(open_err)?;
-            hw.set_rate(RATE, ValueOr::Nearest)
-                .map_err(|_| SourceError::Rate(device.to_string()))?;
+            match rate {
+                Some(r) => hw
+                    .set_rate(r, ValueOr::Nearest)
+                    .map_err(|e| rate_err(r, e))?,
+                None => {
+                    if hw.set_rate(RATE, ValueOr::Nearest).is_err() {
+                        hw.set_rate_near(RATE, ValueOr::Nearest)
+                            .map_err(|e| rate_err(RATE, e))?;
+                    }
+                }
+            }
             // A few periods of 20 ms: small enough for low delay, large enough that a
             // busy moment on the box does not overrun.
             hw.set_period_size_near(FRAME as alsa::pcm::Frames, ValueOr::Nearest)
@@ -190,22 +222,34 @@ impl Alsa {
             hw.set_buffer_size_near(8 * FRAME as alsa::pcm::Frames)
                 .map_err(open_err)?;
             pcm.hw_params(&hw).map_err(open_err)?;
-        }
+            hw.get_rate().map_err(open_err)?
+        };
+        let resample = if rate == RATE {
+            None
+        } else {
+            tracing::info!(
+                device,
+                rate,
+                "capturing at the card's rate, resampled to 48 kHz"
+            );
+            Some(Resample::new(rate, channels)?)
+        };
         pcm.start().map_err(open_err)?;
         Ok(Self {
             pcm,
             device: device.to_string(),
+            resample,
+            raw: Vec::new(),
         })
     }
-}
 
-impl Source for Alsa {
-    fn read(&mut self, frame: &mut [i16]) -> Result<(), SourceError> {
-        let channels = frame.len() / FRAME;
+    /// Fills `buf` with whole frames from the card.
+    fn read_exact(&mut self, buf: &mut [i16], channels: usize) -> Result<(), SourceError> {
+        let frames = buf.len() / channels;
         let mut done = 0;
-        while done < FRAME {
+        while done < frames {
             let io = self.pcm.io_i16().map_err(SourceError::Gone)?;
-            match io.readi(&mut frame[done * channels..]) {
+            match io.readi(&mut buf[done * channels..]) {
                 Ok(0) => return Err(SourceError::Gone(alsa::Error::unsupported("readi"))),
                 Ok(n) => done += n,
                 // Overrun (the box was busy): recover and go on. Anything else, such as a
@@ -220,6 +264,23 @@ impl Source for Alsa {
             }
         }
         Ok(())
+    }
+}
+
+impl Source for Alsa {
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), SourceError> {
+        let channels = frame.len() / FRAME;
+        let Some(mut resample) = self.resample.take() else {
+            return self.read_exact(frame, channels);
+        };
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.resize(resample.input_frames() * channels, 0);
+        let done = self
+            .read_exact(&mut raw, channels)
+            .and_then(|()| Ok(resample.process(&raw, frame)?));
+        self.raw = raw;
+        self.resample = Some(resample);
+        done
     }
 }
 
@@ -270,13 +331,13 @@ mod tests {
         w.write_sample(1i16).unwrap();
         w.finalize().unwrap();
         assert!(matches!(
-            open(&AudioSource::File(p), 2),
+            open(&AudioSource::File(p), 2, None),
             Err(SourceError::File { .. })
         ));
     }
 
     #[test]
     fn missing_alsa_device_is_an_error_not_a_panic() {
-        assert!(open(&AudioSource::Alsa("hw:77,0".into()), 2).is_err());
+        assert!(open(&AudioSource::Alsa("hw:77,0".into()), 2, None).is_err());
     }
 }

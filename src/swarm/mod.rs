@@ -188,7 +188,7 @@ impl Swarm {
         if let Err(e) = self.write_have_all(infohash, &info) {
             tracing::warn!(infohash, "cannot write fastresume bitfield: {e}");
         }
-        let bytes = torrent::torrent_file(&info, &self.trackers, None);
+        let bytes = torrent::torrent_file(&info, &self.trackers, &[]);
         let folder: Option<PathBuf> = item.path().parent().map(PathBuf::from);
         let opts = AddTorrentOptions {
             overwrite: true,

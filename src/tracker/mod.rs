@@ -7,7 +7,8 @@
 //! In `library` mode only this station's library is tracked: a tracker that answers for
 //! any infohash on a home connection would soon serve strangers' swarms. The node itself
 //! is listed as a seeder of each library torrent, at the address the client used to reach
-//! it, so a client finds the node through the tracker alone, with no DHT.
+//! it, so a client finds the node through the tracker alone, with no DHT. Other swarms of
+//! this station, such as the live stream's, are admitted with [`Tracker::admit_swarms`].
 
 pub mod http;
 pub mod limits;
@@ -16,10 +17,11 @@ pub mod udp;
 pub mod ws;
 
 use std::{
+    collections::HashSet,
     net::{IpAddr, SocketAddr},
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc,
+        Arc, RwLock,
     },
     time::{Duration, Instant},
 };
@@ -86,6 +88,8 @@ pub struct Tracker {
     node: Option<NodePeer>,
     limiter: RateLimiter,
     counters: Counters,
+    /// Admitted in `library` mode besides the library (the live stream's swarms).
+    extra: RwLock<HashSet<InfoHash>>,
 }
 
 impl Tracker {
@@ -101,6 +105,14 @@ impl Tracker {
             cfg,
             node,
             counters: Counters::default(),
+            extra: RwLock::default(),
+        }
+    }
+
+    /// Tracks these swarms in `library` mode too; they never list the node as a seeder.
+    pub fn admit_swarms(&self, hashes: impl IntoIterator<Item = InfoHash>) {
+        if let Ok(mut extra) = self.extra.write() {
+            extra.extend(hashes);
         }
     }
 
@@ -120,7 +132,9 @@ impl Tracker {
     }
 
     fn tracked(&self, info_hash: &InfoHash) -> bool {
-        self.cfg.mode == TrackerMode::Open || self.in_library(info_hash)
+        self.cfg.mode == TrackerMode::Open
+            || self.in_library(info_hash)
+            || self.extra.read().is_ok_and(|e| e.contains(info_hash))
     }
 
     fn admit(&self, ip: IpAddr) -> Result<(), Denied> {

@@ -8,18 +8,24 @@ use axum::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{base_url, AppState, ConnInfo};
-use crate::library::{torrent, Item};
+use super::{admin::ItemMeta, base_url, AppState, ConnInfo};
+use crate::{
+    federation::health,
+    library::{torrent, Item},
+};
 
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let lib = &app.library;
     let swarm = app.swarm.get().map(|s| s.stats());
     let webtorrent = app.webtorrent.as_ref().map(|w| w.stats());
+    let mut live = json!(app.live.status());
+    live["hls_segments_served"] = json!(app.hls.served());
+    live["hls_bytes_served"] = json!(app.hls.served_bytes());
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": app.started.elapsed().as_secs(),
-        "live": app.live.status(),
+        "live": live,
         "library": {
             "items": lib.catalog().items.len(),
             "hashed_since_start": lib.hashed_since_start(),
@@ -46,7 +52,7 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
 }
 
 /// One library item as the API shows it.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct ItemView<'a> {
     pub infohash: &'a str,
     pub name: &'a str,
@@ -59,6 +65,10 @@ pub struct ItemView<'a> {
     pub artist: Option<&'a str>,
     pub album: Option<&'a str>,
     pub duration_secs: Option<f64>,
+    /// The operator's notes (config page).
+    pub description: Option<&'a str>,
+    /// For a mirrored episode: the address of the station it comes from.
+    pub origin: Option<String>,
 }
 
 impl<'a> ItemView<'a> {
@@ -76,7 +86,23 @@ impl<'a> ItemView<'a> {
             artist: item.tags.artist.as_deref(),
             album: item.tags.album.as_deref(),
             duration_secs: item.tags.duration_secs,
+            description: None,
+            origin: None,
         }
+    }
+
+    /// With the operator's title and notes, where the config page set them.
+    pub fn with_meta(mut self, meta: Option<&'a ItemMeta>) -> Self {
+        if let Some(m) = meta {
+            self.title = m.title.as_deref().or(self.title);
+            self.description = m.description.as_deref();
+        }
+        self
+    }
+
+    /// What a listener sees as the episode's name.
+    pub fn display_title(&self) -> &'a str {
+        self.title.unwrap_or(self.name)
     }
 }
 
@@ -91,10 +117,28 @@ pub fn web_seed_url(base: &str, item: &Item) -> String {
 /// Trackers for this node's torrents: its own first, then the configured ones.
 /// Its HTTP tracker comes first, then its UDP tracker on the same host, each its own tier.
 pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
-    let udp = udp_tracker_url(base, app.settings.udp_tracker.port());
-    std::iter::once(format!("{base}/announce"))
-        .chain(udp)
+    let own = own_trackers(base, app.settings.udp_tracker.port());
+    let keep = own.len();
+    // The mirrors' trackers list the mirrors as seeders: a client that cannot reach this
+    // node still finds the episode.
+    let mirrors = app
+        .federation
+        .mirrors()
+        .into_iter()
+        .map(|m| format!("{m}/announce"));
+    let all = own
+        .into_iter()
         .chain(app.settings.swarm.trackers.iter().cloned())
+        .chain(mirrors)
+        .collect();
+    // The node's own stay first; the others by health, dead ones left out.
+    health::order(all, keep, &app.federation.health.stats())
+}
+
+/// The node's own trackers as seen from `base`: HTTP, and UDP on the same host.
+fn own_trackers(base: &str, udp_port: u16) -> Vec<String> {
+    std::iter::once(format!("{base}/announce"))
+        .chain(udp_tracker_url(base, udp_port))
         .collect()
 }
 
@@ -114,13 +158,18 @@ pub async fn library(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let base = base_url(&app.settings, &headers, &conn);
+    let base = base_url(&app.admin.settings(), &headers, &conn);
     let trackers = trackers(&app, &base);
     let catalog = app.library.catalog();
+    let metas = app.admin.item_meta();
     let items: Vec<ItemView> = catalog
         .items
         .values()
-        .map(|i| ItemView::new(i, &base, &trackers))
+        .map(|i| {
+            let mut v = ItemView::new(i, &base, &trackers).with_meta(metas.get(&i.infohash));
+            v.origin = app.federation.origin_of(i.path());
+            v
+        })
         .collect();
     Json(json!(items))
 }

@@ -1,5 +1,6 @@
-//! Static assets embedded in the binary: the listen page's script and style, and
-//! WebTorrent's browser build and service worker (copied from npm by `build.rs`).
+//! Static assets embedded in the binary: the listen page's script and style, WebTorrent's
+//! browser build and service worker, and the live player's hls.js and p2p-media-loader ES
+//! modules (all copied from npm by `build.rs`).
 
 use axum::{
     http::{header, HeaderValue},
@@ -8,6 +9,13 @@ use axum::{
 
 const WEBTORRENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/webtorrent.min.js"));
 const SW_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sw.min.js"));
+const HLS_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hls.light.min.mjs"));
+const P2PML_CORE_JS: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/p2p-media-loader-core.es.min.js"));
+const P2PML_HLSJS_JS: &[u8] = include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/p2p-media-loader-hlsjs.es.min.js"
+));
 const LISTEN_JS: &str = include_str!("assets/listen.js");
 const LISTEN_CSS: &str = include_str!("assets/listen.css");
 
@@ -30,6 +38,20 @@ fn asset(body: &'static [u8], mime: &'static str, cache: &'static str) -> Respon
 /// phone's data; `no-cache` still revalidates the page's own script after an update.
 pub async fn webtorrent() -> Response {
     asset(WEBTORRENT_JS, "text/javascript", "public, max-age=86400")
+}
+
+pub async fn hls_js() -> Response {
+    asset(HLS_JS, "text/javascript", "public, max-age=86400")
+}
+
+/// Imported by the hls.js integration under its bare name, which the page's import map
+/// points here.
+pub async fn p2pml_core() -> Response {
+    asset(P2PML_CORE_JS, "text/javascript", "public, max-age=86400")
+}
+
+pub async fn p2pml_hlsjs() -> Response {
+    asset(P2PML_HLSJS_JS, "text/javascript", "public, max-age=86400")
 }
 
 /// The service worker must be served from the root to control the whole origin, and

@@ -45,9 +45,14 @@ pub async fn torrent(
     let (Some(item), Some(info)) = (catalog.items.get(&hex), app.library.info(&hex)) else {
         return not_found("torrent");
     };
-    let base = base_url(&app.settings, &headers, &conn);
-    let web_seed = web_seed_url(&base, item);
-    let body = torrent::torrent_file(&info, &trackers(&app, &base), Some(&web_seed));
+    let base = base_url(&app.admin.settings(), &headers, &conn);
+    // This node's web seed first, then every mirror's: a client that cannot reach this
+    // node downloads from a mirror.
+    let seeds: Vec<String> = std::iter::once(base.clone())
+        .chain(app.federation.mirrors())
+        .map(|b| web_seed_url(&b, item))
+        .collect();
+    let body = torrent::torrent_file(&info, &trackers(&app, &base), &seeds);
     let disposition = format!(
         "attachment; filename=\"{}.torrent\"; filename*=UTF-8''{}.torrent",
         item.name.replace(

@@ -19,7 +19,11 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
-use crate::live::{hls, source::capture_devices};
+use crate::live::{
+    fanout::ListenerGuard,
+    hls::{self, Variant},
+    source::capture_devices,
+};
 
 /// `GET /live.ogg`: headers, a burst of the last second or so, then pages as they come.
 /// A listener that falls too far behind is dropped, never slowing the others.
@@ -35,18 +39,29 @@ pub async fn ogg(State(app): State<AppState>) -> Response {
     let first: Vec<Bytes> = std::iter::once(sub.headers.clone())
         .chain(sub.burst.iter().cloned())
         .collect();
-    let live = stream::unfold((sub.pages, sub.guard), |(mut rx, guard)| async move {
+    ogg_body(&app, first, sub.pages, sub.guard)
+}
+
+/// An Ogg stream response: `first` (headers and burst), then the live pages until the
+/// listener falls too far behind or the stream ends.
+pub fn ogg_body(
+    app: &AppState,
+    first: Vec<Bytes>,
+    pages: tokio::sync::broadcast::Receiver<Bytes>,
+    guard: ListenerGuard,
+) -> Response {
+    let live = stream::unfold((pages, guard), |(mut rx, guard)| async move {
         match rx.recv().await {
             Ok(page) => Some((Ok::<_, Infallible>(page), (rx, guard))),
             Err(RecvError::Lagged(n)) => {
-                tracing::info!(missed = n, "slow /live.ogg listener dropped");
+                tracing::info!(missed = n, "slow Ogg listener dropped");
                 None
             }
             Err(RecvError::Closed) => None,
         }
     });
     let body = stream::iter(first.into_iter().map(Ok)).chain(live);
-    streaming(&app, "audio/ogg", Body::from_stream(body))
+    streaming(app, "audio/ogg", Body::from_stream(body))
 }
 
 /// `GET /live.mp3`: the same programme as progressive MP3, for old players, Safari and
@@ -120,9 +135,9 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
     )
 }
 
-/// `GET /live/mp3.m3u8`: the sliding window of MP3 segments.
-pub async fn hls_mp3(State(app): State<AppState>) -> Response {
-    match app.hls.playlist() {
+/// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window.
+fn hls_playlist(app: &AppState, v: Variant) -> Response {
+    match app.hls.playlist(v) {
         Some(p) => hls_response("application/vnd.apple.mpegurl", "no-cache", p),
         None => (
             StatusCode::NOT_FOUND,
@@ -132,15 +147,45 @@ pub async fn hls_mp3(State(app): State<AppState>) -> Response {
     }
 }
 
+pub async fn hls_mp3(State(app): State<AppState>) -> Response {
+    hls_playlist(&app, Variant::Mp3)
+}
+
+pub async fn hls_opus(State(app): State<AppState>) -> Response {
+    hls_playlist(&app, Variant::Opus)
+}
+
+fn no_segment() -> Response {
+    (StatusCode::NOT_FOUND, "no such segment\n").into_response()
+}
+
 /// `GET /live/mp3/<n>.mp3`: one segment; it never changes, so it may be cached.
-pub async fn hls_segment(State(app): State<AppState>, Path(file): Path<String>) -> Response {
+pub async fn hls_mp3_segment(State(app): State<AppState>, Path(file): Path<String>) -> Response {
     let seg = file
         .strip_suffix(".mp3")
         .and_then(|n| n.parse::<u64>().ok())
-        .and_then(|n| app.hls.segment(n));
+        .and_then(|n| app.hls.segment(Variant::Mp3, n));
     match seg {
         Some(data) => hls_response("audio/mpeg", "public, max-age=60", data),
-        None => (StatusCode::NOT_FOUND, "no such segment\n").into_response(),
+        None => no_segment(),
+    }
+}
+
+/// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`.
+pub async fn hls_opus_segment(State(app): State<AppState>, Path(file): Path<String>) -> Response {
+    if file == "init.mp4" {
+        return match app.hls.init_segment() {
+            Some(data) => hls_response("audio/mp4", "public, max-age=60", data),
+            None => no_segment(),
+        };
+    }
+    let seg = file
+        .strip_suffix(".m4s")
+        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(|n| app.hls.segment(Variant::Opus, n));
+    match seg {
+        Some(data) => hls_response("audio/mp4", "public, max-age=60", data),
+        None => no_segment(),
     }
 }
 

@@ -99,13 +99,25 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Listeners of /live.ogg.",
         app.live.status().listeners,
     );
-    metric(
-        &mut o,
-        "streamp2p_live_hls_segments_served_total",
-        "counter",
-        "HLS segments served over HTTP.",
-        app.hls.served(),
-    );
+    for (name, help, served) in [
+        (
+            "streamp2p_live_hls_segments_served_total",
+            "HLS media segments served over HTTP, per variant.",
+            app.hls.served(),
+        ),
+        (
+            "streamp2p_live_hls_bytes_served_total",
+            "Bytes of HLS media segments served over HTTP, per variant.",
+            app.hls.served_bytes(),
+        ),
+    ] {
+        let _ = writeln!(
+            o,
+            "# HELP {name} {help}\n# TYPE {name} counter\n\
+             {name}{{variant=\"opus\"}} {}\n{name}{{variant=\"mp3\"}} {}",
+            served.opus, served.mp3
+        );
+    }
     if let Some(w) = app.webtorrent.as_ref().map(|w| w.stats()) {
         metric(
             &mut o,

@@ -3,8 +3,12 @@
 //! Handlers read the library catalog, the swarm's stats and the tracker through
 //! [`AppState`]; none of them touches the database.
 
+pub mod admin;
 mod api;
 mod assets;
+mod federation;
+pub use federation::claim_gate;
+mod feed;
 mod files;
 mod live;
 mod metrics;
@@ -34,6 +38,7 @@ use crate::{
     tracker::{ws::Hub, Tracker},
     webtorrent::WebTorrent,
 };
+use admin::Admin;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -47,6 +52,10 @@ pub struct AppState {
     pub hls: Arc<Hls>,
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
+    pub admin: Arc<Admin>,
+    pub federation: Arc<crate::federation::Federation>,
+    /// One mirror claim checked at a time (see `federation::claim`).
+    pub claim_gate: Arc<tokio::sync::Semaphore>,
     pub started: Instant,
 }
 
@@ -92,6 +101,15 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
         .route("/assets/webtorrent.min.js", get(assets::webtorrent))
+        .route("/assets/hls.light.min.mjs", get(assets::hls_js))
+        .route(
+            "/assets/p2p-media-loader-core.es.min.js",
+            get(assets::p2pml_core),
+        )
+        .route(
+            "/assets/p2p-media-loader-hlsjs.es.min.js",
+            get(assets::p2pml_hlsjs),
+        )
         .route("/assets/listen.js", get(assets::listen_js))
         .route("/assets/listen.css", get(assets::listen_css))
         .route("/api/health", get(api::health))
@@ -102,7 +120,9 @@ pub fn router(state: AppState) -> Router {
         .route("/live.mp3", get(live::mp3))
         .route("/live/index.m3u8", get(live::hls_master))
         .route("/live/mp3.m3u8", get(live::hls_mp3))
-        .route("/live/mp3/{file}", get(live::hls_segment))
+        .route("/live/mp3/{file}", get(live::hls_mp3_segment))
+        .route("/live/opus.m3u8", get(live::hls_opus))
+        .route("/live/opus/{file}", get(live::hls_opus_segment))
         .route("/api/live/levels", get(live::levels))
         .route("/api/audio/devices", get(live::devices))
         .route("/metrics", get(metrics::metrics))
@@ -110,6 +130,16 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{infohash}/{*name}", get(files::file))
         .route("/announce", get(crate::tracker::http::announce))
         .route("/scrape", get(crate::tracker::http::scrape))
+        .route("/feed.xml", get(feed::feed))
+        .route("/api/catalog", get(federation::catalog))
+        .route("/api/federation", get(federation::status))
+        .route("/relay/{key}/live.ogg", get(federation::relay))
+        .route(
+            "/api/federation/mirrors",
+            axum::routing::post(federation::claim)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
+        .merge(admin::routes())
         .with_state(state)
 }
 

@@ -1,6 +1,8 @@
 //! `GET /`: the listen page. Server-rendered episode list (with magnet, torrent and
 //! download links that work without JavaScript) and a player that streams the chosen
-//! episode with WebTorrent in the browser (`assets/listen.js`).
+//! episode with WebTorrent in the browser and the live stream with hls.js and
+//! p2p-media-loader (`assets/listen.js`). The import map lets the p2p-media-loader hls.js
+//! integration import its core by the bare name it was built with.
 
 use std::fmt::Write;
 
@@ -10,7 +12,7 @@ use axum::{
     response::Html,
 };
 
-use crate::live::LiveState;
+use crate::live::{p2p, LiveState};
 
 use super::{
     api::{trackers, ItemView},
@@ -18,7 +20,7 @@ use super::{
 };
 
 /// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -33,7 +35,7 @@ fn esc(s: &str) -> String {
     out
 }
 
-fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const MB: f64 = 1024.0 * 1024.0;
     if (bytes as f64) < MB {
         format!("{} KB", bytes.div_ceil(1024))
@@ -65,14 +67,16 @@ pub async fn index(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Html<String> {
-    let base = base_url(&app.settings, &headers, &conn);
+    let settings = app.admin.settings();
+    let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
-    let station = &app.settings.station;
+    let station = &settings.station;
+    let metas = app.admin.item_meta();
     let catalog = app.library.catalog();
     let mut rows = String::new();
     for item in catalog.items.values() {
-        let v = ItemView::new(item, &base, &trackers);
-        let title = v.title.unwrap_or(v.name);
+        let v = ItemView::new(item, &base, &trackers).with_meta(metas.get(&item.infohash));
+        let title = v.display_title();
         let meta: Vec<String> = [
             v.artist.map(str::to_string),
             Some(duration(v.duration_secs)).filter(|d| !d.is_empty()),
@@ -120,13 +124,20 @@ pub async fn index(
     };
     // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
     // value can close the block.
-    let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [] })
+    let live_cfg = app
+        .live
+        .is_on()
+        .then(|| serde_json::json!({ "playlist": "/live/index.m3u8", "swarmId": p2p::SWARM_ID }));
+    let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [], "live": live_cfg })
         .to_string()
         .replace('<', "\\u003c");
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{name}</title><link rel=\"stylesheet\" href=\"/assets/listen.css\"></head><body><main>\
+         <link rel=\"icon\" href=\"data:,\">\
+         <title>{name}</title><link rel=\"stylesheet\" href=\"/assets/listen.css\">\
+         <script type=\"importmap\">{{\"imports\":{{\"p2p-media-loader-core\":\
+         \"/assets/p2p-media-loader-core.es.min.js\"}}}}</script></head><body><main>\
          <h1>{name}</h1><p class=\"desc\">{desc}</p>\
          <section id=\"player\" hidden aria-live=\"polite\"><p id=\"now\"></p>\
          <audio id=\"audio\" controls preload=\"none\"></audio>\
@@ -134,8 +145,8 @@ pub async fn index(
          <div class=\"links\"><a id=\"direct\" download>Download</a>\
          <a id=\"magnet\">Magnet link</a><a id=\"torrent\">Torrent file</a></div></section>\
          {live}<h2>Episodes</h2><ul>{rows}</ul>\
-         <footer>Listening here also shares the episode with other listeners, so the station \
-         needs less of its own internet connection.</footer></main>\
+         <footer>Listening here also shares what you hear, live or an episode, with other \
+         listeners, so the station needs less of its own internet connection.</footer></main>\
          <script type=\"application/json\" id=\"config\">{config}</script>\
          <script type=\"module\" src=\"/assets/listen.js\"></script></body></html>",
         name = esc(&station.name),

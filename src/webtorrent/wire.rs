@@ -218,7 +218,7 @@ pub fn unchoke() -> Vec<u8> {
 pub fn full_bitfield(pieces: u32) -> Vec<u8> {
     let n = pieces as usize;
     let mut bits = vec![0xffu8; n.div_ceil(8)];
-    if n % 8 != 0 {
+    if !n.is_multiple_of(8) {
         if let Some(last) = bits.last_mut() {
             *last = 0xff << (8 - n % 8);
         }

@@ -1328,7 +1328,7 @@ pub fn parse_udp_announce_reply(r: &[u8]) -> Result<UdpAnnounceReply, String> {
             String::from_utf8_lossy(&r[8..])
         ));
     }
-    if r.len() < 20 || be_u32(r, 0) != 1 || (r.len() - 20) % 6 != 0 {
+    if r.len() < 20 || be_u32(r, 0) != 1 || !(r.len() - 20).is_multiple_of(6) {
         return Err(format!("bad announce reply {}", hex::encode(r)));
     }
     let peers = r[20..]

@@ -4,13 +4,12 @@
 //
 //   node tests/js/browser_and_node.mjs --base http://127.0.0.1:P --infohash HEX --title T
 
-import { chromium } from 'playwright-core'
-import WebTorrent from 'webtorrent'
-import * as wrtc from 'webrtc-polyfill'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { args, check, fail, log, next, overallTimeout, sleep } from './lib.mjs'
+import { args, check, log, next, overallTimeout, sleep } from './lib.mjs'
+import { phone } from './phone.mjs'
+import { webrtcClient } from './webrtc_client.mjs'
 
 const opt = args({ base: { type: 'string' }, infohash: { type: 'string' }, title: { type: 'string' } })
 check(opt.base && opt.infohash && opt.title, 'need --base --infohash --title')
@@ -19,16 +18,8 @@ overallTimeout(150, 'browser_and_node')
 const NODE_ID_PREFIX = Buffer.from('-SP0100-').toString('hex')
 const tracker = `${opt.base.replace('http://', 'ws://')}/announce`
 
-const profile = mkdtempSync(join(tmpdir(), 'streamp2p-chromium-'))
 const work = mkdtempSync(join(tmpdir(), 'streamp2p-node-client-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-  viewport: { width: 390, height: 844 }
-})
+const { context, close } = await phone({ autoplay: true })
 try {
   const page = await context.newPage()
   await page.goto(`${opt.base}/?webseed=0`)
@@ -42,11 +33,7 @@ try {
   check(progress === 1, `the browser has ${progress} of the episode`)
   log('browser has the whole episode; starting the Node client')
 
-  const client = new WebTorrent({
-    dht: false, lsd: false, utp: false, utPex: false, natUpnp: false, natPmp: false, webSeeds: false,
-    tracker: { wrtc, rtcConfig: { iceServers: [] } }
-  })
-  client.on('error', err => fail(`client: ${err.message || err}`))
+  const client = webrtcClient('client')
   const t = client.add(`magnet:?xt=urn:btih:${opt.infohash}&tr=${encodeURIComponent(tracker)}`, { path: work })
   // Wait until both the node and the browser are connected before asking for pieces, so
   // the download is spread over both.
@@ -68,8 +55,7 @@ try {
   log(`ok: ${fromBrowser} bytes from the browser, ${fromNode} from the node`)
   await Promise.race([new Promise(resolve => client.destroy(resolve)), sleep(3000)])
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
   rmSync(work, { recursive: true, force: true })
 }
 process.exit(0)

@@ -1,13 +1,13 @@
 // Opens the listen page in Debian's Chromium at a phone's size, plays the first episode
 // and waits until the <audio> element has played past --seconds. With --p2p the page is
-// opened with ?webseed=0 and every byte must have come from peers over WebRTC.
+// opened with ?webseed=0 and every byte must have come from peers over WebRTC. With --live it
+// plays the live stream; --no-mse takes Media Source Extensions and native HLS away from the
+// page first (Chromium's own HLS player, which answers "maybe", is not what an old iPhone
+// runs), so it must fall back to the Ogg stream.
 // Saves a screenshot to --shot.
 
-import { chromium } from 'playwright-core'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { args, check, checkEq, fail, log, overallTimeout } from './lib.mjs'
+import { phone } from './phone.mjs'
 
 const opts = args({
   base: { type: 'string' },
@@ -16,26 +16,24 @@ const opts = args({
   title: { type: 'string' },
   seconds: { type: 'string', default: '5' },
   p2p: { type: 'boolean', default: false },
-  live: { type: 'boolean', default: false }
+  live: { type: 'boolean', default: false },
+  'no-mse': { type: 'boolean', default: false }
 })
 check(opts.base && opts.shot && opts.episodes && opts.title, 'need --base --shot --episodes --title')
 overallTimeout(120, 'listen page')
 
-const profile = mkdtempSync(join(tmpdir(), 'streamp2p-chromium-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'
-  ],
-  viewport: { width: 390, height: 844 },
-  isMobile: true,
-  hasTouch: true,
-  deviceScaleFactor: 3
-})
+const { context, close } = await phone({ autoplay: true })
 try {
+  if (opts['no-mse']) {
+    await context.addInitScript(() => {
+      delete window.MediaSource
+      delete window.ManagedMediaSource
+      const canPlayType = HTMLMediaElement.prototype.canPlayType
+      HTMLMediaElement.prototype.canPlayType = function (type) {
+        return /mpegurl/i.test(type) ? '' : canPlayType.call(this, type)
+      }
+    })
+  }
   const page = await context.newPage()
   const errors = []
   page.on('pageerror', e => errors.push(e.message))
@@ -61,9 +59,22 @@ try {
   const status = await page.locator('#status').textContent()
   log(`currentTime ${t}, status: ${status}`)
   if (t <= want) fail(`audio stuck at ${t} s (status: ${status}; page errors: ${errors.join(' | ')})`)
-  if (opts.live) {
-    const src = await page.evaluate(() => document.getElementById('audio').currentSrc)
-    check(src.endsWith('/live.ogg'), `Chromium should play the Ogg stream, played ${src}`)
+  if (opts.live && opts['no-mse']) {
+    const live = await page.evaluate(() => ({
+      src: document.getElementById('audio').currentSrc,
+      nativeHls: document.getElementById('audio').canPlayType('application/vnd.apple.mpegurl') !== '',
+      mse: 'MediaSource' in window
+    }))
+    log('without MSE:', JSON.stringify(live))
+    check(!live.mse && !live.nativeHls, 'MediaSource or native HLS is still there')
+    check(live.src.endsWith('/live.ogg'), `without MSE the page should play /live.ogg, played ${live.src}`)
+  } else if (opts.live) {
+    // Chromium has Media Source Extensions: hls.js plays the Opus HLS variant.
+    const live = await page.evaluate(() => ({
+      src: document.getElementById('audio').currentSrc,
+      variant: window.streamp2p && window.streamp2p.live && window.streamp2p.live.variant
+    }))
+    check(live.src.startsWith('blob:') && live.variant === 'opus', `Chromium should play the Opus HLS variant with hls.js, played ${JSON.stringify(live)}`)
   }
   if (opts.p2p) {
     const wires = await page.evaluate(() => {
@@ -81,6 +92,5 @@ try {
   check(errors.length === 0, `page errors: ${errors.join(' | ')}`)
   log('ok')
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
 }

@@ -9,13 +9,12 @@
 // Exits 0 when the file arrived whole (sha256) and every wire was WebRTC; otherwise prints
 // `FAIL: reason` and exits 1.
 
-import WebTorrent from 'webtorrent'
-import * as wrtc from 'webrtc-polyfill'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { args, check, checkEq, fail, log, next, overallTimeout, sleep } from './lib.mjs'
+import { webrtcClient } from './webrtc_client.mjs'
 
 const opt = args({
   tracker: { type: 'string' },
@@ -35,18 +34,7 @@ const work = mkdtempSync(join(tmpdir(), 'streamp2p-webtorrent-fetch-'))
 process.on('exit', () => rmSync(work, { recursive: true, force: true }))
 
 async function main () {
-  const client = new WebTorrent({
-    dht: false,
-    lsd: false,
-    utp: false,
-    utPex: false,
-    natUpnp: false,
-    natPmp: false,
-    webSeeds: false,
-    // No STUN servers: WebRTC between this machine's own addresses.
-    tracker: { wrtc, rtcConfig: { iceServers: [] } }
-  })
-  client.on('error', (err) => fail(`client: ${err.message || err}`))
+  const client = webrtcClient('client')
 
   const magnet = `magnet:?xt=urn:btih:${opt.infohash}&dn=${encodeURIComponent(opt.name)}&tr=${encodeURIComponent(opt.tracker)}`
   log(`webtorrent_fetch: ${magnet}`)

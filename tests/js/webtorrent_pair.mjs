@@ -9,13 +9,12 @@
 // Exits 0 when B holds the same bytes as A and every wire was WebRTC; otherwise prints
 // `FAIL: reason` and exits 1.
 
-import WebTorrent from 'webtorrent'
-import * as wrtc from 'webrtc-polyfill'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { args, check, checkEq, fail, getJson, log, next, overallTimeout, sleep, until } from './lib.mjs'
+import { webrtcClient } from './webrtc_client.mjs'
 
 const opt = args({
   tracker: { type: 'string' },
@@ -25,22 +24,6 @@ check(opt.tracker && opt.tracker.startsWith('ws://'), '--tracker ws://HOST:PORT/
 const size = Number(opt.size)
 check(Number.isInteger(size) && size > 0, `bad --size ${opt.size}`)
 overallTimeout(100, 'webtorrent_pair')
-
-function makeClient (tag) {
-  const client = new WebTorrent({
-    dht: false,
-    lsd: false,
-    utp: false,
-    utPex: false,
-    natUpnp: false,
-    natPmp: false,
-    webSeeds: false,
-    // No STUN servers: WebRTC only between this machine's own addresses.
-    tracker: { wrtc, rtcConfig: { iceServers: [] } }
-  })
-  client.on('error', (err) => fail(`client ${tag}: ${err.message || err}`))
-  return client
-}
 
 const sha = (b) => createHash('sha256').update(b).digest('hex')
 
@@ -53,7 +36,7 @@ async function main () {
   const data = randomBytes(size)
   log(`webtorrent_pair: ${size} bytes, sha256 ${sha(data)}, tracker ${opt.tracker}`)
 
-  const a = makeClient('A')
+  const a = webrtcClient('client A')
   const seeding = new Promise((resolve) => {
     a.seed(data, { path: join(work, 'a'), name: 'pair.bin', announce: [opt.tracker], announceList: [[opt.tracker]] }, resolve)
   })
@@ -71,7 +54,7 @@ async function main () {
   log('A announced')
 
   const magnet = `magnet:?xt=urn:btih:${ta.infoHash}&dn=pair.bin&tr=${encodeURIComponent(opt.tracker)}`
-  const b = makeClient('B')
+  const b = webrtcClient('client B')
   const tb = b.add(magnet, { path: join(work, 'b'), announce: [] })
   tb.on('warning', (err) => log(`B warning: ${err.message || err}`))
   tb.on('wire', (wire) => log(`B: wire ${wire.type} to ${wire.remoteAddress ?? '(webrtc)'}`))

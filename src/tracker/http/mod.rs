@@ -36,7 +36,7 @@ fn bencoded(body: Vec<u8>) -> Response {
 
 /// The client's address: the socket's peer, or with `trust_forwarded_for` the last
 /// address a reverse proxy appended to `X-Forwarded-For`.
-fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
     if app.tracker.config().trust_forwarded_for {
         let forwarded = headers
             .get_all("x-forwarded-for")

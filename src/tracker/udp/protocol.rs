@@ -103,7 +103,7 @@ impl Request {
             }
             SCRAPE => {
                 let body = &b[16..];
-                if body.is_empty() || body.len() % 20 != 0 {
+                if body.is_empty() || !body.len().is_multiple_of(20) {
                     return Err(bad("scrape needs whole 20-byte infohashes"));
                 }
                 if body.len() / 20 > MAX_SCRAPE {

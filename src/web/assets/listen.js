@@ -6,6 +6,8 @@ import WebTorrent from '/assets/webtorrent.min.js'
 const cfg = JSON.parse(document.getElementById('config').textContent)
 const params = new URLSearchParams(location.search)
 const useWebSeed = params.get('webseed') !== '0'
+// `?p2p=0` plays the live stream through hls.js with peer-to-peer off (a baseline).
+const useP2P = params.get('p2p') !== '0'
 const player = document.getElementById('player')
 const audio = document.getElementById('audio')
 const now = document.getElementById('now')
@@ -38,7 +40,7 @@ async function startClient () {
   client = new WebTorrent({ tracker: { rtcConfig: { iceServers: cfg.ice } } })
   client.on('error', err => { status.textContent = `Sharing stopped: ${err.message || err}` })
   client.createServer({ controller: reg })
-  window.streamp2p = { client }
+  window.streamp2p = { ...window.streamp2p, client }
   return client
 }
 
@@ -63,6 +65,7 @@ function showStats (torrent) {
 
 async function play (btn) {
   const ep = btn.dataset
+  stopLive()
   player.hidden = false
   progress.hidden = false
   for (const a of Object.values(links)) a.hidden = false
@@ -100,18 +103,121 @@ async function play (btn) {
   else c.add(source, { announce: [cfg.tracker] }, onTorrent)
 }
 
-// The live stream: Ogg Opus where the browser plays it (Chrome, Firefox), else MP3.
-function playLive () {
-  clearInterval(timer)
-  if (current && client) { client.remove(current); current = null }
-  player.hidden = false
-  now.textContent = 'Live'
-  for (const a of Object.values(links)) a.hidden = true
-  progress.hidden = true
+// The live stream. With Media Source Extensions (or Safari's ManagedMediaSource), hls.js
+// plays the HLS stream and p2p-media-loader fetches its segments from other listeners
+// over WebRTC where it can, signalling through the station's own tracker; the station
+// serves the rest. Without them the browser's native HLS plays it (iPhones before iOS
+// 17.1), and failing that the progressive stream: Ogg Opus (Chrome, Firefox) or MP3.
+// `window.streamp2p.live` counts segments by source and peers, for tests and the status.
+let hls = null
+
+function stopLive () {
+  if (hls) { hls.destroy(); hls = null }
+}
+
+function playProgressive () {
+  stopLive()
   const ogg = audio.canPlayType('audio/ogg; codecs=opus') !== ''
   audio.src = ogg ? '/live.ogg' : '/live.mp3'
   status.textContent = 'Playing the live stream from the station.'
   audio.play().catch(() => {})
+}
+
+function showLiveStats (stats) {
+  const total = stats.segments.http + stats.segments.p2p
+  const share = total ? Math.round(100 * stats.segments.p2p / total) : 0
+  const peers = stats.peers === 1 ? '1 listener' : `${stats.peers} listeners`
+  status.textContent = `Live · sharing with ${peers} · ${share}% from listeners · shared ${size(stats.uploaded)}`
+}
+
+async function playHls (live) {
+  const [{ default: Hls }, { HlsJsP2PEngine }] = await Promise.all([
+    import('/assets/hls.light.min.mjs'),
+    import('/assets/p2p-media-loader-hlsjs.es.min.js')
+  ])
+  if (!Hls.isSupported()) return false
+  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null }
+  window.streamp2p = { ...window.streamp2p, live: stats }
+  const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
+  hls = new HlsWithP2P({
+    // About 10 s behind the live edge: the newest segments have time to travel between
+    // listeners before they are needed.
+    liveSyncDurationCount: 5,
+    // A live stream has no end: the player shows no duration or seek bar to a fixed end.
+    liveDurationInfinity: true,
+    p2p: {
+      core: {
+        announceTrackers: [cfg.tracker],
+        // A fixed swarm id instead of the playlist URL, so listeners who reach the box
+        // by different names share, and the tracker knows the swarms (src/live/p2p.rs).
+        swarmId: live.swarmId,
+        isP2PDisabled: !useP2P,
+        rtcConfig: { iceServers: cfg.ice },
+        // Only the next 4 s must come from the station at once; later segments wait
+        // for a listener to have them.
+        highDemandTimeWindow: 4
+      },
+      onHlsJsCreated (h) {
+        const engine = h.p2pEngine
+        engine.addEventListener('onSegmentLoaded', d => {
+          stats.segments[d.downloadSource] += 1
+          stats.bytes[d.downloadSource] += d.bytesLength
+          showLiveStats(stats)
+        })
+        engine.addEventListener('onPeerConnect', () => { stats.peers += 1 })
+        engine.addEventListener('onPeerClose', () => { stats.peers = Math.max(0, stats.peers - 1) })
+        engine.addEventListener('onChunkUploaded', n => { stats.uploaded += n })
+      }
+    }
+  })
+  // Every listener plays the same variant, so they are all in one swarm: Opus where
+  // the browser's MSE plays it (hls.js leaves out the variants it cannot play).
+  hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
+    const opus = data.levels.findIndex(l => l.audioCodec === 'opus')
+    const level = opus >= 0 ? opus : 0
+    hls.currentLevel = level
+    stats.variant = opus >= 0 ? 'opus' : 'mp3'
+  })
+  hls.on(Hls.Events.FRAG_BUFFERED, () => {
+    if (!stats.segments.http && !stats.segments.p2p) status.textContent = 'Playing the live stream.'
+  })
+  hls.on(Hls.Events.ERROR, (_, data) => {
+    if (!data.fatal) return
+    status.textContent = `Live player error (${data.details}); playing the plain stream.`
+    playProgressive()
+  })
+  // ManagedMediaSource (Safari) only plays while remote playback (AirPlay) is off.
+  if (window.ManagedMediaSource) audio.disableRemotePlayback = true
+  hls.loadSource(live.playlist)
+  hls.attachMedia(audio)
+  status.textContent = 'Connecting to the live stream…'
+  audio.play().catch(() => {})
+  return true
+}
+
+async function playLive () {
+  clearInterval(timer)
+  if (current && client) { client.remove(current); current = null }
+  stopLive()
+  player.hidden = false
+  now.textContent = document.querySelector('.live .title')?.textContent || 'Live'
+  for (const a of Object.values(links)) a.hidden = true
+  progress.hidden = true
+  const live = cfg.live
+  if (live && (window.MediaSource || window.ManagedMediaSource)) {
+    try {
+      if (await playHls(live)) return
+    } catch (err) {
+      status.textContent = `Live player unavailable (${err.message || err})`
+    }
+  }
+  if (live && audio.canPlayType('application/vnd.apple.mpegurl') !== '') {
+    audio.src = live.playlist
+    status.textContent = 'Playing the live stream from the station.'
+    audio.play().catch(() => {})
+    return
+  }
+  playProgressive()
 }
 
 const liveButton = document.getElementById('live-play')

@@ -1,0 +1,220 @@
+//! What the operator changes on the config page, over the config file.
+//!
+//! The file (and the command line) is the box's base; the page's choices are kept in sled
+//! as an [`Operator`] record of the fields that were changed, and laid over the base every
+//! time the node starts. The merged configuration goes through the same validation as the
+//! file, so the page can never save what the node would refuse.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AudioSource, Config, ConfigError, Settings};
+
+/// The fields the page may change; `None` keeps the config file's value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Operator {
+    pub station_name: Option<String>,
+    pub station_description: Option<String>,
+    pub public_url: Option<String>,
+    pub audio: Option<String>,
+    pub bitrate_kbps: Option<u32>,
+    pub library: Option<Vec<PathBuf>>,
+    pub upload_limit_kib: Option<u32>,
+    pub trackers: Option<Vec<String>>,
+    pub allow_remote_admin: Option<bool>,
+    pub max_upload_mb: Option<u64>,
+    pub follow: Option<Vec<String>>,
+}
+
+impl Operator {
+    /// The config with these choices laid over it.
+    pub fn over(&self, mut cfg: Config) -> Config {
+        fn set<T: Clone>(to: &mut T, from: &Option<T>) {
+            if let Some(v) = from {
+                *to = v.clone();
+            }
+        }
+        set(&mut cfg.station.name, &self.station_name);
+        set(&mut cfg.station.description, &self.station_description);
+        set(&mut cfg.public_url, &self.public_url);
+        set(&mut cfg.audio, &self.audio);
+        set(&mut cfg.live.bitrate_kbps, &self.bitrate_kbps);
+        set(&mut cfg.library, &self.library);
+        set(&mut cfg.swarm.upload_limit_kib, &self.upload_limit_kib);
+        set(&mut cfg.swarm.trackers, &self.trackers);
+        set(&mut cfg.admin.allow_remote, &self.allow_remote_admin);
+        set(&mut cfg.admin.max_upload_mb, &self.max_upload_mb);
+        set(&mut cfg.federation.follow, &self.follow);
+        cfg
+    }
+
+    /// The settings the node runs with: `base` with these choices, validated.
+    pub fn settings(&self, base: &Config) -> Result<Settings, ConfigError> {
+        self.over(base.clone()).validate()
+    }
+}
+
+/// Whether going from `old` to `new` needs the services restarted: the audio pipeline,
+/// the library roots and the BitTorrent session take their settings when they start.
+/// Names, addresses and page limits are read on every request.
+pub fn needs_restart(old: &Settings, new: &Settings) -> bool {
+    old.audio != new.audio
+        || old.live.bitrate_kbps != new.live.bitrate_kbps
+        || old.library != new.library
+        || old.swarm.upload_limit_kib != new.swarm.upload_limit_kib
+        || old.swarm.trackers != new.swarm.trackers
+        || old.federation.follow != new.federation.follow
+}
+
+/// Where the schedule is kept (the settings tree of the store).
+pub const SCHEDULE_KEY: &str = "schedule";
+
+/// One weekly show of the schedule, used to title recordings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Show {
+    /// 0 = Monday ... 6 = Sunday.
+    pub day: u8,
+    /// Minutes after midnight (local time of the box).
+    pub start: u16,
+    pub end: u16,
+    pub name: String,
+}
+
+pub const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+impl Show {
+    /// Reads a show from the page's fields: a day name, `HH:MM` start and end, a name.
+    pub fn parse(day: &str, start: &str, end: &str, name: &str) -> Result<Show, ConfigError> {
+        let day = DAYS
+            .iter()
+            .position(|d| d.eq_ignore_ascii_case(day.trim()))
+            .ok_or_else(|| {
+                ConfigError::new("schedule", format!("'{day}' is not a day"), "pick a day")
+            })? as u8;
+        let time = |t: &str| -> Result<u16, ConfigError> {
+            let bad = || {
+                ConfigError::new(
+                    "schedule",
+                    format!("'{t}' is not a time"),
+                    "write times like 18:30",
+                )
+            };
+            let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
+            let (h, m) = (
+                h.parse::<u16>().map_err(|_| bad())?,
+                m.parse::<u16>().map_err(|_| bad())?,
+            );
+            if h > 24 || m > 59 || (h == 24 && m > 0) {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        let (start, end) = (time(start)?, time(end)?);
+        if end <= start {
+            return Err(ConfigError::new(
+                "schedule",
+                "a show must end after it starts",
+                "check the end time (a show past midnight: split it in two)",
+            ));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(ConfigError::new(
+                "schedule",
+                "a show needs a name of 1 to 80 characters",
+                "write the show's name",
+            ));
+        }
+        Ok(Show {
+            day,
+            start,
+            end,
+            name: name.to_string(),
+        })
+    }
+
+    pub fn hhmm(minutes: u16) -> String {
+        format!("{:02}:{:02}", minutes / 60, minutes % 60)
+    }
+
+    /// The show on air at `minute` of weekday `day`, if any.
+    pub fn at(shows: &[Show], day: u8, minute: u16) -> Option<&Show> {
+        shows
+            .iter()
+            .find(|s| s.day == day && s.start <= minute && minute < s.end)
+    }
+
+    /// The show on air at `t`, in the box's local time (the schedule is written in it).
+    pub fn at_time(shows: &[Show], t: std::time::SystemTime) -> Option<&Show> {
+        use chrono::{Datelike, Timelike};
+        let local: chrono::DateTime<chrono::Local> = t.into();
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        Self::at(shows, local.weekday().num_days_from_monday() as u8, minute)
+    }
+}
+
+/// An audio source the page offers, checked like the config file's.
+pub fn parse_audio(s: &str) -> Result<AudioSource, ConfigError> {
+    s.parse::<AudioSource>()
+        .map_err(|e| ConfigError::new("audio", e, "pick an input from the list"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_override_the_file_and_are_validated() {
+        let base = Config {
+            data_dir: "/tmp/x".into(),
+            ..Config::default()
+        };
+        let op = Operator {
+            station_name: Some("Radio Dunas".into()),
+            bitrate_kbps: Some(96),
+            ..Default::default()
+        };
+        let s = op.settings(&base).unwrap();
+        assert_eq!(s.station.name, "Radio Dunas");
+        assert_eq!(s.live.bitrate_kbps, 96);
+        let bad = Operator {
+            public_url: Some("ftp://x".into()),
+            ..Default::default()
+        };
+        assert_eq!(bad.settings(&base).unwrap_err().key, "public_url");
+        let base_s = base.clone().validate().unwrap();
+        assert!(needs_restart(&base_s, &s));
+        let renamed = Operator {
+            station_name: Some("Other".into()),
+            ..Default::default()
+        };
+        assert!(!needs_restart(&base_s, &renamed.settings(&base).unwrap()));
+    }
+
+    #[test]
+    fn shows_parse_and_are_found() {
+        let s = Show::parse("monday", "18:00", "19:30", " Morning Jazz ").unwrap();
+        assert_eq!(
+            (s.day, s.start, s.end, s.name.as_str()),
+            (0, 1080, 1170, "Morning Jazz")
+        );
+        assert!(Show::parse("Funday", "1:00", "2:00", "x").is_err());
+        assert!(Show::parse("Monday", "19:00", "18:00", "x").is_err());
+        assert!(Show::parse("Monday", "25:00", "26:00", "x").is_err());
+        assert!(Show::parse("Monday", "18:00", "19:00", "").is_err());
+        let shows = [s];
+        assert!(Show::at(&shows, 0, 1100).is_some());
+        assert!(Show::at(&shows, 0, 1170).is_none());
+        assert!(Show::at(&shows, 1, 1100).is_none());
+    }
+}

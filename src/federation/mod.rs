@@ -1,0 +1,527 @@
+//! Federation: stations' nodes follow, mirror and list each other, so one box going down
+//! takes nothing with it.
+//!
+//! Parts: `identity` (the node's ed25519 key), `catalog` (the signed catalog and its
+//! checks), `mirror` (downloading a followed station's episodes into a library root).
+//!
+//! A node publishes its catalog at `/api/catalog`, signed, with a sequence number that grows
+//! with every change. A follower pins the key it saw first, refuses catalogs that fail the
+//! signature, go backwards or come from another key, mirrors the newest episodes within its
+//! budget, and then tells the origin it mirrors it (`POST /api/federation/mirrors`, signed);
+//! the origin checks the claim and lists the mirror in its catalog, torrents and magnets, so
+//! a listener whose client cannot reach the origin uses the mirror with no manual step.
+
+pub mod catalog;
+pub mod health;
+pub mod identity;
+pub mod mirror;
+pub mod relay;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Settings,
+    library::Library,
+    store::{Store, StoreError},
+    tracker::Tracker,
+};
+use catalog::{Catalog, CatalogItem, Refused, Signed};
+use identity::{fingerprint, Identity};
+
+const SEQ_KEY: &str = "federation.seq";
+const MIRRORS_KEY: &str = "federation.mirrors";
+/// Most mirrors an origin lists (a claim is checked, but the list must stay bounded).
+const MAX_MIRRORS: usize = 16;
+/// Retry after a failed poll: doubling from this up to the poll interval times ten.
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    #[error("{0}")]
+    Identity(#[from] identity::IdentityError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// What the node keeps about a followed station (sled, by its address).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Pinned {
+    key: String,
+    seq: u64,
+}
+
+/// A followed station as the config page shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FollowStatus {
+    pub url: String,
+    pub station: Option<String>,
+    pub fingerprint: Option<String>,
+    pub seq: Option<u64>,
+    pub items: usize,
+    pub mirrored: usize,
+    /// Unix seconds of the last good catalog.
+    pub last_ok: Option<u64>,
+    /// The last problem, in words, and when the next try is.
+    pub error: Option<String>,
+    pub retry_in_secs: Option<u64>,
+    /// Where this node re-serves the station's live stream, when it relays it.
+    pub relay: Option<String>,
+    /// Bytes the relay took from the origin, and its listeners here now.
+    pub relay_bytes_in: Option<u64>,
+    pub relay_listeners: Option<usize>,
+}
+
+/// Another node's claim to mirror this one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MirrorClaim {
+    pub url: String,
+    pub key: String,
+    pub signature: String,
+}
+
+fn claim_text(origin_key: &str, url: &str) -> String {
+    format!("streamp2p mirror of {origin_key} at {url}")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub struct Federation {
+    identity: Identity,
+    store: Store,
+    library: Arc<Library>,
+    settings: Arc<Settings>,
+    http: reqwest::Client,
+    downloader: mirror::Downloader,
+    follows: Mutex<BTreeMap<String, FollowStatus>>,
+    /// Trackers the followed stations list, for the health probes.
+    their_trackers: Mutex<BTreeSet<String>>,
+    pub health: health::Health,
+    /// Live relays by the origin key's fingerprint (no spaces).
+    relays: Mutex<BTreeMap<String, Arc<relay::Relay>>>,
+    /// This node's base address for others (public URL, or the HTTP address when it is a
+    /// specific one); `None` when it listens on every address and has no public URL.
+    own_url: Option<String>,
+}
+
+impl Federation {
+    pub fn new(
+        store: Store,
+        library: Arc<Library>,
+        settings: Arc<Settings>,
+    ) -> Result<Arc<Self>, FederationError> {
+        let identity = Identity::load_or_create(&store)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("streamp2p/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let own_url = settings.public_url.clone().or_else(|| {
+            (!settings.http.ip().is_unspecified()).then(|| format!("http://{}", settings.http))
+        });
+        let follows = settings
+            .federation
+            .follow
+            .iter()
+            .map(|u| {
+                let url = u.trim_end_matches('/').to_string();
+                (
+                    url.clone(),
+                    FollowStatus {
+                        url,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        Ok(Arc::new(Self {
+            downloader: mirror::Downloader::new(
+                settings.data_dir.clone(),
+                settings.swarm.dht,
+                http.clone(),
+            ),
+            identity,
+            health: health::Health::new(store.clone(), http.clone()),
+            their_trackers: Mutex::default(),
+            relays: Mutex::default(),
+            store,
+            library,
+            settings,
+            http,
+            follows: Mutex::new(follows),
+            own_url,
+        }))
+    }
+
+    pub fn public_key(&self) -> String {
+        self.identity.public_hex()
+    }
+
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.identity.public_hex())
+    }
+
+    pub fn export_key(&self) -> String {
+        self.identity.export()
+    }
+
+    pub fn follows(&self) -> Vec<FollowStatus> {
+        let mut list: Vec<FollowStatus> = self
+            .follows
+            .lock()
+            .map(|f| f.values().cloned().collect())
+            .unwrap_or_default();
+        for f in &mut list {
+            let relay = f
+                .fingerprint
+                .as_deref()
+                .and_then(|fp| self.relay(&fp.replace(' ', "")));
+            if let Some(r) = relay {
+                f.relay_bytes_in = Some(r.bytes_in.load(std::sync::atomic::Ordering::Relaxed));
+                f.relay_listeners = Some(r.listeners());
+            }
+        }
+        list
+    }
+
+    /// Nodes that mirror this station (checked claims).
+    pub fn mirrors(&self) -> Vec<String> {
+        self.store
+            .setting(MIRRORS_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// The followed station whose mirrored episode lies at `path`, if it is one.
+    pub fn origin_of(&self, path: &Path) -> Option<String> {
+        let rel = path
+            .strip_prefix(mirror::mirrors_dir(&self.settings.data_dir))
+            .ok()?;
+        let dir = rel.components().next()?.as_os_str().to_string_lossy();
+        let follows = self.follows.lock().ok()?;
+        follows
+            .values()
+            .find(|f| {
+                f.fingerprint
+                    .as_deref()
+                    .is_some_and(|fp| fp.replace(' ', "") == dir)
+            })
+            .map(|f| f.url.clone())
+    }
+
+    fn is_mirrored(&self, path: &Path) -> bool {
+        path.starts_with(mirror::mirrors_dir(&self.settings.data_dir))
+    }
+
+    /// This station's own catalog (mirrored episodes are other stations'), signed. The
+    /// sequence grows, durably, whenever the content differs from the last one published.
+    pub fn catalog(&self, base: &str, trackers: Vec<String>, live: Vec<String>) -> Signed {
+        let lib = self.library.catalog();
+        let items = lib
+            .items
+            .values()
+            .filter(|i| !self.is_mirrored(i.path()))
+            .map(|i| CatalogItem {
+                infohash: i.infohash.clone(),
+                name: i.name.clone(),
+                size: i.size,
+                mime: i.mime.to_string(),
+                title: i.tags.title.clone(),
+                duration_secs: i.tags.duration_secs,
+                added: u64::try_from(i.mtime_ns / 1_000_000_000).unwrap_or(0),
+            })
+            .collect();
+        let mut cat = Catalog {
+            key: self.identity.public_hex(),
+            seq: 0,
+            station: self.settings.station.name.clone(),
+            description: self.settings.station.description.clone(),
+            url: self.own_url.clone().unwrap_or_else(|| base.to_string()),
+            items,
+            live,
+            trackers,
+            mirrors: self.mirrors(),
+        };
+        let digest = hex::encode(Sha256::digest(serde_json::to_vec(&cat).unwrap_or_default()));
+        let (mut seq, last): (u64, String) = self
+            .store
+            .setting(SEQ_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or((0, String::new()));
+        if last != digest {
+            seq += 1;
+            if let Err(e) = self.store.set_setting(SEQ_KEY, &(seq, &digest)) {
+                tracing::warn!("catalog sequence: {e}");
+            }
+        }
+        cat.seq = seq;
+        cat.sign(&self.identity)
+    }
+
+    /// Checks a node's claim to mirror this station and lists it: the claim must be signed
+    /// by the key of the catalog the claimed address serves.
+    pub async fn accept_mirror(&self, claim: MirrorClaim) -> Result<(), String> {
+        let url = claim.url.trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 300 {
+            return Err("the mirror's address must be http(s)".into());
+        }
+        let text = claim_text(&self.identity.public_hex(), &url);
+        if !identity::verify(&claim.key, text.as_bytes(), &claim.signature) {
+            return Err("the claim's signature does not match".into());
+        }
+        let body = self
+            .get_limited(&format!("{url}/api/catalog"))
+            .await
+            .map_err(|e| format!("cannot reach the mirror's catalog: {e}"))?;
+        let theirs = catalog::open(&body, Some(&claim.key), None).map_err(|e| e.to_string())?;
+        let mut mirrors = self.mirrors();
+        if !mirrors.contains(&url) {
+            if mirrors.len() >= MAX_MIRRORS {
+                return Err("this station lists enough mirrors already".into());
+            }
+            mirrors.push(url.clone());
+            self.store
+                .set_setting(MIRRORS_KEY, &mirrors)
+                .map_err(|e| e.to_string())?;
+            tracing::info!(mirror = %url, station = %theirs.station, "listed a new mirror");
+        }
+        Ok(())
+    }
+
+    /// Reads a response of at most `catalog::MAX_BYTES` (one byte more is read, to tell).
+    async fn get_limited(&self, url: &str) -> Result<Vec<u8>, String> {
+        let mut resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.without_url().to_string())?;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            body.extend_from_slice(&chunk);
+            if body.len() > catalog::MAX_BYTES {
+                break;
+            }
+        }
+        Ok(body)
+    }
+
+    fn set_status(&self, url: &str, f: impl FnOnce(&mut FollowStatus)) {
+        if let Ok(mut follows) = self.follows.lock() {
+            if let Some(s) = follows.get_mut(url) {
+                f(s);
+            }
+        }
+    }
+
+    /// The relay of the station whose key has fingerprint `fp` (without spaces).
+    pub fn relay(&self, fp: &str) -> Option<Arc<relay::Relay>> {
+        self.relays.lock().ok()?.get(fp).cloned()
+    }
+
+    /// Starts relaying `url`'s live stream (once).
+    fn start_relay(&self, url: &str, fp: &str, shutdown: &CancellationToken) -> String {
+        let key = fp.replace(' ', "");
+        let path = format!("/relay/{key}/live.ogg");
+        let Ok(mut relays) = self.relays.lock() else {
+            return path;
+        };
+        if !relays.contains_key(&key) {
+            let r = Arc::new(relay::Relay::new(url.to_string()));
+            relays.insert(key, r.clone());
+            let (http, shutdown) = (self.http.clone(), shutdown.clone());
+            tokio::spawn(async move { r.run(http, shutdown).await });
+            tracing::info!(origin = %url, %path, "relaying the live stream");
+        }
+        path
+    }
+
+    /// One poll of a followed node: fetch, check, admit, mirror, claim.
+    async fn poll(
+        &self,
+        url: &str,
+        tracker: &Tracker,
+        shutdown: &CancellationToken,
+    ) -> Result<(), String> {
+        let pin_key = format!("follow:{url}");
+        let pinned: Option<Pinned> = self.store.setting(&pin_key).map_err(|e| e.to_string())?;
+        let body = self.get_limited(&format!("{url}/api/catalog")).await?;
+        let cat = catalog::open(
+            &body,
+            pinned.as_ref().map(|p| p.key.as_str()),
+            pinned.as_ref().map(|p| p.seq),
+        )
+        .map_err(|e: Refused| format!("catalog refused: {e}"))?;
+        if pinned.is_none() {
+            tracing::info!(%url, fingerprint = %fingerprint(&cat.key), "pinned a followed node's key");
+        }
+        self.store
+            .set_setting(
+                &pin_key,
+                &Pinned {
+                    key: cat.key.clone(),
+                    seq: cat.seq,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        let hashes = cat.items.iter().filter_map(|i| {
+            let b = hex::decode(&i.infohash).ok()?;
+            <[u8; 20]>::try_from(b.as_slice()).ok()
+        });
+        tracker.admit_swarms(hashes.collect::<Vec<_>>());
+        if let Ok(mut t) = self.their_trackers.lock() {
+            t.extend(cat.trackers.iter().take(32).cloned());
+        }
+        let fp = fingerprint(&cat.key);
+        let relay = (self.settings.federation.relay && !cat.live.is_empty())
+            .then(|| self.start_relay(url, &fp, shutdown));
+        self.set_status(url, |s| {
+            s.relay = relay;
+            s.station = Some(cat.station.clone());
+            s.fingerprint = Some(fp.clone());
+            s.seq = Some(cat.seq);
+            s.items = cat.items.len();
+            s.last_ok = Some(now_secs());
+            s.error = None;
+            s.retry_in_secs = None;
+        });
+        let dest = mirror::origin_dir(&self.settings.data_dir, &fp);
+        let budget = self.settings.federation.mirror_budget_mb * 1024 * 1024;
+        let mut mirrored = 0;
+        for item in mirror::choose(&cat.items, budget) {
+            match self.downloader.fetch(url, item, &dest).await {
+                Ok(fresh) => {
+                    mirrored += 1;
+                    if fresh {
+                        tracing::info!(origin = %url, name = %item.name, "mirrored an episode");
+                    }
+                }
+                Err(e) => tracing::warn!(origin = %url, name = %item.name, "mirror: {e:#}"),
+            }
+            self.set_status(url, |s| s.mirrored = mirrored);
+        }
+        if mirrored > 0 {
+            self.claim(url, &cat.key).await;
+        }
+        Ok(())
+    }
+
+    /// Tells the origin this node mirrors it (needs an address others can reach).
+    async fn claim(&self, origin: &str, origin_key: &str) {
+        let Some(me) = &self.own_url else {
+            tracing::warn!(
+                "set public_url so that followed stations can list this box as their mirror"
+            );
+            return;
+        };
+        let claim = MirrorClaim {
+            url: me.clone(),
+            key: self.identity.public_hex(),
+            signature: self.identity.sign(claim_text(origin_key, me).as_bytes()),
+        };
+        let r = self
+            .http
+            .post(format!("{origin}/api/federation/mirrors"))
+            .json(&claim)
+            .send()
+            .await;
+        match r {
+            Ok(resp) if resp.status().is_success() => {}
+            Ok(resp) => tracing::warn!(%origin, status = %resp.status(), "mirror claim refused"),
+            Err(e) => tracing::warn!(%origin, "mirror claim: {}", e.without_url()),
+        }
+    }
+
+    /// Every tracker worth probing: the configured ones, the mirrors' and the followed
+    /// stations'. The node's own are not probed: they answer whenever the node does, and
+    /// always lead the lists.
+    fn known_trackers(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.settings.swarm.trackers.clone();
+        all.extend(self.settings.webtorrent.trackers.iter().cloned());
+        all.extend(self.mirrors().iter().map(|m| format!("{m}/announce")));
+        if let Ok(t) = self.their_trackers.lock() {
+            all.extend(t.iter().cloned());
+        }
+        let mut seen = BTreeSet::new();
+        all.retain(|t| seen.insert(t.clone()));
+        all
+    }
+
+    /// Probes every known tracker every `probe_secs` until `shutdown`.
+    async fn probe_trackers(self: Arc<Self>, shutdown: CancellationToken) {
+        let every = Duration::from_secs(self.settings.federation.probe_secs);
+        // A first round soon after start.
+        let mut wait = Duration::from_secs(5);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            self.health.probe_all(&self.known_trackers()).await;
+            wait = every;
+        }
+    }
+
+    /// Polls every followed node until `shutdown`, each on its own schedule, with back-off
+    /// after failures; probes the known trackers.
+    pub async fn run(self: Arc<Self>, tracker: Arc<Tracker>, shutdown: CancellationToken) {
+        let urls: Vec<String> = self
+            .follows
+            .lock()
+            .map(|f| f.keys().cloned().collect())
+            .unwrap_or_default();
+        let every = Duration::from_secs(self.settings.federation.poll_secs);
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(self.clone().probe_trackers(shutdown.clone()));
+        for url in urls {
+            let (me, tracker, shutdown) = (self.clone(), tracker.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                let mut retry = FIRST_RETRY;
+                loop {
+                    let wait = match me.poll(&url, &tracker, &shutdown).await {
+                        Ok(()) => {
+                            retry = FIRST_RETRY;
+                            every
+                        }
+                        Err(e) => {
+                            tracing::warn!(%url, "following: {e}; retrying in {}s", retry.as_secs());
+                            let wait = retry;
+                            me.set_status(&url, |s| {
+                                s.error = Some(e);
+                                s.retry_in_secs = Some(wait.as_secs());
+                            });
+                            retry = (retry * 2).min(every * 10);
+                            wait
+                        }
+                    };
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The folder of mirrored episodes, a library root of the node.
+pub fn mirrors_root(data_dir: &Path) -> PathBuf {
+    mirror::mirrors_dir(data_dir)
+}

@@ -1,0 +1,72 @@
+//! QR codes for sharing the station's addresses from the phone: SVG, drawn by `qrcode`.
+
+use axum::{
+    extract::{ConnectInfo, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use qrcode::{render::svg, EcLevel, QrCode};
+
+use super::guard;
+use crate::web::{AppState, ConnInfo};
+
+/// Longest text encoded: a magnet with its trackers fits; a QR code of more is unreadable
+/// from a phone screen anyway.
+const MAX_TEXT: usize = 1500;
+
+#[derive(serde::Deserialize)]
+pub struct QrQuery {
+    u: String,
+}
+
+/// The QR code of `text` as an SVG image.
+pub fn svg(text: &str) -> Option<String> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
+    Some(
+        code.render::<svg::Color>()
+            .min_dimensions(132, 132)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+/// `GET /admin/qr?u=TEXT`.
+pub async fn qr(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+    Query(q): Query<QrQuery>,
+) -> Response {
+    if let Err(r) = guard(&app, &headers, &conn, None) {
+        return r.into_response();
+    }
+    if q.u.len() > MAX_TEXT {
+        return (StatusCode::BAD_REQUEST, "too long for a QR code\n").into_response();
+    }
+    match svg(&q.u) {
+        Some(image) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("image/svg+xml"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=3600"),
+                ),
+            ],
+            image,
+        )
+            .into_response(),
+        None => (StatusCode::BAD_REQUEST, "cannot make a QR code of this\n").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn draws_an_svg() {
+        let s = super::svg("http://192.168.1.20/").unwrap();
+        assert!(s.starts_with("<?xml") && s.contains("<svg") && s.contains("<path"));
+    }
+}

@@ -1,0 +1,94 @@
+//! Federation's HTTP side: the signed catalog, the status for the config page, and the
+//! door where a follower claims to mirror this station.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::{api::trackers, base_url, AppState, ConnInfo};
+use crate::federation::MirrorClaim;
+
+/// `GET /api/catalog`: this station's signed catalog.
+pub async fn catalog(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+) -> Json<crate::federation::catalog::Signed> {
+    let base = base_url(&app.admin.settings(), &headers, &conn);
+    let live = if app.live.is_on() {
+        ["/live.ogg", "/live.mp3", "/live/index.m3u8"]
+            .iter()
+            .map(|p| format!("{base}{p}"))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let fed = app.federation.clone();
+    let trackers = trackers(&app, &base);
+    // Signing and the sequence's flush are disk work.
+    let signed = tokio::task::spawn_blocking(move || fed.catalog(&base, trackers, live)).await;
+    Json(
+        signed.unwrap_or_else(|_| crate::federation::catalog::Signed {
+            catalog: String::new(),
+            signature: String::new(),
+        }),
+    )
+}
+
+/// `GET /api/federation`: this node's key and the stations it follows and is mirrored by.
+pub async fn status(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let f = &app.federation;
+    Json(json!({
+        "key": f.public_key(),
+        "fingerprint": f.fingerprint(),
+        "follows": f.follows(),
+        "mirrors": f.mirrors(),
+        "trackers": f.health.stats(),
+    }))
+}
+
+/// One claim is checked at a time: checking fetches the claimant's catalog, and nobody
+/// should make the node fetch in bulk.
+pub fn claim_gate() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(1))
+}
+
+/// `POST /api/federation/mirrors`: a follower says it mirrors this station.
+pub async fn claim(State(app): State<AppState>, Json(c): Json<MirrorClaim>) -> Response {
+    let Ok(_permit) = app.claim_gate.clone().try_acquire_owned() else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy checking another claim\n",
+        )
+            .into_response();
+    };
+    match app.federation.accept_mirror(c).await {
+        Ok(()) => (StatusCode::OK, "listed\n").into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
+}
+
+/// `GET /relay/{key}/live.ogg`: a followed station's live stream, relayed.
+pub async fn relay(
+    State(app): State<AppState>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Response {
+    let Some(relay) = app.federation.relay(&key) else {
+        return (StatusCode::NOT_FOUND, "this node relays no such station\n").into_response();
+    };
+    let Some((first, rx, guard)) = relay.subscribe() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the station's live stream has not reached this relay yet; try again in a moment\n",
+        )
+            .into_response();
+    };
+    super::live::ogg_body(&app, first, rx, guard)
+}

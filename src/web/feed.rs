@@ -1,0 +1,161 @@
+//! `GET /feed.xml`: the podcast feed. RSS 2.0 with the iTunes tags podcast apps expect,
+//! and a Podcasting 2.0 `podcast:alternateEnclosure` per episode listing its torrent and
+//! magnet, so an app that knows BitTorrent can fetch the episode from the swarm. The
+//! plain enclosure is the node's web seed URL, which every app can play.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use rss::{
+    extension::{
+        itunes::{ITunesChannelExtension, ITunesItemExtension},
+        Extension,
+    },
+    Channel, Enclosure, Guid, Item as RssItem,
+};
+
+use super::{
+    api::{trackers, web_seed_url, ItemView},
+    base_url, AppState, ConnInfo,
+};
+
+const PODCAST_NS: &str = "https://podcastindex.org/namespace/1.0";
+const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+
+fn ext(name: &str, attrs: &[(&str, String)], children: Vec<Extension>) -> Extension {
+    let mut kids: BTreeMap<String, Vec<Extension>> = BTreeMap::new();
+    for c in children {
+        kids.entry(c.name().to_string()).or_default().push(c);
+    }
+    Extension {
+        name: name.to_string(),
+        value: None,
+        attrs: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        children: kids,
+    }
+}
+
+/// `podcast:alternateEnclosure` with the torrent file and the magnet as sources, and the
+/// same file on every mirror of the station.
+fn alternate(mime: &str, size: u64, torrent: &str, magnet: &str, mirrors: &[String]) -> Extension {
+    let mut sources = vec![
+        ext(
+            "podcast:source",
+            &[
+                ("uri", torrent.to_string()),
+                ("contentType", "application/x-bittorrent".into()),
+            ],
+            vec![],
+        ),
+        ext("podcast:source", &[("uri", magnet.to_string())], vec![]),
+    ];
+    sources.extend(
+        mirrors
+            .iter()
+            .map(|m| ext("podcast:source", &[("uri", m.clone())], vec![])),
+    );
+    ext(
+        "podcast:alternateEnclosure",
+        &[
+            ("type", mime.to_string()),
+            ("length", size.to_string()),
+            ("title", "Peer-to-peer and mirrors".into()),
+        ],
+        sources,
+    )
+}
+
+pub async fn feed(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+) -> Response {
+    let settings = app.admin.settings();
+    let base = base_url(&settings, &headers, &conn);
+    let trackers = trackers(&app, &base);
+    let metas = app.admin.item_meta();
+    let mirrors = app.federation.mirrors();
+    let catalog = app.library.catalog();
+    let mut items: Vec<_> = catalog.items.values().collect();
+    // Newest first, as podcast apps list them.
+    items.sort_by(|a, b| b.mtime_ns.cmp(&a.mtime_ns).then(a.name.cmp(&b.name)));
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let v = ItemView::new(item, &base, &trackers).with_meta(metas.get(&item.infohash));
+        let mut e = RssItem::default();
+        e.set_title(v.display_title().to_string());
+        e.set_description(v.description.map(String::from));
+        let mut enc = Enclosure::default();
+        enc.set_url(v.web_seed.clone());
+        enc.set_length(v.size.to_string());
+        enc.set_mime_type(v.mime.to_string());
+        e.set_enclosure(enc);
+        let mut guid = Guid::default();
+        guid.set_value(format!("urn:btih:{}", item.infohash));
+        guid.set_permalink(false);
+        e.set_guid(guid);
+        let modified = u64::try_from(item.mtime_ns).unwrap_or(0);
+        e.set_pub_date(httpdate::fmt_http_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(modified),
+        ));
+        let mut it = ITunesItemExtension::default();
+        it.set_duration(v.duration_secs.map(|d| (d.round() as u64).to_string()));
+        it.set_author(v.artist.map(String::from));
+        e.set_itunes_ext(it);
+        let mut podcast = BTreeMap::new();
+        podcast.insert(
+            "alternateEnclosure".to_string(),
+            vec![alternate(
+                v.mime,
+                v.size,
+                &format!("{base}{}", v.torrent),
+                &v.magnet,
+                &mirrors
+                    .iter()
+                    .map(|m| web_seed_url(m, item))
+                    .collect::<Vec<_>>(),
+            )],
+        );
+        let mut exts = BTreeMap::new();
+        exts.insert("podcast".to_string(), podcast);
+        e.set_extensions(exts);
+        out.push(e);
+    }
+    let mut ch = Channel::default();
+    ch.set_title(settings.station.name.clone());
+    ch.set_link(format!("{base}/"));
+    ch.set_description(if settings.station.description.is_empty() {
+        format!("Episodes of {}", settings.station.name)
+    } else {
+        settings.station.description.clone()
+    });
+    ch.set_generator(format!("streamp2p {}", env!("CARGO_PKG_VERSION")));
+    let mut namespaces = BTreeMap::new();
+    namespaces.insert("itunes".to_string(), ITUNES_NS.to_string());
+    namespaces.insert("podcast".to_string(), PODCAST_NS.to_string());
+    ch.set_namespaces(namespaces);
+    let mut it = ITunesChannelExtension::default();
+    it.set_author(Some(settings.station.name.clone()));
+    it.set_summary(Some(settings.station.description.clone()));
+    it.set_explicit(Some("false".to_string()));
+    ch.set_itunes_ext(it);
+    ch.set_items(out);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/rss+xml; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        ch.to_string(),
+    )
+        .into_response()
+}
