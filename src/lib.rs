@@ -12,6 +12,7 @@
 //!   their episodes into a library root, and publishes this station's catalog.
 //! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages.
 //! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
+//! - `system` tells systemd when the node serves, that it is alive, and that it stops.
 
 pub mod config;
 pub mod demo;
@@ -21,6 +22,7 @@ pub mod live;
 pub mod node;
 pub mod store;
 pub mod swarm;
+pub mod system;
 pub mod tracker;
 pub mod web;
 pub mod webtorrent;

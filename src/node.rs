@@ -29,6 +29,7 @@ use crate::{
     },
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
+    system,
     tracker::{
         udp::{self, UdpTracker},
         ws::Hub,
@@ -262,6 +263,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     tasks.spawn(history::run(state.clone(), shutdown.clone()));
     tasks.spawn(upload::run(state.clone(), shutdown.clone()));
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
+    // The listener is bound and the server task spawned: connections from now on are
+    // answered (they wait in the backlog until the task first runs).
+    system::ready();
+    tasks.spawn(system::run_watchdog(shutdown.clone()));
     if let Some(wt) = webtorrent {
         tasks.spawn(wt.run(http_addr, shutdown.clone()));
     }
@@ -304,6 +309,11 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
             Ok(Ok(()))
         }
     };
+    // Only a stop asked from outside is a stop for systemd: after a restart for new
+    // settings (the config page) this process goes on serving.
+    if outer.is_cancelled() {
+        system::stopping();
+    }
     shutdown.cancel();
     if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
         .await

@@ -70,3 +70,42 @@ fn pulled_stick_comes_back_without_rehash() {
     assert_eq!(sha256_file(&dl.join("a.mp3")), want);
     node.assert_alive();
 }
+
+/// The appliance's layout: one library root, /media/streamp2p, whose children are the
+/// sticks systemd-mount mounts and removes. A stick that goes takes its folder with it
+/// while the other stays; when it returns nothing is hashed again.
+#[test]
+fn stick_folder_under_media_root_comes_and_goes() {
+    let tmp = tempdir();
+    let media = tmp.path().join("media");
+    write_random(&media.join("STICK_A/shows/a.mp3"), MIB);
+    write_random(&media.join("STICK_B/b.ogg"), MIB + 5);
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&media), BASE_CONFIG);
+    node.wait_healthy(2);
+
+    // Unmounted: the mount point folder is gone, the root and the other stick stay.
+    let away = tmp.path().join("stick-a-away");
+    fs::rename(media.join("STICK_A"), &away).unwrap();
+    let h = node.wait_until("one stick left", Duration::from_secs(20), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        (num(&h, "/library/items") == Some(1))
+            .then_some(h.clone())
+            .ok_or(h.to_string())
+    });
+    assert_eq!(node.library()[0]["name"], "b.ogg", "{h}");
+
+    fs::rename(&away, media.join("STICK_A")).unwrap();
+    node.wait_until("both sticks back", Duration::from_secs(20), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        (num(&h, "/library/items") == Some(2))
+            .then_some(())
+            .ok_or(h.to_string())
+    });
+    let h = node.health().unwrap();
+    assert_eq!(
+        num(&h, "/library/hashed_since_start"),
+        Some(2),
+        "rehashed: {h}"
+    );
+    node.assert_alive();
+}

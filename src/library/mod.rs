@@ -164,13 +164,19 @@ impl Library {
         shutdown: &CancellationToken,
     ) -> Result<(), StoreError> {
         let roots = self.roots.clone();
+        let indexed: Vec<PathBuf> = index.keys().cloned().collect();
         let ScanResult {
             files,
             absent_roots,
             mut problems,
-        } = tokio::task::spawn_blocking(move || scan::scan(&roots))
-            .await
-            .unwrap_or_default();
+        } = tokio::task::spawn_blocking(move || {
+            let mut result = scan::scan(&roots);
+            let children = scan::absent_children(&roots, &result.absent_roots, &indexed);
+            result.absent_roots.extend(children);
+            result
+        })
+        .await
+        .unwrap_or_default();
 
         // Records of an absent root (stick pulled out) are kept so it is not rehashed when
         // it returns; records under a present root whose file was not found are dropped.

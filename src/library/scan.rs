@@ -61,6 +61,41 @@ pub fn scan(roots: &[PathBuf]) -> ScanResult {
     out
 }
 
+/// Top-level folders of present roots that held indexed files and are now missing or empty.
+///
+/// A root may be a folder of mount points (`/media/streamp2p/<label>`, one per USB stick,
+/// made and removed by systemd-mount): a pulled stick takes its folder away while the root
+/// stays. Such a folder counts as an absent root, so its records are kept and its files are
+/// not hashed again when the stick returns. Files directly in a root are not concerned.
+pub fn absent_children(
+    roots: &[PathBuf],
+    absent_roots: &[PathBuf],
+    indexed: &[PathBuf],
+) -> Vec<PathBuf> {
+    let mut checked: BTreeMap<PathBuf, bool> = BTreeMap::new();
+    for path in indexed {
+        let Some(root) = roots
+            .iter()
+            .find(|r| path.starts_with(r) && !absent_roots.contains(r))
+        else {
+            continue;
+        };
+        let mut rel = path.strip_prefix(root).unwrap_or(path).components();
+        let (Some(first), Some(_)) = (rel.next(), rel.next()) else {
+            continue;
+        };
+        let child = root.join(first);
+        if let std::collections::btree_map::Entry::Vacant(e) = checked.entry(child) {
+            let absent = !dir_has_entries(e.key());
+            e.insert(absent);
+        }
+    }
+    checked
+        .into_iter()
+        .filter_map(|(child, absent)| absent.then_some(child))
+        .collect()
+}
+
 fn scan_root(root: &Path, out: &mut ScanResult) {
     let canon_root = match std::fs::canonicalize(root) {
         Ok(r) if dir_has_entries(&r) => r,
@@ -207,5 +242,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let res = scan(&[dir.path().to_path_buf(), dir.path().join("nope")]);
         assert_eq!(res.absent_roots.len(), 2);
+    }
+
+    #[test]
+    fn vanished_or_empty_top_folder_is_absent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let media = tmp.path().join("media");
+        std::fs::create_dir_all(media.join("STICK_A")).unwrap();
+        std::fs::write(media.join("STICK_A/a.mp3"), b"x").unwrap();
+        std::fs::create_dir_all(media.join("STICK_B")).unwrap();
+        let gone_root = tmp.path().join("not-plugged");
+        let indexed = [
+            media.join("STICK_A/a.mp3"),
+            media.join("STICK_A/sub/c.mp3"),
+            // Emptied mount point, and a vanished one.
+            media.join("STICK_B/b.mp3"),
+            media.join("STICK_C/shows/c.mp3"),
+            media.join("STICK_C/d.mp3"),
+            // A file right in the root is not a stick: its removal is a removal.
+            media.join("e.mp3"),
+            // Under an absent root: handled as such already.
+            gone_root.join("x/f.mp3"),
+        ];
+        let roots = [media.clone(), gone_root.clone()];
+        let got = absent_children(&roots, std::slice::from_ref(&gone_root), &indexed);
+        assert_eq!(got, vec![media.join("STICK_B"), media.join("STICK_C")]);
     }
 }

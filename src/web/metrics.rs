@@ -46,6 +46,22 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Bytes still to hash in this pass.",
         h.bytes_total.saturating_sub(h.bytes_done),
     );
+    if let Some(u) = crate::system::process::usage() {
+        metric(
+            &mut o,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the node process.",
+            u.resident_bytes,
+        );
+        metric(
+            &mut o,
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time of the node process.",
+            u.cpu_seconds,
+        );
+    }
     if let Some(s) = app.swarm.get().map(|s| s.stats()) {
         metric(
             &mut o,
