@@ -2,8 +2,9 @@
 //! library that grows between cuts, many times over one data dir. After every restart the
 //! database opens and every file the library listed before a cut is listed again at once, with
 //! the same infohash (so it is not hashed again); after the last one each file is hashed, and
-//! none twice.
-//! The node has no settings writes yet; the library index is what it acknowledges.
+//! none twice. The operator's settings are written (the station description, through the
+//! config page) as fast as the page confirms them until each cut: after the restart the
+//! page shows the last confirmed one (or one sent later whose confirmation the cut ate).
 //!
 //! `STREAMP2P_POWER_CUTS=N` sets the number of cuts: 5 by default (CI), 100 for the long run.
 
@@ -54,6 +55,10 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let mut files = 0u64;
     let mut node: Option<Node> = None;
     let (mut at_start, mut mid_hash) = (0, 0);
+    // The config page's session, and the description writes sent and confirmed.
+    let mut cookies: Vec<(String, String)> = Vec::new();
+    let (mut sent, mut confirmed) = (0u64, 0u64);
+    let lib_text = lib.display().to_string();
     for cut in 0..cuts {
         // New files only once the last ones were all listed: hashing is under way at the next
         // start either way, and the backlog stays bounded.
@@ -71,9 +76,11 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             }
         };
         // Until the cut, at a random moment: the first answer of this run must list every
-        // file listed before any earlier cut, with the same infohash.
+        // file listed before any earlier cut, with the same infohash, and the page must show
+        // the last description it confirmed.
         let until = Instant::now() + Duration::from_millis(fastrand::u64(0..MAX_RUN_MS));
         let mut seen = None;
+        let mut settings_checked = false;
         loop {
             if let Some(now) = listed(n) {
                 if seen.is_none() {
@@ -88,6 +95,43 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
                 }
                 seen = Some(now.len() as u64);
                 acked.extend(now);
+                let mut op = Operator::new(n);
+                op.cookies = cookies.clone();
+                if cookies.is_empty() {
+                    op.setup("Radio Power Cut");
+                    cookies = op.cookies.clone();
+                }
+                let page = op.get("/admin");
+                if page.status == 200 {
+                    let shown = Operator::description_write(&page.text());
+                    if !settings_checked {
+                        assert!(
+                            shown >= confirmed && shown <= sent,
+                            "cut {cut}: the page shows write {shown}; {confirmed} was confirmed, \
+                             {sent} sent"
+                        );
+                        settings_checked = true;
+                    }
+                    let csrf = Operator::hidden(&page.text(), "csrf");
+                    sent += 1;
+                    let text = format!("write {sent}");
+                    let r = op.post(
+                        "/admin/settings",
+                        &[
+                            ("csrf", &csrf),
+                            ("station_name", "Radio Power Cut"),
+                            ("station_description", &text),
+                            ("audio", "none"),
+                            ("bitrate_kbps", "128"),
+                            ("library", &lib_text),
+                            ("upload_limit_kib", "0"),
+                            ("max_upload_mb", "500"),
+                        ],
+                    );
+                    if r.status == 303 {
+                        confirmed = sent;
+                    }
+                }
             }
             if Instant::now() >= until {
                 break;
@@ -110,8 +154,12 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let hashed = num(&h, "/library/hashed_since_start").unwrap_or(u64::MAX);
     eprintln!(
         "{cuts} cuts ({at_start} before serving, {mid_hash} while hashing), {files} files, {} listed before the last cut, \
-         {hashed} hashed after it",
+         {hashed} hashed after it; {confirmed} settings writes confirmed",
         acked.len()
+    );
+    assert!(
+        confirmed > 0,
+        "no settings write was confirmed before any cut"
     );
     assert!(
         hashed <= files - acked.len() as u64,

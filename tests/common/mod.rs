@@ -1545,3 +1545,185 @@ pub fn tone_hz(samples: &[i16]) -> f64 {
         .count();
     crossings as f64 / 2.0 / (samples.len() as f64 / 48_000.0)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The config page
+
+/// The password the tests set at first run.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A browser-like client of the config page: cookies kept, forms posted.
+pub struct Operator<'a> {
+    pub node: &'a Node,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl<'a> Operator<'a> {
+    pub fn new(node: &'a Node) -> Self {
+        Self {
+            node,
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn keep_cookies(&mut self, r: &Resp) {
+        for (k, v) in &r.headers {
+            if !k.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = v.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                self.cookies.retain(|(n, _)| n != name);
+                if !value.is_empty() {
+                    self.cookies.push((name.to_string(), value.to_string()));
+                }
+            }
+        }
+    }
+
+    pub fn get(&mut self, target: &str) -> Resp {
+        let c = self.cookie_header();
+        let r = self
+            .node
+            .request("GET", target, &[("Cookie", &c)])
+            .expect("GET");
+        self.keep_cookies(&r);
+        r
+    }
+
+    pub fn post(&mut self, target: &str, form: &[(&str, &str)]) -> Resp {
+        let body: String = form_urlencoded_body(form);
+        let c = self.cookie_header();
+        let len = body.len().to_string();
+        let r = http_request_with_body(
+            self.node.http,
+            "POST",
+            target,
+            &[
+                ("Cookie", &c),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Content-Length", &len),
+            ],
+            body.as_bytes(),
+        )
+        .expect("POST");
+        self.keep_cookies(&r);
+        r
+    }
+
+    /// The hidden value of input `name` in the last page.
+    pub fn hidden(page: &str, name: &str) -> String {
+        let at = page
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap_or_else(|| panic!("no hidden {name} in {}", short(page)));
+        let rest = &page[at + name.len() + 15..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+
+    pub fn setup(&mut self, station: &str) {
+        let page = self.get("/admin").text();
+        let tok = Self::hidden(&page, "form_token");
+        let r = self.post(
+            "/admin/setup",
+            &[
+                ("form_token", &tok),
+                ("password", PASSWORD),
+                ("password2", PASSWORD),
+                ("station_name", station),
+                ("station_description", "Test station"),
+            ],
+        );
+        assert_eq!(r.status, 303, "setup: {}", short(&r.text()));
+    }
+
+    pub fn login(&mut self, password: &str) -> Resp {
+        let page = self.get("/admin").text();
+        let tok = Self::hidden(&page, "form_token");
+        self.post(
+            "/admin/login",
+            &[("form_token", &tok), ("password", password)],
+        )
+    }
+
+    /// The number `N` of the station description `write N` the page shows (0 for none).
+    pub fn description_write(page: &str) -> u64 {
+        page.split("name=\"station_description\"")
+            .nth(1)
+            .and_then(|rest| rest.split("write ").nth(1))
+            .and_then(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn csrf(&mut self) -> String {
+        let page = self.get("/admin");
+        assert_eq!(page.status, 200);
+        Self::hidden(&page.text(), "csrf")
+    }
+}
+
+pub fn form_urlencoded_body(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                urlencode_all(k.as_bytes()),
+                urlencode_all(v.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `http_request` with a body.
+pub fn http_request_with_body(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+    // Reuse the common parser through a GET-shaped response: status, headers, body.
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Resp {
+        status,
+        headers,
+        body: raw.get(end + 4..).unwrap_or(&[]).to_vec(),
+    })
+}
