@@ -171,7 +171,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         roots.push(dir);
     }
     // Followed stations' episodes, one folder per origin.
-    let mirrors = federation::mirrors_root(&settings.data_dir);
+    let mirrors = federation::mirror::mirrors_dir(&settings.data_dir);
     make_dir(&mirrors)?;
     roots.push(mirrors);
     let library = Library::new(

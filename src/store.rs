@@ -69,6 +69,14 @@ pub struct IndexRecord {
     pub tags: Tags,
 }
 
+/// Now, in the Unix seconds that stored records (sessions, history) are stamped with.
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Keyed record trees (see the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tree {

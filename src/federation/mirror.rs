@@ -17,6 +17,7 @@ use librqbit::{
 use tokio::sync::OnceCell;
 
 use super::catalog::CatalogItem;
+use crate::library::torrent;
 
 /// How long one episode may take before the next poll tries again.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -49,11 +50,6 @@ pub fn choose(items: &[CatalogItem], budget: u64) -> Vec<&CatalogItem> {
             _ => false,
         })
         .collect()
-}
-
-/// An infohash from a catalog, before it names a folder or goes in a URL: 40 hex digits.
-pub fn valid_infohash(ih: &str) -> bool {
-    ih.len() == 40 && ih.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The single file's length a .torrent announces (`None` for a multi-file torrent or one
@@ -127,7 +123,8 @@ impl Downloader {
         dest_dir: &Path,
     ) -> anyhow::Result<bool> {
         let name = safe_name(&item.name).ok_or_else(|| anyhow::anyhow!("unsafe file name"))?;
-        if !valid_infohash(&item.infohash) {
+        // Someone else's input, before it names a folder or goes in a URL.
+        if !torrent::is_infohash_hex(&item.infohash) {
             anyhow::bail!("not an infohash");
         }
         let dest = dest_dir.join(name);
@@ -206,8 +203,8 @@ mod tests {
         assert_eq!(got, ["b", "c"]);
         assert!(safe_name("../x").is_none() && safe_name(".hidden").is_none());
         assert!(
-            valid_infohash(&"ab".repeat(20))
-                && !valid_infohash("../../etc/passwd0000000000000000000000")
+            torrent::is_infohash_hex(&"ab".repeat(20))
+                && !torrent::is_infohash_hex("../../etc/passwd000000000000000000000000")
         );
         let huge = [item("x", u64::MAX, 9), item("y", 5, 1)];
         assert_eq!(

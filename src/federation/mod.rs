@@ -19,9 +19,9 @@ pub mod relay;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::{Path, PathBuf},
+    path::Path,
     sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::Settings,
     library::Library,
-    store::{Store, StoreError},
+    store::{unix_secs as now_secs, Store, StoreError},
     tracker::Tracker,
 };
 use catalog::{Catalog, CatalogItem, Refused, Signed};
@@ -90,13 +90,6 @@ pub struct MirrorClaim {
 
 fn claim_text(origin_key: &str, url: &str) -> String {
     format!("streamp2p mirror of {origin_key} at {url}")
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 pub struct Federation {
@@ -519,9 +512,4 @@ impl Federation {
         }
         while tasks.join_next().await.is_some() {}
     }
-}
-
-/// The folder of mirrored episodes, a library root of the node.
-pub fn mirrors_root(data_dir: &Path) -> PathBuf {
-    mirror::mirrors_dir(data_dir)
 }

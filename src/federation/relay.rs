@@ -76,7 +76,6 @@ pub struct Relay {
     fanout: Fanout,
     /// Bytes taken from the origin since start, for the benchmark and the page.
     pub bytes_in: AtomicU64,
-    pub connected: std::sync::atomic::AtomicBool,
 }
 
 impl Relay {
@@ -86,7 +85,6 @@ impl Relay {
             headers: Mutex::new(Bytes::new()),
             fanout: Fanout::new(BACKLOG, BURST),
             bytes_in: AtomicU64::new(0),
-            connected: Default::default(),
         }
     }
 
@@ -119,7 +117,6 @@ impl Relay {
                 _ = shutdown.cancelled() => return,
                 r = self.pull(&http) => r,
             };
-            self.connected.store(false, Ordering::Relaxed);
             if let Err(e) = r {
                 tracing::info!(origin = %self.origin, "live relay: {e}; again in {}s", retry.as_secs());
             }
@@ -139,7 +136,6 @@ impl Relay {
             .await
             .and_then(|r| r.error_for_status())
             .map_err(|e| e.without_url().to_string())?;
-        self.connected.store(true, Ordering::Relaxed);
         let mut buf = BytesMut::new();
         let mut headers = BytesMut::new();
         let mut in_headers = true;

@@ -104,6 +104,11 @@ pub fn magnet(
     m
 }
 
+/// Whether `s` is a hex infohash (40 hex digits), before it goes in a path or a URL.
+pub fn is_infohash_hex(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Percent-encoding for a query-string value.
 fn qenc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()

@@ -33,7 +33,7 @@ pub async fn torrent(
     let Some(hex) = file.strip_suffix(".torrent") else {
         return not_found("torrent");
     };
-    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !torrent::is_infohash_hex(hex) {
         return (
             StatusCode::BAD_REQUEST,
             "expected /t/<40 hex digits>.torrent\n",

@@ -157,6 +157,26 @@ pub async fn serve(
     .await
 }
 
+/// The client's address: the socket's peer, or with `tracker.trust_forwarded_for` the last
+/// address a reverse proxy appended to `X-Forwarded-For` (the tracker lists peers at it; the
+/// config page's local-network rule and login limit judge by it, so a proxy on the box does
+/// not make every visitor local).
+pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::net::IpAddr {
+    if app.tracker.config().trust_forwarded_for {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
+            .next_back();
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    conn.remote.ip()
+}
+
 /// The base URL for links in replies: the configured public address, or the `Host` the
 /// client used (so links work from the LAN and from the box's own name alike).
 pub fn base_url(settings: &Settings, headers: &HeaderMap, conn: &ConnInfo) -> String {

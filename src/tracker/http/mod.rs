@@ -8,7 +8,7 @@
 pub mod request;
 pub mod response;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::{
     extract::{ws::WebSocketUpgrade, ConnectInfo, FromRequestParts, RawQuery, Request, State},
@@ -17,7 +17,7 @@ use axum::{
 };
 
 use super::peers::{Announce, Endpoint, Proto};
-use crate::web::{AppState, ConnInfo};
+use crate::web::{client_ip, AppState, ConnInfo};
 use request::AnnounceRequest;
 
 /// Default peers per reply when the client does not say (BEP 3 suggests 50).
@@ -32,24 +32,6 @@ fn bencoded(body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
-}
-
-/// The client's address: the socket's peer, or with `trust_forwarded_for` the last
-/// address a reverse proxy appended to `X-Forwarded-For`.
-pub(crate) fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
-    if app.tracker.config().trust_forwarded_for {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .next_back();
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    conn.remote.ip()
 }
 
 pub async fn announce(

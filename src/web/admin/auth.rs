@@ -6,7 +6,7 @@ use std::{
     collections::HashMap,
     net::IpAddr,
     sync::Mutex,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use argon2::{
@@ -17,7 +17,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{Store, StoreError, Tree};
+use crate::store::{unix_secs as now_secs, Store, StoreError, Tree};
 
 /// The session cookie; its value is a random token, kept in sled only as a hash.
 pub const SESSION_COOKIE: &str = "sp2p_session";
@@ -66,13 +66,6 @@ struct Failures {
 pub struct Auth {
     store: Store,
     failures: Mutex<HashMap<IpAddr, Failures>>,
-}
-
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// 32 random bytes from the OS, as hex.

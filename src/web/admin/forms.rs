@@ -20,7 +20,7 @@ use super::{
 use crate::{
     config::{operator::Show, ConfigError},
     store::StoreError,
-    web::{base_url, AppState, ConnInfo},
+    web::{base_url, client_ip, AppState, ConnInfo},
 };
 
 /// A form that cannot be saved, said for the operator: which field and why.
@@ -263,7 +263,7 @@ pub async fn login(
     }
     let admin = app.admin.clone();
     let pw = f.get("password").unwrap_or("").to_string();
-    let ip = super::client_ip(&app, &conn, &headers);
+    let ip = client_ip(&app, &conn, &headers);
     match tokio::task::spawn_blocking(move || admin.auth.check_password(ip, &pw)).await {
         Ok(Ok(())) => logged_in(&app),
         Ok(Err(e @ AuthError::Locked(_))) => {

@@ -6,9 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::auth::now_secs;
 use crate::{
-    store::{Store, Tree},
+    store::{unix_secs as now_secs, Store, Tree},
     web::AppState,
 };
 

@@ -229,17 +229,10 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The client's address: the socket's peer, or behind a reverse proxy (with
-/// `tracker.trust_forwarded_for`) the address the proxy saw, so a proxy on the box does not
-/// make every visitor local.
-pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::net::IpAddr {
-    crate::tracker::http::client_ip(app, conn, headers)
-}
-
 /// The local-network rule alone (also for the first-run and login forms).
 pub fn check_local(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> Result<(), Refusal> {
     let admin = app.admin.settings();
-    if admin.admin.allow_remote || auth::is_local(client_ip(app, conn, headers)) {
+    if admin.admin.allow_remote || auth::is_local(super::client_ip(app, conn, headers)) {
         Ok(())
     } else {
         Err(Refusal::NotLocal)
