@@ -68,11 +68,14 @@ pub struct UdpTracker {
     keys: std::collections::hash_map::RandomState,
     started: Instant,
     routes: Mutex<HashMap<IpAddr, IpAddr>>,
+    /// The address the socket is bound to, read once (it never changes).
+    bound: Option<IpAddr>,
 }
 
 impl UdpTracker {
     pub fn new(socket: UdpSocket, tracker: Arc<Tracker>) -> Arc<Self> {
         Arc::new(Self {
+            bound: socket.local_addr().ok().map(|a| a.ip()),
             socket,
             tracker,
             keys: Default::default(),
@@ -99,7 +102,7 @@ impl UdpTracker {
     /// The local address a client's packets arrive at (the socket may listen on all of
     /// them), found by asking the kernel for the route back and remembered.
     fn local_ip_for(&self, client: IpAddr) -> Option<IpAddr> {
-        let bound = self.socket.local_addr().ok()?.ip();
+        let bound = self.bound?;
         if !bound.is_unspecified() {
             return Some(bound);
         }
