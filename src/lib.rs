@@ -20,6 +20,8 @@ pub mod federation;
 pub mod library;
 pub mod live;
 pub mod node;
+pub mod station;
+pub mod status;
 pub mod store;
 pub mod swarm;
 pub mod system;

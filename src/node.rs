@@ -15,10 +15,7 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{
-        operator::{Show, SCHEDULE_KEY},
-        AudioSource, Config, ConfigError, Settings,
-    },
+    config::{AudioSource, Config, ConfigError, Settings},
     federation::{self, Federation, FederationError},
     library::Library,
     live::{
@@ -27,6 +24,7 @@ use crate::{
         recorder::{self, Recorder},
         Live,
     },
+    station::{uploads, Station},
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
     system,
@@ -35,16 +33,15 @@ use crate::{
         ws::Hub,
         NodePeer, Tracker,
     },
-    web::{
-        self,
-        admin::{history, upload, Admin},
-        AppState,
-    },
+    web::{self, AppState},
     webtorrent::WebTorrent,
 };
 
 /// How long a first scan of the library may take before the node serves anyway.
 const FIRST_SCAN_WAIT: Duration = Duration::from_secs(30);
+/// How long after a save the services restart: the page's answer goes out first (the
+/// restart closes its connection too).
+const RESTART_DELAY: Duration = Duration::from_millis(500);
 /// How long tasks get to finish after shutdown is asked.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -141,13 +138,11 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let started = Instant::now();
     make_dir(&base.data_dir)?;
     let store = Store::open(&base.data_dir)?;
-    let (settings, problem) = Admin::startup_settings(&store, &base)?;
-    if let Some(p) = &problem {
-        tracing::warn!("{p}");
-    }
-    // The services stop on this; the config page cancels it alone to restart them.
+    // The station first: every service below reads its settings.
+    let station = Station::open(store, base)?;
+    let settings = station.settings();
+    // The services stop on this; a save on the config page cancels it alone to restart them.
     let services = shutdown.child_token();
-    let admin_store = store.clone();
     let outer = shutdown;
     let shutdown = services;
     let listener = bind_http(&settings).await?;
@@ -155,14 +150,14 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;
     }
-    let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
+    tasks.spawn(restart_when_asked(station.clone(), shutdown.clone()));
 
     // Recordings and uploads land under the data dir, which holds library roots like the
     // USB ones.
     let recording = settings.audio != AudioSource::None && settings.live.record;
     let mut roots = settings.library.clone();
-    let uploads = upload::uploads_dir(&settings.data_dir);
+    let uploads = uploads::uploads_dir(&settings.data_dir);
     make_dir(&uploads)?;
     roots.push(uploads);
     if recording {
@@ -175,7 +170,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     make_dir(&mirrors)?;
     roots.push(mirrors);
     let library = Library::new(
-        store.clone(),
+        station.store().clone(),
         roots,
         Duration::from_secs(settings.scan.rescan_secs),
     );
@@ -213,15 +208,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     // a while, and the pages, the web seed and the tracker need none of it.
     let live = Live::start(&settings, shutdown.clone());
     if recording {
-        let schedule = store.clone();
         let rec = Recorder::new(
             recorder::dir(&settings.data_dir),
-            settings.station.name.clone(),
+            station.clone(),
             Duration::from_secs(settings.live.record_split_secs),
-            Box::new(move |at| {
-                let shows: Vec<Show> = schedule.setting(SCHEDULE_KEY).ok().flatten()?;
-                Show::at_time(&shows, at).map(|s| s.name.clone())
-            }),
         );
         tasks.spawn(rec.run(live.clone(), shutdown.clone()));
     }
@@ -238,10 +228,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         .webtorrent
         .enabled
         .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
-    let federation = Federation::new(store.clone(), library.clone(), settings.clone())?;
+    let federation = Federation::new(station.clone(), library.clone())?;
     tasks.spawn(federation.clone().run(tracker.clone(), shutdown.clone()));
     let state = AppState {
-        settings: settings.clone(),
+        station: station.clone(),
         library: library.clone(),
         swarm: swarm_slot.clone(),
         tracker: tracker.clone(),
@@ -249,19 +239,16 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         live: live.clone(),
         hls: hls.clone(),
         webtorrent: webtorrent.clone(),
-        admin: Admin::new(
-            admin_store,
-            base,
-            settings.clone(),
-            problem,
-            shutdown.clone(),
-        ),
         federation,
         claim_gate: web::claim_gate(),
         started,
     };
-    tasks.spawn(history::run(state.clone(), shutdown.clone()));
-    tasks.spawn(upload::run(state.clone(), shutdown.clone()));
+    tasks.spawn(state.sources().run_history(shutdown.clone()));
+    tasks.spawn(adopt_uploads(
+        station.clone(),
+        library.clone(),
+        shutdown.clone(),
+    ));
     let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
     // The listener is bound and the server task spawned: connections from now on are
     // answered (they wait in the backlog until the task first runs).
@@ -333,4 +320,38 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     } else {
         Exit::Restart
     })
+}
+
+/// Restarts the services when the station asks (settings they take only at start were
+/// saved), a moment later so the config page's answer goes out first.
+async fn restart_when_asked(station: Arc<Station>, services: CancellationToken) {
+    tokio::select! {
+        _ = services.cancelled() => {}
+        _ = station.restart_wanted() => {
+            tokio::time::sleep(RESTART_DELAY).await;
+            tracing::info!("restarting the services with the new settings");
+            services.cancel();
+        }
+    }
+}
+
+/// Gives finished uploads their title and notes once the library has hashed them: on
+/// every library change until `shutdown`.
+async fn adopt_uploads(station: Arc<Station>, library: Arc<Library>, shutdown: CancellationToken) {
+    let mut changes = library.subscribe();
+    loop {
+        {
+            let catalog = library.catalog();
+            let by_path = catalog
+                .items
+                .values()
+                .map(|i| (i.path(), i.infohash.as_str()))
+                .collect();
+            station.adopt_uploads(&by_path);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = changes.changed() => if r.is_err() { return },
+        }
+    }
 }

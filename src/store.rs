@@ -1,7 +1,8 @@
 //! The node's persistent state in sled: the only module that writes state to disk.
 //!
 //! Trees:
-//! - `settings`: operator settings, key -> JSON value;
+//! - `settings`: single records named by [`Setting`] (operator settings, schedule,
+//!   password hash, federation state), key -> JSON value;
 //! - `index`: library file path -> [`IndexRecord`] (size, mtime, infohash, tags), so a
 //!   restart rehashes nothing that did not change;
 //! - `infos`: infohash -> bencoded info dictionary (the piece hashes), shared by every copy
@@ -75,6 +76,44 @@ pub fn unix_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The single-value records of the `settings` tree. The key names live here alone, so
+/// no other module can misspell one or read another's; the value types belong to the
+/// module that owns each record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting<'a> {
+    /// The operator's choices laid over the config file.
+    Operator,
+    /// The weekly schedule.
+    Schedule,
+    /// The config page's password (argon2 PHC string).
+    PasswordHash,
+    /// The node's federation key (PKCS#8, hex).
+    Identity,
+    /// The signed catalog's sequence and the digest it was last bumped for.
+    CatalogSeq,
+    /// Nodes whose mirror claims were accepted.
+    Mirrors,
+    /// The other trackers' probe results.
+    TrackerHealth,
+    /// A followed node's pinned key and last sequence, by its URL.
+    FollowPin(&'a str),
+}
+
+impl Setting<'_> {
+    fn key(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Setting::Operator => "operator".into(),
+            Setting::Schedule => "schedule".into(),
+            Setting::PasswordHash => "admin.password_hash".into(),
+            Setting::Identity => "federation.key".into(),
+            Setting::CatalogSeq => "federation.seq".into(),
+            Setting::Mirrors => "federation.mirrors".into(),
+            Setting::TrackerHealth => "tracker_health".into(),
+            Setting::FollowPin(url) => format!("follow:{url}").into(),
+        }
+    }
 }
 
 /// Keyed record trees (see the module comment).
@@ -214,20 +253,22 @@ impl Store {
         Ok(())
     }
 
-    pub fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        match self.settings.get(key)? {
+    pub fn setting<T: DeserializeOwned>(&self, which: Setting) -> Result<Option<T>, StoreError> {
+        let key = which.key();
+        match self.settings.get(key.as_bytes())? {
             None => Ok(None),
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
                 .map_err(|source| StoreError::Decode {
-                    key: key.to_string(),
+                    key: key.into_owned(),
                     source,
                 }),
         }
     }
 
-    pub fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        self.settings.insert(key, encode(value))?;
+    pub fn set_setting<T: Serialize>(&self, which: Setting, value: &T) -> Result<(), StoreError> {
+        self.settings
+            .insert(which.key().as_bytes(), encode(value))?;
         self.db.flush()?;
         Ok(())
     }
@@ -332,7 +373,7 @@ mod tests {
         {
             let s = Store::open(dir.path()).unwrap();
             s.put_indexed(&rec("/a/b.mp3"), b"d4:infoe").unwrap();
-            s.set_setting("station.name", &"Radio").unwrap();
+            s.set_setting(Setting::Schedule, &"Radio").unwrap();
         }
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.indexed().unwrap(), vec![rec("/a/b.mp3")]);
@@ -341,7 +382,7 @@ mod tests {
             Some(&b"d4:infoe"[..])
         );
         assert_eq!(
-            s.setting::<String>("station.name").unwrap().as_deref(),
+            s.setting::<String>(Setting::Schedule).unwrap().as_deref(),
             Some("Radio")
         );
         s.remove_indexed(&["/a/b.mp3".into()]).unwrap();

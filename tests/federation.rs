@@ -20,7 +20,7 @@ use streamp2p::{
         catalog::{Catalog, CatalogItem},
         identity::Identity,
     },
-    store::Store,
+    store::{Setting, Store},
 };
 
 fn follower_config(origin: &str) -> String {
@@ -322,9 +322,9 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
         std::fs::write(&node.config_path, config.replace(&good, &url)).unwrap();
         let data = node.data_dir.clone();
         let store = Store::open(&data).unwrap();
-        let pin: Option<serde_json::Value> = store.setting(&format!("follow:{good}")).unwrap();
+        let pin: Option<serde_json::Value> = store.setting(Setting::FollowPin(&good)).unwrap();
         store
-            .set_setting(&format!("follow:{url}"), &pin.expect("pinned"))
+            .set_setting(Setting::FollowPin(&url), &pin.expect("pinned"))
             .unwrap();
         drop(store);
         node.restart();

@@ -68,9 +68,6 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> bool {
         || old.federation.follow != new.federation.follow
 }
 
-/// Where the schedule is kept (the settings tree of the store).
-pub const SCHEDULE_KEY: &str = "schedule";
-
 /// One weekly show of the schedule, used to title recordings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Show {

@@ -13,9 +13,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::Store;
+use crate::store::{Setting, Store};
 
-const KEY: &str = "tracker_health";
 /// Probes that fail in a row before a tracker is left out of lists.
 pub const DEAD_AFTER: u32 = 3;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,7 +99,11 @@ pub struct Health {
 
 impl Health {
     pub fn new(store: Store, http: reqwest::Client) -> Self {
-        let stats = store.setting(KEY).ok().flatten().unwrap_or_default();
+        let stats = store
+            .setting(Setting::TrackerHealth)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         Self {
             store,
             stats: Mutex::new(stats),
@@ -127,7 +130,7 @@ impl Health {
             }
             stats.clone()
         };
-        if let Err(e) = self.store.set_setting(KEY, &snapshot) {
+        if let Err(e) = self.store.set_setting(Setting::TrackerHealth, &snapshot) {
             tracing::warn!("tracker health: {e}");
         }
     }

@@ -8,9 +8,7 @@ use ring::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::store::{Store, StoreError};
-
-const KEY: &str = "federation.key";
+use crate::store::{Setting, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -30,7 +28,7 @@ pub struct Identity {
 impl Identity {
     /// The node's key, made (and stored, durably) on first use.
     pub fn load_or_create(store: &Store) -> Result<Self, IdentityError> {
-        if let Some(text) = store.setting::<String>(KEY)? {
+        if let Some(text) = store.setting::<String>(Setting::Identity)? {
             let pkcs8 = hex::decode(text).map_err(|_| IdentityError::Damaged)?;
             let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| IdentityError::Damaged)?;
             return Ok(Self { pair, pkcs8 });
@@ -39,7 +37,7 @@ impl Identity {
             .map_err(|_| IdentityError::Damaged)?;
         let pkcs8 = doc.as_ref().to_vec();
         let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| IdentityError::Damaged)?;
-        store.set_setting(KEY, &hex::encode(&pkcs8))?;
+        store.set_setting(Setting::Identity, &hex::encode(&pkcs8))?;
         tracing::info!("made this node's identity key");
         Ok(Self { pair, pkcs8 })
     }
@@ -48,7 +46,7 @@ impl Identity {
     pub fn import(store: &Store, exported: &str) -> Result<Self, IdentityError> {
         let pkcs8 = hex::decode(exported.trim()).map_err(|_| IdentityError::NotAKey)?;
         let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| IdentityError::NotAKey)?;
-        store.set_setting(KEY, &hex::encode(&pkcs8))?;
+        store.set_setting(Setting::Identity, &hex::encode(&pkcs8))?;
         Ok(Self { pair, pkcs8 })
     }
 

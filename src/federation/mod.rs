@@ -29,16 +29,14 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::Settings,
     library::Library,
-    store::{unix_secs as now_secs, Store, StoreError},
+    station::Station,
+    store::{unix_secs as now_secs, Setting, Store, StoreError},
     tracker::Tracker,
 };
 use catalog::{Catalog, CatalogItem, Refused, Signed};
 use identity::{fingerprint, Identity};
 
-const SEQ_KEY: &str = "federation.seq";
-const MIRRORS_KEY: &str = "federation.mirrors";
 /// Most mirrors an origin lists (a claim is checked, but the list must stay bounded).
 const MAX_MIRRORS: usize = 16;
 /// Retry after a failed poll: doubling from this up to the poll interval times ten.
@@ -96,7 +94,8 @@ pub struct Federation {
     identity: Identity,
     store: Store,
     library: Arc<Library>,
-    settings: Arc<Settings>,
+    /// The operator's settings, read live (the station's name goes into the catalog).
+    station: Arc<Station>,
     http: reqwest::Client,
     downloader: mirror::Downloader,
     follows: Mutex<BTreeMap<String, FollowStatus>>,
@@ -105,26 +104,18 @@ pub struct Federation {
     pub health: health::Health,
     /// Live relays by the origin key's fingerprint (no spaces).
     relays: Mutex<BTreeMap<String, Arc<relay::Relay>>>,
-    /// This node's base address for others (public URL, or the HTTP address when it is a
-    /// specific one); `None` when it listens on every address and has no public URL.
-    own_url: Option<String>,
 }
 
 impl Federation {
-    pub fn new(
-        store: Store,
-        library: Arc<Library>,
-        settings: Arc<Settings>,
-    ) -> Result<Arc<Self>, FederationError> {
+    pub fn new(station: Arc<Station>, library: Arc<Library>) -> Result<Arc<Self>, FederationError> {
+        let store = station.store().clone();
+        let settings = station.settings();
         let identity = Identity::load_or_create(&store)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("streamp2p/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        let own_url = settings.public_url.clone().or_else(|| {
-            (!settings.http.ip().is_unspecified()).then(|| format!("http://{}", settings.http))
-        });
         let follows = settings
             .federation
             .follow
@@ -152,11 +143,33 @@ impl Federation {
             relays: Mutex::default(),
             store,
             library,
-            settings,
+            station,
             http,
             follows: Mutex::new(follows),
-            own_url,
         }))
+    }
+
+    /// This node's base address for others (public URL, or the HTTP address when it is a
+    /// specific one); `None` when it listens on every address and has no public URL.
+    fn own_url(&self) -> Option<String> {
+        let settings = self.station.settings();
+        settings.public_url.clone().or_else(|| {
+            (!settings.http.ip().is_unspecified()).then(|| format!("http://{}", settings.http))
+        })
+    }
+
+    /// Listeners of the relayed streams, all together.
+    pub fn relay_listeners(&self) -> usize {
+        self.relays
+            .lock()
+            .map(|r| r.values().map(|r| r.listeners()).sum())
+            .unwrap_or(0)
+    }
+
+    /// Puts an exported key (from the old box) in place of this node's, durably. The
+    /// node uses it once its services restart.
+    pub fn import_key(&self, exported: &str) -> Result<(), identity::IdentityError> {
+        Identity::import(&self.store, exported).map(|_| ())
     }
 
     pub fn public_key(&self) -> String {
@@ -193,7 +206,7 @@ impl Federation {
     /// Nodes that mirror this station (checked claims).
     pub fn mirrors(&self) -> Vec<String> {
         self.store
-            .setting(MIRRORS_KEY)
+            .setting(Setting::Mirrors)
             .ok()
             .flatten()
             .unwrap_or_default()
@@ -202,7 +215,7 @@ impl Federation {
     /// The followed station whose mirrored episode lies at `path`, if it is one.
     pub fn origin_of(&self, path: &Path) -> Option<String> {
         let rel = path
-            .strip_prefix(mirror::mirrors_dir(&self.settings.data_dir))
+            .strip_prefix(mirror::mirrors_dir(&self.station.settings().data_dir))
             .ok()?;
         let dir = rel.components().next()?.as_os_str().to_string_lossy();
         let follows = self.follows.lock().ok()?;
@@ -217,7 +230,7 @@ impl Federation {
     }
 
     fn is_mirrored(&self, path: &Path) -> bool {
-        path.starts_with(mirror::mirrors_dir(&self.settings.data_dir))
+        path.starts_with(mirror::mirrors_dir(&self.station.settings().data_dir))
     }
 
     /// This station's own catalog (mirrored episodes are other stations'), signed. The
@@ -241,9 +254,9 @@ impl Federation {
         let mut cat = Catalog {
             key: self.identity.public_hex(),
             seq: 0,
-            station: self.settings.station.name.clone(),
-            description: self.settings.station.description.clone(),
-            url: self.own_url.clone().unwrap_or_else(|| base.to_string()),
+            station: self.station.settings().station.name.clone(),
+            description: self.station.settings().station.description.clone(),
+            url: self.own_url().unwrap_or_else(|| base.to_string()),
             items,
             live,
             trackers,
@@ -252,13 +265,13 @@ impl Federation {
         let digest = hex::encode(Sha256::digest(serde_json::to_vec(&cat).unwrap_or_default()));
         let (mut seq, last): (u64, String) = self
             .store
-            .setting(SEQ_KEY)
+            .setting(Setting::CatalogSeq)
             .ok()
             .flatten()
             .unwrap_or((0, String::new()));
         if last != digest {
             seq += 1;
-            if let Err(e) = self.store.set_setting(SEQ_KEY, &(seq, &digest)) {
+            if let Err(e) = self.store.set_setting(Setting::CatalogSeq, &(seq, &digest)) {
                 tracing::warn!("catalog sequence: {e}");
             }
         }
@@ -289,7 +302,7 @@ impl Federation {
             }
             mirrors.push(url.clone());
             self.store
-                .set_setting(MIRRORS_KEY, &mirrors)
+                .set_setting(Setting::Mirrors, &mirrors)
                 .map_err(|e| e.to_string())?;
             tracing::info!(mirror = %url, station = %theirs.station, "listed a new mirror");
         }
@@ -352,8 +365,8 @@ impl Federation {
         tracker: &Tracker,
         shutdown: &CancellationToken,
     ) -> Result<(), String> {
-        let pin_key = format!("follow:{url}");
-        let pinned: Option<Pinned> = self.store.setting(&pin_key).map_err(|e| e.to_string())?;
+        let pin_key = Setting::FollowPin(url);
+        let pinned: Option<Pinned> = self.store.setting(pin_key).map_err(|e| e.to_string())?;
         let body = self.get_limited(&format!("{url}/api/catalog")).await?;
         let cat = catalog::open(
             &body,
@@ -366,7 +379,7 @@ impl Federation {
         }
         self.store
             .set_setting(
-                &pin_key,
+                pin_key,
                 &Pinned {
                     key: cat.key.clone(),
                     seq: cat.seq,
@@ -382,7 +395,7 @@ impl Federation {
             t.extend(cat.trackers.iter().take(32).cloned());
         }
         let fp = fingerprint(&cat.key);
-        let relay = (self.settings.federation.relay && !cat.live.is_empty())
+        let relay = (self.station.settings().federation.relay && !cat.live.is_empty())
             .then(|| self.start_relay(url, &fp, shutdown));
         self.set_status(url, |s| {
             s.relay = relay;
@@ -394,8 +407,8 @@ impl Federation {
             s.error = None;
             s.retry_in_secs = None;
         });
-        let dest = mirror::origin_dir(&self.settings.data_dir, &fp);
-        let budget = self.settings.federation.mirror_budget_mb * 1024 * 1024;
+        let dest = mirror::origin_dir(&self.station.settings().data_dir, &fp);
+        let budget = self.station.settings().federation.mirror_budget_mb * 1024 * 1024;
         let mut mirrored = 0;
         for item in mirror::choose(&cat.items, budget) {
             match self.downloader.fetch(url, item, &dest).await {
@@ -417,7 +430,7 @@ impl Federation {
 
     /// Tells the origin this node mirrors it (needs an address others can reach).
     async fn claim(&self, origin: &str, origin_key: &str) {
-        let Some(me) = &self.own_url else {
+        let Some(me) = &self.own_url() else {
             tracing::warn!(
                 "set public_url so that followed stations can list this box as their mirror"
             );
@@ -445,8 +458,8 @@ impl Federation {
     /// stations'. The node's own are not probed: they answer whenever the node does, and
     /// always lead the lists.
     fn known_trackers(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.settings.swarm.trackers.clone();
-        all.extend(self.settings.webtorrent.trackers.iter().cloned());
+        let mut all: Vec<String> = self.station.settings().swarm.trackers.clone();
+        all.extend(self.station.settings().webtorrent.trackers.iter().cloned());
         all.extend(self.mirrors().iter().map(|m| format!("{m}/announce")));
         if let Ok(t) = self.their_trackers.lock() {
             all.extend(t.iter().cloned());
@@ -458,7 +471,7 @@ impl Federation {
 
     /// Probes every known tracker every `probe_secs` until `shutdown`.
     async fn probe_trackers(self: Arc<Self>, shutdown: CancellationToken) {
-        let every = Duration::from_secs(self.settings.federation.probe_secs);
+        let every = Duration::from_secs(self.station.settings().federation.probe_secs);
         // A first round soon after start.
         let mut wait = Duration::from_secs(5);
         loop {
@@ -479,7 +492,7 @@ impl Federation {
             .lock()
             .map(|f| f.keys().cloned().collect())
             .unwrap_or_default();
-        let every = Duration::from_secs(self.settings.federation.poll_secs);
+        let every = Duration::from_secs(self.station.settings().federation.poll_secs);
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.clone().probe_trackers(shutdown.clone()));
         for url in urls {

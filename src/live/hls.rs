@@ -25,7 +25,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::{cmaf, mp3::FRAME_SAMPLES, source::FRAME, source::RATE, Live};
+use super::{cmaf, mp3::FRAME_SAMPLES, sessions::Sessions, source::FRAME, source::RATE, Live};
 
 /// MP3 frames per segment: 84 x 24 ms = 2.016 s.
 const MP3_SEGMENT_FRAMES: usize = 84;
@@ -136,6 +136,8 @@ pub struct Hls {
     mp3: Window,
     /// The Opus variant's init segment, made when the stream starts.
     init: OnceLock<Bytes>,
+    /// The players listening now.
+    pub sessions: Sessions,
 }
 
 /// ID3v2.4 tag with the PRIV timestamp frame for a segment starting at `pts` (90 kHz).
@@ -297,12 +299,13 @@ impl Hls {
 
 /// The master playlist: the Opus variant first, so a player that can play both starts
 /// with it; players that cannot decode Opus (iPhones before iOS 17) skip it by `CODECS`.
-pub fn master(kbps: u32) -> String {
+/// The media playlist URLs carry the player's session `token` (see `sessions`).
+pub fn master(kbps: u32, token: &str) -> String {
     let mut p = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for v in Variant::ALL {
         let _ = write!(
             p,
-            "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"\n{}.m3u8\n",
+            "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"\n{}.m3u8?s={token}\n",
             v.bandwidth(kbps),
             v.codecs(),
             v.name()
@@ -370,13 +373,13 @@ mod tests {
 
     #[test]
     fn master_lists_both_variants_with_distinct_bandwidths() {
-        let m = master(128);
+        let m = master(128, "0123456789abcdef");
         assert!(
-            m.contains("BANDWIDTH=132000,CODECS=\"opus\"\nopus.m3u8\n"),
+            m.contains("BANDWIDTH=132000,CODECS=\"opus\"\nopus.m3u8?s=0123456789abcdef\n"),
             "{m}"
         );
         assert!(
-            m.contains("BANDWIDTH=136000,CODECS=\"mp4a.40.34\"\nmp3.m3u8\n"),
+            m.contains("BANDWIDTH=136000,CODECS=\"mp4a.40.34\"\nmp3.m3u8?s=0123456789abcdef\n"),
             "{m}"
         );
     }

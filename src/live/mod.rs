@@ -19,6 +19,7 @@ pub mod ogg_opus;
 pub mod p2p;
 pub mod recorder;
 pub mod resample;
+pub mod sessions;
 pub mod source;
 
 use std::{
@@ -74,6 +75,7 @@ pub struct LiveStatus {
     pub source: String,
     /// Seconds of continuous silence, once past `silence_secs`.
     pub silent_for_secs: Option<u64>,
+    /// Progressive listeners of the node's own stream (`/live.ogg` and `/live.mp3`).
     pub listeners: usize,
 }
 
@@ -193,6 +195,11 @@ impl Live {
             silent_for_secs,
             listeners: self.ogg.listeners() + self.mp3.listeners(),
         }
+    }
+
+    /// Listeners of `/live.ogg` and of `/live.mp3`.
+    pub fn listeners(&self) -> (usize, usize) {
+        (self.ogg.listeners(), self.mp3.listeners())
     }
 
     /// Opus packets as encoded, with the stream's channel count and pre-skip.

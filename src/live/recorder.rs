@@ -18,18 +18,17 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::{ogg_opus::OggOpus, source::FRAME, Live};
+use crate::station::Station;
 
 /// Recordings shorter than this are dropped (a test of the input, a restart).
 const MIN_LENGTH: Duration = Duration::from_secs(5);
 
-/// The name of the show on air at a moment, if the schedule has one.
-pub type ShowAt = Box<dyn Fn(SystemTime) -> Option<String> + Send + Sync>;
-
 pub struct Recorder {
     dir: PathBuf,
-    station: String,
+    /// The station's name and weekly schedule, read for every recording (a renamed
+    /// station or a new schedule names the next recording).
+    station: Arc<Station>,
     split: Duration,
-    show_at: ShowAt,
 }
 
 struct Open {
@@ -41,13 +40,16 @@ struct Open {
 }
 
 impl Recorder {
-    pub fn new(dir: PathBuf, station: String, split: Duration, show_at: ShowAt) -> Self {
+    pub fn new(dir: PathBuf, station: Arc<Station>, split: Duration) -> Self {
         Self {
             dir,
             station,
             split,
-            show_at,
         }
+    }
+
+    fn station_name(&self) -> String {
+        self.station.settings().station.name.clone()
     }
 
     /// Names of a recording started at `at` (UTC): the `.part` while writing, the final
@@ -59,7 +61,10 @@ impl Recorder {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let (y, mo, d, h, mi) = civil(secs);
-        let who = (self.show_at)(at).unwrap_or_else(|| self.station.clone());
+        let who = self
+            .station
+            .show_at(at)
+            .unwrap_or_else(|| self.station_name());
         let title = format!("{who} live {y:04}-{mo:02}-{d:02} {h:02}.{mi:02}");
         let base = format!("{y:04}-{mo:02}-{d:02} {h:02}.{mi:02} {}", sanitize(&who));
         (
@@ -94,7 +99,10 @@ impl Recorder {
         let muxer = OggOpus::new(
             channels,
             pre_skip,
-            &[format!("TITLE={title}"), format!("ARTIST={}", self.station)],
+            &[
+                format!("TITLE={title}"),
+                format!("ARTIST={}", self.station_name()),
+            ],
         );
         let mut file = std::fs::File::create(&part)?;
         file.write_all(muxer.headers())?;
@@ -227,6 +235,23 @@ pub fn dir(data_dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::operator::{Show, DAYS};
+
+    /// A station of this name whose schedule has `show` on air all week.
+    fn named_station(name: &str, show: Option<&str>) -> (tempfile::TempDir, Arc<Station>) {
+        let (dir, station) = crate::station::testing::station();
+        let mut op = station.operator().unwrap();
+        op.station_name = Some(name.into());
+        station.save_operator(&op).unwrap();
+        if let Some(show) = show {
+            let shows: Vec<Show> = DAYS
+                .iter()
+                .map(|d| Show::parse(d, "00:00", "24:00", show).unwrap())
+                .collect();
+            station.save_schedule(&shows).unwrap();
+        }
+        (dir, station)
+    }
 
     #[test]
     fn civil_dates() {
@@ -237,12 +262,8 @@ mod tests {
 
     #[test]
     fn names_are_hidden_until_done() {
-        let r = Recorder::new(
-            "/r".into(),
-            "Radio: One/Two".into(),
-            Duration::from_secs(60),
-            Box::new(|_| None),
-        );
+        let (_dir, station) = named_station("Radio: One/Two", None);
+        let r = Recorder::new("/r".into(), station, Duration::from_secs(60));
         let (part, done, title) =
             r.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
         assert_eq!(
@@ -254,12 +275,8 @@ mod tests {
             Path::new("/r/2026-11-18 11.06 Radio_ One_Two live.ogg")
         );
         assert_eq!(title, "Radio: One/Two live 2026-11-18 11.06");
-        let jazz = Recorder::new(
-            "/r".into(),
-            "Radio".into(),
-            Duration::from_secs(60),
-            Box::new(|_| Some("Evening Jazz".into())),
-        );
+        let (_dir, station) = named_station("Radio", Some("Evening Jazz"));
+        let jazz = Recorder::new("/r".into(), station, Duration::from_secs(60));
         let (_, done, title) =
             jazz.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
         assert_eq!(done, Path::new("/r/2026-11-18 11.06 Evening Jazz live.ogg"));
@@ -279,13 +296,8 @@ mod tests {
     fn leftover_part_files_are_recovered() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(".x live.ogg.part"), b"OggS").unwrap();
-        Recorder::new(
-            d.path().into(),
-            "R".into(),
-            Duration::from_secs(60),
-            Box::new(|_| None),
-        )
-        .recover();
+        let (_dir, station) = named_station("R", None);
+        Recorder::new(d.path().into(), station, Duration::from_secs(60)).recover();
         assert!(d.path().join("x live.ogg").exists());
     }
 }

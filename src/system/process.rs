@@ -8,7 +8,7 @@ use std::path::Path;
 /// on every architecture the box runs on (x86-64, arm64).
 const USER_HZ: f64 = 100.0;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Usage {
     pub resident_bytes: u64,
     pub cpu_seconds: f64,

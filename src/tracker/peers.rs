@@ -355,6 +355,15 @@ impl PeerTable {
             .unwrap_or_default()
     }
 
+    /// Browsers (WebSocket peers) of a swarm seen within the expiry.
+    pub fn ws_peers(&self, info_hash: &InfoHash, now: Instant) -> usize {
+        self.lock().get(info_hash).map_or(0, |s| {
+            s.ws.values()
+                .filter(|p| now.saturating_duration_since(p.seen) < self.expiry)
+                .count()
+        })
+    }
+
     /// The endpoint of a peer of a swarm, to route a WebRTC answer to it.
     pub fn endpoint(&self, info_hash: &InfoHash, peer_id: &PeerId) -> Option<Endpoint> {
         self.lock()

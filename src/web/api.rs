@@ -8,32 +8,29 @@ use axum::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{admin::ItemMeta, base_url, AppState, ConnInfo};
+use super::{base_url, AppState, ConnInfo};
 use crate::{
     federation::health,
     library::{torrent, Item},
+    station::ItemMeta,
 };
 
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
-    let lib = &app.library;
-    let swarm = app.swarm.get().map(|s| s.stats());
-    let webtorrent = app.webtorrent.as_ref().map(|w| w.stats());
-    let mut live = json!(app.live.status());
-    live["hls_segments_served"] = json!(app.hls.served());
-    live["hls_bytes_served"] = json!(app.hls.served_bytes());
+    let st = app.status();
+    let swarm = st.swarm;
+    let webtorrent = st.webtorrent;
+    let mut live = json!(st.live);
+    live["hls_segments_served"] = json!(st.hls_segments_served);
+    live["hls_bytes_served"] = json!(st.hls_bytes_served);
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "uptime_secs": app.started.elapsed().as_secs(),
+        "uptime_secs": st.uptime_secs,
         "live": live,
-        "library": {
-            "items": lib.catalog().items.len(),
-            "hashed_since_start": lib.hashed_since_start(),
-            "hashing": lib.hashing(),
-            "problems": lib.problems().len(),
-        },
+        "listeners": st.listeners,
+        "library": st.library,
         "swarm": {
-            "enabled": app.settings.swarm.enabled,
+            "enabled": st.swarm_enabled,
             "started": swarm.is_some(),
             "torrents": swarm.map(|s| s.torrents),
             "seeding": swarm.map(|s| s.live),
@@ -117,7 +114,8 @@ pub fn web_seed_url(base: &str, item: &Item) -> String {
 /// Trackers for this node's torrents: its own first, then the configured ones.
 /// Its HTTP tracker comes first, then its UDP tracker on the same host, each its own tier.
 pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
-    let own = own_trackers(base, app.settings.udp_tracker.port());
+    let settings = app.station.settings();
+    let own = own_trackers(base, settings.udp_tracker.port());
     let keep = own.len();
     // The mirrors' trackers list the mirrors as seeders: a client that cannot reach this
     // node still finds the episode.
@@ -128,7 +126,7 @@ pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
         .map(|m| format!("{m}/announce"));
     let all = own
         .into_iter()
-        .chain(app.settings.swarm.trackers.iter().cloned())
+        .chain(settings.swarm.trackers.iter().cloned())
         .chain(mirrors)
         .collect();
     // The node's own stay first; the others by health, dead ones left out.
@@ -158,10 +156,10 @@ pub async fn library(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let base = base_url(&app.admin.settings(), &headers, &conn);
+    let base = base_url(&app.station.settings(), &headers, &conn);
     let trackers = trackers(&app, &base);
     let catalog = app.library.catalog();
-    let metas = app.admin.item_meta();
+    let metas = app.station.item_meta();
     let items: Vec<ItemView> = catalog
         .items
         .values()

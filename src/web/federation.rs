@@ -21,7 +21,7 @@ pub async fn catalog(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Json<crate::federation::catalog::Signed> {
-    let base = base_url(&app.admin.settings(), &headers, &conn);
+    let base = base_url(&app.station.settings(), &headers, &conn);
     let live = if app.live.is_on() {
         ["/live.ogg", "/live.mp3", "/live/index.m3u8"]
             .iter()

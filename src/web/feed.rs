@@ -77,10 +77,10 @@ pub async fn feed(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Response {
-    let settings = app.admin.settings();
+    let settings = app.station.settings();
     let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
-    let metas = app.admin.item_meta();
+    let metas = app.station.item_meta();
     let mirrors = app.federation.mirrors();
     let catalog = app.library.catalog();
     let mut items: Vec<_> = catalog.items.values().collect();

@@ -45,7 +45,7 @@ pub async fn torrent(
     let (Some(item), Some(info)) = (catalog.items.get(&hex), app.library.info(&hex)) else {
         return not_found("torrent");
     };
-    let base = base_url(&app.admin.settings(), &headers, &conn);
+    let base = base_url(&app.station.settings(), &headers, &conn);
     // This node's web seed first, then every mirror's: a client that cannot reach this
     // node downloads from a mirror.
     let seeds: Vec<String> = std::iter::once(base.clone())

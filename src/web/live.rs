@@ -1,12 +1,16 @@
 //! The live stream's HTTP side: `/live.ogg` (Icecast-style Ogg Opus), the level meter as
 //! server-sent events, and the capture devices for the config page.
 
-use std::{convert::Infallible, time::Duration};
+use std::{
+    convert::Infallible,
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::Body,
-    extract::{Path, State},
-    http::{header, StatusCode},
+    extract::{ConnectInfo, Path, RawQuery, State},
+    http::{header, HeaderMap, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -18,7 +22,7 @@ use futures::{stream, Stream, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::AppState;
+use super::{client_ip, AppState, ConnInfo};
 use crate::live::{
     fanout::ListenerGuard,
     hls::{self, Variant},
@@ -87,7 +91,8 @@ pub async fn mp3(State(app): State<AppState>) -> Response {
 
 /// Headers shared by the live streams: no caching, CORS, Icecast-style station names.
 fn streaming(app: &AppState, mime: &'static str, body: Body) -> Response {
-    let station = &app.settings.station;
+    // Read per request: a station renamed on the config page is named so at once.
+    let station = app.station.settings().station.clone();
     let mut res = Response::new(body);
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(mime));
@@ -123,22 +128,70 @@ fn hls_response(mime: &'static str, cache: &'static str, body: impl Into<Body>) 
         .into_response()
 }
 
-/// `GET /live/index.m3u8`: the master playlist.
-pub async fn hls_master(State(app): State<AppState>) -> Response {
+/// Who asks for a live playlist or segment, for counting HLS listeners.
+struct Player {
+    ip: IpAddr,
+    user_agent: String,
+    /// The session token of the media playlist URL, if any.
+    token: Option<String>,
+}
+
+impl Player {
+    fn new(app: &AppState, conn: &ConnInfo, headers: &HeaderMap, query: Option<&str>) -> Self {
+        let token = query.and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "s")
+                .map(|(_, v)| v.into_owned())
+        });
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(256)
+            .collect();
+        Self {
+            ip: client_ip(app, conn, headers),
+            user_agent,
+            token,
+        }
+    }
+
+    /// Counts the request as this player's (see `live::sessions`).
+    fn seen(&self, app: &AppState) {
+        let token = self.token.as_deref();
+        app.hls
+            .sessions
+            .touch(token, self.ip, &self.user_agent, Instant::now());
+    }
+}
+
+/// `GET /live/index.m3u8`: the master playlist, with a session token of the player's own
+/// in its media playlist URLs.
+pub async fn hls_master(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+) -> Response {
     if !app.live.is_on() {
         return (StatusCode::NOT_FOUND, "no live input\n").into_response();
     }
+    let p = Player::new(&app, &conn, &headers, None);
+    let token = app.hls.sessions.start(p.ip, &p.user_agent, Instant::now());
     hls_response(
         "application/vnd.apple.mpegurl",
         "no-cache",
-        hls::master(app.settings.live.bitrate_kbps),
+        hls::master(app.station.settings().live.bitrate_kbps, &token),
     )
 }
 
 /// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window.
-fn hls_playlist(app: &AppState, v: Variant) -> Response {
+fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
     match app.hls.playlist(v) {
-        Some(p) => hls_response("application/vnd.apple.mpegurl", "no-cache", p),
+        Some(p) => {
+            player.seen(app);
+            hls_response("application/vnd.apple.mpegurl", "no-cache", p)
+        }
         None => (
             StatusCode::NOT_FOUND,
             "the live stream has no segment yet\n",
@@ -147,46 +200,72 @@ fn hls_playlist(app: &AppState, v: Variant) -> Response {
     }
 }
 
-pub async fn hls_mp3(State(app): State<AppState>) -> Response {
-    hls_playlist(&app, Variant::Mp3)
+pub async fn hls_mp3(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let player = Player::new(&app, &conn, &headers, q.as_deref());
+    hls_playlist(&app, Variant::Mp3, player)
 }
 
-pub async fn hls_opus(State(app): State<AppState>) -> Response {
-    hls_playlist(&app, Variant::Opus)
+pub async fn hls_opus(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let player = Player::new(&app, &conn, &headers, q.as_deref());
+    hls_playlist(&app, Variant::Opus, player)
 }
 
 fn no_segment() -> Response {
     (StatusCode::NOT_FOUND, "no such segment\n").into_response()
 }
 
-/// `GET /live/mp3/<n>.mp3`: one segment; it never changes, so it may be cached.
-pub async fn hls_mp3_segment(State(app): State<AppState>, Path(file): Path<String>) -> Response {
-    let seg = file
-        .strip_suffix(".mp3")
-        .and_then(|n| n.parse::<u64>().ok())
-        .and_then(|n| app.hls.segment(Variant::Mp3, n));
-    match seg {
-        Some(data) => hls_response("audio/mpeg", "public, max-age=60", data),
+/// A segment's answer: it never changes, so it may be cached.
+fn segment(app: &AppState, player: Player, mime: &'static str, data: Option<Bytes>) -> Response {
+    match data {
+        Some(data) => {
+            player.seen(app);
+            hls_response(mime, "public, max-age=60", data)
+        }
         None => no_segment(),
     }
 }
 
-/// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`.
-pub async fn hls_opus_segment(State(app): State<AppState>, Path(file): Path<String>) -> Response {
-    if file == "init.mp4" {
-        return match app.hls.init_segment() {
-            Some(data) => hls_response("audio/mp4", "public, max-age=60", data),
-            None => no_segment(),
-        };
-    }
+/// `GET /live/mp3/<n>.mp3`: one segment.
+pub async fn hls_mp3_segment(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> Response {
     let seg = file
-        .strip_suffix(".m4s")
+        .strip_suffix(".mp3")
         .and_then(|n| n.parse::<u64>().ok())
-        .and_then(|n| app.hls.segment(Variant::Opus, n));
-    match seg {
-        Some(data) => hls_response("audio/mp4", "public, max-age=60", data),
-        None => no_segment(),
-    }
+        .and_then(|n| app.hls.segment(Variant::Mp3, n));
+    let player = Player::new(&app, &conn, &headers, None);
+    segment(&app, player, "audio/mpeg", seg)
+}
+
+/// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`.
+pub async fn hls_opus_segment(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> Response {
+    let seg = if file == "init.mp4" {
+        app.hls.init_segment()
+    } else {
+        file.strip_suffix(".m4s")
+            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(|n| app.hls.segment(Variant::Opus, n))
+    };
+    let player = Player::new(&app, &conn, &headers, None);
+    segment(&app, player, "audio/mp4", seg)
 }
 
 /// `GET /api/live/levels`: peak and RMS per channel, about ten times a second.

@@ -16,28 +16,29 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let mut o = String::new();
-    let lib = &app.library;
-    let h = lib.hashing();
+    let st = app.status();
+    let lib = &st.library;
+    let h = lib.hashing;
     metric(
         &mut o,
         "streamp2p_library_items",
         "gauge",
         "Files in the library.",
-        lib.catalog().items.len(),
+        lib.items,
     );
     metric(
         &mut o,
         "streamp2p_library_problems",
         "gauge",
         "Files skipped by the last scan.",
-        lib.problems().len(),
+        lib.problems,
     );
     metric(
         &mut o,
         "streamp2p_library_hashed_total",
         "counter",
         "Files hashed since start.",
-        lib.hashed_since_start(),
+        lib.hashed_since_start,
     );
     metric(
         &mut o,
@@ -46,7 +47,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Bytes still to hash in this pass.",
         h.bytes_total.saturating_sub(h.bytes_done),
     );
-    if let Some(u) = crate::system::process::usage() {
+    if let Some(u) = st.process {
         metric(
             &mut o,
             "process_resident_memory_bytes",
@@ -62,7 +63,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             u.cpu_seconds,
         );
     }
-    if let Some(s) = app.swarm.get().map(|s| s.stats()) {
+    if let Some(s) = st.swarm {
         metric(
             &mut o,
             "streamp2p_swarm_torrents",
@@ -92,23 +93,36 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             s.upload_bps,
         );
     }
+    let l = st.listeners;
+    let _ = writeln!(
+        o,
+        "# HELP streamp2p_listeners Listeners now, by way of listening (sharing: HLS \
+         listeners' browsers in the live swarms, a part of hls).\n\
+         # TYPE streamp2p_listeners gauge\n\
+         streamp2p_listeners{{way=\"ogg\"}} {}\n\
+         streamp2p_listeners{{way=\"mp3\"}} {}\n\
+         streamp2p_listeners{{way=\"relay\"}} {}\n\
+         streamp2p_listeners{{way=\"hls\"}} {}\n\
+         streamp2p_listeners{{way=\"sharing\"}} {}",
+        l.ogg, l.mp3, l.relays, l.hls, l.sharing
+    );
     metric(
         &mut o,
         "streamp2p_live_listeners",
         "gauge",
-        "Listeners of /live.ogg.",
-        app.live.status().listeners,
+        "Every listener: progressive streams and HLS players.",
+        l.total,
     );
     for (name, help, served) in [
         (
             "streamp2p_live_hls_segments_served_total",
             "HLS media segments served over HTTP, per variant.",
-            app.hls.served(),
+            st.hls_segments_served,
         ),
         (
             "streamp2p_live_hls_bytes_served_total",
             "Bytes of HLS media segments served over HTTP, per variant.",
-            app.hls.served_bytes(),
+            st.hls_bytes_served,
         ),
     ] {
         let _ = writeln!(
@@ -118,7 +132,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             served.opus, served.mp3
         );
     }
-    if let Some(w) = app.webtorrent.as_ref().map(|w| w.stats()) {
+    if let Some(w) = st.webtorrent {
         metric(
             &mut o,
             "streamp2p_webtorrent_peers",
@@ -155,7 +169,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             w.trackers_connected,
         );
     }
-    let t = app.tracker.stats();
+    let t = st.tracker;
     let cfg = app.tracker.config();
     metric(
         &mut o,

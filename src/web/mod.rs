@@ -1,7 +1,8 @@
 //! The HTTP front end: JSON API, web seed, torrent files, tracker and pages, on one port.
 //!
-//! Handlers read the library catalog, the swarm's stats and the tracker through
-//! [`AppState`]; none of them touches the database.
+//! Handlers read the station ([`crate::station`]), the library catalog, the swarm's stats
+//! and the tracker through [`AppState`], and take the node's status from
+//! [`crate::status`]; none of them touches the database.
 
 pub mod admin;
 mod api;
@@ -34,15 +35,17 @@ use crate::{
     config::Settings,
     library::Library,
     live::{hls::Hls, Live},
+    station::Station,
+    status::{NodeStatus, Sources},
     swarm::Swarm,
     tracker::{ws::Hub, Tracker},
     webtorrent::WebTorrent,
 };
-use admin::Admin;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub settings: Arc<Settings>,
+    /// The operator's settings (live), schedule, notes, access and uploads.
+    pub station: Arc<Station>,
     pub library: Arc<Library>,
     /// Set once the BitTorrent session has started (after the web server, see `node`).
     pub swarm: Arc<OnceLock<Arc<Swarm>>>,
@@ -52,11 +55,32 @@ pub struct AppState {
     pub hls: Arc<Hls>,
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
-    pub admin: Arc<Admin>,
     pub federation: Arc<crate::federation::Federation>,
     /// One mirror claim checked at a time (see `federation::claim`).
     pub claim_gate: Arc<tokio::sync::Semaphore>,
     pub started: Instant,
+}
+
+impl AppState {
+    /// What the status snapshot reads.
+    pub fn sources(&self) -> Sources {
+        Sources {
+            station: self.station.clone(),
+            library: self.library.clone(),
+            swarm: self.swarm.clone(),
+            tracker: self.tracker.clone(),
+            live: self.live.clone(),
+            hls: self.hls.clone(),
+            webtorrent: self.webtorrent.clone(),
+            federation: self.federation.clone(),
+            started: self.started,
+        }
+    }
+
+    /// How the node is doing now.
+    pub fn status(&self) -> NodeStatus {
+        self.sources().status()
+    }
 }
 
 /// Both ends of a connection: the tracker lists the node at the address the client used.

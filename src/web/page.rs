@@ -67,11 +67,11 @@ pub async fn index(
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
 ) -> Html<String> {
-    let settings = app.admin.settings();
+    let settings = app.station.settings();
     let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
     let station = &settings.station;
-    let metas = app.admin.item_meta();
+    let metas = app.station.item_meta();
     let catalog = app.library.catalog();
     let mut rows = String::new();
     for item in catalog.items.values() {

@@ -1,92 +1,13 @@
-//! Who may change the box: the operator's password (argon2id), login sessions, CSRF
-//! tokens, the login limit and the local-network rule. Pure rules and sled records; the
-//! HTTP side is in `admin::guard`.
+//! The HTTP side of who may change the box: the cookies and the local-network rule. The
+//! password, sessions and login limit themselves are the station's
+//! ([`crate::station::access`]).
 
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
-
-use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
-    Argon2,
-};
-use rand::RngCore;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use crate::store::{unix_secs as now_secs, Store, StoreError, Tree};
+use std::{net::IpAddr, time::Duration};
 
 /// The session cookie; its value is a random token, kept in sled only as a hash.
 pub const SESSION_COOKIE: &str = "sp2p_session";
 /// Before login: the double-submit token of the setup and login forms.
 pub const FORM_COOKIE: &str = "sp2p_form";
-/// An operator stays logged in this long without visiting.
-pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Wrong passwords from one address before it must wait.
-pub const MAX_FAILURES: u32 = 5;
-pub const LOCKOUT: Duration = Duration::from_secs(10 * 60);
-const PASSWORD_KEY: &str = "admin.password_hash";
-/// Addresses whose failures are remembered; beyond, the oldest are forgotten.
-const MAX_TRACKED: usize = 4096;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("wrong password")]
-    Wrong,
-    #[error("too many wrong passwords: try again in {0} minutes")]
-    Locked(u64),
-    #[error("the password must have at least 8 characters")]
-    TooShort,
-    #[error("the password is longer than 200 characters")]
-    TooLong,
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("password hashing failed: {0}")]
-    Hash(String),
-}
-
-/// A login session, stored under the hash of its cookie token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    /// Sent back with every change the page makes (form field or `X-CSRF-Token`).
-    pub csrf: String,
-    /// Unix seconds of the last request, for the idle limit.
-    pub seen: u64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: Instant,
-}
-
-pub struct Auth {
-    store: Store,
-    failures: Mutex<HashMap<IpAddr, Failures>>,
-}
-
-/// 32 random bytes from the OS, as hex.
-pub fn random_token() -> String {
-    let mut b = [0u8; 32];
-    OsRng.fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-fn token_key(token: &str) -> Vec<u8> {
-    hex::encode(Sha256::digest(token.as_bytes())).into_bytes()
-}
-
-/// Compares secrets without stopping at the first difference.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
 
 /// The local network: loopback, private (RFC 1918, IPv6 unique local), link-local and
 /// shared (carrier-grade NAT) addresses.
@@ -113,126 +34,6 @@ pub fn cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> Strin
         max_age.as_secs(),
         if secure { "; Secure" } else { "" }
     )
-}
-
-impl Auth {
-    pub fn new(store: Store) -> Self {
-        Self {
-            store,
-            failures: Mutex::default(),
-        }
-    }
-
-    pub fn has_password(&self) -> Result<bool, StoreError> {
-        Ok(self.store.setting::<String>(PASSWORD_KEY)?.is_some())
-    }
-
-    fn check_strength(password: &str) -> Result<(), AuthError> {
-        match password.chars().count() {
-            n if n < 8 => Err(AuthError::TooShort),
-            n if n > 200 => Err(AuthError::TooLong),
-            _ => Ok(()),
-        }
-    }
-
-    /// Hashes and stores a new password (argon2id, a fresh salt). Slow on purpose: call
-    /// it from a blocking thread.
-    pub fn set_password(&self, password: &str) -> Result<(), AuthError> {
-        Self::check_strength(password)?;
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| AuthError::Hash(e.to_string()))?
-            .to_string();
-        self.store.set_setting(PASSWORD_KEY, &hash)?;
-        Ok(())
-    }
-
-    /// Checks a login from `ip`. After `MAX_FAILURES` wrong passwords the address waits
-    /// `LOCKOUT`, right password or not. Slow on purpose: call from a blocking thread.
-    pub fn check_password(&self, ip: IpAddr, password: &str) -> Result<(), AuthError> {
-        let now = Instant::now();
-        let ip = ip.to_canonical();
-        if let Some(left) = self.locked_for(ip, now) {
-            return Err(AuthError::Locked(left.as_secs().div_ceil(60).max(1)));
-        }
-        let stored: Option<String> = self.store.setting(PASSWORD_KEY)?;
-        let ok = stored.as_deref().is_some_and(|h| {
-            PasswordHash::new(h).is_ok_and(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-        });
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if ok {
-            f.remove(&ip);
-            return Ok(());
-        }
-        if f.len() >= MAX_TRACKED && !f.contains_key(&ip) {
-            f.retain(|_, v| now.saturating_duration_since(v.last) < LOCKOUT);
-            if f.len() >= MAX_TRACKED {
-                if let Some(oldest) = f.iter().min_by_key(|(_, v)| v.last).map(|(k, _)| *k) {
-                    f.remove(&oldest);
-                }
-            }
-        }
-        let e = f.entry(ip).or_insert(Failures {
-            count: 0,
-            last: now,
-        });
-        // A failure after a lockout has passed starts the count again.
-        if now.saturating_duration_since(e.last) >= LOCKOUT {
-            e.count = 0;
-        }
-        e.count += 1;
-        e.last = now;
-        Err(AuthError::Wrong)
-    }
-
-    fn locked_for(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let e = f.get(&ip)?;
-        let since = now.saturating_duration_since(e.last);
-        (e.count >= MAX_FAILURES && since < LOCKOUT).then(|| LOCKOUT - since)
-    }
-
-    /// Starts a session; returns the cookie token and the session.
-    pub fn new_session(&self) -> Result<(String, Session), StoreError> {
-        let token = random_token();
-        let s = Session {
-            csrf: random_token(),
-            seen: now_secs(),
-        };
-        self.store.put(Tree::Sessions, &token_key(&token), &s)?;
-        Ok((token, s))
-    }
-
-    /// The live session of a cookie token. Its last-seen time is refreshed at most once an
-    /// hour (a flush per page view would wear the SD card).
-    pub fn session(&self, token: &str) -> Option<Session> {
-        if token.len() != 64 {
-            return None;
-        }
-        let key = token_key(token);
-        let mut s: Session = self.store.get(Tree::Sessions, &key).ok()??;
-        let now = now_secs();
-        if now.saturating_sub(s.seen) > SESSION_IDLE.as_secs() {
-            let _ = self.store.remove(Tree::Sessions, &key);
-            return None;
-        }
-        if now.saturating_sub(s.seen) > 3600 {
-            s.seen = now;
-            if let Err(e) = self.store.put(Tree::Sessions, &key, &s) {
-                tracing::warn!("session refresh: {e}");
-            }
-        }
-        Some(s)
-    }
-
-    pub fn end_session(&self, token: &str) -> Result<(), StoreError> {
-        self.store.remove(Tree::Sessions, &token_key(token))
-    }
 }
 
 #[cfg(test)]
@@ -268,39 +69,5 @@ mod tests {
         ] {
             assert!(!is_local(ip.parse().unwrap()), "{ip}");
         }
-    }
-
-    #[test]
-    fn passwords_sessions_and_lockout() {
-        let dir = tempfile::tempdir().unwrap();
-        let auth = Auth::new(Store::open(dir.path()).unwrap());
-        assert!(!auth.has_password().unwrap());
-        assert!(matches!(
-            auth.set_password("short"),
-            Err(AuthError::TooShort)
-        ));
-        auth.set_password("correct horse").unwrap();
-        let ip: IpAddr = "192.168.1.5".parse().unwrap();
-        auth.check_password(ip, "correct horse").unwrap();
-        for _ in 0..MAX_FAILURES {
-            assert!(matches!(
-                auth.check_password(ip, "nope"),
-                Err(AuthError::Wrong)
-            ));
-        }
-        assert!(matches!(
-            auth.check_password(ip, "correct horse"),
-            Err(AuthError::Locked(_))
-        ));
-        let other: IpAddr = "192.168.1.6".parse().unwrap();
-        auth.check_password(other, "correct horse").unwrap();
-
-        let (token, s) = auth.new_session().unwrap();
-        assert_eq!(auth.session(&token).unwrap().csrf, s.csrf);
-        assert!(auth.session(&random_token()).is_none());
-        assert!(auth.session("short").is_none());
-        auth.end_session(&token).unwrap();
-        assert!(auth.session(&token).is_none());
-        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("a", "ab"));
     }
 }

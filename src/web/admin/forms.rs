@@ -13,13 +13,13 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 
-use super::{
-    auth::{self, AuthError},
-    check_local, cookie_value, guard, pages, ItemMeta, Refusal,
-};
+use super::{auth, check_local, cookie_value, guard, pages, Refusal};
 use crate::{
     config::{operator::Show, ConfigError},
-    store::StoreError,
+    station::{
+        access::{random_token, same_secret, AccessError, SESSION_IDLE},
+        Error as StationError, ItemMeta, SaveError,
+    },
     web::{base_url, client_ip, AppState, ConnInfo},
 };
 
@@ -34,7 +34,16 @@ pub enum FormError {
         problem: String,
     },
     #[error("the box could not save this: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] StationError),
+}
+
+impl From<SaveError> for FormError {
+    fn from(e: SaveError) -> Self {
+        match e {
+            SaveError::Invalid(e) => FormError::Field(e),
+            SaveError::Store(e) => FormError::Store(e),
+        }
+    }
 }
 
 impl FormError {
@@ -97,7 +106,7 @@ fn set_cookie(mut r: Response, cookie: &str) -> Response {
 }
 
 fn secure_cookies(app: &AppState) -> bool {
-    app.admin
+    app.station
         .settings()
         .public_url
         .as_deref()
@@ -108,7 +117,7 @@ fn secure_cookies(app: &AppState) -> bool {
 /// and as a cookie (double submit): another site can make the browser post, but cannot
 /// read or set the cookie.
 fn pre_login_form(app: &AppState, status: StatusCode, render: impl Fn(&str) -> String) -> Response {
-    let token = auth::random_token();
+    let token = random_token();
     let page = (status, Html(render(&token))).into_response();
     set_cookie(
         page,
@@ -126,7 +135,7 @@ fn pre_login_token_ok(headers: &HeaderMap, f: &Fields) -> bool {
         cookie_value(headers, auth::FORM_COOKIE),
         f.get("form_token"),
     ) {
-        (Some(c), Some(t)) => super::same_origin(headers) && auth::same_secret(c, t),
+        (Some(c), Some(t)) => super::same_origin(headers) && same_secret(c, t),
         _ => false,
     }
 }
@@ -150,14 +159,14 @@ pub async fn page(
     if let Err(r) = check_local(&app, &conn, &headers) {
         return r.into_response();
     }
-    match app.admin.auth.has_password() {
+    match app.station.access.has_password() {
         Err(e) => internal(e),
         Ok(false) => pre_login_form(&app, StatusCode::OK, |t| {
-            pages::setup(&app.admin.settings(), t, None)
+            pages::setup(&app.station.settings(), t, None)
         }),
         Ok(true) => match guard(&app, &headers, &conn, None) {
             Ok(op) => {
-                let base = base_url(&app.admin.settings(), &headers, &conn);
+                let base = base_url(&app.station.settings(), &headers, &conn);
                 Html(pages::dashboard(&app, &base, &op.session, &q.done, None).await)
                     .into_response()
             }
@@ -168,7 +177,7 @@ pub async fn page(
 
 /// Logs the browser in: a session cookie, then the dashboard.
 fn logged_in(app: &AppState) -> Response {
-    match app.admin.auth.new_session() {
+    match app.station.access.new_session() {
         Ok((token, _)) => {
             let r = Redirect::to("/admin").into_response();
             let r = set_cookie(
@@ -176,7 +185,7 @@ fn logged_in(app: &AppState) -> Response {
                 &auth::cookie(
                     auth::SESSION_COOKIE,
                     &token,
-                    auth::SESSION_IDLE,
+                    SESSION_IDLE,
                     secure_cookies(app),
                 ),
             );
@@ -199,7 +208,7 @@ pub async fn setup(
     if let Err(r) = check_local(&app, &conn, &headers) {
         return r.into_response();
     }
-    match app.admin.auth.has_password() {
+    match app.station.access.has_password() {
         Ok(false) => {}
         Ok(true) => return Redirect::to("/admin").into_response(),
         Err(e) => return internal(e),
@@ -209,7 +218,7 @@ pub async fn setup(
         return Refusal::Forged.into_response();
     }
     let again = |e: FormError| {
-        let settings = app.admin.settings();
+        let settings = app.station.settings();
         pre_login_form(&app, StatusCode::UNPROCESSABLE_ENTITY, move |t| {
             pages::setup(&settings, t, Some(&e))
         })
@@ -224,21 +233,20 @@ pub async fn setup(
             problem: "the two passwords are not the same; type them again".into(),
         });
     }
-    let mut op = match app.admin.operator() {
+    let mut op = match app.station.operator() {
         Ok(o) => o,
         Err(e) => return internal(e),
     };
     op.station_name = Some(f.text("station_name"));
     op.station_description = Some(f.text("station_description"));
-    let running = app.settings.clone();
-    if let Err(e) = app.admin.save_operator(&op, &running) {
-        return again(e);
+    if let Err(e) = app.station.save_operator(&op) {
+        return again(e.into());
     }
-    let admin = app.admin.clone();
+    let station = app.station.clone();
     let pw = password.to_string();
-    match tokio::task::spawn_blocking(move || admin.auth.set_password(&pw)).await {
+    match tokio::task::spawn_blocking(move || station.access.set_password(&pw)).await {
         Ok(Ok(())) => logged_in(&app),
-        Ok(Err(e @ (AuthError::TooShort | AuthError::TooLong))) => again(FormError::Input {
+        Ok(Err(e @ (AccessError::TooShort | AccessError::TooLong))) => again(FormError::Input {
             field: "password",
             problem: e.to_string(),
         }),
@@ -261,17 +269,17 @@ pub async fn login(
     if !pre_login_token_ok(&headers, &f) {
         return Refusal::Forged.into_response();
     }
-    let admin = app.admin.clone();
+    let station = app.station.clone();
     let pw = f.get("password").unwrap_or("").to_string();
     let ip = client_ip(&app, &conn, &headers);
-    match tokio::task::spawn_blocking(move || admin.auth.check_password(ip, &pw)).await {
+    match tokio::task::spawn_blocking(move || station.access.check_password(ip, &pw)).await {
         Ok(Ok(())) => logged_in(&app),
-        Ok(Err(e @ AuthError::Locked(_))) => {
+        Ok(Err(e @ AccessError::Locked(_))) => {
             pre_login_form(&app, StatusCode::TOO_MANY_REQUESTS, |t| {
                 pages::login(t, Some(&e.to_string()))
             })
         }
-        Ok(Err(AuthError::Wrong)) => pre_login_form(&app, StatusCode::UNAUTHORIZED, |t| {
+        Ok(Err(AccessError::Wrong)) => pre_login_form(&app, StatusCode::UNAUTHORIZED, |t| {
             pages::login(t, Some("Wrong password. Check it and try again."))
         }),
         Ok(Err(e)) => internal(e),
@@ -291,7 +299,7 @@ pub async fn logout(
         Ok(op) => op,
         Err(r) => return r.into_response(),
     };
-    if let Err(e) = app.admin.auth.end_session(&op.token) {
+    if let Err(e) = app.station.access.end_session(&op.token) {
         return internal(e);
     }
     set_cookie(
@@ -324,7 +332,7 @@ async fn change(
         Ok(done) => Redirect::to(&format!("/admin?done={done}")).into_response(),
         Err(FormError::Store(e)) => internal(e),
         Err(e) => {
-            let base = base_url(&app.admin.settings(), headers, conn);
+            let base = base_url(&app.station.settings(), headers, conn);
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Html(pages::dashboard(app, &base, &op.session, "", Some(&e)).await),
@@ -361,7 +369,7 @@ pub async fn settings(
     body: Bytes,
 ) -> Response {
     change(&app, &conn, &headers, &body, |app, f| {
-        let mut op = app.admin.operator()?;
+        let mut op = app.station.operator()?;
         op.station_name = Some(f.text("station_name"));
         op.station_description = Some(f.text("station_description"));
         op.public_url = Some(f.text("public_url"));
@@ -378,8 +386,8 @@ pub async fn settings(
         op.allow_remote_admin = Some(f.get("allow_remote_admin").is_some());
         op.max_upload_mb = Some(number(f, "max_upload_mb", "the largest upload")?);
         op.follow = Some(lines(&f.text("follow")));
-        if app.admin.save_operator(&op, &app.settings)? {
-            app.admin.restart_services_soon();
+        if app.station.save_operator(&op)? {
+            app.station.request_restart();
             Ok("restarting")
         } else {
             Ok("saved")
@@ -422,7 +430,7 @@ pub async fn schedule(
                 problem: format!("'{}' and '{}' overlap", w[0].name, w[1].name),
             });
         }
-        app.admin.save_schedule(&shows)?;
+        app.station.save_schedule(&shows)?;
         Ok("schedule")
     })
     .await
@@ -437,13 +445,13 @@ pub async fn import_key(
     body: Bytes,
 ) -> Response {
     change(&app, &conn, &headers, &body, |app, f| {
-        crate::federation::identity::Identity::import(&app.admin.store, &f.text("key")).map_err(
-            |e| FormError::Input {
+        app.federation
+            .import_key(&f.text("key"))
+            .map_err(|e| FormError::Input {
                 field: "key",
                 problem: e.to_string(),
-            },
-        )?;
-        app.admin.restart_services_soon();
+            })?;
+        app.station.request_restart();
         Ok("restarting")
     })
     .await
@@ -497,7 +505,7 @@ pub async fn item(
             title: (!title.is_empty()).then_some(title),
             description: (!description.is_empty()).then_some(description),
         };
-        app.admin.set_item_meta(&ih, &meta)?;
+        app.station.set_item_meta(&ih, &meta)?;
         Ok("episode")
     })
     .await

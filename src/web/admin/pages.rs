@@ -11,13 +11,15 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::{auth::Session, forms::FormError, guard, history, upload};
+use super::{forms::FormError, guard, upload};
 use crate::{
     config::{
         operator::{Show, DAYS},
         Settings,
     },
     live::LiveState,
+    station::access::Session,
+    status::Listeners,
     web::{
         api::{trackers, ItemView},
         base_url,
@@ -138,8 +140,8 @@ fn notice(done: &str) -> &'static str {
 /// Plain-language warnings: what is wrong and what to do.
 pub fn warnings(app: &AppState) -> Vec<String> {
     let mut w = Vec::new();
-    let running = &app.settings;
-    if let Some(p) = &app.admin.startup_problem {
+    let running = app.station.settings();
+    if let Some(p) = app.station.startup_problem() {
         w.push(format!("Settings: {p}."));
     }
     if app.live.is_on() {
@@ -218,7 +220,7 @@ pub async fn dashboard(
     done: &str,
     err: Option<&FormError>,
 ) -> String {
-    let s = app.admin.settings();
+    let s = app.station.settings();
     let csrf = esc(&session.csrf);
     let hidden = format!("<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">");
     let mut out = String::new();
@@ -249,6 +251,7 @@ pub async fn dashboard(
 
     // On air
     let live = app.live.status();
+    let listeners = app.sources().listeners(std::time::Instant::now());
     let state = match live.state {
         LiveState::OnAir => "On air",
         LiveState::Starting => "Starting",
@@ -270,7 +273,8 @@ pub async fn dashboard(
         &format!(
             "<p class=\"big\"><span id=\"air-state\" class=\"badge\">{state}</span></p>\
              {meter}\
-             <dl class=\"stats\"><dt>Listening now (stream)</dt><dd id=\"listeners\">{l}</dd>\
+             <dl class=\"stats\"><dt>Listening now</dt><dd id=\"listeners\">{l}</dd>\
+             <dt>How they listen</dt><dd id=\"listen-ways\">{ways}</dd>\
              <dt>Sharing in browsers</dt><dd id=\"p2p\">–</dd>\
              <dt>Up for</dt><dd id=\"uptime\">–</dd></dl>\
              <h3>Last 24 hours</h3>\
@@ -280,7 +284,8 @@ pub async fn dashboard(
              <figure><figcaption>Upload (kB/s)</figcaption><svg id=\"graph-upload\" \
              class=\"graph\" viewBox=\"0 0 300 60\" role=\"img\" aria-label=\"Upload rate over \
              the last 24 hours\"></svg></figure>",
-            l = live.listeners,
+            l = listeners.total,
+            ways = esc(&listen_ways(&listeners)),
         ),
     ));
 
@@ -362,7 +367,7 @@ pub async fn dashboard(
     out.push_str(&section("share", "Share", &share));
 
     // Episodes
-    let metas = app.admin.item_meta();
+    let metas = app.station.item_meta();
     let trackers = trackers(app, base);
     let mut eps = String::new();
     for item in catalog.items.values() {
@@ -404,7 +409,7 @@ pub async fn dashboard(
 
     // Schedule
     let mut rows = String::new();
-    let shows = app.admin.schedule();
+    let shows = app.station.schedule();
     for show in shows.iter().map(Some).chain([None]) {
         let day_opts: String = DAYS
             .iter()
@@ -631,6 +636,16 @@ pub async fn dashboard(
     shell(&format!("{} – settings", s.station.name), &out)
 }
 
+/// Listeners by way of listening, in words (the script writes the same line).
+fn listen_ways(l: &Listeners) -> String {
+    format!(
+        "{} on the stream · {} in players ({} sharing)",
+        l.progressive(),
+        l.hls,
+        l.sharing
+    )
+}
+
 /// `GET /admin/status`: what the dashboard's script refreshes every few seconds.
 pub async fn status(
     State(app): State<AppState>,
@@ -640,22 +655,22 @@ pub async fn status(
     if let Err(r) = guard(&app, &headers, &conn, None) {
         return r.into_response();
     }
-    let swarm = app.swarm.get().map(|s| s.stats());
-    let wt = app.webtorrent.as_ref().map(|w| w.stats());
-    let t = app.tracker.stats();
-    let live = app.live.status();
+    let st = app.status();
+    let wt_peers = st.webtorrent.map_or(0, |w| w.peers);
     let body: Value = json!({
-        "base": base_url(&app.admin.settings(), &headers, &conn),
-        "uptime_secs": app.started.elapsed().as_secs(),
-        "live": live,
-        "items": app.library.catalog().items.len(),
-        "hashing": app.library.hashing(),
-        "peers": swarm.map(|s| s.live).unwrap_or(0) + wt.map(|w| w.peers).unwrap_or(0),
-        "p2p_listeners": wt.map(|w| w.peers).unwrap_or(0),
-        "upload_bps": swarm.map(|s| s.upload_bps).unwrap_or(0),
-        "tracker": { "swarms": t.swarms, "peers": t.peers },
+        "base": base_url(&app.station.settings(), &headers, &conn),
+        "uptime_secs": st.uptime_secs,
+        "live": st.live,
+        "listeners": st.listeners,
+        "listen_ways": listen_ways(&st.listeners),
+        "items": st.library.items,
+        "hashing": st.library.hashing,
+        "peers": st.swarm.map_or(0, |s| s.live) + wt_peers,
+        "p2p_listeners": wt_peers,
+        "upload_bps": st.swarm.map_or(0, |s| s.upload_bps),
+        "tracker": { "swarms": st.tracker.swarms, "peers": st.tracker.peers },
         "warnings": warnings(&app),
-        "history": history::recent(&app.admin.store),
+        "history": app.station.history(),
     });
     Json(body).into_response()
 }

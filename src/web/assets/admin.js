@@ -48,7 +48,8 @@ async function refresh () {
   const state = s.live.state
   set('air-state', STATES[state] || state)
   $('air-state')?.classList.toggle('off', state !== 'on_air')
-  set('listeners', s.live.listeners)
+  set('listeners', s.listeners.total)
+  set('listen-ways', s.listen_ways)
   set('p2p', s.p2p_listeners)
   set('uptime', since(s.uptime_secs))
   set('items', s.items)

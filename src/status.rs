@@ -1,0 +1,169 @@
+//! One snapshot of how the node is doing, read by every front end that shows it
+//! (`/api/health`, `/metrics`, the config page) and by the listener history. One place
+//! decides what a listener is:
+//!
+//! - **progressive**: a client of `/live.ogg`, `/live.mp3` or a relayed station's
+//!   `/relay/<key>/live.ogg`, while its response streams;
+//! - **HLS**: a player that fetched a live playlist or segment within about three target
+//!   durations (`live::sessions`), told apart by the token its master playlist gave it;
+//! - **sharing**: browsers in the live segments' swarms on the node's WebSocket tracker.
+//!   They play HLS too, so they are a part of the HLS listeners, never added to the total.
+//!
+//! The snapshot reads the state side only; it is cheap enough to take per request.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    federation::Federation,
+    library::{Hashing, Library},
+    live::{
+        hls::{Hls, Served},
+        p2p, Live, LiveStatus,
+    },
+    station::{Sample, Station},
+    store::unix_secs,
+    swarm::{Swarm, SwarmStats},
+    system::process::{self, Usage},
+    tracker::{Tracker, TrackerStats},
+    webtorrent::{WebTorrent, WebTorrentStats},
+};
+
+/// How often the listener history takes a sample.
+const SAMPLE_EVERY: Duration = Duration::from_secs(60);
+
+/// The services a snapshot reads.
+#[derive(Clone)]
+pub struct Sources {
+    pub station: Arc<Station>,
+    pub library: Arc<Library>,
+    /// Set once the BitTorrent session has started (after the web server, see `node`).
+    pub swarm: Arc<OnceLock<Arc<Swarm>>>,
+    pub tracker: Arc<Tracker>,
+    pub live: Arc<Live>,
+    pub hls: Arc<Hls>,
+    /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
+    pub webtorrent: Option<Arc<WebTorrent>>,
+    pub federation: Arc<Federation>,
+    pub started: Instant,
+}
+
+/// Listeners now, by way of listening.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Listeners {
+    /// Everyone: progressive plus HLS.
+    pub total: usize,
+    pub ogg: usize,
+    pub mp3: usize,
+    /// Listeners of followed stations relayed by this node.
+    pub relays: usize,
+    pub hls: usize,
+    /// HLS listeners' browsers in the live swarms (a part of `hls`).
+    pub sharing: usize,
+}
+
+impl Listeners {
+    pub fn progressive(&self) -> usize {
+        self.ogg + self.mp3 + self.relays
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryStatus {
+    pub items: usize,
+    pub hashed_since_start: u64,
+    pub hashing: Hashing,
+    pub problems: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub uptime_secs: u64,
+    pub live: LiveStatus,
+    pub hls_segments_served: Served,
+    pub hls_bytes_served: Served,
+    pub listeners: Listeners,
+    pub library: LibraryStatus,
+    pub swarm_enabled: bool,
+    /// None until the BitTorrent session has started (or when it is off).
+    pub swarm: Option<SwarmStats>,
+    /// None when the WebRTC peer is off.
+    pub webtorrent: Option<WebTorrentStats>,
+    pub tracker: TrackerStats,
+    /// None where /proc cannot be read.
+    pub process: Option<Usage>,
+}
+
+impl Sources {
+    pub fn listeners(&self, now: Instant) -> Listeners {
+        let (ogg, mp3) = self.live.listeners();
+        let relays = self.federation.relay_listeners();
+        let hls = self.hls.sessions.count(now);
+        let bitrate = self.station.settings().live.bitrate_kbps;
+        let sharing: usize = if self.live.is_on() {
+            p2p::infohashes(bitrate)
+                .iter()
+                .map(|ih| self.tracker.table().ws_peers(ih, now))
+                .sum()
+        } else {
+            0
+        };
+        Listeners {
+            total: ogg + mp3 + relays + hls,
+            ogg,
+            mp3,
+            relays,
+            hls,
+            sharing: sharing.min(hls),
+        }
+    }
+
+    pub fn status(&self) -> NodeStatus {
+        let lib = &self.library;
+        NodeStatus {
+            uptime_secs: self.started.elapsed().as_secs(),
+            live: self.live.status(),
+            hls_segments_served: self.hls.served(),
+            hls_bytes_served: self.hls.served_bytes(),
+            listeners: self.listeners(Instant::now()),
+            library: LibraryStatus {
+                items: lib.catalog().items.len(),
+                hashed_since_start: lib.hashed_since_start(),
+                hashing: lib.hashing(),
+                problems: lib.problems().len(),
+            },
+            swarm_enabled: self.station.settings().swarm.enabled,
+            swarm: self.swarm.get().map(|s| s.stats()),
+            webtorrent: self.webtorrent.as_ref().map(|w| w.stats()),
+            tracker: self.tracker.stats(),
+            process: process::usage(),
+        }
+    }
+
+    /// Records a history sample every minute until `shutdown`.
+    pub async fn run_history(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(SAMPLE_EVERY);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let sample = Sample {
+                t: unix_secs(),
+                listeners: self.listeners(Instant::now()).total as u64,
+                upload_bps: self.swarm.get().map_or(0, |s| s.stats().upload_bps),
+            };
+            let station = self.station.clone();
+            match tokio::task::spawn_blocking(move || station.record_sample(&sample)).await {
+                Ok(Err(e)) => tracing::warn!("history sample: {e}"),
+                Err(e) => tracing::warn!("history sample: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
