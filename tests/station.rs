@@ -1,0 +1,219 @@
+//! The station's state as every front end sees it: a name saved on the config page reaches
+//! the live streams, the listen page, the feed and the signed catalog without a restart;
+//! listeners are counted the same way by `/api/health`, `/metrics` and the dashboard,
+//! broken down by how they listen, and stop counting once they leave.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::TcpStream,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use common::*;
+
+/// The response head of a live stream, read from a raw connection (the body never ends).
+fn stream_head(node: &Node, path: &str) -> String {
+    let mut conn = TcpStream::connect(node.http).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(conn);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        if reader.read_line(&mut head).unwrap() == 0 {
+            break;
+        }
+    }
+    head
+}
+
+fn live_node(tmp: &std::path::Path, name: &str) -> Node {
+    let config = format!("audio = \"sine\"\n[station]\nname = \"{name}\"\n{BASE_CONFIG}");
+    let mut node = Node::start(tmp, &[], &config);
+    node.wait_healthy(0);
+    node.wait_until("on air", Duration::from_secs(10), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        (h["live"]["state"] == "on_air")
+            .then_some(())
+            .ok_or(h.to_string())
+    });
+    node
+}
+
+#[test]
+fn a_renamed_station_is_named_so_everywhere_at_once() {
+    let tmp = tempdir();
+    let mut node = live_node(tmp.path(), "Radio Before");
+    let pid = node.pid();
+    let mut op = Operator::new(&node);
+    op.setup("Radio Before");
+    assert!(stream_head(&node, "/live.ogg").contains("icy-name: Radio Before"));
+
+    let csrf = op.csrf();
+    // The same input, bitrate and library as running: nothing here needs a restart.
+    let r = op.post(
+        "/admin/settings",
+        &[
+            ("csrf", &csrf),
+            ("station_name", "Radio Vallekas"),
+            ("station_description", "Desde el barrio"),
+            ("public_url", ""),
+            ("audio", "sine"),
+            ("bitrate_kbps", "128"),
+            ("library", ""),
+            ("upload_limit_kib", "0"),
+            ("trackers", ""),
+            ("max_upload_mb", "500"),
+            ("follow", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert!(
+        r.header("location").is_some_and(|l| l.contains("saved")),
+        "a rename needs no restart: {:?}",
+        r.header("location")
+    );
+
+    for path in ["/live.ogg", "/live.mp3"] {
+        let head = stream_head(&node, path);
+        assert!(head.contains("icy-name: Radio Vallekas"), "{path}: {head}");
+        assert!(
+            head.contains("icy-description: Desde el barrio"),
+            "{path}: {head}"
+        );
+    }
+    let page = node.get("/").text();
+    assert!(
+        page.contains("<title>Radio Vallekas</title>"),
+        "{}",
+        short(&page)
+    );
+    let feed = node.get("/feed.xml").text();
+    assert!(
+        feed.contains("<title>Radio Vallekas</title>"),
+        "{}",
+        short(&feed)
+    );
+    let signed = node.get("/api/catalog").json();
+    let catalog: serde_json::Value =
+        serde_json::from_str(signed["catalog"].as_str().unwrap_or("")).unwrap();
+    assert_eq!(catalog["station"], "Radio Vallekas", "{catalog}");
+    // The config page's share section lists the links under the new name.
+    let dash = op.get("/admin").text();
+    assert!(dash.contains("Radio Vallekas"), "{}", short(&dash));
+    // And all of it without a restart: the same process, never stopped.
+    assert_eq!(node.pid(), pid);
+    node.assert_alive();
+}
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(cmd: &mut Command) -> Running {
+    Running(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn a player"),
+    )
+}
+
+/// Polls `check` every 200 ms until it gives a value, failing after `timeout`.
+fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let until = std::time::Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(last) if std::time::Instant::now() > until => {
+                panic!("{what}: not within {timeout:?}; last: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+#[test]
+fn listeners_are_counted_by_way_of_listening() {
+    let tmp = tempdir();
+    let mut node = live_node(tmp.path(), "Radio Count");
+    node.wait_until("HLS segments", Duration::from_secs(20), |n| {
+        let r = n.get("/live/opus.m3u8");
+        (r.status == 200 && r.text().matches("#EXTINF").count() >= 2)
+            .then_some(())
+            .ok_or(r.text())
+    });
+    let mut op = Operator::new(&node);
+    op.setup("Radio Count");
+    let base = node.base_url();
+    let players = vec![
+        spawn(
+            Command::new("ffmpeg")
+                .args(["-v", "error", "-nostdin", "-i"])
+                .arg(format!("{base}/live/index.m3u8"))
+                .args(["-f", "null", "-"]),
+        ),
+        spawn(
+            Command::new("curl")
+                .args(["-s", "-o", "/dev/null"])
+                .arg(format!("{base}/live.mp3")),
+        ),
+        spawn(
+            Command::new("curl")
+                .args(["-s", "-o", "/dev/null"])
+                .arg(format!("{base}/live.ogg")),
+        ),
+    ];
+    let l = poll("three listeners", Duration::from_secs(20), || {
+        let h = node.health().map_err(|e| e.to_string())?;
+        let l = h["listeners"].clone();
+        (num(&l, "/total") == Some(3))
+            .then_some(l)
+            .ok_or(h.to_string())
+    });
+    assert_eq!(num(&l, "/ogg"), Some(1), "{l}");
+    assert_eq!(num(&l, "/mp3"), Some(1), "{l}");
+    assert_eq!(
+        num(&l, "/hls"),
+        Some(1),
+        "one ffmpeg is one HLS session: {l}"
+    );
+    assert_eq!(num(&l, "/relays"), Some(0), "{l}");
+    assert_eq!(num(&l, "/sharing"), Some(0), "ffmpeg does not share: {l}");
+    // The dashboard counts the same, in its status and on the page itself.
+    let st = op.get("/admin/status").json();
+    assert_eq!(st["listeners"], l, "{st}");
+    let page = op.get("/admin").text();
+    assert!(
+        page.contains("<dd id=\"listeners\">3</dd>"),
+        "{}",
+        short(&page)
+    );
+    let metrics = node.get("/metrics").text();
+    for line in [
+        "streamp2p_live_listeners 3",
+        "streamp2p_listeners{way=\"hls\"} 1",
+        "streamp2p_listeners{way=\"ogg\"} 1",
+        "streamp2p_listeners{way=\"mp3\"} 1",
+    ] {
+        assert!(metrics.lines().any(|m| m == line), "{line} in\n{metrics}");
+    }
+
+    drop(players);
+    poll("nobody left after 15 s", Duration::from_secs(15), || {
+        let h = node.health().map_err(|e| e.to_string())?;
+        (num(&h, "/listeners/total") == Some(0))
+            .then_some(())
+            .ok_or(h["listeners"].to_string())
+    });
+}
