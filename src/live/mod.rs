@@ -2,7 +2,8 @@
 //!
 //! Parts: `source` (ALSA, tone, WAV file), `levels` (peak/RMS), `ogg_opus` (framing),
 //! `mp3`, `hls` with `cmaf` (the live HLS variants), `p2p` (their listeners' swarms),
-//! `recorder`, `resample` (cards that cannot record at 48 kHz).
+//! `recorder`, `resample` (cards that cannot record at 48 kHz), `format` (the stream's rate
+//! and frame size, which all of them share).
 //!
 //! The capture thread is a plain OS thread (ALSA reads block): it reads 20 ms frames,
 //! measures them, encodes them and publishes Ogg pages on a broadcast channel. When the
@@ -12,6 +13,7 @@
 
 pub mod cmaf;
 pub mod fanout;
+pub mod format;
 pub mod hls;
 pub mod levels;
 pub mod mp3;
@@ -36,7 +38,8 @@ use fanout::{Fanout, ListenerGuard};
 use levels::Levels;
 use mp3::Mp3;
 use ogg_opus::OggOpus;
-use source::{SourceError, FRAME};
+use format::{FRAME, RATE};
+use source::SourceError;
 
 /// Pages kept for a new listener's first burst: 1.5 s, so playback starts at once.
 const BURST_PAGES: usize = 15;
@@ -110,7 +113,7 @@ impl Live {
         let cfg = &settings.live;
         let channels = usize::from(cfg.channels);
         let mut encoder = match opus::Encoder::new(
-            source::RATE,
+            RATE,
             if channels == 1 {
                 opus::Channels::Mono
             } else {
