@@ -26,3 +26,6 @@ pub mod system;
 pub mod tracker;
 pub mod web;
 pub mod webtorrent;
+
+#[cfg(test)]
+mod testing;

@@ -157,12 +157,12 @@ pub async fn serve(
     .await
 }
 
-/// The client's address: the socket's peer, or with `tracker.trust_forwarded_for` the last
+/// The client's address: the socket's peer, or with `web.trust_forwarded_for` the last
 /// address a reverse proxy appended to `X-Forwarded-For` (the tracker lists peers at it; the
 /// config page's local-network rule and login limit judge by it, so a proxy on the box does
 /// not make every visitor local).
 pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::net::IpAddr {
-    if app.tracker.config().trust_forwarded_for {
+    if app.settings.web.trust_forwarded_for {
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
