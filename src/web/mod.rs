@@ -13,6 +13,7 @@ mod files;
 mod live;
 mod metrics;
 mod page;
+mod tracker;
 
 use std::{
     net::SocketAddr,
@@ -128,8 +129,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))
-        .route("/announce", get(crate::tracker::http::announce))
-        .route("/scrape", get(crate::tracker::http::scrape))
+        .route("/announce", get(tracker::announce))
+        .route("/scrape", get(tracker::scrape))
         .route("/feed.xml", get(feed::feed))
         .route("/api/catalog", get(federation::catalog))
         .route("/api/federation", get(federation::status))
