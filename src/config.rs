@@ -92,6 +92,7 @@ pub struct Config {
     pub scan: ScanConfig,
     pub swarm: SwarmConfig,
     pub tracker: TrackerConfig,
+    pub web: WebConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
@@ -112,6 +113,7 @@ impl Default for Config {
             scan: ScanConfig::default(),
             swarm: SwarmConfig::default(),
             tracker: TrackerConfig::default(),
+            web: WebConfig::default(),
             live: LiveConfig::default(),
             webtorrent: WebTorrentConfig::default(),
             admin: AdminConfig::default(),
@@ -303,8 +305,10 @@ pub struct TrackerConfig {
     /// Messages per second one WebSocket may send (bursts of five times that pass); a
     /// socket that sends more is closed. A browser sends one every couple of minutes.
     pub ws_messages_per_sec: u32,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
-    pub trust_forwarded_for: bool,
+    /// Moved to `web.trust_forwarded_for` (the config page judges by it too); still read
+    /// from older files by [`Config::from_toml`], never written.
+    #[serde(rename = "trust_forwarded_for", skip_serializing)]
+    moved_trust_forwarded_for: Option<bool>,
 }
 
 impl Default for TrackerConfig {
@@ -322,9 +326,20 @@ impl Default for TrackerConfig {
             max_ws_message_bytes: 64 * 1024,
             ws_idle_secs: 300,
             ws_messages_per_sec: 20,
-            trust_forwarded_for: false,
+            moved_trust_forwarded_for: None,
         }
     }
+}
+
+/// The HTTP front end: pages, config page, JSON API, web seed and the tracker's HTTP and
+/// WebSocket ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse
+    /// proxy): the tracker lists peers at it, and the config page's local-network rule
+    /// and login limit judge by it.
+    pub trust_forwarded_for: bool,
 }
 
 /// The node's own WebTorrent peer: it seeds the library to browsers over WebRTC.
@@ -400,6 +415,7 @@ pub struct Settings {
     pub scan: ScanConfig,
     pub swarm: SwarmConfig,
     pub tracker: TrackerConfig,
+    pub web: WebConfig,
     pub live: LiveConfig,
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
@@ -419,8 +435,9 @@ impl Config {
         Self::from_toml(&text)
     }
 
+    /// Parses a config file's text; keys that moved are taken over under their new name.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let mut config: Self = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             let line = e
                 .span()
@@ -445,7 +462,17 @@ impl Config {
                 format!("{problem}{at}"),
                 "fix or remove it; README.md lists every key",
             )
-        })
+        })?;
+        if let Some(trust) = config.tracker.moved_trust_forwarded_for.take() {
+            // Either key set to true trusts the proxy: the new key's `false` is also its
+            // default, so it cannot tell "left out" from "turned off".
+            config.web.trust_forwarded_for |= trust;
+            tracing::warn!(
+                "config key `tracker.trust_forwarded_for` has moved to `web.trust_forwarded_for` \
+                 (it applies to the config page too); please rename it"
+            );
+        }
+        Ok(config)
     }
 
     pub fn apply(&mut self, o: Overrides) {
@@ -673,6 +700,7 @@ impl Config {
             scan: self.scan,
             swarm: self.swarm,
             tracker: self.tracker,
+            web: self.web,
             live: self.live,
             webtorrent: self.webtorrent,
             admin: self.admin,
@@ -778,6 +806,27 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(ok.webtorrent.stun.len(), 1);
+    }
+
+    #[test]
+    fn moved_forwarded_for_key_is_read_with_one_warning() {
+        let (c, logs) = crate::testing::capture_logs(|| {
+            Config::from_toml("[tracker]\ntrust_forwarded_for = true\n")
+        });
+        let c = c.unwrap();
+        assert!(c.web.trust_forwarded_for);
+        assert!(c.clone().validate().unwrap().web.trust_forwarded_for);
+        assert_eq!(logs.matches("WARN").count(), 1, "{logs}");
+        assert!(logs.contains("web.trust_forwarded_for"), "{logs}");
+        // Written back under the new key only, and read again without a warning.
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(text.matches("trust_forwarded_for").count(), 1, "{text}");
+        let (again, logs) = crate::testing::capture_logs(|| Config::from_toml(&text));
+        assert!(again.unwrap().web.trust_forwarded_for);
+        assert!(logs.is_empty(), "{logs}");
+        // The old key's `false` does not undo the new key.
+        let both = "[tracker]\ntrust_forwarded_for = false\n[web]\ntrust_forwarded_for = true\n";
+        assert!(Config::from_toml(both).unwrap().web.trust_forwarded_for);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   their episodes into a library root, and publishes this station's catalog.
 //! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages.
 //! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
-//! - `system` tells systemd when the node serves, that it is alive, and that it stops.
+//! - `system` tells systemd when the node serves, that it is alive, and that it stops; it
+//!   names and watches the node's tasks (one that panics stops the node).
 
 pub mod config;
 pub mod demo;
@@ -28,3 +29,6 @@ pub mod system;
 pub mod tracker;
 pub mod web;
 pub mod webtorrent;
+
+#[cfg(test)]
+mod testing;

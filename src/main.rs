@@ -4,6 +4,7 @@ use std::{os::unix::process::CommandExt, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use streamp2p::{
     config::{Config, ConfigError, Overrides},
@@ -55,7 +56,7 @@ fn init_logging() {
 
 /// First SIGINT/SIGTERM: drain and stop. Second: stop now.
 fn handle_signals(shutdown: CancellationToken) {
-    tokio::spawn(async move {
+    let handler = async move {
         use tokio::signal::unix::{signal, SignalKind};
         let (Ok(mut term), Ok(mut int)) = (
             signal(SignalKind::terminate()),
@@ -75,7 +76,8 @@ fn handle_signals(shutdown: CancellationToken) {
             }
         }
         std::process::exit(130);
-    });
+    };
+    tokio::spawn(handler.instrument(tracing::info_span!("task", name = "signals")));
 }
 
 /// The config to run (checked: a bad one exits 2 before anything starts), the demo's

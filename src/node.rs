@@ -11,8 +11,9 @@ use std::{
 };
 
 use rand::Rng;
-use tokio::{net::TcpListener, task::JoinSet};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     config::{AudioSource, Config, ConfigError, Settings},
@@ -27,7 +28,7 @@ use crate::{
     station::{uploads, Station},
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
-    system,
+    system::{self, TaskPanicked, Tasks},
     tracker::{
         udp::{self, UdpTracker},
         ws::Hub,
@@ -57,6 +58,9 @@ pub enum NodeError {
     Web(std::io::Error),
     #[error("federation: {0}")]
     Federation(#[from] FederationError),
+    /// A bug: the node stops rather than run on with a half-done task (see `system::tasks`).
+    #[error(transparent)]
+    TaskPanicked(#[from] TaskPanicked),
 }
 
 /// Binds `addr` for the web server, turning the usual failures into config errors.
@@ -122,6 +126,20 @@ fn make_dir(dir: &std::path::Path) -> Result<(), ConfigError> {
     })
 }
 
+/// Waits `DRAIN` for the web server's graceful shutdown, then cuts what is still open.
+async fn drain_web(
+    web: &mut tokio::task::JoinHandle<std::io::Result<()>>,
+) -> Result<std::io::Result<()>, tokio::task::JoinError> {
+    match tokio::time::timeout(DRAIN, &mut *web).await {
+        Ok(served) => served,
+        Err(_) => {
+            tracing::warn!("open connections did not close in time; cutting them");
+            web.abort();
+            Ok(Ok(()))
+        }
+    }
+}
+
 /// How a run of the node ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -150,8 +168,11 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;
     }
-    let mut tasks = JoinSet::new();
-    tasks.spawn(restart_when_asked(station.clone(), shutdown.clone()));
+    let mut tasks = Tasks::new();
+    tasks.spawn(
+        "restart_on_save",
+        restart_when_asked(station.clone(), shutdown.clone()),
+    );
 
     // Recordings and uploads land under the data dir, which holds library roots like the
     // USB ones.
@@ -175,13 +196,14 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         Duration::from_secs(settings.scan.rescan_secs),
     );
     let mut first = library.subscribe();
-    tasks.spawn({
+    tasks.spawn("library", {
         let (library, shutdown) = (library.clone(), shutdown.clone());
         async move {
-            if let Err(e) = library.run(shutdown.clone()).await {
-                tracing::error!("library stopped: {e}");
+            let ended = library.run(shutdown.clone()).await;
+            if ended.is_err() {
                 shutdown.cancel();
             }
+            ended
         }
     });
     if tokio::time::timeout(FIRST_SCAN_WAIT, first.changed())
@@ -201,25 +223,34 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         library.clone(),
         node_peer,
     ));
-    tasks.spawn(tracker.clone().run_sweeper(shutdown.clone()));
-    tasks.spawn(UdpTracker::new(udp_socket, tracker.clone()).run(shutdown.clone()));
+    tasks.spawn(
+        "tracker_sweeper",
+        tracker.clone().run_sweeper(shutdown.clone()),
+    );
+    tasks.spawn(
+        "udp_tracker",
+        UdpTracker::new(udp_socket, tracker.clone()).run(shutdown.clone()),
+    );
 
     // The web server starts before the swarm: restoring a large library's torrents takes
     // a while, and the pages, the web seed and the tracker need none of it.
     let live = Live::start(&settings, shutdown.clone());
+    if live.is_on() {
+        tasks.spawn("capture", live.clone().join_capture());
+    }
     if recording {
         let rec = Recorder::new(
             recorder::dir(&settings.data_dir),
             station.clone(),
             Duration::from_secs(settings.live.record_split_secs),
         );
-        tasks.spawn(rec.run(live.clone(), shutdown.clone()));
+        tasks.spawn("recorder", rec.run(live.clone(), shutdown.clone()));
     }
     let hls = Arc::new(Hls::default());
     if live.is_on() {
         // Listen pages share the live segments in these swarms, signalled by our tracker.
         tracker.admit_swarms(p2p::infohashes(settings.live.bitrate_kbps));
-        tasks.spawn(hls.clone().run(live.clone(), shutdown.clone()));
+        tasks.spawn("hls", hls.clone().run(live.clone(), shutdown.clone()));
     }
     let swarm_slot = Arc::new(OnceLock::new());
     // The WebTorrent peer reaches the node's own tracker at the address the web server got.
@@ -229,7 +260,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         .enabled
         .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
     let federation = Federation::new(station.clone(), library.clone())?;
-    tasks.spawn(federation.clone().run(tracker.clone(), shutdown.clone()));
+    tasks.spawn(
+        "federation",
+        federation.clone().run(tracker.clone(), shutdown.clone()),
+    );
     let state = AppState {
         station: station.clone(),
         library: library.clone(),
@@ -243,19 +277,22 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         claim_gate: web::claim_gate(),
         started,
     };
-    tasks.spawn(state.sources().run_history(shutdown.clone()));
-    tasks.spawn(adopt_uploads(
-        station.clone(),
-        library.clone(),
-        shutdown.clone(),
-    ));
-    let web = tokio::spawn(web::serve(listener, state, shutdown.clone()));
+    tasks.spawn("history", state.sources().run_history(shutdown.clone()));
+    tasks.spawn(
+        "uploads",
+        adopt_uploads(station.clone(), library.clone(), shutdown.clone()),
+    );
+    // Not one of `tasks`: its result is the node's, and it gets its own drain below.
+    let web = tokio::spawn(
+        web::serve(listener, state, shutdown.clone())
+            .instrument(tracing::info_span!("task", name = "web")),
+    );
     // The listener is bound and the server task spawned: connections from now on are
     // answered (they wait in the backlog until the task first runs).
     system::ready();
-    tasks.spawn(system::run_watchdog(shutdown.clone()));
+    tasks.spawn("watchdog", system::run_watchdog(shutdown.clone()));
     if let Some(wt) = webtorrent {
-        tasks.spawn(wt.run(http_addr, shutdown.clone()));
+        tasks.spawn("webtorrent", wt.run(http_addr, shutdown.clone()));
     }
     tracing::info!(
         http = %settings.http,
@@ -270,7 +307,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
             Ok(s) => {
                 let s = Arc::new(s);
                 let _ = swarm_slot.set(s.clone());
-                tasks.spawn(s.run(shutdown.clone()));
+                tasks.spawn("swarm", s.run(shutdown.clone()));
                 tracing::info!(
                     peer_port = settings.peer_port,
                     ready_ms = started.elapsed().as_millis() as u64,
@@ -284,17 +321,19 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         }
     }
 
-    // The web server stops on shutdown; if it fails by itself, everything else stops too.
-    // Open streams (live listeners, level meters) hold a graceful shutdown open: they get
-    // `DRAIN`, then are cut.
+    // The web server stops on shutdown; if it fails by itself, everything else stops too,
+    // and so it does when a task panics. Open streams (live listeners, level meters) hold
+    // a graceful shutdown open: they get `DRAIN`, then are cut.
     let mut web = web;
+    let mut panicked = None;
     let served = tokio::select! {
         r = &mut web => r,
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN).await } => {
-            tracing::warn!("open connections did not close in time; cutting them");
-            web.abort();
-            Ok(Ok(()))
+        p = tasks.first_panic() => {
+            panicked = Some(p);
+            shutdown.cancel();
+            drain_web(&mut web).await
         }
+        _ = shutdown.cancelled() => drain_web(&mut web).await,
     };
     // Only a stop asked from outside is a stop for systemd: after a restart for new
     // settings (the config page) this process goes on serving.
@@ -302,11 +341,9 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         system::stopping();
     }
     shutdown.cancel();
-    if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
-        .await
-        .is_err()
-    {
-        tracing::warn!("some tasks did not stop in time");
+    let panicked = panicked.or(tasks.stop(DRAIN).await);
+    if let Some(p) = panicked {
+        return Err(p.into());
     }
     if let Some(e) = failed {
         return Err(e.into());

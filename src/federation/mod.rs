@@ -27,11 +27,13 @@ use std::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     library::Library,
     station::Station,
     store::{unix_secs as now_secs, Setting, Store, StoreError},
+    system::Tasks,
     tracker::Tracker,
 };
 use catalog::{Catalog, CatalogItem, Refused, Signed};
@@ -352,7 +354,14 @@ impl Federation {
             let r = Arc::new(relay::Relay::new(url.to_string()));
             relays.insert(key, r.clone());
             let (http, shutdown) = (self.http.clone(), shutdown.clone());
-            tokio::spawn(async move { r.run(http, shutdown).await });
+            // It lives as long as the node, but is started from a poll, away from the
+            // node's tasks: named here, it ends on `shutdown` like them.
+            let span = tracing::info_span!("task", name = "relay", origin = %url);
+            let relay = async move {
+                r.run(http, shutdown).await;
+                tracing::info!("task ended");
+            };
+            tokio::spawn(relay.instrument(span));
             tracing::info!(origin = %url, %path, "relaying the live stream");
         }
         path
@@ -493,11 +502,14 @@ impl Federation {
             .map(|f| f.keys().cloned().collect())
             .unwrap_or_default();
         let every = Duration::from_secs(self.station.settings().federation.poll_secs);
-        let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(self.clone().probe_trackers(shutdown.clone()));
+        let mut tasks = Tasks::new();
+        tasks.spawn(
+            "tracker_probe",
+            self.clone().probe_trackers(shutdown.clone()),
+        );
         for url in urls {
             let (me, tracker, shutdown) = (self.clone(), tracker.clone(), shutdown.clone());
-            tasks.spawn(async move {
+            tasks.spawn("follow", async move {
                 let mut retry = FIRST_RETRY;
                 loop {
                     let wait = match me.poll(&url, &tracker, &shutdown).await {
@@ -523,6 +535,6 @@ impl Federation {
                 }
             });
         }
-        while tasks.join_next().await.is_some() {}
+        tasks.join_all().await;
     }
 }

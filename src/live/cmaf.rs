@@ -14,7 +14,7 @@ use mp4_atom::{
     Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url,
 };
 
-use super::source::{FRAME, RATE};
+use super::format::{FRAME, RATE};
 
 const TRACK: u32 = 1;
 /// ISO/IEC 14496-12 sample flags: "depends on no other sample" (2 << 24); not a

@@ -25,7 +25,13 @@ use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::{cmaf, mp3::FRAME_SAMPLES, sessions::Sessions, source::FRAME, source::RATE, Live};
+use super::{
+    cmaf,
+    format::{FRAME, RATE},
+    mp3::FRAME_SAMPLES,
+    sessions::Sessions,
+    Live,
+};
 
 /// MP3 frames per segment: 84 x 24 ms = 2.016 s.
 const MP3_SEGMENT_FRAMES: usize = 84;

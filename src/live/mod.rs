@@ -2,16 +2,20 @@
 //!
 //! Parts: `source` (ALSA, tone, WAV file), `levels` (peak/RMS), `ogg_opus` (framing),
 //! `mp3`, `hls` with `cmaf` (the live HLS variants), `p2p` (their listeners' swarms),
-//! `recorder`, `resample` (cards that cannot record at 48 kHz).
+//! `recorder`, `resample` (cards that cannot record at 48 kHz), `format` (the stream's rate
+//! and frame size, which all of them share).
 //!
 //! The capture thread is a plain OS thread (ALSA reads block): it reads 20 ms frames,
-//! measures them, encodes them and publishes Ogg pages on a broadcast channel. When the
+//! measures them, encodes them and publishes Ogg pages on a broadcast channel. It checks
+//! for shutdown between frames, and the node waits for it to end ([`Live::join_capture`]),
+//! so the device is closed before the process exits or restarts. When the
 //! device fails (a USB card pulled out) the stream goes on with the same Ogg stream, the
 //! status says "no input", and the device is opened again every few seconds, so the
 //! station comes back on air by itself.
 
 pub mod cmaf;
 pub mod fanout;
+pub mod format;
 pub mod hls;
 pub mod levels;
 pub mod mp3;
@@ -29,15 +33,16 @@ use std::{
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{AudioSource, Settings};
 use fanout::{Fanout, ListenerGuard};
+use format::{FRAME, RATE};
 use levels::Levels;
 use mp3::Mp3;
 use ogg_opus::OggOpus;
-use source::{SourceError, FRAME};
+use source::SourceError;
 
 /// Pages kept for a new listener's first burst: 1.5 s, so playback starts at once.
 const BURST_PAGES: usize = 15;
@@ -104,6 +109,15 @@ pub struct Live {
     levels: watch::Sender<Levels>,
     silent_since: Mutex<Option<Instant>>,
     silence_after: Duration,
+    /// The capture thread, until [`Live::join_capture`] takes it.
+    capture: Mutex<Option<CaptureThread>>,
+}
+
+struct CaptureThread {
+    thread: std::thread::JoinHandle<()>,
+    /// Closed when the thread's work is over (returned or unwound), so that it can be
+    /// awaited without holding a runtime thread in a blocking join meanwhile.
+    ended: oneshot::Receiver<()>,
 }
 
 impl Live {
@@ -112,7 +126,7 @@ impl Live {
         let cfg = &settings.live;
         let channels = usize::from(cfg.channels);
         let mut encoder = match opus::Encoder::new(
-            source::RATE,
+            RATE,
             if channels == 1 {
                 opus::Channels::Mono
             } else {
@@ -158,22 +172,52 @@ impl Live {
             levels: watch::Sender::new(Levels::default()),
             silent_since: Mutex::new(None),
             silence_after: Duration::from_secs(cfg.silence_secs),
+            capture: Mutex::default(),
         });
         let mp3 = Mp3::new(channels as u8, cfg.bitrate_kbps)
             .inspect_err(|e| tracing::error!("no MP3 stream: {e}"))
             .ok();
         if let (false, Some(encoder)) = (off, encoder) {
             let me = live.clone();
+            let (ended_tx, ended) = oneshot::channel();
             let spawned = std::thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || me.run_capture(encoder, muxer, mp3, channels, shutdown));
-            if let Err(e) = spawned {
-                live.state.send_replace(LiveState::NoInput {
-                    reason: format!("cannot start the capture thread: {e}"),
+                .spawn(move || {
+                    let _ended = ended_tx;
+                    me.run_capture(encoder, muxer, mp3, channels, shutdown)
                 });
+            match spawned {
+                Ok(thread) => {
+                    if let Ok(mut c) = live.capture.lock() {
+                        *c = Some(CaptureThread { thread, ended });
+                    }
+                }
+                Err(e) => {
+                    live.state.send_replace(LiveState::NoInput {
+                        reason: format!("cannot start the capture thread: {e}"),
+                    });
+                }
             }
         }
         live
+    }
+
+    /// Waits until the capture thread has ended (after shutdown; at once when none runs).
+    /// A panic on the thread is raised again here, so the node's tasks see it.
+    pub async fn join_capture(self: Arc<Self>) {
+        let Some(CaptureThread { thread, ended }) =
+            self.capture.lock().ok().and_then(|mut c| c.take())
+        else {
+            return;
+        };
+        // Err only means the sender was dropped without a value: that is the signal.
+        let _ = ended.await;
+        // The thread is past its work: this join waits only for it to exit.
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(e) => tracing::warn!("cannot join the capture thread: {e}"),
+        }
     }
 
     pub fn is_on(&self) -> bool {

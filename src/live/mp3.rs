@@ -4,7 +4,7 @@
 
 use mp3lame_encoder::{Bitrate, Builder, Encoder, InterleavedPcm, Mode, Quality};
 
-use super::source::RATE;
+use super::format::RATE;
 
 /// MPEG-1 Layer III at 48 kHz: 1152 samples per frame (24 ms).
 pub const FRAME_SAMPLES: u64 = 1152;

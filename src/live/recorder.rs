@@ -17,7 +17,7 @@ use std::{
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::{ogg_opus::OggOpus, source::FRAME, Live};
+use super::{format::FRAME, ogg_opus::OggOpus, Live};
 use crate::station::Station;
 
 /// Recordings shorter than this are dropped (a test of the input, a restart).

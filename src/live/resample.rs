@@ -10,7 +10,7 @@ use rubato::{
     ResamplerConstructionError,
 };
 
-use super::source::{FRAME, RATE};
+use super::format::{FRAME, RATE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResampleError {

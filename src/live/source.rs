@@ -15,12 +15,11 @@ use alsa::{
     Direction, ValueOr,
 };
 
-use super::resample::{Resample, ResampleError};
+use super::{
+    format::{FRAME, RATE},
+    resample::{Resample, ResampleError},
+};
 use crate::config::AudioSource;
-
-pub const RATE: u32 = 48_000;
-/// Samples per channel in one 20 ms frame (Opus's usual frame size).
-pub const FRAME: usize = 960;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

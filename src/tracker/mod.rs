@@ -1,8 +1,10 @@
 //! The node's own tracker: one peer table, with a front end per protocol.
 //!
-//! Parts: `peers` (the table), `limits` (per-IP rate limit), `http` (`/announce` and
-//! `/scrape`), `udp` (BEP 15), `ws` (the WebTorrent WebSocket tracker and signalling).
-//! Front ends parse their wire format into a [`peers::Announce`] and call [`Tracker`].
+//! Parts: `peers` (the table), `limits` (per-IP rate limit), `http` (the `/announce` and
+//! `/scrape` wire format), `udp` (BEP 15), `ws` (the WebTorrent WebSocket tracker and
+//! signalling). Front ends parse their wire format into a [`peers::Announce`] and call
+//! [`Tracker`]. The HTTP and WebSocket ends are reached through the web front end's port,
+//! which carries them; nothing here knows of it.
 //!
 //! In `library` mode only this station's library is tracked: a tracker that answers for
 //! any infohash on a home connection would soon serve strangers' swarms. The node itself

@@ -47,6 +47,13 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "Bytes still to hash in this pass.",
         h.bytes_total.saturating_sub(h.bytes_done),
     );
+    metric(
+        &mut o,
+        "streamp2p_task_panics_total",
+        "counter",
+        "Node tasks that panicked (the node then exits for systemd to restart it).",
+        crate::system::tasks::panics(),
+    );
     if let Some(u) = st.process {
         metric(
             &mut o,

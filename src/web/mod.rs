@@ -14,6 +14,7 @@ mod files;
 mod live;
 mod metrics;
 mod page;
+mod tracker;
 
 use std::{
     net::SocketAddr,
@@ -152,8 +153,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))
-        .route("/announce", get(crate::tracker::http::announce))
-        .route("/scrape", get(crate::tracker::http::scrape))
+        .route("/announce", get(tracker::announce))
+        .route("/scrape", get(tracker::scrape))
         .route("/feed.xml", get(feed::feed))
         .route("/api/catalog", get(federation::catalog))
         .route("/api/federation", get(federation::status))
@@ -181,12 +182,12 @@ pub async fn serve(
     .await
 }
 
-/// The client's address: the socket's peer, or with `tracker.trust_forwarded_for` the last
+/// The client's address: the socket's peer, or with `web.trust_forwarded_for` the last
 /// address a reverse proxy appended to `X-Forwarded-For` (the tracker lists peers at it; the
 /// config page's local-network rule and login limit judge by it, so a proxy on the box does
 /// not make every visitor local).
 pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::net::IpAddr {
-    if app.tracker.config().trust_forwarded_for {
+    if app.station.settings().web.trust_forwarded_for {
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()

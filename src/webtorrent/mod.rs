@@ -26,10 +26,10 @@ use std::{
 
 use rand::Rng;
 use serde::Serialize;
-use tokio::{sync::Semaphore, task::JoinSet};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::WebTorrentConfig, library::Library};
+use crate::{config::WebTorrentConfig, library::Library, system::Tasks};
 
 /// What `/api/health` and `/metrics` show.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -142,15 +142,14 @@ impl WebTorrent {
         let mut urls = vec![Self::own_tracker_url(http)];
         urls.extend(self.cfg.trackers.iter().cloned());
         tracing::info!(trackers = ?urls, "webtorrent peer started");
-        let mut tasks = JoinSet::new();
+        let mut tasks = Tasks::new();
         for url in urls {
-            tasks.spawn(signal::run_tracker_client(
-                self.clone(),
-                url,
-                shutdown.clone(),
-            ));
+            tasks.spawn(
+                "tracker_client",
+                signal::run_tracker_client(self.clone(), url, shutdown.clone()),
+            );
         }
-        while tasks.join_next().await.is_some() {}
+        tasks.join_all().await;
         tracing::info!("webtorrent peer stopped");
     }
 }

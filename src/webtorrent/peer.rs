@@ -32,6 +32,7 @@ use tokio::{
     time::Instant,
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use webrtc::{
     data_channel::{DataChannel, DataChannelEvent},
     peer_connection::{
@@ -297,7 +298,7 @@ pub async fn answer(
         }
         let _ = pc.close().await;
     };
-    tokio::spawn(tracing::Instrument::instrument(task, span));
+    tokio::spawn(task.instrument(span));
     Ok(Some(sdp))
 }
 
@@ -367,11 +368,13 @@ impl Session {
                 self.out.clone(),
                 stop.clone(),
             );
-            tokio::spawn(async move {
+            let writer = async move {
                 let end = run_writer(wt, torrent, dc, out, stop.clone()).await;
                 stop.cancel();
                 end
-            })
+            };
+            // The session's too: it logs in the session's span.
+            tokio::spawn(writer.in_current_span())
         };
         let end = tokio::select! {
             end = self.run_reader() => end,

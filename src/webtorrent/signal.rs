@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_tungstenite::tungstenite::{protocol::WebSocketConfig, Message as WsMessage};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{peer, WebTorrent};
 use crate::tracker::ws::protocol::{id_from_str, id_to_string};
@@ -318,7 +319,7 @@ fn on_offer(
         return;
     };
     let (wt, shutdown) = (wt.clone(), shutdown.clone());
-    tokio::spawn(async move {
+    let answer = async move {
         let mut o = o;
         let sdp = std::mem::take(&mut o.sdp);
         match peer::answer(wt.clone(), o.info_hash, o.from, sdp, permit, shutdown).await {
@@ -335,7 +336,9 @@ fn on_offer(
                 tracing::info!(infohash = %hex, "offer not answered: {e}");
             }
         }
-    });
+    };
+    // Short-lived: it runs in its tracker client's span (the session gets its own).
+    tokio::spawn(answer.in_current_span());
 }
 
 #[cfg(test)]

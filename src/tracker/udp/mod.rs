@@ -28,7 +28,7 @@ use super::{
     peers::{Announce, Endpoint, Proto},
     Tracker,
 };
-use crate::config::ConfigError;
+use crate::{config::ConfigError, system::Tasks};
 use protocol::{ParseError, Request};
 
 /// How long a connection id stays valid (BEP 15: clients use it for one minute).
@@ -122,11 +122,11 @@ impl UdpTracker {
 
     /// Serves until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut workers = tokio::task::JoinSet::new();
+        let mut workers = Tasks::new();
         for _ in 0..WORKERS {
             let me = self.clone();
             let shutdown = shutdown.clone();
-            workers.spawn(async move {
+            workers.spawn("udp_worker", async move {
                 let mut batch = Batch::new();
                 tokio::select! {
                     _ = shutdown.cancelled() => {}
@@ -134,7 +134,7 @@ impl UdpTracker {
                 }
             });
         }
-        while workers.join_next().await.is_some() {}
+        workers.join_all().await;
     }
 
     /// Receives and answers batches of datagrams, forever.

@@ -1,4 +1,5 @@
-//! The WebTorrent tracker: WebSocket connections upgraded on `/announce`.
+//! The WebTorrent tracker: WebSocket connections, upgraded on `/announce` by the web front
+//! end and handed over here with the client's address ([`run_connection`]).
 //!
 //! Each connection gets a number ([`ConnId`]) and an outgoing queue in the [`Hub`]; the
 //! peer table knows WebSocket peers by that number, so offers and answers are routed to
@@ -18,20 +19,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use super::{
     limits::Bucket,
     peers::{Announce, ConnId, Endpoint, Event, InfoHash, PeerId, Proto},
     Tracker,
 };
-use crate::web::AppState;
 use protocol::Message;
 
 /// Messages waiting for one slow socket before new ones are dropped.
@@ -41,9 +38,6 @@ const FLOOD_BURST_SECONDS: f64 = 5.0;
 /// How long a socket closed by the tracker is read on for the client's close frame (the
 /// closing handshake), so that what it sent meanwhile does not turn the close into a reset.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
-/// Socket read buffer. A message is about 1-4 KiB; a larger one is read in several
-/// chunks. tungstenite's default (128 KiB) stays resident per connection.
-const READ_BUFFER: usize = 4096;
 /// Unparseable messages tolerated before the socket is closed.
 const MAX_BAD: u32 = 10;
 /// Swarms one socket may be in (a browser plays a handful of episodes); beyond this its
@@ -66,6 +60,11 @@ impl Hub {
             queues: Mutex::default(),
             permits: Arc::new(Semaphore::new(max_connections)),
         })
+    }
+
+    /// A connection slot, held for the connection's life; `None` when all are taken.
+    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
     }
 
     pub fn connections(&self) -> usize {
@@ -98,30 +97,35 @@ impl Hub {
     }
 }
 
-/// Accepts the upgrade if a connection slot is free.
-pub fn upgrade(app: AppState, ws: WebSocketUpgrade, ip: IpAddr) -> Response {
-    let Ok(permit) = app.ws_hub.permits.clone().try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many tracker connections\n",
-        )
-            .into_response();
-    };
-    let max = app.tracker.config().max_ws_message_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(app, socket, ip, permit))
+/// Serves one upgraded connection from `ip` until it closes, holding `_permit` (its slot,
+/// from [`Hub::admit`]) meanwhile.
+pub async fn run_connection(
+    tracker: Arc<Tracker>,
+    hub: Arc<Hub>,
+    socket: WebSocket,
+    ip: IpAddr,
+    _permit: OwnedSemaphorePermit,
+) {
+    let (id, queue) = hub.register();
+    // At debug level: one span per browser connection costs nothing at the default level.
+    let span = tracing::debug_span!("ws_tracker", conn = id, %ip);
+    serve(&tracker, &hub, socket, id, ip, queue)
+        .instrument(span)
+        .await;
 }
 
-async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemaphorePermit) {
-    let hub = app.ws_hub.clone();
-    let tracker = app.tracker.clone();
+async fn serve(
+    tracker: &Tracker,
+    hub: &Hub,
+    socket: WebSocket,
+    id: ConnId,
+    ip: IpAddr,
+    mut queue: mpsc::Receiver<String>,
+) {
     let idle = Duration::from_secs(tracker.config().ws_idle_secs);
-    let (id, mut queue) = hub.register();
     let (mut sink, mut stream) = socket.split();
     let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
-    let writer = tokio::spawn(async move {
+    let writer = async move {
         loop {
             tokio::select! {
                 Some(text) = queue.recv() => {
@@ -145,7 +149,9 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
                 else => return,
             }
         }
-    });
+    };
+    // The writer is this connection's too: it runs in its span, and ends with it below.
+    let writer = tokio::spawn(writer.in_current_span());
     let flood_rate = f64::from(tracker.config().ws_messages_per_sec);
     let flood_cap = flood_rate * FLOOD_BURST_SECONDS;
     let mut flood = Bucket::new(flood_cap, Instant::now());
@@ -175,10 +181,10 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
             WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
         };
         match text.as_ref().map(|t| Message::parse(t.as_str())) {
-            Some(Ok(m)) => handle(&tracker, &hub, id, ip, m, &mut announced),
+            Some(Ok(m)) => handle(tracker, hub, id, ip, m, &mut announced),
             // Nothing in it to answer to: dropped, but counted.
             Some(Err(e)) => {
-                tracing::debug!(conn = id, "bad tracker message: {e}");
+                tracing::debug!("bad tracker message: {e}");
                 bad += 1;
             }
             None => bad += 1,
@@ -193,7 +199,7 @@ async fn serve(app: AppState, socket: WebSocket, ip: IpAddr, _permit: OwnedSemap
             break "malformed";
         }
     };
-    tracing::debug!(conn = id, %ip, reason, "websocket tracker connection ended");
+    tracing::debug!(reason, "websocket tracker connection ended");
     hub.unregister(id);
     tracker.table().remove_conn(id, &announced);
     drop(close_tx);
