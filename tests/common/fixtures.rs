@@ -2,9 +2,9 @@
 //! bytes that report briefly.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 pub const MIB: u64 = 1024 * 1024;
 
@@ -60,26 +60,6 @@ pub fn sha256_file(path: &Path) -> String {
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .expect("sha256sum output")
-        .to_string()
-}
-
-/// sha256 of bytes, as lowercase hex, computed by `sha256sum`.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(bytes).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()

@@ -91,6 +91,17 @@ pub fn http_request(
     target: &str,
     headers: &[(&str, &str)],
 ) -> io::Result<Resp> {
+    http_request_with_body(addr, method, target, headers, &[])
+}
+
+/// `http_request` with `body` sent after the headers (`headers` give its length and type).
+pub fn http_request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Resp> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
@@ -100,6 +111,7 @@ pub fn http_request(
     }
     req.push_str("\r\n");
     stream.write_all(req.as_bytes())?;
+    stream.write_all(body)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     parse_response(&raw, method.eq_ignore_ascii_case("HEAD"))
@@ -181,6 +193,7 @@ fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
+/// An `application/x-www-form-urlencoded` body, every byte of names and values as `%XX`.
 pub fn form_urlencoded_body(form: &[(&str, &str)]) -> String {
     form.iter()
         .map(|(k, v)| {
@@ -192,44 +205,4 @@ pub fn form_urlencoded_body(form: &[(&str, &str)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// `http_request` with a body.
-pub fn http_request_with_body(
-    addr: std::net::SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<Resp> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
-    // Reuse the common parser through a GET-shaped response: status, headers, body.
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Resp {
-        status,
-        headers,
-        body: raw.get(end + 4..).unwrap_or(&[]).to_vec(),
-    })
 }
