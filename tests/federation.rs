@@ -416,12 +416,7 @@ fn a_follower_relays_the_live_stream() {
     let tmp = tempdir();
     let a_cfg = format!("audio = \"sine\"\n{BASE_CONFIG}");
     let mut a = Node::start(&tmp.path().join("a"), &[], &a_cfg);
-    a.wait_until("A on air", Duration::from_secs(20), |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        (h["live"]["state"] == "on_air")
-            .then_some(())
-            .ok_or(h.to_string())
-    });
+    a.wait_live_state("on_air", Duration::from_secs(20));
     let cfg = format!(
         "{BASE_CONFIG}\n[federation]\nfollow = [\"{}\"]\npoll_secs = 5\nrelay = true\n",
         a.base_url()

@@ -3,9 +3,38 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
+
+/// Opens the listen page in phone-sized Chromium (tests/js/listen_page.mjs) on `node`, with
+/// `args` after the page's address and the screenshot path; the script must report "ok".
+fn play_listen_page(node: &Node, shot: &Path, args: &[&str]) {
+    let mut all = vec![
+        format!("--base={}", node.base_url()),
+        format!("--shot={}", shot.display()),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let out = run_js("listen_page.mjs", &all, Duration::from_secs(150));
+    assert!(out.contains("ok"), "{out}");
+}
+
+/// Keeps a screenshot for a person to look at, as `name` in the temp dir (the CI log names it).
+fn keep_screenshot(shot: &Path, name: &str) {
+    let keep = std::env::temp_dir().join(name);
+    std::fs::copy(shot, &keep).unwrap();
+    eprintln!("screenshot: {}", keep.display());
+}
+
+/// The listen page's arguments for the live tests: their one episode, then 3 s of the live
+/// stream.
+const LIVE: &[&str] = &["--episodes=1", "--title=One", "--seconds=3", "--live"];
+
+/// The library of the live tests: one short episode, "One".
+fn one_episode(lib: &Path) {
+    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
+}
 
 #[test]
 fn listen_page_plays_an_episode_on_a_phone() {
@@ -16,23 +45,10 @@ fn listen_page_plays_an_episode_on_a_phone() {
     let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
     node.wait_healthy(2);
     let shot = tmp.path().join("listen.png");
-    let out = run_js(
-        "listen_page.mjs",
-        &[
-            format!("--base={}", node.base_url()),
-            format!("--shot={}", shot.display()),
-            "--episodes=2".into(),
-            "--title=Morning Show".into(),
-        ],
-        Duration::from_secs(150),
-    );
-    assert!(out.contains("ok"), "{out}");
+    play_listen_page(&node, &shot, &["--episodes=2", "--title=Morning Show"]);
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    // Kept for a person to look at (the CI log names it).
-    let keep = std::env::temp_dir().join("streamp2p-listen-page.png");
-    std::fs::write(&keep, &png).unwrap();
-    eprintln!("screenshot: {}", keep.display());
+    keep_screenshot(&shot, "streamp2p-listen-page.png");
     node.assert_alive();
 }
 
@@ -46,26 +62,17 @@ fn listen_page_plays_over_webrtc_from_the_node() {
     let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
     node.wait_healthy(1);
     let shot = tmp.path().join("p2p.png");
-    let out = run_js(
-        "listen_page.mjs",
-        &[
-            format!("--base={}", node.base_url()),
-            format!("--shot={}", shot.display()),
-            "--episodes=1".into(),
-            "--title=Evening Show".into(),
-            "--p2p".into(),
-        ],
-        Duration::from_secs(150),
+    play_listen_page(
+        &node,
+        &shot,
+        &["--episodes=1", "--title=Evening Show", "--p2p"],
     );
-    assert!(out.contains("ok"), "{out}");
     let h = node.health().unwrap();
     assert!(
         num(&h, "/webtorrent/uploaded_bytes").is_some_and(|b| b > 0),
         "the node sent nothing over WebRTC: {h}"
     );
-    let keep = std::env::temp_dir().join("streamp2p-listen-page-p2p.png");
-    std::fs::copy(&shot, &keep).unwrap();
-    eprintln!("screenshot: {}", keep.display());
+    keep_screenshot(&shot, "streamp2p-listen-page-p2p.png");
     node.assert_alive();
 }
 
@@ -124,30 +131,12 @@ fn a_listener_shares_with_the_next_one() {
 #[test]
 fn listen_page_plays_the_live_stream() {
     let tmp = tempdir();
-    let lib = tmp.path().join("library");
-    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
-    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
+    let mut node = start_live_node(tmp.path(), "sine", "", one_episode);
     let shot = tmp.path().join("live.png");
-    let out = run_js(
-        "listen_page.mjs",
-        &[
-            format!("--base={}", node.base_url()),
-            format!("--shot={}", shot.display()),
-            "--episodes=1".into(),
-            "--title=One".into(),
-            "--seconds=3".into(),
-            "--live".into(),
-        ],
-        Duration::from_secs(150),
-    );
-    assert!(out.contains("ok"), "{out}");
+    play_listen_page(&node, &shot, LIVE);
     let h = node.health().unwrap();
     assert_eq!(h["live"]["state"], "on_air", "{h}");
-    let keep = std::env::temp_dir().join("streamp2p-listen-page-live.png");
-    std::fs::copy(&shot, &keep).unwrap();
-    eprintln!("screenshot: {}", keep.display());
+    keep_screenshot(&shot, "streamp2p-listen-page-live.png");
     node.assert_alive();
 }
 
@@ -157,26 +146,9 @@ fn listen_page_plays_the_live_stream() {
 #[test]
 fn listen_page_plays_live_without_media_source() {
     let tmp = tempdir();
-    let lib = tmp.path().join("library");
-    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
-    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
+    let mut node = start_live_node(tmp.path(), "sine", "", one_episode);
     let shot = tmp.path().join("live-no-mse.png");
-    let out = run_js(
-        "listen_page.mjs",
-        &[
-            format!("--base={}", node.base_url()),
-            format!("--shot={}", shot.display()),
-            "--episodes=1".into(),
-            "--title=One".into(),
-            "--seconds=3".into(),
-            "--live".into(),
-            "--no-mse".into(),
-        ],
-        Duration::from_secs(150),
-    );
-    assert!(out.contains("ok"), "{out}");
+    play_listen_page(&node, &shot, &[LIVE, &["--no-mse"]].concat());
     node.assert_alive();
 }
 
@@ -188,11 +160,7 @@ fn listen_page_plays_live_without_media_source() {
 #[test]
 fn two_listeners_share_the_live_stream() {
     let tmp = tempdir();
-    let lib = tmp.path().join("library");
-    make_tagged_mp3(&lib.join("one.mp3"), "One", "Radio Test", 5);
-    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
+    let mut node = start_live_node(tmp.path(), "sine", "", one_episode);
     // The players start about five segments behind the live edge.
     node.wait_until("six Opus segments", Duration::from_secs(30), |n| {
         let r = n.get("/live/opus.m3u8");
@@ -241,8 +209,6 @@ fn two_listeners_share_the_live_stream() {
         "node served {served} of the {} segments played",
         http + p2p
     );
-    let keep = std::env::temp_dir().join("streamp2p-listen-page-live-p2p.png");
-    std::fs::copy(&shot, &keep).unwrap();
-    eprintln!("screenshot: {}", keep.display());
+    keep_screenshot(&shot, "streamp2p-listen-page-live-p2p.png");
     node.assert_alive();
 }

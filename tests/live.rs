@@ -16,18 +16,9 @@ use common::*;
 #[test]
 fn live_ogg_is_opus_with_the_test_tone() {
     let tmp = tempdir();
-    let lib = tmp.path().join("library");
-    std::fs::create_dir_all(&lib).unwrap();
-    write_random(&lib.join("x.mp3"), 1000);
-    let config = format!("audio = \"sine\"\n[station]\nname = \"Radio Tone\"\n{BASE_CONFIG}");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
-    node.wait_until("on air", Duration::from_secs(10), |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        (h["live"]["state"] == "on_air")
-            .then_some(())
-            .ok_or(h.to_string())
-    });
+    let station = "[station]\nname = \"Radio Tone\"\n";
+    let mut node = start_live_node(tmp.path(), "sine", station, any_file);
+    node.wait_live_state("on_air", Duration::from_secs(10));
     let url = format!("{}/live.ogg", node.base_url());
     let probe = Command::new("ffprobe")
         .args([
@@ -115,11 +106,7 @@ fn decode_variant(url: &str, program: usize, secs: u32) -> (Vec<i16>, String) {
 #[test]
 fn hls_and_mp3_play_in_ffmpeg() {
     let tmp = tempdir();
-    let lib = tmp.path().join("library");
-    write_random(&lib.join("x.mp3"), 1000);
-    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
+    let mut node = start_live_node(tmp.path(), "sine", "", any_file);
     // HLS needs two segments (about 4 s) in each variant before a player may start.
     for playlist in ["/live/opus.m3u8", "/live/mp3.m3u8"] {
         node.wait_until("two HLS segments", Duration::from_secs(20), |n| {
@@ -221,11 +208,8 @@ fn hls_and_mp3_play_in_ffmpeg() {
 #[test]
 fn the_tracker_admits_the_live_swarms() {
     let tmp = tempdir();
-    let lib = tmp.path().join("library");
-    write_random(&lib.join("x.mp3"), 1000);
-    let config = format!("audio = \"sine\"\n{BASE_CONFIG}\n[webtorrent]\nenabled = false\n");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
+    let no_webtorrent = "\n[webtorrent]\nenabled = false\n";
+    let mut node = start_live_node(tmp.path(), "sine", no_webtorrent, any_file);
     // The Opus variant's swarm at the default 128 kb/s (BANDWIDTH 132000) with the page's
     // swarm id, computed with p2p-media-loader-core 2.3.1's own getStreamHash and
     // generateStreamShortId: the 20 ASCII bytes "WhUnN4akVT+F0SyQKnxN".

@@ -35,17 +35,8 @@ fn alsa_capture_recovers_and_carries_the_tone() {
         "ALSA_CONFIG_PATH",
         format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
     );
-    let lib = tmp.path().join("library");
-    write_random(&lib.join("x.mp3"), 1000);
-    let config = format!("audio = \"alsa:testin\"\n{BASE_CONFIG}");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
-    node.wait_until("no input", Duration::from_secs(10), |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        (h["live"]["state"] == "no_input")
-            .then_some(())
-            .ok_or(h.to_string())
-    });
+    let mut node = start_live_node(tmp.path(), "alsa:testin", "", any_file);
+    node.wait_live_state("no_input", Duration::from_secs(10));
     // The library and the web keep serving meanwhile.
     assert_eq!(node.get("/api/library").status, 200);
 
@@ -59,12 +50,7 @@ fn alsa_capture_recovers_and_carries_the_tone() {
         ),
     )
     .unwrap();
-    node.wait_until("back on air", Duration::from_secs(15), |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        (h["live"]["state"] == "on_air")
-            .then_some(())
-            .ok_or(h.to_string())
-    });
+    node.wait_live_state("on_air", Duration::from_secs(15));
     let samples = decode_audio(&format!("{}/live.ogg", node.base_url()), 2);
     let hz = tone_hz(&samples[4800..]);
     assert!((hz - 1000.0).abs() < 10.0, "tone at {hz} Hz");

@@ -35,19 +35,10 @@ fn a_44100_hz_card_is_resampled_to_48_khz() {
         "ALSA_CONFIG_PATH",
         format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
     );
-    let lib = tmp.path().join("library");
-    write_random(&lib.join("x.mp3"), 1000);
     // The file plugin takes any rate, so the card's 44.1 kHz is asked for explicitly.
-    let config =
-        format!("audio = \"alsa:testin44\"\n{BASE_CONFIG}\n[live]\ncapture_rate = 44100\n");
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
-    node.wait_until("on air", Duration::from_secs(15), |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        (h["live"]["state"] == "on_air")
-            .then_some(())
-            .ok_or(h.to_string())
-    });
+    let rate = "\n[live]\ncapture_rate = 44100\n";
+    let mut node = start_live_node(tmp.path(), "alsa:testin44", rate, any_file);
+    node.wait_live_state("on_air", Duration::from_secs(15));
     let samples = decode_audio(&format!("{}/live.ogg", node.base_url()), 3);
     assert!(samples.len() > 2 * 48_000, "only {} samples", samples.len());
     let hz = tone_hz(&samples[9600..]);

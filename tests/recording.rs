@@ -41,13 +41,8 @@ fn opus_secs(url: &str) -> f64 {
 #[test]
 fn live_sessions_become_episodes_even_after_a_power_cut() {
     let tmp = tempdir();
-    let lib = tmp.path().join("library");
-    write_random(&lib.join("x.mp3"), 1000);
-    let config = format!(
-        "audio = \"sine\"\n[station]\nname = \"Radio Rec\"\n[live]\nrecord_split_secs = 10\n{BASE_CONFIG}"
-    );
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
+    let tables = "[station]\nname = \"Radio Rec\"\n[live]\nrecord_split_secs = 10\n";
+    let mut node = start_live_node(tmp.path(), "sine", tables, any_file);
     let first = node.wait_until("a finished recording", Duration::from_secs(40), |n| {
         recordings(n)
             .into_iter()

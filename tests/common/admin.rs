@@ -1,0 +1,130 @@
+//! A browser-like client of the config page: cookies kept, forms posted, set-up and login.
+
+use super::http::{form_urlencoded_body, http_request_with_body, short, Resp};
+use super::node::Node;
+
+/// The password the tests set at first run.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A browser-like client of the config page: cookies kept, forms posted.
+pub struct Operator<'a> {
+    pub node: &'a Node,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl<'a> Operator<'a> {
+    pub fn new(node: &'a Node) -> Self {
+        Self {
+            node,
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn keep_cookies(&mut self, r: &Resp) {
+        for (k, v) in &r.headers {
+            if !k.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = v.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                self.cookies.retain(|(n, _)| n != name);
+                if !value.is_empty() {
+                    self.cookies.push((name.to_string(), value.to_string()));
+                }
+            }
+        }
+    }
+
+    pub fn get(&mut self, target: &str) -> Resp {
+        let c = self.cookie_header();
+        let r = self
+            .node
+            .request("GET", target, &[("Cookie", &c)])
+            .expect("GET");
+        self.keep_cookies(&r);
+        r
+    }
+
+    pub fn post(&mut self, target: &str, form: &[(&str, &str)]) -> Resp {
+        let body: String = form_urlencoded_body(form);
+        let c = self.cookie_header();
+        let len = body.len().to_string();
+        let r = http_request_with_body(
+            self.node.http,
+            "POST",
+            target,
+            &[
+                ("Cookie", &c),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Content-Length", &len),
+            ],
+            body.as_bytes(),
+        )
+        .expect("POST");
+        self.keep_cookies(&r);
+        r
+    }
+
+    /// The hidden value of input `name` in the last page.
+    pub fn hidden(page: &str, name: &str) -> String {
+        let at = page
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap_or_else(|| panic!("no hidden {name} in {}", short(page)));
+        let rest = &page[at + name.len() + 15..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+
+    pub fn setup(&mut self, station: &str) {
+        let page = self.get("/admin").text();
+        let tok = Self::hidden(&page, "form_token");
+        let r = self.post(
+            "/admin/setup",
+            &[
+                ("form_token", &tok),
+                ("password", PASSWORD),
+                ("password2", PASSWORD),
+                ("station_name", station),
+                ("station_description", "Test station"),
+            ],
+        );
+        assert_eq!(r.status, 303, "setup: {}", short(&r.text()));
+    }
+
+    pub fn login(&mut self, password: &str) -> Resp {
+        let page = self.get("/admin").text();
+        let tok = Self::hidden(&page, "form_token");
+        self.post(
+            "/admin/login",
+            &[("form_token", &tok), ("password", password)],
+        )
+    }
+
+    /// The number `N` of the station description `write N` the page shows (0 for none).
+    pub fn description_write(page: &str) -> u64 {
+        page.split("name=\"station_description\"")
+            .nth(1)
+            .and_then(|rest| rest.split("write ").nth(1))
+            .and_then(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn csrf(&mut self) -> String {
+        let page = self.get("/admin");
+        assert_eq!(page.status, 200);
+        Self::hidden(&page.text(), "csrf")
+    }
+}

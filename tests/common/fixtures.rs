@@ -1,0 +1,83 @@
+//! Fixture files for the library (random bytes, tagged MP3s), their digests, and checks on
+//! bytes that report briefly.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::Path;
+use std::process::Command;
+
+pub const MIB: u64 = 1024 * 1024;
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("streamp2p-test-")
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// Writes `len` random bytes (from /dev/urandom) to `path`, creating parent folders.
+pub fn write_random(path: &Path, len: u64) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    let mut src = File::open("/dev/urandom").expect("open /dev/urandom");
+    let mut dst = File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let copied = io::copy(&mut (&mut src).take(len), &mut dst).unwrap();
+    assert_eq!(copied, len);
+    dst.sync_all().unwrap();
+}
+
+/// Makes a real, tagged MP3 with ffmpeg: a sine tone of `secs` seconds.
+pub fn make_tagged_mp3(path: &Path, title: &str, artist: &str, secs: u32) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={secs}"))
+        .args(["-metadata", &format!("title={title}")])
+        .args(["-metadata", &format!("artist={artist}")])
+        .arg(path)
+        .output()
+        .expect("run ffmpeg (apt-get install ffmpeg)");
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// sha256 of a file, as lowercase hex, computed by `sha256sum`.
+pub fn sha256_file(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
+    assert!(
+        out.status.success(),
+        "sha256sum {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("sha256sum output")
+        .to_string()
+}
+
+pub fn infohash_bytes(hex_ih: &str) -> Vec<u8> {
+    let b = hex::decode(hex_ih).unwrap_or_else(|e| panic!("infohash {hex_ih:?} is not hex: {e}"));
+    assert_eq!(b.len(), 20, "infohash {hex_ih:?} is not 20 bytes");
+    b
+}
+
+/// Byte-for-byte comparison that reports a short message instead of dumping megabytes.
+pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length differs");
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap();
+        panic!("{what}: bytes differ from offset {first}");
+    }
+}

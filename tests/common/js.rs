@@ -1,0 +1,71 @@
+//! Node.js test drivers: tests/js/*.mjs, with the packages of the repository's node_modules
+//! (webtorrent, bittorrent-tracker, playwright-core driving Chromium).
+
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::process::wait_child;
+
+/// The repository root, where package.json and node_modules are.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `node tests/js/<script> <args>` from the repository root, up to `timeout`. Panics
+/// (showing the script's output) unless it exits 0; returns its output.
+pub fn run_js(script: &str, args: &[String], timeout: Duration) -> String {
+    let root = repo_root();
+    assert!(
+        root.join("node_modules").is_dir(),
+        "{} is missing: run `npm ci` in {} (scripts/test.sh does)",
+        root.join("node_modules").display(),
+        root.display()
+    );
+    let out_path = std::env::temp_dir().join(format!(
+        "streamp2p-js-{}-{}-{}.log",
+        script.trim_end_matches(".mjs"),
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let out = File::create(&out_path).unwrap();
+    let err = out.try_clone().unwrap();
+    let started = Instant::now();
+    let mut child = Command::new("node")
+        .arg(root.join("tests/js").join(script))
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("run node (Node.js 20 is needed for the tests/js drivers)");
+    let status = wait_child(&mut child, timeout);
+    let output = String::from_utf8_lossy(&fs::read(&out_path).unwrap_or_default()).into_owned();
+    let _ = fs::remove_file(&out_path);
+    match status {
+        Some(s) if s.success() => {
+            eprintln!(
+                "----- node tests/js/{script} passed in {:.1} s -----\n{}",
+                started.elapsed().as_secs_f64(),
+                tail_lines(&output, 60)
+            );
+            output
+        }
+        other => panic!(
+            "node tests/js/{script} {} failed ({}):\n----- its output -----\n{}\n----- end -----",
+            args.join(" "),
+            match other {
+                Some(s) => s.to_string(),
+                None => format!("killed after {timeout:?}"),
+            },
+            tail_lines(&output, 300)
+        ),
+    }
+}
+
+fn tail_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,341 @@
+//! The node under test: a `streamp2p run` process with its own data dir, ports, config file
+//! and log, and the waits and reads the tests make on it.
+
+use serde_json::Value;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::bencode::{bdecode_at, Bencode};
+use super::fixtures::infohash_bytes;
+use super::http::{bad, http_request, short, urlencode_all, Resp};
+use super::ports::{free_peer_port, free_tcp_port_on, free_udp_port_on, localhost};
+use super::process::tail_of_file;
+
+/// How long a node may take from start to "ready" (all files hashed, items as expected).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Config for most tests: quick rescans, no DHT or LSD traffic.
+pub const BASE_CONFIG: &str = "[scan]\nrescan_secs = 1\n\n[swarm]\ndht = false\nlsd = false\n";
+
+/// JSON number at a pointer (`/library/items`), or None.
+pub fn num(v: &Value, pointer: &str) -> Option<u64> {
+    v.pointer(pointer).and_then(Value::as_u64)
+}
+
+/// A running `streamp2p run` process with its own data dir, ports, config file and log file.
+/// Killed on drop; its log is printed if the test is failing.
+pub struct Node {
+    pub root: PathBuf,
+    pub data_dir: PathBuf,
+    pub libraries: Vec<PathBuf>,
+    pub config_path: PathBuf,
+    pub host: IpAddr,
+    pub http: SocketAddr,
+    pub peer_port: u16,
+    pub udp: SocketAddr,
+    pub log_path: PathBuf,
+    /// The address the UDP tracker listens on (127.0.0.1 unless started with `start_udp_on`).
+    udp_host: IpAddr,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Node {
+    /// Starts a node on 127.0.0.1 with `root/data` as data dir and `config` as its config file.
+    pub fn start(root: &Path, libraries: &[PathBuf], config: &str) -> Node {
+        Node::start_on(localhost(), root, libraries, config)
+    }
+
+    /// Same as `start`, with the HTTP server (web seed, tracker, API) on `host`.
+    pub fn start_on(host: IpAddr, root: &Path, libraries: &[PathBuf], config: &str) -> Node {
+        Node::start_udp_on(host, localhost(), root, libraries, config)
+    }
+
+    /// Same as `start_on`, with the UDP tracker on `udp_host` too (the node lists itself to UDP
+    /// clients at the address their packets arrived at, so transmission needs a non-loopback one).
+    pub fn start_udp_on(
+        host: IpAddr,
+        udp_host: IpAddr,
+        root: &Path,
+        libraries: &[PathBuf],
+        config: &str,
+    ) -> Node {
+        let data_dir = root.join("data");
+        fs::create_dir_all(&data_dir).unwrap();
+        let config_path = root.join("streamp2p.toml");
+        fs::write(&config_path, config).unwrap();
+        let mut node = Node {
+            root: root.to_path_buf(),
+            data_dir,
+            libraries: libraries.to_vec(),
+            config_path,
+            host,
+            http: SocketAddr::new(host, 0),
+            peer_port: 0,
+            udp: SocketAddr::new(udp_host, 0),
+            log_path: root.join("streamp2p.log"),
+            udp_host,
+            child: None,
+            starts: 0,
+        };
+        node.pick_ports();
+        node.spawn();
+        node
+    }
+
+    fn pick_ports(&mut self) {
+        self.http = SocketAddr::new(self.host, free_tcp_port_on(self.host));
+        self.peer_port = free_peer_port();
+        self.udp = SocketAddr::new(self.udp_host, free_udp_port_on(self.udp_host));
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "node already running");
+        self.starts += 1;
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .unwrap();
+        writeln!(
+            log,
+            "===== test harness: start #{} of streamp2p (http {}, peer port {}, udp tracker {}) =====",
+            self.starts, self.http, self.peer_port, self.udp
+        )
+        .unwrap();
+        let err = log.try_clone().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamp2p"));
+        cmd.arg("run").arg("--data-dir").arg(&self.data_dir);
+        for lib in &self.libraries {
+            cmd.arg("--library").arg(lib);
+        }
+        cmd.arg("--http")
+            .arg(self.http.to_string())
+            .arg("--peer-port")
+            .arg(self.peer_port.to_string())
+            .arg("--udp-tracker")
+            .arg(self.udp.to_string())
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err);
+        self.child = Some(cmd.spawn().expect("spawn the streamp2p binary"));
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("node not running").id()
+    }
+
+    /// Starts the node again on the same data dir and config (new ports).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the node before restarting it");
+        self.pick_ports();
+        self.spawn();
+    }
+
+    /// SIGTERM, then waits up to 20 s for the process to exit. Panics if it does not.
+    pub fn stop(&mut self) -> ExitStatus {
+        let pid = self.pid();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("streamp2p did not exit within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Some(status) if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().unwrap()
+    }
+
+    pub fn assert_alive(&mut self) {
+        if let Some(status) = self.exited() {
+            panic!("streamp2p exited unexpectedly: {status}");
+        }
+        assert!(self.child.is_some(), "node not running");
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> io::Result<Resp> {
+        http_request(self.http, method, target, headers)
+    }
+
+    /// GET that panics on a transport error (any status is returned).
+    pub fn get(&self, target: &str) -> Resp {
+        self.request("GET", target, &[])
+            .unwrap_or_else(|e| panic!("GET {target} on {}: {e}", self.http))
+    }
+
+    pub fn health(&self) -> io::Result<Value> {
+        let r = self.request("GET", "/api/health", &[])?;
+        if r.status != 200 {
+            return Err(bad(format!(
+                "/api/health status {}: {}",
+                r.status,
+                r.text()
+            )));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| bad(format!("/api/health not JSON: {e}")))
+    }
+
+    /// GET /api/library, asserting 200 and a JSON list.
+    pub fn library(&self) -> Vec<Value> {
+        let r = self.get("/api/library");
+        assert_eq!(r.status, 200, "/api/library: {}", short(&r.text()));
+        match r.json() {
+            Value::Array(items) => items,
+            other => panic!("/api/library is not a JSON list: {other}"),
+        }
+    }
+
+    /// The /api/library entry whose name is `name` (or ends with `/name`).
+    pub fn find_item(&self, name: &str) -> Option<Value> {
+        self.library().into_iter().find(|item| {
+            item["name"]
+                .as_str()
+                .is_some_and(|n| n == name || n.ends_with(&format!("/{name}")))
+        })
+    }
+
+    pub fn item(&self, name: &str) -> Value {
+        let items = self.library();
+        self.find_item(name).unwrap_or_else(|| {
+            panic!(
+                "{name:?} not in /api/library: {}",
+                short(&Value::Array(items).to_string())
+            )
+        })
+    }
+
+    /// Polls `check` (every 100 ms) until it returns Some, the process exits, or `timeout`.
+    pub fn wait_until<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&Node) -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("(never checked)");
+        loop {
+            if let Some(status) = self.exited() {
+                panic!("streamp2p exited ({status}) while waiting for {what}; last: {last}");
+            }
+            match check(self) {
+                Ok(v) => return v,
+                Err(e) => last = e,
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last: {last}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until /api/health says `status` "ok", every file found is hashed
+    /// (`hashing.files_done == files_total`) and `library.items == items`. Returns that health.
+    pub fn wait_healthy(&mut self, items: u64) -> Value {
+        self.wait_until(
+            &format!("health ok with {items} items"),
+            READY_TIMEOUT,
+            |node| {
+                let h = node.health().map_err(|e| e.to_string())?;
+                let ok = h["status"] == "ok";
+                let done = num(&h, "/library/hashing/files_done");
+                let total = num(&h, "/library/hashing/files_total");
+                let n = num(&h, "/library/items");
+                if ok && done.is_some() && done == total && n == Some(items) {
+                    Ok(h)
+                } else {
+                    Err(h.to_string())
+                }
+            },
+        )
+    }
+
+    /// Scrapes the node's tracker for one infohash: (complete, incomplete), if listed.
+    pub fn scrape(&self, infohash_hex: &str) -> Result<(i64, i64), String> {
+        let ih = infohash_bytes(infohash_hex);
+        let r = self
+            .request(
+                "GET",
+                &format!("/scrape?info_hash={}", urlencode_all(&ih)),
+                &[],
+            )
+            .map_err(|e| e.to_string())?;
+        if r.status != 200 {
+            return Err(format!("scrape status {}: {}", r.status, r.text()));
+        }
+        let (v, _) = bdecode_at(&r.body, 0).map_err(|e| format!("scrape: {e}: {}", r.text()))?;
+        let files = v.get("files").ok_or(format!("no files: {}", r.text()))?;
+        let Bencode::Dict(entries) = files else {
+            return Err(format!("files not a dict: {}", r.text()));
+        };
+        let (_, stats) = entries
+            .iter()
+            .find(|(k, _)| *k == ih)
+            .ok_or(format!("infohash not in scrape: {}", r.text()))?;
+        Ok((
+            stats.get("complete").and_then(Bencode::int).unwrap_or(-1),
+            stats.get("incomplete").and_then(Bencode::int).unwrap_or(-1),
+        ))
+    }
+
+    /// Waits (up to 20 s) until the node's tracker lists a seeder for the torrent, so a client
+    /// that announces finds the node at once.
+    pub fn wait_seeder(&mut self, infohash_hex: &str) {
+        self.wait_until(
+            &format!("a seeder in /scrape for {infohash_hex}"),
+            Duration::from_secs(20),
+            |node| match node.scrape(infohash_hex)? {
+                (complete, _) if complete >= 1 => Ok(()),
+                other => Err(format!("(complete, incomplete) = {other:?}")),
+            },
+        )
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- streamp2p log ({}) -----\n{}\n----- end of streamp2p log -----",
+                self.log_path.display(),
+                tail_of_file(&self.log_path, 400, 60_000)
+            );
+        }
+    }
+}
