@@ -234,7 +234,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
 
     // The web server starts before the swarm: restoring a large library's torrents takes
     // a while, and the pages, the web seed and the tracker need none of it.
-    let live = Live::start(&settings, shutdown.clone());
+    let live = Live::start(station.clone(), shutdown.clone());
     if live.is_on() {
         tasks.spawn("capture", live.clone().join_capture());
     }

@@ -80,12 +80,21 @@ fn from_code() -> Deps {
     let mut deps = Deps::new();
     for f in files {
         let rel = f.strip_prefix("src").unwrap();
-        let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_string();
         if module == "lib" {
             continue;
         }
-        let root = if module == "main" { "streamp2p" } else { "crate" };
+        let root = if module == "main" {
+            "streamp2p"
+        } else {
+            "crate"
+        };
         let text = code(&std::fs::read_to_string(&f).unwrap());
         let mut names = named(&text, root);
         names.remove(&module);
@@ -131,14 +140,24 @@ fn the_design_record_matches_the_code() {
     for m in record.keys().filter(|m| !code.contains_key(*m)) {
         wrong.push(format!("{m} is in the record but not in src/"));
     }
-    assert!(wrong.is_empty(), "docs/design.md is out of date:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "docs/design.md is out of date:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
 fn the_rules_of_the_record_hold() {
     let code = from_code();
-    assert!(!code["web"].contains("store"), "a front end names the store");
-    assert!(!code["tracker"].contains("web"), "the tracker core uses web");
+    assert!(
+        !code["web"].contains("store"),
+        "a front end names the store"
+    );
+    assert!(
+        !code["tracker"].contains("web"),
+        "the tracker core uses web"
+    );
     // No cycles: a depth-first walk never comes back to a module on its own path.
     fn walk(m: &str, deps: &Deps, path: &mut Vec<String>) {
         if let Some(i) = path.iter().position(|p| p == m) {

@@ -169,6 +169,30 @@ fn two_listeners_share_the_live_stream() {
             .ok_or(r.text())
     });
     let shot = tmp.path().join("live-p2p.png");
+    // While they play, the node counts them: two HLS sessions (one browser, two pages: the
+    // master playlist's tokens tell them apart), browsers sharing among them.
+    let playing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let counter = {
+        let (http, playing) = (node.http, playing.clone());
+        std::thread::spawn(move || {
+            let mut most = (0, 0);
+            while playing.load(std::sync::atomic::Ordering::Relaxed) {
+                let h = http_request(http, "GET", "/api/health", &[]).map(|r| r.json());
+                if let Ok(h) = h {
+                    let hls = num(&h, "/listeners/hls").unwrap_or(0);
+                    let sharing = num(&h, "/listeners/sharing").unwrap_or(0);
+                    assert!(
+                        sharing <= hls,
+                        "sharing is a part of HLS: {}",
+                        h["listeners"]
+                    );
+                    most = (most.0.max(hls), most.1.max(sharing));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            most
+        })
+    };
     let out = run_js(
         "live_p2p.mjs",
         &[
@@ -179,6 +203,10 @@ fn two_listeners_share_the_live_stream() {
         ],
         Duration::from_secs(170),
     );
+    playing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (most_hls, most_sharing) = counter.join().expect("listener counter");
+    assert_eq!(most_hls, 2, "HLS sessions counted while two pages played");
+    assert!(most_sharing >= 1, "no browser counted as sharing");
     let line = out
         .lines()
         .find_map(|l| l.strip_prefix("result "))

@@ -31,15 +31,9 @@ fn stream_head(node: &Node, path: &str) -> String {
 }
 
 fn live_node(tmp: &std::path::Path, name: &str) -> Node {
-    let config = format!("audio = \"sine\"\n[station]\nname = \"{name}\"\n{BASE_CONFIG}");
-    let mut node = Node::start(tmp, &[], &config);
-    node.wait_healthy(0);
-    node.wait_until("on air", Duration::from_secs(10), |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        (h["live"]["state"] == "on_air")
-            .then_some(())
-            .ok_or(h.to_string())
-    });
+    let station = format!("\n[station]\nname = \"{name}\"\n");
+    let mut node = start_live_node(tmp, "sine", &station, any_file);
+    node.wait_live_state("on_air", Duration::from_secs(10));
     node
 }
 
@@ -53,6 +47,7 @@ fn a_renamed_station_is_named_so_everywhere_at_once() {
     assert!(stream_head(&node, "/live.ogg").contains("icy-name: Radio Before"));
 
     let csrf = op.csrf();
+    let library = tmp.path().join("library").display().to_string();
     // The same input, bitrate and library as running: nothing here needs a restart.
     let r = op.post(
         "/admin/settings",
@@ -63,7 +58,7 @@ fn a_renamed_station_is_named_so_everywhere_at_once() {
             ("public_url", ""),
             ("audio", "sine"),
             ("bitrate_kbps", "128"),
-            ("library", ""),
+            ("library", &library),
             ("upload_limit_kib", "0"),
             ("trackers", ""),
             ("max_upload_mb", "500"),
@@ -85,6 +80,18 @@ fn a_renamed_station_is_named_so_everywhere_at_once() {
             "{path}: {head}"
         );
     }
+    // The Ogg stream's own tags (what players show) name it too.
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream_tags", "-of", "json"])
+        .arg(format!("{}/live.ogg", node.base_url()))
+        .output()
+        .expect("run ffprobe");
+    let info: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("ffprobe JSON");
+    let title = info["streams"][0]["tags"]
+        .as_object()
+        .and_then(|t| t.iter().find(|(k, _)| k.eq_ignore_ascii_case("title")))
+        .map(|(_, v)| v.clone());
+    assert_eq!(title, Some("Radio Vallekas".into()), "{info}");
     let page = node.get("/").text();
     assert!(
         page.contains("<title>Radio Vallekas</title>"),

@@ -36,12 +36,15 @@ use serde::Serialize;
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AudioSource, Settings};
+use crate::{
+    config::{AudioSource, Settings},
+    station::Station,
+};
 use fanout::{Fanout, ListenerGuard};
 use format::{FRAME, RATE};
 use levels::Levels;
 use mp3::Mp3;
-use ogg_opus::OggOpus;
+use ogg_opus::{header_pages, OggOpus};
 use source::SourceError;
 
 /// Pages kept for a new listener's first burst: 1.5 s, so playback starts at once.
@@ -84,6 +87,15 @@ pub struct LiveStatus {
     pub listeners: usize,
 }
 
+/// The Vorbis comments of the live stream: the station's name and description.
+fn stream_tags(settings: &Settings) -> Vec<String> {
+    let mut tags = vec![format!("TITLE={}", settings.station.name)];
+    if !settings.station.description.is_empty() {
+        tags.push(format!("DESCRIPTION={}", settings.station.description));
+    }
+    tags
+}
+
 /// What a new listener needs: the headers, a burst of recent pages, then the live pages.
 pub struct Subscription {
     pub headers: Bytes,
@@ -97,7 +109,12 @@ pub struct Live {
     source: AudioSource,
     /// Asks an ALSA card for this rate instead of 48 kHz.
     capture_rate: Option<u32>,
-    headers: Bytes,
+    /// The station's name and description, read for every new listener's header pages.
+    station: Arc<Station>,
+    /// The Ogg stream's serial, which header pages made later must carry.
+    serial: u32,
+    /// The header pages with the tags they were made for, remade when the tags change.
+    headers: Mutex<(Vec<String>, Bytes)>,
     ogg: Fanout,
     /// Every Opus packet (20 ms), for the recorder, which frames its own files.
     packets: broadcast::Sender<Bytes>,
@@ -121,8 +138,9 @@ struct CaptureThread {
 }
 
 impl Live {
-    /// Starts the capture thread for `settings.audio` (nothing runs for `none`).
-    pub fn start(settings: &Settings, shutdown: CancellationToken) -> Arc<Self> {
+    /// Starts the capture thread for the station's audio input (nothing runs for `none`).
+    pub fn start(station: Arc<Station>, shutdown: CancellationToken) -> Arc<Self> {
+        let settings = station.settings();
         let cfg = &settings.live;
         let channels = usize::from(cfg.channels);
         let mut encoder = match opus::Encoder::new(
@@ -149,16 +167,15 @@ impl Live {
             .as_mut()
             .and_then(|e| e.get_lookahead().ok())
             .unwrap_or(312) as u16;
-        let mut tags = vec![format!("TITLE={}", settings.station.name)];
-        if !settings.station.description.is_empty() {
-            tags.push(format!("DESCRIPTION={}", settings.station.description));
-        }
+        let tags = stream_tags(&settings);
         let muxer = OggOpus::new(channels as u8, pre_skip, &tags);
         let off = settings.audio == AudioSource::None || encoder.is_none();
         let live = Arc::new(Self {
             source: settings.audio.clone(),
             capture_rate: cfg.capture_rate,
-            headers: Bytes::copy_from_slice(muxer.headers()),
+            serial: muxer.serial(),
+            headers: Mutex::new((tags, Bytes::copy_from_slice(muxer.headers()))),
+            station,
             ogg: Fanout::new(LISTENER_BACKLOG, BURST_PAGES),
             packets: broadcast::channel(PACKET_BACKLOG).0,
             mp3: Fanout::new(PACKET_BACKLOG, BURST_MP3_FRAMES),
@@ -265,10 +282,21 @@ impl Live {
         self.levels.subscribe()
     }
 
+    /// The Ogg header pages for a new listener, with the station's name as it is now.
+    fn headers(&self) -> Bytes {
+        let tags = stream_tags(&self.station.settings());
+        let mut cached = self.headers.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.0 != tags {
+            let pages = header_pages(self.serial, self.channels, self.pre_skip, &tags);
+            *cached = (tags, Bytes::from(pages));
+        }
+        cached.1.clone()
+    }
+
     pub fn subscribe(&self) -> Subscription {
         let (burst, pages, guard) = self.ogg.subscribe();
         Subscription {
-            headers: self.headers.clone(),
+            headers: self.headers(),
             burst,
             pages,
             guard,

@@ -17,33 +17,58 @@ pub struct OggOpus {
     headers: Vec<u8>,
 }
 
+/// The OpusHead and OpusTags pages of stream `serial` (page numbers 0 and 1). The tags
+/// may differ from those the stream started with: a listener who joins after the station
+/// was renamed gets the new name, then the same audio pages as everyone.
+pub fn header_pages(serial: u32, channels: u8, pre_skip: u16, tags: &[String]) -> Vec<u8> {
+    write_headers(
+        &mut PacketWriter::new(Vec::new()),
+        serial,
+        channels,
+        pre_skip,
+        tags,
+    )
+}
+
+/// Writes the two header pages with `writer` (whose page numbers then go on from them)
+/// and returns their bytes.
+fn write_headers(
+    writer: &mut PacketWriter<'static, Vec<u8>>,
+    serial: u32,
+    channels: u8,
+    pre_skip: u16,
+    tags: &[String],
+) -> Vec<u8> {
+    let mut head = b"OpusHead".to_vec();
+    head.push(1); // version
+    head.push(channels);
+    head.extend_from_slice(&pre_skip.to_le_bytes());
+    head.extend_from_slice(&48_000u32.to_le_bytes()); // input rate, informational
+    head.extend_from_slice(&0i16.to_le_bytes()); // output gain
+    head.push(0); // channel mapping family 0: mono or stereo
+    let mut comments = b"OpusTags".to_vec();
+    let vendor = concat!("streamp2p ", env!("CARGO_PKG_VERSION"));
+    comments.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
+    comments.extend_from_slice(vendor.as_bytes());
+    comments.extend_from_slice(&(tags.len() as u32).to_le_bytes());
+    for t in tags {
+        comments.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        comments.extend_from_slice(t.as_bytes());
+    }
+    // Each header packet ends its own page, as RFC 7845 requires; writing to a Vec
+    // cannot fail.
+    let _ = writer.write_packet(head, serial, PacketWriteEndInfo::EndPage, 0);
+    let _ = writer.write_packet(comments, serial, PacketWriteEndInfo::EndPage, 0);
+    std::mem::take(writer.inner_mut())
+}
+
 impl OggOpus {
     /// `pre_skip`: the encoder's lookahead in 48 kHz samples. `tags`: Vorbis comments such
     /// as `TITLE=...`.
     pub fn new(channels: u8, pre_skip: u16, tags: &[String]) -> Self {
         let serial = rand::random();
         let mut writer = PacketWriter::new(Vec::new());
-        let mut head = b"OpusHead".to_vec();
-        head.push(1); // version
-        head.push(channels);
-        head.extend_from_slice(&pre_skip.to_le_bytes());
-        head.extend_from_slice(&48_000u32.to_le_bytes()); // input rate, informational
-        head.extend_from_slice(&0i16.to_le_bytes()); // output gain
-        head.push(0); // channel mapping family 0: mono or stereo
-        let mut comments = b"OpusTags".to_vec();
-        let vendor = concat!("streamp2p ", env!("CARGO_PKG_VERSION"));
-        comments.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
-        comments.extend_from_slice(vendor.as_bytes());
-        comments.extend_from_slice(&(tags.len() as u32).to_le_bytes());
-        for t in tags {
-            comments.extend_from_slice(&(t.len() as u32).to_le_bytes());
-            comments.extend_from_slice(t.as_bytes());
-        }
-        // Each header packet ends its own page, as RFC 7845 requires; writing to a Vec
-        // cannot fail.
-        let _ = writer.write_packet(head, serial, PacketWriteEndInfo::EndPage, 0);
-        let _ = writer.write_packet(comments, serial, PacketWriteEndInfo::EndPage, 0);
-        let headers = std::mem::take(writer.inner_mut());
+        let headers = write_headers(&mut writer, serial, channels, pre_skip, tags);
         Self {
             writer,
             serial,
@@ -51,6 +76,12 @@ impl OggOpus {
             in_page: 0,
             headers,
         }
+    }
+
+    /// The logical stream's serial number: header pages made later with
+    /// [`header_pages`] must carry it to lead this stream's audio pages.
+    pub fn serial(&self) -> u32 {
+        self.serial
     }
 
     /// The two header pages every listener gets first.
@@ -105,5 +136,18 @@ mod tests {
             last = p.absgp_page();
         }
         assert_eq!(last, 312 + 10 * 960);
+    }
+
+    #[test]
+    fn later_headers_lead_the_same_stream() {
+        let o = OggOpus::new(2, 312, &["TITLE=Old".into()]);
+        let again = header_pages(o.serial(), 2, 312, &["TITLE=Old".into()]);
+        assert_eq!(again, o.headers(), "the same tags make the same pages");
+        let renamed = header_pages(o.serial(), 2, 312, &["TITLE=New".into()]);
+        let mut r = ogg::reading::PacketReader::new(std::io::Cursor::new(renamed));
+        let head = r.read_packet_expected().unwrap();
+        assert_eq!(head.stream_serial(), o.serial());
+        let tags = r.read_packet_expected().unwrap();
+        assert!(tags.data.windows(9).any(|w| w == b"TITLE=New"));
     }
 }

@@ -5,8 +5,10 @@
 //! without one (it was given a media playlist URL directly, or fetches a segment) counts
 //! by its address and user agent, and is joined to the token last seen from them.
 //!
-//! Every input here is a client's: the table is bounded, tokens are ours or ignored, and
-//! the address and user agent are only hashed.
+//! A token carries a tag keyed by a secret of this process, so the node knows its own
+//! tokens without keeping them: a player that paused past the window comes back as the same
+//! session, and a made-up token is ignored. Every input here is a client's: the table is
+//! bounded, and the address and user agent are only hashed.
 
 use std::{
     collections::HashMap,
@@ -34,16 +36,15 @@ struct Inner {
     /// Session key -> last seen. Tokens are keys themselves; clients without one are keyed
     /// by a hash of their address and user agent.
     seen: HashMap<u64, Instant>,
-    /// Address + user agent hash -> the token that client was given.
-    tokens: HashMap<u64, u64>,
+    /// Address + user agent hash -> the token that client used last, and when.
+    tokens: HashMap<u64, (u64, Instant)>,
 }
 
 impl Inner {
     fn prune(&mut self, now: Instant, window: Duration) {
-        self.seen
-            .retain(|_, t| now.saturating_duration_since(*t) < window);
-        let seen = &self.seen;
-        self.tokens.retain(|_, token| seen.contains_key(token));
+        let live = |t: &Instant| now.saturating_duration_since(*t) < window;
+        self.seen.retain(|_, t| live(t));
+        self.tokens.retain(|_, (_, t)| live(t));
     }
 
     /// Makes room for one more, if there is any to make.
@@ -81,39 +82,39 @@ impl Sessions {
         self.hasher.hash_one((ip.to_canonical(), user_agent)) & !1
     }
 
-    /// A new session for a player that fetched the master playlist; its token goes into
-    /// the media playlist URLs.
-    pub fn start(&self, ip: IpAddr, user_agent: &str, now: Instant) -> String {
-        let token = fastrand::u64(..) | 1;
-        let client = self.client_key(ip, user_agent);
-        let mut inner = self.lock();
-        if inner.room(now, self.window) {
-            inner.seen.insert(token, now);
-            inner.tokens.insert(client, token);
-        }
-        format!("{token:016x}")
+    /// The tag of a token's nonce: the low half of the token.
+    fn tag(&self, nonce: u32) -> u32 {
+        self.hasher.hash_one(nonce) as u32
+    }
+
+    /// A token of ours, as its session key; anything else is None.
+    fn token_key(&self, text: &str) -> Option<u64> {
+        let t = u64::from_str_radix(text, 16)
+            .ok()
+            .filter(|_| text.len() == 16)?;
+        (t as u32 == self.tag((t >> 32) as u32)).then_some(t | 1)
+    }
+
+    /// A token for a player that fetched the master playlist, for its media playlist URLs.
+    /// The session counts from the player's first media playlist.
+    pub fn start(&self) -> String {
+        let nonce = fastrand::u32(..);
+        format!("{nonce:08x}{:08x}", self.tag(nonce))
     }
 
     /// A playlist or segment request: refreshes the session of `token` if it is one of
-    /// ours and still alive, else the one of this address and user agent.
+    /// ours, else the one this address and user agent used last, else a session of the
+    /// address and user agent themselves.
     pub fn touch(&self, token: Option<&str>, ip: IpAddr, user_agent: &str, now: Instant) {
-        let token = token
-            .filter(|t| t.len() == 16)
-            .and_then(|t| u64::from_str_radix(t, 16).ok())
-            .filter(|t| t & 1 == 1);
+        let token = token.and_then(|t| self.token_key(t));
         let client = self.client_key(ip, user_agent);
         let mut inner = self.lock();
         let key = match token {
-            Some(t) if inner.seen.contains_key(&t) => {
-                inner.tokens.insert(client, t);
+            Some(t) => {
+                inner.tokens.insert(client, (t, now));
                 t
             }
-            _ => inner
-                .tokens
-                .get(&client)
-                .copied()
-                .filter(|t| inner.seen.contains_key(t))
-                .unwrap_or(client),
+            None => inner.tokens.get(&client).map_or(client, |(t, _)| *t),
         };
         if inner.seen.contains_key(&key) || inner.room(now, self.window) {
             inner.seen.insert(key, now);
@@ -138,21 +139,26 @@ mod tests {
     fn players_are_told_apart_and_expire() {
         let s = Sessions::new(W);
         let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
         let nat: IpAddr = "192.168.1.1".parse().unwrap();
         // Two players behind one address with the same user agent: two tokens.
-        let a = s.start(nat, "ffmpeg", t0);
-        let b = s.start(nat, "ffmpeg", t0);
+        let (a, b) = (s.start(), s.start());
         assert_ne!(a, b);
-        s.touch(Some(&a), nat, "ffmpeg", t0 + Duration::from_secs(2));
-        s.touch(Some(&b), nat, "ffmpeg", t0 + Duration::from_secs(2));
+        assert_eq!(s.count(t0), 0, "a master playlist alone is not a listener");
+        s.touch(Some(&a), nat, "ffmpeg", at(1));
+        s.touch(Some(&b), nat, "ffmpeg", at(1));
         // A segment without a token joins the token last seen from that client.
-        s.touch(None, nat, "ffmpeg", t0 + Duration::from_secs(3));
-        assert_eq!(s.count(t0 + Duration::from_secs(3)), 2);
+        s.touch(None, nat, "ffmpeg", at(2));
+        assert_eq!(s.count(at(2)), 2);
         // A player that never saw the master playlist counts by address and agent.
-        s.touch(None, nat, "Safari", t0 + Duration::from_secs(3));
-        s.touch(None, nat, "Safari", t0 + Duration::from_secs(4));
-        assert_eq!(s.count(t0 + Duration::from_secs(4)), 3);
-        assert_eq!(s.count(t0 + Duration::from_secs(30)), 0);
+        s.touch(None, nat, "Safari", at(3));
+        s.touch(None, nat, "Safari", at(4));
+        assert_eq!(s.count(at(4)), 3);
+        assert_eq!(s.count(at(30)), 0);
+        // A player back from a pause is the same session as before, not a new one.
+        s.touch(Some(&a), nat, "ffmpeg", at(40));
+        s.touch(None, nat, "ffmpeg", at(41));
+        assert_eq!(s.count(at(41)), 1);
     }
 
     #[test]

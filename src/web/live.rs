@@ -167,17 +167,12 @@ impl Player {
 }
 
 /// `GET /live/index.m3u8`: the master playlist, with a session token of the player's own
-/// in its media playlist URLs.
-pub async fn hls_master(
-    State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
-) -> Response {
+/// in its media playlist URLs (see `live::sessions`).
+pub async fn hls_master(State(app): State<AppState>) -> Response {
     if !app.live.is_on() {
         return (StatusCode::NOT_FOUND, "no live input\n").into_response();
     }
-    let p = Player::new(&app, &conn, &headers, None);
-    let token = app.hls.sessions.start(p.ip, &p.user_agent, Instant::now());
+    let token = app.hls.sessions.start();
     hls_response(
         "application/vnd.apple.mpegurl",
         "no-cache",
