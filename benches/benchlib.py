@@ -209,7 +209,7 @@ class Node:
     def base(self):
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self):
+    def start(self, preexec_fn=None):
         args = [self.binary, "run", "--data-dir", self.data_dir,
                 "--http", f"127.0.0.1:{self.http_port}",
                 "--peer-port", str(self.peer_port),
@@ -223,7 +223,7 @@ class Node:
         logf.flush()
         self.t0_wall = time.time()
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(args, stdout=logf, stderr=logf, env=env)
+        self.proc = subprocess.Popen(args, stdout=logf, stderr=logf, env=env, preexec_fn=preexec_fn)
         logf.close()
         return self
 
@@ -564,8 +564,12 @@ def cmd_seeding(a):
     prepare = f"rm -rf {out} && cat {src} > /dev/null && cat {src} > /dev/null"
     result = {"bytes": size}
 
-    # (a) the node seeds over BitTorrent; aria2c fetches with the web seed stripped.
-    cfg = swarm_config(dht=False, lsd=False, enabled=True)
+    # (a) the node seeds over BitTorrent; aria2c fetches with the web seed stripped. The node's
+    # WebRTC seeder is off in both phases: it announces the library to the node's own WebSocket
+    # tracker as a seeder, and /scrape counts every peer of the table (WebSocket ones too), so
+    # with it on the swarm-off node of (b) would list a seeder before qBittorrent announced.
+    no_webrtc = "[webtorrent]\nenabled = false\n"
+    cfg = swarm_config(dht=False, lsd=False, enabled=True, extra=no_webrtc)
     node = Node(a.bin, data, [a.lib], cfg, a.work, "node-seed").start()
     try:
         wait_until(lambda: (h := node.health()) and h["library"]["items"] == 1
@@ -602,7 +606,7 @@ def cmd_seeding(a):
         node.stop()
 
     # (b) qBittorrent seeds the same file; the node (swarm off) is only the tracker.
-    cfg_b = swarm_config(enabled=False)
+    cfg_b = swarm_config(enabled=False, extra=no_webrtc)
     node = Node(a.bin, data, [a.lib], cfg_b, a.work, "node-tracker").start()
     qb = None
     try:
@@ -611,7 +615,8 @@ def cmd_seeding(a):
         tor = os.path.join(a.work, "qb.torrent")
         ih_b, _ = fetch_stripped_torrent(node, tor)
         assert ih_b == ih, "same file, same infohash"
-        assert (scrape_complete(node.base, ih) or 0) == 0, "swarm-off node lists no seeder"
+        listed = scrape_complete(node.base, ih)
+        assert listed == 0, f"the swarm-off node's /scrape lists {listed} seeder(s), want 0"
         profile = os.path.join(a.work, "qb-profile")
         qport, wport = free_port(), free_port()
         qb_config(profile, qport, wport)
