@@ -9,8 +9,8 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Path, RawQuery, State},
-    http::{header, HeaderMap, StatusCode},
+    extract::{ConnectInfo, FromRequestParts, Path, State},
+    http::{header, request::Parts, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -128,35 +128,44 @@ fn hls_response(mime: &'static str, cache: &'static str, body: impl Into<Body>) 
         .into_response()
 }
 
-/// Who asks for a live playlist or segment, for counting HLS listeners.
-struct Player {
+/// Who asks for a live playlist or segment, for counting HLS listeners (an extractor:
+/// the client's address, its user agent, and the session token of the URL, if any).
+pub struct Player {
     ip: IpAddr,
     user_agent: String,
-    /// The session token of the media playlist URL, if any.
     token: Option<String>,
 }
 
-impl Player {
-    fn new(app: &AppState, conn: &ConnInfo, headers: &HeaderMap, query: Option<&str>) -> Self {
-        let token = query.and_then(|q| {
+impl FromRequestParts<AppState> for Player {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Infallible> {
+        let token = parts.uri.query().and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "s")
                 .map(|(_, v)| v.into_owned())
         });
-        let user_agent = headers
+        let user_agent = parts
+            .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .chars()
             .take(256)
             .collect();
-        Self {
-            ip: client_ip(app, conn, headers),
+        let ip = match parts.extensions.get::<ConnectInfo<ConnInfo>>() {
+            Some(ConnectInfo(conn)) => client_ip(app, conn, &parts.headers),
+            None => IpAddr::from([0, 0, 0, 0]),
+        };
+        Ok(Self {
+            ip,
             user_agent,
             token,
-        }
+        })
     }
+}
 
+impl Player {
     /// Counts the request as this player's (see `live::sessions`).
     fn seen(&self, app: &AppState) {
         let token = self.token.as_deref();
@@ -195,23 +204,11 @@ fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
     }
 }
 
-pub async fn hls_mp3(
-    State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let player = Player::new(&app, &conn, &headers, q.as_deref());
+pub async fn hls_mp3(State(app): State<AppState>, player: Player) -> Response {
     hls_playlist(&app, Variant::Mp3, player)
 }
 
-pub async fn hls_opus(
-    State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let player = Player::new(&app, &conn, &headers, q.as_deref());
+pub async fn hls_opus(State(app): State<AppState>, player: Player) -> Response {
     hls_playlist(&app, Variant::Opus, player)
 }
 
@@ -233,23 +230,20 @@ fn segment(app: &AppState, player: Player, mime: &'static str, data: Option<Byte
 /// `GET /live/mp3/<n>.mp3`: one segment.
 pub async fn hls_mp3_segment(
     State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
+    player: Player,
     Path(file): Path<String>,
 ) -> Response {
     let seg = file
         .strip_suffix(".mp3")
         .and_then(|n| n.parse::<u64>().ok())
         .and_then(|n| app.hls.segment(Variant::Mp3, n));
-    let player = Player::new(&app, &conn, &headers, None);
     segment(&app, player, "audio/mpeg", seg)
 }
 
 /// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`.
 pub async fn hls_opus_segment(
     State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
+    player: Player,
     Path(file): Path<String>,
 ) -> Response {
     let seg = if file == "init.mp4" {
@@ -259,7 +253,6 @@ pub async fn hls_opus_segment(
             .and_then(|n| n.parse::<u64>().ok())
             .and_then(|n| app.hls.segment(Variant::Opus, n))
     };
-    let player = Player::new(&app, &conn, &headers, None);
     segment(&app, player, "audio/mp4", seg)
 }
 
