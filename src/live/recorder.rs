@@ -14,7 +14,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::{sync::broadcast::error::RecvError, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::{format::FRAME, ogg_opus::OggOpus, Live};
@@ -137,6 +137,9 @@ impl Recorder {
         let (mut rx, channels, pre_skip) = live.packets();
         let split_samples = self.split.as_secs() * 48_000;
         let mut open: Option<Open> = None;
+        // The last split's finishing (a sync and a rename, off the runtime): awaited before
+        // the next one and at the end, so its panic reaches this task.
+        let mut finishing: Option<JoinHandle<()>> = None;
         loop {
             let packet = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -167,12 +170,25 @@ impl Recorder {
             }
             if o.samples >= split_samples {
                 if let Some(o) = open.take() {
-                    tokio::task::spawn_blocking(move || Self::finish(o));
+                    settle(finishing.take()).await;
+                    finishing = Some(tokio::task::spawn_blocking(move || Self::finish(o)));
                 }
             }
         }
+        settle(finishing.take()).await;
         if let Some(o) = open.take() {
-            let _ = tokio::task::spawn_blocking(move || Self::finish(o)).await;
+            settle(Some(tokio::task::spawn_blocking(move || Self::finish(o)))).await;
+        }
+    }
+}
+
+/// Waits for a recording's finishing; its panic goes on in the caller, the recorder task,
+/// where the node sees it.
+async fn settle(finishing: Option<JoinHandle<()>>) {
+    let Some(h) = finishing else { return };
+    if let Err(e) = h.await {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
         }
     }
 }
