@@ -153,10 +153,11 @@ impl Sources {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
+            let st = self.status();
             let sample = Sample {
                 t: unix_secs(),
-                listeners: self.listeners(Instant::now()).total as u64,
-                upload_bps: self.swarm.get().map_or(0, |s| s.stats().upload_bps),
+                listeners: st.listeners.total as u64,
+                upload_bps: st.swarm.map_or(0, |s| s.upload_bps),
             };
             let station = self.station.clone();
             match tokio::task::spawn_blocking(move || station.record_sample(&sample)).await {
