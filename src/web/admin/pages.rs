@@ -128,23 +128,29 @@ pub fn setup(settings: &Settings, form_token: &str, err: Option<&FormError>) -> 
                         minlength="8" required;
                 }
                 (problem(err, "password2"))
-                label {
-                    "Station name"
-                    input name="station_name" value=(settings.station.name) maxlength="100"
-                        required;
-                }
-                (problem(err, "station.name"))
-                label {
-                    "A sentence about the station"
-                    textarea name="station_description" rows="3" maxlength="2000" {
-                        (settings.station.description)
-                    }
-                }
-                (problem(err, "station.description"))
+                (station_fields(settings, err, "A sentence about the station"))
                 button type="submit" { "Save and start" }
             }
         },
     )
+}
+
+/// The station's name and description, on the first-run form and in the settings.
+pub fn station_fields(settings: &Settings, err: Option<&FormError>, about: &str) -> Markup {
+    html! {
+        label {
+            "Station name"
+            input name="station_name" value=(settings.station.name) maxlength="100" required;
+        }
+        (problem(err, "station.name"))
+        label {
+            (about)
+            textarea name="station_description" rows="3" maxlength="2000" {
+                (settings.station.description)
+            }
+        }
+        (problem(err, "station.description"))
+    }
 }
 
 pub fn login(form_token: &str, message: Option<&str>) -> Markup {

@@ -6,7 +6,7 @@ use maud::{html, Markup};
 use super::{
     dashboard::{Dashboard, Episode, LibraryView, OnAir, Sisters},
     error::FormError,
-    pages::{problem, shell},
+    pages::{problem, shell, station_fields},
 };
 use crate::{
     config::operator::{Show, DAYS},
@@ -384,18 +384,7 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
         html! {
             form method="post" action="/admin/settings" class="stack" {
                 (csrf)
-                label {
-                    "Station name"
-                    input name="station_name" value=(s.station.name) maxlength="100" required;
-                }
-                (problem(err, "station.name"))
-                label {
-                    "About the station"
-                    textarea name="station_description" rows="3" maxlength="2000" {
-                        (s.station.description)
-                    }
-                }
-                (problem(err, "station.description"))
+                (station_fields(s, err, "About the station"))
                 label {
                     "Sound input"
                     select name="audio" {
