@@ -73,6 +73,64 @@ pub async fn index(
     let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [], "live": live_cfg })
         .to_string()
         .replace('<', "\\u003c");
+    let head = html! { script type="importmap" { (PreEscaped(IMPORT_MAP)) } };
+    document(
+        &station.name,
+        "/assets/listen.css",
+        head,
+        html! {
+            main {
+                h1 { (station.name) }
+                p class="desc" { (station.description) }
+                section id="player" hidden aria-live="polite" {
+                    p id="now" {}
+                    audio id="audio" controls preload="none" {}
+                    progress id="progress" max="1" value="0" {}
+                    p id="status" {}
+                    div class="links" {
+                        a id="direct" download { "Download" }
+                        a id="magnet" { "Magnet link" }
+                        a id="torrent" { "Torrent file" }
+                    }
+                }
+                @if let Some(state) = live_state {
+                    h2 { "Live" }
+                    div class="episode live" {
+                        button type="button" id="live-play" aria-label="Listen live" { "▶" }
+                        div class="meta" {
+                            div class="title" { (station.name) " live" }
+                            small id="live-state" { (state) }
+                        }
+                    }
+                }
+                h2 { "Episodes" }
+                ul {
+                    @for item in catalog.items.values() {
+                        (episode(&ItemView::new(item, &base, &trackers)
+                            .with_meta(metas.get(&item.infohash))))
+                    }
+                    @if catalog.items.is_empty() {
+                        li class="empty" {
+                            "No episodes yet. When the station's USB storage is plugged \
+                             in, its episodes appear here by themselves."
+                        }
+                    }
+                }
+                footer {
+                    "Listening here also shares what you hear, live or an episode, with \
+                     other listeners, so the station needs less of its own internet \
+                     connection."
+                }
+            }
+            script type="application/json" id="config" { (PreEscaped(config)) }
+            script type="module" src="/assets/listen.js" {}
+        },
+    )
+}
+
+/// The frame of every page, the listen page's and the config page's: the common head,
+/// then the page's own `head` elements, and its body.
+pub(crate) fn document(title: &str, stylesheet: &str, head: Markup, body: Markup) -> Markup {
     html! {
         (PreEscaped("<!doctype html>"))
         html lang="en" {
@@ -80,57 +138,11 @@ pub async fn index(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 link rel="icon" href="data:,";
-                title { (station.name) }
-                link rel="stylesheet" href="/assets/listen.css";
-                script type="importmap" { (PreEscaped(IMPORT_MAP)) }
+                title { (title) }
+                link rel="stylesheet" href=(stylesheet);
+                (head)
             }
-            body {
-                main {
-                    h1 { (station.name) }
-                    p class="desc" { (station.description) }
-                    section id="player" hidden aria-live="polite" {
-                        p id="now" {}
-                        audio id="audio" controls preload="none" {}
-                        progress id="progress" max="1" value="0" {}
-                        p id="status" {}
-                        div class="links" {
-                            a id="direct" download { "Download" }
-                            a id="magnet" { "Magnet link" }
-                            a id="torrent" { "Torrent file" }
-                        }
-                    }
-                    @if let Some(state) = live_state {
-                        h2 { "Live" }
-                        div class="episode live" {
-                            button type="button" id="live-play" aria-label="Listen live" { "▶" }
-                            div class="meta" {
-                                div class="title" { (station.name) " live" }
-                                small id="live-state" { (state) }
-                            }
-                        }
-                    }
-                    h2 { "Episodes" }
-                    ul {
-                        @for item in catalog.items.values() {
-                            (episode(&ItemView::new(item, &base, &trackers)
-                                .with_meta(metas.get(&item.infohash))))
-                        }
-                        @if catalog.items.is_empty() {
-                            li class="empty" {
-                                "No episodes yet. When the station's USB storage is plugged \
-                                 in, its episodes appear here by themselves."
-                            }
-                        }
-                    }
-                    footer {
-                        "Listening here also shares what you hear, live or an episode, with \
-                         other listeners, so the station needs less of its own internet \
-                         connection."
-                    }
-                }
-                script type="application/json" id="config" { (PreEscaped(config)) }
-                script type="module" src="/assets/listen.js" {}
-            }
+            body { (body) }
         }
     }
 }

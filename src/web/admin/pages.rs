@@ -12,13 +12,16 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::{
     auth, dashboard::warnings, error::FormError, extract::LoggedIn, sections::listen_ways,
 };
-use crate::{config::Settings, web::AppState};
+use crate::{
+    config::Settings,
+    web::{page::document, AppState},
+};
 
 const ADMIN_JS: &str = include_str!("../assets/admin.js");
 const ADMIN_CSS: &str = include_str!("../assets/admin.css");
@@ -72,25 +75,17 @@ impl IntoResponse for Page {
     }
 }
 
-/// Every page's frame: no whitespace between tags, as the pages had when written by hand.
+/// The config page's frame: kept out of search engines, its own style and script.
 pub fn shell(title: &str, body: Markup) -> Markup {
-    html! {
-        (PreEscaped("<!doctype html>"))
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex";
-                link rel="icon" href="data:,";
-                title { (title) }
-                link rel="stylesheet" href="/admin/admin.css";
-            }
-            body {
-                main { (body) }
-                script type="module" src="/admin/admin.js" {}
-            }
-        }
-    }
+    document(
+        title,
+        "/admin/admin.css",
+        html! { meta name="robots" content="noindex"; },
+        html! {
+            main { (body) }
+            script type="module" src="/admin/admin.js" {}
+        },
+    )
 }
 
 /// A message beside the field it is about (or at the top when it names none).
