@@ -4,13 +4,14 @@
 //! p2p-media-loader (`assets/listen.js`). The import map lets the p2p-media-loader hls.js
 //! integration import its core by the bare name it was built with.
 
-use std::fmt::Write;
+//!
+//! Written with maud, like the config page (see `admin::pages` for why).
 
 use axum::{
     extract::{ConnectInfo, State},
     http::HeaderMap,
-    response::Html,
 };
+use maud::{html, Markup, PreEscaped};
 
 use crate::live::{p2p, LiveState};
 
@@ -18,22 +19,6 @@ use super::{
     api::{trackers, ItemView},
     base_url, AppState, ConnInfo,
 };
-
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 pub(crate) fn size(bytes: u64) -> String {
     const MB: f64 = 1024.0 * 1024.0;
@@ -66,62 +51,19 @@ pub async fn index(
     State(app): State<AppState>,
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
-) -> Html<String> {
+) -> Markup {
     let settings = app.station.settings();
     let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
     let station = &settings.station;
     let metas = app.station.item_meta();
     let catalog = app.library.catalog();
-    let mut rows = String::new();
-    for item in catalog.items.values() {
-        let v = ItemView::new(item, &base, &trackers).with_meta(metas.get(&item.infohash));
-        let title = v.display_title();
-        let meta: Vec<String> = [
-            v.artist.map(str::to_string),
-            Some(duration(v.duration_secs)).filter(|d| !d.is_empty()),
-            Some(size(v.size)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let _ = writeln!(
-            rows,
-            "<li class=\"episode\"><button type=\"button\" aria-label=\"Play {t}\" \
-             data-infohash=\"{ih}\" data-title=\"{t}\" data-magnet=\"{m}\" data-torrent=\"{tf}\" \
-             data-webseed=\"{ws}\">&#9654;</button><div class=\"meta\"><div class=\"title\">{t}</div>\
-             <small>{meta}</small></div></li>",
-            t = esc(title),
-            ih = esc(v.infohash),
-            m = esc(&v.magnet),
-            tf = esc(&v.torrent),
-            ws = esc(&v.web_seed),
-            meta = esc(&meta.join(" · ")),
-        );
-    }
-    if rows.is_empty() {
-        rows.push_str(
-            "<li class=\"empty\">No episodes yet. When the station's USB storage is plugged in, \
-             its episodes appear here by themselves.</li>",
-        );
-    }
-    let live = if app.live.is_on() {
-        let state = match app.live.status().state {
-            LiveState::OnAir => "On air now",
-            LiveState::Starting => "Starting…",
-            LiveState::NoInput { .. } => "Off air for the moment: the studio sends no sound",
-            LiveState::Off => "",
-        };
-        format!(
-            "<h2>Live</h2><div class=\"episode live\"><button type=\"button\" id=\"live-play\" \
-             aria-label=\"Listen live\">&#9654;</button><div class=\"meta\"><div class=\"title\">\
-             {name} live</div><small id=\"live-state\">{state}</small></div></div>",
-            name = esc(&station.name),
-            state = esc(state),
-        )
-    } else {
-        String::new()
-    };
+    let live_state = app.live.is_on().then(|| match app.live.status().state {
+        LiveState::OnAir => "On air now",
+        LiveState::Starting => "Starting…",
+        LiveState::NoInput { .. } => "Off air for the moment: the studio sends no sound",
+        LiveState::Off => "",
+    });
     // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
     // value can close the block.
     let live_cfg = app
@@ -131,27 +73,108 @@ pub async fn index(
     let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [], "live": live_cfg })
         .to_string()
         .replace('<', "\\u003c");
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <link rel=\"icon\" href=\"data:,\">\
-         <title>{name}</title><link rel=\"stylesheet\" href=\"/assets/listen.css\">\
-         <script type=\"importmap\">{{\"imports\":{{\"p2p-media-loader-core\":\
-         \"/assets/p2p-media-loader-core.es.min.js\"}}}}</script></head><body><main>\
-         <h1>{name}</h1><p class=\"desc\">{desc}</p>\
-         <section id=\"player\" hidden aria-live=\"polite\"><p id=\"now\"></p>\
-         <audio id=\"audio\" controls preload=\"none\"></audio>\
-         <progress id=\"progress\" max=\"1\" value=\"0\"></progress><p id=\"status\"></p>\
-         <div class=\"links\"><a id=\"direct\" download>Download</a>\
-         <a id=\"magnet\">Magnet link</a><a id=\"torrent\">Torrent file</a></div></section>\
-         {live}<h2>Episodes</h2><ul>{rows}</ul>\
-         <footer>Listening here also shares what you hear, live or an episode, with other \
-         listeners, so the station needs less of its own internet connection.</footer></main>\
-         <script type=\"application/json\" id=\"config\">{config}</script>\
-         <script type=\"module\" src=\"/assets/listen.js\"></script></body></html>",
-        name = esc(&station.name),
-        desc = esc(&station.description),
-    ))
+    let head = html! { script type="importmap" { (PreEscaped(IMPORT_MAP)) } };
+    document(
+        &station.name,
+        "/assets/listen.css",
+        head,
+        html! {
+            main {
+                h1 { (station.name) }
+                p class="desc" { (station.description) }
+                section id="player" hidden aria-live="polite" {
+                    p id="now" {}
+                    audio id="audio" controls preload="none" {}
+                    progress id="progress" max="1" value="0" {}
+                    p id="status" {}
+                    div class="links" {
+                        a id="direct" download { "Download" }
+                        a id="magnet" { "Magnet link" }
+                        a id="torrent" { "Torrent file" }
+                    }
+                }
+                @if let Some(state) = live_state {
+                    h2 { "Live" }
+                    div class="episode live" {
+                        button type="button" id="live-play" aria-label="Listen live" { "▶" }
+                        div class="meta" {
+                            div class="title" { (station.name) " live" }
+                            small id="live-state" { (state) }
+                        }
+                    }
+                }
+                h2 { "Episodes" }
+                ul {
+                    @for item in catalog.items.values() {
+                        (episode(&ItemView::new(item, &base, &trackers)
+                            .with_meta(metas.get(&item.infohash))))
+                    }
+                    @if catalog.items.is_empty() {
+                        li class="empty" {
+                            "No episodes yet. When the station's USB storage is plugged \
+                             in, its episodes appear here by themselves."
+                        }
+                    }
+                }
+                footer {
+                    "Listening here also shares what you hear, live or an episode, with \
+                     other listeners, so the station needs less of its own internet \
+                     connection."
+                }
+            }
+            script type="application/json" id="config" { (PreEscaped(config)) }
+            script type="module" src="/assets/listen.js" {}
+        },
+    )
+}
+
+/// The frame of every page, the listen page's and the config page's: the common head,
+/// then the page's own `head` elements, and its body.
+pub(crate) fn document(title: &str, stylesheet: &str, head: Markup, body: Markup) -> Markup {
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href="data:,";
+                title { (title) }
+                link rel="stylesheet" href=(stylesheet);
+                (head)
+            }
+            body { (body) }
+        }
+    }
+}
+
+/// Lets the p2p-media-loader hls.js integration import its core by its bare name.
+const IMPORT_MAP: &str =
+    r#"{"imports":{"p2p-media-loader-core":"/assets/p2p-media-loader-core.es.min.js"}}"#;
+
+/// One episode: a play button carrying what the player needs, the title and a line of
+/// facts (artist, duration, size).
+fn episode(v: &ItemView) -> Markup {
+    let title = v.display_title();
+    let facts: Vec<String> = [
+        v.artist.map(str::to_string),
+        Some(duration(v.duration_secs)).filter(|d| !d.is_empty()),
+        Some(size(v.size)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    html! {
+        li class="episode" {
+            button type="button" aria-label={ "Play " (title) } data-infohash=(v.infohash)
+                data-title=(title) data-magnet=(v.magnet) data-torrent=(v.torrent)
+                data-webseed=(v.web_seed) { "▶" }
+            div class="meta" {
+                div class="title" { (title) }
+                small { (facts.join(" · ")) }
+            }
+        }
+        "\n"
+    }
 }
 
 #[cfg(test)]
@@ -160,10 +183,6 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
         assert_eq!(duration(Some(65.4)), "1:05");
         assert_eq!(size(2048), "2 KB");
         assert_eq!(

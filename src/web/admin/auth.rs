@@ -4,6 +4,11 @@
 
 use std::{net::IpAddr, time::Duration};
 
+use axum::{
+    http::{header, HeaderValue},
+    response::Response,
+};
+
 /// The session cookie; its value is a random token, kept in sled only as a hash.
 pub const SESSION_COOKIE: &str = "sp2p_session";
 /// Before login: the double-submit token of the setup and login forms.
@@ -34,6 +39,15 @@ pub fn cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> Strin
         max_age.as_secs(),
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// Adds a `Set-Cookie` to an answer. The values are the node's own (random tokens, fixed
+/// attributes), so one that is not a valid header value is a bug: left out, not a panic.
+pub fn set_cookie(mut r: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
 //! QR codes for sharing the station's addresses from the phone: SVG, drawn by `qrcode`.
 
 use axum::{
-    extract::{ConnectInfo, Query, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    extract::Query,
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use qrcode::{render::svg, EcLevel, QrCode};
 
-use super::guard;
-use crate::web::{AppState, ConnInfo};
+use super::extract::LoggedIn;
 
 /// Longest text encoded: a magnet with its trackers fits; a QR code of more is unreadable
 /// from a phone screen anyway.
@@ -31,15 +30,7 @@ pub fn svg(text: &str) -> Option<String> {
 }
 
 /// `GET /admin/qr?u=TEXT`.
-pub async fn qr(
-    State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
-    Query(q): Query<QrQuery>,
-) -> Response {
-    if let Err(r) = guard(&app, &headers, &conn, None) {
-        return r.into_response();
-    }
+pub async fn qr(_: LoggedIn, Query(q): Query<QrQuery>) -> Response {
     if q.u.len() > MAX_TEXT {
         return (StatusCode::BAD_REQUEST, "too long for a QR code\n").into_response();
     }

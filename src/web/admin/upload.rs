@@ -6,28 +6,27 @@
 //! reports. The records, files and checks are the station's
 //! ([`crate::station::uploads`]); this module checks the request and says the outcome.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, Path as UrlPath, Query, State},
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    extract::{Path as UrlPath, Query, State},
     Json,
 };
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::{csrf_header, guard};
+use super::{
+    error::AdminError,
+    extract::{LoggedIn, ScriptChange},
+};
 use crate::{
-    station::uploads::{Chunk, NewUpload, UploadError},
-    web::{AppState, ConnInfo},
+    station::uploads::{Chunk, NewUpload},
+    web::AppState,
 };
 
 /// Largest chunk the page sends; requests are limited to this (see `routes`).
 pub const CHUNK_MAX: usize = 4 * 1024 * 1024;
-/// Where USB storage is mounted on the appliance (one folder per volume).
-const USB_MOUNTS: &str = "/media/streamp2p";
 
 #[derive(Deserialize)]
 pub struct NewUploadRequest {
@@ -41,28 +40,15 @@ pub struct NewUploadRequest {
     description: String,
 }
 
-fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
-}
-
-/// An upload that went wrong, said for the page.
-fn failed(e: UploadError) -> Response {
-    match e {
-        UploadError::NotFound => refuse(StatusCode::NOT_FOUND, "no such upload"),
-        UploadError::Offset(have) => {
-            (StatusCode::CONFLICT, Json(json!({ "received": have }))).into_response()
-        }
-        UploadError::TooLong => refuse(StatusCode::BAD_REQUEST, "more bytes than the file has"),
-        UploadError::NotAudio => refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "This file is not audio the box knows (MP3, Ogg, Opus, FLAC, WAV or M4A).",
-        ),
-        UploadError::Io(e) => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("The box cannot store uploads: {e}"),
-        ),
-        UploadError::Store(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+/// An upload turned down before the station sees it, said for the page.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("This file is {size_mb} MB; the largest upload is {max_mb} MB (Settings).")]
+    TooBig { size_mb: u64, max_mb: u64 },
+    #[error("The title (200 characters) or the notes (5000) are too long.")]
+    TextTooLong,
+    #[error("The box does not have room for this file. Delete old recordings first.")]
+    NoRoom,
 }
 
 /// Free and total bytes of the filesystem holding `p`.
@@ -72,53 +58,26 @@ pub fn disk_space(p: &Path) -> Option<(u64, u64)> {
     Some((s.blocks_available() as u64 * unit, s.blocks() as u64 * unit))
 }
 
-/// USB volumes mounted by the appliance's udev rule, for the settings page.
-pub fn usb_volumes() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(USB_MOUNTS)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    v.sort();
-    v
-}
-
 /// `POST /admin/uploads`: starts an upload, or finds the unfinished one of the same file.
 pub async fn create(
     State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
+    _: ScriptChange,
     Json(req): Json<NewUploadRequest>,
-) -> Response {
-    if let Err(r) = guard(&app, &headers, &conn, Some(csrf_header(&headers))) {
-        return r.into_response();
-    }
+) -> Result<Json<Value>, AdminError> {
     let settings = app.station.settings();
-    let max = settings.admin.max_upload_mb * 1024 * 1024;
-    if req.size == 0 || req.size > max {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "This file is {} MB; the largest upload is {} MB (Settings).",
-                req.size.div_ceil(1024 * 1024),
-                settings.admin.max_upload_mb
-            ),
-        );
+    let max_mb = settings.admin.max_upload_mb;
+    if req.size == 0 || req.size > max_mb * 1024 * 1024 {
+        return Err(AdminError::UploadRefused(Refused::TooBig {
+            size_mb: req.size.div_ceil(1024 * 1024),
+            max_mb,
+        }));
     }
     if req.title.chars().count() > 200 || req.description.chars().count() > 5000 {
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "The title (200 characters) or the notes (5000) are too long.",
-        );
+        return Err(AdminError::UploadRefused(Refused::TextTooLong));
     }
     if let Some((free, _)) = disk_space(&settings.data_dir) {
         if free < req.size + 100 * 1024 * 1024 {
-            return refuse(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "The box does not have room for this file. Delete old recordings first.",
-            );
+            return Err(AdminError::UploadRefused(Refused::NoRoom));
         }
     }
     let new = NewUpload {
@@ -128,28 +87,20 @@ pub async fn create(
         title: &req.title,
         description: &req.description,
     };
-    match app.station.uploads.start(&new) {
-        Ok((id, received)) => Json(json!({ "id": id, "received": received })).into_response(),
-        Err(e) => failed(e),
-    }
+    let (id, received) = app.station.uploads.start(&new)?;
+    Ok(Json(json!({ "id": id, "received": received })))
 }
 
 /// `GET /admin/uploads/{id}`: how much the node has.
 pub async fn state(
     State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
+    _: LoggedIn,
     UrlPath(id): UrlPath<String>,
-) -> Response {
-    if let Err(r) = guard(&app, &headers, &conn, None) {
-        return r.into_response();
-    }
-    match app.station.uploads.progress(&id) {
-        Ok(p) => {
-            Json(json!({ "received": p.received, "size": p.size, "done": p.done })).into_response()
-        }
-        Err(e) => failed(e),
-    }
+) -> Result<Json<Value>, AdminError> {
+    let p = app.station.uploads.progress(&id)?;
+    Ok(Json(
+        json!({ "received": p.received, "size": p.size, "done": p.done }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -161,25 +112,19 @@ pub struct ChunkQuery {
 /// node already has (otherwise 409 with the right offset, and the page resends from there).
 pub async fn chunk(
     State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
+    _: ScriptChange,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<ChunkQuery>,
     body: Bytes,
-) -> Response {
-    if let Err(r) = guard(&app, &headers, &conn, Some(csrf_header(&headers))) {
-        return r.into_response();
-    }
+) -> Result<Json<Value>, AdminError> {
     let station = app.station.clone();
     let kept =
-        tokio::task::spawn_blocking(move || station.uploads.append(&id, q.offset, &body)).await;
-    match kept {
-        Ok(Ok(Chunk::Kept(n))) => Json(json!({ "received": n })).into_response(),
-        Ok(Ok(Chunk::Finished { received, file })) => {
-            Json(json!({ "received": received, "done": true, "file": file })).into_response()
+        tokio::task::spawn_blocking(move || station.uploads.append(&id, q.offset, &body)).await?;
+    Ok(Json(match kept? {
+        Chunk::Kept(n) => json!({ "received": n }),
+        Chunk::Finished { received, file } => {
+            json!({ "received": received, "done": true, "file": file })
         }
-        Ok(Ok(Chunk::AlreadyDone)) => Json(json!({ "done": true })).into_response(),
-        Ok(Err(e)) => failed(e),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+        Chunk::AlreadyDone => json!({ "done": true }),
+    }))
 }
