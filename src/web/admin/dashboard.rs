@@ -271,3 +271,13 @@ pub fn warnings(app: &AppState) -> Vec<String> {
     }
     w
 }
+
+/// Listeners by way of listening, in words (the script writes the same line).
+pub fn listen_ways(l: &Listeners) -> String {
+    format!(
+        "{} on the stream · {} in players ({} sharing)",
+        l.progressive(),
+        l.hls,
+        l.sharing
+    )
+}

@@ -10,11 +10,22 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{pages::Page, upload::Refused};
+use super::reply::Page;
 use crate::{
     config::ConfigError,
     station::{access::AccessError, uploads::UploadError, Error as StationError, SaveError},
 };
+
+/// An upload turned down before the station sees it, said for the page.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("This file is {size_mb} MB; the largest upload is {max_mb} MB (Settings).")]
+    TooBig { size_mb: u64, max_mb: u64 },
+    #[error("The title (200 characters) or the notes (5000) are too long.")]
+    TextTooLong,
+    #[error("The box does not have room for this file. Delete old recordings first.")]
+    NoRoom,
+}
 
 /// Why a request to `/admin` got no ordinary answer.
 #[derive(Debug)]

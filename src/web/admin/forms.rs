@@ -18,7 +18,8 @@ use super::{
     dashboard::Dashboard,
     error::{AdminError, FormError},
     extract::{Change, Fields, Local, LoggedIn, LoginForm, PreLogin, SetupForm},
-    pages::{self, Page},
+    pages,
+    reply::Page,
     sections,
 };
 use crate::{

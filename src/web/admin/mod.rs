@@ -20,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod forms;
 pub mod pages;
+mod reply;
 pub mod sections;
 pub mod share;
 pub mod upload;

@@ -16,7 +16,9 @@ use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::{
-    auth, dashboard::warnings, error::FormError, extract::LoggedIn, sections::listen_ways,
+    dashboard::{listen_ways, warnings},
+    error::FormError,
+    extract::LoggedIn,
 };
 use crate::{
     config::Settings,
@@ -43,36 +45,6 @@ fn asset(body: &'static str, mime: &'static str) -> Response {
         body,
     )
         .into_response()
-}
-
-/// A page of the config page, with the cookie it sets (the pre-login forms' token).
-#[derive(Debug)]
-pub struct Page {
-    html: Markup,
-    cookie: Option<String>,
-}
-
-impl Page {
-    pub fn new(html: Markup) -> Self {
-        Page { html, cookie: None }
-    }
-
-    pub fn with_cookie(self, cookie: String) -> Self {
-        Page {
-            cookie: Some(cookie),
-            ..self
-        }
-    }
-}
-
-impl IntoResponse for Page {
-    fn into_response(self) -> Response {
-        let page = self.html.into_response();
-        match self.cookie {
-            Some(c) => auth::set_cookie(page, &c),
-            None => page,
-        }
-    }
 }
 
 /// The config page's frame: kept out of search engines, its own style and script.

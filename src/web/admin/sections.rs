@@ -4,13 +4,12 @@
 use maud::{html, Markup};
 
 use super::{
-    dashboard::{Dashboard, Episode, LibraryView, OnAir, Sisters},
+    dashboard::{listen_ways, Dashboard, Episode, LibraryView, OnAir, Sisters},
     error::FormError,
     pages::{problem, shell, station_fields},
 };
 use crate::{
     config::operator::{Show, DAYS},
-    status::Listeners,
     web::page::size,
 };
 
@@ -61,16 +60,6 @@ fn csrf_field(csrf: &str) -> Markup {
 
 fn section(id: &str, title: &str, body: Markup) -> Markup {
     html! { section id=(id) class="card" { h2 { (title) } (body) } }
-}
-
-/// Listeners by way of listening, in words (the script writes the same line).
-pub fn listen_ways(l: &Listeners) -> String {
-    format!(
-        "{} on the stream · {} in players ({} sharing)",
-        l.progressive(),
-        l.hls,
-        l.sharing
-    )
 }
 
 fn on_air(air: &OnAir) -> Markup {

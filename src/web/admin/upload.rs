@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    error::AdminError,
+    error::{AdminError, Refused},
     extract::{LoggedIn, ScriptChange},
 };
 use crate::{
@@ -38,17 +38,6 @@ pub struct NewUploadRequest {
     title: String,
     #[serde(default)]
     description: String,
-}
-
-/// An upload turned down before the station sees it, said for the page.
-#[derive(Debug, thiserror::Error)]
-pub enum Refused {
-    #[error("This file is {size_mb} MB; the largest upload is {max_mb} MB (Settings).")]
-    TooBig { size_mb: u64, max_mb: u64 },
-    #[error("The title (200 characters) or the notes (5000) are too long.")]
-    TextTooLong,
-    #[error("The box does not have room for this file. Delete old recordings first.")]
-    NoRoom,
 }
 
 /// Free and total bytes of the filesystem holding `p`.
