@@ -170,12 +170,14 @@ fn two_listeners_share_the_live_stream() {
     });
     let shot = tmp.path().join("live-p2p.png");
     // While they play, the node counts them: two HLS sessions (one browser, two pages: the
-    // master playlist's tokens tell them apart), browsers sharing among them.
+    // master playlist's tokens tell them apart), browsers sharing among them. A page that
+    // reopens the stream leaves its old session for a few seconds, so the count is judged
+    // by what it says most of the time.
     let playing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let counter = {
         let (http, playing) = (node.http, playing.clone());
         std::thread::spawn(move || {
-            let mut most = (0, 0);
+            let mut samples = Vec::new();
             while playing.load(std::sync::atomic::Ordering::Relaxed) {
                 let h = http_request(http, "GET", "/api/health", &[]).map(|r| r.json());
                 if let Ok(h) = h {
@@ -186,11 +188,11 @@ fn two_listeners_share_the_live_stream() {
                         "sharing is a part of HLS: {}",
                         h["listeners"]
                     );
-                    most = (most.0.max(hls), most.1.max(sharing));
+                    samples.push((hls, sharing));
                 }
                 std::thread::sleep(Duration::from_secs(1));
             }
-            most
+            samples
         })
     };
     let out = run_js(
@@ -204,9 +206,21 @@ fn two_listeners_share_the_live_stream() {
         Duration::from_secs(170),
     );
     playing.store(false, std::sync::atomic::Ordering::Relaxed);
-    let (most_hls, most_sharing) = counter.join().expect("listener counter");
-    assert_eq!(most_hls, 2, "HLS sessions counted while two pages played");
-    assert!(most_sharing >= 1, "no browser counted as sharing");
+    let samples = counter.join().expect("listener counter");
+    eprintln!("HLS sessions and sharing browsers, each second: {samples:?}");
+    let twos = samples.iter().filter(|(hls, _)| *hls == 2).count();
+    assert!(
+        twos * 2 > samples.len(),
+        "two HLS sessions most of the time: {samples:?}"
+    );
+    assert!(
+        samples.iter().all(|(hls, _)| *hls <= 3),
+        "never more than one leftover: {samples:?}"
+    );
+    assert!(
+        samples.iter().any(|(_, sharing)| *sharing >= 1),
+        "no browser counted as sharing: {samples:?}"
+    );
     let line = out
         .lines()
         .find_map(|l| l.strip_prefix("result "))
