@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # BitTorrent upload: aria2c fetching 1 GiB from the node vs from qbittorrent-nox (no web seed).
-# Usage: benches/seeding.sh            (RUNS=3 SIZE_MIB=1024 KEEP=0)
+# Usage: benches/seeding.sh            (RUNS=3 SIZE_MIB=1024 KEEP=0; OUT=name -> results/name.txt)
 source "$(dirname "$0")/common.sh"
 RUNS=${RUNS:-3}; SIZE_MIB=${SIZE_MIB:-1024}
 need hyperfine hyperfine
@@ -18,7 +18,7 @@ if [ "$(df --output=avail -k /dev/shm 2>/dev/null | tail -1)" -gt $((SIZE_MIB * 
     OUT_ROOT="$(mktemp -d /dev/shm/streamp2p-bench.XXXXXX)"
     [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK" "$OUT_ROOT"' EXIT
 fi
-OUT="$RESULTS/seeding.txt"
+OUT="$RESULTS/${OUT:-seeding}.txt"
 {
     echo "# seeding.sh $(date -u +%FT%TZ)"; machine
     echo "file: $SIZE_MIB MiB random ($LIB/bench.mp3); aria2c output dir in $OUT_ROOT"

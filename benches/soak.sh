@@ -55,10 +55,15 @@ python3 - "$WORK/soak.json" >> "$OUT" <<'PYEOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(f"{'min':>5} {'RSS MiB':>8} {'HWM MiB':>8} {'fds':>4} {'fds med':>7} {'thr':>4} {'load1':>5}  "
-      f"{'prog conn':>9} {'hls seg':>7} {'ann/s':>6} {'wt ok/fail':>10}  listeners (health)")
+      f"{'L.total':>7} {'L.hls':>5}  "
+      f"{'prog conn':>9} {'hls seg':>7} {'ann/s':>6} {'wt ok/fail':>10}  listeners (health, all keys)")
+# L.total / L.hls: /api/health's top-level `listeners` object (issue 12); "-" on a node without it.
 for x in r["rows"]:
+    hl = x["health_listeners"]
     print(f"{x['minute']:5.1f} {x['rss_kib'] / 1024:8.1f} {x['hwm_kib'] / 1024:8.1f} {x['fds']:4d} "
-          f"{x['fds_median']:7.1f} {x['threads']:4d} {x['loadavg1']:5.2f}  {x['progressive_connects']:9d} "
+          f"{x['fds_median']:7.1f} {x['threads']:4d} {x['loadavg1']:5.2f}  "
+          f"{hl.get('listeners.total', '-'):>7} {hl.get('listeners.hls', '-'):>5}  "
+          f"{x['progressive_connects']:9d} "
           f"{x['hls_segments']:7d} {x['announces_per_sec']:6.1f} {x['wt_ok']:>5}/{x['wt_fail']:<4}  "
           f"{json.dumps(x['health_listeners'])}" + (f"  errors {x['errors']}" if x["errors"] else ""))
 print("totals:", json.dumps(r["totals"]))

@@ -482,13 +482,20 @@ def cmd_all(a):
                "tools": have, "params": {k: v for k, v in vars(a).items() if k != "func"},
                "runs": []}
 
+    # TRACKERS (comma list: node, opentracker, aquatic) limits the references; --base-bin adds
+    # a second node binary ("node-base", e.g. an older commit) to every scenario.
+    want = set(t.strip() for t in a.trackers.split(",") if t.strip())
+
     def makers(kind):
         ms = [("node", lambda tag: NodeTracker(a.work, tag, a.bin))]
-        if kind in ("udp", "udp-aquatic", "http", "http-close") and have["opentracker"]:
+        if a.base_bin:
+            ms.append(("node-base", lambda tag: NodeTracker(a.work, tag, a.base_bin)))
+        if kind in ("udp", "udp-aquatic", "http", "http-close") and have["opentracker"] \
+                and "opentracker" in want:
             ms.append(("opentracker", lambda tag: OpenTracker(a.work, tag, whitelist)))
-        if kind in ("udp", "udp-aquatic") and have["aquatic_udp"]:
+        if kind in ("udp", "udp-aquatic") and have["aquatic_udp"] and "aquatic" in want:
             ms.append(("aquatic_udp", lambda tag: AquaticUdp(a.work, tag)))
-        if kind in ("ws", "ws-light", "ws-mem") and have["aquatic_ws"]:
+        if kind in ("ws", "ws-light", "ws-mem") and have["aquatic_ws"] and "aquatic" in want:
             ms.append(("aquatic_ws", lambda tag: AquaticWs(a.work, tag)))
         return ms
 
@@ -555,11 +562,13 @@ def summary(results, out):
             table[(sc, tr)] = t
             lines.append(f"{sc:12s} {tr:12s} " + json.dumps(t))
     lines.append("")
+    pairs = [("node", r) for r in ("node-base", "opentracker", "aquatic_udp", "aquatic_ws")] + \
+            [("node-base", r) for r in ("opentracker", "aquatic_udp", "aquatic_ws")]
     for sc in dict.fromkeys(s for s, _ in table):
-        node = table.get((sc, "node"), {})
-        for ref in ("opentracker", "aquatic_udp", "aquatic_ws"):
+        for subj, ref in pairs:
+            node = table.get((sc, subj), {})
             other = table.get((sc, ref))
-            if not other:
+            if not node or not other:
                 continue
             keys = ["bytes_per_peer"] if sc == "ws-mem" else ["announces_per_s",
                                                               "announces_per_cpu_s"]
@@ -567,7 +576,7 @@ def summary(results, out):
                 if node.get(key) and other.get(key):
                     ratio = (other[key] / node[key]) if key == "bytes_per_peer" \
                         else node[key] / other[key]
-                    lines.append(f"ratio {sc:12s} node/{ref:12s} {key}: {ratio:.3f}"
+                    lines.append(f"ratio {sc:12s} {subj}/{ref:12s} {key}: {ratio:.3f}"
                                  + (" (reference bytes / node bytes: > 1 means the node uses less)"
                                     if key == "bytes_per_peer" else ""))
     text = "\n".join(lines) + "\n"
@@ -664,6 +673,9 @@ def main():
         s.add_argument("--scenarios", default=os.environ.get(
             "SCENARIOS", "udp-aquatic,udp,http,http-close,ws,ws-light,ws-mem"))
         s.add_argument("--kind", default="udp")
+        s.add_argument("--base-bin", default="")
+        s.add_argument("--trackers", default=os.environ.get("TRACKERS",
+                                                            "node,opentracker,aquatic"))
     a = p.parse_args()
     a.func(a)
 
