@@ -18,6 +18,7 @@
 use std::{
     os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -146,6 +147,31 @@ pub struct Store {
     records: [sled::Tree; 4],
 }
 
+/// How long an open waits for the previous handle's file lock: after a restart for new
+/// settings the node reopens the database in the same process, and sled's background
+/// threads let go of the lock a moment after the last handle is dropped.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+fn open_when_unlocked(path: &Path) -> Result<sled::Db, sled::Error> {
+    let give_up = Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            // Small cache: the box has little memory and the index is read once per scan.
+            .cache_capacity(8 * 1024 * 1024)
+            .open();
+        match opened {
+            // sled says "locked" only in its message (an io::Error of kind Other).
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && Instant::now() < give_up =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database in `dir/db`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -154,12 +180,7 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let db = sled::Config::new()
-            .path(&path)
-            // Small cache: the box has little memory and the index is read once per scan.
-            .cache_capacity(8 * 1024 * 1024)
-            .open()
-            .map_err(open_err)?;
+        let db = open_when_unlocked(&path).map_err(open_err)?;
         match db.get(SCHEMA_KEY).map_err(open_err)? {
             None => {
                 db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
