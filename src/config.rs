@@ -170,6 +170,11 @@ pub struct FederationConfig {
     /// Relay the followed stations' live streams to this node's listeners
     /// (`/relay/<key>/live.ogg`): one copy from each origin, whatever the audience here.
     pub relay: bool,
+    /// Let addresses learned from others (mirror claims, followed stations' mirrors and
+    /// trackers) lead to private, loopback and link-local addresses. Off: anyone could
+    /// otherwise make the box send requests into its own network. For sister stations on
+    /// one LAN, and for tests.
+    pub allow_private_addresses: bool,
 }
 
 impl Default for FederationConfig {
@@ -180,6 +185,7 @@ impl Default for FederationConfig {
             mirror_budget_mb: 4096,
             probe_secs: 300,
             relay: false,
+            allow_private_addresses: false,
         }
     }
 }

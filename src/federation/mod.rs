@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::{
     library::Library,
+    outbound::{Origin, Outbound, OutboundError},
     station::Station,
     store::{unix_secs as now_secs, Setting, Store, StoreError},
     system::Tasks,
@@ -41,6 +42,13 @@ use identity::{fingerprint, Identity};
 
 /// Most mirrors an origin lists (a claim is checked, but the list must stay bounded).
 const MAX_MIRRORS: usize = 16;
+/// Most of a followed station's episodes this node's tracker tracks (the newest): its
+/// catalog is someone else's input, and each poll replaces what the last one admitted.
+const MAX_FOLLOWED_SWARMS: usize = 1000;
+/// Most trackers kept from one followed station's catalog, replaced at each poll.
+const MAX_TRACKERS_PER_STATION: usize = 8;
+/// Most of a claim's or a follow's answer read back.
+const SMALL_ANSWER: usize = 4096;
 /// Retry after a failed poll: doubling from this up to the poll interval times ten.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 
@@ -50,6 +58,8 @@ pub enum FederationError {
     Identity(#[from] identity::IdentityError),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("cannot send requests to other stations: {}", .0.detail())]
+    Outbound(#[from] OutboundError),
 }
 
 /// What the node keeps about a followed station (sled, by its address).
@@ -98,11 +108,13 @@ pub struct Federation {
     library: Arc<Library>,
     /// The operator's settings, read live (the station's name goes into the catalog).
     station: Arc<Station>,
-    http: reqwest::Client,
+    /// Every request to another node goes through it.
+    out: Outbound,
     downloader: mirror::Downloader,
     follows: Mutex<BTreeMap<String, FollowStatus>>,
-    /// Trackers the followed stations list, for the health probes.
-    their_trackers: Mutex<BTreeSet<String>>,
+    /// Trackers each followed station lists (by its address), for the health probes:
+    /// checked, capped, and replaced at each poll.
+    their_trackers: Mutex<BTreeMap<String, Vec<health::Target>>>,
     pub health: health::Health,
     /// Live relays by the origin key's fingerprint (no spaces).
     relays: Mutex<BTreeMap<String, Arc<relay::Relay>>>,
@@ -113,11 +125,7 @@ impl Federation {
         let store = station.store().clone();
         let settings = station.settings();
         let identity = Identity::load_or_create(&store)?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("streamp2p/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let out = Outbound::new(settings.federation.allow_private_addresses)?;
         let follows = settings
             .federation
             .follow
@@ -137,23 +145,23 @@ impl Federation {
             downloader: mirror::Downloader::new(
                 settings.data_dir.clone(),
                 settings.swarm.dht,
-                http.clone(),
+                out.clone(),
             ),
             identity,
-            health: health::Health::new(store.clone(), http.clone()),
+            health: health::Health::new(store.clone(), out.clone()),
             their_trackers: Mutex::default(),
             relays: Mutex::default(),
             store,
             library,
             station,
-            http,
+            out,
             follows: Mutex::new(follows),
         }))
     }
 
     /// This node's base address for others (public URL, or the HTTP address when it is a
     /// specific one); `None` when it listens on every address and has no public URL.
-    fn own_url(&self) -> Option<String> {
+    pub fn own_url(&self) -> Option<String> {
         let settings = self.station.settings();
         settings.public_url.clone().or_else(|| {
             (!settings.http.ip().is_unspecified()).then(|| format!("http://{}", settings.http))
@@ -237,7 +245,10 @@ impl Federation {
 
     /// This station's own catalog (mirrored episodes are other stations'), signed. The
     /// sequence grows, durably, whenever the content differs from the last one published.
-    pub fn catalog(&self, base: &str, trackers: Vec<String>, live: Vec<String>) -> Signed {
+    /// Nothing in it comes from the request that asks for it: `trackers` and `live` are
+    /// built from [`Federation::own_url`] (relative paths when it has none), so neither
+    /// the content nor the sequence depends on who asks or by which name.
+    pub fn catalog(&self, trackers: Vec<String>, live: Vec<String>) -> Signed {
         let lib = self.library.catalog();
         let items = lib
             .items
@@ -258,7 +269,7 @@ impl Federation {
             seq: 0,
             station: self.station.settings().station.name.clone(),
             description: self.station.settings().station.description.clone(),
-            url: self.own_url().unwrap_or_else(|| base.to_string()),
+            url: self.own_url().unwrap_or_default(),
             items,
             live,
             trackers,
@@ -282,21 +293,34 @@ impl Federation {
     }
 
     /// Checks a node's claim to mirror this station and lists it: the claim must be signed
-    /// by the key of the catalog the claimed address serves.
+    /// by the key of the catalog the claimed address serves. The claimed address is
+    /// someone else's: it is fetched only through [`Outbound`]'s rules, and what is
+    /// answered to the claimant says no more than "refused" or "unreachable" (the
+    /// details go to the log).
     pub async fn accept_mirror(&self, claim: MirrorClaim) -> Result<(), String> {
-        let url = claim.url.trim_end_matches('/').to_string();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 300 {
-            return Err("the mirror's address must be http(s)".into());
-        }
-        let text = claim_text(&self.identity.public_hex(), &url);
+        let claimed = claim.url.trim_end_matches('/');
+        let origin = Origin::learned(claimed).map_err(|e| {
+            tracing::info!("mirror claim refused: {}", e.detail());
+            "refused: the mirror's address must be http(s)://host[:port]".to_string()
+        })?;
+        let text = claim_text(&self.identity.public_hex(), claimed);
         if !identity::verify(&claim.key, text.as_bytes(), &claim.signature) {
-            return Err("the claim's signature does not match".into());
+            return Err("refused: the claim's signature does not match".into());
         }
+        let url = origin.base();
         let body = self
-            .get_limited(&format!("{url}/api/catalog"))
+            .out
+            .get(&origin, "/api/catalog", None, catalog::MAX_BYTES)
             .await
-            .map_err(|e| format!("cannot reach the mirror's catalog: {e}"))?;
-        let theirs = catalog::open(&body, Some(&claim.key), None).map_err(|e| e.to_string())?;
+            .and_then(|f| f.success())
+            .map_err(|e| {
+                tracing::info!(mirror = %url, "mirror claim: its catalog: {}", e.detail());
+                format!("{e}: the mirror's catalog")
+            })?;
+        let theirs = catalog::open(&body, Some(&claim.key), None).map_err(|e| {
+            tracing::info!(mirror = %url, "mirror claim: its catalog: {e}");
+            "refused: the mirror's catalog does not check out".to_string()
+        })?;
         let mut mirrors = self.mirrors();
         if !mirrors.contains(&url) {
             if mirrors.len() >= MAX_MIRRORS {
@@ -305,29 +329,13 @@ impl Federation {
             mirrors.push(url.clone());
             self.store
                 .set_setting(Setting::Mirrors, &mirrors)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| {
+                    tracing::warn!("mirrors: {e}");
+                    "this station cannot save its mirrors now".to_string()
+                })?;
             tracing::info!(mirror = %url, station = %theirs.station, "listed a new mirror");
         }
         Ok(())
-    }
-
-    /// Reads a response of at most `catalog::MAX_BYTES` (one byte more is read, to tell).
-    async fn get_limited(&self, url: &str) -> Result<Vec<u8>, String> {
-        let mut resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.without_url().to_string())?;
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-            body.extend_from_slice(&chunk);
-            if body.len() > catalog::MAX_BYTES {
-                break;
-            }
-        }
-        Ok(body)
     }
 
     fn set_status(&self, url: &str, f: impl FnOnce(&mut FollowStatus)) {
@@ -353,12 +361,12 @@ impl Federation {
         if !relays.contains_key(&key) {
             let r = Arc::new(relay::Relay::new(url.to_string()));
             relays.insert(key, r.clone());
-            let (http, shutdown) = (self.http.clone(), shutdown.clone());
+            let (out, shutdown) = (self.out.clone(), shutdown.clone());
             // It lives as long as the node, but is started from a poll, away from the
             // node's tasks: named here, it ends on `shutdown` like them.
             let span = tracing::info_span!("task", name = "relay", origin = %url);
             let relay = async move {
-                r.run(http, shutdown).await;
+                r.run(out, shutdown).await;
                 tracing::info!("task ended");
             };
             tokio::spawn(relay.instrument(span));
@@ -376,7 +384,13 @@ impl Federation {
     ) -> Result<(), String> {
         let pin_key = Setting::FollowPin(url);
         let pinned: Option<Pinned> = self.store.setting(pin_key).map_err(|e| e.to_string())?;
-        let body = self.get_limited(&format!("{url}/api/catalog")).await?;
+        let origin = Origin::operator(url).map_err(|e| e.detail().to_string())?;
+        let body = self
+            .out
+            .get(&origin, "/api/catalog", None, catalog::MAX_BYTES)
+            .await
+            .and_then(|f| f.success())
+            .map_err(|e| format!("the catalog: {}", e.detail()))?;
         let cat = catalog::open(
             &body,
             pinned.as_ref().map(|p| p.key.as_str()),
@@ -395,13 +409,10 @@ impl Federation {
                 },
             )
             .map_err(|e| e.to_string())?;
-        let hashes = cat.items.iter().filter_map(|i| {
-            let b = hex::decode(&i.infohash).ok()?;
-            <[u8; 20]>::try_from(b.as_slice()).ok()
-        });
-        tracker.admit_swarms(hashes.collect::<Vec<_>>());
+        tracker.admit_followed(url, followed_swarms(&cat.items));
+        let trackers = learned_trackers(&cat.trackers);
         if let Ok(mut t) = self.their_trackers.lock() {
-            t.extend(cat.trackers.iter().take(32).cloned());
+            t.insert(url.to_string(), trackers);
         }
         let fp = fingerprint(&cat.key);
         let relay = (self.station.settings().federation.relay && !cat.live.is_empty())
@@ -420,7 +431,7 @@ impl Federation {
         let budget = self.station.settings().federation.mirror_budget_mb * 1024 * 1024;
         let mut mirrored = 0;
         for item in mirror::choose(&cat.items, budget) {
-            match self.downloader.fetch(url, item, &dest).await {
+            match self.downloader.fetch(&origin, item, &dest).await {
                 Ok(fresh) => {
                     mirrored += 1;
                     if fresh {
@@ -432,13 +443,13 @@ impl Federation {
             self.set_status(url, |s| s.mirrored = mirrored);
         }
         if mirrored > 0 {
-            self.claim(url, &cat.key).await;
+            self.claim(&origin, &cat.key).await;
         }
         Ok(())
     }
 
     /// Tells the origin this node mirrors it (needs an address others can reach).
-    async fn claim(&self, origin: &str, origin_key: &str) {
+    async fn claim(&self, origin: &Origin, origin_key: &str) {
         let Some(me) = &self.own_url() else {
             tracing::warn!(
                 "set public_url so that followed stations can list this box as their mirror"
@@ -451,31 +462,60 @@ impl Federation {
             signature: self.identity.sign(claim_text(origin_key, me).as_bytes()),
         };
         let r = self
-            .http
-            .post(format!("{origin}/api/federation/mirrors"))
-            .json(&claim)
-            .send()
+            .out
+            .post_json(origin, "/api/federation/mirrors", &claim, SMALL_ANSWER)
             .await;
+        let origin = origin.base();
         match r {
-            Ok(resp) if resp.status().is_success() => {}
-            Ok(resp) => tracing::warn!(%origin, status = %resp.status(), "mirror claim refused"),
-            Err(e) => tracing::warn!(%origin, "mirror claim: {}", e.without_url()),
+            Ok(f) if (200..300).contains(&f.status) => {}
+            Ok(f) => tracing::warn!(
+                %origin,
+                status = f.status,
+                "mirror claim refused: {}",
+                String::from_utf8_lossy(&f.body).trim()
+            ),
+            Err(e) => tracing::warn!(%origin, "mirror claim: {}", e.detail()),
         }
     }
 
     /// Every tracker worth probing: the configured ones, the mirrors' and the followed
     /// stations'. The node's own are not probed: they answer whenever the node does, and
-    /// always lead the lists.
-    fn known_trackers(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.station.settings().swarm.trackers.clone();
-        all.extend(self.station.settings().webtorrent.trackers.iter().cloned());
-        all.extend(self.mirrors().iter().map(|m| format!("{m}/announce")));
-        if let Ok(t) = self.their_trackers.lock() {
-            all.extend(t.iter().cloned());
-        }
+    /// always lead the lists. The configured ones are the operator's choice; the others
+    /// were learned, and are probed by [`Outbound`]'s rules.
+    fn known_trackers(&self) -> Vec<health::Target> {
+        let settings = self.station.settings();
+        let configured = settings
+            .swarm
+            .trackers
+            .iter()
+            .chain(&settings.webtorrent.trackers)
+            .filter_map(|t| match Origin::operator(t) {
+                Ok(origin) => Some(health::Target {
+                    url: t.clone(),
+                    origin,
+                }),
+                Err(e) => {
+                    tracing::warn!("tracker {t} cannot be probed: {}", e.detail());
+                    None
+                }
+            });
+        // A mirror's address was checked when it was listed; its tracker is at /announce.
+        let mirrors = self.mirrors().into_iter().filter_map(|m| {
+            let url = format!("{m}/announce");
+            let origin = Origin::learned_tracker(&url).ok()?;
+            Some(health::Target { url, origin })
+        });
+        let theirs: Vec<health::Target> = self
+            .their_trackers
+            .lock()
+            .map(|t| t.values().flatten().cloned().collect())
+            .unwrap_or_default();
         let mut seen = BTreeSet::new();
-        all.retain(|t| seen.insert(t.clone()));
-        all
+        configured
+            .chain(mirrors)
+            .chain(theirs)
+            .filter(|t| seen.insert(t.url.clone()))
+            .collect()
     }
 
     /// Probes every known tracker every `probe_secs` until `shutdown`.
@@ -536,5 +576,81 @@ impl Federation {
             });
         }
         tasks.join_all().await;
+    }
+}
+
+/// The infohashes of a followed catalog this node's tracker admits: well-formed ones, the
+/// newest [`MAX_FOLLOWED_SWARMS`].
+fn followed_swarms(items: &[CatalogItem]) -> Vec<[u8; 20]> {
+    let mut by_age: Vec<&CatalogItem> = items.iter().collect();
+    by_age.sort_by_key(|i| std::cmp::Reverse(i.added));
+    by_age
+        .into_iter()
+        .filter_map(|i| {
+            let b = hex::decode(&i.infohash).ok()?;
+            <[u8; 20]>::try_from(b.as_slice()).ok()
+        })
+        .take(MAX_FOLLOWED_SWARMS)
+        .collect()
+}
+
+/// The trackers of a followed catalog worth probing: those [`Origin::learned_tracker`]
+/// accepts, each once, at most [`MAX_TRACKERS_PER_STATION`]; listed by their rebuilt
+/// address (`…/announce`), never by the catalog's text.
+fn learned_trackers(listed: &[String]) -> Vec<health::Target> {
+    let mut seen = BTreeSet::new();
+    listed
+        .iter()
+        .filter_map(|t| Origin::learned_tracker(t).ok())
+        .map(|origin| health::Target {
+            url: origin.base(),
+            origin,
+        })
+        .filter(|t| seen.insert(t.url.clone()))
+        .take(MAX_TRACKERS_PER_STATION)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_followed_catalog_can_make_this_node_track_and_probe_is_bounded() {
+        let items: Vec<CatalogItem> = (0..5000u32)
+            .map(|n| CatalogItem {
+                infohash: format!("{n:040x}"),
+                name: format!("{n}.mp3"),
+                size: 1,
+                mime: "audio/mpeg".into(),
+                title: None,
+                duration_secs: None,
+                added: u64::from(n),
+            })
+            .chain(std::iter::once(CatalogItem {
+                infohash: "not hex".into(),
+                name: "x".into(),
+                size: 1,
+                mime: String::new(),
+                title: None,
+                duration_secs: None,
+                added: u64::MAX,
+            }))
+            .collect();
+        let admitted = followed_swarms(&items);
+        assert_eq!(admitted.len(), MAX_FOLLOWED_SWARMS);
+        let newest = hex::decode(format!("{:040x}", 4999)).unwrap();
+        assert_eq!(admitted[0][..], newest[..], "the newest first");
+
+        let mut listed: Vec<String> = (0..40)
+            .map(|n| format!("udp://t{n}.example.org:6969/announce"))
+            .collect();
+        listed.insert(0, "http://t0.example.org/announce?x=1".into());
+        listed.insert(0, "http://a.example.org:80/announce".into());
+        listed.insert(0, "http://a.example.org/".into());
+        let kept = learned_trackers(&listed);
+        assert_eq!(kept.len(), MAX_TRACKERS_PER_STATION);
+        assert_eq!(kept[0].url, "http://a.example.org/announce");
+        assert_eq!(kept[1].url, "udp://t0.example.org:6969/announce");
     }
 }
