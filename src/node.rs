@@ -154,6 +154,14 @@ pub enum Exit {
 /// choices laid over it, until `shutdown` or a restart asked by the config page.
 pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, NodeError> {
     let started = Instant::now();
+    // Before any socket or file is opened: the web server sizes its connection cap by it.
+    match system::limits::raise_open_files() {
+        Ok(n) if n.was < n.now => {
+            tracing::info!("open files limit raised from {} to {}", n.was, n.now)
+        }
+        Ok(n) => tracing::info!("open files limit {}", n.now),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
+    }
     make_dir(&base.data_dir)?;
     let store = Store::open(&base.data_dir)?;
     // The station first: every service below reads its settings.
