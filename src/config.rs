@@ -886,7 +886,10 @@ mod tests {
             .validate()
             .unwrap();
         assert_eq!(ok.web.max_per_address, 5000);
-        assert_eq!(Config::default().validate().unwrap().web.max_connections, 4096);
+        assert_eq!(
+            Config::default().validate().unwrap().web.max_connections,
+            4096
+        );
     }
 
     #[test]

@@ -64,8 +64,8 @@ pub enum NodeError {
 }
 
 /// Binds `addr` for the web server, turning the usual failures into config errors.
-async fn bind_http(settings: &Settings) -> Result<TcpListener, ConfigError> {
-    TcpListener::bind(settings.http).await.map_err(|e| {
+fn bind_http(settings: &Settings) -> Result<TcpListener, ConfigError> {
+    web::listen(settings.http).map_err(|e| {
         let addr = settings.http;
         match e.kind() {
             ErrorKind::AddrInUse => ConfigError::new(
@@ -171,7 +171,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let services = shutdown.child_token();
     let outer = shutdown;
     let shutdown = services;
-    let listener = bind_http(&settings).await?;
+    let listener = bind_http(&settings)?;
     let udp_socket = udp::bind(settings.udp_tracker).await?;
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;

@@ -208,7 +208,11 @@ fn a_foreign_host_gets_nothing_from_a_new_box() {
          application/x-www-form-urlencoded\r\n",
         op.cookie_header()
     );
-    for host in ["evil.example", "evil.example:80", "streamp2p.local.evil.example"] {
+    for host in [
+        "evil.example",
+        "evil.example:80",
+        "streamp2p.local.evil.example",
+    ] {
         let r = with_host(&node, "POST", "/admin/setup", host, &rest, &body);
         assert_eq!(r.status, 403, "Host {host}: {}", r.text());
         assert!(cookies(&r).is_empty(), "Host {host}: {:?}", r.headers);
@@ -216,7 +220,11 @@ fn a_foreign_host_gets_nothing_from_a_new_box() {
     // No password was set: the box still shows its first-run form, and the owner sets it up
     // under its own address.
     let again = op.get("/admin").text();
-    assert!(again.contains("password2"), "not the first-run form: {}", short(&again));
+    assert!(
+        again.contains("password2"),
+        "not the first-run form: {}",
+        short(&again)
+    );
     op.setup("Radio Own");
     // The box's own names work: localhost and streamp2p.local.
     for host in ["localhost", "streamp2p.local", &node.http.to_string()] {
@@ -291,7 +299,10 @@ fn public_answers_show_no_paths_and_folders_out_of_the_library_are_not_followed(
             .unwrap()
             .to_string()
     };
-    assert_eq!(find("library/escape"), "folder symlink leads outside the library");
+    assert_eq!(
+        find("library/escape"),
+        "folder symlink leads outside the library"
+    );
     assert_eq!(find("library/shows/empty.mp3"), "empty file");
 
     let roots: Vec<String> = [
@@ -305,7 +316,11 @@ fn public_answers_show_no_paths_and_folders_out_of_the_library_are_not_followed(
     .collect();
     for (path, text) in public_json(&node) {
         for root in &roots {
-            assert!(!text.contains(root.as_str()), "{path} shows {root}: {}", short(&text));
+            assert!(
+                !text.contains(root.as_str()),
+                "{path} shows {root}: {}",
+                short(&text)
+            );
         }
     }
 }

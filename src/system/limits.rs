@@ -27,7 +27,9 @@ pub fn raise_open_files() -> nix::Result<OpenFiles> {
 
 /// The soft open-files limit now, if the system says.
 pub fn open_files() -> Option<u64> {
-    getrlimit(Resource::RLIMIT_NOFILE).ok().map(|(soft, _)| soft)
+    getrlimit(Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
 }
 
 #[cfg(test)]

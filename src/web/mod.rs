@@ -15,6 +15,7 @@ mod live;
 mod metrics;
 mod page;
 mod server;
+pub use server::listen;
 mod tracker;
 
 use std::{

@@ -40,7 +40,7 @@ use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
+    net::{TcpListener, TcpSocket, TcpStream},
     sync::watch,
     time::{Instant, Sleep},
 };
@@ -98,6 +98,23 @@ impl Limits {
             trust_forwarded_for: web.trust_forwarded_for,
         }
     }
+}
+
+/// Connections the kernel queues for `accept`. When the queue is full it drops new
+/// connections' SYNs and their clients retry a second later: one client opening thousands
+/// at once would make everyone else wait. (Capped by `net.core.somaxconn`, 4096 by default.)
+const BACKLOG: u32 = 4096;
+
+/// The web server's listening socket on `addr`.
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As `TcpListener::bind` does: a restart may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// Serves `router` on `listener` until `shutdown`, then lets open requests finish.

@@ -97,8 +97,8 @@ pub fn http_request(
 /// A TCP connection to `addr` from the local address `from`: a loopback address such as
 /// 127.0.0.2 makes the node see another client than 127.0.0.1 (all of 127/8 is loopback).
 pub fn connect_from(from: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
-    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType};
     use nix::sys::socket::SockaddrStorage;
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType};
     use std::os::fd::AsRawFd;
     let family = if from.is_ipv4() {
         AddressFamily::Inet
@@ -122,7 +122,14 @@ pub fn http_request_from(
     target: &str,
     headers: &[(&str, &str)],
 ) -> io::Result<Resp> {
-    send_request(connect_from(from, addr)?, addr, method, target, headers, &[])
+    send_request(
+        connect_from(from, addr)?,
+        addr,
+        method,
+        target,
+        headers,
+        &[],
+    )
 }
 
 /// `http_request` with `body` sent after the headers (`headers` give its length and type).

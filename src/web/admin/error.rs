@@ -141,9 +141,7 @@ impl IntoResponse for AdminError {
             },
             AdminError::UploadRefused(r) => {
                 let status = match r {
-                    Refused::TooBig { .. } | Refused::ChunkTooBig => {
-                        StatusCode::PAYLOAD_TOO_LARGE
-                    }
+                    Refused::TooBig { .. } | Refused::ChunkTooBig => StatusCode::PAYLOAD_TOO_LARGE,
                     Refused::TextTooLong => StatusCode::UNPROCESSABLE_ENTITY,
                     Refused::NoRoom => StatusCode::INSUFFICIENT_STORAGE,
                 };
