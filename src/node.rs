@@ -154,14 +154,6 @@ pub enum Exit {
 /// choices laid over it, until `shutdown` or a restart asked by the config page.
 pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, NodeError> {
     let started = Instant::now();
-    // Before any socket or file is opened: the web server sizes its connection cap by it.
-    match system::limits::raise_open_files() {
-        Ok(n) if n.was < n.now => {
-            tracing::info!("open files limit raised from {} to {}", n.was, n.now)
-        }
-        Ok(n) => tracing::info!("open files limit {}", n.now),
-        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
-    }
     make_dir(&base.data_dir)?;
     let store = Store::open(&base.data_dir)?;
     // The station first: every service below reads its settings.
@@ -175,6 +167,15 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let udp_socket = udp::bind(settings.udp_tracker).await?;
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;
+    }
+    // Once the settings and ports are known good (a config error stays the only line), and
+    // before the services open their files: the web server sizes its connection cap by it.
+    match system::limits::raise_open_files() {
+        Ok(n) if n.was < n.now => {
+            tracing::info!("open files limit raised from {} to {}", n.was, n.now)
+        }
+        Ok(n) => tracing::info!("open files limit {}", n.now),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
     }
     let mut tasks = Tasks::new();
     tasks.spawn(
