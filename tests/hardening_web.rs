@@ -274,3 +274,94 @@ fn one_address_cannot_take_every_connection_or_websocket() {
     }
     node.assert_alive();
 }
+
+/// Sends a request head, then `body` in `pieces`, waiting `gap` before each; returns the
+/// answer's status and body.
+fn trickle(node: &Node, head: &str, body: &[u8], pieces: usize, gap: Duration) -> (u16, String) {
+    let mut s = TcpStream::connect(node.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    for piece in body.chunks(body.len().div_ceil(pieces)) {
+        thread::sleep(gap);
+        s.write_all(piece).unwrap();
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The body timeout is the pause between reads, never a total: a body that keeps coming
+/// for longer than the timeout is taken, one that stops is dropped.
+#[test]
+fn a_request_body_is_dropped_after_a_pause_not_after_a_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("{BASE_CONFIG}\n[web]\nbody_idle_secs = 2\n");
+    let mut node = Node::start(dir.path(), &[], &config);
+    node.wait_healthy(0);
+    let mut op = Operator::new(&node);
+    op.setup("Radio Slow Uplink");
+    let csrf = op.csrf();
+    let auth = format!(
+        "Host: {}\r\nCookie: {}\r\nX-CSRF-Token: {csrf}\r\n",
+        node.http,
+        op.cookie_header()
+    );
+    let new = br#"{"name":"slow.mp3","size":20000}"#;
+    let (status, created) = trickle(
+        &node,
+        &format!(
+            "POST /admin/uploads HTTP/1.1\r\n{auth}Content-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            new.len()
+        ),
+        new,
+        1,
+        Duration::ZERO,
+    );
+    assert_eq!(status, 200, "{created}");
+    let id: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let id = id["id"].as_str().unwrap().to_string();
+
+    // 10,000 bytes in ten pieces a second apart: 10 s in all, never 2 s without a byte.
+    let mut steady = b"ID3".to_vec();
+    steady.resize(10_000, 0x20);
+    let put = |offset: u64, len: usize| {
+        format!(
+            "PUT /admin/uploads/{id}?offset={offset} HTTP/1.1\r\n{auth}\
+             Content-Length: {len}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let (status, answer) = trickle(&node, &put(0, 10_000), &steady, 10, Duration::from_secs(1));
+    assert_eq!(status, 200, "a steady slow body: {answer}");
+    assert!(answer.contains("\"received\":10000"), "{answer}");
+
+    // The next chunk stops after 1,000 of its 10,000 bytes: dropped about 2 s later.
+    let mut s = TcpStream::connect(node.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(put(10_000, 10_000).as_bytes()).unwrap();
+    s.write_all(&[0x20; 1000]).unwrap();
+    let stalled = Instant::now();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let waited = stalled.elapsed();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6),
+        "a stalled body was dropped after {waited:?}"
+    );
+    // Nothing of the stalled chunk was kept.
+    let state = op.get(&format!("/admin/uploads/{id}")).json();
+    assert_eq!(state["received"], 10_000, "{state}");
+    node.assert_alive();
+}
