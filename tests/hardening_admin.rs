@@ -249,9 +249,10 @@ fn sound_devices_are_for_the_operator_only() {
     assert!(r.json().is_array(), "{}", r.text());
 }
 
-/// Every public JSON answer, as text.
+/// Every public JSON answer (and the metrics), as text.
 fn public_json(node: &Node) -> Vec<(String, String)> {
     [
+        "/metrics",
         "/api/health",
         "/api/library",
         "/api/library/problems",
