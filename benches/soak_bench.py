@@ -381,7 +381,9 @@ def main():
            "[swarm]\nenabled = true\ndht = false\nlsd = false\n"
            "[tracker]\nrate_limit_per_ip = 0\n"
            "[webtorrent]\nenabled = true\n"
-           "[live]\nrecord = false\n")
+           "[live]\nrecord = false\n"
+           # Every simulated listener comes from 127.0.0.1: the per-address cap raised.
+           "[web]\nmax_connections = 16384\nmax_per_address = 16384\n")
     node = Node(a.bin, os.path.join(a.work, "data"), [lib], cfg, a.work, "node-soak")
     threads = []
     rows, samples = [], []

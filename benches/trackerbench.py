@@ -204,6 +204,12 @@ rate_limit_per_ip = 0
 max_torrents = 20000
 max_peers_per_torrent = 5000
 max_ws_connections = 20000
+
+[web]
+# Every load generator connection comes from 127.0.0.1: the per-address cap (256 unfinished
+# requests and WebSockets) and the global one are raised for them.
+max_connections = 100000
+max_per_address = 100000
 """
 
 

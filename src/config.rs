@@ -339,13 +339,90 @@ impl Default for TrackerConfig {
 
 /// The HTTP front end: pages, config page, JSON API, web seed and the tracker's HTTP and
 /// WebSocket ends.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse
     /// proxy): the tracker lists peers at it, and the config page's local-network rule
     /// and login limit judge by it.
     pub trust_forwarded_for: bool,
+    /// Most connections open at once, from everyone. Lowered at start when the system's
+    /// open-files limit would not leave room for the library and the swarm.
+    pub max_connections: usize,
+    /// Most unfinished requests and open WebSockets from one address (an IPv6 client is
+    /// counted by its /64). Its connections beyond this many are only taken while the
+    /// server is less than half full, so one address cannot fill it.
+    pub max_per_address: usize,
+    /// A connection with no request under way that sends nothing for this long is closed.
+    pub idle_secs: u64,
+    /// A request's headers must have arrived this long after the server began waiting for
+    /// them (the connection opened, or the previous answer went out). At least `idle_secs`.
+    pub header_timeout_secs: u64,
+    /// A request body (an upload chunk, a live source) that sends nothing for this long
+    /// is dropped. Counted between reads, never in total: a live source never ends.
+    pub body_idle_secs: u64,
+    /// An answer the client takes nothing of for this long is dropped.
+    pub send_timeout_secs: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            trust_forwarded_for: false,
+            max_connections: 4096,
+            max_per_address: 256,
+            idle_secs: 15,
+            header_timeout_secs: 30,
+            body_idle_secs: 30,
+            send_timeout_secs: 120,
+        }
+    }
+}
+
+impl WebConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(64..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError::new(
+                "web.max_connections",
+                format!("{} connections is not a usable limit", self.max_connections),
+                "use a number from 64 to 1000000, such as 4096",
+            ));
+        }
+        if self.max_per_address < 8 || self.max_per_address > self.max_connections {
+            return Err(ConfigError::new(
+                "web.max_per_address",
+                format!(
+                    "{} is below 8 (one browser page asks several things at once) or above \
+                     web.max_connections",
+                    self.max_per_address
+                ),
+                "use 256",
+            ));
+        }
+        for (key, secs) in [
+            ("web.idle_secs", self.idle_secs),
+            ("web.header_timeout_secs", self.header_timeout_secs),
+            ("web.body_idle_secs", self.body_idle_secs),
+            ("web.send_timeout_secs", self.send_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{secs} seconds is not a usable wait"),
+                    "use a number of seconds from 1 to 3600",
+                ));
+            }
+        }
+        if self.header_timeout_secs < self.idle_secs {
+            return Err(ConfigError::new(
+                "web.header_timeout_secs",
+                "it is shorter than web.idle_secs, so idle connections would be cut sooner than \
+                 idle_secs says",
+                "make it at least web.idle_secs, such as 30",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The node's own WebTorrent peer: it seeds the library to browsers over WebRTC.
@@ -660,6 +737,7 @@ impl Config {
                 "use a fixed port such as 6881",
             ));
         }
+        self.web.check()?;
         let w = &self.webtorrent;
         for t in &w.trackers {
             if !(t.starts_with("ws://") || t.starts_with("wss://")) {
@@ -793,6 +871,31 @@ mod tests {
         });
         assert_eq!(c.peer_port, 7001);
         assert_eq!(c.http, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn web_server_limits_are_checked() {
+        let bad = |toml: &str| Config::from_toml(toml).unwrap().validate().unwrap_err().key;
+        assert_eq!(bad("[web]\nmax_connections = 10"), "web.max_connections");
+        assert_eq!(bad("[web]\nmax_per_address = 2"), "web.max_per_address");
+        assert_eq!(
+            bad("[web]\nmax_connections = 100\nmax_per_address = 200"),
+            "web.max_per_address"
+        );
+        assert_eq!(bad("[web]\nbody_idle_secs = 0"), "web.body_idle_secs");
+        assert_eq!(
+            bad("[web]\nidle_secs = 60\nheader_timeout_secs = 10"),
+            "web.header_timeout_secs"
+        );
+        let ok = Config::from_toml("[web]\nmax_per_address = 5000\nmax_connections = 8192\n")
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(ok.web.max_per_address, 5000);
+        assert_eq!(
+            Config::default().validate().unwrap().web.max_connections,
+            4096
+        );
     }
 
     #[test]

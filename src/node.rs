@@ -64,8 +64,8 @@ pub enum NodeError {
 }
 
 /// Binds `addr` for the web server, turning the usual failures into config errors.
-async fn bind_http(settings: &Settings) -> Result<TcpListener, ConfigError> {
-    TcpListener::bind(settings.http).await.map_err(|e| {
+fn bind_http(settings: &Settings) -> Result<TcpListener, ConfigError> {
+    web::listen(settings.http).map_err(|e| {
         let addr = settings.http;
         match e.kind() {
             ErrorKind::AddrInUse => ConfigError::new(
@@ -163,10 +163,19 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let services = shutdown.child_token();
     let outer = shutdown;
     let shutdown = services;
-    let listener = bind_http(&settings).await?;
+    let listener = bind_http(&settings)?;
     let udp_socket = udp::bind(settings.udp_tracker).await?;
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;
+    }
+    // Once the settings and ports are known good (a config error stays the only line), and
+    // before the services open their files: the web server sizes its connection cap by it.
+    match system::limits::raise_open_files() {
+        Ok(n) if n.was < n.now => {
+            tracing::info!("open files limit raised from {} to {}", n.was, n.now)
+        }
+        Ok(n) => tracing::info!("open files limit {}", n.now),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
     }
     let mut tasks = Tasks::new();
     tasks.spawn(

@@ -30,6 +30,25 @@ use crate::store::{IndexRecord, Store, StoreError, Tags};
 use scan::{Found, ScanResult};
 use torrent::Info;
 
+/// `path` as the name of its library root's folder and the path inside it; a path under
+/// no root (never expected) by its file name alone.
+fn place(roots: &[PathBuf], path: &Path) -> String {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let root = roots
+        .iter()
+        .filter(|r| path.starts_with(r))
+        .max_by_key(|r| r.components().count());
+    match root.map(|r| (r, path.strip_prefix(r))) {
+        Some((r, Ok(rel))) if rel.as_os_str().is_empty() => name(r),
+        Some((r, Ok(rel))) => format!("{}/{}", name(r), rel.to_string_lossy()),
+        _ => name(path),
+    }
+}
+
 /// One seeded file. Copies of the same bytes under the same name share one item.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -137,6 +156,15 @@ impl Library {
     /// Files that were skipped, with the reason, as of the last scan.
     pub fn problems(&self) -> BTreeMap<PathBuf, String> {
         self.problems.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// The same, each by its place in the library (`root-folder/sub/file.mp3`) rather than
+    /// its full path: for the public API, where the library is mounted is the box's own.
+    pub fn problems_by_place(&self) -> Vec<(String, String)> {
+        self.problems()
+            .into_iter()
+            .map(|(path, why)| (place(&self.roots, &path), why))
+            .collect()
     }
 
     /// Scans, hashes and publishes until `shutdown`; then returns.
@@ -324,5 +352,26 @@ impl Library {
             .collect();
         self.catalog
             .send_replace(Arc::new(Catalog { items, offline }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_are_shown_by_place_not_full_path() {
+        let roots = [
+            PathBuf::from("/media/streamp2p"),
+            PathBuf::from("/var/lib/streamp2p/uploads"),
+        ];
+        let place = |p: &str| place(&roots, Path::new(p));
+        assert_eq!(
+            place("/media/streamp2p/STICK/show/a.mp3"),
+            "streamp2p/STICK/show/a.mp3"
+        );
+        assert_eq!(place("/var/lib/streamp2p/uploads/b.mp3"), "uploads/b.mp3");
+        assert_eq!(place("/media/streamp2p"), "streamp2p");
+        assert_eq!(place("/elsewhere/c.mp3"), "c.mp3");
     }
 }

@@ -104,23 +104,31 @@ fn scan_root(root: &Path, out: &mut ScanResult) {
             return;
         }
     };
-    // Symlinks are followed so a library may link to folders on the same stick; where
-    // they lead is checked against the root below.
-    let walker = walkdir::WalkDir::new(root)
+    // Symlinks are followed so a library may link to files and folders on the same stick;
+    // where they lead is checked against the root below, and a folder that leads out is
+    // not entered at all.
+    let mut walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-    for entry in walker {
+    while let Some(entry) = walker.next() {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().unwrap_or(root).to_path_buf();
-                out.problems.insert(path, format!("cannot be read: {e}"));
+                out.problems.insert(path, walk_problem(&e));
                 continue;
             }
         };
         if entry.file_type().is_dir() {
+            if entry.path_is_symlink() && !leads_inside(entry.path(), &canon_root) {
+                out.problems.insert(
+                    entry.path().into(),
+                    "folder symlink leads outside the library".into(),
+                );
+                walker.skip_current_dir();
+            }
             continue;
         }
         let path = entry.path();
@@ -176,6 +184,23 @@ fn scan_root(root: &Path, out: &mut ScanResult) {
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
         });
+    }
+}
+
+/// Whether `path` resolves to somewhere under `canon_root` (which is canonical).
+fn leads_inside(path: &Path, canon_root: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|target| target.starts_with(canon_root))
+}
+
+/// Why walking stopped at an entry, without the path (walkdir's message names it, and the
+/// problems are shown by their place in the library, not by where it is mounted).
+fn walk_problem(e: &walkdir::Error) -> String {
+    if e.loop_ancestor().is_some() {
+        return "folder symlink leads back into itself".into();
+    }
+    match e.io_error() {
+        Some(io) => format!("cannot be read: {io}"),
+        None => "cannot be read".into(),
     }
 }
 
@@ -235,6 +260,45 @@ mod tests {
             assert!(res.problems.contains_key(&r.join(skipped)), "{skipped}");
         }
         assert!(res.absent_roots.is_empty());
+    }
+
+    #[test]
+    fn folder_symlink_out_of_the_library_is_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outside.path().join("private/deeper")).unwrap();
+        std::fs::write(outside.path().join("private/secret.mp3"), b"x").unwrap();
+        std::fs::write(outside.path().join("private/deeper/more.mp3"), b"x").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("shows/season1")).unwrap();
+        std::fs::write(r.join("shows/season1/one.mp3"), b"abc").unwrap();
+        symlink(outside.path().join("private"), r.join("escape")).unwrap();
+        symlink(outside.path().join("private"), r.join("shows/escape2")).unwrap();
+        // A folder symlink that stays inside is followed, as a file symlink is.
+        symlink(r.join("shows/season1"), r.join("latest")).unwrap();
+        // One that leads to the root itself is a loop, not a way out.
+        symlink(r, r.join("shows/again")).unwrap();
+
+        let res = scan(&[r.to_path_buf()]);
+        let names: Vec<_> = res
+            .files
+            .iter()
+            .map(|f| f.path.strip_prefix(r).unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["latest/one.mp3", "shows/season1/one.mp3"]);
+        for skipped in ["escape", "shows/escape2"] {
+            assert_eq!(
+                res.problems.get(&r.join(skipped)).map(String::as_str),
+                Some("folder symlink leads outside the library"),
+                "{skipped}: {:?}",
+                res.problems
+            );
+        }
+        assert!(
+            res.problems.values().all(|why| !why.contains('/')),
+            "a reason names a path: {:?}",
+            res.problems
+        );
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! Parts: `notify` (READY, WATCHDOG and STOPPING messages to systemd's notify socket),
 //! `process` (the node's own memory and CPU use, for `/metrics`), `tasks` (the node's
-//! named tasks; one that panics stops the node, so systemd restarts it).
+//! named tasks; one that panics stops the node, so systemd restarts it), `limits` (the
+//! open-files limit, raised at start).
 //! The messages to systemd are no-ops outside it (no `NOTIFY_SOCKET`), so `demo` and the
 //! tests run the same code as the box.
 
+pub mod limits;
 pub mod notify;
 pub mod process;
 pub mod tasks;

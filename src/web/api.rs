@@ -172,10 +172,12 @@ pub async fn library(
     Json(json!(items))
 }
 
+/// Skipped files by their place in the library (`root-folder/sub/file.mp3`): public, so no
+/// full paths.
 pub async fn problems(State(app): State<AppState>) -> Json<Value> {
     let list: Vec<Value> = app
         .library
-        .problems()
+        .problems_by_place()
         .into_iter()
         .map(|(path, reason)| json!({ "path": path, "reason": reason }))
         .collect();

@@ -15,18 +15,15 @@ use axum::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
     },
-    Json,
 };
 use bytes::Bytes;
 use futures::{stream, Stream, StreamExt};
-use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{client_ip, AppState, ConnInfo};
 use crate::live::{
     fanout::ListenerGuard,
     hls::{self, Variant},
-    source::capture_devices,
 };
 
 /// `GET /live.ogg`: headers, a burst of the last second or so, then pages as they come.
@@ -268,15 +265,4 @@ pub async fn levels(
         Some((Ok(Event::default().event("levels").data(data)), rx))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-}
-
-/// `GET /api/audio/devices`: ALSA capture devices, for choosing the input.
-pub async fn devices() -> Json<Value> {
-    let list = tokio::task::spawn_blocking(capture_devices)
-        .await
-        .unwrap_or_default();
-    Json(json!(list
-        .into_iter()
-        .map(|(name, description)| json!({ "device": format!("alsa:{name}"), "description": description }))
-        .collect::<Vec<_>>()))
 }

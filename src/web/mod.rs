@@ -14,6 +14,8 @@ mod files;
 mod live;
 mod metrics;
 mod page;
+mod server;
+pub use server::listen;
 mod tracker;
 
 use std::{
@@ -23,13 +25,11 @@ use std::{
 };
 
 use axum::{
-    extract::connect_info::Connected,
     http::{header, HeaderMap},
     routing::get,
-    serve::Listener,
     Router,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -91,36 +91,6 @@ pub struct ConnInfo {
     pub local: SocketAddr,
 }
 
-/// The HTTP listener, with `TCP_NODELAY` on every accepted socket. Replies go out whole,
-/// so Nagle's algorithm only adds waits: a tracker reply queued behind relayed offers that
-/// the browser has not acknowledged yet (delayed ACK) waited up to 40 ms.
-pub struct Listen(TcpListener);
-
-impl Listener for Listen {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        let (s, addr) = Listener::accept(&mut self.0).await;
-        if let Err(e) = s.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-        (s, addr)
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
-impl Connected<axum::serve::IncomingStream<'_, Listen>> for ConnInfo {
-    fn connect_info(s: axum::serve::IncomingStream<'_, Listen>) -> Self {
-        let remote = *s.remote_addr();
-        let local = s.io().local_addr().unwrap_or(remote);
-        Self { remote, local }
-    }
-}
-
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::index))
@@ -149,7 +119,6 @@ pub fn router(state: AppState) -> Router {
         .route("/live/opus.m3u8", get(live::hls_opus))
         .route("/live/opus/{file}", get(live::hls_opus_segment))
         .route("/api/live/levels", get(live::levels))
-        .route("/api/audio/devices", get(live::devices))
         .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))
@@ -164,22 +133,22 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(federation::claim)
                 .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
         )
-        .merge(admin::routes())
+        .merge(admin::routes(state.clone()))
         .with_state(state)
 }
 
-/// Serves until `shutdown`, then lets open requests finish.
+/// Serves until `shutdown`, then lets open requests finish. The limits are `[web]`'s, the
+/// connection cap checked against the open-files limit (see `server`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(
-        Listen(listener),
-        router(state).into_make_service_with_connect_info::<ConnInfo>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
+    let limits = server::Limits::new(
+        &state.station.settings().web,
+        crate::system::limits::open_files(),
+    );
+    server::run(listener, router(state), limits, shutdown).await
 }
 
 /// The client's address: the socket's peer, or with `web.trust_forwarded_for` the last
@@ -188,14 +157,7 @@ pub async fn serve(
 /// not make every visitor local).
 pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::net::IpAddr {
     if app.station.settings().web.trust_forwarded_for {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
-            .next_back();
-        if let Some(ip) = forwarded {
+        if let Some(ip) = server::last_forwarded(headers) {
             return ip;
         }
     }

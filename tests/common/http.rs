@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// `%XX` for every byte (what BitTorrent clients send for info_hash and peer_id).
@@ -94,6 +94,44 @@ pub fn http_request(
     http_request_with_body(addr, method, target, headers, &[])
 }
 
+/// A TCP connection to `addr` from the local address `from`: a loopback address such as
+/// 127.0.0.2 makes the node see another client than 127.0.0.1 (all of 127/8 is loopback).
+pub fn connect_from(from: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    use nix::sys::socket::SockaddrStorage;
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType};
+    use std::os::fd::AsRawFd;
+    let family = if from.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    bind(
+        fd.as_raw_fd(),
+        &SockaddrStorage::from(SocketAddr::new(from, 0)),
+    )?;
+    connect(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    Ok(TcpStream::from(fd))
+}
+
+/// `http_request` from the local address `from` (see `connect_from`).
+pub fn http_request_from(
+    from: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<Resp> {
+    send_request(
+        connect_from(from, addr)?,
+        addr,
+        method,
+        target,
+        headers,
+        &[],
+    )
+}
+
 /// `http_request` with `body` sent after the headers (`headers` give its length and type).
 pub fn http_request_with_body(
     addr: SocketAddr,
@@ -102,7 +140,18 @@ pub fn http_request_with_body(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> io::Result<Resp> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    send_request(stream, addr, method, target, headers, body)
+}
+
+fn send_request(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Resp> {
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");

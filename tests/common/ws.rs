@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::http::bad;
+use super::http::{bad, connect_from};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WsFrame {
@@ -25,7 +25,16 @@ pub struct WsClient {
 impl WsClient {
     /// Opens `ws://addr{path}`: HTTP upgrade, expects `101 Switching Protocols`.
     pub fn connect(addr: SocketAddr, path: &str) -> io::Result<WsClient> {
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        Self::upgrade(stream, addr, path)
+    }
+
+    /// `connect` from the local address `from` (see `connect_from`).
+    pub fn connect_from(from: IpAddr, addr: SocketAddr, path: &str) -> io::Result<WsClient> {
+        Self::upgrade(connect_from(from, addr)?, addr, path)
+    }
+
+    fn upgrade(mut stream: TcpStream, addr: SocketAddr, path: &str) -> io::Result<WsClient> {
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         stream.set_write_timeout(Some(Duration::from_secs(5)))?;
         stream.set_nodelay(true)?;

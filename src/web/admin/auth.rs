@@ -14,16 +14,12 @@ pub const SESSION_COOKIE: &str = "sp2p_session";
 /// Before login: the double-submit token of the setup and login forms.
 pub const FORM_COOKIE: &str = "sp2p_form";
 
-/// The local network: loopback, private (RFC 1918, IPv6 unique local), link-local and
-/// shared (carrier-grade NAT) addresses.
+/// The local network: loopback, private (RFC 1918, IPv6 unique local) and link-local
+/// addresses. Not the shared range 100.64.0.0/10: behind carrier-grade NAT it holds the
+/// ISP's other customers, not the station's.
 pub fn is_local(ip: IpAddr) -> bool {
     match ip.to_canonical() {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
-        }
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
             v6.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
@@ -65,13 +61,7 @@ mod tests {
         ] {
             assert!(is_local(ip.parse().unwrap()), "{ip}");
         }
-        for ip in [
-            "::1",
-            "fd00::5",
-            "fe80::1",
-            "::ffff:192.168.0.2",
-            "100.64.0.1",
-        ] {
+        for ip in ["::1", "fd00::5", "fe80::1", "::ffff:192.168.0.2"] {
             assert!(is_local(ip.parse().unwrap()), "{ip}");
         }
         for ip in [
@@ -80,6 +70,22 @@ mod tests {
             "2001:db8::1",
             "::ffff:1.1.1.1",
             "172.32.0.1",
+        ] {
+            assert!(!is_local(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn carrier_grade_nat_is_not_local() {
+        // 100.64.0.0/10, edges included; its neighbours are ordinary public addresses.
+        for ip in [
+            "100.64.0.1",
+            "100.64.0.0",
+            "100.100.7.9",
+            "100.127.255.255",
+            "::ffff:100.64.3.4",
+            "100.63.255.255",
+            "100.128.0.0",
         ] {
             assert!(!is_local(ip.parse().unwrap()), "{ip}");
         }

@@ -25,11 +25,15 @@ pub enum Refused {
     TextTooLong,
     #[error("The box does not have room for this file. Delete old recordings first.")]
     NoRoom,
+    #[error("This piece of the upload is larger than the page sends.")]
+    ChunkTooBig,
 }
 
 /// Why a request to `/admin` got no ordinary answer.
 #[derive(Debug)]
 pub enum AdminError {
+    /// Sent under a name that is not the box's (DNS rebinding): see `host`.
+    ForeignHost,
     /// From outside the local network while `admin.allow_remote` is off.
     NotLocal,
     /// No valid session: log in first.
@@ -92,6 +96,12 @@ fn script_error(status: StatusCode, msg: impl Into<String>) -> Response {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         match self {
+            AdminError::ForeignHost => (
+                StatusCode::FORBIDDEN,
+                "The config page only answers at the box's own address: its IP address, \
+                 streamp2p.local, or the station's public address.\n",
+            )
+                .into_response(),
             AdminError::NotLocal => (
                 StatusCode::FORBIDDEN,
                 "The config page only answers on the station's local network. To allow it \
@@ -131,7 +141,7 @@ impl IntoResponse for AdminError {
             },
             AdminError::UploadRefused(r) => {
                 let status = match r {
-                    Refused::TooBig { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    Refused::TooBig { .. } | Refused::ChunkTooBig => StatusCode::PAYLOAD_TOO_LARGE,
                     Refused::TextTooLong => StatusCode::UNPROCESSABLE_ENTITY,
                     Refused::NoRoom => StatusCode::INSUFFICIENT_STORAGE,
                 };

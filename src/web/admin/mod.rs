@@ -4,7 +4,8 @@
 //! as extractors), `error` (every refusal and failure, answered in one place), `auth`
 //! (cookies, the local-network rule), `pages` (the frame and the pre-login pages),
 //! `dashboard` (what the dashboard shows, gathered) and `sections` (its HTML, one renderer
-//! per section), `forms` (first run, login, settings, schedule, item notes), `upload`
+//! per section), `forms` (first run, login, settings, schedule, item notes), `host` (the
+//! box's own names, the only ones the page answers under), `upload`
 //! (resumable publishing from the phone), `share` (QR codes). The state behind them
 //! (settings, password, sessions, schedule, notes, uploads, history) is the station's
 //! ([`crate::station`]).
@@ -19,6 +20,7 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod forms;
+pub mod host;
 pub mod pages;
 mod reply;
 pub mod sections;
@@ -59,7 +61,8 @@ pub async fn secure(mut r: Response) -> Response {
     r
 }
 
-pub fn routes() -> Router<AppState> {
+/// The config page's routes, each refused under a name that is not the box's (`host`).
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin", get(forms::page))
         .route("/admin/setup", post(forms::setup))
@@ -81,5 +84,10 @@ pub fn routes() -> Router<AppState> {
                 .put(upload::chunk)
                 .layer(DefaultBodyLimit::max(upload::CHUNK_MAX)),
         )
+        .route("/admin/audio/devices", get(pages::devices))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            host::own_names_only,
+        ))
         .layer(axum::middleware::map_response(secure))
 }

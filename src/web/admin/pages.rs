@@ -165,3 +165,16 @@ pub async fn status(State(app): State<AppState>, op: LoggedIn) -> Json<Value> {
         "history": app.station.history(),
     }))
 }
+
+/// `GET /admin/audio/devices`: the ALSA capture devices, for choosing the input. For the
+/// operator only: a card's name says what hardware the box has.
+pub async fn devices(_: LoggedIn) -> Json<Value> {
+    // Listing sound cards opens devices: off the async threads.
+    let list = tokio::task::spawn_blocking(crate::live::source::capture_devices)
+        .await
+        .unwrap_or_default();
+    Json(json!(list
+        .into_iter()
+        .map(|(name, description)| json!({ "device": format!("alsa:{name}"), "description": description }))
+        .collect::<Vec<_>>()))
+}

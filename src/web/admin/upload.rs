@@ -10,7 +10,8 @@ use std::path::Path;
 
 use axum::{
     body::Bytes,
-    extract::{Path as UrlPath, Query, State},
+    extract::{FromRequestParts, Path as UrlPath, Query, State},
+    http::{header, request::Parts},
     Json,
 };
 use serde::Deserialize;
@@ -97,11 +98,35 @@ pub struct ChunkQuery {
     offset: u64,
 }
 
+/// A chunk's declared size, refused above [`CHUNK_MAX`] before any of its body is read. A
+/// body sent without a length is cut at the same size as it streams (`routes`).
+pub struct ChunkLength;
+
+impl FromRequestParts<AppState> for ChunkLength {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AdminError> {
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        match declared {
+            Some(n) if n > CHUNK_MAX as u64 => Err(AdminError::UploadRefused(Refused::ChunkTooBig)),
+            _ => Ok(ChunkLength),
+        }
+    }
+}
+
 /// `PUT /admin/uploads/{id}?offset=N`: appends one chunk at `N`, which must be what the
 /// node already has (otherwise 409 with the right offset, and the page resends from there).
+///
+/// The extractors run in order, and all but the body before the body is read: the
+/// local-network rule, the session and its token (`ScriptChange`), then the chunk's size.
 pub async fn chunk(
     State(app): State<AppState>,
     _: ScriptChange,
+    _: ChunkLength,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<ChunkQuery>,
     body: Bytes,
