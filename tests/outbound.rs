@@ -585,6 +585,9 @@ fn a_followed_catalog_is_capped_and_replaced_and_the_catalog_ignores_host() {
     // On every address and with no public URL: the catalog has no address to trust but
     // its own, and must not take the asker's.
     let mut node = Node::start_on("0.0.0.0".parse().unwrap(), &tmp.path().join("n"), &[], &cfg);
+    // Asked over loopback: the config page answers only under the box's own names, and
+    // `0.0.0.0` (the listening address) is none of them.
+    node.http.set_ip("127.0.0.1".parse().unwrap());
     node.wait_healthy(0);
     let mut op = Operator::new(&node);
     op.setup("Follower");
