@@ -2,19 +2,26 @@
 //! takes nothing with it.
 //!
 //! Parts: `identity` (the node's ed25519 key), `catalog` (the signed catalog and its
-//! checks), `mirror` (downloading a followed station's episodes into a library root).
+//! checks), `mirror` (downloading a followed station's episodes into a library root),
+//! `mirrors` (the origin's book of its mirrors and the signed, timed claim), `proof` (random
+//! pieces of a mirror's episodes checked against this station's piece hashes).
 //!
 //! A node publishes its catalog at `/api/catalog`, signed, with a sequence number that grows
 //! with every change. A follower pins the key it saw first, refuses catalogs that fail the
 //! signature, go backwards or come from another key, mirrors the newest episodes within its
-//! budget, and then tells the origin it mirrors it (`POST /api/federation/mirrors`, signed);
-//! the origin checks the claim and lists the mirror in its catalog, torrents and magnets, so
-//! a listener whose client cannot reach the origin uses the mirror with no manual step.
+//! budget, and then tells the origin which of them it holds (`POST /api/federation/mirrors`,
+//! signed and timed), again every [`mirrors::RECLAIM_SECS`]. The origin fetches random pieces
+//! of those episodes from the mirror's web seed, and only when every one matches its own
+//! piece hashes lists the mirror's web seed in its catalog, feed and torrents, so a listener
+//! whose client cannot reach the origin uses the mirror with no manual step. It checks each
+//! listed mirror again on a schedule and drops one that fails or stops claiming.
 
 pub mod catalog;
 pub mod health;
 pub mod identity;
 pub mod mirror;
+pub mod mirrors;
+pub mod proof;
 pub mod relay;
 
 use std::{
@@ -39,10 +46,10 @@ use crate::{
 use catalog::{Catalog, CatalogItem, Refused, Signed};
 use identity::{fingerprint, Identity};
 
-/// Most mirrors an origin lists (a claim is checked, but the list must stay bounded).
-const MAX_MIRRORS: usize = 16;
 /// Retry after a failed poll: doubling from this up to the poll interval times ten.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// How often a follower looks whether a claim is due, between polls.
+const CLAIM_TICK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
@@ -78,18 +85,21 @@ pub struct FollowStatus {
     /// Bytes the relay took from the origin, and its listeners here now.
     pub relay_bytes_in: Option<u64>,
     pub relay_listeners: Option<usize>,
+    /// What the station said to this box's last claim to mirror it, in words.
+    pub claim: Option<String>,
 }
 
-/// Another node's claim to mirror this one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MirrorClaim {
-    pub url: String,
-    pub key: String,
-    pub signature: String,
-}
-
-fn claim_text(origin_key: &str, url: &str) -> String {
-    format!("streamp2p mirror of {origin_key} at {url}")
+/// This box's claims to one followed station (the mirror side).
+#[derive(Debug, Default)]
+struct Claiming {
+    origin_key: String,
+    /// The station's episodes held here and served, sorted.
+    holds: Vec<String>,
+    /// When the station last accepted a claim, and the episodes it named.
+    accepted: Option<(u64, Vec<String>)>,
+    /// After a refusal: no claim before this, and the wait that led to it.
+    retry_at: u64,
+    retry_secs: u64,
 }
 
 pub struct Federation {
@@ -106,6 +116,10 @@ pub struct Federation {
     pub health: health::Health,
     /// Live relays by the origin key's fingerprint (no spaces).
     relays: Mutex<BTreeMap<String, Arc<relay::Relay>>>,
+    /// The boxes that mirror this station (origin side), as stored.
+    book: Mutex<mirrors::Book>,
+    /// This box's claims to the followed stations, by their address (mirror side).
+    claims: Mutex<BTreeMap<String, Claiming>>,
 }
 
 impl Federation {
@@ -133,7 +147,16 @@ impl Federation {
                 )
             })
             .collect();
+        let book = match store.setting::<mirrors::Stored>(Setting::Mirrors) {
+            Ok(b) => b.map(mirrors::Stored::into_book).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("the list of mirrors is unreadable ({e}); mirrors claim again");
+                mirrors::Book::default()
+            }
+        };
         Ok(Arc::new(Self {
+            book: Mutex::new(book),
+            claims: Mutex::default(),
             downloader: mirror::Downloader::new(
                 settings.data_dir.clone(),
                 settings.swarm.dht,
@@ -205,15 +228,6 @@ impl Federation {
         list
     }
 
-    /// Nodes that mirror this station (checked claims).
-    pub fn mirrors(&self) -> Vec<String> {
-        self.store
-            .setting(Setting::Mirrors)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    }
-
     /// The followed station whose mirrored episode lies at `path`, if it is one.
     pub fn origin_of(&self, path: &Path) -> Option<String> {
         let rel = path
@@ -279,36 +293,6 @@ impl Federation {
         }
         cat.seq = seq;
         cat.sign(&self.identity)
-    }
-
-    /// Checks a node's claim to mirror this station and lists it: the claim must be signed
-    /// by the key of the catalog the claimed address serves.
-    pub async fn accept_mirror(&self, claim: MirrorClaim) -> Result<(), String> {
-        let url = claim.url.trim_end_matches('/').to_string();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 300 {
-            return Err("the mirror's address must be http(s)".into());
-        }
-        let text = claim_text(&self.identity.public_hex(), &url);
-        if !identity::verify(&claim.key, text.as_bytes(), &claim.signature) {
-            return Err("the claim's signature does not match".into());
-        }
-        let body = self
-            .get_limited(&format!("{url}/api/catalog"))
-            .await
-            .map_err(|e| format!("cannot reach the mirror's catalog: {e}"))?;
-        let theirs = catalog::open(&body, Some(&claim.key), None).map_err(|e| e.to_string())?;
-        let mut mirrors = self.mirrors();
-        if !mirrors.contains(&url) {
-            if mirrors.len() >= MAX_MIRRORS {
-                return Err("this station lists enough mirrors already".into());
-            }
-            mirrors.push(url.clone());
-            self.store
-                .set_setting(Setting::Mirrors, &mirrors)
-                .map_err(|e| e.to_string())?;
-            tracing::info!(mirror = %url, station = %theirs.station, "listed a new mirror");
-        }
-        Ok(())
     }
 
     /// Reads a response of at most `catalog::MAX_BYTES` (one byte more is read, to tell).
@@ -419,10 +403,12 @@ impl Federation {
         let dest = mirror::origin_dir(&self.station.settings().data_dir, &fp);
         let budget = self.station.settings().federation.mirror_budget_mb * 1024 * 1024;
         let mut mirrored = 0;
+        let mut held = Vec::new();
         for item in mirror::choose(&cat.items, budget) {
             match self.downloader.fetch(url, item, &dest).await {
                 Ok(fresh) => {
                     mirrored += 1;
+                    held.push(item.infohash.clone());
                     if fresh {
                         tracing::info!(origin = %url, name = %item.name, "mirrored an episode");
                     }
@@ -431,45 +417,115 @@ impl Federation {
             }
             self.set_status(url, |s| s.mirrored = mirrored);
         }
-        if mirrored > 0 {
-            self.claim(url, &cat.key).await;
+        // Claimed are only the episodes the library has hashed and serves: the station
+        // asks for their pieces at once.
+        let served = self.library.catalog();
+        held.retain(|ih| served.items.contains_key(ih));
+        held.sort_unstable();
+        if let Ok(mut claims) = self.claims.lock() {
+            let c = claims.entry(url.to_string()).or_default();
+            c.origin_key = cat.key.clone();
+            c.holds = held;
         }
         Ok(())
     }
 
-    /// Tells the origin this node mirrors it (needs an address others can reach).
-    async fn claim(&self, origin: &str, origin_key: &str) {
-        let Some(me) = &self.own_url() else {
+    /// Claims to mirror the followed station at `origin` when a claim is due: the episodes
+    /// held changed, the last accepted claim is [`mirrors::RECLAIM_SECS`] old, or the wait
+    /// after a refusal is over. Needs an address others can reach.
+    async fn claim_if_due(&self, origin: &str) {
+        let now = now_secs();
+        let (origin_key, holds) = {
+            let Ok(claims) = self.claims.lock() else {
+                return;
+            };
+            let Some(c) = claims.get(origin) else {
+                return;
+            };
+            let due = match &c.accepted {
+                None => true,
+                Some((at, named)) => {
+                    *named != c.holds || now >= at.saturating_add(mirrors::RECLAIM_SECS)
+                }
+            };
+            if c.holds.is_empty() || !due || now < c.retry_at {
+                return;
+            }
+            (c.origin_key.clone(), c.holds.clone())
+        };
+        let Some(me) = self.own_url() else {
             tracing::warn!(
                 "set public_url so that followed stations can list this box as their mirror"
             );
             return;
         };
-        let claim = MirrorClaim {
-            url: me.clone(),
-            key: self.identity.public_hex(),
-            signature: self.identity.sign(claim_text(origin_key, me).as_bytes()),
-        };
-        let r = self
+        let claim = mirrors::MirrorClaim::new(&self.identity, &origin_key, &me, now, holds.clone());
+        let answer = self.send_claim(origin, &claim).await;
+        let poll = self.station.settings().federation.poll_secs;
+        if let Ok(mut claims) = self.claims.lock() {
+            if let Some(c) = claims.get_mut(origin) {
+                match &answer {
+                    Ok(_) => {
+                        c.accepted = Some((now, holds));
+                        c.retry_secs = 0;
+                    }
+                    Err(_) => {
+                        c.retry_secs = (c.retry_secs * 2).clamp(poll, mirrors::RECLAIM_SECS);
+                        c.retry_at = now + c.retry_secs;
+                    }
+                }
+            }
+        }
+        if let Err(e) = &answer {
+            tracing::warn!(%origin, "mirror claim refused: {e}");
+        }
+        self.set_status(origin, |s| s.claim = Some(answer.unwrap_or_else(|e| e)));
+    }
+
+    /// Sends a claim to `origin`; its answer in words, `Err` when it refused. The station
+    /// checks pieces before it answers, so the wait is longer than for other requests.
+    async fn send_claim(
+        &self,
+        origin: &str,
+        claim: &mirrors::MirrorClaim,
+    ) -> Result<String, String> {
+        let mut resp = self
             .http
             .post(format!("{origin}/api/federation/mirrors"))
-            .json(&claim)
+            .timeout(mirrors::CLAIM_ANSWER_WITHIN + Duration::from_secs(15))
+            .json(claim)
             .send()
-            .await;
-        match r {
-            Ok(resp) if resp.status().is_success() => {}
-            Ok(resp) => tracing::warn!(%origin, status = %resp.status(), "mirror claim refused"),
-            Err(e) => tracing::warn!(%origin, "mirror claim: {}", e.without_url()),
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let ok = resp.status().is_success();
+        let status = resp.status();
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() > 1024 {
+                break;
+            }
+        }
+        body.truncate(1024);
+        let words = String::from_utf8_lossy(&body).trim().to_string();
+        let words = if words.is_empty() {
+            status.to_string()
+        } else {
+            words
+        };
+        if ok {
+            Ok(words)
+        } else {
+            Err(words)
         }
     }
 
-    /// Every tracker worth probing: the configured ones, the mirrors' and the followed
-    /// stations'. The node's own are not probed: they answer whenever the node does, and
-    /// always lead the lists.
+    /// Every tracker worth probing: the configured ones and the followed stations'. The
+    /// node's own are not probed: they answer whenever the node does, and always lead the
+    /// lists. Mirrors' trackers are none of these: a mirror is listed by its web seed only.
     fn known_trackers(&self) -> Vec<String> {
         let mut all: Vec<String> = self.station.settings().swarm.trackers.clone();
         all.extend(self.station.settings().webtorrent.trackers.iter().cloned());
-        all.extend(self.mirrors().iter().map(|m| format!("{m}/announce")));
         if let Ok(t) = self.their_trackers.lock() {
             all.extend(t.iter().cloned());
         }
@@ -507,30 +563,43 @@ impl Federation {
             "tracker_probe",
             self.clone().probe_trackers(shutdown.clone()),
         );
+        tasks.spawn(
+            "mirror_checks",
+            self.clone().check_mirrors(shutdown.clone()),
+        );
         for url in urls {
             let (me, tracker, shutdown) = (self.clone(), tracker.clone(), shutdown.clone());
             tasks.spawn("follow", async move {
                 let mut retry = FIRST_RETRY;
+                let mut next_poll = tokio::time::Instant::now();
                 loop {
-                    let wait = match me.poll(&url, &tracker, &shutdown).await {
-                        Ok(()) => {
-                            retry = FIRST_RETRY;
-                            every
-                        }
-                        Err(e) => {
-                            tracing::warn!(%url, "following: {e}; retrying in {}s", retry.as_secs());
-                            let wait = retry;
-                            me.set_status(&url, |s| {
-                                s.error = Some(e);
-                                s.retry_in_secs = Some(wait.as_secs());
-                            });
-                            retry = (retry * 2).min(every * 10);
-                            wait
-                        }
-                    };
+                    if tokio::time::Instant::now() >= next_poll {
+                        let wait = match me.poll(&url, &tracker, &shutdown).await {
+                            Ok(()) => {
+                                retry = FIRST_RETRY;
+                                every
+                            }
+                            Err(e) => {
+                                tracing::warn!(%url, "following: {e}; retrying in {}s", retry.as_secs());
+                                let wait = retry;
+                                me.set_status(&url, |s| {
+                                    s.error = Some(e);
+                                    s.retry_in_secs = Some(wait.as_secs());
+                                });
+                                retry = (retry * 2).min(every * 10);
+                                wait
+                            }
+                        };
+                        next_poll = tokio::time::Instant::now() + wait;
+                    }
+                    // Claims keep their own schedule: a station polled hourly is still
+                    // claimed before its mirrors lapse.
+                    me.claim_if_due(&url).await;
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = tokio::time::sleep_until(next_poll.min(
+                            tokio::time::Instant::now() + CLAIM_TICK,
+                        )) => {}
                     }
                 }
             });

@@ -68,6 +68,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/settings", post(forms::settings))
         .route("/admin/schedule", post(forms::schedule))
         .route("/admin/item", post(forms::item))
+        .route("/admin/mirrors", post(forms::mirrors))
         .route("/admin/key", get(forms::export_key).post(forms::import_key))
         .route("/admin/status", get(pages::status))
         .route("/admin/qr", get(share::qr))
