@@ -176,6 +176,11 @@ pub struct FederationConfig {
     /// A box that proved it mirrors this station is listed only once the operator
     /// approves it on the config page.
     pub approve_mirrors: bool,
+    /// Let addresses learned from others (mirror claims, followed stations' mirrors and
+    /// trackers) lead to private, loopback and link-local addresses. Off: anyone could
+    /// otherwise make the box send requests into its own network. For sister stations on
+    /// one LAN, and for tests.
+    pub allow_private_addresses: bool,
 }
 
 impl Default for FederationConfig {
@@ -188,6 +193,7 @@ impl Default for FederationConfig {
             relay: false,
             mirror_check_secs: 1800,
             approve_mirrors: false,
+            allow_private_addresses: false,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod federation;
 pub mod library;
 pub mod live;
 pub mod node;
+pub mod outbound;
 pub mod station;
 pub mod status;
 pub mod store;

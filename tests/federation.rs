@@ -73,11 +73,9 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
     let lib = tmp.path().join("a-library");
     make_tagged_mp3(&lib.join("first.mp3"), "First Episode", "Radio A", 12);
     make_tagged_mp3(&lib.join("second.mp3"), "Second Episode", "Radio A", 12);
-    let mut a = Node::start(
-        &tmp.path().join("a"),
-        std::slice::from_ref(&lib),
-        BASE_CONFIG,
-    );
+    // A checks its mirrors' pieces on loopback.
+    let a_cfg = format!("{BASE_CONFIG}\n[federation]\nallow_private_addresses = true\n");
+    let mut a = Node::start(&tmp.path().join("a"), std::slice::from_ref(&lib), &a_cfg);
     a.wait_healthy(2);
     let origin = a.base_url();
     let cfg = follower_config(&origin);
@@ -660,7 +658,10 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
     let lib = tmp.path().join("a-library");
     make_tagged_mp3(&lib.join("first.mp3"), "First Episode", "Radio A", 12);
     make_tagged_mp3(&lib.join("second.mp3"), "Second Episode", "Radio A", 12);
-    let a_cfg = format!("{BASE_CONFIG}\n[federation]\nmirror_check_secs = 5\n");
+    // Every box here shares loopback: private addresses allowed.
+    let a_cfg = format!(
+        "{BASE_CONFIG}\n[federation]\nmirror_check_secs = 5\nallow_private_addresses = true\n"
+    );
     let mut a = Node::start(&tmp.path().join("a"), std::slice::from_ref(&lib), &a_cfg);
     a.wait_healthy(2);
     let a_key = federation(&a)["key"].as_str().unwrap().to_string();

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::{catalog, identity, proof, Federation};
 use crate::{
     library::torrent,
+    outbound::Origin,
     store::{unix_secs, Setting},
 };
 
@@ -116,27 +117,13 @@ pub enum Refusal {
     Unknown,
 }
 
-/// The address a claim may carry: `scheme://host[:port]` exactly, as the parser writes it
-/// back, so the address listed is the address checked (no path, query, fragment or login
-/// to steer either).
-pub fn canonical_url(url: &str) -> Result<String, Refusal> {
-    if url.len() > 300 {
-        return Err(Refusal::BadUrl);
-    }
-    let u = reqwest::Url::parse(url).map_err(|_| Refusal::BadUrl)?;
-    let plain = matches!(u.scheme(), "http" | "https")
-        && u.username().is_empty()
-        && u.password().is_none()
-        && u.path() == "/"
-        && u.query().is_none()
-        && u.fragment().is_none();
-    let host = u.host_str().filter(|_| plain).ok_or(Refusal::BadUrl)?;
-    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-    let canonical = format!("{}://{host}{port}", u.scheme());
-    if canonical == url {
-        Ok(canonical)
-    } else {
-        Err(Refusal::BadUrl)
+/// The address a claim may carry: `scheme://host[:port]` exactly as the outbound rules
+/// rebuild it, so the address listed is the address checked (no path, query, fragment or
+/// login to steer either, nothing spelled two ways).
+pub fn canonical_url(url: &str) -> Result<Origin, Refusal> {
+    match Origin::learned(url) {
+        Ok(origin) if origin.base() == url => Ok(origin),
+        _ => Err(Refusal::BadUrl),
     }
 }
 
@@ -283,7 +270,7 @@ impl Book {
         now: u64,
     ) -> Result<(String, u64, Vec<String>), Refusal> {
         let time = claim.time.ok_or(Refusal::OldFormat)?;
-        let url = canonical_url(&claim.url)?;
+        let url = canonical_url(&claim.url)?.base();
         if claim.holds.len() > MAX_HOLDS {
             return Err(Refusal::TooManyHolds);
         }
@@ -644,12 +631,25 @@ impl Federation {
         holds
     }
 
+    /// The claimant's address serves a catalog signed by the claim's key (so nobody claims
+    /// another's address), then [`Federation::prove`].
     async fn prove_claimant(&self, url: &str, key: &str, holds: &[String]) -> Check {
-        let catalog_ok = match self.get_limited(&format!("{url}/api/catalog")).await {
-            Ok(body) => catalog::open(&body, Some(key), None)
-                .map(|_| ())
-                .map_err(|e| format!("its catalog: {e}")),
-            Err(e) => Err(format!("its catalog: {e}")),
+        let catalog_ok = match canonical_url(url) {
+            Ok(origin) => self
+                .out
+                .get(&origin, "/api/catalog", None, catalog::MAX_BYTES)
+                .await
+                .and_then(|f| f.success())
+                .map_err(|e| {
+                    tracing::info!(mirror = %url, "its catalog: {}", e.detail());
+                    format!("its catalog: {e}")
+                })
+                .and_then(|body| {
+                    catalog::open(&body, Some(key), None)
+                        .map(|_| ())
+                        .map_err(|e| format!("its catalog: {e}"))
+                }),
+            Err(e) => Err(e.to_string()),
         };
         if let Err(words) = catalog_ok {
             return Check {
@@ -663,6 +663,16 @@ impl Federation {
 
     /// Fetches random pieces of `holds` from the web seed at `url` and checks them.
     async fn prove(&self, url: &str, holds: &[String]) -> Check {
+        let origin = match canonical_url(url) {
+            Ok(o) => o,
+            Err(e) => {
+                return Check {
+                    at: unix_secs(),
+                    passed: false,
+                    words: e.to_string(),
+                }
+            }
+        };
         let infos: Vec<(String, torrent::Info)> = holds
             .iter()
             .filter_map(|ih| Some((ih.clone(), self.library.info(ih)?)))
@@ -672,8 +682,12 @@ impl Federation {
             .map(|(ih, info)| proof::Episode { infohash: ih, info })
             .collect();
         let samples = proof::choose(&episodes, &mut rand::thread_rng());
-        let outcome =
-            proof::check(&samples, |s| async move { self.fetch_piece(url, &s).await }).await;
+        let origin = &origin;
+        let outcome = proof::check(
+            &samples,
+            |s| async move { self.fetch_piece(origin, &s).await },
+        )
+        .await;
         Check {
             at: unix_secs(),
             passed: outcome.passed(),
@@ -681,32 +695,24 @@ impl Federation {
         }
     }
 
-    /// One piece from a mirror's web seed: this node's own path for it, a byte range, and
-    /// no more bytes than the piece has.
-    async fn fetch_piece(&self, url: &str, s: &proof::Sample) -> Result<Vec<u8>, String> {
+    /// One piece from a mirror's web seed, through the outbound rules: this node's own
+    /// path for it, a byte range, and no more bytes than the piece has. Only a 206 answer
+    /// is a piece (a whole file for a range is not).
+    async fn fetch_piece(&self, origin: &Origin, s: &proof::Sample) -> Result<Vec<u8>, String> {
         let path = format!("/files/{}/{}", s.infohash, torrent::path_segment(&s.name));
-        let mut resp = self
-            .http
-            .get(format!("{url}{path}"))
-            .header(
-                reqwest::header::RANGE,
-                format!("bytes={}-{}", s.range.start, s.range.end - 1),
-            )
-            .send()
-            .await
-            .map_err(|_| "unreachable".to_string())?;
-        if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
-            return Err(format!("answered {}", resp.status().as_u16()));
-        }
         let cap = usize::try_from(s.size()).unwrap_or(usize::MAX);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|_| "unreachable".to_string())? {
-            body.extend_from_slice(&chunk);
-            if body.len() > cap {
-                return Err("answered more than was asked".into());
-            }
+        let got = self
+            .out
+            .get(origin, &path, Some(s.range.clone()), cap)
+            .await
+            .map_err(|e| {
+                tracing::info!(mirror = %origin.base(), "piece: {}", e.detail());
+                e.to_string()
+            })?;
+        if got.status != 206 {
+            return Err(format!("answered HTTP {}", got.status));
         }
-        Ok(body)
+        Ok(got.body.to_vec())
     }
 
     /// Checks every mirror again every `federation.mirror_check_secs`, drops the ones that
@@ -803,7 +809,11 @@ mod tests {
             "http://127.0.0.1:8080",
             "http://[::1]:8080",
         ] {
-            assert_eq!(canonical_url(ok).as_deref(), Ok(ok), "{ok}");
+            assert_eq!(
+                canonical_url(ok).map(|o| o.base()).as_deref(),
+                Ok(ok),
+                "{ok}"
+            );
         }
         for bad in [
             "http://radio.example.org/",
@@ -818,7 +828,7 @@ mod tests {
             "http://radio.example.org:80",
             "radio.example.org",
         ] {
-            assert_eq!(canonical_url(bad), Err(Refusal::BadUrl), "{bad}");
+            assert!(canonical_url(bad).is_err(), "{bad}");
         }
     }
 

@@ -38,6 +38,7 @@ use tracing::Instrument;
 
 use crate::{
     library::Library,
+    outbound::{Origin, Outbound, OutboundError},
     station::Station,
     store::{unix_secs as now_secs, Setting, Store, StoreError},
     system::Tasks,
@@ -57,6 +58,8 @@ pub enum FederationError {
     Identity(#[from] identity::IdentityError),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("cannot send requests to other stations: {}", .0.detail())]
+    Outbound(#[from] OutboundError),
 }
 
 /// What the node keeps about a followed station (sled, by its address).
@@ -109,6 +112,8 @@ pub struct Federation {
     /// The operator's settings, read live (the station's name goes into the catalog).
     station: Arc<Station>,
     http: reqwest::Client,
+    /// Every request to another node goes through it.
+    out: Outbound,
     downloader: mirror::Downloader,
     follows: Mutex<BTreeMap<String, FollowStatus>>,
     /// Trackers the followed stations list, for the health probes.
@@ -132,6 +137,7 @@ impl Federation {
             .user_agent(concat!("streamp2p/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
+        let out = Outbound::new(settings.federation.allow_private_addresses)?;
         let follows = settings
             .federation
             .follow
@@ -170,6 +176,7 @@ impl Federation {
             library,
             station,
             http,
+            out,
             follows: Mutex::new(follows),
         }))
     }
@@ -482,38 +489,27 @@ impl Federation {
         self.set_status(origin, |s| s.claim = Some(answer.unwrap_or_else(|e| e)));
     }
 
-    /// Sends a claim to `origin`; its answer in words, `Err` when it refused. The station
-    /// checks pieces before it answers, so the wait is longer than for other requests.
+    /// Sends a claim to the followed station at `origin` (the operator's address); its
+    /// answer in words, `Err` when it refused. The station checks pieces before it answers
+    /// (within [`mirrors::CLAIM_ANSWER_WITHIN`], inside the outbound time limit).
     async fn send_claim(
         &self,
         origin: &str,
         claim: &mirrors::MirrorClaim,
     ) -> Result<String, String> {
-        let mut resp = self
-            .http
-            .post(format!("{origin}/api/federation/mirrors"))
-            .timeout(mirrors::CLAIM_ANSWER_WITHIN + Duration::from_secs(15))
-            .json(claim)
-            .send()
+        let to = Origin::operator(origin).map_err(|e| e.detail().to_string())?;
+        let answer = self
+            .out
+            .post_json(&to, "/api/federation/mirrors", claim, 1024)
             .await
-            .map_err(|e| e.without_url().to_string())?;
-        let ok = resp.status().is_success();
-        let status = resp.status();
-        let mut body = Vec::new();
-        while let Ok(Some(chunk)) = resp.chunk().await {
-            body.extend_from_slice(&chunk);
-            if body.len() > 1024 {
-                break;
-            }
-        }
-        body.truncate(1024);
-        let words = String::from_utf8_lossy(&body).trim().to_string();
+            .map_err(|e| e.detail().to_string())?;
+        let words = String::from_utf8_lossy(&answer.body).trim().to_string();
         let words = if words.is_empty() {
-            status.to_string()
+            format!("HTTP {}", answer.status)
         } else {
             words
         };
-        if ok {
+        if (200..300).contains(&answer.status) {
             Ok(words)
         } else {
             Err(words)
