@@ -648,10 +648,23 @@ fn listed_in(node: &Node, mirror: &str, names: &[&str]) -> Vec<String> {
     places
 }
 
+/// Logs in to `node`'s config page and posts `action` (approve, remove, allow) for the
+/// mirror at `url`.
+fn mirror_action(node: &Node, action: &str, url: &str) -> Resp {
+    let mut op = Operator::new(node);
+    assert_eq!(op.login(PASSWORD).status, 303, "login");
+    let csrf = op.csrf();
+    op.post(
+        "/admin/mirrors",
+        &[("csrf", &csrf), ("action", action), ("url", url)],
+    )
+}
+
 /// A claimant serving other bytes than the station's is never listed; an honest follower
 /// is, by its web seed only (never its tracker); replayed, stale, old-format and steering
-/// claims are refused before anything is fetched; the operator removes a mirror for good;
-/// and a listed follower whose file changes on disk is dropped at the next check.
+/// claims are refused before anything is fetched; with approval asked, a checked mirror
+/// waits for the operator, who approves or removes it (for good) on the config page; and a
+/// listed follower whose file changes on disk is dropped at the next check.
 #[test]
 fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
     let tmp = tempdir();
@@ -660,7 +673,8 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
     make_tagged_mp3(&lib.join("second.mp3"), "Second Episode", "Radio A", 12);
     // Every box here shares loopback: private addresses allowed.
     let a_cfg = format!(
-        "{BASE_CONFIG}\n[federation]\nmirror_check_secs = 5\nallow_private_addresses = true\n"
+        "{BASE_CONFIG}\n[federation]\nmirror_check_secs = 5\nallow_private_addresses = true\n\
+         approve_mirrors = true\n"
     );
     let mut a = Node::start(&tmp.path().join("a"), std::slice::from_ref(&lib), &a_cfg);
     a.wait_healthy(2);
@@ -720,49 +734,62 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
         "nothing fetched"
     );
 
-    // The same box with the real bytes is listed; its exact claim again is a replay.
+    // The same box with the real bytes proves them, and waits for the operator's
+    // approval (A asks for it); its exact claim again is a replay.
     liar.honest.store(true, Ordering::SeqCst);
     let claim = claim_json(&liar, &a_key, &liar.url, unix_now(), &holds);
     let r = post_claim(&a, &claim);
-    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(r.text().contains("approval"), "{}", r.text());
+    assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
     let replay = post_claim(&a, &claim);
     assert_eq!(replay.status, 400);
     assert!(replay.text().contains("replay"), "{}", replay.text());
 
-    // The operator removes it on the config page: unlisted, and its next claims refused.
+    // On the config page: approved, listed; removed, unlisted and its claims refused.
     {
         let mut op = Operator::new(&a);
         op.setup("Radio A");
         let page = op.get("/admin").text();
         assert!(
-            page.contains(&liar.url) && page.contains("matched"),
+            page.contains(&liar.url) && page.contains("waiting for your approval"),
             "{}",
             short(&page)
         );
-        let csrf = op.csrf();
-        let r = op.post(
-            "/admin/mirrors",
-            &[("csrf", &csrf), ("action", "remove"), ("url", &liar.url)],
-        );
-        assert_eq!(r.status, 303, "{}", short(&r.text()));
-        assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
-        let again = post_claim(
-            &a,
-            &claim_json(&liar, &a_key, &liar.url, unix_now() + 1, &holds),
-        );
-        assert_eq!(again.status, 403, "{}", again.text());
         let forged = op.post(
             "/admin/mirrors",
-            &[("csrf", "wrong"), ("action", "allow"), ("url", &liar.url)],
+            &[("csrf", "wrong"), ("action", "approve"), ("url", &liar.url)],
         );
         assert_eq!(forged.status, 403, "a change without the token");
+        assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
     }
+    let r = mirror_action(&a, "approve", &liar.url);
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert_eq!(listed_in(&a, &liar.url, &names).len(), 5);
+    let r = mirror_action(&a, "remove", &liar.url);
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
+    let again = post_claim(
+        &a,
+        &claim_json(&liar, &a_key, &liar.url, unix_now() + 1, &holds),
+    );
+    assert_eq!(again.status, 403, "{}", again.text());
 
-    // An honest follower: listed by its web seed for both episodes, never its tracker.
+    // An honest follower: it proves its episodes, the operator approves it, and it is
+    // listed by its web seed for both episodes, never by its tracker.
     let b_cfg = follower_config(&a.base_url());
     let mut b = Node::start(&tmp.path().join("b"), &[], &b_cfg);
     wait_mirrored(&mut b, &a.base_url(), &names);
     let b_url = b.base_url();
+    b.wait_until("B's claim checked", Duration::from_secs(60), |n| {
+        let f = federation(n);
+        match f["follows"][0]["claim"].as_str() {
+            Some(c) if c.contains("approval") => Ok(()),
+            _ => Err(f.to_string()),
+        }
+    });
+    let r = mirror_action(&a, "approve", &b_url);
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
     let places = a.wait_until("A lists B", Duration::from_secs(90), |n| {
         let p = listed_in(n, &b_url, &names);
         if p.len() == 5 {

@@ -647,7 +647,13 @@ impl Federation {
                 .and_then(|body| {
                     catalog::open(&body, Some(key), None)
                         .map(|_| ())
-                        .map_err(|e| format!("its catalog: {e}"))
+                        .map_err(|e| match e {
+                            // A parser's message can quote what the address answered.
+                            catalog::Refused::Malformed(_) => {
+                                "its catalog: not a streamp2p catalog".to_string()
+                            }
+                            e => format!("its catalog: {e}"),
+                        })
                 }),
             Err(e) => Err(e.to_string()),
         };
