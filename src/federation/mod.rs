@@ -497,12 +497,17 @@ impl Federation {
         origin: &str,
         claim: &mirrors::MirrorClaim,
     ) -> Result<String, String> {
-        let to = Origin::operator(origin).map_err(|e| e.detail().to_string())?;
+        // What went wrong in detail goes to the log: the follows' state is public.
+        let not_sent = |e: OutboundError| {
+            tracing::info!(%origin, "mirror claim: {}", e.detail());
+            format!("the claim could not be sent ({e})")
+        };
+        let to = Origin::operator(origin).map_err(not_sent)?;
         let answer = self
             .out
             .post_json(&to, "/api/federation/mirrors", claim, 1024)
             .await
-            .map_err(|e| e.detail().to_string())?;
+            .map_err(not_sent)?;
         let words = String::from_utf8_lossy(&answer.body).trim().to_string();
         let words = if words.is_empty() {
             format!("HTTP {}", answer.status)

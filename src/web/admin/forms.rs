@@ -1,4 +1,4 @@
-//! The config page's forms: first run, login, logout, settings, schedule, item notes.
+//! The config page's forms: first run, login, logout, settings, schedule, item notes, mirrors.
 //!
 //! Forms post `application/x-www-form-urlencoded` bodies; each answer is either a redirect
 //! to the page (Post/Redirect/Get, with a fixed notice code in the query, never the
