@@ -676,10 +676,18 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
         "{BASE_CONFIG}\n[federation]\nmirror_check_secs = 5\nallow_private_addresses = true\n\
          approve_mirrors = true\n"
     );
+    // A box that ran the first version listed mirrors unchecked: they are forgotten.
+    let old_store = Store::open(&tmp.path().join("a").join("data")).unwrap();
+    let unchecked = "http://unchecked.example";
+    old_store
+        .set_setting(Setting::Mirrors, &vec![unchecked.to_string()])
+        .unwrap();
+    drop(old_store);
     let mut a = Node::start(&tmp.path().join("a"), std::slice::from_ref(&lib), &a_cfg);
     a.wait_healthy(2);
     let a_key = federation(&a)["key"].as_str().unwrap().to_string();
     let names = ["first.mp3", "second.mp3"];
+    assert_eq!(listed_in(&a, unchecked, &names), Vec::<String>::new());
     let mut files = HashMap::new();
     let mut holds = Vec::new();
     for name in names {
