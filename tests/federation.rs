@@ -29,11 +29,38 @@ use streamp2p::{
     store::{Setting, Store},
 };
 
+/// The nodes share loopback: the addresses they learn of each other (mirror claims,
+/// their trackers) are private ones, allowed here.
+const SHARED_LOOPBACK: &str = "allow_private_addresses = true\n";
+
 fn follower_config(origin: &str) -> String {
-    format!("{BASE_CONFIG}\n[federation]\nfollow = [\"{origin}\"]\npoll_secs = 5\n")
+    format!(
+        "{BASE_CONFIG}\n[federation]\nfollow = [\"{origin}\"]\npoll_secs = 5\n{SHARED_LOOPBACK}"
+    )
 }
 
-fn federation(node: &Node) -> Value {
+fn origin_config() -> String {
+    format!("{BASE_CONFIG}\n[federation]\n{SHARED_LOOPBACK}")
+}
+
+/// The config page's session cookie for `node`, set up at first run.
+fn operator_cookie(node: &Node) -> String {
+    let mut op = Operator::new(node);
+    op.setup("Station");
+    op.cookie_header()
+}
+
+/// The federation details the config page shows (follow states, errors, tracker health),
+/// with the operator's session `cookie`.
+fn federation(node: &Node, cookie: &str) -> Value {
+    node.request("GET", "/admin/federation", &[("Cookie", cookie)])
+        .ok()
+        .and_then(|r| serde_json::from_slice(&r.body).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// What anyone sees of the node's federation.
+fn public_federation(node: &Node) -> Value {
     node.request("GET", "/api/federation", &[])
         .ok()
         .and_then(|r| serde_json::from_slice(&r.body).ok())
@@ -61,7 +88,10 @@ fn wait_mirrored(node: &mut Node, origin: &str, names: &[&str]) {
             if missing.is_empty() {
                 Ok(())
             } else {
-                Err(format!("missing {missing:?}; federation {}", federation(n)))
+                Err(format!(
+                    "missing {missing:?}; federation {}",
+                    public_federation(n)
+                ))
             }
         },
     );
@@ -73,9 +103,11 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
     let lib = tmp.path().join("a-library");
     make_tagged_mp3(&lib.join("first.mp3"), "First Episode", "Radio A", 12);
     make_tagged_mp3(&lib.join("second.mp3"), "Second Episode", "Radio A", 12);
-    // A checks its mirrors' pieces on loopback.
-    let a_cfg = format!("{BASE_CONFIG}\n[federation]\nallow_private_addresses = true\n");
-    let mut a = Node::start(&tmp.path().join("a"), std::slice::from_ref(&lib), &a_cfg);
+    let mut a = Node::start(
+        &tmp.path().join("a"),
+        std::slice::from_ref(&lib),
+        &origin_config(),
+    );
     a.wait_healthy(2);
     let origin = a.base_url();
     let cfg = follower_config(&origin);
@@ -86,17 +118,17 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
     wait_mirrored(&mut c, &origin, &names);
 
     // B pinned A's key and checked its catalog; A lists both as mirrors once they claim it.
-    let a_key = federation(&a)["key"].as_str().unwrap().to_string();
+    let a_key = public_federation(&a)["key"].as_str().unwrap().to_string();
     // B checked A's signed catalog and pinned A's key.
-    assert_eq!(federation(&b)["follows"][0]["error"], Value::Null);
-    let fb = federation(&b);
+    let fb = federation(&b, &operator_cookie(&b));
+    assert_eq!(fb["follows"][0]["error"], Value::Null, "{fb}");
     assert_eq!(fb["follows"][0]["url"], origin.as_str());
     assert_eq!(
         fb["follows"][0]["fingerprint"],
-        federation(&a)["fingerprint"]
+        public_federation(&a)["fingerprint"]
     );
     let mirrors = a.wait_until("A lists B and C as mirrors", Duration::from_secs(60), |n| {
-        let m = federation(n)["mirrors"].clone();
+        let m = public_federation(n)["mirrors"].clone();
         let list: Vec<String> = serde_json::from_value(m).unwrap_or_default();
         if list.contains(&b.base_url()) && list.contains(&c.base_url()) {
             Ok(list)
@@ -252,7 +284,7 @@ fn identity(dir: &Path) -> Identity {
 }
 
 /// Follows `urls` and waits until each has a status with an error, which it returns.
-fn follow_errors(tmp: &Path, urls: &[String]) -> (Node, Vec<String>) {
+fn follow_errors(tmp: &Path, urls: &[String]) -> (Node, String, Vec<String>) {
     let list = urls
         .iter()
         .map(|u| format!("\"{u}\""))
@@ -260,8 +292,10 @@ fn follow_errors(tmp: &Path, urls: &[String]) -> (Node, Vec<String>) {
         .join(", ");
     let cfg = format!("{BASE_CONFIG}\n[federation]\nfollow = [{list}]\npoll_secs = 5\n");
     let mut node = Node::start(tmp, &[], &cfg);
+    node.wait_healthy(0);
+    let cookie = operator_cookie(&node);
     let errors = node.wait_until("every follow to report", Duration::from_secs(60), |n| {
-        let f = federation(n);
+        let f = federation(n, &cookie);
         let errs: Vec<String> = f["follows"]
             .as_array()
             .into_iter()
@@ -274,7 +308,7 @@ fn follow_errors(tmp: &Path, urls: &[String]) -> (Node, Vec<String>) {
             Err(f.to_string())
         }
     });
-    (node, errors)
+    (node, cookie, errors)
 }
 
 #[test]
@@ -292,7 +326,7 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
     let huge_url = serve_catalog(vec![b' '; 5 * 1024 * 1024]);
     // Nobody there.
     let gone = format!("http://127.0.0.1:{}", free_tcp_port());
-    let (mut node, errors) = follow_errors(
+    let (mut node, cookie, errors) = follow_errors(
         &tmp.path().join("n1"),
         &[forged_url.clone(), huge_url.clone(), gone.clone()],
     );
@@ -301,7 +335,7 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
     assert!(text.contains("larger than"), "{text}");
     // The unreachable one is retried, each time later.
     let first = node.wait_until("a retry time", Duration::from_secs(5), |n| {
-        let f = federation(n);
+        let f = federation(n, &cookie);
         f["follows"]
             .as_array()
             .into_iter()
@@ -311,7 +345,7 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
             .ok_or_else(|| f.to_string())
     });
     node.wait_until("a longer retry", Duration::from_secs(40), |n| {
-        let f = federation(n);
+        let f = federation(n, &cookie);
         let later = f["follows"]
             .as_array()
             .into_iter()
@@ -333,8 +367,10 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
     let (mut node, _) = {
         let cfg = format!("{BASE_CONFIG}\n[federation]\nfollow = [\"{good}\"]\npoll_secs = 5\n");
         let mut n = Node::start(&tmp.path().join("n2"), &[], &cfg);
+        n.wait_healthy(0);
+        let cookie = operator_cookie(&n);
         n.wait_until("the good catalog pinned", Duration::from_secs(30), |n| {
-            let f = federation(n);
+            let f = federation(n, &cookie);
             if f["follows"][0]["seq"] == 7 {
                 Ok(())
             } else {
@@ -362,8 +398,12 @@ fn forged_swapped_replayed_oversized_and_unreachable_catalogs_are_refused() {
             .unwrap();
         drop(store);
         node.restart();
+        node.wait_healthy(0);
+        let mut op = Operator::new(&node);
+        assert_eq!(op.login(PASSWORD).status, 303, "login after restart");
+        let cookie = op.cookie_header();
         let err = node.wait_until("the catalog refused", Duration::from_secs(30), |n| {
-            let f = federation(n);
+            let f = federation(n, &cookie);
             f["follows"][0]["error"]
                 .as_str()
                 .map(String::from)
@@ -398,6 +438,7 @@ fn tracker_health_orders_links_and_drops_dead_trackers() {
     );
     let mut node = Node::start(&tmp.path().join("node"), std::slice::from_ref(&lib), &cfg);
     node.wait_healthy(1);
+    let cookie = operator_cookie(&node);
     let trackers = |n: &Node| -> Vec<String> {
         let m = n.item("one.mp3")["magnet"].as_str().unwrap().to_string();
         m.split('&')
@@ -411,7 +452,7 @@ fn tracker_health_orders_links_and_drops_dead_trackers() {
     };
     assert!(trackers(&node).contains(&dead), "before any probe");
     let stats = node.wait_until("the dead tracker marked", Duration::from_secs(60), |n| {
-        let t = federation(n)["trackers"].clone();
+        let t = federation(n, &cookie)["trackers"].clone();
         if t[&dead]["failed_in_a_row"].as_u64().unwrap_or(0) >= 3 {
             Ok(t)
         } else {
@@ -457,7 +498,7 @@ fn a_follower_relays_the_live_stream() {
     );
     let mut b = Node::start(&tmp.path().join("b"), &[], &cfg);
     let path = b.wait_until("B relays A", Duration::from_secs(30), |n| {
-        let f = federation(n);
+        let f = public_federation(n);
         f["follows"][0]["relay"]
             .as_str()
             .map(String::from)
@@ -602,7 +643,10 @@ fn listed_in(node: &Node, mirror: &str, names: &[&str]) -> Vec<String> {
     if cat["mirrors"].to_string().contains(mirror) || cat["trackers"].to_string().contains(mirror) {
         places.push("catalog".to_string());
     }
-    if federation(node)["mirrors"].to_string().contains(mirror) {
+    if public_federation(node)["mirrors"]
+        .to_string()
+        .contains(mirror)
+    {
         places.push("/api/federation".into());
     }
     if node
@@ -685,7 +729,7 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
     drop(old_store);
     let mut a = Node::start(&tmp.path().join("a"), std::slice::from_ref(&lib), &a_cfg);
     a.wait_healthy(2);
-    let a_key = federation(&a)["key"].as_str().unwrap().to_string();
+    let a_key = public_federation(&a)["key"].as_str().unwrap().to_string();
     let names = ["first.mp3", "second.mp3"];
     assert_eq!(listed_in(&a, unchecked, &names), Vec::<String>::new());
     let mut files = HashMap::new();
@@ -789,8 +833,9 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
     let mut b = Node::start(&tmp.path().join("b"), &[], &b_cfg);
     wait_mirrored(&mut b, &a.base_url(), &names);
     let b_url = b.base_url();
+    let b_cookie = operator_cookie(&b);
     b.wait_until("B's claim checked", Duration::from_secs(60), |n| {
-        let f = federation(n);
+        let f = federation(n, &b_cookie);
         match f["follows"][0]["claim"].as_str() {
             Some(c) if c.contains("approval") => Ok(()),
             _ => Err(f.to_string()),
@@ -803,7 +848,7 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
         if p.len() == 5 {
             Ok(p)
         } else {
-            Err(format!("{p:?}; B: {}", federation(&b)))
+            Err(format!("{p:?}; B: {}", federation(&b, &b_cookie)))
         }
     });
     assert_eq!(
@@ -819,7 +864,7 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
 
     // B's copy of an episode changes on disk (same size and time, so B serves it as it
     // is): A drops B at its next check.
-    let fp = federation(&a)["fingerprint"]
+    let fp = public_federation(&a)["fingerprint"]
         .as_str()
         .unwrap()
         .replace(' ', "");

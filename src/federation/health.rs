@@ -5,21 +5,36 @@
 //! left out, so a listener's client does not spend its first 30 s on a tracker that is gone.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Setting, Store};
+use crate::{
+    outbound::{Origin, Outbound, Scheme},
+    store::{Setting, Store},
+};
 
 /// Probes that fail in a row before a tracker is left out of lists.
 pub const DEAD_AFTER: u32 = 3;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Trackers remembered at most (a followed station may list many).
 const MAX_TRACKERS: usize = 256;
+/// Probes under way at once: a long list is worked through, not fired all together.
+const PROBES_AT_ONCE: usize = 4;
+/// Most of a tracker's answer a probe reads: a refusal or an empty peer list is small.
+const PROBE_ANSWER_BYTES: usize = 16 * 1024;
+
+/// A tracker to probe: its address as lists show it, and where the probe goes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub origin: Origin,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrackerStat {
@@ -94,11 +109,11 @@ pub fn order(
 pub struct Health {
     store: Store,
     stats: Mutex<BTreeMap<String, TrackerStat>>,
-    http: reqwest::Client,
+    out: Outbound,
 }
 
 impl Health {
-    pub fn new(store: Store, http: reqwest::Client) -> Self {
+    pub fn new(store: Store, out: Outbound) -> Self {
         let stats = store
             .setting(Setting::TrackerHealth)
             .ok()
@@ -107,7 +122,7 @@ impl Health {
         Self {
             store,
             stats: Mutex::new(stats),
-            http,
+            out,
         }
     }
 
@@ -115,18 +130,27 @@ impl Health {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Probes every tracker of `trackers` once, then keeps the results (durably).
-    pub async fn probe_all(&self, trackers: &[String]) {
-        let results = futures::future::join_all(trackers.iter().map(|t| self.probe(t))).await;
+    /// Probes every tracker of `trackers` once, a few at a time, then keeps the results
+    /// (durably); trackers no longer in the list are forgotten.
+    pub async fn probe_all(&self, trackers: &[Target]) {
+        // Collected first: a lazy `map` in the future's state trips rustc's check that
+        // the task is `Send` (a closure over `&Target` of any lifetime).
+        let probes: Vec<_> = trackers.iter().map(|t| self.probe(&t.origin)).collect();
+        let results: Vec<_> = futures::stream::iter(probes)
+            .buffered(PROBES_AT_ONCE)
+            .collect()
+            .await;
+        let known: BTreeSet<&str> = trackers.iter().map(|t| t.url.as_str()).collect();
         let snapshot = {
             let Ok(mut stats) = self.stats.lock() else {
                 return;
             };
+            stats.retain(|url, _| known.contains(url.as_str()));
             for (t, r) in trackers.iter().zip(results) {
-                if !stats.contains_key(t) && stats.len() >= MAX_TRACKERS {
+                if !stats.contains_key(&t.url) && stats.len() >= MAX_TRACKERS {
                     continue;
                 }
-                stats.entry(t.clone()).or_default().record(r);
+                stats.entry(t.url.clone()).or_default().record(r);
             }
             stats.clone()
         };
@@ -135,20 +159,16 @@ impl Health {
         }
     }
 
-    async fn probe(&self, tracker: &str) -> Result<Duration, String> {
+    async fn probe(&self, tracker: &Origin) -> Result<Duration, String> {
         let started = Instant::now();
         let r = tokio::time::timeout(PROBE_TIMEOUT, async {
-            if tracker.starts_with("http://") || tracker.starts_with("https://") {
-                self.probe_http(tracker).await
-            } else if let Some(rest) = tracker.strip_prefix("udp://") {
-                probe_udp(rest).await
-            } else if tracker.starts_with("ws://") || tracker.starts_with("wss://") {
-                tokio_tungstenite::connect_async(tracker)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            } else {
-                Err("unknown tracker kind".into())
+            match tracker.scheme() {
+                Scheme::Http | Scheme::Https => self.probe_http(tracker).await,
+                Scheme::Udp => {
+                    let addr = self.out.socket_addr(tracker).await.map_err(detail)?;
+                    probe_udp(addr).await
+                }
+                Scheme::Ws | Scheme::Wss => self.probe_ws(tracker).await,
             }
         })
         .await
@@ -158,37 +178,45 @@ impl Health {
 
     /// A stopped announce of a random infohash: any bencoded answer (even a refusal) shows
     /// a working tracker, and it adds nobody to any swarm.
-    async fn probe_http(&self, url: &str) -> Result<(), String> {
+    async fn probe_http(&self, tracker: &Origin) -> Result<(), String> {
         let ih: [u8; 20] = rand::random();
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let q = format!(
-            "{url}{sep}info_hash={}&peer_id=-SP0100-healthprobe0&port=6881&uploaded=0\
+        let query = format!(
+            "?info_hash={}&peer_id=-SP0100-healthprobe0&port=6881&uploaded=0\
              &downloaded=0&left=0&compact=1&event=stopped&numwant=0",
             percent_encoding::percent_encode(&ih, percent_encoding::NON_ALPHANUMERIC)
         );
-        let resp = self
-            .http
-            .get(q)
-            .send()
+        let answer = self
+            .out
+            .get(tracker, &query, None, PROBE_ANSWER_BYTES)
             .await
-            .map_err(|e| e.without_url().to_string())?;
-        let body = resp.bytes().await.map_err(|e| e.to_string())?;
-        if body.first() == Some(&b'd') {
+            .map_err(detail)?;
+        if answer.body.first() == Some(&b'd') {
             Ok(())
         } else {
-            Err("not a tracker answer".into())
+            Err(format!("not a tracker answer (HTTP {})", answer.status))
         }
+    }
+
+    /// The WebSocket handshake, over a connection to the checked address (the handshake's
+    /// answer is bounded by tungstenite).
+    async fn probe_ws(&self, tracker: &Origin) -> Result<(), String> {
+        let addr = self.out.socket_addr(tracker).await.map_err(detail)?;
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        tokio_tungstenite::client_async_tls(tracker.url(""), tcp)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
+fn detail(e: crate::outbound::OutboundError) -> String {
+    e.detail().to_string()
+}
+
 /// BEP 15 connect: a connect reply with our transaction id shows a working UDP tracker.
-async fn probe_udp(rest: &str) -> Result<(), String> {
-    let authority = rest.split('/').next().unwrap_or("");
-    let addr: SocketAddr = tokio::net::lookup_host(authority)
-        .await
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("no address")?;
+async fn probe_udp(addr: SocketAddr) -> Result<(), String> {
     let bind: SocketAddr = if addr.is_ipv4() {
         "0.0.0.0:0".parse().map_err(|_| "bind")?
     } else {

@@ -17,10 +17,29 @@ use librqbit::{
 use tokio::sync::OnceCell;
 
 use super::catalog::CatalogItem;
-use crate::library::torrent;
+use crate::{
+    library::torrent,
+    outbound::{Origin, Outbound},
+};
 
 /// How long one episode may take before the next poll tries again.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Largest `.torrent` read from a followed station (counted as it comes).
+const MAX_TORRENT_BYTES: usize = 16 * 1024 * 1024;
+/// Room in a `.torrent` for everything but the piece hashes (name, keys, trackers, web
+/// seeds).
+const TORRENT_OVERHEAD: u64 = 64 * 1024;
+
+/// Most bytes the `.torrent` of a `size`-byte file can take: a 20-byte hash per piece at
+/// the smallest piece length (16 KiB, as the library's own torrents use at least), plus
+/// the rest; [`MAX_TORRENT_BYTES`] at most. A 100 MB episode's is about 190 KiB, so a
+/// hostile station cannot make each fetch hold 16 MiB.
+fn torrent_cap(size: u64) -> usize {
+    let hashes = size.div_ceil(torrent::MIN_PIECE).saturating_mul(20);
+    usize::try_from(hashes.saturating_add(TORRENT_OVERHEAD))
+        .unwrap_or(usize::MAX)
+        .min(MAX_TORRENT_BYTES)
+}
 
 pub fn mirrors_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("mirrors")
@@ -66,6 +85,67 @@ fn torrent_length(torrent: &[u8]) -> Option<u64> {
     serde_bencode::from_bytes::<Meta>(torrent).ok()?.info.length
 }
 
+/// The torrent with nothing but its info dict, byte for byte (so the same infohash): the
+/// trackers and web seeds a followed station's `.torrent` lists are addresses learned from
+/// others, which the download session would otherwise ask, redirects and all. The
+/// download asks the origin's own tracker instead. `None` when it is not a bencoded
+/// dictionary with an `info` dictionary.
+fn only_info(torrent: &[u8]) -> Option<Vec<u8>> {
+    let mut at = 1;
+    if torrent.first() != Some(&b'd') {
+        return None;
+    }
+    while *torrent.get(at)? != b'e' {
+        let key_end = bencode_end(torrent, at)?;
+        let key = &torrent[at..key_end];
+        let value_end = bencode_end(torrent, key_end)?;
+        if key == b"4:info" && torrent.get(key_end) == Some(&b'd') {
+            let mut out = b"d4:info".to_vec();
+            out.extend_from_slice(&torrent[key_end..value_end]);
+            out.push(b'e');
+            return Some(out);
+        }
+        at = value_end;
+    }
+    None
+}
+
+/// Where the bencoded value starting at `at` ends (exclusive); `None` if it is malformed
+/// or runs past the end. Nesting is walked with a counter, not recursion, so a hostile
+/// torrent of deep lists cannot exhaust the stack.
+fn bencode_end(b: &[u8], mut at: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *b.get(at)? {
+            b'd' | b'l' => {
+                depth += 1;
+                at += 1;
+                continue;
+            }
+            b'e' if depth > 0 => {
+                depth -= 1;
+                at += 1;
+            }
+            b'i' => {
+                let len = b.get(at + 1..)?.iter().position(|&c| c == b'e')?;
+                at += len + 2;
+            }
+            c if c.is_ascii_digit() => {
+                let colon = b.get(at..)?.iter().position(|&c| c == b':')?;
+                let len: usize = std::str::from_utf8(&b[at..at + colon]).ok()?.parse().ok()?;
+                at = at.checked_add(colon + 1)?.checked_add(len)?;
+                if at > b.len() {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+        if depth == 0 {
+            return Some(at);
+        }
+    }
+}
+
 /// A file name from a catalog is someone else's input: one plain path segment only.
 pub fn safe_name(name: &str) -> Option<&str> {
     let ok = !name.is_empty()
@@ -81,16 +161,16 @@ pub struct Downloader {
     data_dir: PathBuf,
     dht: bool,
     session: OnceCell<Arc<Session>>,
-    http: reqwest::Client,
+    out: Outbound,
 }
 
 impl Downloader {
-    pub fn new(data_dir: PathBuf, dht: bool, http: reqwest::Client) -> Self {
+    pub fn new(data_dir: PathBuf, dht: bool, out: Outbound) -> Self {
         Self {
             data_dir,
             dht,
             session: OnceCell::new(),
-            http,
+            out,
         }
     }
 
@@ -118,7 +198,7 @@ impl Downloader {
     /// Fetches one episode of `origin` into `dest_dir` unless it is there already.
     pub async fn fetch(
         &self,
-        origin: &str,
+        origin: &Origin,
         item: &CatalogItem,
         dest_dir: &Path,
     ) -> anyhow::Result<bool> {
@@ -131,21 +211,26 @@ impl Downloader {
         if dest.exists() {
             return Ok(false);
         }
-        let url = format!("{origin}/t/{}.torrent", item.infohash);
-        let resp = self.http.get(&url).send().await?.error_for_status()?;
-        if resp.content_length().unwrap_or(0) > 16 * 1024 * 1024 {
-            anyhow::bail!("torrent file too large");
-        }
-        let torrent = resp.bytes().await?;
+        let path = format!("/t/{}.torrent", item.infohash);
+        let torrent = self
+            .out
+            .get(origin, &path, None, torrent_cap(item.size))
+            .await
+            .and_then(|f| f.success())
+            .map_err(|e| anyhow::anyhow!("the torrent file: {}", e.detail()))?;
         // The catalog's size was counted against the budget: the torrent must agree.
         if torrent_length(&torrent) != Some(item.size) {
             anyhow::bail!("the torrent's length differs from the catalog's size");
         }
+        let torrent = only_info(&torrent).ok_or_else(|| anyhow::anyhow!("not a torrent"))?;
         let session = self.session().await?;
         let folder = incoming_dir(&self.data_dir).join(&item.infohash);
         let opts = AddTorrentOptions {
             output_folder: Some(folder.to_string_lossy().into_owned()),
             overwrite: true,
+            // The origin's tracker (the operator's choice) lists the origin and its
+            // mirrors: the torrent's own lists were dropped (`only_info`).
+            trackers: Some(vec![origin.url("/announce")]),
             ..Default::default()
         };
         let (id, handle) = match session
@@ -206,6 +291,27 @@ mod tests {
             torrent::is_infohash_hex(&"ab".repeat(20))
                 && !torrent::is_infohash_hex("../../etc/passwd000000000000000000000000")
         );
+        let t =
+            b"d8:announce21:http://10.0.0.1/admin4:infod6:lengthi5e4:name1:xe8:url-listl3:abcee";
+        assert_eq!(
+            only_info(t).as_deref(),
+            Some(&b"d4:infod6:lengthi5e4:name1:xee"[..])
+        );
+        assert_eq!(torrent_length(&only_info(t).unwrap()), Some(5));
+        for bad in [
+            &b"d4:infoi3ee"[..],
+            b"d4:infod",
+            b"l4:infoe",
+            b"d99:x",
+            b"d4:infod1:xi9",
+        ] {
+            assert_eq!(only_info(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(torrent_cap(1000), 64 * 1024 + 20);
+        assert!(torrent_cap(100_000_000) < 200 * 1024);
+        assert_eq!(torrent_cap(u64::MAX), MAX_TORRENT_BYTES);
+        let deep = [&b"d4:info"[..], &[b'l'; 100_000]].concat();
+        assert_eq!(only_info(&deep), None, "deep nesting is no trouble");
         let huge = [item("x", u64::MAX, 9), item("y", 5, 1)];
         assert_eq!(
             choose(&huge, 100).len(),

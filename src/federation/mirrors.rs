@@ -89,29 +89,33 @@ impl MirrorClaim {
 /// Why a claim, approval or removal was not taken, in words for the claimant or operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("this claim has no time in it: the mirroring box runs an older streamp2p; update it")]
+    #[error(
+        "refused: this claim has no time in it: the mirroring box runs an older streamp2p; \
+         update it"
+    )]
     OldFormat,
-    #[error("the mirror's address must be http(s)://host[:port] with nothing after it")]
+    #[error("refused: the mirror's address must be http(s)://host[:port] with nothing after it")]
     BadUrl,
-    #[error("the claim's signature does not match")]
+    #[error("refused: the claim's signature does not match")]
     BadSignature,
-    #[error("the claim names too many episodes")]
+    #[error("refused: the claim names too many episodes")]
     TooManyHolds,
     #[error(
-        "the claim's time is {0} minutes away from this box's clock; check both boxes' clocks"
+        "refused: the claim's time is {0} minutes away from this box's clock; check both \
+         boxes' clocks"
     )]
     Clock(u64),
-    #[error("this claim is not newer than the mirror's last one (a replay)")]
+    #[error("refused: this claim is not newer than the mirror's last one (a replay)")]
     Replayed,
-    #[error("this station's operator removed this mirror")]
+    #[error("refused: this station's operator removed this mirror")]
     Removed,
-    #[error("this station lists enough mirrors already")]
+    #[error("refused: this station lists enough mirrors already")]
     Full,
-    #[error("enough mirrors are waiting for the operator's approval already")]
+    #[error("refused: enough mirrors are waiting for the operator's approval already")]
     WaitingFull,
-    #[error("another box is listed at this address")]
+    #[error("refused: another box is listed at this address")]
     Taken,
-    #[error("the mirror did not pass its check: {0}")]
+    #[error("refused: the mirror did not pass its check ({0})")]
     Failed(String),
     #[error("no such mirror")]
     Unknown,

@@ -47,6 +47,13 @@ use crate::{
 use catalog::{Catalog, CatalogItem, Refused, Signed};
 use identity::{fingerprint, Identity};
 
+/// Most of a followed station's episodes this node's tracker tracks (the newest): its
+/// catalog is someone else's input, and each poll replaces what the last one admitted.
+const MAX_FOLLOWED_SWARMS: usize = 1000;
+/// Most trackers kept from one followed station's catalog, replaced at each poll.
+const MAX_TRACKERS_PER_STATION: usize = 8;
+/// Most of a claim's or a follow's answer read back.
+const SMALL_ANSWER: usize = 4096;
 /// Retry after a failed poll: doubling from this up to the poll interval times ten.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 /// How often a follower looks whether a claim is due, between polls.
@@ -111,13 +118,13 @@ pub struct Federation {
     library: Arc<Library>,
     /// The operator's settings, read live (the station's name goes into the catalog).
     station: Arc<Station>,
-    http: reqwest::Client,
     /// Every request to another node goes through it.
     out: Outbound,
     downloader: mirror::Downloader,
     follows: Mutex<BTreeMap<String, FollowStatus>>,
-    /// Trackers the followed stations list, for the health probes.
-    their_trackers: Mutex<BTreeSet<String>>,
+    /// Trackers each followed station lists (by its address), for the health probes:
+    /// checked, capped, and replaced at each poll.
+    their_trackers: Mutex<BTreeMap<String, Vec<health::Target>>>,
     pub health: health::Health,
     /// Live relays by the origin key's fingerprint (no spaces).
     relays: Mutex<BTreeMap<String, Arc<relay::Relay>>>,
@@ -132,11 +139,6 @@ impl Federation {
         let store = station.store().clone();
         let settings = station.settings();
         let identity = Identity::load_or_create(&store)?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("streamp2p/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         let out = Outbound::new(settings.federation.allow_private_addresses)?;
         let follows = settings
             .federation
@@ -166,16 +168,15 @@ impl Federation {
             downloader: mirror::Downloader::new(
                 settings.data_dir.clone(),
                 settings.swarm.dht,
-                http.clone(),
+                out.clone(),
             ),
             identity,
-            health: health::Health::new(store.clone(), http.clone()),
+            health: health::Health::new(store.clone(), out.clone()),
             their_trackers: Mutex::default(),
             relays: Mutex::default(),
             store,
             library,
             station,
-            http,
             out,
             follows: Mutex::new(follows),
         }))
@@ -183,7 +184,7 @@ impl Federation {
 
     /// This node's base address for others (public URL, or the HTTP address when it is a
     /// specific one); `None` when it listens on every address and has no public URL.
-    fn own_url(&self) -> Option<String> {
+    pub fn own_url(&self) -> Option<String> {
         let settings = self.station.settings();
         settings.public_url.clone().or_else(|| {
             (!settings.http.ip().is_unspecified()).then(|| format!("http://{}", settings.http))
@@ -258,7 +259,10 @@ impl Federation {
 
     /// This station's own catalog (mirrored episodes are other stations'), signed. The
     /// sequence grows, durably, whenever the content differs from the last one published.
-    pub fn catalog(&self, base: &str, trackers: Vec<String>, live: Vec<String>) -> Signed {
+    /// Nothing in it comes from the request that asks for it: `trackers` and `live` are
+    /// built from [`Federation::own_url`] (relative paths when it has none), so neither
+    /// the content nor the sequence depends on who asks or by which name.
+    pub fn catalog(&self, trackers: Vec<String>, live: Vec<String>) -> Signed {
         let lib = self.library.catalog();
         let items = lib
             .items
@@ -279,7 +283,7 @@ impl Federation {
             seq: 0,
             station: self.station.settings().station.name.clone(),
             description: self.station.settings().station.description.clone(),
-            url: self.own_url().unwrap_or_else(|| base.to_string()),
+            url: self.own_url().unwrap_or_default(),
             items,
             live,
             trackers,
@@ -300,25 +304,6 @@ impl Federation {
         }
         cat.seq = seq;
         cat.sign(&self.identity)
-    }
-
-    /// Reads a response of at most `catalog::MAX_BYTES` (one byte more is read, to tell).
-    async fn get_limited(&self, url: &str) -> Result<Vec<u8>, String> {
-        let mut resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.without_url().to_string())?;
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-            body.extend_from_slice(&chunk);
-            if body.len() > catalog::MAX_BYTES {
-                break;
-            }
-        }
-        Ok(body)
     }
 
     fn set_status(&self, url: &str, f: impl FnOnce(&mut FollowStatus)) {
@@ -344,12 +329,12 @@ impl Federation {
         if !relays.contains_key(&key) {
             let r = Arc::new(relay::Relay::new(url.to_string()));
             relays.insert(key, r.clone());
-            let (http, shutdown) = (self.http.clone(), shutdown.clone());
+            let (out, shutdown) = (self.out.clone(), shutdown.clone());
             // It lives as long as the node, but is started from a poll, away from the
             // node's tasks: named here, it ends on `shutdown` like them.
             let span = tracing::info_span!("task", name = "relay", origin = %url);
             let relay = async move {
-                r.run(http, shutdown).await;
+                r.run(out, shutdown).await;
                 tracing::info!("task ended");
             };
             tokio::spawn(relay.instrument(span));
@@ -367,7 +352,13 @@ impl Federation {
     ) -> Result<(), String> {
         let pin_key = Setting::FollowPin(url);
         let pinned: Option<Pinned> = self.store.setting(pin_key).map_err(|e| e.to_string())?;
-        let body = self.get_limited(&format!("{url}/api/catalog")).await?;
+        let origin = Origin::operator(url).map_err(|e| e.detail().to_string())?;
+        let body = self
+            .out
+            .get(&origin, "/api/catalog", None, catalog::MAX_BYTES)
+            .await
+            .and_then(|f| f.success())
+            .map_err(|e| format!("the catalog: {}", e.detail()))?;
         let cat = catalog::open(
             &body,
             pinned.as_ref().map(|p| p.key.as_str()),
@@ -386,13 +377,10 @@ impl Federation {
                 },
             )
             .map_err(|e| e.to_string())?;
-        let hashes = cat.items.iter().filter_map(|i| {
-            let b = hex::decode(&i.infohash).ok()?;
-            <[u8; 20]>::try_from(b.as_slice()).ok()
-        });
-        tracker.admit_swarms(hashes.collect::<Vec<_>>());
+        tracker.admit_followed(url, followed_swarms(&cat.items));
+        let trackers = learned_trackers(&cat.trackers);
         if let Ok(mut t) = self.their_trackers.lock() {
-            t.extend(cat.trackers.iter().take(32).cloned());
+            t.insert(url.to_string(), trackers);
         }
         let fp = fingerprint(&cat.key);
         let relay = (self.station.settings().federation.relay && !cat.live.is_empty())
@@ -412,7 +400,7 @@ impl Federation {
         let mut mirrored = 0;
         let mut held = Vec::new();
         for item in mirror::choose(&cat.items, budget) {
-            match self.downloader.fetch(url, item, &dest).await {
+            match self.downloader.fetch(&origin, item, &dest).await {
                 Ok(fresh) => {
                     mirrored += 1;
                     held.push(item.infohash.clone());
@@ -505,7 +493,7 @@ impl Federation {
         let to = Origin::operator(origin).map_err(not_sent)?;
         let answer = self
             .out
-            .post_json(&to, "/api/federation/mirrors", claim, 1024)
+            .post_json(&to, "/api/federation/mirrors", claim, SMALL_ANSWER)
             .await
             .map_err(not_sent)?;
         let words = String::from_utf8_lossy(&answer.body).trim().to_string();
@@ -523,16 +511,36 @@ impl Federation {
 
     /// Every tracker worth probing: the configured ones and the followed stations'. The
     /// node's own are not probed: they answer whenever the node does, and always lead the
-    /// lists. Mirrors' trackers are none of these: a mirror is listed by its web seed only.
-    fn known_trackers(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.station.settings().swarm.trackers.clone();
-        all.extend(self.station.settings().webtorrent.trackers.iter().cloned());
-        if let Ok(t) = self.their_trackers.lock() {
-            all.extend(t.iter().cloned());
-        }
+    /// lists. The configured ones are the operator's choice; the others were learned, and
+    /// are probed by [`Outbound`]'s rules. Mirrors' trackers are none of these: a mirror
+    /// is listed by its web seed only.
+    fn known_trackers(&self) -> Vec<health::Target> {
+        let settings = self.station.settings();
+        let configured = settings
+            .swarm
+            .trackers
+            .iter()
+            .chain(&settings.webtorrent.trackers)
+            .filter_map(|t| match Origin::operator(t) {
+                Ok(origin) => Some(health::Target {
+                    url: t.clone(),
+                    origin,
+                }),
+                Err(e) => {
+                    tracing::warn!("tracker {t} cannot be probed: {}", e.detail());
+                    None
+                }
+            });
+        let theirs: Vec<health::Target> = self
+            .their_trackers
+            .lock()
+            .map(|t| t.values().flatten().cloned().collect())
+            .unwrap_or_default();
         let mut seen = BTreeSet::new();
-        all.retain(|t| seen.insert(t.clone()));
-        all
+        configured
+            .chain(theirs)
+            .filter(|t| seen.insert(t.url.clone()))
+            .collect()
     }
 
     /// Probes every known tracker every `probe_secs` until `shutdown`.
@@ -606,5 +614,81 @@ impl Federation {
             });
         }
         tasks.join_all().await;
+    }
+}
+
+/// The infohashes of a followed catalog this node's tracker admits: well-formed ones, the
+/// newest [`MAX_FOLLOWED_SWARMS`].
+fn followed_swarms(items: &[CatalogItem]) -> Vec<[u8; 20]> {
+    let mut by_age: Vec<&CatalogItem> = items.iter().collect();
+    by_age.sort_by_key(|i| std::cmp::Reverse(i.added));
+    by_age
+        .into_iter()
+        .filter_map(|i| {
+            let b = hex::decode(&i.infohash).ok()?;
+            <[u8; 20]>::try_from(b.as_slice()).ok()
+        })
+        .take(MAX_FOLLOWED_SWARMS)
+        .collect()
+}
+
+/// The trackers of a followed catalog worth probing: those [`Origin::learned_tracker`]
+/// accepts, each once, at most [`MAX_TRACKERS_PER_STATION`]; listed by their rebuilt
+/// address (`…/announce`), never by the catalog's text.
+fn learned_trackers(listed: &[String]) -> Vec<health::Target> {
+    let mut seen = BTreeSet::new();
+    listed
+        .iter()
+        .filter_map(|t| Origin::learned_tracker(t).ok())
+        .map(|origin| health::Target {
+            url: origin.base(),
+            origin,
+        })
+        .filter(|t| seen.insert(t.url.clone()))
+        .take(MAX_TRACKERS_PER_STATION)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_followed_catalog_can_make_this_node_track_and_probe_is_bounded() {
+        let items: Vec<CatalogItem> = (0..5000u32)
+            .map(|n| CatalogItem {
+                infohash: format!("{n:040x}"),
+                name: format!("{n}.mp3"),
+                size: 1,
+                mime: "audio/mpeg".into(),
+                title: None,
+                duration_secs: None,
+                added: u64::from(n),
+            })
+            .chain(std::iter::once(CatalogItem {
+                infohash: "not hex".into(),
+                name: "x".into(),
+                size: 1,
+                mime: String::new(),
+                title: None,
+                duration_secs: None,
+                added: u64::MAX,
+            }))
+            .collect();
+        let admitted = followed_swarms(&items);
+        assert_eq!(admitted.len(), MAX_FOLLOWED_SWARMS);
+        let newest = hex::decode(format!("{:040x}", 4999)).unwrap();
+        assert_eq!(admitted[0][..], newest[..], "the newest first");
+
+        let mut listed: Vec<String> = (0..40)
+            .map(|n| format!("udp://t{n}.example.org:6969/announce"))
+            .collect();
+        listed.insert(0, "http://t0.example.org/announce?x=1".into());
+        listed.insert(0, "http://a.example.org:80/announce".into());
+        listed.insert(0, "http://a.example.org/".into());
+        let kept = learned_trackers(&listed);
+        assert_eq!(kept.len(), MAX_TRACKERS_PER_STATION);
+        assert_eq!(kept[0].url, "http://a.example.org/announce");
+        assert_eq!(kept[1].url, "udp://t0.example.org:6969/announce");
     }
 }

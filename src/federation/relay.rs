@@ -18,7 +18,10 @@ use std::{
 use bytes::{Bytes, BytesMut};
 use tokio_util::sync::CancellationToken;
 
-use crate::live::fanout::Fanout;
+use crate::{
+    live::fanout::Fanout,
+    outbound::{Origin, Outbound},
+};
 
 /// Largest Ogg page: 27 header bytes, 255 lacing values, 255 x 255 body bytes.
 const MAX_PAGE: usize = 27 + 255 + 255 * 255;
@@ -110,12 +113,12 @@ impl Relay {
     }
 
     /// Pulls the origin's stream until `shutdown`, reconnecting with back-off.
-    pub async fn run(&self, http: reqwest::Client, shutdown: CancellationToken) {
+    pub async fn run(&self, out: Outbound, shutdown: CancellationToken) {
         let mut retry = Duration::from_secs(2);
         loop {
             let r = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                r = self.pull(&http) => r,
+                r = self.pull(&out) => r,
             };
             if let Err(e) = r {
                 tracing::info!(origin = %self.origin, "live relay: {e}; again in {}s", retry.as_secs());
@@ -128,14 +131,14 @@ impl Relay {
         }
     }
 
-    async fn pull(&self, http: &reqwest::Client) -> Result<(), String> {
-        let mut resp = http
-            .get(format!("{}/live.ogg", self.origin))
-            .timeout(Duration::from_secs(24 * 3600))
-            .send()
+    /// The origin is the operator's choice (a followed station); no redirect is followed
+    /// and the pages read are bounded by the format.
+    async fn pull(&self, out: &Outbound) -> Result<(), String> {
+        let origin = Origin::operator(&self.origin).map_err(|e| e.detail().to_string())?;
+        let mut resp = out
+            .stream(&origin, "/live.ogg")
             .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| e.detail().to_string())?;
         let mut buf = BytesMut::new();
         let mut headers = BytesMut::new();
         let mut in_headers = true;

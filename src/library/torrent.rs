@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 /// Smallest piece: 16 KiB, one request block, so tiny files are still one piece.
-const MIN_PIECE: u64 = 16 * 1024;
+pub const MIN_PIECE: u64 = 16 * 1024;
 /// Largest piece: 4 MiB. Larger pieces make a browser wait longer before it can verify
 /// and share the first bytes of an episode.
 const MAX_PIECE: u64 = 4 * 1024 * 1024;

@@ -19,7 +19,7 @@ pub mod udp;
 pub mod ws;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     net::{IpAddr, SocketAddr},
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -92,6 +92,8 @@ pub struct Tracker {
     counters: Counters,
     /// Admitted in `library` mode besides the library (the live stream's swarms).
     extra: RwLock<HashSet<InfoHash>>,
+    /// The followed stations' episodes, by station: each poll replaces its station's set.
+    followed: RwLock<HashMap<String, HashSet<InfoHash>>>,
 }
 
 impl Tracker {
@@ -108,6 +110,7 @@ impl Tracker {
             node,
             counters: Counters::default(),
             extra: RwLock::default(),
+            followed: RwLock::default(),
         }
     }
 
@@ -115,6 +118,15 @@ impl Tracker {
     pub fn admit_swarms(&self, hashes: impl IntoIterator<Item = InfoHash>) {
         if let Ok(mut extra) = self.extra.write() {
             extra.extend(hashes);
+        }
+    }
+
+    /// Tracks a followed station's episodes in `library` mode, in place of what the last
+    /// poll of `station` admitted (a catalog is someone else's input: what it lists is
+    /// tracked while it lists it, and no more than the caller's cap).
+    pub fn admit_followed(&self, station: &str, hashes: impl IntoIterator<Item = InfoHash>) {
+        if let Ok(mut followed) = self.followed.write() {
+            followed.insert(station.to_string(), hashes.into_iter().collect());
         }
     }
 
@@ -137,6 +149,10 @@ impl Tracker {
         self.cfg.mode == TrackerMode::Open
             || self.in_library(info_hash)
             || self.extra.read().is_ok_and(|e| e.contains(info_hash))
+            || self
+                .followed
+                .read()
+                .is_ok_and(|f| f.values().any(|s| s.contains(info_hash)))
     }
 
     fn admit(&self, ip: IpAddr) -> Result<(), Denied> {

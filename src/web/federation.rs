@@ -4,24 +4,26 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{ConnectInfo, State},
-    http::{HeaderMap, StatusCode},
+    extract::State,
+    http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::{api::trackers, base_url, AppState, ConnInfo};
+use super::{admin::extract::LoggedIn, api::trackers, AppState};
 use crate::federation::mirrors::{MirrorClaim, Refusal, Standing};
 
-/// `GET /api/catalog`: this station's signed catalog.
-pub async fn catalog(
-    State(app): State<AppState>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    headers: HeaderMap,
-) -> Json<crate::federation::catalog::Signed> {
-    let base = base_url(&app.station.settings(), &headers, &conn);
+/// `GET /api/catalog`: this station's signed catalog. Its addresses come from the node's
+/// own (the public URL, or the HTTP address when it is a specific one), never from the
+/// request's `Host`: otherwise each new name would change the catalog, bump its sequence
+/// (a disk flush) and have the station's key sign an address the asker chose. Without an
+/// own address the live streams are given as paths and the node's own trackers left out;
+/// a follower reaches them at the address it follows.
+pub async fn catalog(State(app): State<AppState>) -> Json<crate::federation::catalog::Signed> {
+    let own = app.federation.own_url();
+    let base = own.clone().unwrap_or_default();
     let live = if app.live.is_on() {
         ["/live.ogg", "/live.mp3", "/live/index.m3u8"]
             .iter()
@@ -31,9 +33,16 @@ pub async fn catalog(
         Vec::new()
     };
     let fed = app.federation.clone();
-    let trackers = trackers(&app, &base);
+    let trackers = match &own {
+        Some(base) => trackers(&app, base),
+        // With no host, the node's own are just `/announce` (no UDP one).
+        None => trackers(&app, "")
+            .into_iter()
+            .filter(|t| t != "/announce")
+            .collect(),
+    };
     // Signing and the sequence's flush are disk work.
-    let signed = tokio::task::spawn_blocking(move || fed.catalog(&base, trackers, live)).await;
+    let signed = tokio::task::spawn_blocking(move || fed.catalog(trackers, live)).await;
     Json(
         signed.unwrap_or_else(|_| crate::federation::catalog::Signed {
             catalog: String::new(),
@@ -42,8 +51,28 @@ pub async fn catalog(
     )
 }
 
-/// `GET /api/federation`: this node's key and the stations it follows and is mirrored by.
+/// `GET /api/federation`: this node's key, the stations it follows (names and
+/// fingerprints, and where it relays them) and its mirrors. Whether a follow or a probe
+/// reached its target, and why not, is for the config page ([`details`]): told to anyone,
+/// it would make the node a port scanner for whoever plants an address.
 pub async fn status(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let f = &app.federation;
+    let follows: Vec<serde_json::Value> = f
+        .follows()
+        .into_iter()
+        .map(|s| json!({ "station": s.station, "fingerprint": s.fingerprint, "relay": s.relay }))
+        .collect();
+    Json(json!({
+        "key": f.public_key(),
+        "fingerprint": f.fingerprint(),
+        "follows": follows,
+        "mirrors": f.mirrors(),
+    }))
+}
+
+/// `GET /admin/federation`: everything of [`status`] and, for the operator, each followed
+/// station's state, errors and retry, and every probed tracker's health.
+pub async fn details(State(app): State<AppState>, _: LoggedIn) -> Json<serde_json::Value> {
     let f = &app.federation;
     Json(json!({
         "key": f.public_key(),

@@ -1,6 +1,6 @@
 //! A browser-like client of the config page: cookies kept, forms posted, set-up and login.
 
-use super::http::{form_urlencoded_body, http_request_with_body, short, Resp};
+use super::http::{form_urlencoded_body, short, Resp};
 use super::node::Node;
 
 /// The password the tests set at first run.
@@ -57,18 +57,19 @@ impl<'a> Operator<'a> {
         let body: String = form_urlencoded_body(form);
         let c = self.cookie_header();
         let len = body.len().to_string();
-        let r = http_request_with_body(
-            self.node.http,
-            "POST",
-            target,
-            &[
-                ("Cookie", &c),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("Content-Length", &len),
-            ],
-            body.as_bytes(),
-        )
-        .expect("POST");
+        let r = self
+            .node
+            .request_with_body(
+                "POST",
+                target,
+                &[
+                    ("Cookie", &c),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Content-Length", &len),
+                ],
+                body.as_bytes(),
+            )
+            .expect("POST");
         self.keep_cookies(&r);
         r
     }

@@ -7,7 +7,8 @@
 //! - `http`, `bencode`, `udp`, `ws`: clients of the node's wire protocols;
 //! - `admin`: a browser-like client of the config page;
 //! - `bt_clients`, `js`: real BitTorrent clients, and the Node.js drivers in tests/js;
-//! - `live`: the live stream as a listener hears it.
+//! - `live`: the live stream as a listener hears it;
+//! - `netns`: network namespaces, for tests that must never reach a real host.
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
@@ -18,6 +19,7 @@ mod fixtures;
 mod http;
 mod js;
 mod live;
+mod netns;
 mod node;
 mod ports;
 mod process;
@@ -27,6 +29,6 @@ mod ws;
 // A test binary that uses nothing of a module would warn of its re-export.
 #[allow(unused_imports)]
 pub use self::{
-    admin::*, bencode::*, bt_clients::*, fixtures::*, http::*, js::*, live::*, node::*, ports::*,
-    process::*, udp::*, ws::*,
+    admin::*, bencode::*, bt_clients::*, fixtures::*, http::*, js::*, live::*, netns::*, node::*,
+    ports::*, process::*, udp::*, ws::*,
 };

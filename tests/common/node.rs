@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::bencode::{bdecode_at, Bencode};
 use super::fixtures::infohash_bytes;
-use super::http::{bad, http_request, short, urlencode_all, Resp};
+use super::http::{bad, http_request, http_request_with_body, short, urlencode_all, Resp};
+use super::netns::Netns;
 use super::ports::{free_peer_port, free_tcp_port_on, free_udp_port_on, localhost};
 use super::process::tail_of_file;
 
@@ -42,6 +43,9 @@ pub struct Node {
     udp_host: IpAddr,
     child: Option<Child>,
     starts: u32,
+    /// The network namespace it runs in (`ip netns exec`), if any: its ports are picked and
+    /// its requests made from inside.
+    netns: Option<String>,
 }
 
 impl Node {
@@ -58,6 +62,29 @@ impl Node {
     /// Same as `start_on`, with the UDP tracker on `udp_host` too (the node lists itself to UDP
     /// clients at the address their packets arrived at, so transmission needs a non-loopback one).
     pub fn start_udp_on(
+        host: IpAddr,
+        udp_host: IpAddr,
+        root: &Path,
+        libraries: &[PathBuf],
+        config: &str,
+    ) -> Node {
+        Node::start_netns(None, host, udp_host, root, libraries, config)
+    }
+
+    /// Starts a node inside `ns` (`ip netns exec`), its HTTP server and UDP tracker on
+    /// `host`, an address of that namespace. The test's requests to it are made from inside.
+    pub fn start_in(
+        ns: &Netns,
+        host: IpAddr,
+        root: &Path,
+        libraries: &[PathBuf],
+        config: &str,
+    ) -> Node {
+        Node::start_netns(Some(ns), host, host, root, libraries, config)
+    }
+
+    fn start_netns(
+        ns: Option<&Netns>,
         host: IpAddr,
         udp_host: IpAddr,
         root: &Path,
@@ -81,6 +108,7 @@ impl Node {
             udp_host,
             child: None,
             starts: 0,
+            netns: ns.map(|n| n.name.clone()),
         };
         node.pick_ports();
         node.spawn();
@@ -88,9 +116,21 @@ impl Node {
     }
 
     fn pick_ports(&mut self) {
-        self.http = SocketAddr::new(self.host, free_tcp_port_on(self.host));
-        self.peer_port = free_peer_port();
-        self.udp = SocketAddr::new(self.udp_host, free_udp_port_on(self.udp_host));
+        let (host, udp_host) = (self.host, self.udp_host);
+        let pick = move || {
+            (
+                free_tcp_port_on(host),
+                free_peer_port(),
+                free_udp_port_on(udp_host),
+            )
+        };
+        let (http, peer, udp) = match &self.netns {
+            Some(ns) => Netns::enter_named(ns, pick),
+            None => pick(),
+        };
+        self.http = SocketAddr::new(host, http);
+        self.peer_port = peer;
+        self.udp = SocketAddr::new(udp_host, udp);
     }
 
     fn spawn(&mut self) {
@@ -108,7 +148,14 @@ impl Node {
         )
         .unwrap();
         let err = log.try_clone().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamp2p"));
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_streamp2p")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_streamp2p")),
+        };
         cmd.arg("run").arg("--data-dir").arg(&self.data_dir);
         for lib in &self.libraries {
             cmd.arg("--library").arg(lib);
@@ -190,7 +237,40 @@ impl Node {
         target: &str,
         headers: &[(&str, &str)],
     ) -> io::Result<Resp> {
-        http_request(self.http, method, target, headers)
+        match &self.netns {
+            None => http_request(self.http, method, target, headers),
+            Some(_) => self.request_with_body(method, target, headers, &[]),
+        }
+    }
+
+    /// A request with a body, made from inside the node's namespace if it has one.
+    pub fn request_with_body(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Resp> {
+        let Some(ns) = &self.netns else {
+            return http_request_with_body(self.http, method, target, headers, body);
+        };
+        let (addr, method, target, body) = (
+            self.http,
+            method.to_string(),
+            target.to_string(),
+            body.to_vec(),
+        );
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Netns::enter_named(ns, move || {
+            let h: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            http_request_with_body(addr, &method, &target, &h, &body)
+        })
     }
 
     /// GET that panics on a transport error (any status is returned).

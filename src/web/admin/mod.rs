@@ -71,6 +71,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/mirrors", post(forms::mirrors))
         .route("/admin/key", get(forms::export_key).post(forms::import_key))
         .route("/admin/status", get(pages::status))
+        .route("/admin/federation", get(super::federation::details))
         .route("/admin/qr", get(share::qr))
         .route("/admin/admin.js", get(pages::script))
         .route("/admin/admin.css", get(pages::style))
