@@ -2,7 +2,9 @@
 //! catalog, mirror its episodes and get listed as its mirrors. Then A is killed, and
 //! aria2c (A's magnet plus B's tracker), webtorrent in Node (A's .torrent file) and the
 //! listen page served by B still get every episode. Bad catalogs are refused, and an
-//! unreachable node is retried with back-off.
+//! unreachable node is retried with back-off. A mirror is listed only while random pieces
+//! of its episodes match the origin's (a liar never is; a follower whose copy changes is
+//! dropped), and its claims are signed, timed and not replayable.
 
 mod common;
 
