@@ -309,13 +309,26 @@ fn mirror_claims_cannot_reach_the_lan() {
 }
 
 /// A followed station whose tracker probes and `.torrent` files answer 400 MB (chunked,
-/// unsized, with a lying or an honest length) costs the node less than 32 MiB.
+/// unsized, with a lying or an honest length) costs the node less than 32 MiB; the
+/// trackers and `.torrent` files it points into the LAN (by address, by name, by redirect)
+/// are never reached.
 #[test]
-fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
+fn probes_and_torrent_fetches_stay_within_the_memory_budget_and_out_of_the_lan() {
     let tmp = tempdir();
     let node_ns = Netns::new("node");
     let pub_ns = Netns::new("pub");
+    let lan_ns = Netns::new("lan");
     node_ns.link(&format!("{NODE}/24"), &pub_ns, &format!("{PUBLIC}/24"));
+    node_ns.link("192.168.77.1/24", &lan_ns, &format!("{LAN}/24"));
+    node_ns.hosts(&format!("{LAN} lan-device.example\n"));
+    let lan_log = Log::default();
+    for port in [80, 8080] {
+        serve(listen_in(&lan_ns, LAN, port), &lan_log, |_, s| {
+            reply(s, "200 OK", "", b"d8:intervali60ee")
+        });
+    }
+    let lan_packets = lan_ns.packets_in();
+    let to_lan = format!("Location: http://{LAN}/announce\r\n");
 
     let station = identity(&tmp.path().join("station"));
     let hostile = Arc::new(AtomicBool::new(false));
@@ -323,6 +336,14 @@ fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
     let trackers: Vec<String> = (0..kinds.len())
         .map(|i| format!("http://{PUBLIC}:{}/announce", 81 + i))
         .collect();
+    // Trackers that lead into the LAN: 8 in all, the most kept of one station.
+    let steering = [
+        format!("udp://{LAN}:6969/announce"),
+        "ws://lan-device.example:8080/announce".to_string(),
+        "http://lan-device.example/announce".to_string(),
+        format!("http://{PUBLIC}:85/announce"),
+    ];
+    let listed: Vec<String> = trackers.iter().chain(&steering).cloned().collect();
     let mut items: Vec<CatalogItem> = ["aa", "bb", "cc", "dd"]
         .iter()
         .enumerate()
@@ -332,10 +353,13 @@ fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
     let mut big = item("ee".repeat(20), 9);
     big.size = 20_000_000_000;
     items.push(big);
+    // And one whose .torrent redirects into the LAN.
+    items.push(item("ff".repeat(20), 10));
     let benign = signed(&station, 1, vec![], vec![]);
-    let attack = signed(&station, 2, items.clone(), trackers.clone());
+    let attack = signed(&station, 2, items.clone(), listed);
     let site_log = Log::default();
     let h = hostile.clone();
+    let redirect = to_lan.clone();
     serve(listen_in(&pub_ns, PUBLIC, 80), &site_log, move |line, s| {
         let path = line.split_whitespace().nth(1).unwrap_or("");
         if path == "/api/catalog" {
@@ -351,6 +375,7 @@ fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
             .position(|p| path.starts_with(&format!("/t/{}", p.repeat(20))));
         match kind {
             Some(k) => huge(s, kinds[k % kinds.len()]),
+            None if path.starts_with("/t/ffff") => reply(s, "302 Found", &redirect, b""),
             None => reply(s, "404 Not Found", "", b""),
         }
     });
@@ -363,6 +388,9 @@ fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
             move |_, s| huge(s, kind),
         );
     }
+    serve(listen_in(&pub_ns, PUBLIC, 85), &probe_log, move |_, s| {
+        reply(s, "302 Found", &to_lan, b"")
+    });
 
     // The test's operator reaches the config page from 203.0.113.1, not a LAN address.
     let cfg = format!(
@@ -398,6 +426,7 @@ fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
     timeline.dedup();
     eprintln!("VmRSS changes, sampled every 100 ms (MiB): {timeline:?}");
     let after = vm_rss_kib(pid);
+    peak = peak.max(after);
     eprintln!(
         "VmRSS: {} MiB before, {} MiB at most, {} MiB after; sent {} MiB to the \
          .torrent fetches and {} MiB to the probes",
@@ -419,7 +448,7 @@ fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
         assert!(asked.contains(&want), "{want} not fetched: {asked:?}");
     }
     let probes = probe_log.lines();
-    assert!(probes.len() >= kinds.len() * 2, "{probes:?}");
+    assert!(probes.len() >= (kinds.len() + 1) * 2, "{probes:?}");
     assert!(
         probes
             .iter()
@@ -431,12 +460,26 @@ fn huge_answers_to_probes_and_torrent_fetches_stay_within_the_memory_budget() {
         "resident memory grew by {} KiB under 400 MB answers",
         peak - before
     );
-    // The operator sees why: the caps, not a mystery.
+    // The operator sees why: the caps, the private addresses, the redirect.
     let d = details(&mut op);
     for t in &trackers[..2] {
         let err = d["trackers"][t]["last_error"].as_str().unwrap_or_default();
         assert!(err.contains("larger than"), "{t}: {d}");
     }
+    for (t, why) in steering
+        .iter()
+        .zip(["private", "private", "private", "redirect"])
+    {
+        let err = d["trackers"][t]["last_error"].as_str().unwrap_or_default();
+        assert!(err.contains(why), "{t}: {d}");
+    }
+    assert!(asked.contains(&format!("/t/{}.torrent", "ff".repeat(20))));
+    assert_eq!(
+        lan_log.lines(),
+        Vec::<String>::new(),
+        "the LAN device heard"
+    );
+    assert_eq!(lan_ns.packets_in(), lan_packets, "packets reached the LAN");
 }
 
 /// Polls `check` every 200 ms until it passes, the node (by `pid`) dies, or `timeout`

@@ -52,7 +52,7 @@ pub async fn catalog(State(app): State<AppState>) -> Json<crate::federation::cat
 }
 
 /// `GET /api/federation`: this node's key, the stations it follows (names and
-/// fingerprints, and where it relays them) and its mirrors. Whether a follow or a probe
+/// fingerprints, where it relays them and the relay's traffic) and its mirrors. Whether a follow or a probe
 /// reached its target, and why not, is for the config page ([`details`]): told to anyone,
 /// it would make the node a port scanner for whoever plants an address.
 pub async fn status(State(app): State<AppState>) -> Json<serde_json::Value> {
@@ -60,7 +60,15 @@ pub async fn status(State(app): State<AppState>) -> Json<serde_json::Value> {
     let follows: Vec<serde_json::Value> = f
         .follows()
         .into_iter()
-        .map(|s| json!({ "station": s.station, "fingerprint": s.fingerprint, "relay": s.relay }))
+        .map(|s| {
+            json!({
+                "station": s.station,
+                "fingerprint": s.fingerprint,
+                "relay": s.relay,
+                "relay_bytes_in": s.relay_bytes_in,
+                "relay_listeners": s.relay_listeners,
+            })
+        })
         .collect();
     Json(json!({
         "key": f.public_key(),
