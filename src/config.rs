@@ -170,6 +170,12 @@ pub struct FederationConfig {
     /// Relay the followed stations' live streams to this node's listeners
     /// (`/relay/<key>/live.ogg`): one copy from each origin, whatever the audience here.
     pub relay: bool,
+    /// Seconds between checks of this station's mirrors (random pieces of the episodes
+    /// they hold, fetched and compared); one that fails is no longer listed.
+    pub mirror_check_secs: u64,
+    /// A box that proved it mirrors this station is listed only once the operator
+    /// approves it on the config page.
+    pub approve_mirrors: bool,
     /// Let addresses learned from others (mirror claims, followed stations' mirrors and
     /// trackers) lead to private, loopback and link-local addresses. Off: anyone could
     /// otherwise make the box send requests into its own network. For sister stations on
@@ -185,6 +191,8 @@ impl Default for FederationConfig {
             mirror_budget_mb: 4096,
             probe_secs: 300,
             relay: false,
+            mirror_check_secs: 1800,
+            approve_mirrors: false,
             allow_private_addresses: false,
         }
     }
@@ -662,6 +670,13 @@ impl Config {
                 "federation.poll_secs",
                 "polling a followed node more than every 5 seconds is too often",
                 "use 60",
+            ));
+        }
+        if self.federation.mirror_check_secs < 5 {
+            return Err(ConfigError::new(
+                "federation.mirror_check_secs",
+                "checking mirrors more than every 5 seconds is too often",
+                "use 1800",
             ));
         }
         if self.admin.max_upload_mb == 0 || self.admin.max_upload_mb > 16 * 1024 {

@@ -94,7 +94,7 @@ pub enum Setting<'a> {
     Identity,
     /// The signed catalog's sequence and the digest it was last bumped for.
     CatalogSeq,
-    /// Nodes whose mirror claims were accepted.
+    /// The boxes that mirror this station: their claims, checks, approval and removal.
     Mirrors,
     /// The other trackers' probe results.
     TrackerHealth,

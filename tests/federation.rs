@@ -2,14 +2,21 @@
 //! catalog, mirror its episodes and get listed as its mirrors. Then A is killed, and
 //! aria2c (A's magnet plus B's tracker), webtorrent in Node (A's .torrent file) and the
 //! listen page served by B still get every episode. Bad catalogs are refused, and an
-//! unreachable node is retried with back-off.
+//! unreachable node is retried with back-off. A mirror is listed only while random pieces
+//! of its episodes match the origin's (a liar never is; a follower whose copy changes is
+//! dropped), and its claims are signed, timed and not replayable.
 
 mod common;
 
 use std::{
+    collections::HashMap,
     io::{Read, Write},
     net::TcpListener,
     path::Path,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
@@ -19,6 +26,7 @@ use streamp2p::{
     federation::{
         catalog::{Catalog, CatalogItem},
         identity::Identity,
+        mirrors::MirrorClaim,
     },
     store::{Setting, Store},
 };
@@ -131,6 +139,36 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
         }
     });
     eprintln!("A's mirrors: {mirrors:?} (A's key {a_key})");
+    // Each is listed for the episodes it proved it holds: both, once both are hashed there.
+    a.wait_until(
+        "both mirrors in every torrent",
+        Duration::from_secs(60),
+        |n| {
+            let missing: Vec<String> = names
+                .iter()
+                .flat_map(|name| {
+                    let ih = n.item(name)["infohash"].as_str().unwrap().to_string();
+                    let seeds = bdecode(&n.get(&format!("/t/{ih}.torrent")).body)
+                        .get("url-list")
+                        .and_then(|l| l.list().map(<[_]>::to_vec))
+                        .unwrap_or_default();
+                    [b.base_url(), c.base_url()]
+                        .into_iter()
+                        .filter(move |m| {
+                            !seeds
+                                .iter()
+                                .any(|s| s.str().is_some_and(|s| s.starts_with(m)))
+                        })
+                        .map(move |m| format!("{m} for {name}"))
+                })
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{missing:?}"))
+            }
+        },
+    );
 
     // What listeners hold before A goes: each episode's magnet and .torrent.
     let mut held = Vec::new();
@@ -171,7 +209,7 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
             run.status
         );
         assert_eq!(sha256_file(&got.join(name)), want, "aria2c's {name}");
-        // webtorrent in Node with A's .torrent file: the mirrors' web seeds and trackers.
+        // webtorrent in Node with A's .torrent file: the mirrors' web seeds.
         let out = run_js(
             "torrent_file_fetch.mjs",
             &[
@@ -486,6 +524,385 @@ fn a_follower_relays_the_live_stream() {
         assert!((hz - 440.0).abs() < 5.0, "relayed tone at {hz} Hz");
     }
     assert_eq!(a_listeners, Some(1), "A serves one copy, to the relay");
+    a.assert_alive();
+    b.assert_alive();
+}
+
+/// A box that claims to mirror a station: it serves a catalog signed by its own key, and
+/// for a range of `/files/<infohash>/<name>` either the station's real bytes (honest) or as
+/// many other bytes (a liar). Counts the pieces it was asked for.
+struct FakeMirror {
+    url: String,
+    id: Identity,
+    honest: Arc<AtomicBool>,
+    pieces_asked: Arc<AtomicUsize>,
+}
+
+fn fake_mirror(keys: &Path, files: HashMap<String, Vec<u8>>) -> FakeMirror {
+    let id = identity(keys);
+    let catalog = signed_catalog(&id, 1);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let honest = Arc::new(AtomicBool::new(false));
+    let pieces_asked = Arc::new(AtomicUsize::new(0));
+    let (h, asked) = (honest.clone(), pieces_asked.clone());
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = vec![0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let target = req.split(' ').nth(1).unwrap_or("").to_string();
+            let range = req
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("range: bytes=")
+                        .map(String::from)
+                })
+                .and_then(|r| {
+                    let (a, b) = r.trim().split_once('-')?;
+                    Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+                });
+            let file = target
+                .strip_prefix("/files/")
+                .and_then(|rest| files.get(rest.split('/').next()?));
+            let (status, body) = match (target.as_str(), file, range) {
+                ("/api/catalog", _, _) => ("200 OK", catalog.clone()),
+                (_, Some(bytes), Some((a, b))) if a <= b && b < bytes.len() => {
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    if h.load(Ordering::SeqCst) {
+                        ("206 Partial Content", bytes[a..=b].to_vec())
+                    } else {
+                        let lie = b"ID3ATTACKER-CHOSEN BYTES ";
+                        (
+                            "206 Partial Content",
+                            lie.iter().cycle().take(b - a + 1).copied().collect(),
+                        )
+                    }
+                }
+                _ => ("404 Not Found", b"not found".to_vec()),
+            };
+            let range_header = match (range, file) {
+                (Some((a, b)), Some(f)) => format!("Content-Range: bytes {a}-{b}/{}\r\n", f.len()),
+                _ => String::new(),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{range_header}Connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    FakeMirror {
+        url,
+        id,
+        honest,
+        pieces_asked,
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn post_claim(origin: &Node, claim: &Value) -> Resp {
+    let body = serde_json::to_vec(claim).unwrap();
+    let len = body.len().to_string();
+    http_request_with_body(
+        origin.http,
+        "POST",
+        "/api/federation/mirrors",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Length", &len),
+        ],
+        &body,
+    )
+    .unwrap()
+}
+
+fn claim_json(m: &FakeMirror, origin_key: &str, url: &str, time: u64, holds: &[String]) -> Value {
+    serde_json::to_value(MirrorClaim::new(
+        &m.id,
+        origin_key,
+        url,
+        time,
+        holds.to_vec(),
+    ))
+    .unwrap()
+}
+
+/// Where `node` lists the mirror at `mirror`: its catalog, `/api/federation`, the feed,
+/// each episode's torrent (`url-list`, `announce-list`) and magnet.
+fn listed_in(node: &Node, mirror: &str, names: &[&str]) -> Vec<String> {
+    let mut places = Vec::new();
+    let signed = node.get("/api/catalog").json();
+    let cat: Value = serde_json::from_str(signed["catalog"].as_str().unwrap()).unwrap();
+    if cat["mirrors"].to_string().contains(mirror) || cat["trackers"].to_string().contains(mirror) {
+        places.push("catalog".to_string());
+    }
+    if public_federation(node)["mirrors"]
+        .to_string()
+        .contains(mirror)
+    {
+        places.push("/api/federation".into());
+    }
+    if node
+        .get("/feed.xml")
+        .text()
+        .contains(&format!("{mirror}/files/"))
+    {
+        places.push("feed".into());
+    }
+    for name in names {
+        let item = node.item(name);
+        let ih = item["infohash"].as_str().unwrap();
+        let t = bdecode(&node.get(&format!("/t/{ih}.torrent")).body);
+        let strings = |key: &str| -> Vec<String> {
+            let mut out = Vec::new();
+            for v in t.get(key).and_then(|l| l.list()).unwrap_or(&[]) {
+                match v.list() {
+                    Some(tier) => out.extend(tier.iter().filter_map(|s| s.str())),
+                    None => out.extend(v.str()),
+                }
+            }
+            out
+        };
+        if strings("url-list")
+            .iter()
+            .any(|s| s.starts_with(&format!("{mirror}/files/{ih}/")))
+        {
+            places.push(format!("url-list of {name}"));
+        }
+        if strings("announce-list")
+            .iter()
+            .any(|s| s.starts_with(mirror))
+        {
+            places.push(format!("announce-list of {name}"));
+        }
+        let magnet = percent_encoding::percent_decode_str(item["magnet"].as_str().unwrap())
+            .decode_utf8_lossy()
+            .into_owned();
+        if magnet.contains(mirror) {
+            places.push(format!("magnet of {name}"));
+        }
+    }
+    places
+}
+
+/// Logs in to `node`'s config page and posts `action` (approve, remove, allow) for the
+/// mirror at `url`.
+fn mirror_action(node: &Node, action: &str, url: &str) -> Resp {
+    let mut op = Operator::new(node);
+    assert_eq!(op.login(PASSWORD).status, 303, "login");
+    let csrf = op.csrf();
+    op.post(
+        "/admin/mirrors",
+        &[("csrf", &csrf), ("action", action), ("url", url)],
+    )
+}
+
+/// A claimant serving other bytes than the station's is never listed; an honest follower
+/// is, by its web seed only (never its tracker); replayed, stale, old-format and steering
+/// claims are refused before anything is fetched; with approval asked, a checked mirror
+/// waits for the operator, who approves or removes it (for good) on the config page; and a
+/// listed follower whose file changes on disk is dropped at the next check.
+#[test]
+fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("a-library");
+    make_tagged_mp3(&lib.join("first.mp3"), "First Episode", "Radio A", 12);
+    make_tagged_mp3(&lib.join("second.mp3"), "Second Episode", "Radio A", 12);
+    // Every box here shares loopback: private addresses allowed.
+    let a_cfg = format!(
+        "{BASE_CONFIG}\n[federation]\nmirror_check_secs = 5\nallow_private_addresses = true\n\
+         approve_mirrors = true\n"
+    );
+    // A box that ran the first version listed mirrors unchecked: they are forgotten.
+    let old_store = Store::open(&tmp.path().join("a").join("data")).unwrap();
+    let unchecked = "http://unchecked.example";
+    old_store
+        .set_setting(Setting::Mirrors, &vec![unchecked.to_string()])
+        .unwrap();
+    drop(old_store);
+    let mut a = Node::start(&tmp.path().join("a"), std::slice::from_ref(&lib), &a_cfg);
+    a.wait_healthy(2);
+    let a_key = public_federation(&a)["key"].as_str().unwrap().to_string();
+    let names = ["first.mp3", "second.mp3"];
+    assert_eq!(listed_in(&a, unchecked, &names), Vec::<String>::new());
+    let mut files = HashMap::new();
+    let mut holds = Vec::new();
+    for name in names {
+        let ih = a.item(name)["infohash"].as_str().unwrap().to_string();
+        files.insert(ih.clone(), std::fs::read(lib.join(name)).unwrap());
+        holds.push(ih);
+    }
+    holds.sort();
+
+    // A liar: its catalog is signed, but its pieces are someone else's bytes.
+    let liar = fake_mirror(&tmp.path().join("liar-key"), files.clone());
+    let r = post_claim(
+        &a,
+        &claim_json(&liar, &a_key, &liar.url, unix_now(), &holds),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not the same"), "{}", r.text());
+    assert!(
+        liar.pieces_asked.load(Ordering::SeqCst) >= 1,
+        "pieces were asked for"
+    );
+    assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
+
+    // Refused before anything is fetched: stale, replayed later, first format, an address
+    // with a path, a claim for other episodes than signed.
+    let asked = liar.pieces_asked.load(Ordering::SeqCst);
+    let stale = post_claim(
+        &a,
+        &claim_json(&liar, &a_key, &liar.url, unix_now() - 3600, &holds),
+    );
+    assert_eq!(stale.status, 400);
+    assert!(stale.text().contains("minutes away"), "{}", stale.text());
+    let mut old = claim_json(&liar, &a_key, &liar.url, unix_now(), &holds);
+    old.as_object_mut().unwrap().remove("time");
+    let old = post_claim(&a, &old);
+    assert_eq!(old.status, 400);
+    assert!(old.text().contains("older streamp2p"), "{}", old.text());
+    let steer = format!("{}/cgi-bin/reboot.cgi?x=", liar.url);
+    let steered = post_claim(&a, &claim_json(&liar, &a_key, &steer, unix_now(), &holds));
+    assert_eq!(steered.status, 400);
+    assert!(
+        steered.text().contains("nothing after it"),
+        "{}",
+        steered.text()
+    );
+    let mut swapped = claim_json(&liar, &a_key, &liar.url, unix_now(), &holds[..1]);
+    swapped["holds"] = serde_json::json!(holds);
+    assert_eq!(post_claim(&a, &swapped).status, 400);
+    assert_eq!(
+        liar.pieces_asked.load(Ordering::SeqCst),
+        asked,
+        "nothing fetched"
+    );
+
+    // The same box with the real bytes proves them, and waits for the operator's
+    // approval (A asks for it); its exact claim again is a replay.
+    liar.honest.store(true, Ordering::SeqCst);
+    let claim = claim_json(&liar, &a_key, &liar.url, unix_now(), &holds);
+    let r = post_claim(&a, &claim);
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(r.text().contains("approval"), "{}", r.text());
+    assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
+    let replay = post_claim(&a, &claim);
+    assert_eq!(replay.status, 400);
+    assert!(replay.text().contains("replay"), "{}", replay.text());
+
+    // On the config page: approved, listed; removed, unlisted and its claims refused.
+    {
+        let mut op = Operator::new(&a);
+        op.setup("Radio A");
+        let page = op.get("/admin").text();
+        assert!(
+            page.contains(&liar.url) && page.contains("waiting for your approval"),
+            "{}",
+            short(&page)
+        );
+        let forged = op.post(
+            "/admin/mirrors",
+            &[("csrf", "wrong"), ("action", "approve"), ("url", &liar.url)],
+        );
+        assert_eq!(forged.status, 403, "a change without the token");
+        assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
+    }
+    let r = mirror_action(&a, "approve", &liar.url);
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert_eq!(listed_in(&a, &liar.url, &names).len(), 5);
+    let r = mirror_action(&a, "remove", &liar.url);
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert_eq!(listed_in(&a, &liar.url, &names), Vec::<String>::new());
+    let again = post_claim(
+        &a,
+        &claim_json(&liar, &a_key, &liar.url, unix_now() + 1, &holds),
+    );
+    assert_eq!(again.status, 403, "{}", again.text());
+
+    // An honest follower: it proves its episodes, the operator approves it, and it is
+    // listed by its web seed for both episodes, never by its tracker.
+    let b_cfg = follower_config(&a.base_url());
+    let mut b = Node::start(&tmp.path().join("b"), &[], &b_cfg);
+    wait_mirrored(&mut b, &a.base_url(), &names);
+    let b_url = b.base_url();
+    let b_cookie = operator_cookie(&b);
+    b.wait_until("B's claim checked", Duration::from_secs(60), |n| {
+        let f = federation(n, &b_cookie);
+        match f["follows"][0]["claim"].as_str() {
+            Some(c) if c.contains("approval") => Ok(()),
+            _ => Err(f.to_string()),
+        }
+    });
+    let r = mirror_action(&a, "approve", &b_url);
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    let places = a.wait_until("A lists B", Duration::from_secs(90), |n| {
+        let p = listed_in(n, &b_url, &names);
+        if p.len() == 5 {
+            Ok(p)
+        } else {
+            Err(format!("{p:?}; B: {}", federation(&b, &b_cookie)))
+        }
+    });
+    assert_eq!(
+        places,
+        [
+            "catalog",
+            "/api/federation",
+            "feed",
+            "url-list of first.mp3",
+            "url-list of second.mp3"
+        ]
+    );
+
+    // B's copy of an episode changes on disk (same size and time, so B serves it as it
+    // is): A drops B at its next check.
+    let fp = public_federation(&a)["fingerprint"]
+        .as_str()
+        .unwrap()
+        .replace(' ', "");
+    let copy = b.data_dir.join("mirrors").join(fp).join("first.mp3");
+    let mtime = std::fs::metadata(&copy).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&copy).unwrap();
+    for x in &mut bytes {
+        *x ^= 0x5a;
+    }
+    // In place: the size never changes, not even for a moment.
+    let mut f = std::fs::File::options().write(true).open(&copy).unwrap();
+    f.write_all(&bytes).unwrap();
+    f.set_modified(mtime).unwrap();
+    drop(f);
+    a.wait_until("A drops B", Duration::from_secs(60), |n| {
+        let p = listed_in(n, &b_url, &names);
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{p:?}"))
+        }
+    });
+    let mut op = Operator::new(&a);
+    assert_eq!(op.login(PASSWORD).status, 303);
+    let page = op.get("/admin").text();
+    assert!(
+        page.contains("Not listed: its last check failed"),
+        "{}",
+        short(&page)
+    );
+    // maud escapes the quotes around the name.
+    assert!(
+        page.contains("is not the same as this station"),
+        "dropped for its bytes: {}",
+        page.split("id=\"mirrors\"").nth(1).unwrap_or(&page)
+    );
     a.assert_alive();
     b.assert_alive();
 }

@@ -27,6 +27,7 @@ use streamp2p::{
     federation::{
         catalog::{Catalog, CatalogItem},
         identity::Identity,
+        mirrors::MirrorClaim,
     },
     store::Store,
 };
@@ -257,13 +258,12 @@ fn mirror_claims_cannot_reach_the_lan() {
     ];
     for url in &claims {
         let url = url.as_str();
-        let text = format!("streamp2p mirror of {key} at {url}");
-        let body = serde_json::json!({
-            "url": url,
-            "key": claimant.public_hex(),
-            "signature": claimant.sign(text.as_bytes()),
-        })
-        .to_string();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let body =
+            serde_json::to_string(&MirrorClaim::new(&claimant, &key, url, now, vec![])).unwrap();
         let len = body.len().to_string();
         let r = node
             .request_with_body(

@@ -26,6 +26,7 @@ pub struct Operator {
     pub allow_remote_admin: Option<bool>,
     pub max_upload_mb: Option<u64>,
     pub follow: Option<Vec<String>>,
+    pub approve_mirrors: Option<bool>,
 }
 
 impl Operator {
@@ -47,6 +48,7 @@ impl Operator {
         set(&mut cfg.admin.allow_remote, &self.allow_remote_admin);
         set(&mut cfg.admin.max_upload_mb, &self.max_upload_mb);
         set(&mut cfg.federation.follow, &self.follow);
+        set(&mut cfg.federation.approve_mirrors, &self.approve_mirrors);
         cfg
     }
 

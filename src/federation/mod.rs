@@ -2,19 +2,26 @@
 //! takes nothing with it.
 //!
 //! Parts: `identity` (the node's ed25519 key), `catalog` (the signed catalog and its
-//! checks), `mirror` (downloading a followed station's episodes into a library root).
+//! checks), `mirror` (downloading a followed station's episodes into a library root),
+//! `mirrors` (the origin's book of its mirrors and the signed, timed claim), `proof` (random
+//! pieces of a mirror's episodes checked against this station's piece hashes).
 //!
 //! A node publishes its catalog at `/api/catalog`, signed, with a sequence number that grows
 //! with every change. A follower pins the key it saw first, refuses catalogs that fail the
 //! signature, go backwards or come from another key, mirrors the newest episodes within its
-//! budget, and then tells the origin it mirrors it (`POST /api/federation/mirrors`, signed);
-//! the origin checks the claim and lists the mirror in its catalog, torrents and magnets, so
-//! a listener whose client cannot reach the origin uses the mirror with no manual step.
+//! budget, and then tells the origin which of them it holds (`POST /api/federation/mirrors`,
+//! signed and timed), again every [`mirrors::RECLAIM_SECS`]. The origin fetches random pieces
+//! of those episodes from the mirror's web seed, and only when every one matches its own
+//! piece hashes lists the mirror's web seed in its catalog, feed and torrents, so a listener
+//! whose client cannot reach the origin uses the mirror with no manual step. It checks each
+//! listed mirror again on a schedule and drops one that fails or stops claiming.
 
 pub mod catalog;
 pub mod health;
 pub mod identity;
 pub mod mirror;
+pub mod mirrors;
+pub mod proof;
 pub mod relay;
 
 use std::{
@@ -40,8 +47,6 @@ use crate::{
 use catalog::{Catalog, CatalogItem, Refused, Signed};
 use identity::{fingerprint, Identity};
 
-/// Most mirrors an origin lists (a claim is checked, but the list must stay bounded).
-const MAX_MIRRORS: usize = 16;
 /// Most of a followed station's episodes this node's tracker tracks (the newest): its
 /// catalog is someone else's input, and each poll replaces what the last one admitted.
 const MAX_FOLLOWED_SWARMS: usize = 1000;
@@ -51,6 +56,8 @@ const MAX_TRACKERS_PER_STATION: usize = 8;
 const SMALL_ANSWER: usize = 4096;
 /// Retry after a failed poll: doubling from this up to the poll interval times ten.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// How often a follower looks whether a claim is due, between polls.
+const CLAIM_TICK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
@@ -88,18 +95,21 @@ pub struct FollowStatus {
     /// Bytes the relay took from the origin, and its listeners here now.
     pub relay_bytes_in: Option<u64>,
     pub relay_listeners: Option<usize>,
+    /// What the station said to this box's last claim to mirror it, in words.
+    pub claim: Option<String>,
 }
 
-/// Another node's claim to mirror this one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MirrorClaim {
-    pub url: String,
-    pub key: String,
-    pub signature: String,
-}
-
-fn claim_text(origin_key: &str, url: &str) -> String {
-    format!("streamp2p mirror of {origin_key} at {url}")
+/// This box's claims to one followed station (the mirror side).
+#[derive(Debug, Default)]
+struct Claiming {
+    origin_key: String,
+    /// The station's episodes held here and served, sorted.
+    holds: Vec<String>,
+    /// When the station last accepted a claim, and the episodes it named.
+    accepted: Option<(u64, Vec<String>)>,
+    /// After a refusal: no claim before this, and the wait that led to it.
+    retry_at: u64,
+    retry_secs: u64,
 }
 
 pub struct Federation {
@@ -118,6 +128,10 @@ pub struct Federation {
     pub health: health::Health,
     /// Live relays by the origin key's fingerprint (no spaces).
     relays: Mutex<BTreeMap<String, Arc<relay::Relay>>>,
+    /// The boxes that mirror this station (origin side), as stored.
+    book: Mutex<mirrors::Book>,
+    /// This box's claims to the followed stations, by their address (mirror side).
+    claims: Mutex<BTreeMap<String, Claiming>>,
 }
 
 impl Federation {
@@ -141,7 +155,16 @@ impl Federation {
                 )
             })
             .collect();
+        let book = match store.setting::<mirrors::Stored>(Setting::Mirrors) {
+            Ok(b) => b.map(mirrors::Stored::into_book).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("the list of mirrors is unreadable ({e}); mirrors claim again");
+                mirrors::Book::default()
+            }
+        };
         Ok(Arc::new(Self {
+            book: Mutex::new(book),
+            claims: Mutex::default(),
             downloader: mirror::Downloader::new(
                 settings.data_dir.clone(),
                 settings.swarm.dht,
@@ -213,15 +236,6 @@ impl Federation {
         list
     }
 
-    /// Nodes that mirror this station (checked claims).
-    pub fn mirrors(&self) -> Vec<String> {
-        self.store
-            .setting(Setting::Mirrors)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    }
-
     /// The followed station whose mirrored episode lies at `path`, if it is one.
     pub fn origin_of(&self, path: &Path) -> Option<String> {
         let rel = path
@@ -290,52 +304,6 @@ impl Federation {
         }
         cat.seq = seq;
         cat.sign(&self.identity)
-    }
-
-    /// Checks a node's claim to mirror this station and lists it: the claim must be signed
-    /// by the key of the catalog the claimed address serves. The claimed address is
-    /// someone else's: it is fetched only through [`Outbound`]'s rules, and what is
-    /// answered to the claimant says no more than "refused" or "unreachable" (the
-    /// details go to the log).
-    pub async fn accept_mirror(&self, claim: MirrorClaim) -> Result<(), String> {
-        let claimed = claim.url.trim_end_matches('/');
-        let origin = Origin::learned(claimed).map_err(|e| {
-            tracing::info!("mirror claim refused: {}", e.detail());
-            "refused: the mirror's address must be http(s)://host[:port]".to_string()
-        })?;
-        let text = claim_text(&self.identity.public_hex(), claimed);
-        if !identity::verify(&claim.key, text.as_bytes(), &claim.signature) {
-            return Err("refused: the claim's signature does not match".into());
-        }
-        let url = origin.base();
-        let body = self
-            .out
-            .get(&origin, "/api/catalog", None, catalog::MAX_BYTES)
-            .await
-            .and_then(|f| f.success())
-            .map_err(|e| {
-                tracing::info!(mirror = %url, "mirror claim: its catalog: {}", e.detail());
-                format!("{e}: the mirror's catalog")
-            })?;
-        let theirs = catalog::open(&body, Some(&claim.key), None).map_err(|e| {
-            tracing::info!(mirror = %url, "mirror claim: its catalog: {e}");
-            "refused: the mirror's catalog does not check out".to_string()
-        })?;
-        let mut mirrors = self.mirrors();
-        if !mirrors.contains(&url) {
-            if mirrors.len() >= MAX_MIRRORS {
-                return Err("this station lists enough mirrors already".into());
-            }
-            mirrors.push(url.clone());
-            self.store
-                .set_setting(Setting::Mirrors, &mirrors)
-                .map_err(|e| {
-                    tracing::warn!("mirrors: {e}");
-                    "this station cannot save its mirrors now".to_string()
-                })?;
-            tracing::info!(mirror = %url, station = %theirs.station, "listed a new mirror");
-        }
-        Ok(())
     }
 
     fn set_status(&self, url: &str, f: impl FnOnce(&mut FollowStatus)) {
@@ -430,10 +398,12 @@ impl Federation {
         let dest = mirror::origin_dir(&self.station.settings().data_dir, &fp);
         let budget = self.station.settings().federation.mirror_budget_mb * 1024 * 1024;
         let mut mirrored = 0;
+        let mut held = Vec::new();
         for item in mirror::choose(&cat.items, budget) {
             match self.downloader.fetch(&origin, item, &dest).await {
                 Ok(fresh) => {
                     mirrored += 1;
+                    held.push(item.infohash.clone());
                     if fresh {
                         tracing::info!(origin = %url, name = %item.name, "mirrored an episode");
                     }
@@ -442,46 +412,108 @@ impl Federation {
             }
             self.set_status(url, |s| s.mirrored = mirrored);
         }
-        if mirrored > 0 {
-            self.claim(&origin, &cat.key).await;
+        // Claimed are only the episodes the library has hashed and serves: the station
+        // asks for their pieces at once.
+        let served = self.library.catalog();
+        held.retain(|ih| served.items.contains_key(ih));
+        held.sort_unstable();
+        if let Ok(mut claims) = self.claims.lock() {
+            let c = claims.entry(url.to_string()).or_default();
+            c.origin_key = cat.key.clone();
+            c.holds = held;
         }
         Ok(())
     }
 
-    /// Tells the origin this node mirrors it (needs an address others can reach).
-    async fn claim(&self, origin: &Origin, origin_key: &str) {
-        let Some(me) = &self.own_url() else {
+    /// Claims to mirror the followed station at `origin` when a claim is due: the episodes
+    /// held changed, the last accepted claim is [`mirrors::RECLAIM_SECS`] old, or the wait
+    /// after a refusal is over. Needs an address others can reach.
+    async fn claim_if_due(&self, origin: &str) {
+        let now = now_secs();
+        let (origin_key, holds) = {
+            let Ok(claims) = self.claims.lock() else {
+                return;
+            };
+            let Some(c) = claims.get(origin) else {
+                return;
+            };
+            let due = match &c.accepted {
+                None => true,
+                Some((at, named)) => {
+                    *named != c.holds || now >= at.saturating_add(mirrors::RECLAIM_SECS)
+                }
+            };
+            if c.holds.is_empty() || !due || now < c.retry_at {
+                return;
+            }
+            (c.origin_key.clone(), c.holds.clone())
+        };
+        let Some(me) = self.own_url() else {
             tracing::warn!(
                 "set public_url so that followed stations can list this box as their mirror"
             );
             return;
         };
-        let claim = MirrorClaim {
-            url: me.clone(),
-            key: self.identity.public_hex(),
-            signature: self.identity.sign(claim_text(origin_key, me).as_bytes()),
+        let claim = mirrors::MirrorClaim::new(&self.identity, &origin_key, &me, now, holds.clone());
+        let answer = self.send_claim(origin, &claim).await;
+        let poll = self.station.settings().federation.poll_secs;
+        if let Ok(mut claims) = self.claims.lock() {
+            if let Some(c) = claims.get_mut(origin) {
+                match &answer {
+                    Ok(_) => {
+                        c.accepted = Some((now, holds));
+                        c.retry_secs = 0;
+                    }
+                    Err(_) => {
+                        c.retry_secs = (c.retry_secs * 2).clamp(poll, mirrors::RECLAIM_SECS);
+                        c.retry_at = now + c.retry_secs;
+                    }
+                }
+            }
+        }
+        if let Err(e) = &answer {
+            tracing::warn!(%origin, "mirror claim refused: {e}");
+        }
+        self.set_status(origin, |s| s.claim = Some(answer.unwrap_or_else(|e| e)));
+    }
+
+    /// Sends a claim to the followed station at `origin` (the operator's address); its
+    /// answer in words, `Err` when it refused. The station checks pieces before it answers
+    /// (within [`mirrors::CLAIM_ANSWER_WITHIN`], inside the outbound time limit).
+    async fn send_claim(
+        &self,
+        origin: &str,
+        claim: &mirrors::MirrorClaim,
+    ) -> Result<String, String> {
+        // What went wrong in detail goes to the log: the follows' state is public.
+        let not_sent = |e: OutboundError| {
+            tracing::info!(%origin, "mirror claim: {}", e.detail());
+            format!("the claim could not be sent ({e})")
         };
-        let r = self
+        let to = Origin::operator(origin).map_err(not_sent)?;
+        let answer = self
             .out
-            .post_json(origin, "/api/federation/mirrors", &claim, SMALL_ANSWER)
-            .await;
-        let origin = origin.base();
-        match r {
-            Ok(f) if (200..300).contains(&f.status) => {}
-            Ok(f) => tracing::warn!(
-                %origin,
-                status = f.status,
-                "mirror claim refused: {}",
-                String::from_utf8_lossy(&f.body).trim()
-            ),
-            Err(e) => tracing::warn!(%origin, "mirror claim: {}", e.detail()),
+            .post_json(&to, "/api/federation/mirrors", claim, SMALL_ANSWER)
+            .await
+            .map_err(not_sent)?;
+        let words = String::from_utf8_lossy(&answer.body).trim().to_string();
+        let words = if words.is_empty() {
+            format!("HTTP {}", answer.status)
+        } else {
+            words
+        };
+        if (200..300).contains(&answer.status) {
+            Ok(words)
+        } else {
+            Err(words)
         }
     }
 
-    /// Every tracker worth probing: the configured ones, the mirrors' and the followed
-    /// stations'. The node's own are not probed: they answer whenever the node does, and
-    /// always lead the lists. The configured ones are the operator's choice; the others
-    /// were learned, and are probed by [`Outbound`]'s rules.
+    /// Every tracker worth probing: the configured ones and the followed stations'. The
+    /// node's own are not probed: they answer whenever the node does, and always lead the
+    /// lists. The configured ones are the operator's choice; the others were learned, and
+    /// are probed by [`Outbound`]'s rules. Mirrors' trackers are none of these: a mirror
+    /// is listed by its web seed only.
     fn known_trackers(&self) -> Vec<health::Target> {
         let settings = self.station.settings();
         let configured = settings
@@ -499,12 +531,6 @@ impl Federation {
                     None
                 }
             });
-        // A mirror's address was checked when it was listed; its tracker is at /announce.
-        let mirrors = self.mirrors().into_iter().filter_map(|m| {
-            let url = format!("{m}/announce");
-            let origin = Origin::learned_tracker(&url).ok()?;
-            Some(health::Target { url, origin })
-        });
         let theirs: Vec<health::Target> = self
             .their_trackers
             .lock()
@@ -512,7 +538,6 @@ impl Federation {
             .unwrap_or_default();
         let mut seen = BTreeSet::new();
         configured
-            .chain(mirrors)
             .chain(theirs)
             .filter(|t| seen.insert(t.url.clone()))
             .collect()
@@ -547,30 +572,43 @@ impl Federation {
             "tracker_probe",
             self.clone().probe_trackers(shutdown.clone()),
         );
+        tasks.spawn(
+            "mirror_checks",
+            self.clone().check_mirrors(shutdown.clone()),
+        );
         for url in urls {
             let (me, tracker, shutdown) = (self.clone(), tracker.clone(), shutdown.clone());
             tasks.spawn("follow", async move {
                 let mut retry = FIRST_RETRY;
+                let mut next_poll = tokio::time::Instant::now();
                 loop {
-                    let wait = match me.poll(&url, &tracker, &shutdown).await {
-                        Ok(()) => {
-                            retry = FIRST_RETRY;
-                            every
-                        }
-                        Err(e) => {
-                            tracing::warn!(%url, "following: {e}; retrying in {}s", retry.as_secs());
-                            let wait = retry;
-                            me.set_status(&url, |s| {
-                                s.error = Some(e);
-                                s.retry_in_secs = Some(wait.as_secs());
-                            });
-                            retry = (retry * 2).min(every * 10);
-                            wait
-                        }
-                    };
+                    if tokio::time::Instant::now() >= next_poll {
+                        let wait = match me.poll(&url, &tracker, &shutdown).await {
+                            Ok(()) => {
+                                retry = FIRST_RETRY;
+                                every
+                            }
+                            Err(e) => {
+                                tracing::warn!(%url, "following: {e}; retrying in {}s", retry.as_secs());
+                                let wait = retry;
+                                me.set_status(&url, |s| {
+                                    s.error = Some(e);
+                                    s.retry_in_secs = Some(wait.as_secs());
+                                });
+                                retry = (retry * 2).min(every * 10);
+                                wait
+                            }
+                        };
+                        next_poll = tokio::time::Instant::now() + wait;
+                    }
+                    // Claims keep their own schedule: a station polled hourly is still
+                    // claimed before its mirrors lapse.
+                    me.claim_if_due(&url).await;
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = tokio::time::sleep_until(next_poll.min(
+                            tokio::time::Instant::now() + CLAIM_TICK,
+                        )) => {}
                     }
                 }
             });

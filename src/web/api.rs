@@ -113,21 +113,15 @@ pub fn web_seed_url(base: &str, item: &Item) -> String {
 
 /// Trackers for this node's torrents: its own first, then the configured ones.
 /// Its HTTP tracker comes first, then its UDP tracker on the same host, each its own tier.
+/// Mirrors' trackers are not listed: a mirror proves the bytes of its web seed, nothing
+/// about its tracker, which would send every listener's client to an address nobody chose.
 pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
     let settings = app.station.settings();
     let own = own_trackers(base, settings.udp_tracker.port());
     let keep = own.len();
-    // The mirrors' trackers list the mirrors as seeders: a client that cannot reach this
-    // node still finds the episode.
-    let mirrors = app
-        .federation
-        .mirrors()
-        .into_iter()
-        .map(|m| format!("{m}/announce"));
     let all = own
         .into_iter()
         .chain(settings.swarm.trackers.iter().cloned())
-        .chain(mirrors)
         .collect();
     // The node's own stay first; the others by health, dead ones left out.
     health::order(all, keep, &app.federation.health.stats())

@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::{admin::extract::LoggedIn, api::trackers, AppState};
-use crate::federation::MirrorClaim;
+use crate::federation::mirrors::{MirrorClaim, Refusal, Standing};
 
 /// `GET /api/catalog`: this station's signed catalog. Its addresses come from the node's
 /// own (the public URL, or the HTTP address when it is a specific one), never from the
@@ -91,25 +91,46 @@ pub async fn details(State(app): State<AppState>, _: LoggedIn) -> Json<serde_jso
     }))
 }
 
-/// One claim is checked at a time: checking fetches the claimant's catalog, and nobody
-/// should make the node fetch in bulk.
+/// One claim is checked at a time: checking fetches the claimant's catalog and pieces of
+/// its episodes, and nobody should make the node fetch in bulk.
 pub fn claim_gate() -> Arc<Semaphore> {
     Arc::new(Semaphore::new(1))
 }
 
-/// `POST /api/federation/mirrors`: a follower says it mirrors this station.
+/// `POST /api/federation/mirrors`: a follower says it mirrors this station and which of
+/// its episodes it holds. The signature, time and address are checked first; then, one
+/// claim at a time, pieces of those episodes are fetched from the claimant and compared.
 pub async fn claim(State(app): State<AppState>, Json(c): Json<MirrorClaim>) -> Response {
+    // A listed mirror's good claim renews it here, even when the check must wait.
+    let received = match app.federation.receive_claim(&c) {
+        Ok(r) => r,
+        Err(e) => return refused(&e),
+    };
     let Ok(_permit) = app.claim_gate.clone().try_acquire_owned() else {
         return (
             StatusCode::TOO_MANY_REQUESTS,
-            "busy checking another claim\n",
+            "busy checking another claim; try again later\n",
         )
             .into_response();
     };
-    match app.federation.accept_mirror(c).await {
-        Ok(()) => (StatusCode::OK, "listed\n").into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    match app.federation.prove_claim(received).await {
+        Ok(Standing::Listed) => (StatusCode::OK, "listed\n").into_response(),
+        Ok(_) => (
+            StatusCode::ACCEPTED,
+            "checked; waiting for the station operator's approval\n",
+        )
+            .into_response(),
+        Err(e) => refused(&e),
     }
+}
+
+fn refused(e: &Refusal) -> Response {
+    let status = match e {
+        Refusal::Removed => StatusCode::FORBIDDEN,
+        Refusal::Full | Refusal::WaitingFull | Refusal::Taken => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, format!("{e}\n")).into_response()
 }
 
 /// `GET /relay/{key}/live.ogg`: a followed station's live stream, relayed.

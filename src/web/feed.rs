@@ -81,7 +81,6 @@ pub async fn feed(
     let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
     let metas = app.station.item_meta();
-    let mirrors = app.federation.mirrors();
     let catalog = app.library.catalog();
     let mut items: Vec<_> = catalog.items.values().collect();
     // Newest first, as podcast apps list them.
@@ -117,7 +116,8 @@ pub async fn feed(
                 v.size,
                 &format!("{base}{}", v.torrent),
                 &v.magnet,
-                &mirrors
+                &app.federation
+                    .mirrors_for(&item.infohash)
                     .iter()
                     .map(|m| web_seed_url(m, item))
                     .collect::<Vec<_>>(),

@@ -46,10 +46,10 @@ pub async fn torrent(
         return not_found("torrent");
     };
     let base = base_url(&app.station.settings(), &headers, &conn);
-    // This node's web seed first, then every mirror's: a client that cannot reach this
-    // node downloads from a mirror.
+    // This node's web seed first, then those of the mirrors that proved they hold this
+    // episode: a client that cannot reach this node downloads from a mirror.
     let seeds: Vec<String> = std::iter::once(base.clone())
-        .chain(app.federation.mirrors())
+        .chain(app.federation.mirrors_for(&item.infohash))
         .map(|b| web_seed_url(&b, item))
         .collect();
     let body = torrent::torrent_file(&info, &trackers(&app, &base), &seeds);

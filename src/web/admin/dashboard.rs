@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
 use super::{error::FormError, upload};
 use crate::{
     config::{operator::Show, Settings},
-    federation::{health::TrackerStat, FollowStatus},
+    federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
     live::LiveState,
     status::Listeners,
     web::{
@@ -79,7 +79,9 @@ pub struct Episode {
 pub struct Sisters {
     pub fingerprint: String,
     pub follows: Vec<FollowStatus>,
-    pub mirrors: Vec<String>,
+    pub mirrors: MirrorsView,
+    /// Now, in Unix seconds, to say how long ago mirrors were checked.
+    pub now: u64,
     pub trackers: BTreeMap<String, TrackerStat>,
 }
 
@@ -146,7 +148,11 @@ impl<'a> Dashboard<'a> {
         let sisters = Sisters {
             fingerprint: fed.fingerprint(),
             follows: fed.follows(),
-            mirrors: fed.mirrors(),
+            mirrors: fed.mirrors_view(),
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             trackers: fed.health.stats(),
         };
 
@@ -196,6 +202,12 @@ fn notice(done: &str) -> &'static str {
         }
         "schedule" => "The schedule is saved; the next recordings are named after it.",
         "episode" => "The episode's title and notes are saved.",
+        "mirror_approved" => "The mirror is approved: listeners' apps can download from it now.",
+        "mirror_removed" => {
+            "The mirror is removed. It is not listed again until you allow it under Sister \
+             stations."
+        }
+        "mirror_allowed" => "The box may mirror this station again once it proves it.",
         _ => "",
     }
 }

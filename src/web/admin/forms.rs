@@ -1,4 +1,4 @@
-//! The config page's forms: first run, login, logout, settings, schedule, item notes.
+//! The config page's forms: first run, login, logout, settings, schedule, item notes, mirrors.
 //!
 //! Forms post `application/x-www-form-urlencoded` bodies; each answer is either a redirect
 //! to the page (Post/Redirect/Get, with a fixed notice code in the query, never the
@@ -24,6 +24,7 @@ use super::{
 };
 use crate::{
     config::operator::Show,
+    federation::mirrors::Refusal,
     station::{
         access::{random_token, AccessError, SESSION_IDLE},
         ItemMeta,
@@ -230,6 +231,7 @@ pub async fn settings(State(app): State<AppState>, form: Change) -> Result<Redir
         op.allow_remote_admin = Some(f.get("allow_remote_admin").is_some());
         op.max_upload_mb = Some(number(f, "max_upload_mb", "the largest upload")?);
         op.follow = Some(lines(&f.text("follow")));
+        op.approve_mirrors = Some(f.get("approve_mirrors").is_some());
         if app.station.save_operator(&op)? {
             app.station.request_restart();
             Ok("restarting")
@@ -271,6 +273,33 @@ pub async fn schedule(State(app): State<AppState>, form: Change) -> Result<Redir
         }
         app.station.save_schedule(&shows)?;
         Ok("schedule")
+    })
+    .await
+}
+
+/// `POST /admin/mirrors`: approve, remove or allow again one mirror of this station.
+pub async fn mirrors(State(app): State<AppState>, form: Change) -> Result<Redirect, AdminError> {
+    change(&app, form, |app, f| {
+        let url = f.text("url");
+        let fed = &app.federation;
+        let (result, done) = match f.text("action").as_str() {
+            "approve" => (fed.approve_mirror(&url), "mirror_approved"),
+            "remove" => (fed.remove_mirror(&url), "mirror_removed"),
+            "allow" => (fed.allow_mirror(&url), "mirror_allowed"),
+            _ => (Err(Refusal::Unknown), ""),
+        };
+        result.map(|()| done).map_err(|e| FormError::Input {
+            field: "mirrors",
+            problem: match e {
+                Refusal::Full => "All the places for mirrors are taken: remove one first.".into(),
+                Refusal::Unknown => {
+                    "This mirror is no longer in the list (it may have stopped claiming); \
+                     reload the page."
+                        .into()
+                }
+                e => e.to_string(),
+            },
+        })
     })
     .await
 }

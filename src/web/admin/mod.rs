@@ -71,6 +71,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/settings", post(forms::settings))
         .route("/admin/schedule", post(forms::schedule))
         .route("/admin/item", post(forms::item))
+        .route("/admin/mirrors", post(forms::mirrors))
         .route("/admin/key", get(forms::export_key).post(forms::import_key))
         .route("/admin/status", get(pages::status))
         .route("/admin/federation", get(super::federation::details))

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     config::operator::{Show, DAYS},
+    federation::mirrors::{MirrorsView, Standing},
     web::page::size,
 };
 
@@ -318,16 +319,13 @@ fn sisters(s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Markup {
                             }
                             (None, None) => "first contact pending",
                         }
+                        @if let Some(c) = &f.claim { br; "The station says: " (c) }
                     }
                 } @if s.follows.is_empty() {
                     li { "None yet: add a station's address under Settings." }
                 }
             }
-            h3 { "Boxes that mirror this station" }
-            ul {
-                @for m in &s.mirrors { li { (m) } }
-                @if s.mirrors.is_empty() { li { "None yet." } }
-            }
+            (mirrors(&s.mirrors, s.now, csrf, err))
             h3 { "Trackers" }
             p class="hint" {
                 "Trackers help listeners find each other. The box checks each every few \
@@ -361,6 +359,81 @@ fn sisters(s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Markup {
             }
         },
     )
+}
+
+/// "3 minutes ago", from Unix seconds.
+fn ago(then: u64, now: u64) -> String {
+    match now.saturating_sub(then) {
+        s if s < 60 => "just now".into(),
+        s if s < 2 * 3600 => format!("{} minute(s) ago", s / 60),
+        s if s < 2 * 86400 => format!("{} hour(s) ago", s / 3600),
+        s => format!("{} day(s) ago", s / 86400),
+    }
+}
+
+/// The boxes that mirror this station: listed, waiting for approval or dropped, with the
+/// last check in words and a button for each; then the removed ones.
+fn mirrors(v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormError>) -> Markup {
+    let button = |action: &str, url: &str, label: &str| {
+        html! {
+            form method="post" action="/admin/mirrors" class="inline" {
+                (csrf)
+                input type="hidden" name="action" value=(action);
+                input type="hidden" name="url" value=(url);
+                button type="submit" class="quiet" { (label) }
+            }
+        }
+    };
+    html! {
+        h3 { "Boxes that mirror this station" }
+        p class="hint" {
+            "A box is listed as a mirror only after this box downloaded random pieces of the              episodes it holds and found them the same as here. Each is checked again              regularly and dropped if it fails."
+            @if v.approval { " New mirrors also wait for your approval (Settings)." }
+        }
+        (problem(err, "mirrors"))
+        ul id="mirrors" {
+            @for m in &v.mirrors {
+                li {
+                    b { (m.url) } br;
+                    @match m.standing {
+                        Standing::Listed => {
+                            "Listed for " (m.episodes) " episode(s). "
+                        }
+                        Standing::AwaitingApproval => {
+                            "Holds " (m.episodes) " episode(s); waiting for your approval. "
+                        }
+                        Standing::Dropped => {
+                            span class="error" { "Not listed: its last check failed. " }
+                        }
+                    }
+                    "Checked " (ago(m.last_check.at, now)) ": " (m.last_check.words) "."
+                    @if let Some(v) = m.verified.filter(|v| *v != m.last_check.at) {
+                        " Last passed " (ago(v, now)) "."
+                    }
+                    br;
+                    @if m.standing == Standing::AwaitingApproval {
+                        (button("approve", &m.url, "Approve"))
+                    }
+                    (button("remove", &m.url, "Remove"))
+                }
+            }
+            @if v.mirrors.is_empty() { li { "None yet." } }
+        }
+        @if !v.removed.is_empty() {
+            h3 { "Removed mirrors" }
+            p class="hint" {
+                "These boxes are not listed, whatever they claim, until you allow them again."
+            }
+            ul {
+                @for r in &v.removed {
+                    li {
+                        (r.url) " (removed " (ago(r.at, now)) ") "
+                        (button("allow", &r.url, "Allow again"))
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
@@ -441,6 +514,11 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                     }
                 }
                 (problem(err, "federation.follow"))
+                label class="check" {
+                    input type="checkbox" name="approve_mirrors"
+                        checked[s.federation.approve_mirrors];
+                    " New mirrors of this station need my approval before they are listed"
+                }
                 label class="check" {
                     input type="checkbox" name="allow_remote_admin" checked[s.admin.allow_remote];
                     " Allow this page from outside the local network (only with a strong \
