@@ -196,16 +196,23 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Claims whose address points into the LAN, by every trick of the issue, are refused
-/// without the LAN device hearing a single packet, and the answer says only "refused".
-#[test]
-fn mirror_claims_cannot_reach_the_lan() {
-    let tmp = tempdir();
+/// The node's namespace linked to a "public" one and to a "LAN" one (no default route
+/// anywhere, so nothing leaves these three).
+fn node_public_and_lan() -> (Netns, Netns, Netns) {
     let node_ns = Netns::new("node");
     let pub_ns = Netns::new("pub");
     let lan_ns = Netns::new("lan");
     node_ns.link(&format!("{NODE}/24"), &pub_ns, &format!("{PUBLIC}/24"));
     node_ns.link("192.168.77.1/24", &lan_ns, &format!("{LAN}/24"));
+    (node_ns, pub_ns, lan_ns)
+}
+
+/// Claims whose address points into the LAN, by every trick of the issue, are refused
+/// without the LAN device hearing a single packet, and the answer says only "refused".
+#[test]
+fn mirror_claims_cannot_reach_the_lan() {
+    let tmp = tempdir();
+    let (node_ns, pub_ns, lan_ns) = node_public_and_lan();
     node_ns.hosts(&format!(
         "{LAN} lan-device.example\n{PUBLIC} public.example\n"
     ));
@@ -315,11 +322,7 @@ fn mirror_claims_cannot_reach_the_lan() {
 #[test]
 fn probes_and_torrent_fetches_stay_within_the_memory_budget_and_out_of_the_lan() {
     let tmp = tempdir();
-    let node_ns = Netns::new("node");
-    let pub_ns = Netns::new("pub");
-    let lan_ns = Netns::new("lan");
-    node_ns.link(&format!("{NODE}/24"), &pub_ns, &format!("{PUBLIC}/24"));
-    node_ns.link("192.168.77.1/24", &lan_ns, &format!("{LAN}/24"));
+    let (node_ns, pub_ns, lan_ns) = node_public_and_lan();
     node_ns.hosts(&format!("{LAN} lan-device.example\n"));
     let lan_log = Log::default();
     for port in [80, 8080] {
