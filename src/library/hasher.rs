@@ -1,8 +1,11 @@
-//! Hashes one library file into its info dictionary. Blocking: runs on a blocking thread.
+//! Hashes one library file into its info dictionary and its whole-file SHA-256. Blocking:
+//! runs on a blocking thread.
 //!
-//! The file is read once, piece by piece, into one reused buffer. If it changes while being
-//! read (a copy still in progress, a stick pulled out), the result is thrown away: an index
-//! entry must describe exactly the bytes that were hashed.
+//! The file is read once, piece by piece, into one reused buffer; each piece goes through
+//! SHA-1 (the piece hashes) and into the running SHA-256 (the feed's `podcast:integrity`)
+//! while it is still in the CPU cache, so the second digest costs no second read. If the
+//! file changes while being read (a copy still in progress, a stick pulled out), the result
+//! is thrown away: an index entry must describe exactly the bytes that were hashed.
 
 use std::{
     fs::File,
@@ -10,6 +13,7 @@ use std::{
 };
 
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
 use super::{
     scan::{mtime_ns, Found},
@@ -26,8 +30,15 @@ pub enum HashError {
     BadName,
 }
 
+/// What one read of a file gives.
+#[derive(Debug)]
+pub struct Hashed {
+    pub info: Info,
+    pub sha256: [u8; 32],
+}
+
 /// Hashes `file`; `progress` is called with each piece's byte count as it is read.
-pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Info, HashError> {
+pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Hashed, HashError> {
     let name = file
         .path
         .file_name()
@@ -41,6 +52,7 @@ pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Info, Ha
     let piece_len = piece_length(file.size);
     let mut buf = vec![0u8; piece_len as usize];
     let mut pieces = Vec::with_capacity(file.size.div_ceil(piece_len) as usize * 20);
+    let mut whole = Sha256::new();
     let mut left = file.size;
     while left > 0 {
         let n = left.min(piece_len) as usize;
@@ -49,6 +61,7 @@ pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Info, Ha
             _ => HashError::Io(e),
         })?;
         pieces.extend_from_slice(&Sha1::digest(&buf[..n]));
+        whole.update(&buf[..n]);
         left -= n as u64;
         progress(n as u64);
     }
@@ -56,11 +69,14 @@ pub fn hash_file(file: &Found, mut progress: impl FnMut(u64)) -> Result<Info, Ha
     if f.read(&mut buf[..1])? != 0 || !same_as_found(&f, file)? {
         return Err(HashError::Changed);
     }
-    Ok(Info {
-        length: file.size,
-        name,
-        piece_length: piece_len,
-        pieces,
+    Ok(Hashed {
+        info: Info {
+            length: file.size,
+            name,
+            piece_length: piece_len,
+            pieces,
+        },
+        sha256: whole.finalize().into(),
     })
 }
 
@@ -92,11 +108,11 @@ mod tests {
     }
 
     #[test]
-    fn pieces_match_direct_sha1() {
+    fn pieces_match_direct_sha1_and_whole_file_sha256() {
         let dir = tempfile::tempdir().unwrap();
         let f = write(dir.path(), "a.mp3", 40_000);
         let mut seen = 0;
-        let info = hash_file(&f, |n| seen += n).unwrap();
+        let Hashed { info, sha256 } = hash_file(&f, |n| seen += n).unwrap();
         assert_eq!(seen, 40_000);
         assert_eq!(info.piece_length, 16384);
         let data = std::fs::read(&f.path).unwrap();
@@ -105,6 +121,8 @@ mod tests {
             .flat_map(|c| Sha1::digest(c).to_vec())
             .collect();
         assert_eq!(info.pieces, expected);
+        // Several pieces, the last one short: the running digest covers all of them.
+        assert_eq!(sha256, <[u8; 32]>::from(Sha256::digest(&data)));
     }
 
     #[test]
@@ -114,8 +132,8 @@ mod tests {
         let fa = write(a.path(), "ep.ogg", 100_000);
         std::fs::create_dir(b.path().join("sub")).unwrap();
         let fb = write(&b.path().join("sub"), "ep.ogg", 100_000);
-        let ia = hash_file(&fa, |_| {}).unwrap().to_bytes();
-        let ib = hash_file(&fb, |_| {}).unwrap().to_bytes();
+        let ia = hash_file(&fa, |_| {}).unwrap().info.to_bytes();
+        let ib = hash_file(&fb, |_| {}).unwrap().info.to_bytes();
         assert_eq!(infohash_hex(&ia), infohash_hex(&ib));
     }
 
@@ -161,7 +179,7 @@ mod tests {
     async fn infohash_matches_librqbit() {
         let dir = tempfile::tempdir().unwrap();
         let f = write(dir.path(), "show.mp3", 3 * 1024 * 1024 + 17);
-        let ours = hash_file(&f, |_| {}).unwrap();
+        let ours = hash_file(&f, |_| {}).unwrap().info;
         let theirs = librqbit::create_torrent(
             &f.path,
             librqbit::CreateTorrentOptions {
