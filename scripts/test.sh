@@ -21,9 +21,10 @@ have_cmd sha256sum || need+=(coreutils)
 have_cmd git || need+=(git)
 # The listen page is tested in Debian's Chromium (never a downloaded browser).
 have_cmd chromium || need+=(chromium)
-# The podcast feed is read back by Python's feedparser (Debian's package, Debian's python3);
-# the admin tests use unshare and curl for a second network.
+# The podcast feed is read back by Python's feedparser and podcastparser (Debian's packages,
+# Debian's python3); the admin tests use unshare and curl for a second network.
 /usr/bin/python3 -c 'import feedparser' 2>/dev/null || need+=(python3-feedparser)
+/usr/bin/python3 -c 'import podcastparser' 2>/dev/null || need+=(python3-podcastparser)
 have_cmd curl || need+=(curl)
 have_cmd unshare || need+=(util-linux)
 have_cmd ip || need+=(iproute2)

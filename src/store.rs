@@ -3,8 +3,8 @@
 //! Trees:
 //! - `settings`: single records named by [`Setting`] (operator settings, schedule,
 //!   password hash, federation state), key -> JSON value;
-//! - `index`: library file path -> [`IndexRecord`] (size, mtime, infohash, tags), so a
-//!   restart rehashes nothing that did not change;
+//! - `index`: library file path -> [`IndexRecord`] (size, mtime, infohash, SHA-256, tags),
+//!   so a restart rehashes nothing that did not change;
 //! - `infos`: infohash -> bencoded info dictionary (the piece hashes), shared by every copy
 //!   of the same file;
 //! - the [`Tree`]s of the config page: login sessions, the operator's titles and notes for
@@ -59,6 +59,37 @@ pub struct Tags {
     pub duration_secs: Option<f64>,
 }
 
+/// SHA-256 of a whole library file: what a podcast app can check its download against
+/// (`podcast:integrity` in the feed). Stored as 64 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    /// Subresource Integrity metadata (W3C SRI): `sha256-` and the digest in base64.
+    pub fn sri(&self) -> String {
+        use base64::Engine;
+        format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(self.0)
+        )
+    }
+}
+
+impl Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text.as_bytes(), &mut out).map_err(serde::de::Error::custom)?;
+        Ok(Sha256(out))
+    }
+}
+
 /// What the index knows about one library file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexRecord {
@@ -68,6 +99,11 @@ pub struct IndexRecord {
     pub mtime_ns: i128,
     /// Hex infohash.
     pub infohash: String,
+    /// SHA-256 of the whole file, taken in the same read as the piece hashes. `None` in
+    /// records written before the index kept it: the library hashes such a file again at
+    /// its next scan, serving it meanwhile.
+    #[serde(default)]
+    pub sha256: Option<Sha256>,
     pub tags: Tags,
 }
 
@@ -381,6 +417,7 @@ mod tests {
             size: 10,
             mtime_ns: 1_700_000_000_000_000_000,
             infohash: "ab".repeat(20),
+            sha256: Some(Sha256([7; 32])),
             tags: Tags {
                 title: Some("t".into()),
                 ..Default::default()
@@ -408,6 +445,42 @@ mod tests {
         );
         s.remove_indexed(&["/a/b.mp3".into()]).unwrap();
         assert!(s.indexed().unwrap().is_empty());
+    }
+
+    #[test]
+    fn records_without_sha256_from_older_versions_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        // A record exactly as the version before issue 13 wrote it, and one whose digest
+        // is damaged (skipped, so its file is hashed again).
+        let old = br#"{"path":"/lib/old.mp3","size":10,"mtime_ns":1700000000000000000,"infohash":"abababababababababababababababababababab","tags":{"title":"t","artist":null,"album":null,"duration_secs":null}}"#;
+        s.index.insert(b"/lib/old.mp3", &old[..]).unwrap();
+        let bad =
+            String::from_utf8_lossy(&encode(&rec("/lib/bad.mp3"))).replace(&"07".repeat(32), "zz");
+        s.index.insert(b"/lib/bad.mp3", bad.as_bytes()).unwrap();
+        s.put_indexed(&rec("/lib/new.mp3"), b"i").unwrap();
+        let got = s.indexed().unwrap();
+        let want_old = IndexRecord {
+            sha256: None,
+            ..rec("/lib/old.mp3")
+        };
+        assert_eq!(got, vec![rec("/lib/new.mp3"), want_old]);
+    }
+
+    #[test]
+    fn sha256_is_stored_as_hex_and_shown_as_sri() {
+        let json = String::from_utf8(encode(&rec("/a.mp3"))).unwrap();
+        assert!(
+            json.contains(&format!(r#""sha256":"{}""#, "07".repeat(32))),
+            "{json}"
+        );
+        // SRI of the SHA-256 of no bytes, as `openssl dgst -sha256 -binary | base64` gives it.
+        let empty = hex::decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+            .unwrap();
+        assert_eq!(
+            Sha256(empty.try_into().unwrap()).sri(),
+            "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
     }
 
     #[test]

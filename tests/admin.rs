@@ -95,6 +95,9 @@ fn operator_sets_up_publishes_and_renames_from_a_phone() {
     node.assert_alive();
 }
 
+/// The feed read by podcast apps' parsers (feedparser, podcastparser) and by a plain XML
+/// reader: every episode's file, by any of its sources, is covered by a `podcast:integrity`
+/// equal to the SHA-256 of the file on disk, computed here by `sha256sum` and in Python.
 #[test]
 fn feed_parses_with_a_real_feed_parser() {
     let tmp = tempdir();
@@ -103,13 +106,37 @@ fn feed_parses_with_a_real_feed_parser() {
     make_tagged_mp3(&lib.join("two.mp3"), "Episode Two", "Radio Test", 5);
     let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
     node.wait_healthy(2);
+    let xml = node.get("/feed.xml").text();
+    let episodes = feed_episodes(&xml);
+    assert_eq!(episodes.len(), 2, "{}", short(&xml));
+    for (name, title) in [("one.mp3", "Episode One"), ("two.mp3", "Episode Two")] {
+        let ep = episodes
+            .iter()
+            .find(|e| e.title == title)
+            .unwrap_or_else(|| panic!("no episode {title:?} in {episodes:?}"));
+        let file = lib.join(name);
+        let alt = assert_integrity_covers_every_source(ep, &file);
+        let item = node.item(name);
+        assert_eq!(ep.enclosure["url"], item["web_seed"].as_str().unwrap());
+        let torrent = format!("{}{}", node.base_url(), item["torrent"].as_str().unwrap());
+        assert!(alt.sources.contains(&torrent), "{alt:?}");
+        assert!(
+            alt.sources
+                .contains(&item["magnet"].as_str().unwrap().to_string()),
+            "{alt:?}"
+        );
+        // The library's JSON gives the same digest.
+        assert_eq!(item["integrity"].as_str(), Some(sri_sha256(&file).as_str()));
+    }
+
     let feed = tmp.path().join("feed.xml");
-    std::fs::write(&feed, node.get("/feed.xml").body).unwrap();
+    std::fs::write(&feed, xml).unwrap();
     let script = repo_root().join("tests").join("py").join("check_feed.py");
     let out = Command::new(python_with_feedparser())
         .arg(&script)
         .arg(&feed)
         .arg("2")
+        .arg(&lib)
         .output()
         .expect("run python");
     let text =
@@ -119,8 +146,9 @@ fn feed_parses_with_a_real_feed_parser() {
     node.assert_alive();
 }
 
-/// The Python that has Debian's feedparser (`scripts/test.sh` installs python3-feedparser
-/// and names it in STREAMP2P_PYTHON): Debian's own, not one first on the PATH.
+/// The Python that has Debian's feedparser and podcastparser (`scripts/test.sh` installs
+/// python3-feedparser and python3-podcastparser and names it in STREAMP2P_PYTHON): Debian's
+/// own, not one first on the PATH.
 fn python_with_feedparser() -> PathBuf {
     match std::env::var_os("STREAMP2P_PYTHON") {
         Some(p) => PathBuf::from(p),

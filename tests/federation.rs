@@ -170,6 +170,31 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
         },
     );
 
+    // A's feed: one integrity per episode covers A's own file and both mirrors' copies, and
+    // what each mirror serves at the source A lists for it has that digest.
+    let episodes = feed_episodes(&a.get("/feed.xml").text());
+    for name in names {
+        let web_seed = a.item(name)["web_seed"].as_str().unwrap().to_string();
+        let ep = episodes
+            .iter()
+            .find(|e| e.enclosure.get("url") == Some(&web_seed))
+            .unwrap_or_else(|| panic!("no episode with enclosure {web_seed} in {episodes:?}"));
+        let alt = assert_integrity_covers_every_source(ep, &lib.join(name));
+        for m in [&b, &c] {
+            let prefix = format!("{}/files/", m.base_url());
+            let src = alt
+                .sources
+                .iter()
+                .find(|s| s.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("no source on {prefix} in {alt:?}"));
+            let copy = tmp.path().join(format!("from-{}-{name}", m.http.port()));
+            let r = m.get(&path_of(src));
+            assert_eq!(r.status, 200, "{src}");
+            std::fs::write(&copy, r.body).unwrap();
+            assert_eq!(sri_sha256(&copy), alt.integrity[0].1, "{src}");
+        }
+    }
+
     // What listeners hold before A goes: each episode's magnet and .torrent.
     let mut held = Vec::new();
     for name in names {

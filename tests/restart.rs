@@ -169,3 +169,78 @@ fn sigkill_mid_hash_keeps_what_was_reported_done() {
     );
     node.assert_alive();
 }
+
+/// A data dir from before the index kept each file's SHA-256 (issue 13): the node starts with
+/// every file listed from its record, reads each once more to complete the record (same
+/// infohash, nothing reported as a problem), the feed and the library then give the digest,
+/// and the restart after that reads nothing.
+#[test]
+fn index_from_before_sha256_is_completed_once() {
+    let dir = tempdir();
+    let lib = dir.path().join("library");
+    write_random(&lib.join("old 1.mp3"), 3 * MIB);
+    write_random(&lib.join("old 2.mp3"), MIB);
+    let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    node.wait_healthy(2);
+    let before = infohashes(&node);
+    node.stop();
+
+    // Every index record as the older version wrote it: the same JSON without "sha256".
+    {
+        let db = sled::open(node.data_dir.join("db")).unwrap();
+        let index = db.open_tree("index").unwrap();
+        let mut records = 0;
+        for kv in index.iter() {
+            let (k, v) = kv.unwrap();
+            let mut rec: Value = serde_json::from_slice(&v).unwrap();
+            let digest = rec.as_object_mut().unwrap().remove("sha256");
+            assert!(digest.is_some_and(|d| d.is_string()), "{rec}");
+            index.insert(k, serde_json::to_vec(&rec).unwrap()).unwrap();
+            records += 1;
+        }
+        assert_eq!(records, 2);
+        db.flush().unwrap();
+    }
+
+    node.restart();
+    let h = node.wait_until("both records completed", Duration::from_secs(60), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        let done = num(&h, "/library/hashing/files_done");
+        if hashed_since_start(&h) == 2 && done == num(&h, "/library/hashing/files_total") {
+            Ok(h)
+        } else {
+            Err(h.to_string())
+        }
+    });
+    assert_eq!(num(&h, "/library/items"), Some(2), "{h}");
+    assert_eq!(
+        infohashes(&node),
+        before,
+        "the same bytes, the same infohashes"
+    );
+    let problems = node.get("/api/library/problems").json();
+    assert_eq!(problems, serde_json::json!([]), "{problems}");
+    let episodes = feed_episodes(&node.get("/feed.xml").text());
+    for name in ["old 1.mp3", "old 2.mp3"] {
+        let file = lib.join(name);
+        assert_eq!(
+            node.item(name)["integrity"].as_str(),
+            Some(sri_sha256(&file).as_str())
+        );
+        let ep = episodes
+            .iter()
+            .find(|e| e.title == name)
+            .unwrap_or_else(|| panic!("{name} not in the feed: {episodes:?}"));
+        assert_integrity_covers_every_source(ep, &file);
+    }
+
+    node.stop();
+    node.restart();
+    let h = node.wait_healthy(2);
+    assert_eq!(
+        hashed_since_start(&h),
+        0,
+        "completed records read again: {h}"
+    );
+    node.assert_alive();
+}

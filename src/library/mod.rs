@@ -26,7 +26,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{IndexRecord, Store, StoreError, Tags};
+use crate::store::{IndexRecord, Sha256, Store, StoreError, Tags};
 use scan::{Found, ScanResult};
 use torrent::Info;
 
@@ -58,6 +58,9 @@ pub struct Item {
     pub mime: &'static str,
     pub mtime_ns: i128,
     pub tags: Tags,
+    /// SHA-256 of the file; unknown for a while after an upgrade from a version that did
+    /// not keep it (see [`IndexRecord::sha256`]).
+    pub sha256: Option<Sha256>,
     /// Every copy on disk, sorted; the first is the one served and seeded.
     pub paths: Vec<PathBuf>,
 }
@@ -225,9 +228,17 @@ impl Library {
             .collect();
 
         let mut todo: Vec<Found> = Vec::new();
+        // Unchanged files whose record has no SHA-256 (written by a version before it was
+        // kept): read once more, after the new files, to complete the record. They stay
+        // served from their record meanwhile; the feed only lacks their integrity.
+        let mut incomplete: Vec<Found> = Vec::new();
         for f in &files {
             match index.get(&f.path) {
-                Some(r) if r.size == f.size && r.mtime_ns == f.mtime_ns => {}
+                Some(r) if r.size == f.size && r.mtime_ns == f.mtime_ns => {
+                    if r.sha256.is_none() {
+                        incomplete.push(f.clone());
+                    }
+                }
                 Some(_) => {
                     gone.push(f.path.clone());
                     todo.push(f.clone());
@@ -245,6 +256,8 @@ impl Library {
             self.store.prune_infos(&keep)?;
         }
         self.publish(index, &found, &absent_roots);
+        let completing: HashSet<PathBuf> = incomplete.iter().map(|f| f.path.clone()).collect();
+        todo.extend(incomplete);
 
         let p = &self.progress;
         p.files_done.store(0, Ordering::Relaxed);
@@ -263,9 +276,24 @@ impl Library {
             match self.hash_one(f).await {
                 Ok(rec) => {
                     tracing::info!(path = %path.display(), infohash = rec.infohash, "hashed");
-                    index.insert(path, rec);
+                    let new_infohash = rec.infohash.clone();
+                    let old = index.insert(path, rec);
+                    // A completed record whose bytes turned out different (changed without
+                    // a new size or mtime) leaves its old info dictionary unused.
+                    if old.is_some_and(|o| o.infohash != new_infohash) {
+                        let keep = index.values().map(|r| r.infohash.clone()).collect();
+                        self.store.prune_infos(&keep)?;
+                    }
                     p.hashed_since_start.fetch_add(1, Ordering::Relaxed);
                     self.publish(index, &found, &absent_roots);
+                }
+                // Still served from its older record: not a problem for the operator, only
+                // an integrity the feed goes on without until a later scan reads it.
+                Err(reason) if completing.contains(&path) => {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "cannot take its SHA-256 yet, will retry at the next scan: {reason}"
+                    );
                 }
                 Err(reason) => {
                     tracing::warn!(path = %path.display(), "skipped: {reason}");
@@ -285,26 +313,27 @@ impl Library {
         let bytes_done = &self.progress.bytes_done;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let job = tokio::task::spawn_blocking(move || {
-            let info = hasher::hash_file(&f, |n| {
+            let hashed = hasher::hash_file(&f, |n| {
                 let _ = tx.send(n);
             })?;
             let tags = tags::read_tags(&f.path);
-            Ok::<_, hasher::HashError>((f, info, tags))
+            Ok::<_, hasher::HashError>((f, hashed, tags))
         });
         // Progress arrives piece by piece while the blocking thread reads.
         while let Some(n) = rx.recv().await {
             bytes_done.fetch_add(n, Ordering::Relaxed);
         }
-        let (f, info, tags) = job
+        let (f, hashed, tags) = job
             .await
             .map_err(|e| format!("hashing task failed: {e}"))?
             .map_err(|e| e.to_string())?;
-        let info_bytes = info.to_bytes();
+        let info_bytes = hashed.info.to_bytes();
         let rec = IndexRecord {
             path: f.path,
             size: f.size,
             mtime_ns: f.mtime_ns,
             infohash: torrent::infohash_hex(&info_bytes),
+            sha256: Some(Sha256(hashed.sha256)),
             tags,
         };
         self.store
@@ -340,8 +369,11 @@ impl Library {
                 size: rec.size,
                 mtime_ns: rec.mtime_ns,
                 tags: rec.tags.clone(),
+                sha256: None,
                 paths: Vec::new(),
             });
+            // Copies share their bytes, so any copy whose record has the digest gives it.
+            item.sha256 = item.sha256.or(rec.sha256);
             item.paths.push(rec.path.clone());
         }
         let offline = index
@@ -358,6 +390,111 @@ impl Library {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
+
+    fn library(store: &Store, root: &Path) -> Arc<Library> {
+        Library::new(
+            store.clone(),
+            vec![root.to_path_buf()],
+            Duration::from_secs(3600),
+        )
+    }
+
+    fn loaded(store: &Store) -> HashMap<PathBuf, IndexRecord> {
+        let recs = store.indexed().unwrap();
+        recs.into_iter().map(|r| (r.path.clone(), r)).collect()
+    }
+
+    /// A library of one file, hashed once; returns its record as this version writes it.
+    async fn hashed_once(store: &Store, root: &Path) -> IndexRecord {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 13 % 256) as u8).collect();
+        std::fs::write(root.join("a.mp3"), &data).unwrap();
+        let mut index = HashMap::new();
+        library(store, root)
+            .pass(&mut index, &CancellationToken::new())
+            .await
+            .unwrap();
+        let rec = index.into_values().next().unwrap();
+        assert_eq!(rec.sha256, Some(Sha256(sha2::Sha256::digest(&data).into())));
+        rec
+    }
+
+    #[tokio::test]
+    async fn records_without_sha256_stay_served_and_are_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lib");
+        std::fs::create_dir(&root).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = hashed_once(&store, &root).await;
+        // The record as a version before the SHA-256 was kept left it.
+        let info = store.info(&rec.infohash).unwrap().unwrap();
+        let old = IndexRecord {
+            sha256: None,
+            ..rec.clone()
+        };
+        store.put_indexed(&old, &info).unwrap();
+
+        // A restart whose pass is stopped before any hashing: the file is served from its
+        // old record, without a digest, and it is not reported as a problem.
+        let lib = library(&store, &root);
+        let mut index = loaded(&store);
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        lib.pass(&mut index, &stopped).await.unwrap();
+        let cat = lib.catalog();
+        let item = &cat.items[&rec.infohash];
+        assert_eq!(item.sha256, None);
+        assert!(lib.problems().is_empty(), "{:?}", lib.problems());
+        assert_eq!(lib.hashing().files_total, 1, "the file waits to be read");
+
+        // The next pass reads it once more and completes the record, same infohash.
+        lib.pass(&mut index, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(lib.catalog().items[&rec.infohash].sha256, rec.sha256);
+        assert_eq!(store.indexed().unwrap(), vec![rec.clone()]);
+        assert_eq!(lib.hashed_since_start(), 1);
+        // Complete now: a later pass reads nothing.
+        lib.pass(&mut index, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(lib.hashed_since_start(), 1);
+        assert_eq!(lib.hashing().files_total, 0);
+    }
+
+    #[tokio::test]
+    async fn completing_a_record_whose_bytes_changed_drops_the_old_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lib");
+        std::fs::create_dir(&root).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = hashed_once(&store, &root).await;
+        // An old record for other bytes with the same size and mtime (rewritten in place
+        // with its time set back): its info dictionary must not outlive it.
+        let stale = "cd".repeat(20);
+        let old = IndexRecord {
+            sha256: None,
+            infohash: stale.clone(),
+            ..rec.clone()
+        };
+        store
+            .remove_indexed(std::slice::from_ref(&rec.path))
+            .unwrap();
+        store.prune_infos(&Default::default()).unwrap();
+        store.put_indexed(&old, b"d6:lengthi1ee").unwrap();
+
+        let lib = library(&store, &root);
+        let mut index = loaded(&store);
+        lib.pass(&mut index, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(store.indexed().unwrap(), vec![rec.clone()]);
+        assert!(store.info(&stale).unwrap().is_none(), "stale info kept");
+        assert!(store.info(&rec.infohash).unwrap().is_some());
+        let cat = lib.catalog();
+        assert!(!cat.items.contains_key(&stale));
+        assert_eq!(cat.items[&rec.infohash].sha256, rec.sha256);
+    }
 
     #[test]
     fn problems_are_shown_by_place_not_full_path() {

@@ -66,6 +66,9 @@ pub struct ItemView<'a> {
     pub description: Option<&'a str>,
     /// For a mirrored episode: the address of the station it comes from.
     pub origin: Option<String>,
+    /// The file's SHA-256 as Subresource Integrity (`sha256-` and base64), as the feed's
+    /// `podcast:integrity` gives it; absent until the library knows it.
+    pub integrity: Option<String>,
 }
 
 impl<'a> ItemView<'a> {
@@ -85,6 +88,7 @@ impl<'a> ItemView<'a> {
             duration_secs: item.tags.duration_secs,
             description: None,
             origin: None,
+            integrity: item.sha256.map(|h| h.sri()),
         }
     }
 

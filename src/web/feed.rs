@@ -2,6 +2,11 @@
 //! and a Podcasting 2.0 `podcast:alternateEnclosure` per episode listing its torrent and
 //! magnet, so an app that knows BitTorrent can fetch the episode from the swarm. The
 //! plain enclosure is the node's web seed URL, which every app can play.
+//!
+//! The alternate enclosure is marked `default="true"`: it is the enclosure's own file, by
+//! other ways. Its sources are the web seed, the torrent, the magnet and the same file on
+//! each mirror, and its `podcast:integrity` (SRI, the file's SHA-256) covers every one of
+//! them, so an app can tell a mirror that serves other bytes from an honest one.
 
 use std::collections::BTreeMap;
 
@@ -42,33 +47,53 @@ fn ext(name: &str, attrs: &[(&str, String)], children: Vec<Extension>) -> Extens
     }
 }
 
-/// `podcast:alternateEnclosure` with the torrent file and the magnet as sources, and the
-/// same file on every mirror of the station.
-fn alternate(mime: &str, size: u64, torrent: &str, magnet: &str, mirrors: &[String]) -> Extension {
-    let mut sources = vec![
+/// Where one episode's file can be had, and its SRI digest when known.
+struct Sources<'a> {
+    web_seed: &'a str,
+    torrent: String,
+    magnet: &'a str,
+    mirrors: Vec<String>,
+    integrity: Option<String>,
+}
+
+/// `podcast:alternateEnclosure` for the enclosure's own file (`default="true"`): the web
+/// seed, the torrent file, the magnet and the same file on every mirror of the station, and
+/// one `podcast:integrity` for all of them (the tag allows one per alternate enclosure, and
+/// every source holds the same bytes). Without a known digest the integrity is left out.
+fn alternate(mime: &str, size: u64, s: Sources) -> Extension {
+    let mut children = vec![
+        ext("podcast:source", &[("uri", s.web_seed.to_string())], vec![]),
         ext(
             "podcast:source",
             &[
-                ("uri", torrent.to_string()),
+                ("uri", s.torrent),
                 ("contentType", "application/x-bittorrent".into()),
             ],
             vec![],
         ),
-        ext("podcast:source", &[("uri", magnet.to_string())], vec![]),
+        ext("podcast:source", &[("uri", s.magnet.to_string())], vec![]),
     ];
-    sources.extend(
-        mirrors
-            .iter()
-            .map(|m| ext("podcast:source", &[("uri", m.clone())], vec![])),
+    children.extend(
+        s.mirrors
+            .into_iter()
+            .map(|m| ext("podcast:source", &[("uri", m)], vec![])),
     );
+    children.extend(s.integrity.map(|value| {
+        ext(
+            "podcast:integrity",
+            &[("type", "sri".into()), ("value", value)],
+            vec![],
+        )
+    }));
     ext(
         "podcast:alternateEnclosure",
         &[
             ("type", mime.to_string()),
             ("length", size.to_string()),
-            ("title", "Peer-to-peer and mirrors".into()),
+            ("default", "true".into()),
+            ("title", "Web, peer-to-peer and mirrors".into()),
         ],
-        sources,
+        children,
     )
 }
 
@@ -114,13 +139,18 @@ pub async fn feed(
             vec![alternate(
                 v.mime,
                 v.size,
-                &format!("{base}{}", v.torrent),
-                &v.magnet,
-                &app.federation
-                    .mirrors_for(&item.infohash)
-                    .iter()
-                    .map(|m| web_seed_url(m, item))
-                    .collect::<Vec<_>>(),
+                Sources {
+                    web_seed: &v.web_seed,
+                    torrent: format!("{base}{}", v.torrent),
+                    magnet: &v.magnet,
+                    mirrors: app
+                        .federation
+                        .mirrors_for(&item.infohash)
+                        .iter()
+                        .map(|m| web_seed_url(m, item))
+                        .collect(),
+                    integrity: v.integrity.clone(),
+                },
             )],
         );
         let mut exts = BTreeMap::new();

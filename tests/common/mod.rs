@@ -5,6 +5,7 @@
 //! - `node`: the `streamp2p` process under test (data dir, ports, config, waits on its health);
 //! - `ports`, `fixtures`, `process`: free ports, library files, child processes and their logs;
 //! - `http`, `bencode`, `udp`, `ws`: clients of the node's wire protocols;
+//! - `feed`: the podcast feed as a podcast app's XML reader sees it;
 //! - `admin`: a browser-like client of the config page;
 //! - `bt_clients`, `js`: real BitTorrent clients, and the Node.js drivers in tests/js;
 //! - `live`: the live stream as a listener hears it;
@@ -15,6 +16,7 @@
 mod admin;
 mod bencode;
 mod bt_clients;
+mod feed;
 mod fixtures;
 mod http;
 mod js;
@@ -29,6 +31,6 @@ mod ws;
 // A test binary that uses nothing of a module would warn of its re-export.
 #[allow(unused_imports)]
 pub use self::{
-    admin::*, bencode::*, bt_clients::*, fixtures::*, http::*, js::*, live::*, netns::*, node::*,
-    ports::*, process::*, udp::*, ws::*,
+    admin::*, bencode::*, bt_clients::*, feed::*, fixtures::*, http::*, js::*, live::*, netns::*,
+    node::*, ports::*, process::*, udp::*, ws::*,
 };

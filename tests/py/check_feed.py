@@ -1,19 +1,30 @@
-"""Reads a podcast feed with feedparser (what many podcast tools use) and checks that
-every episode has a title, an enclosure with a length and type, and a Podcasting 2.0
-alternate enclosure with a .torrent source and a magnet source.
+"""Reads a podcast feed as podcast apps do and checks every episode.
 
-usage: check_feed.py FEED.xml EXPECTED_EPISODES
+- feedparser (what many podcast tools use): a title, one enclosure with a length and an
+  audio type, an itunes:duration;
+- podcastparser (gPodder's parser, also in other apps): the same titles and enclosures;
+- the standard XML parser, for the Podcasting 2.0 tags the two above drop: one
+  podcast:alternateEnclosure marked default="true" for the enclosure's own file, with the
+  enclosure's URL, a .torrent and a magnet among its sources, and a podcast:integrity of
+  type "sri" holding a SHA-256. Given LIBRARY_DIR, that digest must be the one of the file
+  of the same name there, hashed here with hashlib.
+
+usage: check_feed.py FEED.xml EXPECTED_EPISODES [LIBRARY_DIR]
 """
+import base64
+import hashlib
+import os
 import sys
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 import feedparser
+import podcastparser
 
 PODCAST = "{https://podcastindex.org/namespace/1.0}"
 
 
-def main():
-    path, expected = sys.argv[1], int(sys.argv[2])
+def check_feedparser(path, expected):
     d = feedparser.parse(path)
     if d.bozo:
         sys.exit(f"feedparser: malformed feed: {d.bozo_exception}")
@@ -31,19 +42,76 @@ def main():
             sys.exit(f"entry {e.title!r}: enclosure without length or audio type: {enc[0]}")
         if not e.get("itunes_duration"):
             sys.exit(f"entry {e.title!r}: no itunes:duration")
-    # feedparser does not keep unknown namespaces' children: read the alternate
-    # enclosures with the standard XML parser.
-    items = ET.parse(path).getroot().findall("./channel/item")
-    for item in items:
+    return d
+
+
+def check_podcastparser(path, d):
+    with open(path, "rb") as f:
+        p = podcastparser.parse("http://station.invalid/feed.xml", f)
+    if p.get("title") != d.feed.title:
+        sys.exit(f"podcastparser: title {p.get('title')!r}, feedparser {d.feed.title!r}")
+    want = {
+        e.title: (e.enclosures[0].href, int(e.enclosures[0].length)) for e in d.entries
+    }
+    got = {}
+    for ep in p.get("episodes", []):
+        encs = ep.get("enclosures", [])
+        if len(encs) != 1:
+            sys.exit(f"podcastparser: {ep.get('title')!r} has {len(encs)} enclosures")
+        if not encs[0].get("mime_type", "").startswith("audio/"):
+            sys.exit(f"podcastparser: {ep.get('title')!r}: {encs[0]}")
+        if not ep.get("total_time"):
+            sys.exit(f"podcastparser: {ep.get('title')!r} has no duration")
+        got[ep.get("title")] = (encs[0]["url"], encs[0]["file_size"])
+    if got != want:
+        sys.exit(f"podcastparser read {got}, feedparser {want}")
+
+
+def sri_sha256(path):
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).digest()
+    return "sha256-" + base64.b64encode(digest).decode()
+
+
+def check_alternates(path, library):
+    for item in ET.parse(path).getroot().findall("./channel/item"):
         title = item.findtext("title")
+        enclosure = item.find("enclosure")
         alts = item.findall(f"{PODCAST}alternateEnclosure")
         if len(alts) != 1:
             sys.exit(f"{title!r}: {len(alts)} podcast:alternateEnclosure")
-        uris = [s.get("uri", "") for s in alts[0].findall(f"{PODCAST}source")]
+        alt = alts[0]
+        if alt.get("default") != "true":
+            sys.exit(f"{title!r}: the alternate enclosure is not default=\"true\"")
+        for attr, enc_attr in (("type", "type"), ("length", "length")):
+            if alt.get(attr) != enclosure.get(enc_attr):
+                sys.exit(f"{title!r}: alternate {attr} {alt.get(attr)!r} is not the enclosure's")
+        uris = [s.get("uri", "") for s in alt.findall(f"{PODCAST}source")]
+        if enclosure.get("url") not in uris:
+            sys.exit(f"{title!r}: the enclosure's URL is not among the sources {uris}")
         if not any(u.endswith(".torrent") for u in uris):
             sys.exit(f"{title!r}: no .torrent source in {uris}")
         if not any(u.startswith("magnet:?xt=urn:btih:") for u in uris):
             sys.exit(f"{title!r}: no magnet source in {uris}")
+        integrity = alt.findall(f"{PODCAST}integrity")
+        if len(integrity) != 1 or integrity[0].get("type") != "sri":
+            sys.exit(f"{title!r}: not one podcast:integrity of type sri")
+        value = integrity[0].get("value", "")
+        if not value.startswith("sha256-") or len(base64.b64decode(value[7:], validate=True)) != 32:
+            sys.exit(f"{title!r}: integrity {value!r} is not an SRI SHA-256")
+        if library:
+            name = urllib.parse.unquote(enclosure.get("url").rsplit("/", 1)[1])
+            want = sri_sha256(os.path.join(library, name))
+            if value != want:
+                sys.exit(f"{title!r}: integrity {value}, the file's SHA-256 is {want}")
+
+
+def main():
+    path, expected = sys.argv[1], int(sys.argv[2])
+    library = sys.argv[3] if len(sys.argv) > 3 else None
+    d = check_feedparser(path, expected)
+    check_podcastparser(path, d)
+    check_alternates(path, library)
     print(f"ok: {len(d.entries)} episodes, feed {d.feed.title!r}")
 
 
