@@ -1,135 +1,30 @@
-//! The origin's book of the boxes that mirror it, and the signed claim a mirror sends.
-//!
-//! A claim names the mirror's address, the episodes of this station it holds and the time
-//! it was made, signed by the mirror's key. It is refused when its time is far from this
-//! box's clock or not later than the mirror's last claim (a replay). A mirror is listed
-//! (catalog, feed, torrents) only while it passed its last check (pieces of its episodes,
-//! see [`super::proof`]), its last claim is recent (mirrors re-claim every
-//! [`RECLAIM_SECS`]; one that stops is forgotten after [`CLAIM_TTL_SECS`]) and, when the
-//! operator asked for it, the operator approved it. Places go to checked mirrors only: a
-//! claim that fails its check takes none.
-//!
-//! The [`Book`] is pure (the caller passes the time); the [`Federation`] methods at the end
-//! receive claims, fetch the pieces, keep the book in the store and check it on schedule.
-
-use std::{sync::Arc, time::Duration};
+//! The book itself, pure: the caller passes the time, and nothing is fetched or stored here,
+//! so every rule is tested below with a fixed clock. A claim's checks that need no network
+//! (address, signature, time near this box's clock and later than the mirror's last, not
+//! removed), the places a checked mirror takes or loses, where each stands (listed, awaiting
+//! approval, dropped), lapse when it stops claiming, the operator's approved and removed
+//! sets, and the stored format with the first one it replaces.
 
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 
-use super::{catalog, identity, proof, Federation};
-use crate::{
-    library::torrent,
-    outbound::Origin,
-    store::{unix_secs, Setting},
+use super::{
+    claim::{canonical_url, claim_text, MirrorClaim, RECLAIM_SECS},
+    Refusal,
 };
+use crate::federation::identity;
 
 /// Most mirrors listed at once, and most kept waiting for approval or shown as dropped.
-pub const MAX_MIRRORS: usize = 16;
-/// A mirror claims again this often (sooner when it holds other episodes).
-pub const RECLAIM_SECS: u64 = 600;
+const MAX_MIRRORS: usize = 16;
 /// A mirror whose last claim is older than this is forgotten: three missed claims.
-pub const CLAIM_TTL_SECS: u64 = 3 * RECLAIM_SECS;
+const CLAIM_TTL_SECS: u64 = 3 * RECLAIM_SECS;
 /// Largest distance between a claim's time and this box's clock.
-pub const CLAIM_SKEW_SECS: u64 = 600;
+const CLAIM_SKEW_SECS: u64 = 600;
 /// Most episodes one claim may name (a mirror's budget holds far fewer).
-pub const MAX_HOLDS: usize = 10_000;
+const MAX_HOLDS: usize = 10_000;
 /// Removed mirrors remembered (the oldest removal is forgotten beyond that).
 const MAX_REMOVED: usize = 64;
 /// Approved keys remembered.
 const MAX_APPROVED: usize = 64;
-/// A claim's check (the claimant's catalog and the pieces) ends within this; a mirror that
-/// cannot hand over a few megabytes in that time serves listeners badly too.
-pub const CLAIM_ANSWER_WITHIN: Duration = Duration::from_secs(45);
-
-/// A mirror's claim as it travels (`POST /api/federation/mirrors`, JSON).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MirrorClaim {
-    /// The mirror's base address: `scheme://host[:port]`, nothing more.
-    pub url: String,
-    /// The mirror's public key (hex ed25519).
-    pub key: String,
-    /// Unix seconds when the claim was made. Claims of the first format had none.
-    #[serde(default)]
-    pub time: Option<u64>,
-    /// Infohashes (hex) of this station's episodes the mirror holds and serves.
-    #[serde(default)]
-    pub holds: Vec<String>,
-    pub signature: String,
-}
-
-/// The signed text: the origin's key (a claim for one station is worth nothing at
-/// another), the address, the time and the episodes.
-pub fn claim_text(origin_key: &str, url: &str, time: u64, holds: &[String]) -> String {
-    format!(
-        "streamp2p mirror claim 2\norigin {origin_key}\nmirror {url}\ntime {time}\nholds {}",
-        holds.join(",")
-    )
-}
-
-impl MirrorClaim {
-    /// A claim made and signed by this node (the mirror side).
-    pub fn new(
-        me: &identity::Identity,
-        origin_key: &str,
-        url: &str,
-        time: u64,
-        holds: Vec<String>,
-    ) -> Self {
-        Self {
-            url: url.to_string(),
-            key: me.public_hex(),
-            time: Some(time),
-            signature: me.sign(claim_text(origin_key, url, time, &holds).as_bytes()),
-            holds,
-        }
-    }
-}
-
-/// Why a claim, approval or removal was not taken, in words for the claimant or operator.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error(
-        "refused: this claim has no time in it: the mirroring box runs an older streamp2p; \
-         update it"
-    )]
-    OldFormat,
-    #[error("refused: the mirror's address must be http(s)://host[:port] with nothing after it")]
-    BadUrl,
-    #[error("refused: the claim's signature does not match")]
-    BadSignature,
-    #[error("refused: the claim names too many episodes")]
-    TooManyHolds,
-    #[error(
-        "refused: the claim's time is {0} minutes away from this box's clock; check both \
-         boxes' clocks"
-    )]
-    Clock(u64),
-    #[error("refused: this claim is not newer than the mirror's last one (a replay)")]
-    Replayed,
-    #[error("refused: this station's operator removed this mirror")]
-    Removed,
-    #[error("refused: this station lists enough mirrors already")]
-    Full,
-    #[error("refused: enough mirrors are waiting for the operator's approval already")]
-    WaitingFull,
-    #[error("refused: another box is listed at this address")]
-    Taken,
-    #[error("refused: the mirror did not pass its check ({0})")]
-    Failed(String),
-    #[error("no such mirror")]
-    Unknown,
-}
-
-/// The address a claim may carry: `scheme://host[:port]` exactly as the outbound rules
-/// rebuild it, so the address listed is the address checked (no path, query, fragment or
-/// login to steer either, nothing spelled two ways).
-pub fn canonical_url(url: &str) -> Result<Origin, Refusal> {
-    match Origin::learned(url) {
-        Ok(origin) if origin.base() == url => Ok(origin),
-        _ => Err(Refusal::BadUrl),
-    }
-}
 
 /// The result of a mirror's last check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +140,7 @@ impl Book {
     }
 
     /// The mirrors listed now, in the order they were first listed (at most
-    /// [`MAX_MIRRORS`], even after approval was turned off with many waiting).
+    /// `MAX_MIRRORS`, even after approval was turned off with many waiting).
     pub fn listed(&self, now: u64, approval: bool) -> impl Iterator<Item = &Mirror> {
         self.mirrors
             .iter()
@@ -467,304 +362,6 @@ impl Book {
     }
 }
 
-/// A claim that passed the checks made without fetching anything.
-pub struct Received {
-    url: String,
-    key: String,
-    time: u64,
-    holds: Vec<String>,
-}
-
-/// A mirror as the config page shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MirrorView {
-    pub url: String,
-    pub standing: Standing,
-    pub verified: Option<u64>,
-    pub last_check: Check,
-    pub episodes: usize,
-}
-
-/// The config page's view of the book.
-#[derive(Debug, Clone, Default)]
-pub struct MirrorsView {
-    pub mirrors: Vec<MirrorView>,
-    pub removed: Vec<Removed>,
-    /// New mirrors wait for the operator's approval.
-    pub approval: bool,
-}
-
-impl Federation {
-    fn approval(&self) -> bool {
-        self.station.settings().federation.approve_mirrors
-    }
-
-    /// Changes the book and saves it (durably, before the answer goes out).
-    fn with_book<T>(&self, f: impl FnOnce(&mut Book) -> T) -> T {
-        let mut book = match self.book.lock() {
-            Ok(b) => b,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let before = book.clone();
-        let out = f(&mut book);
-        if *book != before {
-            if let Err(e) = self.store.set_setting(Setting::Mirrors, &*book) {
-                tracing::warn!("saving the list of mirrors: {e}");
-            }
-        }
-        out
-    }
-
-    fn read_book<T>(&self, f: impl FnOnce(&Book) -> T) -> T {
-        match self.book.lock() {
-            Ok(b) => f(&b),
-            Err(poisoned) => f(&poisoned.into_inner()),
-        }
-    }
-
-    /// The base addresses of the mirrors listed now (checked, claiming, approved).
-    pub fn mirrors(&self) -> Vec<String> {
-        let (now, approval) = (unix_secs(), self.approval());
-        self.read_book(|b| b.listed(now, approval).map(|m| m.url.clone()).collect())
-    }
-
-    /// The listed mirrors that hold the episode `infohash`: their web seeds go in its
-    /// torrent and feed entry.
-    pub fn mirrors_for(&self, infohash: &str) -> Vec<String> {
-        let (now, approval) = (unix_secs(), self.approval());
-        self.read_book(|b| {
-            b.listed(now, approval)
-                .filter(|m| {
-                    m.holds
-                        .binary_search_by(|h| h.as_str().cmp(infohash))
-                        .is_ok()
-                })
-                .map(|m| m.url.clone())
-                .collect()
-        })
-    }
-
-    /// Every mirror in the book and the removed ones, for the config page.
-    pub fn mirrors_view(&self) -> MirrorsView {
-        let (now, approval) = (unix_secs(), self.approval());
-        self.read_book(|b| MirrorsView {
-            mirrors: b
-                .mirrors
-                .iter()
-                .filter_map(|m| {
-                    Some(MirrorView {
-                        url: m.url.clone(),
-                        standing: b.standing(m, now, approval)?,
-                        verified: m.verified,
-                        last_check: m.last_check.clone(),
-                        episodes: m.holds.len(),
-                    })
-                })
-                .collect(),
-            removed: b.removed.clone(),
-            approval,
-        })
-    }
-
-    pub fn approve_mirror(&self, url: &str) -> Result<(), Refusal> {
-        self.with_book(|b| b.approve(url, unix_secs()))
-    }
-
-    pub fn remove_mirror(&self, url: &str) -> Result<(), Refusal> {
-        self.with_book(|b| b.remove(url, unix_secs()))?;
-        tracing::info!(mirror = %url, "the operator removed a mirror");
-        Ok(())
-    }
-
-    pub fn allow_mirror(&self, url: &str) -> Result<(), Refusal> {
-        self.with_book(|b| b.allow(url))
-    }
-
-    /// The checks of a claim that fetch nothing (see [`Book::receive`]); the caller then
-    /// takes its turn to [`Federation::prove_claim`].
-    pub fn receive_claim(&self, claim: &MirrorClaim) -> Result<Received, Refusal> {
-        let origin_key = self.identity.public_hex();
-        let (url, time, holds) = self.with_book(|b| b.receive(&origin_key, claim, unix_secs()))?;
-        Ok(Received {
-            url,
-            key: claim.key.clone(),
-            time,
-            holds,
-        })
-    }
-
-    /// Checks a received claim: the address serves a catalog signed by the claim's key,
-    /// and random pieces of the episodes it names match this station's. Lists the mirror
-    /// (or keeps it waiting for approval) when they do.
-    pub async fn prove_claim(&self, claim: Received) -> Result<Standing, Refusal> {
-        let holds = self.own_episodes(claim.holds);
-        let check = match tokio::time::timeout(
-            CLAIM_ANSWER_WITHIN,
-            self.prove_claimant(&claim.url, &claim.key, &holds),
-        )
-        .await
-        {
-            Ok(check) => check,
-            Err(_) => too_slow(),
-        };
-        let passed = check.passed;
-        let (now, approval) = (unix_secs(), self.approval());
-        let r = self.with_book(|b| {
-            b.admit(
-                &claim.url, &claim.key, claim.time, holds, check, now, approval,
-            )
-        });
-        match &r {
-            Ok(standing) => {
-                tracing::info!(mirror = %claim.url, ?standing, "a mirror proved what it holds")
-            }
-            Err(e) if !passed => tracing::info!(mirror = %claim.url, "mirror claim refused: {e}"),
-            Err(e) => tracing::info!(mirror = %claim.url, "mirror not listed: {e}"),
-        }
-        r
-    }
-
-    /// Of `holds`, the episodes that are this station's own (not mirrored from another).
-    fn own_episodes(&self, mut holds: Vec<String>) -> Vec<String> {
-        let lib = self.library.catalog();
-        holds.retain(|ih| {
-            lib.items
-                .get(ih)
-                .is_some_and(|item| !self.is_mirrored(item.path()))
-        });
-        holds
-    }
-
-    /// The claimant's address serves a catalog signed by the claim's key (so nobody claims
-    /// another's address), then [`Federation::prove`].
-    async fn prove_claimant(&self, url: &str, key: &str, holds: &[String]) -> Check {
-        let catalog_ok = match canonical_url(url) {
-            Ok(origin) => self
-                .out
-                .get(&origin, "/api/catalog", None, catalog::MAX_BYTES)
-                .await
-                .and_then(|f| f.success())
-                .map_err(|e| {
-                    tracing::info!(mirror = %url, "its catalog: {}", e.detail());
-                    format!("its catalog: {e}")
-                })
-                .and_then(|body| {
-                    catalog::open(&body, Some(key), None)
-                        .map(|_| ())
-                        .map_err(|e| match e {
-                            // A parser's message can quote what the address answered.
-                            catalog::Refused::Malformed(_) => {
-                                "its catalog: not a streamp2p catalog".to_string()
-                            }
-                            e => format!("its catalog: {e}"),
-                        })
-                }),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(words) = catalog_ok {
-            return Check {
-                at: unix_secs(),
-                passed: false,
-                words,
-            };
-        }
-        self.prove(url, holds).await
-    }
-
-    /// Fetches random pieces of `holds` from the web seed at `url` and checks them.
-    async fn prove(&self, url: &str, holds: &[String]) -> Check {
-        let origin = match canonical_url(url) {
-            Ok(o) => o,
-            Err(e) => {
-                return Check {
-                    at: unix_secs(),
-                    passed: false,
-                    words: e.to_string(),
-                }
-            }
-        };
-        let infos: Vec<(String, torrent::Info)> = holds
-            .iter()
-            .filter_map(|ih| Some((ih.clone(), self.library.info(ih)?)))
-            .collect();
-        let episodes: Vec<proof::Episode> = infos
-            .iter()
-            .map(|(ih, info)| proof::Episode { infohash: ih, info })
-            .collect();
-        let samples = proof::choose(&episodes, &mut rand::thread_rng());
-        let origin = &origin;
-        let outcome = proof::check(
-            &samples,
-            |s| async move { self.fetch_piece(origin, &s).await },
-        )
-        .await;
-        Check {
-            at: unix_secs(),
-            passed: outcome.passed(),
-            words: outcome.words(),
-        }
-    }
-
-    /// One piece from a mirror's web seed, through the outbound rules: this node's own
-    /// path for it, a byte range, and no more bytes than the piece has. Only a 206 answer
-    /// is a piece (a whole file for a range is not).
-    async fn fetch_piece(&self, origin: &Origin, s: &proof::Sample) -> Result<Vec<u8>, String> {
-        let path = format!("/files/{}/{}", s.infohash, torrent::path_segment(&s.name));
-        let cap = usize::try_from(s.size()).unwrap_or(usize::MAX);
-        let got = self
-            .out
-            .get(origin, &path, Some(s.range.clone()), cap)
-            .await
-            .map_err(|e| {
-                tracing::info!(mirror = %origin.base(), "piece: {}", e.detail());
-                e.to_string()
-            })?;
-        if got.status != 206 {
-            return Err(format!("answered HTTP {}", got.status));
-        }
-        Ok(got.body.to_vec())
-    }
-
-    /// Checks every mirror again every `federation.mirror_check_secs`, drops the ones that
-    /// fail, forgets the ones that stopped claiming; until `shutdown`.
-    pub(super) async fn check_mirrors(self: Arc<Self>, shutdown: CancellationToken) {
-        loop {
-            let every = Duration::from_secs(self.station.settings().federation.mirror_check_secs);
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            let now = unix_secs();
-            let due = self.with_book(|b| {
-                b.expire(now);
-                b.to_check(now)
-            });
-            for m in due {
-                let holds = self.own_episodes(m.holds.clone());
-                let check = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    r = tokio::time::timeout(CLAIM_ANSWER_WITHIN, self.prove(&m.url, &holds)) => {
-                        r.unwrap_or_else(|_| too_slow())
-                    }
-                };
-                if !check.passed {
-                    tracing::warn!(mirror = %m.url, "mirror dropped: {}", check.words);
-                }
-                let approval = self.approval();
-                self.with_book(|b| b.rechecked(&m.url, &m.key, check, unix_secs(), approval));
-            }
-        }
-    }
-}
-
-fn too_slow() -> Check {
-    Check {
-        at: unix_secs(),
-        passed: false,
-        words: "too slow to hand over the pieces asked for".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,37 +406,6 @@ mod tests {
             now,
             approval,
         )
-    }
-
-    #[test]
-    fn addresses_must_be_plain() {
-        for ok in [
-            "http://radio.example.org",
-            "https://radio.example.org:8443",
-            "http://127.0.0.1:8080",
-            "http://[::1]:8080",
-        ] {
-            assert_eq!(
-                canonical_url(ok).map(|o| o.base()).as_deref(),
-                Ok(ok),
-                "{ok}"
-            );
-        }
-        for bad in [
-            "http://radio.example.org/",
-            "http://radio.example.org/x",
-            "http://lan.local/cgi-bin/reboot.cgi?action=reboot&x=",
-            "http://evil.example#",
-            "http://evil.example?",
-            "http://user@lan.local",
-            "http://evil.example@192.168.1.1",
-            "ftp://radio.example.org",
-            "HTTP://radio.example.org",
-            "http://radio.example.org:80",
-            "radio.example.org",
-        ] {
-            assert!(canonical_url(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]
