@@ -9,7 +9,8 @@
 #   NODE_BIN=path BASE_BIN=path TRACKERS=opentracker SCENARIOS=udp,http,ws-light benches/tracker.sh
 #
 # NODE_BIN: run this node binary instead of building one (NODE_COMMIT labels it; default its
-# --version). BASE_BIN: a second node binary (e.g. an older commit, BASE_COMMIT labels it) that
+# --version). BASE_BIN: a second node binary (e.g. an older commit, BASE_COMMIT labels it; add
+# BASE_PRE_CAPS=1 for a build from before issue 13, which refuses the [web] caps) that
 # runs as "node-base" in every scenario, alternating with the others, for a before/after in
 # one pass. TRACKERS: the references to run, of opentracker,aquatic (default both; without
 # aquatic nothing is cargo-installed).
