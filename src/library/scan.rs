@@ -224,6 +224,14 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
+    /// The files a scan found, as paths inside the root `r`.
+    fn found<'a>(res: &'a ScanResult, r: &Path) -> Vec<&'a str> {
+        res.files
+            .iter()
+            .map(|f| f.path.strip_prefix(r).unwrap().to_str().unwrap())
+            .collect()
+    }
+
     #[test]
     fn mime_by_extension() {
         assert_eq!(audio_mime("a.MP3"), Some("audio/mpeg"));
@@ -250,11 +258,7 @@ mod tests {
         symlink(r.join("shows/one.mp3"), r.join("inside.mp3")).unwrap();
 
         let res = scan(&[r.to_path_buf()]);
-        let names: Vec<_> = res
-            .files
-            .iter()
-            .map(|f| f.path.strip_prefix(r).unwrap().to_str().unwrap())
-            .collect();
+        let names = found(&res, r);
         assert_eq!(names, vec!["inside.mp3", "shows/one.mp3"]);
         for skipped in ["escape.mp3", "dangling.mp3", "empty.ogg"] {
             assert!(res.problems.contains_key(&r.join(skipped)), "{skipped}");
@@ -280,11 +284,7 @@ mod tests {
         symlink(r, r.join("shows/again")).unwrap();
 
         let res = scan(&[r.to_path_buf()]);
-        let names: Vec<_> = res
-            .files
-            .iter()
-            .map(|f| f.path.strip_prefix(r).unwrap().to_str().unwrap())
-            .collect();
+        let names = found(&res, r);
         assert_eq!(names, vec!["latest/one.mp3", "shows/season1/one.mp3"]);
         for skipped in ["escape", "shows/escape2"] {
             assert_eq!(
