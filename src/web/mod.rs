@@ -156,12 +156,11 @@ pub async fn serve(
 /// config page's local-network rule and login limit judge by it, so a proxy on the box does
 /// not make every visitor local).
 pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::net::IpAddr {
-    if app.station.settings().web.trust_forwarded_for {
-        if let Some(ip) = server::last_forwarded(headers) {
-            return ip;
-        }
-    }
-    conn.remote.ip()
+    server::client_address(
+        app.station.settings().web.trust_forwarded_for,
+        conn.remote.ip(),
+        headers,
+    )
 }
 
 /// The base URL for links in replies: the configured public address, or the `Host` the

@@ -246,10 +246,11 @@ impl Connection {
         req: Request<Incoming>,
         activity: Arc<Activity>,
     ) -> Result<Response<Body>, Infallible> {
-        let ip = match self.limits.trust_forwarded_for {
-            true => last_forwarded(req.headers()).unwrap_or(self.info.remote.ip()),
-            false => self.info.remote.ip(),
-        };
+        let ip = client_address(
+            self.limits.trust_forwarded_for,
+            self.info.remote.ip(),
+            req.headers(),
+        );
         let Some(slot) = self.gate.begin(ip) else {
             return Ok(too_busy());
         };
@@ -651,8 +652,21 @@ impl HttpBody for Finishing {
     }
 }
 
+/// The client's address: the socket's peer, or when the forwarded address is trusted, the
+/// last one a reverse proxy appended to `X-Forwarded-For` (if it gave one).
+pub(super) fn client_address(
+    trust_forwarded_for: bool,
+    remote: IpAddr,
+    headers: &HeaderMap,
+) -> IpAddr {
+    trust_forwarded_for
+        .then(|| last_forwarded(headers))
+        .flatten()
+        .unwrap_or(remote)
+}
+
 /// `X-Forwarded-For`'s last address (the one the proxy in front of the node appended).
-pub(super) fn last_forwarded(headers: &HeaderMap) -> Option<IpAddr> {
+fn last_forwarded(headers: &HeaderMap) -> Option<IpAddr> {
     headers
         .get_all("x-forwarded-for")
         .iter()
@@ -668,6 +682,20 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_when_trusted() {
+        let remote = ip("127.0.0.1");
+        let mut h = HeaderMap::new();
+        assert_eq!(client_address(true, remote, &h), remote);
+        h.append(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.4".parse().unwrap(),
+        );
+        h.append("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(client_address(false, remote, &h), remote);
+        assert_eq!(client_address(true, remote, &h), ip("198.51.100.4"));
     }
 
     #[test]
