@@ -11,6 +11,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Lang;
+
 pub mod operator;
 
 /// A setting that cannot be used, with the key it came from and what to do about it.
@@ -224,6 +226,10 @@ impl Default for AdminConfig {
 pub struct StationConfig {
     pub name: String,
     pub description: String,
+    /// The station's language: the feed's `<language>`, the recordings' titles, and the
+    /// pages of visitors whose browsers ask for none the box speaks. Spanish unless the
+    /// first-run page or the config file says otherwise.
+    pub language: Lang,
 }
 
 impl Default for StationConfig {
@@ -231,6 +237,7 @@ impl Default for StationConfig {
         Self {
             name: "streamp2p radio".into(),
             description: String::new(),
+            language: Lang::Es,
         }
     }
 }

@@ -18,6 +18,7 @@
 pub mod config;
 pub mod demo;
 pub mod federation;
+pub mod i18n;
 pub mod library;
 pub mod live;
 pub mod node;

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Lang;
+
 use super::{AudioSource, Config, ConfigError, Settings};
 
 /// The fields the page may change; `None` keeps the config file's value.
@@ -17,6 +19,7 @@ use super::{AudioSource, Config, ConfigError, Settings};
 pub struct Operator {
     pub station_name: Option<String>,
     pub station_description: Option<String>,
+    pub station_language: Option<Lang>,
     pub public_url: Option<String>,
     pub audio: Option<String>,
     pub bitrate_kbps: Option<u32>,
@@ -39,6 +42,7 @@ impl Operator {
         }
         set(&mut cfg.station.name, &self.station_name);
         set(&mut cfg.station.description, &self.station_description);
+        set(&mut cfg.station.language, &self.station_language);
         set(&mut cfg.public_url, &self.public_url);
         set(&mut cfg.audio, &self.audio);
         set(&mut cfg.live.bitrate_kbps, &self.bitrate_kbps);

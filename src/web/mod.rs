@@ -11,6 +11,7 @@ mod federation;
 pub use federation::claim_gate;
 mod feed;
 mod files;
+pub mod lang;
 mod live;
 mod metrics;
 mod page;
@@ -133,7 +134,13 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(federation::claim)
                 .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
         )
+        .route("/lang", get(lang::switch))
         .merge(admin::routes(state.clone()))
+        .fallback(lang::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            lang::render_said,
+        ))
         .with_state(state)
 }
 

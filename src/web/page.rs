@@ -13,11 +13,16 @@ use axum::{
 };
 use maud::{html, Markup, PreEscaped};
 
-use crate::live::{p2p, LiveState};
+use crate::{
+    i18n::Tr,
+    live::{p2p, LiveState},
+};
 
 use super::{
     api::{trackers, ItemView},
-    base_url, AppState, ConnInfo,
+    base_url,
+    lang::PageLang,
+    AppState, ConnInfo,
 };
 
 pub(crate) fn size(bytes: u64) -> String {
@@ -51,6 +56,7 @@ pub async fn index(
     State(app): State<AppState>,
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
     headers: HeaderMap,
+    PageLang(tr): PageLang,
 ) -> Markup {
     let settings = app.station.settings();
     let base = base_url(&settings, &headers, &conn);
@@ -75,6 +81,7 @@ pub async fn index(
         .replace('<', "\\u003c");
     let head = html! { script type="importmap" { (PreEscaped(IMPORT_MAP)) } };
     document(
+        tr,
         &station.name,
         "/assets/listen.css",
         head,
@@ -130,10 +137,16 @@ pub async fn index(
 
 /// The frame of every page, the listen page's and the config page's: the common head,
 /// then the page's own `head` elements, and its body.
-pub(crate) fn document(title: &str, stylesheet: &str, head: Markup, body: Markup) -> Markup {
+pub(crate) fn document(
+    tr: Tr,
+    title: &str,
+    stylesheet: &str,
+    head: Markup,
+    body: Markup,
+) -> Markup {
     html! {
         (PreEscaped("<!doctype html>"))
-        html lang="en" {
+        html lang=(tr.lang().code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";

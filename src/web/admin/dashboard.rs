@@ -8,6 +8,7 @@ use super::{error::FormError, upload};
 use crate::{
     config::{operator::Show, Settings},
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
+    i18n::Tr,
     live::LiveState,
     status::Listeners,
     web::{
@@ -22,6 +23,8 @@ const USB_MOUNTS: &str = "/media/streamp2p";
 
 /// The whole dashboard, section by section.
 pub struct Dashboard<'a> {
+    /// The language the page is written in.
+    pub tr: Tr,
     pub settings: Arc<Settings>,
     /// The session's token, for every form's hidden `csrf` field.
     pub csrf: String,
@@ -87,6 +90,7 @@ pub struct Sisters {
 
 impl<'a> Dashboard<'a> {
     pub async fn gather(
+        tr: Tr,
         app: &AppState,
         base: &str,
         csrf: &str,
@@ -175,6 +179,7 @@ impl<'a> Dashboard<'a> {
         }
 
         Dashboard {
+            tr,
             csrf: csrf.to_string(),
             notice: notice(done),
             err,

@@ -11,6 +11,7 @@ use axum::{
 use serde_json::json;
 
 use super::reply::Page;
+use crate::i18n::Tr;
 use crate::{
     config::ConfigError,
     station::{access::AccessError, uploads::UploadError, Error as StationError, SaveError},
@@ -192,7 +193,7 @@ impl FormError {
     }
 
     /// The message shown beside the field.
-    pub fn message(&self) -> String {
+    pub fn message(&self, _tr: Tr) -> String {
         match self {
             FormError::Field(e) => format!("{}; {}", e.problem, e.fix),
             other => other.to_string(),

@@ -25,11 +25,12 @@ use super::{
 use crate::{
     config::operator::Show,
     federation::mirrors::Refusal,
+    i18n::Tr,
     station::{
         access::{random_token, AccessError, SESSION_IDLE},
         ItemMeta,
     },
-    web::AppState,
+    web::{lang::PageLang, AppState},
 };
 
 #[derive(serde::Deserialize)]
@@ -61,22 +62,24 @@ fn pre_login_form(app: &AppState, render: impl FnOnce(&str) -> Markup) -> Page {
 /// `GET /admin`: first-run setup, login, or the dashboard.
 pub async fn page(
     State(app): State<AppState>,
+    PageLang(tr): PageLang,
     _: Local,
     op: Option<LoggedIn>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AdminError> {
     if !app.station.access.has_password()? {
         return Ok(
-            pre_login_form(&app, |t| pages::setup(&app.station.settings(), t, None))
+            pre_login_form(&app, |t| pages::setup(tr, &app.station.settings(), t, None))
                 .into_response(),
         );
     }
     Ok(match op {
         Some(op) => {
-            let d = Dashboard::gather(&app, &op.client.base, &op.session.csrf, &q.done, None).await;
+            let d =
+                Dashboard::gather(tr, &app, &op.client.base, &op.session.csrf, &q.done, None).await;
             sections::dashboard(&d).into_response()
         }
-        None => pre_login_form(&app, |t| pages::login(t, None)).into_response(),
+        None => pre_login_form(&app, |t| pages::login(tr, t, None)).into_response(),
     })
 }
 
@@ -102,12 +105,13 @@ fn logged_in(app: &AppState) -> Result<Response, AdminError> {
 /// `POST /admin/setup`: the first run sets the password and the station's name.
 pub async fn setup(
     State(app): State<AppState>,
+    PageLang(tr): PageLang,
     SetupForm(PreLogin { fields: f, .. }): SetupForm,
 ) -> Result<Response, AdminError> {
     let again = |e: FormError| {
         let settings = app.station.settings();
         AdminError::Form(pre_login_form(&app, |t| {
-            pages::setup(&settings, t, Some(&e))
+            pages::setup(tr, &settings, t, Some(&e))
         }))
     };
     let (password, repeat) = (
@@ -141,6 +145,7 @@ pub async fn setup(
 /// `POST /admin/login`.
 pub async fn login(
     State(app): State<AppState>,
+    PageLang(tr): PageLang,
     LoginForm(PreLogin { client, fields }): LoginForm,
 ) -> Result<Response, AdminError> {
     let station = app.station.clone();
@@ -149,10 +154,10 @@ pub async fn login(
     {
         Ok(()) => logged_in(&app),
         Err(e @ AccessError::Locked(_)) => Err(AdminError::Locked(pre_login_form(&app, |t| {
-            pages::login(t, Some(&e.to_string()))
+            pages::login(tr, t, Some(&e.to_string()))
         }))),
         Err(AccessError::Wrong) => Err(AdminError::WrongPassword(pre_login_form(&app, |t| {
-            pages::login(t, Some("Wrong password. Check it and try again."))
+            pages::login(tr, t, Some("Wrong password. Check it and try again."))
         }))),
         Err(e) => Err(e.into()),
     }
@@ -178,6 +183,7 @@ pub async fn logout(
 /// Applies a change a logged-in operator posted: on success back to the page with notice
 /// `done`, on a form error the page with the message beside the field.
 async fn change(
+    tr: Tr,
     app: &AppState,
     Change { op, fields }: Change,
     apply: impl FnOnce(&AppState, &Fields) -> Result<&'static str, FormError>,
@@ -186,7 +192,8 @@ async fn change(
         Ok(done) => Ok(Redirect::to(&format!("/admin?done={done}"))),
         Err(FormError::Store(e)) => Err(e.into()),
         Err(e) => {
-            let d = Dashboard::gather(app, &op.client.base, &op.session.csrf, "", Some(&e)).await;
+            let d =
+                Dashboard::gather(tr, app, &op.client.base, &op.session.csrf, "", Some(&e)).await;
             Err(AdminError::Form(Page::new(sections::dashboard(&d))))
         }
     }
@@ -212,8 +219,12 @@ fn lines(text: &str) -> Vec<String> {
 }
 
 /// `POST /admin/settings`.
-pub async fn settings(State(app): State<AppState>, form: Change) -> Result<Redirect, AdminError> {
-    change(&app, form, |app, f| {
+pub async fn settings(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, |app, f| {
         let mut op = app.station.operator()?;
         op.station_name = Some(f.text("station_name"));
         op.station_description = Some(f.text("station_description"));
@@ -243,8 +254,12 @@ pub async fn settings(State(app): State<AppState>, form: Change) -> Result<Redir
 }
 
 /// `POST /admin/schedule`: the whole weekly schedule, one row per show.
-pub async fn schedule(State(app): State<AppState>, form: Change) -> Result<Redirect, AdminError> {
-    change(&app, form, |app, f| {
+pub async fn schedule(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, |app, f| {
         let (days, starts, ends, names) =
             (f.all("day"), f.all("start"), f.all("end"), f.all("name"));
         let mut shows = Vec::new();
@@ -278,8 +293,12 @@ pub async fn schedule(State(app): State<AppState>, form: Change) -> Result<Redir
 }
 
 /// `POST /admin/mirrors`: approve, remove or allow again one mirror of this station.
-pub async fn mirrors(State(app): State<AppState>, form: Change) -> Result<Redirect, AdminError> {
-    change(&app, form, |app, f| {
+pub async fn mirrors(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, |app, f| {
         let url = f.text("url");
         let fed = &app.federation;
         let (result, done) = match f.text("action").as_str() {
@@ -306,8 +325,12 @@ pub async fn mirrors(State(app): State<AppState>, form: Change) -> Result<Redire
 
 /// `POST /admin/key`: puts a saved key (from the old box) in place of this box's, so the
 /// stations that follow this one keep trusting it; the services restart to use it.
-pub async fn import_key(State(app): State<AppState>, form: Change) -> Result<Redirect, AdminError> {
-    change(&app, form, |app, f| {
+pub async fn import_key(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, |app, f| {
         app.federation
             .import_key(&f.text("key"))
             .map_err(|e| FormError::Input {
@@ -336,8 +359,12 @@ pub async fn export_key(State(app): State<AppState>, _: LoggedIn) -> Response {
 }
 
 /// `POST /admin/item`: the operator's title and notes for one library item.
-pub async fn item(State(app): State<AppState>, form: Change) -> Result<Redirect, AdminError> {
-    change(&app, form, |app, f| {
+pub async fn item(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, |app, f| {
         let ih = f.text("infohash");
         if !app.library.catalog().items.contains_key(&ih) {
             return Err(FormError::Input {

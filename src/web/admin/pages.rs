@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{
     config::Settings,
+    i18n::Tr,
     web::{page::document, AppState},
 };
 
@@ -48,8 +49,9 @@ fn asset(body: &'static str, mime: &'static str) -> Response {
 }
 
 /// The config page's frame: kept out of search engines, its own style and script.
-pub fn shell(title: &str, body: Markup) -> Markup {
+pub fn shell(tr: Tr, title: &str, body: Markup) -> Markup {
     document(
+        tr,
         title,
         "/admin/admin.css",
         html! { meta name="robots" content="noindex"; },
@@ -61,17 +63,18 @@ pub fn shell(title: &str, body: Markup) -> Markup {
 }
 
 /// A message beside the field it is about (or at the top when it names none).
-pub fn problem(err: Option<&FormError>, field: &str) -> Markup {
+pub fn problem(tr: Tr, err: Option<&FormError>, field: &str) -> Markup {
     html! {
         @if let Some(e) = err.filter(|e| e.field() == field) {
-            p class="error" role="alert" { (e.message()) }
+            p class="error" role="alert" { (e.message(tr)) }
         }
     }
 }
 
 /// First run: the password and the station's name.
-pub fn setup(settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
+pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
     shell(
+        tr,
         "Set up your station",
         html! {
             h1 { "Welcome" }
@@ -80,7 +83,7 @@ pub fn setup(settings: &Settings, form_token: &str, err: Option<&FormError>) -> 
                  password for this page first: only someone who knows it can change the \
                  station. Keep it somewhere safe."
             }
-            (problem(err, ""))
+            (problem(tr, err, ""))
             form method="post" action="/admin/setup" class="card" {
                 input type="hidden" name="form_token" value=(form_token);
                 label {
@@ -88,14 +91,14 @@ pub fn setup(settings: &Settings, form_token: &str, err: Option<&FormError>) -> 
                     input type="password" name="password" autocomplete="new-password"
                         minlength="8" required;
                 }
-                (problem(err, "password"))
+                (problem(tr, err, "password"))
                 label {
                     "Password again"
                     input type="password" name="password2" autocomplete="new-password"
                         minlength="8" required;
                 }
-                (problem(err, "password2"))
-                (station_fields(settings, err, "A sentence about the station"))
+                (problem(tr, err, "password2"))
+                (station_fields(tr, settings, err, "A sentence about the station"))
                 button type="submit" { "Save and start" }
             }
         },
@@ -103,25 +106,26 @@ pub fn setup(settings: &Settings, form_token: &str, err: Option<&FormError>) -> 
 }
 
 /// The station's name and description, on the first-run form and in the settings.
-pub fn station_fields(settings: &Settings, err: Option<&FormError>, about: &str) -> Markup {
+pub fn station_fields(tr: Tr, settings: &Settings, err: Option<&FormError>, about: &str) -> Markup {
     html! {
         label {
             "Station name"
             input name="station_name" value=(settings.station.name) maxlength="100" required;
         }
-        (problem(err, "station.name"))
+        (problem(tr, err, "station.name"))
         label {
             (about)
             textarea name="station_description" rows="3" maxlength="2000" {
                 (settings.station.description)
             }
         }
-        (problem(err, "station.description"))
+        (problem(tr, err, "station.description"))
     }
 }
 
-pub fn login(form_token: &str, message: Option<&str>) -> Markup {
+pub fn login(tr: Tr, form_token: &str, message: Option<&str>) -> Markup {
     shell(
+        tr,
         "Log in",
         html! {
             h1 { "Station settings" }

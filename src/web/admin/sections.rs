@@ -11,6 +11,7 @@ use super::{
 use crate::{
     config::operator::{Show, DAYS},
     federation::mirrors::{MirrorsView, Standing},
+    i18n::Tr,
     web::page::size,
 };
 
@@ -19,6 +20,7 @@ use crate::{
 pub fn dashboard(d: &Dashboard) -> Markup {
     let csrf = csrf_field(&d.csrf);
     shell(
+        d.tr,
         &format!("{} – settings", d.settings.station.name),
         html! {
             header {
@@ -39,17 +41,17 @@ pub fn dashboard(d: &Dashboard) -> Markup {
             @if !d.notice.is_empty() {
                 p class="notice" role="status" { (d.notice) }
             }
-            (problem(d.err, ""))
+            (problem(d.tr, d.err, ""))
             div id="warnings" class="warnings" role="alert" hidden[d.warnings.is_empty()] {
                 @for w in &d.warnings { p { (w) } }
             }
-            (on_air(&d.air))
-            (library(&d.library))
-            (publish(&d.csrf, d.settings.admin.max_upload_mb))
-            (share(&d.share))
-            (episodes(&d.episodes, &csrf))
-            (schedule(&d.schedule, &csrf, d.err))
-            (sisters(&d.sisters, &csrf, d.err))
+            (on_air(d.tr, &d.air))
+            (library(d.tr, &d.library))
+            (publish(d.tr, &d.csrf, d.settings.admin.max_upload_mb))
+            (share(d.tr, &d.share))
+            (episodes(d.tr, &d.episodes, &csrf))
+            (schedule(d.tr, &d.schedule, &csrf, d.err))
+            (sisters(d.tr, &d.sisters, &csrf, d.err))
             (settings(d, &csrf))
         },
     )
@@ -63,7 +65,7 @@ fn section(id: &str, title: &str, body: Markup) -> Markup {
     html! { section id=(id) class="card" { h2 { (title) } (body) } }
 }
 
-fn on_air(air: &OnAir) -> Markup {
+fn on_air(tr: Tr, air: &OnAir) -> Markup {
     section(
         "air",
         "On air",
@@ -108,7 +110,7 @@ fn graph(id: &str, caption: &str, label: &str) -> Markup {
     }
 }
 
-fn library(lib: &LibraryView) -> Markup {
+fn library(tr: Tr, lib: &LibraryView) -> Markup {
     section(
         "library",
         "Library",
@@ -150,7 +152,7 @@ fn library(lib: &LibraryView) -> Markup {
     )
 }
 
-fn publish(csrf: &str, max_upload_mb: u64) -> Markup {
+fn publish(tr: Tr, csrf: &str, max_upload_mb: u64) -> Markup {
     section(
         "publish",
         "Publish an episode",
@@ -182,7 +184,7 @@ fn qr_src(text: &str) -> String {
     )
 }
 
-fn share(rows: &[(&str, String)]) -> Markup {
+fn share(tr: Tr, rows: &[(&str, String)]) -> Markup {
     section(
         "share",
         "Share",
@@ -201,7 +203,7 @@ fn share(rows: &[(&str, String)]) -> Markup {
     )
 }
 
-fn episodes(list: &[Episode], csrf: &Markup) -> Markup {
+fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
     section(
         "episodes",
         "Episodes",
@@ -239,7 +241,7 @@ fn episodes(list: &[Episode], csrf: &Markup) -> Markup {
     )
 }
 
-fn schedule(shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> Markup {
+fn schedule(tr: Tr, shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> Markup {
     section(
         "schedule",
         "Weekly schedule",
@@ -248,12 +250,12 @@ fn schedule(shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> Markup {
                 "Recordings are named after the show on air. Empty a show's name to remove \
                  it; the last row adds one."
             }
-            (problem(err, "schedule"))
+            (problem(tr, err, "schedule"))
             form method="post" action="/admin/schedule" class="stack" {
                 (csrf)
                 // The shows, then one spare row that adds a show.
                 @for show in shows.iter().map(Some).chain([None]) {
-                    (show_row(show))
+                    (show_row(tr, show))
                 }
                 button type="submit" { "Save schedule" }
             }
@@ -261,7 +263,7 @@ fn schedule(shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> Markup {
     )
 }
 
-fn show_row(show: Option<&Show>) -> Markup {
+fn show_row(tr: Tr, show: Option<&Show>) -> Markup {
     html! {
         fieldset class="show" {
             label class="wide" {
@@ -291,7 +293,7 @@ fn show_row(show: Option<&Show>) -> Markup {
     }
 }
 
-fn sisters(s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Markup {
+fn sisters(tr: Tr, s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Markup {
     section(
         "federation",
         "Sister stations",
@@ -325,7 +327,7 @@ fn sisters(s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Markup {
                     li { "None yet: add a station's address under Settings." }
                 }
             }
-            (mirrors(&s.mirrors, s.now, csrf, err))
+            (mirrors(tr, &s.mirrors, s.now, csrf, err))
             h3 { "Trackers" }
             p class="hint" {
                 "Trackers help listeners find each other. The box checks each every few \
@@ -353,7 +355,7 @@ fn sisters(s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Markup {
                 form method="post" action="/admin/key" class="stack" {
                     (csrf)
                     label { "Saved key" textarea name="key" rows="3" required {} }
-                    (problem(err, "key"))
+                    (problem(tr, err, "key"))
                     button type="submit" { "Use this key" }
                 }
             }
@@ -373,7 +375,7 @@ fn ago(then: u64, now: u64) -> String {
 
 /// The boxes that mirror this station: listed, waiting for approval or dropped, with the
 /// last check in words and a button for each; then the removed ones.
-fn mirrors(v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormError>) -> Markup {
+fn mirrors(tr: Tr, v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormError>) -> Markup {
     let button = |action: &str, url: &str, label: &str| {
         html! {
             form method="post" action="/admin/mirrors" class="inline" {
@@ -390,7 +392,7 @@ fn mirrors(v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormError>) ->
             "A box is listed as a mirror only after this box downloaded random pieces of the              episodes it holds and found them the same as here. Each is checked again              regularly and dropped if it fails."
             @if v.approval { " New mirrors also wait for your approval (Settings)." }
         }
-        (problem(err, "mirrors"))
+        (problem(tr, err, "mirrors"))
         ul id="mirrors" {
             @for m in &v.mirrors {
                 li {
@@ -437,7 +439,7 @@ fn mirrors(v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormError>) ->
 }
 
 fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
-    let (s, err) = (&d.settings, d.err);
+    let (tr, s, err) = (d.tr, &d.settings, d.err);
     let current_audio = s.audio.to_string();
     let lines = |v: &[String]| v.join("\n");
     section(
@@ -446,7 +448,7 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
         html! {
             form method="post" action="/admin/settings" class="stack" {
                 (csrf)
-                (station_fields(s, err, "About the station"))
+                (station_fields(tr, s, err, "About the station"))
                 label {
                     "Sound input"
                     select name="audio" {
@@ -456,14 +458,14 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                     }
                 }
                 p class="hint" { "After saving, watch the level bars above move with the mixer." }
-                (problem(err, "audio"))
+                (problem(tr, err, "audio"))
                 label {
                     "Stream quality (kb/s; 128 is good, 64 saves data)"
                     input name="bitrate_kbps" type="number" min="16" max="510"
                         value=(s.live.bitrate_kbps);
                 }
-                (problem(err, "live.bitrate_kbps"))
-                (problem(err, "bitrate_kbps"))
+                (problem(tr, err, "live.bitrate_kbps"))
+                (problem(tr, err, "bitrate_kbps"))
                 label {
                     "Library folders (one per line)"
                     textarea name="library" rows="3" {
@@ -482,38 +484,38 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                         }
                     }
                 }
-                (problem(err, "library"))
+                (problem(tr, err, "library"))
                 label {
                     "Upload limit for sharing (KiB/s, 0 = no limit; lower it if the home \
                      internet gets slow)"
                     input name="upload_limit_kib" type="number" min="0"
                         value=(s.swarm.upload_limit_kib);
                 }
-                (problem(err, "upload_limit_kib"))
+                (problem(tr, err, "upload_limit_kib"))
                 label {
                     "Extra trackers (one per line; they help listeners find each other)"
                     textarea name="trackers" rows="3" { (lines(&s.swarm.trackers)) }
                 }
-                (problem(err, "swarm.trackers"))
+                (problem(tr, err, "swarm.trackers"))
                 label {
                     "Public address listeners use (empty: the address in the browser)"
                     input name="public_url" type="url" value=(s.public_url.as_deref().unwrap_or(""))
                         placeholder="http://radio.example.org";
                 }
-                (problem(err, "public_url"))
+                (problem(tr, err, "public_url"))
                 label {
                     "Largest upload (MB)"
                     input name="max_upload_mb" type="number" min="1" value=(s.admin.max_upload_mb);
                 }
-                (problem(err, "admin.max_upload_mb"))
-                (problem(err, "max_upload_mb"))
+                (problem(tr, err, "admin.max_upload_mb"))
+                (problem(tr, err, "max_upload_mb"))
                 label {
                     "Sister stations to follow and mirror (one address per line)"
                     textarea name="follow" rows="2" placeholder="http://radio-b.example.org" {
                         (lines(&s.federation.follow))
                     }
                 }
-                (problem(err, "federation.follow"))
+                (problem(tr, err, "federation.follow"))
                 label class="check" {
                     input type="checkbox" name="approve_mirrors"
                         checked[s.federation.approve_mirrors];
