@@ -100,6 +100,12 @@ fn from_code() -> Deps {
         names.remove(&module);
         deps.entry(module).or_default().extend(names);
     }
+    // Only modules count: `crate::t!` and `crate::msg!` are macros exported at the crate's
+    // root (the `i18n` module's), not modules of their own.
+    let modules: BTreeSet<String> = deps.keys().cloned().collect();
+    for names in deps.values_mut() {
+        names.retain(|n| modules.contains(n));
+    }
     deps
 }
 
