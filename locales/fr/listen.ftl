@@ -30,7 +30,7 @@ listen-js-sharing-stopped = Le partage avec les autres auditeurs s’est arrêt�
 listen-js-live-connecting = Connexion au direct…
 listen-js-live-playing = Lecture du direct.
 listen-js-live-from-station = Lecture du direct depuis la radio.
-listen-js-live-stats = En direct · auditeurs connectés : { $peers } · venu d’autres auditeurs : { $share } · partagé : { $shared }
+listen-js-live-stats = En direct · auditeurs connectés : { $peers } · reçu d’autres auditeurs : { $share } · partagé : { $shared }
 listen-js-live-fallback = Le lecteur a eu un problème ; lecture du direct depuis la radio.
 
 # The podcast feed (src/web/feed.rs), in the station's language.
