@@ -52,7 +52,8 @@ fn live_sessions_become_episodes_even_after_a_power_cut() {
     assert!(
         first["title"]
             .as_str()
-            .is_some_and(|t| t.starts_with("Radio Rec live ")),
+            // The station's language (Spanish by default) and the time it began.
+            .is_some_and(|t| t.starts_with("Radio Rec — ") && t.contains(" de ")),
         "{first}"
     );
     let secs = opus_secs(first["web_seed"].as_str().unwrap());

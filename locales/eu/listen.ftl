@@ -1,1 +1,41 @@
-# placeholder
+# The listen page (src/web/page.rs), the status lines its script writes, the podcast feed and the recordings' titles.
+
+# The listen page: the live row and its states.
+listen-live-heading = Zuzenean
+listen-live-title = { $station } zuzenean
+listen-live-play = Entzun zuzenean
+listen-state-on-air = Emisioan orain
+listen-state-starting = Abiatzen…
+listen-state-no-input = Emisiorik ez oraingoz: estudiotik ez da soinurik iristen
+
+# The episode list, each episode's play button (read aloud by screen readers) and its length, and the footer.
+listen-episodes = Atalak
+listen-empty = Oraindik ez dago atalik. Irratiaren USB memoria konektatzen denean, bere atalak hemen agertuko dira berez.
+listen-footer = Hemen entzutean, entzuten dena (zuzenekoa edo atal bat) beste entzule batzuekin partekatzen da, eta horrela irratiak bere interneteko konexio gutxiago behar du.
+listen-play = Entzun: { $title }
+listen-seconds = { $n } s
+
+# The player: the loading bar (read aloud) and the links under it.
+listen-progress = Deskargatutako zatia
+listen-download = Deskargatu
+listen-magnet = Magnet esteka
+listen-torrent = Torrent fitxategia
+
+# Status lines the page's script writes (src/web/assets/listen.js); the script fills the values.
+listen-js-connecting = Konektatzen…
+listen-js-stats = Iturriak: { $sources } · { $speed } · deskargatuta: { $loaded } · partekatuta: { $shared }
+listen-js-no-sharing = Hemen ezin da entzuleen artean partekatu; irratitik bertatik entzuten da.
+listen-js-from-station = Irratitik bertatik entzuten da.
+listen-js-sharing-stopped = Beste entzuleekin partekatzeari utzi zaio.
+listen-js-live-connecting = Zuzenekora konektatzen…
+listen-js-live-playing = Zuzenekoa entzuten da.
+listen-js-live-from-station = Zuzenekoa irratitik bertatik entzuten da.
+listen-js-live-stats = Zuzenean · konektatutako entzuleak: { $peers } · beste entzuleengandik: { $share } · partekatuta: { $shared }
+listen-js-live-fallback = Erreproduzitzaileak huts egin du; zuzenekoa irratitik bertatik entzuten da.
+
+# The podcast feed (src/web/feed.rs), in the station's language.
+listen-feed-description = Atalak: { $station }
+listen-feed-sources = Weba, entzuleak eta ispiluak
+
+# The title of a recording of what went on air (src/live/recorder.rs), in the station's language.
+listen-recording-title = { $who } — { $date }, { $time }

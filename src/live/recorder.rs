@@ -2,10 +2,14 @@
 //! root, so every show is kept and then seeded like any file.
 //!
 //! A recording is written as a hidden `.part` file (the library skips those) and renamed
-//! to its final name, `YYYY-MM-DD HH.MM <station> live.ogg`, when it reaches the split
+//! to its final name, `YYYY-MM-DD HH.MM <station> live.ogg` (UTC), when it reaches the split
 //! length or the node stops. Pages are flushed as they come and the file is synced at the
 //! end; a `.part` left by a power cut is finished at the next start, so an interrupted
 //! show is kept too.
+//!
+//! Its title tag, what players and the listen page show, says in the station's language
+//! which show it is and when it began on the box's clock (the one the weekly schedule
+//! reads): `Programa de la mañana — 2 de diciembre de 2026, 10:00`.
 
 use std::{
     io::Write,
@@ -18,7 +22,11 @@ use tokio::{sync::broadcast::error::RecvError, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::{format::FRAME, ogg_opus::OggOpus, Live};
-use crate::station::Station;
+use crate::{
+    i18n::{format, Tr},
+    station::Station,
+    t,
+};
 
 /// Recordings shorter than this are dropped (a test of the input, a restart).
 const MIN_LENGTH: Duration = Duration::from_secs(5);
@@ -52,9 +60,9 @@ impl Recorder {
         self.station.settings().station.name.clone()
     }
 
-    /// Names of a recording started at `at` (UTC): the `.part` while writing, the final
-    /// file, and the title in its tags; named after the show on air if the weekly
-    /// schedule has one, else after the station.
+    /// Names of a recording started at `at`: the `.part` while writing and the final file
+    /// (UTC), and the title in its tags (local time, the station's language); named after
+    /// the show on air if the weekly schedule has one, else after the station.
     fn names(&self, at: SystemTime) -> (PathBuf, PathBuf, String) {
         let secs = at
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -65,7 +73,17 @@ impl Recorder {
             .station
             .show_at(at)
             .unwrap_or_else(|| self.station_name());
-        let title = format!("{who} live {y:04}-{mo:02}-{d:02} {h:02}.{mi:02}");
+        let title = {
+            use chrono::{Datelike, Timelike};
+            let local: chrono::DateTime<chrono::Local> = at.into();
+            let tr = self.station.settings().station.language.tr();
+            title(
+                tr,
+                &who,
+                (local.year(), local.month(), local.day()),
+                (local.hour(), local.minute()),
+            )
+        };
         let base = format!("{y:04}-{mo:02}-{d:02} {h:02}.{mi:02} {}", sanitize(&who));
         (
             self.dir.join(format!(".{base} live.ogg.part")),
@@ -193,6 +211,17 @@ async fn settle(finishing: Option<JoinHandle<()>>) {
     }
 }
 
+/// A recording's title: who is on air, and the day and time it began.
+fn title(tr: Tr, who: &str, (y, mo, d): (i32, u32, u32), (h, mi): (u32, u32)) -> String {
+    t!(
+        tr,
+        "listen-recording-title",
+        who = who,
+        date = format::date(tr, y, mo, d),
+        time = format::time(h, mi),
+    )
+}
+
 /// `path`, or `path` with " 2", " 3"... before the extension if it exists already: two
 /// recordings started in the same minute (a restart) must not overwrite each other.
 fn unique(path: PathBuf) -> PathBuf {
@@ -290,13 +319,40 @@ mod tests {
             done,
             Path::new("/r/2026-11-18 11.06 Radio_ One_Two live.ogg")
         );
-        assert_eq!(title, "Radio: One/Two live 2026-11-18 11.06");
+        // Local time: only the show's part is the same on every machine.
+        assert!(title.starts_with("Radio: One/Two — "), "{title}");
+        assert!(
+            title.contains(" de 2026, "),
+            "Spanish, the default: {title}"
+        );
         let (_dir, station) = named_station("Radio", Some("Evening Jazz"));
         let jazz = Recorder::new("/r".into(), station, Duration::from_secs(60));
         let (_, done, title) =
             jazz.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
         assert_eq!(done, Path::new("/r/2026-11-18 11.06 Evening Jazz live.ogg"));
-        assert_eq!(title, "Evening Jazz live 2026-11-18 11.06");
+        assert!(title.starts_with("Evening Jazz — "), "{title}");
+    }
+
+    #[test]
+    fn titles_in_the_station_language() {
+        use crate::i18n::Lang;
+        assert_eq!(
+            title(
+                Lang::Es.tr(),
+                "Programa de la mañana",
+                (2026, 12, 2),
+                (10, 0)
+            ),
+            "Programa de la mañana — 2 de diciembre de 2026, 10:00"
+        );
+        assert_eq!(
+            title(Lang::En.tr(), "Evening Jazz", (2026, 11, 18), (21, 5)),
+            "Evening Jazz — 18 November 2026, 21:05"
+        );
+        assert_eq!(
+            title(Lang::Eu.tr(), "Goizeko saioa", (2026, 12, 2), (9, 30)),
+            "Goizeko saioa — 2026ko abenduaren 2a, 09:30"
+        );
     }
 
     #[test]

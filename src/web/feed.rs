@@ -7,6 +7,9 @@
 //! other ways. Its sources are the web seed, the torrent, the magnet and the same file on
 //! each mirror, and its `podcast:integrity` (SRI, the file's SHA-256) covers every one of
 //! them, so an app can tell a mirror that serves other bytes from an honest one.
+//!
+//! The feed is the station's, whoever reads it: its `<language>` and its few words are in
+//! the station's language, not the reader's.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +25,8 @@ use rss::{
     },
     Channel, Enclosure, Guid, Item as RssItem,
 };
+
+use crate::{i18n::Tr, t};
 
 use super::{
     api::{trackers, web_seed_url, ItemView},
@@ -60,7 +65,7 @@ struct Sources<'a> {
 /// seed, the torrent file, the magnet and the same file on every mirror of the station, and
 /// one `podcast:integrity` for all of them (the tag allows one per alternate enclosure, and
 /// every source holds the same bytes). Without a known digest the integrity is left out.
-fn alternate(mime: &str, size: u64, s: Sources) -> Extension {
+fn alternate(tr: Tr, mime: &str, size: u64, s: Sources) -> Extension {
     let mut children = vec![
         ext("podcast:source", &[("uri", s.web_seed.to_string())], vec![]),
         ext(
@@ -91,7 +96,7 @@ fn alternate(mime: &str, size: u64, s: Sources) -> Extension {
             ("type", mime.to_string()),
             ("length", size.to_string()),
             ("default", "true".into()),
-            ("title", "Web, peer-to-peer and mirrors".into()),
+            ("title", t!(tr, "listen-feed-sources")),
         ],
         children,
     )
@@ -103,6 +108,7 @@ pub async fn feed(
     headers: HeaderMap,
 ) -> Response {
     let settings = app.station.settings();
+    let tr = settings.station.language.tr();
     let base = base_url(&settings, &headers, &conn);
     let trackers = trackers(&app, &base);
     let metas = app.station.item_meta();
@@ -137,6 +143,7 @@ pub async fn feed(
         podcast.insert(
             "alternateEnclosure".to_string(),
             vec![alternate(
+                tr,
                 v.mime,
                 v.size,
                 Sources {
@@ -162,10 +169,15 @@ pub async fn feed(
     ch.set_title(settings.station.name.clone());
     ch.set_link(format!("{base}/"));
     ch.set_description(if settings.station.description.is_empty() {
-        format!("Episodes of {}", settings.station.name)
+        t!(
+            tr,
+            "listen-feed-description",
+            station = settings.station.name.as_str()
+        )
     } else {
         settings.station.description.clone()
     });
+    ch.set_language(settings.station.language.code().to_string());
     ch.set_generator(format!("streamp2p {}", env!("CARGO_PKG_VERSION")));
     let mut namespaces = BTreeMap::new();
     namespaces.insert("itunes".to_string(), ITUNES_NS.to_string());

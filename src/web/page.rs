@@ -14,17 +14,20 @@ use axum::{
 use maud::{html, Markup, PreEscaped};
 
 use crate::{
-    i18n::Tr,
+    i18n::{format, Tr},
     live::{p2p, LiveState},
+    t,
 };
 
 use super::{
     api::{trackers, ItemView},
     base_url,
-    lang::PageLang,
+    lang::{switcher, PageLang},
     AppState, ConnInfo,
 };
 
+/// A size in 1024-based English units: what the config page showed before the box spoke
+/// languages; its last uses move to `i18n::format::size`, and then this goes.
 pub(crate) fn size(bytes: u64) -> String {
     const MB: f64 = 1024.0 * 1024.0;
     if (bytes as f64) < MB {
@@ -34,14 +37,16 @@ pub(crate) fn size(bytes: u64) -> String {
     }
 }
 
-fn duration(secs: Option<f64>) -> String {
-    match secs {
-        Some(s) => {
-            let s = s.round() as u64;
-            format!("{}:{:02}", s / 60, s % 60)
-        }
-        None => String::new(),
-    }
+/// An episode's length as a person says it: seconds for a jingle, else minutes (and
+/// hours), rounded to the nearest minute; a player shows the exact time.
+fn duration(tr: Tr, secs: Option<f64>) -> Option<String> {
+    let s = secs.filter(|s| s.is_finite() && *s >= 0.0)?.round() as u64;
+    let text = if s < 60 {
+        t!(tr, "listen-seconds", n = s)
+    } else {
+        format::span(tr, (s + 30) / 60 * 60)
+    };
+    Some(text.replace(' ', "\u{a0}"))
 }
 
 /// The WebSocket tracker for browsers: the HTTP base with `ws`/`wss` for `http`/`https`.
@@ -65,10 +70,10 @@ pub async fn index(
     let metas = app.station.item_meta();
     let catalog = app.library.catalog();
     let live_state = app.live.is_on().then(|| match app.live.status().state {
-        LiveState::OnAir => "On air now",
-        LiveState::Starting => "Starting…",
-        LiveState::NoInput { .. } => "Off air for the moment: the studio sends no sound",
-        LiveState::Off => "",
+        LiveState::OnAir => t!(tr, "listen-state-on-air"),
+        LiveState::Starting => t!(tr, "listen-state-starting"),
+        LiveState::NoInput { .. } => t!(tr, "listen-state-no-input"),
+        LiveState::Off => String::new(),
     });
     // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
     // value can close the block.
@@ -76,9 +81,14 @@ pub async fn index(
         .live
         .is_on()
         .then(|| serde_json::json!({ "playlist": "/live/index.m3u8", "swarmId": p2p::SWARM_ID }));
-    let config = serde_json::json!({ "tracker": ws_tracker(&base), "ice": [], "live": live_cfg })
-        .to_string()
-        .replace('<', "\\u003c");
+    let config = serde_json::json!({
+        "tracker": ws_tracker(&base),
+        "ice": [],
+        "live": live_cfg,
+        "words": script_words(tr),
+    })
+    .to_string()
+    .replace('<', "\\u003c");
     let head = html! { script type="importmap" { (PreEscaped(IMPORT_MAP)) } };
     document(
         tr,
@@ -86,53 +96,83 @@ pub async fn index(
         "/assets/listen.css",
         head,
         html! {
+            header { (switcher(tr, "/")) }
             main {
                 h1 { (station.name) }
                 p class="desc" { (station.description) }
-                section id="player" hidden aria-live="polite" {
-                    p id="now" {}
+                section id="player" hidden {
+                    // The title is announced when an episode starts; the status line's
+                    // messages are, its running figures (every second) are not.
+                    p id="now" aria-live="polite" {}
                     audio id="audio" controls preload="none" {}
-                    progress id="progress" max="1" value="0" {}
-                    p id="status" {}
+                    progress id="progress" max="1" value="0" aria-label=(t!(tr, "listen-progress")) {}
+                    p id="status" {
+                        span id="status-say" aria-live="polite" {}
+                        span id="status-figures" {}
+                    }
                     div class="links" {
-                        a id="direct" download { "Download" }
-                        a id="magnet" { "Magnet link" }
-                        a id="torrent" { "Torrent file" }
+                        a id="direct" download { (t!(tr, "listen-download")) }
+                        a id="magnet" { (t!(tr, "listen-magnet")) }
+                        a id="torrent" { (t!(tr, "listen-torrent")) }
                     }
                 }
                 @if let Some(state) = live_state {
-                    h2 { "Live" }
+                    h2 { (t!(tr, "listen-live-heading")) }
                     div class="episode live" {
-                        button type="button" id="live-play" aria-label="Listen live" { "▶" }
+                        button type="button" id="live-play"
+                            aria-label=(t!(tr, "listen-live-play")) { "▶" }
                         div class="meta" {
-                            div class="title" { (station.name) " live" }
+                            div class="title" { (t!(tr, "listen-live-title", station = station.name.as_str())) }
                             small id="live-state" { (state) }
                         }
                     }
                 }
-                h2 { "Episodes" }
-                ul {
+                h2 id="listen-episodes" { (t!(tr, "listen-episodes")) }
+                ul aria-labelledby="listen-episodes" {
                     @for item in catalog.items.values() {
-                        (episode(&ItemView::new(item, &base, &trackers)
+                        (episode(tr, &ItemView::new(item, &base, &trackers)
                             .with_meta(metas.get(&item.infohash))))
                     }
                     @if catalog.items.is_empty() {
-                        li class="empty" {
-                            "No episodes yet. When the station's USB storage is plugged \
-                             in, its episodes appear here by themselves."
-                        }
+                        li class="empty" id="listen-empty" { (t!(tr, "listen-empty")) }
                     }
                 }
-                footer {
-                    "Listening here also shares what you hear, live or an episode, with \
-                     other listeners, so the station needs less of its own internet \
-                     connection."
-                }
+                footer id="listen-footer" { (t!(tr, "listen-footer")) }
             }
             script type="application/json" id="config" { (PreEscaped(config)) }
             script type="module" src="/assets/listen.js" {}
         },
     )
+}
+
+/// The words listen.js writes, in the page's language: finished sentences, and templates
+/// whose `{name}` placeholders the script fills with figures it formats itself
+/// (`Intl.NumberFormat` in the page's language). No template has a plural to agree:
+/// figures stand after a label ("Fuentes: 3").
+fn script_words(tr: Tr) -> serde_json::Value {
+    // A placeholder the script fills, passed as the message's variable.
+    let slot = |name: &str| format!("{{{name}}}");
+    // A size's number and unit stay on one line, as `format::size` writes them.
+    let unit = |s: String| s.replace(' ', "\u{a0}");
+    serde_json::json!({
+        "connecting": t!(tr, "listen-js-connecting"),
+        "stats": t!(tr, "listen-js-stats", sources = slot("sources"), speed = slot("speed"),
+            loaded = slot("loaded"), shared = slot("shared")),
+        "noSharing": t!(tr, "listen-js-no-sharing"),
+        "fromStation": t!(tr, "listen-js-from-station"),
+        "sharingStopped": t!(tr, "listen-js-sharing-stopped"),
+        "liveConnecting": t!(tr, "listen-js-live-connecting"),
+        "livePlaying": t!(tr, "listen-js-live-playing"),
+        "liveFromStation": t!(tr, "listen-js-live-from-station"),
+        "liveStats": t!(tr, "listen-js-live-stats", peers = slot("peers"), share = slot("share"),
+            shared = slot("shared")),
+        "liveFallback": t!(tr, "listen-js-live-fallback"),
+        "sizeB": unit(t!(tr, "size-bytes", n = slot("n"))),
+        "sizeKB": unit(t!(tr, "size-kb", n = slot("n"))),
+        "sizeMB": unit(t!(tr, "size-mb", n = slot("n"))),
+        "sizeGB": unit(t!(tr, "size-gb", n = slot("n"))),
+        "rate": t!(tr, "rate-per-second", size = slot("size")),
+    })
 }
 
 /// The frame of every page, the listen page's and the config page's: the common head,
@@ -165,22 +205,22 @@ const IMPORT_MAP: &str =
     r#"{"imports":{"p2p-media-loader-core":"/assets/p2p-media-loader-core.es.min.js"}}"#;
 
 /// One episode: a play button carrying what the player needs, the title and a line of
-/// facts (artist, duration, size).
-fn episode(v: &ItemView) -> Markup {
+/// facts (artist, length, size).
+fn episode(tr: Tr, v: &ItemView) -> Markup {
     let title = v.display_title();
     let facts: Vec<String> = [
         v.artist.map(str::to_string),
-        Some(duration(v.duration_secs)).filter(|d| !d.is_empty()),
-        Some(size(v.size)),
+        duration(tr, v.duration_secs),
+        Some(format::size(tr, v.size)),
     ]
     .into_iter()
     .flatten()
     .collect();
     html! {
         li class="episode" {
-            button type="button" aria-label={ "Play " (title) } data-infohash=(v.infohash)
-                data-title=(title) data-magnet=(v.magnet) data-torrent=(v.torrent)
-                data-webseed=(v.web_seed) { "▶" }
+            button type="button" aria-label=(t!(tr, "listen-play", title = title))
+                data-infohash=(v.infohash) data-title=(title) data-magnet=(v.magnet)
+                data-torrent=(v.torrent) data-webseed=(v.web_seed) { "▶" }
             div class="meta" {
                 div class="title" { (title) }
                 small { (facts.join(" · ")) }
@@ -194,14 +234,44 @@ fn episode(v: &ItemView) -> Markup {
 mod tests {
     use super::*;
 
+    use crate::i18n::Lang;
+
     #[test]
-    fn escapes_markup() {
-        assert_eq!(duration(Some(65.4)), "1:05");
+    fn lengths_in_words_and_tracker_addresses() {
+        let (es, fr) = (Lang::Es.tr(), Lang::Fr.tr());
+        assert_eq!(duration(es, Some(20.4)).as_deref(), Some("20\u{a0}s"));
+        assert_eq!(duration(es, Some(65.4)).as_deref(), Some("1\u{a0}min"));
+        assert_eq!(
+            duration(fr, Some(3_700.0)).as_deref(),
+            Some("1\u{a0}h\u{a0}2\u{a0}min")
+        );
+        assert_eq!(duration(es, None), None);
         assert_eq!(size(2048), "2 KB");
         assert_eq!(
             ws_tracker("http://radio.local:8080"),
             "ws://radio.local:8080/announce"
         );
         assert_eq!(ws_tracker("https://radio.org"), "wss://radio.org/announce");
+    }
+
+    /// The script's templates keep their `{name}` slots through the catalog, in every
+    /// language, and sizes use the language's unit.
+    #[test]
+    fn the_script_gets_templates_in_the_page_language() {
+        for lang in Lang::ALL {
+            let w = script_words(lang.tr());
+            let stats = w["stats"].as_str().unwrap();
+            for slot in ["{sources}", "{speed}", "{loaded}", "{shared}"] {
+                assert!(stats.contains(slot), "{lang}: {stats}");
+            }
+            let live = w["liveStats"].as_str().unwrap();
+            for slot in ["{peers}", "{share}", "{shared}"] {
+                assert!(live.contains(slot), "{lang}: {live}");
+            }
+            assert!(w["rate"].as_str().unwrap().contains("{size}"), "{lang}");
+        }
+        let fr = script_words(Lang::Fr.tr());
+        assert_eq!(fr["sizeMB"], "{n}\u{a0}Mo");
+        assert_eq!(script_words(Lang::Es.tr())["connecting"], "Conectando…");
     }
 }

@@ -11,7 +11,10 @@ const useP2P = params.get('p2p') !== '0'
 const player = document.getElementById('player')
 const audio = document.getElementById('audio')
 const now = document.getElementById('now')
-const status = document.getElementById('status')
+// The status line: a message (announced to screen readers) or running figures (not
+// announced: they change every second).
+const say = document.getElementById('status-say')
+const figures = document.getElementById('status-figures')
 const progress = document.getElementById('progress')
 const links = { direct: document.getElementById('direct'), magnet: document.getElementById('magnet'), torrent: document.getElementById('torrent') }
 
@@ -19,9 +22,34 @@ let client = null
 let current = null
 let timer = null
 
+// The page's words, in its language (src/web/page.rs): sentences, and templates whose
+// `{name}` slots are filled here. Numbers are written the page language's way.
+const words = cfg.words
+const lang = document.documentElement.lang
+const whole = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 })
+const tenths = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 })
+const percent = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 0 })
+
+function fill (template, values) {
+  return template.replace(/\{(\w+)\}/g, (slot, name) => name in values ? values[name] : slot)
+}
+
+// Decimal units, as the page writes sizes (i18n::format::size).
 function size (n) {
-  if (n < 1e6) return `${Math.round(n / 1e3)} kB`
-  return `${(n / 1e6).toFixed(1)} MB`
+  if (n < 1e3) return fill(words.sizeB, { n: whole.format(n) })
+  if (n < 1e6) return fill(words.sizeKB, { n: whole.format(Math.round(n / 1e3)) })
+  if (n < 1e9) return fill(words.sizeMB, { n: tenths.format(n / 1e6) })
+  return fill(words.sizeGB, { n: tenths.format(n / 1e9) })
+}
+
+function tell (text) {
+  figures.textContent = ''
+  say.textContent = text
+}
+
+function showFigures (text) {
+  say.textContent = ''
+  figures.textContent = text
 }
 
 // Streaming to an <audio> element goes through WebTorrent's service worker, which a
@@ -38,7 +66,10 @@ async function startClient () {
     }))
   }
   client = new WebTorrent({ tracker: { rtcConfig: { iceServers: cfg.ice } } })
-  client.on('error', err => { status.textContent = `Sharing stopped: ${err.message || err}` })
+  client.on('error', err => {
+    console.warn('WebTorrent:', err)
+    tell(words.sharingStopped)
+  })
   client.createServer({ controller: reg })
   window.streamp2p = { ...window.streamp2p, client }
   return client
@@ -56,9 +87,12 @@ function showStats (torrent) {
   clearInterval(timer)
   timer = setInterval(() => {
     // Sources are the station's web seed and other listeners.
-    const n = torrent.numPeers
-    const who = n === 1 ? '1 source' : `${n} sources`
-    status.textContent = `${who} · ${size(torrent.downloadSpeed)}/s · ${Math.round(torrent.progress * 100)}% loaded · shared ${size(torrent.uploaded)}`
+    showFigures(fill(words.stats, {
+      sources: whole.format(torrent.numPeers),
+      speed: fill(words.rate, { size: size(torrent.downloadSpeed) }),
+      loaded: percent.format(torrent.progress),
+      shared: size(torrent.uploaded)
+    }))
     progress.value = torrent.progress
   }, 1000)
 }
@@ -73,19 +107,21 @@ async function play (btn) {
   links.direct.href = ep.webseed
   links.magnet.href = ep.magnet
   links.torrent.href = ep.torrent
-  status.textContent = 'Connecting…'
+  tell(words.connecting)
   progress.value = 0
   let c = null
+  let failed = false
   try {
     c = await startClient()
   } catch (err) {
-    status.textContent = `Peer-to-peer unavailable (${err.message || err}); playing from the station.`
+    console.warn('no sharing between listeners:', err)
+    failed = true
   }
   if (!c) {
     clearInterval(timer)
     audio.src = ep.webseed
     audio.play().catch(() => {})
-    if (!status.textContent.startsWith('Peer')) status.textContent = 'Playing from the station.'
+    tell(failed ? words.noSharing : words.fromStation)
     return
   }
   if (current && current.infoHash !== ep.infohash) c.remove(current)
@@ -119,15 +155,18 @@ function playProgressive () {
   stopLive()
   const ogg = audio.canPlayType('audio/ogg; codecs=opus') !== ''
   audio.src = ogg ? '/live.ogg' : '/live.mp3'
-  status.textContent = 'Playing the live stream from the station.'
+  tell(words.liveFromStation)
   audio.play().catch(() => {})
 }
 
 function showLiveStats (stats) {
   const total = stats.segments.http + stats.segments.p2p
-  const share = total ? Math.round(100 * stats.segments.p2p / total) : 0
-  const peers = stats.peers === 1 ? '1 listener' : `${stats.peers} listeners`
-  status.textContent = `Live · sharing with ${peers} · ${share}% from listeners · shared ${size(stats.uploaded)}`
+  const share = total ? stats.segments.p2p / total : 0
+  showFigures(fill(words.liveStats, {
+    peers: whole.format(stats.peers),
+    share: percent.format(share),
+    shared: size(stats.uploaded)
+  }))
 }
 
 async function playHls (live) {
@@ -179,18 +218,19 @@ async function playHls (live) {
     stats.variant = opus >= 0 ? 'opus' : 'mp3'
   })
   hls.on(Hls.Events.FRAG_BUFFERED, () => {
-    if (!stats.segments.http && !stats.segments.p2p) status.textContent = 'Playing the live stream.'
+    if (!stats.segments.http && !stats.segments.p2p) tell(words.livePlaying)
   })
   hls.on(Hls.Events.ERROR, (_, data) => {
     if (!data.fatal) return
-    status.textContent = `Live player error (${data.details}); playing the plain stream.`
+    console.warn('live player:', data.details)
     playProgressive()
+    tell(words.liveFallback)
   })
   // ManagedMediaSource (Safari) only plays while remote playback (AirPlay) is off.
   if (window.ManagedMediaSource) audio.disableRemotePlayback = true
   hls.loadSource(live.playlist)
   hls.attachMedia(audio)
-  status.textContent = 'Connecting to the live stream…'
+  tell(words.liveConnecting)
   audio.play().catch(() => {})
   return true
 }
@@ -200,7 +240,7 @@ async function playLive () {
   if (current && client) { client.remove(current); current = null }
   stopLive()
   player.hidden = false
-  now.textContent = document.querySelector('.live .title')?.textContent || 'Live'
+  now.textContent = document.querySelector('.live .title')?.textContent || ''
   for (const a of Object.values(links)) a.hidden = true
   progress.hidden = true
   const live = cfg.live
@@ -208,12 +248,13 @@ async function playLive () {
     try {
       if (await playHls(live)) return
     } catch (err) {
-      status.textContent = `Live player unavailable (${err.message || err})`
+      // The fallbacks below say what plays.
+      console.warn('live player unavailable:', err)
     }
   }
   if (live && audio.canPlayType('application/vnd.apple.mpegurl') !== '') {
     audio.src = live.playlist
-    status.textContent = 'Playing the live stream from the station.'
+    tell(words.liveFromStation)
     audio.play().catch(() => {})
     return
   }
