@@ -1012,6 +1012,28 @@ mod tests {
     }
 
     #[test]
+    fn page_errors_print_english_and_are_said_in_the_visitors_language() {
+        let e = Config {
+            public_url: "ftp://x".into(),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config error: `public_url`: 'ftp://x' is not an http(s) address; write it like \
+             http://radio.example.org, or leave it empty"
+        );
+        assert_eq!(
+            e.problem.say(Lang::Es.tr()),
+            "«ftp://x» no es una dirección http(s)"
+        );
+        // A key only the file sets stays English on the page too.
+        let file_only = ConfigError::new("scan.rescan_secs", "0 would rescan", "use 1");
+        assert_eq!(file_only.fix.say(Lang::Eu.tr()), "use 1");
+    }
+
+    #[test]
     fn audio_sources_parse() {
         assert_eq!(
             "alsa:hw:1,0".parse::<AudioSource>().unwrap(),

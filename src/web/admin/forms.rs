@@ -23,7 +23,10 @@ use super::{
     sections,
 };
 use crate::{
-    config::operator::{Operator, Show},
+    config::{
+        operator::{Operator, Show},
+        Settings,
+    },
     federation::{identity::IdentityError, mirrors::Refusal},
     i18n::{Lang, Tr},
     msg,
@@ -69,10 +72,11 @@ pub async fn page(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AdminError> {
     if !app.station.access.has_password()? {
-        return Ok(
-            pre_login_form(&app, |t| pages::setup(tr, &app.station.settings(), t, None))
-                .into_response(),
-        );
+        // The station's language starts as the page's: the browser's, when the box
+        // speaks it.
+        let mut first = Settings::clone(&app.station.settings());
+        first.station.language = tr.lang();
+        return Ok(pre_login_form(&app, |t| pages::setup(tr, &first, t, None)).into_response());
     }
     Ok(match op {
         Some(op) => {
@@ -109,10 +113,16 @@ pub async fn setup(
     PageLang(tr): PageLang,
     SetupForm(PreLogin { fields: f, .. }): SetupForm,
 ) -> Result<Response, AdminError> {
+    // The form again with what was typed (but the passwords) and the message.
     let again = |e: FormError| {
-        let settings = app.station.settings();
+        let mut shown = Settings::clone(&app.station.settings());
+        shown.station.name = f.text("station_name");
+        shown.station.description = f.text("station_description");
+        if let Some(lang) = f.get("station_language").and_then(Lang::from_tag) {
+            shown.station.language = lang;
+        }
         AdminError::Form(pre_login_form(&app, |t| {
-            pages::setup(tr, &settings, t, Some(&e))
+            pages::setup(tr, &shown, t, Some(&e))
         }))
     };
     let (password, repeat) = (

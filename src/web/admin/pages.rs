@@ -82,11 +82,9 @@ pub fn problem(tr: Tr, err: Option<&FormError>, field: &str) -> Markup {
     }
 }
 
-/// First run: the password, the station's name and its language. The language list starts
-/// on the page's language (the browser's, when the box speaks it).
+/// First run: the password, the station's name and its language, filled in from
+/// `settings` (see `forms::page` and `forms::setup` for which).
 pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
-    let mut first = settings.clone();
-    first.station.language = tr.lang();
     shell(
         tr,
         &t!(tr, "admin-setup-page-title"),
@@ -108,7 +106,7 @@ pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormErr
                         minlength="8" required;
                 }
                 (problem(tr, err, "password2"))
-                (station_fields(tr, &first, err, &t!(tr, "admin-station-about-setup")))
+                (station_fields(tr, settings, err, &t!(tr, "admin-station-about-setup")))
                 button type="submit" { (t!(tr, "admin-setup-submit")) }
             }
         },
@@ -166,10 +164,8 @@ pub fn login(tr: Tr, form_token: &str, message: Option<&str>) -> Markup {
                 }
                 button type="submit" { (t!(tr, "admin-login-submit")) }
             }
-            p class="hint" {
-                (t!(tr, "admin-login-forgot")) " "
-                a href=(guide_href(tr)) { (t!(tr, "admin-login-forgot-link")) }
-            }
+            p class="hint" { (t!(tr, "admin-login-forgot")) }
+            p { a class="more" href=(guide_href(tr)) { (t!(tr, "admin-login-forgot-link")) } }
             p class="hint" { (t!(tr, "admin-login-limit")) }
         },
     )
