@@ -165,7 +165,7 @@ pub fn login(tr: Tr, form_token: &str, message: Option<&str>) -> Markup {
                 button type="submit" { (t!(tr, "admin-login-submit")) }
             }
             p class="hint" { (t!(tr, "admin-login-forgot")) }
-            p { a class="more" href=(guide_href(tr)) { (t!(tr, "admin-login-forgot-link")) } }
+            p class="more" { a href=(guide_href(tr)) { (t!(tr, "admin-login-forgot-link")) } }
             p class="hint" { (t!(tr, "admin-login-limit")) }
         },
     )
