@@ -11,26 +11,78 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::Lang;
+use crate::{
+    i18n::{Lang, Msg, Tr},
+    msg,
+};
 
 pub mod operator;
 
 /// A setting that cannot be used, with the key it came from and what to do about it.
+///
+/// The config file and the command line print it in English (`Display`); the config page
+/// says it in the visitor's language ([`Text::say`]). Problems the page can cause are
+/// catalog messages ([`Text::Said`]), whose English is the English catalog's, so each
+/// sentence is written once; keys only the file sets stay plain English.
 #[derive(Debug, thiserror::Error)]
 #[error("config error: `{key}`: {problem}; {fix}")]
 pub struct ConfigError {
     pub key: String,
-    pub problem: String,
-    pub fix: String,
+    pub problem: Text,
+    pub fix: Text,
 }
 
 impl ConfigError {
-    pub fn new(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn new(key: &str, problem: impl Into<Text>, fix: impl Into<Text>) -> Self {
         Self {
             key: key.to_string(),
             problem: problem.into(),
             fix: fix.into(),
         }
+    }
+}
+
+/// A part of a [`ConfigError`]: a catalog message, or English only the file's reader sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Text {
+    Said(Msg),
+    English(String),
+}
+
+impl Text {
+    /// In `tr`'s language (English text stays English).
+    pub fn say(&self, tr: Tr) -> String {
+        match self {
+            Text::Said(m) => tr.say(m),
+            Text::English(s) => s.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Text::Said(m) => m.fmt(f),
+            Text::English(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<Msg> for Text {
+    fn from(m: Msg) -> Self {
+        Text::Said(m)
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text::English(s)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text::English(s.to_string())
     }
 }
 
@@ -45,16 +97,16 @@ pub enum AudioSource {
 }
 
 impl std::str::FromStr for AudioSource {
-    type Err = String;
+    type Err = Msg;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Msg> {
         match s {
             "none" => Ok(Self::None),
             "sine" => Ok(Self::Sine),
             _ => match s.split_once(':') {
                 Some(("alsa", dev)) if !dev.is_empty() => Ok(Self::Alsa(dev.to_string())),
                 Some(("file", path)) if !path.is_empty() => Ok(Self::File(path.into())),
-                _ => Err(format!("'{s}' is not an audio source")),
+                _ => Err(msg!("admin-config-audio", value = s)),
             },
         }
     }
@@ -601,9 +653,10 @@ impl Config {
     pub fn validate(self) -> Result<Settings, ConfigError> {
         let http = parse_addr("http", &self.http)?;
         let udp_tracker = parse_addr("udp_tracker", &self.udp_tracker)?;
-        let audio = self.audio.parse::<AudioSource>().map_err(|e| {
-            ConfigError::new("audio", e, "use alsa:DEVICE, sine, file:PATH or none")
-        })?;
+        let audio = self
+            .audio
+            .parse::<AudioSource>()
+            .map_err(|e| ConfigError::new("audio", e, msg!("admin-config-audio-fix")))?;
         for root in &self.library {
             check_library_dir(root)?;
         }
@@ -613,8 +666,8 @@ impl Config {
             u => {
                 return Err(ConfigError::new(
                     "public_url",
-                    format!("'{u}' is not an http(s) address"),
-                    "write it like http://radio.example.org, or leave it empty",
+                    msg!("admin-config-public-url", value = u),
+                    msg!("admin-config-public-url-fix"),
                 ))
             }
         };
@@ -622,8 +675,8 @@ impl Config {
             if !(t.starts_with("http://") || t.starts_with("https://") || t.starts_with("udp://")) {
                 return Err(ConfigError::new(
                     "swarm.trackers",
-                    format!("'{t}' is not an http, https or udp tracker address"),
-                    "write each like udp://tracker.example.org:6969/announce",
+                    msg!("admin-config-tracker", value = t.as_str()),
+                    msg!("admin-config-tracker-fix"),
                 ));
             }
         }
@@ -660,8 +713,8 @@ impl Config {
             if !(f.starts_with("http://") || f.starts_with("https://")) || f.len() > 300 {
                 return Err(ConfigError::new(
                     "federation.follow",
-                    format!("'{f}' is not the http(s) address of a node"),
-                    "write each like http://radio-b.example.org",
+                    msg!("admin-config-follow", value = f.as_str()),
+                    msg!("admin-config-follow-fix"),
                 ));
             }
         }
@@ -689,25 +742,22 @@ impl Config {
         if self.admin.max_upload_mb == 0 || self.admin.max_upload_mb > 16 * 1024 {
             return Err(ConfigError::new(
                 "admin.max_upload_mb",
-                format!(
-                    "{} MB is not a usable upload limit",
-                    self.admin.max_upload_mb
-                ),
-                "use a size between 1 and 16384 MB, such as 500",
+                msg!("admin-config-max-upload", mb = self.admin.max_upload_mb),
+                msg!("admin-config-max-upload-fix"),
             ));
         }
         if self.station.name.trim().is_empty() || self.station.name.chars().count() > 100 {
             return Err(ConfigError::new(
                 "station.name",
-                "the station name must have 1 to 100 characters",
-                "write the name listeners know the station by",
+                msg!("admin-config-station-name"),
+                msg!("admin-config-station-name-fix"),
             ));
         }
         if self.station.description.chars().count() > 2000 {
             return Err(ConfigError::new(
                 "station.description",
-                "the description is longer than 2000 characters",
-                "shorten it to a few sentences",
+                msg!("admin-config-description"),
+                msg!("admin-config-description-fix"),
             ));
         }
         if t.ws_messages_per_sec == 0 {
@@ -727,11 +777,8 @@ impl Config {
         if !(16..=510).contains(&self.live.bitrate_kbps) {
             return Err(ConfigError::new(
                 "live.bitrate_kbps",
-                format!(
-                    "{} kb/s is outside what Opus encodes",
-                    self.live.bitrate_kbps
-                ),
-                "use a value from 16 to 510, such as 128",
+                msg!("admin-config-bitrate", kbps = self.live.bitrate_kbps),
+                msg!("admin-config-bitrate-fix"),
             ));
         }
         if let Some(r) = self
@@ -831,13 +878,17 @@ fn check_library_dir(root: &Path) -> Result<(), ConfigError> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError::new(
             "library",
-            format!("folder {shown} does not exist"),
-            "create it, mount the USB storage there, or remove it from the list",
+            msg!("admin-config-library-missing", folder = shown.to_string()),
+            msg!("admin-config-library-missing-fix"),
         )),
         Err(e) => Err(ConfigError::new(
             "library",
-            format!("folder {shown} cannot be read: {e}"),
-            "give the node read access to it (and to the folders above it)",
+            msg!(
+                "admin-config-library-unreadable",
+                folder = shown.to_string(),
+                error = e.to_string()
+            ),
+            msg!("admin-config-library-unreadable-fix"),
         )),
     }
 }
@@ -958,6 +1009,28 @@ mod tests {
         // The old key's `false` does not undo the new key.
         let both = "[tracker]\ntrust_forwarded_for = false\n[web]\ntrust_forwarded_for = true\n";
         assert!(Config::from_toml(both).unwrap().web.trust_forwarded_for);
+    }
+
+    #[test]
+    fn page_errors_print_english_and_are_said_in_the_visitors_language() {
+        let e = Config {
+            public_url: "ftp://x".into(),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config error: `public_url`: 'ftp://x' is not an http(s) address; write it like \
+             http://radio.example.org, or leave it empty"
+        );
+        assert_eq!(
+            e.problem.say(Lang::Es.tr()),
+            "«ftp://x» no es una dirección http(s)"
+        );
+        // A key only the file sets stays English on the page too.
+        let file_only = ConfigError::new("scan.rescan_secs", "0 would rescan", "use 1");
+        assert_eq!(file_only.fix.say(Lang::Eu.tr()), "use 1");
     }
 
     #[test]

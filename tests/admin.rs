@@ -394,3 +394,95 @@ fn a_new_library_folder_restarts_the_services_and_is_seeded() {
     assert!(again.get("/admin").text().contains("Log out"));
     node.assert_alive();
 }
+
+#[test]
+fn the_first_run_asks_the_station_language_and_forms_speak_the_visitors() {
+    let tmp = tempdir();
+    let mut node = Node::start(tmp.path(), &[], BASE_CONFIG);
+    node.wait_healthy(0);
+
+    // A Basque browser gets the first-run page in Basque, the station's language on Basque.
+    let page = node
+        .request(
+            "GET",
+            "/admin",
+            &[("Accept-Language", "eu-ES,eu;q=0.9,es;q=0.5")],
+        )
+        .unwrap()
+        .text();
+    assert!(page.contains("<html lang=\"eu\""), "{}", short(&page));
+    assert!(page.contains("<h1 id=\"admin-setup-title\">Ongi etorri</h1>"));
+    assert!(page.contains("<option value=\"eu\" lang=\"eu\" selected>Euskara</option>"));
+    assert!(page.contains("href=\"/guide/eu\""), "no link to the guide");
+
+    // Setup keeps the language chosen; the settings show it.
+    let mut op = Operator::new(&node);
+    let tok = Operator::hidden(&op.get("/admin").text(), "form_token");
+    let r = op.post(
+        "/admin/setup",
+        &[
+            ("form_token", &tok),
+            ("password", PASSWORD),
+            ("password2", PASSWORD),
+            ("station_name", "Irrati Librea"),
+            ("station_description", ""),
+            ("station_language", "eu"),
+        ],
+    );
+    assert_eq!(r.status, 303, "setup: {}", short(&r.text()));
+    let dash = op.get("/admin").text();
+    assert!(
+        dash.contains("<option value=\"eu\" lang=\"eu\" selected>"),
+        "station language not kept: {}",
+        short(&dash)
+    );
+
+    // A language the box does not speak: said beside the field, nothing saved.
+    let csrf = op.csrf();
+    let r = op.post(
+        "/admin/settings",
+        &[
+            ("csrf", &csrf),
+            ("station_name", "Irrati Librea"),
+            ("station_language", "xx"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("Pick one of the languages in the list."));
+
+    // The schedule's day list sends numbers (0 = Monday); English names still work.
+    let show = |day: &'static str, name: &'static str| {
+        vec![
+            ("day", day),
+            ("start", "18:00"),
+            ("end", "19:00"),
+            ("name", name),
+        ]
+    };
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(show("2", "Jazz"));
+    form.extend(show("Friday", "Blues"));
+    assert_eq!(op.post("/admin/schedule", &form).status, 303);
+    // The visitor's own choice (the switch's cookie) says a form's problems in Basque.
+    op.cookies.push(("sp2p_lang".into(), "eu".into()));
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(show("9", "Jazz"));
+    let r = op.post("/admin/schedule", &form);
+    assert_eq!(r.status, 422);
+    let text = r.text();
+    assert!(
+        text.contains("«9» ez da asteko egun bat. Aukeratu zerrendako egun bat."),
+        "{}",
+        short(&text)
+    );
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(show("0", "Goiza"));
+    form.extend(show("0", "Arratsaldea"));
+    let text = op.post("/admin/schedule", &form).text();
+    assert!(
+        text.contains("«Goiza» eta «Arratsaldea» gainjarri egiten dira."),
+        "{}",
+        short(&text)
+    );
+    node.assert_alive();
+}

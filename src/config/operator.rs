@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::Lang;
+use crate::{i18n::Lang, msg};
 
 use super::{AudioSource, Config, ConfigError, Settings};
 
@@ -96,20 +96,32 @@ pub const DAYS: [&str; 7] = [
 ];
 
 impl Show {
-    /// Reads a show from the page's fields: a day name, `HH:MM` start and end, a name.
+    /// Reads a show from the page's fields: a day (its number, 0 = Monday, as the page's
+    /// list sends it, or its English name, as older pages did), `HH:MM` start and end, a name.
     pub fn parse(day: &str, start: &str, end: &str, name: &str) -> Result<Show, ConfigError> {
-        let day = DAYS
-            .iter()
-            .position(|d| d.eq_ignore_ascii_case(day.trim()))
+        let day = day.trim();
+        let day = day
+            .parse::<u8>()
+            .ok()
+            .filter(|d| usize::from(*d) < DAYS.len())
+            .or_else(|| {
+                DAYS.iter()
+                    .position(|d| d.eq_ignore_ascii_case(day))
+                    .and_then(|d| u8::try_from(d).ok())
+            })
             .ok_or_else(|| {
-                ConfigError::new("schedule", format!("'{day}' is not a day"), "pick a day")
-            })? as u8;
+                ConfigError::new(
+                    "schedule",
+                    msg!("admin-schedule-day", value = day),
+                    msg!("admin-schedule-day-fix"),
+                )
+            })?;
         let time = |t: &str| -> Result<u16, ConfigError> {
             let bad = || {
                 ConfigError::new(
                     "schedule",
-                    format!("'{t}' is not a time"),
-                    "write times like 18:30",
+                    msg!("admin-schedule-time", value = t.trim()),
+                    msg!("admin-schedule-time-fix"),
                 )
             };
             let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
@@ -126,16 +138,16 @@ impl Show {
         if end <= start {
             return Err(ConfigError::new(
                 "schedule",
-                "a show must end after it starts",
-                "check the end time (a show past midnight: split it in two)",
+                msg!("admin-schedule-order"),
+                msg!("admin-schedule-order-fix"),
             ));
         }
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 80 {
             return Err(ConfigError::new(
                 "schedule",
-                "a show needs a name of 1 to 80 characters",
-                "write the show's name",
+                msg!("admin-schedule-name"),
+                msg!("admin-schedule-name-fix"),
             ));
         }
         Ok(Show {
@@ -169,7 +181,7 @@ impl Show {
 /// An audio source the page offers, checked like the config file's.
 pub fn parse_audio(s: &str) -> Result<AudioSource, ConfigError> {
     s.parse::<AudioSource>()
-        .map_err(|e| ConfigError::new("audio", e, "pick an input from the list"))
+        .map_err(|e| ConfigError::new("audio", e, msg!("admin-config-audio-pick")))
 }
 
 #[cfg(test)]
@@ -211,6 +223,9 @@ mod tests {
             (s.day, s.start, s.end, s.name.as_str()),
             (0, 1080, 1170, "Morning Jazz")
         );
+        assert_eq!(Show::parse("1", "18:00", "19:30", "x").unwrap().day, 1);
+        assert_eq!(Show::parse(" 6 ", "18:00", "19:30", "x").unwrap().day, 6);
+        assert!(Show::parse("7", "1:00", "2:00", "x").is_err());
         assert!(Show::parse("Funday", "1:00", "2:00", "x").is_err());
         assert!(Show::parse("Monday", "19:00", "18:00", "x").is_err());
         assert!(Show::parse("Monday", "25:00", "26:00", "x").is_err());

@@ -18,7 +18,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Error;
-use crate::store::{unix_secs as now_secs, Setting, Store, Tree};
+use crate::{
+    i18n::Msg,
+    msg,
+    store::{unix_secs as now_secs, Setting, Store, Tree},
+};
 
 /// An operator stays logged in this long without visiting.
 pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -28,20 +32,55 @@ pub const LOCKOUT: Duration = Duration::from_secs(10 * 60);
 /// Addresses whose failures are remembered; beyond, the oldest are forgotten.
 const MAX_TRACKED: usize = 4096;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum AccessError {
-    #[error("wrong password")]
     Wrong,
-    #[error("too many wrong passwords: try again in {0} minutes")]
+    /// Minutes left to wait.
     Locked(u64),
-    #[error("the password must have at least 8 characters")]
     TooShort,
-    #[error("the password is longer than 200 characters")]
     TooLong,
-    #[error("{0}")]
-    Store(#[from] Error),
-    #[error("password hashing failed: {0}")]
+    Store(Error),
     Hash(String),
+}
+
+impl AccessError {
+    /// What the config page tells the visitor, for the refusals that are theirs to fix;
+    /// the log says the same in English.
+    pub fn said(&self) -> Option<Msg> {
+        match self {
+            AccessError::Wrong => Some(msg!("admin-wrong-password")),
+            AccessError::Locked(minutes) => Some(msg!("admin-locked", minutes = *minutes)),
+            AccessError::TooShort => Some(msg!("admin-password-too-short")),
+            AccessError::TooLong => Some(msg!("admin-password-too-long")),
+            AccessError::Store(_) | AccessError::Hash(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AccessError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self, self.said()) {
+            (_, Some(m)) => m.fmt(f),
+            (AccessError::Store(e), None) => e.fmt(f),
+            (AccessError::Hash(e), None) => write!(f, "password hashing failed: {e}"),
+            (_, None) => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for AccessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AccessError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for AccessError {
+    fn from(e: Error) -> Self {
+        AccessError::Store(e)
+    }
 }
 
 /// A login session, stored under the hash of its cookie token.

@@ -3,6 +3,10 @@
 use super::http::{form_urlencoded_body, short, Resp};
 use super::node::Node;
 
+/// The language the client's pages are in: the tests read the English words (the node's
+/// own language is Spanish).
+pub const LANGUAGE: &str = "en";
+
 /// The password the tests set at first run.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -47,7 +51,11 @@ impl<'a> Operator<'a> {
         let c = self.cookie_header();
         let r = self
             .node
-            .request("GET", target, &[("Cookie", &c)])
+            .request(
+                "GET",
+                target,
+                &[("Cookie", &c), ("Accept-Language", LANGUAGE)],
+            )
             .expect("GET");
         self.keep_cookies(&r);
         r
@@ -64,6 +72,7 @@ impl<'a> Operator<'a> {
                 target,
                 &[
                     ("Cookie", &c),
+                    ("Accept-Language", LANGUAGE),
                     ("Content-Type", "application/x-www-form-urlencoded"),
                     ("Content-Length", &len),
                 ],

@@ -19,6 +19,8 @@ overallTimeout(150, 'config page')
 
 const PASSWORD = 'correct horse battery'
 const { context, close } = await phone()
+// The words checked below are English; the node's own language is Spanish.
+await context.setExtraHTTPHeaders({ 'Accept-Language': 'en-US,en;q=0.9' })
 const seen = {}
 try {
   const page = await context.newPage()

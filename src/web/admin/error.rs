@@ -11,23 +11,35 @@ use axum::{
 use serde_json::json;
 
 use super::reply::Page;
-use crate::i18n::Tr;
 use crate::{
     config::ConfigError,
+    i18n::{Msg, Tr},
+    msg,
     station::{access::AccessError, uploads::UploadError, Error as StationError, SaveError},
+    web::lang::{said, Said},
 };
 
-/// An upload turned down before the station sees it, said for the page.
-#[derive(Debug, thiserror::Error)]
+/// An upload turned down before the station sees it.
+#[derive(Debug)]
 pub enum Refused {
-    #[error("This file is {size_mb} MB; the largest upload is {max_mb} MB (Settings).")]
     TooBig { size_mb: u64, max_mb: u64 },
-    #[error("The title (200 characters) or the notes (5000) are too long.")]
     TextTooLong,
-    #[error("The box does not have room for this file. Delete old recordings first.")]
     NoRoom,
-    #[error("This piece of the upload is larger than the page sends.")]
     ChunkTooBig,
+}
+
+impl Refused {
+    /// What the page's script shows.
+    fn said(&self) -> Msg {
+        match self {
+            Refused::TooBig { size_mb, max_mb } => {
+                msg!("admin-upload-too-big", size = *size_mb, max = *max_mb)
+            }
+            Refused::TextTooLong => msg!("admin-text-too-long"),
+            Refused::NoRoom => msg!("admin-upload-no-room"),
+            Refused::ChunkTooBig => msg!("admin-upload-chunk-too-big"),
+        }
+    }
 }
 
 /// Why a request to `/admin` got no ordinary answer.
@@ -89,55 +101,73 @@ impl From<UploadError> for AdminError {
     }
 }
 
-/// A JSON error for the page's script (uploads).
-fn script_error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
+/// An error page in the visitor's language (written by `web::lang::render_said`).
+fn page(status: StatusCode, title: Msg, text: Msg) -> Response {
+    said(status, Said::Page { title, text })
+}
+
+/// A JSON error for the page's script (uploads), which shows `error` as it is.
+fn script_error(status: StatusCode, m: Msg) -> Response {
+    said(status, Said::Json(m))
 }
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         match self {
-            AdminError::ForeignHost => (
+            AdminError::ForeignHost => page(
                 StatusCode::FORBIDDEN,
-                "The config page only answers at the box's own address: its IP address, \
-                 streamp2p.local, or the station's public address.\n",
-            )
-                .into_response(),
-            AdminError::NotLocal => (
+                msg!("admin-error-foreign-host-title"),
+                msg!("admin-error-foreign-host"),
+            ),
+            AdminError::NotLocal => page(
                 StatusCode::FORBIDDEN,
-                "The config page only answers on the station's local network. To allow it \
-                 from anywhere, set admin.allow_remote in the config file.\n",
-            )
-                .into_response(),
+                msg!("admin-error-not-local-title"),
+                msg!("admin-error-not-local"),
+            ),
             AdminError::NoSession | AdminError::SetUp => Redirect::to("/admin").into_response(),
-            AdminError::Forged => (
+            AdminError::Forged => page(
                 StatusCode::FORBIDDEN,
-                "This change did not come from the config page (missing or wrong security \
-                 token). Reload the page and try again.\n",
-            )
-                .into_response(),
-            AdminError::Body(e) => e.into_response(),
+                msg!("admin-error-forged-title"),
+                msg!("admin-error-forged"),
+            ),
+            AdminError::Body(e) => {
+                tracing::info!("config page: a form's body was refused: {e}");
+                page(
+                    e.status(),
+                    msg!("admin-error-body-title"),
+                    msg!("admin-error-body"),
+                )
+            }
             AdminError::Form(page) => (StatusCode::UNPROCESSABLE_ENTITY, page).into_response(),
             AdminError::WrongPassword(page) => (StatusCode::UNAUTHORIZED, page).into_response(),
             AdminError::Locked(page) => (StatusCode::TOO_MANY_REQUESTS, page).into_response(),
             AdminError::Upload(e) => match e {
-                UploadError::NotFound => script_error(StatusCode::NOT_FOUND, "no such upload"),
+                UploadError::NotFound => {
+                    script_error(StatusCode::NOT_FOUND, msg!("admin-upload-not-found"))
+                }
                 UploadError::Offset(have) => {
                     (StatusCode::CONFLICT, Json(json!({ "received": have }))).into_response()
                 }
                 UploadError::TooLong => {
-                    script_error(StatusCode::BAD_REQUEST, "more bytes than the file has")
+                    script_error(StatusCode::BAD_REQUEST, msg!("admin-upload-too-long"))
                 }
                 UploadError::NotAudio => script_error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "This file is not audio the box knows (MP3, Ogg, Opus, FLAC, WAV or M4A).",
+                    msg!("admin-upload-not-audio"),
                 ),
-                UploadError::Io(e) => script_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("The box cannot store uploads: {e}"),
-                ),
+                UploadError::Io(e) => {
+                    tracing::error!("config page: storing an upload: {e}");
+                    script_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        msg!("admin-upload-cannot-store"),
+                    )
+                }
                 UploadError::Store(e) => {
-                    script_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                    tracing::error!("config page: an upload's record: {e}");
+                    script_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        msg!("admin-upload-cannot-store"),
+                    )
                 }
             },
             AdminError::UploadRefused(r) => {
@@ -146,15 +176,15 @@ impl IntoResponse for AdminError {
                     Refused::TextTooLong => StatusCode::UNPROCESSABLE_ENTITY,
                     Refused::NoRoom => StatusCode::INSUFFICIENT_STORAGE,
                 };
-                script_error(status, r.to_string())
+                script_error(status, r.said())
             }
             AdminError::Internal(e) => {
                 tracing::error!("config page: {e}");
-                (
+                page(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "The box could not do this (see its log). Try again in a moment.\n",
+                    msg!("admin-error-internal-title"),
+                    msg!("admin-error-internal"),
                 )
-                    .into_response()
             }
         }
     }
@@ -166,10 +196,7 @@ pub enum FormError {
     #[error("{0}")]
     Field(#[from] ConfigError),
     #[error("{problem}")]
-    Input {
-        field: &'static str,
-        problem: String,
-    },
+    Input { field: &'static str, problem: Msg },
     #[error("the box could not save this: {0}")]
     Store(#[from] StationError),
 }
@@ -192,11 +219,28 @@ impl FormError {
         }
     }
 
-    /// The message shown beside the field.
-    pub fn message(&self, _tr: Tr) -> String {
+    /// The message shown beside the field, in `tr`'s language.
+    pub fn message(&self, tr: Tr) -> String {
         match self {
-            FormError::Field(e) => format!("{}; {}", e.problem, e.fix),
-            other => other.to_string(),
+            FormError::Field(e) => {
+                format!(
+                    "{}. {}.",
+                    sentence(&e.problem.say(tr)),
+                    sentence(&e.fix.say(tr))
+                )
+            }
+            FormError::Input { problem, .. } => tr.say(problem),
+            FormError::Store(_) => tr.t("admin-form-store"),
         }
+    }
+}
+
+/// A config error's part as the start of a sentence: the file's messages are written to
+/// follow `config error: key:` in lower case.
+fn sentence(part: &str) -> String {
+    let mut chars = part.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

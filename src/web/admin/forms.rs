@@ -23,9 +23,13 @@ use super::{
     sections,
 };
 use crate::{
-    config::operator::Show,
-    federation::mirrors::Refusal,
-    i18n::Tr,
+    config::{
+        operator::{Operator, Show},
+        Settings,
+    },
+    federation::{identity::IdentityError, mirrors::Refusal},
+    i18n::{Lang, Tr},
+    msg,
     station::{
         access::{random_token, AccessError, SESSION_IDLE},
         ItemMeta,
@@ -68,10 +72,11 @@ pub async fn page(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AdminError> {
     if !app.station.access.has_password()? {
-        return Ok(
-            pre_login_form(&app, |t| pages::setup(tr, &app.station.settings(), t, None))
-                .into_response(),
-        );
+        // The station's language starts as the page's: the browser's, when the box
+        // speaks it.
+        let mut first = Settings::clone(&app.station.settings());
+        first.station.language = tr.lang();
+        return Ok(pre_login_form(&app, |t| pages::setup(tr, &first, t, None)).into_response());
     }
     Ok(match op {
         Some(op) => {
@@ -108,10 +113,16 @@ pub async fn setup(
     PageLang(tr): PageLang,
     SetupForm(PreLogin { fields: f, .. }): SetupForm,
 ) -> Result<Response, AdminError> {
+    // The form again with what was typed (but the passwords) and the message.
     let again = |e: FormError| {
-        let settings = app.station.settings();
+        let mut shown = Settings::clone(&app.station.settings());
+        shown.station.name = f.text("station_name");
+        shown.station.description = f.text("station_description");
+        if let Some(lang) = f.get("station_language").and_then(Lang::from_tag) {
+            shown.station.language = lang;
+        }
         AdminError::Form(pre_login_form(&app, |t| {
-            pages::setup(tr, &settings, t, Some(&e))
+            pages::setup(tr, &shown, t, Some(&e))
         }))
     };
     let (password, repeat) = (
@@ -121,22 +132,25 @@ pub async fn setup(
     if password != repeat {
         return Err(again(FormError::Input {
             field: "password2",
-            problem: "the two passwords are not the same; type them again".into(),
+            problem: msg!("admin-password-mismatch"),
         }));
     }
     let mut op = app.station.operator()?;
-    op.station_name = Some(f.text("station_name"));
-    op.station_description = Some(f.text("station_description"));
-    app.station
-        .save_operator(&op)
-        .map_err(|e| again(e.into()))?;
+    station_fields(&mut op, &f).map_err(again)?;
+    app.station.save_operator(&op).map_err(|e| {
+        let e = FormError::from(e);
+        if let FormError::Store(e) = &e {
+            tracing::error!("config page: saving the first run: {e}");
+        }
+        again(e)
+    })?;
     let station = app.station.clone();
     let pw = password.to_string();
     match tokio::task::spawn_blocking(move || station.access.set_password(&pw)).await? {
         Ok(()) => logged_in(&app),
         Err(e @ (AccessError::TooShort | AccessError::TooLong)) => Err(again(FormError::Input {
             field: "password",
-            problem: e.to_string(),
+            problem: e.said().unwrap_or_else(|| msg!("admin-password-too-short")),
         })),
         Err(e) => Err(e.into()),
     }
@@ -153,12 +167,14 @@ pub async fn login(
     match tokio::task::spawn_blocking(move || station.access.check_password(client.ip, &pw)).await?
     {
         Ok(()) => logged_in(&app),
-        Err(e @ AccessError::Locked(_)) => Err(AdminError::Locked(pre_login_form(&app, |t| {
-            pages::login(tr, t, Some(&e.to_string()))
-        }))),
-        Err(AccessError::Wrong) => Err(AdminError::WrongPassword(pre_login_form(&app, |t| {
-            pages::login(tr, t, Some("Wrong password. Check it and try again."))
-        }))),
+        Err(e @ (AccessError::Locked(_) | AccessError::Wrong)) => {
+            let said = e.said().map(|m| tr.say(&m));
+            let page = pre_login_form(&app, |t| pages::login(tr, t, said.as_deref()));
+            Err(match e {
+                AccessError::Locked(_) => AdminError::Locked(page),
+                _ => AdminError::WrongPassword(page),
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -199,15 +215,27 @@ async fn change(
     }
 }
 
-fn number<T: std::str::FromStr>(
-    f: &Fields,
-    name: &'static str,
-    what: &str,
-) -> Result<T, FormError> {
+/// A whole number from field `name`; the message goes beside that field.
+fn number<T: std::str::FromStr>(f: &Fields, name: &'static str) -> Result<T, FormError> {
     f.text(name).parse().map_err(|_| FormError::Input {
         field: name,
-        problem: format!("{what} must be a whole number"),
+        problem: msg!("admin-whole-number"),
     })
+}
+
+/// The station's name, description and language, from the first-run form or the
+/// settings. The language list sends a code; a form without it keeps the language.
+fn station_fields(op: &mut Operator, f: &Fields) -> Result<(), FormError> {
+    op.station_name = Some(f.text("station_name"));
+    op.station_description = Some(f.text("station_description"));
+    if let Some(code) = f.get("station_language") {
+        let lang = Lang::from_tag(code).ok_or(FormError::Input {
+            field: "station.language",
+            problem: msg!("admin-language-unknown"),
+        })?;
+        op.station_language = Some(lang);
+    }
+    Ok(())
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -226,21 +254,20 @@ pub async fn settings(
 ) -> Result<Redirect, AdminError> {
     change(tr, &app, form, |app, f| {
         let mut op = app.station.operator()?;
-        op.station_name = Some(f.text("station_name"));
-        op.station_description = Some(f.text("station_description"));
+        station_fields(&mut op, f)?;
         op.public_url = Some(f.text("public_url"));
         op.audio = Some(f.text("audio"));
-        op.bitrate_kbps = Some(number(f, "bitrate_kbps", "the bitrate")?);
+        op.bitrate_kbps = Some(number(f, "bitrate_kbps")?);
         op.library = Some(
             lines(&f.text("library"))
                 .into_iter()
                 .map(PathBuf::from)
                 .collect(),
         );
-        op.upload_limit_kib = Some(number(f, "upload_limit_kib", "the upload limit")?);
+        op.upload_limit_kib = Some(number(f, "upload_limit_kib")?);
         op.trackers = Some(lines(&f.text("trackers")));
         op.allow_remote_admin = Some(f.get("allow_remote_admin").is_some());
-        op.max_upload_mb = Some(number(f, "max_upload_mb", "the largest upload")?);
+        op.max_upload_mb = Some(number(f, "max_upload_mb")?);
         op.follow = Some(lines(&f.text("follow")));
         op.approve_mirrors = Some(f.get("approve_mirrors").is_some());
         if app.station.save_operator(&op)? {
@@ -283,7 +310,11 @@ pub async fn schedule(
         {
             return Err(FormError::Input {
                 field: "schedule",
-                problem: format!("'{}' and '{}' overlap", w[0].name, w[1].name),
+                problem: msg!(
+                    "admin-schedule-overlap",
+                    first = w[0].name.as_str(),
+                    second = w[1].name.as_str()
+                ),
             });
         }
         app.station.save_schedule(&shows)?;
@@ -309,14 +340,11 @@ pub async fn mirrors(
         };
         result.map(|()| done).map_err(|e| FormError::Input {
             field: "mirrors",
+            // The operator's buttons can only meet these two: a mirror gone since the
+            // page was drawn, or no place left for one more.
             problem: match e {
-                Refusal::Full => "All the places for mirrors are taken: remove one first.".into(),
-                Refusal::Unknown => {
-                    "This mirror is no longer in the list (it may have stopped claiming); \
-                     reload the page."
-                        .into()
-                }
-                e => e.to_string(),
+                Refusal::Full => msg!("admin-mirrors-full"),
+                _ => msg!("admin-mirror-gone"),
             },
         })
     })
@@ -335,7 +363,13 @@ pub async fn import_key(
             .import_key(&f.text("key"))
             .map_err(|e| FormError::Input {
                 field: "key",
-                problem: e.to_string(),
+                problem: match e {
+                    IdentityError::Store(e) => {
+                        tracing::error!("config page: storing an imported key: {e}");
+                        msg!("admin-form-store")
+                    }
+                    IdentityError::Damaged | IdentityError::NotAKey => msg!("admin-key-not-a-key"),
+                },
             })?;
         app.station.request_restart();
         Ok("restarting")
@@ -369,14 +403,14 @@ pub async fn item(
         if !app.library.catalog().items.contains_key(&ih) {
             return Err(FormError::Input {
                 field: "item",
-                problem: "this episode is no longer in the library".into(),
+                problem: msg!("admin-item-gone"),
             });
         }
         let (title, description) = (f.text("title"), f.text("description"));
         if title.chars().count() > 200 || description.chars().count() > 5000 {
             return Err(FormError::Input {
                 field: "item",
-                problem: "the title (200 characters) or the notes (5000) are too long".into(),
+                problem: msg!("admin-text-too-long"),
             });
         }
         let meta = ItemMeta {

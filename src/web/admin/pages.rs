@@ -22,8 +22,9 @@ use super::{
 };
 use crate::{
     config::Settings,
-    i18n::Tr,
-    web::{page::document, AppState},
+    i18n::{Lang, Tr},
+    t,
+    web::{lang::switcher, page::document, AppState},
 };
 
 const ADMIN_JS: &str = include_str!("../assets/admin.js");
@@ -48,7 +49,13 @@ fn asset(body: &'static str, mime: &'static str) -> Response {
         .into_response()
 }
 
-/// The config page's frame: kept out of search engines, its own style and script.
+/// The operator's guide in `tr`'s language, served by the box itself.
+pub fn guide_href(tr: Tr) -> String {
+    format!("/guide/{}", tr.lang().code())
+}
+
+/// The config page's frame: kept out of search engines, its own style and script, and on
+/// every page the language switch and the way to the operator's guide.
 pub fn shell(tr: Tr, title: &str, body: Markup) -> Markup {
     document(
         tr,
@@ -56,6 +63,10 @@ pub fn shell(tr: Tr, title: &str, body: Markup) -> Markup {
         "/admin/admin.css",
         html! { meta name="robots" content="noindex"; },
         html! {
+            nav class="frame" aria-label=(t!(tr, "admin-frame-label")) {
+                (switcher(tr, "/admin"))
+                a class="guide" href=(guide_href(tr)) { (t!(tr, "admin-guide-link")) }
+            }
             main { (body) }
             script type="module" src="/admin/admin.js" {}
         },
@@ -71,80 +82,91 @@ pub fn problem(tr: Tr, err: Option<&FormError>, field: &str) -> Markup {
     }
 }
 
-/// First run: the password and the station's name.
+/// First run: the password, the station's name and its language, filled in from
+/// `settings` (see `forms::page` and `forms::setup` for which).
 pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
     shell(
         tr,
-        "Set up your station",
+        &t!(tr, "admin-setup-page-title"),
         html! {
-            h1 { "Welcome" }
-            p {
-                "This box is your station's broadcaster, archive and tracker. Choose a \
-                 password for this page first: only someone who knows it can change the \
-                 station. Keep it somewhere safe."
-            }
+            h1 id="admin-setup-title" { (t!(tr, "admin-setup-title")) }
+            p { (t!(tr, "admin-setup-intro")) }
             (problem(tr, err, ""))
             form method="post" action="/admin/setup" class="card" {
                 input type="hidden" name="form_token" value=(form_token);
                 label {
-                    "Password (at least 8 characters)"
+                    (t!(tr, "admin-password-new"))
                     input type="password" name="password" autocomplete="new-password"
                         minlength="8" required;
                 }
                 (problem(tr, err, "password"))
                 label {
-                    "Password again"
+                    (t!(tr, "admin-password-again"))
                     input type="password" name="password2" autocomplete="new-password"
                         minlength="8" required;
                 }
                 (problem(tr, err, "password2"))
-                (station_fields(tr, settings, err, "A sentence about the station"))
-                button type="submit" { "Save and start" }
+                (station_fields(tr, settings, err, &t!(tr, "admin-station-about-setup")))
+                button type="submit" { (t!(tr, "admin-setup-submit")) }
             }
         },
     )
 }
 
-/// The station's name and description, on the first-run form and in the settings.
+/// The station's name, description and language, on the first-run form and in the
+/// settings. The language list shows each language by its own name.
 pub fn station_fields(tr: Tr, settings: &Settings, err: Option<&FormError>, about: &str) -> Markup {
+    let station = &settings.station;
     html! {
         label {
-            "Station name"
-            input name="station_name" value=(settings.station.name) maxlength="100" required;
+            (t!(tr, "admin-station-name"))
+            input name="station_name" value=(station.name) maxlength="100" required;
         }
         (problem(tr, err, "station.name"))
         label {
             (about)
             textarea name="station_description" rows="3" maxlength="2000" {
-                (settings.station.description)
+                (station.description)
             }
         }
         (problem(tr, err, "station.description"))
+        label {
+            (t!(tr, "admin-station-language"))
+            select name="station_language" aria-describedby="station-language-hint" {
+                @for l in Lang::ALL {
+                    option value=(l.code()) lang=(l.code()) selected[l == station.language] {
+                        (l.name())
+                    }
+                }
+            }
+        }
+        p class="hint" id="station-language-hint" { (t!(tr, "admin-station-language-hint")) }
+        (problem(tr, err, "station.language"))
     }
 }
 
+/// The login form; `message` is why the last try failed, in the page's language.
 pub fn login(tr: Tr, form_token: &str, message: Option<&str>) -> Markup {
     shell(
         tr,
-        "Log in",
+        &t!(tr, "admin-login-page-title"),
         html! {
-            h1 { "Station settings" }
+            h1 { (t!(tr, "admin-login-title")) }
             @if let Some(m) = message {
                 p class="error" role="alert" { (m) }
             }
             form method="post" action="/admin/login" class="card" {
                 input type="hidden" name="form_token" value=(form_token);
                 label {
-                    "Password"
+                    (t!(tr, "admin-password"))
                     input type="password" name="password" autocomplete="current-password"
                         required autofocus;
                 }
-                button type="submit" { "Log in" }
+                button type="submit" { (t!(tr, "admin-login-submit")) }
             }
-            p class="hint" {
-                "Forgot it? Someone with access to the box can reset it (see the manual). \
-                 After five wrong tries this page waits ten minutes."
-            }
+            p class="hint" { (t!(tr, "admin-login-forgot")) }
+            p class="more" { a href=(guide_href(tr)) { (t!(tr, "admin-login-forgot-link")) } }
+            p class="hint" { (t!(tr, "admin-login-limit")) }
         },
     )
 }

@@ -8,6 +8,10 @@ use axum::{
 use qrcode::{render::svg, EcLevel, QrCode};
 
 use super::extract::LoggedIn;
+use crate::{
+    msg,
+    web::lang::{said, Said},
+};
 
 /// Longest text encoded: a magnet with its trackers fits; a QR code of more is unreadable
 /// from a phone screen anyway.
@@ -32,7 +36,10 @@ pub fn svg(text: &str) -> Option<String> {
 /// `GET /admin/qr?u=TEXT`.
 pub async fn qr(_: LoggedIn, Query(q): Query<QrQuery>) -> Response {
     if q.u.len() > MAX_TEXT {
-        return (StatusCode::BAD_REQUEST, "too long for a QR code\n").into_response();
+        return said(
+            StatusCode::BAD_REQUEST,
+            Said::Text(msg!("admin-qr-too-long")),
+        );
     }
     match svg(&q.u) {
         Some(image) => (
@@ -49,7 +56,7 @@ pub async fn qr(_: LoggedIn, Query(q): Query<QrQuery>) -> Response {
             image,
         )
             .into_response(),
-        None => (StatusCode::BAD_REQUEST, "cannot make a QR code of this\n").into_response(),
+        None => said(StatusCode::BAD_REQUEST, Said::Text(msg!("admin-qr-cannot"))),
     }
 }
 
