@@ -44,7 +44,6 @@ dash-air-on = On air
 dash-air-starting = Starting
 dash-air-no-input = No input
 dash-air-off = No live input set
-dash-meter-label = Sound level
 dash-meter-quiet = Sound level: no sound yet
 dash-meter-now = Sound level: left { $left } dB, right { $right } dB
 dash-meter-hint = The bars move with the sound coming in. Green is fine; red means too loud: turn the mixer's output down a little.
