@@ -136,7 +136,7 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
                     dt { (t!(tr, "dash-stat-listeners")) }
                     dd id="listeners" { (air.listeners.total) }
                 }
-                div {
+                div class="long" {
                     dt { (t!(tr, "dash-stat-ways")) }
                     dd id="listen-ways" { (live.listen_ways) }
                 }
@@ -184,7 +184,10 @@ fn library(tr: Tr, lib: &LibraryView, live: &LiveWords) -> Markup {
                     dt { (t!(tr, "dash-stat-upload")) }
                     dd id="upload-rate" { (live.upload_rate) }
                 }
-                div { dt { (t!(tr, "dash-stat-tracker")) } dd id="tracker" { (live.tracker) } }
+                div class="long" {
+                    dt { (t!(tr, "dash-stat-tracker")) }
+                    dd id="tracker" { (live.tracker) }
+                }
             }
             h3 { (t!(tr, "dash-storage")) }
             ul {
@@ -216,7 +219,8 @@ fn library(tr: Tr, lib: &LibraryView, live: &LiveWords) -> Markup {
 }
 
 fn publish(tr: Tr, csrf: &str, max_upload_mb: u64) -> Markup {
-    let max = size(tr, max_upload_mb.saturating_mul(1_000_000));
+    // The limit as the operator set it, in whole megabytes.
+    let max = t!(tr, "size-mb", n = number(tr, max_upload_mb)).replace(' ', "\u{a0}");
     section(
         "publish",
         &t!(tr, "dash-publish-title"),

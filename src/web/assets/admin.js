@@ -43,9 +43,9 @@ function graph (id, values, words) {
   const mark = (x, anchor) => {
     const t = document.createElementNS('http://www.w3.org/2000/svg', 'text')
     t.setAttribute('x', x)
-    t.setAttribute('y', values.length < 2 ? 34 : 12)
+    t.setAttribute('y', values.length < 2 ? 35 : 15)
     t.setAttribute('text-anchor', anchor)
-    t.setAttribute('font-size', values.length < 2 ? 12 : 11)
+    t.setAttribute('font-size', 14)
     t.textContent = words.mark
     return t
   }
