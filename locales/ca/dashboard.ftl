@@ -1,1 +1,209 @@
-# placeholder
+# El tauler (/admin un cop dins): cada secció, els avisos i les alertes, i les paraules que
+# escriu el seu script.
+
+# Títol de la pàgina, capçalera i enllaços a les seccions.
+dash-title = { $station } – configuració
+dash-log-out = Surt
+dash-nav = Seccions
+dash-nav-air = En directe
+dash-nav-library = Biblioteca
+dash-nav-publish = Publica
+dash-nav-share = Comparteix
+dash-nav-episodes = Episodis
+dash-nav-schedule = Graella
+dash-nav-federation = Ràdios germanes
+dash-nav-settings = Configuració
+
+# El que ha fet l'últim canvi (avís verd a dalt).
+dash-done-saved = Desat. El canvi ja funciona.
+dash-done-restarting = Desat. La ràdio reinicia el so i la biblioteca per aplicar-lo: torna d'aquí a uns segons.
+dash-done-schedule = Graella desada; les properes gravacions portaran el nom dels seus programes.
+dash-done-episode = S'han desat el títol i les notes de l'episodi.
+dash-done-mirror-approved = Còpia aprovada: les aplicacions dels oients ja hi poden descarregar.
+dash-done-mirror-removed = Còpia treta. No torna a la llista fins que la permetis a Ràdios germanes.
+dash-done-mirror-allowed = Aquella caixa podrà tornar a copiar aquesta ràdio quan ho demostri.
+
+# Alertes (en vermell, a dalt): què passa i què cal fer.
+dash-warn-settings = Configuració: { $problem }.
+dash-warn-no-input = No entra so: la targeta de so no respon. Comprova que està connectada; la caixa ho torna a provar cada pocs segons i torna a l'aire sola.
+dash-warn-silence = { $secs ->
+    [one] Silenci a l'antena fa 1 segon. Té la sortida de la taula silenciada o el fader abaixat?
+   *[other] Silenci a l'antena fa { $secs } segons. Té la sortida de la taula silenciada o el fader abaixat?
+}
+dash-warn-usb-missing = Falta el disc USB: { $path }. Torna'l a connectar: els seus episodis tornen sense haver-los de llegir de nou.
+dash-warn-disk-full = La memòria de la caixa és gairebé plena (en queden { $free }). Esborra gravacions o pujades antigues, o fes servir una targeta més gran.
+dash-warn-browser-tracker = Ara mateix qui escolta des del navegador no es pot trobar: la caixa no arriba al seu punt de trobada. Comprova la connexió a internet de la caixa.
+dash-warn-unreadable = { $n ->
+    [one] No s'ha pogut llegir 1 fitxer de la biblioteca; apareix a Biblioteca. Els altres estan bé.
+   *[other] No s'han pogut llegir { $n } fitxers de la biblioteca; apareixen a Biblioteca. Els altres estan bé.
+}
+
+# En directe: estat, mesurador de nivell, oients i gràfiques del dia.
+dash-air-title = En directe
+dash-air-on = A l'aire
+dash-air-starting = Engegant
+dash-air-no-input = Sense entrada
+dash-air-off = Sense entrada de directe
+dash-meter-quiet = Nivell de so: encara no entra so
+dash-meter-now = Nivell de so: esquerre { $left } dB, dret { $right } dB
+dash-meter-hint = Les barres es mouen amb el so que entra. El verd és correcte; el vermell vol dir massa fort: abaixa una mica la sortida de la taula.
+dash-air-off-hint = Per sortir en directe, tria l'entrada de so a
+dash-air-off-link = Configuració
+dash-stat-listeners = Escoltant ara
+dash-stat-ways = Com escolten
+dash-stat-p2p = Compartint als navegadors
+dash-stat-uptime = En marxa des de fa
+dash-listen-ways = Emissió: { $stream } · Reproductors: { $players } (compartint: { $sharing })
+dash-last-day = Últimes 24 hores
+dash-graph-listeners = Oients
+dash-graph-upload = Enviament als oients
+dash-graph-collecting = Recollint dades: un punt per minut
+dash-graph-peak = màxim { $peak }
+dash-graph-listeners-text = Oients en les últimes 24 hores: màxim { $peak }, ara { $now }.
+dash-graph-upload-text = Enviament en les últimes 24 hores: màxim { $peak }, ara { $now }.
+dash-graph-empty-text = Encara no hi ha historial: s'hi afegeix un punt cada minut.
+
+# Biblioteca: episodis compartits, fitxers en lectura, emmagatzematge, fitxers il·legibles.
+dash-library-title = Biblioteca
+dash-library-items = Episodis compartits:
+dash-hashing = Llegint fitxers nous:
+dash-hashing-progress = { $done } de { $total } fitxers ({ $bytes_done } de { $bytes_total })
+dash-hashing-hint = Cada fitxer nou es llegeix una vegada per preparar-lo per compartir; una biblioteca gran triga una estona la primera vegada.
+dash-stat-peers = Compartint amb
+dash-stat-upload = Enviant ara
+dash-stat-tracker = Punt de trobada
+dash-tracker-line = Episodis: { $swarms } · Dispositius: { $peers }
+dash-storage = Emmagatzematge
+dash-storage-missing = no hi és (desconnectat?)
+dash-storage-free = connectat, { $free } lliures
+dash-storage-present = connectat
+dash-storage-none = No hi ha cap carpeta de biblioteca: afegeix-ne una a Configuració.
+dash-problems = Fitxers que no s'han pogut llegir
+
+# Publica un episodi (el formulari de pujada i el que escriu el seu script).
+dash-publish-title = Publica un episodi
+dash-upload-file = Fitxer d'àudio (MP3, Ogg, Opus, FLAC, WAV o M4A, fins a { $max })
+dash-field-title = Títol
+dash-field-notes = Notes
+dash-upload-submit = Publica
+dash-upload-hint = Si cau la wifi, torna a triar el mateix fitxer: la pujada continua on s'havia aturat.
+dash-js-choose-file = Primer tria un fitxer.
+dash-js-sending = Enviant: { $done } de { $total }
+dash-js-retry = S'ha perdut la connexió; s'està tornant a provar ({ $n })…
+dash-js-published = Publicat. La caixa l'està preparant per compartir; sortirà a la llista d'aquí a un minut.
+dash-js-error = Alguna cosa ha fallat (error { $status }).
+
+# Comparteix: les adreces per difondre, amb els seus codis QR.
+dash-share-title = Comparteix
+dash-share-listen = Pàgina per escoltar
+dash-share-live = Directe
+dash-share-feed = Pòdcast
+dash-share-qr = Codi QR de: { $what }
+dash-share-address = Adreça de: { $what }
+dash-copy = Copia
+dash-js-copied = Copiat
+dash-js-selected = Seleccionat: copia-ho
+
+# Episodis: edita el títol i les notes de cadascun.
+dash-episodes-title = Episodis
+dash-episode-edit = Edita
+dash-save = Desa
+dash-copy-magnet = Copia l'enllaç magnet
+dash-qr-code = Codi QR
+dash-episodes-none = Encara no hi ha episodis.
+
+# Graella setmanal.
+dash-schedule-title = Graella setmanal
+dash-schedule-hint = Les gravacions porten el nom del programa que és a l'aire. Buida el nom d'un programa per treure'l; l'última fila n'afegeix un.
+dash-show = Programa
+dash-show-new = Nom del programa nou
+dash-show-day = Dia
+dash-show-start = Comença
+dash-show-end = Acaba
+dash-schedule-save = Desa la graella
+
+# Ràdios germanes: la clau d'aquesta caixa, les ràdios que segueix.
+dash-sisters-title = Ràdios germanes
+dash-key = Clau d'aquesta caixa:
+dash-key-hint = Les ràdios que segueixen aquesta comproven la seva llista d'episodis amb aquesta clau. Llegeix-los-la per comparar-la. Desa'n una còpia: una caixa de recanvi amb la mateixa clau és de confiança des del primer moment.
+dash-key-download = Desa una còpia de la clau
+dash-follows = Ràdios que segueix aquesta caixa
+dash-follow-key = Clau: { $key }
+dash-follow-key-unseen = Clau: encara no vista
+dash-follow-retry = proper intent d'aquí a { $secs } s
+dash-follow-mirrored = Episodis copiats aquí: { $mirrored } de { $items }
+dash-follow-pending = Encara no s'hi ha contactat.
+dash-follow-claim-ok = Aquella ràdio té aquesta caixa a la seva llista de còpies.
+dash-follow-claim-refused = Aquella ràdio encara no té aquesta caixa a la seva llista de còpies. Ha respost: { $why }
+dash-follows-none = Cap encara: afegeix l'adreça d'una ràdio a Configuració.
+dash-follow-unreachable = La ràdio no respon. Comprova la seva adreça i la connexió a internet d'aquesta caixa.
+dash-follow-refused = No es pot fer servir aquesta adreça: { $why }
+dash-follow-not-station = Aquesta adreça no respon com la caixa d'una ràdio.
+dash-follow-key-changed = La ràdio ara signa amb una clau diferent de la que es va veure la primera vegada. Si ha canviat de caixa, qui la porta ha de carregar la clau antiga a la nova.
+dash-follow-old-list = La ràdio ha enviat una llista d'episodis més antiga que una altra ja vista.
+dash-follow-local = Aquesta caixa no ha pogut desar el que ha llegit: { $why }
+
+# Caixes que copien aquesta ràdio, i com ha anat la seva última comprovació.
+dash-mirrors-title = Caixes que copien aquesta ràdio
+dash-mirrors-hint = Una caixa només surt com a còpia després que aquesta caixa n'hagi descarregat trossos a l'atzar dels episodis que té i hagi comprovat que són iguals que aquí. Cadascuna es torna a comprovar sovint i es treu si falla.
+dash-mirrors-approval = A més, les còpies noves esperen la teva aprovació (Configuració).
+dash-mirror-listed = { $n ->
+    [one] A la llista per a 1 episodi.
+   *[other] A la llista per a { $n } episodis.
+}
+dash-mirror-waiting = { $n ->
+    [one] Té 1 episodi; espera la teva aprovació.
+   *[other] Té { $n } episodis; espera la teva aprovació.
+}
+dash-mirror-dropped = Fora de la llista: ha fallat l'última comprovació.
+dash-mirror-checked = Comprovada { $ago }: { $result }.
+dash-mirror-passed = Última vegada que l'ha superada: { $ago }.
+dash-check-matched = { $pieces ->
+    [one] el tros demanat a l'atzar és igual que la còpia d'aquesta ràdio
+   *[other] els { $pieces } trossos demanats a l'atzar són iguals que la còpia d'aquesta ràdio
+}
+dash-check-wrong = el tros { $piece } de «{ $name }» no és igual que la còpia d'aquesta ràdio
+dash-check-unanswered = no ha lliurat un tros de «{ $name }»
+dash-check-nothing = no té cap episodi d'aquesta ràdio
+dash-check-unreachable = la seva adreça no respon
+dash-check-not-station = la seva adreça no respon com la caixa d'una ràdio
+dash-check-bad-address = la seva adreça no és vàlida
+dash-check-too-slow = ha trigat massa a lliurar els trossos demanats
+dash-approve = Aprova
+dash-remove = Treu
+dash-mirrors-none = Cap encara.
+dash-removed-title = Còpies tretes
+dash-removed-hint = Aquestes caixes no surten a la llista, diguin el que diguin, fins que les tornis a permetre.
+dash-removed-at = treta { $ago }
+dash-allow = Torna a permetre
+
+# Punts de trobada (trackers) i la clau d'una caixa antiga.
+dash-trackers-title = Punts de trobada (trackers)
+dash-trackers-hint = Els punts de trobada ajuden els oients a trobar-se. La caixa en comprova cadascun cada pocs minuts; els enllaços posen primer els que funcionen.
+dash-tracker-dead = No respon: queda fora dels enllaços.
+dash-tracker-ok = respon el { $percent } %
+dash-tracker-ok-ms = respon el { $percent } %, { $ms } ms
+dash-trackers-none = Encara sense comprovar.
+dash-key-old = Fes servir la clau d'una caixa antiga
+dash-key-saved = Clau desada
+dash-key-use = Fes servir aquesta clau
+
+# Configuració.
+dash-settings-title = Configuració
+dash-about = Sobre la ràdio
+dash-audio = Entrada de so
+dash-audio-none = Sense directe
+dash-audio-sine = To de prova
+dash-audio-hint = Després de desar, mira com es mouen les barres de nivell de dalt amb la taula.
+dash-bitrate = Qualitat de l'emissió (kb/s; 128 està bé, 64 estalvia dades)
+dash-library-folders = Carpetes de la biblioteca (una per línia)
+dash-usb-none = Ara mateix no es detecta cap disc USB.
+dash-usb-found = Discos USB trobats: { $list }
+dash-upload-limit = Límit d'enviament (KiB/s, 0 = sense límit; abaixa'l si internet de casa va lent)
+dash-extra-trackers = Més punts de trobada (trackers, un per línia)
+dash-public-url = Adreça pública per als oients (buida: la del navegador)
+dash-max-upload = Pujada màxima (MB)
+dash-follow-field = Ràdios germanes per seguir i copiar (una adreça per línia)
+dash-approve-mirrors = Les còpies noves d'aquesta ràdio necessiten la meva aprovació abans de sortir a la llista
+dash-remote-admin = Permet aquesta pàgina des de fora de la xarxa local (només amb una contrasenya forta)
+dash-settings-save = Desa la configuració

@@ -1,1 +1,209 @@
-# placeholder
+# The dashboard (/admin once logged in): every section, its notices and warnings, and the
+# words its script writes.
+
+# Page title, header and the section links.
+dash-title = { $station } – settings
+dash-log-out = Log out
+dash-nav = Sections
+dash-nav-air = On air
+dash-nav-library = Library
+dash-nav-publish = Publish
+dash-nav-share = Share
+dash-nav-episodes = Episodes
+dash-nav-schedule = Schedule
+dash-nav-federation = Sister stations
+dash-nav-settings = Settings
+
+# What the last change did (green notice at the top).
+dash-done-saved = Saved. The change is in use now.
+dash-done-restarting = Saved. The station restarts its audio and library services to use it: back in a few seconds.
+dash-done-schedule = The schedule is saved; the next recordings are named after it.
+dash-done-episode = The episode's title and notes are saved.
+dash-done-mirror-approved = The mirror is approved: listeners' apps can download from it now.
+dash-done-mirror-removed = The mirror is removed. It is not listed again until you allow it under Sister stations.
+dash-done-mirror-allowed = The box may mirror this station again once it proves it.
+
+# Warnings (red, at the top): what is wrong and what to do.
+dash-warn-settings = Settings: { $problem }.
+dash-warn-no-input = No sound input: the sound card is not answering. Check that it is plugged in; the box tries again every few seconds and goes back on air by itself.
+dash-warn-silence = { $secs ->
+    [one] Silence on air for 1 second. Is the mixer's output muted or its fader down?
+   *[other] Silence on air for { $secs } seconds. Is the mixer's output muted or its fader down?
+}
+dash-warn-usb-missing = USB storage missing: { $path }. Plug it back in: its episodes come back without being read again.
+dash-warn-disk-full = The box's own storage is almost full ({ $free } left). Delete old recordings or uploads, or use a bigger card.
+dash-warn-browser-tracker = Web listeners cannot find each other right now: the box cannot reach its meeting point for browsers. Check the box's internet connection.
+dash-warn-unreadable = { $n ->
+    [one] 1 file in the library could not be read; it is listed under Library. The others are fine.
+   *[other] { $n } files in the library could not be read; they are listed under Library. The others are fine.
+}
+
+# On air: the live state, the level meter, the listeners and the day's graphs.
+dash-air-title = On air
+dash-air-on = On air
+dash-air-starting = Starting
+dash-air-no-input = No input
+dash-air-off = No live input set
+dash-meter-quiet = Sound level: no sound yet
+dash-meter-now = Sound level: left { $left } dB, right { $right } dB
+dash-meter-hint = The bars move with the sound coming in. Green is fine; red means too loud: turn the mixer's output down a little.
+dash-air-off-hint = To go on air, choose the sound input in
+dash-air-off-link = Settings
+dash-stat-listeners = Listening now
+dash-stat-ways = How they listen
+dash-stat-p2p = Sharing in browsers
+dash-stat-uptime = Running for
+dash-listen-ways = Stream: { $stream } · Players: { $players } (sharing: { $sharing })
+dash-last-day = Last 24 hours
+dash-graph-listeners = Listeners
+dash-graph-upload = Sending to listeners
+dash-graph-collecting = Collecting: one point a minute
+dash-graph-peak = peak { $peak }
+dash-graph-listeners-text = Listeners over the last 24 hours: peak { $peak }, now { $now }.
+dash-graph-upload-text = Sending over the last 24 hours: peak { $peak }, now { $now }.
+dash-graph-empty-text = No history yet: one point is added each minute.
+
+# Library: episodes shared, files being read, storage, unreadable files.
+dash-library-title = Library
+dash-library-items = Episodes shared:
+dash-hashing = Reading new files:
+dash-hashing-progress = { $done } of { $total } files ({ $bytes_done } of { $bytes_total })
+dash-hashing-hint = Each new file is read once to prepare it for sharing; a big library takes a while the first time.
+dash-stat-peers = Sharing with
+dash-stat-upload = Sending now
+dash-stat-tracker = Meeting point
+dash-tracker-line = Episodes: { $swarms } · Devices: { $peers }
+dash-storage = Storage
+dash-storage-missing = missing (unplugged?)
+dash-storage-free = present, { $free } free
+dash-storage-present = present
+dash-storage-none = No library folder set: add one under Settings.
+dash-problems = Files that could not be read
+
+# Publish an episode (the upload form and the words its script writes).
+dash-publish-title = Publish an episode
+dash-upload-file = Audio file (MP3, Ogg, Opus, FLAC, WAV or M4A, up to { $max })
+dash-field-title = Title
+dash-field-notes = Notes
+dash-upload-submit = Publish
+dash-upload-hint = If the Wi-Fi drops, choose the same file again: the upload goes on where it stopped.
+dash-js-choose-file = Choose a file first.
+dash-js-sending = Sending: { $done } of { $total }
+dash-js-retry = Connection lost; trying again ({ $n })…
+dash-js-published = Published. The box is preparing it for sharing; it appears in the list in a minute.
+dash-js-error = Something went wrong (error { $status }).
+
+# Share: the addresses to hand out, with their QR codes.
+dash-share-title = Share
+dash-share-listen = Listen page
+dash-share-live = Live stream
+dash-share-feed = Podcast feed
+dash-share-qr = QR code for: { $what }
+dash-share-address = Address of: { $what }
+dash-copy = Copy
+dash-js-copied = Copied
+dash-js-selected = Selected: copy it
+
+# Episodes: edit each one's title and notes.
+dash-episodes-title = Episodes
+dash-episode-edit = Edit
+dash-save = Save
+dash-copy-magnet = Copy magnet link
+dash-qr-code = QR code
+dash-episodes-none = No episodes yet.
+
+# Weekly schedule.
+dash-schedule-title = Weekly schedule
+dash-schedule-hint = Recordings are named after the show on air. Empty a show's name to remove it; the last row adds one.
+dash-show = Show
+dash-show-new = New show's name
+dash-show-day = Day
+dash-show-start = Starts
+dash-show-end = Ends
+dash-schedule-save = Save schedule
+
+# Sister stations: this box's key, the stations it follows.
+dash-sisters-title = Sister stations
+dash-key = This box's key:
+dash-key-hint = Stations that follow this one check its list of episodes with this key. Read it to them to compare. Keep a copy: a replacement box with the same key is trusted at once.
+dash-key-download = Save a copy of the key
+dash-follows = Stations this box follows
+dash-follow-key = Key: { $key }
+dash-follow-key-unseen = Key: not seen yet
+dash-follow-retry = next try in { $secs } s
+dash-follow-mirrored = Episodes copied here: { $mirrored } of { $items }
+dash-follow-pending = Not contacted yet.
+dash-follow-claim-ok = This station lists this box as one of its mirrors.
+dash-follow-claim-refused = This station does not list this box as a mirror yet. It said: { $why }
+dash-follows-none = None yet: add a station's address under Settings.
+dash-follow-unreachable = The station does not answer. Check its address and this box's internet connection.
+dash-follow-refused = This address cannot be used: { $why }
+dash-follow-not-station = This address does not answer like a station's box.
+dash-follow-key-changed = The station now signs with a different key from the one seen first. If it replaced its box, its operator should load the old key into the new one.
+dash-follow-old-list = The station sent an older list of episodes than one already seen.
+dash-follow-local = This box could not keep what it read: { $why }
+
+# Boxes that mirror this station, and how their last check went.
+dash-mirrors-title = Boxes that mirror this station
+dash-mirrors-hint = A box is listed as a mirror only after this box downloaded random pieces of the episodes it holds and found them the same as here. Each is checked again regularly and dropped if it fails.
+dash-mirrors-approval = New mirrors also wait for your approval (Settings).
+dash-mirror-listed = { $n ->
+    [one] Listed for 1 episode.
+   *[other] Listed for { $n } episodes.
+}
+dash-mirror-waiting = { $n ->
+    [one] Holds 1 episode; waiting for your approval.
+   *[other] Holds { $n } episodes; waiting for your approval.
+}
+dash-mirror-dropped = Not listed: its last check failed.
+dash-mirror-checked = Checked { $ago }: { $result }.
+dash-mirror-passed = Last passed { $ago }.
+dash-check-matched = { $pieces ->
+    [one] the random piece asked for matches this station's copy
+   *[other] the { $pieces } random pieces asked for match this station's copy
+}
+dash-check-wrong = piece { $piece } of “{ $name }” is not the same as this station's copy
+dash-check-unanswered = it did not hand over a piece of “{ $name }”
+dash-check-nothing = it holds none of this station's episodes
+dash-check-unreachable = its address does not answer
+dash-check-not-station = its address does not answer like a station's box
+dash-check-bad-address = its address is not valid
+dash-check-too-slow = too slow to hand over the pieces asked for
+dash-approve = Approve
+dash-remove = Remove
+dash-mirrors-none = None yet.
+dash-removed-title = Removed mirrors
+dash-removed-hint = These boxes are not listed, whatever they claim, until you allow them again.
+dash-removed-at = removed { $ago }
+dash-allow = Allow again
+
+# Meeting points (trackers) and the key of an old box.
+dash-trackers-title = Meeting points (trackers)
+dash-trackers-hint = Meeting points help listeners find each other. The box checks each every few minutes; links list the healthy ones first.
+dash-tracker-dead = Not answering: left out of the links.
+dash-tracker-ok = { $percent } % answered
+dash-tracker-ok-ms = { $percent } % answered, { $ms } ms
+dash-trackers-none = Not checked yet.
+dash-key-old = Use the key of an old box
+dash-key-saved = Saved key
+dash-key-use = Use this key
+
+# Settings.
+dash-settings-title = Settings
+dash-about = About the station
+dash-audio = Sound input
+dash-audio-none = No live input
+dash-audio-sine = Test tone
+dash-audio-hint = After saving, watch the level bars above move with the mixer.
+dash-bitrate = Stream quality (kb/s; 128 is good, 64 saves data)
+dash-library-folders = Library folders (one per line)
+dash-usb-none = No USB storage detected right now.
+dash-usb-found = USB storage found: { $list }
+dash-upload-limit = Sending limit (KiB/s, 0 = no limit; lower it if the home internet gets slow)
+dash-extra-trackers = Extra meeting points (trackers, one per line)
+dash-public-url = Public address listeners use (empty: the address in the browser)
+dash-max-upload = Largest upload (MB)
+dash-follow-field = Sister stations to follow and mirror (one address per line)
+dash-approve-mirrors = New mirrors of this station need my approval before they are listed
+dash-remote-admin = Allow this page from outside the local network (only with a strong password)
+dash-settings-save = Save settings

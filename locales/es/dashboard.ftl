@@ -1,1 +1,209 @@
-# placeholder
+# El panel (/admin tras entrar): cada sección, sus avisos y alertas, y las palabras que
+# escribe su script.
+
+# Título de la página, cabecera y enlaces a las secciones.
+dash-title = { $station } – ajustes
+dash-log-out = Salir
+dash-nav = Secciones
+dash-nav-air = En directo
+dash-nav-library = Biblioteca
+dash-nav-publish = Publicar
+dash-nav-share = Compartir
+dash-nav-episodes = Episodios
+dash-nav-schedule = Parrilla
+dash-nav-federation = Radios hermanas
+dash-nav-settings = Ajustes
+
+# Lo que hizo el último cambio (aviso verde arriba).
+dash-done-saved = Guardado. El cambio ya está en marcha.
+dash-done-restarting = Guardado. La radio reinicia el sonido y la biblioteca para aplicarlo: vuelve en unos segundos.
+dash-done-schedule = Parrilla guardada; las próximas grabaciones llevarán el nombre de sus programas.
+dash-done-episode = Se han guardado el título y las notas del episodio.
+dash-done-mirror-approved = Copia aprobada: las aplicaciones de los oyentes ya pueden descargar de ella.
+dash-done-mirror-removed = Copia quitada. No vuelve a la lista hasta que la permitas en Radios hermanas.
+dash-done-mirror-allowed = Esa caja podrá volver a copiar esta radio cuando lo demuestre.
+
+# Alertas (en rojo, arriba): qué pasa y qué hacer.
+dash-warn-settings = Ajustes: { $problem }.
+dash-warn-no-input = No entra sonido: la tarjeta de sonido no responde. Comprueba que está conectada; la caja lo vuelve a intentar cada pocos segundos y vuelve al aire sola.
+dash-warn-silence = { $secs ->
+    [one] Silencio en antena desde hace 1 segundo. ¿Está silenciada la salida de la mesa o bajado el fader?
+   *[other] Silencio en antena desde hace { $secs } segundos. ¿Está silenciada la salida de la mesa o bajado el fader?
+}
+dash-warn-usb-missing = Falta el disco USB: { $path }. Vuelve a conectarlo: sus episodios vuelven sin tener que leerlos otra vez.
+dash-warn-disk-full = La memoria de la caja está casi llena (quedan { $free }). Borra grabaciones o subidas antiguas, o usa una tarjeta más grande.
+dash-warn-browser-tracker = Ahora mismo quienes escuchan en el navegador no pueden encontrarse: la caja no llega a su punto de encuentro. Comprueba la conexión a internet de la caja.
+dash-warn-unreadable = { $n ->
+    [one] No se pudo leer 1 archivo de la biblioteca; aparece en Biblioteca. Los demás están bien.
+   *[other] No se pudieron leer { $n } archivos de la biblioteca; aparecen en Biblioteca. Los demás están bien.
+}
+
+# En directo: estado, medidor de nivel, oyentes y gráficas del día.
+dash-air-title = En directo
+dash-air-on = En el aire
+dash-air-starting = Arrancando
+dash-air-no-input = Sin entrada
+dash-air-off = Sin entrada de directo
+dash-meter-quiet = Nivel de sonido: aún no entra sonido
+dash-meter-now = Nivel de sonido: izquierdo { $left } dB, derecho { $right } dB
+dash-meter-hint = Las barras se mueven con el sonido que entra. Verde está bien; rojo es demasiado fuerte: baja un poco la salida de la mesa.
+dash-air-off-hint = Para salir en directo, elige la entrada de sonido en
+dash-air-off-link = Ajustes
+dash-stat-listeners = Escuchando ahora
+dash-stat-ways = Cómo escuchan
+dash-stat-p2p = Compartiendo en navegadores
+dash-stat-uptime = Funcionando desde hace
+dash-listen-ways = Emisión: { $stream } · Reproductores: { $players } (compartiendo: { $sharing })
+dash-last-day = Últimas 24 horas
+dash-graph-listeners = Oyentes
+dash-graph-upload = Envío a oyentes
+dash-graph-collecting = Recogiendo datos: un punto por minuto
+dash-graph-peak = máximo { $peak }
+dash-graph-listeners-text = Oyentes en las últimas 24 horas: máximo { $peak }, ahora { $now }.
+dash-graph-upload-text = Envío en las últimas 24 horas: máximo { $peak }, ahora { $now }.
+dash-graph-empty-text = Aún no hay historial: se añade un punto cada minuto.
+
+# Biblioteca: episodios compartidos, archivos en lectura, almacenamiento, archivos ilegibles.
+dash-library-title = Biblioteca
+dash-library-items = Episodios compartidos:
+dash-hashing = Leyendo archivos nuevos:
+dash-hashing-progress = { $done } de { $total } archivos ({ $bytes_done } de { $bytes_total })
+dash-hashing-hint = Cada archivo nuevo se lee una vez para prepararlo para compartir; una biblioteca grande tarda un rato la primera vez.
+dash-stat-peers = Compartiendo con
+dash-stat-upload = Enviando ahora
+dash-stat-tracker = Punto de encuentro
+dash-tracker-line = Episodios: { $swarms } · Dispositivos: { $peers }
+dash-storage = Almacenamiento
+dash-storage-missing = no está (¿desconectado?)
+dash-storage-free = conectado, { $free } libres
+dash-storage-present = conectado
+dash-storage-none = No hay carpeta de biblioteca: añade una en Ajustes.
+dash-problems = Archivos que no se pudieron leer
+
+# Publicar un episodio (el formulario de subida y lo que escribe su script).
+dash-publish-title = Publicar un episodio
+dash-upload-file = Archivo de audio (MP3, Ogg, Opus, FLAC, WAV o M4A, hasta { $max })
+dash-field-title = Título
+dash-field-notes = Notas
+dash-upload-submit = Publicar
+dash-upload-hint = Si se cae el wifi, vuelve a elegir el mismo archivo: la subida sigue donde se quedó.
+dash-js-choose-file = Elige primero un archivo.
+dash-js-sending = Enviando: { $done } de { $total }
+dash-js-retry = Se perdió la conexión; reintentando ({ $n })…
+dash-js-published = Publicado. La caja lo está preparando para compartir; aparecerá en la lista en un minuto.
+dash-js-error = Algo ha fallado (error { $status }).
+
+# Compartir: las direcciones para difundir, con sus códigos QR.
+dash-share-title = Compartir
+dash-share-listen = Página para escuchar
+dash-share-live = Directo
+dash-share-feed = Pódcast
+dash-share-qr = Código QR de: { $what }
+dash-share-address = Dirección de: { $what }
+dash-copy = Copiar
+dash-js-copied = Copiado
+dash-js-selected = Seleccionado: cópialo
+
+# Episodios: editar el título y las notas de cada uno.
+dash-episodes-title = Episodios
+dash-episode-edit = Editar
+dash-save = Guardar
+dash-copy-magnet = Copiar enlace magnet
+dash-qr-code = Código QR
+dash-episodes-none = Todavía no hay episodios.
+
+# Parrilla semanal.
+dash-schedule-title = Parrilla semanal
+dash-schedule-hint = Las grabaciones llevan el nombre del programa en antena. Vacía el nombre de un programa para quitarlo; la última fila añade uno.
+dash-show = Programa
+dash-show-new = Nombre del programa nuevo
+dash-show-day = Día
+dash-show-start = Empieza
+dash-show-end = Termina
+dash-schedule-save = Guardar parrilla
+
+# Radios hermanas: la clave de esta caja, las radios que sigue.
+dash-sisters-title = Radios hermanas
+dash-key = Clave de esta caja:
+dash-key-hint = Las radios que siguen a esta comprueban su lista de episodios con esta clave. Léesela para compararla. Guarda una copia: una caja de repuesto con la misma clave es de confianza desde el primer momento.
+dash-key-download = Guardar una copia de la clave
+dash-follows = Radios que sigue esta caja
+dash-follow-key = Clave: { $key }
+dash-follow-key-unseen = Clave: aún no vista
+dash-follow-retry = próximo intento en { $secs } s
+dash-follow-mirrored = Episodios copiados aquí: { $mirrored } de { $items }
+dash-follow-pending = Aún sin contactar.
+dash-follow-claim-ok = Esa radio tiene a esta caja en su lista de copias.
+dash-follow-claim-refused = Esa radio aún no tiene a esta caja en su lista de copias. Respondió: { $why }
+dash-follows-none = Ninguna todavía: añade la dirección de una radio en Ajustes.
+dash-follow-unreachable = La radio no responde. Comprueba su dirección y la conexión a internet de esta caja.
+dash-follow-refused = No se puede usar esta dirección: { $why }
+dash-follow-not-station = Esta dirección no responde como la caja de una radio.
+dash-follow-key-changed = La radio firma ahora con una clave distinta de la que se vio la primera vez. Si ha cambiado de caja, quien la lleva debe cargar la clave antigua en la nueva.
+dash-follow-old-list = La radio ha enviado una lista de episodios más antigua que otra ya vista.
+dash-follow-local = Esta caja no pudo guardar lo que leyó: { $why }
+
+# Cajas que copian esta radio, y cómo fue su última comprobación.
+dash-mirrors-title = Cajas que copian esta radio
+dash-mirrors-hint = Una caja solo aparece como copia después de que esta caja descargue trozos al azar de los episodios que tiene y compruebe que son iguales que aquí. Cada una se vuelve a comprobar a menudo y se quita si falla.
+dash-mirrors-approval = Las copias nuevas esperan además tu aprobación (Ajustes).
+dash-mirror-listed = { $n ->
+    [one] En la lista para 1 episodio.
+   *[other] En la lista para { $n } episodios.
+}
+dash-mirror-waiting = { $n ->
+    [one] Tiene 1 episodio; espera tu aprobación.
+   *[other] Tiene { $n } episodios; espera tu aprobación.
+}
+dash-mirror-dropped = Fuera de la lista: falló su última comprobación.
+dash-mirror-checked = Comprobada { $ago }: { $result }.
+dash-mirror-passed = Última vez que la superó: { $ago }.
+dash-check-matched = { $pieces ->
+    [one] el trozo pedido al azar es igual que la copia de esta radio
+   *[other] los { $pieces } trozos pedidos al azar son iguales que la copia de esta radio
+}
+dash-check-wrong = el trozo { $piece } de «{ $name }» no es igual que la copia de esta radio
+dash-check-unanswered = no entregó un trozo de «{ $name }»
+dash-check-nothing = no tiene ningún episodio de esta radio
+dash-check-unreachable = su dirección no responde
+dash-check-not-station = su dirección no responde como la caja de una radio
+dash-check-bad-address = su dirección no es válida
+dash-check-too-slow = tardó demasiado en entregar los trozos pedidos
+dash-approve = Aprobar
+dash-remove = Quitar
+dash-mirrors-none = Ninguna todavía.
+dash-removed-title = Copias quitadas
+dash-removed-hint = Estas cajas no aparecen en la lista, digan lo que digan, hasta que las vuelvas a permitir.
+dash-removed-at = quitada { $ago }
+dash-allow = Volver a permitir
+
+# Puntos de encuentro (trackers) y la clave de una caja antigua.
+dash-trackers-title = Puntos de encuentro (trackers)
+dash-trackers-hint = Los puntos de encuentro ayudan a los oyentes a encontrarse. La caja comprueba cada uno cada pocos minutos; los enlaces ponen primero los que funcionan.
+dash-tracker-dead = No responde: se deja fuera de los enlaces.
+dash-tracker-ok = responde el { $percent } %
+dash-tracker-ok-ms = responde el { $percent } %, { $ms } ms
+dash-trackers-none = Aún sin comprobar.
+dash-key-old = Usar la clave de una caja antigua
+dash-key-saved = Clave guardada
+dash-key-use = Usar esta clave
+
+# Ajustes.
+dash-settings-title = Ajustes
+dash-about = Sobre la radio
+dash-audio = Entrada de sonido
+dash-audio-none = Sin directo
+dash-audio-sine = Tono de prueba
+dash-audio-hint = Después de guardar, mira cómo se mueven las barras de nivel de arriba con la mesa.
+dash-bitrate = Calidad de la emisión (kb/s; 128 está bien, 64 ahorra datos)
+dash-library-folders = Carpetas de la biblioteca (una por línea)
+dash-usb-none = Ahora mismo no se detecta ningún disco USB.
+dash-usb-found = Discos USB encontrados: { $list }
+dash-upload-limit = Límite de envío (KiB/s, 0 = sin límite; bájalo si internet en casa va lento)
+dash-extra-trackers = Más puntos de encuentro (trackers, uno por línea)
+dash-public-url = Dirección pública para los oyentes (vacía: la del navegador)
+dash-max-upload = Subida máxima (MB)
+dash-follow-field = Radios hermanas que seguir y copiar (una dirección por línea)
+dash-approve-mirrors = Las copias nuevas de esta radio necesitan mi aprobación antes de aparecer
+dash-remote-admin = Permitir esta página desde fuera de la red local (solo con una contraseña fuerte)
+dash-settings-save = Guardar ajustes

@@ -1,1 +1,209 @@
-# placeholder
+# Panela (/admin, saioa hasi ondoren): atal guztiak, oharrak eta abisuak, eta bere
+# scriptak idazten dituen hitzak.
+
+# Orriaren izenburua, goiburua eta ataletarako estekak.
+dash-title = { $station } – ezarpenak
+dash-log-out = Irten
+dash-nav = Orriko zatiak
+dash-nav-air = Zuzenean
+dash-nav-library = Liburutegia
+dash-nav-publish = Argitaratu
+dash-nav-share = Partekatu
+dash-nav-episodes = Atalak
+dash-nav-schedule = Programazioa
+dash-nav-federation = Irrati ahizpak
+dash-nav-settings = Ezarpenak
+
+# Azken aldaketak egin duena (ohar berdea, goian).
+dash-done-saved = Gordeta. Aldaketa martxan dago jada.
+dash-done-restarting = Gordeta. Irratiak soinua eta liburutegia berrabiarazten ditu aldaketa aplikatzeko: segundo batzuk barru itzuliko da.
+dash-done-schedule = Programazioa gordeta; hurrengo grabazioek bere saioen izena izango dute.
+dash-done-episode = Atalaren izenburua eta oharrak gordeta daude.
+dash-done-mirror-approved = Kopia onartuta: entzuleen aplikazioek handik deskarga dezakete orain.
+dash-done-mirror-removed = Kopia kenduta. Ez da zerrendara itzuliko Irrati ahizpak atalean baimentzen duzun arte.
+dash-done-mirror-allowed = Kutxa horrek irrati hau berriro kopiatu ahal izango du, frogatzen duenean.
+
+# Abisuak (gorriz, goian): zer gertatzen den eta zer egin.
+dash-warn-settings = Ezarpenak: { $problem }.
+dash-warn-no-input = Ez da soinurik sartzen: soinu-txartelak ez du erantzuten. Egiaztatu konektatuta dagoela; kutxa segundo gutxiro saiatzen da berriro, eta bere kabuz itzuliko da antenara.
+dash-warn-silence = { $secs ->
+    [one] Isilunea antenan segundo batez. Mahaiaren irteera isilduta edo fader-a jaitsita al dago?
+   *[other] Isilunea antenan { $secs } segundoz. Mahaiaren irteera isilduta edo fader-a jaitsita al dago?
+}
+dash-warn-usb-missing = USB diskoa falta da: { $path }. Konektatu berriro: bere atalak itzuliko dira, berriro irakurri gabe.
+dash-warn-disk-full = Kutxaren memoria ia beteta dago ({ $free } geratzen dira). Ezabatu grabazio edo igoera zaharrak, edo erabili txartel handiago bat.
+dash-warn-browser-tracker = Nabigatzailetik entzuten dutenek ezin dute elkar aurkitu orain: kutxa ez da haien topagunera iristen. Egiaztatu kutxaren interneteko konexioa.
+dash-warn-unreadable = { $n ->
+    [one] Liburutegiko fitxategi bat ezin izan da irakurri; Liburutegia atalean ageri da. Besteak ondo daude.
+   *[other] Liburutegiko { $n } fitxategi ezin izan dira irakurri; Liburutegia atalean ageri dira. Besteak ondo daude.
+}
+
+# Zuzenean: egoera, soinu-neurgailua, entzuleak eta eguneko grafikoak.
+dash-air-title = Zuzenean
+dash-air-on = Antenan
+dash-air-starting = Abiatzen
+dash-air-no-input = Sarrerarik ez
+dash-air-off = Zuzeneko sarrerarik ez
+dash-meter-quiet = Soinu-maila: oraindik ez da soinurik sartzen
+dash-meter-now = Soinu-maila: ezkerra { $left } dB, eskuina { $right } dB
+dash-meter-hint = Barrak sartzen den soinuarekin mugitzen dira. Berdea ondo dago; gorriak ozenegi esan nahi du: jaitsi pixka bat mahaiaren irteera.
+dash-air-off-hint = Zuzenean emateko, aukeratu soinu-sarrera atal honetan:
+dash-air-off-link = Ezarpenak
+dash-stat-listeners = Orain entzuten
+dash-stat-ways = Nola entzuten duten
+dash-stat-p2p = Nabigatzaileetan partekatzen
+dash-stat-uptime = Martxan
+dash-listen-ways = Emisioa: { $stream } · Erreproduzigailuak: { $players } (partekatzen: { $sharing })
+dash-last-day = Azken 24 orduak
+dash-graph-listeners = Entzuleak
+dash-graph-upload = Entzuleei bidalitakoa
+dash-graph-collecting = Datuak biltzen: puntu bat minutuko
+dash-graph-peak = gehienez { $peak }
+dash-graph-listeners-text = Entzuleak azken 24 orduetan: gehienez { $peak }, orain { $now }.
+dash-graph-upload-text = Bidalketa azken 24 orduetan: gehienez { $peak }, orain { $now }.
+dash-graph-empty-text = Oraindik ez dago historiarik: minutuero puntu bat gehitzen da.
+
+# Liburutegia: partekatutako atalak, irakurtzen ari den fitxategiak, biltegia, irakurri ezinak.
+dash-library-title = Liburutegia
+dash-library-items = Partekatutako atalak:
+dash-hashing = Fitxategi berriak irakurtzen:
+dash-hashing-progress = Fitxategiak: { $done } / { $total } ({ $bytes_done } / { $bytes_total })
+dash-hashing-hint = Fitxategi berri bakoitza behin irakurtzen da partekatzeko prestatzeko; liburutegi handi batek denbora behar du lehen aldian.
+dash-stat-peers = Norekin partekatzen
+dash-stat-upload = Orain bidaltzen
+dash-stat-tracker = Topagunea
+dash-tracker-line = Atalak: { $swarms } · Gailuak: { $peers }
+dash-storage = Biltegia
+dash-storage-missing = ez dago (deskonektatuta?)
+dash-storage-free = konektatuta, { $free } libre
+dash-storage-present = konektatuta
+dash-storage-none = Ez dago liburutegiko karpetarik: gehitu bat Ezarpenak atalean.
+dash-problems = Irakurri ezin izan diren fitxategiak
+
+# Argitaratu atal bat (igotzeko inprimakia eta bere scriptak idazten duena).
+dash-publish-title = Argitaratu atal bat
+dash-upload-file = Audio-fitxategia (MP3, Ogg, Opus, FLAC, WAV edo M4A, gehienez { $max })
+dash-field-title = Izenburua
+dash-field-notes = Oharrak
+dash-upload-submit = Argitaratu
+dash-upload-hint = Wifia erortzen bada, aukeratu berriro fitxategi bera: igoerak gelditu zen lekutik jarraituko du.
+dash-js-choose-file = Aukeratu fitxategi bat lehenik.
+dash-js-sending = Bidaltzen: { $done } / { $total }
+dash-js-retry = Konexioa galdu da; berriro saiatzen ({ $n })…
+dash-js-published = Argitaratuta. Kutxa partekatzeko prestatzen ari da; minutu bat barru agertuko da zerrendan.
+dash-js-error = Zerbait gaizki joan da ({ $status } errorea).
+
+# Partekatu: zabaltzeko helbideak, beren QR kodeekin.
+dash-share-title = Partekatu
+dash-share-listen = Entzuteko orria
+dash-share-live = Zuzenekoa
+dash-share-feed = Podcasta
+dash-share-qr = QR kodea: { $what }
+dash-share-address = Helbidea: { $what }
+dash-copy = Kopiatu
+dash-js-copied = Kopiatuta
+dash-js-selected = Hautatuta: kopiatu
+
+# Atalak: bakoitzaren izenburua eta oharrak editatu.
+dash-episodes-title = Atalak
+dash-episode-edit = Editatu
+dash-save = Gorde
+dash-copy-magnet = Kopiatu magnet esteka
+dash-qr-code = QR kodea
+dash-episodes-none = Oraindik ez dago atalik.
+
+# Asteko programazioa.
+dash-schedule-title = Asteko programazioa
+dash-schedule-hint = Grabazioek antenan dagoen saioaren izena hartzen dute. Hustu saio baten izena hura kentzeko; azken lerroak berri bat gehitzen du.
+dash-show = Saioa
+dash-show-new = Saio berriaren izena
+dash-show-day = Eguna
+dash-show-start = Hasiera
+dash-show-end = Amaiera
+dash-schedule-save = Gorde programazioa
+
+# Irrati ahizpak: kutxa honen gakoa, jarraitzen dituen irratiak.
+dash-sisters-title = Irrati ahizpak
+dash-key = Kutxa honen gakoa:
+dash-key-hint = Irrati hau jarraitzen duten irratiek gako honekin egiaztatzen dute bere atalen zerrenda. Irakurri iezaiezu, alderatzeko. Gorde kopia bat: gako bera duen ordezko kutxa bat hasieratik da fidagarria.
+dash-key-download = Gorde gakoaren kopia bat
+dash-follows = Kutxa honek jarraitzen dituen irratiak
+dash-follow-key = Gakoa: { $key }
+dash-follow-key-unseen = Gakoa: oraindik ikusi gabe
+dash-follow-retry = hurrengo saiakera { $secs } s barru
+dash-follow-mirrored = Hemen kopiatutako atalak: { $mirrored } / { $items }
+dash-follow-pending = Oraindik harremanik gabe.
+dash-follow-claim-ok = Irrati horrek bere kopien zerrendan du kutxa hau.
+dash-follow-claim-refused = Irrati horrek oraindik ez du kutxa hau bere kopien zerrendan. Erantzuna: { $why }
+dash-follows-none = Bat ere ez oraindik: gehitu irrati baten helbidea Ezarpenak atalean.
+dash-follow-unreachable = Irratiak ez du erantzuten. Egiaztatu haren helbidea eta kutxa honen interneteko konexioa.
+dash-follow-refused = Helbide hau ezin da erabili: { $why }
+dash-follow-not-station = Helbide honek ez du irrati baten kutxak bezala erantzuten.
+dash-follow-key-changed = Irratiak lehen aldian ikusitakoa ez den beste gako batekin sinatzen du orain. Kutxaz aldatu bada, haren arduradunak gako zaharra kargatu behar du kutxa berrian.
+dash-follow-old-list = Irratiak lehendik ikusitako bat baino atal-zerrenda zaharragoa bidali du.
+dash-follow-local = Kutxa honek ezin izan du gorde irakurritakoa: { $why }
+
+# Irrati hau kopiatzen duten kutxak, eta nola joan den haien azken egiaztapena.
+dash-mirrors-title = Irrati hau kopiatzen duten kutxak
+dash-mirrors-hint = Kutxa bat kopia gisa zerrendatzen da soilik kutxa honek haren atalen zatiak ausaz deskargatu eta hemengoen berdinak direla egiaztatu ondoren. Bakoitza maiz egiaztatzen da berriro, eta huts egiten badu kendu egiten da.
+dash-mirrors-approval = Gainera, kopia berriek zure onespenaren zain egon behar dute (Ezarpenak).
+dash-mirror-listed = { $n ->
+    [one] Zerrendan, atal batekin.
+   *[other] Zerrendan, { $n } atalekin.
+}
+dash-mirror-waiting = { $n ->
+    [one] Atal bat du; zure onespenaren zain dago.
+   *[other] { $n } atal ditu; zure onespenaren zain dago.
+}
+dash-mirror-dropped = Zerrendatik kanpo: azken egiaztapenak huts egin du.
+dash-mirror-checked = Azken egiaztapena, { $ago }: { $result }.
+dash-mirror-passed = Gainditu zuen azken aldia: { $ago }.
+dash-check-matched = { $pieces ->
+    [one] ausaz eskatutako zatia irrati honen kopiaren berdina da
+   *[other] ausaz eskatutako { $pieces } zatiak irrati honen kopiaren berdinak dira
+}
+dash-check-wrong = «{ $name }» fitxategiaren { $piece }. zatia ez da irrati honen kopiaren berdina
+dash-check-unanswered = ez du «{ $name }» fitxategiaren zatirik eman
+dash-check-nothing = ez du irrati honen atalik
+dash-check-unreachable = haren helbideak ez du erantzuten
+dash-check-not-station = haren helbideak ez du irrati baten kutxak bezala erantzuten
+dash-check-bad-address = haren helbidea ez da baliozkoa
+dash-check-too-slow = motelegi ibili da eskatutako zatiak ematen
+dash-approve = Onartu
+dash-remove = Kendu
+dash-mirrors-none = Bat ere ez oraindik.
+dash-removed-title = Kendutako kopiak
+dash-removed-hint = Kutxa hauek ez dira zerrendan agertzen, esaten dutena esaten dutela, berriro baimentzen dituzun arte.
+dash-removed-at = kenduta, { $ago }
+dash-allow = Baimendu berriro
+
+# Topaguneak (trackerrak) eta kutxa zahar baten gakoa.
+dash-trackers-title = Topaguneak (trackerrak)
+dash-trackers-hint = Topaguneek entzuleei elkar aurkitzen laguntzen diete. Kutxak bakoitza egiaztatzen du minutu gutxiro; estekek ondo dabiltzanak jartzen dituzte lehenik.
+dash-tracker-dead = Ez du erantzuten: esteketatik kanpo geratu da.
+dash-tracker-ok = % { $percent } erantzun du
+dash-tracker-ok-ms = % { $percent } erantzun du, { $ms } ms
+dash-trackers-none = Oraindik egiaztatu gabe.
+dash-key-old = Erabili kutxa zahar baten gakoa
+dash-key-saved = Gordetako gakoa
+dash-key-use = Erabili gako hau
+
+# Ezarpenak.
+dash-settings-title = Ezarpenak
+dash-about = Irratiari buruz
+dash-audio = Soinu-sarrera
+dash-audio-none = Zuzenekorik ez
+dash-audio-sine = Proba-tonua
+dash-audio-hint = Gorde ondoren, begiratu goiko maila-barrak mahaiarekin nola mugitzen diren.
+dash-bitrate = Emisioaren kalitatea (kb/s; 128 ona da, 64k datuak aurrezten ditu)
+dash-library-folders = Liburutegiko karpetak (bat lerro bakoitzeko)
+dash-usb-none = Une honetan ez da USB diskorik detektatu.
+dash-usb-found = Aurkitutako USB diskoak: { $list }
+dash-upload-limit = Bidalketa-muga (KiB/s, 0 = mugarik gabe; jaitsi etxeko internet motel badabil)
+dash-extra-trackers = Topagune gehiago (trackerrak, bat lerro bakoitzeko)
+dash-public-url = Entzuleek erabiltzen duten helbide publikoa (hutsik: nabigatzailekoa)
+dash-max-upload = Igoera handiena (MB)
+dash-follow-field = Jarraitu eta kopiatzeko irrati ahizpak (helbide bat lerro bakoitzeko)
+dash-approve-mirrors = Irrati honen kopia berriek nire onespena behar dute zerrendan agertu aurretik
+dash-remote-admin = Baimendu orri hau sare lokaletik kanpo (pasahitz sendo batekin bakarrik)
+dash-settings-save = Gorde ezarpenak

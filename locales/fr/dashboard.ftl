@@ -1,1 +1,209 @@
-# placeholder
+# Le tableau de bord (/admin une fois connecté) : chaque section, ses messages et alertes,
+# et les mots que son script écrit.
+
+# Titre de la page, en-tête et liens vers les sections.
+dash-title = { $station } – réglages
+dash-log-out = Se déconnecter
+dash-nav = Sections
+dash-nav-air = À l'antenne
+dash-nav-library = Bibliothèque
+dash-nav-publish = Publier
+dash-nav-share = Partager
+dash-nav-episodes = Épisodes
+dash-nav-schedule = Grille
+dash-nav-federation = Radios sœurs
+dash-nav-settings = Réglages
+
+# Ce qu'a fait la dernière modification (message vert en haut).
+dash-done-saved = Enregistré. La modification est déjà appliquée.
+dash-done-restarting = Enregistré. La radio redémarre le son et la bibliothèque pour l'appliquer : retour dans quelques secondes.
+dash-done-schedule = Grille enregistrée ; les prochains enregistrements porteront le nom de ses émissions.
+dash-done-episode = Le titre et les notes de l'épisode sont enregistrés.
+dash-done-mirror-approved = Copie approuvée : les applis des auditeurs peuvent déjà y télécharger.
+dash-done-mirror-removed = Copie retirée. Elle ne revient dans la liste que si tu l'autorises dans Radios sœurs.
+dash-done-mirror-allowed = Ce boîtier pourra de nouveau copier cette radio quand il l'aura prouvé.
+
+# Alertes (en rouge, en haut) : ce qui ne va pas et quoi faire.
+dash-warn-settings = Réglages : { $problem }.
+dash-warn-no-input = Aucun son n'arrive : la carte son ne répond pas. Vérifie qu'elle est branchée ; le boîtier réessaie toutes les quelques secondes et revient à l'antenne tout seul.
+dash-warn-silence = { $secs ->
+    [one] Silence à l'antenne depuis 1 seconde. La sortie de la table est-elle coupée ou son fader baissé ?
+   *[other] Silence à l'antenne depuis { $secs } secondes. La sortie de la table est-elle coupée ou son fader baissé ?
+}
+dash-warn-usb-missing = Disque USB absent : { $path }. Rebranche-le : ses épisodes reviennent sans être relus.
+dash-warn-disk-full = La mémoire du boîtier est presque pleine (il reste { $free }). Supprime d'anciens enregistrements ou envois, ou utilise une carte plus grande.
+dash-warn-browser-tracker = Pour l'instant, les auditeurs sur navigateur ne peuvent pas se trouver : le boîtier n'atteint pas leur point de rencontre. Vérifie la connexion internet du boîtier.
+dash-warn-unreadable = { $n ->
+    [one] 1 fichier de la bibliothèque n'a pas pu être lu ; il est listé dans Bibliothèque. Les autres vont bien.
+   *[other] { $n } fichiers de la bibliothèque n'ont pas pu être lus ; ils sont listés dans Bibliothèque. Les autres vont bien.
+}
+
+# À l'antenne : état, vumètre, auditeurs et courbes du jour.
+dash-air-title = À l'antenne
+dash-air-on = À l'antenne
+dash-air-starting = Démarrage
+dash-air-no-input = Pas d'entrée
+dash-air-off = Aucune entrée en direct
+dash-meter-quiet = Niveau sonore : pas encore de son
+dash-meter-now = Niveau sonore : gauche { $left } dB, droite { $right } dB
+dash-meter-hint = Les barres bougent avec le son qui arrive. Vert, c'est bien ; rouge, c'est trop fort : baisse un peu la sortie de la table.
+dash-air-off-hint = Pour passer en direct, choisis l'entrée son dans
+dash-air-off-link = Réglages
+dash-stat-listeners = À l'écoute
+dash-stat-ways = Comment ils écoutent
+dash-stat-p2p = Partage entre navigateurs
+dash-stat-uptime = En marche depuis
+dash-listen-ways = Flux : { $stream } · Lecteurs : { $players } (partage : { $sharing })
+dash-last-day = Dernières 24 heures
+dash-graph-listeners = Auditeurs
+dash-graph-upload = Envoi aux auditeurs
+dash-graph-collecting = Collecte : un point par minute
+dash-graph-peak = max. { $peak }
+dash-graph-listeners-text = Auditeurs sur les dernières 24 heures : maximum { $peak }, maintenant { $now }.
+dash-graph-upload-text = Envoi sur les dernières 24 heures : maximum { $peak }, maintenant { $now }.
+dash-graph-empty-text = Pas encore d'historique : un point est ajouté chaque minute.
+
+# Bibliothèque : épisodes partagés, fichiers en lecture, stockage, fichiers illisibles.
+dash-library-title = Bibliothèque
+dash-library-items = Épisodes partagés :
+dash-hashing = Lecture des nouveaux fichiers :
+dash-hashing-progress = { $done } fichiers sur { $total } ({ $bytes_done } sur { $bytes_total })
+dash-hashing-hint = Chaque nouveau fichier est lu une fois pour être prêt au partage ; une grande bibliothèque prend un moment la première fois.
+dash-stat-peers = Partage avec
+dash-stat-upload = Envoi en ce moment
+dash-stat-tracker = Point de rencontre
+dash-tracker-line = Épisodes : { $swarms } · Appareils : { $peers }
+dash-storage = Stockage
+dash-storage-missing = absent (débranché ?)
+dash-storage-free = branché, { $free } libres
+dash-storage-present = branché
+dash-storage-none = Aucun dossier de bibliothèque : ajoute-en un dans Réglages.
+dash-problems = Fichiers qui n'ont pas pu être lus
+
+# Publier un épisode (le formulaire d'envoi et ce qu'écrit son script).
+dash-publish-title = Publier un épisode
+dash-upload-file = Fichier audio (MP3, Ogg, Opus, FLAC, WAV ou M4A, jusqu'à { $max })
+dash-field-title = Titre
+dash-field-notes = Notes
+dash-upload-submit = Publier
+dash-upload-hint = Si le wifi coupe, choisis de nouveau le même fichier : l'envoi reprend là où il s'était arrêté.
+dash-js-choose-file = Choisis d'abord un fichier.
+dash-js-sending = Envoi : { $done } sur { $total }
+dash-js-retry = Connexion perdue ; nouvel essai ({ $n })…
+dash-js-published = Publié. Le boîtier le prépare pour le partage ; il apparaîtra dans la liste d'ici une minute.
+dash-js-error = Quelque chose n'a pas marché (erreur { $status }).
+
+# Partager : les adresses à diffuser, avec leurs codes QR.
+dash-share-title = Partager
+dash-share-listen = Page d'écoute
+dash-share-live = Direct
+dash-share-feed = Podcast
+dash-share-qr = Code QR de : { $what }
+dash-share-address = Adresse de : { $what }
+dash-copy = Copier
+dash-js-copied = Copié
+dash-js-selected = Sélectionné : copie-le
+
+# Épisodes : modifier le titre et les notes de chacun.
+dash-episodes-title = Épisodes
+dash-episode-edit = Modifier
+dash-save = Enregistrer
+dash-copy-magnet = Copier le lien magnet
+dash-qr-code = Code QR
+dash-episodes-none = Pas encore d'épisodes.
+
+# Grille hebdomadaire.
+dash-schedule-title = Grille de la semaine
+dash-schedule-hint = Les enregistrements portent le nom de l'émission à l'antenne. Vide le nom d'une émission pour la retirer ; la dernière ligne en ajoute une.
+dash-show = Émission
+dash-show-new = Nom de la nouvelle émission
+dash-show-day = Jour
+dash-show-start = Début
+dash-show-end = Fin
+dash-schedule-save = Enregistrer la grille
+
+# Radios sœurs : la clé de ce boîtier, les radios qu'il suit.
+dash-sisters-title = Radios sœurs
+dash-key = Clé de ce boîtier :
+dash-key-hint = Les radios qui suivent celle-ci vérifient sa liste d'épisodes avec cette clé. Lis-la-leur pour la comparer. Garde-en une copie : un boîtier de remplacement avec la même clé est reconnu tout de suite.
+dash-key-download = Enregistrer une copie de la clé
+dash-follows = Radios suivies par ce boîtier
+dash-follow-key = Clé : { $key }
+dash-follow-key-unseen = Clé : pas encore vue
+dash-follow-retry = prochain essai dans { $secs } s
+dash-follow-mirrored = Épisodes copiés ici : { $mirrored } sur { $items }
+dash-follow-pending = Pas encore contactée.
+dash-follow-claim-ok = Cette radio compte ce boîtier parmi ses copies.
+dash-follow-claim-refused = Cette radio ne compte pas encore ce boîtier parmi ses copies. Sa réponse : { $why }
+dash-follows-none = Aucune pour l'instant : ajoute l'adresse d'une radio dans Réglages.
+dash-follow-unreachable = La radio ne répond pas. Vérifie son adresse et la connexion internet de ce boîtier.
+dash-follow-refused = Cette adresse ne peut pas être utilisée : { $why }
+dash-follow-not-station = Cette adresse ne répond pas comme le boîtier d'une radio.
+dash-follow-key-changed = La radio signe maintenant avec une autre clé que celle vue la première fois. Si elle a changé de boîtier, la personne qui s'en occupe doit charger l'ancienne clé dans le nouveau.
+dash-follow-old-list = La radio a envoyé une liste d'épisodes plus ancienne qu'une liste déjà vue.
+dash-follow-local = Ce boîtier n'a pas pu garder ce qu'il a lu : { $why }
+
+# Boîtiers qui copient cette radio, et comment s'est passée leur dernière vérification.
+dash-mirrors-title = Boîtiers qui copient cette radio
+dash-mirrors-hint = Un boîtier n'est listé comme copie qu'après que ce boîtier a téléchargé des morceaux au hasard des épisodes qu'il détient et les a trouvés identiques à ceux d'ici. Chacun est revérifié régulièrement et retiré s'il échoue.
+dash-mirrors-approval = Les nouvelles copies attendent aussi ton accord (Réglages).
+dash-mirror-listed = { $n ->
+    [one] Listé pour 1 épisode.
+   *[other] Listé pour { $n } épisodes.
+}
+dash-mirror-waiting = { $n ->
+    [one] Détient 1 épisode ; attend ton accord.
+   *[other] Détient { $n } épisodes ; attend ton accord.
+}
+dash-mirror-dropped = Hors de la liste : sa dernière vérification a échoué.
+dash-mirror-checked = Vérifié { $ago } : { $result }.
+dash-mirror-passed = Dernière réussite { $ago }.
+dash-check-matched = { $pieces ->
+    [one] le morceau demandé au hasard est identique à la copie de cette radio
+   *[other] les { $pieces } morceaux demandés au hasard sont identiques à la copie de cette radio
+}
+dash-check-wrong = le morceau { $piece } de « { $name } » n'est pas identique à la copie de cette radio
+dash-check-unanswered = il n'a pas fourni un morceau de « { $name } »
+dash-check-nothing = il ne détient aucun épisode de cette radio
+dash-check-unreachable = son adresse ne répond pas
+dash-check-not-station = son adresse ne répond pas comme le boîtier d'une radio
+dash-check-bad-address = son adresse n'est pas valide
+dash-check-too-slow = trop lent à fournir les morceaux demandés
+dash-approve = Approuver
+dash-remove = Retirer
+dash-mirrors-none = Aucun pour l'instant.
+dash-removed-title = Copies retirées
+dash-removed-hint = Ces boîtiers ne sont pas listés, quoi qu'ils prétendent, tant que tu ne les autorises pas de nouveau.
+dash-removed-at = retiré { $ago }
+dash-allow = Autoriser de nouveau
+
+# Points de rencontre (trackers) et la clé d'un ancien boîtier.
+dash-trackers-title = Points de rencontre (trackers)
+dash-trackers-hint = Les points de rencontre aident les auditeurs à se trouver. Le boîtier vérifie chacun toutes les quelques minutes ; les liens mettent d'abord ceux qui marchent.
+dash-tracker-dead = Ne répond pas : laissé hors des liens.
+dash-tracker-ok = { $percent } % de réponses
+dash-tracker-ok-ms = { $percent } % de réponses, { $ms } ms
+dash-trackers-none = Pas encore vérifiés.
+dash-key-old = Utiliser la clé d'un ancien boîtier
+dash-key-saved = Clé enregistrée
+dash-key-use = Utiliser cette clé
+
+# Réglages.
+dash-settings-title = Réglages
+dash-about = À propos de la radio
+dash-audio = Entrée son
+dash-audio-none = Pas de direct
+dash-audio-sine = Son de test
+dash-audio-hint = Après l'enregistrement, regarde les barres de niveau plus haut bouger avec la table.
+dash-bitrate = Qualité du flux (kb/s ; 128 c'est bien, 64 économise des données)
+dash-library-folders = Dossiers de la bibliothèque (un par ligne)
+dash-usb-none = Aucun disque USB détecté pour l'instant.
+dash-usb-found = Disques USB trouvés : { $list }
+dash-upload-limit = Limite d'envoi (Kio/s, 0 = sans limite ; baisse-la si internet à la maison ralentit)
+dash-extra-trackers = Autres points de rencontre (trackers, un par ligne)
+dash-public-url = Adresse publique pour les auditeurs (vide : celle du navigateur)
+dash-max-upload = Envoi maximal (Mo)
+dash-follow-field = Radios sœurs à suivre et copier (une adresse par ligne)
+dash-approve-mirrors = Les nouvelles copies de cette radio doivent avoir mon accord avant d'être listées
+dash-remote-admin = Autoriser cette page depuis l'extérieur du réseau local (seulement avec un mot de passe solide)
+dash-settings-save = Enregistrer les réglages

@@ -1,1 +1,209 @@
-# placeholder
+# O panel (/admin despois de entrar): cada sección, os seus avisos e alertas, e as palabras
+# que escribe o seu script.
+
+# Título da páxina, cabeceira e ligazóns ás seccións.
+dash-title = { $station } – axustes
+dash-log-out = Saír
+dash-nav = Seccións
+dash-nav-air = En directo
+dash-nav-library = Biblioteca
+dash-nav-publish = Publicar
+dash-nav-share = Compartir
+dash-nav-episodes = Episodios
+dash-nav-schedule = Grella
+dash-nav-federation = Radios irmás
+dash-nav-settings = Axustes
+
+# O que fixo o último cambio (aviso verde arriba).
+dash-done-saved = Gardado. O cambio xa está en uso.
+dash-done-restarting = Gardado. A radio reinicia o son e a biblioteca para aplicalo: volve nuns segundos.
+dash-done-schedule = Grella gardada; as próximas gravacións levarán o nome dos seus programas.
+dash-done-episode = Gardáronse o título e as notas do episodio.
+dash-done-mirror-approved = Copia aprobada: as aplicacións das persoas ouvintes xa poden descargar dela.
+dash-done-mirror-removed = Copia quitada. Non volve á lista ata que a permitas en Radios irmás.
+dash-done-mirror-allowed = Esa caixa poderá volver copiar esta radio cando o demostre.
+
+# Alertas (en vermello, arriba): que pasa e que facer.
+dash-warn-settings = Axustes: { $problem }.
+dash-warn-no-input = Non entra son: a tarxeta de son non responde. Comproba que está conectada; a caixa volve intentalo cada poucos segundos e volve ao aire soa.
+dash-warn-silence = { $secs ->
+    [one] Silencio na antena desde hai 1 segundo. Está silenciada a saída da mesa ou baixado o fader?
+   *[other] Silencio na antena desde hai { $secs } segundos. Está silenciada a saída da mesa ou baixado o fader?
+}
+dash-warn-usb-missing = Falta o disco USB: { $path }. Volve conectalo: os seus episodios volven sen ter que lelos outra vez.
+dash-warn-disk-full = A memoria da caixa está case chea (quedan { $free }). Borra gravacións ou subidas antigas, ou usa unha tarxeta máis grande.
+dash-warn-browser-tracker = Agora mesmo quen escoita no navegador non se pode atopar: a caixa non chega ao seu punto de encontro. Comproba a conexión a internet da caixa.
+dash-warn-unreadable = { $n ->
+    [one] Non se puido ler 1 ficheiro da biblioteca; aparece en Biblioteca. Os demais están ben.
+   *[other] Non se puideron ler { $n } ficheiros da biblioteca; aparecen en Biblioteca. Os demais están ben.
+}
+
+# En directo: estado, medidor de nivel, ouvintes e gráficas do día.
+dash-air-title = En directo
+dash-air-on = No aire
+dash-air-starting = Arrincando
+dash-air-no-input = Sen entrada
+dash-air-off = Sen entrada de directo
+dash-meter-quiet = Nivel de son: aínda non entra son
+dash-meter-now = Nivel de son: esquerdo { $left } dB, dereito { $right } dB
+dash-meter-hint = As barras móvense co son que entra. Verde está ben; vermello é demasiado forte: baixa un pouco a saída da mesa.
+dash-air-off-hint = Para saír en directo, escolle a entrada de son en
+dash-air-off-link = Axustes
+dash-stat-listeners = Escoitando agora
+dash-stat-ways = Como escoitan
+dash-stat-p2p = Compartindo nos navegadores
+dash-stat-uptime = Funcionando desde hai
+dash-listen-ways = Emisión: { $stream } · Reprodutores: { $players } (compartindo: { $sharing })
+dash-last-day = Últimas 24 horas
+dash-graph-listeners = Ouvintes
+dash-graph-upload = Envío aos ouvintes
+dash-graph-collecting = Recollendo datos: un punto por minuto
+dash-graph-peak = máximo { $peak }
+dash-graph-listeners-text = Ouvintes nas últimas 24 horas: máximo { $peak }, agora { $now }.
+dash-graph-upload-text = Envío nas últimas 24 horas: máximo { $peak }, agora { $now }.
+dash-graph-empty-text = Aínda non hai historial: engádese un punto cada minuto.
+
+# Biblioteca: episodios compartidos, ficheiros en lectura, almacenamento, ficheiros ilexibles.
+dash-library-title = Biblioteca
+dash-library-items = Episodios compartidos:
+dash-hashing = Lendo ficheiros novos:
+dash-hashing-progress = { $done } de { $total } ficheiros ({ $bytes_done } de { $bytes_total })
+dash-hashing-hint = Cada ficheiro novo lese unha vez para preparalo para compartir; unha biblioteca grande tarda un anaco a primeira vez.
+dash-stat-peers = Compartindo con
+dash-stat-upload = Enviando agora
+dash-stat-tracker = Punto de encontro
+dash-tracker-line = Episodios: { $swarms } · Dispositivos: { $peers }
+dash-storage = Almacenamento
+dash-storage-missing = non está (desconectado?)
+dash-storage-free = conectado, { $free } libres
+dash-storage-present = conectado
+dash-storage-none = Non hai cartafol de biblioteca: engade un en Axustes.
+dash-problems = Ficheiros que non se puideron ler
+
+# Publicar un episodio (o formulario de subida e o que escribe o seu script).
+dash-publish-title = Publicar un episodio
+dash-upload-file = Ficheiro de audio (MP3, Ogg, Opus, FLAC, WAV ou M4A, ata { $max })
+dash-field-title = Título
+dash-field-notes = Notas
+dash-upload-submit = Publicar
+dash-upload-hint = Se cae a wifi, volve escoller o mesmo ficheiro: a subida segue onde quedou.
+dash-js-choose-file = Escolle primeiro un ficheiro.
+dash-js-sending = Enviando: { $done } de { $total }
+dash-js-retry = Perdeuse a conexión; tentando de novo ({ $n })…
+dash-js-published = Publicado. A caixa estao preparando para compartir; aparecerá na lista nun minuto.
+dash-js-error = Algo fallou (erro { $status }).
+
+# Compartir: os enderezos para difundir, cos seus códigos QR.
+dash-share-title = Compartir
+dash-share-listen = Páxina para escoitar
+dash-share-live = Directo
+dash-share-feed = Podcast
+dash-share-qr = Código QR de: { $what }
+dash-share-address = Enderezo de: { $what }
+dash-copy = Copiar
+dash-js-copied = Copiado
+dash-js-selected = Seleccionado: cópiao
+
+# Episodios: editar o título e as notas de cada un.
+dash-episodes-title = Episodios
+dash-episode-edit = Editar
+dash-save = Gardar
+dash-copy-magnet = Copiar ligazón magnet
+dash-qr-code = Código QR
+dash-episodes-none = Aínda non hai episodios.
+
+# Grella semanal.
+dash-schedule-title = Grella semanal
+dash-schedule-hint = As gravacións levan o nome do programa que está no aire. Baleira o nome dun programa para quitalo; a última fila engade un.
+dash-show = Programa
+dash-show-new = Nome do programa novo
+dash-show-day = Día
+dash-show-start = Comeza
+dash-show-end = Remata
+dash-schedule-save = Gardar a grella
+
+# Radios irmás: a chave desta caixa, as radios que segue.
+dash-sisters-title = Radios irmás
+dash-key = Chave desta caixa:
+dash-key-hint = As radios que seguen esta comproban a súa lista de episodios con esta chave. Léllela para comparala. Garda unha copia: unha caixa de substitución coa mesma chave é de confianza desde o primeiro momento.
+dash-key-download = Gardar unha copia da chave
+dash-follows = Radios que segue esta caixa
+dash-follow-key = Chave: { $key }
+dash-follow-key-unseen = Chave: aínda non vista
+dash-follow-retry = próximo intento en { $secs } s
+dash-follow-mirrored = Episodios copiados aquí: { $mirrored } de { $items }
+dash-follow-pending = Aínda sen contactar.
+dash-follow-claim-ok = Esa radio ten esta caixa na súa lista de copias.
+dash-follow-claim-refused = Esa radio aínda non ten esta caixa na súa lista de copias. Respondeu: { $why }
+dash-follows-none = Ningunha aínda: engade o enderezo dunha radio en Axustes.
+dash-follow-unreachable = A radio non responde. Comproba o seu enderezo e a conexión a internet desta caixa.
+dash-follow-refused = Non se pode usar este enderezo: { $why }
+dash-follow-not-station = Este enderezo non responde como a caixa dunha radio.
+dash-follow-key-changed = A radio asina agora cunha chave distinta da que se viu a primeira vez. Se cambiou de caixa, quen a leva debe cargar a chave antiga na nova.
+dash-follow-old-list = A radio enviou unha lista de episodios máis antiga ca outra xa vista.
+dash-follow-local = Esta caixa non puido gardar o que leu: { $why }
+
+# Caixas que copian esta radio, e como foi a súa última comprobación.
+dash-mirrors-title = Caixas que copian esta radio
+dash-mirrors-hint = Unha caixa só aparece como copia despois de que esta caixa descargue anacos ao chou dos episodios que ten e comprobe que son iguais ca aquí. Cada unha compróbase de novo a miúdo e quítase se falla.
+dash-mirrors-approval = Ademais, as copias novas agardan a túa aprobación (Axustes).
+dash-mirror-listed = { $n ->
+    [one] Na lista para 1 episodio.
+   *[other] Na lista para { $n } episodios.
+}
+dash-mirror-waiting = { $n ->
+    [one] Ten 1 episodio; agarda a túa aprobación.
+   *[other] Ten { $n } episodios; agarda a túa aprobación.
+}
+dash-mirror-dropped = Fóra da lista: fallou a súa última comprobación.
+dash-mirror-checked = Comprobada { $ago }: { $result }.
+dash-mirror-passed = Última vez que a superou: { $ago }.
+dash-check-matched = { $pieces ->
+    [one] o anaco pedido ao chou é igual ca a copia desta radio
+   *[other] os { $pieces } anacos pedidos ao chou son iguais ca a copia desta radio
+}
+dash-check-wrong = o anaco { $piece } de «{ $name }» non é igual ca a copia desta radio
+dash-check-unanswered = non entregou un anaco de «{ $name }»
+dash-check-nothing = non ten ningún episodio desta radio
+dash-check-unreachable = o seu enderezo non responde
+dash-check-not-station = o seu enderezo non responde como a caixa dunha radio
+dash-check-bad-address = o seu enderezo non é válido
+dash-check-too-slow = tardou demasiado en entregar os anacos pedidos
+dash-approve = Aprobar
+dash-remove = Quitar
+dash-mirrors-none = Ningunha aínda.
+dash-removed-title = Copias quitadas
+dash-removed-hint = Estas caixas non aparecen na lista, digan o que digan, ata que as volvas permitir.
+dash-removed-at = quitada { $ago }
+dash-allow = Permitir de novo
+
+# Puntos de encontro (trackers) e a chave dunha caixa antiga.
+dash-trackers-title = Puntos de encontro (trackers)
+dash-trackers-hint = Os puntos de encontro axudan as persoas ouvintes a atoparse. A caixa comproba cada un cada poucos minutos; as ligazóns poñen primeiro os que funcionan.
+dash-tracker-dead = Non responde: queda fóra das ligazóns.
+dash-tracker-ok = responde o { $percent } %
+dash-tracker-ok-ms = responde o { $percent } %, { $ms } ms
+dash-trackers-none = Aínda sen comprobar.
+dash-key-old = Usar a chave dunha caixa antiga
+dash-key-saved = Chave gardada
+dash-key-use = Usar esta chave
+
+# Axustes.
+dash-settings-title = Axustes
+dash-about = Sobre a radio
+dash-audio = Entrada de son
+dash-audio-none = Sen directo
+dash-audio-sine = Ton de proba
+dash-audio-hint = Despois de gardar, mira como se moven as barras de nivel de arriba coa mesa.
+dash-bitrate = Calidade da emisión (kb/s; 128 está ben, 64 aforra datos)
+dash-library-folders = Cartafoles da biblioteca (un por liña)
+dash-usb-none = Agora mesmo non se detecta ningún disco USB.
+dash-usb-found = Discos USB atopados: { $list }
+dash-upload-limit = Límite de envío (KiB/s, 0 = sen límite; báixao se internet na casa vai lento)
+dash-extra-trackers = Máis puntos de encontro (trackers, un por liña)
+dash-public-url = Enderezo público para as persoas ouvintes (baleiro: o do navegador)
+dash-max-upload = Subida máxima (MB)
+dash-follow-field = Radios irmás que seguir e copiar (un enderezo por liña)
+dash-approve-mirrors = As copias novas desta radio precisan a miña aprobación antes de aparecer
+dash-remote-admin = Permitir esta páxina desde fóra da rede local (só cun contrasinal forte)
+dash-settings-save = Gardar os axustes

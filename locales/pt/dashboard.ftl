@@ -1,1 +1,209 @@
-# placeholder
+# O painel (/admin depois de entrar): cada secção, os avisos e alertas, e as palavras que
+# o script escreve.
+
+# Título da página, cabeçalho e ligações para as secções.
+dash-title = { $station } – definições
+dash-log-out = Sair
+dash-nav = Secções
+dash-nav-air = Em direto
+dash-nav-library = Biblioteca
+dash-nav-publish = Publicar
+dash-nav-share = Partilhar
+dash-nav-episodes = Episódios
+dash-nav-schedule = Grelha
+dash-nav-federation = Rádios irmãs
+dash-nav-settings = Definições
+
+# O que fez a última alteração (aviso verde no topo).
+dash-done-saved = Guardado. A alteração já está em uso.
+dash-done-restarting = Guardado. A rádio reinicia o som e a biblioteca para a aplicar: volta dentro de alguns segundos.
+dash-done-schedule = Grelha guardada; as próximas gravações terão o nome dos seus programas.
+dash-done-episode = O título e as notas do episódio foram guardados.
+dash-done-mirror-approved = Cópia aprovada: as aplicações dos ouvintes já podem descarregar a partir dela.
+dash-done-mirror-removed = Cópia retirada. Só volta à lista quando a permitires em Rádios irmãs.
+dash-done-mirror-allowed = Essa caixa poderá voltar a copiar esta rádio quando o provar.
+
+# Alertas (a vermelho, no topo): o que se passa e o que fazer.
+dash-warn-settings = Definições: { $problem }.
+dash-warn-no-input = Não entra som: a placa de som não responde. Verifica se está ligada; a caixa volta a tentar a cada poucos segundos e volta ao ar sozinha.
+dash-warn-silence = { $secs ->
+    [one] Silêncio no ar há 1 segundo. A saída da mesa está sem som ou o fader em baixo?
+   *[other] Silêncio no ar há { $secs } segundos. A saída da mesa está sem som ou o fader em baixo?
+}
+dash-warn-usb-missing = Falta o disco USB: { $path }. Volta a ligá-lo: os seus episódios regressam sem ser lidos outra vez.
+dash-warn-disk-full = A memória da caixa está quase cheia (restam { $free }). Apaga gravações ou envios antigos, ou usa um cartão maior.
+dash-warn-browser-tracker = Neste momento quem ouve no navegador não se consegue encontrar: a caixa não chega ao seu ponto de encontro. Verifica a ligação à internet da caixa.
+dash-warn-unreadable = { $n ->
+    [one] Não foi possível ler 1 ficheiro da biblioteca; aparece em Biblioteca. Os outros estão bem.
+   *[other] Não foi possível ler { $n } ficheiros da biblioteca; aparecem em Biblioteca. Os outros estão bem.
+}
+
+# Em direto: estado, medidor de nível, ouvintes e gráficos do dia.
+dash-air-title = Em direto
+dash-air-on = No ar
+dash-air-starting = A arrancar
+dash-air-no-input = Sem entrada
+dash-air-off = Sem entrada de direto
+dash-meter-quiet = Nível de som: ainda não entra som
+dash-meter-now = Nível de som: esquerdo { $left } dB, direito { $right } dB
+dash-meter-hint = As barras mexem-se com o som que entra. Verde está bem; vermelho é alto demais: baixa um pouco a saída da mesa.
+dash-air-off-hint = Para entrar em direto, escolhe a entrada de som em
+dash-air-off-link = Definições
+dash-stat-listeners = A ouvir agora
+dash-stat-ways = Como ouvem
+dash-stat-p2p = A partilhar nos navegadores
+dash-stat-uptime = A funcionar há
+dash-listen-ways = Emissão: { $stream } · Leitores: { $players } (a partilhar: { $sharing })
+dash-last-day = Últimas 24 horas
+dash-graph-listeners = Ouvintes
+dash-graph-upload = Envio aos ouvintes
+dash-graph-collecting = A recolher dados: um ponto por minuto
+dash-graph-peak = máximo { $peak }
+dash-graph-listeners-text = Ouvintes nas últimas 24 horas: máximo { $peak }, agora { $now }.
+dash-graph-upload-text = Envio nas últimas 24 horas: máximo { $peak }, agora { $now }.
+dash-graph-empty-text = Ainda não há histórico: junta-se um ponto por minuto.
+
+# Biblioteca: episódios partilhados, ficheiros em leitura, armazenamento, ficheiros ilegíveis.
+dash-library-title = Biblioteca
+dash-library-items = Episódios partilhados:
+dash-hashing = A ler ficheiros novos:
+dash-hashing-progress = { $done } de { $total } ficheiros ({ $bytes_done } de { $bytes_total })
+dash-hashing-hint = Cada ficheiro novo é lido uma vez para ficar pronto a partilhar; uma biblioteca grande demora um pouco da primeira vez.
+dash-stat-peers = A partilhar com
+dash-stat-upload = A enviar agora
+dash-stat-tracker = Ponto de encontro
+dash-tracker-line = Episódios: { $swarms } · Dispositivos: { $peers }
+dash-storage = Armazenamento
+dash-storage-missing = não está (desligado?)
+dash-storage-free = ligado, { $free } livres
+dash-storage-present = ligado
+dash-storage-none = Não há pasta de biblioteca: junta uma em Definições.
+dash-problems = Ficheiros que não foi possível ler
+
+# Publicar um episódio (o formulário de envio e o que o script escreve).
+dash-publish-title = Publicar um episódio
+dash-upload-file = Ficheiro de áudio (MP3, Ogg, Opus, FLAC, WAV ou M4A, até { $max })
+dash-field-title = Título
+dash-field-notes = Notas
+dash-upload-submit = Publicar
+dash-upload-hint = Se o Wi-Fi falhar, escolhe outra vez o mesmo ficheiro: o envio continua onde parou.
+dash-js-choose-file = Escolhe primeiro um ficheiro.
+dash-js-sending = A enviar: { $done } de { $total }
+dash-js-retry = Ligação perdida; a tentar de novo ({ $n })…
+dash-js-published = Publicado. A caixa está a prepará-lo para partilhar; aparece na lista dentro de um minuto.
+dash-js-error = Algo correu mal (erro { $status }).
+
+# Partilhar: os endereços a divulgar, com os códigos QR.
+dash-share-title = Partilhar
+dash-share-listen = Página para ouvir
+dash-share-live = Direto
+dash-share-feed = Podcast
+dash-share-qr = Código QR de: { $what }
+dash-share-address = Endereço de: { $what }
+dash-copy = Copiar
+dash-js-copied = Copiado
+dash-js-selected = Selecionado: copia-o
+
+# Episódios: editar o título e as notas de cada um.
+dash-episodes-title = Episódios
+dash-episode-edit = Editar
+dash-save = Guardar
+dash-copy-magnet = Copiar ligação magnet
+dash-qr-code = Código QR
+dash-episodes-none = Ainda não há episódios.
+
+# Grelha semanal.
+dash-schedule-title = Grelha semanal
+dash-schedule-hint = As gravações ficam com o nome do programa que está no ar. Apaga o nome de um programa para o retirar; a última linha junta um novo.
+dash-show = Programa
+dash-show-new = Nome do novo programa
+dash-show-day = Dia
+dash-show-start = Começa
+dash-show-end = Acaba
+dash-schedule-save = Guardar grelha
+
+# Rádios irmãs: a chave desta caixa, as rádios que segue.
+dash-sisters-title = Rádios irmãs
+dash-key = Chave desta caixa:
+dash-key-hint = As rádios que seguem esta verificam a sua lista de episódios com esta chave. Lê-lha para a compararem. Guarda uma cópia: uma caixa de substituição com a mesma chave é de confiança desde o primeiro momento.
+dash-key-download = Guardar uma cópia da chave
+dash-follows = Rádios que esta caixa segue
+dash-follow-key = Chave: { $key }
+dash-follow-key-unseen = Chave: ainda não vista
+dash-follow-retry = nova tentativa dentro de { $secs } s
+dash-follow-mirrored = Episódios copiados aqui: { $mirrored } de { $items }
+dash-follow-pending = Ainda sem contacto.
+dash-follow-claim-ok = Essa rádio tem esta caixa na sua lista de cópias.
+dash-follow-claim-refused = Essa rádio ainda não tem esta caixa na sua lista de cópias. Respondeu: { $why }
+dash-follows-none = Nenhuma ainda: junta o endereço de uma rádio em Definições.
+dash-follow-unreachable = A rádio não responde. Verifica o endereço e a ligação à internet desta caixa.
+dash-follow-refused = Não é possível usar este endereço: { $why }
+dash-follow-not-station = Este endereço não responde como a caixa de uma rádio.
+dash-follow-key-changed = A rádio assina agora com uma chave diferente da que se viu da primeira vez. Se mudou de caixa, quem a gere deve carregar a chave antiga na nova.
+dash-follow-old-list = A rádio enviou uma lista de episódios mais antiga do que outra já vista.
+dash-follow-local = Esta caixa não conseguiu guardar o que leu: { $why }
+
+# Caixas que copiam esta rádio, e como correu a última verificação.
+dash-mirrors-title = Caixas que copiam esta rádio
+dash-mirrors-hint = Uma caixa só aparece como cópia depois de esta caixa descarregar pedaços ao acaso dos episódios que ela tem e verificar que são iguais aos daqui. Cada uma é verificada de novo com frequência e retirada se falhar.
+dash-mirrors-approval = Além disso, as cópias novas esperam pela tua aprovação (Definições).
+dash-mirror-listed = { $n ->
+    [one] Na lista para 1 episódio.
+   *[other] Na lista para { $n } episódios.
+}
+dash-mirror-waiting = { $n ->
+    [one] Tem 1 episódio; espera pela tua aprovação.
+   *[other] Tem { $n } episódios; espera pela tua aprovação.
+}
+dash-mirror-dropped = Fora da lista: a última verificação falhou.
+dash-mirror-checked = Verificada { $ago }: { $result }.
+dash-mirror-passed = Passou pela última vez { $ago }.
+dash-check-matched = { $pieces ->
+    [one] o pedaço pedido ao acaso é igual à cópia desta rádio
+   *[other] os { $pieces } pedaços pedidos ao acaso são iguais à cópia desta rádio
+}
+dash-check-wrong = o pedaço { $piece } de «{ $name }» não é igual à cópia desta rádio
+dash-check-unanswered = não entregou um pedaço de «{ $name }»
+dash-check-nothing = não tem nenhum episódio desta rádio
+dash-check-unreachable = o endereço não responde
+dash-check-not-station = o endereço não responde como a caixa de uma rádio
+dash-check-bad-address = o endereço não é válido
+dash-check-too-slow = demorou demasiado a entregar os pedaços pedidos
+dash-approve = Aprovar
+dash-remove = Retirar
+dash-mirrors-none = Nenhuma ainda.
+dash-removed-title = Cópias retiradas
+dash-removed-hint = Estas caixas não aparecem na lista, digam o que disserem, até as voltares a permitir.
+dash-removed-at = retirada { $ago }
+dash-allow = Voltar a permitir
+
+# Pontos de encontro (trackers) e a chave de uma caixa antiga.
+dash-trackers-title = Pontos de encontro (trackers)
+dash-trackers-hint = Os pontos de encontro ajudam os ouvintes a encontrar-se. A caixa verifica cada um a cada poucos minutos; as ligações põem primeiro os que funcionam.
+dash-tracker-dead = Não responde: fica fora das ligações.
+dash-tracker-ok = responde em { $percent } %
+dash-tracker-ok-ms = responde em { $percent } %, { $ms } ms
+dash-trackers-none = Ainda não verificados.
+dash-key-old = Usar a chave de uma caixa antiga
+dash-key-saved = Chave guardada
+dash-key-use = Usar esta chave
+
+# Definições.
+dash-settings-title = Definições
+dash-about = Sobre a rádio
+dash-audio = Entrada de som
+dash-audio-none = Sem direto
+dash-audio-sine = Tom de teste
+dash-audio-hint = Depois de guardar, vê as barras de nível lá em cima mexerem-se com a mesa.
+dash-bitrate = Qualidade da emissão (kb/s; 128 é bom, 64 poupa dados)
+dash-library-folders = Pastas da biblioteca (uma por linha)
+dash-usb-none = Neste momento não há nenhum disco USB detetado.
+dash-usb-found = Discos USB encontrados: { $list }
+dash-upload-limit = Limite de envio (KiB/s, 0 = sem limite; baixa-o se a internet de casa ficar lenta)
+dash-extra-trackers = Mais pontos de encontro (trackers, um por linha)
+dash-public-url = Endereço público para os ouvintes (vazio: o do navegador)
+dash-max-upload = Envio máximo (MB)
+dash-follow-field = Rádios irmãs a seguir e copiar (um endereço por linha)
+dash-approve-mirrors = As cópias novas desta rádio precisam da minha aprovação antes de aparecerem
+dash-remote-admin = Permitir esta página a partir de fora da rede local (só com uma palavra-passe forte)
+dash-settings-save = Guardar definições

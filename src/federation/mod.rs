@@ -89,6 +89,9 @@ pub struct FollowStatus {
     pub last_ok: Option<u64>,
     /// The last problem, in words, and when the next try is.
     pub error: Option<String>,
+    /// The last problem's kind, for the config page to say in the operator's language.
+    #[serde(skip)]
+    pub problem: Option<FollowProblem>,
     pub retry_in_secs: Option<u64>,
     /// Where this node re-serves the station's live stream, when it relays it.
     pub relay: Option<String>,
@@ -97,6 +100,49 @@ pub struct FollowStatus {
     pub relay_listeners: Option<usize>,
     /// What the station said to this box's last claim to mirror it, in words.
     pub claim: Option<String>,
+    /// Whether the station took that claim.
+    #[serde(skip)]
+    pub claim_taken: Option<bool>,
+}
+
+/// Why following a station failed, as the config page says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowProblem {
+    /// Nobody answered, or not with a success.
+    Unreachable,
+    /// The address breaks the outbound rules; why, in English (nothing else says it).
+    Refused(String),
+    /// What answered is not a station's signed catalog.
+    NotStation,
+    /// The catalog is signed by another key than the one pinned on first contact.
+    KeyChanged,
+    /// The catalog is older than one already seen.
+    OldList,
+    /// This box could not keep what it read (its store); why, in English.
+    Local(String),
+}
+
+/// A failed poll: its kind and the English words for the log.
+#[derive(Debug)]
+struct PollError {
+    problem: FollowProblem,
+    words: String,
+}
+
+impl PollError {
+    fn local(e: impl std::fmt::Display) -> Self {
+        let words = e.to_string();
+        PollError {
+            problem: FollowProblem::Local(words.clone()),
+            words,
+        }
+    }
+}
+
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.words)
+    }
 }
 
 /// This box's claims to one followed station (the mirror side).
@@ -349,22 +395,44 @@ impl Federation {
         url: &str,
         tracker: &Tracker,
         shutdown: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), PollError> {
         let pin_key = Setting::FollowPin(url);
-        let pinned: Option<Pinned> = self.store.setting(pin_key).map_err(|e| e.to_string())?;
-        let origin = Origin::operator(url).map_err(|e| e.detail().to_string())?;
+        let pinned: Option<Pinned> = self.store.setting(pin_key).map_err(PollError::local)?;
+        let outbound = |e: OutboundError, words: String| PollError {
+            problem: match e {
+                OutboundError::Unreachable(_) => FollowProblem::Unreachable,
+                OutboundError::Refused(why) => FollowProblem::Refused(why),
+            },
+            words,
+        };
+        let origin = Origin::operator(url).map_err(|e| {
+            let words = e.detail().to_string();
+            outbound(e, words)
+        })?;
         let body = self
             .out
             .get(&origin, "/api/catalog", None, catalog::MAX_BYTES)
             .await
             .and_then(|f| f.success())
-            .map_err(|e| format!("the catalog: {}", e.detail()))?;
+            .map_err(|e| {
+                let words = format!("the catalog: {}", e.detail());
+                outbound(e, words)
+            })?;
         let cat = catalog::open(
             &body,
             pinned.as_ref().map(|p| p.key.as_str()),
             pinned.as_ref().map(|p| p.seq),
         )
-        .map_err(|e: Refused| format!("catalog refused: {e}"))?;
+        .map_err(|e: Refused| PollError {
+            problem: match e {
+                Refused::KeyChanged { .. } => FollowProblem::KeyChanged,
+                Refused::Replayed { .. } => FollowProblem::OldList,
+                Refused::TooBig | Refused::Malformed(_) | Refused::BadSignature => {
+                    FollowProblem::NotStation
+                }
+            },
+            words: format!("catalog refused: {e}"),
+        })?;
         if pinned.is_none() {
             tracing::info!(%url, fingerprint = %fingerprint(&cat.key), "pinned a followed node's key");
         }
@@ -376,7 +444,7 @@ impl Federation {
                     seq: cat.seq,
                 },
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(PollError::local)?;
         tracker.admit_followed(url, followed_swarms(&cat.items));
         let trackers = learned_trackers(&cat.trackers);
         if let Ok(mut t) = self.their_trackers.lock() {
@@ -393,6 +461,7 @@ impl Federation {
             s.items = cat.items.len();
             s.last_ok = Some(now_secs());
             s.error = None;
+            s.problem = None;
             s.retry_in_secs = None;
         });
         let dest = mirror::origin_dir(&self.station.settings().data_dir, &fp);
@@ -474,7 +543,10 @@ impl Federation {
         if let Err(e) = &answer {
             tracing::warn!(%origin, "mirror claim refused: {e}");
         }
-        self.set_status(origin, |s| s.claim = Some(answer.unwrap_or_else(|e| e)));
+        self.set_status(origin, |s| {
+            s.claim_taken = Some(answer.is_ok());
+            s.claim = Some(answer.unwrap_or_else(|e| e));
+        });
     }
 
     /// Sends a claim to the followed station at `origin` (the operator's address); its
@@ -592,7 +664,8 @@ impl Federation {
                                 tracing::warn!(%url, "following: {e}; retrying in {}s", retry.as_secs());
                                 let wait = retry;
                                 me.set_status(&url, |s| {
-                                    s.error = Some(e);
+                                    s.error = Some(e.words);
+                                    s.problem = Some(e.problem);
                                     s.retry_in_secs = Some(wait.as_secs());
                                 });
                                 retry = (retry * 2).min(every * 10);

@@ -31,7 +31,34 @@ const MAX_APPROVED: usize = 64;
 pub struct Check {
     pub at: u64,
     pub passed: bool,
+    /// In English, for the log and the claimant's answer.
     pub words: String,
+    /// What happened, for the config page to say in the operator's language. Checks
+    /// stored before it was kept have none (their `words` are shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+}
+
+/// How a mirror's check went, as the config page says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Verdict {
+    /// Every random piece asked for matched.
+    Matched { pieces: usize },
+    /// Piece `piece` (counted from 1) of the file `name` came back different.
+    Wrong { name: String, piece: usize },
+    /// A piece of `name` could not be had.
+    Unanswered { name: String },
+    /// It claims none of this station's episodes.
+    Nothing,
+    /// Its address did not answer.
+    Unreachable,
+    /// Its address answered, but not with a station's signed catalog.
+    NotStation,
+    /// Its address is not one a mirror may have.
+    BadAddress,
+    /// It took longer than a check may.
+    TooSlow,
 }
 
 /// One mirror as the book keeps it.
@@ -380,6 +407,7 @@ mod tests {
             at,
             passed: true,
             words: "ok".into(),
+            verdict: None,
         }
     }
 
@@ -388,6 +416,7 @@ mod tests {
             at,
             passed: false,
             words: "piece 2 of 'a.mp3' is not the same".into(),
+            verdict: None,
         }
     }
 

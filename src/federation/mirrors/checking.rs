@@ -9,11 +9,11 @@ use std::{sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{claim::canonical_url, Check, MirrorClaim, Refusal, Standing};
+use super::{claim::canonical_url, Check, MirrorClaim, Refusal, Standing, Verdict};
 use crate::{
     federation::{catalog, proof, Federation},
     library::torrent,
-    outbound::Origin,
+    outbound::{Origin, OutboundError},
     store::unix_secs,
 };
 
@@ -96,26 +96,32 @@ impl Federation {
                 .and_then(|f| f.success())
                 .map_err(|e| {
                     tracing::info!(mirror = %url, "its catalog: {}", e.detail());
-                    format!("its catalog: {e}")
+                    let verdict = match e {
+                        OutboundError::Unreachable(_) => Verdict::Unreachable,
+                        OutboundError::Refused(_) => Verdict::NotStation,
+                    };
+                    (format!("its catalog: {e}"), verdict)
                 })
                 .and_then(|body| {
                     catalog::open(&body, Some(key), None)
                         .map(|_| ())
                         .map_err(|e| match e {
                             // A parser's message can quote what the address answered.
-                            catalog::Refused::Malformed(_) => {
-                                "its catalog: not a streamp2p catalog".to_string()
-                            }
-                            e => format!("its catalog: {e}"),
+                            catalog::Refused::Malformed(_) => (
+                                "its catalog: not a streamp2p catalog".to_string(),
+                                Verdict::NotStation,
+                            ),
+                            e => (format!("its catalog: {e}"), Verdict::NotStation),
                         })
                 }),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err((e.to_string(), Verdict::BadAddress)),
         };
-        if let Err(words) = catalog_ok {
+        if let Err((words, verdict)) = catalog_ok {
             return Check {
                 at: unix_secs(),
                 passed: false,
                 words,
+                verdict: Some(verdict),
             };
         }
         self.prove(url, holds).await
@@ -130,6 +136,7 @@ impl Federation {
                     at: unix_secs(),
                     passed: false,
                     words: e.to_string(),
+                    verdict: Some(Verdict::BadAddress),
                 }
             }
         };
@@ -152,6 +159,7 @@ impl Federation {
             at: unix_secs(),
             passed: outcome.passed(),
             words: outcome.words(),
+            verdict: Some(verdict(&outcome)),
         }
     }
 
@@ -212,5 +220,19 @@ fn too_slow() -> Check {
         at: unix_secs(),
         passed: false,
         words: "too slow to hand over the pieces asked for".into(),
+        verdict: Some(Verdict::TooSlow),
+    }
+}
+
+/// A check's outcome as the config page says it.
+fn verdict(outcome: &proof::Outcome) -> Verdict {
+    match outcome {
+        proof::Outcome::Proven { pieces, .. } => Verdict::Matched { pieces: *pieces },
+        proof::Outcome::Wrong { name, index } => Verdict::Wrong {
+            name: name.clone(),
+            piece: index + 1,
+        },
+        proof::Outcome::Unanswered { name, .. } => Verdict::Unanswered { name: name.clone() },
+        proof::Outcome::Nothing => Verdict::Nothing,
     }
 }

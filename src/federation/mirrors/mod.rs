@@ -26,7 +26,7 @@ use crate::store::{unix_secs, Setting};
 
 // What the rest of the node names, and the types in their signatures (so those stay
 // nameable); the rest stays inside `mirrors`.
-pub use book::{Book, Check, Mirror, Removed, Standing, Stored};
+pub use book::{Book, Check, Mirror, Removed, Standing, Stored, Verdict};
 pub use checking::{Received, CLAIM_ANSWER_WITHIN};
 pub use claim::{MirrorClaim, RECLAIM_SECS};
 

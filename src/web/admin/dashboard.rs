@@ -2,18 +2,25 @@
 //! [`super::sections`] only format these values, so reading the box (disk space, sound
 //! cards, the catalog) happens here, once per page.
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+
+use serde::Serialize;
 
 use super::{error::FormError, upload};
 use crate::{
     config::{operator::Show, Settings},
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
-    i18n::Tr,
+    i18n::{
+        format::{number, rate, size, span},
+        Msg, Tr,
+    },
     live::LiveState,
-    status::Listeners,
+    msg,
+    station::Sample,
+    status::{Listeners, NodeStatus},
+    t,
     web::{
         api::{trackers, ItemView},
-        page::size,
         AppState,
     },
 };
@@ -29,14 +36,15 @@ pub struct Dashboard<'a> {
     /// The session's token, for every form's hidden `csrf` field.
     pub csrf: String,
     /// What the last change did (fixed texts chosen by a code in the query).
-    pub notice: &'static str,
+    pub notice: String,
     /// The form just posted, when it could not be saved.
     pub err: Option<&'a FormError>,
-    pub warnings: Vec<String>,
+    /// The lines the script refreshes, as they read when the page is made.
+    pub live: LiveWords,
     pub air: OnAir,
     pub library: LibraryView,
     /// The addresses to share, with their labels.
-    pub share: Vec<(&'static str, String)>,
+    pub share: Vec<(String, String)>,
     pub episodes: Vec<Episode>,
     pub schedule: Vec<Show>,
     pub sisters: Sisters,
@@ -49,8 +57,110 @@ pub struct Dashboard<'a> {
 pub struct OnAir {
     /// The live input is on (the level meter makes sense).
     pub on: bool,
-    pub state: &'static str,
     pub listeners: Listeners,
+}
+
+/// The dashboard's lines that change while it is open, in the page's language: the page
+/// shows them first, then its script takes them from `/admin/status` every few seconds
+/// (the script writes no words of its own about the box's state).
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveWords {
+    /// On air, starting, ...
+    pub air: String,
+    pub listen_ways: String,
+    pub uptime: String,
+    pub upload_rate: String,
+    pub tracker: String,
+    /// Files being read for sharing, when some are.
+    pub hashing: Option<String>,
+    pub listeners_graph: GraphWords,
+    pub upload_graph: GraphWords,
+    pub warnings: Vec<String>,
+}
+
+/// A 24-hour graph's words: the sentence that stands for it (for screen readers) and the
+/// mark written on it (its peak, or that it is still collecting).
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphWords {
+    pub text: String,
+    pub mark: String,
+}
+
+impl LiveWords {
+    pub fn new(tr: Tr, app: &AppState, st: &NodeStatus, history: &[Sample]) -> LiveWords {
+        let h = &st.library.hashing;
+        let hashing = (h.files_total > 0 && h.files_done < h.files_total).then(|| {
+            t!(
+                tr,
+                "dash-hashing-progress",
+                done = number(tr, h.files_done),
+                total = number(tr, h.files_total),
+                bytes_done = size(tr, h.bytes_done),
+                bytes_total = size(tr, h.bytes_total),
+            )
+        });
+        let listeners: Vec<u64> = history.iter().map(|s| s.listeners).collect();
+        let upload: Vec<u64> = history.iter().map(|s| s.upload_bps).collect();
+        LiveWords {
+            air: air_state(tr, &st.live.state),
+            listen_ways: listen_ways(tr, &st.listeners),
+            uptime: span(tr, st.uptime_secs),
+            upload_rate: rate(tr, st.swarm.map_or(0, |s| s.upload_bps)),
+            tracker: t!(
+                tr,
+                "dash-tracker-line",
+                swarms = number(tr, st.tracker.swarms as u64),
+                peers = number(tr, st.tracker.peers as u64),
+            ),
+            hashing,
+            listeners_graph: graph(
+                tr,
+                &listeners,
+                |n| number(tr, n),
+                |peak, now| t!(tr, "dash-graph-listeners-text", peak = peak, now = now),
+            ),
+            upload_graph: graph(
+                tr,
+                &upload,
+                |n| rate(tr, n),
+                |peak, now| t!(tr, "dash-graph-upload-text", peak = peak, now = now),
+            ),
+            warnings: warnings(tr, app),
+        }
+    }
+}
+
+/// A graph's words from its points: `show` writes a value, `sentence` the text with the
+/// peak and the last value written.
+fn graph(
+    tr: Tr,
+    values: &[u64],
+    show: impl Fn(u64) -> String,
+    sentence: impl Fn(String, String) -> String,
+) -> GraphWords {
+    // The script draws a line from two points on; before that it writes this mark.
+    if values.len() < 2 {
+        return GraphWords {
+            text: t!(tr, "dash-graph-empty-text"),
+            mark: t!(tr, "dash-graph-collecting"),
+        };
+    }
+    let peak = values.iter().copied().max().unwrap_or(0);
+    let now = values.last().copied().unwrap_or(0);
+    GraphWords {
+        text: sentence(show(peak), show(now)),
+        mark: t!(tr, "dash-graph-peak", peak = show(peak)),
+    }
+}
+
+/// The live input's state in words.
+pub fn air_state(tr: Tr, state: &LiveState) -> String {
+    match state {
+        LiveState::OnAir => t!(tr, "dash-air-on"),
+        LiveState::Starting => t!(tr, "dash-air-starting"),
+        LiveState::NoInput { .. } => t!(tr, "dash-air-no-input"),
+        LiveState::Off => t!(tr, "dash-air-off"),
+    }
 }
 
 pub struct LibraryView {
@@ -99,16 +209,11 @@ impl<'a> Dashboard<'a> {
     ) -> Dashboard<'a> {
         let settings = app.station.settings();
         let catalog = app.library.catalog();
-        let live = app.live.status();
+        let st = app.status();
+        let live = LiveWords::new(tr, app, &st, &app.station.history());
         let air = OnAir {
             on: app.live.is_on(),
-            state: match live.state {
-                LiveState::OnAir => "On air",
-                LiveState::Starting => "Starting",
-                LiveState::NoInput { .. } => "No input",
-                LiveState::Off => "No live input set",
-            },
-            listeners: app.sources().listeners(Instant::now()),
+            listeners: st.listeners,
         };
         let library = LibraryView {
             items: catalog.items.len(),
@@ -123,11 +228,11 @@ impl<'a> Dashboard<'a> {
                 .collect(),
             problems: app.library.problems(),
         };
-        let mut share = vec![("Listen page", format!("{base}/"))];
+        let mut share = vec![(t!(tr, "dash-share-listen"), format!("{base}/"))];
         if air.on {
-            share.push(("Live stream", format!("{base}/live.mp3")));
+            share.push((t!(tr, "dash-share-live"), format!("{base}/live.mp3")));
         }
-        share.push(("Podcast feed", format!("{base}/feed.xml")));
+        share.push((t!(tr, "dash-share-feed"), format!("{base}/feed.xml")));
 
         let metas = app.station.item_meta();
         let trackers = trackers(app, base);
@@ -166,8 +271,8 @@ impl<'a> Dashboard<'a> {
             .unwrap_or_default();
         let current_audio = settings.audio.to_string();
         let mut audio_choices: Vec<(String, String)> = vec![
-            ("none".into(), "No live input".into()),
-            ("sine".into(), "Test tone".into()),
+            ("none".into(), t!(tr, "dash-audio-none")),
+            ("sine".into(), t!(tr, "dash-audio-sine")),
         ];
         audio_choices.extend(
             devices
@@ -181,9 +286,9 @@ impl<'a> Dashboard<'a> {
         Dashboard {
             tr,
             csrf: csrf.to_string(),
-            notice: notice(done),
+            notice: notice(tr, done),
             err,
-            warnings: warnings(app),
+            live,
             air,
             library,
             share,
@@ -198,22 +303,16 @@ impl<'a> Dashboard<'a> {
 }
 
 /// The notice for a `done` code in the page's query (never the operator's input).
-fn notice(done: &str) -> &'static str {
+fn notice(tr: Tr, done: &str) -> String {
     match done {
-        "saved" => "Saved. The change is in use now.",
-        "restarting" => {
-            "Saved. The station restarts its audio and library services to use it: back \
-             in a few seconds."
-        }
-        "schedule" => "The schedule is saved; the next recordings are named after it.",
-        "episode" => "The episode's title and notes are saved.",
-        "mirror_approved" => "The mirror is approved: listeners' apps can download from it now.",
-        "mirror_removed" => {
-            "The mirror is removed. It is not listed again until you allow it under Sister \
-             stations."
-        }
-        "mirror_allowed" => "The box may mirror this station again once it proves it.",
-        _ => "",
+        "saved" => t!(tr, "dash-done-saved"),
+        "restarting" => t!(tr, "dash-done-restarting"),
+        "schedule" => t!(tr, "dash-done-schedule"),
+        "episode" => t!(tr, "dash-done-episode"),
+        "mirror_approved" => t!(tr, "dash-done-mirror-approved"),
+        "mirror_removed" => t!(tr, "dash-done-mirror-removed"),
+        "mirror_allowed" => t!(tr, "dash-done-mirror-allowed"),
+        _ => String::new(),
     }
 }
 
@@ -230,71 +329,59 @@ fn usb_volumes() -> Vec<PathBuf> {
     v
 }
 
-/// Plain-language warnings: what is wrong and what to do.
-pub fn warnings(app: &AppState) -> Vec<String> {
+/// Plain-language warnings in the page's language: what is wrong and what to do.
+pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
+    warning_msgs(tr, app).iter().map(|m| tr.say(m)).collect()
+}
+
+/// The warnings as messages; the free space is written in `tr`'s language already.
+fn warning_msgs(tr: Tr, app: &AppState) -> Vec<Msg> {
     let mut w = Vec::new();
     let running = app.station.settings();
     if let Some(p) = app.station.startup_problem() {
-        w.push(format!("Settings: {p}."));
+        w.push(msg!("dash-warn-settings", problem = p));
     }
     if app.live.is_on() {
         let st = app.live.status();
         if matches!(st.state, LiveState::NoInput { .. }) {
-            w.push(
-                "No sound input: the sound card is not answering. Check that it is plugged \
-                 in; the box tries again every few seconds and goes back on air by itself."
-                    .into(),
-            );
+            w.push(msg!("dash-warn-no-input"));
         }
         if let Some(s) = st.silent_for_secs {
-            w.push(format!(
-                "Silence on air for {s} seconds. Is the mixer's output muted or its fader down?"
-            ));
+            w.push(msg!("dash-warn-silence", secs = s));
         }
     }
     for root in &running.library {
         if !root.is_dir() {
-            w.push(format!(
-                "USB storage missing: {}. Plug it back in: its episodes come back without \
-                 being read again.",
-                root.display()
+            w.push(msg!(
+                "dash-warn-usb-missing",
+                path = root.display().to_string()
             ));
         }
     }
     if let Some((free, total)) = upload::disk_space(&running.data_dir) {
         if free < 200 * 1024 * 1024 || free * 20 < total {
-            w.push(format!(
-                "The box's own storage is almost full ({} left). Delete old recordings or \
-                 uploads, or use a bigger card.",
-                size(free)
-            ));
+            w.push(msg!("dash-warn-disk-full", free = size(tr, free)));
         }
     }
     if let Some(wt) = &app.webtorrent {
         if wt.stats().trackers_connected == 0 && app.started.elapsed().as_secs() > 30 {
-            w.push(
-                "The browser tracker cannot be reached, so web listeners may not find each \
-                 other. Check the box's internet connection."
-                    .into(),
-            );
+            w.push(msg!("dash-warn-browser-tracker"));
         }
     }
     let problems = app.library.problems().len();
     if problems > 0 {
-        w.push(format!(
-            "{problems} file(s) in the library could not be read; they are listed under \
-             Library. The others are fine."
-        ));
+        w.push(msg!("dash-warn-unreadable", n = problems));
     }
     w
 }
 
-/// Listeners by way of listening, in words (the script writes the same line).
-pub fn listen_ways(l: &Listeners) -> String {
-    format!(
-        "{} on the stream · {} in players ({} sharing)",
-        l.progressive(),
-        l.hls,
-        l.sharing
+/// Listeners by way of listening, in words.
+pub fn listen_ways(tr: Tr, l: &Listeners) -> String {
+    t!(
+        tr,
+        "dash-listen-ways",
+        stream = number(tr, l.progressive() as u64),
+        players = number(tr, l.hls as u64),
+        sharing = number(tr, l.sharing as u64),
     )
 }

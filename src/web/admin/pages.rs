@@ -16,7 +16,7 @@ use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::{
-    dashboard::{listen_ways, warnings},
+    dashboard::{listen_ways, LiveWords},
     error::FormError,
     extract::LoggedIn,
 };
@@ -171,24 +171,34 @@ pub fn login(tr: Tr, form_token: &str, message: Option<&str>) -> Markup {
     )
 }
 
-/// `GET /admin/status`: what the dashboard's script refreshes every few seconds.
-pub async fn status(State(app): State<AppState>, op: LoggedIn) -> Json<Value> {
+/// `GET /admin/status`: what the dashboard's script refreshes every few seconds. The
+/// numbers as they were (the JSON API stays English), and `words`: the lines the page
+/// shows, already written in the request's language.
+pub async fn status(
+    State(app): State<AppState>,
+    crate::web::lang::PageLang(tr): crate::web::lang::PageLang,
+    op: LoggedIn,
+) -> Json<Value> {
+    use crate::i18n::Lang;
     let st = app.status();
+    let history = app.station.history();
+    let words = LiveWords::new(tr, &app, &st, &history);
     let wt_peers = st.webtorrent.map_or(0, |w| w.peers);
     Json(json!({
         "base": op.client.base,
         "uptime_secs": st.uptime_secs,
         "live": st.live,
         "listeners": st.listeners,
-        "listen_ways": listen_ways(&st.listeners),
+        "listen_ways": listen_ways(Lang::En.tr(), &st.listeners),
         "items": st.library.items,
         "hashing": st.library.hashing,
         "peers": st.swarm.map_or(0, |s| s.live) + wt_peers,
         "p2p_listeners": wt_peers,
         "upload_bps": st.swarm.map_or(0, |s| s.upload_bps),
         "tracker": { "swarms": st.tracker.swarms, "peers": st.tracker.peers },
-        "warnings": warnings(&app),
-        "history": app.station.history(),
+        "warnings": words.warnings,
+        "history": history,
+        "words": words,
     }))
 }
 

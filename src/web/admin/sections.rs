@@ -1,60 +1,99 @@
 //! The dashboard's HTML, one renderer per section, from the values [`Dashboard`] gathered.
 //! The element ids, form names and classes are what `admin.js` and the tests look for.
+//! Every word comes from the page's language (`locales/<lang>/dashboard.ftl`).
 
 use maud::{html, Markup};
+use serde_json::json;
 
 use super::{
-    dashboard::{listen_ways, Dashboard, Episode, LibraryView, OnAir, Sisters},
+    dashboard::{Dashboard, Episode, GraphWords, LibraryView, LiveWords, OnAir, Sisters},
     error::FormError,
     pages::{problem, shell, station_fields},
 };
 use crate::{
-    config::operator::{Show, DAYS},
-    federation::mirrors::{MirrorsView, Standing},
-    i18n::Tr,
-    web::page::size,
+    config::operator::Show,
+    federation::{
+        mirrors::{MirrorsView, Standing, Verdict},
+        FollowProblem, FollowStatus,
+    },
+    i18n::{
+        format::{ago, decimal, number, size, weekday},
+        Tr,
+    },
+    t,
 };
 
 /// The dashboard: state at a glance, then publishing, sharing, episodes, the schedule,
 /// sister stations and settings.
 pub fn dashboard(d: &Dashboard) -> Markup {
-    let csrf = csrf_field(&d.csrf);
+    let (tr, csrf) = (d.tr, csrf_field(&d.csrf));
     shell(
-        d.tr,
-        &format!("{} – settings", d.settings.station.name),
+        tr,
+        &t!(tr, "dash-title", station = d.settings.station.name.as_str()),
         html! {
-            header {
+            header data-words=(script_words(tr)) {
                 h1 { (d.settings.station.name) }
                 form method="post" action="/admin/logout" {
                     (csrf)
-                    button type="submit" class="quiet" { "Log out" }
+                    button type="submit" class="quiet" { (t!(tr, "dash-log-out")) }
                 }
             }
-            nav {
-                a href="#air" { "On air" }
-                a href="#library" { "Library" }
-                a href="#publish" { "Publish" }
-                a href="#share" { "Share" }
-                a href="#federation" { "Sister stations" }
-                a href="#settings" { "Settings" }
+            nav aria-label=(t!(tr, "dash-nav")) {
+                a href="#air" { (t!(tr, "dash-nav-air")) }
+                a href="#library" { (t!(tr, "dash-nav-library")) }
+                a href="#publish" { (t!(tr, "dash-nav-publish")) }
+                a href="#share" { (t!(tr, "dash-nav-share")) }
+                a href="#episodes" { (t!(tr, "dash-nav-episodes")) }
+                a href="#schedule" { (t!(tr, "dash-nav-schedule")) }
+                a href="#federation" { (t!(tr, "dash-nav-federation")) }
+                a href="#settings" { (t!(tr, "dash-nav-settings")) }
             }
             @if !d.notice.is_empty() {
                 p class="notice" role="status" { (d.notice) }
             }
-            (problem(d.tr, d.err, ""))
-            div id="warnings" class="warnings" role="alert" hidden[d.warnings.is_empty()] {
-                @for w in &d.warnings { p { (w) } }
+            (problem(tr, d.err, ""))
+            div id="warnings" class="warnings" role="alert" hidden[d.live.warnings.is_empty()] {
+                @for w in &d.live.warnings { p { (w) } }
             }
-            (on_air(d.tr, &d.air))
-            (library(d.tr, &d.library))
-            (publish(d.tr, &d.csrf, d.settings.admin.max_upload_mb))
-            (share(d.tr, &d.share))
-            (episodes(d.tr, &d.episodes, &csrf))
-            (schedule(d.tr, &d.schedule, &csrf, d.err))
-            (sisters(d.tr, &d.sisters, &csrf, d.err))
+            (on_air(tr, &d.air, &d.live))
+            (library(tr, &d.library, &d.live))
+            (publish(tr, &d.csrf, d.settings.admin.max_upload_mb))
+            (share(tr, &d.share))
+            (episodes(tr, &d.episodes, &csrf))
+            (schedule(tr, &d.schedule, &csrf, d.err))
+            (sisters(tr, &d.sisters, &csrf, d.err))
             (settings(d, &csrf))
         },
     )
+}
+
+/// The words the script writes by itself (copy buttons, the upload's progress, the level
+/// meter), as JSON for the page's `data-words`: templates with `{name}` holes the script
+/// fills, and how this language writes sizes.
+fn script_words(tr: Tr) -> String {
+    let hole = |name: &str| format!("{{{name}}}");
+    json!({
+        "copy": t!(tr, "dash-copy"),
+        "copied": t!(tr, "dash-js-copied"),
+        "selected": t!(tr, "dash-js-selected"),
+        "choose_file": t!(tr, "dash-js-choose-file"),
+        "sending": t!(tr, "dash-js-sending", done = hole("done"), total = hole("total")),
+        "retry": t!(tr, "dash-js-retry", n = hole("n")),
+        "published": t!(tr, "dash-js-published"),
+        "error": t!(tr, "dash-js-error", status = hole("status")),
+        "meter": t!(tr, "dash-meter-now", left = hole("left"), right = hole("right")),
+        "meter_quiet": t!(tr, "dash-meter-quiet"),
+        // Sizes as `i18n::format::size` writes them: the unit templates and the decimal
+        // mark (the second character of "0.5" in this language).
+        "size": {
+            "b": t!(tr, "size-bytes", n = hole("n")),
+            "kb": t!(tr, "size-kb", n = hole("n")),
+            "mb": t!(tr, "size-mb", n = hole("n")),
+            "gb": t!(tr, "size-gb", n = hole("n")),
+            "mark": decimal(tr, 0.5, 1).chars().nth(1).unwrap_or('.').to_string(),
+        },
+    })
+    .to_string()
 }
 
 fn csrf_field(csrf: &str) -> Markup {
@@ -62,116 +101,146 @@ fn csrf_field(csrf: &str) -> Markup {
 }
 
 fn section(id: &str, title: &str, body: Markup) -> Markup {
-    html! { section id=(id) class="card" { h2 { (title) } (body) } }
-}
-
-fn on_air(tr: Tr, air: &OnAir) -> Markup {
-    section(
-        "air",
-        "On air",
-        html! {
-            p class="big" { span id="air-state" class="badge" { (air.state) } }
-            @if air.on {
-                div class="meter" aria-label="Sound level" {
-                    div id="meter-l" {}
-                    div id="meter-r" {}
-                }
-                p class="hint" {
-                    "The bars move with the sound coming in. Green is fine; red means too \
-                     loud: turn the mixer's output down a little."
-                }
-            } @else {
-                p class="hint" {
-                    "Choose the sound input under " a href="#settings" { "Settings" }
-                    " to go on air."
-                }
-            }
-            dl class="stats" {
-                dt { "Listening now" } dd id="listeners" { (air.listeners.total) }
-                dt { "How they listen" } dd id="listen-ways" { (listen_ways(&air.listeners)) }
-                dt { "Sharing in browsers" } dd id="p2p" { "–" }
-                dt { "Up for" } dd id="uptime" { "–" }
-            }
-            h3 { "Last 24 hours" }
-            (graph("listeners", "Listeners", "Listeners over the last 24 hours"))
-            (graph("upload", "Upload (kB/s)", "Upload rate over the last 24 hours"))
-        },
-    )
-}
-
-/// An empty chart the script draws the last day's history into.
-fn graph(id: &str, caption: &str, label: &str) -> Markup {
     html! {
-        figure {
-            figcaption { (caption) }
-            svg id={ "graph-" (id) } class="graph" viewBox="0 0 300 60" role="img"
-                aria-label=(label) {}
+        section id=(id) class="card" aria-labelledby={ (id) "-title" } {
+            h2 id={ (id) "-title" } { (title) }
+            (body)
         }
     }
 }
 
-fn library(tr: Tr, lib: &LibraryView) -> Markup {
+fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
     section(
-        "library",
-        "Library",
+        "air",
+        &t!(tr, "dash-air-title"),
         html! {
-            p class="big" { "Episodes shared: " span id="items" { (lib.items) } }
-            div id="hashing" hidden {
-                p { "Reading new files: " span id="hash-text" {} }
-                progress id="hash-bar" max="1" value="0" {}
+            p class="big" {
+                span id="air-state" class="badge" role="status" { (live.air) }
+            }
+            @if air.on {
+                // An image to assistive technology, named by the levels in words (the
+                // script keeps the name current); the bars themselves say nothing.
+                div id="meter" class="meter" role="img" aria-label=(t!(tr, "dash-meter-quiet")) {
+                    div id="meter-l" {}
+                    div id="meter-r" {}
+                }
+                p class="hint" { (t!(tr, "dash-meter-hint")) }
+            } @else {
                 p class="hint" {
-                    "Each new file is read once to make its torrent; a big library takes a \
-                     while the first time."
+                    (t!(tr, "dash-air-off-hint")) " "
+                    a href="#settings" { (t!(tr, "dash-air-off-link")) }
                 }
             }
             dl class="stats" {
-                dt { "Sharing with" } dd id="peers" { "–" }
-                dt { "Upload now" } dd id="upload-rate" { "–" }
-                dt { "Tracker" } dd id="tracker" { "–" }
+                div {
+                    dt { (t!(tr, "dash-stat-listeners")) }
+                    dd id="listeners" { (air.listeners.total) }
+                }
+                div class="long" {
+                    dt { (t!(tr, "dash-stat-ways")) }
+                    dd id="listen-ways" { (live.listen_ways) }
+                }
+                div { dt { (t!(tr, "dash-stat-p2p")) } dd id="p2p" { "–" } }
+                div { dt { (t!(tr, "dash-stat-uptime")) } dd id="uptime" { (live.uptime) } }
             }
-            h3 { "Storage" }
+            h3 { (t!(tr, "dash-last-day")) }
+            (graph("listeners", &t!(tr, "dash-graph-listeners"), &live.listeners_graph))
+            (graph("upload", &t!(tr, "dash-graph-upload"), &live.upload_graph))
+        },
+    )
+}
+
+/// A chart the script draws the last day's history into, named by a sentence with its
+/// peak and its last value (kept current by the script).
+fn graph(id: &str, caption: &str, words: &GraphWords) -> Markup {
+    html! {
+        figure {
+            figcaption { (caption) }
+            svg id={ "graph-" (id) } class="graph" viewBox="0 0 300 60" role="img"
+                aria-label=(words.text) {}
+        }
+    }
+}
+
+fn library(tr: Tr, lib: &LibraryView, live: &LiveWords) -> Markup {
+    section(
+        "library",
+        &t!(tr, "dash-library-title"),
+        html! {
+            p class="big" {
+                (t!(tr, "dash-library-items")) " " span id="items" { (number(tr, lib.items as u64)) }
+            }
+            div id="hashing" hidden[live.hashing.is_none()] {
+                p {
+                    (t!(tr, "dash-hashing")) " "
+                    span id="hash-text" { (live.hashing.as_deref().unwrap_or("")) }
+                }
+                progress id="hash-bar" max="1" value="0" aria-labelledby="hash-text" {}
+                p class="hint" { (t!(tr, "dash-hashing-hint")) }
+            }
+            dl class="stats" {
+                div { dt { (t!(tr, "dash-stat-peers")) } dd id="peers" { "–" } }
+                div {
+                    dt { (t!(tr, "dash-stat-upload")) }
+                    dd id="upload-rate" { (live.upload_rate) }
+                }
+                div class="long" {
+                    dt { (t!(tr, "dash-stat-tracker")) }
+                    dd id="tracker" { (live.tracker) }
+                }
+            }
+            h3 { (t!(tr, "dash-storage")) }
             ul {
                 @for r in &lib.roots {
                     li {
-                        (r.path.display()) " — "
+                        span class="path" { (r.path.display()) } " — "
                         @match (r.present, r.free) {
-                            (false, _) => "missing (unplugged?)",
-                            (true, Some(free)) => { "present, " (size(free)) " free" }
-                            (true, None) => "present",
+                            (false, _) => (t!(tr, "dash-storage-missing")),
+                            (true, Some(free)) => {
+                                (t!(tr, "dash-storage-free", free = size(tr, free)))
+                            }
+                            (true, None) => (t!(tr, "dash-storage-present")),
                         }
                     }
                 } @if lib.roots.is_empty() {
-                    li { "No library folder set: add one under Settings." }
+                    li { (t!(tr, "dash-storage-none")) }
                 }
             }
             @if !lib.problems.is_empty() {
-                h3 { "Files that could not be read" }
-                ul { @for (path, why) in &lib.problems { li { (path.display()) ": " (why) } } }
+                h3 { (t!(tr, "dash-problems")) }
+                ul {
+                    @for (path, why) in &lib.problems {
+                        li { span class="path" { (path.display()) } ": " (why) }
+                    }
+                }
             }
         },
     )
 }
 
 fn publish(tr: Tr, csrf: &str, max_upload_mb: u64) -> Markup {
+    // The limit as the operator set it, in whole megabytes.
+    let max = t!(tr, "size-mb", n = number(tr, max_upload_mb)).replace(' ', "\u{a0}");
     section(
         "publish",
-        "Publish an episode",
+        &t!(tr, "dash-publish-title"),
         html! {
             form id="upload" class="stack" data-csrf=(csrf) {
                 label {
-                    "Audio file (MP3, Ogg, Opus, FLAC, WAV or M4A, up to " (max_upload_mb) " MB)"
+                    (t!(tr, "dash-upload-file", max = max))
                     input type="file" id="upload-file" accept="audio/*" required;
                 }
-                label { "Title" input id="upload-title" maxlength="200"; }
-                label { "Notes" textarea id="upload-desc" rows="3" maxlength="5000" {} }
-                button type="submit" { "Publish" }
-                progress id="upload-bar" max="1" value="0" hidden {}
+                label { (t!(tr, "dash-field-title")) input id="upload-title" maxlength="200"; }
+                label {
+                    (t!(tr, "dash-field-notes"))
+                    textarea id="upload-desc" rows="3" maxlength="5000" {}
+                }
+                button type="submit" { (t!(tr, "dash-upload-submit")) }
+                progress id="upload-bar" max="1" value="0" hidden
+                    aria-labelledby="upload-status" {}
                 p id="upload-status" role="status" {}
             }
-            p class="hint" {
-                "If the Wi-Fi drops, choose the same file again: the upload goes on where it \
-                 stopped."
-            }
+            p class="hint" { (t!(tr, "dash-upload-hint")) }
         },
     )
 }
@@ -184,18 +253,20 @@ fn qr_src(text: &str) -> String {
     )
 }
 
-fn share(tr: Tr, rows: &[(&str, String)]) -> Markup {
+fn share(tr: Tr, rows: &[(String, String)]) -> Markup {
     section(
         "share",
-        "Share",
+        &t!(tr, "dash-share-title"),
         html! {
             @for (label, url) in rows {
                 div class="share" {
-                    img src=(qr_src(url)) alt={ "QR code for " (label) } width="132" height="132";
+                    img src=(qr_src(url)) alt=(t!(tr, "dash-share-qr", what = label.as_str()))
+                        width="132" height="132";
                     div {
                         b { (label) }
-                        input readonly value=(url) aria-label={ (label) " address" };
-                        button type="button" class="copy" data-copy=(url) { "Copy" }
+                        input readonly value=(url)
+                            aria-label=(t!(tr, "dash-share-address", what = label.as_str()));
+                        button type="button" class="copy" data-copy=(url) { (t!(tr, "dash-copy")) }
                     }
                 }
             }
@@ -206,36 +277,35 @@ fn share(tr: Tr, rows: &[(&str, String)]) -> Markup {
 fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
     section(
         "episodes",
-        "Episodes",
+        &t!(tr, "dash-episodes-title"),
         html! {
             @for e in list {
                 details class="episode" {
-                    summary { span { (e.title) } span class="edit" { "Edit" } }
+                    summary { span { (e.title) } span class="edit" { (t!(tr, "dash-episode-edit")) } }
                     form method="post" action="/admin/item" class="stack" {
                         (csrf)
                         input type="hidden" name="infohash" value=(e.infohash);
                         label {
-                            "Title"
+                            (t!(tr, "dash-field-title"))
                             input name="title" maxlength="200" value=(e.own_title)
                                 placeholder=(e.file_title);
                         }
                         label {
-                            "Notes"
+                            (t!(tr, "dash-field-notes"))
                             textarea name="description" rows="3" maxlength="5000" { (e.own_notes) }
                         }
-                        button type="submit" { "Save" }
+                        button type="submit" { (t!(tr, "dash-save")) }
                     }
-                    p {
+                    p class="actions" {
                         button type="button" class="copy" data-copy=(e.magnet) {
-                            "Copy magnet link"
+                            (t!(tr, "dash-copy-magnet"))
                         }
-                        " "
-                        a href=(qr_src(&e.magnet)) { "QR code" }
+                        a class="qr" href=(qr_src(&e.magnet)) { (t!(tr, "dash-qr-code")) }
                     }
                 }
             }
             @if list.is_empty() {
-                p { "No episodes yet." }
+                p { (t!(tr, "dash-episodes-none")) }
             }
         },
     )
@@ -244,12 +314,9 @@ fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
 fn schedule(tr: Tr, shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> Markup {
     section(
         "schedule",
-        "Weekly schedule",
+        &t!(tr, "dash-schedule-title"),
         html! {
-            p class="hint" {
-                "Recordings are named after the show on air. Empty a show's name to remove \
-                 it; the last row adds one."
-            }
+            p class="hint" { (t!(tr, "dash-schedule-hint")) }
             (problem(tr, err, "schedule"))
             form method="post" action="/admin/schedule" class="stack" {
                 (csrf)
@@ -257,35 +324,38 @@ fn schedule(tr: Tr, shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> M
                 @for show in shows.iter().map(Some).chain([None]) {
                     (show_row(tr, show))
                 }
-                button type="submit" { "Save schedule" }
+                button type="submit" { (t!(tr, "dash-schedule-save")) }
             }
         },
     )
 }
 
 fn show_row(tr: Tr, show: Option<&Show>) -> Markup {
+    let new_name = t!(tr, "dash-show-new");
     html! {
         fieldset class="show" {
             label class="wide" {
-                "Show"
-                input name="name" placeholder=(if show.is_some() { "" } else { "New show's name" })
+                (t!(tr, "dash-show"))
+                input name="name" placeholder=(if show.is_some() { "" } else { new_name.as_str() })
                     maxlength="80" value=(show.map(|s| s.name.as_str()).unwrap_or(""));
             }
             label class="wide" {
-                "Day"
+                (t!(tr, "dash-show-day"))
                 select name="day" {
-                    @for (i, day) in DAYS.iter().enumerate() {
-                        option selected[show.is_some_and(|s| s.day as usize == i)] { (day) }
+                    @for day in 0..7u8 {
+                        option value=(day) selected[show.is_some_and(|s| s.day == day)] {
+                            (weekday(tr, day))
+                        }
                     }
                 }
             }
             label {
-                "Starts"
+                (t!(tr, "dash-show-start"))
                 input name="start" type="time"
                     value=(show.map(|s| Show::hhmm(s.start)).unwrap_or_default());
             }
             label {
-                "Ends"
+                (t!(tr, "dash-show-end"))
                 input name="end" type="time"
                     value=(show.map(|s| Show::hhmm(s.end)).unwrap_or_default());
             }
@@ -296,87 +366,131 @@ fn show_row(tr: Tr, show: Option<&Show>) -> Markup {
 fn sisters(tr: Tr, s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Markup {
     section(
         "federation",
-        "Sister stations",
+        &t!(tr, "dash-sisters-title"),
         html! {
-            p { "This box's key: " b class="mono" { (s.fingerprint) } }
-            p class="hint" {
-                "Stations that follow this one check its catalog with this key. Read it to \
-                 them to compare. Keep a copy: a replacement box with the same key is trusted \
-                 at once."
-            }
-            p { a class="button" href="/admin/key" download { "Save a copy of the key" } }
-            h3 { "Stations this box follows" }
+            p { (t!(tr, "dash-key")) " " b class="mono" { (s.fingerprint) } }
+            p class="hint" { (t!(tr, "dash-key-hint")) }
+            p { a class="button" href="/admin/key" download { (t!(tr, "dash-key-download")) } }
+            h3 { (t!(tr, "dash-follows")) }
             ul {
-                @for f in &s.follows {
-                    li {
-                        b { (f.station.as_deref().unwrap_or("")) } " " (f.url) br;
-                        "key " (f.fingerprint.as_deref().unwrap_or("not seen yet")) br;
-                        @match (&f.error, f.last_ok) {
-                            (Some(e), _) => {
-                                span class="error" { (e) }
-                                " (next try in " (f.retry_in_secs.unwrap_or(0)) " s)"
-                            }
-                            (None, Some(_)) => {
-                                (f.mirrored) " of " (f.items) " episodes mirrored"
-                            }
-                            (None, None) => "first contact pending",
-                        }
-                        @if let Some(c) = &f.claim { br; "The station says: " (c) }
-                    }
-                } @if s.follows.is_empty() {
-                    li { "None yet: add a station's address under Settings." }
+                @for f in &s.follows { li { (follow(tr, f)) } }
+                @if s.follows.is_empty() {
+                    li { (t!(tr, "dash-follows-none")) }
                 }
             }
             (mirrors(tr, &s.mirrors, s.now, csrf, err))
-            h3 { "Trackers" }
-            p class="hint" {
-                "Trackers help listeners find each other. The box checks each every few \
-                 minutes; links list the healthy ones first."
-            }
+            h3 { (t!(tr, "dash-trackers-title")) }
+            p class="hint" { (t!(tr, "dash-trackers-hint")) }
             ul {
                 @for (url, st) in &s.trackers {
                     li {
-                        (url) br;
+                        span class="path" { (url) } br;
                         @if st.dead() {
-                            span class="error" {
-                                "not answering (" (st.last_error.as_deref().unwrap_or(""))
-                                "); left out of links"
-                            }
+                            span class="error" { (t!(tr, "dash-tracker-dead")) }
                         } @else {
-                            (format!("{:.0}", st.success_rate() * 100.0)) " % answered"
-                            @if let Some(ms) = st.latency_ms { ", " (ms) " ms" }
+                            @let percent = decimal(tr, st.success_rate() * 100.0, 0);
+                            @if let Some(ms) = st.latency_ms {
+                                (t!(tr, "dash-tracker-ok-ms", percent = percent, ms = number(tr, ms.into())))
+                            } @else {
+                                (t!(tr, "dash-tracker-ok", percent = percent))
+                            }
                         }
                     }
                 }
-                @if s.trackers.is_empty() { li { "Not checked yet." } }
+                @if s.trackers.is_empty() { li { (t!(tr, "dash-trackers-none")) } }
             }
             details {
-                summary { "Use the key of an old box" }
+                summary { (t!(tr, "dash-key-old")) }
                 form method="post" action="/admin/key" class="stack" {
                     (csrf)
-                    label { "Saved key" textarea name="key" rows="3" required {} }
+                    label { (t!(tr, "dash-key-saved")) textarea name="key" rows="3" required {} }
                     (problem(tr, err, "key"))
-                    button type="submit" { "Use this key" }
+                    button type="submit" { (t!(tr, "dash-key-use")) }
                 }
             }
         },
     )
 }
 
-/// "3 minutes ago", from Unix seconds.
-fn ago(then: u64, now: u64) -> String {
-    match now.saturating_sub(then) {
-        s if s < 60 => "just now".into(),
-        s if s < 2 * 3600 => format!("{} minute(s) ago", s / 60),
-        s if s < 2 * 86400 => format!("{} hour(s) ago", s / 3600),
-        s => format!("{} day(s) ago", s / 86400),
+/// A followed station: its name and address, its key, and how following it goes.
+fn follow(tr: Tr, f: &FollowStatus) -> Markup {
+    html! {
+        b { (f.station.as_deref().unwrap_or("")) } " " span class="path" { (f.url) } br;
+        @match &f.fingerprint {
+            Some(key) => span class="mono" { (t!(tr, "dash-follow-key", key = key.as_str())) },
+            None => (t!(tr, "dash-follow-key-unseen")),
+        }
+        br;
+        @match (&f.error, f.last_ok) {
+            (Some(words), _) => {
+                span class="error" {
+                    @match &f.problem {
+                        Some(p) => (follow_problem(tr, p)),
+                        // A problem of no known kind: its words as they are.
+                        None => (words),
+                    }
+                }
+                " (" (t!(tr, "dash-follow-retry", secs = f.retry_in_secs.unwrap_or(0))) ")"
+            }
+            (None, Some(_)) => {
+                (t!(
+                    tr,
+                    "dash-follow-mirrored",
+                    mirrored = number(tr, f.mirrored as u64),
+                    items = number(tr, f.items as u64),
+                ))
+            }
+            (None, None) => (t!(tr, "dash-follow-pending")),
+        }
+        @if let Some(c) = &f.claim {
+            br;
+            @if f.claim_taken == Some(true) {
+                (t!(tr, "dash-follow-claim-ok"))
+            } @else {
+                // What the other station answered is its own words: only they say why.
+                (t!(tr, "dash-follow-claim-refused", why = c.as_str()))
+            }
+        }
+    }
+}
+
+/// Why following a station failed, in words; the technical detail only where nothing
+/// else says what is wrong.
+fn follow_problem(tr: Tr, p: &FollowProblem) -> String {
+    match p {
+        FollowProblem::Unreachable => t!(tr, "dash-follow-unreachable"),
+        FollowProblem::Refused(why) => t!(tr, "dash-follow-refused", why = why.as_str()),
+        FollowProblem::NotStation => t!(tr, "dash-follow-not-station"),
+        FollowProblem::KeyChanged => t!(tr, "dash-follow-key-changed"),
+        FollowProblem::OldList => t!(tr, "dash-follow-old-list"),
+        FollowProblem::Local(why) => t!(tr, "dash-follow-local", why = why.as_str()),
+    }
+}
+
+/// How a mirror's check went, in words.
+fn verdict(tr: Tr, v: &Verdict) -> String {
+    match v {
+        Verdict::Matched { pieces } => t!(tr, "dash-check-matched", pieces = *pieces),
+        Verdict::Wrong { name, piece } => t!(
+            tr,
+            "dash-check-wrong",
+            piece = number(tr, *piece as u64),
+            name = name.as_str()
+        ),
+        Verdict::Unanswered { name } => t!(tr, "dash-check-unanswered", name = name.as_str()),
+        Verdict::Nothing => t!(tr, "dash-check-nothing"),
+        Verdict::Unreachable => t!(tr, "dash-check-unreachable"),
+        Verdict::NotStation => t!(tr, "dash-check-not-station"),
+        Verdict::BadAddress => t!(tr, "dash-check-bad-address"),
+        Verdict::TooSlow => t!(tr, "dash-check-too-slow"),
     }
 }
 
 /// The boxes that mirror this station: listed, waiting for approval or dropped, with the
 /// last check in words and a button for each; then the removed ones.
 fn mirrors(tr: Tr, v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormError>) -> Markup {
-    let button = |action: &str, url: &str, label: &str| {
+    let ago = |then: u64| ago(tr, now.saturating_sub(then));
+    let button = |action: &str, url: &str, label: String| {
         html! {
             form method="post" action="/admin/mirrors" class="inline" {
                 (csrf)
@@ -387,50 +501,53 @@ fn mirrors(tr: Tr, v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormEr
         }
     };
     html! {
-        h3 { "Boxes that mirror this station" }
+        h3 { (t!(tr, "dash-mirrors-title")) }
         p class="hint" {
-            "A box is listed as a mirror only after this box downloaded random pieces of the              episodes it holds and found them the same as here. Each is checked again              regularly and dropped if it fails."
-            @if v.approval { " New mirrors also wait for your approval (Settings)." }
+            (t!(tr, "dash-mirrors-hint"))
+            @if v.approval { " " (t!(tr, "dash-mirrors-approval")) }
         }
         (problem(tr, err, "mirrors"))
         ul id="mirrors" {
             @for m in &v.mirrors {
                 li {
-                    b { (m.url) } br;
+                    b class="path" { (m.url) } br;
                     @match m.standing {
                         Standing::Listed => {
-                            "Listed for " (m.episodes) " episode(s). "
+                            (t!(tr, "dash-mirror-listed", n = m.episodes)) " "
                         }
                         Standing::AwaitingApproval => {
-                            "Holds " (m.episodes) " episode(s); waiting for your approval. "
+                            (t!(tr, "dash-mirror-waiting", n = m.episodes)) " "
                         }
                         Standing::Dropped => {
-                            span class="error" { "Not listed: its last check failed. " }
+                            span class="error" { (t!(tr, "dash-mirror-dropped")) } " "
                         }
                     }
-                    "Checked " (ago(m.last_check.at, now)) ": " (m.last_check.words) "."
+                    @let result = match &m.last_check.verdict {
+                        Some(v) => verdict(tr, v),
+                        // Checked before verdicts were kept: its English words.
+                        None => m.last_check.words.clone(),
+                    };
+                    (t!(tr, "dash-mirror-checked", ago = ago(m.last_check.at), result = result))
                     @if let Some(v) = m.verified.filter(|v| *v != m.last_check.at) {
-                        " Last passed " (ago(v, now)) "."
+                        " " (t!(tr, "dash-mirror-passed", ago = ago(v)))
                     }
                     br;
                     @if m.standing == Standing::AwaitingApproval {
-                        (button("approve", &m.url, "Approve"))
+                        (button("approve", &m.url, t!(tr, "dash-approve")))
                     }
-                    (button("remove", &m.url, "Remove"))
+                    (button("remove", &m.url, t!(tr, "dash-remove")))
                 }
             }
-            @if v.mirrors.is_empty() { li { "None yet." } }
+            @if v.mirrors.is_empty() { li { (t!(tr, "dash-mirrors-none")) } }
         }
         @if !v.removed.is_empty() {
-            h3 { "Removed mirrors" }
-            p class="hint" {
-                "These boxes are not listed, whatever they claim, until you allow them again."
-            }
+            h3 { (t!(tr, "dash-removed-title")) }
+            p class="hint" { (t!(tr, "dash-removed-hint")) }
             ul {
                 @for r in &v.removed {
                     li {
-                        (r.url) " (removed " (ago(r.at, now)) ") "
-                        (button("allow", &r.url, "Allow again"))
+                        span class="path" { (r.url) } " (" (t!(tr, "dash-removed-at", ago = ago(r.at))) ") "
+                        (button("allow", &r.url, t!(tr, "dash-allow")))
                     }
                 }
             }
@@ -444,30 +561,30 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
     let lines = |v: &[String]| v.join("\n");
     section(
         "settings",
-        "Settings",
+        &t!(tr, "dash-settings-title"),
         html! {
             form method="post" action="/admin/settings" class="stack" {
                 (csrf)
-                (station_fields(tr, s, err, "About the station"))
+                (station_fields(tr, s, err, &t!(tr, "dash-about")))
                 label {
-                    "Sound input"
+                    (t!(tr, "dash-audio"))
                     select name="audio" {
                         @for (value, label) in &d.audio_choices {
                             option value=(value) selected[*value == current_audio] { (label) }
                         }
                     }
                 }
-                p class="hint" { "After saving, watch the level bars above move with the mixer." }
+                p class="hint" { (t!(tr, "dash-audio-hint")) }
                 (problem(tr, err, "audio"))
                 label {
-                    "Stream quality (kb/s; 128 is good, 64 saves data)"
+                    (t!(tr, "dash-bitrate"))
                     input name="bitrate_kbps" type="number" min="16" max="510"
                         value=(s.live.bitrate_kbps);
                 }
                 (problem(tr, err, "live.bitrate_kbps"))
                 (problem(tr, err, "bitrate_kbps"))
                 label {
-                    "Library folders (one per line)"
+                    (t!(tr, "dash-library-folders"))
                     textarea name="library" rows="3" {
                         (s.library.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()
                             .join("\n"))
@@ -475,42 +592,39 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                 }
                 p class="hint" {
                     @if d.usb.is_empty() {
-                        "No USB storage detected right now."
+                        (t!(tr, "dash-usb-none"))
                     } @else {
-                        "USB storage found: "
-                        @for (i, p) in d.usb.iter().enumerate() {
-                            @if i > 0 { ", " }
-                            (p.display())
-                        }
+                        @let list = d.usb.iter().map(|p| p.display().to_string())
+                            .collect::<Vec<_>>().join(", ");
+                        (t!(tr, "dash-usb-found", list = list))
                     }
                 }
                 (problem(tr, err, "library"))
                 label {
-                    "Upload limit for sharing (KiB/s, 0 = no limit; lower it if the home \
-                     internet gets slow)"
+                    (t!(tr, "dash-upload-limit"))
                     input name="upload_limit_kib" type="number" min="0"
                         value=(s.swarm.upload_limit_kib);
                 }
                 (problem(tr, err, "upload_limit_kib"))
                 label {
-                    "Extra trackers (one per line; they help listeners find each other)"
+                    (t!(tr, "dash-extra-trackers"))
                     textarea name="trackers" rows="3" { (lines(&s.swarm.trackers)) }
                 }
                 (problem(tr, err, "swarm.trackers"))
                 label {
-                    "Public address listeners use (empty: the address in the browser)"
+                    (t!(tr, "dash-public-url"))
                     input name="public_url" type="url" value=(s.public_url.as_deref().unwrap_or(""))
                         placeholder="http://radio.example.org";
                 }
                 (problem(tr, err, "public_url"))
                 label {
-                    "Largest upload (MB)"
+                    (t!(tr, "dash-max-upload"))
                     input name="max_upload_mb" type="number" min="1" value=(s.admin.max_upload_mb);
                 }
                 (problem(tr, err, "admin.max_upload_mb"))
                 (problem(tr, err, "max_upload_mb"))
                 label {
-                    "Sister stations to follow and mirror (one address per line)"
+                    (t!(tr, "dash-follow-field"))
                     textarea name="follow" rows="2" placeholder="http://radio-b.example.org" {
                         (lines(&s.federation.follow))
                     }
@@ -519,14 +633,13 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                 label class="check" {
                     input type="checkbox" name="approve_mirrors"
                         checked[s.federation.approve_mirrors];
-                    " New mirrors of this station need my approval before they are listed"
+                    (t!(tr, "dash-approve-mirrors"))
                 }
                 label class="check" {
                     input type="checkbox" name="allow_remote_admin" checked[s.admin.allow_remote];
-                    " Allow this page from outside the local network (only with a strong \
-                     password)"
+                    (t!(tr, "dash-remote-admin"))
                 }
-                button type="submit" { "Save settings" }
+                button type="submit" { (t!(tr, "dash-settings-save")) }
             }
         },
     )

@@ -1,42 +1,68 @@
 // The config page's live parts: status refresh, level meter, 24-hour graphs, copy buttons
 // and resumable publishing. The page works without it (forms post normally); this only
 // keeps the numbers fresh and sends uploads in chunks.
+//
+// The script writes no words of its own: the box's state comes already written in the
+// page's language from /admin/status (`words`), and the few sentences made here (copy
+// buttons, the upload's progress) are templates the page hands over in the header's
+// `data-words`, with `{name}` holes.
 
 const $ = (id) => document.getElementById(id)
-const set = (id, text) => { const e = $(id); if (e) e.textContent = text }
+// Only a changed text is written, so that live regions do not repeat themselves.
+const set = (id, text) => {
+  const e = $(id)
+  if (e && e.textContent !== String(text)) e.textContent = text
+}
 
+const WORDS = (() => {
+  try { return JSON.parse(document.querySelector('[data-words]')?.dataset.words || '{}') } catch { return {} }
+})()
+const say = (key, vars = {}) =>
+  (WORDS[key] || '').replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m))
+
+// A size as the box writes it (i18n::format::size): decimal units, one decimal from
+// megabytes on, the language's decimal mark. (An ordinary space before the unit: the
+// upload's status line is read by tests as text.)
 function human (bytes) {
-  if (bytes < 1024) return `${bytes} B`
-  if (bytes < 1048576) return `${(bytes / 1024).toFixed(0)} kB`
-  if (bytes < 1073741824) return `${(bytes / 1048576).toFixed(1)} MB`
-  return `${(bytes / 1073741824).toFixed(2)} GB`
+  const s = WORDS.size || {}
+  const mark = s.mark || '.'
+  const dec = (x) => x.toFixed(1).replace('.', mark)
+  const fill = (tpl, n) => (tpl || '{n}').replace('{n}', n)
+  if (bytes < 1000) return fill(s.b, String(bytes))
+  if (bytes < 1e6) return fill(s.kb, String(Math.round(bytes / 1e3)))
+  if (bytes < 1e9) return fill(s.mb, dec(bytes / 1e6))
+  return fill(s.gb, dec(bytes / 1e9))
 }
 
-function since (secs) {
-  const d = Math.floor(secs / 86400)
-  const h = Math.floor(secs / 3600) % 24
-  const m = Math.floor(secs / 60) % 60
-  return d ? `${d} d ${h} h` : h ? `${h} h ${m} min` : `${m} min`
-}
-
-// A small line graph of `values` in an SVG of 300x60, with the peak written beside it.
-function graph (id, values, unit) {
+// A small line graph of `values` in an SVG of 300x60; `words` has its mark (the peak, or
+// that points are still being collected) and the sentence that names it.
+function graph (id, values, words) {
   const svg = $(id)
-  if (!svg) return
+  if (!svg || !words) return
+  svg.setAttribute('aria-label', words.text)
+  const mark = (x, anchor) => {
+    const t = document.createElementNS('http://www.w3.org/2000/svg', 'text')
+    t.setAttribute('x', x)
+    t.setAttribute('y', values.length < 2 ? 35 : 15)
+    t.setAttribute('text-anchor', anchor)
+    t.setAttribute('font-size', 14)
+    t.textContent = words.mark
+    return t
+  }
   if (values.length < 2) {
-    svg.innerHTML = '<text x="150" y="34" text-anchor="middle" font-size="12">' +
-      'Collecting: a point a minute</text>'
+    svg.replaceChildren(mark(150, 'middle'))
     return
   }
-  const peak = Math.max(...values)
-  const max = Math.max(1, peak)
+  const max = Math.max(1, ...values)
   const step = 300 / (values.length - 1)
   const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(58 - (v / max) * 54).toFixed(1)}`)
-  svg.innerHTML = `<polyline fill="none" stroke="currentColor" stroke-width="2" points="${pts.join(' ')}"/>` +
-    `<text x="296" y="12" text-anchor="end" font-size="11">peak ${Math.round(peak)}${unit}</text>`
+  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline')
+  line.setAttribute('fill', 'none')
+  line.setAttribute('stroke', 'currentColor')
+  line.setAttribute('stroke-width', '2')
+  line.setAttribute('points', pts.join(' '))
+  svg.replaceChildren(line, mark(296, 'end'))
 }
-
-const STATES = { on_air: 'On air', starting: 'Starting', no_input: 'No input', off: 'No live input set' }
 
 async function refresh () {
   let s
@@ -45,45 +71,55 @@ async function refresh () {
     if (r.redirected || r.status !== 200) return
     s = await r.json()
   } catch { return }
-  const state = s.live.state
-  set('air-state', STATES[state] || state)
-  $('air-state')?.classList.toggle('off', state !== 'on_air')
+  const w = s.words || {}
+  set('air-state', w.air)
+  $('air-state')?.classList.toggle('off', s.live.state !== 'on_air')
   set('listeners', s.listeners.total)
-  set('listen-ways', s.listen_ways)
+  set('listen-ways', w.listen_ways)
   set('p2p', s.p2p_listeners)
-  set('uptime', since(s.uptime_secs))
+  set('uptime', w.uptime)
   set('items', s.items)
   set('peers', s.peers)
-  set('upload-rate', `${human(s.upload_bps)}/s`)
-  set('tracker', `${s.tracker.swarms} torrents, ${s.tracker.peers} peers`)
+  set('upload-rate', w.upload_rate)
+  set('tracker', w.tracker)
   const h = s.hashing
-  const hashing = h.files_total > 0 && h.files_done < h.files_total
-  if ($('hashing')) $('hashing').hidden = !hashing
-  if (hashing) {
-    set('hash-text', `${h.files_done} of ${h.files_total} files (${human(h.bytes_done)} of ${human(h.bytes_total)})`)
+  if ($('hashing')) $('hashing').hidden = !w.hashing
+  if (w.hashing) {
+    set('hash-text', w.hashing)
     $('hash-bar').value = h.bytes_total ? h.bytes_done / h.bytes_total : 0
   }
-  const w = $('warnings')
-  if (w) {
-    w.replaceChildren(...s.warnings.map((t) => { const p = document.createElement('p'); p.textContent = t; return p }))
-    w.hidden = s.warnings.length === 0
+  const warn = $('warnings')
+  const list = w.warnings || []
+  if (warn && [...warn.children].map((p) => p.textContent).join('\n') !== list.join('\n')) {
+    warn.replaceChildren(...list.map((t) => { const p = document.createElement('p'); p.textContent = t; return p }))
+    warn.hidden = list.length === 0
   }
-  graph('graph-listeners', s.history.map((x) => x.listeners), '')
-  graph('graph-upload', s.history.map((x) => x.upload_bps / 1000), ' kB/s')
+  graph('graph-listeners', s.history.map((x) => x.listeners), w.listeners_graph)
+  graph('graph-upload', s.history.map((x) => x.upload_bps), w.upload_graph)
 }
 
-// Peak level in dBFS to a bar: -60 dB empty, 0 dB full; red above -3 dB.
+// Peak level in dBFS to a bar: -60 dB empty, 0 dB full; red above -3 dB. The meter's name
+// says the levels in words, once a second (more would only chatter).
 function meter () {
+  const box = $('meter')
   const bars = [$('meter-l'), $('meter-r')]
-  if (!bars[0] || !window.EventSource) return
+  if (!box || !bars[0] || !window.EventSource) return
+  let named = 0
   const es = new EventSource('/api/live/levels')
   es.addEventListener('levels', (ev) => {
     const l = JSON.parse(ev.data)
-    bars.forEach((bar, i) => {
+    const dbs = bars.map((bar, i) => {
       const db = l.peak_db[Math.min(i, l.peak_db.length - 1)] ?? -90
       bar.style.width = `${Math.max(0, Math.min(100, ((db + 60) / 60) * 100))}%`
       bar.classList.toggle('hot', db > -3)
+      return db
     })
+    const now = Date.now()
+    if (now - named >= 1000) {
+      named = now
+      const word = (db) => (db <= -90 ? '−∞' : String(Math.round(db)).replace('-', '−'))
+      box.setAttribute('aria-label', say('meter', { left: word(dbs[0]), right: word(dbs[1]) }))
+    }
   })
 }
 
@@ -91,14 +127,15 @@ function copyButtons () {
   document.addEventListener('click', async (ev) => {
     const b = ev.target.closest('button.copy')
     if (!b) return
+    const before = b.textContent
     try {
       await navigator.clipboard.writeText(b.dataset.copy)
-      b.textContent = 'Copied'
+      b.textContent = say('copied')
     } catch {
       const input = b.parentElement.querySelector('input')
-      if (input) { input.select(); b.textContent = 'Selected: copy it' }
+      if (input) { input.select(); b.textContent = say('selected') }
     }
-    setTimeout(() => { b.textContent = 'Copy' }, 2000)
+    setTimeout(() => { b.textContent = before }, 2000)
   })
 }
 
@@ -112,9 +149,11 @@ async function publish (ev) {
   const file = $('upload-file').files[0]
   const bar = $('upload-bar')
   const status = (t) => set('upload-status', t)
-  if (!file) return status('Choose a file first.')
+  if (!file) return status(say('choose_file'))
   const headers = { 'X-CSRF-Token': form.dataset.csrf }
-  const fail = async (r) => { try { return (await r.json()).error } catch { return `error ${r.status}` } }
+  const fail = async (r) => {
+    try { return (await r.json()).error } catch { return say('error', { status: r.status }) }
+  }
   let r = await fetch('/admin/uploads', {
     method: 'POST',
     headers: { ...headers, 'Content-Type': 'application/json' },
@@ -134,7 +173,7 @@ async function publish (ev) {
   let retries = 0
   while (received < file.size) {
     bar.value = received / file.size
-    status(`Sending: ${human(received)} of ${human(file.size)}`)
+    status(say('sending', { done: human(received), total: human(file.size) }))
     try {
       r = await fetch(`/admin/uploads/${id}?offset=${received}`, {
         method: 'PUT', headers, body: file.slice(received, received + CHUNK)
@@ -149,7 +188,7 @@ async function publish (ev) {
       return status(await fail(r))
     } catch {
       retries += 1
-      status(`Connection lost; trying again (${retries})…`)
+      status(say('retry', { n: retries }))
       await new Promise((resolve) => setTimeout(resolve, Math.min(30000, 1000 * retries)))
       try {
         const s = await (await fetch(`/admin/uploads/${id}`)).json()
@@ -158,7 +197,7 @@ async function publish (ev) {
     }
   }
   bar.value = 1
-  status('Published. The box is preparing it for sharing; it appears in the list in a minute.')
+  status(say('published'))
   form.reset()
 }
 
