@@ -9,17 +9,19 @@
 // "correct horse battery") and should show what the guide talks about: the live input on air,
 // a few episodes and a warning. For example, from the repository:
 //
-//   d=$(mktemp -d); mkdir -p $d/lib
+//   d=$(mktemp -d); mkdir -p $d/lib $d/usb-stick
 //   for t in "Programa de la mañana" "Tertulia del barrio" "Conciertos"; do
 //     ffmpeg -v error -f lavfi -i sine=duration=5 -metadata title="$t" "$d/lib/$t.mp3"; done
 //   printf 'audio = "sine"\n[swarm]\ndht = false\nlsd = false\n' > $d/c.toml
 //   streamp2p run --data-dir $d/data --library $d/lib --library $d/usb-stick \
-//     --http 127.0.0.1:8080 --config $d/c.toml
+//     --http 127.0.0.1:8080 --config $d/c.toml &
+//   node scripts/guide-shots.mjs http://127.0.0.1:8080 --unplug=$d/usb-stick
 //
-// (`$d/usb-stick` does not exist: the dashboard warns that a USB stick is missing.)
+// (`--unplug` removes that library folder after the first run, as if its USB stick were
+// pulled out, so the dashboard shows a warning; the first run needs every folder there.)
 
 import { chromium } from 'playwright-core'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -31,7 +33,8 @@ const { values: opts, positionals } = parseArgs({
   options: {
     langs: { type: 'string' },
     out: { type: 'string', default: join(repo, 'docs/guide/img') },
-    password: { type: 'string', default: 'correct horse battery' }
+    password: { type: 'string', default: 'correct horse battery' },
+    unplug: { type: 'string' }
   }
 })
 if (positionals.length !== 1) {
@@ -68,6 +71,8 @@ const page = await context.newPage()
 
 const inLanguage = (lang) => context.addCookies([{ name: 'sp2p_lang', value: lang, url: base }])
 const shot = async (lang, name) => {
+  // No focus ring on the last field typed in.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur())
   const dir = join(opts.out, lang)
   mkdirSync(dir, { recursive: true })
   await page.screenshot({ path: join(dir, name), caret: 'hide', animations: 'disabled' })
@@ -91,10 +96,11 @@ try {
     await page.fill('input[name=password2]', opts.password)
     await page.fill('input[name=station_name]', STATION.name)
     await page.fill('textarea[name=station_description]', STATION.description)
-    await showSection('form[action="/admin/setup"]')
     await shot(lang, '1-setup.png')
   }
-  await Promise.all([page.waitForURL(/\/admin$/), page.click('form[action="/admin/setup"] button[type=submit]')])
+  const [done] = await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/setup"] button[type=submit]')])
+  if (!done || done.status() !== 200) throw new Error(`the first run failed: HTTP ${done && done.status()}`)
+  if (opts.unplug) rmSync(opts.unplug, { recursive: true, force: true })
 
   for (const lang of langs) {
     await inLanguage(lang)

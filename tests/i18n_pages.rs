@@ -17,8 +17,8 @@ use common::*;
 /// the value after `id =`, with its indented continuation lines joined by spaces.
 fn message(lang: &str, file: &str, id: &str) -> String {
     let path = repo_root().join("locales").join(lang).join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut lines = text.lines();
     let first = lines
         .by_ref()
@@ -69,7 +69,8 @@ fn run_js_in(ns: &Netns, script: &str, args: &[String], timeout: Duration) -> St
         .spawn()
         .expect("run node inside the namespace");
     let status = wait_child(&mut child, timeout);
-    let output = String::from_utf8_lossy(&std::fs::read(&out_path).unwrap_or_default()).into_owned();
+    let output =
+        String::from_utf8_lossy(&std::fs::read(&out_path).unwrap_or_default()).into_owned();
     let _ = std::fs::remove_file(&out_path);
     match status {
         Some(s) if s.success() => {
@@ -127,17 +128,13 @@ fn a_spanish_visitor_sets_up_the_box_and_switches_to_basque() {
     );
     // The choice is the station's: the feed says it to anyone, whatever their language.
     let feed = node.get("/feed.xml").text();
-    assert!(
-        feed.contains("<language>es</language>"),
-        "{}",
-        short(&feed)
-    );
+    assert!(feed.contains("<language>es</language>"), "{}", short(&feed));
     node.assert_alive();
 }
 
 /// Every page in every language passes axe-core and fits both phones. The node has what
 /// makes each page full: episodes, the live input on air, a followed station (unreachable:
-/// a closed port on loopback), a USB folder missing (a warning), and a schedule (the script
+/// a closed port on loopback), a USB stick pulled out (a warning), and a schedule (the script
 /// adds it).
 #[test]
 fn every_page_in_every_language_passes_axe_and_fits_a_phone() {
@@ -145,18 +142,23 @@ fn every_page_in_every_language_passes_axe_and_fits_a_phone() {
     let lib = tmp.path().join("library");
     for (file, title) in [
         ("manana.mp3", "Programa de la mañana"),
-        ("tertulia.mp3", "Tertulia del barrio: vivienda, fiestas y el mercado"),
+        (
+            "tertulia.mp3",
+            "Tertulia del barrio: vivienda, fiestas y el mercado",
+        ),
         ("conciertos.mp3", "Conciertos"),
     ] {
         make_tagged_mp3(&lib.join(file), title, "Radio Vallekas", 2);
     }
-    let missing = tmp.path().join("usb-pulled-out");
+    // A USB stick's folder, pulled out by the script after the first run: a warning.
+    let stick = tmp.path().join("usb-stick");
+    std::fs::create_dir_all(&stick).unwrap();
     let closed = free_tcp_port_on(localhost());
     let config = format!(
         "audio = \"sine\"\n{BASE_CONFIG}\n[federation]\nfollow = [\"http://127.0.0.1:{closed}\"]\n\
          allow_private_addresses = true\n"
     );
-    let mut node = Node::start(tmp.path(), &[lib, missing], &config);
+    let mut node = Node::start(tmp.path(), &[lib, stick.clone()], &config);
     node.wait_healthy(3);
     node.wait_live_state("on_air", Duration::from_secs(30));
     let langs = std::env::var("I18N_LANGS").unwrap_or_else(|_| "es,ca,eu,gl,pt,fr,en".into());
@@ -166,6 +168,7 @@ fn every_page_in_every_language_passes_axe_and_fits_a_phone() {
             format!("--base={}", node.base_url()),
             format!("--langs={langs}"),
             format!("--password={PASSWORD}"),
+            format!("--unplug={}", stick.display()),
         ],
         Duration::from_secs(330),
     );
@@ -194,7 +197,9 @@ fn the_guide_is_served_in_the_visitors_language() {
     }
     let r = node.get("/guide/es");
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert!(r
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/html")));
     let html = r.text();
     assert!(html.contains("<html lang=\"es\""), "{}", short(&html));
     let md = std::fs::read_to_string(repo_root().join("docs/guide/es.md")).unwrap();
@@ -202,7 +207,11 @@ fn the_guide_is_served_in_the_visitors_language() {
         .lines()
         .find_map(|l| l.strip_prefix("# "))
         .expect("the Spanish guide has a title");
-    assert!(html.contains(&format!("<h1>{title}</h1>")), "{}", short(&html));
+    assert!(
+        html.contains(&format!("<h1>{title}</h1>")),
+        "{}",
+        short(&html)
+    );
     let images: Vec<&str> = html
         .split("<img src=\"")
         .skip(1)

@@ -12,7 +12,7 @@ use axum::{
     http::{header, HeaderValue},
     response::{IntoResponse, Redirect, Response},
 };
-use maud::{html, Markup, PreEscaped};
+use maud::{html, PreEscaped};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use super::{
@@ -31,12 +31,32 @@ const GUIDES: [(Lang, &str); 2] = [
 macro_rules! pictures {
     ($code:literal) => {
         [
-            ("1-setup.png", include_bytes!(concat!("../../docs/guide/img/", $code, "/1-setup.png")).as_slice()),
-            ("2-dashboard.png", include_bytes!(concat!("../../docs/guide/img/", $code, "/2-dashboard.png")).as_slice()),
-            ("3-on-air.png", include_bytes!(concat!("../../docs/guide/img/", $code, "/3-on-air.png")).as_slice()),
-            ("4-publish.png", include_bytes!(concat!("../../docs/guide/img/", $code, "/4-publish.png")).as_slice()),
-            ("5-share.png", include_bytes!(concat!("../../docs/guide/img/", $code, "/5-share.png")).as_slice()),
-            ("6-listen.png", include_bytes!(concat!("../../docs/guide/img/", $code, "/6-listen.png")).as_slice()),
+            (
+                "1-setup.png",
+                include_bytes!(concat!("../../docs/guide/img/", $code, "/1-setup.png")).as_slice(),
+            ),
+            (
+                "2-dashboard.png",
+                include_bytes!(concat!("../../docs/guide/img/", $code, "/2-dashboard.png"))
+                    .as_slice(),
+            ),
+            (
+                "3-on-air.png",
+                include_bytes!(concat!("../../docs/guide/img/", $code, "/3-on-air.png")).as_slice(),
+            ),
+            (
+                "4-publish.png",
+                include_bytes!(concat!("../../docs/guide/img/", $code, "/4-publish.png"))
+                    .as_slice(),
+            ),
+            (
+                "5-share.png",
+                include_bytes!(concat!("../../docs/guide/img/", $code, "/5-share.png")).as_slice(),
+            ),
+            (
+                "6-listen.png",
+                include_bytes!(concat!("../../docs/guide/img/", $code, "/6-listen.png")).as_slice(),
+            ),
         ]
     };
 }
@@ -57,7 +77,10 @@ const PICTURE_WIDTH: u32 = 390;
 const PICTURE_HEIGHT: u32 = 844;
 
 fn guide(lang: Lang) -> Option<&'static str> {
-    GUIDES.iter().find(|(l, _)| *l == lang).map(|(_, text)| *text)
+    GUIDES
+        .iter()
+        .find(|(l, _)| *l == lang)
+        .map(|(_, text)| *text)
 }
 
 /// The guide a reader of `lang` gets: their own, else Spanish for the languages of Spain
@@ -216,7 +239,10 @@ mod tests {
                 let name = src
                     .strip_prefix(&format!("img/{}/", lang.code()))
                     .unwrap_or_else(|| panic!("{lang}: picture {src} not of its language"));
-                assert!(pics.iter().any(|(n, _)| *n == name), "{lang}: {src} missing");
+                assert!(
+                    pics.iter().any(|(n, _)| *n == name),
+                    "{lang}: {src} missing"
+                );
             }
         }
     }

@@ -8,15 +8,24 @@
 // error, and a change without the security token (403). Prints every problem, then "ok" when
 // there is none.
 
-import { args, check, fail, log, overallTimeout } from './lib.mjs'
+import { rmSync } from 'node:fs'
+import { args, fail, log, overallTimeout } from './lib.mjs'
 import { LANGS, checkPage, chooseLanguage, launch, phoneContext } from './i18n_lib.mjs'
 
 const opts = args({
   base: { type: 'string' },
   langs: { type: 'string', default: LANGS.join(',') },
-  password: { type: 'string', default: 'correct horse battery' }
+  password: { type: 'string', default: 'correct horse battery' },
+  // A library folder to take away after the first run (a USB stick pulled out), so the
+  // dashboard shows a warning. Before the first run it must be there: the first run
+  // checks the settings, library folders included.
+  unplug: { type: 'string' }
 })
-check(opts.base, 'need --base')
+if (!opts.base) fail('need --base')
+/** Stops the run (it is reported with what was found so far). */
+function check (cond, reason) {
+  if (!cond) throw new Error(reason)
+}
 const langs = opts.langs.split(',')
 overallTimeout(300, 'i18n pages')
 
@@ -32,7 +41,16 @@ const started = Date.now()
 
 /** Opens `url` (or runs `go`, which navigates) and checks the page it lands on. */
 async function visit (page, what, lang, go, { status } = {}) {
-  const response = await go()
+  const t0 = Date.now()
+  let response
+  try {
+    response = await go()
+  } catch (e) {
+    problems.push({ page: what, lang, kind: 'navigation', detail: e.message.split('\n')[0] })
+    // Let Chromium's own error page finish loading, or the next visit is cut short by it.
+    await page.waitForLoadState('load').catch(() => {})
+    return
+  }
   if (status && response && response.status() !== status) {
     problems.push({ page: what, lang, kind: 'status', detail: `HTTP ${response.status()}, want ${status}` })
   }
@@ -47,6 +65,7 @@ async function visit (page, what, lang, go, { status } = {}) {
   const htmlLang = await page.evaluate(() => document.documentElement.lang)
   if (htmlLang !== lang) problems.push({ page: what, lang, kind: 'lang', detail: `<html lang="${htmlLang}">` })
   problems.push(...await checkPage(page, what, lang))
+  log(`${what} (${lang}): checked in ${Date.now() - t0} ms`)
 }
 
 const goto = (page, path) => () => page.goto(`${base}${path}`)
@@ -79,14 +98,15 @@ try {
   await op.fill('input[name=password2]', opts.password)
   await op.fill('input[name=station_name]', 'Radio Vallekas')
   await op.fill('textarea[name=station_description]', 'Radio libre de barrio: música, debates y programas hechos por la gente del barrio.')
-  await Promise.all([op.waitForURL(/\/admin$/), op.click('form[action="/admin/setup"] button[type=submit]')])
+  await Promise.all([op.waitForNavigation(), op.click('form[action="/admin/setup"] button[type=submit]')])
   check(await op.locator('#schedule').count() === 1, 'no dashboard after the first run')
   const row = op.locator('#schedule fieldset.show').last()
   await row.locator('input[name=name]').fill('Programa de la mañana')
   await row.locator('input[name=start]').fill('08:00')
   await row.locator('input[name=end]').fill('10:00')
-  await Promise.all([op.waitForURL(/done=/), op.click('#schedule button[type=submit]')])
+  await Promise.all([op.waitForNavigation({ url: /done=/ }), op.click('#schedule button[type=submit]')])
   check(await op.locator('#schedule input[name=name]').first().inputValue() === 'Programa de la mañana', 'the show was not saved')
+  if (opts.unplug) rmSync(opts.unplug, { recursive: true, force: true })
 
   // The visitor: login, a wrong password, the right one (which clears the failed count, so
   // seven languages stay under the login limit), and the foreign name.
@@ -97,7 +117,7 @@ try {
     await v.fill('input[name=password]', 'a wrong password')
     await visit(v, 'login, wrong password', lang, submit(v, 'form[action="/admin/login"] button[type=submit]'), { status: 401 })
     await v.fill('input[name=password]', opts.password)
-    await Promise.all([v.waitForURL(/\/admin$/), v.click('form[action="/admin/login"] button[type=submit]')])
+    await Promise.all([v.waitForNavigation(), v.click('form[action="/admin/login"] button[type=submit]')])
     await visitor.addCookies([{ name: 'sp2p_lang', value: lang, url: `http://${FOREIGN}:${port}` }])
     await visit(v, 'config page under another name', lang, () => v.goto(`http://${FOREIGN}:${port}/admin`), { status: 403 })
   }
@@ -136,7 +156,7 @@ try {
     }, { status: 403 })
   }
 } catch (e) {
-  fail(e.stack || String(e))
+  problems.push({ page: '-', lang: '-', kind: 'stopped', detail: e.stack || String(e) })
 } finally {
   await browser.close()
 }
