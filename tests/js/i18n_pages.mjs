@@ -1,8 +1,8 @@
 // Every page of the box in every language, as a phone shows it: axe-core's WCAG 2.1 A/AA rules
 // (zero violations) and the layout check of i18n_lib.mjs at 390x844 and 320x568.
 //
-// One node, one browser, two contexts: a visitor (never logged in) and the operator. The node
-// must be fresh (first run not done) and have a live input and a few episodes. Pages:
+// One node, one browser; each language in a fresh phone context of its own (two languages at
+// a time), as a visitor or with the operator's session. The node must be fresh (first run not done) and have a live input and a few episodes. Pages:
 // listen, 404, first run, first run with a form error, login, login after a wrong password,
 // the config page under a name that is not the box's (403), dashboard, dashboard with a form
 // error, and a change without the security token (403). Prints every problem, then "ok" when
@@ -74,25 +74,45 @@ const submit = (page, selector) => async () => {
   return response
 }
 
-try {
-  const visitor = await phoneContext(browser)
-  const operator = await phoneContext(browser)
-  const v = await visitor.newPage()
-  const op = await operator.newPage()
-  for (const p of [v, op]) p.on('pageerror', (e) => problems.push({ page: p.url(), lang: '', kind: 'script', detail: e.message }))
+/** Runs `work(lang)` for every language, two at a time (the browser and the node wait on
+ * each other often enough that two overlap well on two cores). */
+async function eachLanguage (work) {
+  const queue = [...langs]
+  const worker = async () => {
+    for (let lang = queue.shift(); lang; lang = queue.shift()) await work(lang)
+  }
+  await Promise.all([worker(), worker()])
+}
 
+/** A page in a fresh phone context that asks for `lang` (plus `cookies`); closed after `work`. */
+async function inLanguage (lang, cookies, work) {
+  const context = await phoneContext(browser)
+  try {
+    await context.addCookies(cookies)
+    await chooseLanguage(context, base, lang)
+    await context.addCookies([{ name: 'sp2p_lang', value: lang, url: `http://${FOREIGN}:${port}` }])
+    const page = await context.newPage()
+    page.on('pageerror', (e) => problems.push({ page: page.url(), lang, kind: 'script', detail: e.message }))
+    await work(page)
+  } finally {
+    await context.close()
+  }
+}
+
+try {
   // Before the first run: the public pages and the first-run form.
-  for (const lang of langs) {
-    await chooseLanguage(visitor, base, lang)
+  await eachLanguage((lang) => inLanguage(lang, [], async (v) => {
     await visit(v, 'listen', lang, goto(v, '/'), { status: 200 })
     await visit(v, '404', lang, goto(v, '/no/such/page'), { status: 404 })
     await visit(v, 'setup', lang, goto(v, '/admin'), { status: 200 })
     await v.fill('input[name=password]', opts.password)
     await v.fill('input[name=password2]', 'not the same password')
     await visit(v, 'setup, passwords differ', lang, submit(v, 'form[action="/admin/setup"] button[type=submit]'), { status: 422 })
-  }
+  }))
 
   // The first run, by the operator, with a Spanish phone; then a show in the schedule.
+  const operator = await phoneContext(browser)
+  const op = await operator.newPage()
   await op.goto(`${base}/admin`)
   await op.fill('input[name=password]', opts.password)
   await op.fill('input[name=password2]', opts.password)
@@ -107,24 +127,22 @@ try {
   await Promise.all([op.waitForNavigation({ url: /done=/ }), op.click('#schedule button[type=submit]')])
   check(await op.locator('#schedule input[name=name]').first().inputValue() === 'Programa de la mañana', 'the show was not saved')
   if (opts.unplug) rmSync(opts.unplug, { recursive: true, force: true })
+  const session = (await operator.cookies()).filter((c) => c.name !== 'sp2p_lang')
+  await operator.close()
 
-  // The visitor: login, a wrong password, the right one (which clears the failed count, so
-  // seven languages stay under the login limit), and the foreign name.
-  for (const lang of langs) {
-    await visitor.clearCookies()
-    await chooseLanguage(visitor, base, lang)
+  // A visitor: login, a wrong password, the right one (which clears the failed count, so
+  // seven languages stay under the login limit), and the config page under a foreign name.
+  await eachLanguage((lang) => inLanguage(lang, [], async (v) => {
     await visit(v, 'login', lang, goto(v, '/admin'), { status: 200 })
     await v.fill('input[name=password]', 'a wrong password')
     await visit(v, 'login, wrong password', lang, submit(v, 'form[action="/admin/login"] button[type=submit]'), { status: 401 })
     await v.fill('input[name=password]', opts.password)
     await Promise.all([v.waitForNavigation(), v.click('form[action="/admin/login"] button[type=submit]')])
-    await visitor.addCookies([{ name: 'sp2p_lang', value: lang, url: `http://${FOREIGN}:${port}` }])
     await visit(v, 'config page under another name', lang, () => v.goto(`http://${FOREIGN}:${port}/admin`), { status: 403 })
-  }
+  }))
 
-  // The operator's pages.
-  for (const lang of langs) {
-    await chooseLanguage(operator, base, lang)
+  // The operator's pages, with the operator's session.
+  await eachLanguage((lang) => inLanguage(lang, session, async (op) => {
     await visit(op, 'dashboard', lang, async () => {
       const r = await op.goto(`${base}/admin`)
       // The status script fills the numbers after a moment.
@@ -154,7 +172,7 @@ try {
       })])
       return response
     }, { status: 403 })
-  }
+  }))
 } catch (e) {
   problems.push({ page: '-', lang: '-', kind: 'stopped', detail: e.stack || String(e) })
 } finally {
