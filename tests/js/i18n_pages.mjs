@@ -3,7 +3,7 @@
 //
 // One node, one browser; each language in a fresh phone context of its own (two languages at
 // a time), as a visitor or with the operator's session. The node must be fresh (first run not done) and have a live input and a few episodes. Pages:
-// listen, 404, first run, first run with a form error, login, login after a wrong password,
+// listen, 404, the operator's guide, first run, first run with a form error, login, login after a wrong password,
 // the config page under a name that is not the box's (403), dashboard, dashboard with a form
 // error, and a change without the security token (403). Prints every problem, then "ok" when
 // there is none.
@@ -40,7 +40,7 @@ const notes = []
 const started = Date.now()
 
 /** Opens `url` (or runs `go`, which navigates) and checks the page it lands on. */
-async function visit (page, what, lang, go, { status } = {}) {
+async function visit (page, what, lang, go, { status, langFromUrl = false } = {}) {
   const t0 = Date.now()
   let response
   try {
@@ -63,7 +63,9 @@ async function visit (page, what, lang, go, { status } = {}) {
   }
   await page.waitForLoadState('load')
   const htmlLang = await page.evaluate(() => document.documentElement.lang)
-  if (htmlLang !== lang) problems.push({ page: what, lang, kind: 'lang', detail: `<html lang="${htmlLang}">` })
+  // The guide is in the language it was written in: the nearest to the visitor's.
+  const want = langFromUrl ? new URL(page.url()).pathname.split('/').pop() : lang
+  if (htmlLang !== want) problems.push({ page: what, lang, kind: 'lang', detail: `<html lang="${htmlLang}">` })
   problems.push(...await checkPage(page, what, lang))
   log(`${what} (${lang}): checked in ${Date.now() - t0} ms`)
 }
@@ -104,6 +106,7 @@ try {
   await eachLanguage((lang) => inLanguage(lang, [], async (v) => {
     await visit(v, 'listen', lang, goto(v, '/'), { status: 200 })
     await visit(v, '404', lang, goto(v, '/no/such/page'), { status: 404 })
+    await visit(v, 'guide', lang, goto(v, '/guide'), { status: 200, langFromUrl: true })
     await visit(v, 'setup', lang, goto(v, '/admin'), { status: 200 })
     await v.fill('input[name=password]', opts.password)
     await v.fill('input[name=password2]', 'not the same password')
