@@ -14,8 +14,8 @@
 //     ffmpeg -v error -f lavfi -i sine=duration=5 -metadata title="$t" "$d/lib/$t.mp3"; done
 //   printf 'audio = "sine"\n[swarm]\ndht = false\nlsd = false\n' > $d/c.toml
 //   streamp2p run --data-dir $d/data --library $d/lib --library $d/usb-stick \
-//     --http 127.0.0.1:8080 --config $d/c.toml &
-//   node scripts/guide-shots.mjs http://127.0.0.1:8080 --unplug=$d/usb-stick
+//     --http 127.0.0.1:80 --config $d/c.toml &
+//   node scripts/guide-shots.mjs http://127.0.0.1 --unplug=$d/usb-stick
 //
 // (`--unplug` removes that library folder after the first run, as if its USB stick were
 // pulled out, so the dashboard shows a warning; the first run needs every folder there.)
@@ -41,7 +41,11 @@ if (positionals.length !== 1) {
   console.error('usage: node scripts/guide-shots.mjs http://BOX-ADDRESS [--langs=es,en] [--out=DIR]')
   process.exit(2)
 }
-const base = positionals[0].replace(/\/$/, '')
+// The pages are opened as `http://streamp2p.local[:port]`, resolved to the address given, so
+// the addresses they show (sharing, QR codes) are the ones a station sees. Run the node on
+// port 80 for addresses without a port.
+const given = new URL(positionals[0])
+const base = `http://streamp2p.local${given.port ? `:${given.port}` : ''}`
 const langs = opts.langs
   ? opts.langs.split(',')
   : ALL.filter((l) => existsSync(join(repo, 'docs/guide', `${l}.md`)))
@@ -56,7 +60,8 @@ const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--host-resolver-rules=MAP streamp2p.local ${given.hostname}`]
 })
 const context = await browser.newContext({
   viewport: { width: 390, height: 844 },

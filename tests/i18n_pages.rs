@@ -183,7 +183,13 @@ fn the_guide_is_served_in_the_visitors_language() {
     let tmp = tempdir();
     let mut node = Node::start(tmp.path(), &[], BASE_CONFIG);
     node.wait_healthy(0);
-    for (accept, want) in [("es-ES,es;q=0.9", "/guide/es"), ("en-GB", "/guide/en")] {
+    for (accept, want) in [
+        ("es-ES,es;q=0.9", "/guide/es"),
+        ("en-GB", "/guide/en"),
+        ("fr-FR", "/guide/fr"),
+        // No Basque guide yet: Spanish is the nearest.
+        ("eu", "/guide/es"),
+    ] {
         let r = node
             .request("GET", "/guide", &[("Accept-Language", accept)])
             .expect("GET /guide");

@@ -22,8 +22,12 @@ use super::{
 use crate::i18n::Lang;
 
 /// The guides written, by language.
-const GUIDES: [(Lang, &str); 2] = [
+const GUIDES: [(Lang, &str); 6] = [
     (Lang::Es, include_str!("../../docs/guide/es.md")),
+    (Lang::Ca, include_str!("../../docs/guide/ca.md")),
+    (Lang::Gl, include_str!("../../docs/guide/gl.md")),
+    (Lang::Pt, include_str!("../../docs/guide/pt.md")),
+    (Lang::Fr, include_str!("../../docs/guide/fr.md")),
     (Lang::En, include_str!("../../docs/guide/en.md")),
 ];
 
@@ -66,8 +70,12 @@ type Pictures = [(&'static str, &'static [u8]); 6];
 fn pictures(lang: Lang) -> Option<Pictures> {
     match lang {
         Lang::Es => Some(pictures!("es")),
+        Lang::Ca => Some(pictures!("ca")),
+        Lang::Gl => Some(pictures!("gl")),
+        Lang::Pt => Some(pictures!("pt")),
+        Lang::Fr => Some(pictures!("fr")),
         Lang::En => Some(pictures!("en")),
-        _ => None,
+        Lang::Eu => None,
     }
 }
 
