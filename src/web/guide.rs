@@ -201,17 +201,20 @@ fn render(markdown: &str) -> String {
 }
 
 /// The guide's own look, on top of the listen page's: readable lines, pictures framed like
-/// a phone's screen.
+/// a phone's screen, the language switch's entries big enough for a thumb.
 const STYLE: &str = "\
 main.guide{max-width:40rem;margin:0 auto;padding:1rem;line-height:1.55}\
-main.guide h1{margin-top:.5rem}\
+main.guide h1,main.guide h2{line-height:1.25}main.guide h1{margin-top:.5rem}\
 main.guide h2{margin-top:2rem}\
 main.guide img{display:block;width:100%;max-width:280px;height:auto;margin:1rem auto;\
 border:1px solid #8888;border-radius:12px}\
 main.guide li{margin:.35rem 0}\
 main.guide code{overflow-wrap:anywhere}\
 main.guide table{border-collapse:collapse}\
-main.guide td,main.guide th{border:1px solid #8888;padding:.3rem .5rem;vertical-align:top}";
+main.guide td,main.guide th{border:1px solid #8888;padding:.3rem .5rem;vertical-align:top}\
+main.guide details.lang summary,main.guide details.lang a{display:flex;align-items:center;\
+min-height:44px}\
+main.guide details.lang ul{list-style:none;margin:0;padding:0 0 0 1rem}";
 
 #[cfg(test)]
 mod tests {
