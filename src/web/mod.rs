@@ -11,6 +11,7 @@ mod federation;
 pub use federation::claim_gate;
 mod feed;
 mod files;
+mod guide;
 pub mod lang;
 mod live;
 mod metrics;
@@ -135,6 +136,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
         )
         .route("/lang", get(lang::switch))
+        // The operator's guide, compiled in (docs/guide).
+        .route("/guide", get(guide::index))
+        .route("/guide/{lang}", get(guide::page))
+        .route("/guide/img/{lang}/{file}", get(guide::picture))
         .merge(admin::routes(state.clone()))
         .fallback(lang::not_found)
         .layer(axum::middleware::from_fn_with_state(

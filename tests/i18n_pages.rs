@@ -1,0 +1,243 @@
+//! The box in the visitor's language, checked in a real browser (Debian's Chromium through
+//! playwright-core): a Spanish phone on the box's network address (first run, feed, the
+//! language switch), axe-core's WCAG 2.1 A/AA rules and a phone layout check on every page
+//! in every language, and the operator's guide served by the box.
+//!
+//! Expected words are read from the catalogs (`locales/<lang>/*.ftl`) by message id, so the
+//! test follows the translations instead of repeating them.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The text of a simple message (no variables, no selectors) of `locales/<lang>/<file>`:
+/// the value after `id =`, with its indented continuation lines joined by spaces.
+fn message(lang: &str, file: &str, id: &str) -> String {
+    let path = repo_root().join("locales").join(lang).join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let first = lines
+        .by_ref()
+        .find_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            (key.trim_end() == id && !l.starts_with(char::is_whitespace)).then_some(value)
+        })
+        .unwrap_or_else(|| panic!("no message {id} in {}", path.display()));
+    let mut parts = vec![first.trim().to_string()];
+    parts.extend(
+        lines
+            .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
+            .map(|l| l.trim().to_string()),
+    );
+    let value = parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        !value.contains('{') && !value.is_empty(),
+        "{id} in {} is not a simple message: {value:?}",
+        path.display()
+    );
+    value
+}
+
+/// Runs `node tests/js/<script> <args>` inside network namespace `ns`, up to `timeout`; panics
+/// with the script's output unless it exits 0, and returns that output.
+fn run_js_in(ns: &Netns, script: &str, args: &[String], timeout: Duration) -> String {
+    let root = repo_root();
+    let out_path = std::env::temp_dir().join(format!(
+        "streamp2p-js-{}-{}.log",
+        script.trim_end_matches(".mjs"),
+        std::process::id()
+    ));
+    let out = std::fs::File::create(&out_path).expect("create the script's log");
+    let err = out.try_clone().expect("log file handle");
+    let started = Instant::now();
+    let mut child = ns
+        .command("node")
+        .arg(root.join("tests/js").join(script))
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("run node inside the namespace");
+    let status = wait_child(&mut child, timeout);
+    let output =
+        String::from_utf8_lossy(&std::fs::read(&out_path).unwrap_or_default()).into_owned();
+    let _ = std::fs::remove_file(&out_path);
+    match status {
+        Some(s) if s.success() => {
+            eprintln!(
+                "----- node tests/js/{script} passed in {:.1} s -----\n{output}",
+                started.elapsed().as_secs_f64()
+            );
+            output
+        }
+        other => panic!(
+            "node tests/js/{script} failed ({other:?}):\n----- its output -----\n{output}\n----- end -----"
+        ),
+    }
+}
+
+/// The box on its own network (10.214.0.2) and a phone beside it (10.214.0.1), as a
+/// station's LAN: the config page judges the phone by its real address, and the browser
+/// reaches the box by that address, not by loopback. Nothing else is reachable.
+#[test]
+fn a_spanish_visitor_sets_up_the_box_and_switches_to_basque() {
+    let tmp = tempdir();
+    let (box_ns, phone_ns) = (Netns::new("box"), Netns::new("phone"));
+    box_ns.link("10.214.0.2/24", &phone_ns, "10.214.0.1/24");
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("one.mp3"), "Primer programa", "Radio Test", 2);
+    // The box starts out English: only the first run can make it Spanish.
+    let config = format!("{BASE_CONFIG}\n[station]\nlanguage = \"en\"\n");
+    let mut node = Node::start_in(
+        &box_ns,
+        "10.214.0.2".parse().unwrap(),
+        tmp.path(),
+        std::slice::from_ref(&lib),
+        &config,
+    );
+    node.wait_healthy(1);
+    assert!(
+        node.get("/feed.xml")
+            .text()
+            .contains("<language>en</language>"),
+        "before the first run the feed is in the configured language"
+    );
+    let arg = |k: &str, v: String| format!("--{k}={v}");
+    run_js_in(
+        &phone_ns,
+        "i18n_spanish.mjs",
+        &[
+            arg("base", node.base_url()),
+            arg("listen-es", message("es", "listen.ftl", "listen-episodes")),
+            arg("listen-eu", message("eu", "listen.ftl", "listen-episodes")),
+            arg("setup-es", message("es", "admin.ftl", "admin-setup-title")),
+            arg("switch-es", message("es", "common.ftl", "language-switch")),
+            arg("switch-eu", message("eu", "common.ftl", "language-switch")),
+        ],
+        Duration::from_secs(120),
+    );
+    // The choice is the station's: the feed says it to anyone, whatever their language.
+    let feed = node.get("/feed.xml").text();
+    assert!(feed.contains("<language>es</language>"), "{}", short(&feed));
+    node.assert_alive();
+}
+
+/// Every page in every language passes axe-core and fits both phones. The node has what
+/// makes each page full: episodes, the live input on air, a followed station (unreachable:
+/// a closed port on loopback), a USB stick pulled out (a warning), and a schedule (the script
+/// adds it).
+#[test]
+fn every_page_in_every_language_passes_axe_and_fits_a_phone() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    for (file, title) in [
+        ("manana.mp3", "Programa de la mañana"),
+        (
+            "tertulia.mp3",
+            "Tertulia del barrio: vivienda, fiestas y el mercado",
+        ),
+        ("conciertos.mp3", "Conciertos"),
+    ] {
+        make_tagged_mp3(&lib.join(file), title, "Radio Vallekas", 2);
+    }
+    // A USB stick's folder, pulled out by the script after the first run: a warning.
+    let stick = tmp.path().join("usb-stick");
+    std::fs::create_dir_all(&stick).unwrap();
+    let closed = free_tcp_port_on(localhost());
+    let config = format!(
+        "audio = \"sine\"\n{BASE_CONFIG}\n[federation]\nfollow = [\"http://127.0.0.1:{closed}\"]\n\
+         allow_private_addresses = true\n"
+    );
+    let mut node = Node::start(tmp.path(), &[lib, stick.clone()], &config);
+    node.wait_healthy(3);
+    node.wait_live_state("on_air", Duration::from_secs(30));
+    let langs = std::env::var("I18N_LANGS").unwrap_or_else(|_| "es,ca,eu,gl,pt,fr,en".into());
+    let out = run_js(
+        "i18n_pages.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--langs={langs}"),
+            format!("--password={PASSWORD}"),
+            format!("--unplug={}", stick.display()),
+        ],
+        Duration::from_secs(330),
+    );
+    assert!(out.contains("ok"), "{out}");
+    node.assert_alive();
+}
+
+/// `/guide` sends a visitor to the guide in their language (or the nearest one written), and
+/// `/guide/es` is Spanish HTML whose pictures are the box's own PNGs.
+#[test]
+fn the_guide_is_served_in_the_visitors_language() {
+    let tmp = tempdir();
+    let mut node = Node::start(tmp.path(), &[], BASE_CONFIG);
+    node.wait_healthy(0);
+    for (accept, want) in [
+        ("es-ES,es;q=0.9", "/guide/es"),
+        ("en-GB", "/guide/en"),
+        ("fr-FR", "/guide/fr"),
+        // No Basque guide yet: Spanish is the nearest.
+        ("eu", "/guide/es"),
+    ] {
+        let r = node
+            .request("GET", "/guide", &[("Accept-Language", accept)])
+            .expect("GET /guide");
+        assert!(
+            (300..400).contains(&r.status),
+            "{accept}: {} {}",
+            r.status,
+            short(&r.text())
+        );
+        assert_eq!(r.header("location"), Some(want), "{accept}");
+    }
+    let r = node.get("/guide/es");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/html")));
+    let html = r.text();
+    assert!(html.contains("<html lang=\"es\""), "{}", short(&html));
+    let md = std::fs::read_to_string(repo_root().join("docs/guide/es.md")).unwrap();
+    let title = md
+        .lines()
+        .find_map(|l| l.strip_prefix("# "))
+        .expect("the Spanish guide has a title");
+    assert!(
+        html.contains(&format!("<h1>{title}</h1>")),
+        "{}",
+        short(&html)
+    );
+    let images: Vec<&str> = html
+        .split("<img src=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert!(images.len() >= 3, "few pictures: {images:?}");
+    for src in images {
+        let path = format!("/guide/{src}");
+        let r = node.get(&path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-type"), Some("image/png"), "{path}");
+        assert!(r.body.starts_with(b"\x89PNG"), "{path} is not a PNG");
+    }
+    for bad in [
+        "/guide/xx",
+        "/guide/img/es/../../../Cargo.toml",
+        "/guide/img/es/none.png",
+        "/guide/img/xx/1-setup.png",
+    ] {
+        assert_eq!(node.get(bad).status, 404, "{bad}");
+    }
+    node.assert_alive();
+}
