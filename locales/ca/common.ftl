@@ -55,3 +55,4 @@ language-switch = Idioma
 error-not-found-title = No s’ha trobat la pàgina
 error-not-found = No hi ha res en aquesta adreça. Potser s’ha mogut o esborrat.
 error-home = Ves a la pàgina de la ràdio
+error-settings = Torna als ajustos de la ràdio

@@ -57,3 +57,4 @@ language-switch = Language
 error-not-found-title = Page not found
 error-not-found = There is nothing at this address. It may have been moved or removed.
 error-home = Go to the station's page
+error-settings = Back to the station's settings

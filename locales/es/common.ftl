@@ -55,3 +55,4 @@ language-switch = Idioma
 error-not-found-title = Página no encontrada
 error-not-found = No hay nada en esta dirección. Puede que se haya movido o borrado.
 error-home = Ir a la página de la radio
+error-settings = Volver a los ajustes de la radio

@@ -55,3 +55,4 @@ language-switch = Hizkuntza
 error-not-found-title = Ez da orria aurkitu
 error-not-found = Helbide honetan ez dago ezer. Agian lekuz aldatu edo ezabatu egin da.
 error-home = Joan irratiaren orrira
+error-settings = Itzuli irratiaren ezarpenetara

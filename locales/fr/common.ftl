@@ -58,3 +58,4 @@ language-switch = Langue
 error-not-found-title = Page introuvable
 error-not-found = Il n’y a rien à cette adresse. Elle a peut-être été déplacée ou supprimée.
 error-home = Aller à la page de la radio
+error-settings = Retour aux réglages de la radio

@@ -55,3 +55,4 @@ language-switch = Idioma
 error-not-found-title = Non se atopou a páxina
 error-not-found = Non hai nada neste enderezo. Quizais se moveu ou se borrou.
 error-home = Ir á páxina da radio
+error-settings = Volver aos axustes da radio

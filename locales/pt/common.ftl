@@ -55,3 +55,4 @@ language-switch = Idioma
 error-not-found-title = Página não encontrada
 error-not-found = Não há nada neste endereço. Talvez tenha sido movido ou apagado.
 error-home = Ir para a página da rádio
+error-settings = Voltar às definições da rádio

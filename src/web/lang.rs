@@ -88,7 +88,12 @@ pub fn switcher(tr: Tr, back: &str) -> Markup {
     let back = percent_encoding::utf8_percent_encode(back, percent_encoding::NON_ALPHANUMERIC);
     html! {
         details class="lang" {
-            summary { (t!(tr, "language-switch")) ": " span lang=(tr.lang().code()) { (tr.lang().name()) } }
+            // The label and the current language side by side, no colon: French writes one
+            // with a space before it, the others without.
+            summary {
+                (t!(tr, "language-switch")) " · "
+                span lang=(tr.lang().code()) { (tr.lang().name()) }
+            }
             ul {
                 @for l in Lang::ALL {
                     li {
@@ -105,12 +110,21 @@ pub fn switcher(tr: Tr, back: &str) -> Markup {
 /// What an error answer says, rendered in the visitor's language by [`render_said`].
 #[derive(Debug, Clone)]
 pub enum Said {
-    /// An HTML page with a title and a sentence (and a link to the station's page).
-    Page { title: Msg, text: Msg },
+    /// An HTML page with a title, a sentence and the way back.
+    Page { title: Msg, text: Msg, back: Back },
     /// `{"error": "..."}` for a page's script, which shows it as it is.
     Json(Msg),
     /// A line of plain text (a QR code that cannot be made, ...).
     Text(Msg),
+}
+
+/// Where an error page leads back to.
+#[derive(Debug, Clone, Copy)]
+pub enum Back {
+    /// The listen page: for refusals where the config page would refuse again.
+    Station,
+    /// The config page: for a change that failed, to try again from there.
+    Settings,
 }
 
 /// An error answer with `status`, said later in the visitor's language.
@@ -127,6 +141,7 @@ pub async fn not_found() -> Response {
         Said::Page {
             title: msg!("error-not-found-title"),
             text: msg!("error-not-found"),
+            back: Back::Station,
         },
     )
 }
@@ -141,8 +156,8 @@ pub async fn render_said(State(app): State<AppState>, req: Request, next: Next) 
     };
     let (status, headers) = (r.status(), r.headers().clone());
     let mut out = match what {
-        Said::Page { title, text } => {
-            error_page(tr, &tr.say(&title), &tr.say(&text)).into_response()
+        Said::Page { title, text, back } => {
+            error_page(tr, &tr.say(&title), &tr.say(&text), back).into_response()
         }
         Said::Json(m) => Json(json!({ "error": tr.say(&m) })).into_response(),
         Said::Text(m) => format!("{}\n", tr.say(&m)).into_response(),
@@ -156,8 +171,12 @@ pub async fn render_said(State(app): State<AppState>, req: Request, next: Next) 
     out
 }
 
-/// An error page: what happened, and the way back to the station's page.
-pub fn error_page(tr: Tr, title: &str, text: &str) -> Markup {
+/// An error page: what happened, and the way back.
+pub fn error_page(tr: Tr, title: &str, text: &str, back: Back) -> Markup {
+    let (href, words) = match back {
+        Back::Station => ("/", t!(tr, "error-home")),
+        Back::Settings => ("/admin", t!(tr, "error-settings")),
+    };
     document(
         tr,
         title,
@@ -167,7 +186,7 @@ pub fn error_page(tr: Tr, title: &str, text: &str) -> Markup {
             main {
                 h1 { (title) }
                 p { (text) }
-                p { a href="/" { (t!(tr, "error-home")) } }
+                p class="back" { a href=(href) { (words) } }
             }
         },
     )

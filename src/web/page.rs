@@ -26,17 +26,6 @@ use super::{
     AppState, ConnInfo,
 };
 
-/// A size in 1024-based English units: what the config page showed before the box spoke
-/// languages; its last uses move to `i18n::format::size`, and then this goes.
-pub(crate) fn size(bytes: u64) -> String {
-    const MB: f64 = 1024.0 * 1024.0;
-    if (bytes as f64) < MB {
-        format!("{} KB", bytes.div_ceil(1024))
-    } else {
-        format!("{:.1} MB", bytes as f64 / MB)
-    }
-}
-
 /// An episode's length as a person says it: seconds for a jingle, else minutes (and
 /// hours), rounded to the nearest minute; a player shows the exact time.
 fn duration(tr: Tr, secs: Option<f64>) -> Option<String> {
@@ -246,7 +235,6 @@ mod tests {
             Some("1\u{a0}h\u{a0}2\u{a0}min")
         );
         assert_eq!(duration(es, None), None);
-        assert_eq!(size(2048), "2 KB");
         assert_eq!(
             ws_tracker("http://radio.local:8080"),
             "ws://radio.local:8080/announce"

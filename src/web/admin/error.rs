@@ -16,7 +16,7 @@ use crate::{
     i18n::{Msg, Tr},
     msg,
     station::{access::AccessError, uploads::UploadError, Error as StationError, SaveError},
-    web::lang::{said, Said},
+    web::lang::{said, Back, Said},
 };
 
 /// An upload turned down before the station sees it.
@@ -102,8 +102,8 @@ impl From<UploadError> for AdminError {
 }
 
 /// An error page in the visitor's language (written by `web::lang::render_said`).
-fn page(status: StatusCode, title: Msg, text: Msg) -> Response {
-    said(status, Said::Page { title, text })
+fn page(status: StatusCode, title: Msg, text: Msg, back: Back) -> Response {
+    said(status, Said::Page { title, text, back })
 }
 
 /// A JSON error for the page's script (uploads), which shows `error` as it is.
@@ -118,17 +118,20 @@ impl IntoResponse for AdminError {
                 StatusCode::FORBIDDEN,
                 msg!("admin-error-foreign-host-title"),
                 msg!("admin-error-foreign-host"),
+                Back::Station,
             ),
             AdminError::NotLocal => page(
                 StatusCode::FORBIDDEN,
                 msg!("admin-error-not-local-title"),
                 msg!("admin-error-not-local"),
+                Back::Station,
             ),
             AdminError::NoSession | AdminError::SetUp => Redirect::to("/admin").into_response(),
             AdminError::Forged => page(
                 StatusCode::FORBIDDEN,
                 msg!("admin-error-forged-title"),
                 msg!("admin-error-forged"),
+                Back::Settings,
             ),
             AdminError::Body(e) => {
                 tracing::info!("config page: a form's body was refused: {e}");
@@ -136,6 +139,7 @@ impl IntoResponse for AdminError {
                     e.status(),
                     msg!("admin-error-body-title"),
                     msg!("admin-error-body"),
+                    Back::Settings,
                 )
             }
             AdminError::Form(page) => (StatusCode::UNPROCESSABLE_ENTITY, page).into_response(),
@@ -184,6 +188,7 @@ impl IntoResponse for AdminError {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     msg!("admin-error-internal-title"),
                     msg!("admin-error-internal"),
+                    Back::Settings,
                 )
             }
         }

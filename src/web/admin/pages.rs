@@ -82,6 +82,17 @@ pub fn problem(tr: Tr, err: Option<&FormError>, field: &str) -> Markup {
     }
 }
 
+/// The fields the first-run form has: a problem with any other setting (a library folder
+/// of the config file that is missing, say) is shown at the top, or the form would come
+/// back refused with nothing said.
+const SETUP_FIELDS: [&str; 5] = [
+    "password",
+    "password2",
+    "station.name",
+    "station.description",
+    "station.language",
+];
+
 /// First run: the password, the station's name and its language, filled in from
 /// `settings` (see `forms::page` and `forms::setup` for which).
 pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
@@ -91,7 +102,9 @@ pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormErr
         html! {
             h1 id="admin-setup-title" { (t!(tr, "admin-setup-title")) }
             p { (t!(tr, "admin-setup-intro")) }
-            (problem(tr, err, ""))
+            @if let Some(e) = err.filter(|e| !SETUP_FIELDS.contains(&e.field())) {
+                p class="error" role="alert" { (e.message(tr)) }
+            }
             form method="post" action="/admin/setup" class="card" {
                 input type="hidden" name="form_token" value=(form_token);
                 label {
