@@ -8,8 +8,7 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -46,46 +45,6 @@ fn message(lang: &str, file: &str, id: &str) -> String {
     value
 }
 
-/// Runs `node tests/js/<script> <args>` inside network namespace `ns`, up to `timeout`; panics
-/// with the script's output unless it exits 0, and returns that output.
-fn run_js_in(ns: &Netns, script: &str, args: &[String], timeout: Duration) -> String {
-    let root = repo_root();
-    let out_path = std::env::temp_dir().join(format!(
-        "streamp2p-js-{}-{}.log",
-        script.trim_end_matches(".mjs"),
-        std::process::id()
-    ));
-    let out = std::fs::File::create(&out_path).expect("create the script's log");
-    let err = out.try_clone().expect("log file handle");
-    let started = Instant::now();
-    let mut child = ns
-        .command("node")
-        .arg(root.join("tests/js").join(script))
-        .args(args)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("run node inside the namespace");
-    let status = wait_child(&mut child, timeout);
-    let output =
-        String::from_utf8_lossy(&std::fs::read(&out_path).unwrap_or_default()).into_owned();
-    let _ = std::fs::remove_file(&out_path);
-    match status {
-        Some(s) if s.success() => {
-            eprintln!(
-                "----- node tests/js/{script} passed in {:.1} s -----\n{output}",
-                started.elapsed().as_secs_f64()
-            );
-            output
-        }
-        other => panic!(
-            "node tests/js/{script} failed ({other:?}):\n----- its output -----\n{output}\n----- end -----"
-        ),
-    }
-}
-
 /// The box on its own network (10.214.0.2) and a phone beside it (10.214.0.1), as a
 /// station's LAN: the config page judges the phone by its real address, and the browser
 /// reaches the box by that address, not by loopback. Nothing else is reachable.
@@ -113,8 +72,8 @@ fn a_spanish_visitor_sets_up_the_box_and_switches_to_basque() {
         "before the first run the feed is in the configured language"
     );
     let arg = |k: &str, v: String| format!("--{k}={v}");
-    run_js_in(
-        &phone_ns,
+    run_node(
+        phone_ns.command("node"),
         "i18n_spanish.mjs",
         &[
             arg("base", node.base_url()),

@@ -16,6 +16,12 @@ pub fn repo_root() -> PathBuf {
 /// Runs `node tests/js/<script> <args>` from the repository root, up to `timeout`. Panics
 /// (showing the script's output) unless it exits 0; returns its output.
 pub fn run_js(script: &str, args: &[String], timeout: Duration) -> String {
+    run_node(Command::new("node"), script, args, timeout)
+}
+
+/// [`run_js`] with `node` started by `node` (e.g. inside a network namespace:
+/// `Netns::command("node")`).
+pub fn run_node(mut node: Command, script: &str, args: &[String], timeout: Duration) -> String {
     let root = repo_root();
     assert!(
         root.join("node_modules").is_dir(),
@@ -32,7 +38,7 @@ pub fn run_js(script: &str, args: &[String], timeout: Duration) -> String {
     let out = File::create(&out_path).unwrap();
     let err = out.try_clone().unwrap();
     let started = Instant::now();
-    let mut child = Command::new("node")
+    let mut child = node
         .arg(root.join("tests/js").join(script))
         .args(args)
         .current_dir(&root)

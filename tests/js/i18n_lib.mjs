@@ -46,6 +46,16 @@ export async function chooseLanguage (context, base, lang) {
 
 /** axe-core's WCAG 2.1 A/AA violations of the page as it is, briefly: rule, impact and the
  * elements (their selectors). */
+// The first run on `page` (already at /admin): the password twice, the station's name and a
+// sentence, then the dashboard.
+export async function firstRun (page, password, name, about) {
+  await page.fill('input[name=password]', password)
+  await page.fill('input[name=password2]', password)
+  await page.fill('input[name=station_name]', name)
+  await page.fill('textarea[name=station_description]', about)
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/setup"] button[type=submit]')])
+}
+
 export async function axe (page) {
   const r = await new AxeBuilder({ page }).withTags(WCAG).analyze()
   return r.violations.map((v) => ({

@@ -10,7 +10,7 @@
 
 import { rmSync } from 'node:fs'
 import { args, fail, log, overallTimeout } from './lib.mjs'
-import { LANGS, checkPage, chooseLanguage, launch, phoneContext } from './i18n_lib.mjs'
+import { LANGS, checkPage, chooseLanguage, firstRun, launch, phoneContext } from './i18n_lib.mjs'
 
 const opts = args({
   base: { type: 'string' },
@@ -117,11 +117,7 @@ try {
   const operator = await phoneContext(browser)
   const op = await operator.newPage()
   await op.goto(`${base}/admin`)
-  await op.fill('input[name=password]', opts.password)
-  await op.fill('input[name=password2]', opts.password)
-  await op.fill('input[name=station_name]', 'Radio Vallekas')
-  await op.fill('textarea[name=station_description]', 'Radio libre de barrio: música, debates y programas hechos por la gente del barrio.')
-  await Promise.all([op.waitForNavigation(), op.click('form[action="/admin/setup"] button[type=submit]')])
+  await firstRun(op, opts.password, 'Radio Vallekas', 'Radio libre de barrio: música, debates y programas hechos por la gente del barrio.')
   check(await op.locator('#schedule').count() === 1, 'no dashboard after the first run')
   const row = op.locator('#schedule fieldset.show').last()
   await row.locator('input[name=name]').fill('Programa de la mañana')

@@ -8,7 +8,7 @@
 // --switch-es/--switch-eu (`language-switch`). Prints "ok".
 
 import { args, check, checkEq, fail, log, overallTimeout } from './lib.mjs'
-import { launch, phoneContext } from './i18n_lib.mjs'
+import { firstRun, launch, phoneContext } from './i18n_lib.mjs'
 
 const opts = args({
   base: { type: 'string' },
@@ -50,11 +50,7 @@ try {
   const choice = page.locator('select[name=station_language]')
   check(await choice.count() === 1, 'the first-run page does not ask for the station\'s language')
   checkEq(await choice.inputValue(), 'es', 'the station\'s language offered first')
-  await page.fill('input[name=password]', opts.password)
-  await page.fill('input[name=password2]', opts.password)
-  await page.fill('input[name=station_name]', 'Radio Vallekas')
-  await page.fill('textarea[name=station_description]', 'Radio libre de barrio.')
-  await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/setup"] button[type=submit]')])
+  await firstRun(page, opts.password, 'Radio Vallekas', 'Radio libre de barrio.')
   check(await page.locator('#settings').count() === 1, 'no dashboard after the first run')
   checkEq(await lang(), 'es', 'dashboard <html lang>')
   const feed = await (await page.request.get(`${base}/feed.xml`)).text()
