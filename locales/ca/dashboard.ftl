@@ -24,7 +24,8 @@ dash-done-mirror-removed = Còpia treta. No torna a la llista fins que la permet
 dash-done-mirror-allowed = Aquella caixa podrà tornar a copiar aquesta ràdio quan ho demostri.
 
 # Alertes (en vermell, a dalt): què passa i què cal fer.
-dash-warn-settings = Configuració: { $problem }.
+dash-warn-settings-unreadable = No es poden llegir els ajustos desats i la caixa funciona amb els de fàbrica. Torna'ls a desar a Configuració.
+dash-warn-settings-unusable = Els ajustos desats no s'han pogut fer servir ({ $problem }; { $fix }), així que la caixa funciona amb els de fàbrica fins que els canviïs a Configuració.
 dash-warn-no-input = No entra so: la targeta de so no respon. Comprova que està connectada; la caixa ho torna a provar cada pocs segons i torna a l'aire sola.
 dash-warn-silence = { $secs ->
     [one] Silenci a l'antena fa 1 segon. Té la sortida de la taula silenciada o el fader abaixat?
@@ -79,6 +80,15 @@ dash-storage-free = connectat, { $free } lliures
 dash-storage-present = connectat
 dash-storage-none = No hi ha cap carpeta de biblioteca: afegeix-ne una a Configuració.
 dash-problems = Fitxers que no s'han pogut llegir
+dash-problem-link-outside = és una drecera a un lloc fora de la biblioteca; copia-hi el fitxer mateix
+dash-problem-link-loop = és una drecera a una carpeta que torna sobre si mateixa
+dash-problem-link-nowhere = és una drecera a un fitxer que ja no hi és
+dash-problem-name = el nom té caràcters que la caixa no pot llegir; canvia-li el nom
+dash-problem-not-a-file = no és un fitxer normal
+dash-problem-empty = el fitxer és buit; torna'l a copiar
+dash-problem-unreadable = la caixa no el pot llegir: pot estar malmès o la memòria USB pot fallar; torna'l a copiar
+dash-problem-changed = ha canviat mentre es llegia (s'estava copiant?); la caixa ho torna a provar sola
+dash-problem-not-recorded = la caixa no l'ha pogut anotar a la seva memòria; ho torna a provar a la propera revisió
 
 # Publica un episodi (el formulari de pujada i el que escriu el seu script).
 dash-publish-title = Publica un episodi

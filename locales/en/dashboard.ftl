@@ -24,7 +24,8 @@ dash-done-mirror-removed = The mirror is removed. It is not listed again until y
 dash-done-mirror-allowed = The box may mirror this station again once it proves it.
 
 # Warnings (red, at the top): what is wrong and what to do.
-dash-warn-settings = Settings: { $problem }.
+dash-warn-settings-unreadable = The saved settings cannot be read, so the box runs on its defaults. Save your settings again under Settings.
+dash-warn-settings-unusable = Your saved settings could not be used ({ $problem }; { $fix }), so the box runs on its defaults until you change them under Settings.
 dash-warn-no-input = No sound input: the sound card is not answering. Check that it is plugged in; the box tries again every few seconds and goes back on air by itself.
 dash-warn-silence = { $secs ->
     [one] Silence on air for 1 second. Is the mixer's output muted or its fader down?
@@ -79,6 +80,15 @@ dash-storage-free = present, { $free } free
 dash-storage-present = present
 dash-storage-none = No library folder set: add one under Settings.
 dash-problems = Files that could not be read
+dash-problem-link-outside = it is a shortcut to a place outside the library; copy the file itself here
+dash-problem-link-loop = it is a folder shortcut that leads back into itself
+dash-problem-link-nowhere = it is a shortcut to a file that is not there any more
+dash-problem-name = its name has characters the box cannot read; rename it
+dash-problem-not-a-file = it is not an ordinary file
+dash-problem-empty = the file is empty; copy it again
+dash-problem-unreadable = the box cannot read it: it may be damaged, or the USB storage failing; copy it again
+dash-problem-changed = it changed while it was being read (still being copied?); the box tries again by itself
+dash-problem-not-recorded = the box could not note it down in its own storage; it tries again at the next check
 
 # Publish an episode (the upload form and the words its script writes).
 dash-publish-title = Publish an episode

@@ -24,7 +24,8 @@ dash-done-mirror-removed = Copia quitada. No vuelve a la lista hasta que la perm
 dash-done-mirror-allowed = Esa caja podrá volver a copiar esta radio cuando lo demuestre.
 
 # Alertas (en rojo, arriba): qué pasa y qué hacer.
-dash-warn-settings = Ajustes: { $problem }.
+dash-warn-settings-unreadable = No se pueden leer los ajustes guardados y la caja funciona con los de fábrica. Vuelve a guardarlos en Ajustes.
+dash-warn-settings-unusable = Tus ajustes guardados no se pudieron usar ({ $problem }; { $fix }), así que la caja funciona con los de fábrica hasta que los cambies en Ajustes.
 dash-warn-no-input = No entra sonido: la tarjeta de sonido no responde. Comprueba que está conectada; la caja lo vuelve a intentar cada pocos segundos y vuelve al aire sola.
 dash-warn-silence = { $secs ->
     [one] Silencio en antena desde hace 1 segundo. ¿Está silenciada la salida de la mesa o bajado el fader?
@@ -79,6 +80,15 @@ dash-storage-free = conectado, { $free } libres
 dash-storage-present = conectado
 dash-storage-none = No hay carpeta de biblioteca: añade una en Ajustes.
 dash-problems = Archivos que no se pudieron leer
+dash-problem-link-outside = es un acceso directo a un sitio fuera de la biblioteca; copia aquí el archivo mismo
+dash-problem-link-loop = es un acceso directo a una carpeta que vuelve sobre sí misma
+dash-problem-link-nowhere = es un acceso directo a un archivo que ya no está
+dash-problem-name = su nombre tiene caracteres que la caja no puede leer; cámbiale el nombre
+dash-problem-not-a-file = no es un archivo normal
+dash-problem-empty = el archivo está vacío; vuelve a copiarlo
+dash-problem-unreadable = la caja no puede leerlo: puede estar dañado o fallar la memoria USB; vuelve a copiarlo
+dash-problem-changed = cambió mientras se leía (¿se estaba copiando?); la caja lo vuelve a intentar sola
+dash-problem-not-recorded = la caja no pudo anotarlo en su propia memoria; lo vuelve a intentar en la próxima revisión
 
 # Publicar un episodio (el formulario de subida y lo que escribe su script).
 dash-publish-title = Publicar un episodio

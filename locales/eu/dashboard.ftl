@@ -24,7 +24,8 @@ dash-done-mirror-removed = Kopia kenduta. Ez da zerrendara itzuliko Irrati ahizp
 dash-done-mirror-allowed = Kutxa horrek irrati hau berriro kopiatu ahal izango du, frogatzen duenean.
 
 # Abisuak (gorriz, goian): zer gertatzen den eta zer egin.
-dash-warn-settings = Ezarpenak: { $problem }.
+dash-warn-settings-unreadable = Gordetako ezarpenak ezin dira irakurri, eta kutxak fabrikakoekin dihardu. Gorde itzazu berriro Ezarpenak atalean.
+dash-warn-settings-unusable = Gordetako ezarpenak ezin izan dira erabili ({ $problem }; { $fix }); beraz, kutxak fabrikakoekin dihardu Ezarpenak atalean aldatu arte.
 dash-warn-no-input = Ez da soinurik sartzen: soinu-txartelak ez du erantzuten. Egiaztatu konektatuta dagoela; kutxa segundo gutxiro saiatzen da berriro, eta bere kabuz itzuliko da antenara.
 dash-warn-silence = { $secs ->
     [one] Isilunea antenan segundo batez. Mahaiaren irteera isilduta edo fader-a jaitsita al dago?
@@ -79,6 +80,15 @@ dash-storage-free = konektatuta, { $free } libre
 dash-storage-present = konektatuta
 dash-storage-none = Ez dago liburutegiko karpetarik: gehitu bat Ezarpenak atalean.
 dash-problems = Irakurri ezin izan diren fitxategiak
+dash-problem-link-outside = liburutegitik kanpoko leku baterako lasterbidea da; kopiatu hona fitxategia bera
+dash-problem-link-loop = bere buruarengana itzultzen den karpeta-lasterbidea da
+dash-problem-link-nowhere = jada ez dagoen fitxategi baterako lasterbidea da
+dash-problem-name = izenak kutxak irakurri ezin dituen karaktereak ditu; aldatu izena
+dash-problem-not-a-file = ez da fitxategi arrunta
+dash-problem-empty = fitxategia hutsik dago; kopiatu berriro
+dash-problem-unreadable = kutxak ezin du irakurri: hondatuta egon daiteke edo USB memoria huts egiten ari da; kopiatu berriro
+dash-problem-changed = irakurtzen ari zen bitartean aldatu da (kopiatzen ari zen?); kutxak berak saiatuko da berriro
+dash-problem-not-recorded = kutxak ezin izan du bere memorian idatzi; hurrengo berrikuspenean saiatuko da berriro
 
 # Argitaratu atal bat (igotzeko inprimakia eta bere scriptak idazten duena).
 dash-publish-title = Argitaratu atal bat

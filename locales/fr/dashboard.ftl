@@ -24,7 +24,8 @@ dash-done-mirror-removed = Copie retirée. Elle ne revient dans la liste que si 
 dash-done-mirror-allowed = Ce boîtier pourra de nouveau copier cette radio quand il l'aura prouvé.
 
 # Alertes (en rouge, en haut) : ce qui ne va pas et quoi faire.
-dash-warn-settings = Réglages : { $problem }.
+dash-warn-settings-unreadable = Les réglages enregistrés sont illisibles : la boîte tourne avec ses réglages d’origine. Enregistrez-les de nouveau dans Réglages.
+dash-warn-settings-unusable = Vos réglages enregistrés n’ont pas pu être utilisés ({ $problem } ; { $fix }) : la boîte tourne avec ses réglages d’origine jusqu’à ce que vous les changiez dans Réglages.
 dash-warn-no-input = Aucun son n'arrive : la carte son ne répond pas. Vérifie qu'elle est branchée ; le boîtier réessaie toutes les quelques secondes et revient à l'antenne tout seul.
 dash-warn-silence = { $secs ->
     [one] Silence à l'antenne depuis 1 seconde. La sortie de la table est-elle coupée ou son fader baissé ?
@@ -79,6 +80,15 @@ dash-storage-free = branché, { $free } libres
 dash-storage-present = branché
 dash-storage-none = Aucun dossier de bibliothèque : ajoute-en un dans Réglages.
 dash-problems = Fichiers qui n'ont pas pu être lus
+dash-problem-link-outside = c’est un raccourci vers un endroit hors de la bibliothèque ; copiez ici le fichier lui-même
+dash-problem-link-loop = c’est un raccourci de dossier qui revient sur lui-même
+dash-problem-link-nowhere = c’est un raccourci vers un fichier qui n’existe plus
+dash-problem-name = son nom contient des caractères que la boîte ne sait pas lire ; renommez-le
+dash-problem-not-a-file = ce n’est pas un fichier ordinaire
+dash-problem-empty = le fichier est vide ; copiez-le de nouveau
+dash-problem-unreadable = la boîte ne peut pas le lire : il est peut-être abîmé, ou la clé USB défaillante ; copiez-le de nouveau
+dash-problem-changed = il a changé pendant la lecture (copie en cours ?) ; la boîte réessaie d’elle-même
+dash-problem-not-recorded = la boîte n’a pas pu le noter dans sa propre mémoire ; elle réessaie à la prochaine vérification
 
 # Publier un épisode (le formulaire d'envoi et ce qu'écrit son script).
 dash-publish-title = Publier un épisode

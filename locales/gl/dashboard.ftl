@@ -24,7 +24,8 @@ dash-done-mirror-removed = Copia quitada. Non volve á lista ata que a permitas 
 dash-done-mirror-allowed = Esa caixa poderá volver copiar esta radio cando o demostre.
 
 # Alertas (en vermello, arriba): que pasa e que facer.
-dash-warn-settings = Axustes: { $problem }.
+dash-warn-settings-unreadable = Non se poden ler os axustes gardados e a caixa funciona cos de fábrica. Volve gardalos en Axustes.
+dash-warn-settings-unusable = Os teus axustes gardados non se puideron usar ({ $problem }; { $fix }), así que a caixa funciona cos de fábrica ata que os cambies en Axustes.
 dash-warn-no-input = Non entra son: a tarxeta de son non responde. Comproba que está conectada; a caixa volve intentalo cada poucos segundos e volve ao aire soa.
 dash-warn-silence = { $secs ->
     [one] Silencio na antena desde hai 1 segundo. Está silenciada a saída da mesa ou baixado o fader?
@@ -79,6 +80,15 @@ dash-storage-free = conectado, { $free } libres
 dash-storage-present = conectado
 dash-storage-none = Non hai cartafol de biblioteca: engade un en Axustes.
 dash-problems = Ficheiros que non se puideron ler
+dash-problem-link-outside = é un atallo a un sitio fóra da biblioteca; copia aquí o ficheiro mesmo
+dash-problem-link-loop = é un atallo a un cartafol que volve sobre si mesmo
+dash-problem-link-nowhere = é un atallo a un ficheiro que xa non está
+dash-problem-name = o seu nome ten caracteres que a caixa non pode ler; cámbialle o nome
+dash-problem-not-a-file = non é un ficheiro normal
+dash-problem-empty = o ficheiro está baleiro; volve copialo
+dash-problem-unreadable = a caixa non o pode ler: pode estar danado ou fallar a memoria USB; volve copialo
+dash-problem-changed = cambiou mentres se lía (estábase copiando?); a caixa volve intentalo soa
+dash-problem-not-recorded = a caixa non puido anotalo na súa propia memoria; volve intentalo na próxima revisión
 
 # Publicar un episodio (o formulario de subida e o que escribe o seu script).
 dash-publish-title = Publicar un episodio

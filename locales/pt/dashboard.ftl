@@ -24,7 +24,8 @@ dash-done-mirror-removed = Cópia retirada. Só volta à lista quando a permitir
 dash-done-mirror-allowed = Essa caixa poderá voltar a copiar esta rádio quando o provar.
 
 # Alertas (a vermelho, no topo): o que se passa e o que fazer.
-dash-warn-settings = Definições: { $problem }.
+dash-warn-settings-unreadable = Não é possível ler as definições guardadas e a caixa funciona com as de fábrica. Guarda-as de novo em Definições.
+dash-warn-settings-unusable = As definições guardadas não puderam ser usadas ({ $problem }; { $fix }), por isso a caixa funciona com as de fábrica até as mudares em Definições.
 dash-warn-no-input = Não entra som: a placa de som não responde. Verifica se está ligada; a caixa volta a tentar a cada poucos segundos e volta ao ar sozinha.
 dash-warn-silence = { $secs ->
     [one] Silêncio no ar há 1 segundo. A saída da mesa está sem som ou o fader em baixo?
@@ -79,6 +80,15 @@ dash-storage-free = ligado, { $free } livres
 dash-storage-present = ligado
 dash-storage-none = Não há pasta de biblioteca: junta uma em Definições.
 dash-problems = Ficheiros que não foi possível ler
+dash-problem-link-outside = é um atalho para um sítio fora da biblioteca; copia para aqui o próprio ficheiro
+dash-problem-link-loop = é um atalho para uma pasta que volta a si mesma
+dash-problem-link-nowhere = é um atalho para um ficheiro que já não existe
+dash-problem-name = o nome tem caracteres que a caixa não consegue ler; muda-lhe o nome
+dash-problem-not-a-file = não é um ficheiro normal
+dash-problem-empty = o ficheiro está vazio; copia-o de novo
+dash-problem-unreadable = a caixa não o consegue ler: pode estar danificado ou a memória USB a falhar; copia-o de novo
+dash-problem-changed = mudou enquanto era lido (ainda estava a ser copiado?); a caixa tenta de novo sozinha
+dash-problem-not-recorded = a caixa não o conseguiu registar na sua memória; tenta de novo na próxima verificação
 
 # Publicar um episódio (o formulário de envio e o que o script escreve).
 dash-publish-title = Publicar um episódio

@@ -8,6 +8,7 @@
 //! dictionary -> infohash, .torrent, magnet), `tags` (title, artist, duration).
 
 pub mod hasher;
+pub mod problem;
 pub mod scan;
 pub mod tags;
 pub mod torrent;
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{IndexRecord, Sha256, Store, StoreError, Tags};
+use problem::Problem;
 use scan::{Found, ScanResult};
 use torrent::Info;
 
@@ -104,7 +106,7 @@ pub struct Library {
     roots: Vec<PathBuf>,
     rescan: Duration,
     progress: Progress,
-    problems: Mutex<BTreeMap<PathBuf, String>>,
+    problems: Mutex<BTreeMap<PathBuf, Problem>>,
     catalog: watch::Sender<Arc<Catalog>>,
 }
 
@@ -157,7 +159,7 @@ impl Library {
     }
 
     /// Files that were skipped, with the reason, as of the last scan.
-    pub fn problems(&self) -> BTreeMap<PathBuf, String> {
+    pub fn problems(&self) -> BTreeMap<PathBuf, Problem> {
         self.problems.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
@@ -166,7 +168,7 @@ impl Library {
     pub fn problems_by_place(&self) -> Vec<(String, String)> {
         self.problems()
             .into_iter()
-            .map(|(path, why)| (place(&self.roots, &path), why))
+            .map(|(path, why)| (place(&self.roots, &path), why.to_string()))
             .collect()
     }
 
@@ -309,7 +311,7 @@ impl Library {
     }
 
     /// Hashes one file on a blocking thread and records it durably.
-    async fn hash_one(&self, f: Found) -> Result<IndexRecord, String> {
+    async fn hash_one(&self, f: Found) -> Result<IndexRecord, Problem> {
         let bytes_done = &self.progress.bytes_done;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let job = tokio::task::spawn_blocking(move || {
@@ -325,8 +327,7 @@ impl Library {
         }
         let (f, hashed, tags) = job
             .await
-            .map_err(|e| format!("hashing task failed: {e}"))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Problem::Unreadable(format!("hashing task failed: {e}")))??;
         let info_bytes = hashed.info.to_bytes();
         let rec = IndexRecord {
             path: f.path,
@@ -338,7 +339,7 @@ impl Library {
         };
         self.store
             .put_indexed(&rec, &info_bytes)
-            .map_err(|e| format!("cannot record in the database: {e}"))?;
+            .map_err(|e| Problem::NotRecorded(e.to_string()))?;
         Ok(rec)
     }
 

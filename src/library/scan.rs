@@ -10,6 +10,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use super::problem::Problem;
+
 /// Extensions seeded, with the MIME type served for them. Browsers play `audio/ogg` for
 /// Opus in Ogg, so `.opus` is given that type rather than `audio/opus`.
 const AUDIO_TYPES: &[(&str, &str)] = &[
@@ -50,7 +52,7 @@ pub struct ScanResult {
     /// index records are kept, so the files are not rehashed when the stick comes back.
     pub absent_roots: Vec<PathBuf>,
     /// Skipped files and why, for the operator.
-    pub problems: BTreeMap<PathBuf, String>,
+    pub problems: BTreeMap<PathBuf, Problem>,
 }
 
 pub fn scan(roots: &[PathBuf]) -> ScanResult {
@@ -123,10 +125,8 @@ fn scan_root(root: &Path, out: &mut ScanResult) {
         };
         if entry.file_type().is_dir() {
             if entry.path_is_symlink() && !leads_inside(entry.path(), &canon_root) {
-                out.problems.insert(
-                    entry.path().into(),
-                    "folder symlink leads outside the library".into(),
-                );
+                out.problems
+                    .insert(entry.path().into(), Problem::FolderLinkOutside);
                 walker.skip_current_dir();
             }
             continue;
@@ -137,21 +137,19 @@ fn scan_root(root: &Path, out: &mut ScanResult) {
             continue;
         }
         if entry.file_name().to_str().is_none() {
-            out.problems
-                .insert(path.into(), "file name is not valid UTF-8".into());
+            out.problems.insert(path.into(), Problem::NameNotUtf8);
             continue;
         }
         if entry.path_is_symlink() {
             match std::fs::canonicalize(path) {
                 Ok(target) if target.starts_with(&canon_root) => {}
                 Ok(_) => {
-                    out.problems
-                        .insert(path.into(), "symlink leads outside the library".into());
+                    out.problems.insert(path.into(), Problem::LinkOutside);
                     continue;
                 }
                 Err(e) => {
                     out.problems
-                        .insert(path.into(), format!("symlink leads nowhere: {e}"));
+                        .insert(path.into(), Problem::LinkNowhere(e.to_string()));
                     continue;
                 }
             }
@@ -161,22 +159,21 @@ fn scan_root(root: &Path, out: &mut ScanResult) {
             Ok(m) => m,
             Err(e) => {
                 out.problems
-                    .insert(path.into(), format!("cannot stat: {e}"));
+                    .insert(path.into(), Problem::Unreadable(e.to_string()));
                 continue;
             }
         };
         if !meta.is_file() {
-            out.problems
-                .insert(path.into(), "not a regular file".to_string());
+            out.problems.insert(path.into(), Problem::NotAFile);
             continue;
         }
         if meta.len() == 0 {
-            out.problems.insert(path.into(), "empty file".into());
+            out.problems.insert(path.into(), Problem::Empty);
             continue;
         }
         if let Err(e) = std::fs::File::open(path) {
             out.problems
-                .insert(path.into(), format!("cannot open: {e}"));
+                .insert(path.into(), Problem::Unreadable(e.to_string()));
             continue;
         }
         out.files.push(Found {
@@ -194,14 +191,11 @@ fn leads_inside(path: &Path, canon_root: &Path) -> bool {
 
 /// Why walking stopped at an entry, without the path (walkdir's message names it, and the
 /// problems are shown by their place in the library, not by where it is mounted).
-fn walk_problem(e: &walkdir::Error) -> String {
+fn walk_problem(e: &walkdir::Error) -> Problem {
     if e.loop_ancestor().is_some() {
-        return "folder symlink leads back into itself".into();
+        return Problem::FolderLinkLoop;
     }
-    match e.io_error() {
-        Some(io) => format!("cannot be read: {io}"),
-        None => "cannot be read".into(),
-    }
+    Problem::Unreadable(e.to_string())
 }
 
 /// Modification time in nanoseconds: with the size, what tells that a file changed.
@@ -288,14 +282,16 @@ mod tests {
         assert_eq!(names, vec!["latest/one.mp3", "shows/season1/one.mp3"]);
         for skipped in ["escape", "shows/escape2"] {
             assert_eq!(
-                res.problems.get(&r.join(skipped)).map(String::as_str),
-                Some("folder symlink leads outside the library"),
+                res.problems.get(&r.join(skipped)),
+                Some(&Problem::FolderLinkOutside),
                 "{skipped}: {:?}",
                 res.problems
             );
         }
         assert!(
-            res.problems.values().all(|why| !why.contains('/')),
+            res.problems
+                .values()
+                .all(|why| !why.to_string().contains('/')),
             "a reason names a path: {:?}",
             res.problems
         );

@@ -16,7 +16,7 @@ pub mod access;
 mod history;
 mod items;
 mod schedule;
-mod settings;
+pub mod settings;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -54,7 +54,7 @@ pub struct Station {
     base: Config,
     settings: watch::Sender<Arc<Settings>>,
     /// Why the saved choices could not be used at start, if they could not.
-    startup_problem: Option<String>,
+    startup_problem: Option<settings::StartupProblem>,
     restart: Notify,
     pub access: access::Access,
     pub uploads: uploads::Uploads,
@@ -97,8 +97,8 @@ impl Station {
         self.settings.subscribe()
     }
 
-    pub fn startup_problem(&self) -> Option<&str> {
-        self.startup_problem.as_deref()
+    pub fn startup_problem(&self) -> Option<&settings::StartupProblem> {
+        self.startup_problem.as_ref()
     }
 
     /// Asks `node` to restart the services (new settings they take only at start, a new

@@ -27,24 +27,31 @@ pub enum SaveError {
 pub(super) fn at_startup(
     store: &Store,
     base: &Config,
-) -> Result<(Settings, Option<String>), ConfigError> {
+) -> Result<(Settings, Option<StartupProblem>), ConfigError> {
     let op: Operator = match store.setting(Setting::Operator) {
         Ok(o) => o.unwrap_or_default(),
         Err(e) => {
-            let problem = format!("saved settings unreadable ({e}); running on defaults");
+            let problem = StartupProblem::Unreadable(e.to_string());
             return Ok((base.clone().validate()?, Some(problem)));
         }
     };
     match op.settings(base) {
         Ok(s) => Ok((s, None)),
-        Err(e) => Ok((
-            base.clone().validate()?,
-            Some(format!(
-                "your saved settings could not be used ({e}); the box runs on its \
-                 defaults until you change them"
-            )),
-        )),
+        Err(e) => Ok((base.clone().validate()?, Some(StartupProblem::Unusable(e)))),
     }
+}
+
+/// Why the operator's saved choices were not used at start: the box then runs on the
+/// config file alone. English for the log; the config page says it in its own words.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupProblem {
+    #[error("saved settings unreadable ({0}); running on defaults")]
+    Unreadable(String),
+    #[error(
+        "your saved settings could not be used ({0}); the box runs on its defaults until you \
+         change them"
+    )]
+    Unusable(ConfigError),
 }
 
 impl Station {

@@ -16,7 +16,7 @@ use crate::{
     },
     live::LiveState,
     msg,
-    station::Sample,
+    station::{settings::StartupProblem, Sample},
     status::{Listeners, NodeStatus},
     t,
     web::{
@@ -226,7 +226,12 @@ impl<'a> Dashboard<'a> {
                     free: upload::disk_space(r).map(|(free, _)| free),
                 })
                 .collect(),
-            problems: app.library.problems(),
+            problems: app
+                .library
+                .problems()
+                .into_iter()
+                .map(|(path, why)| (path, tr.say(&why.said())))
+                .collect(),
         };
         let mut share = vec![(t!(tr, "dash-share-listen"), format!("{base}/"))];
         if air.on {
@@ -338,8 +343,14 @@ pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
 fn warning_msgs(tr: Tr, app: &AppState) -> Vec<Msg> {
     let mut w = Vec::new();
     let running = app.station.settings();
-    if let Some(p) = app.station.startup_problem() {
-        w.push(msg!("dash-warn-settings", problem = p));
+    match app.station.startup_problem() {
+        Some(StartupProblem::Unreadable(_)) => w.push(msg!("dash-warn-settings-unreadable")),
+        Some(StartupProblem::Unusable(e)) => w.push(msg!(
+            "dash-warn-settings-unusable",
+            problem = e.problem.say(tr),
+            fix = e.fix.say(tr),
+        )),
+        None => {}
     }
     if app.live.is_on() {
         let st = app.live.status();
