@@ -172,6 +172,24 @@ try {
       return response
     }, { status: 403 })
   }))
+  // Last, as it shuts the login for a while: wrong passwords until the login waits; then
+  // the waiting login page in every language.
+  const locker = await phoneContext(browser)
+  const l = await locker.newPage()
+  let locked = false
+  for (let i = 0; i < 8 && !locked; i++) {
+    await l.goto(`${base}/admin`)
+    await l.fill('input[name=password]', 'a wrong password')
+    const [r] = await Promise.all([l.waitForNavigation(), l.click('form[action="/admin/login"] button[type=submit]')])
+    locked = r.status() === 429
+  }
+  await locker.close()
+  check(locked, 'eight wrong passwords did not make the login wait')
+  await eachLanguage((lang) => inLanguage(lang, [], async (v) => {
+    await v.goto(`${base}/admin`)
+    await v.fill('input[name=password]', 'a wrong password')
+    await visit(v, 'login, waiting after wrong passwords', lang, submit(v, 'form[action="/admin/login"] button[type=submit]'), { status: 429 })
+  }))
 } catch (e) {
   problems.push({ page: '-', lang: '-', kind: 'stopped', detail: e.stack || String(e) })
 } finally {
