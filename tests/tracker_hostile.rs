@@ -307,7 +307,15 @@ fn udp_garbage_truncated_and_oversized_packets() {
         }
         let _ = sock.send_to(&huge, t.udp);
         eprintln!("2000-packet burst sent in {:?}", burst_start.elapsed());
-        udp_ok(t).expect("UDP announce right after the burst");
+        // UDP may drop a datagram while the node's receive buffer is full of the burst; a
+        // client then asks again (BEP 15 retransmits), and so does this one, twice at most.
+        let mut result = udp_ok(t);
+        for _ in 0..2 {
+            let Err(e) = &result else { break };
+            eprintln!("UDP announce after the burst: {e}; asking again");
+            result = udp_ok(t);
+        }
+        result.expect("UDP announce right after the burst");
     });
 }
 
