@@ -9,13 +9,14 @@
 // "correct horse battery") and should show what the guide talks about: the live input on air,
 // a few episodes and a warning. For example, from the repository:
 //
-//   d=$(mktemp -d); mkdir -p $d/lib $d/usb-stick
+//   d=$(mktemp -d); m=/media/streamp2p   # where the box mounts USB storage, so the
+//   mkdir -p $m/RADIO $m/ARCHIVO           # pictures show the paths a station sees
 //   for t in "Programa de la mañana" "Tertulia del barrio" "Conciertos"; do
-//     ffmpeg -v error -f lavfi -i sine=duration=5 -metadata title="$t" "$d/lib/$t.mp3"; done
+//     ffmpeg -v error -f lavfi -i sine=duration=5 -metadata title="$t" "$m/RADIO/$t.mp3"; done
 //   printf 'audio = "sine"\n[swarm]\ndht = false\nlsd = false\n' > $d/c.toml
-//   streamp2p run --data-dir $d/data --library $d/lib --library $d/usb-stick \
+//   streamp2p run --data-dir $d/data --library $m/RADIO --library $m/ARCHIVO \
 //     --http 127.0.0.1:80 --config $d/c.toml &
-//   node scripts/guide-shots.mjs http://127.0.0.1 --unplug=$d/usb-stick
+//   node scripts/guide-shots.mjs http://127.0.0.1 --unplug=$m/ARCHIVO
 //
 // (`--unplug` removes that library folder after the first run, as if its USB stick were
 // pulled out, so the dashboard shows a warning; the first run needs every folder there.)
