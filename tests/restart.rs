@@ -101,6 +101,13 @@ fn restart_rehashes_nothing_and_changes_are_picked_up() {
     );
     let r = node.get(&format!("/files/{gone_ih}/show%201.mp3"));
     assert_eq!(r.status, 404, "web seed of a deleted file");
+    // A listener who followed an old download link gets the 404 page in the station's
+    // language (Spanish by default), not a bare line of English.
+    assert!(
+        r.text().contains("<html lang=\"es\"") && r.text().contains("Página no encontrada"),
+        "{}",
+        r.text()
+    );
     assert_eq!(
         hashed_since_start(&node.health().unwrap()),
         1,

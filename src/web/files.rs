@@ -16,13 +16,11 @@ use tower_http::services::ServeFile;
 
 use super::{
     api::{trackers, web_seed_url},
-    base_url, AppState, ConnInfo,
+    base_url,
+    lang::missing,
+    AppState, ConnInfo,
 };
 use crate::library::torrent;
-
-fn not_found(what: &str) -> Response {
-    (StatusCode::NOT_FOUND, format!("{what} not found\n")).into_response()
-}
 
 pub async fn torrent(
     State(app): State<AppState>,
@@ -31,7 +29,7 @@ pub async fn torrent(
     Path(file): Path<String>,
 ) -> Response {
     let Some(hex) = file.strip_suffix(".torrent") else {
-        return not_found("torrent");
+        return missing();
     };
     if !torrent::is_infohash_hex(hex) {
         return (
@@ -43,7 +41,7 @@ pub async fn torrent(
     let hex = hex.to_ascii_lowercase();
     let catalog = app.library.catalog();
     let (Some(item), Some(info)) = (catalog.items.get(&hex), app.library.info(&hex)) else {
-        return not_found("torrent");
+        return missing();
     };
     let base = base_url(&app.station.settings(), &headers, &conn);
     // This node's web seed first, then those of the mirrors that proved they hold this
@@ -79,10 +77,10 @@ pub async fn file(
 ) -> Response {
     let catalog = app.library.catalog();
     let Some(item) = catalog.items.get(&infohash.to_ascii_lowercase()) else {
-        return not_found("file");
+        return missing();
     };
     if name != item.name {
-        return not_found("file");
+        return missing();
     }
     // The infohash names these exact bytes, so it is a strong validator.
     let etag = format!("\"{}\"", item.infohash);

@@ -136,6 +136,11 @@ pub fn said(status: StatusCode, what: Said) -> Response {
 
 /// `404` for any address the box does not serve.
 pub async fn not_found() -> Response {
+    missing()
+}
+
+/// The 404 page: nothing (or nothing any more, for an old download link) at this address.
+pub fn missing() -> Response {
     said(
         StatusCode::NOT_FOUND,
         Said::Page {
