@@ -46,8 +46,8 @@ ago-days = { $n ->
    *[other] duela { $n } egun
 }
 
-span-days = { $days } e { $hours } o
-span-hours = { $hours } o { $minutes } min
+span-days = { $days } e { $hours } h
+span-hours = { $hours } h { $minutes } min
 span-minutes = { $minutes } min
 
 language-switch = Hizkuntza
