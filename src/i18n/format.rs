@@ -64,6 +64,12 @@ pub fn size(tr: Tr, bytes: u64) -> String {
     } else {
         crate::t!(tr, "size-tb", n = decimal(tr, b / (K * K * K * K), 1))
     };
+    on_one_line(&text)
+}
+
+/// `text` with no-break spaces, so a number and its unit (`71,1 GB`, `1 h 2 min`) are never
+/// split over two lines.
+pub fn on_one_line(text: &str) -> String {
     text.replace(' ', "\u{a0}")
 }
 

@@ -122,7 +122,7 @@ pub async fn page(Path(code): Path<String>) -> Response {
         .find(|l| l.code() == code)
         .and_then(|l| Some((l, guide(l)?)))
     else {
-        return lang::not_found().await;
+        return lang::missing();
     };
     let title = text
         .lines()
@@ -164,7 +164,7 @@ pub async fn picture(Path((code, file)): Path<(String, String)>) -> Response {
             bytes,
         )
             .into_response(),
-        None => lang::not_found().await,
+        None => lang::missing(),
     }
 }
 

@@ -35,7 +35,7 @@ fn duration(tr: Tr, secs: Option<f64>) -> Option<String> {
     } else {
         format::span(tr, (s + 30) / 60 * 60)
     };
-    Some(text.replace(' ', "\u{a0}"))
+    Some(format::on_one_line(&text))
 }
 
 /// The WebSocket tracker for browsers: the HTTP base with `ws`/`wss` for `http`/`https`.
@@ -142,7 +142,7 @@ fn script_words(tr: Tr) -> serde_json::Value {
     // A placeholder the script fills, passed as the message's variable.
     let slot = |name: &str| format!("{{{name}}}");
     // A size's number and unit stay on one line, as `format::size` writes them.
-    let unit = |s: String| s.replace(' ', "\u{a0}");
+    let unit = |s: String| format::on_one_line(&s);
     serde_json::json!({
         "connecting": t!(tr, "listen-js-connecting"),
         "stats": t!(tr, "listen-js-stats", sources = slot("sources"), speed = slot("speed"),

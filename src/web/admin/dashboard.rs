@@ -12,10 +12,9 @@ use crate::{
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
     i18n::{
         format::{number, rate, size, span},
-        Msg, Tr,
+        Tr,
     },
     live::LiveState,
-    msg,
     station::{settings::StartupProblem, Sample},
     status::{Listeners, NodeStatus},
     t,
@@ -336,16 +335,12 @@ fn usb_volumes() -> Vec<PathBuf> {
 
 /// Plain-language warnings in the page's language: what is wrong and what to do.
 pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
-    warning_msgs(tr, app).iter().map(|m| tr.say(m)).collect()
-}
-
-/// The warnings as messages; the free space is written in `tr`'s language already.
-fn warning_msgs(tr: Tr, app: &AppState) -> Vec<Msg> {
     let mut w = Vec::new();
     let running = app.station.settings();
     match app.station.startup_problem() {
-        Some(StartupProblem::Unreadable(_)) => w.push(msg!("dash-warn-settings-unreadable")),
-        Some(StartupProblem::Unusable(e)) => w.push(msg!(
+        Some(StartupProblem::Unreadable(_)) => w.push(t!(tr, "dash-warn-settings-unreadable")),
+        Some(StartupProblem::Unusable(e)) => w.push(t!(
+            tr,
             "dash-warn-settings-unusable",
             problem = e.problem.say(tr),
             fix = e.fix.say(tr),
@@ -355,15 +350,16 @@ fn warning_msgs(tr: Tr, app: &AppState) -> Vec<Msg> {
     if app.live.is_on() {
         let st = app.live.status();
         if matches!(st.state, LiveState::NoInput { .. }) {
-            w.push(msg!("dash-warn-no-input"));
+            w.push(t!(tr, "dash-warn-no-input"));
         }
         if let Some(s) = st.silent_for_secs {
-            w.push(msg!("dash-warn-silence", secs = s));
+            w.push(t!(tr, "dash-warn-silence", secs = s));
         }
     }
     for root in &running.library {
         if !root.is_dir() {
-            w.push(msg!(
+            w.push(t!(
+                tr,
                 "dash-warn-usb-missing",
                 path = root.display().to_string()
             ));
@@ -371,17 +367,17 @@ fn warning_msgs(tr: Tr, app: &AppState) -> Vec<Msg> {
     }
     if let Some((free, total)) = upload::disk_space(&running.data_dir) {
         if free < 200 * 1024 * 1024 || free * 20 < total {
-            w.push(msg!("dash-warn-disk-full", free = size(tr, free)));
+            w.push(t!(tr, "dash-warn-disk-full", free = size(tr, free)));
         }
     }
     if let Some(wt) = &app.webtorrent {
         if wt.stats().trackers_connected == 0 && app.started.elapsed().as_secs() > 30 {
-            w.push(msg!("dash-warn-browser-tracker"));
+            w.push(t!(tr, "dash-warn-browser-tracker"));
         }
     }
     let problems = app.library.problems().len();
     if problems > 0 {
-        w.push(msg!("dash-warn-unreadable", n = problems));
+        w.push(t!(tr, "dash-warn-unreadable", n = problems));
     }
     w
 }

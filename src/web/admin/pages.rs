@@ -24,7 +24,11 @@ use crate::{
     config::Settings,
     i18n::{Lang, Tr},
     t,
-    web::{lang::switcher, page::document, AppState},
+    web::{
+        lang::{switcher, PageLang},
+        page::document,
+        AppState,
+    },
 };
 
 const ADMIN_JS: &str = include_str!("../assets/admin.js");
@@ -189,10 +193,9 @@ pub fn login(tr: Tr, form_token: &str, message: Option<&str>) -> Markup {
 /// shows, already written in the request's language.
 pub async fn status(
     State(app): State<AppState>,
-    crate::web::lang::PageLang(tr): crate::web::lang::PageLang,
+    PageLang(tr): PageLang,
     op: LoggedIn,
 ) -> Json<Value> {
-    use crate::i18n::Lang;
     let st = app.status();
     let history = app.station.history();
     let words = LiveWords::new(tr, &app, &st, &history);

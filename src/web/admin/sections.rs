@@ -17,7 +17,7 @@ use crate::{
         FollowProblem, FollowStatus,
     },
     i18n::{
-        format::{ago, decimal, number, size, weekday},
+        format::{ago, decimal, number, on_one_line, size, weekday},
         Tr,
     },
     t,
@@ -220,7 +220,7 @@ fn library(tr: Tr, lib: &LibraryView, live: &LiveWords) -> Markup {
 
 fn publish(tr: Tr, csrf: &str, max_upload_mb: u64) -> Markup {
     // The limit as the operator set it, in whole megabytes.
-    let max = t!(tr, "size-mb", n = number(tr, max_upload_mb)).replace(' ', "\u{a0}");
+    let max = on_one_line(&t!(tr, "size-mb", n = number(tr, max_upload_mb)));
     section(
         "publish",
         &t!(tr, "dash-publish-title"),
