@@ -102,6 +102,12 @@ pub struct TransmissionRun {
 /// transmission-cli fetch of `uri` into `work/download`, with its own config dir (DHT, LPD, PEX,
 /// uTP and port mapping off). Waits until the done script ran and the file holds `expected`, or
 /// `timeout`; then kills transmission-cli (it would seed forever).
+///
+/// transmission 3.00 stops a magnet's torrent for a moment when its metadata is complete (stop,
+/// verify, start again), and transmission-cli quits as soon as it sees the torrent stopped. When
+/// its 200 ms poll falls into that window it exits 0 having fetched nothing: a race in the
+/// client, not in what the node sent (the log says "Magnet Verify" after "Got N peers"). Only
+/// that exit is tried again, in a fresh directory, at most twice.
 pub fn transmission(
     uri: &str,
     work: &Path,
@@ -109,6 +115,37 @@ pub fn transmission(
     expected: &[u8],
     timeout: Duration,
 ) -> TransmissionRun {
+    const TRIES: usize = 3;
+    let deadline = Instant::now() + timeout;
+    let mut run = transmission_once(uri, work, name, expected, deadline);
+    for again in 2..=TRIES {
+        if !run.quit_after_magnet_verify {
+            break;
+        }
+        eprintln!(
+            "transmission-cli quit when the magnet's metadata was complete (transmission 3.00 \
+             race); try {again} of {TRIES}"
+        );
+        let work = work.join(format!("try{again}"));
+        run = transmission_once(uri, &work, name, expected, deadline);
+    }
+    run.run
+}
+
+struct Attempt {
+    run: TransmissionRun,
+    /// transmission-cli exited 0 before the done script ran, right after verifying the metadata
+    /// it had fetched for a magnet.
+    quit_after_magnet_verify: bool,
+}
+
+fn transmission_once(
+    uri: &str,
+    work: &Path,
+    name: &str,
+    expected: &[u8],
+    deadline: Instant,
+) -> Attempt {
     let cfg = work.join("config");
     let dl = work.join("download");
     fs::create_dir_all(&cfg).unwrap();
@@ -171,8 +208,8 @@ pub fn transmission(
         .spawn()
         .expect("run transmission-cli (apt-get install transmission-cli)");
     let file = dl.join(name);
-    let deadline = Instant::now() + timeout;
     let mut done_script_ran = false;
+    let mut early_success = false;
     loop {
         done_script_ran = done_script_ran || marker.exists();
         let complete = fs::read(&file).is_ok_and(|b| b == expected);
@@ -181,11 +218,12 @@ pub fn transmission(
         }
         if let Ok(Some(status)) = child.try_wait() {
             eprintln!("transmission-cli exited early: {status}");
+            early_success = status.success();
             break;
         }
         if Instant::now() > deadline {
             eprintln!(
-                "transmission-cli: timeout after {timeout:?} (done script ran: {done_script_ran}, file complete: {complete})"
+                "transmission-cli: timeout (done script ran: {done_script_ran}, file complete: {complete})"
             );
             break;
         }
@@ -193,10 +231,16 @@ pub fn transmission(
     }
     let _ = child.kill();
     let _ = child.wait();
-    TransmissionRun {
-        done_script_ran,
-        file,
-        log,
-        guard,
+    let quit_after_magnet_verify = early_success
+        && !done_script_ran
+        && fs::read_to_string(&log).is_ok_and(|l| l.contains("Magnet Verify"));
+    Attempt {
+        run: TransmissionRun {
+            done_script_ran,
+            file,
+            log,
+            guard,
+        },
+        quit_after_magnet_verify,
     }
 }
