@@ -148,6 +148,7 @@ pub struct Config {
     pub tracker: TrackerConfig,
     pub web: WebConfig,
     pub live: LiveConfig,
+    pub recording: RecordingConfig,
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
     pub federation: FederationConfig,
@@ -169,6 +170,7 @@ impl Default for Config {
             tracker: TrackerConfig::default(),
             web: WebConfig::default(),
             live: LiveConfig::default(),
+            recording: RecordingConfig::default(),
             webtorrent: WebTorrentConfig::default(),
             admin: AdminConfig::default(),
             federation: FederationConfig::default(),
@@ -206,6 +208,27 @@ impl Default for LiveConfig {
             capture_rate: None,
         }
     }
+}
+
+/// How what goes on air is recorded (`live.record` turns recording on and off).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    pub format: RecordingFormat,
+}
+
+/// The recordings' file format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingFormat {
+    /// MP3 (LAME, the live stream's own MP3 frames, at `live.bitrate_kbps`): every podcast
+    /// app and browser plays it, and browsers can stream it peer-to-peer through Media
+    /// Source Extensions.
+    #[default]
+    Mp3,
+    /// Ogg Opus, the live stream's own packets: smaller for the same quality, but Safari and
+    /// many podcast apps do not play it.
+    Opus,
 }
 
 /// Other stations' nodes this one follows (mirrors their library, lists itself as their
@@ -567,6 +590,7 @@ pub struct Settings {
     pub tracker: TrackerConfig,
     pub web: WebConfig,
     pub live: LiveConfig,
+    pub recording: RecordingConfig,
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
     pub federation: FederationConfig,
@@ -855,6 +879,7 @@ impl Config {
             tracker: self.tracker,
             web: self.web,
             live: self.live,
+            recording: self.recording,
             webtorrent: self.webtorrent,
             admin: self.admin,
             federation: self.federation,

@@ -252,6 +252,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
             recorder::dir(&settings.data_dir),
             station.clone(),
             Duration::from_secs(settings.live.record_split_secs),
+            settings.recording.format,
         );
         tasks.spawn("recorder", rec.run(live.clone(), shutdown.clone()));
     }

@@ -1,8 +1,11 @@
-//! Records what goes on air as Ogg Opus episodes in `<data dir>/recordings`, a library
-//! root, so every show is kept and then seeded like any file.
+//! Records what goes on air as episodes in `<data dir>/recordings`, a library root, so
+//! every show is kept and then seeded like any file: MP3 by default (the live stream's own
+//! LAME frames: every podcast app and browser plays it, and a browser streams it from other
+//! listeners through Media Source Extensions), or Ogg Opus (`recording.format = "opus"`).
+//! Nothing is encoded twice: the recorder writes the frames or packets the stream made.
 //!
 //! A recording is written as a hidden `.part` file (the library skips those) and renamed
-//! to its final name, `YYYY-MM-DD HH.MM <station> live.ogg` (UTC), when it reaches the split
+//! to its final name, `YYYY-MM-DD HH.MM <station> live.mp3` (UTC), when it reaches the split
 //! length or the node stops. Pages are flushed as they come and the file is synced at the
 //! end; a `.part` left by a power cut is finished at the next start, so an interrupted
 //! show is kept too.
@@ -18,11 +21,14 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use bytes::Bytes;
+use lofty::{config::WriteOptions, id3::v2::Id3v2Tag, prelude::*};
 use tokio::{sync::broadcast::error::RecvError, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::{format::FRAME, ogg_opus::OggOpus, Live};
+use super::{format::FRAME, mp3::FRAME_SAMPLES, ogg_opus::OggOpus, Live};
 use crate::{
+    config::RecordingFormat,
     i18n::{format, Tr},
     station::Station,
     t,
@@ -37,22 +43,61 @@ pub struct Recorder {
     /// station or a new schedule names the next recording).
     station: Arc<Station>,
     split: Duration,
+    format: RecordingFormat,
 }
 
 struct Open {
     file: std::fs::File,
     part: PathBuf,
     done: PathBuf,
-    muxer: OggOpus,
+    muxer: Muxer,
     samples: u64,
 }
 
+/// What the recorder receives from the live stream, and how it goes into the file.
+enum Muxer {
+    /// Opus packets of 20 ms, framed into Ogg pages.
+    Ogg(OggOpus),
+    /// Whole MPEG frames of 1152 samples, written as they are after an ID3v2 tag.
+    Mp3,
+}
+
+/// The stream a recording is made of: Opus packets with what their Ogg headers need, or
+/// MP3 frames.
+enum Input {
+    Opus { channels: u8, pre_skip: u16 },
+    Mp3,
+}
+
+impl Muxer {
+    /// The file's bytes for one packet or frame, and the samples (at 48 kHz) it holds.
+    fn push(&mut self, unit: Bytes) -> (Option<Vec<u8>>, u64) {
+        match self {
+            Muxer::Ogg(ogg) => (ogg.push(unit.to_vec(), FRAME as u64), FRAME as u64),
+            Muxer::Mp3 => (Some(unit.to_vec()), FRAME_SAMPLES),
+        }
+    }
+}
+
 impl Recorder {
-    pub fn new(dir: PathBuf, station: Arc<Station>, split: Duration) -> Self {
+    pub fn new(
+        dir: PathBuf,
+        station: Arc<Station>,
+        split: Duration,
+        format: RecordingFormat,
+    ) -> Self {
         Self {
             dir,
             station,
             split,
+            format,
+        }
+    }
+
+    fn extension(&self) -> &'static str {
+        match self.format {
+            RecordingFormat::Mp3 => "mp3",
+            RecordingFormat::Opus => "ogg",
         }
     }
 
@@ -84,10 +129,14 @@ impl Recorder {
                 (local.hour(), local.minute()),
             )
         };
-        let base = format!("{y:04}-{mo:02}-{d:02} {h:02}.{mi:02} {}", sanitize(&who));
+        let base = format!(
+            "{y:04}-{mo:02}-{d:02} {h:02}.{mi:02} {} live.{}",
+            sanitize(&who),
+            self.extension()
+        );
         (
-            self.dir.join(format!(".{base} live.ogg.part")),
-            self.dir.join(format!("{base} live.ogg")),
+            self.dir.join(format!(".{base}.part")),
+            self.dir.join(base),
             title,
         )
     }
@@ -111,19 +160,24 @@ impl Recorder {
         }
     }
 
-    fn start(&self, channels: u8, pre_skip: u16) -> std::io::Result<Open> {
+    fn start(&self, input: &Input) -> std::io::Result<Open> {
         std::fs::create_dir_all(&self.dir)?;
         let (part, done, title) = self.names(SystemTime::now());
-        let muxer = OggOpus::new(
-            channels,
-            pre_skip,
-            &[
-                format!("TITLE={title}"),
-                format!("ARTIST={}", self.station_name()),
-            ],
-        );
+        let artist = self.station_name();
+        let (muxer, headers) = match *input {
+            Input::Opus { channels, pre_skip } => {
+                let ogg = OggOpus::new(
+                    channels,
+                    pre_skip,
+                    &[format!("TITLE={title}"), format!("ARTIST={artist}")],
+                );
+                let headers = ogg.headers().to_vec();
+                (Muxer::Ogg(ogg), headers)
+            }
+            Input::Mp3 => (Muxer::Mp3, id3_tag(&title, &artist)?),
+        };
         let mut file = std::fs::File::create(&part)?;
-        file.write_all(muxer.headers())?;
+        file.write_all(&headers)?;
         Ok(Open {
             file,
             part,
@@ -152,7 +206,13 @@ impl Recorder {
     /// Records until `shutdown`, one file per split length.
     pub async fn run(self, live: Arc<Live>, shutdown: CancellationToken) {
         self.recover();
-        let (mut rx, channels, pre_skip) = live.packets();
+        let (mut rx, input) = match self.format {
+            RecordingFormat::Opus => {
+                let (rx, channels, pre_skip) = live.packets();
+                (rx, Input::Opus { channels, pre_skip })
+            }
+            RecordingFormat::Mp3 => (live.mp3_frames(), Input::Mp3),
+        };
         let split_samples = self.split.as_secs() * 48_000;
         let mut open: Option<Open> = None;
         // The last split's finishing (a sync and a rename, off the runtime): awaited before
@@ -171,7 +231,7 @@ impl Recorder {
                 },
             };
             if open.is_none() {
-                match self.start(channels, pre_skip) {
+                match self.start(&input) {
                     Ok(o) => open = Some(o),
                     Err(e) => {
                         tracing::error!(dir = %self.dir.display(), "cannot start a recording: {e}");
@@ -180,9 +240,10 @@ impl Recorder {
                 }
             }
             let Some(o) = open.as_mut() else { continue };
-            o.samples += FRAME as u64;
-            if let Some(page) = o.muxer.push(packet.to_vec(), FRAME as u64) {
-                if let Err(e) = o.file.write_all(&page) {
+            let (bytes, samples) = o.muxer.push(packet);
+            o.samples += samples;
+            if let Some(bytes) = bytes {
+                if let Err(e) = o.file.write_all(&bytes) {
                     tracing::error!(file = %o.part.display(), "recording write failed: {e}");
                 }
             }
@@ -209,6 +270,18 @@ async fn settle(finishing: Option<JoinHandle<()>>) {
             std::panic::resume_unwind(e.into_panic());
         }
     }
+}
+
+/// An MP3 recording's ID3v2 tag: its title and the station as artist, which podcast apps,
+/// players and the library read.
+fn id3_tag(title: &str, artist: &str) -> std::io::Result<Vec<u8>> {
+    let mut tag = Id3v2Tag::new();
+    tag.set_title(title.to_string());
+    tag.set_artist(artist.to_string());
+    let mut out = Vec::new();
+    tag.dump_to(&mut out, WriteOptions::default())
+        .map_err(std::io::Error::other)?;
+    Ok(out)
 }
 
 /// A recording's title: who is on air, and the day and time it began.
@@ -308,16 +381,21 @@ mod tests {
     #[test]
     fn names_are_hidden_until_done() {
         let (_dir, station) = named_station("Radio: One/Two", None);
-        let r = Recorder::new("/r".into(), station, Duration::from_secs(60));
+        let r = Recorder::new(
+            "/r".into(),
+            station,
+            Duration::from_secs(60),
+            RecordingFormat::Mp3,
+        );
         let (part, done, title) =
             r.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
         assert_eq!(
             part,
-            Path::new("/r/.2026-11-18 11.06 Radio_ One_Two live.ogg.part")
+            Path::new("/r/.2026-11-18 11.06 Radio_ One_Two live.mp3.part")
         );
         assert_eq!(
             done,
-            Path::new("/r/2026-11-18 11.06 Radio_ One_Two live.ogg")
+            Path::new("/r/2026-11-18 11.06 Radio_ One_Two live.mp3")
         );
         // Local time: only the show's part is the same on every machine.
         assert!(title.starts_with("Radio: One/Two — "), "{title}");
@@ -326,7 +404,12 @@ mod tests {
             "Spanish, the default: {title}"
         );
         let (_dir, station) = named_station("Radio", Some("Evening Jazz"));
-        let jazz = Recorder::new("/r".into(), station, Duration::from_secs(60));
+        let jazz = Recorder::new(
+            "/r".into(),
+            station,
+            Duration::from_secs(60),
+            RecordingFormat::Opus,
+        );
         let (_, done, title) =
             jazz.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
         assert_eq!(done, Path::new("/r/2026-11-18 11.06 Evening Jazz live.ogg"));
@@ -369,7 +452,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(".x live.ogg.part"), b"OggS").unwrap();
         let (_dir, station) = named_station("R", None);
-        Recorder::new(d.path().into(), station, Duration::from_secs(60)).recover();
+        let format = RecordingFormat::Opus;
+        Recorder::new(d.path().into(), station, Duration::from_secs(60), format).recover();
         assert!(d.path().join("x live.ogg").exists());
     }
 }
