@@ -641,7 +641,7 @@ fn a_followed_catalog_is_capped_and_replaced_and_the_catalog_ignores_host() {
     wait_for(
         pid,
         "the old swarms dropped",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             (!tracks(&node, &newest) && tracks(&node, &"ee".repeat(20)))
                 .then_some(())

@@ -77,8 +77,22 @@ fn live_sessions_become_episodes_even_after_a_power_cut() {
     let ih = first["infohash"].as_str().unwrap();
     assert_eq!(node.get(&format!("/t/{ih}.torrent")).status, 200);
 
-    // Halfway through the next one, the power goes.
-    std::thread::sleep(Duration::from_secs(7));
+    // Halfway through the next one (6 s of 128 kb/s MP3 written), the power goes. Waiting
+    // for the bytes rather than for a clock keeps a slow machine from cutting it short.
+    let recordings_dir = node.data_dir.join("recordings");
+    node.wait_until("6 s of the next recording", Duration::from_secs(40), |_| {
+        let part = std::fs::read_dir(&recordings_dir)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .ok_or("no recording under way")?;
+        let len = part.metadata().map_err(|e| e.to_string())?.len();
+        if len >= 6 * 16_000 {
+            Ok(())
+        } else {
+            Err(format!("{len} bytes"))
+        }
+    });
     node.kill();
     node.restart();
     let kept = node.wait_until("the interrupted recording", Duration::from_secs(40), |n| {
