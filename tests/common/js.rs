@@ -21,7 +21,22 @@ pub fn run_js(script: &str, args: &[String], timeout: Duration) -> String {
 
 /// [`run_js`] with `node` started by `node` (e.g. inside a network namespace:
 /// `Netns::command("node")`).
-pub fn run_node(mut node: Command, script: &str, args: &[String], timeout: Duration) -> String {
+pub fn run_node(node: Command, script: &str, args: &[String], timeout: Duration) -> String {
+    try_node(node, script, args, timeout).unwrap_or_else(|failure| panic!("{failure}"))
+}
+
+/// [`run_js`] that returns a failure (with the script's output) instead of panicking, for the
+/// caller to judge.
+pub fn try_js(script: &str, args: &[String], timeout: Duration) -> Result<String, String> {
+    try_node(Command::new("node"), script, args, timeout)
+}
+
+fn try_node(
+    mut node: Command,
+    script: &str,
+    args: &[String],
+    timeout: Duration,
+) -> Result<String, String> {
     let root = repo_root();
     assert!(
         root.join("node_modules").is_dir(),
@@ -57,9 +72,9 @@ pub fn run_node(mut node: Command, script: &str, args: &[String], timeout: Durat
                 started.elapsed().as_secs_f64(),
                 tail_lines(&output, 60)
             );
-            output
+            Ok(output)
         }
-        other => panic!(
+        other => Err(format!(
             "node tests/js/{script} {} failed ({}):\n----- its output -----\n{}\n----- end -----",
             args.join(" "),
             match other {
@@ -67,7 +82,7 @@ pub fn run_node(mut node: Command, script: &str, args: &[String], timeout: Durat
                 None => format!("killed after {timeout:?}"),
             },
             tail_lines(&output, 300)
-        ),
+        )),
     }
 }
 
