@@ -510,6 +510,12 @@ pub struct WebTorrentConfig {
     pub stun: Vec<String>,
     /// A peer that sends nothing for this long is dropped.
     pub idle_secs: u64,
+    /// Let listeners serve each other first: a WebRTC peer is shown only the pieces no
+    /// other connected peer holds, the rest once it gets nothing new for `share_wait_secs`.
+    /// Off: every peer is shown every piece at once.
+    pub share_first: bool,
+    /// How long a peer may go without a new piece before it is shown every piece.
+    pub share_wait_secs: u64,
 }
 
 impl Default for WebTorrentConfig {
@@ -521,6 +527,8 @@ impl Default for WebTorrentConfig {
             trackers: Vec::new(),
             stun: Vec::new(),
             idle_secs: 120,
+            share_first: true,
+            share_wait_secs: 4,
         }
     }
 }
@@ -839,6 +847,14 @@ impl Config {
                 "webtorrent.idle_secs",
                 "below 10 seconds a quiet peer is dropped before its keep-alive comes",
                 "use 120",
+            ));
+        }
+        if !(1..=30).contains(&w.share_wait_secs) {
+            return Err(ConfigError::new(
+                "webtorrent.share_wait_secs",
+                "it must be 1 to 30 seconds: shorter, listeners have no time to find each \
+                 other; longer, a listener nobody serves waits too long for the station",
+                "use 4",
             ));
         }
         Ok(Settings {
