@@ -528,7 +528,7 @@ impl Default for WebTorrentConfig {
             stun: Vec::new(),
             idle_secs: 120,
             share_first: true,
-            share_wait_secs: 4,
+            share_wait_secs: 10,
         }
     }
 }
@@ -849,12 +849,12 @@ impl Config {
                 "use 120",
             ));
         }
-        if !(1..=30).contains(&w.share_wait_secs) {
+        if !(1..=60).contains(&w.share_wait_secs) {
             return Err(ConfigError::new(
                 "webtorrent.share_wait_secs",
-                "it must be 1 to 30 seconds: shorter, listeners have no time to find each \
+                "it must be 1 to 60 seconds: shorter, listeners have no time to find each \
                  other; longer, a listener nobody serves waits too long for the station",
-                "use 4",
+                "use 10",
             ));
         }
         Ok(Settings {
@@ -997,6 +997,12 @@ mod tests {
         assert_eq!(bad("[webtorrent]\nstun = [\"stun:\"]"), "webtorrent.stun");
         assert_eq!(bad("[webtorrent]\nmax_peers = 0"), "webtorrent.max_peers");
         assert_eq!(bad("[webtorrent]\nidle_secs = 1"), "webtorrent.idle_secs");
+        for wait in [0, 61] {
+            assert_eq!(
+                bad(&format!("[webtorrent]\nshare_wait_secs = {wait}")),
+                "webtorrent.share_wait_secs"
+            );
+        }
         let ok = Config::from_toml(
             "[webtorrent]\ntrackers = [\"wss://t.example/announce\"]\nstun = [\"stun:s.example:3478\"]",
         )
