@@ -33,13 +33,14 @@ def one(a, share_first, run):
     cfg = swarm_config(rescan=1, extra=f"[webtorrent]\nshare_first = {str(share_first).lower()}\n")
     node = Node(a.bin, os.path.join(a.work, tag + "-data"), [a.lib], cfg, a.work, tag).start()
     try:
-        wait_until(lambda: node.health()["library"]["items"] >= 1, 120, 0.2, "library hashed")
+        wait_until(lambda: (h := node.health()) and h["library"]["items"] >= 1, 120, 0.2, "library hashed")
         item = get_json(node.base + "/api/library")[0]
         ih = item["infohash"].lower()
 
         def seeder():
-            t = get_json(node.base + "/api/tracker")
-            return any(x["info_hash"] == ih and x["ws"]["complete"] >= 1 for x in t["torrents"])
+            t = get_json(node.base + "/api/tracker") or {}
+            return any(x["info_hash"] == ih and x["ws"]["complete"] >= 1
+                       for x in t.get("torrents", []))
         wait_until(seeder, 30, 0.2, "the node's WebRTC peer announced")
         path = os.path.join(a.lib, "bench.mp3")
         size = os.path.getsize(path)
