@@ -533,6 +533,12 @@ pub struct WebTorrentConfig {
     pub stun: Vec<String>,
     /// A peer that sends nothing for this long is dropped.
     pub idle_secs: u64,
+    /// Let listeners serve each other first: a WebRTC peer is shown only the pieces no
+    /// other connected peer holds, the rest once it gets nothing new for `share_wait_secs`.
+    /// Off: every peer is shown every piece at once.
+    pub share_first: bool,
+    /// How long a peer may go without a new piece before it is shown every piece.
+    pub share_wait_secs: u64,
 }
 
 impl Default for WebTorrentConfig {
@@ -544,6 +550,8 @@ impl Default for WebTorrentConfig {
             trackers: Vec::new(),
             stun: Vec::new(),
             idle_secs: 120,
+            share_first: true,
+            share_wait_secs: 10,
         }
     }
 }
@@ -865,6 +873,14 @@ impl Config {
                 "use 120",
             ));
         }
+        if !(1..=60).contains(&w.share_wait_secs) {
+            return Err(ConfigError::new(
+                "webtorrent.share_wait_secs",
+                "it must be 1 to 60 seconds: shorter, listeners have no time to find each \
+                 other; longer, a listener nobody serves waits too long for the station",
+                "use 10",
+            ));
+        }
         Ok(Settings {
             data_dir: self.data_dir,
             library: self.library,
@@ -1006,6 +1022,12 @@ mod tests {
         assert_eq!(bad("[webtorrent]\nstun = [\"stun:\"]"), "webtorrent.stun");
         assert_eq!(bad("[webtorrent]\nmax_peers = 0"), "webtorrent.max_peers");
         assert_eq!(bad("[webtorrent]\nidle_secs = 1"), "webtorrent.idle_secs");
+        for wait in [0, 61] {
+            assert_eq!(
+                bad(&format!("[webtorrent]\nshare_wait_secs = {wait}")),
+                "webtorrent.share_wait_secs"
+            );
+        }
         let ok = Config::from_toml(
             "[webtorrent]\ntrackers = [\"wss://t.example/announce\"]\nstun = [\"stun:s.example:3478\"]",
         )

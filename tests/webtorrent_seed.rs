@@ -28,29 +28,8 @@ fn seeding_node(root: &std::path::Path) -> (Node, PathBuf, String) {
         .as_str()
         .expect("infohash")
         .to_ascii_lowercase();
-    wait_webrtc_seeder(&mut node, &ih);
+    node.wait_webrtc_seeder(&ih);
     (node, lib.join("episode.mp3"), ih)
-}
-
-/// Waits until the tracker lists a WebSocket seeder (the node's WebRTC peer) for `ih`.
-fn wait_webrtc_seeder(node: &mut Node, ih: &str) {
-    node.wait_until(
-        "the node's WebRTC peer in /api/tracker",
-        Duration::from_secs(30),
-        |n| {
-            let t = n.get("/api/tracker").json();
-            let seeders = t["torrents"]
-                .as_array()
-                .and_then(|ts| ts.iter().find(|x| x["info_hash"] == ih))
-                .and_then(|x| x["ws"]["complete"].as_u64())
-                .unwrap_or(0);
-            if seeders >= 1 {
-                Ok(())
-            } else {
-                Err(t.to_string())
-            }
-        },
-    );
 }
 
 fn webtorrent(node: &Node) -> Value {

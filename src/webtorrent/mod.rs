@@ -5,13 +5,16 @@
 //!   announces every library torrent as a seeder and answers the offers relayed to it;
 //! - `peer` answers one offer with a webrtc-rs `PeerConnection` (non-trickle: the answer
 //!   carries every candidate) and runs the wire protocol on its data channel;
-//! - `wire` is the BitTorrent peer protocol (BEP 3, 9, 10) as bytes, pure.
+//! - `wire` is the BitTorrent peer protocol (BEP 3, 9, 10) as bytes, pure;
+//! - `share` knows which pieces each connected peer holds and decides which pieces the node
+//!   shows each one, so that listeners serve each other before the node does, pure.
 //!
 //! Pieces are read straight from the library files, the ones the BitTorrent side seeds.
 //! Limits: `max_peers` connections (each holds a permit from offer to close), `upload_slots`
 //! unchoked peers, and bounded queues per peer (see `peer`).
 
 pub mod peer;
+pub mod share;
 pub mod signal;
 pub mod wire;
 
@@ -61,6 +64,8 @@ pub struct WebTorrent {
     /// (infohash, remote peer id) of the peers connected or connecting, so a browser that
     /// offers again while connected does not get a second connection.
     pub(crate) sessions: Mutex<HashSet<([u8; 20], [u8; 20])>>,
+    /// What each connected peer holds, per torrent (see `share`).
+    pub(crate) shares: Mutex<share::Shares>,
     pub(crate) connected: AtomicUsize,
     pub(crate) uploaded: AtomicU64,
     pub(crate) answered: AtomicU64,
@@ -98,12 +103,19 @@ impl WebTorrent {
             udp_addrs,
             loopback,
             sessions: Mutex::default(),
+            shares: Mutex::default(),
             connected: AtomicUsize::new(0),
             uploaded: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             trackers_connected: AtomicUsize::new(0),
         })
+    }
+
+    /// The piece table; a poisoned lock is still a consistent table (every change is made
+    /// whole under it).
+    pub(crate) fn shares(&self) -> std::sync::MutexGuard<'_, share::Shares> {
+        self.shares.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn stats(&self) -> WebTorrentStats {

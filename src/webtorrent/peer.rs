@@ -12,6 +12,11 @@
 //!   on a blocking thread. Sends wait while the channel holds more than `SEND_BUFFER`
 //!   unacknowledged bytes; a peer that stops reading for `SEND_STALL` is dropped.
 //!
+//! The reader also keeps `share` up to date with what the peer holds (its bitfield and HAVEs)
+//! and, once a second, sends HAVEs for the pieces `share` decides to show it: the first
+//! bitfield shows only the pieces no other connected peer holds (all of them with
+//! `share_first` off).
+//!
 //! Invariants: the outbox holds at most `MAX_CONTROL` replies and `MAX_REQUESTS` requests
 //! (a peer that asks for more is dropped), the receive buffer at most one partial message of
 //! `wire::MAX_MESSAGE`; so memory per peer is bounded whatever it sends or fails to read.
@@ -43,6 +48,7 @@ use webrtc::{
 };
 
 use super::{
+    share::{self, ShareError},
     wire::{self, Block, Handshake, Layout, Message},
     WebTorrent,
 };
@@ -70,6 +76,9 @@ const MAX_CONTROL: usize = 64;
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
 /// How often a choked, interested peer looks for a free upload slot.
 const SLOT_RETRY: Duration = Duration::from_secs(2);
+/// How often the node looks for pieces to show a peer (`share`): a second is short beside
+/// `share_wait_secs` and webtorrent's own request planning.
+const SHARE_LOOK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -100,6 +109,8 @@ pub enum SessionEnd {
     Wire(#[from] wire::WireError),
     #[error("bad request: {0}")]
     Request(#[from] wire::BadRequest),
+    #[error("bad piece list: {0}")]
+    Share(#[from] ShareError),
     #[error("too many outstanding requests")]
     TooManyRequests,
     #[error("too many queued replies")]
@@ -117,6 +128,8 @@ struct Torrent {
     /// Piece bytes sent to this peer.
     uploaded: std::sync::atomic::AtomicU64,
     info_hash: [u8; 20],
+    /// The peer's id from its offer: its key in `share` (one session per id and torrent).
+    remote: [u8; 20],
     layout: Layout,
     info_bytes: Vec<u8>,
     file: Arc<File>,
@@ -205,6 +218,7 @@ pub async fn answer(
     let torrent = Torrent {
         uploaded: Default::default(),
         info_hash,
+        remote,
         layout: Layout {
             length: info.length,
             piece_length: info.piece_length,
@@ -302,6 +316,54 @@ pub async fn answer(
     Ok(Some(sdp))
 }
 
+/// A peer's place in its torrent's [`share::Swarm`], left when the session ends.
+struct Joined {
+    wt: Arc<WebTorrent>,
+    info_hash: [u8; 20],
+    peer: share::PeerKey,
+}
+
+impl Joined {
+    fn new(wt: Arc<WebTorrent>, t: &Torrent) -> Self {
+        wt.shares().join(
+            t.info_hash,
+            t.layout.pieces(),
+            t.remote,
+            std::time::Instant::now(),
+        );
+        Self {
+            wt,
+            info_hash: t.info_hash,
+            peer: t.remote,
+        }
+    }
+
+    /// Runs `f` on the torrent's swarm (there while this peer is joined).
+    fn with<T>(&self, f: impl FnOnce(&mut share::Swarm, &share::PeerKey) -> T) -> Option<T> {
+        self.wt
+            .shares()
+            .swarm(&self.info_hash)
+            .map(|s| f(s, &self.peer))
+    }
+
+    /// The pieces to show the peer now (marked shown).
+    fn reveal(&self) -> Vec<u32> {
+        let wait = if self.wt.cfg.share_first {
+            Duration::from_secs(self.wt.cfg.share_wait_secs)
+        } else {
+            Duration::ZERO
+        };
+        self.with(|s, p| s.reveal(p, std::time::Instant::now(), wait))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        self.wt.shares().leave(&self.info_hash, &self.peer);
+    }
+}
+
 /// What the writer sends next.
 #[derive(Default)]
 struct OutState {
@@ -395,11 +457,13 @@ impl Session {
         let mut buf: Vec<u8> = Vec::new();
         let mut sent_handshake = false;
         let mut peer: Option<Handshake> = None;
+        let mut joined: Option<Joined> = None;
         let mut peer_metadata_id: Option<u8> = None;
         let mut interested = false;
         let mut slot: Option<OwnedSemaphorePermit> = None;
         let mut last_seen = Instant::now();
         let mut retry = tokio::time::interval(SLOT_RETRY);
+        let mut look = tokio::time::interval(SHARE_LOOK);
         loop {
             let deadline = if peer.is_none() {
                 handshake_by.min(last_seen + idle)
@@ -414,6 +478,15 @@ impl Session {
                 _ = retry.tick(), if interested && slot.is_none() => {
                     if let Err(e) = self.try_unchoke(&mut slot) {
                         return e;
+                    }
+                    continue;
+                }
+                _ = look.tick(), if joined.is_some() => {
+                    let shown = joined.as_ref().map(Joined::reveal).unwrap_or_default();
+                    if !shown.is_empty() {
+                        if let Err(e) = self.out.push(wire::haves(&shown)) {
+                            return e;
+                        }
                     }
                     continue;
                 }
@@ -461,9 +534,13 @@ impl Session {
                                 return e;
                             }
                         }
-                        if let Err(e) = self.out.push(wire::full_bitfield(t.layout.pieces())) {
+                        let j = Joined::new(self.wt.clone(), t);
+                        j.reveal();
+                        let shown = j.with(|s, p| s.shown_bytes(p)).unwrap_or_default();
+                        if let Err(e) = self.out.push(wire::bitfield(&shown)) {
                             return e;
                         }
+                        joined = Some(j);
                         peer = Some(h);
                     }
                 }
@@ -486,6 +563,16 @@ impl Session {
                         self.choke(&mut slot)
                     }
                     Message::Request(b) => self.request(b),
+                    Message::Bitfield(bits) => joined.as_ref().map_or(Ok(()), |j| {
+                        j.with(|s, p| s.bitfield(p, &bits, std::time::Instant::now()))
+                            .unwrap_or(Ok(()))
+                            .map_err(SessionEnd::from)
+                    }),
+                    Message::Have(i) => joined.as_ref().map_or(Ok(()), |j| {
+                        j.with(|s, p| s.have(p, i, std::time::Instant::now()))
+                            .unwrap_or(Ok(()))
+                            .map_err(SessionEnd::from)
+                    }),
                     Message::Cancel(b) => {
                         self.out.lock().requests.retain(|r| *r != b);
                         Ok(())
@@ -510,8 +597,8 @@ impl Session {
                         (Ok(_), _) => Ok(()),
                         (Err(e), _) => Err(e.into()),
                     },
-                    // Keep-alive, have, bitfield, their choke state, other extensions:
-                    // nothing for a seeder to do.
+                    // Keep-alive, their choke state, other extensions: nothing for a seeder
+                    // to do.
                     _ => Ok(()),
                 };
                 if let Err(e) = r {

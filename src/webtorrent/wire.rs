@@ -114,7 +114,9 @@ pub enum Message {
     Interested,
     NotInterested,
     Have(u32),
-    Bitfield,
+    /// The bitfield's bytes (at most `MAX_MESSAGE`, like any message); checked against the
+    /// torrent by `share`.
+    Bitfield(Vec<u8>),
     Request(Block),
     /// A block sent to us: a seeder has no use for it.
     Piece,
@@ -171,7 +173,7 @@ impl Message {
             INTERESTED => exact(0).map(|_| Self::Interested)?,
             NOT_INTERESTED => exact(0).map(|_| Self::NotInterested)?,
             HAVE => exact(4).map(|_| Self::Have(be32(rest)))?,
-            BITFIELD => Self::Bitfield,
+            BITFIELD => Self::Bitfield(rest.to_vec()),
             REQUEST => exact(12).map(|_| Self::Request(block(rest)))?,
             CANCEL => exact(12).map(|_| Self::Cancel(block(rest)))?,
             PIECE if rest.len() >= 8 => Self::Piece,
@@ -214,16 +216,18 @@ pub fn unchoke() -> Vec<u8> {
     frame(UNCHOKE, &[])
 }
 
-/// A bitfield with every one of `pieces` set (spare bits of the last byte clear).
-pub fn full_bitfield(pieces: u32) -> Vec<u8> {
-    let n = pieces as usize;
-    let mut bits = vec![0xffu8; n.div_ceil(8)];
-    if !n.is_multiple_of(8) {
-        if let Some(last) = bits.last_mut() {
-            *last = 0xff << (8 - n % 8);
-        }
+/// A bitfield message of `bits` (one bit per piece, spare bits of the last byte clear).
+pub fn bitfield(bits: &[u8]) -> Vec<u8> {
+    frame(BITFIELD, bits)
+}
+
+/// HAVE messages for `pieces`, one after another in one buffer.
+pub fn haves(pieces: &[u32]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(9 * pieces.len());
+    for p in pieces {
+        b.extend(frame(HAVE, &p.to_be_bytes()));
     }
-    frame(BITFIELD, &bits)
+    b
 }
 
 /// The header of a piece message for a block of `len` bytes; the data follows it.
@@ -538,10 +542,24 @@ mod tests {
     }
 
     #[test]
-    fn bitfield_sets_exactly_the_pieces() {
-        assert_eq!(full_bitfield(8), vec![0, 0, 0, 2, BITFIELD, 0xff]);
-        assert_eq!(full_bitfield(10), vec![0, 0, 0, 3, BITFIELD, 0xff, 0xc0]);
-        assert_eq!(full_bitfield(1), vec![0, 0, 0, 2, BITFIELD, 0x80]);
+    fn bitfields_and_haves_round_trip() {
+        assert_eq!(
+            bitfield(&[0xff, 0xc0]),
+            vec![0, 0, 0, 3, BITFIELD, 0xff, 0xc0]
+        );
+        let (m, used) = Message::parse(&bitfield(&[0x80]), MAX_MESSAGE)
+            .unwrap()
+            .unwrap();
+        assert_eq!((m, used), (Message::Bitfield(vec![0x80]), 6));
+        assert_eq!(
+            Message::parse(&bitfield(&[]), MAX_MESSAGE),
+            Ok(Some((Message::Bitfield(vec![]), 5)))
+        );
+        assert_eq!(
+            feed(&haves(&[0, 7, u32::MAX]), 4),
+            vec![Message::Have(0), Message::Have(7), Message::Have(u32::MAX)]
+        );
+        assert!(haves(&[]).is_empty());
     }
 
     #[test]

@@ -407,6 +407,30 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Waits (up to 30 s) until the tracker lists a WebSocket seeder for `ih` (the node's
+    /// WebRTC peer), so a browser's offers reach it.
+    pub fn wait_webrtc_seeder(&mut self, ih: &str) {
+        self.wait_until(
+            "the node's WebRTC peer in /api/tracker",
+            Duration::from_secs(30),
+            |n| {
+                let t = n.get("/api/tracker").json();
+                let seeders = t["torrents"]
+                    .as_array()
+                    .and_then(|ts| ts.iter().find(|x| x["info_hash"] == ih))
+                    .and_then(|x| x["ws"]["complete"].as_u64())
+                    .unwrap_or(0);
+                if seeders >= 1 {
+                    Ok(())
+                } else {
+                    Err(t.to_string())
+                }
+            },
+        );
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
