@@ -27,11 +27,15 @@ use std::{
     collections::VecDeque,
     fs::File,
     os::unix::fs::FileExt,
-    sync::{atomic::Ordering, Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
     time::Duration,
 };
 
 use bytes::BytesMut;
+use rtc::{ice::mdns::MulticastDnsMode, mdns::MulticastSocket};
 use tokio::{
     sync::{mpsc, Notify, OwnedSemaphorePermit},
     time::Instant,
@@ -53,6 +57,26 @@ use super::{
     WebTorrent,
 };
 use crate::library::torrent::Info;
+
+/// Whether this peer looks up browsers' hidden `.local` addresses by multicast DNS. webrtc
+/// 0.21 opens a multicast socket for every peer connection when it does, and fails the whole
+/// answer when the socket cannot join the group (a network with no default route, as at an
+/// event with no internet: "No such device"). Without it browsers still connect: they check
+/// the node's plain addresses and the node learns theirs from those checks (peer-reflexive).
+fn mdns_mode() -> MulticastDnsMode {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    match MulticastSocket::new().into_std() {
+        Ok(_) => MulticastDnsMode::QueryOnly,
+        Err(e) => {
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "no multicast DNS on this network ({e}); browsers connect without it"
+                );
+            }
+            MulticastDnsMode::Disabled
+        }
+    }
+}
 
 /// ICE gathering on a LAN takes milliseconds; STUN may take a few seconds.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -247,6 +271,7 @@ pub async fn answer(
         .with_setting_engine(
             SettingEngineBuilder::new()
                 .with_include_loopback_candidate(wt.loopback)
+                .with_multicast_dns_mode(mdns_mode())
                 .build(),
         )
         .with_handler(Arc::new(Events {
