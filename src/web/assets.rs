@@ -17,6 +17,7 @@ const P2PML_HLSJS_JS: &[u8] = include_bytes!(concat!(
     "/p2p-media-loader-hlsjs.es.min.js"
 ));
 const LISTEN_JS: &str = include_str!("assets/listen.js");
+const EPISODE_JS: &str = include_str!("assets/episode.js");
 const LISTEN_CSS: &str = include_str!("assets/listen.css");
 
 fn asset(body: &'static [u8], mime: &'static str, cache: &'static str) -> Response {
@@ -62,6 +63,12 @@ pub async fn service_worker() -> Response {
 
 pub async fn listen_js() -> Response {
     asset(LISTEN_JS.as_bytes(), "text/javascript", "no-cache")
+}
+
+/// Imported by listen.js: episodes through Media Source Extensions and the choice of
+/// their sources.
+pub async fn episode_js() -> Response {
+    asset(EPISODE_JS.as_bytes(), "text/javascript", "no-cache")
 }
 
 pub async fn listen_css() -> Response {
