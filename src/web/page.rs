@@ -129,6 +129,8 @@ pub async fn index(
                 footer id="listen-footer" { (t!(tr, "listen-footer")) }
             }
             script type="application/json" id="config" { (PreEscaped(config)) }
+            // A classic script, so it has run before the modules below (WebTorrent) start.
+            script src="/assets/sha1.js" {}
             script type="module" src="/assets/listen.js" {}
         },
     )

@@ -8,10 +8,24 @@
 // short skip back); older audio is removed, so a long episode never fills the memory.
 const AHEAD = 60
 const BEHIND = 30
+// The bytes read before playback starts (ID3 tag, first frame, its Xing table).
+const HEAD = 65536
 
 // The station's own WebRTC peer announces itself with this peer id prefix ("-SP", Azureus
 // style, src/webtorrent/mod.rs), so the page can tell it from other listeners.
 const STATION_PEER = '2d5350'
+
+// WebTorrent checks each piece's SHA-1 with WebCrypto, which browsers give only to secure
+// contexts (https, the box itself), and looks for it once, when it loads. On plain http
+// js-sha1 (window.sha1, a classic script of the page) answers in its place.
+if (window.crypto && !window.crypto.subtle && window.sha1) {
+  const digest = async (algo, data) => {
+    const name = String((algo && algo.name) || algo).toUpperCase()
+    if (name !== 'SHA-1') throw new Error(`no ${name} without WebCrypto`)
+    return window.sha1.arrayBuffer(data)
+  }
+  Object.defineProperty(window.crypto, 'subtle', { value: { digest } })
+}
 
 const wait = ms => new Promise(resolve => setTimeout(resolve, ms))
 
@@ -133,7 +147,7 @@ function bufferedEnd (sb, t) {
  * is the byte being played (for the choice of sources).
  */
 export async function playMse (file, audio, mime) {
-  const head = await readAll(file, 0, Math.min(file.length, 65536) - 1)
+  const head = await readAll(file, 0, Math.min(file.length, HEAD) - 1)
   const map = (mime === 'audio/mpeg' ? mp3Map : adtsMap)(head, file.length) ||
     { duration: NaN, offset: t => 0 }
   const MS = window.MediaSource || window.ManagedMediaSource
@@ -247,42 +261,47 @@ export function playWhole (torrent, file, audio) {
 // ---- Where the bytes come from ------------------------------------------------------------
 
 /**
- * Keeps the station's uplink for what other listeners cannot deliver in time. The web seed
- * is a WebTorrent peer that "has" every piece; here it is added only while a piece due within
- * `URGENT` seconds is missing and no peer has it, or nothing arrives from peers (or playback
- * waits), and it is shown as having only those pieces, so it fetches nothing else. It goes
- * away 3 s after nothing is due. The station's own WebRTC peer is let go while other
- * listeners hold every missing piece of the next `COVERED` seconds. `player()` gives the
- * current player (bytes at a time). Bytes are counted by source in `counters`.
+ * Keeps the station's uplink for what other listeners cannot deliver. The station reaches a
+ * page two ways, both shown to WebTorrent as peers that have every piece: its WebRTC peer
+ * and its web seed. Here each is shown as having only what the page lets it give:
+ * - the station's WebRTC peer: the pieces no connected listener has (all of them for a lone
+ *   listener), after a short wait for listeners to connect;
+ * - the web seed, added only while a piece due within `URGENT` seconds is missing and nobody
+ *   has it, or nothing arrives (or playback waits); it gives only those pieces and goes away
+ *   3 s after nothing is due.
+ * `player()` gives the current player (bytes at a time). Bytes are counted by source in
+ * `counters`. Returns a function that stops it.
  */
 export function manageSources (torrent, audio, { webSeed, player, counters }) {
   const URGENT = 6
-  const COVERED = 30
-  // A second for the first peers to connect before the web seed starts an episode.
-  const GRACE = 1000
+  // Time for the first peers to connect before the station gives anything.
+  const GRACE = 800
   let lastPeerBytes = 0
   let lastNeed = 0
   let startedAt = Date.now()
   let waitingSince = 0
-  let allowed = new Set()
+  const allowed = { webSeed: new Set(), station: new Set() }
 
   const isStation = wire => wire.type === 'webrtc' && String(wire.peerId || '').startsWith(STATION_PEER)
-  // The web seed's wire claims only the pieces in `allowed` (its own bitfield says all).
+  const kind = wire => wire.type === 'webSeed' ? 'webSeed' : isStation(wire) ? 'station' : null
+  // A station wire claims only the pieces allowed (its own bitfield says all). Run after
+  // WebTorrent's own bitfield handler, before its next request round (an idle callback).
   const restrict = wire => {
-    if (!wire.peerPieces) return
-    for (let i = 0; i < torrent.pieces.length; i++) wire.peerPieces.set(i, allowed.has(i))
+    const set = allowed[kind(wire)]
+    if (!set || !wire.peerPieces) return
+    for (let i = 0; i < torrent.pieces.length; i++) wire.peerPieces.set(i, set.has(i))
   }
   const onWire = wire => {
-    if (wire.type === 'webSeed') {
-      wire.on('bitfield', () => restrict(wire))
-      wire.on('have', () => restrict(wire))
-      restrict(wire)
-    }
+    wire.on('bitfield', () => restrict(wire))
+    wire.on('have', () => restrict(wire))
+    wire.on('handshake', () => restrict(wire))
+    restrict(wire)
     wire.on('download', n => {
-      if (wire.type === 'webSeed') counters.fromWebSeed += n
-      else if (isStation(wire)) counters.fromStation += n
+      const k = kind(wire)
+      if (k === 'webSeed') counters.fromWebSeed += n
+      else if (k === 'station') counters.fromStation += n
       else counters.fromPeers += n
-      if (wire.type !== 'webSeed') lastPeerBytes = Date.now()
+      if (k !== 'webSeed') lastPeerBytes = Date.now()
     })
     wire.on('upload', n => { counters.uploaded += n })
   }
@@ -299,7 +318,8 @@ export function manageSources (torrent, audio, { webSeed, player, counters }) {
   function missing (seconds) {
     const p = player()
     const from = p ? p.position(audio.currentTime) : 0
-    const to = p ? from + seconds * p.bytesPerSecond : from + torrent.pieceLength
+    // Before the player starts it reads the file's first HEAD bytes.
+    const to = p ? from + seconds * p.bytesPerSecond : HEAD
     const last = torrent.pieces.length - 1
     const a = Math.min(Math.floor(from / torrent.pieceLength), last)
     const b = Math.min(Math.floor(to / torrent.pieceLength), last)
@@ -308,36 +328,49 @@ export function manageSources (torrent, audio, { webSeed, player, counters }) {
     return out
   }
 
+  function same (a, b) {
+    if (a.size !== b.size) return false
+    for (const x of a) if (!b.has(x)) return false
+    return true
+  }
+
   function tick () {
     if (torrent.destroyed) return
     const now = Date.now()
     const wires = torrent.wires.filter(w => !w.destroyed)
-    const peers = wires.filter(w => w.type !== 'webSeed')
-    const listeners = peers.filter(w => !isStation(w))
-    const hasIt = (ws, i) => ws.some(w => w.peerPieces && w.peerPieces.get(i))
-    const ahead = missing(COVERED)
-    if (ahead.length && listeners.length && ahead.every(i => hasIt(listeners, i))) {
-      for (const w of peers) if (isStation(w)) w.destroy()
+    const listeners = wires.filter(w => !kind(w))
+    const station = wires.some(w => kind(w) === 'station')
+    const listenerHas = i => listeners.some(w => w.peerPieces && w.peerPieces.get(i))
+    const early = !listeners.length && now - startedAt < GRACE
+    const before = { ...allowed }
+    const rare = new Set()
+    if (!early) {
+      for (let i = 0; i < torrent.pieces.length; i++) {
+        if (!torrent.bitfield.get(i) && !listenerHas(i)) rare.add(i)
+      }
     }
-    const seed = wires.find(w => w.type === 'webSeed')
+    allowed.station = rare
+    const seed = wires.find(w => kind(w) === 'webSeed')
     counters.webSeedOn = Boolean(seed)
-    if (!webSeed || torrent.done) {
-      if (seed) torrent.removePeer(webSeed)
-      return
+    let need = []
+    if (webSeed && !torrent.done) {
+      const stalled = (now - lastPeerBytes > 2000 && now - startedAt > GRACE) ||
+        (waitingSince && now - waitingSince > 1000)
+      need = early ? [] : missing(URGENT).filter(i => stalled || (!station && !listenerHas(i)))
     }
-    const urgent = missing(URGENT)
-    const early = !peers.length && now - startedAt < GRACE
-    const stalled = (now - lastPeerBytes > 2000 && now - startedAt > GRACE) ||
-      (waitingSince && now - waitingSince > 1000)
-    const need = early ? [] : urgent.filter(i => stalled || !hasIt(peers, i))
-    allowed = new Set(need)
+    allowed.webSeed = new Set(need)
     if (need.length) {
       lastNeed = now
       if (!seed) torrent.addWebSeed(webSeed)
     } else if (seed && now - lastNeed > 3000) {
       torrent.removePeer(webSeed)
     }
-    if (seed) restrict(seed)
+    for (const w of wires) restrict(w)
+    // A source newly allowed pieces: WebTorrent asks again at once (it otherwise waits for
+    // the next piece to arrive, and none may be coming).
+    if (!same(before.station, allowed.station) || !same(before.webSeed, allowed.webSeed)) {
+      torrent._update()
+    }
   }
   const timer = setInterval(tick, 250)
   tick()

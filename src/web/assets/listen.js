@@ -2,8 +2,9 @@
 // also shares it with the next one, with the station's web seed for what peers cannot
 // deliver in time (episode.js).
 // `?webseed=0` leaves the web seed out, so bytes can only come from peers over WebRTC.
-import WebTorrent from '/assets/webtorrent.min.js'
+// episode.js first: it gives WebTorrent SHA-1 on plain http before WebTorrent loads.
 import { manageSources, playMse, playWhole, route } from '/assets/episode.js'
+import WebTorrent from '/assets/webtorrent.min.js'
 
 const cfg = JSON.parse(document.getElementById('config').textContent)
 const params = new URLSearchParams(location.search)
