@@ -11,6 +11,8 @@ const ASSETS: &[(&str, &str)] = &[
         "webtorrent.min.js",
     ),
     ("node_modules/webtorrent/dist/sw.min.js", "sw.min.js"),
+    // SHA-1 for WebTorrent's piece checks on plain http, where browsers give no WebCrypto.
+    ("node_modules/js-sha1/src/sha1.js", "sha1.js"),
     // The light build: everything an audio-only live stream needs (fMP4 and packed
     // audio), without subtitles, alternate renditions or DRM.
     (

@@ -23,10 +23,13 @@ listen-torrent = Fitxer torrent
 
 # Status lines the page's script writes (src/web/assets/listen.js); the script fills the values.
 listen-js-connecting = S’està connectant…
-listen-js-stats = Fonts: { $sources } · { $speed } · descarregat: { $loaded } · compartit: { $shared }
+listen-js-stats = Episodi · fonts: { $sources } · { $speed } · descarregat: { $loaded } · d’altres oients: { $share } · compartit: { $shared }
 listen-js-no-sharing = Aquí no es pot compartir entre oients; sona directament des de la ràdio.
 listen-js-from-station = Sona directament des de la ràdio.
 listen-js-sharing-stopped = S’ha deixat de compartir amb altres oients.
+listen-js-episode-loading = Aquest tipus de fitxer només sona quan l’episodi s’ha descarregat sencer; s’està descarregant…
+listen-js-episode-paused = En pausa. Mentre tinguis la pàgina oberta, comparteixes amb altres oients el que ja has descarregat.
+listen-js-episode-ended = L’episodi s’ha acabat. Mentre tinguis la pàgina oberta, el comparteixes amb altres oients.
 listen-js-live-connecting = S’està connectant amb el directe…
 listen-js-live-playing = Sona el directe.
 listen-js-live-from-station = Sona el directe des de la ràdio.

@@ -23,10 +23,13 @@ listen-torrent = Torrent file
 
 # Status lines the page's script writes (src/web/assets/listen.js); the script fills the values.
 listen-js-connecting = Connecting…
-listen-js-stats = Sources: { $sources } · { $speed } · loaded: { $loaded } · shared: { $shared }
+listen-js-stats = Episode · sources: { $sources } · { $speed } · loaded: { $loaded } · from other listeners: { $share } · shared: { $shared }
 listen-js-no-sharing = Sharing between listeners does not work here; playing from the station.
 listen-js-from-station = Playing from the station.
 listen-js-sharing-stopped = Sharing with other listeners has stopped.
+listen-js-episode-loading = This kind of file plays only once the whole episode has loaded; loading…
+listen-js-episode-paused = Paused. While this page stays open, you share what you have loaded with other listeners.
+listen-js-episode-ended = The episode has ended. While this page stays open, you share it with other listeners.
 listen-js-live-connecting = Connecting to the live stream…
 listen-js-live-playing = Playing the live stream.
 listen-js-live-from-station = Playing the live stream from the station.

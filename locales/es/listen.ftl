@@ -23,10 +23,13 @@ listen-torrent = Archivo torrent
 
 # Líneas de estado que escribe el script de la página (src/web/assets/listen.js); el script rellena los valores.
 listen-js-connecting = Conectando…
-listen-js-stats = Fuentes: { $sources } · { $speed } · descargado: { $loaded } · compartido: { $shared }
+listen-js-stats = Episodio · fuentes: { $sources } · { $speed } · descargado: { $loaded } · desde otros oyentes: { $share } · compartido: { $shared }
 listen-js-no-sharing = Aquí no se puede compartir entre oyentes; suena directamente desde la radio.
 listen-js-from-station = Suena directamente desde la radio.
 listen-js-sharing-stopped = Se ha dejado de compartir con otros oyentes.
+listen-js-episode-loading = Este tipo de archivo solo suena cuando el episodio se ha descargado entero; descargando…
+listen-js-episode-paused = En pausa. Mientras tengas la página abierta, compartes con otros oyentes lo que ya has descargado.
+listen-js-episode-ended = El episodio ha terminado. Mientras tengas la página abierta, lo compartes con otros oyentes.
 listen-js-live-connecting = Conectando con el directo…
 listen-js-live-playing = Suena el directo.
 listen-js-live-from-station = Suena el directo desde la radio.

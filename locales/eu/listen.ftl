@@ -23,10 +23,13 @@ listen-torrent = Torrent fitxategia
 
 # Status lines the page's script writes (src/web/assets/listen.js); the script fills the values.
 listen-js-connecting = Konektatzen…
-listen-js-stats = Iturriak: { $sources } · { $speed } · deskargatuta: { $loaded } · partekatuta: { $shared }
+listen-js-stats = Atala · iturriak: { $sources } · { $speed } · deskargatuta: { $loaded } · beste entzuleengandik: { $share } · partekatuta: { $shared }
 listen-js-no-sharing = Hemen ezin da entzuleen artean partekatu; irratitik bertatik entzuten da.
 listen-js-from-station = Irratitik bertatik entzuten da.
 listen-js-sharing-stopped = Beste entzuleekin partekatzeari utzi zaio.
+listen-js-episode-loading = Fitxategi mota hau atal osoa deskargatu ondoren bakarrik entzuten da; deskargatzen…
+listen-js-episode-paused = Geldituta. Orria irekita daukazun bitartean, deskargatu duzuna beste entzuleekin partekatzen duzu.
+listen-js-episode-ended = Atala amaitu da. Orria irekita daukazun bitartean, beste entzuleekin partekatzen duzu.
 listen-js-live-connecting = Zuzenekora konektatzen…
 listen-js-live-playing = Zuzenekoa entzuten da.
 listen-js-live-from-station = Zuzenekoa irratitik bertatik entzuten da.

@@ -23,10 +23,13 @@ listen-torrent = Fichier torrent
 
 # Status lines the page's script writes (src/web/assets/listen.js); the script fills the values.
 listen-js-connecting = Connexion…
-listen-js-stats = Sources : { $sources } · { $speed } · téléchargé : { $loaded } · partagé : { $shared }
+listen-js-stats = Épisode · sources : { $sources } · { $speed } · téléchargé : { $loaded } · reçu d’autres auditeurs : { $share } · partagé : { $shared }
 listen-js-no-sharing = Le partage entre auditeurs ne marche pas ici ; lecture directe depuis la radio.
 listen-js-from-station = Lecture directe depuis la radio.
 listen-js-sharing-stopped = Le partage avec les autres auditeurs s’est arrêté.
+listen-js-episode-loading = Ce type de fichier ne se lit qu’une fois l’épisode entièrement téléchargé ; téléchargement…
+listen-js-episode-paused = En pause. Tant que la page reste ouverte, vous partagez avec d’autres auditeurs ce que vous avez déjà téléchargé.
+listen-js-episode-ended = L’épisode est terminé. Tant que la page reste ouverte, vous le partagez avec d’autres auditeurs.
 listen-js-live-connecting = Connexion au direct…
 listen-js-live-playing = Lecture du direct.
 listen-js-live-from-station = Lecture du direct depuis la radio.

@@ -23,10 +23,13 @@ listen-torrent = Ficheiro torrent
 
 # Status lines the page's script writes (src/web/assets/listen.js); the script fills the values.
 listen-js-connecting = Conectando…
-listen-js-stats = Fontes: { $sources } · { $speed } · descargado: { $loaded } · compartido: { $shared }
+listen-js-stats = Episodio · fontes: { $sources } · { $speed } · descargado: { $loaded } · doutros ouvintes: { $share } · compartido: { $shared }
 listen-js-no-sharing = Aquí non se pode compartir entre ouvintes; soa directamente desde a radio.
 listen-js-from-station = Soa directamente desde a radio.
 listen-js-sharing-stopped = Deixouse de compartir con outros ouvintes.
+listen-js-episode-loading = Este tipo de ficheiro só soa cando o episodio está descargado enteiro; descargando…
+listen-js-episode-paused = En pausa. Mentres teñas a páxina aberta, compartes con outros ouvintes o que xa descargaches.
+listen-js-episode-ended = O episodio rematou. Mentres teñas a páxina aberta, compárteslo con outros ouvintes.
 listen-js-live-connecting = Conectando co directo…
 listen-js-live-playing = Soa o directo.
 listen-js-live-from-station = Soa o directo desde a radio.

@@ -23,10 +23,13 @@ listen-torrent = Arquivo torrent
 
 # Status lines the page's script writes (src/web/assets/listen.js); the script fills the values.
 listen-js-connecting = A conectar…
-listen-js-stats = Fontes: { $sources } · { $speed } · descarregado: { $loaded } · partilhado: { $shared }
+listen-js-stats = Episódio · fontes: { $sources } · { $speed } · descarregado: { $loaded } · de outros ouvintes: { $share } · partilhado: { $shared }
 listen-js-no-sharing = Aqui não é possível partilhar entre ouvintes; a tocar diretamente da rádio.
 listen-js-from-station = A tocar diretamente da rádio.
 listen-js-sharing-stopped = Deixou de partilhar com outros ouvintes.
+listen-js-episode-loading = Este tipo de ficheiro só toca depois de o episódio estar todo descarregado; a descarregar…
+listen-js-episode-paused = Em pausa. Enquanto tiver a página aberta, partilha com outros ouvintes o que já descarregou.
+listen-js-episode-ended = O episódio terminou. Enquanto tiver a página aberta, partilha-o com outros ouvintes.
 listen-js-live-connecting = A conectar ao direto…
 listen-js-live-playing = A tocar o direto.
 listen-js-live-from-station = A tocar o direto a partir da rádio.

@@ -9,6 +9,7 @@ use axum::{
 
 const WEBTORRENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/webtorrent.min.js"));
 const SW_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sw.min.js"));
+const SHA1_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sha1.js"));
 const HLS_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hls.light.min.mjs"));
 const P2PML_CORE_JS: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/p2p-media-loader-core.es.min.js"));
@@ -17,6 +18,7 @@ const P2PML_HLSJS_JS: &[u8] = include_bytes!(concat!(
     "/p2p-media-loader-hlsjs.es.min.js"
 ));
 const LISTEN_JS: &str = include_str!("assets/listen.js");
+const EPISODE_JS: &str = include_str!("assets/episode.js");
 const LISTEN_CSS: &str = include_str!("assets/listen.css");
 
 fn asset(body: &'static [u8], mime: &'static str, cache: &'static str) -> Response {
@@ -38,6 +40,12 @@ fn asset(body: &'static [u8], mime: &'static str, cache: &'static str) -> Respon
 /// phone's data; `no-cache` still revalidates the page's own script after an update.
 pub async fn webtorrent() -> Response {
     asset(WEBTORRENT_JS, "text/javascript", "public, max-age=86400")
+}
+
+/// js-sha1, a classic script: `window.sha1`, which episode.js hands to WebTorrent where
+/// the page has no WebCrypto (plain http).
+pub async fn sha1_js() -> Response {
+    asset(SHA1_JS, "text/javascript", "public, max-age=86400")
 }
 
 pub async fn hls_js() -> Response {
@@ -62,6 +70,12 @@ pub async fn service_worker() -> Response {
 
 pub async fn listen_js() -> Response {
     asset(LISTEN_JS.as_bytes(), "text/javascript", "no-cache")
+}
+
+/// Imported by listen.js: episodes through Media Source Extensions and the choice of
+/// their sources.
+pub async fn episode_js() -> Response {
+    asset(EPISODE_JS.as_bytes(), "text/javascript", "no-cache")
 }
 
 pub async fn listen_css() -> Response {

@@ -108,6 +108,8 @@ pub fn router(state: AppState) -> Router {
             get(assets::p2pml_hlsjs),
         )
         .route("/assets/listen.js", get(assets::listen_js))
+        .route("/assets/episode.js", get(assets::episode_js))
+        .route("/assets/sha1.js", get(assets::sha1_js))
         .route("/assets/listen.css", get(assets::listen_css))
         .route("/api/health", get(api::health))
         .route("/api/library", get(api::library))

@@ -129,6 +129,8 @@ pub async fn index(
                 footer id="listen-footer" { (t!(tr, "listen-footer")) }
             }
             script type="application/json" id="config" { (PreEscaped(config)) }
+            // A classic script, so it has run before the modules below (WebTorrent) start.
+            script src="/assets/sha1.js" {}
             script type="module" src="/assets/listen.js" {}
         },
     )
@@ -146,7 +148,10 @@ fn script_words(tr: Tr) -> serde_json::Value {
     serde_json::json!({
         "connecting": t!(tr, "listen-js-connecting"),
         "stats": t!(tr, "listen-js-stats", sources = slot("sources"), speed = slot("speed"),
-            loaded = slot("loaded"), shared = slot("shared")),
+            loaded = slot("loaded"), share = slot("share"), shared = slot("shared")),
+        "episodeLoading": t!(tr, "listen-js-episode-loading"),
+        "episodePaused": t!(tr, "listen-js-episode-paused"),
+        "episodeEnded": t!(tr, "listen-js-episode-ended"),
         "noSharing": t!(tr, "listen-js-no-sharing"),
         "fromStation": t!(tr, "listen-js-from-station"),
         "sharingStopped": t!(tr, "listen-js-sharing-stopped"),

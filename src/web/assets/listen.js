@@ -1,6 +1,9 @@
 // The listen page: plays an episode with WebTorrent in the browser, so every listener
-// also shares it with the next one, with the station's web seed as fallback.
+// also shares it with the next one, with the station's web seed for what peers cannot
+// deliver in time (episode.js).
 // `?webseed=0` leaves the web seed out, so bytes can only come from peers over WebRTC.
+// episode.js first: it gives WebTorrent SHA-1 on plain http before WebTorrent loads.
+import { manageSources, playMse, playWhole, route } from '/assets/episode.js'
 import WebTorrent from '/assets/webtorrent.min.js'
 
 const cfg = JSON.parse(document.getElementById('config').textContent)
@@ -19,8 +22,14 @@ const progress = document.getElementById('progress')
 const links = { direct: document.getElementById('direct'), magnet: document.getElementById('magnet'), torrent: document.getElementById('torrent') }
 
 let client = null
+// Whether WebTorrent's service worker serves the <audio> element (https, or the box itself).
+let served = false
 let current = null
 let timer = null
+// What plays: 'episode' or 'live', for the status line.
+let playing = null
+// The episode's player and the choice of its sources, stopped when something else plays.
+let episode = null
 
 // The page's words, in its language (src/web/page.rs): sentences, and templates whose
 // `{name}` slots are filled here. Numbers are written the page language's way.
@@ -52,25 +61,32 @@ function showFigures (text) {
   figures.textContent = text
 }
 
-// Streaming to an <audio> element goes through WebTorrent's service worker, which a
-// browser only allows on https:// or on the box itself. Elsewhere the episode plays
-// from the station directly.
+// Streaming to an <audio> element goes through WebTorrent's service worker where the
+// browser allows one (https:// or the box itself); elsewhere episode.js feeds the element
+// through Media Source Extensions. Without WebRTC the episode plays from the station.
+// Web seeds are never added up front: episode.js adds the station's when peers fall short.
 async function startClient () {
   if (client) return client
-  if (!('serviceWorker' in navigator) || !window.isSecureContext) return null
-  const reg = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' })
-  const worker = reg.active || reg.waiting || reg.installing
-  if (worker.state !== 'activated') {
-    await new Promise(resolve => worker.addEventListener('statechange', () => {
-      if (worker.state === 'activated') resolve()
-    }))
+  if (!window.RTCPeerConnection) return null
+  let reg = null
+  if ('serviceWorker' in navigator && window.isSecureContext) {
+    reg = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' })
+    const worker = reg.active || reg.waiting || reg.installing
+    if (worker.state !== 'activated') {
+      await new Promise(resolve => worker.addEventListener('statechange', () => {
+        if (worker.state === 'activated') resolve()
+      }))
+    }
   }
-  client = new WebTorrent({ tracker: { rtcConfig: { iceServers: cfg.ice } } })
+  client = new WebTorrent({ webSeeds: false, tracker: { rtcConfig: { iceServers: cfg.ice } } })
   client.on('error', err => {
     console.warn('WebTorrent:', err)
     tell(words.sharingStopped)
   })
-  client.createServer({ controller: reg })
+  if (reg) {
+    client.createServer({ controller: reg })
+    served = true
+  }
   window.streamp2p = { ...window.streamp2p, client }
   return client
 }
@@ -83,23 +99,48 @@ function withoutWebSeed (magnet) {
   return `${head}?${kept.join('&')}`
 }
 
-function showStats (torrent) {
+function showStats (torrent, counters) {
   clearInterval(timer)
   timer = setInterval(() => {
-    // Sources are the station's web seed and other listeners.
+    // Sources are other listeners, the station's WebRTC peer and its web seed.
+    const got = counters.fromPeers + counters.fromStation + counters.fromWebSeed
     showFigures(fill(words.stats, {
       sources: whole.format(torrent.numPeers),
       speed: fill(words.rate, { size: size(torrent.downloadSpeed) }),
       loaded: percent.format(torrent.progress),
+      share: percent.format(got ? counters.fromPeers / got : 0),
       shared: size(torrent.uploaded)
     }))
     progress.value = torrent.progress
   }, 1000)
 }
 
+function stopEpisode () {
+  clearInterval(timer)
+  if (episode) { episode.stop(); episode = null }
+  if (current && client) { client.remove(current); current = null }
+}
+
+// The status line follows the episode: paused, finished (still shared while the page is
+// open), playing again.
+audio.addEventListener('pause', () => {
+  if (playing !== 'episode' || audio.ended) return
+  clearInterval(timer)
+  tell(words.episodePaused)
+})
+audio.addEventListener('ended', () => {
+  if (playing !== 'episode') return
+  clearInterval(timer)
+  tell(words.episodeEnded)
+})
+audio.addEventListener('play', () => {
+  if (playing === 'episode' && current && episode) showStats(current, episode.counters)
+})
+
 async function play (btn) {
   const ep = btn.dataset
   stopLive()
+  playing = 'episode'
   player.hidden = false
   progress.hidden = false
   for (const a of Object.values(links)) a.hidden = false
@@ -124,16 +165,50 @@ async function play (btn) {
     tell(failed ? words.noSharing : words.fromStation)
     return
   }
-  if (current && current.infoHash !== ep.infohash) c.remove(current)
-  // The .torrent carries the metadata and the web seed, so playback can start even with
-  // no other peer; without the web seed the magnet's metadata comes from peers (BEP 9).
+  if (episode) { episode.stop(); episode = null }
+  if (current && current.infoHash !== ep.infohash) { c.remove(current); current = null }
+  // The .torrent carries the metadata, so playback can start even with no other peer;
+  // without the web seed the magnet's metadata comes from peers (BEP 9).
   const source = useWebSeed ? new URL(ep.torrent, location.href).href : withoutWebSeed(ep.magnet)
+  const webSeed = useWebSeed ? new URL(ep.webseed, location.href).href : null
   const existing = await c.get(ep.infohash)
-  const onTorrent = torrent => {
+  const onTorrent = async torrent => {
     current = torrent
-    torrent.files[0].streamTo(audio)
-    audio.play().catch(() => {})
-    showStats(torrent)
+    const file = torrent.files[0]
+    const how = served ? { kind: 'sw' } : route(file.name)
+    // For tests and benches: bytes by source, and what this page has shared.
+    const counters = { route: how.kind, size: file.length, fromPeers: 0, fromStation: 0, fromWebSeed: 0, uploaded: 0, webSeedOn: false }
+    window.streamp2p = { ...window.streamp2p, episode: counters }
+    let player = null
+    const mine = { counters, stop () { stopSources(); if (player) player.stop() } }
+    episode = mine
+    const stopSources = manageSources(torrent, audio, { webSeed, player: () => player, counters })
+    showStats(torrent, counters)
+    try {
+      if (how.kind === 'sw') {
+        file.streamTo(audio)
+        // Bytes at a time, in proportion, once the element knows the length.
+        player = {
+          stop () {},
+          position: t => audio.duration ? t / audio.duration * file.length : 0,
+          get bytesPerSecond () { return audio.duration ? file.length / audio.duration : 16000 }
+        }
+      } else if (how.kind === 'mse') {
+        const p = await playMse(file, audio, how.mime)
+        if (episode !== mine) return p.stop()
+        player = p
+      } else {
+        tell(words.episodeLoading)
+        player = playWhole(torrent, file, audio)
+        return
+      }
+      audio.play().catch(() => {})
+    } catch (err) {
+      // The station's file plays instead; sharing goes on in the background.
+      console.warn('episode player:', err)
+      audio.src = ep.webseed
+      audio.play().catch(() => {})
+    }
   }
   if (existing) onTorrent(existing)
   else c.add(source, { announce: [cfg.tracker] }, onTorrent)
@@ -160,6 +235,7 @@ function playProgressive () {
 }
 
 function showLiveStats (stats) {
+  if (playing !== 'live') return
   const total = stats.segments.http + stats.segments.p2p
   const share = total ? stats.segments.p2p / total : 0
   showFigures(fill(words.liveStats, {
@@ -218,6 +294,7 @@ async function playHls (live) {
     stats.variant = opus >= 0 ? 'opus' : 'mp3'
   })
   hls.on(Hls.Events.FRAG_BUFFERED, () => {
+    if (playing !== 'live') return
     if (!stats.segments.http && !stats.segments.p2p) tell(words.livePlaying)
   })
   hls.on(Hls.Events.ERROR, (_, data) => {
@@ -236,9 +313,9 @@ async function playHls (live) {
 }
 
 async function playLive () {
-  clearInterval(timer)
-  if (current && client) { client.remove(current); current = null }
+  stopEpisode()
   stopLive()
+  playing = 'live'
   player.hidden = false
   now.textContent = document.querySelector('.live .title')?.textContent || ''
   for (const a of Object.values(links)) a.hidden = true
