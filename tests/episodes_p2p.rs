@@ -50,9 +50,8 @@ fn the_second_listener_gets_the_episode_from_the_first() {
     tone(&lib.join("concert.flac"), "Concert", 10, &["-c:a", "flac"]);
     let (box_ns, phones) = (Netns::new("epbox"), Netns::new("epphone"));
     box_ns.link("10.15.1.2/24", &phones, "10.15.1.1/24");
-    // A LAN has a default route: without one, WebRTC's mDNS socket (multicast) cannot join
-    // its group ("No such device"). Each side's leads only to the other.
-    box_ns.ip(&["route", "add", "default", "via", "10.15.1.1"]);
+    // The phones' LAN has a default route (to the box, leading nowhere else); the box has
+    // none, as at an event with no internet.
     phones.ip(&["route", "add", "default", "via", "10.15.1.2"]);
     let mut node = Node::start_in(
         &box_ns,
