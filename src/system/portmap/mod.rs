@@ -75,6 +75,7 @@ pub struct Mapping {
     /// The port the node listens on.
     pub internal_port: u16,
     /// The port asked for on the router's internet side (usually the same).
+    #[serde(rename = "asked_port")]
     pub external_port: u16,
     pub what: Purpose,
 }
