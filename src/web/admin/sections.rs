@@ -335,7 +335,12 @@ fn door(tr: Tr, p: &PortStatus) -> String {
         ),
         PortState::Refused {
             reason: Refusal::NotAllowed,
-        } => t!(tr, "dash-reach-refused-not-allowed", port = port, what = what),
+        } => t!(
+            tr,
+            "dash-reach-refused-not-allowed",
+            port = port,
+            what = what
+        ),
         PortState::Refused {
             reason: Refusal::Taken,
         } => t!(tr, "dash-reach-refused-taken", port = port, what = what),
