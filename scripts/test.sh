@@ -28,6 +28,11 @@ have_cmd chromium || need+=(chromium)
 have_cmd curl || need+=(curl)
 have_cmd unshare || need+=(util-linux)
 have_cmd ip || need+=(iproute2)
+# The home router of tests/port_mapping.rs: Debian's miniupnpd (UPnP IGD, NAT-PMP/PCP) on
+# nftables in a namespace, its mappings read back with upnpc and nft.
+have_cmd miniupnpd || need+=(miniupnpd-nftables)
+have_cmd upnpc || need+=(miniupnpc)
+have_cmd nft || need+=(nftables)
 # The unit's exposure check (the image's own tools are installed by image/*.sh).
 have_cmd systemd-analyze || need+=(systemd)
 

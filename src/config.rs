@@ -347,6 +347,9 @@ pub struct SwarmConfig {
     pub upload_limit_kib: u32,
     /// Extra trackers (http, https, udp) for every torrent, after the node's own.
     pub trackers: Vec<String>,
+    /// Ask the home router (UPnP IGD, NAT-PMP or PCP) to open the node's ports to the
+    /// internet while it runs (see `system::portmap`).
+    pub port_mapping: bool,
 }
 
 impl Default for SwarmConfig {
@@ -358,6 +361,7 @@ impl Default for SwarmConfig {
             utp: false,
             upload_limit_kib: 0,
             trackers: Vec::new(),
+            port_mapping: true,
         }
     }
 }

@@ -28,7 +28,11 @@ use crate::{
     station::{uploads, Station},
     store::{Store, StoreError},
     swarm::{Swarm, SwarmError},
-    system::{self, TaskPanicked, Tasks},
+    system::{
+        self,
+        portmap::{Mapping, PortMapStatus, PortMapper, Protocol, Purpose},
+        TaskPanicked, Tasks,
+    },
     tracker::{
         udp::{self, UdpTracker},
         ws::Hub,
@@ -269,6 +273,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         .webtorrent
         .enabled
         .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
+    let port_mapping = start_port_mapping(&settings, &mut tasks, &shutdown);
     let federation = Federation::new(station.clone(), library.clone())?;
     tasks.spawn(
         "federation",
@@ -285,6 +290,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         webtorrent: webtorrent.clone(),
         federation,
         claim_gate: web::claim_gate(),
+        port_mapping,
         started,
     };
     tasks.spawn("history", state.sources().run_history(shutdown.clone()));
@@ -367,6 +373,54 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     } else {
         Exit::Restart
     })
+}
+
+/// Every port the node listens on that the internet should reach, for the router. A
+/// listener on loopback only is not meant to be reached from anywhere and is left out.
+/// (The https listener and the STUN server add theirs here.)
+pub fn port_mappings(settings: &Settings) -> Vec<Mapping> {
+    let mut list = Vec::new();
+    let mut add = |protocol, port: u16, what| {
+        list.push(Mapping {
+            protocol,
+            internal_port: port,
+            external_port: port,
+            what,
+        })
+    };
+    if settings.swarm.enabled {
+        add(Protocol::Tcp, settings.peer_port, Purpose::Peers);
+        if settings.swarm.utp {
+            add(Protocol::Udp, settings.peer_port, Purpose::Peers);
+        }
+    }
+    if !settings.udp_tracker.ip().is_loopback() {
+        add(
+            Protocol::Udp,
+            settings.udp_tracker.port(),
+            Purpose::UdpTracker,
+        );
+    }
+    if !settings.http.ip().is_loopback() {
+        add(Protocol::Tcp, settings.http.port(), Purpose::Web);
+    }
+    list
+}
+
+/// Starts keeping the node's ports open on the router (`swarm.port_mapping`); the status
+/// channel, `None` when off or when no port needs it.
+fn start_port_mapping(
+    settings: &Settings,
+    tasks: &mut Tasks,
+    shutdown: &CancellationToken,
+) -> Option<tokio::sync::watch::Receiver<PortMapStatus>> {
+    let mappings = port_mappings(settings);
+    if !settings.swarm.port_mapping || mappings.is_empty() {
+        return None;
+    }
+    let (mapper, status) = PortMapper::new(mappings);
+    tasks.spawn("port_mapping", mapper.run(shutdown.clone()));
+    Some(status)
 }
 
 /// Restarts the services when the station asks (settings they take only at start were

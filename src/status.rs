@@ -29,7 +29,10 @@ use crate::{
     station::{Sample, Station},
     store::unix_secs,
     swarm::{Swarm, SwarmStats},
-    system::process::{self, Usage},
+    system::{
+        portmap::PortMapStatus,
+        process::{self, Usage},
+    },
     tracker::{Tracker, TrackerStats},
     webtorrent::{WebTorrent, WebTorrentStats},
 };
@@ -50,6 +53,8 @@ pub struct Sources {
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
     pub federation: Arc<Federation>,
+    /// The ports on the home router; `None` when port mapping is off.
+    pub port_mapping: Option<tokio::sync::watch::Receiver<PortMapStatus>>,
     pub started: Instant,
 }
 
@@ -97,6 +102,8 @@ pub struct NodeStatus {
     pub tracker: TrackerStats,
     /// None where /proc cannot be read.
     pub process: Option<Usage>,
+    /// None when port mapping is off.
+    pub port_mapping: Option<PortMapStatus>,
 }
 
 impl Sources {
@@ -142,6 +149,7 @@ impl Sources {
             webtorrent: self.webtorrent.as_ref().map(|w| w.stats()),
             tracker: self.tracker.stats(),
             process: process::usage(),
+            port_mapping: self.port_mapping.as_ref().map(|s| s.borrow().clone()),
         }
     }
 

@@ -46,7 +46,7 @@ fn ready_after_health_then_watchdog_then_stopping() {
     let sock_path = tmp.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     let config = tmp.path().join("streamp2p.toml");
-    std::fs::write(&config, BASE_CONFIG).unwrap();
+    std::fs::write(&config, without_port_mapping(BASE_CONFIG)).unwrap();
     let http = std::net::SocketAddr::new(localhost(), free_tcp_port());
     let log = std::fs::File::create(tmp.path().join("streamp2p.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_streamp2p"))

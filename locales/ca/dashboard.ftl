@@ -217,3 +217,22 @@ dash-follow-field = Ràdios germanes per seguir i copiar (una adreça per línia
 dash-approve-mirrors = Les còpies noves d'aquesta ràdio necessiten la meva aprovació abans de sortir a la llista
 dash-remote-admin = Permet aquesta pàgina des de fora de la xarxa local (només amb una contrasenya forta)
 dash-settings-save = Desa la configuració
+
+# El router de casa obre les portes de la caixa cap a internet (system::portmap).
+dash-reach-title = Accés des d'internet
+dash-reach-hint = El router és l'aparell que connecta casa teva a internet. La caixa li demana que obri unes quantes portes (ports) perquè els oients i altres emissores de fora hi puguin arribar.
+dash-reach-searching = S'està demanant al router que obri les portes…
+dash-reach-no-router = Cap router no ha respost. Potser els oients de fora de casa no arriben a la caixa; si el router té una opció anomenada UPnP o NAT-PMP (obrir portes automàticament), activa-la.
+dash-reach-open = El teu router deixa entrar els oients: { $open } de { $total } portes obertes.
+dash-reach-address = Adreça a internet: { $ip }
+dash-reach-door-open = Port { $port } ({ $what }): obert
+dash-reach-door-moved = Port { $port } ({ $what }): obert, des d'internet s'hi arriba pel port { $external }
+dash-reach-refused-not-allowed = El teu router ha dit que no al port { $port } ({ $what }): les seves regles no ho permeten a aquesta caixa.
+dash-reach-refused-taken = El teu router ha dit que no al port { $port } ({ $what }): un altre aparell ja l'està fent servir.
+dash-reach-refused-other = El teu router ha dit que no al port { $port } ({ $what }): { $reason }
+dash-reach-trying = Port { $port } ({ $what }): s'està preguntant…
+dash-reach-what-peers = per compartir amb programes BitTorrent
+dash-reach-what-udp-tracker = punt de trobada dels programes BitTorrent
+dash-reach-what-web = pàgines i episodis
+dash-reach-what-https = pàgines segures
+dash-reach-what-stun = perquè els oients es trobin entre ells

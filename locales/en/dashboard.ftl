@@ -217,3 +217,22 @@ dash-follow-field = Sister stations to follow and mirror (one address per line)
 dash-approve-mirrors = New mirrors of this station need my approval before they are listed
 dash-remote-admin = Allow this page from outside the local network (only with a strong password)
 dash-settings-save = Save settings
+
+# The home router opens the box's doors to the internet (system::portmap).
+dash-reach-title = Reachable from the internet
+dash-reach-hint = Your router is the device that connects your home to the internet. The box asks it to open a few doors (ports) so listeners and other stations outside can reach it.
+dash-reach-searching = Asking your router to open the doors…
+dash-reach-no-router = No router answered. Listeners outside your home may not reach the box; if your router has a setting called UPnP or NAT-PMP (opening doors automatically), turn it on.
+dash-reach-open = Your router lets listeners in: { $open } of { $total } doors open.
+dash-reach-address = Internet address: { $ip }
+dash-reach-door-open = Port { $port } ({ $what }): open
+dash-reach-door-moved = Port { $port } ({ $what }): open; from the internet it is reached on port { $external }
+dash-reach-refused-not-allowed = Your router said no to port { $port } ({ $what }): its rules do not allow it for this box.
+dash-reach-refused-taken = Your router said no to port { $port } ({ $what }): another device is already using it.
+dash-reach-refused-other = Your router said no to port { $port } ({ $what }): { $reason }
+dash-reach-trying = Port { $port } ({ $what }): asking…
+dash-reach-what-peers = for sharing with BitTorrent programs
+dash-reach-what-udp-tracker = meeting point for BitTorrent programs
+dash-reach-what-web = pages and episodes
+dash-reach-what-https = secure pages
+dash-reach-what-stun = so listeners can find each other

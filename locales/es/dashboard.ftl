@@ -217,3 +217,22 @@ dash-follow-field = Radios hermanas que seguir y copiar (una dirección por lín
 dash-approve-mirrors = Las copias nuevas de esta radio necesitan mi aprobación antes de aparecer
 dash-remote-admin = Permitir esta página desde fuera de la red local (solo con una contraseña fuerte)
 dash-settings-save = Guardar ajustes
+
+# El router de casa abre las puertas de la caja hacia internet (system::portmap).
+dash-reach-title = Acceso desde internet
+dash-reach-hint = El router es el aparato que conecta tu casa a internet. La caja le pide que abra unas pocas puertas (puertos) para que los oyentes y otras emisoras de fuera puedan llegar a ella.
+dash-reach-searching = Pidiendo a tu router que abra las puertas…
+dash-reach-no-router = Ningún router ha respondido. Puede que los oyentes de fuera de casa no lleguen a la caja; si tu router tiene una opción llamada UPnP o NAT-PMP (abrir puertas automáticamente), actívala.
+dash-reach-open = Tu router deja entrar a los oyentes: { $open } de { $total } puertas abiertas.
+dash-reach-address = Dirección en internet: { $ip }
+dash-reach-door-open = Puerto { $port } ({ $what }): abierto
+dash-reach-door-moved = Puerto { $port } ({ $what }): abierto, desde internet se llega por el puerto { $external }
+dash-reach-refused-not-allowed = Tu router ha dicho que no al puerto { $port } ({ $what }): sus reglas no se lo permiten a esta caja.
+dash-reach-refused-taken = Tu router ha dicho que no al puerto { $port } ({ $what }): otro aparato ya lo está usando.
+dash-reach-refused-other = Tu router ha dicho que no al puerto { $port } ({ $what }): { $reason }
+dash-reach-trying = Puerto { $port } ({ $what }): preguntando…
+dash-reach-what-peers = para compartir con programas BitTorrent
+dash-reach-what-udp-tracker = punto de encuentro de los programas BitTorrent
+dash-reach-what-web = páginas y episodios
+dash-reach-what-https = páginas seguras
+dash-reach-what-stun = para que los oyentes se encuentren entre sí

@@ -217,3 +217,22 @@ dash-follow-field = Jarraitu eta kopiatzeko irrati ahizpak (helbide bat lerro ba
 dash-approve-mirrors = Irrati honen kopia berriek nire onespena behar dute zerrendan agertu aurretik
 dash-remote-admin = Baimendu orri hau sare lokaletik kanpo (pasahitz sendo batekin bakarrik)
 dash-settings-save = Gorde ezarpenak
+
+# Etxeko routerrak kutxaren ateak irekitzen ditu internetera (system::portmap).
+dash-reach-title = Internetetik iristea
+dash-reach-hint = Routerra zure etxea internetera konektatzen duen gailua da. Kutxak ate (ataka) batzuk irekitzeko eskatzen dio, kanpoko entzuleak eta beste irrati batzuk kutxara iritsi ahal izateko.
+dash-reach-searching = Routerrari ateak irekitzeko eskatzen…
+dash-reach-no-router = Ez du routerrik erantzun. Baliteke etxetik kanpoko entzuleak kutxara ez iristea; routerrak UPnP edo NAT-PMP izeneko aukera badu (ateak automatikoki irekitzea), aktibatu ezazu.
+dash-reach-open = Zure routerrak entzuleei sartzen uzten die: { $total } ateetatik { $open } irekita.
+dash-reach-address = Interneteko helbidea: { $ip }
+dash-reach-door-open = { $port } ataka ({ $what }): irekita
+dash-reach-door-moved = { $port } ataka ({ $what }): irekita; internetetik { $external } atakatik iristen da
+dash-reach-refused-not-allowed = Zure routerrak ezetz esan dio { $port } atakari ({ $what }): bere arauek ez diote kutxa honi uzten.
+dash-reach-refused-taken = Zure routerrak ezetz esan dio { $port } atakari ({ $what }): beste gailu bat ari da erabiltzen.
+dash-reach-refused-other = Zure routerrak ezetz esan dio { $port } atakari ({ $what }): { $reason }
+dash-reach-trying = { $port } ataka ({ $what }): galdetzen…
+dash-reach-what-peers = BitTorrent programekin partekatzeko
+dash-reach-what-udp-tracker = BitTorrent programen topagunea
+dash-reach-what-web = orriak eta atalak
+dash-reach-what-https = orri seguruak
+dash-reach-what-stun = entzuleek elkar aurki dezaten

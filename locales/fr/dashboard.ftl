@@ -217,3 +217,22 @@ dash-follow-field = Radios sœurs à suivre et copier (une adresse par ligne)
 dash-approve-mirrors = Les nouvelles copies de cette radio doivent avoir mon accord avant d'être listées
 dash-remote-admin = Autoriser cette page depuis l'extérieur du réseau local (seulement avec un mot de passe solide)
 dash-settings-save = Enregistrer les réglages
+
+# Le routeur de la maison ouvre les portes du boîtier vers internet (system::portmap).
+dash-reach-title = Accès depuis internet
+dash-reach-hint = Le routeur (ta box internet) est l'appareil qui relie ta maison à internet. Le boîtier lui demande d'ouvrir quelques portes (ports) pour que les auditeurs et les autres radios de l'extérieur puissent l'atteindre.
+dash-reach-searching = Demande en cours à ton routeur pour ouvrir les portes…
+dash-reach-no-router = Aucun routeur n'a répondu. Les auditeurs hors de chez toi risquent de ne pas atteindre le boîtier ; si ton routeur a une option appelée UPnP ou NAT-PMP (ouverture automatique des portes), active-la.
+dash-reach-open = Ton routeur laisse entrer les auditeurs : { $open } portes ouvertes sur { $total }.
+dash-reach-address = Adresse sur internet : { $ip }
+dash-reach-door-open = Port { $port } ({ $what }) : ouvert
+dash-reach-door-moved = Port { $port } ({ $what }) : ouvert ; depuis internet, on arrive par le port { $external }
+dash-reach-refused-not-allowed = Ton routeur a refusé le port { $port } ({ $what }) : ses règles ne l'autorisent pas pour ce boîtier.
+dash-reach-refused-taken = Ton routeur a refusé le port { $port } ({ $what }) : un autre appareil l'utilise déjà.
+dash-reach-refused-other = Ton routeur a refusé le port { $port } ({ $what }) : { $reason }
+dash-reach-trying = Port { $port } ({ $what }) : demande en cours…
+dash-reach-what-peers = pour partager avec les logiciels BitTorrent
+dash-reach-what-udp-tracker = point de rencontre des logiciels BitTorrent
+dash-reach-what-web = pages et épisodes
+dash-reach-what-https = pages sécurisées
+dash-reach-what-stun = pour que les auditeurs se trouvent entre eux

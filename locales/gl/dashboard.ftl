@@ -217,3 +217,22 @@ dash-follow-field = Radios irmás que seguir e copiar (un enderezo por liña)
 dash-approve-mirrors = As copias novas desta radio precisan a miña aprobación antes de aparecer
 dash-remote-admin = Permitir esta páxina desde fóra da rede local (só cun contrasinal forte)
 dash-settings-save = Gardar os axustes
+
+# O router da casa abre as portas da caixa cara a internet (system::portmap).
+dash-reach-title = Acceso desde internet
+dash-reach-hint = O router é o aparello que conecta a túa casa a internet. A caixa pídelle que abra unhas poucas portas (portos) para que os oíntes e outras emisoras de fóra poidan chegar a ela.
+dash-reach-searching = Pedíndolle ao teu router que abra as portas…
+dash-reach-no-router = Ningún router respondeu. Pode que os oíntes de fóra da casa non cheguen á caixa; se o teu router ten unha opción chamada UPnP ou NAT-PMP (abrir portas automaticamente), actívaa.
+dash-reach-open = O teu router deixa entrar os oíntes: { $open } de { $total } portas abertas.
+dash-reach-address = Enderezo en internet: { $ip }
+dash-reach-door-open = Porto { $port } ({ $what }): aberto
+dash-reach-door-moved = Porto { $port } ({ $what }): aberto, desde internet chégase polo porto { $external }
+dash-reach-refused-not-allowed = O teu router dixo que non ao porto { $port } ({ $what }): as súas regras non llo permiten a esta caixa.
+dash-reach-refused-taken = O teu router dixo que non ao porto { $port } ({ $what }): outro aparello xa o está a usar.
+dash-reach-refused-other = O teu router dixo que non ao porto { $port } ({ $what }): { $reason }
+dash-reach-trying = Porto { $port } ({ $what }): preguntando…
+dash-reach-what-peers = para compartir con programas BitTorrent
+dash-reach-what-udp-tracker = punto de encontro dos programas BitTorrent
+dash-reach-what-web = páxinas e episodios
+dash-reach-what-https = páxinas seguras
+dash-reach-what-stun = para que os oíntes se atopen entre si

@@ -217,3 +217,22 @@ dash-follow-field = Rádios irmãs a seguir e copiar (um endereço por linha)
 dash-approve-mirrors = As cópias novas desta rádio precisam da minha aprovação antes de aparecerem
 dash-remote-admin = Permitir esta página a partir de fora da rede local (só com uma palavra-passe forte)
 dash-settings-save = Guardar definições
+
+# O router de casa abre as portas da caixa para a internet (system::portmap).
+dash-reach-title = Acesso a partir da internet
+dash-reach-hint = O router é o aparelho que liga a tua casa à internet. A caixa pede-lhe que abra algumas portas para que os ouvintes e outras rádios lá de fora consigam chegar até ela.
+dash-reach-searching = A pedir ao teu router que abra as portas…
+dash-reach-no-router = Nenhum router respondeu. Os ouvintes fora de casa podem não chegar à caixa; se o teu router tiver uma opção chamada UPnP ou NAT-PMP (abrir portas automaticamente), ativa-a.
+dash-reach-open = O teu router deixa entrar os ouvintes: { $open } de { $total } portas abertas.
+dash-reach-address = Endereço na internet: { $ip }
+dash-reach-door-open = Porta { $port } ({ $what }): aberta
+dash-reach-door-moved = Porta { $port } ({ $what }): aberta; a partir da internet chega-se pela porta { $external }
+dash-reach-refused-not-allowed = O teu router disse que não à porta { $port } ({ $what }): as regras dele não o permitem a esta caixa.
+dash-reach-refused-taken = O teu router disse que não à porta { $port } ({ $what }): outro aparelho já a está a usar.
+dash-reach-refused-other = O teu router disse que não à porta { $port } ({ $what }): { $reason }
+dash-reach-trying = Porta { $port } ({ $what }): a perguntar…
+dash-reach-what-peers = para partilhar com programas BitTorrent
+dash-reach-what-udp-tracker = ponto de encontro dos programas BitTorrent
+dash-reach-what-web = páginas e episódios
+dash-reach-what-https = páginas seguras
+dash-reach-what-stun = para os ouvintes se encontrarem uns aos outros

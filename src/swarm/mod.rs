@@ -91,6 +91,10 @@ impl Swarm {
                     ListenerMode::TcpOnly
                 },
                 listen_addr: SocketAddr::new(any_ip(), port),
+                // librqbit's own UPnP forwarder stays off: `system::portmap` maps this port
+                // with the node's others, removes it on shutdown and reports it, where
+                // librqbit's maps TCP only, never removes it and says nothing.
+                enable_upnp_port_forwarding: false,
                 ..Default::default()
             }),
             default_storage_factory: Some(librqbit::storage::StorageFactoryExt::boxed(

@@ -9,6 +9,7 @@
 
 pub mod limits;
 pub mod notify;
+pub mod portmap;
 pub mod process;
 pub mod tasks;
 

@@ -13,6 +13,7 @@ use crate::{
     federation::health,
     library::{torrent, Item},
     station::ItemMeta,
+    system::portmap::PortMapStatus,
 };
 
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
@@ -45,7 +46,23 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
             "refused": webtorrent.map(|w| w.refused),
             "trackers_connected": webtorrent.map(|w| w.trackers_connected),
         },
+        "port_mapping": port_mapping(st.port_mapping.as_ref()),
     }))
+}
+
+/// The ports on the home router: each port's state and the address the internet sees.
+fn port_mapping(status: Option<&PortMapStatus>) -> Value {
+    match status {
+        None => json!({ "enabled": false }),
+        Some(s) => json!({
+            "enabled": true,
+            "method": s.method,
+            "router": s.router,
+            "external_ip": s.external_ip,
+            "open": s.open(),
+            "ports": s.ports,
+        }),
+    }
 }
 
 /// One library item as the API shows it.

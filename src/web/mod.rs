@@ -41,6 +41,7 @@ use crate::{
     station::Station,
     status::{NodeStatus, Sources},
     swarm::Swarm,
+    system::portmap::PortMapStatus,
     tracker::{ws::Hub, Tracker},
     webtorrent::WebTorrent,
 };
@@ -61,6 +62,8 @@ pub struct AppState {
     pub federation: Arc<crate::federation::Federation>,
     /// One mirror claim checked at a time (see `federation::claim`).
     pub claim_gate: Arc<tokio::sync::Semaphore>,
+    /// The ports on the home router; `None` when `swarm.port_mapping` is off.
+    pub port_mapping: Option<tokio::sync::watch::Receiver<PortMapStatus>>,
     pub started: Instant,
 }
 
@@ -76,6 +79,7 @@ impl AppState {
             hls: self.hls.clone(),
             webtorrent: self.webtorrent.clone(),
             federation: self.federation.clone(),
+            port_mapping: self.port_mapping.clone(),
             started: self.started,
         }
     }

@@ -22,6 +22,22 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Config for most tests: quick rescans, no DHT or LSD traffic.
 pub const BASE_CONFIG: &str = "[scan]\nrescan_secs = 1\n\n[swarm]\ndht = false\nlsd = false\n";
 
+/// `config` with port mapping off, unless it says otherwise: a node on the test machine's
+/// own network would ask the machine's real router (SSDP, NAT-PMP) to open its ports.
+/// Nodes in a namespace ask only the routers the test made there.
+pub fn without_port_mapping(config: &str) -> String {
+    if config.contains("port_mapping") {
+        return config.to_string();
+    }
+    match config.find("[swarm]\n") {
+        Some(at) => {
+            let end = at + "[swarm]\n".len();
+            format!("{}port_mapping = false\n{}", &config[..end], &config[end..])
+        }
+        None => format!("{config}\n[swarm]\nport_mapping = false\n"),
+    }
+}
+
 /// JSON number at a pointer (`/library/items`), or None.
 pub fn num(v: &Value, pointer: &str) -> Option<u64> {
     v.pointer(pointer).and_then(Value::as_u64)
@@ -94,6 +110,10 @@ impl Node {
         let data_dir = root.join("data");
         fs::create_dir_all(&data_dir).unwrap();
         let config_path = root.join("streamp2p.toml");
+        let config = match ns {
+            Some(_) => config.to_string(),
+            None => without_port_mapping(config),
+        };
         fs::write(&config_path, config).unwrap();
         let mut node = Node {
             root: root.to_path_buf(),

@@ -17,6 +17,7 @@ use crate::{
     live::LiveState,
     station::{settings::StartupProblem, Sample},
     status::{Listeners, NodeStatus},
+    system::portmap::PortMapStatus,
     t,
     web::{
         api::{trackers, ItemView},
@@ -51,6 +52,8 @@ pub struct Dashboard<'a> {
     pub audio_choices: Vec<(String, String)>,
     /// USB volumes mounted now, as a hint beside the library folders.
     pub usb: Vec<PathBuf>,
+    /// The ports on the home router; `None` when port mapping is off.
+    pub reach: Option<PortMapStatus>,
 }
 
 pub struct OnAir {
@@ -301,6 +304,7 @@ impl<'a> Dashboard<'a> {
             sisters,
             audio_choices,
             usb: usb_volumes(),
+            reach: st.port_mapping.clone(),
             settings,
         }
     }

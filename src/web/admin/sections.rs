@@ -20,6 +20,7 @@ use crate::{
         format::{ago, decimal, number, on_one_line, size, weekday},
         Tr,
     },
+    system::portmap::{PortMapStatus, PortState, PortStatus, Purpose, Refusal},
     t,
 };
 
@@ -59,6 +60,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
             (library(tr, &d.library, &d.live))
             (publish(tr, &d.csrf, d.settings.admin.max_upload_mb))
             (share(tr, &d.share))
+            @if let Some(r) = &d.reach { (reach(tr, r)) }
             (episodes(tr, &d.episodes, &csrf))
             (schedule(tr, &d.schedule, &csrf, d.err))
             (sisters(tr, &d.sisters, &csrf, d.err))
@@ -272,6 +274,89 @@ fn share(tr: Tr, rows: &[(String, String)]) -> Markup {
             }
         },
     )
+}
+
+/// The home router: how many of the box's doors (ports) it opened, each one's state, and
+/// the address the internet sees.
+fn reach(tr: Tr, r: &PortMapStatus) -> Markup {
+    let total = r.ports.len().to_string();
+    let open = r.open().to_string();
+    let searching = r.ports.iter().all(|p| p.state == PortState::Trying);
+    let no_router = r.ports.iter().all(|p| p.state == PortState::NoRouter);
+    // TCP and UDP on one port read the same to the operator: one line each.
+    let mut doors: Vec<String> = r.ports.iter().map(|p| door(tr, p)).collect();
+    doors.dedup();
+    section(
+        "reach",
+        &t!(tr, "dash-reach-title"),
+        html! {
+            p class="hint" { (t!(tr, "dash-reach-hint")) }
+            p role="status" {
+                @if searching {
+                    (t!(tr, "dash-reach-searching"))
+                } @else if no_router {
+                    (t!(tr, "dash-reach-no-router"))
+                } @else {
+                    (t!(tr, "dash-reach-open", open = open.as_str(), total = total.as_str()))
+                }
+            }
+            @if let Some(ip) = r.external_ip {
+                p { (t!(tr, "dash-reach-address", ip = ip.to_string())) }
+            }
+            @if !searching && !no_router {
+                ul { @for d in &doors { li { (d) } } }
+            }
+        },
+    )
+}
+
+/// One door in plain words: open (maybe under another number outside), or why the router
+/// said no.
+fn door(tr: Tr, p: &PortStatus) -> String {
+    let port = p.mapping.internal_port.to_string();
+    let what = match p.mapping.what {
+        Purpose::Peers => t!(tr, "dash-reach-what-peers"),
+        Purpose::UdpTracker => t!(tr, "dash-reach-what-udp-tracker"),
+        Purpose::Web => t!(tr, "dash-reach-what-web"),
+        Purpose::Https => t!(tr, "dash-reach-what-https"),
+        Purpose::Stun => t!(tr, "dash-reach-what-stun"),
+    };
+    let (port, what) = (port.as_str(), what.as_str());
+    match &p.state {
+        PortState::Open { external_port } if *external_port == p.mapping.internal_port => {
+            t!(tr, "dash-reach-door-open", port = port, what = what)
+        }
+        PortState::Open { external_port } => t!(
+            tr,
+            "dash-reach-door-moved",
+            port = port,
+            what = what,
+            external = external_port.to_string()
+        ),
+        PortState::Refused {
+            reason: Refusal::NotAllowed,
+        } => t!(
+            tr,
+            "dash-reach-refused-not-allowed",
+            port = port,
+            what = what
+        ),
+        PortState::Refused {
+            reason: Refusal::Taken,
+        } => t!(tr, "dash-reach-refused-taken", port = port, what = what),
+        PortState::Refused {
+            reason: Refusal::Other(reason),
+        } => t!(
+            tr,
+            "dash-reach-refused-other",
+            port = port,
+            what = what,
+            reason = reason.as_str()
+        ),
+        PortState::Trying | PortState::NoRouter => {
+            t!(tr, "dash-reach-trying", port = port, what = what)
+        }
+    }
 }
 
 fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
