@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    config::{AudioSource, Config, ConfigError, Settings},
+    config::{AudioSource, Config, ConfigError, Settings, WebTorrentConfig},
     federation::{self, Federation, FederationError},
     library::Library,
     live::{
@@ -27,6 +27,7 @@ use crate::{
     },
     station::{uploads, Station},
     store::{Store, StoreError},
+    stun::{self, StunServer},
     swarm::{Swarm, SwarmError},
     system::{self, TaskPanicked, Tasks},
     tracker::{
@@ -150,6 +151,16 @@ pub enum Exit {
     Restart,
 }
 
+/// The WebRTC peer's settings, with the box's own STUN server as its ICE server when none
+/// is configured and the box has a public address (its `public_url`): on the LAN host
+/// candidates are enough, and asking our own socket at a LAN address would tell nothing.
+fn webtorrent_config(settings: &Settings) -> WebTorrentConfig {
+    let mut cfg = settings.webtorrent.clone();
+    let public_host = settings.public_url.as_deref().and_then(web::base_host);
+    cfg.stun = stun::ice_urls(&cfg.stun, settings.stun, public_host);
+    cfg
+}
+
 /// Runs the node on `base` (the config file and command line) with the operator's saved
 /// choices laid over it, until `shutdown` or a restart asked by the config page.
 pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, NodeError> {
@@ -165,6 +176,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let shutdown = services;
     let listener = bind_http(&settings)?;
     let udp_socket = udp::bind(settings.udp_tracker).await?;
+    let stun_socket = match settings.stun {
+        Some(addr) => Some(stun::bind(addr).await?),
+        None => None,
+    };
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;
     }
@@ -240,6 +255,9 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         "udp_tracker",
         UdpTracker::new(udp_socket, tracker.clone()).run(shutdown.clone()),
     );
+    if let Some(socket) = stun_socket {
+        tasks.spawn("stun", StunServer::new(socket).run(shutdown.clone()));
+    }
 
     // The web server starts before the swarm: restoring a large library's torrents takes
     // a while, and the pages, the web seed and the tracker need none of it.
@@ -267,7 +285,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let webtorrent = settings
         .webtorrent
         .enabled
-        .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
+        .then(|| WebTorrent::new(webtorrent_config(&settings), library.clone(), http_addr));
     let federation = Federation::new(station.clone(), library.clone())?;
     tasks.spawn(
         "federation",
@@ -306,6 +324,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     tracing::info!(
         http = %settings.http,
         udp_tracker = %settings.udp_tracker,
+        stun = ?settings.stun,
         library = ?settings.library,
         "serving"
     );
