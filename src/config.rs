@@ -509,8 +509,8 @@ pub struct WebTorrentConfig {
     /// Extra WebSocket trackers (`wss://...`) to announce the library to, besides the
     /// node's own tracker.
     pub trackers: Vec<String>,
-    /// STUN servers (`stun:host:port`) for peers beyond the local network. None by default:
-    /// on the LAN host candidates are enough.
+    /// Other STUN servers (`stun:host:port`), given to listen pages and the node's WebRTC
+    /// peer instead of the box's own (the top-level `stun`). None by default.
     pub stun: Vec<String>,
     /// A peer that sends nothing for this long is dropped.
     pub idle_secs: u64,

@@ -39,7 +39,8 @@ pub struct Node {
     pub peer_port: u16,
     pub udp: SocketAddr,
     /// The box's STUN server, on the UDP tracker's address with a port of its own (the
-    /// default 3478 would clash between nodes run at once).
+    /// default 3478 would clash between nodes run at once); not passed when the config file
+    /// sets `stun` itself (say `stun = "off"`).
     pub stun: SocketAddr,
     pub log_path: PathBuf,
     /// The address the UDP tracker listens on (127.0.0.1 unless started with `start_udp_on`).
@@ -173,10 +174,16 @@ impl Node {
             .arg("--peer-port")
             .arg(self.peer_port.to_string())
             .arg("--udp-tracker")
-            .arg(self.udp.to_string())
-            .arg("--stun")
-            .arg(self.stun.to_string())
-            .arg("--config")
+            .arg(self.udp.to_string());
+        let config = fs::read_to_string(&self.config_path).unwrap_or_default();
+        let sets_stun = config
+            .lines()
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .any(|l| l.trim_start().starts_with("stun ") || l.trim_start().starts_with("stun="));
+        if !sets_stun {
+            cmd.arg("--stun").arg(self.stun.to_string());
+        }
+        cmd.arg("--config")
             .arg(&self.config_path)
             .stdin(Stdio::null())
             .stdout(log)
