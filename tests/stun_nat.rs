@@ -185,7 +185,10 @@ impl Internet {
             lan.ip(&["route", "add", "default", "via", &format!("192.168.{n}.1")]);
             in_ns(&router, "sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
             // A home router: the LAN goes out behind the public address, and nothing comes
-            // in unasked (no route to the LAN outside; conntrack lets answers back).
+            // in unasked (no route to the LAN outside; conntrack lets answers back). The
+            // router drops what comes to it unasked, as home routers do: a packet it accepted
+            // would leave a conntrack entry that makes the LAN's next packet to that sender
+            // go out on another port, and hole punching then fails both ways.
             in_ns(
                 &router,
                 "nft",
@@ -193,7 +196,10 @@ impl Internet {
                     "add table ip home; \
                      add chain ip home post {{ type nat hook postrouting priority 100; }}; \
                      add rule ip home post ip saddr 192.168.{n}.0/24 \
-                     ip daddr != 192.168.{n}.0/24 masquerade"
+                     ip daddr != 192.168.{n}.0/24 masquerade; \
+                     add chain ip home in {{ type filter hook input priority 0; }}; \
+                     add rule ip home in iifname != \"lo\" ip saddr != 192.168.{n}.0/24 \
+                     ct state new drop"
                 )],
             );
             homes.push((router, lan, public));
@@ -393,6 +399,19 @@ fn an_episode_travels_between_two_homes_through_the_box_stun() {
             .then_some(())
             .ok_or(text)
     });
+    // and once its announce is on the node's tracker (the fetcher's offers go to it).
+    node.wait_until("the seeder's announce", Duration::from_secs(30), |n| {
+        let t = n.get("/api/tracker").json();
+        let seeders = t["torrents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["info_hash"] == infohash.as_str())
+            .map(|s| s["ws"]["complete"].clone());
+        (seeders == Some(serde_json::json!(1)))
+            .then_some(())
+            .ok_or(t.to_string())
+    });
     let fetch_log = tmp.path().join("fetcher.log");
     let mut args = common.to_vec();
     args.extend([
@@ -401,7 +420,15 @@ fn an_episode_travels_between_two_homes_through_the_box_stun() {
         format!("--size={size}"),
     ]);
     let fetcher = spawn_js(&fetcher_home.1, "nat_episode.mjs", &args, &fetch_log);
-    let fetched = result_of(fetcher, &fetch_log, Duration::from_secs(110));
+    let fetched =
+        std::panic::catch_unwind(|| result_of(fetcher, &fetch_log, Duration::from_secs(110)))
+            .unwrap_or_else(|e| {
+                eprintln!(
+                    "----- seeder -----\n{}",
+                    std::fs::read_to_string(&seed_log).unwrap_or_default()
+                );
+                std::panic::resume_unwind(e)
+            });
     let seeded = result_of(seeder, &seed_log, Duration::from_secs(30));
     assert!(fetched["received"].as_u64() >= Some(size), "{fetched}");
     assert!(seeded["uploaded"].as_u64() >= Some(size), "{seeded}");
