@@ -306,7 +306,7 @@ fn listeners_behind_two_home_routers_share_live_through_the_box_stun() {
     // With the box's STUN: each page's ICE list is the box, they connect across the routers.
     let with = tmp.path().join("with");
     let mut node = live_node(&net, &with, "");
-    let listeners = two_homes_listen(&net, &node, &with, 40);
+    let listeners = two_homes_listen(&net, &node, &with, 30);
     node.stop();
     let want_ice = format!("stun:{NODE_IP}:{}", node.stun.port());
     for l in &listeners {
@@ -315,7 +315,7 @@ fn listeners_behind_two_home_routers_share_live_through_the_box_stun() {
             serde_json::json!([{ "urls": [want_ice] }]),
             "the page's ICE servers are the box's STUN"
         );
-        assert!(l["played"].as_f64() >= Some(20.0), "played: {l}");
+        assert!(l["played"].as_f64() >= Some(15.0), "played: {l}");
     }
     let p2p: u64 = listeners.iter().map(p2p_segments).sum();
     assert!(
@@ -345,11 +345,11 @@ fn listeners_behind_two_home_routers_share_live_through_the_box_stun() {
     // connect, and every segment comes from the station.
     let without = tmp.path().join("without");
     let mut node = live_node(&net, &without, "stun = \"off\"\n");
-    let listeners = two_homes_listen(&net, &node, &without, 30);
+    let listeners = two_homes_listen(&net, &node, &without, 25);
     node.stop();
     for l in &listeners {
         assert_eq!(l["ice"], serde_json::json!([]), "no ICE servers: {l}");
-        assert!(l["played"].as_f64() >= Some(15.0), "played: {l}");
+        assert!(l["played"].as_f64() >= Some(12.0), "played: {l}");
         assert_eq!(p2p_segments(l), 0, "no STUN, no path between homes: {l}");
         assert_eq!(l["pairs"], serde_json::json!([]), "no connection: {l}");
     }
