@@ -82,7 +82,8 @@ pub fn answer(request: &[u8], from: SocketAddr) -> Option<Vec<u8>> {
     // The two top bits of a STUN message are zero (RFC 8489 section 5), and its length is
     // a multiple of 4; `rtc-stun` checks neither, both tell STUN from other protocols.
     let first = *request.first()?;
-    if request.len() < MESSAGE_HEADER_SIZE || first & 0xc0 != 0 || request.len() % 4 != 0 {
+    if request.len() < MESSAGE_HEADER_SIZE || first & 0xc0 != 0 || !request.len().is_multiple_of(4)
+    {
         return None;
     }
     let mut req = Message::new();
