@@ -420,3 +420,38 @@ async fn adopt_uploads(station: Arc<Station>, library: Arc<Library>, shutdown: C
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml: &str) -> Settings {
+        Config::from_toml(toml).unwrap().validate().unwrap()
+    }
+
+    #[test]
+    fn webrtc_peer_uses_the_box_stun_at_its_public_name_only() {
+        // On the LAN (no public address): host candidates, no STUN.
+        assert!(webtorrent_config(&settings("")).stun.is_empty());
+        assert_eq!(
+            webtorrent_config(&settings(
+                "public_url = \"https://radio.example.org:8443/\""
+            ))
+            .stun,
+            ["stun:radio.example.org:3478"]
+        );
+        // Servers the operator set win; with the box's STUN off there is none.
+        assert_eq!(
+            webtorrent_config(&settings(
+                "public_url = \"http://radio.example.org\"\n[webtorrent]\nstun = [\"stun:s.example:1\"]"
+            ))
+            .stun,
+            ["stun:s.example:1"]
+        );
+        assert!(webtorrent_config(&settings(
+            "public_url = \"http://radio.example.org\"\nstun = \"off\""
+        ))
+        .stun
+        .is_empty());
+    }
+}
