@@ -213,7 +213,7 @@ class Node:
         args = [self.binary, "run", "--data-dir", self.data_dir,
                 "--http", f"127.0.0.1:{self.http_port}",
                 "--peer-port", str(self.peer_port),
-                "--udp-tracker", f"127.0.0.1:{self.udp_port}",
+                "--udp-tracker", f"127.0.0.1:{self.udp_port}", "--stun", "off",
                 "--config", self.cfg]
         for lib in self.libraries:
             args += ["--library", lib]

@@ -38,7 +38,7 @@ printf 'audio = "sine"\n[scan]\nrescan_secs = 5\n[swarm]\ndht = false\nlsd = fal
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP=$(port); PEER=$(port); UDP=$(port)
 "$BIN" run --data-dir "$WORK/data" --library "$WORK/lib" --http "127.0.0.1:$HTTP" \
-    --peer-port "$PEER" --udp-tracker "127.0.0.1:$UDP" --config "$WORK/config.toml" \
+    --peer-port "$PEER" --udp-tracker "127.0.0.1:$UDP" --stun off --config "$WORK/config.toml" \
     > "$WORK/node.log" 2>&1 &
 NODE_PID=$!
 trap 'kill $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT

@@ -186,7 +186,7 @@ class NodeTracker(Tracker):
         self.popen([self.binary, "run", "--data-dir", self.data,
                     "--http", f"127.0.0.1:{self.http_port}",
                     "--peer-port", str(self.peer_port),
-                    "--udp-tracker", f"127.0.0.1:{self.udp_port}",
+                    "--udp-tracker", f"127.0.0.1:{self.udp_port}", "--stun", "off",
                     "--config", self.cfg], env=dict(os.environ, NO_COLOR="1"))
         wait_until(lambda: self.alive() and get_json(
             f"http://127.0.0.1:{self.http_port}/api/health"), 60, 0.05, "node health")

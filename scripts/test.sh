@@ -32,6 +32,9 @@ have_cmd ip || need+=(iproute2)
 # nftables in a namespace, its mappings read back with upnpc and nft.
 have_cmd miniupnpd || need+=(miniupnpd-nftables)
 have_cmd upnpc || need+=(miniupnpc)
+# The box's STUN server is checked with coturn's STUN client, and the home routers of the NAT
+# test masquerade with nftables.
+have_cmd turnutils_stunclient || need+=(coturn)
 have_cmd nft || need+=(nftables)
 # The unit's exposure check (the image's own tools are installed by image/*.sh).
 have_cmd systemd-analyze || need+=(systemd)
@@ -42,6 +45,10 @@ if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}" >&2
   "${SUDO[@]}" apt-get update
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+  # Debian's coturn starts a TURN server on port 3478 where systemd runs; only its client is used.
+  if [[ " ${need[*]} " == *" coturn "* ]] && have_cmd systemctl; then
+    "${SUDO[@]}" systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm packages the tests drive (tests/js: bittorrent-tracker, webtorrent, WebRTC for Node), into

@@ -137,6 +137,9 @@ pub struct Config {
     pub peer_port: u16,
     /// UDP tracker (BEP 15) address.
     pub udp_tracker: String,
+    /// The box's own STUN server (UDP), so listeners behind home routers find each other
+    /// over WebRTC; `""` or `"off"`: none.
+    pub stun: String,
     /// `alsa:DEVICE`, `sine`, `file:PATH` or `none`.
     pub audio: String,
     /// The base address listeners use, e.g. `http://radio.example.org`. Empty: taken from
@@ -162,6 +165,7 @@ impl Default for Config {
             http: "0.0.0.0:80".into(),
             peer_port: 6881,
             udp_tracker: "0.0.0.0:6969".into(),
+            stun: "0.0.0.0:3478".into(),
             audio: "none".into(),
             public_url: String::new(),
             station: StationConfig::default(),
@@ -532,8 +536,8 @@ pub struct WebTorrentConfig {
     /// Extra WebSocket trackers (`wss://...`) to announce the library to, besides the
     /// node's own tracker.
     pub trackers: Vec<String>,
-    /// STUN servers (`stun:host:port`) for peers beyond the local network. None by default:
-    /// on the LAN host candidates are enough.
+    /// Other STUN servers (`stun:host:port`), given to listen pages and the node's WebRTC
+    /// peer instead of the box's own (the top-level `stun`). None by default.
     pub stun: Vec<String>,
     /// A peer that sends nothing for this long is dropped.
     pub idle_secs: u64,
@@ -578,6 +582,9 @@ pub struct Overrides {
     /// UDP tracker address.
     #[arg(long, value_name = "ADDR")]
     pub udp_tracker: Option<String>,
+    /// The box's STUN server address, or `off`.
+    #[arg(long, value_name = "ADDR")]
+    pub stun: Option<String>,
     /// Live audio source: alsa:DEVICE, sine, file:PATH or none.
     #[arg(long, value_name = "SRC")]
     pub audio: Option<String>,
@@ -594,6 +601,8 @@ pub struct Settings {
     pub http: SocketAddr,
     pub peer_port: u16,
     pub udp_tracker: SocketAddr,
+    /// Where the box answers STUN; `None` when off.
+    pub stun: Option<SocketAddr>,
     pub audio: AudioSource,
     pub public_url: Option<String>,
     pub station: StationConfig,
@@ -677,6 +686,9 @@ impl Config {
         if let Some(u) = o.udp_tracker {
             self.udp_tracker = u;
         }
+        if let Some(s) = o.stun {
+            self.stun = s;
+        }
         if let Some(a) = o.audio {
             self.audio = a;
         }
@@ -689,6 +701,19 @@ impl Config {
     pub fn validate(self) -> Result<Settings, ConfigError> {
         let http = parse_addr("http", &self.http)?;
         let udp_tracker = parse_addr("udp_tracker", &self.udp_tracker)?;
+        let stun = match self.stun.trim() {
+            "" | "off" => None,
+            s => match parse_addr("stun", s)? {
+                a if a.port() == 0 => {
+                    return Err(ConfigError::new(
+                        "stun",
+                        "port 0 would change at every start",
+                        "choose a fixed port, such as 0.0.0.0:3478: pages name it and the router maps it",
+                    ))
+                }
+                a => Some(a),
+            },
+        };
         let audio = self
             .audio
             .parse::<AudioSource>()
@@ -891,6 +916,7 @@ impl Config {
             http,
             peer_port: self.peer_port,
             udp_tracker,
+            stun,
             audio,
             public_url,
             station: self.station,
@@ -1014,6 +1040,20 @@ mod tests {
             Config::default().validate().unwrap().web.max_connections,
             4096
         );
+    }
+
+    #[test]
+    fn stun_is_on_by_default_and_can_be_turned_off() {
+        let stun = |toml: &str| Config::from_toml(toml).unwrap().validate().map(|s| s.stun);
+        assert_eq!(stun("").unwrap(), Some("0.0.0.0:3478".parse().unwrap()));
+        assert_eq!(stun("stun = \"off\"").unwrap(), None);
+        assert_eq!(stun("stun = \"\"").unwrap(), None);
+        assert_eq!(
+            stun("stun = \"[::]:3479\"").unwrap(),
+            Some("[::]:3479".parse().unwrap())
+        );
+        assert_eq!(stun("stun = \"3478\"").unwrap_err().key, "stun");
+        assert_eq!(stun("stun = \"0.0.0.0:0\"").unwrap_err().key, "stun");
     }
 
     #[test]

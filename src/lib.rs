@@ -26,6 +26,7 @@ pub mod outbound;
 pub mod station;
 pub mod status;
 pub mod store;
+pub mod stun;
 pub mod swarm;
 pub mod system;
 pub mod tracker;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    config::{AudioSource, Config, ConfigError, Settings},
+    config::{AudioSource, Config, ConfigError, Settings, WebTorrentConfig},
     federation::{self, Federation, FederationError},
     library::Library,
     live::{
@@ -27,6 +27,7 @@ use crate::{
     },
     station::{uploads, Station},
     store::{Store, StoreError},
+    stun::{self, StunServer},
     swarm::{Swarm, SwarmError},
     system::{
         self,
@@ -154,6 +155,16 @@ pub enum Exit {
     Restart,
 }
 
+/// The WebRTC peer's settings, with the box's own STUN server as its ICE server when none
+/// is configured and the box has a public address (its `public_url`): on the LAN host
+/// candidates are enough, and asking our own socket at a LAN address would tell nothing.
+fn webtorrent_config(settings: &Settings) -> WebTorrentConfig {
+    let mut cfg = settings.webtorrent.clone();
+    let public_host = settings.public_url.as_deref().and_then(web::base_host);
+    cfg.stun = stun::ice_urls(&cfg.stun, settings.stun, public_host);
+    cfg
+}
+
 /// Runs the node on `base` (the config file and command line) with the operator's saved
 /// choices laid over it, until `shutdown` or a restart asked by the config page.
 pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, NodeError> {
@@ -169,6 +180,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let shutdown = services;
     let listener = bind_http(&settings)?;
     let udp_socket = udp::bind(settings.udp_tracker).await?;
+    let stun_socket = match settings.stun {
+        Some(addr) => Some(stun::bind(addr).await?),
+        None => None,
+    };
     if settings.swarm.enabled {
         check_peer_port(settings.peer_port)?;
     }
@@ -244,6 +259,9 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         "udp_tracker",
         UdpTracker::new(udp_socket, tracker.clone()).run(shutdown.clone()),
     );
+    if let Some(socket) = stun_socket {
+        tasks.spawn("stun", StunServer::new(socket).run(shutdown.clone()));
+    }
 
     // The web server starts before the swarm: restoring a large library's torrents takes
     // a while, and the pages, the web seed and the tracker need none of it.
@@ -272,7 +290,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let webtorrent = settings
         .webtorrent
         .enabled
-        .then(|| WebTorrent::new(settings.webtorrent.clone(), library.clone(), http_addr));
+        .then(|| WebTorrent::new(webtorrent_config(&settings), library.clone(), http_addr));
     let port_mapping = start_port_mapping(&settings, &mut tasks, &shutdown);
     let federation = Federation::new(station.clone(), library.clone())?;
     tasks.spawn(
@@ -313,6 +331,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     tracing::info!(
         http = %settings.http,
         udp_tracker = %settings.udp_tracker,
+        stun = ?settings.stun,
         library = ?settings.library,
         "serving"
     );
@@ -404,6 +423,10 @@ pub fn port_mappings(settings: &Settings) -> Vec<Mapping> {
     if !settings.http.ip().is_loopback() {
         add(Protocol::Tcp, settings.http.port(), Purpose::Web);
     }
+    // Browsers on the internet learn their own public address from the box's STUN.
+    if let Some(stun) = settings.stun.filter(|a| !a.ip().is_loopback()) {
+        add(Protocol::Udp, stun.port(), Purpose::Stun);
+    }
     list
 }
 
@@ -454,5 +477,40 @@ async fn adopt_uploads(station: Arc<Station>, library: Arc<Library>, shutdown: C
             _ = shutdown.cancelled() => return,
             r = changes.changed() => if r.is_err() { return },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml: &str) -> Settings {
+        Config::from_toml(toml).unwrap().validate().unwrap()
+    }
+
+    #[test]
+    fn webrtc_peer_uses_the_box_stun_at_its_public_name_only() {
+        // On the LAN (no public address): host candidates, no STUN.
+        assert!(webtorrent_config(&settings("")).stun.is_empty());
+        assert_eq!(
+            webtorrent_config(&settings(
+                "public_url = \"https://radio.example.org:8443/\""
+            ))
+            .stun,
+            ["stun:radio.example.org:3478"]
+        );
+        // Servers the operator set win; with the box's STUN off there is none.
+        assert_eq!(
+            webtorrent_config(&settings(
+                "public_url = \"http://radio.example.org\"\n[webtorrent]\nstun = [\"stun:s.example:1\"]"
+            ))
+            .stun,
+            ["stun:s.example:1"]
+        );
+        assert!(webtorrent_config(&settings(
+            "public_url = \"http://radio.example.org\"\nstun = \"off\""
+        ))
+        .stun
+        .is_empty());
     }
 }

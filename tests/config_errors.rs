@@ -16,6 +16,8 @@ struct Args {
     http: Option<String>,
     peer_port: String,
     udp: String,
+    /// The box's STUN server: a free port of its own (the default 3478 would clash).
+    stun: String,
     config: String,
 }
 
@@ -31,6 +33,7 @@ fn valid_args(root: &Path, config: &str) -> Args {
         http: Some(format!("127.0.0.1:{}", free_tcp_port())),
         peer_port: free_peer_port().to_string(),
         udp: format!("127.0.0.1:{}", free_udp_port()),
+        stun: format!("127.0.0.1:{}", free_udp_port()),
         config: config_path.display().to_string(),
     }
 }
@@ -47,7 +50,14 @@ fn expect_config_error(root: &Path, a: &Args, key: &str) {
     }
     let mut child = cmd
         .args(["--peer-port", &a.peer_port])
-        .args(["--udp-tracker", &a.udp, "--config", &a.config])
+        .args([
+            "--udp-tracker",
+            &a.udp,
+            "--stun",
+            &a.stun,
+            "--config",
+            &a.config,
+        ])
         .stdin(Stdio::null())
         .stdout(fs::File::create(&stdout_path).unwrap())
         .stderr(fs::File::create(&stderr_path).unwrap())
@@ -125,6 +135,16 @@ fn http_port_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     a.http = Some(taken.local_addr().unwrap().to_string());
     expect_config_error(dir.path(), &a, "http");
+    drop(taken);
+}
+
+#[test]
+fn stun_port_in_use() {
+    let dir = tempdir();
+    let mut a = valid_args(dir.path(), BASE_CONFIG);
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.stun = taken.local_addr().unwrap().to_string();
+    expect_config_error(dir.path(), &a, "stun");
     drop(taken);
 }
 

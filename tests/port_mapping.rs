@@ -182,17 +182,19 @@ fn listed(node_ns: &Netns) -> Vec<(String, u16, String)> {
 }
 
 fn config() -> String {
-    // uTP on, so the peer port is asked for over UDP too: four doors in all.
+    // uTP on, so the peer port is asked for over UDP too: five doors in all with the box's
+    // STUN.
     "[swarm]\nport_mapping = true\nutp = true\ndht = false\nlsd = false\n".to_string()
 }
 
-/// The node's four ports: (protocol, port, what).
+/// The node's five ports: (protocol, port, what).
 fn wanted(node: &Node) -> Vec<(&'static str, u16, &'static str)> {
     vec![
         ("TCP", node.peer_port, "peers"),
         ("UDP", node.peer_port, "peers"),
         ("UDP", node.udp.port(), "udp_tracker"),
         ("TCP", node.http.port(), "web"),
+        ("UDP", node.stun.port(), "stun"),
     ]
 }
 
@@ -217,7 +219,7 @@ fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
 
     let health = node.wait_until("every port open on the router", WAIT, |n| {
         let h = n.health().map_err(|e| e.to_string())?;
-        if h["port_mapping"]["open"].as_u64() == Some(4) {
+        if h["port_mapping"]["open"].as_u64() == Some(5) {
             Ok(h)
         } else {
             Err(h["port_mapping"].to_string())
@@ -248,13 +250,13 @@ fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
             "no DNAT for {proto} {port}: {redirects}"
         );
     }
-    assert_eq!(held.len(), 4, "{held:?}");
+    assert_eq!(held.len(), 5, "{held:?}");
 
     // The dashboard says it in plain words.
     let mut op = Operator::new(&node);
     op.setup("Radio Mapa");
     let page = op.get("/admin").text();
-    assert!(page.contains("4 of 4"), "{}", short(&page));
+    assert!(page.contains("5 of 5"), "{}", short(&page));
     assert!(page.contains("100.128.5.5"), "{}", short(&page));
 
     // Stopped: the node takes every mapping away.
@@ -281,7 +283,7 @@ fn a_refused_port_is_reported_and_the_others_open() {
             .as_array()
             .map(|ps| ps.iter().filter_map(|p| p["state"].as_str()).collect())
             .unwrap_or_default();
-        if states.len() == 4 && states.iter().all(|s| *s == "no_router") {
+        if states.len() == 5 && states.iter().all(|s| *s == "no_router") {
             Ok(())
         } else {
             Err(h["port_mapping"].to_string())
@@ -291,10 +293,10 @@ fn a_refused_port_is_reported_and_the_others_open() {
     let web = node.http.port();
     let _router = start_router(tmp.path(), router_ns, 51, Some(web));
 
-    let health = node.wait_until("three ports open, the web port refused", WAIT, |n| {
+    let health = node.wait_until("four ports open, the web port refused", WAIT, |n| {
         let h = n.health().map_err(|e| e.to_string())?;
         let refused = port_entry(&h, "TCP", web).map(|p| p["state"] == "refused");
-        if h["port_mapping"]["open"].as_u64() == Some(3) && refused == Some(true) {
+        if h["port_mapping"]["open"].as_u64() == Some(4) && refused == Some(true) {
             Ok(h)
         } else {
             Err(h["port_mapping"].to_string())
@@ -304,14 +306,14 @@ fn a_refused_port_is_reported_and_the_others_open() {
     assert_eq!(p["reason"]["kind"], "not_allowed", "{p}");
     assert_eq!(health["status"], "ok");
     let held = listed(&node_ns);
-    assert_eq!(held.len(), 3, "{held:?}");
+    assert_eq!(held.len(), 4, "{held:?}");
     assert!(!held.iter().any(|(_, port, _)| *port == web), "{held:?}");
 
     // The operator reads which door and why.
     let mut op = Operator::new(&node);
     op.setup("Radio Mapa");
     let page = op.get("/admin").text();
-    assert!(page.contains("3 of 4"), "{}", short(&page));
+    assert!(page.contains("4 of 5"), "{}", short(&page));
     assert!(page.contains(&format!("port {web}")), "{}", short(&page));
     // The node keeps working.
     node.wait_healthy(0);

@@ -58,6 +58,7 @@ fn ready_after_health_then_watchdog_then_stopping() {
         .args(["--http", &http.to_string()])
         .args(["--peer-port", &free_peer_port().to_string()])
         .args(["--udp-tracker", &format!("127.0.0.1:{}", free_udp_port())])
+        .args(["--stun", &format!("127.0.0.1:{}", free_udp_port())])
         .args(["--audio", "none"])
         .env("NOTIFY_SOCKET", &sock_path)
         // 0.4 s timeout: a ping every 0.2 s.

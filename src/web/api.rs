@@ -8,7 +8,7 @@ use axum::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{base_url, AppState, ConnInfo};
+use super::{base_host, base_url, AppState, ConnInfo};
 use crate::{
     federation::health,
     library::{torrent, Item},
@@ -157,13 +157,7 @@ fn own_trackers(base: &str, udp_port: u16) -> Vec<String> {
 
 /// `udp://HOST:PORT/announce` for the host of `base` (`http://HOST[:PORT]`).
 fn udp_tracker_url(base: &str, port: u16) -> Option<String> {
-    let authority = base.split_once("://")?.1.split('/').next()?;
-    let host = match authority.rsplit_once(':') {
-        // A bracketed IPv6 address without a port ends in ']' and has colons inside.
-        Some((h, p)) if !p.contains(']') && p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => authority,
-    };
-    (!host.is_empty()).then(|| format!("udp://{host}:{port}/announce"))
+    base_host(base).map(|host| format!("udp://{host}:{port}/announce"))
 }
 
 pub async fn library(

@@ -200,3 +200,14 @@ pub fn base_url(settings: &Settings, headers: &HeaderMap, conn: &ConnInfo) -> St
         None => format!("http://{}", conn.local),
     }
 }
+
+/// The host of a base URL (`http://HOST[:PORT][/...]`), without its port; `None` if empty.
+pub fn base_host(base: &str) -> Option<&str> {
+    let authority = base.split_once("://")?.1.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        // A bracketed IPv6 address without a port ends in ']' and has colons inside.
+        Some((h, p)) if !p.contains(']') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    (!host.is_empty()).then_some(host)
+}

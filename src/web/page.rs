@@ -16,12 +16,12 @@ use maud::{html, Markup, PreEscaped};
 use crate::{
     i18n::{format, Tr},
     live::{p2p, LiveState},
-    t,
+    stun, t,
 };
 
 use super::{
     api::{trackers, ItemView},
-    base_url,
+    base_host, base_url,
     lang::{switcher, PageLang},
     AppState, ConnInfo,
 };
@@ -70,9 +70,17 @@ pub async fn index(
         .live
         .is_on()
         .then(|| serde_json::json!({ "playlist": "/live/index.m3u8", "swarmId": p2p::SWARM_ID }));
+    // The page's peers find each other through the box's STUN server at the name the page
+    // was loaded by (or the configured servers), never a third party's by default.
+    let ice = stun::ice_urls(&settings.webtorrent.stun, settings.stun, base_host(&base));
+    let ice = if ice.is_empty() {
+        serde_json::json!([])
+    } else {
+        serde_json::json!([{ "urls": ice }])
+    };
     let config = serde_json::json!({
         "tracker": ws_tracker(&base),
-        "ice": [],
+        "ice": ice,
         "live": live_cfg,
         "words": script_words(tr),
     })

@@ -54,6 +54,10 @@ pub struct Node {
     pub http: SocketAddr,
     pub peer_port: u16,
     pub udp: SocketAddr,
+    /// The box's STUN server, on the UDP tracker's address with a port of its own (the
+    /// default 3478 would clash between nodes run at once); not passed when the config file
+    /// sets `stun` itself (say `stun = "off"`).
+    pub stun: SocketAddr,
     pub log_path: PathBuf,
     /// The address the UDP tracker listens on (127.0.0.1 unless started with `start_udp_on`).
     udp_host: IpAddr,
@@ -124,6 +128,7 @@ impl Node {
             http: SocketAddr::new(host, 0),
             peer_port: 0,
             udp: SocketAddr::new(udp_host, 0),
+            stun: SocketAddr::new(udp_host, 0),
             log_path: root.join("streamp2p.log"),
             udp_host,
             child: None,
@@ -138,19 +143,23 @@ impl Node {
     fn pick_ports(&mut self) {
         let (host, udp_host) = (self.host, self.udp_host);
         let pick = move || {
-            (
-                free_tcp_port_on(host),
-                free_peer_port(),
-                free_udp_port_on(udp_host),
-            )
+            let udp = free_udp_port_on(udp_host);
+            let stun = loop {
+                let p = free_udp_port_on(udp_host);
+                if p != udp {
+                    break p;
+                }
+            };
+            (free_tcp_port_on(host), free_peer_port(), udp, stun)
         };
-        let (http, peer, udp) = match &self.netns {
+        let (http, peer, udp, stun) = match &self.netns {
             Some(ns) => Netns::enter_named(ns, pick),
             None => pick(),
         };
         self.http = SocketAddr::new(host, http);
         self.peer_port = peer;
         self.udp = SocketAddr::new(udp_host, udp);
+        self.stun = SocketAddr::new(udp_host, stun);
     }
 
     fn spawn(&mut self) {
@@ -185,8 +194,16 @@ impl Node {
             .arg("--peer-port")
             .arg(self.peer_port.to_string())
             .arg("--udp-tracker")
-            .arg(self.udp.to_string())
-            .arg("--config")
+            .arg(self.udp.to_string());
+        let config = fs::read_to_string(&self.config_path).unwrap_or_default();
+        let sets_stun = config
+            .lines()
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .any(|l| l.trim_start().starts_with("stun ") || l.trim_start().starts_with("stun="));
+        if !sets_stun {
+            cmd.arg("--stun").arg(self.stun.to_string());
+        }
+        cmd.arg("--config")
             .arg(&self.config_path)
             .stdin(Stdio::null())
             .stdout(log)

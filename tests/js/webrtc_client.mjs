@@ -6,7 +6,8 @@ import WebTorrent from 'webtorrent'
 import * as wrtc from 'webrtc-polyfill'
 import { fail } from './lib.mjs'
 
-export function webrtcClient (tag) {
+// `iceServers`: none by default (WebRTC only between this machine's own addresses).
+export function webrtcClient (tag, iceServers = []) {
   const client = new WebTorrent({
     dht: false,
     lsd: false,
@@ -15,8 +16,7 @@ export function webrtcClient (tag) {
     natUpnp: false,
     natPmp: false,
     webSeeds: false,
-    // No STUN servers: WebRTC only between this machine's own addresses.
-    tracker: { wrtc, rtcConfig: { iceServers: [] } }
+    tracker: { wrtc, rtcConfig: { iceServers } }
   })
   client.on('error', (err) => fail(`${tag}: ${err.message || err}`))
   return client
