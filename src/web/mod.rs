@@ -7,6 +7,7 @@
 pub mod admin;
 mod api;
 mod assets;
+mod encoding;
 mod federation;
 pub use federation::claim_gate;
 mod feed;
@@ -97,18 +98,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
-        .route("/assets/webtorrent.min.js", get(assets::webtorrent))
-        .route("/assets/hls.light.min.mjs", get(assets::hls_js))
-        .route(
-            "/assets/p2p-media-loader-core.es.min.js",
-            get(assets::p2pml_core),
-        )
-        .route(
-            "/assets/p2p-media-loader-hlsjs.es.min.js",
-            get(assets::p2pml_hlsjs),
-        )
-        .route("/assets/listen.js", get(assets::listen_js))
-        .route("/assets/listen.css", get(assets::listen_css))
+        .route("/assets/{file}", get(assets::by_path))
         .route("/api/health", get(api::health))
         .route("/api/library", get(api::library))
         .route("/api/library/problems", get(api::problems))

@@ -21,6 +21,7 @@ use crate::{
 
 use super::{
     api::{trackers, ItemView},
+    assets::href,
     base_url,
     lang::{switcher, PageLang},
     AppState, ConnInfo,
@@ -72,17 +73,18 @@ pub async fn index(
         .then(|| serde_json::json!({ "playlist": "/live/index.m3u8", "swarmId": p2p::SWARM_ID }));
     let config = serde_json::json!({
         "tracker": ws_tracker(&base),
+        "assets": script_assets(),
         "ice": [],
         "live": live_cfg,
         "words": script_words(tr),
     })
     .to_string()
     .replace('<', "\\u003c");
-    let head = html! { script type="importmap" { (PreEscaped(IMPORT_MAP)) } };
+    let head = html! { script type="importmap" { (PreEscaped(import_map())) } };
     document(
         tr,
         &station.name,
-        "/assets/listen.css",
+        href::LISTEN_CSS,
         head,
         html! {
             header { (switcher(tr, "/")) }
@@ -129,7 +131,7 @@ pub async fn index(
                 footer id="listen-footer" { (t!(tr, "listen-footer")) }
             }
             script type="application/json" id="config" { (PreEscaped(config)) }
-            script type="module" src="/assets/listen.js" {}
+            script type="module" src=(href::LISTEN_JS) {}
         },
     )
 }
@@ -189,9 +191,24 @@ pub(crate) fn document(
     }
 }
 
-/// Lets the p2p-media-loader hls.js integration import its core by its bare name.
-const IMPORT_MAP: &str =
-    r#"{"imports":{"p2p-media-loader-core":"/assets/p2p-media-loader-core.es.min.js"}}"#;
+/// Lets the p2p-media-loader hls.js integration import its core by the bare name it was
+/// built with, and listen.js import WebTorrent by name: a static `import` cannot take its
+/// address from the page's config, and the address changes with the file's content.
+fn import_map() -> String {
+    serde_json::json!({ "imports": {
+        "p2p-media-loader-core": href::P2P_MEDIA_LOADER_CORE_ES_MIN_JS,
+        "webtorrent": href::WEBTORRENT_MIN_JS,
+    }})
+    .to_string()
+}
+
+/// The content-hashed addresses listen.js loads its modules from when it needs them.
+fn script_assets() -> serde_json::Value {
+    serde_json::json!({
+        "hls": href::HLS_LIGHT_MIN_MJS,
+        "p2pmlHlsjs": href::P2P_MEDIA_LOADER_HLSJS_ES_MIN_JS,
+    })
+}
 
 /// One episode: a play button carrying what the player needs, the title and a line of
 /// facts (artist, length, size).

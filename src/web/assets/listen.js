@@ -1,7 +1,7 @@
 // The listen page: plays an episode with WebTorrent in the browser, so every listener
 // also shares it with the next one, with the station's web seed as fallback.
 // `?webseed=0` leaves the web seed out, so bytes can only come from peers over WebRTC.
-import WebTorrent from '/assets/webtorrent.min.js'
+import WebTorrent from 'webtorrent'
 
 const cfg = JSON.parse(document.getElementById('config').textContent)
 const params = new URLSearchParams(location.search)
@@ -171,8 +171,8 @@ function showLiveStats (stats) {
 
 async function playHls (live) {
   const [{ default: Hls }, { HlsJsP2PEngine }] = await Promise.all([
-    import('/assets/hls.light.min.mjs'),
-    import('/assets/p2p-media-loader-hlsjs.es.min.js')
+    import(cfg.assets.hls),
+    import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
   const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null }
