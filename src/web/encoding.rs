@@ -46,11 +46,12 @@ pub fn choose(headers: &HeaderMap) -> Coding {
             _ => {}
         }
     }
-    // An unnamed coding takes `*`'s weight; identity is acceptable by default, the others
-    // only when asked for.
+    // An unnamed coding takes `*`'s weight; identity is acceptable by default (at the
+    // lowest weight, so any coding the client names is preferred), the others only when
+    // asked for.
     let br = named.br.or(star).unwrap_or(0.0);
     let gzip = named.gzip.or(star).unwrap_or(0.0);
-    let identity = named.identity.or(star).unwrap_or(1.0);
+    let identity = named.identity.or(star).unwrap_or(f32::MIN_POSITIVE);
     [
         (Coding::Br, br),
         (Coding::Gzip, gzip),

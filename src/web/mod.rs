@@ -7,14 +7,17 @@
 pub mod admin;
 mod api;
 mod assets;
+mod compress;
 mod encoding;
 mod federation;
 pub use federation::claim_gate;
 mod feed;
 mod files;
 mod guide;
+mod icon;
 pub mod lang;
 mod live;
+mod manifest;
 mod metrics;
 mod page;
 mod server;
@@ -99,6 +102,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
         .route("/assets/{file}", get(assets::by_path))
+        .route("/manifest.webmanifest", get(manifest::manifest))
+        .route("/icons/{file}", get(manifest::icon))
         .route("/api/health", get(api::health))
         .route("/api/library", get(api::library))
         .route("/api/library/problems", get(api::problems))
@@ -136,6 +141,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             lang::render_said,
         ))
+        // Outside the language layer, so error pages written there are compressed too.
+        .layer(compress::layer())
         .with_state(state)
 }
 

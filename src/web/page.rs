@@ -22,9 +22,9 @@ use crate::{
 use super::{
     api::{trackers, ItemView},
     assets::href,
-    base_url,
+    base_url, icon,
     lang::{switcher, PageLang},
-    AppState, ConnInfo,
+    manifest, AppState, ConnInfo,
 };
 
 /// An episode's length as a person says it: seconds for a jingle, else minutes (and
@@ -80,7 +80,14 @@ pub async fn index(
     })
     .to_string()
     .replace('<', "\\u003c");
-    let head = html! { script type="importmap" { (PreEscaped(import_map())) } };
+    // The page as an app: its manifest, the phone's bar in the page's colour, and the icon
+    // Apple's home screen takes (it reads no manifest icons).
+    let head = html! {
+        script type="importmap" { (PreEscaped(import_map())) }
+        link rel="manifest" href="/manifest.webmanifest";
+        meta name="theme-color" content=(icon::ACCENT_HEX);
+        link rel="apple-touch-icon" href=(manifest::APPLE_TOUCH_ICON);
+    };
     document(
         tr,
         &station.name,
