@@ -37,3 +37,47 @@ fn written_per_request(_: StatusCode, _: Version, headers: &HeaderMap, _: &Exten
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| TYPES.iter().any(|k| t.trim().eq_ignore_ascii_case(k)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use axum::http::HeaderValue;
+
+    fn compressed(content_type: &str) -> bool {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        written_per_request(StatusCode::OK, Version::HTTP_11, &h, &Extensions::new())
+    }
+
+    #[test]
+    fn pages_and_data_only() {
+        for t in [
+            "text/html; charset=utf-8",
+            "application/json",
+            "application/rss+xml",
+        ] {
+            assert!(compressed(t), "{t}");
+        }
+        for t in [
+            "audio/mpeg",
+            "audio/ogg",
+            "video/mp4",
+            "application/vnd.apple.mpegurl",
+            "text/event-stream",
+            "text/javascript",
+            "application/x-bittorrent",
+        ] {
+            assert!(!compressed(t), "{t}");
+        }
+        assert!(!written_per_request(
+            StatusCode::OK,
+            Version::HTTP_11,
+            &HeaderMap::new(),
+            &Extensions::new()
+        ));
+    }
+}
