@@ -84,6 +84,9 @@ pub async fn index(
     // Apple's home screen takes (it reads no manifest icons).
     let head = html! {
         script type="importmap" { (PreEscaped(import_map())) }
+        // Fetched beside listen.js rather than after it has run (it imports WebTorrent
+        // dynamically, from the address in the config).
+        link rel="modulepreload" href=(href::WEBTORRENT_MIN_JS);
         link rel="manifest" href="/manifest.webmanifest";
         meta name="theme-color" content=(icon::ACCENT_HEX);
         link rel="apple-touch-icon" href=(manifest::APPLE_TOUCH_ICON);
@@ -199,19 +202,19 @@ pub(crate) fn document(
 }
 
 /// Lets the p2p-media-loader hls.js integration import its core by the bare name it was
-/// built with, and listen.js import WebTorrent by name: a static `import` cannot take its
-/// address from the page's config, and the address changes with the file's content.
+/// built with.
 fn import_map() -> String {
     serde_json::json!({ "imports": {
         "p2p-media-loader-core": href::P2P_MEDIA_LOADER_CORE_ES_MIN_JS,
-        "webtorrent": href::WEBTORRENT_MIN_JS,
     }})
     .to_string()
 }
 
-/// The content-hashed addresses listen.js loads its modules from when it needs them.
+/// The content-hashed addresses listen.js loads its modules from (a static `import` could
+/// not take its address from here; an import map could, but browsers before 2023 have none).
 fn script_assets() -> serde_json::Value {
     serde_json::json!({
+        "webtorrent": href::WEBTORRENT_MIN_JS,
         "hls": href::HLS_LIGHT_MIN_MJS,
         "p2pmlHlsjs": href::P2P_MEDIA_LOADER_HLSJS_ES_MIN_JS,
     })

@@ -1,9 +1,8 @@
 // The listen page: plays an episode with WebTorrent in the browser, so every listener
 // also shares it with the next one, with the station's web seed as fallback.
 // `?webseed=0` leaves the web seed out, so bytes can only come from peers over WebRTC.
-import WebTorrent from 'webtorrent'
-
 const cfg = JSON.parse(document.getElementById('config').textContent)
+const { default: WebTorrent } = await import(cfg.assets.webtorrent)
 const params = new URLSearchParams(location.search)
 const useWebSeed = params.get('webseed') !== '0'
 // `?p2p=0` plays the live stream through hls.js with peer-to-peer off (a baseline).
