@@ -103,6 +103,10 @@ for (const page of ['listen', 'admin']) {
   }
   const m = (id) => j.audits[id] && j.audits[id].displayValue
   console.log(`  ${page} metrics: FCP ${m('first-contentful-paint')}, LCP ${m('largest-contentful-paint')}, TBT ${m('total-blocking-time')}, CLS ${m('cumulative-layout-shift')}, SI ${m('speed-index')}`)
+  // Bytes on the wire for a first visit (transfer sizes: compressed where it was), issue 15.
+  const items = j.audits['network-requests'].details.items
+  const sum = (f) => items.reduce((n, i) => n + (f(i) || 0), 0)
+  console.log(`  ${page} first visit: ${items.length} requests, ${sum((i) => i.transferSize)} bytes transferred, ${sum((i) => i.resourceSize)} bytes decoded`)
 }
 EOF
 cat "$OUT"

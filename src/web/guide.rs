@@ -132,7 +132,7 @@ pub async fn page(Path(code): Path<String>) -> Response {
     document(
         lang.tr(),
         title,
-        "/assets/listen.css",
+        super::assets::href::LISTEN_CSS,
         html! { style { (PreEscaped(STYLE)) } },
         html! {
             main class="guide" {

@@ -185,7 +185,7 @@ pub fn error_page(tr: Tr, title: &str, text: &str, back: Back) -> Markup {
     document(
         tr,
         title,
-        "/assets/listen.css",
+        super::assets::href::LISTEN_CSS,
         html! {},
         html! {
             main {

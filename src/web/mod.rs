@@ -7,13 +7,17 @@
 pub mod admin;
 mod api;
 mod assets;
+mod compress;
+mod encoding;
 mod federation;
 pub use federation::claim_gate;
 mod feed;
 mod files;
 mod guide;
+mod icon;
 pub mod lang;
 mod live;
+mod manifest;
 mod metrics;
 mod page;
 mod server;
@@ -101,20 +105,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
-        .route("/assets/webtorrent.min.js", get(assets::webtorrent))
-        .route("/assets/hls.light.min.mjs", get(assets::hls_js))
-        .route(
-            "/assets/p2p-media-loader-core.es.min.js",
-            get(assets::p2pml_core),
-        )
-        .route(
-            "/assets/p2p-media-loader-hlsjs.es.min.js",
-            get(assets::p2pml_hlsjs),
-        )
-        .route("/assets/listen.js", get(assets::listen_js))
-        .route("/assets/episode.js", get(assets::episode_js))
-        .route("/assets/sha1.js", get(assets::sha1_js))
-        .route("/assets/listen.css", get(assets::listen_css))
+        .route("/assets/{file}", get(assets::by_path))
+        .route("/manifest.webmanifest", get(manifest::manifest))
+        .route("/icons/{file}", get(manifest::icon))
         .route("/api/health", get(api::health))
         .route("/api/library", get(api::library))
         .route("/api/library/problems", get(api::problems))
@@ -152,6 +145,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             lang::render_said,
         ))
+        // Outside the language layer, so error pages written there are compressed too.
+        .layer(compress::layer())
         .with_state(state)
 }
 

@@ -21,9 +21,10 @@ use crate::{
 
 use super::{
     api::{trackers, ItemView},
-    base_host, base_url,
+    assets::href,
+    base_host, base_url, icon,
     lang::{switcher, PageLang},
-    AppState, ConnInfo,
+    manifest, AppState, ConnInfo,
 };
 
 /// An episode's length as a person says it: seconds for a jingle, else minutes (and
@@ -80,17 +81,29 @@ pub async fn index(
     };
     let config = serde_json::json!({
         "tracker": ws_tracker(&base),
+        "assets": script_assets(),
         "ice": ice,
         "live": live_cfg,
         "words": script_words(tr),
     })
     .to_string()
     .replace('<', "\\u003c");
-    let head = html! { script type="importmap" { (PreEscaped(IMPORT_MAP)) } };
+    // The page as an app: its manifest, the phone's bar in the page's colour, and the icon
+    // Apple's home screen takes (it reads no manifest icons).
+    let head = html! {
+        script type="importmap" { (PreEscaped(import_map())) }
+        // Fetched beside listen.js rather than after it has run (it imports WebTorrent
+        // dynamically, from the address in the config).
+        link rel="modulepreload" href=(href::EPISODE_JS);
+        link rel="modulepreload" href=(href::WEBTORRENT_MIN_JS);
+        link rel="manifest" href="/manifest.webmanifest";
+        meta name="theme-color" content=(icon::ACCENT_HEX);
+        link rel="apple-touch-icon" href=(manifest::APPLE_TOUCH_ICON);
+    };
     document(
         tr,
         &station.name,
-        "/assets/listen.css",
+        href::LISTEN_CSS,
         head,
         html! {
             header { (switcher(tr, "/")) }
@@ -138,8 +151,8 @@ pub async fn index(
             }
             script type="application/json" id="config" { (PreEscaped(config)) }
             // A classic script, so it has run before the modules below (WebTorrent) start.
-            script src="/assets/sha1.js" {}
-            script type="module" src="/assets/listen.js" {}
+            script src=(href::SHA1_JS) {}
+            script type="module" src=(href::LISTEN_JS) {}
         },
     )
 }
@@ -202,9 +215,25 @@ pub(crate) fn document(
     }
 }
 
-/// Lets the p2p-media-loader hls.js integration import its core by its bare name.
-const IMPORT_MAP: &str =
-    r#"{"imports":{"p2p-media-loader-core":"/assets/p2p-media-loader-core.es.min.js"}}"#;
+/// Lets the p2p-media-loader hls.js integration import its core by the bare name it was
+/// built with.
+fn import_map() -> String {
+    serde_json::json!({ "imports": {
+        "p2p-media-loader-core": href::P2P_MEDIA_LOADER_CORE_ES_MIN_JS,
+    }})
+    .to_string()
+}
+
+/// The content-hashed addresses listen.js loads its modules from (a static `import` could
+/// not take its address from here; an import map could, but browsers before 2023 have none).
+fn script_assets() -> serde_json::Value {
+    serde_json::json!({
+        "episode": href::EPISODE_JS,
+        "webtorrent": href::WEBTORRENT_MIN_JS,
+        "hls": href::HLS_LIGHT_MIN_MJS,
+        "p2pmlHlsjs": href::P2P_MEDIA_LOADER_HLSJS_ES_MIN_JS,
+    })
+}
 
 /// One episode: a play button carrying what the player needs, the title and a line of
 /// facts (artist, length, size).

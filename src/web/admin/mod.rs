@@ -76,8 +76,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/status", get(pages::status))
         .route("/admin/federation", get(super::federation::details))
         .route("/admin/qr", get(share::qr))
-        .route("/admin/admin.js", get(pages::script))
-        .route("/admin/admin.css", get(pages::style))
+        .route("/admin/admin.js", get(crate::web::assets::admin_js))
+        .route("/admin/admin.css", get(crate::web::assets::admin_css))
         .route("/admin/uploads", post(upload::create))
         .route(
             "/admin/uploads/{id}",

@@ -1,17 +1,12 @@
 //! The config page's frame and its pre-login pages (server-rendered, so they work before
-//! the script loads), its script and style, and the live status the script polls.
+//! the script loads) and the live status its script polls.
 //!
 //! The HTML is written with maud: escaped by default, checked by the compiler, and every
 //! text is an ordinary Rust expression in the markup, so translating the page (Fluent) is
 //! a matter of replacing each literal by a lookup in the same place, with no template
 //! language between the strings and the code that chooses them.
 
-use axum::{
-    extract::State,
-    http::{header, HeaderValue},
-    response::{IntoResponse, Response},
-    Json,
-};
+use axum::{extract::State, Json};
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
@@ -25,33 +20,12 @@ use crate::{
     i18n::{Lang, Tr},
     t,
     web::{
+        assets::href,
         lang::{switcher, PageLang},
         page::document,
         AppState,
     },
 };
-
-const ADMIN_JS: &str = include_str!("../assets/admin.js");
-const ADMIN_CSS: &str = include_str!("../assets/admin.css");
-
-pub async fn script() -> Response {
-    asset(ADMIN_JS, "text/javascript")
-}
-
-pub async fn style() -> Response {
-    asset(ADMIN_CSS, "text/css")
-}
-
-fn asset(body: &'static str, mime: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        body,
-    )
-        .into_response()
-}
 
 /// The operator's guide in `tr`'s language, served by the box itself.
 pub fn guide_href(tr: Tr) -> String {
@@ -64,7 +38,7 @@ pub fn shell(tr: Tr, title: &str, body: Markup) -> Markup {
     document(
         tr,
         title,
-        "/admin/admin.css",
+        href::ADMIN_CSS,
         html! { meta name="robots" content="noindex"; },
         html! {
             nav class="frame" aria-label=(t!(tr, "admin-frame-label")) {
@@ -72,7 +46,7 @@ pub fn shell(tr: Tr, title: &str, body: Markup) -> Markup {
                 a class="guide" href=(guide_href(tr)) { (t!(tr, "admin-guide-link")) }
             }
             main { (body) }
-            script type="module" src="/admin/admin.js" {}
+            script type="module" src=(href::ADMIN_JS) {}
         },
     )
 }

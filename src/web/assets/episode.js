@@ -366,9 +366,12 @@ export function manageSources (torrent, audio, { webSeed, player, counters }) {
       torrent.removePeer(webSeed)
     }
     for (const w of wires) restrict(w)
-    // A source newly allowed pieces: WebTorrent asks again at once (it otherwise waits for
+    // A source newly allowed pieces: WebTorrent tells it it is interested again (it judged
+    // interest when the pieces were hidden, e.g. when a magnet's metadata arrived, and a
+    // peer that is not interested stays choked) and asks at once (it otherwise waits for
     // the next piece to arrive, and none may be coming).
     if (!same(before.station, allowed.station) || !same(before.webSeed, allowed.webSeed)) {
+      torrent._updateInterest()
       torrent._update()
     }
   }

@@ -2,11 +2,11 @@
 // also shares it with the next one, with the station's web seed for what peers cannot
 // deliver in time (episode.js).
 // `?webseed=0` leaves the web seed out, so bytes can only come from peers over WebRTC.
-// episode.js first: it gives WebTorrent SHA-1 on plain http before WebTorrent loads.
-import { manageSources, playMse, playWhole, route } from '/assets/episode.js'
-import WebTorrent from '/assets/webtorrent.min.js'
-
 const cfg = JSON.parse(document.getElementById('config').textContent)
+// episode.js first: it gives WebTorrent SHA-1 on plain http before WebTorrent loads. Both
+// by their content-hashed addresses (src/web/assets.rs).
+const { manageSources, playMse, playWhole, route } = await import(cfg.assets.episode)
+const { default: WebTorrent } = await import(cfg.assets.webtorrent)
 const params = new URLSearchParams(location.search)
 const useWebSeed = params.get('webseed') !== '0'
 // `?p2p=0` plays the live stream through hls.js with peer-to-peer off (a baseline).
@@ -247,8 +247,8 @@ function showLiveStats (stats) {
 
 async function playHls (live) {
   const [{ default: Hls }, { HlsJsP2PEngine }] = await Promise.all([
-    import('/assets/hls.light.min.mjs'),
-    import('/assets/p2p-media-loader-hlsjs.es.min.js')
+    import(cfg.assets.hls),
+    import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
   const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null }
