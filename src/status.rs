@@ -30,6 +30,7 @@ use crate::{
     store::unix_secs,
     swarm::{Swarm, SwarmStats},
     system::process::{self, Usage},
+    tls::{TlsStatus, TlsWatch},
     tracker::{Tracker, TrackerStats},
     webtorrent::{WebTorrent, WebTorrentStats},
 };
@@ -50,6 +51,8 @@ pub struct Sources {
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
     pub federation: Arc<Federation>,
+    /// The https side; `None` when https is off.
+    pub tls: Option<TlsWatch>,
     pub started: Instant,
 }
 
@@ -97,6 +100,8 @@ pub struct NodeStatus {
     pub tracker: TrackerStats,
     /// None where /proc cannot be read.
     pub process: Option<Usage>,
+    /// The certificate and its last problem; None when https is off.
+    pub https: Option<TlsStatus>,
 }
 
 impl Sources {
@@ -142,6 +147,7 @@ impl Sources {
             webtorrent: self.webtorrent.as_ref().map(|w| w.stats()),
             tracker: self.tracker.stats(),
             process: process::usage(),
+            https: self.tls.as_ref().map(|t| t.borrow().clone()),
         }
     }
 

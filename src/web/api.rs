@@ -45,6 +45,9 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
             "refused": webtorrent.map(|w| w.refused),
             "trackers_connected": webtorrent.map(|w| w.trackers_connected),
         },
+        // null when https is off: the certificate's dates and serial, the last problem
+        // getting one (kind and the service's words), certificates issued since start.
+        "https": st.https,
     }))
 }
 

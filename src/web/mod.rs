@@ -12,6 +12,7 @@ pub use federation::claim_gate;
 mod feed;
 mod files;
 mod guide;
+mod https;
 pub mod lang;
 mod live;
 mod metrics;
@@ -42,6 +43,7 @@ use crate::{
     status::{NodeStatus, Sources},
     swarm::Swarm,
     tracker::{ws::Hub, Tracker},
+    tls::TlsWatch,
     webtorrent::WebTorrent,
 };
 
@@ -61,6 +63,8 @@ pub struct AppState {
     pub federation: Arc<crate::federation::Federation>,
     /// One mirror claim checked at a time (see `federation::claim`).
     pub claim_gate: Arc<tokio::sync::Semaphore>,
+    /// The https side's certificate and problems; `None` when https is off.
+    pub tls: Option<TlsWatch>,
     pub started: Instant,
 }
 
@@ -76,6 +80,7 @@ impl AppState {
             hls: self.hls.clone(),
             webtorrent: self.webtorrent.clone(),
             federation: self.federation.clone(),
+            tls: self.tls.clone(),
             started: self.started,
         }
     }
@@ -86,11 +91,17 @@ impl AppState {
     }
 }
 
-/// Both ends of a connection: the tracker lists the node at the address the client used.
+/// Both ends of a connection (the tracker lists the node at the address the client used)
+/// and how it is carried.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
     pub remote: SocketAddr,
     pub local: SocketAddr,
+    /// Over TLS (the https listener).
+    pub secure: bool,
+    /// The https listener has a certificate (always true when `secure`): links may point
+    /// there, and pages asked for by the public name move there.
+    pub https_ready: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -146,21 +157,48 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             lang::render_said,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            https::pages_to_https,
+        ))
+        .layer(axum::middleware::from_fn(https::secure_cookies))
         .with_state(state)
 }
 
-/// Serves until `shutdown`, then lets open requests finish. The limits are `[web]`'s, the
-/// connection cap checked against the open-files limit (see `server`).
+/// Serves plain http until `shutdown`, then lets open requests finish. The limits are
+/// `[web]`'s, the connection cap checked against the open-files limit (see `server`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let scheme = server::Scheme::Http {
+        https: state.tls.clone(),
+    };
+    serve_as(listener, state, scheme, shutdown).await
+}
+
+/// Serves the same over https with `config` (see [`crate::tls`]), under the same limits.
+pub async fn serve_https(
+    listener: TcpListener,
+    state: AppState,
+    config: Arc<rustls::ServerConfig>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    serve_as(listener, state, server::Scheme::Https(config), shutdown).await
+}
+
+async fn serve_as(
+    listener: TcpListener,
+    state: AppState,
+    scheme: server::Scheme,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let limits = server::Limits::new(
         &state.station.settings().web,
         crate::system::limits::open_files(),
     );
-    server::run(listener, router(state), limits, shutdown).await
+    server::run(listener, router(state), limits, scheme, shutdown).await
 }
 
 /// The client's address: the socket's peer, or with `web.trust_forwarded_for` the last
@@ -176,11 +214,17 @@ pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::n
 }
 
 /// The base URL for links in replies: the configured public address, or the `Host` the
-/// client used (so links work from the LAN and from the box's own name alike).
+/// client used (so links work from the LAN and from the box's own name alike), with the
+/// scheme the client used. An https public address waiting for its certificate is given
+/// as http, so the links work meanwhile.
 pub fn base_url(settings: &Settings, headers: &HeaderMap, conn: &ConnInfo) -> String {
     if let Some(u) = &settings.public_url {
-        return u.clone();
+        return match u.strip_prefix("https://") {
+            Some(rest) if !conn.https_ready => format!("http://{rest}"),
+            _ => u.clone(),
+        };
     }
+    let scheme = if conn.secure { "https" } else { "http" };
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -190,7 +234,7 @@ pub fn base_url(settings: &Settings, headers: &HeaderMap, conn: &ConnInfo) -> St
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         });
     match host {
-        Some(h) => format!("http://{h}"),
-        None => format!("http://{}", conn.local),
+        Some(h) => format!("{scheme}://{h}"),
+        None => format!("{scheme}://{}", conn.local),
     }
 }
