@@ -313,7 +313,12 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     if let Some((listener, tls)) = https {
         tasks.spawn(
             "https",
-            web::serve_https(listener, state.clone(), tls.server_config(), shutdown.clone()),
+            web::serve_https(
+                listener,
+                state.clone(),
+                tls.server_config(),
+                shutdown.clone(),
+            ),
         );
         tasks.spawn("certificate", tls.run(shutdown.clone()));
     }

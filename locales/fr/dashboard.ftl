@@ -217,3 +217,18 @@ dash-follow-field = Radios sœurs à suivre et copier (une adresse par ligne)
 dash-approve-mirrors = Les nouvelles copies de cette radio doivent avoir mon accord avant d'être listées
 dash-remote-admin = Autoriser cette page depuis l'extérieur du réseau local (seulement avec un mot de passe solide)
 dash-settings-save = Enregistrer les réglages
+
+# Le cadenas du navigateur (https) : le certificat que le boîtier demande et renouvelle seul.
+dash-https-title = Cadenas du navigateur (https)
+dash-https-valid = Le certificat du cadenas est valable jusqu’au { $date }.
+dash-https-renews = Le boîtier le renouvelle seul avant qu’il n’expire.
+dash-https-files = C’est le certificat des fichiers indiqués dans la configuration : remplacez-les avant cette date.
+dash-https-expired = Le certificat du cadenas a expiré le { $date }.
+dash-https-waiting = Le boîtier demande le certificat du cadenas pour { $name }. En attendant, la radio fonctionne sans cadenas.
+dash-https-problem-challenge = Le service de certificats n’a pas pu joindre le boîtier sous le nom { $name }. Vérifiez que ce nom mène à l’adresse internet de votre domicile et que votre box laisse passer les ports 80 et 443 vers le boîtier.
+dash-https-problem-unreachable = Le boîtier n’arrive pas à joindre le service de certificats. Vérifiez que le boîtier a accès à internet.
+dash-https-problem-refused = Le service de certificats n’a pas délivré le certificat pour l’instant (par exemple parce qu’il a été demandé trop souvent).
+dash-https-problem-storage = Le boîtier n’a pas pu lire ou enregistrer le certificat dans sa mémoire.
+dash-https-problem-bad = Le certificat est inutilisable : il est abîmé ou d’un type que le boîtier ne comprend pas.
+dash-https-retry = Le boîtier réessaiera seul. En attendant, la radio continue de fonctionner sans cadenas.
+dash-https-detail = Détail technique (pour la personne qui vous aide)

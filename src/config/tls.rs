@@ -61,7 +61,10 @@ pub enum Certificate {
 impl TlsConfig {
     /// The certificate source, or `None` when https is off. `public_url` is already
     /// checked to be an http(s) address.
-    pub fn certificate(&self, public_url: Option<&str>) -> Result<Option<Certificate>, ConfigError> {
+    pub fn certificate(
+        &self,
+        public_url: Option<&str>,
+    ) -> Result<Option<Certificate>, ConfigError> {
         match (&self.cert_file, &self.key_file) {
             (Some(cert), Some(key)) => {
                 for (k, path) in [("tls.cert_file", cert), ("tls.key_file", key)] {
@@ -156,7 +159,9 @@ fn is_dns_name(s: &str) -> bool {
 
 fn is_email(s: &str) -> bool {
     s.split_once('@').is_some_and(|(user, domain)| {
-        !user.is_empty() && is_dns_name(domain) && !s.contains(|c: char| c.is_whitespace() || c == ',')
+        !user.is_empty()
+            && is_dns_name(domain)
+            && !s.contains(|c: char| c.is_whitespace() || c == ',')
     })
 }
 
@@ -178,7 +183,10 @@ mod tests {
     fn https_is_off_without_an_https_address_or_files() {
         let c = TlsConfig::default();
         assert_eq!(c.certificate(None).unwrap(), None);
-        assert_eq!(c.certificate(Some("http://radio.example.org")).unwrap(), None);
+        assert_eq!(
+            c.certificate(Some("http://radio.example.org")).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -188,7 +196,8 @@ mod tests {
             ..TlsConfig::default()
         };
         assert_eq!(
-            c.certificate(Some("https://Radio.Example.org:8443/x")).unwrap(),
+            c.certificate(Some("https://Radio.Example.org:8443/x"))
+                .unwrap(),
             Some(Certificate::Acme {
                 domain: "radio.example.org".into(),
                 directory: LETS_ENCRYPT.into(),
@@ -207,7 +216,10 @@ mod tests {
             ..TlsConfig::default()
         };
         assert_eq!(key(off, https), "tls.acme");
-        assert_eq!(key(TlsConfig::default(), "https://192.168.1.20"), "public_url");
+        assert_eq!(
+            key(TlsConfig::default(), "https://192.168.1.20"),
+            "public_url"
+        );
         assert_eq!(key(TlsConfig::default(), "https://localhost"), "public_url");
         let contact = TlsConfig {
             acme_contact: "not mail".into(),

@@ -116,9 +116,9 @@ impl Acme {
 fn problem(e: &EventError<std::io::Error, std::io::Error>) -> Problem {
     let kind = match e {
         EventError::Order(o) => match o {
-            OrderError::BadAuth(_) | OrderError::BadOrder(_) | OrderError::TooManyAttemptsAuth(_) => {
-                ProblemKind::ChallengeFailed
-            }
+            OrderError::BadAuth(_)
+            | OrderError::BadOrder(_)
+            | OrderError::TooManyAttemptsAuth(_) => ProblemKind::ChallengeFailed,
             // The service's "no" (rate limits, a name it will not serve) arrives as an
             // error status; rustls-acme does not export that error's type, only its words.
             OrderError::Acme(AcmeError::HttpRequest(h)) if h.to_string().starts_with("non 2xx") => {
@@ -133,9 +133,7 @@ fn problem(e: &EventError<std::io::Error, std::io::Error>) -> Problem {
         | EventError::CertCacheStore(_)
         | EventError::AccountCacheLoad(_)
         | EventError::AccountCacheStore(_) => ProblemKind::Storage,
-        EventError::CachedCertParse(_) | EventError::NewCertParse(_) => {
-            ProblemKind::BadCertificate
-        }
+        EventError::CachedCertParse(_) | EventError::NewCertParse(_) => ProblemKind::BadCertificate,
     };
     Problem {
         kind,
@@ -153,7 +151,10 @@ fn detail(e: &EventError<std::io::Error, std::io::Error>) -> String {
             .filter_map(|c| c.error.as_ref()?.detail.clone())
             .collect();
         if !said.is_empty() && !matches!(auth.status, AuthStatus::Valid) {
-            return format!("the certificate service could not check the name: {}", said.join("; "));
+            return format!(
+                "the certificate service could not check the name: {}",
+                said.join("; ")
+            );
         }
     }
     e.to_string()
@@ -184,7 +185,11 @@ impl Store {
 impl CertCache for Store {
     type EC = std::io::Error;
 
-    async fn load_cert(&self, domains: &[String], directory: &str) -> Result<Option<Vec<u8>>, Self::EC> {
+    async fn load_cert(
+        &self,
+        domains: &[String],
+        directory: &str,
+    ) -> Result<Option<Vec<u8>>, Self::EC> {
         let pem = self.dir.load_cert(domains, directory).await?;
         if let Some(p) = &pem {
             self.seen(p, false);
@@ -192,7 +197,12 @@ impl CertCache for Store {
         Ok(pem)
     }
 
-    async fn store_cert(&self, domains: &[String], directory: &str, pem: &[u8]) -> Result<(), Self::EC> {
+    async fn store_cert(
+        &self,
+        domains: &[String],
+        directory: &str,
+        pem: &[u8],
+    ) -> Result<(), Self::EC> {
         // Noted before saving: the certificate is already being served.
         self.seen(pem, true);
         self.dir.store_cert(domains, directory, pem).await
@@ -203,11 +213,20 @@ impl CertCache for Store {
 impl AccountCache for Store {
     type EA = std::io::Error;
 
-    async fn load_account(&self, contact: &[String], directory: &str) -> Result<Option<Vec<u8>>, Self::EA> {
+    async fn load_account(
+        &self,
+        contact: &[String],
+        directory: &str,
+    ) -> Result<Option<Vec<u8>>, Self::EA> {
         self.dir.load_account(contact, directory).await
     }
 
-    async fn store_account(&self, contact: &[String], directory: &str, key: &[u8]) -> Result<(), Self::EA> {
+    async fn store_account(
+        &self,
+        contact: &[String],
+        directory: &str,
+        key: &[u8],
+    ) -> Result<(), Self::EA> {
         self.dir.store_account(contact, directory, key).await
     }
 }

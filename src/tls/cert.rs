@@ -19,8 +19,8 @@ pub fn info_from_pem(pem: &[u8]) -> Result<CertInfo, TlsError> {
 
 /// Validity and serial of one DER certificate.
 pub fn info(der: &CertificateDer<'_>) -> Result<CertInfo, TlsError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| TlsError::Pem(e.to_string()))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| TlsError::Pem(e.to_string()))?;
     let v = cert.validity();
     Ok(CertInfo {
         not_before: v.not_before.timestamp(),

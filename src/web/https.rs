@@ -91,7 +91,15 @@ mod tests {
 
     #[test]
     fn pages_are_told_from_what_machines_fetch() {
-        for p in ["/", "/admin", "/admin/login", "/e/abc", "/guide", "/guide/es", "/lang"] {
+        for p in [
+            "/",
+            "/admin",
+            "/admin/login",
+            "/e/abc",
+            "/guide",
+            "/guide/es",
+            "/lang",
+        ] {
             assert!(is_page(p), "{p}");
         }
         for p in [

@@ -42,8 +42,8 @@ use crate::{
     station::Station,
     status::{NodeStatus, Sources},
     swarm::Swarm,
-    tracker::{ws::Hub, Tracker},
     tls::TlsWatch,
+    tracker::{ws::Hub, Tracker},
     webtorrent::WebTorrent,
 };
 

@@ -18,6 +18,7 @@ use crate::{
     station::{settings::StartupProblem, Sample},
     status::{Listeners, NodeStatus},
     t,
+    tls::TlsStatus,
     web::{
         api::{trackers, ItemView},
         AppState,
@@ -51,6 +52,8 @@ pub struct Dashboard<'a> {
     pub audio_choices: Vec<(String, String)>,
     /// USB volumes mounted now, as a hint beside the library folders.
     pub usb: Vec<PathBuf>,
+    /// The padlock's certificate and its last problem; `None` when https is off.
+    pub https: Option<TlsStatus>,
 }
 
 pub struct OnAir {
@@ -301,6 +304,7 @@ impl<'a> Dashboard<'a> {
             sisters,
             audio_choices,
             usb: usb_volumes(),
+            https: st.https.clone(),
             settings,
         }
     }

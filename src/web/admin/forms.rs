@@ -83,14 +83,7 @@ pub async fn page(
 fn logged_in(app: &AppState) -> Result<Response, AdminError> {
     let (token, _) = app.station.access.new_session()?;
     let r = Redirect::to("/admin").into_response();
-    let r = auth::set_cookie(
-        r,
-        &auth::cookie(
-            auth::SESSION_COOKIE,
-            &token,
-            SESSION_IDLE,
-        ),
-    );
+    let r = auth::set_cookie(r, &auth::cookie(auth::SESSION_COOKIE, &token, SESSION_IDLE));
     Ok(auth::set_cookie(
         r,
         &auth::cookie(auth::FORM_COOKIE, "", Duration::ZERO),
@@ -111,9 +104,7 @@ pub async fn setup(
         if let Some(lang) = f.get("station_language").and_then(Lang::from_tag) {
             shown.station.language = lang;
         }
-        AdminError::Form(pre_login_form(|t| {
-            pages::setup(tr, &shown, t, Some(&e))
-        }))
+        AdminError::Form(pre_login_form(|t| pages::setup(tr, &shown, t, Some(&e))))
     };
     let (password, repeat) = (
         f.get("password").unwrap_or(""),
@@ -177,11 +168,7 @@ pub async fn logout(
     app.station.access.end_session(&op.token)?;
     Ok(auth::set_cookie(
         Redirect::to("/admin").into_response(),
-        &auth::cookie(
-            auth::SESSION_COOKIE,
-            "",
-            Duration::ZERO,
-        ),
+        &auth::cookie(auth::SESSION_COOKIE, "", Duration::ZERO),
     ))
 }
 
