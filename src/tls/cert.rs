@@ -25,8 +25,18 @@ pub fn info(der: &CertificateDer<'_>) -> Result<CertInfo, TlsError> {
     Ok(CertInfo {
         not_before: v.not_before.timestamp(),
         not_after: v.not_after.timestamp(),
-        serial: hex::encode(cert.raw_serial()),
+        serial: serial_hex(cert.raw_serial()),
     })
+}
+
+/// A serial number as certificate viewers (and openssl) write it: the DER integer's bytes
+/// without the zero byte that keeps a high first bit from reading as negative.
+fn serial_hex(raw: &[u8]) -> String {
+    let start = raw
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
+    hex::encode(&raw[start..])
 }
 
 /// The operator's chain and key.
@@ -49,4 +59,16 @@ pub fn load_files(
     let key = PrivateKeyDer::from_pem_slice(&read(key)?)
         .map_err(|e| TlsError::Pem(format!("{}: {e}", key.display())))?;
     Ok((chain, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_hex;
+
+    #[test]
+    fn serials_are_written_without_the_sign_byte() {
+        assert_eq!(serial_hex(&[0x00, 0x9a, 0x01]), "9a01");
+        assert_eq!(serial_hex(&[0x7f, 0x00]), "7f00");
+        assert_eq!(serial_hex(&[0x00]), "00");
+    }
 }
