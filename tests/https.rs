@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -232,7 +232,14 @@ fn https_status(node: &Node) -> Value {
 
 /// A node in `ns` whose public address is `https://NAME`, its https on `https`, its
 /// certificates from pebble (trusting the test CA for the directory).
-fn node_for(ns: &Netns, root: &Path, name: &str, https: &str, ca: &Path) -> Node {
+fn node_for(
+    ns: &Netns,
+    root: &Path,
+    name: &str,
+    https: &str,
+    ca: &Path,
+    library: &[PathBuf],
+) -> Node {
     // Top-level keys before the tables of BASE_CONFIG.
     let config = format!(
         "public_url = \"https://{name}\"\nhttps = \"{https}\"\n{BASE_CONFIG}\n[tls]\n\
@@ -240,7 +247,7 @@ fn node_for(ns: &Netns, root: &Path, name: &str, https: &str, ca: &Path) -> Node
         path(ca)
     );
     std::fs::create_dir_all(root).unwrap();
-    Node::start_in(ns, BOX_ADDR.parse().unwrap(), root, &[], &config)
+    Node::start_in(ns, BOX_ADDR.parse().unwrap(), root, library, &config)
 }
 
 #[test]
@@ -256,12 +263,15 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
     let ca = dir.join("ca.pem");
     let _pebble = start_pebble(&ca_ns, dir);
 
+    let lib = dir.join("library");
+    make_tagged_mp3(&lib.join("morning.mp3"), "Morning Show", "Radio Test", 10);
     let mut radio = node_for(
         &box_ns,
         &dir.join("radio"),
         "radio.test",
         &format!("{BOX_ADDR}:443"),
         &ca,
+        &[lib],
     );
     let mut refused = node_for(
         &box_ns,
@@ -269,8 +279,9 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
         "refused.test",
         &format!("{BOX_ADDR}:8443"),
         &ca,
+        &[],
     );
-    radio.wait_healthy(0);
+    radio.wait_healthy(1);
     refused.wait_healthy(0);
 
     // The first certificate.
@@ -389,6 +400,37 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
     )
     .unwrap();
     assert_eq!(code, 200, "the feed stays on plain http");
+
+    // Chromium over https: a secure context, the episode played through the service
+    // worker. It trusts the certificates by the key of pebble's intermediate.
+    let (code, intermediate) = curl(
+        &ca_ns,
+        &[
+            "--cacert",
+            path(&ca),
+            &format!("https://{CA_ADDR}:15000/intermediates/0"),
+        ],
+    )
+    .expect("pebble's intermediate");
+    assert_eq!(code, 200);
+    std::fs::write(dir.join("intermediate.pem"), intermediate).unwrap();
+    let spki = run(Command::new("sh").current_dir(dir).args([
+        "-c",
+        "openssl x509 -in intermediate.pem -pubkey -noout | openssl pkey -pubin -outform der \
+         | openssl dgst -sha256 -binary | base64",
+    ]));
+    let out = run_node(
+        ca_ns.command("node"),
+        "https_listen.mjs",
+        &[
+            "--base=https://radio.test".into(),
+            "--title=Morning Show".into(),
+            format!("--spki={}", spki.trim()),
+            format!("--map=MAP radio.test {BOX_ADDR}"),
+        ],
+        Duration::from_secs(110),
+    );
+    assert!(out.contains("ok"), "{out}");
 
     // The refused challenge: said on the config page and in the JSON status; plain http
     // still serves the pages (no redirect, no certificate).
