@@ -310,21 +310,14 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         "uploads",
         adopt_uploads(station.clone(), library.clone(), shutdown.clone()),
     );
-    if let Some((listener, tls)) = https {
-        tasks.spawn(
-            "https",
-            web::serve_https(
-                listener,
-                state.clone(),
-                tls.server_config(),
-                shutdown.clone(),
-            ),
-        );
+    let https = https.map(|(listener, tls)| {
+        let config = tls.server_config();
         tasks.spawn("certificate", tls.run(shutdown.clone()));
-    }
+        (listener, config)
+    });
     // Not one of `tasks`: its result is the node's, and it gets its own drain below.
     let web = tokio::spawn(
-        web::serve(listener, state, shutdown.clone())
+        web::serve(listener, https, state, shutdown.clone())
             .instrument(tracing::info_span!("task", name = "web")),
     );
     // The listener is bound and the server task spawned: connections from now on are

@@ -165,40 +165,45 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves plain http until `shutdown`, then lets open requests finish. The limits are
-/// `[web]`'s, the connection cap checked against the open-files limit (see `server`).
+/// Serves plain http, and https when `https` gives its listener and TLS settings (see
+/// [`crate::tls`]), until `shutdown`, then lets open requests finish. Both count against the
+/// same limits, `[web]`'s, the connection cap checked against the open-files limit (see
+/// `server`).
 pub async fn serve(
     listener: TcpListener,
+    https: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let scheme = server::Scheme::Http {
-        https: state.tls.clone(),
-    };
-    serve_as(listener, state, scheme, shutdown).await
-}
-
-/// Serves the same over https with `config` (see [`crate::tls`]), under the same limits.
-pub async fn serve_https(
-    listener: TcpListener,
-    state: AppState,
-    config: Arc<rustls::ServerConfig>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    serve_as(listener, state, server::Scheme::Https(config), shutdown).await
-}
-
-async fn serve_as(
-    listener: TcpListener,
-    state: AppState,
-    scheme: server::Scheme,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let limits = server::Limits::new(
+    let caps = server::Caps::new(server::Limits::new(
         &state.station.settings().web,
         crate::system::limits::open_files(),
+    ));
+    let plain = server::Scheme::Http {
+        https: state.tls.clone(),
+    };
+    let router = router(state);
+    let http = server::run(
+        listener,
+        router.clone(),
+        caps.clone(),
+        plain,
+        shutdown.clone(),
     );
-    server::run(listener, router(state), limits, scheme, shutdown).await
+    match https {
+        None => http.await,
+        Some((listener, config)) => {
+            let https = server::run(
+                listener,
+                router,
+                caps,
+                server::Scheme::Https(config),
+                shutdown,
+            );
+            let (a, b) = tokio::join!(http, https);
+            a.and(b)
+        }
+    }
 }
 
 /// The client's address: the socket's peer, or with `web.trust_forwarded_for` the last

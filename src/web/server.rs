@@ -135,16 +135,32 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// The caps and limits every listener counts against together (http and https): one
+/// client holds the same share whichever it uses, and the open-files budget is shared.
+#[derive(Clone)]
+pub struct Caps {
+    gate: Arc<Gate>,
+    limits: Arc<Limits>,
+}
+
+impl Caps {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            gate: Arc::new(Gate::new(limits.max_connections, limits.max_per_address)),
+            limits: Arc::new(limits),
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown`, then lets open requests finish.
 pub async fn run(
     listener: TcpListener,
     router: Router,
-    limits: Limits,
+    caps: Caps,
     scheme: Scheme,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let gate = Arc::new(Gate::new(limits.max_connections, limits.max_per_address));
-    let limits = Arc::new(limits);
+    let Caps { gate, limits } = caps;
     // Every connection task holds a receiver; the sender sees them all gone at the end.
     let (all_done, done) = watch::channel(());
     let mut last_warning: Option<Instant> = None;
