@@ -327,6 +327,15 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
     let (code, health) = https("/api/health", &[]);
     assert_eq!(code, 200);
     assert!(health.contains("\"https\""));
+    // Torrents and magnets list the wss tracker for browsers.
+    let (code, library) = https("/api/library", &[]);
+    assert_eq!(code, 200);
+    let library: Value = serde_json::from_str(&library).unwrap();
+    let magnet = library[0]["magnet"].as_str().unwrap_or_default();
+    assert!(
+        magnet.contains("tr=wss%3A%2F%2Fradio.test%2Fannounce"),
+        "{magnet}"
+    );
     // Cookies set over https are Secure.
     let (_, headers) = https("/lang?to=en&back=/", &["-D", "-", "-o", "/dev/null"]);
     let cookie = headers
