@@ -333,7 +333,7 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
     let library: Value = serde_json::from_str(&library).unwrap();
     let magnet = library[0]["magnet"].as_str().unwrap_or_default();
     assert!(
-        magnet.contains("tr=wss%3A%2F%2Fradio.test%2Fannounce"),
+        magnet.contains("tr=wss%3A%2F%2Fradio%2Etest%2Fannounce"),
         "{magnet}"
     );
     // Cookies set over https are Secure.
