@@ -9,6 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need taskset util-linux
 need wrk wrk
 need openssl openssl
+need ffmpeg ffmpeg
+need chromium chromium
 
 if [ -n "${NODE_BIN:-}" ]; then BIN="$NODE_BIN"; else build; fi
 make_work tls
