@@ -11,6 +11,9 @@ have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 have_cmd aria2c || need+=(aria2)
 have_cmd transmission-cli || need+=(transmission-cli)
+# tests/https.rs: Let's Encrypt's ACME test server, and openssl for its test CA.
+have_cmd pebble || need+=(pebble)
+have_cmd openssl || need+=(openssl)
 { have_cmd ffmpeg && have_cmd ffprobe; } || need+=(ffmpeg)
 have_cmd pkg-config || need+=(pkg-config)
 have_pkg libssl-dev || need+=(libssl-dev)

@@ -17,6 +17,9 @@ use crate::{
 };
 
 pub mod operator;
+pub mod tls;
+
+pub use tls::{Certificate, TlsConfig};
 
 /// A setting that cannot be used, with the key it came from and what to do about it.
 ///
@@ -133,6 +136,9 @@ pub struct Config {
     pub library: Vec<PathBuf>,
     /// Web pages, JSON API, web seed and HTTP tracker.
     pub http: String,
+    /// The same pages, API and tracker over https (and wss), when `[tls]` gives a
+    /// certificate: `public_url` an `https://` address, or certificate files.
+    pub https: String,
     /// BitTorrent TCP port.
     pub peer_port: u16,
     /// UDP tracker (BEP 15) address.
@@ -155,6 +161,7 @@ pub struct Config {
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
     pub federation: FederationConfig,
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -163,6 +170,7 @@ impl Default for Config {
             data_dir: "/var/lib/streamp2p".into(),
             library: Vec::new(),
             http: "0.0.0.0:80".into(),
+            https: "0.0.0.0:443".into(),
             peer_port: 6881,
             udp_tracker: "0.0.0.0:6969".into(),
             stun: "0.0.0.0:3478".into(),
@@ -178,6 +186,7 @@ impl Default for Config {
             webtorrent: WebTorrentConfig::default(),
             admin: AdminConfig::default(),
             federation: FederationConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -576,6 +585,9 @@ pub struct Overrides {
     /// HTTP address for pages, API, web seed and tracker.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// HTTPS address (used when public_url is https:// or certificate files are set).
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<String>,
     /// BitTorrent TCP port.
     #[arg(long, value_name = "N")]
     pub peer_port: Option<u16>,
@@ -599,6 +611,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub library: Vec<PathBuf>,
     pub http: SocketAddr,
+    /// The https listener and its certificate; `None` when https is off.
+    pub https: Option<(SocketAddr, Certificate)>,
     pub peer_port: u16,
     pub udp_tracker: SocketAddr,
     /// Where the box answers STUN; `None` when off.
@@ -680,6 +694,9 @@ impl Config {
         if let Some(h) = o.http {
             self.http = h;
         }
+        if let Some(h) = o.https {
+            self.https = h;
+        }
         if let Some(p) = o.peer_port {
             self.peer_port = p;
         }
@@ -731,6 +748,10 @@ impl Config {
                     msg!("admin-config-public-url-fix"),
                 ))
             }
+        };
+        let https = match self.tls.certificate(public_url.as_deref())? {
+            Some(cert) => Some((parse_addr("https", &self.https)?, cert)),
+            None => None,
         };
         for t in &self.swarm.trackers {
             if !(t.starts_with("http://") || t.starts_with("https://") || t.starts_with("udp://")) {
@@ -914,6 +935,7 @@ impl Config {
             data_dir: self.data_dir,
             library: self.library,
             http,
+            https,
             peer_port: self.peer_port,
             udp_tracker,
             stun,

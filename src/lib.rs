@@ -10,7 +10,8 @@
 //!   trackers (the node's own first).
 //! - `federation` follows other stations' nodes: checks their signed catalogs, mirrors
 //!   their episodes into a library root, and publishes this station's catalog.
-//! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages.
+//! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages, over
+//!   http and (with a certificate from `tls`: files, or ACME) https.
 //! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
 //! - `system` tells systemd when the node serves, that it is alive, and that it stops; it
 //!   names and watches the node's tasks (one that panics stops the node).
@@ -29,6 +30,7 @@ pub mod store;
 pub mod stun;
 pub mod swarm;
 pub mod system;
+pub mod tls;
 pub mod tracker;
 pub mod web;
 pub mod webtorrent;

@@ -6,6 +6,7 @@
 
 use std::{
     io::ErrorKind,
+    net::SocketAddr,
     sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
@@ -34,6 +35,7 @@ use crate::{
         portmap::{Mapping, PortMapStatus, PortMapper, Protocol, Purpose},
         TaskPanicked, Tasks,
     },
+    tls::Tls,
     tracker::{
         udp::{self, UdpTracker},
         ws::Hub,
@@ -68,28 +70,43 @@ pub enum NodeError {
     TaskPanicked(#[from] TaskPanicked),
 }
 
-/// Binds `addr` for the web server, turning the usual failures into config errors.
-fn bind_http(settings: &Settings) -> Result<TcpListener, ConfigError> {
-    web::listen(settings.http).map_err(|e| {
-        let addr = settings.http;
-        match e.kind() {
-            ErrorKind::AddrInUse => ConfigError::new(
-                "http",
-                format!("{addr} is already in use"),
-                "stop the program using it or choose another address with --http",
-            ),
-            ErrorKind::PermissionDenied => ConfigError::new(
-                "http",
-                format!("no permission to listen on {addr}"),
-                "run as a service with CAP_NET_BIND_SERVICE, or use a port above 1023",
-            ),
-            _ => ConfigError::new(
-                "http",
-                format!("cannot listen on {addr}: {e}"),
-                "use an address of this machine, such as 0.0.0.0:80",
-            ),
-        }
+/// Binds `addr` for the web server (`key` is `http` or `https`, the setting and the flag),
+/// turning the usual failures into config errors.
+fn bind_web(key: &str, addr: SocketAddr) -> Result<TcpListener, ConfigError> {
+    web::listen(addr).map_err(|e| match e.kind() {
+        ErrorKind::AddrInUse => ConfigError::new(
+            key,
+            format!("{addr} is already in use"),
+            format!("stop the program using it or choose another address with --{key}"),
+        ),
+        ErrorKind::PermissionDenied => ConfigError::new(
+            key,
+            format!("no permission to listen on {addr}"),
+            "run as a service with CAP_NET_BIND_SERVICE, or use a port above 1023",
+        ),
+        _ => ConfigError::new(
+            key,
+            format!("cannot listen on {addr}: {e}"),
+            "use an address of this machine, such as 0.0.0.0:80 (http) or 0.0.0.0:443 (https)",
+        ),
     })
+}
+
+/// The https listener and its certificate side, when https is on.
+fn https(settings: &Settings) -> Result<Option<(TcpListener, Tls)>, ConfigError> {
+    let Some((addr, certificate)) = &settings.https else {
+        return Ok(None);
+    };
+    let listener = bind_web("https", *addr)?;
+    let tls = Tls::new(certificate, &settings.data_dir).map_err(|e| {
+        ConfigError::new(
+            "tls",
+            e.to_string(),
+            "give a PEM certificate chain and its key (tls.cert_file, tls.key_file), or a PEM \
+             root in tls.acme_ca_file",
+        )
+    })?;
+    Ok(Some((listener, tls)))
 }
 
 /// librqbit binds its own listener; check first that the port is free, so a clash is
@@ -178,7 +195,8 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     let services = shutdown.child_token();
     let outer = shutdown;
     let shutdown = services;
-    let listener = bind_http(&settings)?;
+    let listener = bind_web("http", settings.http)?;
+    let https = https(&settings)?;
     let udp_socket = udp::bind(settings.udp_tracker).await?;
     let stun_socket = match settings.stun {
         Some(addr) => Some(stun::bind(addr).await?),
@@ -309,6 +327,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         federation,
         claim_gate: web::claim_gate(),
         port_mapping,
+        tls: https.as_ref().map(|(_, tls)| tls.status()),
         started,
     };
     tasks.spawn("history", state.sources().run_history(shutdown.clone()));
@@ -316,9 +335,14 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         "uploads",
         adopt_uploads(station.clone(), library.clone(), shutdown.clone()),
     );
+    let https = https.map(|(listener, tls)| {
+        let config = tls.server_config();
+        tasks.spawn("certificate", tls.run(shutdown.clone()));
+        (listener, config)
+    });
     // Not one of `tasks`: its result is the node's, and it gets its own drain below.
     let web = tokio::spawn(
-        web::serve(listener, state, shutdown.clone())
+        web::serve(listener, https, state, shutdown.clone())
             .instrument(tracing::info_span!("task", name = "web")),
     );
     // The listener is bound and the server task spawned: connections from now on are
@@ -330,6 +354,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     }
     tracing::info!(
         http = %settings.http,
+        https = ?settings.https.as_ref().map(|(a, _)| a),
         udp_tracker = %settings.udp_tracker,
         stun = ?settings.stun,
         library = ?settings.library,
@@ -396,7 +421,6 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
 
 /// Every port the node listens on that the internet should reach, for the router. A
 /// listener on loopback only is not meant to be reached from anywhere and is left out.
-/// (The https listener and the STUN server add theirs here.)
 pub fn port_mappings(settings: &Settings) -> Vec<Mapping> {
     let mut list = Vec::new();
     let mut add = |protocol, port: u16, what| {
@@ -422,6 +446,13 @@ pub fn port_mappings(settings: &Settings) -> Vec<Mapping> {
     }
     if !settings.http.ip().is_loopback() {
         add(Protocol::Tcp, settings.http.port(), Purpose::Web);
+    }
+    if let Some((https, _)) = settings
+        .https
+        .as_ref()
+        .filter(|(a, _)| !a.ip().is_loopback())
+    {
+        add(Protocol::Tcp, https.port(), Purpose::Https);
     }
     // Browsers on the internet learn their own public address from the box's STUN.
     if let Some(stun) = settings.stun.filter(|a| !a.ip().is_loopback()) {

@@ -33,6 +33,7 @@ use crate::{
         portmap::PortMapStatus,
         process::{self, Usage},
     },
+    tls::{TlsStatus, TlsWatch},
     tracker::{Tracker, TrackerStats},
     webtorrent::{WebTorrent, WebTorrentStats},
 };
@@ -55,6 +56,8 @@ pub struct Sources {
     pub federation: Arc<Federation>,
     /// The ports on the home router; `None` when port mapping is off.
     pub port_mapping: Option<tokio::sync::watch::Receiver<PortMapStatus>>,
+    /// The https side; `None` when https is off.
+    pub tls: Option<TlsWatch>,
     pub started: Instant,
 }
 
@@ -104,6 +107,8 @@ pub struct NodeStatus {
     pub process: Option<Usage>,
     /// None when port mapping is off.
     pub port_mapping: Option<PortMapStatus>,
+    /// The certificate and its last problem; None when https is off.
+    pub https: Option<TlsStatus>,
 }
 
 impl Sources {
@@ -150,6 +155,7 @@ impl Sources {
             tracker: self.tracker.stats(),
             process: process::usage(),
             port_mapping: self.port_mapping.as_ref().map(|s| s.borrow().clone()),
+            https: self.tls.as_ref().map(|t| t.borrow().clone()),
         }
     }
 

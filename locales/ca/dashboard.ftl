@@ -236,3 +236,17 @@ dash-reach-what-udp-tracker = punt de trobada dels programes BitTorrent
 dash-reach-what-web = pàgines i episodis
 dash-reach-what-https = pàgines segures
 dash-reach-what-stun = perquè els oients es trobin entre ells
+# El cadenat del navegador (https): el certificat que la caixa demana i renova sola.
+dash-https-title = Cadenat del navegador (https)
+dash-https-valid = Data de caducitat del certificat del cadenat: { $date }.
+dash-https-renews = La caixa el renova sola abans que caduqui.
+dash-https-files = És el certificat dels fitxers posats a la configuració: canvia'ls abans d'aquesta data.
+dash-https-expired = El certificat del cadenat ha caducat ({ $date }).
+dash-https-waiting = La caixa està demanant el certificat del cadenat per a { $name }. Mentrestant, la ràdio funciona sense cadenat.
+dash-https-problem-challenge = El servei de certificats no ha pogut arribar a la caixa amb el nom { $name }. Comprova que aquest nom porta a l'adreça d'internet de casa teva i que el router deixa passar cap a la caixa els ports 80 i 443.
+dash-https-problem-unreachable = La caixa no aconsegueix parlar amb el servei de certificats. Comprova que la caixa té internet.
+dash-https-problem-refused = El servei de certificats no ha donat el certificat de moment (per exemple, perquè s'ha demanat massa vegades).
+dash-https-problem-storage = La caixa no ha pogut llegir o desar el certificat a la seva memòria.
+dash-https-problem-bad = El certificat no es pot fer servir: està malmès o no és d'un tipus que la caixa entengui.
+dash-https-retry = La caixa ho tornarà a provar sola. Mentrestant, la ràdio continua funcionant sense cadenat.
+dash-https-detail = Detall tècnic (per a qui t'ajudi)

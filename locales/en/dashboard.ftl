@@ -236,3 +236,17 @@ dash-reach-what-udp-tracker = meeting point for BitTorrent programs
 dash-reach-what-web = pages and episodes
 dash-reach-what-https = secure pages
 dash-reach-what-stun = so listeners can find each other
+# The browser's padlock (https): the certificate the box asks for and renews by itself.
+dash-https-title = Browser padlock (https)
+dash-https-valid = The padlock certificate is good until { $date }.
+dash-https-renews = The box renews it by itself before it runs out.
+dash-https-files = This is the certificate from the files named in the configuration: replace them before that date.
+dash-https-expired = The padlock certificate ran out on { $date }.
+dash-https-waiting = The box is asking for the padlock certificate for { $name }. Meanwhile the radio works without the padlock.
+dash-https-problem-challenge = The certificate service could not reach the box under the name { $name }. Check that this name leads to your home's internet address and that your router lets ports 80 and 443 through to the box.
+dash-https-problem-unreachable = The box cannot reach the certificate service. Check that the box has internet.
+dash-https-problem-refused = The certificate service has not given the certificate for now (for example because it was asked for too many times).
+dash-https-problem-storage = The box could not read or save the certificate in its memory.
+dash-https-problem-bad = The certificate cannot be used: it is damaged or of a kind the box does not understand.
+dash-https-retry = The box will try again by itself. Meanwhile the radio keeps working without the padlock.
+dash-https-detail = Technical detail (for whoever helps you)

@@ -236,3 +236,17 @@ dash-reach-what-udp-tracker = punto de encuentro de los programas BitTorrent
 dash-reach-what-web = páginas y episodios
 dash-reach-what-https = páginas seguras
 dash-reach-what-stun = para que los oyentes se encuentren entre sí
+# El candado del navegador (https): el certificado que la caja pide y renueva sola.
+dash-https-title = Candado del navegador (https)
+dash-https-valid = El certificado del candado vale hasta el { $date }.
+dash-https-renews = La caja lo renueva sola antes de que caduque.
+dash-https-files = Es el certificado de los archivos puestos en la configuración: cámbialos antes de esa fecha.
+dash-https-expired = El certificado del candado caducó el { $date }.
+dash-https-waiting = La caja está pidiendo el certificado del candado para { $name }. Mientras tanto, la radio funciona sin candado.
+dash-https-problem-challenge = El servicio de certificados no ha podido llegar a la caja con el nombre { $name }. Comprueba que ese nombre lleva a la dirección de internet de tu casa y que tu router deja pasar hacia la caja los puertos 80 y 443.
+dash-https-problem-unreachable = La caja no consigue hablar con el servicio de certificados. Comprueba que la caja tiene internet.
+dash-https-problem-refused = El servicio de certificados no ha dado el certificado por ahora (por ejemplo, porque se ha pedido demasiadas veces).
+dash-https-problem-storage = La caja no ha podido leer o guardar el certificado en su memoria.
+dash-https-problem-bad = El certificado no se puede usar: está dañado o no es de un tipo que la caja entienda.
+dash-https-retry = La caja lo volverá a intentar sola. Mientras tanto, la radio sigue funcionando sin candado.
+dash-https-detail = Detalle técnico (para quien te ayude)

@@ -236,3 +236,17 @@ dash-reach-what-udp-tracker = BitTorrent programen topagunea
 dash-reach-what-web = orriak eta atalak
 dash-reach-what-https = orri seguruak
 dash-reach-what-stun = entzuleek elkar aurki dezaten
+# Nabigatzailearen giltzarrapoa (https): kutxak berak eskatu eta berritzen duen ziurtagiria.
+dash-https-title = Nabigatzailearen giltzarrapoa (https)
+dash-https-valid = Giltzarrapoaren ziurtagiriaren iraungitze-data: { $date }.
+dash-https-renews = Kutxak berak berritzen du iraungi aurretik.
+dash-https-files = Konfigurazioan jarritako fitxategietako ziurtagiria da: aldatu itzazu data hori baino lehen.
+dash-https-expired = Giltzarrapoaren ziurtagiria iraungita dago ({ $date }).
+dash-https-waiting = Kutxa { $name } izenerako giltzarrapoaren ziurtagiria eskatzen ari da. Bitartean, irratiak giltzarraporik gabe funtzionatzen du.
+dash-https-problem-challenge = Ziurtagirien zerbitzua ezin izan da kutxara iritsi { $name } izenarekin. Egiaztatu izen horrek zure etxeko interneteko helbidera eramaten duela eta zure routerrak 80 eta 443 atakak kutxara pasatzen uzten dituela.
+dash-https-problem-unreachable = Kutxak ezin du ziurtagirien zerbitzuarekin hitz egin. Egiaztatu kutxak internet duela.
+dash-https-problem-refused = Ziurtagirien zerbitzuak ez du ziurtagiria eman oraingoz (adibidez, gehiegitan eskatu delako).
+dash-https-problem-storage = Kutxak ezin izan du ziurtagiria bere memorian irakurri edo gorde.
+dash-https-problem-bad = Ziurtagiria ezin da erabili: hondatuta dago edo kutxak ulertzen ez duen motakoa da.
+dash-https-retry = Kutxak berak saiatuko da berriro. Bitartean, irratiak giltzarraporik gabe jarraitzen du.
+dash-https-detail = Xehetasun teknikoa (laguntzen dizunarentzat)

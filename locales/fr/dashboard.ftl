@@ -236,3 +236,17 @@ dash-reach-what-udp-tracker = point de rencontre des logiciels BitTorrent
 dash-reach-what-web = pages et épisodes
 dash-reach-what-https = pages sécurisées
 dash-reach-what-stun = pour que les auditeurs se trouvent entre eux
+# Le cadenas du navigateur (https) : le certificat que le boîtier demande et renouvelle seul.
+dash-https-title = Cadenas du navigateur (https)
+dash-https-valid = Le certificat du cadenas est valable jusqu’au { $date }.
+dash-https-renews = Le boîtier le renouvelle seul avant qu’il n’expire.
+dash-https-files = C’est le certificat des fichiers indiqués dans la configuration : remplacez-les avant cette date.
+dash-https-expired = Le certificat du cadenas a expiré le { $date }.
+dash-https-waiting = Le boîtier demande le certificat du cadenas pour { $name }. En attendant, la radio fonctionne sans cadenas.
+dash-https-problem-challenge = Le service de certificats n’a pas pu joindre le boîtier sous le nom { $name }. Vérifiez que ce nom mène à l’adresse internet de votre domicile et que votre box laisse passer les ports 80 et 443 vers le boîtier.
+dash-https-problem-unreachable = Le boîtier n’arrive pas à joindre le service de certificats. Vérifiez que le boîtier a accès à internet.
+dash-https-problem-refused = Le service de certificats n’a pas délivré le certificat pour l’instant (par exemple parce qu’il a été demandé trop souvent).
+dash-https-problem-storage = Le boîtier n’a pas pu lire ou enregistrer le certificat dans sa mémoire.
+dash-https-problem-bad = Le certificat est inutilisable : il est abîmé ou d’un type que le boîtier ne comprend pas.
+dash-https-retry = Le boîtier réessaiera seul. En attendant, la radio continue de fonctionner sans cadenas.
+dash-https-detail = Détail technique (pour la personne qui vous aide)

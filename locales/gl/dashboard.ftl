@@ -236,3 +236,17 @@ dash-reach-what-udp-tracker = punto de encontro dos programas BitTorrent
 dash-reach-what-web = páxinas e episodios
 dash-reach-what-https = páxinas seguras
 dash-reach-what-stun = para que os oíntes se atopen entre si
+# O cadeado do navegador (https): o certificado que a caixa pide e renova soa.
+dash-https-title = Cadeado do navegador (https)
+dash-https-valid = O certificado do cadeado vale ata o { $date }.
+dash-https-renews = A caixa renóvao soa antes de que caduque.
+dash-https-files = É o certificado dos ficheiros postos na configuración: cámbiaos antes desa data.
+dash-https-expired = O certificado do cadeado caducou o { $date }.
+dash-https-waiting = A caixa está a pedir o certificado do cadeado para { $name }. Mentres tanto, a radio funciona sen cadeado.
+dash-https-problem-challenge = O servizo de certificados non puido chegar á caixa co nome { $name }. Comproba que ese nome leva ao enderezo de internet da túa casa e que o teu router deixa pasar cara á caixa os portos 80 e 443.
+dash-https-problem-unreachable = A caixa non consegue falar co servizo de certificados. Comproba que a caixa ten internet.
+dash-https-problem-refused = O servizo de certificados non deu o certificado polo de agora (por exemplo, porque se pediu demasiadas veces).
+dash-https-problem-storage = A caixa non puido ler ou gardar o certificado na súa memoria.
+dash-https-problem-bad = O certificado non se pode usar: está danado ou non é dun tipo que a caixa entenda.
+dash-https-retry = A caixa volverá intentalo soa. Mentres tanto, a radio segue funcionando sen cadeado.
+dash-https-detail = Detalle técnico (para quen te axude)

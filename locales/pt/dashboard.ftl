@@ -236,3 +236,17 @@ dash-reach-what-udp-tracker = ponto de encontro dos programas BitTorrent
 dash-reach-what-web = páginas e episódios
 dash-reach-what-https = páginas seguras
 dash-reach-what-stun = para os ouvintes se encontrarem uns aos outros
+# O cadeado do navegador (https): o certificado que a caixa pede e renova sozinha.
+dash-https-title = Cadeado do navegador (https)
+dash-https-valid = O certificado do cadeado é válido até { $date }.
+dash-https-renews = A caixa renova-o sozinha antes de expirar.
+dash-https-files = É o certificado dos ficheiros indicados na configuração: substitua-os antes dessa data.
+dash-https-expired = O certificado do cadeado expirou em { $date }.
+dash-https-waiting = A caixa está a pedir o certificado do cadeado para { $name }. Entretanto, a rádio funciona sem cadeado.
+dash-https-problem-challenge = O serviço de certificados não conseguiu chegar à caixa pelo nome { $name }. Verifique se esse nome leva ao endereço de internet da sua casa e se o seu router deixa passar para a caixa as portas 80 e 443.
+dash-https-problem-unreachable = A caixa não consegue falar com o serviço de certificados. Verifique se a caixa tem internet.
+dash-https-problem-refused = O serviço de certificados não deu o certificado por agora (por exemplo, por ter sido pedido demasiadas vezes).
+dash-https-problem-storage = A caixa não conseguiu ler ou guardar o certificado na sua memória.
+dash-https-problem-bad = O certificado não pode ser usado: está danificado ou não é de um tipo que a caixa entenda.
+dash-https-retry = A caixa vai tentar de novo sozinha. Entretanto, a rádio continua a funcionar sem cadeado.
+dash-https-detail = Pormenor técnico (para quem o ajudar)

@@ -47,6 +47,9 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
             "trackers_connected": webtorrent.map(|w| w.trackers_connected),
         },
         "port_mapping": port_mapping(st.port_mapping.as_ref()),
+        // null when https is off: the certificate's dates and serial, the last problem
+        // getting one (kind and the service's words), certificates issued since start.
+        "https": st.https,
     }))
 }
 
@@ -148,10 +151,15 @@ pub fn trackers(app: &AppState, base: &str) -> Vec<String> {
     health::order(all, keep, &app.federation.health.stats())
 }
 
-/// The node's own trackers as seen from `base`: HTTP, and UDP on the same host.
+/// The node's own trackers as seen from `base`: HTTP, UDP on the same host, and over https
+/// the WebSocket tracker for browsers (a page on https may only open `wss://`).
 fn own_trackers(base: &str, udp_port: u16) -> Vec<String> {
+    let wss = base
+        .strip_prefix("https://")
+        .map(|rest| format!("wss://{rest}/announce"));
     std::iter::once(format!("{base}/announce"))
         .chain(udp_tracker_url(base, udp_port))
+        .chain(wss)
         .collect()
 }
 
@@ -206,7 +214,20 @@ pub async fn tracker(State(app): State<AppState>) -> Json<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::udp_tracker_url;
+    use super::{own_trackers, udp_tracker_url};
+
+    #[test]
+    fn over_https_browsers_get_the_wss_tracker() {
+        assert_eq!(
+            own_trackers("https://radio.example.org", 6969),
+            [
+                "https://radio.example.org/announce",
+                "udp://radio.example.org:6969/announce",
+                "wss://radio.example.org/announce",
+            ]
+        );
+        assert_eq!(own_trackers("http://radio.local:8080", 6969).len(), 2);
+    }
 
     #[test]
     fn udp_url_takes_the_host_of_the_base() {

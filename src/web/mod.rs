@@ -14,6 +14,7 @@ pub use federation::claim_gate;
 mod feed;
 mod files;
 mod guide;
+mod https;
 mod icon;
 pub mod lang;
 mod live;
@@ -46,6 +47,7 @@ use crate::{
     status::{NodeStatus, Sources},
     swarm::Swarm,
     system::portmap::PortMapStatus,
+    tls::TlsWatch,
     tracker::{ws::Hub, Tracker},
     webtorrent::WebTorrent,
 };
@@ -68,6 +70,8 @@ pub struct AppState {
     pub claim_gate: Arc<tokio::sync::Semaphore>,
     /// The ports on the home router; `None` when `swarm.port_mapping` is off.
     pub port_mapping: Option<tokio::sync::watch::Receiver<PortMapStatus>>,
+    /// The https side's certificate and problems; `None` when https is off.
+    pub tls: Option<TlsWatch>,
     pub started: Instant,
 }
 
@@ -84,6 +88,7 @@ impl AppState {
             webtorrent: self.webtorrent.clone(),
             federation: self.federation.clone(),
             port_mapping: self.port_mapping.clone(),
+            tls: self.tls.clone(),
             started: self.started,
         }
     }
@@ -94,11 +99,17 @@ impl AppState {
     }
 }
 
-/// Both ends of a connection: the tracker lists the node at the address the client used.
+/// Both ends of a connection (the tracker lists the node at the address the client used)
+/// and how it is carried.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
     pub remote: SocketAddr,
     pub local: SocketAddr,
+    /// Over TLS (the https listener).
+    pub secure: bool,
+    /// The https listener has a certificate (always true when `secure`): links may point
+    /// there, and pages asked for by the public name move there.
+    pub https_ready: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -147,21 +158,53 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outside the language layer, so error pages written there are compressed too.
         .layer(compress::layer())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            https::pages_to_https,
+        ))
+        .layer(axum::middleware::from_fn(https::secure_cookies))
         .with_state(state)
 }
 
-/// Serves until `shutdown`, then lets open requests finish. The limits are `[web]`'s, the
-/// connection cap checked against the open-files limit (see `server`).
+/// Serves plain http, and https when `https` gives its listener and TLS settings (see
+/// [`crate::tls`]), until `shutdown`, then lets open requests finish. Both count against the
+/// same limits, `[web]`'s, the connection cap checked against the open-files limit (see
+/// `server`).
 pub async fn serve(
     listener: TcpListener,
+    https: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let limits = server::Limits::new(
+    let caps = server::Caps::new(server::Limits::new(
         &state.station.settings().web,
         crate::system::limits::open_files(),
+    ));
+    let plain = server::Scheme::Http {
+        https: state.tls.clone(),
+    };
+    let router = router(state);
+    let http = server::run(
+        listener,
+        router.clone(),
+        caps.clone(),
+        plain,
+        shutdown.clone(),
     );
-    server::run(listener, router(state), limits, shutdown).await
+    match https {
+        None => http.await,
+        Some((listener, config)) => {
+            let https = server::run(
+                listener,
+                router,
+                caps,
+                server::Scheme::Https(config),
+                shutdown,
+            );
+            let (a, b) = tokio::join!(http, https);
+            a.and(b)
+        }
+    }
 }
 
 /// The client's address: the socket's peer, or with `web.trust_forwarded_for` the last
@@ -177,11 +220,17 @@ pub fn client_ip(app: &AppState, conn: &ConnInfo, headers: &HeaderMap) -> std::n
 }
 
 /// The base URL for links in replies: the configured public address, or the `Host` the
-/// client used (so links work from the LAN and from the box's own name alike).
+/// client used (so links work from the LAN and from the box's own name alike), with the
+/// scheme the client used. An https public address waiting for its certificate is given
+/// as http, so the links work meanwhile.
 pub fn base_url(settings: &Settings, headers: &HeaderMap, conn: &ConnInfo) -> String {
     if let Some(u) = &settings.public_url {
-        return u.clone();
+        return match u.strip_prefix("https://") {
+            Some(rest) if !conn.https_ready => format!("http://{rest}"),
+            _ => u.clone(),
+        };
     }
+    let scheme = if conn.secure { "https" } else { "http" };
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -191,8 +240,8 @@ pub fn base_url(settings: &Settings, headers: &HeaderMap, conn: &ConnInfo) -> St
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         });
     match host {
-        Some(h) => format!("http://{h}"),
-        None => format!("http://{}", conn.local),
+        Some(h) => format!("{scheme}://{h}"),
+        None => format!("{scheme}://{}", conn.local),
     }
 }
 

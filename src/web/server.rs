@@ -13,6 +13,11 @@
 //!
 //! A WebSocket keeps its address's slot until the socket closes; its own idle rule is the
 //! tracker's (`tracker.ws_idle_secs`).
+//!
+//! The https listener is the same server with a TLS handshake first, under the same caps;
+//! the handshake must finish within `header_timeout_secs`. A TLS-ALPN-01 validation
+//! connection (the certificate service checking the box holds its name) ends after the
+//! handshake.
 
 use std::{
     collections::HashMap,
@@ -48,7 +53,20 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use super::ConnInfo;
-use crate::config::WebConfig;
+use crate::{
+    config::WebConfig,
+    tls::{TlsWatch, CHALLENGE_ALPN},
+};
+
+/// How a listener's connections are carried.
+#[derive(Clone)]
+pub enum Scheme {
+    /// Plain http; `https` is the https side's status when https is on (the pages move
+    /// there once it has a certificate).
+    Http { https: Option<TlsWatch> },
+    /// TLS with these settings, then http.
+    Https(Arc<rustls::ServerConfig>),
+}
 
 /// Pause after a failed accept: with no file descriptor left the same connection waits in
 /// the backlog, and retrying at once would spin.
@@ -117,15 +135,32 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// The caps and limits every listener counts against together (http and https): one
+/// client holds the same share whichever it uses, and the open-files budget is shared.
+#[derive(Clone)]
+pub struct Caps {
+    gate: Arc<Gate>,
+    limits: Arc<Limits>,
+}
+
+impl Caps {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            gate: Arc::new(Gate::new(limits.max_connections, limits.max_per_address)),
+            limits: Arc::new(limits),
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown`, then lets open requests finish.
 pub async fn run(
     listener: TcpListener,
     router: Router,
-    limits: Limits,
+    caps: Caps,
+    scheme: Scheme,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let gate = Arc::new(Gate::new(limits.max_connections, limits.max_per_address));
-    let limits = Arc::new(limits);
+    let Caps { gate, limits } = caps;
     // Every connection task holds a receiver; the sender sees them all gone at the end.
     let (all_done, done) = watch::channel(());
     let mut last_warning: Option<Instant> = None;
@@ -152,18 +187,35 @@ pub async fn run(
             tracing::debug!("TCP_NODELAY: {e}");
         }
         let local = stream.local_addr().unwrap_or(remote);
+        let (secure, https_ready, tls) = match &scheme {
+            Scheme::Http { https } => (false, https.as_ref().is_some_and(ready), None),
+            Scheme::Https(config) => (true, true, Some(config.clone())),
+        };
         let conn = Connection {
-            info: ConnInfo { remote, local },
+            info: ConnInfo {
+                remote,
+                local,
+                secure,
+                https_ready,
+            },
             router: router.clone(),
             gate: gate.clone(),
             limits: limits.clone(),
         };
-        tokio::spawn(conn.serve(stream, slot, shutdown.clone(), done.clone()));
+        tokio::spawn(conn.serve(stream, tls, slot, shutdown.clone(), done.clone()));
     }
     drop(listener);
     drop(done);
     all_done.closed().await;
     Ok(())
+}
+
+/// The https side has a certificate now.
+fn ready(https: &TlsWatch) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    https.borrow().ready(now)
 }
 
 /// Logs a failed accept, the "no file descriptor left" kind at most every 10 s.
@@ -202,15 +254,39 @@ impl Connection {
     async fn serve(
         self,
         stream: TcpStream,
+        tls: Option<Arc<rustls::ServerConfig>>,
         slot: Slot,
         shutdown: CancellationToken,
         _done: watch::Receiver<()>,
     ) {
         let activity = Arc::new(Activity::new(slot));
-        let io = TokioIo::new(Watched {
+        let io = Watched {
             io: stream,
             activity: activity.clone(),
-        });
+        };
+        let Some(config) = tls else {
+            return self.http(io, activity, shutdown).await;
+        };
+        let handshake = tokio_rustls::TlsAcceptor::from(config).accept(io);
+        let io = match tokio::time::timeout(self.limits.header_timeout, handshake).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(e)) => return tracing::debug!("TLS handshake: {e}"),
+            Err(_) => return,
+        };
+        if io.get_ref().1.alpn_protocol() == Some(CHALLENGE_ALPN) {
+            // A validation: the certificate it was shown is all it came for.
+            return;
+        }
+        self.http(io, activity, shutdown).await
+    }
+
+    /// Serves http on `io` (the socket, or TLS over it) until it closes, goes stale or the
+    /// server drains.
+    async fn http<S>(self, io: S, activity: Arc<Activity>, shutdown: CancellationToken)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(io);
         let (idle, send_timeout) = (self.limits.idle, self.limits.send_timeout);
         let header_timeout = self.limits.header_timeout;
         let this = Arc::new(self);

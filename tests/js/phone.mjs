@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-/** Returns the browser context and a `close` that also removes the profile. */
-export async function phone ({ autoplay = false } = {}) {
+/** Returns the browser context and a `close` that also removes the profile. `flags` are
+ * more Chromium flags (e.g. a test certificate's key to trust). */
+export async function phone ({ autoplay = false, flags = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'streamp2p-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -15,7 +16,8 @@ export async function phone ({ autoplay = false } = {}) {
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ...(autoplay ? ['--autoplay-policy=no-user-gesture-required'] : [])
+      ...(autoplay ? ['--autoplay-policy=no-user-gesture-required'] : []),
+      ...flags
     ],
     viewport: { width: 390, height: 844 },
     isMobile: true,

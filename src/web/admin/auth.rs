@@ -27,13 +27,12 @@ pub fn is_local(ip: IpAddr) -> bool {
     }
 }
 
-/// A `Set-Cookie` value: HttpOnly and SameSite=Strict always, Secure over HTTPS.
-/// `max_age` 0 deletes the cookie.
-pub fn cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> String {
+/// A `Set-Cookie` value: HttpOnly and SameSite=Strict always (Secure is added to every
+/// cookie set over https, see `web::https`). `max_age` 0 deletes the cookie.
+pub fn cookie(name: &str, value: &str, max_age: Duration) -> String {
     format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        max_age.as_secs(),
-        if secure { "; Secure" } else { "" }
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        max_age.as_secs()
     )
 }
 

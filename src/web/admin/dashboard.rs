@@ -19,6 +19,7 @@ use crate::{
     status::{Listeners, NodeStatus},
     system::portmap::PortMapStatus,
     t,
+    tls::TlsStatus,
     web::{
         api::{trackers, ItemView},
         AppState,
@@ -54,6 +55,8 @@ pub struct Dashboard<'a> {
     pub usb: Vec<PathBuf>,
     /// The ports on the home router; `None` when port mapping is off.
     pub reach: Option<PortMapStatus>,
+    /// The padlock's certificate and its last problem; `None` when https is off.
+    pub https: Option<TlsStatus>,
 }
 
 pub struct OnAir {
@@ -305,6 +308,7 @@ impl<'a> Dashboard<'a> {
             audio_choices,
             usb: usb_volumes(),
             reach: st.port_mapping.clone(),
+            https: st.https.clone(),
             settings,
         }
     }

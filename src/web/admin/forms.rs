@@ -43,23 +43,14 @@ pub struct PageQuery {
     pub done: String,
 }
 
-fn secure_cookies(app: &AppState) -> bool {
-    app.station
-        .settings()
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
-}
-
 /// A form shown before login carries a fresh token that must come back both as a field
 /// and as a cookie (double submit, checked by [`PreLogin`]).
-fn pre_login_form(app: &AppState, render: impl FnOnce(&str) -> Markup) -> Page {
+fn pre_login_form(render: impl FnOnce(&str) -> Markup) -> Page {
     let token = random_token();
     Page::new(render(&token)).with_cookie(auth::cookie(
         auth::FORM_COOKIE,
         &token,
         Duration::from_secs(3600),
-        secure_cookies(app),
     ))
 }
 
@@ -76,7 +67,7 @@ pub async fn page(
         // speaks it.
         let mut first = Settings::clone(&app.station.settings());
         first.station.language = tr.lang();
-        return Ok(pre_login_form(&app, |t| pages::setup(tr, &first, t, None)).into_response());
+        return Ok(pre_login_form(|t| pages::setup(tr, &first, t, None)).into_response());
     }
     Ok(match op {
         Some(op) => {
@@ -84,7 +75,7 @@ pub async fn page(
                 Dashboard::gather(tr, &app, &op.client.base, &op.session.csrf, &q.done, None).await;
             sections::dashboard(&d).into_response()
         }
-        None => pre_login_form(&app, |t| pages::login(tr, t, None)).into_response(),
+        None => pre_login_form(|t| pages::login(tr, t, None)).into_response(),
     })
 }
 
@@ -92,18 +83,10 @@ pub async fn page(
 fn logged_in(app: &AppState) -> Result<Response, AdminError> {
     let (token, _) = app.station.access.new_session()?;
     let r = Redirect::to("/admin").into_response();
-    let r = auth::set_cookie(
-        r,
-        &auth::cookie(
-            auth::SESSION_COOKIE,
-            &token,
-            SESSION_IDLE,
-            secure_cookies(app),
-        ),
-    );
+    let r = auth::set_cookie(r, &auth::cookie(auth::SESSION_COOKIE, &token, SESSION_IDLE));
     Ok(auth::set_cookie(
         r,
-        &auth::cookie(auth::FORM_COOKIE, "", Duration::ZERO, false),
+        &auth::cookie(auth::FORM_COOKIE, "", Duration::ZERO),
     ))
 }
 
@@ -121,9 +104,7 @@ pub async fn setup(
         if let Some(lang) = f.get("station_language").and_then(Lang::from_tag) {
             shown.station.language = lang;
         }
-        AdminError::Form(pre_login_form(&app, |t| {
-            pages::setup(tr, &shown, t, Some(&e))
-        }))
+        AdminError::Form(pre_login_form(|t| pages::setup(tr, &shown, t, Some(&e))))
     };
     let (password, repeat) = (
         f.get("password").unwrap_or(""),
@@ -169,7 +150,7 @@ pub async fn login(
         Ok(()) => logged_in(&app),
         Err(e @ (AccessError::Locked(_) | AccessError::Wrong)) => {
             let said = e.said().map(|m| tr.say(&m));
-            let page = pre_login_form(&app, |t| pages::login(tr, t, said.as_deref()));
+            let page = pre_login_form(|t| pages::login(tr, t, said.as_deref()));
             Err(match e {
                 AccessError::Locked(_) => AdminError::Locked(page),
                 _ => AdminError::WrongPassword(page),
@@ -187,12 +168,7 @@ pub async fn logout(
     app.station.access.end_session(&op.token)?;
     Ok(auth::set_cookie(
         Redirect::to("/admin").into_response(),
-        &auth::cookie(
-            auth::SESSION_COOKIE,
-            "",
-            Duration::ZERO,
-            secure_cookies(&app),
-        ),
+        &auth::cookie(auth::SESSION_COOKIE, "", Duration::ZERO),
     ))
 }
 

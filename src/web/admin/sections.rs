@@ -17,11 +17,12 @@ use crate::{
         FollowProblem, FollowStatus,
     },
     i18n::{
-        format::{ago, decimal, number, on_one_line, size, weekday},
+        format::{self, ago, decimal, number, on_one_line, size, weekday},
         Tr,
     },
     system::portmap::{PortMapStatus, PortState, PortStatus, Purpose, Refusal},
     t,
+    tls::{ProblemKind, Source, TlsStatus},
 };
 
 /// The dashboard: state at a glance, then publishing, sharing, episodes, the schedule,
@@ -61,6 +62,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
             (publish(tr, &d.csrf, d.settings.admin.max_upload_mb))
             (share(tr, &d.share))
             @if let Some(r) = &d.reach { (reach(tr, r)) }
+            @if let Some(https) = &d.https { (padlock(tr, https)) }
             (episodes(tr, &d.episodes, &csrf))
             (schedule(tr, &d.schedule, &csrf, d.err))
             (sisters(tr, &d.sisters, &csrf, d.err))
@@ -305,6 +307,55 @@ fn reach(tr: Tr, r: &PortMapStatus) -> Markup {
             }
             @if !searching && !no_router {
                 ul { @for d in &doors { li { (d) } } }
+            }
+        },
+    )
+}
+
+/// The https certificate: until when it is good, or what stops the box getting one, in
+/// plain words (the service's own, in English, folded away for whoever helps).
+fn padlock(tr: Tr, https: &TlsStatus) -> Markup {
+    let now = chrono::Utc::now().timestamp();
+    let day = |secs: i64| {
+        use chrono::Datelike as _;
+        let at = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+        let local: chrono::DateTime<chrono::Local> = at.into();
+        format::date(tr, local.year(), local.month(), local.day())
+    };
+    let name = https.domain.clone().unwrap_or_default();
+    section(
+        "https",
+        &t!(tr, "dash-https-title"),
+        html! {
+            @match &https.certificate {
+                Some(c) if c.not_after > now => {
+                    p { (t!(tr, "dash-https-valid", date = day(c.not_after))) }
+                    @match https.source {
+                        Source::Acme => p { (t!(tr, "dash-https-renews")) },
+                        Source::Files => p { (t!(tr, "dash-https-files")) },
+                    }
+                }
+                Some(c) => p { (t!(tr, "dash-https-expired", date = day(c.not_after))) },
+                None if https.problem.is_none() => p { (t!(tr, "dash-https-waiting", name = name.as_str())) },
+                None => {}
+            }
+            @if let Some(problem) = &https.problem {
+                div class="warnings" role="alert" {
+                    p {
+                        (match problem.kind {
+                            ProblemKind::ChallengeFailed => t!(tr, "dash-https-problem-challenge", name = name.as_str()),
+                            ProblemKind::Unreachable => t!(tr, "dash-https-problem-unreachable"),
+                            ProblemKind::Refused => t!(tr, "dash-https-problem-refused"),
+                            ProblemKind::Storage => t!(tr, "dash-https-problem-storage"),
+                            ProblemKind::BadCertificate => t!(tr, "dash-https-problem-bad"),
+                        })
+                    }
+                    p { (t!(tr, "dash-https-retry")) }
+                }
+                details {
+                    summary { (t!(tr, "dash-https-detail")) }
+                    p { code { (problem.detail) } }
+                }
             }
         },
     )
