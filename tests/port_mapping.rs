@@ -371,7 +371,7 @@ fn a_refused_port_is_reported_and_the_others_open() {
     assert!(page.contains(&format!("port {web}")), "{}", short(&page));
     // ... and what to do about it: which door to open by hand, towards which address.
     assert!(
-        page.contains(&format!("port forwarding")) && page.contains(&format!("(10.15.51.2): TCP {web}")),
+        page.contains("port forwarding") && page.contains(&format!("(10.15.51.2): TCP {web}")),
         "{}",
         short(&page)
     );
@@ -396,7 +396,11 @@ fn a_refused_port_is_reported_and_the_others_open() {
     assert!(out.contains("port forwarding"), "{out}");
     for lang in ["es", "en"] {
         let shot = shots.join(format!("reach-{lang}.png"));
-        assert!(fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false), "{}", shot.display());
+        assert!(
+            fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false),
+            "{}",
+            shot.display()
+        );
         if let Ok(keep) = std::env::var("REACH_SHOTS") {
             let _ = fs::copy(&shot, Path::new(&keep).join(format!("reach-{lang}.png")));
         }
@@ -452,7 +456,11 @@ fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
             .unwrap_or_else(|| panic!("no lease for {proto} {port}: {leases:?}"));
         assert!(lease.4.starts_with("PCP"), "{lease:?}");
         let p = port_entry(&health, proto, *port).unwrap();
-        assert_eq!(p["external_port"].as_u64(), Some(lease.1 as u64), "{p} {lease:?}");
+        assert_eq!(
+            p["external_port"].as_u64(),
+            Some(lease.1 as u64),
+            "{p} {lease:?}"
+        );
         assert!(
             redirects.contains(&format!("dnat ip to 10.15.52.2:{port}")),
             "no DNAT for {proto} {port}: {redirects}"
@@ -462,8 +470,16 @@ fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
 
     // Stopped (SIGTERM): every mapping removed, the PCP way it was made.
     assert!(node.stop().success());
-    assert!(router.leases().is_empty(), "left on the router: {:?}", router.leases());
-    assert!(!router.redirects().contains("dnat"), "{}", router.redirects());
+    assert!(
+        router.leases().is_empty(),
+        "left on the router: {:?}",
+        router.leases()
+    );
+    assert!(
+        !router.redirects().contains("dnat"),
+        "{}",
+        router.redirects()
+    );
 }
 
 #[test]
@@ -516,8 +532,14 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
     assert!(moved != 0 && moved != web, "{p}");
     // The router forwards the other port to the node's web port, and keeps the device's.
     let held = listed(&node_ns);
-    assert!(held.contains(&("TCP".into(), moved, format!("10.15.53.2:{web}"))), "{held:?}");
-    assert!(held.contains(&("TCP".into(), web, format!("10.15.53.3:{web}"))), "{held:?}");
+    assert!(
+        held.contains(&("TCP".into(), moved, format!("10.15.53.2:{web}"))),
+        "{held:?}"
+    );
+    assert!(
+        held.contains(&("TCP".into(), web, format!("10.15.53.3:{web}"))),
+        "{held:?}"
+    );
     assert_eq!(held.len(), 5, "{held:?}");
     // The dashboard gives the number the internet uses.
     let mut op = Operator::new(&node);
@@ -533,14 +555,18 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
     // Renewal: every one of the node's leases is pushed further by the node itself (at
     // half of 30 s), on the same external ports, while the router keeps forwarding.
     let mine = |r: &Router| -> Vec<(String, u16, String, u64, String)> {
-        r.leases().into_iter().filter(|l| l.2.starts_with("10.15.53.2:")).collect()
+        r.leases()
+            .into_iter()
+            .filter(|l| l.2.starts_with("10.15.53.2:"))
+            .collect()
     };
     let first = mine(&router);
     assert_eq!(first.len(), 4, "{first:?}");
     let renewed = node.wait_until("every lease renewed", Duration::from_secs(40), |_| {
         let now = mine(&router);
         let later = first.iter().all(|f| {
-            now.iter().any(|l| (&l.0, l.1, &l.2) == (&f.0, f.1, &f.2) && l.3 > f.3)
+            now.iter()
+                .any(|l| (&l.0, l.1, &l.2) == (&f.0, f.1, &f.2) && l.3 > f.3)
         });
         if now.len() == 4 && later {
             Ok(now)
@@ -550,7 +576,11 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
     });
     assert!(renewed.iter().any(|l| l.1 == moved), "{renewed:?}");
     let health = node.health().unwrap();
-    assert_eq!(health["port_mapping"]["open"], 4, "{}", health["port_mapping"]);
+    assert_eq!(
+        health["port_mapping"]["open"], 4,
+        "{}",
+        health["port_mapping"]
+    );
     let p = port_entry(&health, "TCP", web).unwrap();
     assert_eq!(p["external_port"].as_u64(), Some(moved as u64), "{p}");
     assert_eq!(listed(&node_ns).len(), 5);
@@ -558,5 +588,8 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
     // Stopped: the node's four go, the device's stays.
     assert!(node.stop().success());
     let held = listed(&node_ns);
-    assert_eq!(held, vec![("TCP".to_string(), web, format!("10.15.53.3:{web}"))]);
+    assert_eq!(
+        held,
+        vec![("TCP".to_string(), web, format!("10.15.53.3:{web}"))]
+    );
 }

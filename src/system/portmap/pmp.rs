@@ -74,9 +74,9 @@ impl Gateway {
 
     /// Whether the router answered in PCP (else NAT-PMP, or nothing mapped yet).
     pub fn speaks_pcp(&self) -> bool {
-        self.held().values().any(|m| {
-            matches!(m.mapping_type(), PortMappingType::Pcp { .. })
-        })
+        self.held()
+            .values()
+            .any(|m| matches!(m.mapping_type(), PortMappingType::Pcp { .. }))
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<(Protocol, u16), PortMapping>> {
