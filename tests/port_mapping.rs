@@ -177,7 +177,7 @@ fn start_router(dir: &Path, router_ns: Netns, n: u8, rules: Rules) -> Router {
         format!(
             "ext_ifname={wan_if}\nlistening_ip={lan_if}\nhttp_port=0\n\
              enable_upnp={upnp}\nenable_natpmp=yes\nsecure_mode=yes\nsystem_uptime=yes\n\
-             min_lifetime=120\nmax_lifetime=86400\n\
+             min_lifetime=30\nmax_lifetime=86400\n\
              lease_file={}\nuuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d0{n:02}\n\
              upnp_table_name=miniupnpd\nupnp_nat_table_name=miniupnpd\n\
              upnp_forward_chain=miniupnpd\nupnp_nat_chain=prerouting_miniupnpd\n\
@@ -411,6 +411,38 @@ fn a_refused_port_is_reported_and_the_others_open() {
     assert!(listed(&node_ns).is_empty());
 }
 
+/// The node's leases in miniupnpd's lease file (`10.15.<n>.2`).
+fn leases_of_node(router: &Router, n: u8) -> Vec<(String, u16, String, u64, String)> {
+    let node = format!("10.15.{n}.2:");
+    router
+        .leases()
+        .into_iter()
+        .filter(|l| l.2.starts_with(&node))
+        .collect()
+}
+
+/// Waits until every lease in `first` is renewed by the node: the same mapping with a later
+/// expiry, and no other mapping of the node's.
+fn wait_renewed(
+    node: &mut Node,
+    router: &Router,
+    n: u8,
+    first: &[(String, u16, String, u64, String)],
+) -> Vec<(String, u16, String, u64, String)> {
+    node.wait_until("every lease renewed", Duration::from_secs(40), |_| {
+        let now = leases_of_node(router, n);
+        let later = first.iter().all(|f| {
+            now.iter()
+                .any(|l| (&l.0, l.1, &l.2) == (&f.0, f.1, &f.2) && l.3 > f.3)
+        });
+        if now.len() == first.len() && later {
+            Ok(now)
+        } else {
+            Err(format!("{now:?}"))
+        }
+    })
+}
+
 #[test]
 fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
     let tmp = tempdir();
@@ -425,7 +457,10 @@ fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
         },
     );
     let ip: IpAddr = "10.15.52.2".parse().unwrap();
-    let mut node = Node::start_in(&node_ns, ip, &tmp.path().join("n"), &[], &config());
+    // Leases of 30 s, so a renewal is seen: PCP ties each mapping to the nonce it was made
+    // with, and a renewal must come with it.
+    let config = format!("{}port_mapping_lease_secs = 30\n", config());
+    let mut node = Node::start_in(&node_ns, ip, &tmp.path().join("n"), &[], &config);
     let want = wanted(&node);
 
     let health = node.wait_until("every port open by NAT-PMP or PCP", WAIT, |n| {
@@ -467,6 +502,20 @@ fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
         );
     }
     assert_eq!(leases.len(), 4, "{leases:?}");
+
+    // Renewed over PCP on the same external ports, and still open.
+    let renewed = wait_renewed(&mut node, &router, 52, &leases);
+    assert!(
+        renewed.iter().all(|l| l.4.starts_with("PCP")),
+        "{renewed:?}"
+    );
+    let health = node.health().unwrap();
+    assert_eq!(
+        health["port_mapping"]["open"], 4,
+        "{}",
+        health["port_mapping"]
+    );
+    assert_eq!(health["port_mapping"]["method"], "pcp");
 
     // Stopped (SIGTERM): every mapping removed, the PCP way it was made.
     assert!(node.stop().success());
@@ -554,26 +603,9 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
 
     // Renewal: every one of the node's leases is pushed further by the node itself (at
     // half of 30 s), on the same external ports, while the router keeps forwarding.
-    let mine = |r: &Router| -> Vec<(String, u16, String, u64, String)> {
-        r.leases()
-            .into_iter()
-            .filter(|l| l.2.starts_with("10.15.53.2:"))
-            .collect()
-    };
-    let first = mine(&router);
+    let first = leases_of_node(&router, n);
     assert_eq!(first.len(), 4, "{first:?}");
-    let renewed = node.wait_until("every lease renewed", Duration::from_secs(40), |_| {
-        let now = mine(&router);
-        let later = first.iter().all(|f| {
-            now.iter()
-                .any(|l| (&l.0, l.1, &l.2) == (&f.0, f.1, &f.2) && l.3 > f.3)
-        });
-        if now.len() == 4 && later {
-            Ok(now)
-        } else {
-            Err(format!("{now:?}"))
-        }
-    });
+    let renewed = wait_renewed(&mut node, &router, n, &first);
     assert!(renewed.iter().any(|l| l.1 == moved), "{renewed:?}");
     let health = node.health().unwrap();
     assert_eq!(
