@@ -457,8 +457,7 @@ fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
         },
     );
     let ip: IpAddr = "10.15.52.2".parse().unwrap();
-    // Leases of 30 s, so a renewal is seen: PCP ties each mapping to the nonce it was made
-    // with, and a renewal must come with it.
+    // Leases of 30 s, so a renewal is seen within the test.
     let config = format!("{}port_mapping_lease_secs = 30\n", config());
     let mut node = Node::start_in(&node_ns, ip, &tmp.path().join("n"), &[], &config);
     let want = wanted(&node);

@@ -2,9 +2,11 @@
 //! first, NAT-PMP when the router speaks only that. Answers are fixed-size packets the
 //! crate checks field by field.
 //!
-//! Each mapping the router gave is kept and renewed as itself: PCP ties a mapping to the
-//! nonce it was made with, and a router refuses a new request with another nonce for the
-//! same port (RFC 6887, 11.3), so asking afresh would fail at the first renewal.
+//! Each mapping the router gave is kept and renewed as itself, and removed the way it was
+//! made: PCP ties a mapping to the nonce it was made with, and RFC 6887 (11.3) lets a
+//! router refuse a request with another nonce for a port it holds. (miniupnpd 2.3 does
+//! not check, so the tests cannot show the difference; a stricter router would refuse
+//! every renewal made afresh.)
 
 use std::{
     collections::HashMap,
