@@ -363,6 +363,9 @@ pub struct SwarmConfig {
     /// Ask the home router (UPnP IGD, NAT-PMP or PCP) to open the node's ports to the
     /// internet while it runs (see `system::portmap`).
     pub port_mapping: bool,
+    /// Seconds each port is asked for on the router; renewed at half. A box that dies
+    /// leaves its ports open this long at most. 30 to 86400.
+    pub port_mapping_lease_secs: u32,
 }
 
 impl Default for SwarmConfig {
@@ -375,6 +378,7 @@ impl Default for SwarmConfig {
             upload_limit_kib: 0,
             trackers: Vec::new(),
             port_mapping: true,
+            port_mapping_lease_secs: 3600,
         }
     }
 }
@@ -881,6 +885,14 @@ impl Config {
                 "use 3600 for hour-long episodes",
             ));
         }
+        if !(30..=86_400).contains(&self.swarm.port_mapping_lease_secs) {
+            return Err(ConfigError::new(
+                "swarm.port_mapping_lease_secs",
+                "it must be 30 seconds to a day: shorter, a router that is slow to answer \
+                 once closes the ports; longer, a box that dies leaves them open for days",
+                "use 3600",
+            ));
+        }
         if self.peer_port == 0 && self.swarm.enabled {
             return Err(ConfigError::new(
                 "peer_port",
@@ -1076,6 +1088,19 @@ mod tests {
         );
         assert_eq!(stun("stun = \"3478\"").unwrap_err().key, "stun");
         assert_eq!(stun("stun = \"0.0.0.0:0\"").unwrap_err().key, "stun");
+    }
+
+    #[test]
+    fn the_port_mapping_lease_is_checked() {
+        let bad = |toml: &str| Config::from_toml(toml).unwrap().validate().unwrap_err().key;
+        for secs in [0, 29, 86_401] {
+            assert_eq!(
+                bad(&format!("[swarm]\nport_mapping_lease_secs = {secs}")),
+                "swarm.port_mapping_lease_secs"
+            );
+        }
+        let ok = Config::from_toml("[swarm]\nport_mapping_lease_secs = 30").unwrap();
+        assert_eq!(ok.validate().unwrap().swarm.port_mapping_lease_secs, 30);
     }
 
     #[test]

@@ -472,7 +472,8 @@ fn start_port_mapping(
     if !settings.swarm.port_mapping || mappings.is_empty() {
         return None;
     }
-    let (mapper, status) = PortMapper::new(mappings);
+    let lease = Duration::from_secs(settings.swarm.port_mapping_lease_secs.into());
+    let (mapper, status) = PortMapper::new(mappings, lease);
     tasks.spawn("port_mapping", mapper.run(shutdown.clone()));
     Some(status)
 }

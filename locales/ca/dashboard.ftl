@@ -231,6 +231,9 @@ dash-reach-refused-not-allowed = El teu router ha dit que no al port { $port } (
 dash-reach-refused-taken = El teu router ha dit que no al port { $port } ({ $what }): un altre aparell ja l'està fent servir.
 dash-reach-refused-other = El teu router ha dit que no al port { $port } ({ $what }): { $reason }
 dash-reach-trying = Port { $port } ({ $what }): s'està preguntant…
+# When the router will not open some doors: how to open them by hand ($ports like "TCP 8080, UDP 6881"; $address the box's address on the home network).
+dash-reach-by-hand = Què pots fer: obre la pàgina de configuració del router (l'adreça sol ser en una etiqueta a sota de l'aparell), busca «redirecció de ports» i envia a aquesta caixa ({ $address }) aquests ports: { $ports }. Si el router el gestiona la teva companyia d'internet, truca-hi i demana que ho facin. Mentrestant la caixa continua funcionant, però potser els oients de fora de casa no hi arriben.
+dash-reach-by-hand-no-address = Què pots fer: obre la pàgina de configuració del router (l'adreça sol ser en una etiqueta a sota de l'aparell), busca «redirecció de ports» i envia a aquesta caixa aquests ports: { $ports }. Si el router el gestiona la teva companyia d'internet, truca-hi i demana que ho facin. Mentrestant la caixa continua funcionant, però potser els oients de fora de casa no hi arriben.
 dash-reach-what-peers = per compartir amb programes BitTorrent
 dash-reach-what-udp-tracker = punt de trobada dels programes BitTorrent
 dash-reach-what-web = pàgines i episodis

@@ -231,6 +231,9 @@ dash-reach-refused-not-allowed = Your router said no to port { $port } ({ $what 
 dash-reach-refused-taken = Your router said no to port { $port } ({ $what }): another device is already using it.
 dash-reach-refused-other = Your router said no to port { $port } ({ $what }): { $reason }
 dash-reach-trying = Port { $port } ({ $what }): asking…
+# When the router will not open some doors: how to open them by hand ($ports like "TCP 8080, UDP 6881"; $address the box's address on the home network).
+dash-reach-by-hand = What you can do: open your router's settings page (its address is often on a label underneath it), look for "port forwarding" and send these ports to this box ({ $address }): { $ports }. If your internet company looks after the router, call them and ask them to do it. Meanwhile the box keeps working, but listeners outside your home may not reach it.
+dash-reach-by-hand-no-address = What you can do: open your router's settings page (its address is often on a label underneath it), look for "port forwarding" and send these ports to this box: { $ports }. If your internet company looks after the router, call them and ask them to do it. Meanwhile the box keeps working, but listeners outside your home may not reach it.
 dash-reach-what-peers = for sharing with BitTorrent programs
 dash-reach-what-udp-tracker = meeting point for BitTorrent programs
 dash-reach-what-web = pages and episodes

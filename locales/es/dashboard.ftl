@@ -231,6 +231,9 @@ dash-reach-refused-not-allowed = Tu router ha dicho que no al puerto { $port } (
 dash-reach-refused-taken = Tu router ha dicho que no al puerto { $port } ({ $what }): otro aparato ya lo está usando.
 dash-reach-refused-other = Tu router ha dicho que no al puerto { $port } ({ $what }): { $reason }
 dash-reach-trying = Puerto { $port } ({ $what }): preguntando…
+# When the router will not open some doors: how to open them by hand ($ports like "TCP 8080, UDP 6881"; $address the box's address on the home network).
+dash-reach-by-hand = Qué puedes hacer: abre la página de ajustes de tu router (su dirección suele venir en una etiqueta debajo del aparato), busca «redirección de puertos» y envía a esta caja ({ $address }) estos puertos: { $ports }. Si el router lo gestiona tu compañía de internet, llámales y pídeles que lo hagan. Mientras tanto la caja sigue funcionando, pero puede que los oyentes de fuera de casa no lleguen a ella.
+dash-reach-by-hand-no-address = Qué puedes hacer: abre la página de ajustes de tu router (su dirección suele venir en una etiqueta debajo del aparato), busca «redirección de puertos» y envía a esta caja estos puertos: { $ports }. Si el router lo gestiona tu compañía de internet, llámales y pídeles que lo hagan. Mientras tanto la caja sigue funcionando, pero puede que los oyentes de fuera de casa no lleguen a ella.
 dash-reach-what-peers = para compartir con programas BitTorrent
 dash-reach-what-udp-tracker = punto de encuentro de los programas BitTorrent
 dash-reach-what-web = páginas y episodios

@@ -231,6 +231,9 @@ dash-reach-refused-not-allowed = Zure routerrak ezetz esan dio { $port } atakari
 dash-reach-refused-taken = Zure routerrak ezetz esan dio { $port } atakari ({ $what }): beste gailu bat ari da erabiltzen.
 dash-reach-refused-other = Zure routerrak ezetz esan dio { $port } atakari ({ $what }): { $reason }
 dash-reach-trying = { $port } ataka ({ $what }): galdetzen…
+# When the router will not open some doors: how to open them by hand ($ports like "TCP 8080, UDP 6881"; $address the box's address on the home network).
+dash-reach-by-hand = Zer egin dezakezu: ireki routerraren ezarpenen orria (helbidea gailuaren azpiko etiketa batean egon ohi da), bilatu «ataken birbideratzea» eta bidali ataka hauek kutxa honetara ({ $address }): { $ports }. Routerra zure interneteko konpainiak kudeatzen badu, deitu eta eskatu egiteko. Bitartean kutxak lanean jarraitzen du, baina baliteke etxetik kanpoko entzuleak bertara ez iristea.
+dash-reach-by-hand-no-address = Zer egin dezakezu: ireki routerraren ezarpenen orria (helbidea gailuaren azpiko etiketa batean egon ohi da), bilatu «ataken birbideratzea» eta bidali ataka hauek kutxa honetara: { $ports }. Routerra zure interneteko konpainiak kudeatzen badu, deitu eta eskatu egiteko. Bitartean kutxak lanean jarraitzen du, baina baliteke etxetik kanpoko entzuleak bertara ez iristea.
 dash-reach-what-peers = BitTorrent programekin partekatzeko
 dash-reach-what-udp-tracker = BitTorrent programen topagunea
 dash-reach-what-web = orriak eta atalak

@@ -231,6 +231,9 @@ dash-reach-refused-not-allowed = Ton routeur a refusé le port { $port } ({ $wha
 dash-reach-refused-taken = Ton routeur a refusé le port { $port } ({ $what }) : un autre appareil l'utilise déjà.
 dash-reach-refused-other = Ton routeur a refusé le port { $port } ({ $what }) : { $reason }
 dash-reach-trying = Port { $port } ({ $what }) : demande en cours…
+# When the router will not open some doors: how to open them by hand ($ports like "TCP 8080, UDP 6881"; $address the box's address on the home network).
+dash-reach-by-hand = Ce que tu peux faire : ouvre la page de réglages de ton routeur (son adresse est souvent sur une étiquette sous l'appareil), cherche « redirection de ports » et envoie vers ce boîtier ({ $address }) ces ports : { $ports }. Si c'est ton fournisseur d'accès qui gère le routeur, appelle-le et demande-lui de le faire. En attendant, le boîtier continue de fonctionner, mais les auditeurs hors de chez toi risquent de ne pas l'atteindre.
+dash-reach-by-hand-no-address = Ce que tu peux faire : ouvre la page de réglages de ton routeur (son adresse est souvent sur une étiquette sous l'appareil), cherche « redirection de ports » et envoie vers ce boîtier ces ports : { $ports }. Si c'est ton fournisseur d'accès qui gère le routeur, appelle-le et demande-lui de le faire. En attendant, le boîtier continue de fonctionner, mais les auditeurs hors de chez toi risquent de ne pas l'atteindre.
 dash-reach-what-peers = pour partager avec les logiciels BitTorrent
 dash-reach-what-udp-tracker = point de rencontre des logiciels BitTorrent
 dash-reach-what-web = pages et épisodes

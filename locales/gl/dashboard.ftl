@@ -231,6 +231,9 @@ dash-reach-refused-not-allowed = O teu router dixo que non ao porto { $port } ({
 dash-reach-refused-taken = O teu router dixo que non ao porto { $port } ({ $what }): outro aparello xa o está a usar.
 dash-reach-refused-other = O teu router dixo que non ao porto { $port } ({ $what }): { $reason }
 dash-reach-trying = Porto { $port } ({ $what }): preguntando…
+# When the router will not open some doors: how to open them by hand ($ports like "TCP 8080, UDP 6881"; $address the box's address on the home network).
+dash-reach-by-hand = Que podes facer: abre a páxina de axustes do teu router (o seu enderezo adoita vir nunha etiqueta debaixo do aparello), busca «redirección de portos» e envía a esta caixa ({ $address }) estes portos: { $ports }. Se o router o xestiona a túa compañía de internet, chámaos e pídelles que o fagan. Mentres tanto a caixa segue funcionando, pero pode que os oíntes de fóra da casa non cheguen a ela.
+dash-reach-by-hand-no-address = Que podes facer: abre a páxina de axustes do teu router (o seu enderezo adoita vir nunha etiqueta debaixo do aparello), busca «redirección de portos» e envía a esta caixa estes portos: { $ports }. Se o router o xestiona a túa compañía de internet, chámaos e pídelles que o fagan. Mentres tanto a caixa segue funcionando, pero pode que os oíntes de fóra da casa non cheguen a ela.
 dash-reach-what-peers = para compartir con programas BitTorrent
 dash-reach-what-udp-tracker = punto de encontro dos programas BitTorrent
 dash-reach-what-web = páxinas e episodios

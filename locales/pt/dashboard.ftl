@@ -231,6 +231,9 @@ dash-reach-refused-not-allowed = O teu router disse que não à porta { $port } 
 dash-reach-refused-taken = O teu router disse que não à porta { $port } ({ $what }): outro aparelho já a está a usar.
 dash-reach-refused-other = O teu router disse que não à porta { $port } ({ $what }): { $reason }
 dash-reach-trying = Porta { $port } ({ $what }): a perguntar…
+# When the router will not open some doors: how to open them by hand ($ports like "TCP 8080, UDP 6881"; $address the box's address on the home network).
+dash-reach-by-hand = O que podes fazer: abre a página de definições do teu router (o endereço costuma estar numa etiqueta por baixo do aparelho), procura «reencaminhamento de portas» e envia para esta caixa ({ $address }) estas portas: { $ports }. Se o router é gerido pela tua operadora de internet, liga-lhes e pede que o façam. Entretanto a caixa continua a funcionar, mas os ouvintes fora de casa podem não chegar a ela.
+dash-reach-by-hand-no-address = O que podes fazer: abre a página de definições do teu router (o endereço costuma estar numa etiqueta por baixo do aparelho), procura «reencaminhamento de portas» e envia para esta caixa estas portas: { $ports }. Se o router é gerido pela tua operadora de internet, liga-lhes e pede que o façam. Entretanto a caixa continua a funcionar, mas os ouvintes fora de casa podem não chegar a ela.
 dash-reach-what-peers = para partilhar com programas BitTorrent
 dash-reach-what-udp-tracker = ponto de encontro dos programas BitTorrent
 dash-reach-what-web = páginas e episódios

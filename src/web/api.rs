@@ -62,6 +62,7 @@ fn port_mapping(status: Option<&PortMapStatus>) -> Value {
             "method": s.method,
             "router": s.router,
             "external_ip": s.external_ip,
+            "lan_address": s.lan_address,
             "open": s.open(),
             "ports": s.ports,
         }),

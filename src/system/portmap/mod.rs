@@ -3,7 +3,9 @@
 //! NAT-PMP / PCP on the default gateway.
 //!
 //! Every port in the list the node gives ([`Mapping`]) is asked for at start, renewed at
-//! half its lease, and removed on shutdown. When no router answers, or a request fails,
+//! half its lease (`swarm.port_mapping_lease_secs`, or what the router gave if less), and
+//! removed on shutdown. A renewal asks for the external port the router gave before, so a
+//! port moved because another device holds the one asked stays where it is. When no router answers, or a request fails,
 //! the whole round is tried again with a growing wait. The state of each port and the
 //! address the internet sees are published on a `watch` channel ([`PortMapStatus`]),
 //! which the status snapshot reads.
@@ -24,9 +26,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// The lease asked for each mapping. Renewed at half of it, so a node that dies leaves its
-/// ports open for an hour at most.
-pub const LEASE: Duration = Duration::from_secs(3600);
+/// The shortest wait between renewals, whatever lease a router gives: a router that grants
+/// a few seconds is not asked again and again.
+const MIN_RENEW: Duration = Duration::from_secs(15);
 /// The first wait before a new round when no router answered or one refused a request;
 /// doubled each time up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(5);
@@ -36,7 +38,7 @@ const REMOVE_WITHIN: Duration = Duration::from_secs(4);
 /// How long a search for a router takes at most, each way.
 const SEARCH_WITHIN: Duration = Duration::from_secs(3);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -136,6 +138,7 @@ pub struct PortStatus {
 pub enum Method {
     Upnp,
     NatPmp,
+    Pcp,
 }
 
 /// Everything the front ends show about the router.
@@ -146,6 +149,9 @@ pub struct PortMapStatus {
     pub router: Option<IpAddr>,
     /// The address the internet sees, as the router tells it.
     pub external_ip: Option<IpAddr>,
+    /// The box's own address on the home network: where a port opened by hand on the
+    /// router must point.
+    pub lan_address: Option<IpAddr>,
     pub ports: Vec<PortStatus>,
 }
 
@@ -155,6 +161,7 @@ impl PortMapStatus {
             method: None,
             router: None,
             external_ip: None,
+            lan_address: None,
             ports: mappings
                 .iter()
                 .map(|&mapping| PortStatus {
@@ -189,17 +196,27 @@ enum Router {
 }
 
 impl Router {
-    fn method(&self) -> Method {
-        match self {
-            Router::Upnp(_) => Method::Upnp,
-            Router::Pmp(_) => Method::NatPmp,
-        }
-    }
-
     fn addr(&self) -> IpAddr {
         match self {
             Router::Upnp(g) => g.addr(),
             Router::Pmp(g) => g.addr(),
+        }
+    }
+
+    /// The box's address towards the router.
+    fn local(&self) -> IpAddr {
+        match self {
+            Router::Upnp(g) => g.local(),
+            Router::Pmp(g) => g.local(),
+        }
+    }
+
+    /// The way the ports are held: for NAT-PMP routers, PCP once the router answered it.
+    fn method(&self) -> Method {
+        match self {
+            Router::Upnp(_) => Method::Upnp,
+            Router::Pmp(g) if g.speaks_pcp() => Method::Pcp,
+            Router::Pmp(_) => Method::NatPmp,
         }
     }
 
@@ -210,11 +227,17 @@ impl Router {
         }
     }
 
-    /// Asks for `m`; the external port the router gave, or why not.
-    async fn map(&self, m: &Mapping) -> Result<u16, Refusal> {
+    /// Asks for `m` for `lease`, or renews it where the router put it (`current`); the
+    /// external port and lease the router gave, or why not.
+    async fn map(
+        &self,
+        m: &Mapping,
+        current: Option<u16>,
+        lease: Duration,
+    ) -> Result<Granted, Refusal> {
         match self {
-            Router::Upnp(g) => g.map(m).await,
-            Router::Pmp(g) => g.map(m).await,
+            Router::Upnp(g) => g.map(m, current, lease).await,
+            Router::Pmp(g) => g.map(m, lease).await,
         }
     }
 
@@ -229,17 +252,45 @@ impl Router {
     }
 }
 
+/// What the router gave for one mapping.
+#[derive(Debug, Clone, Copy)]
+struct Granted {
+    external_port: u16,
+    /// How long the router keeps it without a renewal (it may give less than asked).
+    lease: Duration,
+}
+
+/// When to renew: at half the shortest lease the router gave, never later than half the
+/// one asked, never sooner than [`MIN_RENEW`].
+fn renew_after(asked: Duration, granted: impl IntoIterator<Item = Duration>) -> Duration {
+    let shortest = granted.into_iter().fold(asked, Duration::min);
+    (shortest / 2).max(MIN_RENEW)
+}
+
 /// Keeps the node's ports open on the router until shutdown, then closes them.
 pub struct PortMapper {
     mappings: Vec<Mapping>,
+    /// The lease asked for each port.
+    lease: Duration,
     status: watch::Sender<PortMapStatus>,
 }
 
 impl PortMapper {
-    /// A mapper for `mappings` and the channel its status is published on.
-    pub fn new(mappings: Vec<Mapping>) -> (PortMapper, watch::Receiver<PortMapStatus>) {
+    /// A mapper for `mappings`, each asked for `lease`, and the channel its status is
+    /// published on.
+    pub fn new(
+        mappings: Vec<Mapping>,
+        lease: Duration,
+    ) -> (PortMapper, watch::Receiver<PortMapStatus>) {
         let (status, rx) = watch::channel(PortMapStatus::new(&mappings));
-        (PortMapper { mappings, status }, rx)
+        (
+            PortMapper {
+                mappings,
+                lease,
+                status,
+            },
+            rx,
+        )
     }
 
     /// Finds the router, opens every port, renews them, and removes them on `shutdown`.
@@ -266,10 +317,15 @@ impl PortMapper {
                     tracing::info!(
                         "no router answered for port mapping; trying again in {retry:?}"
                     );
+                    // Where ports opened by hand would point: the box's address towards
+                    // its default gateway.
+                    let lan_address =
+                        default_gateway().and_then(|g| local_addr_towards(g.into()).ok());
                     self.status.send_modify(|s| {
                         s.method = None;
                         s.router = None;
                         s.external_ip = None;
+                        s.lan_address = lan_address;
                         for p in &mut s.ports {
                             p.state = PortState::NoRouter;
                         }
@@ -294,19 +350,27 @@ impl PortMapper {
             s.method = Some(router.method());
             s.router = Some(router.addr());
             s.external_ip = external_ip;
+            s.lan_address = Some(router.local());
         });
         // The external port each mapping got (None: refused).
         let mut open: Vec<Option<u16>> = vec![None; self.mappings.len()];
         let mut ended = Held::Stopped;
         loop {
             let mut refused = false;
+            let mut leases = Vec::new();
             for (i, m) in self.mappings.iter().enumerate() {
-                let state = match router.map(m).await {
-                    Ok(port) => {
+                let state = match router.map(m, open[i], self.lease).await {
+                    Ok(Granted {
+                        external_port: port,
+                        lease,
+                    }) => {
                         if open[i] != Some(port) {
-                            tracing::info!(what = ?m.what, protocol = %m.protocol, internal = m.internal_port, external = port, "port open on the router");
+                            tracing::info!(what = ?m.what, protocol = %m.protocol, internal = m.internal_port, external = port, lease_secs = lease.as_secs(), "port open on the router");
+                        } else {
+                            tracing::debug!(what = ?m.what, protocol = %m.protocol, external = port, lease_secs = lease.as_secs(), "port lease renewed");
                         }
                         open[i] = Some(port);
+                        leases.push(lease);
                         PortState::Open {
                             external_port: port,
                         }
@@ -320,6 +384,8 @@ impl PortMapper {
                 };
                 self.status.send_modify(|s| s.ports[i].state = state);
             }
+            self.status
+                .send_modify(|s| s.method = Some(router.method()));
             if refused && open.iter().all(Option::is_none) {
                 ended = Held::Refused;
                 break;
@@ -327,7 +393,7 @@ impl PortMapper {
             // Refused ports are asked again at each renewal: the router's rules may change.
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(LEASE / 2) => {}
+                _ = tokio::time::sleep(renew_after(self.lease, leases)) => {}
             }
             if router.external_ip().await.is_none() && external_ip.is_some() {
                 // The router stopped answering: look for it (or another) again.
@@ -463,6 +529,17 @@ mod tests {
         ] {
             assert!(!is_lan(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn renewals_come_at_half_the_shortest_lease_within_bounds() {
+        let s = Duration::from_secs;
+        assert_eq!(renew_after(s(3600), []), s(1800));
+        // The router gave less than asked: renewed sooner.
+        assert_eq!(renew_after(s(3600), [s(7200), s(600)]), s(300));
+        // A router giving seconds is not asked every few seconds.
+        assert_eq!(renew_after(s(3600), [s(2)]), MIN_RENEW);
+        assert_eq!(renew_after(s(30), [s(30)]), MIN_RENEW);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use igd_next::{
     AddPortError, PortMappingProtocol, SearchOptions,
 };
 
-use super::{is_lan, local_addr_towards, Mapping, Protocol, Refusal, LEASE};
+use super::{is_lan, local_addr_towards, Granted, Mapping, Protocol, Refusal};
 
 /// The name the router lists the mappings under.
 const DESCRIPTION: &str = "streamp2p";
@@ -60,6 +60,10 @@ impl Gateway {
         self.gateway.addr.ip()
     }
 
+    pub fn local(&self) -> IpAddr {
+        self.local
+    }
+
     pub async fn external_ip(&self) -> Option<IpAddr> {
         match self.gateway.get_external_ip().await {
             Ok(ip) => Some(ip),
@@ -70,32 +74,44 @@ impl Gateway {
         }
     }
 
-    /// Asks for the same port outside; when another device holds it, for any port the
-    /// router gives (reported with the port it is).
-    pub async fn map(&self, m: &Mapping) -> Result<u16, Refusal> {
+    /// Asks for the port outside the box holds already (`current`), else the same port as
+    /// inside; when another device holds it, for any port the router gives (reported with
+    /// the port it is). Asking again for a mapping the box holds renews its lease.
+    pub async fn map(
+        &self,
+        m: &Mapping,
+        current: Option<u16>,
+        lease: Duration,
+    ) -> Result<Granted, Refusal> {
         let local = SocketAddr::new(self.local, m.internal_port);
         let proto = protocol(m.protocol);
-        let lease = LEASE.as_secs() as u32;
+        let want = current.unwrap_or(m.external_port);
+        let granted = |external_port| Granted {
+            external_port,
+            lease,
+        };
+        let lease_secs = u32::try_from(lease.as_secs()).unwrap_or(u32::MAX);
         let asked = self
             .gateway
-            .add_port(proto, m.external_port, local, lease, DESCRIPTION)
+            .add_port(proto, want, local, lease_secs, DESCRIPTION)
             .await;
         let asked = match asked {
             // Some routers keep only permanent mappings: then it is removed on shutdown only.
             Err(AddPortError::OnlyPermanentLeasesSupported) => {
                 self.gateway
-                    .add_port(proto, m.external_port, local, 0, DESCRIPTION)
+                    .add_port(proto, want, local, 0, DESCRIPTION)
                     .await
             }
             other => other,
         };
         match asked {
-            Ok(()) => Ok(m.external_port),
+            Ok(()) => Ok(granted(want)),
             Err(AddPortError::ActionNotAuthorized) => Err(Refusal::NotAllowed),
             Err(AddPortError::PortInUse) => self
                 .gateway
-                .add_any_port(proto, local, lease, DESCRIPTION)
+                .add_any_port(proto, local, lease_secs, DESCRIPTION)
                 .await
+                .map(granted)
                 .map_err(|e| match e {
                     igd_next::AddAnyPortError::ActionNotAuthorized => Refusal::NotAllowed,
                     igd_next::AddAnyPortError::NoPortsAvailable

@@ -288,6 +288,15 @@ fn reach(tr: Tr, r: &PortMapStatus) -> Markup {
     // TCP and UDP on one port read the same to the operator: one line each.
     let mut doors: Vec<String> = r.ports.iter().map(|p| door(tr, p)).collect();
     doors.dedup();
+    // The doors the router would not open, as a router's own settings page names them
+    // (protocol and number), for the operator to open by hand.
+    let closed: Vec<String> = r
+        .ports
+        .iter()
+        .filter(|p| matches!(p.state, PortState::Refused { .. } | PortState::NoRouter))
+        .map(|p| format!("{} {}", p.mapping.protocol, p.mapping.internal_port))
+        .collect();
+    let closed = closed.join(", ");
     section(
         "reach",
         &t!(tr, "dash-reach-title"),
@@ -307,6 +316,15 @@ fn reach(tr: Tr, r: &PortMapStatus) -> Markup {
             }
             @if !searching && !no_router {
                 ul { @for d in &doors { li { (d) } } }
+            }
+            @if !closed.is_empty() {
+                p class="hint" {
+                    @if let Some(ip) = r.lan_address {
+                        (t!(tr, "dash-reach-by-hand", ports = closed.as_str(), address = ip.to_string()))
+                    } @else {
+                        (t!(tr, "dash-reach-by-hand-no-address", ports = closed.as_str()))
+                    }
+                }
             }
         },
     )
