@@ -1,5 +1,6 @@
 //! Copies the browser side's npm assets (WebTorrent's browser build and its service worker;
-//! hls.js and p2p-media-loader's ES modules for the live player) into OUT_DIR, so the
+//! hls.js and p2p-media-loader's ES modules for the live player; mp4box.js for M4A episodes)
+//! into OUT_DIR, so the
 //! binary embeds them. They come from package-lock.json through
 //! `npm ci` and are never committed; when node_modules is missing, this runs `npm ci`.
 
@@ -26,6 +27,17 @@ const ASSETS: &[(&str, &str)] = &[
     (
         "node_modules/p2p-media-loader-hlsjs/dist/p2p-media-loader-hlsjs.es.min.js",
         "p2p-media-loader-hlsjs.es.min.js",
+    ),
+    // mp4box.js for M4A episodes on plain http: its browser build is an ES module that
+    // imports two more by relative path, so the three keep their names (already hashed).
+    ("node_modules/mp4box/dist/mp4box.all.mjs", "mp4box.all.mjs"),
+    (
+        "node_modules/mp4box/dist/styp-9TIZZDLN.mjs",
+        "styp-9TIZZDLN.mjs",
+    ),
+    (
+        "node_modules/mp4box/dist/rolldown-runtime-w6R9maHv.mjs",
+        "rolldown-runtime-w6R9maHv.mjs",
     ),
 ];
 

@@ -1,9 +1,10 @@
 //! Static assets embedded in the binary: the listen page's script and style, WebTorrent's
 //! browser build and service worker, and the live player's hls.js and p2p-media-loader ES
-//! modules (all copied from npm by `build.rs`).
+//! modules, and mp4box.js for M4A episodes (all copied from npm by `build.rs`).
 
 use axum::{
-    http::{header, HeaderValue},
+    extract::Path,
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 
@@ -17,6 +18,21 @@ const P2PML_HLSJS_JS: &[u8] = include_bytes!(concat!(
     env!("OUT_DIR"),
     "/p2p-media-loader-hlsjs.es.min.js"
 ));
+/// mp4box.js's browser build, by the names its modules import each other with.
+const MP4BOX: &[(&str, &[u8])] = &[
+    (
+        "mp4box.all.mjs",
+        include_bytes!(concat!(env!("OUT_DIR"), "/mp4box.all.mjs")),
+    ),
+    (
+        "styp-9TIZZDLN.mjs",
+        include_bytes!(concat!(env!("OUT_DIR"), "/styp-9TIZZDLN.mjs")),
+    ),
+    (
+        "rolldown-runtime-w6R9maHv.mjs",
+        include_bytes!(concat!(env!("OUT_DIR"), "/rolldown-runtime-w6R9maHv.mjs")),
+    ),
+];
 const LISTEN_JS: &str = include_str!("assets/listen.js");
 const EPISODE_JS: &str = include_str!("assets/episode.js");
 const LISTEN_CSS: &str = include_str!("assets/listen.css");
@@ -60,6 +76,14 @@ pub async fn p2pml_core() -> Response {
 
 pub async fn p2pml_hlsjs() -> Response {
     asset(P2PML_HLSJS_JS, "text/javascript", "public, max-age=86400")
+}
+
+/// Imported by episode.js only when an M4A plays, so MP3 listeners never fetch it.
+pub async fn mp4box(Path(name): Path<String>) -> Response {
+    match MP4BOX.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => asset(body, "text/javascript", "public, max-age=86400"),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// The service worker must be served from the root to control the whole origin, and

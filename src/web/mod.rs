@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/listen.js", get(assets::listen_js))
         .route("/assets/episode.js", get(assets::episode_js))
         .route("/assets/sha1.js", get(assets::sha1_js))
+        .route("/assets/mp4box/{name}", get(assets::mp4box))
         .route("/assets/listen.css", get(assets::listen_css))
         .route("/api/health", get(api::health))
         .route("/api/library", get(api::library))
