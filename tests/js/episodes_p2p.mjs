@@ -50,6 +50,9 @@ async function listener (name) {
   const page = await browser.context.newPage()
   const errors = []
   page.on('pageerror', e => errors.push(e.message))
+  // Scripts fetched, to check mp4box.js comes only with an M4A.
+  const scripts = []
+  page.on('request', r => { if (r.resourceType() === 'script') scripts.push(new URL(r.url()).pathname) })
   page.on('console', m => { if (m.type() !== 'log') log(`${name} console:`, m.type(), m.text()) })
   await page.goto(`${opts.base}/`)
   const ctx = await page.evaluate(async () => ({
@@ -57,12 +60,12 @@ async function listener (name) {
     workers: 'serviceWorker' in navigator ? (await navigator.serviceWorker.getRegistrations()).length : 0
   }))
   check(ctx.secure === false, `${name}: the page is a secure context`)
-  return { name, page, errors, browser }
+  return { name, page, errors, browser, scripts }
 }
 
 // Plays `title` and waits until the audio has played past `seconds` and, with `whole`,
 // the listener has the whole file. Returns the page's counters and what it took.
-async function play ({ name, page, errors }, title, seconds, whole) {
+async function play ({ name, page, errors, scripts }, title, seconds, whole) {
   const clicked = Date.now()
   await page.getByRole('button', { name: `Play ${title}` }).click()
   let firstSound = null
@@ -94,6 +97,8 @@ async function play ({ name, page, errors }, title, seconds, whole) {
   check(!whole || s.done, `${name}: the episode never became whole`)
   check(s.episode, `${name}: no window.streamp2p.episode: the page did not use WebTorrent`)
   check(errors.length === 0, `${name}: page errors: ${errors.join(' | ')}`)
+  const mp4box = scripts.some(p => p.startsWith('/assets/mp4box/'))
+  check(mp4box === /mp4a/.test(s.episode.mime || ''), `${name}: mp4box.js fetched: ${mp4box}, for ${s.episode.mime}`)
   return { ...s.episode, startMs: firstSound, status: s.status, src: s.src }
 }
 
@@ -118,7 +123,7 @@ function holding (page, at, from, to) {
 // the pieces around the target fetched, not the whole file.
 async function seek (l, title) {
   const { name, page, errors } = l
-  await play(l, title, 1, false)
+  const { startMs } = await play(l, title, 1, false)
   const duration = await page.evaluate(() => document.getElementById('audio').duration)
   check(duration > 10, `${name}: the episode's duration is ${duration}`)
   const target = duration * 0.7
@@ -141,7 +146,7 @@ async function seek (l, title) {
   check(errors.length === 0, `${name}: page errors: ${errors.join(' | ')}`)
   const episode = await page.evaluate(() => window.streamp2p.episode)
   check(episode.route === 'mse', `${name}: played by ${episode.route}, not through Media Source Extensions`)
-  return { target, resumeMs, before, after, ...episode }
+  return { target, startMs, resumeMs, before, after, ...episode }
 }
 
 try {

@@ -301,6 +301,7 @@ async function playMp4 (file, audio, reading) {
   const MS = window.MediaSource || window.ManagedMediaSource
   if (!MS.isTypeSupported(mime)) throw new Error(`the browser cannot play ${mime}`)
   const duration = track.duration / track.timescale
+  if (!(duration > 0 && track.nb_samples > 0)) throw new Error('an empty audio track')
   mp4.setSegmentOptions(track.id, null, {
     nbSamples: Math.max(1, Math.round(FRAGMENT * track.nb_samples / duration))
   })
