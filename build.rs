@@ -49,11 +49,27 @@ const ASSETS: &[(&str, &str)] = &[
     ("src/web/assets/listen.css", "listen.css"),
     ("src/web/assets/admin.js", "admin.js"),
     ("src/web/assets/admin.css", "admin.css"),
+    // mp4box.js for M4A episodes on plain http: its browser build is an ES module that
+    // imports two more by relative path, so the three keep their names (already hashed).
+    ("node_modules/mp4box/dist/mp4box.all.mjs", "mp4box.all.mjs"),
+    (
+        "node_modules/mp4box/dist/styp-9TIZZDLN.mjs",
+        "styp-9TIZZDLN.mjs",
+    ),
+    (
+        "node_modules/mp4box/dist/rolldown-runtime-w6R9maHv.mjs",
+        "rolldown-runtime-w6R9maHv.mjs",
+    ),
 ];
 
 /// Registered at `/sw.min.js` (a service worker's URL is its identity, and its scope comes
 /// from its path), so no page links it by hash.
 const SERVICE_WORKER: &str = "sw.min.js";
+
+/// mp4box.js's inner modules: `mp4box.all.mjs` imports them by these relative names, so they
+/// answer at their plain names (already content-hashed by mp4box's build) and no page links
+/// them.
+const IMPORTED_BY_NAME: &[&str] = &["styp-9TIZZDLN.mjs", "rolldown-runtime-w6R9maHv.mjs"];
 
 /// brotli's best: quality 11 with the largest window (16 MiB would be wasted on files of
 /// at most a few hundred kB; 22 is the format's default maximum).
@@ -96,7 +112,7 @@ fn main() {
             mime = mime(ext),
         )
         .expect("writing to a String");
-        if *name == SERVICE_WORKER {
+        if *name == SERVICE_WORKER || IMPORTED_BY_NAME.contains(name) {
             continue;
         }
         let constant = name.replace(['.', '-'], "_").to_uppercase();

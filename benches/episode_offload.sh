@@ -5,12 +5,22 @@
 # whole episode and stays on the page to share it. For each listener, the bytes that left
 # the node's namespace (its veth's tx_bytes) while it played, as a fraction of the episode.
 # Goal for listeners 2..N: <= 0.25 (before issue 15: 1.0). Needs root (ip netns).
-#   N=6 SECS=150 KBPS=128 benches/episode_offload.sh   (BIN=path skips the release build)
+# FORMAT: mp3, m4a (AAC, the moov at the end, as ffmpeg writes it) or m4a-faststart.
+#   N=6 SECS=150 KBPS=128 FORMAT=mp3 benches/episode_offload.sh   (BIN=path skips the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-6}
 SECS=${SECS:-150}
 KBPS=${KBPS:-128}
+FORMAT=${FORMAT:-mp3}
+case "$FORMAT" in
+  mp3) ext=mp3 codec=(-ac 2) ;;
+  m4a) ext=m4a codec=(-ac 2 -c:a aac) ;;
+  m4a-faststart) ext=m4a codec=(-ac 2 -c:a aac -movflags +faststart) ;;
+  *) echo "FORMAT is mp3, m4a or m4a-faststart" >&2; exit 2 ;;
+esac
+result=benches/results/episode_offload.txt
+[ "$FORMAT" = mp3 ] || result=benches/results/episode_offload-$FORMAT.txt
 if [ -z "${BIN:-}" ]; then
   cargo build --release
   BIN="${CARGO_TARGET_DIR:-target}/release/streamp2p"
@@ -44,8 +54,8 @@ ip -n "$box" route add default via 10.15.9.1
 ip -n "$phones" route add default via 10.15.9.2
 
 mkdir -p "$tmp/library" "$tmp/data"
-ffmpeg -v error -nostdin -f lavfi -i "sine=frequency=440:duration=$SECS" -ac 2 -b:a "${KBPS}k" \
-  -metadata title="Bench Show" -y "$tmp/library/bench.mp3"
+ffmpeg -v error -nostdin -f lavfi -i "sine=frequency=440:duration=$SECS" "${codec[@]}" -b:a "${KBPS}k" \
+  -metadata title="Bench Show" -y "$tmp/library/bench.$ext"
 printf '[scan]\nrescan_secs = 1\n\n[swarm]\ndht = false\nlsd = false\n' > "$tmp/streamp2p.toml"
 ip netns exec "$box" "$BIN" run --data-dir "$tmp/data" --library "$tmp/library" \
   --http 10.15.9.2:8080 --peer-port 6881 --udp-tracker 10.15.9.2:6969 \
@@ -55,19 +65,19 @@ for _ in $(seq 1 600); do
   if ip netns exec "$box" curl -sf http://10.15.9.2:8080/api/library 2>/dev/null | grep -q infohash; then break; fi
   sleep 0.1
 done
-size=$(stat -c %s "$tmp/library/bench.mp3")
+size=$(stat -c %s "$tmp/library/bench.$ext")
 ip netns exec "$phones" node tests/js/episodes_p2p.mjs --base=http://10.15.9.2:8080 --ns="$box" \
   --title="Bench Show" --listeners="$N" --timeout=900 | tee "$tmp/out.txt"
 mkdir -p benches/results
-python3 - "$tmp/out.txt" "$size" "$N" > benches/results/episode_offload.txt <<'PY'
+python3 - "$tmp/out.txt" "$size" "$N" "$FORMAT" > "$result" <<'PY'
 import json, sys
 rows = [json.loads(l[7:]) for l in open(sys.argv[1]) if l.startswith('RESULT ')]
 size, n = int(sys.argv[2]), int(sys.argv[3])
-print(f"episode {size} bytes, {n} listeners")
+print(f"episode {size} bytes ({sys.argv[4]}), {n} listeners")
 print("listener  node_out_bytes  fraction  from_peers  from_station  from_webseed  start_ms")
 for r in rows:
     print(f"{r['listener']:>8}  {r['nodeOut']:>14}  {r['ratio']:>8.3f}  {r['fromPeers']:>10}  {r['fromStation']:>12}  {r['fromWebSeed']:>12}  {r['startMs']:>8}")
 later = [r['ratio'] for r in rows if r['listener'] >= 2]
 print(f"mean fraction, listeners 2..{n}: {sum(later) / len(later):.3f} (goal <= 0.25)")
 PY
-cat benches/results/episode_offload.txt
+cat "$result"

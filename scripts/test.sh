@@ -31,6 +31,8 @@ have_cmd chromium || need+=(chromium)
 have_cmd curl || need+=(curl)
 have_cmd unshare || need+=(util-linux)
 have_cmd ip || need+=(iproute2)
+# tests/episodes_p2p.rs slows the box's link with tc (tbf) for its seeks.
+have_cmd tc || need+=(iproute2)
 # The home router of tests/port_mapping.rs: Debian's miniupnpd (UPnP IGD, NAT-PMP/PCP) on
 # nftables in a namespace, its mappings read back with upnpc and nft.
 have_cmd miniupnpd || need+=(miniupnpd-nftables)

@@ -2,7 +2,10 @@
 //! namespace (10.15.1.2), two Chromium listeners beside it (10.15.1.1) opening the listen
 //! page by that address, where no service worker is allowed. The first plays an MP3; the
 //! second plays it next and gets most of it from the first over WebRTC, while the bytes
-//! leaving the node's interface stay under half the episode. An M4A and a FLAC play too.
+//! leaving the node's interface stay under half the episode. An M4A (its moov at the end,
+//! and at the front) plays through Media Source Extensions too, a FLAC whole from memory.
+//! Then, over a slow uplink, a listener seeks far into an MP3 and into an M4A before they
+//! are whole: playback goes on there, from the pieces around it.
 
 mod common;
 
@@ -47,7 +50,27 @@ fn the_second_listener_gets_the_episode_from_the_first() {
         20,
         &["-c:a", "aac", "-b:a", "96k"],
     );
+    // The same, written for the web: the moov first.
+    tone(
+        &lib.join("talk.m4a"),
+        "Morning Talk",
+        20,
+        &["-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart"],
+    );
     tone(&lib.join("concert.flac"), "Concert", 10, &["-c:a", "flac"]);
+    // Five minutes each for the seeks: 4.8 MB and 3.6 MB.
+    tone(
+        &lib.join("long.mp3"),
+        "Long Show",
+        300,
+        &["-ac", "2", "-b:a", "128k"],
+    );
+    tone(
+        &lib.join("long.m4a"),
+        "Long Interview",
+        300,
+        &["-c:a", "aac", "-b:a", "96k"],
+    );
     let (box_ns, phones) = (Netns::new("epbox"), Netns::new("epphone"));
     box_ns.link("10.15.1.2/24", &phones, "10.15.1.1/24");
     // The phones' LAN has a default route (to the box, leading nowhere else); the box has
@@ -60,7 +83,7 @@ fn the_second_listener_gets_the_episode_from_the_first() {
         std::slice::from_ref(&lib),
         BASE_CONFIG,
     );
-    node.wait_healthy(3);
+    node.wait_healthy(6);
     let size = node.item("shared.mp3")["size"].as_u64().expect("size");
     let out = run_node(
         phones.command("node"),
@@ -71,7 +94,8 @@ fn the_second_listener_gets_the_episode_from_the_first() {
             "--title=Shared Show".into(),
             "--listeners=2".into(),
             "--check".into(),
-            "--also=Interview:blob".into(),
+            "--also=Interview:mse".into(),
+            "--also=Morning Talk:mse".into(),
             "--also=Concert:blob".into(),
         ],
         Duration::from_secs(150),
@@ -90,5 +114,52 @@ fn the_second_listener_gets_the_episode_from_the_first() {
     assert_eq!(got("size"), size, "{second}");
     assert!(got("fromPeers") > size / 2, "{second}");
     assert!(got("nodeOut") < size / 2, "{second}");
+    for also in out.lines().filter_map(|l| l.strip_prefix("ALSO ")) {
+        let also: Value = serde_json::from_str(also).expect("ALSO json");
+        if also["title"] != "Concert" {
+            assert!(
+                also["mime"].as_str().is_some_and(|m| m.contains("mp4a")),
+                "{also}"
+            );
+        }
+    }
+
+    // A home uplink: 2 Mbit/s out of the box, so a file is far from whole when the
+    // listener seeks (on the bare veth it would be whole within a second).
+    let shaped = box_ns
+        .command("sh")
+        .arg("-c")
+        .arg(
+            "for d in /sys/class/net/*; do n=${d##*/}; [ $n = lo ] || \
+             tc qdisc add dev $n root tbf rate 2mbit burst 16kb latency 200ms || exit 1; done",
+        )
+        .status()
+        .expect("run tc");
+    assert!(shaped.success(), "tc could not shape the box's link");
+    let out = run_node(
+        phones.command("node"),
+        "episodes_p2p.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--ns={}", box_ns.name),
+            "--seek=Long Show".into(),
+            "--seek=Long Interview".into(),
+            "--timeout=60".into(),
+        ],
+        Duration::from_secs(70),
+    );
+    let seeks: Vec<Value> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("SEEK "))
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect();
+    assert_eq!(seeks.len(), 2, "{out}");
+    for seek in &seeks {
+        assert_eq!(seek["after"]["target"], true, "{seek}");
+        assert!(
+            seek["after"]["between"].as_f64().is_some_and(|b| b < 0.5),
+            "{seek}"
+        );
+    }
     node.assert_alive();
 }

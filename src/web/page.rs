@@ -229,6 +229,7 @@ fn import_map() -> String {
 fn script_assets() -> serde_json::Value {
     serde_json::json!({
         "episode": href::EPISODE_JS,
+        "mp4box": href::MP4BOX_ALL_MJS,
         "webtorrent": href::WEBTORRENT_MIN_JS,
         "hls": href::HLS_LIGHT_MIN_MJS,
         "p2pmlHlsjs": href::P2P_MEDIA_LOADER_HLSJS_ES_MIN_JS,

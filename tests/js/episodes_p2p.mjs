@@ -11,6 +11,10 @@
 // episode from the first and the node must send under half the episode while it plays.
 // --also=TITLE:route (repeatable): one more listener plays that episode alone, by that route
 // (`mse` or `blob`), past --seconds.
+// --seek=TITLE (repeatable): one more listener plays that episode and, while the file is far
+// from whole, seeks to 70% of it: playback must go on from there within a few seconds, with
+// the pieces around the target fetched and most of those between still missing (the node's
+// link is meant to be slow enough for that: the test shapes it).
 
 import { execFileSync } from 'node:child_process'
 import { args, check, fail, log, overallTimeout, sleep } from './lib.mjs'
@@ -24,9 +28,10 @@ const opts = args({
   seconds: { type: 'string', default: '4' },
   check: { type: 'boolean', default: false },
   also: { type: 'string', multiple: true, default: [] },
+  seek: { type: 'string', multiple: true, default: [] },
   timeout: { type: 'string', default: '140' }
 })
-check(opts.base && opts.ns && opts.title, 'need --base --ns --title')
+check(opts.base && opts.ns, 'need --base --ns')
 overallTimeout(Number(opts.timeout), 'episodes over WebTorrent')
 
 // Bytes sent by every interface of the node's namespace but loopback.
@@ -45,6 +50,9 @@ async function listener (name) {
   const page = await browser.context.newPage()
   const errors = []
   page.on('pageerror', e => errors.push(e.message))
+  // Scripts fetched, to check mp4box.js comes only with an M4A.
+  const scripts = []
+  page.on('request', r => { if (r.resourceType() === 'script') scripts.push(new URL(r.url()).pathname) })
   page.on('console', m => { if (m.type() !== 'log') log(`${name} console:`, m.type(), m.text()) })
   await page.goto(`${opts.base}/`)
   const ctx = await page.evaluate(async () => ({
@@ -52,12 +60,12 @@ async function listener (name) {
     workers: 'serviceWorker' in navigator ? (await navigator.serviceWorker.getRegistrations()).length : 0
   }))
   check(ctx.secure === false, `${name}: the page is a secure context`)
-  return { name, page, errors }
+  return { name, page, errors, browser, scripts }
 }
 
 // Plays `title` and waits until the audio has played past `seconds` and, with `whole`,
 // the listener has the whole file. Returns the page's counters and what it took.
-async function play ({ name, page, errors }, title, seconds, whole) {
+async function play ({ name, page, errors, scripts }, title, seconds, whole) {
   const clicked = Date.now()
   await page.getByRole('button', { name: `Play ${title}` }).click()
   let firstSound = null
@@ -89,12 +97,61 @@ async function play ({ name, page, errors }, title, seconds, whole) {
   check(!whole || s.done, `${name}: the episode never became whole`)
   check(s.episode, `${name}: no window.streamp2p.episode: the page did not use WebTorrent`)
   check(errors.length === 0, `${name}: page errors: ${errors.join(' | ')}`)
+  const mp4box = scripts.some(p => p.startsWith('/assets/mp4box.all.'))
+  check(mp4box === /mp4a/.test(s.episode.mime || ''), `${name}: mp4box.js fetched: ${mp4box}, for ${s.episode.mime}`)
   return { ...s.episode, startMs: firstSound, status: s.status, src: s.src }
 }
 
+// What the listener holds: pieces in all, the one at byte fraction `at`, and the share of
+// those between fractions `from` and `to`.
+function holding (page, at, from, to) {
+  return page.evaluate(([at, from, to]) => {
+    const t = window.streamp2p.client.torrents[0]
+    const n = t.pieces.length
+    const has = i => t.bitfield.get(Math.min(i, n - 1))
+    let all = 0
+    let between = 0
+    for (let i = 0; i < n; i++) all += has(i) ? 1 : 0
+    const a = Math.floor(from * n)
+    const b = Math.floor(to * n)
+    for (let i = a; i < b; i++) between += has(i) ? 1 : 0
+    return { pieces: n, held: all / n, target: has(Math.floor(at * n)), between: between / Math.max(b - a, 1), done: t.done }
+  }, [at, from, to])
+}
+
+// Plays `title`, seeks to 70% once it plays, and checks playback goes on from there with
+// the pieces around the target fetched, not the whole file.
+async function seek (l, title) {
+  const { name, page, errors } = l
+  const { startMs } = await play(l, title, 1, false)
+  const duration = await page.evaluate(() => document.getElementById('audio').duration)
+  check(duration > 10, `${name}: the episode's duration is ${duration}`)
+  const target = duration * 0.7
+  const before = await holding(page, 0.7, 0.35, 0.55)
+  check(!before.done && !before.target, `${name}: the file's 70% was there before the seek: ${JSON.stringify(before)}`)
+  await page.evaluate(t => { document.getElementById('audio').currentTime = t }, target)
+  const sought = Date.now()
+  let t = 0
+  while (Date.now() - sought < 15_000) {
+    t = await page.evaluate(() => document.getElementById('audio').currentTime)
+    if (t > target + 1) break
+    await sleep(200)
+  }
+  check(t > target + 1 && t < target + 15, `${name}: after seeking to ${target.toFixed(1)} s the audio is at ${t} s`)
+  const resumeMs = Date.now() - sought
+  // The target byte: the time's share of the file is close enough for the pieces (CBR).
+  const after = await holding(page, 0.7, 0.35, 0.55)
+  check(after.target, `${name}: playing at ${t} s without the piece at 70%: ${JSON.stringify(after)}`)
+  check(!after.done && after.between < 0.5, `${name}: the seek fetched more than the pieces around it: ${JSON.stringify(after)}`)
+  check(errors.length === 0, `${name}: page errors: ${errors.join(' | ')}`)
+  const episode = await page.evaluate(() => window.streamp2p.episode)
+  check(episode.route === 'mse', `${name}: played by ${episode.route}, not through Media Source Extensions`)
+  return { target, startMs, resumeMs, before, after, ...episode }
+}
+
 try {
-  const n = Number(opts.listeners)
-  check(n >= 2, '--listeners must be at least 2')
+  const n = opts.title ? Number(opts.listeners) : 0
+  check(!opts.title || n >= 2, '--listeners must be at least 2')
   const seconds = Number(opts.seconds)
   for (let i = 1; i <= n; i++) {
     const l = await listener(`listener ${i}`)
@@ -116,6 +173,13 @@ try {
     const got = await play(l, title, Math.min(seconds, 2), false)
     check(got.route === want, `${title} played by ${got.route}, want ${want}`)
     console.log(`ALSO ${JSON.stringify({ title, ...got })}`)
+  }
+  for (const title of opts.seek) {
+    const l = await listener(title)
+    const got = await seek(l, title)
+    console.log(`SEEK ${JSON.stringify({ title, ...got })}`)
+    // The next one gets the slow link to itself.
+    await l.browser.close()
   }
   log('ok')
 } finally {

@@ -29,12 +29,17 @@ if (window.crypto && !window.crypto.subtle && window.sha1) {
 
 const wait = ms => new Promise(resolve => setTimeout(resolve, ms))
 
-/** How `name` plays without a service worker: 'mpeg' or 'aac' through MSE, else 'blob'. */
+/**
+ * How `name` plays without a service worker: MP3, ADTS AAC and MP4 audio (M4A) through MSE,
+ * else 'blob'. An M4A is checked for AAC-LC here; its own codec once its moov is read.
+ */
 export function route (name) {
   const MS = window.MediaSource || window.ManagedMediaSource
   const ext = name.toLowerCase().split('.').pop()
-  const mime = { mp3: 'audio/mpeg', aac: 'audio/aac' }[ext]
-  if (MS && mime && MS.isTypeSupported(mime)) return { kind: 'mse', mime }
+  const mp4 = ['m4a', 'm4b', 'mp4'].includes(ext)
+  const mime = mp4 ? 'audio/mp4' : { mp3: 'audio/mpeg', aac: 'audio/aac' }[ext]
+  const probe = mp4 ? 'audio/mp4; codecs="mp4a.40.2"' : mime
+  if (MS && mime && MS.isTypeSupported(probe)) return { kind: 'mse', mime }
   return { kind: 'blob' }
 }
 
@@ -141,15 +146,8 @@ function bufferedEnd (sb, t) {
   return t
 }
 
-/**
- * Plays `file` (a WebTorrent file) in `audio` through Media Source Extensions, `mime` being
- * a byte stream type (audio/mpeg, audio/aac). Returns { stop, position } where `position()`
- * is the byte being played (for the choice of sources).
- */
-export async function playMse (file, audio, mime) {
-  const head = await readAll(file, 0, Math.min(file.length, HEAD) - 1)
-  const map = (mime === 'audio/mpeg' ? mp3Map : adtsMap)(head, file.length) ||
-    { duration: NaN, offset: t => 0 }
+// A MediaSource playing in `audio`, with one SourceBuffer for `mime`.
+async function openMse (audio, mime, duration) {
   const MS = window.MediaSource || window.ManagedMediaSource
   // ManagedMediaSource (Safari) only plays while remote playback (AirPlay) is off.
   if (!window.MediaSource) audio.disableRemotePlayback = true
@@ -157,7 +155,17 @@ export async function playMse (file, audio, mime) {
   audio.src = URL.createObjectURL(ms)
   await new Promise(resolve => ms.addEventListener('sourceopen', resolve, { once: true }))
   const sb = ms.addSourceBuffer(mime)
-  if (map.duration > 0) ms.duration = map.duration
+  if (duration > 0) ms.duration = duration
+  return { ms, sb }
+}
+
+/**
+ * Feeds `file` into `sb` as its pieces arrive, from the play position on, and again from
+ * wherever the listener seeks to a time not buffered. The format's part: `start(t)` readies
+ * it for time `t` and gives the byte to read from; `convert(chunk, at)` gives what to append
+ * for the bytes read at `at`; `end()` what is left at the end of the file. Returns `stop`.
+ */
+function feed (file, audio, { ms, sb }, { start, convert, end }) {
   let generation = 0
   let reader = null
   let stopped = false
@@ -180,49 +188,162 @@ export async function playMse (file, audio, mime) {
   function trim (keep) {
     const t = audio.currentTime
     if (sb.updating || !sb.buffered.length) return
-    const start = sb.buffered.start(0)
-    if (t - start > keep + 5) sb.remove(start, t - keep)
+    const first = sb.buffered.start(0)
+    if (t - first > keep + 5) sb.remove(first, t - keep)
   }
 
-  // Reads from byte `pos` (time `t`) to the end; a newer call (a seek) ends this one.
-  async function readFrom (pos, t) {
+  // Reads from time `t` to the end; a newer call (a seek) ends this one.
+  async function readFrom (t) {
     const mine = ++generation
+    const current = () => mine === generation && !stopped
     if (reader) reader.return()
     await idle(sb)
-    if (mine !== generation || stopped) return
+    if (!current()) return
     if (ms.readyState === 'open') sb.abort()
-    sb.timestampOffset = t
-    reader = file[Symbol.asyncIterator]({ start: Math.floor(pos) })
+    let at = Math.floor(start(t))
+    reader = file[Symbol.asyncIterator]({ start: at })
     for await (const chunk of reader) {
-      if (mine !== generation || stopped) return
+      if (!current()) return
       while (bufferedEnd(sb, audio.currentTime) - audio.currentTime > AHEAD) {
         trim(BEHIND)
         await wait(500)
-        if (mine !== generation || stopped) return
+        if (!current()) return
       }
       trim(BEHIND)
-      await append(chunk)
+      const out = convert(chunk, at)
+      at += chunk.length
+      for (const part of out) await append(part)
     }
-    if (mine === generation && !stopped && ms.readyState === 'open') {
-      await idle(sb)
-      ms.endOfStream()
-    }
+    if (!current() || ms.readyState !== 'open') return
+    for (const part of end()) await append(part)
+    await idle(sb)
+    ms.endOfStream()
   }
 
   audio.addEventListener('seeking', () => {
     const t = audio.currentTime
     if (stopped || bufferedEnd(sb, t) > t) return
-    readFrom(map.offset(t), t).catch(err => console.warn('episode player:', err))
+    readFrom(t).catch(err => console.warn('episode player:', err))
   })
-  readFrom(map.offset(0), 0).catch(err => console.warn('episode player:', err))
+  readFrom(0).catch(err => console.warn('episode player:', err))
+  return () => {
+    stopped = true
+    if (reader) reader.return()
+  }
+}
+
+/**
+ * Plays `file` (a WebTorrent file) in `audio` through Media Source Extensions, `mime` being
+ * what `route` gave: a byte stream type (audio/mpeg, audio/aac) or audio/mp4. `reading.at`
+ * follows the byte read before playback starts (for the choice of sources). Returns
+ * { stop, position, bytesPerSecond, mime }, `position(t)` being the byte played at `t`.
+ */
+export async function playMse (file, audio, mime, reading = {}) {
+  if (mime === 'audio/mp4') return playMp4(file, audio, reading)
+  reading.at = 0
+  const head = await readAll(file, 0, Math.min(file.length, HEAD) - 1)
+  const map = (mime === 'audio/mpeg' ? mp3Map : adtsMap)(head, file.length) ||
+    { duration: NaN, offset: t => 0 }
+  const source = await openMse(audio, mime, map.duration)
+  const stop = feed(file, audio, source, {
+    // Raw frames carry no time: the SourceBuffer is told where they start.
+    start: t => { source.sb.timestampOffset = t; return map.offset(t) },
+    convert: chunk => [chunk],
+    end: () => []
+  })
   return {
-    stop () {
-      stopped = true
-      if (reader) reader.return()
-    },
+    stop,
     // Seconds to bytes, for the sources: where the play head is and how fast bytes go by.
     position: t => map.offset(t),
-    bytesPerSecond: map.duration > 0 ? file.length / map.duration : 16000
+    bytesPerSecond: map.duration > 0 ? file.length / map.duration : 16000,
+    mime
+  }
+}
+
+// ---- MP4 audio (M4A: AAC as podcasts publish it) ------------------------------------------
+
+// Seconds of audio in each fragment made for Media Source Extensions.
+const FRAGMENT = 1.5
+
+/**
+ * An MP4 is not a byte stream: its sample tables (the moov) come first ("faststart") or after
+ * the audio. mp4box.js (loaded here, so MP3 listeners never fetch it) reads the moov wherever
+ * it is, jumping to the file's tail when the moov is there (WebTorrent then fetches those
+ * pieces first), and turns the samples into fragments (moof + mdat) as pieces arrive.
+ */
+async function playMp4 (file, audio, reading) {
+  // By its content-hashed address from the page's config; the two modules it imports by
+  // relative name answer at their plain names (already hashed by mp4box's build).
+  const assets = JSON.parse(document.getElementById('config').textContent).assets
+  const { createFile, MP4BoxBuffer, Log } = await import(assets.mp4box)
+  Log.setLogLevel(Log.error)
+  const mp4 = createFile()
+  let info = null
+  mp4.onReady = i => { info = i }
+  mp4.onError = (where, message) => console.warn('episode player: mp4box', where, message)
+  // mp4box keeps what it is given until its samples are used: a copy of each chunk.
+  const give = (chunk, at) => mp4.appendBuffer(MP4BoxBuffer.fromArrayBuffer(new Uint8Array(chunk).buffer, at))
+
+  // The moov, wherever it is: mp4box says which byte it wants next.
+  let at = 0
+  while (!info) {
+    reading.at = at
+    let next = null
+    for await (const chunk of file[Symbol.asyncIterator]({ start: at })) {
+      next = give(chunk, at)
+      at += chunk.length
+      if (info || next > at) break
+    }
+    if (info) break
+    if (!(next > at)) throw new Error('no moov box in the file')
+    at = next
+  }
+  const track = info.audioTracks[0]
+  if (!track) throw new Error('no audio track in the file')
+  const mime = `audio/mp4; codecs="${track.codec}"`
+  const MS = window.MediaSource || window.ManagedMediaSource
+  if (!MS.isTypeSupported(mime)) throw new Error(`the browser cannot play ${mime}`)
+  const duration = track.duration / track.timescale
+  if (!(duration > 0 && track.nb_samples > 0)) throw new Error('an empty audio track')
+  mp4.setSegmentOptions(track.id, null, {
+    nbSamples: Math.max(1, Math.round(FRAGMENT * track.nb_samples / duration))
+  })
+  const init = mp4.initializeSegmentation()
+  const source = await openMse(audio, mime, duration)
+  source.sb.appendBuffer(init.buffer)
+  await idle(source.sb)
+
+  // Time to byte, from the sample table, without moving mp4box's own position.
+  const samples = mp4.getTrackSamplesInfo(track.id)
+  const offset = t => {
+    let lo = 0
+    let hi = samples.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (samples[mid].dts / samples[mid].timescale <= t) lo = mid
+      else hi = mid - 1
+    }
+    return samples.length ? samples[lo].offset : 0
+  }
+
+  let fragments = []
+  mp4.onSegment = (id, user, buffer, next) => {
+    fragments.push(buffer)
+    mp4.releaseUsedSamples(id, next)
+  }
+  const take = () => { const out = fragments; fragments = []; return out }
+  mp4.start()
+  const stop = feed(file, audio, source, {
+    // Fragments carry their own time (tfdt): mp4box starts again at the sample for `t`.
+    start: t => { fragments = []; return mp4.seek(t, true).offset },
+    convert: (chunk, from) => { give(chunk, from); return take() },
+    end: () => { mp4.flush(); return take() }
+  })
+  return {
+    stop,
+    position: offset,
+    bytesPerSecond: file.length / duration,
+    mime
   }
 }
 
@@ -269,10 +390,11 @@ export function playWhole (torrent, file, audio) {
  * - the web seed, added only while a piece due within `URGENT` seconds is missing and nobody
  *   has it, or nothing arrives (or playback waits); it gives only those pieces and goes away
  *   3 s after nothing is due.
- * `player()` gives the current player (bytes at a time). Bytes are counted by source in
+ * `player()` gives the current player (bytes at a time), `reading.at` the byte read before
+ * it starts (the file's head, or an M4A's moov at its tail). Bytes are counted by source in
  * `counters`. Returns a function that stops it.
  */
-export function manageSources (torrent, audio, { webSeed, player, counters }) {
+export function manageSources (torrent, audio, { webSeed, player, reading, counters }) {
   const URGENT = 6
   // Time for the first peers to connect before the station gives anything.
   const GRACE = 800
@@ -317,9 +439,9 @@ export function manageSources (torrent, audio, { webSeed, player, counters }) {
   // The missing pieces of the next `seconds` from the play head.
   function missing (seconds) {
     const p = player()
-    const from = p ? p.position(audio.currentTime) : 0
-    // Before the player starts it reads the file's first HEAD bytes.
-    const to = p ? from + seconds * p.bytesPerSecond : HEAD
+    const from = p ? p.position(audio.currentTime) : reading.at
+    // Before the player starts it reads HEAD bytes or so (or an M4A's moov).
+    const to = p ? from + seconds * p.bytesPerSecond : from + HEAD
     const last = torrent.pieces.length - 1
     const a = Math.min(Math.floor(from / torrent.pieceLength), last)
     const b = Math.min(Math.floor(to / torrent.pieceLength), last)

@@ -182,7 +182,9 @@ async function play (btn) {
     let player = null
     const mine = { counters, stop () { stopSources(); if (player) player.stop() } }
     episode = mine
-    const stopSources = manageSources(torrent, audio, { webSeed, player: () => player, counters })
+    // The byte the player reads before it plays (its head, or an M4A's moov).
+    const reading = { at: 0 }
+    const stopSources = manageSources(torrent, audio, { webSeed, player: () => player, reading, counters })
     showStats(torrent, counters)
     try {
       if (how.kind === 'sw') {
@@ -194,9 +196,10 @@ async function play (btn) {
           get bytesPerSecond () { return audio.duration ? file.length / audio.duration : 16000 }
         }
       } else if (how.kind === 'mse') {
-        const p = await playMse(file, audio, how.mime)
+        const p = await playMse(file, audio, how.mime, reading)
         if (episode !== mine) return p.stop()
         player = p
+        counters.mime = p.mime
       } else {
         tell(words.episodeLoading)
         player = playWhole(torrent, file, audio)
