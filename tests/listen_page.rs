@@ -76,8 +76,8 @@ fn listen_page_plays_over_webrtc_from_the_node() {
     node.assert_alive();
 }
 
-/// A browser listener that has the episode shares it: a Node webtorrent client fetching the
-/// same episode gets pieces from the browser as well as from the node (per-wire stats).
+/// A browser listener that has the episode shares it: a Node webtorrent client connected to
+/// the browser and the node gets most of the episode from the browser (per-wire stats).
 #[test]
 fn a_listener_shares_with_the_next_one() {
     let tmp = tempdir();

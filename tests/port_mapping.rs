@@ -512,7 +512,7 @@ fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
     );
     let health = node.health().unwrap();
     assert_eq!(
-        health["port_mapping"]["open"], 4,
+        health["port_mapping"]["open"], 5,
         "{}",
         health["port_mapping"]
     );
@@ -610,7 +610,7 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
     assert!(renewed.iter().any(|l| l.1 == moved), "{renewed:?}");
     let health = node.health().unwrap();
     assert_eq!(
-        health["port_mapping"]["open"], 4,
+        health["port_mapping"]["open"], 5,
         "{}",
         health["port_mapping"]
     );

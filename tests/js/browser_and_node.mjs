@@ -1,6 +1,7 @@
 // A browser listener and a Node webtorrent client fetch the same episode with no web seed:
 // the browser (listen page in Chromium) gets it from the node over WebRTC and then shares
-// it; the Node client must get pieces from the browser as well as from the node.
+// it; the Node client, connected to both, must get most of it from the browser: the node
+// shows a listener only the pieces no other connected listener has (src/webtorrent/share.rs).
 //
 //   node tests/js/browser_and_node.mjs --base http://127.0.0.1:P --infohash HEX --title T
 
@@ -51,7 +52,8 @@ try {
   const fromNode = byPeer.filter(w => w.node).reduce((a, w) => a + w.got, 0)
   check(t.wires.every(w => w.type === 'webrtc'), 'a non-WebRTC wire')
   check(fromBrowser > 0, `nothing came from the browser (node gave ${fromNode})`)
-  check(fromNode > 0, `nothing came from the node (browser gave ${fromBrowser})`)
+  check(fromBrowser >= 0.75 * (fromBrowser + fromNode),
+    `the node gave ${fromNode} bytes, the browser only ${fromBrowser}: the node should leave them to the browser`)
   log(`ok: ${fromBrowser} bytes from the browser, ${fromNode} from the node`)
   await Promise.race([new Promise(resolve => client.destroy(resolve)), sleep(3000)])
 } finally {

@@ -3,10 +3,19 @@
 // deliver in time (episode.js).
 // `?webseed=0` leaves the web seed out, so bytes can only come from peers over WebRTC.
 const cfg = JSON.parse(document.getElementById('config').textContent)
-// episode.js first: it gives WebTorrent SHA-1 on plain http before WebTorrent loads. Both
-// by their content-hashed addresses (src/web/assets.rs).
-const { manageSources, playMse, playWhole, route } = await import(cfg.assets.episode)
-const { default: WebTorrent } = await import(cfg.assets.webtorrent)
+// The episode player and WebTorrent load on the first play, not before the page's buttons
+// work: on a slow link a listener may press Play before 200 kB of WebTorrent arrive (the
+// page preloads both). episode.js first: it gives WebTorrent SHA-1 on plain http before
+// WebTorrent loads. Both by their content-hashed addresses (src/web/assets.rs).
+let manageSources, playMse, playWhole, route, WebTorrent
+let loading = null
+function loadEpisodes () {
+  loading = loading || (async () => {
+    ({ manageSources, playMse, playWhole, route } = await import(cfg.assets.episode))
+    ;({ default: WebTorrent } = await import(cfg.assets.webtorrent))
+  })()
+  return loading
+}
 const params = new URLSearchParams(location.search)
 const useWebSeed = params.get('webseed') !== '0'
 // `?p2p=0` plays the live stream through hls.js with peer-to-peer off (a baseline).
@@ -66,6 +75,7 @@ function showFigures (text) {
 // through Media Source Extensions. Without WebRTC the episode plays from the station.
 // Web seeds are never added up front: episode.js adds the station's when peers fall short.
 async function startClient () {
+  await loadEpisodes()
   if (client) return client
   if (!window.RTCPeerConnection) return null
   let reg = null
