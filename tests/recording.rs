@@ -1,7 +1,8 @@
 //! What goes on air is recorded as episodes that join the library: a finished recording is
 //! listed, decodes as MP3 (the default; Opus as a choice) of the split length with the
-//! station's tone and its title tag, and has a torrent; one cut short by a SIGKILL (a power
-//! cut) is kept and listed after the restart.
+//! station's tone and its title tag, has a torrent and plays in Chromium through WebTorrent
+//! from the node alone; one cut short by a SIGKILL (a power cut) is kept and listed after
+//! the restart.
 
 mod common;
 
@@ -111,6 +112,23 @@ fn live_sessions_become_episodes_even_after_a_power_cut() {
     let (codec, _, secs) = probe(cut["web_seed"].as_str().unwrap());
     assert_eq!(codec, "mp3");
     assert!(secs >= 5.0, "interrupted recording lasts {secs} s");
+
+    // A listener's browser plays the first recording through WebTorrent with the web seed
+    // left out: every byte from the node's WebRTC peer.
+    let shot = tmp.path().join("recording.png");
+    let out = run_js(
+        "listen_page.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--shot={}", shot.display()),
+            "--episodes=any".into(),
+            format!("--title={title}"),
+            "--p2p".into(),
+            "--seconds=3".into(),
+        ],
+        Duration::from_secs(150),
+    );
+    assert!(out.contains("ok"), "{out}");
     node.assert_alive();
 }
 
