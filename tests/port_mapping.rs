@@ -246,6 +246,18 @@ fn wanted(node: &Node) -> Vec<(&'static str, u16, &'static str)> {
     ]
 }
 
+/// Waits until the node says `open` of its ports are open on the router; its health then.
+fn wait_open(node: &mut Node, what: &str, open: u64) -> Value {
+    node.wait_until(what, WAIT, |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        if h["port_mapping"]["open"].as_u64() == Some(open) {
+            Ok(h)
+        } else {
+            Err(h["port_mapping"].to_string())
+        }
+    })
+}
+
 fn port_entry<'a>(health: &'a Value, proto: &str, port: u16) -> Option<&'a Value> {
     health["port_mapping"]["ports"]
         .as_array()?
@@ -265,14 +277,7 @@ fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
     let mut node = Node::start_in(&node_ns, ip, &tmp.path().join("n"), &[], &config());
     let want = wanted(&node);
 
-    let health = node.wait_until("every port open on the router", WAIT, |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        if h["port_mapping"]["open"].as_u64() == Some(5) {
-            Ok(h)
-        } else {
-            Err(h["port_mapping"].to_string())
-        }
-    });
+    let health = wait_open(&mut node, "every port open on the router", 5);
     let pm = &health["port_mapping"];
     assert_eq!(pm["enabled"], true, "{pm}");
     assert_eq!(pm["method"], "upnp", "{pm}");
@@ -464,14 +469,7 @@ fn a_router_without_upnp_opens_every_port_by_nat_pmp_or_pcp() {
     let mut node = Node::start_in(&node_ns, ip, &tmp.path().join("n"), &[], &config);
     let want = wanted(&node);
 
-    let health = node.wait_until("every port open by NAT-PMP or PCP", WAIT, |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        if h["port_mapping"]["open"].as_u64() == Some(5) {
-            Ok(h)
-        } else {
-            Err(h["port_mapping"].to_string())
-        }
-    });
+    let health = wait_open(&mut node, "every port open by NAT-PMP or PCP", 5);
     let pm = &health["port_mapping"];
     // miniupnpd speaks PCP (RFC 6887), which the node tries first.
     assert_eq!(pm["method"], "pcp", "{pm}");
@@ -569,14 +567,7 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
         "the device did not get port {web}: {said}"
     );
 
-    let health = node.wait_until("four ports open, the web port elsewhere", WAIT, |n| {
-        let h = n.health().map_err(|e| e.to_string())?;
-        if h["port_mapping"]["open"].as_u64() == Some(5) {
-            Ok(h)
-        } else {
-            Err(h["port_mapping"].to_string())
-        }
-    });
+    let health = wait_open(&mut node, "every port open, the web port elsewhere", 5);
     let p = port_entry(&health, "TCP", web).unwrap();
     let moved = p["external_port"].as_u64().unwrap_or(0) as u16;
     assert!(moved != 0 && moved != web, "{p}");
