@@ -116,15 +116,7 @@ impl Sources {
         let (ogg, mp3) = self.live.listeners();
         let relays = self.federation.relay_listeners();
         let hls = self.hls.sessions.count(now);
-        let bitrate = self.station.settings().live.bitrate_kbps;
-        let sharing: usize = if self.live.is_on() {
-            p2p::infohashes(bitrate)
-                .iter()
-                .map(|ih| self.tracker.table().ws_peers(ih, now))
-                .sum()
-        } else {
-            0
-        };
+        let sharing = self.sharing(now);
         Listeners {
             total: ogg + mp3 + relays + hls,
             ogg,
@@ -133,6 +125,18 @@ impl Sources {
             hls,
             sharing: sharing.min(hls),
         }
+    }
+
+    /// Browsers in the live segments' swarms (see the module's definitions).
+    pub fn sharing(&self, now: Instant) -> usize {
+        if !self.live.is_on() {
+            return 0;
+        }
+        let bitrate = self.station.settings().live.bitrate_kbps;
+        p2p::infohashes(bitrate)
+            .iter()
+            .map(|ih| self.tracker.table().ws_peers(ih, now))
+            .sum()
     }
 
     pub fn status(&self) -> NodeStatus {

@@ -202,6 +202,8 @@ fn two_listeners_share_the_live_stream() {
             format!("--shot={}", shot.display()),
             "--listeners=2".into(),
             "--seconds=40".into(),
+            // The first listener is in the swarm before the second asks for the playlist.
+            "--stagger=5".into(),
         ],
         Duration::from_secs(170),
     );
@@ -227,6 +229,10 @@ fn two_listeners_share_the_live_stream() {
         .unwrap_or_else(|| panic!("no result line: {out}"));
     let listeners: Vec<serde_json::Value> = serde_json::from_str(line).expect("result JSON");
     assert_eq!(listeners.len(), 2, "{line}");
+    // The master playlist told each page how many shared when it joined: the second
+    // waited for the first rather than take its first segments from the node.
+    assert_eq!(listeners[0]["joined"], 0, "{line}");
+    assert!(listeners[1]["joined"].as_u64() >= Some(1), "{line}");
     let count = |l: &serde_json::Value, src: &str| l["segments"][src].as_u64().unwrap_or(0);
     for l in &listeners {
         assert!(l["peers"].as_u64() >= Some(1), "no peer connected: {line}");

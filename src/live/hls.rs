@@ -303,11 +303,21 @@ impl Hls {
     }
 }
 
+/// The master playlist's `DATA-ID` for the number of listen pages sharing the stream.
+pub const SHARING_DATA_ID: &str = "org.streamp2p.sharing";
+
 /// The master playlist: the Opus variant first, so a player that can play both starts
 /// with it; players that cannot decode Opus (iPhones before iOS 17) skip it by `CODECS`.
 /// The media playlist URLs carry the player's session `token` (see `sessions`).
-pub fn master(kbps: u32, token: &str) -> String {
+pub fn master(kbps: u32, token: &str, sharing: usize) -> String {
     let mut p = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    // How many listen pages share the stream now: a page that joins them takes its first
+    // segments from them rather than from the station (see `listen.js`). Players that do
+    // not know the DATA-ID ignore it (RFC 8216, `EXT-X-SESSION-DATA`).
+    let _ = writeln!(
+        p,
+        "#EXT-X-SESSION-DATA:DATA-ID=\"{SHARING_DATA_ID}\",VALUE=\"{sharing}\""
+    );
     for v in Variant::ALL {
         let _ = write!(
             p,
@@ -379,7 +389,11 @@ mod tests {
 
     #[test]
     fn master_lists_both_variants_with_distinct_bandwidths() {
-        let m = master(128, "0123456789abcdef");
+        let m = master(128, "0123456789abcdef", 3);
+        assert!(
+            m.contains("#EXT-X-SESSION-DATA:DATA-ID=\"org.streamp2p.sharing\",VALUE=\"3\"\n"),
+            "{m}"
+        );
         assert!(
             m.contains("BANDWIDTH=132000,CODECS=\"opus\"\nopus.m3u8?s=0123456789abcdef\n"),
             "{m}"

@@ -179,10 +179,11 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
         return (StatusCode::NOT_FOUND, "no live input\n").into_response();
     }
     let token = app.hls.sessions.start();
+    let sharing = app.sources().sharing(Instant::now());
     hls_response(
         "application/vnd.apple.mpegurl",
         "no-cache",
-        hls::master(app.station.settings().live.bitrate_kbps, &token),
+        hls::master(app.station.settings().live.bitrate_kbps, &token, sharing),
     )
 }
 

@@ -234,6 +234,8 @@ async function play (btn) {
 // 17.1), and failing that the progressive stream: Ogg Opus (Chrome, Firefox) or MP3.
 // `window.streamp2p.live` counts segments by source and peers, for tests and the status.
 let hls = null
+// How long a page joining other listeners waits for them before asking the station.
+const JOIN_WAIT_MS = 2000
 
 function stopLive () {
   if (hls) { hls.destroy(); hls = null }
@@ -264,7 +266,7 @@ async function playHls (live) {
     import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
-  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null }
+  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null }
   window.streamp2p = { ...window.streamp2p, live: stats }
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
   hls = new HlsWithP2P({
@@ -281,9 +283,9 @@ async function playHls (live) {
         swarmId: live.swarmId,
         isP2PDisabled: !useP2P,
         rtcConfig: { iceServers: cfg.ice },
-        // Only the next 4 s must come from the station at once; later segments wait
-        // for a listener to have them.
-        highDemandTimeWindow: 4
+        // Only the next 3 s must come from the station at once; later segments wait
+        // for a listener to have them (3 s: one 2 s segment and the time to fetch it).
+        highDemandTimeWindow: 3
       },
       onHlsJsCreated (h) {
         const engine = h.p2pEngine
@@ -305,6 +307,17 @@ async function playHls (live) {
     const level = opus >= 0 ? opus : 0
     hls.currentLevel = level
     stats.variant = opus >= 0 ? 'opus' : 'mp3'
+  })
+  // A page that joins other listeners waits up to 2 s for them before asking the station
+  // for a segment, so its first segments come from them: that start-up burst was most of
+  // what the station sent each new listener (benches/README.md, "Live"). The master
+  // playlist says how many pages share now; alone, a page has nobody to wait for.
+  hls.on(Hls.Events.MANIFEST_LOADED, (_, data) => {
+    const sharing = Number(data.sessionData?.['org.streamp2p.sharing']?.VALUE)
+    stats.joined = sharing
+    if (useP2P && sharing > 0) {
+      hls.p2pEngine.applyDynamicConfig({ core: { httpDownloadInitialTimeoutMs: JOIN_WAIT_MS } })
+    }
   })
   hls.on(Hls.Events.FRAG_BUFFERED, () => {
     if (playing !== 'live') return
