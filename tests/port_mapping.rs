@@ -119,6 +119,9 @@ fn network(n: u8) -> (Netns, Netns, Netns) {
 struct Rules {
     /// A port it refuses to open for anyone.
     deny: Option<u16>,
+    /// A port below 1024 its owner allowed. The rules of miniupnpd's example
+    /// configuration, used here, allow only 1024-65535: such a router refuses 80 and 443.
+    allow: Option<u16>,
     /// It speaks only NAT-PMP and PCP, no UPnP.
     no_upnp: bool,
 }
@@ -171,6 +174,10 @@ fn start_router(dir: &Path, router_ns: Netns, n: u8, rules: Rules) -> Router {
         .deny
         .map(|p| format!("deny {p} 10.15.{n}.0/24 {p}\n"))
         .unwrap_or_default();
+    let allow = rules
+        .allow
+        .map(|p| format!("allow {p} 10.15.{n}.0/24 {p}\n"))
+        .unwrap_or_default();
     let conf = dir.join("miniupnpd.conf");
     fs::write(
         &conf,
@@ -182,7 +189,7 @@ fn start_router(dir: &Path, router_ns: Netns, n: u8, rules: Rules) -> Router {
              upnp_table_name=miniupnpd\nupnp_nat_table_name=miniupnpd\n\
              upnp_forward_chain=miniupnpd\nupnp_nat_chain=prerouting_miniupnpd\n\
              upnp_nat_postrouting_chain=postrouting_miniupnpd\n\
-             {deny}allow 1024-65535 10.15.{n}.0/24 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n",
+             {deny}{allow}allow 1024-65535 10.15.{n}.0/24 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n",
             dir.join("leases").display()
         ),
     )
@@ -268,16 +275,59 @@ fn port_entry<'a>(health: &'a Value, proto: &str, port: u16) -> Option<&'a Value
         })
 }
 
+/// A self-signed certificate and its key for `name`, written into `dir`: https from
+/// certificate files.
+fn certificate_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
 #[test]
 fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
     let tmp = tempdir();
     let (node_ns, router_ns, _wan) = network(5);
-    let router = start_router(tmp.path(), router_ns, 5, Rules::default());
+    let rules = Rules {
+        allow: Some(443),
+        ..Rules::default()
+    };
+    let router = start_router(tmp.path(), router_ns, 5, rules);
     let ip: IpAddr = "10.15.5.2".parse().unwrap();
-    let mut node = Node::start_in(&node_ns, ip, &tmp.path().join("n"), &[], &config());
-    let want = wanted(&node);
+    // https on 443 from certificate files: the sixth door (the namespace is the node's own,
+    // so 443 is free).
+    let (cert, key) = certificate_files(tmp.path(), "radio.test");
+    let config = format!(
+        "https = \"10.15.5.2:443\"\n{}[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        config(),
+        cert.display(),
+        key.display()
+    );
+    let mut node = Node::start_in(&node_ns, ip, &tmp.path().join("n"), &[], &config);
+    let mut want = wanted(&node);
+    want.push(("TCP", 443, "https"));
 
-    let health = wait_open(&mut node, "every port open on the router", 5);
+    let health = wait_open(&mut node, "every port open on the router", 6);
     let pm = &health["port_mapping"];
     assert_eq!(pm["enabled"], true, "{pm}");
     assert_eq!(pm["method"], "upnp", "{pm}");
@@ -303,13 +353,13 @@ fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
             "no DNAT for {proto} {port}: {redirects}"
         );
     }
-    assert_eq!(held.len(), 5, "{held:?}");
+    assert_eq!(held.len(), 6, "{held:?}");
 
     // The dashboard says it in plain words.
     let mut op = Operator::new(&node);
     op.setup("Radio Mapa");
     let page = op.get("/admin").text();
-    assert!(page.contains("5 of 5"), "{}", short(&page));
+    assert!(page.contains("6 of 6"), "{}", short(&page));
     assert!(page.contains("100.128.5.5"), "{}", short(&page));
 
     // Stopped: the node takes every mapping away.
