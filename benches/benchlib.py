@@ -100,11 +100,17 @@ def proc_status(pid, key):
     return None
 
 
-def proc_cpu_secs(pid):
-    """utime + stime of a process (all threads), in seconds."""
+def proc_cpu_split(pid):
+    """(utime, stime) of a process (all threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def proc_cpu_secs(pid):
+    """utime + stime of a process (all threads), in seconds."""
+    return sum(proc_cpu_split(pid))
 
 
 def log_time(line):

@@ -25,7 +25,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import get_json, log, machine, proc_cpu_secs, proc_status, wait_until  # noqa: E402
+from benchlib import (get_json, log, machine, proc_cpu_secs, proc_cpu_split, proc_status,  # noqa: E402
+                      wait_until)  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 TRACKER_CPU = os.environ.get("TRACKER_CPU", "1")
@@ -320,12 +321,17 @@ def measured(cmd, tracker, window_start, window_len, timeout, env=None, hold=Non
     def sampler():
         time.sleep(max(0.0, window_start - (time.monotonic() - t0)))
         try:
-            a = (proc_cpu_secs(tracker.proc.pid), proc_cpu_secs(gen.pid), cpu_times())
+            a = (proc_cpu_split(tracker.proc.pid), proc_cpu_secs(gen.pid), cpu_times())
             time.sleep(window_len)
-            b = (proc_cpu_secs(tracker.proc.pid), proc_cpu_secs(gen.pid), cpu_times())
+            b = (proc_cpu_split(tracker.proc.pid), proc_cpu_secs(gen.pid), cpu_times())
         except (FileNotFoundError, ProcessLookupError):
             return
-        samples["tracker_cpu_share"] = round((b[0] - a[0]) / window_len, 3)
+        # User and system time apart: the kernel's share of a connection (TCP set-up and
+        # teardown) is the same for every tracker, the rest is the tracker's own code.
+        samples["tracker_user_share"] = round((b[0][0] - a[0][0]) / window_len, 3)
+        samples["tracker_sys_share"] = round((b[0][1] - a[0][1]) / window_len, 3)
+        samples["tracker_cpu_share"] = round(
+            samples["tracker_user_share"] + samples["tracker_sys_share"], 3)
         samples["generator_cpu_share"] = round((b[1] - a[1]) / window_len, 3)
         samples["cores"] = core_shares(a[2], b[2])
         samples["tracker_rss_kib"] = tracker.rss_kib()
@@ -565,6 +571,11 @@ def summary(results, out):
             # Announces per second of the tracker's own CPU time (user + system, not softirq):
             # what one whole core would carry, whatever else the machine was running.
             t["announces_per_cpu_s"] = round(statistics.median(eff), 1) if eff else None
+            # CPU microseconds per announce, in the tracker's own code and in the kernel.
+            for part in ("user", "sys"):
+                us = [r[f"tracker_{part}_share"] * 1e6 / r["announces_per_s"] for r in rr
+                      if r.get("announces_per_s") and r.get(f"tracker_{part}_share") is not None]
+                t[f"{part}_us_per_announce"] = round(statistics.median(us), 1) if us else None
             t["all_announces_per_s"] = [r.get("announces_per_s") for r in rr]
             t["all_p99_us"] = [r.get("p99_us") for r in rr]
             t["fuzz_running"] = any(r.get("load_before", {}).get("fuzz_running") for r in rr)

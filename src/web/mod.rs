@@ -113,6 +113,13 @@ pub struct ConnInfo {
 }
 
 pub fn router(state: AppState) -> Router {
+    // The tracker's ends answer BitTorrent clients, not people: no language, no
+    // compression (a reply is a few hundred bytes of bencode), no https redirect, no
+    // cookies. Merged after the page layers, so those layers are not run for them: many
+    // clients open a new connection for every announce, and each layer is work per request.
+    let tracker = Router::new()
+        .route("/announce", get(tracker::announce))
+        .route("/scrape", get(tracker::scrape));
     Router::new()
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
@@ -134,8 +141,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))
-        .route("/announce", get(tracker::announce))
-        .route("/scrape", get(tracker::scrape))
         .route("/feed.xml", get(feed::feed))
         .route("/api/catalog", get(federation::catalog))
         .route("/api/federation", get(federation::status))
@@ -163,6 +168,7 @@ pub fn router(state: AppState) -> Router {
             https::pages_to_https,
         ))
         .layer(axum::middleware::from_fn(https::secure_cookies))
+        .merge(tracker)
         .with_state(state)
 }
 
