@@ -481,3 +481,101 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
     radio.assert_alive();
     refused.assert_alive();
 }
+
+/// A self-signed certificate for `radio.test` (a random serial) and its key.
+fn self_signed(cert: &Path, key: &Path) {
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=radio.test"])
+        .args(["-addext", "subjectAltName=DNS:radio.test"])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert));
+}
+
+/// With `tls.cert_file` and `tls.key_file`, a renewal written over the files (as certbot
+/// or an operator copying files does, one file after the other) is served without a
+/// restart; the half-way state, a certificate without its key, is reported and the old
+/// certificate stays in use meanwhile.
+#[test]
+fn certificate_files_are_read_again_when_they_change() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let client_ns = Netns::new("ca");
+    let box_ns = Netns::new("box");
+    client_ns.link(&format!("{CA_ADDR}/24"), &box_ns, &format!("{BOX_ADDR}/24"));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    self_signed(&cert, &key);
+    let config = format!(
+        "https = \"{BOX_ADDR}:443\"\n{BASE_CONFIG}\n[tls]\ncert_file = \"{}\"\n\
+         key_file = \"{}\"\nfiles_check_secs = 1\n",
+        path(&cert),
+        path(&key)
+    );
+    let mut node = Node::start_in(
+        &box_ns,
+        BOX_ADDR.parse().unwrap(),
+        &dir.join("node"),
+        &[],
+        &config,
+    );
+    node.wait_healthy(0);
+    let status = https_status(&node);
+    assert_eq!(status["source"], "files", "{status}");
+    let first = status["certificate"]["serial"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no certificate: {status}"))
+        .to_string();
+    assert_eq!(served_serial(&client_ns), first);
+
+    // The renewal: the new certificate first, its key a moment later.
+    let (new_cert, new_key) = (dir.join("new-cert.pem"), dir.join("new-key.pem"));
+    self_signed(&new_cert, &new_key);
+    std::fs::copy(&new_cert, &cert).unwrap();
+    let halfway = wait_for(
+        "the unmatched key reported",
+        Duration::from_secs(30),
+        || {
+            let s = https_status(&node);
+            (s["problem"]["kind"] == "bad_certificate").then_some(s)
+        },
+    );
+    assert_eq!(
+        halfway["certificate"]["serial"],
+        first.as_str(),
+        "{halfway}"
+    );
+    assert_eq!(
+        served_serial(&client_ns),
+        first,
+        "the old one is served meanwhile"
+    );
+    // The dashboard says so in plain words.
+    let mut op = Operator::new(&node);
+    op.setup("Radio Ficheros");
+    let page = op.get("/admin").text();
+    assert!(
+        page.contains("keeps using the certificate it had"),
+        "{}",
+        short(&page)
+    );
+
+    std::fs::copy(&new_key, &key).unwrap();
+    let second = wait_for("the renewed certificate", Duration::from_secs(30), || {
+        let s = https_status(&node);
+        let serial = s["certificate"]["serial"].as_str()?;
+        (serial != first).then(|| serial.to_string())
+    });
+    let status = https_status(&node);
+    assert!(status["problem"].is_null(), "{status}");
+    assert_eq!(served_serial(&client_ns), second);
+    node.assert_alive();
+}

@@ -252,4 +252,5 @@ dash-https-problem-refused = El servei de certificats no ha donat el certificat 
 dash-https-problem-storage = La caixa no ha pogut llegir o desar el certificat a la seva memòria.
 dash-https-problem-bad = El certificat no es pot fer servir: està malmès o no és d'un tipus que la caixa entengui.
 dash-https-retry = La caixa ho tornarà a provar sola. Mentrestant, la ràdio continua funcionant sense cadenat.
+dash-https-files-retry = La caixa continua fent servir el certificat que tenia i torna a llegir els fitxers tan bon punt canvien.
 dash-https-detail = Detall tècnic (per a qui t'ajudi)

@@ -252,4 +252,5 @@ dash-https-problem-refused = The certificate service has not given the certifica
 dash-https-problem-storage = The box could not read or save the certificate in its memory.
 dash-https-problem-bad = The certificate cannot be used: it is damaged or of a kind the box does not understand.
 dash-https-retry = The box will try again by itself. Meanwhile the radio keeps working without the padlock.
+dash-https-files-retry = The box keeps using the certificate it had, and reads the files again as soon as they change.
 dash-https-detail = Technical detail (for whoever helps you)

@@ -252,4 +252,5 @@ dash-https-problem-refused = El servicio de certificados no ha dado el certifica
 dash-https-problem-storage = La caja no ha podido leer o guardar el certificado en su memoria.
 dash-https-problem-bad = El certificado no se puede usar: está dañado o no es de un tipo que la caja entienda.
 dash-https-retry = La caja lo volverá a intentar sola. Mientras tanto, la radio sigue funcionando sin candado.
+dash-https-files-retry = La caja sigue usando el certificado que tenía y vuelve a leer los archivos en cuanto cambian.
 dash-https-detail = Detalle técnico (para quien te ayude)

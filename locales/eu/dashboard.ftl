@@ -252,4 +252,5 @@ dash-https-problem-refused = Ziurtagirien zerbitzuak ez du ziurtagiria eman orai
 dash-https-problem-storage = Kutxak ezin izan du ziurtagiria bere memorian irakurri edo gorde.
 dash-https-problem-bad = Ziurtagiria ezin da erabili: hondatuta dago edo kutxak ulertzen ez duen motakoa da.
 dash-https-retry = Kutxak berak saiatuko da berriro. Bitartean, irratiak giltzarraporik gabe jarraitzen du.
+dash-https-files-retry = Kutxak lehengo ziurtagiria erabiltzen jarraitzen du, eta fitxategiak berriro irakurriko ditu aldatu bezain laster.
 dash-https-detail = Xehetasun teknikoa (laguntzen dizunarentzat)

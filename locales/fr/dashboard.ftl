@@ -252,4 +252,5 @@ dash-https-problem-refused = Le service de certificats n’a pas délivré le ce
 dash-https-problem-storage = Le boîtier n’a pas pu lire ou enregistrer le certificat dans sa mémoire.
 dash-https-problem-bad = Le certificat est inutilisable : il est abîmé ou d’un type que le boîtier ne comprend pas.
 dash-https-retry = Le boîtier réessaiera seul. En attendant, la radio continue de fonctionner sans cadenas.
+dash-https-files-retry = Le boîtier continue d’utiliser le certificat qu’il avait et relit les fichiers dès qu’ils changent.
 dash-https-detail = Détail technique (pour la personne qui vous aide)

@@ -252,4 +252,5 @@ dash-https-problem-refused = O servizo de certificados non deu o certificado pol
 dash-https-problem-storage = A caixa non puido ler ou gardar o certificado na súa memoria.
 dash-https-problem-bad = O certificado non se pode usar: está danado ou non é dun tipo que a caixa entenda.
 dash-https-retry = A caixa volverá intentalo soa. Mentres tanto, a radio segue funcionando sen cadeado.
+dash-https-files-retry = A caixa segue usando o certificado que tiña e volve ler os ficheiros en canto cambian.
 dash-https-detail = Detalle técnico (para quen te axude)

@@ -252,4 +252,5 @@ dash-https-problem-refused = O serviço de certificados não deu o certificado p
 dash-https-problem-storage = A caixa não conseguiu ler ou guardar o certificado na sua memória.
 dash-https-problem-bad = O certificado não pode ser usado: está danificado ou não é de um tipo que a caixa entenda.
 dash-https-retry = A caixa vai tentar de novo sozinha. Entretanto, a rádio continua a funcionar sem cadeado.
+dash-https-files-retry = A caixa continua a usar o certificado que tinha e volta a ler os ficheiros assim que mudarem.
 dash-https-detail = Pormenor técnico (para quem o ajudar)

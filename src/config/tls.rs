@@ -28,6 +28,9 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     /// The PEM private key of `cert_file`.
     pub key_file: Option<PathBuf>,
+    /// How often the node looks whether `cert_file` or `key_file` changed, in seconds; a
+    /// renewed certificate is then served without a restart.
+    pub files_check_secs: u64,
 }
 
 impl Default for TlsConfig {
@@ -39,6 +42,7 @@ impl Default for TlsConfig {
             acme_ca_file: None,
             cert_file: None,
             key_file: None,
+            files_check_secs: 60,
         }
     }
 }
@@ -54,8 +58,12 @@ pub enum Certificate {
         contact: Vec<String>,
         ca_file: Option<PathBuf>,
     },
-    /// Files the operator keeps up to date.
-    Files { cert: PathBuf, key: PathBuf },
+    /// Files the operator keeps up to date, looked at every `check_secs`.
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+        check_secs: u64,
+    },
 }
 
 impl TlsConfig {
@@ -70,9 +78,17 @@ impl TlsConfig {
                 for (k, path) in [("tls.cert_file", cert), ("tls.key_file", key)] {
                     readable(k, path)?;
                 }
+                if self.files_check_secs == 0 {
+                    return Err(ConfigError::new(
+                        "tls.files_check_secs",
+                        "0 would look at the certificate files without pause",
+                        "leave it out (every 60 seconds) or give at least 1",
+                    ));
+                }
                 return Ok(Some(Certificate::Files {
                     cert: cert.clone(),
                     key: key.clone(),
+                    check_secs: self.files_check_secs,
                 }));
             }
             (Some(_), None) | (None, Some(_)) => {
@@ -242,5 +258,12 @@ mod tests {
             ..TlsConfig::default()
         };
         assert_eq!(key(missing, https), "tls.cert_file");
+        let restless = TlsConfig {
+            cert_file: Some("/etc/hostname".into()),
+            key_file: Some("/etc/hostname".into()),
+            files_check_secs: 0,
+            ..TlsConfig::default()
+        };
+        assert_eq!(key(restless, https), "tls.files_check_secs");
     }
 }

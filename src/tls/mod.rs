@@ -11,9 +11,10 @@
 
 mod acme;
 mod cert;
+mod files;
 pub mod status;
 
-use std::{path::Path, sync::Arc};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use rustls::ServerConfig;
 use tokio::sync::watch;
@@ -41,11 +42,24 @@ pub enum TlsError {
     Rustls(rustls::Error),
 }
 
-/// The https side: the server's TLS settings, its status, and the ACME task if any.
+/// The https side: the server's TLS settings, its status, and the task that keeps the
+/// certificate current.
 pub struct Tls {
     config: Arc<ServerConfig>,
     status: TlsWatch,
-    acme: Option<acme::Acme>,
+    keeper: Keeper,
+}
+
+/// What keeps the certificate current.
+enum Keeper {
+    /// Gets and renews it.
+    Acme(acme::Acme),
+    /// Reads the operator's files again when they change.
+    Files {
+        files: Arc<files::Files>,
+        every: Duration,
+        status: watch::Sender<TlsStatus>,
+    },
 }
 
 impl Tls {
@@ -57,15 +71,23 @@ impl Tls {
             .with_safe_default_protocol_versions()
             .map_err(TlsError::Rustls)?
             .with_no_client_auth();
-        let (mut config, status, acme) = match certificate {
-            Certificate::Files { cert, key } => {
-                let (chain, key) = cert::load_files(cert, key)?;
+        let (mut config, status, keeper) = match certificate {
+            Certificate::Files {
+                cert,
+                key,
+                check_secs,
+            } => {
+                let (files, info) = files::Files::load(cert, key, provider)?;
                 let mut status = TlsStatus::new(Source::Files, None);
-                status.certificate = Some(cert::info(&chain[0])?);
-                let config = builder
-                    .with_single_cert(chain, key)
-                    .map_err(TlsError::Rustls)?;
-                (config, watch::channel(status).1, None)
+                status.certificate = Some(info);
+                let (tx, rx) = watch::channel(status);
+                let config = builder.with_cert_resolver(files.clone());
+                let keeper = Keeper::Files {
+                    files,
+                    every: Duration::from_secs(*check_secs),
+                    status: tx,
+                };
+                (config, rx, keeper)
             }
             Certificate::Acme {
                 domain,
@@ -85,7 +107,7 @@ impl Tls {
                 )?;
                 let mut config = builder.with_cert_resolver(acme.resolver());
                 config.alpn_protocols.push(CHALLENGE_ALPN.to_vec());
-                (config, rx, Some(acme))
+                (config, rx, Keeper::Acme(acme))
             }
         };
         // http/1.1 first: browsers offer h2 too, and the server speaks HTTP/1 only.
@@ -93,7 +115,7 @@ impl Tls {
         Ok(Self {
             config: Arc::new(config),
             status,
-            acme,
+            keeper,
         })
     }
 
@@ -105,10 +127,16 @@ impl Tls {
         self.status.clone()
     }
 
-    /// Gets and renews the certificate until `shutdown` (nothing to do for files).
+    /// Keeps the certificate current until `shutdown`: gets and renews it, or reads the
+    /// files again when they change.
     pub async fn run(self, shutdown: CancellationToken) {
-        if let Some(acme) = self.acme {
-            acme.run(shutdown).await;
+        match self.keeper {
+            Keeper::Acme(acme) => acme.run(shutdown).await,
+            Keeper::Files {
+                files,
+                every,
+                status,
+            } => files.watch(every, status, shutdown).await,
         }
     }
 }

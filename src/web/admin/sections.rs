@@ -368,7 +368,12 @@ fn padlock(tr: Tr, https: &TlsStatus) -> Markup {
                             ProblemKind::BadCertificate => t!(tr, "dash-https-problem-bad"),
                         })
                     }
-                    p { (t!(tr, "dash-https-retry")) }
+                    @match https.source {
+                        // The operator's files: the certificate in use stays until new
+                        // files can be used.
+                        Source::Files => p { (t!(tr, "dash-https-files-retry")) },
+                        Source::Acme => p { (t!(tr, "dash-https-retry")) },
+                    }
                 }
                 details {
                     summary { (t!(tr, "dash-https-detail")) }
