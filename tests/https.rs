@@ -567,6 +567,27 @@ fn certificate_files_are_read_again_when_they_change() {
         "{}",
         short(&page)
     );
+    // On a phone on the LAN, with the problem showing: the padlock section passes axe-core's
+    // WCAG 2.1 A/AA rules and fits the screen, in Spanish and English.
+    let shots = dir.join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = run_node(
+        box_ns.command("node"),
+        "dashboard_section.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--password={PASSWORD}"),
+            "--section=https".into(),
+            format!("--shots={}", shots.display()),
+        ],
+        Duration::from_secs(150),
+    );
+    assert!(out.contains("ok"), "{out}");
+    assert!(
+        out.contains("sigue usando el certificado que tenía"),
+        "{out}"
+    );
+    assert!(out.contains("keeps using the certificate it had"), "{out}");
 
     std::fs::copy(&new_key, &key).unwrap();
     let second = wait_for("the renewed certificate", Duration::from_secs(30), || {

@@ -440,10 +440,11 @@ fn a_refused_port_is_reported_and_the_others_open() {
     fs::create_dir_all(&shots).unwrap();
     let out = run_node(
         node_ns.command("node"),
-        "reach_page.mjs",
+        "dashboard_section.mjs",
         &[
             format!("--base={}", node.base_url()),
             format!("--password={PASSWORD}"),
+            "--section=reach".into(),
             format!("--shots={}", shots.display()),
         ],
         Duration::from_secs(150),

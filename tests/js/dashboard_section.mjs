@@ -1,8 +1,9 @@
-// The dashboard's "Reachable from the internet" section on a phone (390x844), in Spanish and
-// English: axe-core's WCAG 2.1 A/AA rules (zero violations) and the layout checks of
-// i18n_lib.mjs (no sideways scroll, nothing cut off, 44 px touch targets) on /admin, and a
-// screenshot of the section (`--shots DIR/reach-LANG.png`) for a person to look at. Logs in
-// with `--password` (the first run is done). Prints the section's text, then "ok".
+// One section of the dashboard (`--section`, its id: reach, https, ...) on a phone
+// (390x844), in Spanish and English: axe-core's WCAG 2.1 A/AA rules (zero violations) and the
+// layout checks of i18n_lib.mjs (no sideways scroll, nothing cut off, 44 px touch targets) on
+// /admin, and a screenshot of the section (`--shots DIR/SECTION-LANG.png`) for a person to
+// look at. Logs in with `--password` (the first run is done). Prints the section's text, then
+// "ok".
 
 import { args, fail, log, overallTimeout } from './lib.mjs'
 import { checkPage, chooseLanguage, launch, phoneContext } from './i18n_lib.mjs'
@@ -10,10 +11,14 @@ import { checkPage, chooseLanguage, launch, phoneContext } from './i18n_lib.mjs'
 const opts = args({
   base: { type: 'string' },
   password: { type: 'string' },
+  section: { type: 'string' },
   shots: { type: 'string' }
 })
-if (!opts.base || !opts.password || !opts.shots) fail('need --base, --password and --shots')
-overallTimeout(120, 'reach section')
+if (!opts.base || !opts.password || !opts.section || !opts.shots) {
+  fail('need --base, --password, --section and --shots')
+}
+const id = opts.section
+overallTimeout(120, `${id} section`)
 
 const base = opts.base.replace(/\/$/, '')
 const browser = await launch()
@@ -26,13 +31,13 @@ try {
     await page.goto(`${base}/admin`)
     await page.fill('form[action="/admin/login"] input[name=password]', opts.password)
     await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/login"] button[type=submit]')])
-    const section = page.locator('section#reach')
+    const section = page.locator(`section#${id}`)
     if (await section.count() !== 1) {
-      problems.push({ lang, kind: 'missing', detail: 'no reach section on /admin' })
+      problems.push({ lang, kind: 'missing', detail: `no ${id} section on /admin` })
     } else {
-      log(`reach (${lang}): ${JSON.stringify(await section.innerText())}`)
+      log(`${id} (${lang}): ${JSON.stringify(await section.innerText())}`)
       problems.push(...await checkPage(page, 'dashboard', lang))
-      await section.screenshot({ path: `${opts.shots}/reach-${lang}.png` })
+      await section.screenshot({ path: `${opts.shots}/${id}-${lang}.png` })
     }
     await context.close()
   }
