@@ -482,25 +482,6 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
     refused.assert_alive();
 }
 
-/// A self-signed certificate for `radio.test` (a random serial) and its key.
-fn self_signed(cert: &Path, key: &Path) {
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=radio.test"])
-        .args(["-addext", "subjectAltName=DNS:radio.test"])
-        .arg("-keyout")
-        .arg(key)
-        .arg("-out")
-        .arg(cert));
-}
-
 /// With `tls.cert_file` and `tls.key_file`, a renewal written over the files (as certbot
 /// or an operator copying files does, one file after the other) is served without a
 /// restart; the half-way state, a certificate without its key, is reported and the old
@@ -513,7 +494,7 @@ fn certificate_files_are_read_again_when_they_change() {
     let box_ns = Netns::new("box");
     client_ns.link(&format!("{CA_ADDR}/24"), &box_ns, &format!("{BOX_ADDR}/24"));
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    self_signed(&cert, &key);
+    self_signed("radio.test", &cert, &key);
     let config = format!(
         "https = \"{BOX_ADDR}:443\"\n{BASE_CONFIG}\n[tls]\ncert_file = \"{}\"\n\
          key_file = \"{}\"\nfiles_check_secs = 1\n",
@@ -538,7 +519,7 @@ fn certificate_files_are_read_again_when_they_change() {
 
     // The renewal: the new certificate first, its key a moment later.
     let (new_cert, new_key) = (dir.join("new-cert.pem"), dir.join("new-key.pem"));
-    self_signed(&new_cert, &new_key);
+    self_signed("radio.test", &new_cert, &new_key);
     std::fs::copy(&new_cert, &cert).unwrap();
     let halfway = wait_for(
         "the unmatched key reported",
@@ -569,20 +550,7 @@ fn certificate_files_are_read_again_when_they_change() {
     );
     // On a phone on the LAN, with the problem showing: the padlock section passes axe-core's
     // WCAG 2.1 A/AA rules and fits the screen, in Spanish and English.
-    let shots = dir.join("shots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = run_node(
-        box_ns.command("node"),
-        "dashboard_section.mjs",
-        &[
-            format!("--base={}", node.base_url()),
-            format!("--password={PASSWORD}"),
-            "--section=https".into(),
-            format!("--shots={}", shots.display()),
-        ],
-        Duration::from_secs(150),
-    );
-    assert!(out.contains("ok"), "{out}");
+    let out = check_dashboard_section(&box_ns, &node, "https", &dir.join("shots"));
     assert!(
         out.contains("sigue usando el certificado que tenía"),
         "{out}"

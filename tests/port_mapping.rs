@@ -275,35 +275,6 @@ fn port_entry<'a>(health: &'a Value, proto: &str, port: u16) -> Option<&'a Value
         })
 }
 
-/// A self-signed certificate and its key for `name`, written into `dir`: https from
-/// certificate files.
-fn certificate_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={name}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
-}
-
 #[test]
 fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
     let tmp = tempdir();
@@ -316,7 +287,8 @@ fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
     let ip: IpAddr = "10.15.5.2".parse().unwrap();
     // https on 443 from certificate files: the sixth door (the namespace is the node's own,
     // so 443 is free).
-    let (cert, key) = certificate_files(tmp.path(), "radio.test");
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    self_signed("radio.test", &cert, &key);
     let config = format!(
         "https = \"10.15.5.2:443\"\n{}[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
         config(),
@@ -437,19 +409,7 @@ fn a_refused_port_is_reported_and_the_others_open() {
     // A phone's browser on the LAN: the section passes axe-core's WCAG 2.1 A/AA rules and
     // fits the screen, in Spanish and English; its screenshots are kept for a person.
     let shots = tmp.path().join("shots");
-    fs::create_dir_all(&shots).unwrap();
-    let out = run_node(
-        node_ns.command("node"),
-        "dashboard_section.mjs",
-        &[
-            format!("--base={}", node.base_url()),
-            format!("--password={PASSWORD}"),
-            "--section=reach".into(),
-            format!("--shots={}", shots.display()),
-        ],
-        Duration::from_secs(150),
-    );
-    assert!(out.contains("ok"), "{out}");
+    let out = check_dashboard_section(&node_ns, &node, "reach", &shots);
     assert!(out.contains("redirección de puertos"), "{out}");
     assert!(out.contains("port forwarding"), "{out}");
     for lang in ["es", "en"] {

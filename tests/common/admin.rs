@@ -138,3 +138,28 @@ impl<'a> Operator<'a> {
         Self::hidden(&page.text(), "csrf")
     }
 }
+
+/// The dashboard's section `id` (`reach`, `https`, ...) in a phone's browser run in `ns`, in
+/// Spanish and English: `dashboard_section.mjs` logs in, runs axe-core and the layout checks
+/// and saves `shots/<id>-<lang>.png`. Its output, which ends in "ok" when all passed.
+pub fn check_dashboard_section(
+    ns: &super::netns::Netns,
+    node: &Node,
+    id: &str,
+    shots: &std::path::Path,
+) -> String {
+    std::fs::create_dir_all(shots).unwrap();
+    let out = super::js::run_node(
+        ns.command("node"),
+        "dashboard_section.mjs",
+        &[
+            format!("--base={}", node.base_url()),
+            format!("--password={PASSWORD}"),
+            format!("--section={id}"),
+            format!("--shots={}", shots.display()),
+        ],
+        std::time::Duration::from_secs(150),
+    );
+    assert!(out.contains("ok"), "{out}");
+    out
+}

@@ -81,3 +81,30 @@ pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
         panic!("{what}: bytes differ from offset {first}");
     }
 }
+
+/// A self-signed certificate for `name` (P-256, a random serial, two days) and its key,
+/// written as PEM to `cert` and `key`: https from certificate files.
+pub fn self_signed(name: &str, cert: &Path, key: &Path) {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
