@@ -129,20 +129,69 @@ fn feed_parses_with_a_real_feed_parser() {
         assert_eq!(item["integrity"].as_str(), Some(sri_sha256(&file).as_str()));
     }
 
-    let feed = tmp.path().join("feed.xml");
-    std::fs::write(&feed, xml).unwrap();
+    // No input configured: nothing on air, no live item.
+    assert!(!xml.contains("podcast:liveItem"), "{}", short(&xml));
+    check_feed(&tmp.path().join("feed.xml"), &xml, 2, &lib);
+    node.assert_alive();
+}
+
+/// Reads `xml` (saved to `path`) with feedparser, podcastparser and Python's XML parser
+/// (`tests/py/check_feed.py`): `episodes` episodes, the files' digests checked in `lib`.
+fn check_feed(path: &Path, xml: &str, episodes: usize, lib: &Path) {
+    std::fs::write(path, xml).unwrap();
     let script = repo_root().join("tests").join("py").join("check_feed.py");
     let out = Command::new(python_with_feedparser())
         .arg(&script)
-        .arg(&feed)
-        .arg("2")
-        .arg(&lib)
+        .arg(path)
+        .arg(episodes.to_string())
+        .arg(lib)
         .output()
         .expect("run python");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "feedparser: {text}");
     assert!(text.contains("ok"), "{text}");
+}
+
+/// While the station is on air the feed carries a `podcast:liveItem` whose enclosure is the
+/// live stream (it decodes), and the feed still reads in feedparser and podcastparser.
+#[test]
+fn the_feed_lists_the_live_stream_while_on_air() {
+    let tmp = tempdir();
+    let mut node = start_live_node(tmp.path(), "sine", "", |lib| {
+        make_tagged_mp3(&lib.join("one.mp3"), "Episode One", "Radio Test", 3)
+    });
+    node.wait_live_state("on_air", Duration::from_secs(20));
+    let xml = node.get("/feed.xml").text();
+    let live = xml
+        .split("<podcast:liveItem ")
+        .nth(1)
+        .and_then(|rest| rest.split("</podcast:liveItem>").next())
+        .unwrap_or_else(|| panic!("no live item: {}", short(&xml)));
+    assert!(live.contains("status=\"live\""), "{live}");
+    assert!(live.contains("start=\""), "{live}");
+    let stream = format!("{}/live.mp3", node.base_url());
+    assert!(live.contains(&format!("url=\"{stream}\"")), "{live}");
+    assert!(live.contains("<title>streamp2p radio</title>"), "{live}");
+    // The station's picture is a 1400 px square PNG (the size Apple's directory asks for).
+    let cover = node.get("/icons/cover-1400.png");
+    assert_eq!(cover.status, 200);
+    assert!(cover.body.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let side = |at: usize| u32::from_be_bytes(cover.body[at..at + 4].try_into().unwrap());
+    assert_eq!((side(16), side(20)), (1400, 1400), "IHDR width and height");
+    assert!(xml.contains("/icons/cover-1400.png"), "{}", short(&xml));
+    // The enclosure is the stream itself: the test tone.
+    let samples = decode_audio(&stream, 2);
+    assert!(
+        samples.iter().any(|s| s.unsigned_abs() > 1000),
+        "the live item's enclosure is silent"
+    );
+    check_feed(
+        &tmp.path().join("feed.xml"),
+        &xml,
+        1,
+        &tmp.path().join("library"),
+    );
     node.assert_alive();
 }
 

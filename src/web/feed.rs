@@ -11,7 +11,7 @@
 //! The feed is the station's, whoever reads it: its `<language>` and its few words are in
 //! the station's language, not the reader's.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::SystemTime};
 
 use axum::{
     extract::{ConnectInfo, State},
@@ -23,18 +23,35 @@ use rss::{
         itunes::{ITunesChannelExtension, ITunesItemExtension},
         Extension,
     },
-    Channel, Enclosure, Guid, Item as RssItem,
+    Channel, Enclosure, Guid, Image, Item as RssItem,
 };
 
-use crate::{i18n::Tr, t};
+use chrono::{DateTime, Local, SecondsFormat};
+
+use crate::{config::operator::Show, i18n::Tr, t};
 
 use super::{
     api::{trackers, web_seed_url, ItemView},
-    base_url, AppState, ConnInfo,
+    base_url, manifest, AppState, ConnInfo,
 };
 
 const PODCAST_NS: &str = "https://podcastindex.org/namespace/1.0";
 const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+/// The UUIDv5 namespace of `podcast:guid`, fixed by the Podcasting 2.0 namespace.
+const PODCAST_GUID_NS: uuid::Uuid = uuid::Uuid::from_u128(0xead4c236_bf58_58c6_a2c6_a6b28d128cb6);
+
+/// The feed's `podcast:guid`. The namespace makes it a UUIDv5 of the feed's URL; the box's
+/// URL is whatever name it was reached by until `public_url` is set, and may change later,
+/// while a podcast's guid must never change. So it is a UUIDv5, in the same namespace, of
+/// the station's key (`federation`), which stays with the station when it moves to a new box.
+fn podcast_guid(station_key: &str) -> String {
+    uuid::Uuid::new_v5(
+        &PODCAST_GUID_NS,
+        format!("streamp2p:{station_key}").as_bytes(),
+    )
+    .to_string()
+}
 
 fn ext(name: &str, attrs: &[(&str, String)], children: Vec<Extension>) -> Extension {
     let mut kids: BTreeMap<String, Vec<Extension>> = BTreeMap::new();
@@ -50,6 +67,75 @@ fn ext(name: &str, attrs: &[(&str, String)], children: Vec<Extension>) -> Extens
             .collect(),
         children: kids,
     }
+}
+
+/// An element holding only text.
+fn text(name: &str, value: String) -> Extension {
+    Extension {
+        name: name.to_string(),
+        value: Some(value),
+        ..Extension::default()
+    }
+}
+
+/// `podcast:liveItem` while the station is on air: its stream as the enclosure (the
+/// progressive MP3, which every podcast app plays), and as title and times the show on air
+/// by the schedule, or else the station itself since the node started (the stream has run
+/// since then: it continues through any loss of input).
+fn live_item(app: &AppState, tr: Tr, base: &str, now: SystemTime) -> Option<Extension> {
+    if !app.live.is_on() {
+        return None;
+    }
+    let settings = app.station.settings();
+    let shows = app.station.schedule();
+    let stamp = |t: DateTime<Local>| t.to_rfc3339_opts(SecondsFormat::Secs, false);
+    let (title, start, end) = match Show::at_time(&shows, now) {
+        Some(show) => {
+            let local: DateTime<Local> = now.into();
+            let midnight = local
+                .date_naive()
+                .and_hms_opt(0, 0, 0)?
+                .and_local_timezone(Local)
+                .earliest()?;
+            let at = |minute: u16| midnight + chrono::Duration::minutes(minute.into());
+            (show.name.clone(), at(show.start), Some(at(show.end)))
+        }
+        None => {
+            let started = now.checked_sub(app.started.elapsed())?;
+            (settings.station.name.clone(), started.into(), None)
+        }
+    };
+    let mut attrs = vec![("status", "live".to_string()), ("start", stamp(start))];
+    attrs.extend(end.map(|e| ("end", stamp(e))));
+    let guid = ext("guid", &[("isPermaLink", "false".into())], vec![]);
+    Some(ext(
+        "podcast:liveItem",
+        &attrs,
+        vec![
+            text("title", title),
+            Extension {
+                value: Some(format!("{base}/live#{}", start.timestamp())),
+                ..guid
+            },
+            ext(
+                "enclosure",
+                &[
+                    ("url", format!("{base}/live.mp3")),
+                    ("type", "audio/mpeg".into()),
+                    ("length", "0".into()),
+                ],
+                vec![],
+            ),
+            Extension {
+                value: Some(t!(tr, "listen-live-play")),
+                ..ext(
+                    "podcast:contentLink",
+                    &[("href", format!("{base}/"))],
+                    vec![],
+                )
+            },
+        ],
+    ))
 }
 
 /// Where one episode's file can be had, and its SRI digest when known.
@@ -168,6 +254,14 @@ pub async fn feed(
     let mut ch = Channel::default();
     ch.set_title(settings.station.name.clone());
     ch.set_link(format!("{base}/"));
+    // The station's picture: the one drawn from its initials (the listen page's icon, at
+    // the size podcast directories ask for).
+    let cover = format!("{base}{}", manifest::COVER);
+    let mut image = Image::default();
+    image.set_url(cover.clone());
+    image.set_title(settings.station.name.clone());
+    image.set_link(format!("{base}/"));
+    ch.set_image(image);
     ch.set_description(if settings.station.description.is_empty() {
         t!(
             tr,
@@ -182,8 +276,39 @@ pub async fn feed(
     let mut namespaces = BTreeMap::new();
     namespaces.insert("itunes".to_string(), ITUNES_NS.to_string());
     namespaces.insert("podcast".to_string(), PODCAST_NS.to_string());
+    namespaces.insert("atom".to_string(), ATOM_NS.to_string());
     ch.set_namespaces(namespaces);
+    // Where the feed itself lives (directories check it), and its lasting identity.
+    let mut atom = BTreeMap::new();
+    atom.insert(
+        "link".to_string(),
+        vec![ext(
+            "atom:link",
+            &[
+                ("href", format!("{base}/feed.xml")),
+                ("rel", "self".into()),
+                ("type", "application/rss+xml".into()),
+            ],
+            vec![],
+        )],
+    );
+    let mut podcast = BTreeMap::new();
+    podcast.insert(
+        "guid".to_string(),
+        vec![text(
+            "podcast:guid",
+            podcast_guid(&app.federation.public_key()),
+        )],
+    );
+    if let Some(live) = live_item(&app, tr, &base, SystemTime::now()) {
+        podcast.insert("liveItem".to_string(), vec![live]);
+    }
+    ch.set_extensions(BTreeMap::from([
+        ("atom".to_string(), atom),
+        ("podcast".to_string(), podcast),
+    ]));
     let mut it = ITunesChannelExtension::default();
+    it.set_image(Some(cover));
     it.set_author(Some(settings.station.name.clone()));
     it.set_summary(Some(settings.station.description.clone()));
     it.set_explicit(Some("false".to_string()));
@@ -200,4 +325,18 @@ pub async fn feed(
         ch.to_string(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_podcast_guid_is_a_uuid_v5_that_follows_the_station_key() {
+        let guid = podcast_guid("ab12");
+        assert_eq!(guid, podcast_guid("ab12"));
+        assert_ne!(guid, podcast_guid("ab13"));
+        let parsed = uuid::Uuid::parse_str(&guid).unwrap();
+        assert_eq!(parsed.get_version_num(), 5);
+    }
 }

@@ -34,9 +34,12 @@ const ICONS: &[(&str, u32, Shape, Option<&str>)] = &[
         Some("maskable"),
     ),
     ("apple-touch-icon.png", 180, Shape::FullBleed, None),
+    // The feed's picture: Apple's directory asks for 1400-3000 px (not listed).
+    ("cover-1400.png", 1400, Shape::FullBleed, None),
 ];
 
 pub const APPLE_TOUCH_ICON: &str = "/icons/apple-touch-icon.png";
+pub const COVER: &str = "/icons/cover-1400.png";
 
 /// A home-screen label shows about 12 characters.
 const SHORT_NAME_CHARS: usize = 12;

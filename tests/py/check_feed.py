@@ -3,7 +3,10 @@
 - feedparser (what many podcast tools use): a title, one enclosure with a length and an
   audio type, an itunes:duration;
 - podcastparser (gPodder's parser, also in other apps): the same titles and enclosures;
-- the standard XML parser, for the Podcasting 2.0 tags the two above drop: one
+- the channel, read by both: the station's picture (itunes:image and <image>, the same
+  URL), its language, the feed's own address (atom:link rel="self");
+- the standard XML parser, for the Podcasting 2.0 tags the two above drop: the channel's
+  podcast:guid (a version 5 UUID), and for every episode one
   podcast:alternateEnclosure marked default="true" for the enclosure's own file, with the
   enclosure's URL, a .torrent and a magnet among its sources, and a podcast:integrity of
   type "sri" holding a SHA-256. Given LIBRARY_DIR, that digest must be the one of the file
@@ -16,6 +19,7 @@ import hashlib
 import os
 import sys
 import urllib.parse
+import uuid
 import xml.etree.ElementTree as ET
 
 import feedparser
@@ -34,6 +38,14 @@ def check_feedparser(path, expected):
         sys.exit("the feed has no title")
     if len(d.entries) != expected:
         sys.exit(f"{len(d.entries)} entries, expected {expected}")
+    image = d.feed.get("image", {}).get("href", "")
+    if not image.endswith(".png"):
+        sys.exit(f"the feed has no picture: {d.feed.get('image')!r}")
+    if not d.feed.get("language"):
+        sys.exit("the feed has no language")
+    selfs = [link["href"] for link in d.feed.get("links", []) if link.get("rel") == "self"]
+    if len(selfs) != 1 or not selfs[0].endswith("/feed.xml"):
+        sys.exit(f"the feed does not name its own address: {d.feed.get('links')!r}")
     for e in d.entries:
         enc = [link for link in e.get("links", []) if link.get("rel") == "enclosure"]
         if not e.get("title") or len(enc) != 1:
@@ -50,6 +62,8 @@ def check_podcastparser(path, d):
         p = podcastparser.parse("http://station.invalid/feed.xml", f)
     if p.get("title") != d.feed.title:
         sys.exit(f"podcastparser: title {p.get('title')!r}, feedparser {d.feed.title!r}")
+    if p.get("cover_url") != d.feed.image.href:
+        sys.exit(f"podcastparser: picture {p.get('cover_url')!r}, feedparser {d.feed.image.href!r}")
     want = {
         e.title: (e.enclosures[0].href, int(e.enclosures[0].length)) for e in d.entries
     }
@@ -73,8 +87,15 @@ def sri_sha256(path):
     return "sha256-" + base64.b64encode(digest).decode()
 
 
-def check_alternates(path, library):
-    for item in ET.parse(path).getroot().findall("./channel/item"):
+def check_podcast_tags(path, library):
+    channel = ET.parse(path).getroot().find("channel")
+    guid = channel.findtext(f"{PODCAST}guid") or ""
+    try:
+        if uuid.UUID(guid).version != 5:
+            sys.exit(f"podcast:guid {guid!r} is not a version 5 UUID")
+    except ValueError:
+        sys.exit(f"podcast:guid {guid!r} is not a UUID")
+    for item in channel.findall("item"):
         title = item.findtext("title")
         enclosure = item.find("enclosure")
         alts = item.findall(f"{PODCAST}alternateEnclosure")
@@ -111,7 +132,7 @@ def main():
     library = sys.argv[3] if len(sys.argv) > 3 else None
     d = check_feedparser(path, expected)
     check_podcastparser(path, d)
-    check_alternates(path, library)
+    check_podcast_tags(path, library)
     print(f"ok: {len(d.entries)} episodes, feed {d.feed.title!r}")
 
 
