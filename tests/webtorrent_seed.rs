@@ -24,11 +24,7 @@ fn seeding_node(root: &std::path::Path) -> (Node, PathBuf, String) {
     write_random(&lib.join("episode.mp3"), SIZE);
     let mut node = Node::start(root, std::slice::from_ref(&lib), BASE_CONFIG);
     node.wait_healthy(1);
-    let ih = node.item("episode.mp3")["infohash"]
-        .as_str()
-        .expect("infohash")
-        .to_ascii_lowercase();
-    node.wait_webrtc_seeder(&ih);
+    let ih = node.wait_webrtc_seeder("episode.mp3");
     (node, lib.join("episode.mp3"), ih)
 }
 

@@ -34,11 +34,7 @@ fn a_second_listener_takes_the_file_from_the_first_not_from_the_node() {
         BASE_CONFIG,
     );
     node.wait_healthy(1);
-    let ih = node.item("episode.mp3")["infohash"]
-        .as_str()
-        .expect("infohash")
-        .to_ascii_lowercase();
-    node.wait_webrtc_seeder(&ih);
+    let ih = node.wait_webrtc_seeder("episode.mp3");
 
     let out = run_node(
         lan_ns.command("node"),

@@ -28,7 +28,11 @@ use rss::{
 
 use chrono::{DateTime, Local, SecondsFormat};
 
-use crate::{config::operator::Show, i18n::Tr, t};
+use crate::{
+    config::{operator::Show, Settings},
+    i18n::Tr,
+    t,
+};
 
 use super::{
     api::{trackers, web_seed_url, ItemView},
@@ -82,11 +86,16 @@ fn text(name: &str, value: String) -> Extension {
 /// progressive MP3, which every podcast app plays), and as title and times the show on air
 /// by the schedule, or else the station itself since the node started (the stream has run
 /// since then: it continues through any loss of input).
-fn live_item(app: &AppState, tr: Tr, base: &str, now: SystemTime) -> Option<Extension> {
+fn live_item(
+    app: &AppState,
+    settings: &Settings,
+    tr: Tr,
+    base: &str,
+    now: SystemTime,
+) -> Option<Extension> {
     if !app.live.is_on() {
         return None;
     }
-    let settings = app.station.settings();
     let shows = app.station.schedule();
     let stamp = |t: DateTime<Local>| t.to_rfc3339_opts(SecondsFormat::Secs, false);
     let (title, start, end) = match Show::at_time(&shows, now) {
@@ -300,7 +309,7 @@ pub async fn feed(
             podcast_guid(&app.federation.public_key()),
         )],
     );
-    if let Some(live) = live_item(&app, tr, &base, SystemTime::now()) {
+    if let Some(live) = live_item(&app, &settings, tr, &base, SystemTime::now()) {
         podcast.insert("liveItem".to_string(), vec![live]);
     }
     ch.set_extensions(BTreeMap::from([

@@ -445,9 +445,14 @@ impl Node {
 }
 
 impl Node {
-    /// Waits (up to 30 s) until the tracker lists a WebSocket seeder for `ih` (the node's
-    /// WebRTC peer), so a browser's offers reach it.
-    pub fn wait_webrtc_seeder(&mut self, ih: &str) {
+    /// Waits (up to 30 s) until the tracker lists a WebSocket seeder (the node's WebRTC
+    /// peer) for the library item `name`, so a browser's offers reach it. Its infohash, in
+    /// lowercase hex.
+    pub fn wait_webrtc_seeder(&mut self, name: &str) -> String {
+        let ih = self.item(name)["infohash"]
+            .as_str()
+            .expect("infohash")
+            .to_ascii_lowercase();
         self.wait_until(
             "the node's WebRTC peer in /api/tracker",
             Duration::from_secs(30),
@@ -465,6 +470,7 @@ impl Node {
                 }
             },
         );
+        ih
     }
 }
 
