@@ -41,6 +41,10 @@ have_cmd upnpc || need+=(miniupnpc)
 # test masquerade with nftables.
 have_cmd turnutils_stunclient || need+=(coturn)
 have_cmd nft || need+=(nftables)
+# Studio PCs and Icecast servers (tests/programme.rs): Debian's Liquidsoap as a source, and
+# icecast2 as the server the box pushes to.
+have_cmd liquidsoap || need+=(liquidsoap)
+have_cmd icecast2 || need+=(icecast2)
 # The unit's exposure check (the image's own tools are installed by image/*.sh).
 have_cmd systemd-analyze || need+=(systemd)
 
@@ -50,6 +54,10 @@ if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}" >&2
   "${SUDO[@]}" apt-get update
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+  # Debian's icecast2 starts a server on port 8000 where systemd runs; tests start their own.
+  if [[ " ${need[*]} " == *" icecast2 "* ]] && have_cmd systemctl; then
+    "${SUDO[@]}" systemctl disable --now icecast2 >/dev/null 2>&1 || true
+  fi
   # Debian's coturn starts a TURN server on port 3478 where systemd runs; only its client is used.
   if [[ " ${need[*]} " == *" coturn "* ]] && have_cmd systemctl; then
     "${SUDO[@]}" systemctl disable --now coturn >/dev/null 2>&1 || true

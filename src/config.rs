@@ -208,6 +208,145 @@ pub struct LiveConfig {
     /// For a digital input clocked by the mixer (often 44100), or a card whose 48 kHz
     /// mode is broken. Unset: 48 kHz where the card has it, else the card's nearest rate.
     pub capture_rate: Option<u32>,
+    /// Below this RMS level (dBFS) an input counts as silent.
+    pub silence_db: f32,
+    /// Play the library when nobody is live (the fallback playlist).
+    pub fallback: bool,
+    /// Seconds of silence or no input before the fallback plays.
+    pub fallback_after_secs: u64,
+    /// Seconds of signal on the line-in before it takes over from the fallback again.
+    pub hold_secs: u64,
+    /// The fallback's folder (a library name such as `music/jingles`); empty: the whole
+    /// library.
+    pub fallback_folder: String,
+    /// The password studio PCs use to send their stream (Icecast source protocol, user
+    /// `source`); empty: no source may connect.
+    pub source_password: String,
+    /// A connected source goes before the line-in.
+    pub source_first: bool,
+    /// Icecast servers the programme is sent to (`[[live.push]]`).
+    pub push: Vec<PushTarget>,
+}
+
+/// An Icecast server the programme is pushed to: `url =
+/// "icecast://source:PASSWORD@HOST:PORT/MOUNT"` and `format = "mp3"` or `"ogg"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PushEntry", into = "PushEntry")]
+pub struct PushTarget {
+    pub host: String,
+    pub port: u16,
+    pub mount: String,
+    pub user: String,
+    pub password: String,
+    pub format: PushFormat,
+}
+
+/// The node's own MP3 frames or Ogg Opus pages (nothing is encoded again for a push).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushFormat {
+    #[default]
+    Mp3,
+    Ogg,
+}
+
+/// A push target as written in the config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushEntry {
+    url: String,
+    #[serde(default)]
+    format: PushFormat,
+}
+
+impl TryFrom<PushEntry> for PushTarget {
+    type Error = String;
+
+    fn try_from(e: PushEntry) -> Result<Self, String> {
+        let bad = |why: &str| format!("live.push url {:?}: {why}", redact(&e.url));
+        let rest = e
+            .url
+            .strip_prefix("icecast://")
+            .ok_or_else(|| bad("it must start with icecast://"))?;
+        let (auth, place) = rest
+            .rsplit_once('@')
+            .ok_or_else(|| bad("it needs source:PASSWORD@ before the host"))?;
+        let (user, password) = auth
+            .split_once(':')
+            .ok_or_else(|| bad("it needs source:PASSWORD@ before the host"))?;
+        let (hostport, mount) = place
+            .split_once('/')
+            .ok_or_else(|| bad("it needs a mount after the host, such as /radio.mp3"))?;
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().map_err(|_| bad("the port is not a number"))?),
+            None => (hostport, 8000),
+        };
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let valid_mount = mount
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '?' && c != '#');
+        if host.is_empty() || mount.is_empty() || !valid_mount || password.is_empty() {
+            return Err(bad("it needs a host, a password and a mount"));
+        }
+        Ok(Self {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+            mount: format!("/{mount}"),
+            user: decode(user),
+            password: decode(password),
+            format: e.format,
+        })
+    }
+}
+
+impl From<PushTarget> for PushEntry {
+    fn from(t: PushTarget) -> Self {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let host = if t.host.contains(':') {
+            format!("[{}]", t.host)
+        } else {
+            t.host.clone()
+        };
+        PushEntry {
+            url: format!(
+                "icecast://{}:{}@{host}:{}{}",
+                enc(&t.user),
+                enc(&t.password),
+                t.port,
+                t.mount
+            ),
+            format: t.format,
+        }
+    }
+}
+
+impl PushTarget {
+    /// The target as shown and logged: no password.
+    pub fn display(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("icecast://{host}:{}{}", self.port, self.mount)
+    }
+}
+
+/// A push URL with its password hidden, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
 }
 
 impl Default for LiveConfig {
@@ -219,6 +358,14 @@ impl Default for LiveConfig {
             record: true,
             record_split_secs: 3600,
             capture_rate: None,
+            silence_db: -40.0,
+            fallback: true,
+            fallback_after_secs: 10,
+            hold_secs: 2,
+            fallback_folder: String::new(),
+            source_password: String::new(),
+            source_first: true,
+            push: Vec::new(),
         }
     }
 }
@@ -314,6 +461,9 @@ impl Default for AdminConfig {
 pub struct StationConfig {
     pub name: String,
     pub description: String,
+    /// What the station plays, in a few words (`Community radio`, `Jazz`): sent to Icecast
+    /// servers as `ice-genre`.
+    pub genre: String,
     /// The station's language: the feed's `<language>`, the recordings' titles, and the
     /// pages of visitors whose browsers ask for none the box speaks. Spanish unless the
     /// first-run page or the config file says otherwise.
@@ -325,6 +475,7 @@ impl Default for StationConfig {
         Self {
             name: "streamp2p radio".into(),
             description: String::new(),
+            genre: String::new(),
             language: Lang::Es,
         }
     }
@@ -876,6 +1027,24 @@ impl Config {
                 "live.capture_rate",
                 format!("{r} Hz is not a sound card's rate"),
                 "use the card's rate, such as 44100, or leave it out for 48 kHz",
+            ));
+        }
+        if !(-90.0..=0.0).contains(&self.live.silence_db) {
+            return Err(ConfigError::new(
+                "live.silence_db",
+                format!(
+                    "{} dBFS is not a level between -90 and 0",
+                    self.live.silence_db
+                ),
+                "use -40",
+            ));
+        }
+        if !(1..=3600).contains(&self.live.fallback_after_secs) || self.live.hold_secs > 600 {
+            return Err(ConfigError::new(
+                "live.fallback_after_secs",
+                "the fallback must wait 1 s to an hour, and the line-in's hold be at most 10 \
+                 minutes",
+                "use fallback_after_secs = 10 and hold_secs = 2",
             ));
         }
         if self.live.record_split_secs < 10 {

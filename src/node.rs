@@ -283,9 +283,12 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
 
     // The web server starts before the swarm: restoring a large library's torrents takes
     // a while, and the pages, the web seed and the tracker need none of it.
-    let live = Live::start(station.clone(), shutdown.clone());
+    let live = Live::start(station.clone(), library.subscribe(), shutdown.clone());
     if live.is_on() {
         tasks.spawn("capture", live.clone().join_capture());
+    }
+    for push in live.push_tasks(&shutdown) {
+        tasks.spawn("push", push);
     }
     if recording {
         let rec = Recorder::new(

@@ -241,7 +241,7 @@ fn followers_mirror_and_listeners_fail_over_when_the_origin_dies() {
                 format!("--torrent={}", torrent_path.display()),
                 format!("--sha256={want}"),
             ],
-            Duration::from_secs(120),
+            Duration::from_secs(180),
         );
         assert!(out.contains("ok"), "webtorrent {name}: {out}");
     }

@@ -14,20 +14,29 @@
 //! station comes back on air by itself.
 
 pub mod cmaf;
+pub mod decode;
+pub mod fallback;
 pub mod fanout;
 pub mod format;
 pub mod hls;
+pub mod icy;
+pub mod ingest;
 pub mod levels;
 pub mod mp3;
 pub mod ogg_opus;
 pub mod p2p;
+pub mod push;
 pub mod recorder;
 pub mod resample;
 pub mod sessions;
 pub mod source;
+pub mod switch;
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        mpsc::{self, Receiver, SyncSender},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -38,14 +47,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{AudioSource, Settings},
+    library::Catalog,
     station::Station,
 };
+use fallback::Fallback;
 use fanout::{Fanout, ListenerGuard};
 use format::{FRAME, RATE};
+use ingest::Ingest;
 use levels::Levels;
 use mp3::Mp3;
 use ogg_opus::{header_pages, OggOpus};
 use source::SourceError;
+use switch::{Offer, OnAir, Rules, Switch};
 
 /// Pages kept for a new listener's first burst: 1.5 s, so playback starts at once.
 const BURST_PAGES: usize = 15;
@@ -59,8 +72,14 @@ const PACKET_BACKLOG: usize = 500;
 const REOPEN_EVERY: Duration = Duration::from_secs(3);
 /// Levels are published every this many frames (5 x 20 ms = 10 Hz).
 const LEVEL_FRAMES: u32 = 5;
-/// Below this RMS, in dBFS, the input counts as silent.
-const SILENCE_DB: f32 = -50.0;
+/// One frame of the programme.
+const TICK: Duration = Duration::from_millis(20);
+/// How late a line-in frame may be before the programme runs on its own clock.
+const LINE_WAIT: Duration = Duration::from_millis(60);
+/// Line-in frames queued for the programme (its clock follows them, so few are ever there).
+const LINE_QUEUE: usize = 10;
+/// A switch of who is on air fades over this many frames (200 ms).
+const FADE_FRAMES: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
@@ -85,6 +104,8 @@ pub struct LiveStatus {
     pub silent_for_secs: Option<u64>,
     /// Progressive listeners of the node's own stream (`/live.ogg` and `/live.mp3`).
     pub listeners: usize,
+    /// The Icecast servers the programme is pushed to.
+    pub pushes: Vec<push::PushStatus>,
 }
 
 /// The Vorbis comments of the live stream: the station's name and description.
@@ -126,8 +147,122 @@ pub struct Live {
     levels: watch::Sender<Levels>,
     silent_since: Mutex<Option<Instant>>,
     silence_after: Duration,
-    /// The capture thread, until [`Live::join_capture`] takes it.
+    /// Below this RMS (dBFS) an input counts as silent.
+    silence_db: f32,
+    /// The programme's thread, until [`Live::join_capture`] takes it.
     capture: Mutex<Option<CaptureThread>>,
+    /// A studio PC's stream, when one is connected.
+    ingest: Arc<Ingest>,
+    on_air: watch::Sender<Program>,
+    /// The last stream title and when it was worked out.
+    title_cache: Mutex<Option<(Instant, String)>>,
+    /// Each `[[live.push]]` target and its state.
+    pushes: Vec<(crate::config::PushTarget, watch::Sender<push::PushStatus>)>,
+}
+
+/// What is playing, for listeners (the listen page, ICY titles) and directories.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NowPlaying {
+    pub on_air: Option<OnAir>,
+    pub title: Option<String>,
+    pub artist: Option<String>,
+    /// The show on air by the weekly schedule, while live.
+    pub show: Option<String>,
+    /// The library item playing, for the fallback.
+    pub item: Option<String>,
+}
+
+impl NowPlaying {
+    /// One line for players (`StreamTitle`): `Artist - Title`, the title, or the show.
+    pub fn stream_title(&self) -> String {
+        match (&self.artist, &self.title, &self.show) {
+            (Some(a), Some(t), _) => format!("{a} - {t}"),
+            (None, Some(t), _) => t.clone(),
+            (_, None, Some(show)) => show.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Who is on air, and the fallback's track while it plays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub on_air: OnAir,
+    pub track: Option<Arc<fallback::Track>>,
+}
+
+/// The programme's encoders: Opus into Ogg pages and packets, and MP3.
+struct Encoders {
+    opus: opus::Encoder,
+    muxer: OggOpus,
+    mp3: Option<Mp3>,
+    packet: Vec<u8>,
+}
+
+impl Encoders {
+    fn encode(&mut self, live: &Live, frame: &[i16]) {
+        match self.opus.encode(frame, &mut self.packet) {
+            Ok(n) => {
+                let _ = live.packets.send(Bytes::copy_from_slice(&self.packet[..n]));
+                if let Some(page) = self.muxer.push(self.packet[..n].to_vec(), FRAME as u64) {
+                    live.ogg.publish(Bytes::from(page));
+                }
+            }
+            Err(e) => tracing::warn!("Opus encode failed: {e}"),
+        }
+        for f in self
+            .mp3
+            .as_mut()
+            .map(|m| m.encode(frame))
+            .unwrap_or_default()
+        {
+            live.mp3.publish(Bytes::from(f));
+        }
+    }
+}
+
+/// Whether a frame has signal.
+fn offer(frame: &[i16], channels: usize, silence_db: f32) -> Offer {
+    if levels::measure(frame, channels).loudest_rms_db() < silence_db {
+        Offer::Silent
+    } else {
+        Offer::Signal
+    }
+}
+
+/// The fade at a switch: the input that went off air, fading out under the new one.
+#[derive(Default)]
+struct Fade {
+    from: Option<OnAir>,
+    done: u32,
+}
+
+impl Fade {
+    fn start(&mut self, from: OnAir) {
+        self.from = Some(from);
+        self.done = 0;
+    }
+
+    /// The input still fading out, if any.
+    fn outgoing(&self) -> Option<OnAir> {
+        self.from
+    }
+
+    /// Mixes this frame of the fade: `frame` (the new input) rising, `old` falling.
+    fn mix(&mut self, frame: &mut [i16], old: Option<&[i16]>) {
+        let per = frame.len().max(1) as f32;
+        let total = FADE_FRAMES as f32 * per;
+        for (i, s) in frame.iter_mut().enumerate() {
+            let x = (self.done as f32 * per + i as f32) / total;
+            let o = old.and_then(|o| o.get(i)).copied().unwrap_or(0);
+            let v = f32::from(*s) * x + f32::from(o) * (1.0 - x);
+            *s = v.round().clamp(-32768.0, 32767.0) as i16;
+        }
+        self.done += 1;
+        if self.done >= FADE_FRAMES {
+            self.from = None;
+        }
+    }
 }
 
 struct CaptureThread {
@@ -138,8 +273,13 @@ struct CaptureThread {
 }
 
 impl Live {
-    /// Starts the capture thread for the station's audio input (nothing runs for `none`).
-    pub fn start(station: Arc<Station>, shutdown: CancellationToken) -> Arc<Self> {
+    /// Starts the programme for the station's audio input (nothing runs for `none`): the
+    /// line-in's thread, the fallback playlist over `library`, and the programme's thread.
+    pub fn start(
+        station: Arc<Station>,
+        library: watch::Receiver<Arc<Catalog>>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
         let settings = station.settings();
         let cfg = &settings.live;
         let channels = usize::from(cfg.channels);
@@ -175,7 +315,7 @@ impl Live {
             capture_rate: cfg.capture_rate,
             serial: muxer.serial(),
             headers: Mutex::new((tags, Bytes::copy_from_slice(muxer.headers()))),
-            station,
+            station: station.clone(),
             ogg: Fanout::new(LISTENER_BACKLOG, BURST_PAGES),
             packets: broadcast::channel(PACKET_BACKLOG).0,
             mp3: Fanout::new(PACKET_BACKLOG, BURST_MP3_FRAMES),
@@ -189,34 +329,166 @@ impl Live {
             levels: watch::Sender::new(Levels::default()),
             silent_since: Mutex::new(None),
             silence_after: Duration::from_secs(cfg.silence_secs),
+            silence_db: cfg.silence_db,
             capture: Mutex::default(),
+            ingest: Arc::new(Ingest::new(channels)),
+            on_air: watch::Sender::new(Program {
+                on_air: OnAir::Silence,
+                track: None,
+            }),
+            title_cache: Mutex::default(),
+            pushes: cfg
+                .push
+                .iter()
+                .map(|t| {
+                    let status = push::PushStatus {
+                        target: t.display(),
+                        state: push::PushState::Connecting,
+                    };
+                    (t.clone(), watch::Sender::new(status))
+                })
+                .collect(),
         });
+        let (false, Some(opus)) = (off, encoder) else {
+            return live;
+        };
         let mp3 = Mp3::new(channels as u8, cfg.bitrate_kbps)
             .inspect_err(|e| tracing::error!("no MP3 stream: {e}"))
             .ok();
-        if let (false, Some(encoder)) = (off, encoder) {
-            let me = live.clone();
-            let (ended_tx, ended) = oneshot::channel();
+        let out = Encoders {
+            opus,
+            muxer,
+            mp3,
+            packet: vec![0u8; 4000],
+        };
+        let frames_per_sec = (RATE as usize / FRAME) as u64;
+        let rules = Rules {
+            fallback_after: (cfg.fallback_after_secs * frames_per_sec) as u32,
+            hold: (cfg.hold_secs * frames_per_sec) as u32,
+            source_first: cfg.source_first,
+        };
+        let line = (settings.audio != AudioSource::None).then(|| {
+            let (tx, rx) = mpsc::sync_channel(LINE_QUEUE);
+            let (me, stop) = (live.clone(), shutdown.clone());
             let spawned = std::thread::Builder::new()
-                .name("capture".into())
-                .spawn(move || {
-                    let _ended = ended_tx;
-                    me.run_capture(encoder, muxer, mp3, channels, shutdown)
+                .name("line-in".into())
+                .spawn(move || me.run_line_in(tx, channels, stop));
+            if let Err(e) = spawned {
+                live.state.send_replace(LiveState::NoInput {
+                    reason: format!("cannot start the line-in thread: {e}"),
                 });
-            match spawned {
-                Ok(thread) => {
-                    if let Ok(mut c) = live.capture.lock() {
-                        *c = Some(CaptureThread { thread, ended });
-                    }
+            }
+            rx
+        });
+        let fallback = if cfg.fallback {
+            Fallback::start(library, station, channels, shutdown.clone())
+        } else {
+            Fallback::none()
+        };
+        let me = live.clone();
+        let (ended_tx, ended) = oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("programme".into())
+            .spawn(move || {
+                let _ended = ended_tx;
+                me.run_program(out, line, fallback, rules, shutdown)
+            });
+        match spawned {
+            Ok(thread) => {
+                if let Ok(mut c) = live.capture.lock() {
+                    *c = Some(CaptureThread { thread, ended });
                 }
-                Err(e) => {
-                    live.state.send_replace(LiveState::NoInput {
-                        reason: format!("cannot start the capture thread: {e}"),
-                    });
-                }
+            }
+            Err(e) => {
+                live.state.send_replace(LiveState::NoInput {
+                    reason: format!("cannot start the programme's thread: {e}"),
+                });
             }
         }
         live
+    }
+
+    /// One task per `[[live.push]]` target, sending the programme until `shutdown`.
+    pub fn push_tasks(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> Vec<impl std::future::Future<Output = ()> + Send + 'static> {
+        if !self.is_on() {
+            return Vec::new();
+        }
+        self.pushes
+            .iter()
+            .map(|(target, status)| {
+                push::run(
+                    self.clone(),
+                    target.clone(),
+                    status.clone(),
+                    shutdown.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The Ogg stream for a push: header pages, then the pages as they come (not counted
+    /// as a listener).
+    fn ogg_feed(&self) -> (Bytes, broadcast::Receiver<Bytes>) {
+        (self.headers(), self.ogg.receiver())
+    }
+
+    /// The studio PCs' way in (Icecast source protocol).
+    pub fn ingest(&self) -> &Arc<Ingest> {
+        &self.ingest
+    }
+
+    /// Who is on air, as it changes.
+    pub fn program(&self) -> watch::Receiver<Program> {
+        self.on_air.subscribe()
+    }
+
+    /// [`NowPlaying::stream_title`], worked out at most twice a second however many
+    /// listeners ask (ICY titles are asked for every few kilobytes of every stream).
+    pub fn stream_title(&self) -> String {
+        let mut cached = self.title_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, title)) = cached.as_ref() {
+            if at.elapsed() < Duration::from_millis(500) {
+                return title.clone();
+            }
+        }
+        let title = self.now_playing().stream_title();
+        *cached = Some((Instant::now(), title.clone()));
+        title
+    }
+
+    /// What is playing now: the fallback's track, the source's song, or the show.
+    pub fn now_playing(&self) -> NowPlaying {
+        if !self.is_on() {
+            return NowPlaying::default();
+        }
+        let program = self.on_air.borrow().clone();
+        let mut now = NowPlaying {
+            on_air: Some(program.on_air),
+            ..NowPlaying::default()
+        };
+        if program.on_air.is_live() {
+            now.show = self.station.show_at(std::time::SystemTime::now());
+        }
+        match program.on_air {
+            OnAir::Fallback => {
+                if let Some(t) = program.track {
+                    now.title = Some(t.title.clone());
+                    now.artist = t.artist.clone();
+                    now.item = Some(t.name.clone());
+                }
+            }
+            OnAir::Source => {
+                if let Some(info) = self.ingest.info().borrow().clone() {
+                    now.title = info.song.title.or(info.name);
+                    now.artist = info.song.artist;
+                }
+            }
+            OnAir::LineIn | OnAir::Silence => {}
+        }
+        now
     }
 
     /// Waits until the capture thread has ended (after shutdown; at once when none runs).
@@ -255,6 +527,11 @@ impl Live {
             source: self.source.to_string(),
             silent_for_secs,
             listeners: self.ogg.listeners() + self.mp3.listeners(),
+            pushes: self
+                .pushes
+                .iter()
+                .map(|(_, s)| s.borrow().clone())
+                .collect(),
         }
     }
 
@@ -303,18 +580,16 @@ impl Live {
         }
     }
 
-    /// The capture loop, on its own thread, until `shutdown`.
-    fn run_capture(
+    /// The line-in's thread: frames from the device as it delivers them, until `shutdown`
+    /// or the programme stops taking them. A failed device is opened again every few
+    /// seconds.
+    fn run_line_in(
         self: Arc<Self>,
-        mut encoder: opus::Encoder,
-        mut muxer: OggOpus,
-        mut mp3: Option<Mp3>,
+        frames: SyncSender<Vec<i16>>,
         channels: usize,
         shutdown: CancellationToken,
     ) {
         let mut frame = vec![0i16; FRAME * channels];
-        let mut packet = vec![0u8; 4000];
-        let mut level_acc: Vec<i16> = Vec::with_capacity(FRAME * channels * LEVEL_FRAMES as usize);
         while !shutdown.is_cancelled() {
             let mut src = match source::open(&self.source, channels, self.capture_rate) {
                 Ok(s) => s,
@@ -324,35 +599,135 @@ impl Live {
                     continue;
                 }
             };
-            tracing::info!(source = %self.source, "on air");
+            tracing::info!(source = %self.source, "line-in open");
             self.state.send_replace(LiveState::OnAir);
             while !shutdown.is_cancelled() {
                 if let Err(e) = src.read(&mut frame) {
                     self.no_input(&e);
                     break;
                 }
-                level_acc.extend_from_slice(&frame);
-                if level_acc.len() >= FRAME * channels * LEVEL_FRAMES as usize {
-                    self.measure(&level_acc, channels);
-                    level_acc.clear();
-                }
-                match encoder.encode(&frame, &mut packet) {
-                    Ok(n) => {
-                        let _ = self.packets.send(Bytes::copy_from_slice(&packet[..n]));
-                        if let Some(page) = muxer.push(packet[..n].to_vec(), FRAME as u64) {
-                            self.ogg.publish(Bytes::from(page));
-                        }
-                    }
-                    Err(e) => tracing::warn!("Opus encode failed: {e}"),
-                }
-                for f in mp3.as_mut().map(|m| m.encode(&frame)).unwrap_or_default() {
-                    self.mp3.publish(Bytes::from(f));
+                if frames.send(frame.clone()).is_err() {
+                    return;
                 }
             }
             drop(src);
             sleep_unless(&shutdown, REOPEN_EVERY);
         }
-        tracing::info!("capture stopped");
+    }
+
+    /// The programme, on its own thread until `shutdown`: one frame every 20 ms from
+    /// whoever is on air, encoded once for every output. Its clock is the line-in's while
+    /// the card delivers (the card's clock is the one a studio hears), and the system's
+    /// when it does not, so the stream never stalls.
+    fn run_program(
+        self: Arc<Self>,
+        mut out: Encoders,
+        line: Option<Receiver<Vec<i16>>>,
+        mut fallback: Fallback,
+        rules: Rules,
+        shutdown: CancellationToken,
+    ) {
+        let channels = usize::from(self.channels);
+        let samples = FRAME * channels;
+        let mut switch = Switch::new(rules);
+        let mut line_alive = false;
+        let mut next_tick = Instant::now();
+        let mut from_source = vec![0i16; samples];
+        let mut frame = vec![0i16; samples];
+        let mut level_acc: Vec<i16> = Vec::with_capacity(samples * LEVEL_FRAMES as usize);
+        let mut fade = Fade::default();
+        let mut track: Option<Arc<fallback::Track>> = None;
+        while !shutdown.is_cancelled() {
+            // The clock: the line-in's next frame, or the next 20 ms tick.
+            let mut from_line = None;
+            if let (Some(rx), true) = (&line, line_alive) {
+                match rx.recv_timeout(LINE_WAIT) {
+                    Ok(f) => from_line = Some(f),
+                    Err(_) => line_alive = false,
+                }
+                next_tick = Instant::now() + TICK;
+            }
+            if !line_alive {
+                let now = Instant::now();
+                if next_tick > now {
+                    std::thread::sleep(next_tick - now);
+                }
+                next_tick = if now > next_tick + 10 * TICK {
+                    now + TICK
+                } else {
+                    next_tick + TICK
+                };
+                if let Some(f) = line.as_ref().and_then(|rx| rx.try_recv().ok()) {
+                    from_line = Some(f);
+                    line_alive = true;
+                }
+            }
+            let line_offer = match &from_line {
+                Some(f) => {
+                    level_acc.extend_from_slice(f);
+                    if level_acc.len() >= samples * LEVEL_FRAMES as usize {
+                        self.measure(&level_acc, channels);
+                        level_acc.clear();
+                    }
+                    offer(f, channels, self.silence_db)
+                }
+                None => Offer::Missing,
+            };
+            let source_offer = if self.ingest.take(&mut from_source) {
+                offer(&from_source, channels, self.silence_db)
+            } else if self.ingest.is_connected() {
+                // Connected but late: silence, not gone (the fallback waits its time).
+                Offer::Silent
+            } else {
+                Offer::Missing
+            };
+            let was = switch.on_air();
+            let on = switch.next(line_offer, source_offer, fallback.is_ready());
+            // What each input has for this frame; the fallback's only when it plays.
+            let fallback_frame = |fb: &mut Fallback, track: &mut Option<_>| {
+                fb.take().map(|c| {
+                    *track = Some(c.track);
+                    c.samples
+                })
+            };
+            let pick = |who: OnAir, fb: &mut Fallback, track: &mut Option<_>| -> Option<Vec<i16>> {
+                match who {
+                    OnAir::LineIn => from_line.clone(),
+                    OnAir::Source if source_offer != Offer::Missing => Some(from_source.clone()),
+                    OnAir::Fallback => fallback_frame(fb, track),
+                    _ => None,
+                }
+            };
+            if on != was {
+                tracing::info!(from = ?was, to = ?on, "on air");
+                fade.start(was);
+            }
+            match pick(on, &mut fallback, &mut track) {
+                Some(f) if f.len() == samples => frame.copy_from_slice(&f),
+                _ => frame.fill(0),
+            }
+            if let Some(old) = fade.outgoing() {
+                let mut gone = None;
+                let old_frame = pick(old, &mut fallback, &mut gone);
+                fade.mix(&mut frame, old_frame.as_deref());
+            }
+            self.publish_on_air(on, &track);
+            out.encode(&self, &frame);
+        }
+        tracing::info!("programme stopped");
+    }
+
+    /// Tells now playing who is on air, and the fallback's track while it plays.
+    fn publish_on_air(&self, on: OnAir, track: &Option<Arc<fallback::Track>>) {
+        let track = (on == OnAir::Fallback).then(|| track.clone()).flatten();
+        self.on_air.send_if_modified(|now| {
+            if now.on_air == on && now.track == track {
+                return false;
+            }
+            now.on_air = on;
+            now.track = track;
+            true
+        });
     }
 
     fn no_input(&self, e: &SourceError) {
@@ -368,7 +743,7 @@ impl Live {
     fn measure(&self, samples: &[i16], channels: usize) {
         let l = levels::measure(samples, channels);
         if let Ok(mut s) = self.silent_since.lock() {
-            if l.loudest_rms_db() < SILENCE_DB {
+            if l.loudest_rms_db() < self.silence_db {
                 s.get_or_insert_with(Instant::now);
             } else {
                 *s = None;
@@ -378,7 +753,7 @@ impl Live {
     }
 }
 
-fn sleep_unless(shutdown: &CancellationToken, d: Duration) {
+pub(crate) fn sleep_unless(shutdown: &CancellationToken, d: Duration) {
     let until = Instant::now() + d;
     while !shutdown.is_cancelled() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(100));

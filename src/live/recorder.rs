@@ -213,6 +213,7 @@ impl Recorder {
             }
             RecordingFormat::Mp3 => (live.mp3_frames(), Input::Mp3),
         };
+        let program = live.program();
         let split_samples = self.split.as_secs() * 48_000;
         let mut open: Option<Open> = None;
         // The last split's finishing (a sync and a rename, off the runtime): awaited before
@@ -230,6 +231,14 @@ impl Recorder {
                     Err(RecvError::Closed) => break,
                 },
             };
+            if !program.borrow().on_air.is_live() {
+                // Automation and dead air are not a show: the recording ends here.
+                if let Some(o) = open.take() {
+                    settle(finishing.take()).await;
+                    finishing = Some(tokio::task::spawn_blocking(move || Self::finish(o)));
+                }
+                continue;
+            }
             if open.is_none() {
                 match self.start(&input) {
                     Ok(o) => open = Some(o),

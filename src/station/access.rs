@@ -100,7 +100,59 @@ struct Failures {
 
 pub struct Access {
     store: Store,
+    logins: Lockout,
+    sources: Lockout,
+}
+
+/// Wrong secrets by address: after `MAX_FAILURES` the address waits `LOCKOUT`.
+#[derive(Default)]
+struct Lockout {
     failures: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+impl Lockout {
+    /// Refuses an address that must wait, right secret or not.
+    fn check(&self, ip: IpAddr, now: Instant) -> Result<(), AccessError> {
+        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(e) = f.get(&ip.to_canonical()) else {
+            return Ok(());
+        };
+        let since = now.saturating_duration_since(e.last);
+        if e.count >= MAX_FAILURES && since < LOCKOUT {
+            let left = LOCKOUT - since;
+            return Err(AccessError::Locked(left.as_secs().div_ceil(60).max(1)));
+        }
+        Ok(())
+    }
+
+    /// Counts a failure from `ip`, or forgets its failures after a success.
+    fn judge(&self, ip: IpAddr, ok: bool, now: Instant) -> Result<(), AccessError> {
+        let ip = ip.to_canonical();
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            f.remove(&ip);
+            return Ok(());
+        }
+        if f.len() >= MAX_TRACKED && !f.contains_key(&ip) {
+            f.retain(|_, v| now.saturating_duration_since(v.last) < LOCKOUT);
+            if f.len() >= MAX_TRACKED {
+                if let Some(oldest) = f.iter().min_by_key(|(_, v)| v.last).map(|(k, _)| *k) {
+                    f.remove(&oldest);
+                }
+            }
+        }
+        let e = f.entry(ip).or_insert(Failures {
+            count: 0,
+            last: now,
+        });
+        // A failure after a lockout has passed starts the count again.
+        if now.saturating_duration_since(e.last) >= LOCKOUT {
+            e.count = 0;
+        }
+        e.count += 1;
+        e.last = now;
+        Err(AccessError::Wrong)
+    }
 }
 
 /// 32 random bytes from the OS, as hex.
@@ -127,7 +179,8 @@ impl Access {
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            failures: Mutex::default(),
+            logins: Lockout::default(),
+            sources: Lockout::default(),
         }
     }
 
@@ -163,10 +216,7 @@ impl Access {
     /// `LOCKOUT`, right password or not. Slow on purpose: call from a blocking thread.
     pub fn check_password(&self, ip: IpAddr, password: &str) -> Result<(), AccessError> {
         let now = Instant::now();
-        let ip = ip.to_canonical();
-        if let Some(left) = self.locked_for(ip, now) {
-            return Err(AccessError::Locked(left.as_secs().div_ceil(60).max(1)));
-        }
+        self.logins.check(ip, now)?;
         let stored: Option<String> = self.store.setting(Setting::PasswordHash)?;
         let ok = stored.as_deref().is_some_and(|h| {
             PasswordHash::new(h).is_ok_and(|parsed| {
@@ -175,37 +225,21 @@ impl Access {
                     .is_ok()
             })
         });
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if ok {
-            f.remove(&ip);
-            return Ok(());
-        }
-        if f.len() >= MAX_TRACKED && !f.contains_key(&ip) {
-            f.retain(|_, v| now.saturating_duration_since(v.last) < LOCKOUT);
-            if f.len() >= MAX_TRACKED {
-                if let Some(oldest) = f.iter().min_by_key(|(_, v)| v.last).map(|(k, _)| *k) {
-                    f.remove(&oldest);
-                }
-            }
-        }
-        let e = f.entry(ip).or_insert(Failures {
-            count: 0,
-            last: now,
-        });
-        // A failure after a lockout has passed starts the count again.
-        if now.saturating_duration_since(e.last) >= LOCKOUT {
-            e.count = 0;
-        }
-        e.count += 1;
-        e.last = now;
-        Err(AccessError::Wrong)
+        self.logins.judge(ip, ok, now)
     }
 
-    fn locked_for(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let e = f.get(&ip)?;
-        let since = now.saturating_duration_since(e.last);
-        (e.count >= MAX_FAILURES && since < LOCKOUT).then(|| LOCKOUT - since)
+    /// Checks a studio PC's source password (`live.source_password`, user `source`) from
+    /// `ip`, with the same limit as logins. No password set: no source may connect.
+    pub fn check_source(
+        &self,
+        ip: IpAddr,
+        (user, password): (&str, &str),
+        configured: &str,
+    ) -> Result<(), AccessError> {
+        let now = Instant::now();
+        self.sources.check(ip, now)?;
+        let ok = !configured.is_empty() && user == "source" && same_secret(password, configured);
+        self.sources.judge(ip, ok, now)
     }
 
     /// Starts a session; returns the cookie token and the session.

@@ -10,11 +10,12 @@ use std::{
 use axum::{
     body::Body,
     extract::{ConnectInfo, FromRequestParts, Path, State},
-    http::{header, request::Parts, StatusCode},
+    http::{header, request::Parts, HeaderMap, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
     },
+    Json,
 };
 use bytes::Bytes;
 use futures::{stream, Stream, StreamExt};
@@ -24,6 +25,8 @@ use super::{client_ip, AppState, ConnInfo};
 use crate::live::{
     fanout::ListenerGuard,
     hls::{self, Variant},
+    icy::{Icy, METAINT},
+    NowPlaying,
 };
 
 /// `GET /live.ogg`: headers, a burst of the last second or so, then pages as they come.
@@ -66,8 +69,8 @@ pub fn ogg_body(
 }
 
 /// `GET /live.mp3`: the same programme as progressive MP3, for old players, Safari and
-/// radio directories.
-pub async fn mp3(State(app): State<AppState>) -> Response {
+/// radio directories; with the title in the stream (ICY) for players that ask.
+pub async fn mp3(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if !app.live.is_on() {
         return (
             StatusCode::NOT_FOUND,
@@ -75,15 +78,67 @@ pub async fn mp3(State(app): State<AppState>) -> Response {
         )
             .into_response();
     }
+    let icy = headers
+        .get("icy-metadata")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
     let (burst, rx, guard) = app.live.subscribe_mp3();
     let live = stream::unfold((rx, guard), |(mut rx, guard)| async move {
         match rx.recv().await {
-            Ok(f) => Some((Ok::<_, Infallible>(f), (rx, guard))),
+            Ok(f) => Some((f, (rx, guard))),
             Err(_) => None,
         }
     });
-    let body = stream::iter(burst.into_iter().map(Ok)).chain(live);
-    streaming(&app, "audio/mpeg", Body::from_stream(body))
+    let frames = stream::iter(burst).chain(live);
+    if !icy {
+        let body = Body::from_stream(frames.map(Ok::<_, Infallible>));
+        return streaming(&app, "audio/mpeg", body);
+    }
+    let mut framing = Icy::default();
+    let live = app.live.clone();
+    let body = frames.map(move |f| Ok::<_, Infallible>(framing.frame(f, || live.stream_title())));
+    let mut res = streaming(&app, "audio/mpeg", Body::from_stream(body));
+    res.headers_mut()
+        .insert("icy-metaint", header::HeaderValue::from(METAINT));
+    res
+}
+
+/// `GET /api/nowplaying`: what is playing (see [`crate::live::NowPlaying`]).
+pub async fn now_playing(State(app): State<AppState>) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        Json(app.live.now_playing()),
+    )
+        .into_response()
+}
+
+/// `GET /api/nowplaying/events`: the same as server-sent events, one at once and one at
+/// each change, for the listen page.
+pub async fn now_playing_events(
+    State(app): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let changes = (app.live.program(), app.live.ingest().info());
+    let events = stream::unfold(
+        (app, changes, None::<NowPlaying>),
+        |(app, (mut program, mut info), last)| async move {
+            loop {
+                let now = app.live.now_playing();
+                if last.as_ref() != Some(&now) {
+                    let event = Event::default().json_data(&now).ok()?;
+                    return Some((Ok(event), (app, (program, info), Some(now))));
+                }
+                // The schedule's next show has no signal of its own: look again now and then.
+                tokio::select! {
+                    r = program.changed() => r.ok()?,
+                    r = info.changed() => r.ok()?,
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                }
+            }
+        },
+    );
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 /// Headers shared by the live streams: no caching, CORS, Icecast-style station names.

@@ -15,6 +15,7 @@ mod feed;
 mod files;
 mod guide;
 mod https;
+mod icecast;
 mod icon;
 pub mod lang;
 mod live;
@@ -119,7 +120,9 @@ pub fn router(state: AppState) -> Router {
     // clients open a new connection for every announce, and each layer is work per request.
     let tracker = Router::new()
         .route("/announce", get(tracker::announce))
-        .route("/scrape", get(tracker::scrape));
+        .route("/scrape", get(tracker::scrape))
+        // Source clients' metadata updates: their password, not the config page's rules.
+        .route("/admin/metadata", get(icecast::metadata));
     Router::new()
         .route("/", get(page::index))
         .route("/sw.min.js", get(assets::service_worker))
@@ -138,6 +141,8 @@ pub fn router(state: AppState) -> Router {
         .route("/live/opus.m3u8", get(live::hls_opus))
         .route("/live/opus/{file}", get(live::hls_opus_segment))
         .route("/api/live/levels", get(live::levels))
+        .route("/api/nowplaying", get(live::now_playing))
+        .route("/api/nowplaying/events", get(live::now_playing_events))
         .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))
@@ -188,6 +193,10 @@ pub async fn serve(
     ));
     let plain = server::Scheme::Http {
         https: state.tls.clone(),
+        sources: Some(Arc::new(icecast::Door {
+            live: state.live.clone(),
+            station: state.station.clone(),
+        })),
     };
     let router = router(state);
     let http = server::run(

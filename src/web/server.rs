@@ -52,7 +52,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
-use super::ConnInfo;
+use super::{icecast::Door, ConnInfo};
 use crate::{
     config::WebConfig,
     tls::{TlsWatch, CHALLENGE_ALPN},
@@ -62,8 +62,12 @@ use crate::{
 #[derive(Clone)]
 pub enum Scheme {
     /// Plain http; `https` is the https side's status when https is on (the pages move
-    /// there once it has a certificate).
-    Http { https: Option<TlsWatch> },
+    /// there once it has a certificate). `sources`: Icecast sources' connections are
+    /// taken over by it before HTTP.
+    Http {
+        https: Option<TlsWatch>,
+        sources: Option<Arc<Door>>,
+    },
     /// TLS with these settings, then http.
     Https(Arc<rustls::ServerConfig>),
 }
@@ -187,9 +191,14 @@ pub async fn run(
             tracing::debug!("TCP_NODELAY: {e}");
         }
         let local = stream.local_addr().unwrap_or(remote);
-        let (secure, https_ready, tls) = match &scheme {
-            Scheme::Http { https } => (false, https.as_ref().is_some_and(ready), None),
-            Scheme::Https(config) => (true, true, Some(config.clone())),
+        let (secure, https_ready, tls, door) = match &scheme {
+            Scheme::Http { https, sources } => (
+                false,
+                https.as_ref().is_some_and(ready),
+                None,
+                sources.clone(),
+            ),
+            Scheme::Https(config) => (true, true, Some(config.clone()), None),
         };
         let conn = Connection {
             info: ConnInfo {
@@ -201,6 +210,7 @@ pub async fn run(
             router: router.clone(),
             gate: gate.clone(),
             limits: limits.clone(),
+            door,
         };
         tokio::spawn(conn.serve(stream, tls, slot, shutdown.clone(), done.clone()));
     }
@@ -208,6 +218,31 @@ pub async fn run(
     drop(done);
     all_done.closed().await;
     Ok(())
+}
+
+/// Whether the connection's first request is an Icecast source's (see
+/// [`super::icecast::is_source`]), from its first bytes, peeked so HTTP still reads them;
+/// `None` when it closed or sent too little within `wait`.
+async fn source_or_http(stream: &TcpStream, wait: Duration) -> Option<bool> {
+    let mut start = [0u8; 16];
+    let until = Instant::now() + wait;
+    loop {
+        let n = tokio::time::timeout_at(until, stream.peek(&mut start))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(verdict) = super::icecast::is_source(&start[..n]) {
+            return Some(verdict);
+        }
+        // Only part of a method has come (the rest is in flight): peek again shortly.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if Instant::now() >= until {
+            return None;
+        }
+    }
 }
 
 /// The https side has a certificate now.
@@ -248,6 +283,8 @@ struct Connection {
     router: Router,
     gate: Arc<Gate>,
     limits: Arc<Limits>,
+    /// Takes Icecast sources' connections (plain http only).
+    door: Option<Arc<Door>>,
 }
 
 impl Connection {
@@ -259,6 +296,19 @@ impl Connection {
         shutdown: CancellationToken,
         _done: watch::Receiver<()>,
     ) {
+        if let Some(door) = self.door.clone() {
+            match source_or_http(&stream, self.limits.header_timeout).await {
+                Some(true) => {
+                    // The slot counts the source's connection until it ends.
+                    let _slot = slot;
+                    return door
+                        .serve(stream, self.info.remote, self.limits.header_timeout)
+                        .await;
+                }
+                Some(false) => {}
+                None => return,
+            }
+        }
         let activity = Arc::new(Activity::new(slot));
         let io = Watched {
             io: stream,

@@ -27,15 +27,20 @@ pub fn write_random(path: &Path, len: u64) {
     dst.sync_all().unwrap();
 }
 
-/// Makes a real, tagged MP3 with ffmpeg: a sine tone of `secs` seconds.
+/// Makes a real, tagged MP3 with ffmpeg: a 440 Hz sine tone of `secs` seconds.
 pub fn make_tagged_mp3(path: &Path, title: &str, artist: &str, secs: u32) {
+    make_tone_mp3(path, 440, title, artist, secs);
+}
+
+/// Makes a real, tagged MP3 with ffmpeg: a sine tone of `hz` for `secs` seconds.
+pub fn make_tone_mp3(path: &Path, hz: u32, title: &str, artist: &str, secs: u32) {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).unwrap();
     }
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
         .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={secs}"))
+        .arg(format!("sine=frequency={hz}:duration={secs}"))
         .args(["-metadata", &format!("title={title}")])
         .args(["-metadata", &format!("artist={artist}")])
         .arg(path)

@@ -1,0 +1,400 @@
+//! A station that never goes silent: with a silent line-in the library plays (the fallback),
+//! studio PCs take over as Icecast sources (ffmpeg with PUT and with the legacy SOURCE
+//! method, Debian's Liquidsoap), and the fallback covers them when they stop, all on one
+//! listener connection that never reconnects. What is playing shows in `/api/nowplaying`
+//! and, for players that ask, in the MP3 stream's ICY titles.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::*;
+use serde_json::Value;
+
+const PASSWORD: &str = "studio-secret";
+const FALLBACK_AFTER: u64 = 4;
+
+/// A node whose line-in is a silent file and whose library is one 660 Hz episode.
+fn start(root: &Path) -> Node {
+    let silence = root.join("silence.wav");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi"])
+        .args(["-i", "anullsrc=r=48000:cl=stereo", "-t", "5"])
+        .args(["-c:a", "pcm_s16le"])
+        .arg(&silence)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tables = format!(
+        "\n[live]\nfallback_after_secs = {FALLBACK_AFTER}\nsource_password = \"{PASSWORD}\"\n\
+         record = false\n"
+    );
+    start_live_node(
+        root,
+        &format!("file:{}", silence.display()),
+        &tables,
+        |lib| make_tone_mp3(&lib.join("tone.mp3"), 660, "Tone Episode", "Radio Test", 30),
+    )
+}
+
+/// One listener of `/live.mp3`: ffmpeg decoding it to 48 kHz mono as it comes (no
+/// reconnect: ffmpeg's http input does not by default).
+struct Listener {
+    child: Child,
+    samples: Arc<Mutex<Vec<i16>>>,
+}
+
+impl Listener {
+    fn new(url: &str) -> Self {
+        let mut child = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-i", url])
+            .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run ffmpeg");
+        let mut out = child.stdout.take().unwrap();
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let into = samples.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 9600];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut s = into.lock().unwrap();
+                s.extend(
+                    buf[..n & !1]
+                        .chunks_exact(2)
+                        .map(|c| i16::from_le_bytes([c[0], c[1]])),
+                );
+            }
+        });
+        Self { child, samples }
+    }
+
+    /// Waits until the last 100 ms heard are a tone of `hz`; returns how long that took.
+    fn wait_tone(&mut self, hz: f64, within: Duration) -> Duration {
+        let started = Instant::now();
+        let mut last = 0.0;
+        while started.elapsed() < within {
+            {
+                let s = self.samples.lock().unwrap();
+                if s.len() > 4800 {
+                    last = tone_hz(&s[s.len() - 4800..]);
+                    if (last - hz).abs() < 15.0 {
+                        return started.elapsed();
+                    }
+                }
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the listener's connection ended"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no {hz} Hz within {within:?}: last heard {last:.0} Hz");
+    }
+
+    /// The longest run of silence heard so far after the first `skip` samples, in ms.
+    fn longest_silence_ms(&self, skip: usize) -> f64 {
+        let s = self.samples.lock().unwrap();
+        let (mut longest, mut run) = (0usize, 0usize);
+        // A tone at this level crosses zero, but never stays under it for a millisecond.
+        for v in s.iter().skip(skip) {
+            if v.unsigned_abs() < 200 {
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        longest as f64 / 48.0
+    }
+
+    fn heard(&self) -> usize {
+        self.samples.lock().unwrap().len()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// ffmpeg sending a `hz` tone to the node's `/live` mount as an Icecast source (PUT, or the
+/// legacy SOURCE method), in real time.
+fn ffmpeg_source(node: &Node, hz: u32, password: &str, legacy: bool) -> Child {
+    let url = format!(
+        "icecast://source:{password}@127.0.0.1:{}/live",
+        node.http.port()
+    );
+    Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-re", "-f", "lavfi"])
+        .arg("-i")
+        .arg(format!("sine=frequency={hz}"))
+        .args([
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            "-content_type",
+            "audio/mpeg",
+        ])
+        .args([
+            "-ice_name",
+            "Studio PC",
+            "-legacy_icecast",
+            if legacy { "1" } else { "0" },
+        ])
+        .args(["-f", "mp3", &url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ffmpeg")
+}
+
+fn now_playing(node: &Node) -> Value {
+    serde_json::from_slice(&node.get("/api/nowplaying").body).unwrap_or(Value::Null)
+}
+
+/// Sends a source's request head with `password` and returns the status line the node
+/// answers.
+fn source_status(node: &Node, method: &str, password: &str) -> String {
+    use base64::Engine;
+    let mut s = TcpStream::connect(node.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("source:{password}"));
+    write!(
+        s,
+        "{method} /live HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: audio/mpeg\r\nIce-Name: Second\r\n\r\n"
+    )
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim().to_string()
+}
+
+/// Reads `/live.mp3` as a player asking for ICY titles does, until a `StreamTitle`
+/// containing `want` comes (or `within` passes); returns the titles seen.
+fn icy_titles_until(node: &Node, want: &str, within: Duration) -> Vec<String> {
+    let mut s = TcpStream::connect(node.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET /live.mp3 HTTP/1.1\r\nHost: x\r\nIcy-MetaData: 1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let mut metaint = 0usize;
+    let mut chunked = false;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let l = line.trim().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("icy-metaint:") {
+            metaint = v.trim().parse().unwrap();
+        }
+        chunked |= l == "transfer-encoding: chunked";
+    }
+    assert!(metaint > 0, "no icy-metaint in the answer");
+    // The body (de-chunked when needed): `metaint` bytes of audio, then a length byte and
+    // that many 16-byte units of title, again and again.
+    let mut body = Vec::new();
+    let mut titles = Vec::new();
+    let (mut pos, mut audio_left) = (0usize, metaint);
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if chunked {
+            let mut size = String::new();
+            r.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0u8; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            body.extend_from_slice(&chunk[..n]);
+        } else {
+            let mut chunk = [0u8; 4096];
+            let n = r.read(&mut chunk).unwrap();
+            body.extend_from_slice(&chunk[..n]);
+        }
+        loop {
+            let take = audio_left.min(body.len() - pos);
+            pos += take;
+            audio_left -= take;
+            if audio_left > 0 || pos >= body.len() {
+                break;
+            }
+            let len = usize::from(body[pos]) * 16;
+            if body.len() < pos + 1 + len {
+                break;
+            }
+            if len > 0 {
+                let text = String::from_utf8_lossy(&body[pos + 1..pos + 1 + len])
+                    .trim_end_matches('\0')
+                    .to_string();
+                let found = text.contains(want);
+                titles.push(text);
+                if found {
+                    return titles;
+                }
+            }
+            pos += 1 + len;
+            audio_left = metaint;
+        }
+    }
+    panic!("no StreamTitle with {want:?} within {within:?}: saw {titles:?}");
+}
+
+#[test]
+fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection() {
+    let tmp = tempdir();
+    let mut node = start(tmp.path());
+    let ready = Instant::now();
+    let mut listener = Listener::new(&format!("{}/live.mp3", node.base_url()));
+
+    // Silent line-in: the fallback plays the episode.
+    listener.wait_tone(660.0, Duration::from_secs(FALLBACK_AFTER + 3));
+    eprintln!(
+        "660 Hz heard {:?} after the node was ready",
+        ready.elapsed()
+    );
+    let np = now_playing(&node);
+    assert_eq!(np["on_air"], "fallback", "{np}");
+    assert_eq!(np["title"], "Tone Episode", "{np}");
+    assert_eq!(np["artist"], "Radio Test", "{np}");
+    assert_eq!(np["item"], "tone.mp3", "{np}");
+    let start_of_tone = listener.heard();
+
+    // ffmpeg as a studio PC (PUT): on air within 3 s, same connection.
+    let mut studio = ffmpeg_source(&node, 1000, PASSWORD, false);
+    let took = listener.wait_tone(1000.0, Duration::from_secs(3));
+    eprintln!("the source was heard {took:?} after ffmpeg started");
+    let np = now_playing(&node);
+    assert_eq!(np["on_air"], "source", "{np}");
+    assert_eq!(np["title"], "Studio PC", "the source's ice-name: {np}");
+
+    // A second source on the busy mount gets Icecast's answer; a wrong password 401.
+    assert!(source_status(&node, "PUT", PASSWORD).contains(" 403 "));
+    assert!(source_status(&node, "SOURCE", "wrong").contains(" 401 "));
+
+    // The studio's metadata: in now playing and in the ICY titles of /live.mp3.
+    let meta = node.request(
+        "GET",
+        "/admin/metadata?mode=updinfo&mount=/live&song=Nina%20Simone%20-%20Feeling%20Good",
+        &[("Authorization", &basic("source", PASSWORD))],
+    );
+    let meta = meta.unwrap();
+    assert_eq!(meta.status, 200, "{}", meta.text());
+    assert!(
+        meta.text().contains("<return>1</return>"),
+        "{}",
+        meta.text()
+    );
+    let np = now_playing(&node);
+    assert_eq!(np["title"], "Feeling Good", "{np}");
+    assert_eq!(np["artist"], "Nina Simone", "{np}");
+    let titles = icy_titles_until(&node, "Feeling Good", Duration::from_secs(10));
+    assert_eq!(
+        titles.last().map(String::as_str),
+        Some("StreamTitle='Nina Simone - Feeling Good';")
+    );
+    let wrong = node
+        .request(
+            "GET",
+            "/admin/metadata?mode=updinfo&song=x",
+            &[("Authorization", &basic("source", "nope"))],
+        )
+        .unwrap();
+    assert_eq!(wrong.status, 401);
+
+    // The studio stops: the fallback again, on the same connection.
+    studio.kill().unwrap();
+    studio.wait().unwrap();
+    let took = listener.wait_tone(660.0, Duration::from_secs(3));
+    eprintln!("the fallback was back {took:?} after the source stopped");
+    let np = now_playing(&node);
+    assert_eq!(np["on_air"], "fallback", "{np}");
+
+    // No switch left a gap a listener hears.
+    std::thread::sleep(Duration::from_secs(1));
+    let gap = listener.longest_silence_ms(start_of_tone);
+    eprintln!("longest silence across the switches: {gap:.1} ms");
+    assert!(gap < 100.0, "{gap:.1} ms of silence");
+    let h = node.health().unwrap();
+    assert_eq!(
+        h["live"]["listeners"], 1,
+        "the one listener never reconnected: {h}"
+    );
+    node.assert_alive();
+}
+
+#[test]
+fn liquidsoap_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() {
+    let tmp = tempdir();
+    let mut node = start(tmp.path());
+    let mut listener = Listener::new(&format!("{}/live.mp3", node.base_url()));
+    listener.wait_tone(660.0, Duration::from_secs(FALLBACK_AFTER + 3));
+
+    // ffmpeg with SOURCE (the method of Icecast 1 and of many older clients).
+    let mut legacy = ffmpeg_source(&node, 1000, PASSWORD, true);
+    listener.wait_tone(1000.0, Duration::from_secs(3));
+    legacy.kill().unwrap();
+    legacy.wait().unwrap();
+    listener.wait_tone(660.0, Duration::from_secs(3));
+
+    // Debian's Liquidsoap, output.icecast in MP3 with its own name for the stream.
+    let script = tmp.path().join("studio.liq");
+    std::fs::write(
+        &script,
+        format!(
+            "settings.init.allow_root.set(true)\n\
+             settings.log.stdout.set(true)\n\
+             settings.log.file.set(false)\n\
+             output.icecast(%mp3(bitrate=128), host=\"127.0.0.1\", port={}, \
+             password=\"{PASSWORD}\", mount=\"/live\", name=\"Liquidsoap Studio\", sine(880.))\n",
+            node.http.port()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(tmp.path().join("liquidsoap.log")).unwrap();
+    let mut liq = Command::new("liquidsoap")
+        .arg(&script)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("run liquidsoap (apt-get install liquidsoap)");
+    listener.wait_tone(880.0, Duration::from_secs(10));
+    let np = now_playing(&node);
+    assert_eq!(np["on_air"], "source", "{np}");
+    assert_eq!(np["title"], "Liquidsoap Studio", "{np}");
+    liq.kill().unwrap();
+    liq.wait().unwrap();
+    listener.wait_tone(660.0, Duration::from_secs(3));
+    node.assert_alive();
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
