@@ -277,9 +277,25 @@ impl TryFrom<PushEntry> for PushTarget {
         let (hostport, mount) = place
             .split_once('/')
             .ok_or_else(|| bad("it needs a mount after the host, such as /radio.mp3"))?;
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().map_err(|_| bad("the port is not a number"))?),
-            None => (hostport, 8000),
+        let (host, port) = match hostport.strip_prefix('[') {
+            // An IPv6 address: [addr] or [addr]:port.
+            Some(v6) => {
+                let (host, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| bad("no ] after the address"))?;
+                match after.strip_prefix(':') {
+                    Some(p) => (
+                        host,
+                        p.parse().map_err(|_| bad("the port is not a number"))?,
+                    ),
+                    None if after.is_empty() => (host, 8000),
+                    None => return Err(bad("the port is not a number")),
+                }
+            }
+            None => match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse().map_err(|_| bad("the port is not a number"))?),
+                None => (hostport, 8000),
+            },
         };
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s)
@@ -1349,5 +1365,41 @@ mod tests {
         assert_eq!("sine".parse::<AudioSource>().unwrap(), AudioSource::Sine);
         assert!("alsa:".parse::<AudioSource>().is_err());
         assert!("mic".parse::<AudioSource>().is_err());
+    }
+
+    #[test]
+    fn push_targets_parse_and_hide_their_password() {
+        let c = Config::from_toml(
+            "[[live.push]]\nurl = \"icecast://source:p%40ss@stream.example.org:8443/radio.mp3\"\n\
+             [[live.push]]\nurl = \"icecast://me:x@[::1]/r.ogg\"\nformat = \"ogg\"\n",
+        )
+        .unwrap();
+        let [a, b] = &c.live.push[..] else {
+            panic!("{:?}", c.live.push)
+        };
+        assert_eq!(
+            (a.host.as_str(), a.port, a.mount.as_str(), a.user.as_str()),
+            ("stream.example.org", 8443, "/radio.mp3", "source")
+        );
+        assert_eq!((a.password.as_str(), a.format), ("p@ss", PushFormat::Mp3));
+        assert_eq!(
+            (b.host.as_str(), b.port, b.format),
+            ("::1", 8000, PushFormat::Ogg)
+        );
+        assert_eq!(b.display(), "icecast://[::1]:8000/r.ogg");
+        // Written back and read again the same.
+        let again = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again.live.push, c.live.push);
+        for bad in [
+            "http://source:x@h/m",
+            "icecast://h:8000/m",
+            "icecast://source:x@h:port/m",
+            "icecast://source:x@h:8000",
+        ] {
+            let e = Config::from_toml(&format!("[[live.push]]\nurl = \"{bad}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains(":x@"), "the password shows: {e}");
+        }
     }
 }

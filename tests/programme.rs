@@ -398,3 +398,218 @@ fn basic(user: &str, password: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
 }
+
+/// Debian's icecast2 on 127.0.0.1:`port`, its files under `dir`, taking sources with
+/// `password`. As root it must drop to an unprivileged user (its own rule).
+struct Icecast {
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Icecast {
+    fn start(dir: &Path, port: u16, password: &str) -> Self {
+        std::fs::create_dir_all(dir.join("log")).unwrap();
+        let as_root = nix_uid_is_root();
+        if as_root {
+            Command::new("chmod")
+                .args(["-R", "a+rwx"])
+                .arg(dir)
+                .status()
+                .unwrap();
+        }
+        let security = if as_root {
+            "<security><chroot>0</chroot><changeowner><user>nobody</user>\
+             <group>nogroup</group></changeowner></security>"
+        } else {
+            "<security><chroot>0</chroot></security>"
+        };
+        let config = format!(
+            "<icecast><location>test</location><admin>test@localhost</admin>\
+             <limits><sources>8</sources><source-timeout>10</source-timeout></limits>\
+             <authentication><source-password>{password}</source-password>\
+             <admin-user>admin</admin-user><admin-password>{password}-admin</admin-password>\
+             </authentication><hostname>127.0.0.1</hostname>\
+             <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address>\
+             </listen-socket><fileserve>1</fileserve><paths><basedir>/usr/share/icecast2</basedir>\
+             <logdir>{log}</logdir><webroot>/usr/share/icecast2/web</webroot>\
+             <adminroot>/usr/share/icecast2/admin</adminroot></paths>\
+             <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog>\
+             <loglevel>3</loglevel></logging>{security}</icecast>",
+            log = dir.join("log").display()
+        );
+        let path = dir.join("icecast.xml");
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new("icecast2")
+            .arg("-c")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run icecast2 (apt-get install icecast2)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "icecast2 did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Icecast {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn nix_uid_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// What ffprobe reads of `url`: its codec, after decoding 2 s of it.
+fn probe_codec(url: &str) -> Option<String> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-rw_timeout",
+            "5000000",
+            "-show_entries",
+            "stream=codec_name",
+        ])
+        .args(["-of", "csv=p=0", url])
+        .output()
+        .ok()?;
+    let codec = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !codec.is_empty()).then_some(codec)
+}
+
+#[test]
+fn the_programme_is_pushed_to_icecast2_in_mp3_and_ogg_and_reconnects() {
+    let tmp = tempdir();
+    let port = free_tcp_port();
+    let mut icecast = Icecast::start(&tmp.path().join("icecast"), port, "push-secret");
+    let tables = format!(
+        "\n[station]\nname = \"Radio Push\"\ngenre = \"Community\"\n\n[live]\nrecord = false\n\
+         [[live.push]]\nurl = \"icecast://source:push-secret@127.0.0.1:{port}/radio.mp3\"\n\
+         format = \"mp3\"\n\
+         [[live.push]]\nurl = \"icecast://source:push-secret@127.0.0.1:{port}/radio.ogg\"\n\
+         format = \"ogg\"\n"
+    );
+    let mut node = start_live_node(tmp.path(), "sine", &tables, any_file);
+    node.wait_live_state("on_air", Duration::from_secs(10));
+    let sending = |n: &mut Node| {
+        n.wait_until("both pushes sending", Duration::from_secs(30), |n| {
+            let h = n.health().map_err(|e| e.to_string())?;
+            let pushes = h["live"]["pushes"].as_array().cloned().unwrap_or_default();
+            (pushes.len() == 2 && pushes.iter().all(|p| p["state"] == "sending"))
+                .then_some(())
+                .ok_or(h["live"]["pushes"].to_string())
+        })
+    };
+    sending(&mut node);
+    let base = format!("http://127.0.0.1:{port}");
+    // icecast2 serves both, and a listener there decodes the node's tone.
+    assert_eq!(
+        probe_codec(&format!("{base}/radio.mp3")).as_deref(),
+        Some("mp3")
+    );
+    assert_eq!(
+        probe_codec(&format!("{base}/radio.ogg")).as_deref(),
+        Some("opus")
+    );
+    let heard = decode_audio(&format!("{base}/radio.mp3"), 2);
+    let hz = tone_hz(&heard[heard.len() / 2..]);
+    assert!((hz - 440.0).abs() < 10.0, "{hz} Hz from icecast2");
+    // icecast2 lists them with the station's name and genre.
+    let ice: Value = serde_json::from_slice(
+        &Command::new("curl")
+            .args(["-s", &format!("{base}/status-json.xsl")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .expect("icecast2's status-json.xsl");
+    let sources = ice["icestats"]["source"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(sources.len(), 2, "{ice}");
+    for s in &sources {
+        assert_eq!(s["server_name"], "Radio Push", "{s}");
+        assert_eq!(s["genre"], "Community", "{s}");
+    }
+    // The node's own status-json.xsl has the fields icecast2's sources have.
+    let ours: Value = serde_json::from_slice(&node.get("/status-json.xsl").body).unwrap();
+    let our_sources = ours["icestats"]["source"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(our_sources.len(), 2, "{ours}");
+    for key in [
+        "listenurl",
+        "listeners",
+        "server_name",
+        "server_type",
+        "genre",
+        "title",
+    ] {
+        assert!(
+            sources[0].get(key).is_some(),
+            "icecast2 has no {key}: {}",
+            sources[0]
+        );
+        assert!(
+            our_sources[0].get(key).is_some(),
+            "ours has no {key}: {ours}"
+        );
+    }
+    for key in ["host", "server_id", "server_start_iso8601"] {
+        assert!(ice["icestats"].get(key).is_some() && ours["icestats"].get(key).is_some());
+    }
+    assert_eq!(our_sources[0]["server_name"], "Radio Push");
+    assert!(our_sources[0]["listenurl"]
+        .as_str()
+        .is_some_and(|u| u.ends_with("/live.mp3")));
+
+    // icecast2 restarts: the node finds it again by itself.
+    icecast.stop();
+    node.wait_until("a push noticed", Duration::from_secs(30), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        let failed = h["live"]["pushes"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["state"] == "failed"));
+        failed.then_some(()).ok_or(h["live"]["pushes"].to_string())
+    });
+    let _icecast = Icecast::start(&tmp.path().join("icecast"), port, "push-secret");
+    sending(&mut node);
+    assert_eq!(
+        probe_codec(&format!("{base}/radio.mp3")).as_deref(),
+        Some("mp3"),
+        "{}",
+        icecast.error_log()
+    );
+    assert_eq!(
+        probe_codec(&format!("{base}/radio.ogg")).as_deref(),
+        Some("opus")
+    );
+    node.assert_alive();
+}

@@ -31,6 +31,9 @@ dash-warn-silence = { $secs ->
     [one] Silenci a l'antena fa 1 segon. Té la sortida de la taula silenciada o el fader abaixat?
    *[other] Silenci a l'antena fa { $secs } segons. Té la sortida de la taula silenciada o el fader abaixat?
 }
+dash-warn-push-unreachable = No es pot arribar al servidor Icecast { $server }. La caixa ho torna a provar sola d'aquí a { $secs } s.
+dash-warn-push-refused = El servidor Icecast { $server } ha rebutjat l'emissió. Reviseu-ne la contrasenya i el punt de muntatge a la configuració de la caixa.
+dash-warn-push-dropped = S'ha tallat l'emissió cap al servidor Icecast { $server }. La caixa la torna a enviar d'aquí a { $secs } s.
 dash-warn-usb-missing = Falta el disc USB: { $path }. Torna'l a connectar: els seus episodis tornen sense haver-los de llegir de nou.
 dash-warn-disk-full = La memòria de la caixa és gairebé plena (en queden { $free }). Esborra gravacions o pujades antigues, o fes servir una targeta més gran.
 dash-warn-browser-tracker = Ara mateix qui escolta des del navegador no es pot trobar: la caixa no arriba al seu punt de trobada. Comprova la connexió a internet de la caixa.

@@ -31,6 +31,9 @@ dash-warn-silence = { $secs ->
     [one] Silence on air for 1 second. Is the mixer's output muted or its fader down?
    *[other] Silence on air for { $secs } seconds. Is the mixer's output muted or its fader down?
 }
+dash-warn-push-unreachable = The Icecast server { $server } cannot be reached. The box tries again by itself in { $secs } s.
+dash-warn-push-refused = The Icecast server { $server } refused the stream. Check its password and mount point in the box's settings.
+dash-warn-push-dropped = The stream to the Icecast server { $server } was cut. The box sends it again in { $secs } s.
 dash-warn-usb-missing = USB storage missing: { $path }. Plug it back in: its episodes come back without being read again.
 dash-warn-disk-full = The box's own storage is almost full ({ $free } left). Delete old recordings or uploads, or use a bigger card.
 dash-warn-browser-tracker = Web listeners cannot find each other right now: the box cannot reach its meeting point for browsers. Check the box's internet connection.

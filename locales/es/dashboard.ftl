@@ -31,6 +31,9 @@ dash-warn-silence = { $secs ->
     [one] Silencio en antena desde hace 1 segundo. ¿Está silenciada la salida de la mesa o bajado el fader?
    *[other] Silencio en antena desde hace { $secs } segundos. ¿Está silenciada la salida de la mesa o bajado el fader?
 }
+dash-warn-push-unreachable = No se puede llegar al servidor Icecast { $server }. La caja lo vuelve a intentar sola en { $secs } s.
+dash-warn-push-refused = El servidor Icecast { $server } rechazó la emisión. Revisa su contraseña y su punto de montaje en los ajustes de la caja.
+dash-warn-push-dropped = Se cortó la emisión hacia el servidor Icecast { $server }. La caja la vuelve a enviar en { $secs } s.
 dash-warn-usb-missing = Falta el disco USB: { $path }. Vuelve a conectarlo: sus episodios vuelven sin tener que leerlos otra vez.
 dash-warn-disk-full = La memoria de la caja está casi llena (quedan { $free }). Borra grabaciones o subidas antiguas, o usa una tarjeta más grande.
 dash-warn-browser-tracker = Ahora mismo quienes escuchan en el navegador no pueden encontrarse: la caja no llega a su punto de encuentro. Comprueba la conexión a internet de la caja.

@@ -31,6 +31,9 @@ dash-warn-silence = { $secs ->
     [one] Isilunea antenan segundo batez. Mahaiaren irteera isilduta edo fader-a jaitsita al dago?
    *[other] Isilunea antenan { $secs } segundoz. Mahaiaren irteera isilduta edo fader-a jaitsita al dago?
 }
+dash-warn-push-unreachable = Ezin da { $server } Icecast zerbitzarira iritsi. Kutxak berak saiatuko da berriro { $secs } s barru.
+dash-warn-push-refused = { $server } Icecast zerbitzariak emisioa baztertu du. Egiaztatu haren pasahitza eta muntatze-puntua kutxaren ezarpenetan.
+dash-warn-push-dropped = { $server } Icecast zerbitzarirako emisioa eten da. Kutxak berriro bidaliko du { $secs } s barru.
 dash-warn-usb-missing = USB diskoa falta da: { $path }. Konektatu berriro: bere atalak itzuliko dira, berriro irakurri gabe.
 dash-warn-disk-full = Kutxaren memoria ia beteta dago ({ $free } geratzen dira). Ezabatu grabazio edo igoera zaharrak, edo erabili txartel handiago bat.
 dash-warn-browser-tracker = Nabigatzailetik entzuten dutenek ezin dute elkar aurkitu orain: kutxa ez da haien topagunera iristen. Egiaztatu kutxaren interneteko konexioa.

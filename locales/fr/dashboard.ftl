@@ -31,6 +31,9 @@ dash-warn-silence = { $secs ->
     [one] Silence à l'antenne depuis 1 seconde. La sortie de la table est-elle coupée ou son fader baissé ?
    *[other] Silence à l'antenne depuis { $secs } secondes. La sortie de la table est-elle coupée ou son fader baissé ?
 }
+dash-warn-push-unreachable = Le serveur Icecast { $server } est injoignable. La box réessaie toute seule dans { $secs } s.
+dash-warn-push-refused = Le serveur Icecast { $server } a refusé le flux. Vérifiez son mot de passe et son point de montage dans les réglages de la box.
+dash-warn-push-dropped = Le flux vers le serveur Icecast { $server } a été coupé. La box le renvoie dans { $secs } s.
 dash-warn-usb-missing = Disque USB absent : { $path }. Rebranche-le : ses épisodes reviennent sans être relus.
 dash-warn-disk-full = La mémoire du boîtier est presque pleine (il reste { $free }). Supprime d'anciens enregistrements ou envois, ou utilise une carte plus grande.
 dash-warn-browser-tracker = Pour l'instant, les auditeurs sur navigateur ne peuvent pas se trouver : le boîtier n'atteint pas leur point de rencontre. Vérifie la connexion internet du boîtier.

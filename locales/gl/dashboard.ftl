@@ -31,6 +31,9 @@ dash-warn-silence = { $secs ->
     [one] Silencio na antena desde hai 1 segundo. Está silenciada a saída da mesa ou baixado o fader?
    *[other] Silencio na antena desde hai { $secs } segundos. Está silenciada a saída da mesa ou baixado o fader?
 }
+dash-warn-push-unreachable = Non se pode chegar ao servidor Icecast { $server }. A caixa volve tentalo soa en { $secs } s.
+dash-warn-push-refused = O servidor Icecast { $server } rexeitou a emisión. Revisa o seu contrasinal e o punto de montaxe na configuración da caixa.
+dash-warn-push-dropped = Cortouse a emisión cara ao servidor Icecast { $server }. A caixa vólvea enviar en { $secs } s.
 dash-warn-usb-missing = Falta o disco USB: { $path }. Volve conectalo: os seus episodios volven sen ter que lelos outra vez.
 dash-warn-disk-full = A memoria da caixa está case chea (quedan { $free }). Borra gravacións ou subidas antigas, ou usa unha tarxeta máis grande.
 dash-warn-browser-tracker = Agora mesmo quen escoita no navegador non se pode atopar: a caixa non chega ao seu punto de encontro. Comproba a conexión a internet da caixa.

@@ -31,6 +31,9 @@ dash-warn-silence = { $secs ->
     [one] Silêncio no ar há 1 segundo. A saída da mesa está sem som ou o fader em baixo?
    *[other] Silêncio no ar há { $secs } segundos. A saída da mesa está sem som ou o fader em baixo?
 }
+dash-warn-push-unreachable = Não é possível chegar ao servidor Icecast { $server }. A caixa volta a tentar sozinha dentro de { $secs } s.
+dash-warn-push-refused = O servidor Icecast { $server } recusou a emissão. Verifique a palavra-passe e o ponto de montagem nas definições da caixa.
+dash-warn-push-dropped = A emissão para o servidor Icecast { $server } foi cortada. A caixa volta a enviá-la dentro de { $secs } s.
 dash-warn-usb-missing = Falta o disco USB: { $path }. Volta a ligá-lo: os seus episódios regressam sem ser lidos outra vez.
 dash-warn-disk-full = A memória da caixa está quase cheia (restam { $free }). Apaga gravações ou envios antigos, ou usa um cartão maior.
 dash-warn-browser-tracker = Neste momento quem ouve no navegador não se consegue encontrar: a caixa não chega ao seu ponto de encontro. Verifica a ligação à internet da caixa.

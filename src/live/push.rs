@@ -44,9 +44,32 @@ pub enum PushState {
     Sending,
     /// The last attempt failed; the next is in `retry_secs`.
     Failed {
+        problem: PushProblem,
         reason: String,
         retry_secs: u64,
     },
+}
+
+/// What went wrong, for the dashboard's words (the reason is English, for the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushProblem {
+    /// No connection, or no answer.
+    Unreachable,
+    /// The server answered no: a wrong password or a mount in use.
+    Refused,
+    /// The stream was under way and broke.
+    Dropped,
+}
+
+impl PushError {
+    fn problem(&self) -> PushProblem {
+        match self {
+            PushError::Connect(_) | PushError::Timeout => PushProblem::Unreachable,
+            PushError::Refused(_) => PushProblem::Refused,
+            PushError::Broken(_) | PushError::Ended => PushProblem::Dropped,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +109,7 @@ pub async fn run(
         }
         status.send_modify(|s| {
             s.state = PushState::Failed {
+                problem: e.problem(),
                 reason: e.to_string(),
                 retry_secs: wait.as_secs(),
             }

@@ -379,6 +379,75 @@ fn ice_response(status: StatusCode, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
 
+/// `GET /status-json.xsl`: the stream as Icecast's status page lists it, for directories
+/// and tools made for Icecast: one source per mount (`/live.mp3`, `/live.ogg`).
+pub async fn status_json(
+    State(app): State<AppState>,
+    axum::extract::ConnectInfo(conn): axum::extract::ConnectInfo<super::ConnInfo>,
+    headers: HeaderMap,
+) -> Response {
+    let settings = app.station.settings();
+    let base = super::base_url(&settings, &headers, &conn);
+    let host = base
+        .split_once("://")
+        .map_or(base.as_str(), |(_, h)| h)
+        .to_string();
+    let started = chrono::DateTime::<chrono::Local>::from(
+        std::time::SystemTime::now() - app.started.elapsed(),
+    );
+    let stamp = started.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let title = app.live.stream_title();
+    let (ogg, mp3) = app.live.listeners();
+    let station = &settings.station;
+    let sources: Vec<serde_json::Value> = if app.live.is_on() {
+        [
+            ("live.mp3", "audio/mpeg", mp3),
+            ("live.ogg", "application/ogg", ogg),
+        ]
+        .into_iter()
+        .map(|(mount, kind, listeners)| {
+            serde_json::json!({
+                "audio_info": format!("bitrate={}", settings.live.bitrate_kbps),
+                "bitrate": settings.live.bitrate_kbps,
+                "genre": station.genre,
+                "listener_peak": listeners,
+                "listeners": listeners,
+                "listenurl": format!("{base}/{mount}"),
+                "server_description": station.description,
+                "server_name": station.name,
+                "server_type": kind,
+                "server_url": base,
+                "stream_start": started.format("%a, %d %b %Y %H:%M:%S %z").to_string(),
+                "stream_start_iso8601": stamp,
+                "title": title,
+                "dummy": null,
+            })
+        })
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let body = serde_json::json!({
+        "icestats": {
+            "admin": "",
+            "host": host,
+            "location": "",
+            "server_id": format!("streamp2p {}", env!("CARGO_PKG_VERSION")),
+            "server_start": started.format("%a, %d %b %Y %H:%M:%S %z").to_string(),
+            "server_start_iso8601": stamp,
+            "source": sources,
+        }
+    });
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,12 +104,20 @@ pub async fn mp3(State(app): State<AppState>, headers: HeaderMap) -> Response {
 
 /// `GET /api/nowplaying`: what is playing (see [`crate::live::NowPlaying`]).
 pub async fn now_playing(State(app): State<AppState>) -> Response {
+    let now = app.live.now_playing();
     (
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
-        Json(app.live.now_playing()),
+        Json(serde_json::json!({
+            "on_air": now.on_air,
+            "title": now.title,
+            "artist": now.artist,
+            "show": now.show,
+            "item": now.item,
+            "listeners": app.sources().listeners(Instant::now()).total,
+        })),
     )
         .into_response()
 }

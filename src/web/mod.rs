@@ -143,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/live/levels", get(live::levels))
         .route("/api/nowplaying", get(live::now_playing))
         .route("/api/nowplaying/events", get(live::now_playing_events))
+        .route("/status-json.xsl", get(icecast::status_json))
         .route("/metrics", get(metrics::metrics))
         .route("/t/{file}", get(files::torrent))
         .route("/files/{infohash}/{*name}", get(files::file))

@@ -14,7 +14,10 @@ use crate::{
         format::{number, rate, size, span},
         Tr,
     },
-    live::LiveState,
+    live::{
+        push::{PushProblem, PushState},
+        LiveState,
+    },
     station::{settings::StartupProblem, Sample},
     status::{Listeners, NodeStatus},
     system::portmap::PortMapStatus,
@@ -362,6 +365,31 @@ pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
         }
         if let Some(s) = st.silent_for_secs {
             w.push(t!(tr, "dash-warn-silence", secs = s));
+        }
+        for push in &st.pushes {
+            let PushState::Failed {
+                problem,
+                retry_secs,
+                ..
+            } = &push.state
+            else {
+                continue;
+            };
+            let (server, secs) = (push.target.clone(), *retry_secs);
+            w.push(match problem {
+                PushProblem::Unreachable => {
+                    t!(
+                        tr,
+                        "dash-warn-push-unreachable",
+                        server = server,
+                        secs = secs
+                    )
+                }
+                PushProblem::Refused => t!(tr, "dash-warn-push-refused", server = server),
+                PushProblem::Dropped => {
+                    t!(tr, "dash-warn-push-dropped", server = server, secs = secs)
+                }
+            });
         }
     }
     for root in &running.library {
