@@ -391,6 +391,9 @@ impl Default for LiveConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RecordingConfig {
     pub format: RecordingFormat,
+    /// Free space (MB) kept on the data partition by removing the oldest recordings that
+    /// are neither kept nor published; 0: the larger of 2 GB and a tenth of the partition.
+    pub keep_free_mb: u64,
 }
 
 /// The recordings' file format.

@@ -24,7 +24,7 @@ use crate::{
         hls::Hls,
         p2p,
         recorder::{self, Recorder},
-        Live,
+        retention, Live,
     },
     station::{uploads, Station},
     store::{Store, StoreError},
@@ -290,14 +290,26 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     for push in live.push_tasks(&shutdown) {
         tasks.spawn("push", push);
     }
+    let recordings = Arc::new(retention::Recordings::default());
     if recording {
         let rec = Recorder::new(
             recorder::dir(&settings.data_dir),
             station.clone(),
             Duration::from_secs(settings.live.record_split_secs),
             settings.recording.format,
+            recordings.clone(),
         );
         tasks.spawn("recorder", rec.run(live.clone(), shutdown.clone()));
+        let keeper = retention::Keeper {
+            recordings_dir: recorder::dir(&settings.data_dir),
+            data_dir: settings.data_dir.clone(),
+            keep_free_mb: settings.recording.keep_free_mb,
+            rate: u64::from(settings.live.bitrate_kbps) * 1000 / 8,
+            station: station.clone(),
+            library: library.clone(),
+            state: recordings.clone(),
+        };
+        tasks.spawn("recordings_keeper", keeper.run(shutdown.clone()));
     }
     let hls = Arc::new(Hls::default());
     if live.is_on() {
@@ -325,6 +337,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         tracker: tracker.clone(),
         ws_hub: Hub::new(settings.tracker.max_ws_connections),
         live: live.clone(),
+        recordings,
         hls: hls.clone(),
         webtorrent: webtorrent.clone(),
         federation,

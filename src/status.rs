@@ -24,7 +24,9 @@ use crate::{
     library::{Hashing, Library},
     live::{
         hls::{Hls, Served},
-        p2p, Live, LiveStatus,
+        p2p,
+        retention::{Recordings, Report},
+        Live, LiveStatus,
     },
     station::{Sample, Station},
     store::unix_secs,
@@ -50,6 +52,7 @@ pub struct Sources {
     pub swarm: Arc<OnceLock<Arc<Swarm>>>,
     pub tracker: Arc<Tracker>,
     pub live: Arc<Live>,
+    pub recordings: Arc<Recordings>,
     pub hls: Arc<Hls>,
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
@@ -89,10 +92,20 @@ pub struct LibraryStatus {
     pub problems: usize,
 }
 
+/// The recorder and the free-space keeper.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingsStatus {
+    /// The recorder waits for room on a full disk.
+    pub paused: bool,
+    #[serde(flatten)]
+    pub space: Report,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeStatus {
     pub uptime_secs: u64,
     pub live: LiveStatus,
+    pub recordings: RecordingsStatus,
     pub hls_segments_served: Served,
     pub hls_bytes_served: Served,
     pub listeners: Listeners,
@@ -144,6 +157,10 @@ impl Sources {
         NodeStatus {
             uptime_secs: self.started.elapsed().as_secs(),
             live: self.live.status(),
+            recordings: RecordingsStatus {
+                paused: self.recordings.paused(),
+                space: self.recordings.report(),
+            },
             hls_segments_served: self.hls.served(),
             hls_bytes_served: self.hls.served_bytes(),
             listeners: self.listeners(Instant::now()),

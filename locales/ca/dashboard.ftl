@@ -36,6 +36,8 @@ dash-warn-push-refused = El servidor Icecast { $server } ha rebutjat l'emissió.
 dash-warn-push-dropped = S'ha tallat l'emissió cap al servidor Icecast { $server }. La caixa la torna a enviar d'aquí a { $secs } s.
 dash-warn-usb-missing = Falta el disc USB: { $path }. Torna'l a connectar: els seus episodis tornen sense haver-los de llegir de nou.
 dash-warn-disk-full = La memòria de la caixa és gairebé plena (en queden { $free }). Esborra gravacions o pujades antigues, o fes servir una targeta més gran.
+dash-warn-disk-hours = Al ritme actual l'emmagatzematge de la caixa s'omple d'aquí a unes { $hours } hores, i no queda cap enregistrament antic que pugui esborrar. Esborreu pujades, desmarqueu «conserva» en enregistraments antics o feu servir una targeta més gran.
+dash-warn-recorder-paused = L'enregistrament està en pausa: l'emmagatzematge de la caixa és ple. L'emissió continua. Allibereu espai i l'enregistrament torna a començar sol.
 dash-warn-browser-tracker = Ara mateix qui escolta des del navegador no es pot trobar: la caixa no arriba al seu punt de trobada. Comprova la connexió a internet de la caixa.
 dash-warn-unreadable = { $n ->
     [one] No s'ha pogut llegir 1 fitxer de la biblioteca; apareix a Biblioteca. Els altres estan bé.
@@ -98,6 +100,7 @@ dash-publish-title = Publica un episodi
 dash-upload-file = Fitxer d'àudio (MP3, Ogg, Opus, FLAC, WAV o M4A, fins a { $max })
 dash-field-title = Títol
 dash-field-notes = Notes
+dash-field-keep = Conserva aquest enregistrament (no s'esborra mai per fer lloc)
 dash-upload-submit = Publica
 dash-upload-hint = Si cau la wifi, torna a triar el mateix fitxer: la pujada continua on s'havia aturat.
 dash-js-choose-file = Primer tria un fitxer.

@@ -36,6 +36,8 @@ dash-warn-push-refused = The Icecast server { $server } refused the stream. Chec
 dash-warn-push-dropped = The stream to the Icecast server { $server } was cut. The box sends it again in { $secs } s.
 dash-warn-usb-missing = USB storage missing: { $path }. Plug it back in: its episodes come back without being read again.
 dash-warn-disk-full = The box's own storage is almost full ({ $free } left). Delete old recordings or uploads, or use a bigger card.
+dash-warn-disk-hours = At the current rate the box's storage is full in about { $hours } hours, and no old recording is left that it may remove. Delete uploads, untick “keep” on old recordings, or use a bigger card.
+dash-warn-recorder-paused = Recording is paused: the box's storage is full. The stream goes on. Free some space and recording starts again by itself.
 dash-warn-browser-tracker = Web listeners cannot find each other right now: the box cannot reach its meeting point for browsers. Check the box's internet connection.
 dash-warn-unreadable = { $n ->
     [one] 1 file in the library could not be read; it is listed under Library. The others are fine.
@@ -98,6 +100,7 @@ dash-publish-title = Publish an episode
 dash-upload-file = Audio file (MP3, Ogg, Opus, FLAC, WAV or M4A, up to { $max })
 dash-field-title = Title
 dash-field-notes = Notes
+dash-field-keep = Keep this recording (it is never removed to make room)
 dash-upload-submit = Publish
 dash-upload-hint = If the Wi-Fi drops, choose the same file again: the upload goes on where it stopped.
 dash-js-choose-file = Choose a file first.

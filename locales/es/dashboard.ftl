@@ -36,6 +36,8 @@ dash-warn-push-refused = El servidor Icecast { $server } rechazó la emisión. R
 dash-warn-push-dropped = Se cortó la emisión hacia el servidor Icecast { $server }. La caja la vuelve a enviar en { $secs } s.
 dash-warn-usb-missing = Falta el disco USB: { $path }. Vuelve a conectarlo: sus episodios vuelven sin tener que leerlos otra vez.
 dash-warn-disk-full = La memoria de la caja está casi llena (quedan { $free }). Borra grabaciones o subidas antiguas, o usa una tarjeta más grande.
+dash-warn-disk-hours = Al ritmo actual el almacenamiento de la caja se llena en unas { $hours } horas, y no queda ninguna grabación antigua que pueda borrar. Borra subidas, desmarca «conservar» en grabaciones antiguas o usa una tarjeta más grande.
+dash-warn-recorder-paused = La grabación está en pausa: el almacenamiento de la caja está lleno. La emisión sigue. Libera espacio y la grabación vuelve a empezar sola.
 dash-warn-browser-tracker = Ahora mismo quienes escuchan en el navegador no pueden encontrarse: la caja no llega a su punto de encuentro. Comprueba la conexión a internet de la caja.
 dash-warn-unreadable = { $n ->
     [one] No se pudo leer 1 archivo de la biblioteca; aparece en Biblioteca. Los demás están bien.
@@ -98,6 +100,7 @@ dash-publish-title = Publicar un episodio
 dash-upload-file = Archivo de audio (MP3, Ogg, Opus, FLAC, WAV o M4A, hasta { $max })
 dash-field-title = Título
 dash-field-notes = Notas
+dash-field-keep = Conservar esta grabación (nunca se borra para hacer sitio)
 dash-upload-submit = Publicar
 dash-upload-hint = Si se cae el wifi, vuelve a elegir el mismo archivo: la subida sigue donde se quedó.
 dash-js-choose-file = Elige primero un archivo.

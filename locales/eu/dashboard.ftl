@@ -36,6 +36,8 @@ dash-warn-push-refused = { $server } Icecast zerbitzariak emisioa baztertu du. E
 dash-warn-push-dropped = { $server } Icecast zerbitzarirako emisioa eten da. Kutxak berriro bidaliko du { $secs } s barru.
 dash-warn-usb-missing = USB diskoa falta da: { $path }. Konektatu berriro: bere atalak itzuliko dira, berriro irakurri gabe.
 dash-warn-disk-full = Kutxaren memoria ia beteta dago ({ $free } geratzen dira). Ezabatu grabazio edo igoera zaharrak, edo erabili txartel handiago bat.
+dash-warn-disk-hours = Oraingo erritmoan kutxaren biltegia { $hours } ordu ingurutan beteko da, eta ez da ezaba dezakeen grabazio zaharrik geratzen. Ezabatu igoerak, kendu «gorde» marka grabazio zaharrei edo erabili txartel handiagoa.
+dash-warn-recorder-paused = Grabazioa geldirik dago: kutxaren biltegia beteta dago. Emisioak aurrera jarraitzen du. Egin tokia eta grabazioa bere kabuz hasiko da berriro.
 dash-warn-browser-tracker = Nabigatzailetik entzuten dutenek ezin dute elkar aurkitu orain: kutxa ez da haien topagunera iristen. Egiaztatu kutxaren interneteko konexioa.
 dash-warn-unreadable = { $n ->
     [one] Liburutegiko fitxategi bat ezin izan da irakurri; Liburutegia atalean ageri da. Besteak ondo daude.
@@ -98,6 +100,7 @@ dash-publish-title = Argitaratu atal bat
 dash-upload-file = Audio-fitxategia (MP3, Ogg, Opus, FLAC, WAV edo M4A, gehienez { $max })
 dash-field-title = Izenburua
 dash-field-notes = Oharrak
+dash-field-keep = Gorde grabazio hau (ez da inoiz ezabatzen tokia egiteko)
 dash-upload-submit = Argitaratu
 dash-upload-hint = Wifia erortzen bada, aukeratu berriro fitxategi bera: igoerak gelditu zen lekutik jarraituko du.
 dash-js-choose-file = Aukeratu fitxategi bat lehenik.

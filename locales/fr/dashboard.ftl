@@ -36,6 +36,8 @@ dash-warn-push-refused = Le serveur Icecast { $server } a refusé le flux. Véri
 dash-warn-push-dropped = Le flux vers le serveur Icecast { $server } a été coupé. La box le renvoie dans { $secs } s.
 dash-warn-usb-missing = Disque USB absent : { $path }. Rebranche-le : ses épisodes reviennent sans être relus.
 dash-warn-disk-full = La mémoire du boîtier est presque pleine (il reste { $free }). Supprime d'anciens enregistrements ou envois, ou utilise une carte plus grande.
+dash-warn-disk-hours = Au rythme actuel, le stockage de la box sera plein dans environ { $hours } heures, et il ne reste aucun ancien enregistrement qu'elle puisse effacer. Supprimez des envois, décochez « garder » sur d'anciens enregistrements ou utilisez une carte plus grande.
+dash-warn-recorder-paused = L'enregistrement est en pause : le stockage de la box est plein. Le flux continue. Libérez de la place et l'enregistrement reprend tout seul.
 dash-warn-browser-tracker = Pour l'instant, les auditeurs sur navigateur ne peuvent pas se trouver : le boîtier n'atteint pas leur point de rencontre. Vérifie la connexion internet du boîtier.
 dash-warn-unreadable = { $n ->
     [one] 1 fichier de la bibliothèque n'a pas pu être lu ; il est listé dans Bibliothèque. Les autres vont bien.
@@ -98,6 +100,7 @@ dash-publish-title = Publier un épisode
 dash-upload-file = Fichier audio (MP3, Ogg, Opus, FLAC, WAV ou M4A, jusqu'à { $max })
 dash-field-title = Titre
 dash-field-notes = Notes
+dash-field-keep = Garder cet enregistrement (il n'est jamais effacé pour faire de la place)
 dash-upload-submit = Publier
 dash-upload-hint = Si le wifi coupe, choisis de nouveau le même fichier : l'envoi reprend là où il s'était arrêté.
 dash-js-choose-file = Choisis d'abord un fichier.

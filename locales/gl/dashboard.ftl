@@ -36,6 +36,8 @@ dash-warn-push-refused = O servidor Icecast { $server } rexeitou a emisión. Rev
 dash-warn-push-dropped = Cortouse a emisión cara ao servidor Icecast { $server }. A caixa vólvea enviar en { $secs } s.
 dash-warn-usb-missing = Falta o disco USB: { $path }. Volve conectalo: os seus episodios volven sen ter que lelos outra vez.
 dash-warn-disk-full = A memoria da caixa está case chea (quedan { $free }). Borra gravacións ou subidas antigas, ou usa unha tarxeta máis grande.
+dash-warn-disk-hours = Ao ritmo actual o almacenamento da caixa énchese nunhas { $hours } horas, e non queda ningunha gravación antiga que poida borrar. Borra subidas, desmarca «conservar» en gravacións antigas ou usa unha tarxeta máis grande.
+dash-warn-recorder-paused = A gravación está en pausa: o almacenamento da caixa está cheo. A emisión segue. Libera espazo e a gravación volve comezar soa.
 dash-warn-browser-tracker = Agora mesmo quen escoita no navegador non se pode atopar: a caixa non chega ao seu punto de encontro. Comproba a conexión a internet da caixa.
 dash-warn-unreadable = { $n ->
     [one] Non se puido ler 1 ficheiro da biblioteca; aparece en Biblioteca. Os demais están ben.
@@ -98,6 +100,7 @@ dash-publish-title = Publicar un episodio
 dash-upload-file = Ficheiro de audio (MP3, Ogg, Opus, FLAC, WAV ou M4A, ata { $max })
 dash-field-title = Título
 dash-field-notes = Notas
+dash-field-keep = Conservar esta gravación (nunca se borra para facer sitio)
 dash-upload-submit = Publicar
 dash-upload-hint = Se cae a wifi, volve escoller o mesmo ficheiro: a subida segue onde quedou.
 dash-js-choose-file = Escolle primeiro un ficheiro.

@@ -36,6 +36,8 @@ dash-warn-push-refused = O servidor Icecast { $server } recusou a emissão. Veri
 dash-warn-push-dropped = A emissão para o servidor Icecast { $server } foi cortada. A caixa volta a enviá-la dentro de { $secs } s.
 dash-warn-usb-missing = Falta o disco USB: { $path }. Volta a ligá-lo: os seus episódios regressam sem ser lidos outra vez.
 dash-warn-disk-full = A memória da caixa está quase cheia (restam { $free }). Apaga gravações ou envios antigos, ou usa um cartão maior.
+dash-warn-disk-hours = Ao ritmo atual o armazenamento da caixa fica cheio dentro de cerca de { $hours } horas, e não resta nenhuma gravação antiga que possa apagar. Apague envios, desmarque «guardar» em gravações antigas ou use um cartão maior.
+dash-warn-recorder-paused = A gravação está em pausa: o armazenamento da caixa está cheio. A emissão continua. Liberte espaço e a gravação recomeça sozinha.
 dash-warn-browser-tracker = Neste momento quem ouve no navegador não se consegue encontrar: a caixa não chega ao seu ponto de encontro. Verifica a ligação à internet da caixa.
 dash-warn-unreadable = { $n ->
     [one] Não foi possível ler 1 ficheiro da biblioteca; aparece em Biblioteca. Os outros estão bem.
@@ -98,6 +100,7 @@ dash-publish-title = Publicar um episódio
 dash-upload-file = Ficheiro de áudio (MP3, Ogg, Opus, FLAC, WAV ou M4A, até { $max })
 dash-field-title = Título
 dash-field-notes = Notas
+dash-field-keep = Guardar esta gravação (nunca é apagada para abrir espaço)
 dash-upload-submit = Publicar
 dash-upload-hint = Se o Wi-Fi falhar, escolhe outra vez o mesmo ficheiro: o envio continua onde parou.
 dash-js-choose-file = Escolhe primeiro um ficheiro.

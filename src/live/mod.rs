@@ -28,6 +28,7 @@ pub mod p2p;
 pub mod push;
 pub mod recorder;
 pub mod resample;
+pub mod retention;
 pub mod sessions;
 pub mod source;
 pub mod switch;

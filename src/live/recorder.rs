@@ -18,7 +18,7 @@ use std::{
     io::Write,
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
 use bytes::Bytes;
@@ -26,7 +26,7 @@ use lofty::{config::WriteOptions, id3::v2::Id3v2Tag, prelude::*};
 use tokio::{sync::broadcast::error::RecvError, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::{format::FRAME, mp3::FRAME_SAMPLES, ogg_opus::OggOpus, Live};
+use super::{format::FRAME, mp3::FRAME_SAMPLES, ogg_opus::OggOpus, retention::Recordings, Live};
 use crate::{
     config::RecordingFormat,
     i18n::{format, Tr},
@@ -36,6 +36,13 @@ use crate::{
 
 /// Recordings shorter than this are dropped (a test of the input, a restart).
 const MIN_LENGTH: Duration = Duration::from_secs(5);
+/// A recorder that could not write tries again after this long.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Whether a write failed for want of room.
+fn disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(nix::libc::ENOSPC)
+}
 
 pub struct Recorder {
     dir: PathBuf,
@@ -44,6 +51,8 @@ pub struct Recorder {
     station: Arc<Station>,
     split: Duration,
     format: RecordingFormat,
+    /// Where the recorder says it is paused.
+    state: Arc<Recordings>,
 }
 
 struct Open {
@@ -85,12 +94,14 @@ impl Recorder {
         station: Arc<Station>,
         split: Duration,
         format: RecordingFormat,
+        state: Arc<Recordings>,
     ) -> Self {
         Self {
             dir,
             station,
             split,
             format,
+            state,
         }
     }
 
@@ -216,6 +227,8 @@ impl Recorder {
         let program = live.program();
         let split_samples = self.split.as_secs() * 48_000;
         let mut open: Option<Open> = None;
+        // After a failed write or start (a full disk), the recorder waits before trying again.
+        let mut paused_until: Option<Instant> = None;
         // The last split's finishing (a sync and a rename, off the runtime): awaited before
         // the next one and at the end, so its panic reaches this task.
         let mut finishing: Option<JoinHandle<()>> = None;
@@ -239,11 +252,20 @@ impl Recorder {
                 }
                 continue;
             }
+            if paused_until.is_some_and(|t| Instant::now() < t) {
+                continue;
+            }
+            paused_until = None;
             if open.is_none() {
                 match self.start(&input) {
-                    Ok(o) => open = Some(o),
+                    Ok(o) => {
+                        open = Some(o);
+                        self.state.set_paused(false);
+                    }
                     Err(e) => {
                         tracing::error!(dir = %self.dir.display(), "cannot start a recording: {e}");
+                        self.state.set_paused(disk_full(&e));
+                        paused_until = Some(Instant::now() + RETRY_AFTER);
                         continue;
                     }
                 }
@@ -251,10 +273,17 @@ impl Recorder {
             let Some(o) = open.as_mut() else { continue };
             let (bytes, samples) = o.muxer.push(packet);
             o.samples += samples;
-            if let Some(bytes) = bytes {
-                if let Err(e) = o.file.write_all(&bytes) {
-                    tracing::error!(file = %o.part.display(), "recording write failed: {e}");
+            let written = bytes.map_or(Ok(()), |b| o.file.write_all(&b));
+            if let Err(e) = written {
+                // The stream goes on; the recording keeps what it has and waits for room.
+                tracing::error!(file = %o.part.display(), "recording write failed, paused: {e}");
+                self.state.set_paused(disk_full(&e));
+                paused_until = Some(Instant::now() + RETRY_AFTER);
+                if let Some(o) = open.take() {
+                    settle(finishing.take()).await;
+                    finishing = Some(tokio::task::spawn_blocking(move || Self::finish(o)));
                 }
+                continue;
             }
             if o.samples >= split_samples {
                 if let Some(o) = open.take() {
@@ -395,6 +424,7 @@ mod tests {
             station,
             Duration::from_secs(60),
             RecordingFormat::Mp3,
+            Arc::default(),
         );
         let (part, done, title) =
             r.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
@@ -418,6 +448,7 @@ mod tests {
             station,
             Duration::from_secs(60),
             RecordingFormat::Opus,
+            Arc::default(),
         );
         let (_, done, title) =
             jazz.names(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000));
@@ -462,7 +493,14 @@ mod tests {
         std::fs::write(d.path().join(".x live.ogg.part"), b"OggS").unwrap();
         let (_dir, station) = named_station("R", None);
         let format = RecordingFormat::Opus;
-        Recorder::new(d.path().into(), station, Duration::from_secs(60), format).recover();
+        Recorder::new(
+            d.path().into(),
+            station,
+            Duration::from_secs(60),
+            format,
+            Arc::default(),
+        )
+        .recover();
         assert!(d.path().join("x live.ogg").exists());
     }
 }

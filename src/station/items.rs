@@ -12,6 +12,16 @@ use crate::store::Tree;
 pub struct ItemMeta {
     pub title: Option<String>,
     pub description: Option<String>,
+    /// A recording the operator keeps: never removed to free space.
+    #[serde(default)]
+    pub keep: bool,
+}
+
+impl ItemMeta {
+    /// Kept, or published with the operator's own words: the free-space keeper leaves it.
+    pub fn protected(&self) -> bool {
+        self.keep || self.title.is_some() || self.description.is_some()
+    }
 }
 
 impl Station {

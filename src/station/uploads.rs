@@ -248,6 +248,7 @@ impl Station {
             let meta = ItemMeta {
                 title: (!up.title.is_empty()).then(|| up.title.clone()),
                 description: (!up.description.is_empty()).then(|| up.description.clone()),
+                keep: false,
             };
             let r = self
                 .set_item_meta(ih, &meta)

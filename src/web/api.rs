@@ -28,6 +28,7 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": st.uptime_secs,
         "live": live,
+        "recordings": st.recordings,
         "listeners": st.listeners,
         "library": st.library,
         "swarm": {

@@ -63,6 +63,8 @@ pub struct AppState {
     pub tracker: Arc<Tracker>,
     pub ws_hub: Arc<Hub>,
     pub live: Arc<Live>,
+    /// The recorder's pause and the free-space keeper's report.
+    pub recordings: Arc<crate::live::retention::Recordings>,
     pub hls: Arc<Hls>,
     /// The node's WebRTC peer; `None` when `webtorrent.enabled` is off.
     pub webtorrent: Option<Arc<WebTorrent>>,
@@ -85,6 +87,7 @@ impl AppState {
             swarm: self.swarm.clone(),
             tracker: self.tracker.clone(),
             live: self.live.clone(),
+            recordings: self.recordings.clone(),
             hls: self.hls.clone(),
             webtorrent: self.webtorrent.clone(),
             federation: self.federation.clone(),

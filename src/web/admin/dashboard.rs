@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
 use serde::Serialize;
 
-use super::{error::FormError, upload};
+use super::error::FormError;
 use crate::{
     config::{operator::Show, Settings},
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
@@ -195,6 +195,9 @@ pub struct Episode {
     /// The title from the file, shown as the edit field's placeholder.
     pub file_title: String,
     pub magnet: String,
+    /// A recording of the box's (the free-space keeper may remove it unless kept).
+    pub recording: bool,
+    pub keep: bool,
 }
 
 pub struct Sisters {
@@ -231,7 +234,7 @@ impl<'a> Dashboard<'a> {
                 .map(|r| Root {
                     path: r.clone(),
                     present: r.is_dir(),
-                    free: upload::disk_space(r).map(|(free, _)| free),
+                    free: crate::system::disk_space(r).map(|(free, _)| free),
                 })
                 .collect(),
             problems: app
@@ -248,6 +251,7 @@ impl<'a> Dashboard<'a> {
         share.push((t!(tr, "dash-share-feed"), format!("{base}/feed.xml")));
 
         let metas = app.station.item_meta();
+        let recordings = crate::live::recorder::dir(&settings.data_dir);
         let trackers = trackers(app, base);
         let episodes = catalog
             .items
@@ -262,6 +266,8 @@ impl<'a> Dashboard<'a> {
                     own_notes: meta.description.clone().unwrap_or_default(),
                     file_title: v.title.unwrap_or(v.name).to_string(),
                     magnet: v.magnet,
+                    recording: item.path().starts_with(&recordings),
+                    keep: meta.keep,
                 }
             })
             .collect();
@@ -401,7 +407,13 @@ pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
             ));
         }
     }
-    if let Some((free, total)) = upload::disk_space(&running.data_dir) {
+    if app.recordings.paused() {
+        w.push(t!(tr, "dash-warn-recorder-paused"));
+    }
+    if let Some(hours) = app.recordings.report().full_in_hours {
+        w.push(t!(tr, "dash-warn-disk-hours", hours = hours));
+    }
+    if let Some((free, total)) = crate::system::disk_space(&running.data_dir) {
         if free < 200 * 1024 * 1024 || free * 20 < total {
             w.push(t!(tr, "dash-warn-disk-full", free = size(tr, free)));
         }

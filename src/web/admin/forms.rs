@@ -392,6 +392,7 @@ pub async fn item(
         let meta = ItemMeta {
             title: (!title.is_empty()).then_some(title),
             description: (!description.is_empty()).then_some(description),
+            keep: f.text("keep") == "on",
         };
         app.station.set_item_meta(&ih, &meta)?;
         Ok("episode")

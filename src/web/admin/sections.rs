@@ -453,6 +453,12 @@ fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
                             (t!(tr, "dash-field-notes"))
                             textarea name="description" rows="3" maxlength="5000" { (e.own_notes) }
                         }
+                        @if e.recording {
+                            label class="check" {
+                                input type="checkbox" name="keep" value="on" checked[e.keep];
+                                (t!(tr, "dash-field-keep"))
+                            }
+                        }
                         button type="submit" { (t!(tr, "dash-save")) }
                     }
                     p class="actions" {

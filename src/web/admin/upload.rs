@@ -6,8 +6,6 @@
 //! reports. The records, files and checks are the station's
 //! ([`crate::station::uploads`]); this module checks the request and says the outcome.
 
-use std::path::Path;
-
 use axum::{
     body::Bytes,
     extract::{FromRequestParts, Path as UrlPath, Query, State},
@@ -41,13 +39,6 @@ pub struct NewUploadRequest {
     description: String,
 }
 
-/// Free and total bytes of the filesystem holding `p`.
-pub fn disk_space(p: &Path) -> Option<(u64, u64)> {
-    let s = nix::sys::statvfs::statvfs(p).ok()?;
-    let unit = s.fragment_size() as u64;
-    Some((s.blocks_available() as u64 * unit, s.blocks() as u64 * unit))
-}
-
 /// `POST /admin/uploads`: starts an upload, or finds the unfinished one of the same file.
 pub async fn create(
     State(app): State<AppState>,
@@ -65,7 +56,7 @@ pub async fn create(
     if req.title.chars().count() > 200 || req.description.chars().count() > 5000 {
         return Err(AdminError::UploadRefused(Refused::TextTooLong));
     }
-    if let Some((free, _)) = disk_space(&settings.data_dir) {
+    if let Some((free, _)) = crate::system::disk_space(&settings.data_dir) {
         if free < req.size + 100 * 1024 * 1024 {
             return Err(AdminError::UploadRefused(Refused::NoRoom));
         }
