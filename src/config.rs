@@ -228,6 +228,29 @@ pub struct LiveConfig {
     pub push: Vec<PushTarget>,
 }
 
+/// Apple Podcasts' top categories, the ones podcast directories accept in `itunes:category`.
+pub const PODCAST_CATEGORIES: [&str; 19] = [
+    "Arts",
+    "Business",
+    "Comedy",
+    "Education",
+    "Fiction",
+    "Government",
+    "Health & Fitness",
+    "History",
+    "Kids & Family",
+    "Leisure",
+    "Music",
+    "News",
+    "Religion & Spirituality",
+    "Science",
+    "Society & Culture",
+    "Sports",
+    "Technology",
+    "True Crime",
+    "TV & Film",
+];
+
 /// An Icecast server the programme is pushed to: `url =
 /// "icecast://source:PASSWORD@HOST:PORT/MOUNT"` and `format = "mp3"` or `"ogg"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -483,6 +506,9 @@ pub struct StationConfig {
     /// What the station plays, in a few words (`Community radio`, `Jazz`): sent to Icecast
     /// servers as `ice-genre`.
     pub genre: String,
+    /// The podcast feed's `itunes:category`, one of Apple's top categories (directories
+    /// refuse others): see [`PODCAST_CATEGORIES`].
+    pub category: String,
     /// The station's language: the feed's `<language>`, the recordings' titles, and the
     /// pages of visitors whose browsers ask for none the box speaks. Spanish unless the
     /// first-run page or the config file says otherwise.
@@ -495,6 +521,7 @@ impl Default for StationConfig {
             name: "streamp2p radio".into(),
             description: String::new(),
             genre: String::new(),
+            category: "Music".into(),
             language: Lang::Es,
         }
     }
@@ -1046,6 +1073,13 @@ impl Config {
                 "live.capture_rate",
                 format!("{r} Hz is not a sound card's rate"),
                 "use the card's rate, such as 44100, or leave it out for 48 kHz",
+            ));
+        }
+        if !PODCAST_CATEGORIES.contains(&self.station.category.as_str()) {
+            return Err(ConfigError::new(
+                "station.category",
+                format!("{:?} is not a podcast category", self.station.category),
+                format!("use one of: {}", PODCAST_CATEGORIES.join(", ")),
             ));
         }
         if !(-90.0..=0.0).contains(&self.live.silence_db) {

@@ -57,6 +57,9 @@ pub struct Tags {
     pub artist: Option<String>,
     pub album: Option<String>,
     pub duration_secs: Option<f64>,
+    /// The recording date tag as written (`2026-11-01`, `2026-11-01T10:00:00`, `2026`).
+    #[serde(default)]
+    pub recorded: Option<String>,
 }
 
 /// SHA-256 of a whole library file: what a podcast app can check its download against

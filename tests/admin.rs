@@ -159,10 +159,41 @@ fn check_feed(path: &Path, xml: &str, episodes: usize, lib: &Path) {
 fn the_feed_lists_the_live_stream_while_on_air() {
     let tmp = tempdir();
     let mut node = start_live_node(tmp.path(), "sine", "", |lib| {
-        make_tagged_mp3(&lib.join("one.mp3"), "Episode One", "Radio Test", 3)
+        make_tagged_mp3(&lib.join("one.mp3"), "Episode One", "Radio Test", 3);
+    });
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(
+        &lib.join("Programa 2026-03-08.mp3"),
+        "Dated",
+        "Radio Test",
+        3,
+    );
+    node.wait_until("both episodes", Duration::from_secs(20), |n| {
+        (n.library().len() == 2)
+            .then_some(())
+            .ok_or_else(String::new)
     });
     node.wait_live_state("on_air", Duration::from_secs(20));
     let xml = node.get("/feed.xml").text();
+    // An episode's date is when it was recorded: here the date in its name.
+    let dated = xml
+        .split("<title>Dated</title>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no dated episode: {}", short(&xml)));
+    assert!(
+        dated
+            .split("</item>")
+            .next()
+            .unwrap_or("")
+            .contains("<pubDate>Sun, 08 Mar 2026 00:00:00 GMT</pubDate>"),
+        "{}",
+        short(&xml)
+    );
+    assert!(
+        xml.contains("<itunes:category text=\"Music\""),
+        "{}",
+        short(&xml)
+    );
     let live = xml
         .split("<podcast:liveItem ")
         .nth(1)
@@ -189,7 +220,7 @@ fn the_feed_lists_the_live_stream_while_on_air() {
     check_feed(
         &tmp.path().join("feed.xml"),
         &xml,
-        1,
+        2,
         &tmp.path().join("library"),
     );
     node.assert_alive();

@@ -168,6 +168,11 @@ fn ffmpeg_source(node: &Node, hz: u32, password: &str, legacy: bool) -> Child {
         .expect("run ffmpeg")
 }
 
+/// Whether the podcast feed has a `podcast:liveItem` now.
+fn live_in_feed(node: &Node) -> bool {
+    node.get("/feed.xml").text().contains("<podcast:liveItem ")
+}
+
 fn now_playing(node: &Node) -> Value {
     serde_json::from_slice(&node.get("/api/nowplaying").body).unwrap_or(Value::Null)
 }
@@ -281,6 +286,8 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
     assert_eq!(np["title"], "Tone Episode", "{np}");
     assert_eq!(np["artist"], "Radio Test", "{np}");
     assert_eq!(np["item"], "tone.mp3", "{np}");
+    // Automation is not "live" for podcast apps: no liveItem in the feed.
+    assert!(!live_in_feed(&node), "a liveItem while the fallback plays");
     let start_of_tone = listener.heard();
 
     // ffmpeg as a studio PC (PUT): on air within 3 s, same connection.
@@ -290,6 +297,7 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
     let np = now_playing(&node);
     assert_eq!(np["on_air"], "source", "{np}");
     assert_eq!(np["title"], "Studio PC", "the source's ice-name: {np}");
+    assert!(live_in_feed(&node), "no liveItem while a studio is on air");
 
     // A second source on the busy mount gets Icecast's answer; a wrong password 401.
     assert!(source_status(&node, "PUT", PASSWORD).contains(" 403 "));
@@ -332,6 +340,7 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
     eprintln!("the fallback was back {took:?} after the source stopped");
     let np = now_playing(&node);
     assert_eq!(np["on_air"], "fallback", "{np}");
+    assert!(!live_in_feed(&node), "the liveItem stayed after the show");
 
     // No switch left a gap a listener hears.
     std::thread::sleep(Duration::from_secs(1));

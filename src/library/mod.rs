@@ -20,9 +20,10 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
     },
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
+use chrono::NaiveDate;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -71,6 +72,43 @@ impl Item {
     pub fn path(&self) -> &Path {
         // An item is only made from at least one record.
         &self.paths[0]
+    }
+
+    /// When it was recorded, for the feed and every page: the file's date tag, else a
+    /// `YYYY-MM-DD` (with an `HH.MM` after it, as the box names its recordings, in UTC) in
+    /// its name, else the file's modification time.
+    pub fn recorded_at(&self) -> SystemTime {
+        let from_tag = self.tags.recorded.as_deref().and_then(|d| {
+            let day = d
+                .get(..10)
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+            let year = || {
+                d.get(..4)
+                    .filter(|_| d.len() == 4)
+                    .and_then(|y| y.parse().ok())
+                    .and_then(|y| NaiveDate::from_ymd_opt(y, 1, 1))
+            };
+            day.or_else(year).and_then(|day| day.and_hms_opt(0, 0, 0))
+        });
+        let from_name = || {
+            let name = self.name.rsplit('/').next().unwrap_or(&self.name);
+            (0..name.len().saturating_sub(9)).find_map(|i| {
+                let day = NaiveDate::parse_from_str(name.get(i..i + 10)?, "%Y-%m-%d").ok()?;
+                let time = name
+                    .get(i + 11..i + 16)
+                    .filter(|_| name.get(i + 10..i + 11) == Some(" "))
+                    .and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H.%M").ok())
+                    .unwrap_or_default();
+                Some(day.and_time(time))
+            })
+        };
+        from_tag
+            .or_else(from_name)
+            .map(|t| SystemTime::from(t.and_utc()))
+            .unwrap_or_else(|| {
+                let ns = u64::try_from(self.mtime_ns).unwrap_or(0);
+                SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)
+            })
     }
 }
 
@@ -404,6 +442,50 @@ mod tests {
     fn loaded(store: &Store) -> HashMap<PathBuf, IndexRecord> {
         let recs = store.indexed().unwrap();
         recs.into_iter().map(|r| (r.path.clone(), r)).collect()
+    }
+
+    #[test]
+    fn recorded_at_reads_the_tag_then_the_name_then_the_file_time() {
+        let item = |name: &str, tag: Option<&str>| Item {
+            infohash: String::new(),
+            name: name.into(),
+            size: 0,
+            mime: "audio/mpeg",
+            mtime_ns: 1_700_000_000_000_000_000,
+            tags: Tags {
+                recorded: tag.map(String::from),
+                ..Tags::default()
+            },
+            sha256: None,
+            paths: vec![PathBuf::from("/x")],
+        };
+        let utc = |s: &str| {
+            SystemTime::from(
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+                    .unwrap()
+                    .and_utc(),
+            )
+        };
+        assert_eq!(
+            item("show.mp3", Some("2025-06-01T08:00:00")).recorded_at(),
+            utc("2025-06-01 00:00")
+        );
+        assert_eq!(
+            item("show.mp3", Some("2024")).recorded_at(),
+            utc("2024-01-01 00:00")
+        );
+        assert_eq!(
+            item("recordings/2026-11-02 10.00 Radio live.mp3", Some("junk")).recorded_at(),
+            utc("2026-11-02 10:00")
+        );
+        assert_eq!(
+            item("Programa 2026-03-08.mp3", None).recorded_at(),
+            utc("2026-03-08 00:00")
+        );
+        assert_eq!(
+            item("episode 12.mp3", None).recorded_at(),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+        );
     }
 
     /// A library of one file, hashed once; returns its record as this version writes it.

@@ -69,6 +69,12 @@ pub fn read_tags(path: &Path) -> Tags {
         artist: tag.and_then(|t| text(t.artist())),
         album: tag.and_then(|t| text(t.album())),
         duration_secs: (duration > 0.0).then_some(duration),
+        recorded: tag.and_then(|t| {
+            text(
+                t.get_string(&lofty::tag::ItemKey::RecordingDate)
+                    .map(std::borrow::Cow::Borrowed),
+            )
+        }),
     }
 }
 

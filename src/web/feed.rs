@@ -31,6 +31,7 @@ use chrono::{DateTime, Local, SecondsFormat};
 use crate::{
     config::{operator::Show, Settings},
     i18n::Tr,
+    live::switch::OnAir,
     t,
 };
 
@@ -93,7 +94,8 @@ fn live_item(
     base: &str,
     now: SystemTime,
 ) -> Option<Extension> {
-    if !app.live.is_on() {
+    // On air means someone live: not the fallback playlist, not dead air.
+    if !app.live.now_playing().on_air.is_some_and(OnAir::is_live) {
         return None;
     }
     let shows = app.station.schedule();
@@ -210,7 +212,7 @@ pub async fn feed(
     let catalog = app.library.catalog();
     let mut items: Vec<_> = catalog.items.values().collect();
     // Newest first, as podcast apps list them.
-    items.sort_by(|a, b| b.mtime_ns.cmp(&a.mtime_ns).then(a.name.cmp(&b.name)));
+    items.sort_by_cached_key(|i| (std::cmp::Reverse(i.recorded_at()), i.name.clone()));
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let v = ItemView::new(item, &base, &trackers).with_meta(metas.get(&item.infohash));
@@ -226,10 +228,7 @@ pub async fn feed(
         guid.set_value(format!("urn:btih:{}", item.infohash));
         guid.set_permalink(false);
         e.set_guid(guid);
-        let modified = u64::try_from(item.mtime_ns).unwrap_or(0);
-        e.set_pub_date(httpdate::fmt_http_date(
-            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(modified),
-        ));
+        e.set_pub_date(httpdate::fmt_http_date(item.recorded_at()));
         let mut it = ITunesItemExtension::default();
         it.set_duration(v.duration_secs.map(|d| (d.round() as u64).to_string()));
         it.set_author(v.artist.map(String::from));
@@ -321,6 +320,9 @@ pub async fn feed(
     it.set_author(Some(settings.station.name.clone()));
     it.set_summary(Some(settings.station.description.clone()));
     it.set_explicit(Some("false".to_string()));
+    let mut category = rss::extension::itunes::ITunesCategory::default();
+    category.set_text(settings.station.category.clone());
+    it.set_categories(vec![category]);
     ch.set_itunes_ext(it);
     ch.set_items(out);
     (

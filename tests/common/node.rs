@@ -38,6 +38,22 @@ pub fn without_port_mapping(config: &str) -> String {
     }
 }
 
+/// `config` with the free space kept for recordings at 1 MB, unless it says otherwise: the
+/// default (a tenth of the partition) on a large shared test disk can be more than is
+/// free, and the keeper would then remove every test's recordings.
+pub fn with_little_free_space_kept(config: &str) -> String {
+    if config.contains("keep_free_mb") {
+        return config.to_string();
+    }
+    match config.find("[recording]\n") {
+        Some(at) => {
+            let end = at + "[recording]\n".len();
+            format!("{}keep_free_mb = 1\n{}", &config[..end], &config[end..])
+        }
+        None => format!("{config}\n[recording]\nkeep_free_mb = 1\n"),
+    }
+}
+
 /// JSON number at a pointer (`/library/items`), or None.
 pub fn num(v: &Value, pointer: &str) -> Option<u64> {
     v.pointer(pointer).and_then(Value::as_u64)
@@ -118,6 +134,7 @@ impl Node {
             Some(_) => config.to_string(),
             None => without_port_mapping(config),
         };
+        let config = with_little_free_space_kept(&config);
         fs::write(&config_path, config).unwrap();
         let mut node = Node {
             root: root.to_path_buf(),

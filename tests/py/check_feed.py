@@ -4,7 +4,8 @@
   audio type, an itunes:duration;
 - podcastparser (gPodder's parser, also in other apps): the same titles and enclosures;
 - the channel, read by both: the station's picture (itunes:image and <image>, the same
-  URL), its language, the feed's own address (atom:link rel="self");
+  URL), its language and itunes:category, the feed's own address (atom:link rel="self");
+- every episode's date (pubDate), read by both;
 - the standard XML parser, for the Podcasting 2.0 tags the two above drop: the channel's
   podcast:guid (a version 5 UUID), and for every episode one
   podcast:alternateEnclosure marked default="true" for the enclosure's own file, with the
@@ -43,6 +44,8 @@ def check_feedparser(path, expected):
         sys.exit(f"the feed has no picture: {d.feed.get('image')!r}")
     if not d.feed.get("language"):
         sys.exit("the feed has no language")
+    if not [t for t in d.feed.get("tags", []) if t.get("term")]:
+        sys.exit("the feed has no itunes:category")
     selfs = [link["href"] for link in d.feed.get("links", []) if link.get("rel") == "self"]
     if len(selfs) != 1 or not selfs[0].endswith("/feed.xml"):
         sys.exit(f"the feed does not name its own address: {d.feed.get('links')!r}")
@@ -54,6 +57,8 @@ def check_feedparser(path, expected):
             sys.exit(f"entry {e.title!r}: enclosure without length or audio type: {enc[0]}")
         if not e.get("itunes_duration"):
             sys.exit(f"entry {e.title!r}: no itunes:duration")
+        if not e.get("published_parsed"):
+            sys.exit(f"entry {e.title!r}: no date (pubDate)")
     return d
 
 
@@ -76,6 +81,8 @@ def check_podcastparser(path, d):
             sys.exit(f"podcastparser: {ep.get('title')!r}: {encs[0]}")
         if not ep.get("total_time"):
             sys.exit(f"podcastparser: {ep.get('title')!r} has no duration")
+        if not ep.get("published"):
+            sys.exit(f"podcastparser: {ep.get('title')!r} has no date")
         got[ep.get("title")] = (encs[0]["url"], encs[0]["file_size"])
     if got != want:
         sys.exit(f"podcastparser read {got}, feedparser {want}")
