@@ -5,6 +5,7 @@ listen-live-heading = En directe
 listen-live-title = { $station } en directe
 listen-live-play = Escoltar en directe
 listen-state-on-air = En antena
+listen-now-playing = Ara sona: { $what }
 listen-state-starting = S’està iniciant…
 listen-state-no-input = Fora d’antena de moment: no arriba so de l’estudi
 

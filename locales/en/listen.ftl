@@ -5,6 +5,7 @@ listen-live-heading = Live
 listen-live-title = { $station } live
 listen-live-play = Listen live
 listen-state-on-air = On air now
+listen-now-playing = Now playing: { $what }
 listen-state-starting = Starting…
 listen-state-no-input = Off air for the moment: the studio sends no sound
 

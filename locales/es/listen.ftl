@@ -5,6 +5,7 @@ listen-live-heading = En directo
 listen-live-title = { $station } en directo
 listen-live-play = Escuchar en directo
 listen-state-on-air = En antena
+listen-now-playing = Suena ahora: { $what }
 listen-state-starting = Empezando…
 listen-state-no-input = Sin emisión por ahora: no llega sonido del estudio
 

@@ -5,6 +5,7 @@ listen-live-heading = Zuzenean
 listen-live-title = { $station } zuzenean
 listen-live-play = Entzun zuzenean
 listen-state-on-air = Emisioan orain
+listen-now-playing = Orain entzuten: { $what }
 listen-state-starting = Abiatzen…
 listen-state-no-input = Emisiorik ez oraingoz: estudiotik ez da soinurik iristen
 

@@ -5,6 +5,7 @@ listen-live-heading = En direct
 listen-live-title = { $station } en direct
 listen-live-play = Écouter en direct
 listen-state-on-air = À l’antenne
+listen-now-playing = En ce moment : { $what }
 listen-state-starting = Démarrage…
 listen-state-no-input = Hors antenne pour le moment : aucun son n’arrive du studio
 

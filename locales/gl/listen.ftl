@@ -5,6 +5,7 @@ listen-live-heading = En directo
 listen-live-title = { $station } en directo
 listen-live-play = Escoitar en directo
 listen-state-on-air = En antena
+listen-now-playing = Soa agora: { $what }
 listen-state-starting = Comezando…
 listen-state-no-input = Sen emisión polo momento: non chega son do estudio
 

@@ -5,6 +5,7 @@ listen-live-heading = Em direto
 listen-live-title = { $station } em direto
 listen-live-play = Ouvir em direto
 listen-state-on-air = No ar agora
+listen-now-playing = A tocar agora: { $what }
 listen-state-starting = A iniciar…
 listen-state-no-input = Fora do ar por agora: o estúdio não envia som
 

@@ -176,11 +176,16 @@ pub struct NowPlaying {
 impl NowPlaying {
     /// One line for players (`StreamTitle`): `Artist - Title`, the title, or the show.
     pub fn stream_title(&self) -> String {
+        self.stream_line().unwrap_or_default()
+    }
+
+    /// [`NowPlaying::stream_title`], or nothing to say.
+    pub fn stream_line(&self) -> Option<String> {
         match (&self.artist, &self.title, &self.show) {
-            (Some(a), Some(t), _) => format!("{a} - {t}"),
-            (None, Some(t), _) => t.clone(),
-            (_, None, Some(show)) => show.clone(),
-            _ => String::new(),
+            (Some(a), Some(t), _) => Some(format!("{a} - {t}")),
+            (None, Some(t), _) => Some(t.clone()),
+            (_, None, Some(show)) => Some(show.clone()),
+            _ => None,
         }
     }
 }

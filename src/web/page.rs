@@ -65,6 +65,13 @@ pub async fn index(
         LiveState::NoInput { .. } => t!(tr, "listen-state-no-input"),
         LiveState::Off => String::new(),
     });
+    // What is playing, as the page is made; listen.js follows it (server-sent events).
+    let now_playing = app
+        .live
+        .now_playing()
+        .stream_line()
+        .map(|what| t!(tr, "listen-now-playing", what = what))
+        .unwrap_or_default();
     // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
     // value can close the block.
     let live_cfg = app
@@ -134,6 +141,7 @@ pub async fn index(
                         div class="meta" {
                             div class="title" { (t!(tr, "listen-live-title", station = station.name.as_str())) }
                             small id="live-state" { (state) }
+                            small id="live-now" aria-live="polite" { (now_playing) }
                         }
                     }
                 }
@@ -182,6 +190,7 @@ fn script_words(tr: Tr) -> serde_json::Value {
         "liveStats": t!(tr, "listen-js-live-stats", peers = slot("peers"), share = slot("share"),
             shared = slot("shared")),
         "liveFallback": t!(tr, "listen-js-live-fallback"),
+        "nowPlaying": t!(tr, "listen-now-playing", what = slot("what")),
         "sizeB": unit(t!(tr, "size-bytes", n = slot("n"))),
         "sizeKB": unit(t!(tr, "size-kb", n = slot("n"))),
         "sizeMB": unit(t!(tr, "size-mb", n = slot("n"))),

@@ -48,6 +48,19 @@ const whole = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 })
 const tenths = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 })
 const percent = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 0 })
 
+// What is playing: the box says it at once and at each change (server-sent events).
+function followNowPlaying () {
+  const line = document.getElementById('live-now')
+  if (!line || !window.EventSource) return
+  const events = new EventSource('/api/nowplaying/events')
+  events.onmessage = (e) => {
+    let now
+    try { now = JSON.parse(e.data) } catch { return }
+    const what = now.artist && now.title ? `${now.artist} - ${now.title}` : (now.title || now.show || '')
+    line.textContent = what ? fill(words.nowPlaying, { what }) : ''
+  }
+}
+
 function fill (template, values) {
   return template.replace(/\{(\w+)\}/g, (slot, name) => name in values ? values[name] : slot)
 }
@@ -366,6 +379,7 @@ async function playLive () {
 
 const liveButton = document.getElementById('live-play')
 if (liveButton) liveButton.addEventListener('click', playLive)
+followNowPlaying()
 
 for (const btn of document.querySelectorAll('button[data-infohash]')) {
   btn.addEventListener('click', () => play(btn))
