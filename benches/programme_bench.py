@@ -70,7 +70,7 @@ def run_node(a, lib, fallback):
     try:
         base = f"http://127.0.0.1:{port}"
         want = "fallback" if fallback else "line_in"
-        wait_until(lambda: get_json(f"{base}/api/nowplaying").get("on_air") == want, 60,
+        wait_until(lambda: (get_json(f"{base}/api/nowplaying") or {}).get("on_air") == want, 60,
                    interval=0.5, what=f"the node on {want}")
         time.sleep(3)
         secs = cpu_over(node.pid, a.secs)

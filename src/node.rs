@@ -22,7 +22,7 @@ use crate::{
     library::Library,
     live::{
         hls::Hls,
-        p2p,
+        p2p, playlog,
         recorder::{self, Recorder},
         retention, Live,
     },
@@ -347,6 +347,14 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         started,
     };
     tasks.spawn("history", state.sources().run_history(shutdown.clone()));
+    if live.is_on() {
+        let sources = state.sources();
+        let listeners = move || sources.listeners(std::time::Instant::now()).total as u64;
+        tasks.spawn(
+            "plays",
+            playlog::run(live.clone(), station.clone(), listeners, shutdown.clone()),
+        );
+    }
     tasks.spawn(
         "uploads",
         adopt_uploads(station.clone(), library.clone(), shutdown.clone()),

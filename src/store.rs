@@ -8,8 +8,8 @@
 //! - `infos`: infohash -> bencoded info dictionary (the piece hashes), shared by every copy
 //!   of the same file;
 //! - the [`Tree`]s of the config page: login sessions, the operator's titles and notes for
-//!   library items, the 24-hour history for its graphs, and unfinished uploads; key ->
-//!   JSON record, typed by the module that owns the record.
+//!   library items, the 24-hour history for its graphs, unfinished uploads, and what played
+//!   when (90 days); key -> JSON record, typed by the module that owns the record.
 //!
 //! Every write is flushed before it returns: when a caller reports something as done, a
 //! power cut can no longer lose it. A database written by a newer schema, or one sled
@@ -163,6 +163,7 @@ pub enum Tree {
     ItemMeta,
     History,
     Uploads,
+    Plays,
 }
 
 impl Tree {
@@ -172,6 +173,7 @@ impl Tree {
             Tree::ItemMeta => "item_meta",
             Tree::History => "history",
             Tree::Uploads => "uploads",
+            Tree::Plays => "plays",
         }
     }
 }
@@ -183,7 +185,7 @@ pub struct Store {
     settings: sled::Tree,
     index: sled::Tree,
     infos: sled::Tree,
-    records: [sled::Tree; 4],
+    records: [sled::Tree; 5],
 }
 
 /// How long an open waits for the previous handle's file lock: after a restart for new
@@ -241,6 +243,7 @@ impl Store {
             tree(Tree::ItemMeta)?,
             tree(Tree::History)?,
             tree(Tree::Uploads)?,
+            tree(Tree::Plays)?,
         ];
         Ok(Self {
             records,

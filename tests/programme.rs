@@ -342,6 +342,35 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
     assert_eq!(np["on_air"], "fallback", "{np}");
     assert!(!live_in_feed(&node), "the liveItem stayed after the show");
 
+    // What played when, for rights societies: the fallback's track, the studio by its
+    // name and then by the song it sent, each with its source.
+    let mut op = Operator::new(&node);
+    op.setup("Radio Test");
+    let csv = op.get("/admin/plays.csv");
+    assert_eq!(csv.status, 200);
+    let csv = csv.text();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0], "start,end,title,artist,source,peak_listeners",
+        "{csv}"
+    );
+    for want in [
+        ",Tone Episode,Radio Test,fallback,",
+        ",Studio PC,,source,",
+        ",Feeling Good,Nina Simone,source,",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.contains(want)),
+            "no {want:?} in {csv}"
+        );
+    }
+    // The listener was counted while the studio's song played.
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",Feeling Good,") && !r.ends_with(",0")),
+        "{csv}"
+    );
+
     // No switch left a gap a listener hears.
     std::thread::sleep(Duration::from_secs(1));
     let gap = listener.longest_silence_ms(start_of_tone);

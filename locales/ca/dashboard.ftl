@@ -61,6 +61,7 @@ dash-stat-p2p = Compartint als navegadors
 dash-stat-uptime = En marxa des de fa
 dash-listen-ways = Emissió: { $stream } · Reproductors: { $players } (compartint: { $sharing })
 dash-last-day = Últimes 24 hores
+dash-plays-download = Baixa el que ha sonat (últims 90 dies, per a les entitats de gestió)
 dash-graph-listeners = Oients
 dash-graph-upload = Enviament als oients
 dash-graph-collecting = Recollint dades: un punt per minut

@@ -61,6 +61,7 @@ dash-stat-p2p = Sharing in browsers
 dash-stat-uptime = Running for
 dash-listen-ways = Stream: { $stream } · Players: { $players } (sharing: { $sharing })
 dash-last-day = Last 24 hours
+dash-plays-download = Download what played (last 90 days, for rights societies)
 dash-graph-listeners = Listeners
 dash-graph-upload = Sending to listeners
 dash-graph-collecting = Collecting: one point a minute

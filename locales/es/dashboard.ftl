@@ -61,6 +61,7 @@ dash-stat-p2p = Compartiendo en navegadores
 dash-stat-uptime = Funcionando desde hace
 dash-listen-ways = Emisión: { $stream } · Reproductores: { $players } (compartiendo: { $sharing })
 dash-last-day = Últimas 24 horas
+dash-plays-download = Descargar lo que sonó (últimos 90 días, para las entidades de gestión)
 dash-graph-listeners = Oyentes
 dash-graph-upload = Envío a oyentes
 dash-graph-collecting = Recogiendo datos: un punto por minuto

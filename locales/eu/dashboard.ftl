@@ -61,6 +61,7 @@ dash-stat-p2p = Nabigatzaileetan partekatzen
 dash-stat-uptime = Martxan
 dash-listen-ways = Emisioa: { $stream } · Erreproduzigailuak: { $players } (partekatzen: { $sharing })
 dash-last-day = Azken 24 orduak
+dash-plays-download = Deskargatu entzun dena (azken 90 egunak, kudeaketa-erakundeentzat)
 dash-graph-listeners = Entzuleak
 dash-graph-upload = Entzuleei bidalitakoa
 dash-graph-collecting = Datuak biltzen: puntu bat minutuko

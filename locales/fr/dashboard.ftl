@@ -61,6 +61,7 @@ dash-stat-p2p = Partage entre navigateurs
 dash-stat-uptime = En marche depuis
 dash-listen-ways = Flux : { $stream } · Lecteurs : { $players } (partage : { $sharing })
 dash-last-day = Dernières 24 heures
+dash-plays-download = Télécharger ce qui a été diffusé (90 derniers jours, pour les sociétés de gestion des droits)
 dash-graph-listeners = Auditeurs
 dash-graph-upload = Envoi aux auditeurs
 dash-graph-collecting = Collecte : un point par minute

@@ -61,6 +61,7 @@ dash-stat-p2p = Compartindo nos navegadores
 dash-stat-uptime = Funcionando desde hai
 dash-listen-ways = Emisión: { $stream } · Reprodutores: { $players } (compartindo: { $sharing })
 dash-last-day = Últimas 24 horas
+dash-plays-download = Descargar o que soou (últimos 90 días, para as entidades de xestión)
 dash-graph-listeners = Ouvintes
 dash-graph-upload = Envío aos ouvintes
 dash-graph-collecting = Recollendo datos: un punto por minuto

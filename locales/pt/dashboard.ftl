@@ -61,6 +61,7 @@ dash-stat-p2p = A partilhar nos navegadores
 dash-stat-uptime = A funcionar há
 dash-listen-ways = Emissão: { $stream } · Leitores: { $players } (a partilhar: { $sharing })
 dash-last-day = Últimas 24 horas
+dash-plays-download = Descarregar o que tocou (últimos 90 dias, para as entidades de gestão de direitos)
 dash-graph-listeners = Ouvintes
 dash-graph-upload = Envio aos ouvintes
 dash-graph-collecting = A recolher dados: um ponto por minuto

@@ -25,6 +25,7 @@ pub mod levels;
 pub mod mp3;
 pub mod ogg_opus;
 pub mod p2p;
+pub mod playlog;
 pub mod push;
 pub mod recorder;
 pub mod resample;

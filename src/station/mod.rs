@@ -10,11 +10,13 @@
 //! restart ([`Station::restart_wanted`]).
 //!
 //! Parts: `settings` (the operator's choices over the config file), `schedule`, `items`,
-//! `history`, `uploads`, `access` (password, sessions, login limit).
+//! `history`, `plays` (what played when), `uploads`, `access` (password, sessions, login
+//! limit).
 
 pub mod access;
 mod history;
 mod items;
+mod plays;
 mod schedule;
 pub mod settings;
 pub mod uploads;
@@ -29,6 +31,7 @@ use crate::{
 };
 pub use history::Sample;
 pub use items::ItemMeta;
+pub use plays::Play;
 pub use settings::SaveError;
 
 /// The station's records could not be read or written.

@@ -74,6 +74,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/mirrors", post(forms::mirrors))
         .route("/admin/key", get(forms::export_key).post(forms::import_key))
         .route("/admin/status", get(pages::status))
+        .route("/admin/plays.csv", get(pages::plays_csv))
         .route("/admin/federation", get(super::federation::details))
         .route("/admin/qr", get(share::qr))
         .route("/admin/admin.js", get(crate::web::assets::admin_js))

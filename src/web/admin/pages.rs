@@ -6,7 +6,12 @@
 //! a matter of replacing each literal by a lookup in the same place, with no template
 //! language between the strings and the code that chooses them.
 
-use axum::{extract::State, Json};
+use axum::{
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+    Json,
+};
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
@@ -203,4 +208,54 @@ pub async fn devices(_: LoggedIn) -> Json<Value> {
         .into_iter()
         .map(|(name, description)| json!({ "device": format!("alsa:{name}"), "description": description }))
         .collect::<Vec<_>>()))
+}
+
+/// `GET /admin/plays.csv`: what played when, the last 90 days, for rights societies: start
+/// and end (the box's local time, ISO 8601), title, artist, source (`line_in`, `source`,
+/// `fallback`) and peak listeners.
+pub async fn plays_csv(State(app): State<AppState>, _: LoggedIn) -> Response {
+    let plays = app.station.plays();
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let local = |t: u64| {
+        chrono::DateTime::<chrono::Local>::from(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(t),
+        )
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    };
+    let mut rows = vec![[
+        "start".to_string(),
+        "end".into(),
+        "title".into(),
+        "artist".into(),
+        "source".into(),
+        "peak_listeners".into(),
+    ]];
+    rows.extend(plays.into_iter().map(|p| {
+        [
+            local(p.start),
+            local(p.end),
+            p.title,
+            p.artist.unwrap_or_default(),
+            p.source,
+            p.peak_listeners.to_string(),
+        ]
+    }));
+    for row in rows {
+        if let Err(e) = csv.write_record(&row) {
+            tracing::warn!("plays CSV: {e}");
+        }
+    }
+    let body = csv.into_inner().unwrap_or_default();
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"what-played.csv\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }

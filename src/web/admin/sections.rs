@@ -150,6 +150,11 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
             h3 { (t!(tr, "dash-last-day")) }
             (graph("listeners", &t!(tr, "dash-graph-listeners"), &live.listeners_graph))
             (graph("upload", &t!(tr, "dash-graph-upload"), &live.upload_graph))
+            @if air.on {
+                p {
+                    a href="/admin/plays.csv" download { (t!(tr, "dash-plays-download")) }
+                }
+            }
         },
     )
 }
