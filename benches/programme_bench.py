@@ -44,11 +44,17 @@ def silence(path):
                    check=True)
 
 
-def cpu_over(pid, secs):
-    u0, s0 = proc_cpu_split(pid)
+def measure(proc, secs, what):
+    """CPU-seconds `proc` uses in `secs` seconds, after 3 s to settle."""
+    time.sleep(3)
+    if proc.poll() is not None:
+        sys.exit(f"{what} stopped before it was measured")
+    u0, s0 = proc_cpu_split(proc.pid)
     time.sleep(secs)
-    u1, s1 = proc_cpu_split(pid)
-    return round(u1 - u0 + s1 - s0, 2)
+    u1, s1 = proc_cpu_split(proc.pid)
+    used = round(u1 - u0 + s1 - s0, 2)
+    log(f"{what}: {used} CPU-s in {secs} s")
+    return used
 
 
 def run_node(a, lib, fallback):
@@ -72,10 +78,7 @@ def run_node(a, lib, fallback):
         want = "fallback" if fallback else "line_in"
         wait_until(lambda: (get_json(f"{base}/api/nowplaying") or {}).get("on_air") == want, 60,
                    interval=0.5, what=f"the node on {want}")
-        time.sleep(3)
-        secs = cpu_over(node.pid, a.secs)
-        log(f"node ({want}): {secs} CPU-s in {a.secs} s")
-        return secs
+        return measure(node, a.secs, f"node ({want})")
     finally:
         node.terminate()
         node.wait(timeout=30)
@@ -98,12 +101,7 @@ def run_liquidsoap(a, lib):
         wait_until(lambda: "Prepared" in open(log_path).read()
                    or "Streaming loop starts" in open(log_path).read(), 60,
                    interval=0.5, what="liquidsoap playing")
-        time.sleep(3)
-        if liq.poll() is not None:
-            sys.exit(f"liquidsoap stopped: see {log_path}")
-        secs = cpu_over(liq.pid, a.secs)
-        log(f"liquidsoap: {secs} CPU-s in {a.secs} s")
-        return secs
+        return measure(liq, a.secs, "liquidsoap")
     finally:
         liq.terminate()
         liq.wait(timeout=30)

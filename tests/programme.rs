@@ -426,6 +426,40 @@ fn liquidsoap_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() {
     liq.kill().unwrap();
     liq.wait().unwrap();
     listener.wait_tone(660.0, Duration::from_secs(3));
+
+    // The operator changes the studio password on the config page: the old one is refused
+    // from then on, the new one taken, and the stream never stopped for it.
+    let mut op = Operator::new(&node);
+    op.setup("Radio Test");
+    let csrf = op.csrf();
+    let silence = format!("file:{}", tmp.path().join("silence.wav").display());
+    let library = tmp.path().join("library").display().to_string();
+    let r = op.post(
+        "/admin/settings",
+        &[
+            ("csrf", &csrf),
+            ("station_name", "Radio Test"),
+            ("station_description", ""),
+            ("public_url", ""),
+            ("audio", &silence),
+            ("bitrate_kbps", "128"),
+            ("library", &library),
+            ("upload_limit_kib", "0"),
+            ("trackers", ""),
+            ("max_upload_mb", "500"),
+            ("follow", ""),
+            ("source_password", "new-studio-secret"),
+            ("fallback_folder", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(op
+        .get("/admin")
+        .text()
+        .contains("value=\"new-studio-secret\""));
+    assert!(source_status(&node, "PUT", PASSWORD).contains(" 401 "));
+    assert!(source_status(&node, "PUT", "new-studio-secret").contains(" 200 "));
+    listener.wait_tone(660.0, Duration::from_secs(3));
     node.assert_alive();
 }
 

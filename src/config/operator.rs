@@ -30,6 +30,8 @@ pub struct Operator {
     pub max_upload_mb: Option<u64>,
     pub follow: Option<Vec<String>>,
     pub approve_mirrors: Option<bool>,
+    pub source_password: Option<String>,
+    pub fallback_folder: Option<String>,
 }
 
 impl Operator {
@@ -53,6 +55,8 @@ impl Operator {
         set(&mut cfg.admin.max_upload_mb, &self.max_upload_mb);
         set(&mut cfg.federation.follow, &self.follow);
         set(&mut cfg.federation.approve_mirrors, &self.approve_mirrors);
+        set(&mut cfg.live.source_password, &self.source_password);
+        set(&mut cfg.live.fallback_folder, &self.fallback_folder);
         cfg
     }
 

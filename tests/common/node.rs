@@ -26,31 +26,28 @@ pub const BASE_CONFIG: &str = "[scan]\nrescan_secs = 1\n\n[swarm]\ndht = false\n
 /// own network would ask the machine's real router (SSDP, NAT-PMP) to open its ports.
 /// Nodes in a namespace ask only the routers the test made there.
 pub fn without_port_mapping(config: &str) -> String {
-    if config.contains("port_mapping") {
-        return config.to_string();
-    }
-    match config.find("[swarm]\n") {
-        Some(at) => {
-            let end = at + "[swarm]\n".len();
-            format!("{}port_mapping = false\n{}", &config[..end], &config[end..])
-        }
-        None => format!("{config}\n[swarm]\nport_mapping = false\n"),
-    }
+    with_key(config, "swarm", "port_mapping", "false")
 }
 
 /// `config` with the free space kept for recordings at 1 MB, unless it says otherwise: the
 /// default (a tenth of the partition) on a large shared test disk can be more than is
 /// free, and the keeper would then remove every test's recordings.
 pub fn with_little_free_space_kept(config: &str) -> String {
-    if config.contains("keep_free_mb") {
+    with_key(config, "recording", "keep_free_mb", "1")
+}
+
+/// `config` with `key = value` in `[table]`, unless it names the key already.
+fn with_key(config: &str, table: &str, key: &str, value: &str) -> String {
+    if config.contains(key) {
         return config.to_string();
     }
-    match config.find("[recording]\n") {
+    let header = format!("[{table}]\n");
+    match config.find(&header) {
         Some(at) => {
-            let end = at + "[recording]\n".len();
-            format!("{}keep_free_mb = 1\n{}", &config[..end], &config[end..])
+            let end = at + header.len();
+            format!("{}{key} = {value}\n{}", &config[..end], &config[end..])
         }
-        None => format!("{config}\n[recording]\nkeep_free_mb = 1\n"),
+        None => format!("{config}\n{header}{key} = {value}\n"),
     }
 }
 

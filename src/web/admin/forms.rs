@@ -246,6 +246,13 @@ pub async fn settings(
         op.max_upload_mb = Some(number(f, "max_upload_mb")?);
         op.follow = Some(lines(&f.text("follow")));
         op.approve_mirrors = Some(f.get("approve_mirrors").is_some());
+        // Read per connection and per track: saved without a restart.
+        if let Some(pw) = f.get("source_password") {
+            op.source_password = Some(pw.trim().to_string());
+        }
+        if let Some(folder) = f.get("fallback_folder") {
+            op.fallback_folder = Some(folder.trim().trim_matches('/').to_string());
+        }
         if app.station.save_operator(&op)? {
             app.station.request_restart();
             Ok("restarting")

@@ -726,6 +726,12 @@ fn mirrors(tr: Tr, v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormEr
 }
 
 fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
+    // Where studio software sends its stream: the listen page's address, then `live`.
+    let source_url = d
+        .share
+        .first()
+        .map(|(_, listen)| format!("{}live", listen))
+        .unwrap_or_default();
     let (tr, s, err) = (d.tr, &d.settings, d.err);
     let current_audio = s.audio.to_string();
     let lines = |v: &[String]| v.join("\n");
@@ -753,6 +759,19 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                 }
                 (problem(tr, err, "live.bitrate_kbps"))
                 (problem(tr, err, "bitrate_kbps"))
+                label {
+                    (t!(tr, "dash-source-password"))
+                    input name="source_password" type="text" autocomplete="off"
+                        spellcheck="false" value=(s.live.source_password);
+                }
+                p class="hint" { (t!(tr, "dash-source-password-hint", url = source_url.as_str())) }
+                label {
+                    (t!(tr, "dash-fallback-folder"))
+                    input name="fallback_folder" type="text" spellcheck="false"
+                        value=(s.live.fallback_folder)
+                        placeholder=(t!(tr, "dash-fallback-whole-library"));
+                }
+                p class="hint" { (t!(tr, "dash-fallback-folder-hint")) }
                 label {
                     (t!(tr, "dash-library-folders"))
                     textarea name="library" rows="3" {
