@@ -149,7 +149,8 @@ impl Ingest {
             return false;
         };
         let queued = c.queued.load(Ordering::Acquire);
-        if !c.primed {
+        // A client that has gone plays out what it left, however little.
+        if !c.primed && !c.gone.load(Ordering::Acquire) {
             if queued < PRIME {
                 // Nothing yet; or the decoder has ended and left nothing.
                 if queued == 0 && matches!(c.frames.try_recv(), Err(TryRecvError::Disconnected)) {
