@@ -431,23 +431,13 @@ fn liquidsoap_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() {
     // from then on, the new one taken, and the stream never stopped for it.
     let mut op = Operator::new(&node);
     op.setup("Radio Test");
-    let csrf = op.csrf();
     let silence = format!("file:{}", tmp.path().join("silence.wav").display());
     let library = tmp.path().join("library").display().to_string();
-    let r = op.post(
-        "/admin/settings",
+    let r = op.save_settings(
+        &silence,
+        &library,
         &[
-            ("csrf", &csrf),
             ("station_name", "Radio Test"),
-            ("station_description", ""),
-            ("public_url", ""),
-            ("audio", &silence),
-            ("bitrate_kbps", "128"),
-            ("library", &library),
-            ("upload_limit_kib", "0"),
-            ("trackers", ""),
-            ("max_upload_mb", "500"),
-            ("follow", ""),
             ("source_password", "new-studio-secret"),
             ("fallback_folder", ""),
         ],

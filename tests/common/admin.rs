@@ -83,6 +83,33 @@ impl<'a> Operator<'a> {
         r
     }
 
+    /// Posts the settings form as a node running `audio` over `library` with the other
+    /// defaults has it, with `changes` laid over those fields (nothing needs a restart
+    /// unless a change does).
+    pub fn save_settings(&mut self, audio: &str, library: &str, changes: &[(&str, &str)]) -> Resp {
+        let csrf = self.csrf();
+        let mut form: Vec<(&str, &str)> = vec![
+            ("csrf", &csrf),
+            ("station_name", ""),
+            ("station_description", ""),
+            ("public_url", ""),
+            ("audio", audio),
+            ("bitrate_kbps", "128"),
+            ("library", library),
+            ("upload_limit_kib", "0"),
+            ("trackers", ""),
+            ("max_upload_mb", "500"),
+            ("follow", ""),
+        ];
+        for &(name, value) in changes {
+            match form.iter_mut().find(|(n, _)| *n == name) {
+                Some(field) => field.1 = value,
+                None => form.push((name, value)),
+            }
+        }
+        self.post("/admin/settings", &form)
+    }
+
     /// The hidden value of input `name` in the last page.
     pub fn hidden(page: &str, name: &str) -> String {
         let at = page
