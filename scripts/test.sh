@@ -78,6 +78,31 @@ fi
 
 export STREAMP2P_PYTHON=/usr/bin/python3
 
+# The target dir is reused between runs, and each change leaves a new copy of every test binary
+# beside the old ones. When this run has built a new copy, the older ones (and their .d files) go,
+# so that the dir stays the size of one build. When the disk is nearly full anyway, the
+# incremental caches go too, and it says so: a full disk kills the linker with SIGBUS, far from
+# the cause.
+mkdir -p "$CARGO_TARGET_DIR"
+run_start=$(date +%s)
+prune_stale_builds() {
+  local deps="$CARGO_TARGET_DIR/debug/deps"
+  [ -d "$deps" ] || return 0
+  find "$deps" -maxdepth 1 -type f -perm -u+x -regextype posix-extended -regex '.*-[0-9a-f]{16}' \
+    -printf '%T@ %p\n' | awk -v start="$run_start" '
+      { n = $2; sub(/-[0-9a-f]+$/, "", n); when[$2] = $1; name[$2] = n; if ($1 >= start) fresh[n] = 1 }
+      END { for (f in when) if (fresh[name[f]] && when[f] < start) print f }' \
+    | while read -r old; do rm -f "$old" "$old.d"; done
+}
+free_gb=$(( $(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }') / 1024 / 1024 ))
+if (( free_gb < 12 )); then
+  echo "test.sh: only ${free_gb} GB free beside $CARGO_TARGET_DIR; removing its incremental caches" >&2
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release/incremental
+fi
+# A CI run builds each crate once: incremental caches would only take disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+trap prune_stale_builds EXIT
+
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets --no-fail-fast
