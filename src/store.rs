@@ -139,6 +139,8 @@ pub enum Setting<'a> {
     TrackerHealth,
     /// A followed node's pinned key and last sequence, by its URL.
     FollowPin(&'a str),
+    /// The station's logo (a PNG, kept as its bytes).
+    Logo,
 }
 
 impl Setting<'_> {
@@ -152,6 +154,7 @@ impl Setting<'_> {
             Setting::Mirrors => "federation.mirrors".into(),
             Setting::TrackerHealth => "tracker_health".into(),
             Setting::FollowPin(url) => format!("follow:{url}").into(),
+            Setting::Logo => "station.logo".into(),
         }
     }
 }
@@ -332,6 +335,25 @@ impl Store {
     pub fn set_setting<T: Serialize>(&self, which: Setting, value: &T) -> Result<(), StoreError> {
         self.settings
             .insert(which.key().as_bytes(), encode(value))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A setting kept as raw bytes (a picture), not as JSON.
+    pub fn blob(&self, which: Setting) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .settings
+            .get(which.key().as_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Replaces (or with `None` removes) a raw setting, durably.
+    pub fn set_blob(&self, which: Setting, value: Option<&[u8]>) -> Result<(), StoreError> {
+        let key = which.key();
+        match value {
+            Some(v) => self.settings.insert(key.as_bytes(), v)?,
+            None => self.settings.remove(key.as_bytes())?,
+        };
         self.db.flush()?;
         Ok(())
     }

@@ -566,3 +566,142 @@ fn the_first_run_asks_the_station_language_and_forms_speak_the_visitors() {
     );
     node.assert_alive();
 }
+
+/// The operator gives the station a logo from the phone (a photo of another shape, as a
+/// browser's form sends it): every icon and the feed's cover become its centre square;
+/// what is not a picture is refused with the reason; the drawn logo comes back on request.
+#[test]
+fn the_station_logo_is_uploaded_from_the_phone_and_used_everywhere() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("one.mp3"), "Episode One", "Radio Test", 3);
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    node.wait_healthy(1);
+    let mut op = Operator::new(&node);
+    op.setup("Radio Logo");
+    // A 1600 x 900 photo by ffmpeg's JPEG encoder: blue in the middle, orange at the sides.
+    let photo = tmp.path().join("photo.jpg");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi"])
+        .args(["-i", "color=c=0xf08020:s=1600x900"])
+        .args(["-vf", "drawbox=x=350:y=0:w=900:h=900:color=0x2040c0:t=fill"])
+        .args(["-frames:v", "1"])
+        .arg(&photo)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let photo = std::fs::read(&photo).unwrap();
+    let drawn = node.get("/icons/cover-1400.png").body;
+
+    let csrf = op.csrf();
+    let r = op.post_file(
+        "/admin/logo",
+        &[("csrf", &csrf)],
+        ("logo", "IMG_2041.jpg", "image/jpeg", &photo),
+    );
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    let page = op.get("/admin?done=logo").text();
+    assert!(
+        page.contains("The new logo is in place."),
+        "{}",
+        short(&page)
+    );
+    assert!(
+        page.contains("Go back to the drawn logo"),
+        "{}",
+        short(&page)
+    );
+
+    let icon = |node: &Node, file: &str| {
+        let r = node.get(&format!("/icons/{file}"));
+        assert_eq!(r.status, 200, "{file}");
+        image::load_from_memory_with_format(&r.body, image::ImageFormat::Png)
+            .unwrap_or_else(|e| panic!("{file} is not a PNG: {e}"))
+            .to_rgb8()
+    };
+    let near =
+        |p: &image::Rgb<u8>, want: [u8; 3]| p.0.iter().zip(want).all(|(a, b)| a.abs_diff(b) <= 12);
+    let blue = [0x20, 0x40, 0xc0];
+    let cover = icon(&node, "cover-1400.png");
+    assert_eq!(cover.dimensions(), (1400, 1400));
+    for (x, y) in [(700, 700), (20, 20), (1380, 700)] {
+        assert!(
+            near(cover.get_pixel(x, y), blue),
+            "cover at {x},{y} is {:?}: not the photo's centre square",
+            cover.get_pixel(x, y)
+        );
+    }
+    let home = icon(&node, "icon-192.png");
+    assert_eq!(home.dimensions(), (192, 192));
+    assert!(
+        near(home.get_pixel(3, 3), blue),
+        "{:?}",
+        home.get_pixel(3, 3)
+    );
+    // A maskable icon keeps the picture inside the part no home screen cuts.
+    let maskable = icon(&node, "icon-maskable-512.png");
+    assert!(near(maskable.get_pixel(4, 4), [0xff, 0xfd, 0xf8]));
+    assert!(near(maskable.get_pixel(256, 256), blue));
+    // The feed's cover, as a podcast app reads it.
+    let xml = node.get("/feed.xml").text();
+    assert!(
+        xml.contains(&format!("{}/icons/cover-1400.png", node.base_url())),
+        "{}",
+        short(&xml)
+    );
+    check_feed(&tmp.path().join("feed.xml"), &xml, 1, &lib);
+
+    // Not a picture: the reason beside the form, and the logo stays.
+    let r = op.post_file(
+        "/admin/logo",
+        &[("csrf", &csrf)],
+        ("logo", "notes.txt", "text/plain", b"this is not a picture"),
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text().contains(
+            "This file is not a picture the box can read. Send a JPEG, PNG or WebP picture."
+        ),
+        "{}",
+        short(&r.text())
+    );
+    assert!(near(
+        icon(&node, "cover-1400.png").get_pixel(700, 700),
+        blue
+    ));
+    // Another site's form (no CSRF token) changes nothing.
+    let r = op.post_file(
+        "/admin/logo",
+        &[("csrf", "forged")],
+        ("logo", "x.jpg", "image/jpeg", &photo),
+    );
+    assert_eq!(r.status, 403);
+    let cookies = op.cookies.clone();
+    drop(op);
+
+    // A power cut right after: the logo was kept before the page said so.
+    node.kill();
+    node.restart();
+    node.wait_healthy(1);
+    assert!(near(
+        icon(&node, "cover-1400.png").get_pixel(700, 700),
+        blue
+    ));
+
+    // Back to the drawn logo.
+    let mut op = Operator::new(&node);
+    op.cookies = cookies;
+    let csrf = op.csrf();
+    let r = op.post("/admin/logo", &[("csrf", &csrf), ("remove", "1")]);
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert_eq!(node.get("/icons/cover-1400.png").body, drawn);
+    assert!(!op
+        .get("/admin")
+        .text()
+        .contains("Go back to the drawn logo"));
+    node.assert_alive();
+}

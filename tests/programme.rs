@@ -37,7 +37,7 @@ fn start(root: &Path) -> Node {
         String::from_utf8_lossy(&out.stderr)
     );
     let tables = format!(
-        "\n[live]\nfallback_after_secs = {FALLBACK_AFTER}\nsource_password = \"{PASSWORD}\"\n\
+        "\n[live]\nfallback = true\nfallback_after_secs = {FALLBACK_AFTER}\nsource_password = \"{PASSWORD}\"\n\
          record = false\n"
     );
     start_live_node(
@@ -450,6 +450,87 @@ fn liquidsoap_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() {
     assert!(source_status(&node, "PUT", PASSWORD).contains(" 401 "));
     assert!(source_status(&node, "PUT", "new-studio-secret").contains(" 200 "));
     listener.wait_tone(660.0, Duration::from_secs(3));
+    node.assert_alive();
+}
+
+#[test]
+fn a_station_on_automation_alone_plays_its_library_and_takes_studio_pcs() {
+    let tmp = tempdir();
+    let tables = format!(
+        "\n[live]\nfallback = true\nfallback_after_secs = {FALLBACK_AFTER}\n\
+         source_password = \"{PASSWORD}\"\nrecord = false\n"
+    );
+    let mut node = start_live_node(tmp.path(), "none", &tables, |lib| {
+        make_tone_mp3(&lib.join("tone.mp3"), 660, "Tone Episode", "Radio Test", 30)
+    });
+    // No audio input at all: the library is on air from the start.
+    node.wait_live_state("on_air", Duration::from_secs(5));
+    let mut listener = Listener::new(&format!("{}/live.mp3", node.base_url()));
+    let took = listener.wait_tone(660.0, Duration::from_secs(5));
+    eprintln!("automation heard {took:?} after the listener connected");
+    let np = now_playing(&node);
+    assert_eq!(np["on_air"], "fallback", "{np}");
+    assert_eq!(np["title"], "Tone Episode", "{np}");
+
+    // A studio PC still goes on air, and the library covers again when it stops.
+    let mut studio = ffmpeg_source(&node, 1000, PASSWORD, false);
+    listener.wait_tone(1000.0, Duration::from_secs(3));
+    studio.kill().unwrap();
+    studio.wait().unwrap();
+    listener.wait_tone(660.0, Duration::from_secs(FALLBACK_AFTER + 3));
+    assert_eq!(now_playing(&node)["on_air"], "fallback");
+    node.assert_alive();
+}
+
+#[test]
+fn a_playlist_slot_of_the_schedule_puts_the_library_on_air_over_the_line_in() {
+    let tmp = tempdir();
+    let tables = "\n[live]\nfallback = true\nrecord = false\n";
+    // The line-in has a 440 Hz tone all along: only the schedule takes it off air.
+    let mut node = start_live_node(tmp.path(), "sine", tables, |lib| {
+        make_tone_mp3(&lib.join("tone.mp3"), 660, "Tone Episode", "Radio Test", 30)
+    });
+    let mut listener = Listener::new(&format!("{}/live.mp3", node.base_url()));
+    listener.wait_tone(440.0, Duration::from_secs(5));
+    assert_eq!(now_playing(&node)["on_air"], "line_in");
+
+    // The operator makes the whole week a "music from the library" slot on the page.
+    let mut op = Operator::new(&node);
+    op.setup("Radio Test");
+    let save = |op: &mut Operator, kind: &str| {
+        let csrf = op.csrf();
+        let days: Vec<String> = (0..7).map(|d| d.to_string()).collect();
+        let mut form = vec![("csrf", csrf.as_str())];
+        for day in &days {
+            form.extend([
+                ("name", "Night Music"),
+                ("day", day.as_str()),
+                ("start", "00:00"),
+                ("end", "24:00"),
+                ("kind", kind),
+            ]);
+        }
+        let r = op.post("/admin/schedule", &form);
+        assert_eq!(r.status, 303, "{}", short(&r.text()));
+    };
+    save(&mut op, "playlist");
+    let page = op.get("/admin").text();
+    assert!(
+        page.contains("<option value=\"playlist\" selected>Music from the library</option>"),
+        "the page does not show the slot's kind"
+    );
+    let took = listener.wait_tone(660.0, Duration::from_secs(3));
+    eprintln!("the playlist slot was on air {took:?} after it was saved");
+    let np = now_playing(&node);
+    assert_eq!(np["on_air"], "fallback", "{np}");
+    assert_eq!(np["show"], "Night Music", "{np}");
+
+    // Back to a live show: the line-in returns after its hold, on the same connection.
+    save(&mut op, "live");
+    listener.wait_tone(440.0, Duration::from_secs(5));
+    assert_eq!(now_playing(&node)["on_air"], "line_in");
+    let h = node.health().unwrap();
+    assert_eq!(h["live"]["listeners"], 1, "the listener reconnected: {h}");
     node.assert_alive();
 }
 

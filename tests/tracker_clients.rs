@@ -130,7 +130,12 @@ fn webtorrent_clients_exchange_a_file_over_webrtc() {
     let dir = tempdir();
     let lib = dir.path().join("library");
     std::fs::create_dir_all(&lib).unwrap();
-    let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), OPEN_CONFIG);
+    // node-datachannel can fail a first connection ("a remote candidate without ICE
+    // transport"); webtorrent then waits for its next announce, at the interval the tracker
+    // sets (120 s by default, longer than the script waits). A short interval gets the pair
+    // a second offer soon, as a listener would get one at the next interval.
+    let config = OPEN_CONFIG.replace("[tracker]\n", "[tracker]\nws_interval_secs = 15\n");
+    let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), &config);
     node.wait_healthy(0);
     let tracker = format!("ws://{}/announce", node.http);
     run_js(

@@ -39,6 +39,11 @@ admin-password-mismatch = Les dues contrasenyes no coincideixen. Torna-les a esc
 
 # Missatges al costat d'un camp d'un formulari.
 admin-form-store = La caixa no ho ha pogut desar (mira'n el registre). Torna-ho a provar d'aquí a una estona.
+admin-logo-none = Tria primer una imatge.
+admin-logo-unreadable = Aquest fitxer no és una imatge que la caixa sàpiga llegir. Envia una imatge JPEG, PNG o WebP.
+admin-logo-too-big = El fitxer passa de { $mb } MB. Envia una imatge més petita.
+admin-logo-too-large = La imatge fa { $width } × { $height } píxels; la caixa n'accepta com a màxim 10000 per costat. Envia'n una de més petita.
+admin-logo-too-small = La imatge fa { $width } × { $height } píxels; es veuria borrosa. Envia'n una d'almenys 200 per costat.
 admin-whole-number = Escriu aquí un nombre enter, sense lletres ni punts.
 admin-language-unknown = Tria un dels idiomes de la llista.
 admin-text-too-long = El títol (200 caràcters) o les notes (5000) són massa llargs.

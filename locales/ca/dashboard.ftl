@@ -131,13 +131,24 @@ dash-episodes-none = Encara no hi ha episodis.
 
 # Graella setmanal.
 dash-schedule-title = Graella setmanal
-dash-schedule-hint = Les gravacions porten el nom del programa que és a l'aire. Buida el nom d'un programa per treure'l; l'última fila n'afegeix un.
+dash-schedule-hint = Les gravacions porten el nom del programa que és a l'aire; les franges de música de la biblioteca no es graven. Buida el nom d'un programa per treure'l; l'última fila n'afegeix un.
 dash-show = Programa
 dash-show-new = Nom del programa nou
 dash-show-day = Dia
 dash-show-start = Comença
 dash-show-end = Acaba
+dash-show-kind = A l'aire
+dash-show-kind-live = En directe (taula o ordinador de l'estudi)
+dash-show-kind-playlist = Música de la biblioteca
 dash-schedule-save = Desa la graella
+dash-logo-title = Logo de la ràdio
+dash-logo-now = El logo de la ràdio ara
+dash-logo-hint = El mostren les apps de pòdcast, els directoris i les pantalles d'inici dels mòbils. Una imatge quadrada queda millor: de qualsevol altra se'n fa servir el quadrat del centre. Una foto del mòbil ja va bé (JPEG, PNG o WebP).
+dash-logo-file = Imatge
+dash-logo-submit = Fes servir aquesta imatge
+dash-logo-remove = Torna al logo dibuixat
+dash-done-logo = El logo nou ja hi és. Les apps de pòdcast el recullen a la propera visita.
+dash-done-logo-removed = Torna a haver-hi el logo dibuixat.
 
 # Ràdios germanes: la clau d'aquesta caixa, les ràdios que segueix.
 dash-sisters-title = Ràdios germanes

@@ -39,6 +39,11 @@ admin-password-mismatch = The two passwords are not the same. Type them again.
 
 # Messages beside a form's field.
 admin-form-store = The box could not save this (see its log). Try again in a moment.
+admin-logo-none = Choose a picture first.
+admin-logo-unreadable = This file is not a picture the box can read. Send a JPEG, PNG or WebP picture.
+admin-logo-too-big = The file is larger than { $mb } MB. Send a smaller picture.
+admin-logo-too-large = The picture is { $width } × { $height } pixels; the box takes at most 10000 on a side. Send a smaller one.
+admin-logo-too-small = The picture is { $width } × { $height } pixels; it would look blurred. Send one of at least 200 on each side.
 admin-whole-number = Write a whole number here, with no letters or dots.
 admin-language-unknown = Pick one of the languages in the list.
 admin-text-too-long = The title (200 characters) or the notes (5000) are too long.

@@ -131,13 +131,24 @@ dash-episodes-none = No episodes yet.
 
 # Weekly schedule.
 dash-schedule-title = Weekly schedule
-dash-schedule-hint = Recordings are named after the show on air. Empty a show's name to remove it; the last row adds one.
+dash-schedule-hint = Recordings are named after the show on air; slots of music from the library are not recorded. Empty a show's name to remove it; the last row adds one.
 dash-show = Show
 dash-show-new = New show's name
 dash-show-day = Day
 dash-show-start = Starts
 dash-show-end = Ends
+dash-show-kind = On air
+dash-show-kind-live = Live (mixer or studio computer)
+dash-show-kind-playlist = Music from the library
 dash-schedule-save = Save schedule
+dash-logo-title = Station logo
+dash-logo-now = The station's logo now
+dash-logo-hint = Podcast apps, directories and phones' home screens show it. A square picture looks best: of any other, the middle square is used. A photo from the phone is fine (JPEG, PNG or WebP).
+dash-logo-file = Picture
+dash-logo-submit = Use this picture
+dash-logo-remove = Go back to the drawn logo
+dash-done-logo = The new logo is in place. Podcast apps pick it up at their next visit.
+dash-done-logo-removed = The drawn logo is back.
 
 # Sister stations: this box's key, the stations it follows.
 dash-sisters-title = Sister stations

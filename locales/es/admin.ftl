@@ -39,6 +39,11 @@ admin-password-mismatch = Las dos contraseñas no coinciden. Escríbelas otra ve
 
 # Mensajes junto a un campo de un formulario.
 admin-form-store = La caja no ha podido guardar esto (mira su registro). Inténtalo de nuevo en un momento.
+admin-logo-none = Elige primero una imagen.
+admin-logo-unreadable = Este archivo no es una imagen que la caja sepa leer. Envía una imagen JPEG, PNG o WebP.
+admin-logo-too-big = El archivo pasa de { $mb } MB. Envía una imagen más pequeña.
+admin-logo-too-large = La imagen mide { $width } × { $height } píxeles; la caja acepta como mucho 10000 por lado. Envía una más pequeña.
+admin-logo-too-small = La imagen mide { $width } × { $height } píxeles; se vería borrosa. Envía una de al menos 200 por lado.
 admin-whole-number = Escribe aquí un número entero, sin letras ni puntos.
 admin-language-unknown = Elige uno de los idiomas de la lista.
 admin-text-too-long = El título (200 caracteres) o las notas (5000) son demasiado largos.

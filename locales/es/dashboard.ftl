@@ -131,13 +131,24 @@ dash-episodes-none = Todavía no hay episodios.
 
 # Parrilla semanal.
 dash-schedule-title = Parrilla semanal
-dash-schedule-hint = Las grabaciones llevan el nombre del programa en antena. Vacía el nombre de un programa para quitarlo; la última fila añade uno.
+dash-schedule-hint = Las grabaciones llevan el nombre del programa en antena; las franjas de música de la biblioteca no se graban. Vacía el nombre de un programa para quitarlo; la última fila añade uno.
 dash-show = Programa
 dash-show-new = Nombre del programa nuevo
 dash-show-day = Día
 dash-show-start = Empieza
 dash-show-end = Termina
+dash-show-kind = En antena
+dash-show-kind-live = En directo (mesa o PC del estudio)
+dash-show-kind-playlist = Música de la biblioteca
 dash-schedule-save = Guardar parrilla
+dash-logo-title = Logo de la radio
+dash-logo-now = El logo de la radio ahora
+dash-logo-hint = Lo muestran las apps de pódcast, los directorios y las pantallas de inicio de los móviles. Una imagen cuadrada queda mejor: de cualquier otra se usa el cuadrado del centro. Vale una foto del móvil (JPEG, PNG o WebP).
+dash-logo-file = Imagen
+dash-logo-submit = Usar esta imagen
+dash-logo-remove = Volver al logo dibujado
+dash-done-logo = El logo nuevo ya está puesto. Las apps de pódcast lo recogen en su próxima visita.
+dash-done-logo-removed = Ha vuelto el logo dibujado.
 
 # Radios hermanas: la clave de esta caja, las radios que sigue.
 dash-sisters-title = Radios hermanas

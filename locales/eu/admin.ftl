@@ -39,6 +39,11 @@ admin-password-mismatch = Bi pasahitzak ez datoz bat. Idatzi berriro.
 
 # Inprimaki bateko eremuaren ondoko mezuak.
 admin-form-store = Kutxak ezin izan du hau gorde (begiratu bere erregistroa). Saiatu berriro une batean.
+admin-logo-none = Aukeratu irudi bat lehenik.
+admin-logo-unreadable = Fitxategi hau ez da kutxak irakur dezakeen irudi bat. Bidali JPEG, PNG edo WebP irudi bat.
+admin-logo-too-big = Fitxategiak { $mb } MB baino gehiago ditu. Bidali irudi txikiago bat.
+admin-logo-too-large = Irudiak { $width } × { $height } pixel ditu; kutxak gehienez 10000 onartzen ditu alde bakoitzeko. Bidali txikiago bat.
+admin-logo-too-small = Irudiak { $width } × { $height } pixel ditu; lausotuta ikusiko litzateke. Bidali alde bakoitzean gutxienez 200 dituen bat.
 admin-whole-number = Idatzi hemen zenbaki oso bat, letrarik eta punturik gabe.
 admin-language-unknown = Aukeratu zerrendako hizkuntza bat.
 admin-text-too-long = Izenburua (200 karaktere) edo oharrak (5000) luzeegiak dira.

@@ -131,13 +131,24 @@ dash-episodes-none = Oraindik ez dago atalik.
 
 # Asteko programazioa.
 dash-schedule-title = Asteko programazioa
-dash-schedule-hint = Grabazioek antenan dagoen saioaren izena hartzen dute. Hustu saio baten izena hura kentzeko; azken lerroak berri bat gehitzen du.
+dash-schedule-hint = Grabazioek antenan dagoen saioaren izena hartzen dute; liburutegiko musikaren tarteak ez dira grabatzen. Hustu saio baten izena hura kentzeko; azken lerroak berri bat gehitzen du.
 dash-show = Saioa
 dash-show-new = Saio berriaren izena
 dash-show-day = Eguna
 dash-show-start = Hasiera
 dash-show-end = Amaiera
+dash-show-kind = Antenan
+dash-show-kind-live = Zuzenean (nahasgailua edo estudioko ordenagailua)
+dash-show-kind-playlist = Liburutegiko musika
 dash-schedule-save = Gorde programazioa
+dash-logo-title = Irratiaren logoa
+dash-logo-now = Irratiaren oraingo logoa
+dash-logo-hint = Podcast aplikazioek, direktorioek eta mugikorren hasierako pantailek erakusten dute. Irudi karratu batek itxura hobea du: beste edozeinetatik erdiko karratua erabiltzen da. Mugikorreko argazki batek ere balio du (JPEG, PNG edo WebP).
+dash-logo-file = Irudia
+dash-logo-submit = Erabili irudi hau
+dash-logo-remove = Itzuli marraztutako logora
+dash-done-logo = Logo berria jarrita dago. Podcast aplikazioek hurrengo bisitan hartuko dute.
+dash-done-logo-removed = Marraztutako logoa itzuli da.
 
 # Irrati ahizpak: kutxa honen gakoa, jarraitzen dituen irratiak.
 dash-sisters-title = Irrati ahizpak

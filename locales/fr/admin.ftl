@@ -39,6 +39,11 @@ admin-password-mismatch = Les deux mots de passe ne sont pas identiques. Tapez-l
 
 # Messages à côté d'un champ de formulaire.
 admin-form-store = Le boîtier n'a pas pu enregistrer ceci (voir son journal). Réessayez dans un instant.
+admin-logo-none = Choisissez d'abord une image.
+admin-logo-unreadable = Ce fichier n'est pas une image que le boîtier sait lire. Envoyez une image JPEG, PNG ou WebP.
+admin-logo-too-big = Le fichier dépasse { $mb } Mo. Envoyez une image plus petite.
+admin-logo-too-large = L'image fait { $width } × { $height } pixels ; le boîtier en accepte au plus 10000 de côté. Envoyez-en une plus petite.
+admin-logo-too-small = L'image fait { $width } × { $height } pixels ; elle serait floue. Envoyez-en une d'au moins 200 de côté.
 admin-whole-number = Écrivez ici un nombre entier, sans lettres ni points.
 admin-language-unknown = Choisissez une des langues de la liste.
 admin-text-too-long = Le titre (200 caractères) ou les notes (5000) sont trop longs.

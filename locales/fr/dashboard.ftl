@@ -131,13 +131,24 @@ dash-episodes-none = Pas encore d'épisodes.
 
 # Grille hebdomadaire.
 dash-schedule-title = Grille de la semaine
-dash-schedule-hint = Les enregistrements portent le nom de l'émission à l'antenne. Vide le nom d'une émission pour la retirer ; la dernière ligne en ajoute une.
+dash-schedule-hint = Les enregistrements portent le nom de l'émission à l'antenne ; les créneaux de musique de la bibliothèque ne sont pas enregistrés. Vide le nom d'une émission pour la retirer ; la dernière ligne en ajoute une.
 dash-show = Émission
 dash-show-new = Nom de la nouvelle émission
 dash-show-day = Jour
 dash-show-start = Début
 dash-show-end = Fin
+dash-show-kind = À l'antenne
+dash-show-kind-live = En direct (table de mixage ou ordinateur du studio)
+dash-show-kind-playlist = Musique de la bibliothèque
 dash-schedule-save = Enregistrer la grille
+dash-logo-title = Logo de la radio
+dash-logo-now = Le logo actuel de la radio
+dash-logo-hint = Les applis de podcast, les annuaires et les écrans d'accueil des téléphones l'affichent. Une image carrée rend mieux : pour toute autre, le carré du centre est utilisé. Une photo du téléphone convient (JPEG, PNG ou WebP).
+dash-logo-file = Image
+dash-logo-submit = Utiliser cette image
+dash-logo-remove = Revenir au logo dessiné
+dash-done-logo = Le nouveau logo est en place. Les applis de podcast le prendront à leur prochain passage.
+dash-done-logo-removed = Le logo dessiné est revenu.
 
 # Radios sœurs : la clé de ce boîtier, les radios qu'il suit.
 dash-sisters-title = Radios sœurs

@@ -39,6 +39,11 @@ admin-password-mismatch = Os dous contrasinais non coinciden. Escríbeos outra v
 
 # Mensaxes xunto a un campo dun formulario.
 admin-form-store = A caixa non puido gardar isto (mira o seu rexistro). Téntao de novo nun momento.
+admin-logo-none = Escolle primeiro unha imaxe.
+admin-logo-unreadable = Este ficheiro non é unha imaxe que a caixa saiba ler. Envía unha imaxe JPEG, PNG ou WebP.
+admin-logo-too-big = O ficheiro pasa de { $mb } MB. Envía unha imaxe máis pequena.
+admin-logo-too-large = A imaxe mide { $width } × { $height } píxeles; a caixa acepta como moito 10000 por lado. Envía unha máis pequena.
+admin-logo-too-small = A imaxe mide { $width } × { $height } píxeles; veríase borrosa. Envía unha de polo menos 200 por lado.
 admin-whole-number = Escribe aquí un número enteiro, sen letras nin puntos.
 admin-language-unknown = Escolle un dos idiomas da lista.
 admin-text-too-long = O título (200 caracteres) ou as notas (5000) son demasiado longos.

@@ -131,13 +131,24 @@ dash-episodes-none = Aínda non hai episodios.
 
 # Grella semanal.
 dash-schedule-title = Grella semanal
-dash-schedule-hint = As gravacións levan o nome do programa que está no aire. Baleira o nome dun programa para quitalo; a última fila engade un.
+dash-schedule-hint = As gravacións levan o nome do programa que está no aire; as franxas de música da biblioteca non se gravan. Baleira o nome dun programa para quitalo; a última fila engade un.
 dash-show = Programa
 dash-show-new = Nome do programa novo
 dash-show-day = Día
 dash-show-start = Comeza
 dash-show-end = Remata
+dash-show-kind = No aire
+dash-show-kind-live = En directo (mesa ou ordenador do estudio)
+dash-show-kind-playlist = Música da biblioteca
 dash-schedule-save = Gardar a grella
+dash-logo-title = Logo da radio
+dash-logo-now = O logo da radio agora
+dash-logo-hint = Amósano as apps de pódcast, os directorios e as pantallas de inicio dos móbiles. Unha imaxe cadrada queda mellor: de calquera outra úsase o cadrado do centro. Vale unha foto do móbil (JPEG, PNG ou WebP).
+dash-logo-file = Imaxe
+dash-logo-submit = Usar esta imaxe
+dash-logo-remove = Volver ao logo debuxado
+dash-done-logo = O logo novo xa está posto. As apps de pódcast recólleno na súa próxima visita.
+dash-done-logo-removed = Volveu o logo debuxado.
 
 # Radios irmás: a chave desta caixa, as radios que segue.
 dash-sisters-title = Radios irmás

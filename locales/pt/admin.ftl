@@ -39,6 +39,11 @@ admin-password-mismatch = As duas palavras-passe não são iguais. Escreve-as ou
 
 # Mensagens junto a um campo de um formulário.
 admin-form-store = A caixa não conseguiu guardar isto (vê o registo dela). Tenta outra vez daqui a pouco.
+admin-logo-none = Escolhe primeiro uma imagem.
+admin-logo-unreadable = Este ficheiro não é uma imagem que a caixa saiba ler. Envia uma imagem JPEG, PNG ou WebP.
+admin-logo-too-big = O ficheiro tem mais de { $mb } MB. Envia uma imagem mais pequena.
+admin-logo-too-large = A imagem tem { $width } × { $height } píxeis; a caixa aceita no máximo 10000 de lado. Envia uma mais pequena.
+admin-logo-too-small = A imagem tem { $width } × { $height } píxeis; ficaria desfocada. Envia uma com pelo menos 200 de lado.
 admin-whole-number = Escreve aqui um número inteiro, sem letras nem pontos.
 admin-language-unknown = Escolhe uma das línguas da lista.
 admin-text-too-long = O título (200 caracteres) ou as notas (5000) são demasiado longos.

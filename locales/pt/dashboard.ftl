@@ -131,13 +131,24 @@ dash-episodes-none = Ainda não há episódios.
 
 # Grelha semanal.
 dash-schedule-title = Grelha semanal
-dash-schedule-hint = As gravações ficam com o nome do programa que está no ar. Apaga o nome de um programa para o retirar; a última linha junta um novo.
+dash-schedule-hint = As gravações ficam com o nome do programa que está no ar; os blocos de música da biblioteca não são gravados. Apaga o nome de um programa para o retirar; a última linha junta um novo.
 dash-show = Programa
 dash-show-new = Nome do novo programa
 dash-show-day = Dia
 dash-show-start = Começa
 dash-show-end = Acaba
+dash-show-kind = No ar
+dash-show-kind-live = Em direto (mesa ou computador do estúdio)
+dash-show-kind-playlist = Música da biblioteca
 dash-schedule-save = Guardar grelha
+dash-logo-title = Logótipo da rádio
+dash-logo-now = O logótipo atual da rádio
+dash-logo-hint = As apps de podcast, os diretórios e os ecrãs iniciais dos telemóveis mostram-no. Uma imagem quadrada fica melhor: de qualquer outra usa-se o quadrado do centro. Serve uma foto do telemóvel (JPEG, PNG ou WebP).
+dash-logo-file = Imagem
+dash-logo-submit = Usar esta imagem
+dash-logo-remove = Voltar ao logótipo desenhado
+dash-done-logo = O novo logótipo já está no sítio. As apps de podcast vão buscá-lo na próxima visita.
+dash-done-logo-removed = O logótipo desenhado voltou.
 
 # Rádios irmãs: a chave desta caixa, as rádios que segue.
 dash-sisters-title = Rádios irmãs

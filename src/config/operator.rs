@@ -78,7 +78,8 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> bool {
         || old.federation.follow != new.federation.follow
 }
 
-/// One weekly show of the schedule, used to title recordings.
+/// One weekly show of the schedule: it titles recordings and now playing, and a playlist
+/// slot puts the library on air on purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Show {
     /// 0 = Monday ... 6 = Sunday.
@@ -87,6 +88,32 @@ pub struct Show {
     pub start: u16,
     pub end: u16,
     pub name: String,
+    /// Schedules saved before slots had a kind are all live shows.
+    #[serde(default)]
+    pub kind: ShowKind,
+}
+
+/// What a slot of the schedule puts on air.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShowKind {
+    /// The line-in or a studio PC, with the fallback covering silence.
+    #[default]
+    Live,
+    /// The fallback playlist, whatever the line-in has (a studio PC that connects still
+    /// goes on air: someone started it on purpose).
+    Playlist,
+}
+
+impl ShowKind {
+    /// The page's value for a row's kind; anything else (older pages send none) is live.
+    pub fn from_form(v: &str) -> ShowKind {
+        if v.trim() == "playlist" {
+            ShowKind::Playlist
+        } else {
+            ShowKind::Live
+        }
+    }
 }
 
 pub const DAYS: [&str; 7] = [
@@ -159,6 +186,7 @@ impl Show {
             start,
             end,
             name: name.to_string(),
+            kind: ShowKind::Live,
         })
     }
 

@@ -48,7 +48,10 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{AudioSource, Settings},
+    config::{
+        operator::{Show, ShowKind},
+        AudioSource, Settings,
+    },
     library::Catalog,
     station::Station,
 };
@@ -86,7 +89,7 @@ const FADE_FRAMES: u32 = 10;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum LiveState {
-    /// No audio source configured.
+    /// Nothing to put on air: no line-in, no fallback and no source password.
     Off,
     /// Waiting for the first frame.
     Starting,
@@ -168,7 +171,7 @@ pub struct NowPlaying {
     pub on_air: Option<OnAir>,
     pub title: Option<String>,
     pub artist: Option<String>,
-    /// The show on air by the weekly schedule, while live.
+    /// The show on air by the weekly schedule, while live or in its playlist slot.
     pub show: Option<String>,
     /// The library item playing, for the fallback.
     pub item: Option<String>,
@@ -280,8 +283,9 @@ struct CaptureThread {
 }
 
 impl Live {
-    /// Starts the programme for the station's audio input (nothing runs for `none`): the
-    /// line-in's thread, the fallback playlist over `library`, and the programme's thread.
+    /// Starts the programme: the line-in's thread (unless the audio input is `none`), the
+    /// fallback playlist over `library`, and the programme's thread. Nothing runs when there
+    /// is neither a line-in, nor a fallback, nor a source password.
     pub fn start(
         station: Arc<Station>,
         library: watch::Receiver<Arc<Catalog>>,
@@ -316,7 +320,11 @@ impl Live {
             .unwrap_or(312) as u16;
         let tags = stream_tags(&settings);
         let muxer = OggOpus::new(channels as u8, pre_skip, &tags);
-        let off = settings.audio == AudioSource::None || encoder.is_none();
+        // Without a line-in the programme still runs when something can fill it: the
+        // fallback (a station on automation alone) or a studio PC (a source password).
+        let line_in = settings.audio != AudioSource::None;
+        let runs = line_in || cfg.fallback || !cfg.source_password.is_empty();
+        let off = !runs || encoder.is_none();
         let live = Arc::new(Self {
             source: settings.audio.clone(),
             capture_rate: cfg.capture_rate,
@@ -328,10 +336,11 @@ impl Live {
             mp3: Fanout::new(PACKET_BACKLOG, BURST_MP3_FRAMES),
             channels: channels as u8,
             pre_skip,
-            state: watch::Sender::new(if off {
-                LiveState::Off
-            } else {
-                LiveState::Starting
+            state: watch::Sender::new(match (off, line_in) {
+                (true, _) => LiveState::Off,
+                (false, true) => LiveState::Starting,
+                // No device to wait for: the programme's own clock is on air from the start.
+                (false, false) => LiveState::OnAir,
             }),
             levels: watch::Sender::new(Levels::default()),
             silent_since: Mutex::new(None),
@@ -374,7 +383,7 @@ impl Live {
             hold: (cfg.hold_secs * frames_per_sec) as u32,
             source_first: cfg.source_first,
         };
-        let line = (settings.audio != AudioSource::None).then(|| {
+        let line = line_in.then(|| {
             let (tx, rx) = mpsc::sync_channel(LINE_QUEUE);
             let (me, stop) = (live.clone(), shutdown.clone());
             let spawned = std::thread::Builder::new()
@@ -476,9 +485,16 @@ impl Live {
             on_air: Some(program.on_air),
             ..NowPlaying::default()
         };
-        if program.on_air.is_live() {
-            now.show = self.station.show_at(std::time::SystemTime::now());
-        }
+        let schedule = self.station.schedule();
+        let slot = Show::at_time(&schedule, std::time::SystemTime::now());
+        // A live show by its name; the fallback by the playlist slot it fills on purpose.
+        now.show = slot
+            .filter(|s| match program.on_air {
+                OnAir::LineIn | OnAir::Source => true,
+                OnAir::Fallback => s.kind == ShowKind::Playlist,
+                OnAir::Silence => false,
+            })
+            .map(|s| s.name.clone());
         match program.on_air {
             OnAir::Fallback => {
                 if let Some(t) = program.track {
@@ -644,7 +660,14 @@ impl Live {
         let mut level_acc: Vec<i16> = Vec::with_capacity(samples * LEVEL_FRAMES as usize);
         let mut fade = Fade::default();
         let mut track: Option<Arc<fallback::Track>> = None;
+        // Whether a playlist slot of the schedule is on, looked up once a second.
+        let (mut playlist_slot, mut until_lookup) = (false, 0u32);
         while !shutdown.is_cancelled() {
+            if until_lookup == 0 {
+                playlist_slot = self.station.playlist_at(std::time::SystemTime::now());
+                until_lookup = RATE / FRAME as u32;
+            }
+            until_lookup -= 1;
             // The clock: the line-in's next frame, or the next 20 ms tick.
             let mut from_line = None;
             if let (Some(rx), true) = (&line, line_alive) {
@@ -679,6 +702,13 @@ impl Live {
                     offer(f, channels, self.silence_db)
                 }
                 None => Offer::Missing,
+            };
+            // In a playlist slot the line-in is not heard (a desk left open must not cut the
+            // music), unless there is no music to play.
+            let line_offer = if playlist_slot && fallback.is_ready() {
+                Offer::Missing
+            } else {
+                line_offer
             };
             let source_offer = if self.ingest.take(&mut from_source) {
                 offer(&from_source, channels, self.silence_db)

@@ -10,12 +10,13 @@
 //! restart ([`Station::restart_wanted`]).
 //!
 //! Parts: `settings` (the operator's choices over the config file), `schedule`, `items`,
-//! `history`, `plays` (what played when), `uploads`, `access` (password, sessions, login
-//! limit).
+//! `history`, `plays` (what played when), `uploads`, `logo`, `access` (password, sessions,
+//! login limit).
 
 pub mod access;
 mod history;
 mod items;
+pub mod logo;
 mod plays;
 mod schedule;
 pub mod settings;

@@ -1,9 +1,13 @@
-//! The weekly schedule: which show is on air when, for titling recordings.
+//! The weekly schedule: which show is on air when, for titling recordings and now playing,
+//! and the slots that put the library on air.
 
 use std::time::SystemTime;
 
 use super::{Error, Station};
-use crate::{config::operator::Show, store::Setting};
+use crate::{
+    config::operator::{Show, ShowKind},
+    store::Setting,
+};
 
 impl Station {
     /// The shows, as saved; an unreadable record is reported and read as none.
@@ -25,11 +29,19 @@ impl Station {
     pub fn show_at(&self, t: SystemTime) -> Option<String> {
         Show::at_time(&self.schedule(), t).map(|s| s.name.clone())
     }
+
+    /// Whether `t` is in a playlist slot (the library on air on purpose).
+    pub fn playlist_at(&self, t: SystemTime) -> bool {
+        Show::at_time(&self.schedule(), t).is_some_and(|s| s.kind == ShowKind::Playlist)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::{config::operator::Show, station::testing::station};
+    use crate::{
+        config::operator::{Show, ShowKind},
+        station::testing::station,
+    };
 
     #[test]
     fn the_show_on_air_is_found() {
@@ -48,9 +60,24 @@ mod tests {
             .collect();
         station.save_schedule(&all_week).unwrap();
         assert_eq!(station.schedule(), all_week);
-        assert_eq!(
-            station.show_at(std::time::SystemTime::now()).as_deref(),
-            Some("Night")
-        );
+        let now = std::time::SystemTime::now();
+        assert_eq!(station.show_at(now).as_deref(), Some("Night"));
+        assert!(!station.playlist_at(now));
+        let playlist: Vec<Show> = all_week
+            .into_iter()
+            .map(|s| Show {
+                kind: ShowKind::Playlist,
+                ..s
+            })
+            .collect();
+        station.save_schedule(&playlist).unwrap();
+        assert!(station.playlist_at(now));
+    }
+
+    #[test]
+    fn a_schedule_saved_before_slots_had_a_kind_is_all_live_shows() {
+        let old = r#"{"day":0,"start":60,"end":120,"name":"Jazz"}"#;
+        let show: Show = serde_json::from_str(old).unwrap();
+        assert_eq!(show.kind, ShowKind::Live);
     }
 }

@@ -17,6 +17,7 @@ const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold-capitals.
 pub const ACCENT: (u8, u8, u8) = (0xb3, 0x26, 0x1e);
 pub const ACCENT_HEX: &str = "#b3261e";
 pub const BACKGROUND_HEX: &str = "#fffdf8";
+pub const BACKGROUND: [u8; 3] = [0xff, 0xfd, 0xf8];
 
 /// Drawn when no letter of the name is in the font (a name in another script).
 const FALLBACK: char = '♪';

@@ -2,13 +2,16 @@
 //! and language from its settings, the page's colours) and the icons it lists, so a
 //! listener can put the station on a phone's home screen and open it full screen.
 //!
-//! The icons are the generated ones (`icon`), drawn on first request for the station's
-//! current initials and kept; a name change draws new ones.
+//! The icons are scaled from the station's logo (`station::logo`), or until it has one
+//! drawn from its initials (`icon`); made on first request and kept until the logo or the
+//! name changes.
 
 use std::{
     collections::HashMap,
     sync::{LazyLock, Mutex},
 };
+
+use sha2::{Digest, Sha256};
 
 use axum::{
     body::Bytes,
@@ -21,6 +24,7 @@ use super::{
     icon::{self, Shape},
     lang, AppState,
 };
+use crate::station::logo;
 
 /// The icons offered: file, side in px, shape, and the manifest's `purpose`. 192 and 512
 /// are what Android asks for; 180 is Apple's touch icon (linked from the page, not listed).
@@ -44,9 +48,8 @@ pub const COVER: &str = "/icons/cover-1400.png";
 /// A home-screen label shows about 12 characters.
 const SHORT_NAME_CHARS: usize = 12;
 
-/// Icons drawn, by initials and file. Few entries: one set per station name the box had
-/// since it started.
-static DRAWN: LazyLock<Mutex<HashMap<(String, &'static str), Bytes>>> =
+/// Icons made, by what they are made from and file: one set, the current one.
+static DRAWN: LazyLock<Mutex<HashMap<(Art, &'static str), Bytes>>> =
     LazyLock::new(Default::default);
 
 pub async fn manifest(State(app): State<AppState>) -> Response {
@@ -90,26 +93,50 @@ pub async fn manifest(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /icons/{file}`: one of [`ICONS`] for the station's current name.
+/// What the icons are made from now: the logo (by its digest, as it can change while the
+/// box runs), or the initials of the station's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Art {
+    Logo([u8; 32]),
+    Initials(String),
+}
+
+/// `GET /icons/{file}`: one of [`ICONS`], scaled from the station's logo, or drawn from
+/// its current name until it has one.
 pub async fn icon(State(app): State<AppState>, Path(file): Path<String>) -> Response {
-    let Some(&(file, side, shape, _)) = ICONS.iter().find(|i| i.0 == file) else {
+    let Some(&(file, side, shape, purpose)) = ICONS.iter().find(|i| i.0 == file) else {
         return lang::missing();
     };
-    let initials = icon::initials(&app.station.settings().station.name);
-    let key = (initials, file);
+    let logo = app.station.logo();
+    let art = match &logo {
+        Some(png) => Art::Logo(Sha256::digest(png).into()),
+        None => Art::Initials(icon::initials(&app.station.settings().station.name)),
+    };
+    let key = (art, file);
     let cached = DRAWN.lock().ok().and_then(|d| d.get(&key).cloned());
     let png = match cached {
         Some(png) => png,
         None => {
-            let text = key.0.clone();
-            let drawn = tokio::task::spawn_blocking(move || icon::render(&text, side, shape))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+            let art = key.0.clone();
+            let maskable = purpose == Some("maskable");
+            let drawn = tokio::task::spawn_blocking(move || match (art, logo) {
+                (Art::Logo(_), Some(png)) => {
+                    logo::scaled(&png, side, maskable, icon::BACKGROUND).map_err(|e| e.to_string())
+                }
+                (Art::Initials(text), _) => {
+                    icon::render(&text, side, shape).map_err(|e| e.to_string())
+                }
+                (Art::Logo(_), None) => Err("the logo went while it was read".to_string()),
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
             match drawn {
                 Ok(png) => {
                     let png = Bytes::from(png);
                     if let Ok(mut d) = DRAWN.lock() {
+                        // Only what the icons are made from now is worth keeping.
+                        d.retain(|(art, _), _| *art == key.0);
                         d.insert(key, png.clone());
                     }
                     png

@@ -63,6 +63,41 @@ impl<'a> Operator<'a> {
 
     pub fn post(&mut self, target: &str, form: &[(&str, &str)]) -> Resp {
         let body: String = form_urlencoded_body(form);
+        self.post_body(target, "application/x-www-form-urlencoded", body.as_bytes())
+    }
+
+    /// Posts a form with a file as a browser does (`multipart/form-data`): the text fields,
+    /// then `file` in field `name`, sent as `file_name` of `content_type`.
+    pub fn post_file(
+        &mut self,
+        target: &str,
+        form: &[(&str, &str)],
+        (name, file_name, content_type, file): (&str, &str, &str, &[u8]),
+    ) -> Resp {
+        let boundary = "----streamp2pTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (k, v) in form {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.post_body(target, &content_type, &body)
+    }
+
+    fn post_body(&mut self, target: &str, content_type: &str, body: &[u8]) -> Resp {
         let c = self.cookie_header();
         let len = body.len().to_string();
         let r = self
@@ -73,10 +108,10 @@ impl<'a> Operator<'a> {
                 &[
                     ("Cookie", &c),
                     ("Accept-Language", LANGUAGE),
-                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Content-Type", content_type),
                     ("Content-Length", &len),
                 ],
-                body.as_bytes(),
+                body,
             )
             .expect("POST");
         self.keep_cookies(&r);

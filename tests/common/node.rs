@@ -36,9 +36,20 @@ pub fn with_little_free_space_kept(config: &str) -> String {
     with_key(config, "recording", "keep_free_mb", "1")
 }
 
-/// `config` with `key = value` in `[table]`, unless it names the key already.
+/// `config` without the fallback playlist, unless it says otherwise: a node with a library
+/// would otherwise play it out to nobody for the whole test, and tests run side by side.
+pub fn without_fallback(config: &str) -> String {
+    with_key(config, "live", "fallback", "false")
+}
+
+/// `config` with `key = value` in `[table]`, unless a line sets the key already.
 fn with_key(config: &str, table: &str, key: &str, value: &str) -> String {
-    if config.contains(key) {
+    let sets_key = config.lines().any(|l| {
+        l.trim_start()
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    if sets_key {
         return config.to_string();
     }
     let header = format!("[{table}]\n");
@@ -131,7 +142,7 @@ impl Node {
             Some(_) => config.to_string(),
             None => without_port_mapping(config),
         };
-        let config = with_little_free_space_kept(&config);
+        let config = without_fallback(&with_little_free_space_kept(&config));
         fs::write(&config_path, config).unwrap();
         let mut node = Node {
             root: root.to_path_buf(),

@@ -51,6 +51,9 @@ pub struct Dashboard<'a> {
     pub share: Vec<(String, String)>,
     pub episodes: Vec<Episode>,
     pub schedule: Vec<Show>,
+    /// The size of the station's logo, if it has one: a version for the preview's URL (the
+    /// icons are cached for a day).
+    pub logo: Option<usize>,
     pub sisters: Sisters,
     /// The sound inputs to choose from: value and label.
     pub audio_choices: Vec<(String, String)>,
@@ -313,6 +316,7 @@ impl<'a> Dashboard<'a> {
             share,
             episodes,
             schedule: app.station.schedule(),
+            logo: app.station.logo().map(|l| l.len()),
             sisters,
             audio_choices,
             usb: usb_volumes(),
@@ -329,6 +333,8 @@ fn notice(tr: Tr, done: &str) -> String {
         "saved" => t!(tr, "dash-done-saved"),
         "restarting" => t!(tr, "dash-done-restarting"),
         "schedule" => t!(tr, "dash-done-schedule"),
+        "logo" => t!(tr, "dash-done-logo"),
+        "logo_removed" => t!(tr, "dash-done-logo-removed"),
         "episode" => t!(tr, "dash-done-episode"),
         "mirror_approved" => t!(tr, "dash-done-mirror-approved"),
         "mirror_removed" => t!(tr, "dash-done-mirror-removed"),

@@ -57,6 +57,8 @@ pub enum AdminError {
     Forged,
     /// The form's body could not be read (too large, cut off).
     Body(BytesRejection),
+    /// A form with a file could not be read (too large, cut off, not multipart).
+    Multipart { status: StatusCode, reason: String },
     /// The form again, with the message beside the field that was wrong.
     Form(Page),
     /// The login form again after a wrong password.
@@ -137,6 +139,15 @@ impl IntoResponse for AdminError {
                 tracing::info!("config page: a form's body was refused: {e}");
                 page(
                     e.status(),
+                    msg!("admin-error-body-title"),
+                    msg!("admin-error-body"),
+                    Back::Settings,
+                )
+            }
+            AdminError::Multipart { status, reason } => {
+                tracing::info!("config page: a form with a file was refused: {reason}");
+                page(
+                    status,
                     msg!("admin-error-body-title"),
                     msg!("admin-error-body"),
                     Back::Settings,

@@ -10,7 +10,9 @@ use std::net::IpAddr;
 
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Request},
+    extract::{
+        ConnectInfo, FromRequest, FromRequestParts, Multipart, OptionalFromRequestParts, Request,
+    },
     http::{header, request::Parts, HeaderMap},
 };
 
@@ -202,23 +204,88 @@ impl FromRequest<AppState> for LoginForm {
     }
 }
 
-/// A posted form's fields, in order (repeated names kept: the schedule has rows).
-pub struct Fields(Vec<(String, String)>);
+/// A posted form's fields, in order (repeated names kept: the schedule has rows), and the
+/// files of a `multipart/form-data` form (the logo), by field name.
+pub struct Fields {
+    text: Vec<(String, String)>,
+    files: Vec<(String, Bytes)>,
+}
+
+/// The longest text field a multipart form may have (the page's are short).
+const MULTIPART_TEXT_MAX: usize = 64 * 1024;
 
 impl Fields {
     pub fn parse(body: &[u8]) -> Self {
-        Fields(form_urlencoded::parse(body).into_owned().collect())
+        Fields {
+            text: form_urlencoded::parse(body).into_owned().collect(),
+            files: Vec::new(),
+        }
     }
 
     async fn read(req: Request, app: &AppState) -> Result<Self, AdminError> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if multipart {
+            return Self::read_multipart(req, app).await;
+        }
         let body = Bytes::from_request(req, app)
             .await
             .map_err(AdminError::Body)?;
         Ok(Fields::parse(&body))
     }
 
+    /// A form with files. Its size is the route's body limit; a part with a file name is a
+    /// file, any other a text field.
+    async fn read_multipart(req: Request, app: &AppState) -> Result<Self, AdminError> {
+        let bad = |status, e: String| AdminError::Multipart { status, reason: e };
+        let mut form = Multipart::from_request(req, app)
+            .await
+            .map_err(|e| bad(e.status(), e.body_text()))?;
+        let mut fields = Fields {
+            text: Vec::new(),
+            files: Vec::new(),
+        };
+        while let Some(part) = form
+            .next_field()
+            .await
+            .map_err(|e| bad(e.status(), e.body_text()))?
+        {
+            let name = part.name().unwrap_or("").to_string();
+            let is_file = part.file_name().is_some();
+            let bytes = part
+                .bytes()
+                .await
+                .map_err(|e| bad(e.status(), e.body_text()))?;
+            if is_file {
+                fields.files.push((name, bytes));
+            } else if bytes.len() <= MULTIPART_TEXT_MAX {
+                fields
+                    .text
+                    .push((name, String::from_utf8_lossy(&bytes).into_owned()));
+            } else {
+                return Err(bad(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the form's field {name} is too long"),
+                ));
+            }
+        }
+        Ok(fields)
+    }
+
+    /// A file sent in field `name`, if one was chosen (browsers send an empty part when none
+    /// was).
+    pub fn file(&self, name: &str) -> Option<&Bytes> {
+        self.files
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.text
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -229,7 +296,7 @@ impl Fields {
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0
+        self.text
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     config::{
-        operator::{Operator, Show},
+        operator::{Operator, Show, ShowKind},
         Settings,
     },
     federation::{identity::IdentityError, mirrors::Refusal},
@@ -32,6 +32,7 @@ use crate::{
     msg,
     station::{
         access::{random_token, AccessError, SESSION_IDLE},
+        logo::{self, LogoError},
         ItemMeta,
     },
     web::{lang::PageLang, AppState},
@@ -270,8 +271,13 @@ pub async fn schedule(
     form: Change,
 ) -> Result<Redirect, AdminError> {
     change(tr, &app, form, |app, f| {
-        let (days, starts, ends, names) =
-            (f.all("day"), f.all("start"), f.all("end"), f.all("name"));
+        let (days, starts, ends, names, kinds) = (
+            f.all("day"),
+            f.all("start"),
+            f.all("end"),
+            f.all("name"),
+            f.all("kind"),
+        );
         let mut shows = Vec::new();
         for i in 0..names.len() {
             let field = |v: &[&str]| v.get(i).copied().unwrap_or("").to_string();
@@ -279,12 +285,15 @@ pub async fn schedule(
             if field(&names).trim().is_empty() && field(&starts).trim().is_empty() {
                 continue;
             }
-            shows.push(Show::parse(
-                &field(&days),
-                &field(&starts),
-                &field(&ends),
-                &field(&names),
-            )?);
+            shows.push(Show {
+                kind: ShowKind::from_form(&field(&kinds)),
+                ..Show::parse(
+                    &field(&days),
+                    &field(&starts),
+                    &field(&ends),
+                    &field(&names),
+                )?
+            });
         }
         shows.sort_by_key(|s| (s.day, s.start));
         if let Some(w) = shows
@@ -304,6 +313,71 @@ pub async fn schedule(
         Ok("schedule")
     })
     .await
+}
+
+/// `POST /admin/logo`: the station's logo from a picture on the phone (a form with a file),
+/// or with `remove` the drawn icon again.
+pub async fn logo(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    // A photo takes a second of CPU to square and scale: off the async threads, before the
+    // change is applied.
+    let prepared = match (form.fields.get("remove"), form.fields.file("logo")) {
+        (Some(_), _) => None,
+        (None, Some(upload)) => {
+            let upload = upload.clone();
+            let background = crate::web::icon::BACKGROUND;
+            let done =
+                tokio::task::spawn_blocking(move || logo::prepare(&upload, background)).await;
+            Some(done.map_err(|e| {
+                tracing::error!("config page: preparing a logo: {e}");
+                FormError::Input {
+                    field: "logo",
+                    problem: msg!("admin-form-store"),
+                }
+            }))
+        }
+        (None, None) => Some(Err(FormError::Input {
+            field: "logo",
+            problem: msg!("admin-logo-none"),
+        })),
+    };
+    change(tr, &app, form, |app, _| match prepared {
+        None => {
+            app.station.remove_logo().map_err(logo_problem)?;
+            Ok("logo_removed")
+        }
+        Some(prepared) => {
+            let png = prepared?.map_err(logo_problem)?;
+            app.station.save_logo(&png).map_err(logo_problem)?;
+            Ok("logo")
+        }
+    })
+    .await
+}
+
+/// What the operator is told about a picture the box could not take.
+fn logo_problem(e: LogoError) -> FormError {
+    let problem = match e {
+        LogoError::Unreadable => msg!("admin-logo-unreadable"),
+        LogoError::TooBig => msg!("admin-logo-too-big", mb = logo::MAX_BYTES / 1024 / 1024),
+        LogoError::TooLarge { width, height } => {
+            msg!("admin-logo-too-large", width = width, height = height)
+        }
+        LogoError::TooSmall { width, height } => {
+            msg!("admin-logo-too-small", width = width, height = height)
+        }
+        LogoError::Encode(_) | LogoError::Store(_) => {
+            tracing::error!("config page: keeping the logo: {e}");
+            msg!("admin-form-store")
+        }
+    };
+    FormError::Input {
+        field: "logo",
+        problem,
+    }
 }
 
 /// `POST /admin/mirrors`: approve, remove or allow again one mirror of this station.

@@ -72,6 +72,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/schedule", post(forms::schedule))
         .route("/admin/item", post(forms::item))
         .route("/admin/mirrors", post(forms::mirrors))
+        .route(
+            "/admin/logo",
+            // The picture and the form's few fields.
+            post(forms::logo).layer(DefaultBodyLimit::max(
+                crate::station::logo::MAX_BYTES + 64 * 1024,
+            )),
+        )
         .route("/admin/key", get(forms::export_key).post(forms::import_key))
         .route("/admin/status", get(pages::status))
         .route("/admin/plays.csv", get(pages::plays_csv))

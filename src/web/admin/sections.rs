@@ -11,7 +11,7 @@ use super::{
     pages::{problem, shell, station_fields},
 };
 use crate::{
-    config::operator::Show,
+    config::operator::{Show, ShowKind},
     federation::{
         mirrors::{MirrorsView, Standing, Verdict},
         FollowProblem, FollowStatus,
@@ -61,6 +61,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
             (library(tr, &d.library, &d.live))
             (publish(tr, &d.csrf, d.settings.admin.max_upload_mb))
             (share(tr, &d.share))
+            (logo(tr, d.logo, &csrf, d.err))
             @if let Some(r) = &d.reach { (reach(tr, r)) }
             @if let Some(https) = &d.https { (padlock(tr, https)) }
             (episodes(tr, &d.episodes, &csrf))
@@ -481,6 +482,38 @@ fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
     )
 }
 
+/// The station's picture: the one in use, a form to send another from the phone, and the
+/// way back to the drawn one.
+fn logo(tr: Tr, version: Option<usize>, csrf: &Markup, err: Option<&FormError>) -> Markup {
+    let preview = format!("/icons/icon-192.png?v={}", version.unwrap_or(0));
+    section(
+        "logo",
+        &t!(tr, "dash-logo-title"),
+        html! {
+            img class="logo" src=(preview) width="96" height="96"
+                alt=(t!(tr, "dash-logo-now"));
+            p class="hint" { (t!(tr, "dash-logo-hint")) }
+            (problem(tr, err, "logo"))
+            form method="post" action="/admin/logo" enctype="multipart/form-data" class="stack" {
+                (csrf)
+                label {
+                    (t!(tr, "dash-logo-file"))
+                    input type="file" name="logo" accept="image/jpeg,image/png,image/webp"
+                        required;
+                }
+                button type="submit" { (t!(tr, "dash-logo-submit")) }
+            }
+            @if version.is_some() {
+                form method="post" action="/admin/logo" {
+                    (csrf)
+                    input type="hidden" name="remove" value="1";
+                    button type="submit" class="quiet" { (t!(tr, "dash-logo-remove")) }
+                }
+            }
+        },
+    )
+}
+
 fn schedule(tr: Tr, shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> Markup {
     section(
         "schedule",
@@ -528,6 +561,16 @@ fn show_row(tr: Tr, show: Option<&Show>) -> Markup {
                 (t!(tr, "dash-show-end"))
                 input name="end" type="time"
                     value=(show.map(|s| Show::hhmm(s.end)).unwrap_or_default());
+            }
+            label class="wide" {
+                (t!(tr, "dash-show-kind"))
+                select name="kind" {
+                    @let playlist = show.is_some_and(|s| s.kind == ShowKind::Playlist);
+                    option value="live" selected[!playlist] { (t!(tr, "dash-show-kind-live")) }
+                    option value="playlist" selected[playlist] {
+                        (t!(tr, "dash-show-kind-playlist"))
+                    }
+                }
             }
         }
     }
