@@ -41,9 +41,10 @@ have_cmd upnpc || need+=(miniupnpc)
 # test masquerade with nftables.
 have_cmd turnutils_stunclient || need+=(coturn)
 have_cmd nft || need+=(nftables)
-# Studio PCs and Icecast servers (tests/programme.rs): Debian's Liquidsoap as a source, and
-# icecast2 as the server the box pushes to.
+# Studio PCs and Icecast servers (tests/programme.rs): Debian's Liquidsoap and ezstream as
+# sources, and icecast2 as the server the box pushes to.
 have_cmd liquidsoap || need+=(liquidsoap)
+have_cmd ezstream || need+=(ezstream)
 have_cmd icecast2 || need+=(icecast2)
 # The unit's exposure check (the image's own tools are installed by image/*.sh).
 have_cmd systemd-analyze || need+=(systemd)

@@ -1,7 +1,7 @@
 //! A station that never goes silent: with a silent line-in the library plays (the fallback),
 //! studio PCs take over as Icecast sources (ffmpeg with PUT and with the legacy SOURCE
-//! method, Debian's Liquidsoap), and the fallback covers them when they stop, all on one
-//! listener connection that never reconnects. What is playing shows in `/api/nowplaying`
+//! method, Debian's Liquidsoap and ezstream), and the fallback covers them when they stop,
+//! all on one listener connection that never reconnects. What is playing shows in `/api/nowplaying`
 //! and, for players that ask, in the MP3 stream's ICY titles.
 
 mod common;
@@ -37,8 +37,8 @@ fn start(root: &Path) -> Node {
         String::from_utf8_lossy(&out.stderr)
     );
     let tables = format!(
-        "\n[live]\nfallback = true\nfallback_after_secs = {FALLBACK_AFTER}\nsource_password = \"{PASSWORD}\"\n\
-         record = false\n"
+        "\n[live]\nfallback = true\nfallback_after_secs = {FALLBACK_AFTER}\n\
+         source_password = \"{PASSWORD}\"\nrecord = false\n"
     );
     start_live_node(
         root,
@@ -385,7 +385,7 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
 }
 
 #[test]
-fn liquidsoap_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() {
+fn liquidsoap_ezstream_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() {
     let tmp = tempdir();
     let mut node = start(tmp.path());
     let mut listener = Listener::new(&format!("{}/live.mp3", node.base_url()));
@@ -426,6 +426,48 @@ fn liquidsoap_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() {
     liq.kill().unwrap();
     liq.wait().unwrap();
     listener.wait_tone(660.0, Duration::from_secs(3));
+
+    // Debian's ezstream, sending an Ogg Vorbis file as it is. Its libshout (as BUTT's and
+    // Mixxx's) first asks `OPTIONS *` offering TLS, then knocks without a password, then
+    // sends PUT with it.
+    make_tone_mp3(
+        &tmp.path().join("studio.ogg"),
+        1200,
+        "Ez Tone",
+        "Studio",
+        30,
+    );
+    let xml = tmp.path().join("ezstream.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<ezstream><servers><server><protocol>HTTP</protocol><hostname>127.0.0.1</hostname>\
+             <port>{}</port><user>source</user><password>{PASSWORD}</password></server>\
+             </servers><streams><stream><mountpoint>/live</mountpoint><format>Ogg</format>\
+             <stream_name>ezstream Studio</stream_name></stream></streams><intakes><intake>\
+             <type>file</type><filename>{}</filename><stream_once>Yes</stream_once></intake>\
+             </intakes></ezstream>\n",
+            node.http.port(),
+            tmp.path().join("studio.ogg").display()
+        ),
+    )
+    .unwrap();
+    // ezstream refuses a configuration (it holds a password) that others may read.
+    std::fs::set_permissions(&xml, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let log = std::fs::File::create(tmp.path().join("ezstream.log")).unwrap();
+    let mut ez = Command::new("ezstream")
+        .arg("-c")
+        .arg(&xml)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("run ezstream (apt-get install ezstream)");
+    listener.wait_tone(1200.0, Duration::from_secs(10));
+    let np = now_playing(&node);
+    assert_eq!(np["on_air"], "source", "{np}");
+    ez.kill().unwrap();
+    ez.wait().unwrap();
+    listener.wait_tone(660.0, Duration::from_secs(FALLBACK_AFTER + 3));
 
     // The operator changes the studio password on the config page: the old one is refused
     // from then on, the new one taken, and the stream never stopped for it.

@@ -86,7 +86,7 @@ impl Relay {
         Self {
             origin,
             headers: Mutex::new(Bytes::new()),
-            fanout: Fanout::new(BACKLOG, BURST),
+            fanout: Fanout::new(BACKLOG, BURST, 1),
             bytes_in: AtomicU64::new(0),
         }
     }

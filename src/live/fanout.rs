@@ -1,6 +1,9 @@
 //! One live stream's fan-out to its listeners: a broadcast of chunks (Ogg pages, MP3
 //! frames) plus the last few, so a new listener starts with a burst and plays at once.
-//! A listener that falls more than the backlog behind loses its place (see `web::live`).
+//! Listeners get the chunks joined in groups of about 100 ms (a write per group, not per
+//! 24 ms MP3 frame: with hundreds of listeners the wake-ups and writes are the cost), the
+//! node's own consumers each chunk. A listener that falls more than the backlog behind
+//! loses its place (see `web::live`).
 
 use std::{
     collections::VecDeque,
@@ -23,50 +26,87 @@ impl Drop for ListenerGuard {
 }
 
 pub struct Fanout {
-    tx: broadcast::Sender<Bytes>,
-    recent: Mutex<VecDeque<Bytes>>,
+    /// Every chunk as published, for the node's own consumers (HLS, the recorder, pushes).
+    each: broadcast::Sender<Bytes>,
+    /// Listeners' chunks: `group` published chunks joined into one, so that each listener
+    /// costs one wake-up and one write per group instead of one per chunk.
+    grouped: broadcast::Sender<Bytes>,
+    group: usize,
     burst: usize,
+    /// The chunks already sent to listeners (the next one's burst), and those waiting to
+    /// fill a group. One lock, so a new listener's burst meets its first group exactly.
+    state: Mutex<Pending>,
     listeners: Arc<AtomicUsize>,
 }
 
+#[derive(Default)]
+struct Pending {
+    recent: VecDeque<Bytes>,
+    waiting: Vec<Bytes>,
+}
+
 impl Fanout {
-    /// `backlog`: chunks a listener may fall behind; `burst`: chunks a new one gets first.
-    pub fn new(backlog: usize, burst: usize) -> Self {
+    /// `backlog`: chunks a consumer may fall behind; `burst`: chunks a new listener gets
+    /// first; `group`: chunks per write to listeners.
+    pub fn new(backlog: usize, burst: usize, group: usize) -> Self {
+        let group = group.max(1);
         Self {
-            tx: broadcast::channel(backlog).0,
-            recent: Mutex::new(VecDeque::with_capacity(burst)),
+            each: broadcast::channel(backlog).0,
+            grouped: broadcast::channel(backlog.div_ceil(group).max(2)).0,
+            group,
             burst,
+            state: Mutex::new(Pending {
+                recent: VecDeque::with_capacity(burst),
+                waiting: Vec::with_capacity(group),
+            }),
             listeners: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     pub fn publish(&self, chunk: Bytes) {
-        if let Ok(mut r) = self.recent.lock() {
-            if r.len() == self.burst {
-                r.pop_front();
-            }
-            r.push_back(chunk.clone());
+        // No receiver is not an error.
+        let _ = self.each.send(chunk.clone());
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        st.waiting.push(chunk);
+        if st.waiting.len() < self.group {
+            return;
         }
-        // No listener is not an error.
-        let _ = self.tx.send(chunk);
+        let waiting = std::mem::take(&mut st.waiting);
+        let joined = if waiting.len() == 1 {
+            waiting[0].clone()
+        } else {
+            Bytes::from(waiting.concat())
+        };
+        for c in waiting {
+            if st.recent.len() == self.burst {
+                st.recent.pop_front();
+            }
+            st.recent.push_back(c);
+        }
+        // Sent under the lock: a listener subscribing now sees either this group in its
+        // burst or as its first live chunk, never both or neither.
+        let _ = self.grouped.send(joined);
     }
 
-    /// A counted listener: the burst, then the live chunks.
+    /// A counted listener: the burst, then the live chunks in groups.
     pub fn subscribe(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>, ListenerGuard) {
         self.listeners.fetch_add(1, Ordering::Relaxed);
-        // Subscribe before copying the burst, so no chunk falls between the two.
-        let rx = self.tx.subscribe();
-        let burst = self
-            .recent
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default();
-        (burst, rx, ListenerGuard(self.listeners.clone()))
+        let guard = ListenerGuard(self.listeners.clone());
+        match self.state.lock() {
+            Ok(st) => (
+                st.recent.iter().cloned().collect(),
+                self.grouped.subscribe(),
+                guard,
+            ),
+            Err(_) => (Vec::new(), self.grouped.subscribe(), guard),
+        }
     }
 
-    /// The live chunks only, for an internal consumer (not counted as a listener).
+    /// Every chunk as published, for an internal consumer (not counted as a listener).
     pub fn receiver(&self) -> broadcast::Receiver<Bytes> {
-        self.tx.subscribe()
+        self.each.subscribe()
     }
 
     pub fn listeners(&self) -> usize {
@@ -80,7 +120,7 @@ mod tests {
 
     #[test]
     fn burst_then_live_and_counted() {
-        let f = Fanout::new(8, 2);
+        let f = Fanout::new(8, 2, 1);
         for i in 0..5u8 {
             f.publish(Bytes::from(vec![i]));
         }
@@ -91,5 +131,26 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap(), Bytes::from(vec![5]));
         drop(guard);
         assert_eq!(f.listeners(), 0);
+    }
+
+    #[test]
+    fn listeners_get_groups_that_follow_their_burst_exactly() {
+        let f = Fanout::new(64, 3, 4);
+        let mut each = f.receiver();
+        for i in 0..6u8 {
+            f.publish(Bytes::from(vec![i]));
+        }
+        // 0..4 went out as one group; 4 and 5 wait for two more.
+        let (burst, mut rx, _guard) = f.subscribe();
+        assert_eq!(burst, [1u8, 2, 3].map(|i| Bytes::from(vec![i])));
+        for i in 6..8u8 {
+            f.publish(Bytes::from(vec![i]));
+        }
+        assert_eq!(rx.try_recv().unwrap(), Bytes::from(vec![4, 5, 6, 7]));
+        assert!(rx.try_recv().is_err());
+        // The node's own consumers still get every chunk by itself.
+        for i in 0..8u8 {
+            assert_eq!(each.try_recv().unwrap(), Bytes::from(vec![i]));
+        }
     }
 }

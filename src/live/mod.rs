@@ -65,10 +65,16 @@ use ogg_opus::{header_pages, OggOpus};
 use source::SourceError;
 use switch::{Offer, OnAir, Rules, Switch};
 
-/// Pages kept for a new listener's first burst: 1.5 s, so playback starts at once.
-const BURST_PAGES: usize = 15;
-/// MP3 frames in a new `/live.mp3` listener's burst: 1.5 s of 24 ms frames.
-const BURST_MP3_FRAMES: usize = 62;
+/// Pages kept for a new listener's first burst: 1 s, so playback starts at once. A player
+/// plays from the burst's first byte, so every second of burst is a second of delay for
+/// as long as it listens (1.5 s made `/live.ogg` heard later than through Icecast).
+const BURST_PAGES: usize = 10;
+/// MP3 frames in a new `/live.mp3` listener's burst: 1 s of 24 ms frames.
+const BURST_MP3_FRAMES: usize = 42;
+/// Ogg pages per listener write: a page is 100 ms already.
+const OGG_GROUP: usize = 1;
+/// MP3 frames per listener write: 4 x 24 ms, about as long as an Ogg page.
+const MP3_GROUP: usize = 4;
 /// Pages a listener may fall behind before it is dropped (about 6 s).
 const LISTENER_BACKLOG: usize = 64;
 /// Packets the recorder may fall behind (10 s) before it loses some.
@@ -331,9 +337,9 @@ impl Live {
             serial: muxer.serial(),
             headers: Mutex::new((tags, Bytes::copy_from_slice(muxer.headers()))),
             station: station.clone(),
-            ogg: Fanout::new(LISTENER_BACKLOG, BURST_PAGES),
+            ogg: Fanout::new(LISTENER_BACKLOG, BURST_PAGES, OGG_GROUP),
             packets: broadcast::channel(PACKET_BACKLOG).0,
-            mp3: Fanout::new(PACKET_BACKLOG, BURST_MP3_FRAMES),
+            mp3: Fanout::new(PACKET_BACKLOG, BURST_MP3_FRAMES, MP3_GROUP),
             channels: channels as u8,
             pre_skip,
             state: watch::Sender::new(match (off, line_in) {

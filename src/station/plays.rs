@@ -37,10 +37,15 @@ impl Station {
     /// Keeps a finished play, durably, and drops those older than 90 days. Flushes: call
     /// it from a blocking thread.
     pub fn record_play(&self, p: &Play) -> Result<(), Error> {
-        // Two plays may start in the same second (a source that drops at once): the end
-        // follows the start in the key.
+        // Several plays may start and end in the same second (a track whose title comes a
+        // frame after it starts, a source that drops at once): the moment each is written,
+        // in nanoseconds, follows the start in the key, so none replaces another and they
+        // keep their order.
+        let written = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let mut key = p.start.to_be_bytes().to_vec();
-        key.extend_from_slice(&p.end.to_be_bytes());
+        key.extend_from_slice(&written.to_be_bytes());
         self.store.put(Tree::Plays, &key, p)?;
         let until = p.start.saturating_sub(KEEP_SECS).to_be_bytes();
         Ok(self.store.remove_before(Tree::Plays, &until)?)
@@ -56,13 +61,11 @@ mod tests {
     fn ninety_days_are_kept() {
         let (_dir, station) = station();
         let now = now_secs();
-        for (i, start) in [now - KEEP_SECS - 100, now - 600, now - 600, now - 60]
-            .into_iter()
-            .enumerate()
-        {
+        for start in [now - KEEP_SECS - 100, now - 600, now - 600, now - 60] {
+            // The two at `now - 600` also end in the same second.
             let p = Play {
                 start,
-                end: start + 1 + i as u64,
+                end: start + 1,
                 title: "Song".into(),
                 artist: None,
                 source: "fallback".into(),
@@ -74,7 +77,7 @@ mod tests {
         assert_eq!(
             got,
             [now - 600, now - 600, now - 60],
-            "two plays in one second"
+            "two plays in the same seconds"
         );
     }
 }

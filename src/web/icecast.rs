@@ -41,6 +41,8 @@ use crate::{
 const MAX_HEAD: usize = 8192;
 /// A source that sends nothing for this long is dropped (Icecast's `source-timeout`).
 const SOURCE_IDLE: Duration = Duration::from_secs(10);
+/// The header asking for the source password.
+const CHALLENGE: &str = "WWW-Authenticate: Basic realm=\"streamp2p\"\r\n";
 /// Bytes read from a source at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -50,10 +52,11 @@ pub struct Door {
     pub station: Arc<Station>,
 }
 
-/// Whether a connection whose first bytes are `start` is a source's: `SOURCE`, or `PUT`
-/// anywhere but the config page's uploads. `None` while too few bytes have come to tell.
+/// Whether a connection whose first bytes are `start` is a source's: `SOURCE`, `PUT`
+/// anywhere but the config page's uploads, or `OPTIONS *` (libshout's first question).
+/// `None` while too few bytes have come to tell.
 pub fn is_source(start: &[u8]) -> Option<bool> {
-    for method in [&b"SOURCE /"[..], b"PUT /"] {
+    for method in [&b"SOURCE /"[..], b"PUT /", b"OPTIONS * "] {
         let n = start.len().min(method.len());
         if start[..n] != method[..n] {
             continue;
@@ -176,6 +179,28 @@ impl Door {
             }
             Err(_) => return,
         };
+        if head.method == "OPTIONS" {
+            // libshout (ezstream, BUTT, Mixxx) first asks what the server takes, offering to
+            // move to TLS; the answer keeps it plain and names the methods, PUT among them.
+            return answer(
+                &mut stream,
+                "200 OK",
+                "Allow: GET, PUT, SOURCE, OPTIONS\r\n",
+                "",
+            )
+            .await;
+        }
+        if head.credentials.is_none() {
+            // libshout then knocks without a password to learn that one is needed: the
+            // challenge, which guesses nothing, so it is not counted as a wrong password.
+            return answer(
+                &mut stream,
+                "401 Unauthorized",
+                CHALLENGE,
+                "Authentication required\n",
+            )
+            .await;
+        }
         let ip = remote.ip();
         let configured = self.station.settings().live.source_password.clone();
         let (user, password) = head.credentials.clone().unwrap_or_default();
@@ -205,7 +230,7 @@ impl Door {
                 return answer(
                     &mut stream,
                     "401 Unauthorized",
-                    "WWW-Authenticate: Basic realm=\"streamp2p\"\r\n",
+                    CHALLENGE,
                     "Authentication required\n",
                 )
                 .await;
@@ -461,6 +486,9 @@ mod tests {
         assert_eq!(is_source(b"PU"), None);
         assert_eq!(is_source(b"PUT /adm"), None);
         assert_eq!(is_source(b"SOUR"), None);
+        assert_eq!(is_source(b"OPTIONS * HTTP/1.1\r\n"), Some(true));
+        assert_eq!(is_source(b"OPTIONS /feed.xml"), Some(false));
+        assert_eq!(is_source(b"OPTIO"), None);
         assert_eq!(is_source(b"\x16\x03\x01"), Some(false));
         assert_eq!(is_source(b""), None);
     }
