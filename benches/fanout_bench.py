@@ -111,12 +111,16 @@ def main():
     try:
         cfg = ("audio = \"sine\"\n[scan]\nrescan_secs = 60\n[swarm]\nenabled = false\n"
                "dht = false\nlsd = false\nport_mapping = false\n[webtorrent]\nenabled = false\n"
-               f"[live]\nbitrate_kbps = {KBPS}\nchannels = 2\nrecord = false\nfallback = false\n")
+               f"[live]\nbitrate_kbps = {KBPS}\nchannels = 2\nrecord = false\nfallback = false\n"
+               # Every listener comes from 127.0.0.1 here; a real audience from many addresses.
+               "[web]\nmax_per_address = 2048\n")
         os.makedirs(os.path.join(w, "lib"), exist_ok=True)
         node = Node(a.bin, os.path.join(w, "data"), [os.path.join(w, "lib")], cfg, w, "node").start()
         wait_until(lambda: (h := node.health()) and h["live"]["state"] == "on_air", 30, 0.1,
                    "node on air")
         ice_port = free_port()
+        # icecast2 drops to nobody as root, who must reach its log dir inside the work dir.
+        os.chmod(w, 0o711)
         logdir = os.path.join(w, "icecast-log")
         os.makedirs(logdir)
         os.chmod(logdir, 0o777)

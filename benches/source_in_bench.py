@@ -47,6 +47,8 @@ def main():
         wait_until(lambda: (h := node.health()) and h["live"]["state"] == "on_air", 30, 0.1,
                    "node on air")
         ice_port = free_port()
+        # icecast2 drops to nobody as root, who must reach its log dir inside the work dir.
+        os.chmod(w, 0o711)
         logdir = os.path.join(w, "icecast-log")
         os.makedirs(logdir)
         os.chmod(logdir, 0o777)
