@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Node, log, wait_until, proc_cpu_secs, proc_status, free_port  # noqa: E402
-from live_bench import ICECAST_XML  # noqa: E402
+from live_bench import start_icecast, stop_all  # noqa: E402
 
 KBPS = 128
 
@@ -119,22 +119,8 @@ def main():
         wait_until(lambda: (h := node.health()) and h["live"]["state"] == "on_air", 30, 0.1,
                    "node on air")
         ice_port = free_port()
-        # icecast2 drops to nobody as root, who must reach its log dir inside the work dir.
-        os.chmod(w, 0o711)
-        logdir = os.path.join(w, "icecast-log")
-        os.makedirs(logdir)
-        os.chmod(logdir, 0o777)
-        owner = ("<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
-                 if os.getuid() == 0 else "")
-        xml = ICECAST_XML.format(port=ice_port, logdir=logdir, owner=owner)
-        xml = xml.replace("<clients>100</clients>", f"<clients>{2 * a.listeners + 50}</clients>")
-        with open(os.path.join(w, "icecast.xml"), "w") as f:
-            f.write(xml)
-        ice = subprocess.Popen(["icecast2", "-c", os.path.join(w, "icecast.xml")],
-                               stdout=open(os.path.join(w, "icecast.log"), "w"),
-                               stderr=subprocess.STDOUT)
+        ice = start_icecast(w, ice_port, clients=2 * a.listeners + 50)
         procs.append(ice)
-        time.sleep(1)
         for mount, fmt, ctype in (("live.ogg", "ogg", "audio/ogg"), ("live.mp3", "mp3", "audio/mpeg")):
             procs.append(subprocess.Popen(
                 ["ffmpeg", "-nostdin", "-v", "error", "-i", f"{node.base}/{mount}", "-c", "copy",
@@ -172,14 +158,7 @@ def main():
         res["ratio_node_over_icecast2"] = round(extra["node"] / max(extra["icecast2"], 1e-9), 2)
         log(f"extra CPU: {extra}; ratio {res['ratio_node_over_icecast2']}")
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if node:
-            node.stop()
+        stop_all(procs, node)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
 

@@ -226,6 +226,37 @@ name = bench
 """
 
 
+def start_icecast(w, port, clients=100):
+    """icecast2 on 127.0.0.1:`port` with ICECAST_XML, its files under `w`; returns the process."""
+    # As root it drops to nobody, who must reach its log dir inside the work dir.
+    os.chmod(w, 0o711)
+    logdir = os.path.join(w, "icecast-log")
+    os.makedirs(logdir)
+    os.chmod(logdir, 0o777)
+    owner = ("<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
+             if os.getuid() == 0 else "")
+    xml = ICECAST_XML.format(port=port, logdir=logdir, owner=owner)
+    xml = xml.replace("<clients>100</clients>", f"<clients>{clients}</clients>")
+    with open(os.path.join(w, "icecast.xml"), "w") as f:
+        f.write(xml)
+    ice = subprocess.Popen(["icecast2", "-c", os.path.join(w, "icecast.xml")],
+                           stdout=open(os.path.join(w, "icecast.log"), "w"), stderr=subprocess.STDOUT)
+    time.sleep(1)
+    return ice
+
+
+def stop_all(procs, node):
+    """Stops `procs` (last started first), then the node."""
+    for p in reversed(procs):
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if node:
+        node.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin"); ap.add_argument("--work"); ap.add_argument("--out")
@@ -256,14 +287,7 @@ def main():
         ice_port = free_port()
         if not a.no_darkice:
             wd.start()
-            logdir = os.path.join(w, "icecast-log"); os.makedirs(logdir); os.chmod(logdir, 0o777)
-            owner = "<changeowner><user>nobody</user><group>nogroup</group></changeowner>" if os.getuid() == 0 else ""
-            with open(os.path.join(w, "icecast.xml"), "w") as f:
-                f.write(ICECAST_XML.format(port=ice_port, logdir=logdir, owner=owner))
-            ice = subprocess.Popen(["icecast2", "-c", os.path.join(w, "icecast.xml")],
-                                   stdout=open(os.path.join(w, "icecast.log"), "w"), stderr=subprocess.STDOUT)
-            procs.append(ice)
-            time.sleep(1)
+            procs.append(start_icecast(w, ice_port))
             with open(os.path.join(w, "darkice.cfg"), "w") as f:
                 f.write(DARKICE_CFG.format(port=ice_port, buffer_secs=a.buffer_secs))
             dk = subprocess.Popen(["darkice", "-v", "1", "-c", os.path.join(w, "darkice.cfg")],
@@ -337,14 +361,7 @@ def main():
         for k, v in lat.items():
             log(f"{k}: arrival {v['stats']} player {v.get('player_stats')} rate {v.get('stream_secs_per_wall_sec')}")
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if node:
-            node.stop()
+        stop_all(procs, node)
     res["uptime_end"] = uptime()
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)

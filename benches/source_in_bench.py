@@ -17,11 +17,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Node, log, wait_until, free_port  # noqa: E402
-from live_bench import ICECAST_XML, RATE, Reader, Writer, match, stats  # noqa: E402
+from live_bench import RATE, Reader, Writer, match, start_icecast, stats, stop_all  # noqa: E402
 
 PASSWORD = "benchpw"
 
@@ -47,20 +46,7 @@ def main():
         wait_until(lambda: (h := node.health()) and h["live"]["state"] == "on_air", 30, 0.1,
                    "node on air")
         ice_port = free_port()
-        # icecast2 drops to nobody as root, who must reach its log dir inside the work dir.
-        os.chmod(w, 0o711)
-        logdir = os.path.join(w, "icecast-log")
-        os.makedirs(logdir)
-        os.chmod(logdir, 0o777)
-        owner = ("<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
-                 if os.getuid() == 0 else "")
-        with open(os.path.join(w, "icecast.xml"), "w") as f:
-            f.write(ICECAST_XML.format(port=ice_port, logdir=logdir, owner=owner))
-        ice = subprocess.Popen(["icecast2", "-c", os.path.join(w, "icecast.xml")],
-                               stdout=open(os.path.join(w, "icecast.log"), "w"),
-                               stderr=subprocess.STDOUT)
-        procs.append(ice)
-        time.sleep(1)
+        procs.append(start_icecast(w, ice_port))
         fifo = os.path.join(w, "studio.fifo")
         writer = Writer(fifo, a.duration, 960)
         writer.start()
@@ -100,14 +86,7 @@ def main():
         res["latency"] = lat
         res["writer_late"] = writer.late
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if node:
-            node.stop()
+        stop_all(procs, node)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
 
