@@ -581,18 +581,18 @@ fn the_station_logo_is_uploaded_from_the_phone_and_used_everywhere() {
     op.setup("Radio Logo");
     // A 1600 x 900 photo by ffmpeg's JPEG encoder: blue in the middle, orange at the sides.
     let photo = tmp.path().join("photo.jpg");
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi"])
-        .args(["-i", "color=c=0xf08020:s=1600x900"])
-        .args(["-vf", "drawbox=x=350:y=0:w=900:h=900:color=0x2040c0:t=fill"])
-        .args(["-frames:v", "1"])
-        .arg(&photo)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ffmpeg_to(
+        &photo,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0xf08020:s=1600x900",
+            "-vf",
+            "drawbox=x=350:y=0:w=900:h=900:color=0x2040c0:t=fill",
+            "-frames:v",
+            "1",
+        ],
     );
     let photo = std::fs::read(&photo).unwrap();
     let drawn = node.get("/icons/cover-1400.png").body;

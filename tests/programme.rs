@@ -24,17 +24,18 @@ const FALLBACK_AFTER: u64 = 4;
 /// A node whose line-in is a silent file and whose library is one 660 Hz episode.
 fn start(root: &Path) -> Node {
     let silence = root.join("silence.wav");
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi"])
-        .args(["-i", "anullsrc=r=48000:cl=stereo", "-t", "5"])
-        .args(["-c:a", "pcm_s16le"])
-        .arg(&silence)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ffmpeg_to(
+        &silence,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=48000:cl=stereo",
+            "-t",
+            "5",
+            "-c:a",
+            "pcm_s16le",
+        ],
     );
     let tables = format!(
         "\n[live]\nfallback = true\nfallback_after_secs = {FALLBACK_AFTER}\n\

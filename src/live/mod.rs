@@ -48,10 +48,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{
-        operator::{Show, ShowKind},
-        AudioSource, Settings,
-    },
+    config::{operator::ShowKind, AudioSource, Settings},
     library::Catalog,
     station::Station,
 };
@@ -491,16 +488,16 @@ impl Live {
             on_air: Some(program.on_air),
             ..NowPlaying::default()
         };
-        let schedule = self.station.schedule();
-        let slot = Show::at_time(&schedule, std::time::SystemTime::now());
         // A live show by its name; the fallback by the playlist slot it fills on purpose.
-        now.show = slot
+        now.show = self
+            .station
+            .slot_at(std::time::SystemTime::now())
             .filter(|s| match program.on_air {
                 OnAir::LineIn | OnAir::Source => true,
                 OnAir::Fallback => s.kind == ShowKind::Playlist,
                 OnAir::Silence => false,
             })
-            .map(|s| s.name.clone());
+            .map(|s| s.name);
         match program.on_air {
             OnAir::Fallback => {
                 if let Some(t) = program.track {

@@ -25,14 +25,20 @@ impl Station {
         Ok(self.store.set_setting(Setting::Schedule, &shows)?)
     }
 
-    /// The name of the show on air at `t` (the box's local time), if any.
+    /// The slot of the schedule at `t` (the box's local time), if any.
+    pub fn slot_at(&self, t: SystemTime) -> Option<Show> {
+        Show::at_time(&self.schedule(), t).cloned()
+    }
+
+    /// The name of the show on air at `t`, if any.
     pub fn show_at(&self, t: SystemTime) -> Option<String> {
-        Show::at_time(&self.schedule(), t).map(|s| s.name.clone())
+        self.slot_at(t).map(|s| s.name)
     }
 
     /// Whether `t` is in a playlist slot (the library on air on purpose).
     pub fn playlist_at(&self, t: SystemTime) -> bool {
-        Show::at_time(&self.schedule(), t).is_some_and(|s| s.kind == ShowKind::Playlist)
+        self.slot_at(t)
+            .is_some_and(|s| s.kind == ShowKind::Playlist)
     }
 }
 

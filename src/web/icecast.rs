@@ -41,8 +41,6 @@ use crate::{
 const MAX_HEAD: usize = 8192;
 /// A source that sends nothing for this long is dropped (Icecast's `source-timeout`).
 const SOURCE_IDLE: Duration = Duration::from_secs(10);
-/// The header asking for the source password.
-const CHALLENGE: &str = "WWW-Authenticate: Basic realm=\"streamp2p\"\r\n";
 /// Bytes read from a source at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -149,6 +147,12 @@ async fn answer(stream: &mut TcpStream, status: &str, extra: &str, text: &str) {
     let _ = stream.write_all(reply.as_bytes()).await;
 }
 
+/// `401`, asking for the source password.
+async fn challenge(stream: &mut TcpStream) {
+    let ask = "WWW-Authenticate: Basic realm=\"streamp2p\"\r\n";
+    answer(stream, "401 Unauthorized", ask, "Authentication required\n").await;
+}
+
 impl Door {
     /// Serves a source's connection: checks it, then hands its stream to the programme
     /// until the client hangs up or goes quiet. Within `header_timeout` the head must come.
@@ -193,13 +197,7 @@ impl Door {
         if head.credentials.is_none() {
             // libshout then knocks without a password to learn that one is needed: the
             // challenge, which guesses nothing, so it is not counted as a wrong password.
-            return answer(
-                &mut stream,
-                "401 Unauthorized",
-                CHALLENGE,
-                "Authentication required\n",
-            )
-            .await;
+            return challenge(&mut stream).await;
         }
         let ip = remote.ip();
         let configured = self.station.settings().live.source_password.clone();
@@ -227,13 +225,7 @@ impl Door {
                 } else {
                     tracing::warn!(%remote, user, "source refused: wrong password");
                 }
-                return answer(
-                    &mut stream,
-                    "401 Unauthorized",
-                    CHALLENGE,
-                    "Authentication required\n",
-                )
-                .await;
+                return challenge(&mut stream).await;
             }
         }
         if !self.live.is_on() {

@@ -108,25 +108,22 @@ pub async fn icon(State(app): State<AppState>, Path(file): Path<String>) -> Resp
         return lang::missing();
     };
     let logo = app.station.logo();
+    let initials = icon::initials(&app.station.settings().station.name);
     let art = match &logo {
         Some(png) => Art::Logo(Sha256::digest(png).into()),
-        None => Art::Initials(icon::initials(&app.station.settings().station.name)),
+        None => Art::Initials(initials.clone()),
     };
     let key = (art, file);
     let cached = DRAWN.lock().ok().and_then(|d| d.get(&key).cloned());
     let png = match cached {
         Some(png) => png,
         None => {
-            let art = key.0.clone();
             let maskable = purpose == Some("maskable");
-            let drawn = tokio::task::spawn_blocking(move || match (art, logo) {
-                (Art::Logo(_), Some(png)) => {
+            let drawn = tokio::task::spawn_blocking(move || match logo {
+                Some(png) => {
                     logo::scaled(&png, side, maskable, icon::BACKGROUND).map_err(|e| e.to_string())
                 }
-                (Art::Initials(text), _) => {
-                    icon::render(&text, side, shape).map_err(|e| e.to_string())
-                }
-                (Art::Logo(_), None) => Err("the logo went while it was read".to_string()),
+                None => icon::render(&initials, side, shape).map_err(|e| e.to_string()),
             })
             .await
             .map_err(|e| e.to_string())

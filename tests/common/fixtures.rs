@@ -37,19 +37,34 @@ pub fn make_tone_mp3(path: &Path, hz: u32, title: &str, artist: &str, secs: u32)
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).unwrap();
     }
-    let out = Command::new("ffmpeg")
+    ffmpeg_to(
+        path,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency={hz}:duration={secs}"),
+            "-metadata",
+            &format!("title={title}"),
+            "-metadata",
+            &format!("artist={artist}"),
+        ],
+    );
+}
+
+/// Runs `ffmpeg <args> <out>` (quiet, overwriting `out`); panics with ffmpeg's words unless
+/// it succeeded.
+pub fn ffmpeg_to(out: &Path, args: &[&str]) {
+    let run = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={hz}:duration={secs}"))
-        .args(["-metadata", &format!("title={title}")])
-        .args(["-metadata", &format!("artist={artist}")])
-        .arg(path)
+        .args(args)
+        .arg(out)
         .output()
         .expect("run ffmpeg (apt-get install ffmpeg)");
     assert!(
-        out.status.success(),
+        run.status.success(),
         "ffmpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&run.stderr)
     );
 }
 
