@@ -108,7 +108,12 @@ fn a_listener_shares_with_the_next_one() {
         .status()
         .expect("run ffmpeg");
     assert!(made.success());
-    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    // A first WebRTC connection between the Node client and the browser can fail on a loaded
+    // machine; webtorrent then offers again at its next announce, at the interval the tracker
+    // sets (120 s by default, longer than the script waits for both peers). A short interval
+    // gets the pair a second offer soon, as a listener would get one at the next interval.
+    let config = format!("{BASE_CONFIG}\n[tracker]\nws_interval_secs = 15\n");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
     node.wait_healthy(1);
     let ih = node.item("long.mp3")["infohash"]
         .as_str()

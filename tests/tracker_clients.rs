@@ -43,21 +43,10 @@ fn random_infohash() -> String {
     hex::encode(rand::random::<[u8; 20]>())
 }
 
-/// Runs tests/js/tracker_client.mjs for `proto` against `node`.
-///
-/// node-datachannel (libdatachannel) now and then refuses the answer the tracker relayed with
-/// "Got a remote candidate without ICE transport" on a loaded machine: its own race between
-/// the offer's ICE transport and the answer, after the tracker did its part (the offer went to
-/// A, A's answer came back to B). Only that failure is run again, once.
+/// Runs tests/js/tracker_client.mjs for `proto` against `node` (again on node-datachannel's
+/// race, see [`again_on_client_race`]).
 fn tracker_client(node: &mut Node, proto: &str, ih: &str, library: bool) {
-    const CLIENT_RACE: &str = "Got a remote candidate without ICE transport";
-    if let Err(failure) = try_tracker_client(node, proto, ih, library) {
-        assert!(failure.contains(CLIENT_RACE), "{failure}");
-        eprintln!("node-datachannel's own race; running the clients again:\n{failure}");
-        if let Err(failure) = try_tracker_client(node, proto, ih, library) {
-            panic!("{failure}");
-        }
-    }
+    again_on_client_race(|| try_tracker_client(node, proto, ih, library));
 }
 
 fn try_tracker_client(node: &mut Node, proto: &str, ih: &str, library: bool) -> Result<(), String> {

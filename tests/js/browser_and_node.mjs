@@ -35,16 +35,21 @@ try {
   log('browser has the whole episode; starting the Node client')
 
   const client = webrtcClient('client')
-  const t = client.add(`magnet:?xt=urn:btih:${opt.infohash}&tr=${encodeURIComponent(tracker)}`, { path: work })
-  // Wait until both the node and the browser are connected before asking for pieces, so
-  // the download is spread over both.
+  // No piece is asked for until both the node and the browser are connected (or 40 s have
+  // gone), so the download is spread over both: a first WebRTC connection to the browser can
+  // fail on a loaded machine, and the next offer comes at the tracker's next interval.
+  const t = client.add(`magnet:?xt=urn:btih:${opt.infohash}&tr=${encodeURIComponent(tracker)}`,
+    { path: work, deselect: true })
   t.on('wire', w => log(`wire ${w.type} ${w.peerId}`))
   const both = new Promise(resolve => {
     const check2 = () => { if (t.wires.length >= 2) resolve() }
     t.on('wire', check2)
   })
-  const done = next(t, 'done', 90_000, 'the Node client to finish')
   await Promise.race([both, sleep(40_000)])
+  if (!t.ready) await next(t, 'ready', 30_000, 'the episode\'s metadata')
+  log(`asking for pieces with ${t.wires.length} peers`)
+  const done = next(t, 'done', 90_000, 'the Node client to finish')
+  t.select(0, t.pieces.length - 1)
   await done
   const byPeer = t.wires.map(w => ({ id: w.peerId, node: w.peerId.startsWith(NODE_ID_PREFIX), got: w.downloaded }))
   log('wires', JSON.stringify(byPeer))
