@@ -32,6 +32,7 @@ pub struct Fanout {
     /// costs one wake-up and one write per group instead of one per chunk.
     grouped: broadcast::Sender<Bytes>,
     group: usize,
+    grouped_backlog: usize,
     burst: usize,
     /// The chunks already sent to listeners (the next one's burst), and those waiting to
     /// fill a group. One lock, so a new listener's burst meets its first group exactly.
@@ -50,10 +51,12 @@ impl Fanout {
     /// first; `group`: chunks per write to listeners.
     pub fn new(backlog: usize, burst: usize, group: usize) -> Self {
         let group = group.max(1);
+        let grouped_backlog = backlog.div_ceil(group).max(2);
         Self {
             each: broadcast::channel(backlog).0,
-            grouped: broadcast::channel(backlog.div_ceil(group).max(2)).0,
+            grouped: broadcast::channel(grouped_backlog).0,
             group,
+            grouped_backlog,
             burst,
             state: Mutex::new(Pending {
                 recent: VecDeque::with_capacity(burst),
@@ -92,8 +95,7 @@ impl Fanout {
 
     /// A counted listener: the burst, then the live chunks in groups.
     pub fn subscribe(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>, ListenerGuard) {
-        self.listeners.fetch_add(1, Ordering::Relaxed);
-        let guard = ListenerGuard(self.listeners.clone());
+        let guard = self.count();
         match self.state.lock() {
             Ok(st) => (
                 st.recent.iter().cloned().collect(),
@@ -102,6 +104,28 @@ impl Fanout {
             ),
             Err(_) => (Vec::new(), self.grouped.subscribe(), guard),
         }
+    }
+
+    /// Counts a listener that is served from [`Self::groups`] by a writer of its own.
+    pub fn count(&self) -> ListenerGuard {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        ListenerGuard(self.listeners.clone())
+    }
+
+    /// The groups as listeners get them, for a writer that serves many listeners itself
+    /// (not counted; see [`Self::count`]). It keeps its own burst of the latest groups.
+    pub fn groups(&self) -> broadcast::Receiver<Bytes> {
+        self.grouped.subscribe()
+    }
+
+    /// How many groups make a new listener's burst.
+    pub fn burst_groups(&self) -> usize {
+        self.burst.div_ceil(self.group)
+    }
+
+    /// How many groups a listener may fall behind before it loses its place.
+    pub fn backlog_groups(&self) -> usize {
+        self.grouped_backlog
     }
 
     /// Every chunk as published, for an internal consumer (not counted as a listener).

@@ -126,6 +126,13 @@ fn stream_tags(settings: &Settings) -> Vec<String> {
 }
 
 /// What a new listener needs: the headers, a burst of recent pages, then the live pages.
+/// The two streams listeners connect to: `/live.ogg` (Opus) and `/live.mp3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Ogg,
+    Mp3,
+}
+
 pub struct Subscription {
     pub headers: Bytes,
     pub burst: Vec<Bytes>,
@@ -451,7 +458,7 @@ impl Live {
     /// The Ogg stream for a push: header pages, then the pages as they come (not counted
     /// as a listener).
     fn ogg_feed(&self) -> (Bytes, broadcast::Receiver<Bytes>) {
-        (self.headers(), self.ogg.receiver())
+        (self.ogg_headers(), self.ogg.receiver())
     }
 
     /// The studio PCs' way in (Icecast source protocol).
@@ -576,6 +583,15 @@ impl Live {
         self.mp3.receiver()
     }
 
+    /// One output's fan-out, for a writer that serves its listeners itself
+    /// (`web::listeners`).
+    pub fn fanout(&self, output: Output) -> &Fanout {
+        match output {
+            Output::Ogg => &self.ogg,
+            Output::Mp3 => &self.mp3,
+        }
+    }
+
     /// A `/live.mp3` listener: a burst of recent frames, then the live ones.
     pub fn subscribe_mp3(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>, ListenerGuard) {
         self.mp3.subscribe()
@@ -586,7 +602,7 @@ impl Live {
     }
 
     /// The Ogg header pages for a new listener, with the station's name as it is now.
-    fn headers(&self) -> Bytes {
+    pub fn ogg_headers(&self) -> Bytes {
         let tags = stream_tags(&self.station.settings());
         let mut cached = self.headers.lock().unwrap_or_else(|p| p.into_inner());
         if cached.0 != tags {
@@ -599,7 +615,7 @@ impl Live {
     pub fn subscribe(&self) -> Subscription {
         let (burst, pages, guard) = self.ogg.subscribe();
         Subscription {
-            headers: self.headers(),
+            headers: self.ogg_headers(),
             burst,
             pages,
             guard,

@@ -1,5 +1,6 @@
-//! The live stream's HTTP side: `/live.ogg` (Icecast-style Ogg Opus), the level meter as
-//! server-sent events, and the capture devices for the config page.
+//! The live stream's HTTP side: `/live.ogg` (Icecast-style Ogg Opus) and `/live.mp3` through
+//! hyper (over https, and for relays; plain http's listeners are written by
+//! `web::listeners`), HLS, now playing, and the level meter as server-sent events.
 
 use std::{
     convert::Infallible,
@@ -65,7 +66,7 @@ pub fn ogg_body(
         }
     });
     let body = stream::iter(first.into_iter().map(Ok)).chain(live);
-    streaming(app, "audio/ogg", Body::from_stream(body))
+    streaming(app, "audio/ogg", Body::from_stream(body), false)
 }
 
 /// `GET /live.mp3`: the same programme as progressive MP3, for old players, Safari and
@@ -91,15 +92,12 @@ pub async fn mp3(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let frames = stream::iter(burst).chain(live);
     if !icy {
         let body = Body::from_stream(frames.map(Ok::<_, Infallible>));
-        return streaming(&app, "audio/mpeg", body);
+        return streaming(&app, "audio/mpeg", body, false);
     }
     let mut framing = Icy::default();
     let live = app.live.clone();
     let body = frames.map(move |f| Ok::<_, Infallible>(framing.frame(f, || live.stream_title())));
-    let mut res = streaming(&app, "audio/mpeg", Body::from_stream(body));
-    res.headers_mut()
-        .insert("icy-metaint", header::HeaderValue::from(METAINT));
-    res
+    streaming(&app, "audio/mpeg", Body::from_stream(body), true)
 }
 
 /// `GET /api/nowplaying`: what is playing (see [`crate::live::NowPlaying`]).
@@ -149,12 +147,19 @@ pub async fn now_playing_events(
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
-/// Headers shared by the live streams: no caching, CORS, Icecast-style station names.
-fn streaming(app: &AppState, mime: &'static str, body: Body) -> Response {
+/// A live stream's response with `body` (see [`stream_headers`]).
+fn streaming(app: &AppState, mime: &'static str, body: Body, icy: bool) -> Response {
+    let mut res = Response::new(body);
+    *res.headers_mut() = stream_headers(app, mime, icy);
+    res
+}
+
+/// Headers shared by the live streams, through hyper or `web::listeners`: no caching, CORS,
+/// Icecast-style station names, and with `icy` the ICY titles' interval.
+pub fn stream_headers(app: &AppState, mime: &'static str, icy: bool) -> HeaderMap {
     // Read per request: a station renamed on the config page is named so at once.
     let station = app.station.settings().station.clone();
-    let mut res = Response::new(body);
-    let h = res.headers_mut();
+    let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(mime));
     h.insert(
         header::CACHE_CONTROL,
@@ -173,7 +178,10 @@ fn streaming(app: &AppState, mime: &'static str, body: Body) -> Response {
         }
     }
     h.insert("icy-pub", header::HeaderValue::from_static("0"));
-    res
+    if icy {
+        h.insert("icy-metaint", header::HeaderValue::from(METAINT));
+    }
+    h
 }
 
 fn hls_response(mime: &'static str, cache: &'static str, body: impl Into<Body>) -> Response {

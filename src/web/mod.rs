@@ -18,6 +18,7 @@ mod https;
 mod icecast;
 mod icon;
 pub mod lang;
+mod listeners;
 mod live;
 mod manifest;
 mod metrics;
@@ -197,10 +198,11 @@ pub async fn serve(
     ));
     let plain = server::Scheme::Http {
         https: state.tls.clone(),
-        sources: Some(Arc::new(icecast::Door {
+        sources: Arc::new(icecast::Door {
             live: state.live.clone(),
             station: state.station.clone(),
-        })),
+        }),
+        listeners: Arc::new(listeners::Listeners::start(state.clone(), shutdown.clone())),
     };
     let router = router(state);
     let http = server::run(

@@ -52,7 +52,11 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
-use super::{icecast::Door, ConnInfo};
+use super::{
+    icecast::Door,
+    listeners::{Keep, Listeners},
+    ConnInfo,
+};
 use crate::{
     config::WebConfig,
     tls::{TlsWatch, CHALLENGE_ALPN},
@@ -62,11 +66,12 @@ use crate::{
 #[derive(Clone)]
 pub enum Scheme {
     /// Plain http; `https` is the https side's status when https is on (the pages move
-    /// there once it has a certificate). `sources`: Icecast sources' connections are
-    /// taken over by it before HTTP.
+    /// there once it has a certificate). Before HTTP, Icecast sources' connections are
+    /// taken over by `sources`, and the live streams' listeners by `listeners`.
     Http {
         https: Option<TlsWatch>,
-        sources: Option<Arc<Door>>,
+        sources: Arc<Door>,
+        listeners: Arc<Listeners>,
     },
     /// TLS with these settings, then http.
     Https(Arc<rustls::ServerConfig>),
@@ -191,12 +196,16 @@ pub async fn run(
             tracing::debug!("TCP_NODELAY: {e}");
         }
         let local = stream.local_addr().unwrap_or(remote);
-        let (secure, https_ready, tls, door) = match &scheme {
-            Scheme::Http { https, sources } => (
+        let (secure, https_ready, tls, before_http) = match &scheme {
+            Scheme::Http {
+                https,
+                sources,
+                listeners,
+            } => (
                 false,
                 https.as_ref().is_some_and(ready),
                 None,
-                sources.clone(),
+                Some((sources.clone(), listeners.clone())),
             ),
             Scheme::Https(config) => (true, true, Some(config.clone()), None),
         };
@@ -210,7 +219,7 @@ pub async fn run(
             router: router.clone(),
             gate: gate.clone(),
             limits: limits.clone(),
-            door,
+            before_http,
         };
         tokio::spawn(conn.serve(stream, tls, slot, shutdown.clone(), done.clone()));
     }
@@ -220,10 +229,25 @@ pub async fn run(
     Ok(())
 }
 
-/// Whether the connection's first request is an Icecast source's (see
-/// [`super::icecast::is_source`]), from its first bytes, peeked so HTTP still reads them;
+/// What a plain-http connection's first request is.
+enum First {
+    /// An Icecast source's (see [`super::icecast::is_source`]).
+    Source,
+    /// A listener's of `/live.ogg` or `/live.mp3` (see [`super::listeners::is_listener`]).
+    Listener,
+    Http,
+}
+
+/// The connection's first request, from its first bytes, peeked so HTTP still reads them;
 /// `None` when it closed or sent too little within `wait`.
-async fn source_or_http(stream: &TcpStream, wait: Duration) -> Option<bool> {
+async fn first_request(stream: &TcpStream, wait: Duration) -> Option<First> {
+    let judge = |start: &[u8]| match super::icecast::is_source(start)? {
+        true => Some(First::Source),
+        false => Some(match super::listeners::is_listener(start)? {
+            true => First::Listener,
+            false => First::Http,
+        }),
+    };
     let mut start = [0u8; 16];
     let until = Instant::now() + wait;
     loop {
@@ -234,10 +258,10 @@ async fn source_or_http(stream: &TcpStream, wait: Duration) -> Option<bool> {
         if n == 0 {
             return None;
         }
-        if let Some(verdict) = super::icecast::is_source(&start[..n]) {
-            return Some(verdict);
+        if let Some(first) = judge(&start[..n]) {
+            return Some(first);
         }
-        // Only part of a method has come (the rest is in flight): peek again shortly.
+        // Only part of a request line has come (the rest is in flight): peek again shortly.
         tokio::time::sleep(Duration::from_millis(5)).await;
         if Instant::now() >= until {
             return None;
@@ -283,8 +307,8 @@ struct Connection {
     router: Router,
     gate: Arc<Gate>,
     limits: Arc<Limits>,
-    /// Takes Icecast sources' connections (plain http only).
-    door: Option<Arc<Door>>,
+    /// Take Icecast sources' and live listeners' connections (plain http only).
+    before_http: Option<(Arc<Door>, Arc<Listeners>)>,
 }
 
 impl Connection {
@@ -294,18 +318,28 @@ impl Connection {
         tls: Option<Arc<rustls::ServerConfig>>,
         slot: Slot,
         shutdown: CancellationToken,
-        _done: watch::Receiver<()>,
+        done: watch::Receiver<()>,
     ) {
-        if let Some(door) = self.door.clone() {
-            match source_or_http(&stream, self.limits.header_timeout).await {
-                Some(true) => {
+        if let Some((door, listeners)) = self.before_http.clone() {
+            let (remote, header_timeout) = (self.info.remote, self.limits.header_timeout);
+            match first_request(&stream, header_timeout).await {
+                Some(First::Source) => {
                     // The slot counts the source's connection until it ends.
                     let _slot = slot;
-                    return door
-                        .serve(stream, self.info.remote, self.limits.header_timeout)
-                        .await;
+                    return door.serve(stream, remote, header_timeout).await;
                 }
-                Some(false) => {}
+                Some(First::Listener) => {
+                    // The listener is counted as a request under way from its address, as
+                    // through hyper, for as long as its writer keeps it.
+                    let admit = |headers: &HeaderMap| {
+                        let trust = self.limits.trust_forwarded_for;
+                        let ip = client_address(trust, remote.ip(), headers);
+                        let busy = self.gate.begin(ip)?;
+                        Some(Box::new((slot, busy, done)) as Keep)
+                    };
+                    return listeners.serve(stream, remote, header_timeout, admit).await;
+                }
+                Some(First::Http) => {}
                 None => return,
             }
         }
@@ -399,10 +433,12 @@ impl Connection {
     }
 }
 
+/// The answer to an address with too many requests under way.
+pub const TOO_BUSY: &str =
+    "Too many requests from your address at once; please try again in a moment.\n";
+
 fn too_busy() -> Response<Body> {
-    let mut r = Response::new(Body::from(
-        "Too many requests from your address at once; please try again in a moment.\n",
-    ));
+    let mut r = Response::new(Body::from(TOO_BUSY));
     *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let h = r.headers_mut();
     h.insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
