@@ -84,6 +84,92 @@ fn live_ogg_is_opus_with_the_test_tone() {
     node.assert_alive();
 }
 
+/// A `/live.ogg` listener that takes nothing (a phone gone to sleep, a stuck player) is let go
+/// once it is the stream's backlog behind, and its connection closed; a listener beside it
+/// plays on, from the same writer, and both were counted while they listened.
+#[test]
+fn a_listener_that_takes_nothing_is_dropped_and_the_others_play_on() {
+    let tmp = tempdir();
+    let mut node = start_live_node(tmp.path(), "sine", "", any_file);
+    node.wait_live_state("on_air", Duration::from_secs(10));
+    let ogg_listeners = |want: u64| {
+        move |n: &Node| {
+            let h = n.health().map_err(|e| e.to_string())?;
+            (num(&h, "/listeners/ogg") == Some(want))
+                .then_some(())
+                .ok_or(h["listeners"].to_string())
+        }
+    };
+    // A small receive window: the node's side of the connection fills, not this one's.
+    let mut stalled = small_window_connection(node.http);
+    stalled
+        .write_all(b"GET /live.ogg HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    node.wait_until(
+        "the stalled listener counted",
+        Duration::from_secs(5),
+        ogg_listeners(1),
+    );
+    // The reader decodes for longer than the wait below, so a count of one is the stalled
+    // listener gone, not the reader done.
+    let url = format!("{}/live.ogg", node.base_url());
+    let reader = std::thread::spawn(move || decode_audio(&url, 40));
+    node.wait_until("both counted", Duration::from_secs(10), ogg_listeners(2));
+    node.wait_until(
+        "the stalled listener let go",
+        Duration::from_secs(30),
+        ogg_listeners(1),
+    );
+    // Its connection was closed: what the node had sent, then the end.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    stalled
+        .read_to_end(&mut got)
+        .expect("the end of the stalled connection");
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{:?}",
+        &got[..got.len().min(64)]
+    );
+    let samples = reader.join().expect("the reader");
+    assert!(
+        samples.len() >= 39 * 48_000,
+        "only {} samples",
+        samples.len()
+    );
+    let hz = tone_hz(&samples[samples.len() - 48_000..]);
+    assert!((hz - 440.0).abs() < 5.0, "tone at {hz} Hz at the end");
+    let log = std::fs::read_to_string(&node.log_path).unwrap_or_default();
+    assert!(
+        log.contains("slow listener dropped"),
+        "not in the node's log"
+    );
+    node.assert_alive();
+}
+
+/// A TCP connection to `to` whose receive buffer is 4 KiB (set before connecting, so the
+/// window it offers stays small).
+fn small_window_connection(to: std::net::SocketAddr) -> TcpStream {
+    use nix::sys::socket::{
+        connect, setsockopt, socket, sockopt::RcvBuf, AddressFamily, SockFlag, SockType, SockaddrIn,
+    };
+    let std::net::SocketAddr::V4(v4) = to else {
+        panic!("the test node listens on IPv4");
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    setsockopt(&fd, RcvBuf, &4096).unwrap();
+    connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(v4)).unwrap();
+    TcpStream::from(fd)
+}
+
 /// Decodes `secs` of one program (variant) of an HLS master playlist to mono 48 kHz
 /// samples, returning them with ffmpeg's error output.
 fn decode_variant(url: &str, program: usize, secs: u32) -> (Vec<i16>, String) {

@@ -18,6 +18,7 @@ use std::{
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use bytes::Bytes;
+use nix::sys::socket::{setsockopt, sockopt::SndBuf};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -32,8 +33,17 @@ use crate::live::{fanout::ListenerGuard, icy::Icy, Output};
 const MAX_HEAD: usize = 8 * 1024;
 /// Most pieces handed to the kernel in one write.
 const MAX_SLICES: usize = 64;
-/// New listeners waiting for a writer; more are refused with a 503.
+/// New listeners waiting for a writer; more are turned away.
 const JOINING: usize = 256;
+/// The kernel's send buffer for a listener's socket (it doubles what is asked): about 8 s of a
+/// 128 kb/s stream, plenty for any path's round trip at that rate. Left to itself Linux grows
+/// it up to `tcp_wmem`'s maximum (4 MB here) for a listener that stops reading: memory a Pi
+/// has little of, and minutes before the listener is found out and let go.
+const SEND_BUFFER: usize = 64 * 1024;
+/// From this many listeners on a stream, each gets every other group, two in one write:
+/// half the writes (the kernel's work per write is then most of the node's fan-out cost)
+/// for about 100 ms more delay. A small audience gets every group as it comes.
+const MANY: usize = 100;
 
 /// Whether a connection's first bytes ask for `/live.ogg` or `/live.mp3` with `GET` (a query
 /// string allowed: players add one to defeat caches); `None` while too few have come to tell.
@@ -233,14 +243,22 @@ impl Listeners {
             Ok(s) => s,
             Err(e) => return tracing::debug!(%remote, "listener socket: {e}"),
         };
+        if let Err(e) = setsockopt(&socket, SndBuf, &SEND_BUFFER) {
+            tracing::debug!(%remote, "listener socket's send buffer: {e}");
+        }
         let newcomer = Newcomer {
             socket,
             first,
             icy: ask.icy,
             keep,
         };
-        if door.try_send(newcomer).is_err() {
-            tracing::info!(%remote, "too many listeners joining at once; one turned away");
+        match door.try_send(newcomer) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!(%remote, "too many listeners joining at once; one turned away");
+            }
+            // The writer has stopped: the node is shutting down.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }
@@ -294,13 +312,13 @@ impl Listener {
     /// Writes what the socket takes now; `Err` when the listener is gone.
     fn flush(&mut self, backlog: usize) -> Result<(), Gone> {
         while !self.queue.is_empty() {
-            let slices: Vec<IoSlice<'_>> = self
-                .queue
-                .iter()
-                .take(MAX_SLICES)
-                .map(|b| IoSlice::new(b))
-                .collect();
-            let mut sent = match (&self.socket).write_vectored(&slices) {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut n = 0;
+            for (slot, piece) in slices.iter_mut().zip(&self.queue) {
+                *slot = IoSlice::new(piece);
+                n += 1;
+            }
+            let mut sent = match (&self.socket).write_vectored(&slices[..n]) {
                 Ok(0) => return Err(Gone::Closed),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -340,6 +358,7 @@ async fn writer(
     let (burst, backlog) = (fanout.burst_groups(), fanout.backlog_groups());
     let mut recent: VecDeque<Bytes> = VecDeque::with_capacity(burst + 1);
     let mut listeners: Vec<Listener> = Vec::new();
+    let mut held_back = false;
     let title = || app.live.stream_title();
     let keep = |l: &mut Listener| match l.flush(backlog) {
         Ok(()) => true,
@@ -361,7 +380,10 @@ async fn writer(
                     for l in &mut listeners {
                         l.push(&group, title);
                     }
-                    listeners.retain_mut(keep);
+                    held_back = listeners.len() >= MANY && !held_back;
+                    if !held_back {
+                        listeners.retain_mut(keep);
+                    }
                 }
                 Err(RecvError::Lagged(n)) => {
                     // The writer itself was held up: its listeners miss these groups.
