@@ -323,6 +323,13 @@ impl Live {
             if let Err(err) = e.set_bitrate(opus::Bitrate::Bits(cfg.bitrate_kbps as i32 * 1000)) {
                 tracing::warn!("Opus bitrate {} kb/s refused: {err}", cfg.bitrate_kbps);
             }
+            // Constant bitrate, as Icecast sources send: with VBR (constrained or not) digital
+            // silence shrinks to 3-byte packets, a second of burst to under 500 bytes, and a
+            // player that connects then waits seconds for the bytes it sniffs the format from
+            // and plays that much behind for the rest of its session (4 s in benches/live.sh).
+            if let Err(err) = e.set_vbr(false) {
+                tracing::warn!("Opus constant bitrate refused: {err}");
+            }
         }
         let pre_skip = encoder
             .as_mut()
