@@ -16,7 +16,7 @@ Both run at once, over the same seconds. Readers: `ffmpeg -i URL -f s16le -ac 1 
 level meter SSE /api/live/levels (first event with peak > -20 dBFS). CPU: utime+stime from
 /proc/PID/stat of the node, darkice and icecast2 over the same 60 s window.
 """
-import argparse, json, math, os, struct, subprocess, sys, threading, time, urllib.request
+import argparse, json, math, os, selectors, socket, struct, subprocess, sys, threading, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Node, log, wait_until, proc_cpu_secs, proc_status, free_port
 
@@ -130,6 +130,35 @@ class Reader(threading.Thread):
             p.kill()
             p.wait(timeout=10)
             self.err = p.stderr.read().decode(errors="replace")[-500:]
+
+
+class Crowd(threading.Thread):
+    """`n` more listeners on each of `paths` at `port`, reading and throwing away what comes,
+    so that the node serves a crowd while the readers measure (from 100 listeners on a
+    stream, its writer sends two groups per write)."""
+
+    def __init__(self, port, paths, n, secs):
+        super().__init__(daemon=True)
+        self.port, self.paths, self.n, self.secs = port, paths, n, secs
+        self.got = 0
+
+    def run(self):
+        sel = selectors.DefaultSelector()
+        for path in self.paths:
+            for _ in range(self.n):
+                s = socket.create_connection(("127.0.0.1", self.port))
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                s.setblocking(False)
+                sel.register(s, selectors.EVENT_READ)
+        end = time.monotonic() + self.secs
+        while time.monotonic() < end:
+            for key, _ in sel.select(timeout=1):
+                try:
+                    self.got += len(key.fileobj.recv(65536))
+                except BlockingIOError:
+                    pass
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
 
 
 class SseReader(threading.Thread):
@@ -264,6 +293,8 @@ def main():
     ap.add_argument("--cpu-secs", type=float, default=60)
     ap.add_argument("--buffer-secs", type=int, default=1)
     ap.add_argument("--no-darkice", action="store_true")
+    ap.add_argument("--crowd", type=int, default=0,
+                    help="idle listeners on each of the node's /live.ogg and /live.mp3")
     a = ap.parse_args()
     w = a.work
     res = {"uptime_start": uptime(), "duration": a.duration}
@@ -281,7 +312,9 @@ def main():
     try:
         cfg = ("audio = \"alsa:nodein\"\n[scan]\nrescan_secs = 60\n[swarm]\nenabled = false\n"
                "dht = false\nlsd = false\n[webtorrent]\nenabled = false\n"
-               "[live]\nbitrate_kbps = 128\nchannels = 2\nrecord = false\n")
+               "[live]\nbitrate_kbps = 128\nchannels = 2\nrecord = false\n"
+               # The crowd comes from 127.0.0.1, as the readers do.
+               + ("[web]\nmax_per_address = 2048\n" if a.crowd else ""))
         os.makedirs(os.path.join(w, "lib"), exist_ok=True)
         node = Node(a.bin, os.path.join(w, "data"), [os.path.join(w, "lib")], cfg, w, "node-live").start()
         ice_port = free_port()
@@ -295,6 +328,12 @@ def main():
             procs.append(dk)
         wait_until(lambda: (h := node.health()) and h["live"]["state"] == "on_air", 30, 0.1, "node on air")
         log(f"node on air; health live: {json.dumps(node.health()['live'])}")
+        if a.crowd:
+            crowd = Crowd(node.http_port, ["/live.ogg", "/live.mp3"], a.crowd, a.duration + 10)
+            crowd.start()
+            wait_until(lambda: (l := node.health()["listeners"])["ogg"] + l["mp3"] >= 2 * a.crowd,
+                       30, 0.2, "the crowd connected")
+            res["crowd_per_stream"] = a.crowd
         b = node.base
         readers = [Reader("node /live.ogg", b + "/live.ogg"), Reader("node /live.mp3", b + "/live.mp3"),
                    Reader("node HLS (ffmpeg default start)", b + "/live/index.m3u8"),
