@@ -60,6 +60,8 @@ pub struct Decoder {
     codec: Codec,
     framer: Framer,
     tagged: Tagged,
+    /// The tags changed and nobody has asked for them yet.
+    retagged: bool,
 }
 
 /// Turns `Read` into a source symphonia can probe (no seeking: a network stream).
@@ -100,59 +102,51 @@ impl Decoder {
         if let Some(rev) = format.metadata().current() {
             read_tags(rev.tags(), &mut tagged);
         }
-        let track = format
-            .tracks()
-            .iter()
-            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or(DecodeError::NoTrack)?;
-        let params = &track.codec_params;
-        let in_channels = params.channels.map_or(2, |c| c.count()).max(1);
-        let (codec, rate) = if params.codec == CODEC_TYPE_OPUS {
-            // libopus decodes any Opus stream at 48 kHz, mono or stereo as asked.
-            let out = if in_channels == 1 {
-                opus::Channels::Mono
-            } else {
-                opus::Channels::Stereo
-            };
-            let decoder = opus::Decoder::new(RATE, out).map_err(|e| DecodeError::Codec {
-                codec: "opus".into(),
-                reason: e.to_string(),
-            })?;
-            let skip = params.delay.unwrap_or(0) as usize;
-            let codec = Codec::Opus {
-                decoder,
-                skip,
-                pcm: vec![0.0; 5760 * 2],
-            };
-            (codec, RATE)
-        } else {
-            let decoder = symphonia::default::get_codecs()
-                .make(params, &DecoderOptions::default())
-                .map_err(|e| DecodeError::Codec {
-                    codec: format!("{:?}", params.codec),
-                    reason: e.to_string(),
-                })?;
-            (
-                Codec::Symphonia(decoder),
-                params.sample_rate.unwrap_or(RATE),
-            )
-        };
-        let in_channels = if params.codec == CODEC_TYPE_OPUS {
-            in_channels.min(2)
-        } else {
-            in_channels
-        };
+        let (track, codec, rate, in_channels) = first_track(format.as_ref())?;
         Ok(Self {
-            track: track.id,
+            track,
             framer: Framer::new(rate, in_channels, channels)?,
             format,
             codec,
             tagged,
+            retagged: false,
         })
+    }
+
+    /// A chained Ogg stream went on to its next link (a source's next song, as Liquidsoap,
+    /// ezstream, BUTT and Mixxx send it): decode its track, with its own tags. False when
+    /// the new link has no audio.
+    fn next_link(&mut self) -> Result<bool, DecodeError> {
+        let (track, codec, rate, in_channels) = match first_track(self.format.as_ref()) {
+            Ok(t) => t,
+            Err(DecodeError::NoTrack) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if (rate, in_channels) != (self.framer.rate, self.framer.in_channels) {
+            // A few milliseconds of the old link's end are dropped with its framer.
+            self.framer = Framer::new(rate, in_channels, self.framer.out_channels)?;
+        }
+        (self.track, self.codec) = (track, codec);
+        let mut metadata = self.format.metadata();
+        metadata.skip_to_latest();
+        let mut tagged = Tagged::default();
+        if let Some(rev) = metadata.current() {
+            read_tags(rev.tags(), &mut tagged);
+        }
+        if tagged != self.tagged {
+            self.tagged = tagged;
+            self.retagged = true;
+        }
+        Ok(true)
     }
 
     pub fn tagged(&self) -> &Tagged {
         &self.tagged
+    }
+
+    /// The new tags, once, after a chained stream's next link brought different ones.
+    pub fn retagged(&mut self) -> Option<&Tagged> {
+        std::mem::take(&mut self.retagged).then_some(&self.tagged)
     }
 
     /// Fills `frame` with the next 20 ms; false at the end of the stream. A damaged packet
@@ -169,7 +163,12 @@ impl Decoder {
                 {
                     return Ok(false)
                 }
-                Err(SymphoniaError::ResetRequired) => return Ok(false),
+                Err(SymphoniaError::ResetRequired) => {
+                    if self.next_link()? {
+                        continue;
+                    }
+                    return Ok(false);
+                }
                 Err(e) => return Err(DecodeError::Read(e.to_string())),
             };
             if packet.track_id() != self.track {
@@ -209,6 +208,43 @@ impl Decoder {
     }
 }
 
+/// The reader's first audio track, with its decoder, rate and channel count.
+fn first_track(format: &dyn FormatReader) -> Result<(u32, Codec, u32, usize), DecodeError> {
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or(DecodeError::NoTrack)?;
+    let params = &track.codec_params;
+    let in_channels = params.channels.map_or(2, |c| c.count()).max(1);
+    if params.codec == CODEC_TYPE_OPUS {
+        // libopus decodes any Opus stream at 48 kHz, mono or stereo as asked.
+        let out = if in_channels == 1 {
+            opus::Channels::Mono
+        } else {
+            opus::Channels::Stereo
+        };
+        let decoder = opus::Decoder::new(RATE, out).map_err(|e| DecodeError::Codec {
+            codec: "opus".into(),
+            reason: e.to_string(),
+        })?;
+        let codec = Codec::Opus {
+            decoder,
+            skip: params.delay.unwrap_or(0) as usize,
+            pcm: vec![0.0; 5760 * 2],
+        };
+        return Ok((track.id, codec, RATE, in_channels.min(2)));
+    }
+    let decoder = symphonia::default::get_codecs()
+        .make(params, &DecoderOptions::default())
+        .map_err(|e| DecodeError::Codec {
+            codec: format!("{:?}", params.codec),
+            reason: e.to_string(),
+        })?;
+    let rate = params.sample_rate.unwrap_or(RATE);
+    Ok((track.id, Codec::Symphonia(decoder), rate, in_channels))
+}
+
 fn read_tags(tags: &[symphonia::core::meta::Tag], into: &mut Tagged) {
     for t in tags {
         let value = t.value.to_string();
@@ -226,6 +262,7 @@ fn read_tags(tags: &[symphonia::core::meta::Tag], into: &mut Tagged) {
 /// Cuts decoded audio into the stream's frames: channels mapped (mono doubled, more than
 /// the stream's folded down), converted to 16 bits, resampled to 48 kHz when needed.
 pub struct Framer {
+    rate: u32,
     in_channels: usize,
     out_channels: usize,
     resample: Option<Resample>,
@@ -244,6 +281,7 @@ impl Framer {
             Some(Resample::new(rate, out_channels)?)
         };
         Ok(Self {
+            rate,
             in_channels: in_channels.max(1),
             out_channels,
             resample,

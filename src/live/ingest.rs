@@ -102,12 +102,20 @@ impl Ingest {
         let (bytes_tx, bytes_rx) = tokio::sync::mpsc::channel(CHUNKS);
         let (frames_tx, frames) = mpsc::sync_channel(QUEUE);
         let queued = Arc::new(AtomicUsize::new(0));
+        let gone = Arc::new(AtomicBool::new(false));
+        // An Ogg source names its songs in its own stream (each link's comments), as
+        // Icecast reads them; a source that has gone names nothing for the next one.
+        let (ingest, left) = (Arc::downgrade(self), gone.clone());
+        let retag = move |song: Tagged| {
+            if let Some(ingest) = ingest.upgrade().filter(|_| !left.load(Ordering::Acquire)) {
+                ingest.set_song(song);
+            }
+        };
         let (count, channels) = (queued.clone(), self.channels);
         std::thread::Builder::new()
             .name("source".into())
-            .spawn(move || decode_source(bytes_rx, content_type, channels, frames_tx, count))
+            .spawn(move || decode_source(bytes_rx, content_type, channels, frames_tx, count, retag))
             .map_err(IngestError::Thread)?;
-        let gone = Arc::new(AtomicBool::new(false));
         *slot = Some(Connected {
             frames,
             gone: gone.clone(),
@@ -204,6 +212,7 @@ fn decode_source(
     channels: usize,
     frames: SyncSender<Vec<i16>>,
     queued: Arc<AtomicUsize>,
+    mut retag: impl FnMut(Tagged),
 ) {
     let mime = content_type
         .as_deref()
@@ -219,10 +228,17 @@ fn decode_source(
             return;
         }
     };
+    let tagged = decoder.tagged();
+    if tagged.title.is_some() || tagged.artist.is_some() {
+        retag(tagged.clone());
+    }
     let mut frame = vec![0i16; super::format::FRAME * channels];
     loop {
         match decoder.next_frame(&mut frame) {
             Ok(true) => {
+                if let Some(song) = decoder.retagged() {
+                    retag(song.clone());
+                }
                 queued.fetch_add(1, Ordering::AcqRel);
                 if frames.send(frame.clone()).is_err() {
                     return;

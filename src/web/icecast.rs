@@ -3,7 +3,8 @@
 //!
 //! - **Sources** (BUTT, Mixxx, Liquidsoap, ffmpeg, ezstream): `PUT /<mount>` or the older
 //!   `SOURCE /<mount>`, HTTP basic auth as `source` with `live.source_password`, then the
-//!   stream's bytes with no length until the client hangs up. hyper reads a request without
+//!   stream's bytes with no length until the client hangs up (or chunked, as curl sends a
+//!   pipe: [`super::chunked`]). hyper reads a request without
 //!   a length as having no body, so these connections are taken over before HTTP
 //!   ([`is_source`], from the first bytes) and spoken to here. They skip the config page's
 //!   rules (Host, local network, session, CSRF) and the https move: source clients follow no
@@ -27,7 +28,10 @@ use tokio::{
     net::TcpStream,
 };
 
-use super::AppState;
+use super::{
+    chunked::{ChunkError, Dechunk},
+    AppState,
+};
 use crate::{
     live::{
         decode::Tagged,
@@ -121,6 +125,48 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
         },
     };
     Ok(Some((head, n)))
+}
+
+/// A source's body as it comes: the stream as it is (until the client hangs up, or for
+/// `Content-Length` bytes), or chunked.
+enum Body {
+    Plain { left: u64 },
+    Chunked(Dechunk),
+}
+
+impl Body {
+    fn new(head: &Head) -> Self {
+        if head.chunked {
+            Body::Chunked(Dechunk::default())
+        } else {
+            Body::Plain {
+                left: head.length.unwrap_or(u64::MAX),
+            }
+        }
+    }
+
+    /// The stream's bytes in what was read.
+    fn take(&mut self, read: &[u8]) -> Result<Bytes, ChunkError> {
+        match self {
+            Body::Plain { left } => {
+                let n = read.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                *left -= n as u64;
+                Ok(Bytes::copy_from_slice(&read[..n]))
+            }
+            Body::Chunked(d) => {
+                let mut out = Vec::with_capacity(read.len());
+                d.feed(read, &mut out)?;
+                Ok(out.into())
+            }
+        }
+    }
+
+    fn ended(&self) -> bool {
+        match self {
+            Body::Plain { left } => *left == 0,
+            Body::Chunked(d) => d.ended(),
+        }
+    }
 }
 
 /// `Basic base64(user:password)`.
@@ -237,15 +283,6 @@ impl Door {
             )
             .await;
         }
-        if head.chunked {
-            return answer(
-                &mut stream,
-                "501 Not Implemented",
-                "",
-                "Send the stream without chunked encoding\n",
-            )
-            .await;
-        }
         let feed = match self
             .live
             .ingest()
@@ -283,15 +320,27 @@ impl Door {
             name = ?head.info.name,
             "source connected"
         );
-        let mut left = head.length.unwrap_or(u64::MAX);
-        let early = Bytes::copy_from_slice(&buf[used..]);
-        left = left.saturating_sub(early.len() as u64);
-        if !early.is_empty() && !feed.send(early).await {
-            return;
-        }
-        let mut chunk = vec![0u8; READ_CHUNK];
-        while left > 0 {
-            let n = match tokio::time::timeout(SOURCE_IDLE, stream.read(&mut chunk)).await {
+        let mut body = Body::new(&head);
+        // What came with the head first (the head is far shorter than a read).
+        let mut chunk = vec![0u8; READ_CHUNK.max(buf.len())];
+        let mut read = buf.len() - used;
+        chunk[..read].copy_from_slice(&buf[used..]);
+        loop {
+            let bytes = match body.take(&chunk[..read]) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(%remote, "source dropped: {e}");
+                    break;
+                }
+            };
+            if !bytes.is_empty() && !feed.send(bytes).await {
+                tracing::warn!(%remote, "source dropped: its stream could not be decoded");
+                break;
+            }
+            if body.ended() {
+                break;
+            }
+            read = match tokio::time::timeout(SOURCE_IDLE, stream.read(&mut chunk)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(n)) => n,
                 Err(_) => {
@@ -299,11 +348,6 @@ impl Door {
                     break;
                 }
             };
-            left = left.saturating_sub(n as u64);
-            if !feed.send(Bytes::copy_from_slice(&chunk[..n])).await {
-                tracing::warn!(%remote, "source dropped: its stream could not be decoded");
-                break;
-            }
         }
         tracing::info!(%remote, "source ended");
     }

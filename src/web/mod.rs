@@ -7,6 +7,7 @@
 pub mod admin;
 mod api;
 mod assets;
+mod chunked;
 mod compress;
 mod encoding;
 mod federation;
