@@ -219,6 +219,9 @@ pub struct LiveConfig {
     /// The fallback's folder (a library name such as `music/jingles`); empty: the whole
     /// library.
     pub fallback_folder: String,
+    /// The tracks the operator chose for the fallback (library names); when any is set,
+    /// only these play, and the folder is not used.
+    pub fallback_tracks: Vec<String>,
     /// The password studio PCs use to send their stream (Icecast source protocol, user
     /// `source`); empty: no source may connect.
     pub source_password: String,
@@ -227,6 +230,9 @@ pub struct LiveConfig {
     /// Icecast servers the programme is sent to (`[[live.push]]`).
     pub push: Vec<PushTarget>,
 }
+
+/// The fallback's chosen tracks may be this many.
+pub const MAX_FALLBACK_TRACKS: usize = 10_000;
 
 /// Apple Podcasts' top categories, the ones podcast directories accept in `itunes:category`.
 pub const PODCAST_CATEGORIES: [&str; 19] = [
@@ -402,6 +408,7 @@ impl Default for LiveConfig {
             fallback_after_secs: 10,
             hold_secs: 2,
             fallback_folder: String::new(),
+            fallback_tracks: Vec::new(),
             source_password: String::new(),
             source_first: true,
             push: Vec::new(),
@@ -1098,6 +1105,15 @@ impl Config {
                 "the fallback must wait 1 s to an hour, and the line-in's hold be at most 10 \
                  minutes",
                 "use fallback_after_secs = 10 and hold_secs = 2",
+            ));
+        }
+        if self.live.fallback_tracks.len() > MAX_FALLBACK_TRACKS
+            || self.live.fallback_tracks.iter().any(|t| t.len() > 4096)
+        {
+            return Err(ConfigError::new(
+                "live.fallback_tracks",
+                format!("the fallback's list may hold {MAX_FALLBACK_TRACKS} library names"),
+                "choose a folder (fallback_folder) for a longer list",
             ));
         }
         if self.live.record_split_secs < 10 {

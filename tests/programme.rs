@@ -399,6 +399,31 @@ fn liquidsoap_ezstream_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() 
     legacy.wait().unwrap();
     listener.wait_tone(660.0, Duration::from_secs(3));
 
+    // curl piping an encoder into `-T -`: a body of unknown length goes chunked over
+    // HTTP/1.1 (with `Expect: 100-continue`).
+    let mut encoder = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-re", "-f", "lavfi", "-i"])
+        .arg("sine=frequency=1100")
+        .args(["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run ffmpeg");
+    let mut curl = Command::new("curl")
+        .args(["-sS", "-T", "-", "-H", "Content-Type: audio/mpeg", "-u"])
+        .arg(format!("source:{PASSWORD}"))
+        .arg(format!("{}/live", node.base_url()))
+        .stdin(encoder.stdout.take().unwrap())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run curl");
+    listener.wait_tone(1100.0, Duration::from_secs(5));
+    for p in [&mut encoder, &mut curl] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+    listener.wait_tone(660.0, Duration::from_secs(3));
+
     // Debian's Liquidsoap, output.icecast in MP3 with its own name for the stream.
     let script = tmp.path().join("studio.liq");
     std::fs::write(
@@ -430,14 +455,22 @@ fn liquidsoap_ezstream_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() 
 
     // Debian's ezstream, sending an Ogg Vorbis file as it is. Its libshout (as BUTT's and
     // Mixxx's) first asks `OPTIONS *` offering TLS, then knocks without a password, then
-    // sends PUT with it.
+    // sends PUT with it. The file is two songs chained (one Ogg stream after the other, as
+    // a studio PC's Ogg encoder starts a new one for each song, with its title in it).
+    make_tone_mp3(&tmp.path().join("first.ogg"), 1200, "Ez Tone", "Studio", 6);
     make_tone_mp3(
-        &tmp.path().join("studio.ogg"),
-        1200,
-        "Ez Tone",
+        &tmp.path().join("second.ogg"),
+        1500,
+        "Next Song",
         "Studio",
         30,
     );
+    let chained = [
+        std::fs::read(tmp.path().join("first.ogg")).unwrap(),
+        std::fs::read(tmp.path().join("second.ogg")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(tmp.path().join("studio.ogg"), chained).unwrap();
     let xml = tmp.path().join("ezstream.xml");
     std::fs::write(
         &xml,
@@ -466,6 +499,17 @@ fn liquidsoap_ezstream_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() 
     listener.wait_tone(1200.0, Duration::from_secs(10));
     let np = now_playing(&node);
     assert_eq!(np["on_air"], "source", "{np}");
+    assert_eq!(
+        np["title"], "Ez Tone",
+        "the song's title from its Vorbis comments: {np}"
+    );
+    listener.wait_tone(1500.0, Duration::from_secs(10));
+    let np = now_playing(&node);
+    assert_eq!(
+        np["on_air"], "source",
+        "the next song keeps the source on air: {np}"
+    );
+    assert_eq!(np["title"], "Next Song", "{np}");
     ez.kill().unwrap();
     ez.wait().unwrap();
     listener.wait_tone(660.0, Duration::from_secs(FALLBACK_AFTER + 3));
@@ -526,20 +570,48 @@ fn a_station_on_automation_alone_plays_its_library_and_takes_studio_pcs() {
 }
 
 #[test]
-fn a_playlist_slot_of_the_schedule_puts_the_library_on_air_over_the_line_in() {
+fn a_playlist_slot_of_the_schedule_puts_the_chosen_music_on_air_over_the_line_in() {
     let tmp = tempdir();
     let tables = "\n[live]\nfallback = true\nrecord = false\n";
     // The line-in has a 440 Hz tone all along: only the schedule takes it off air.
     let mut node = start_live_node(tmp.path(), "sine", tables, |lib| {
-        make_tone_mp3(&lib.join("tone.mp3"), 660, "Tone Episode", "Radio Test", 30)
+        make_tone_mp3(&lib.join("tone.mp3"), 660, "Tone Episode", "Radio Test", 30);
+        make_tone_mp3(
+            &lib.join("chosen.mp3"),
+            880,
+            "Chosen Song",
+            "Radio Test",
+            30,
+        );
     });
     let mut listener = Listener::new(&format!("{}/live.mp3", node.base_url()));
     listener.wait_tone(440.0, Duration::from_secs(5));
     assert_eq!(now_playing(&node)["on_air"], "line_in");
 
-    // The operator makes the whole week a "music from the library" slot on the page.
+    // The operator ticks one track for the music between shows.
     let mut op = Operator::new(&node);
     op.setup("Radio Test");
+    let page = op.get("/admin").text();
+    let chosen = page
+        .split("name=\"track\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|name| name.ends_with("chosen.mp3"))
+        .expect("the page lists the library's tracks")
+        .to_string();
+    let csrf = op.csrf();
+    let r = op.post(
+        "/admin/music",
+        &[("csrf", csrf.as_str()), ("track", &chosen)],
+    );
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    let page = op.get("/admin").text();
+    assert!(
+        page.contains(&format!("value=\"{chosen}\" checked")),
+        "the page does not show the track ticked"
+    );
+
+    // The operator makes the whole week a "music from the library" slot on the page.
     let save = |op: &mut Operator, kind: &str| {
         let csrf = op.csrf();
         let days: Vec<String> = (0..7).map(|d| d.to_string()).collect();
@@ -562,11 +634,14 @@ fn a_playlist_slot_of_the_schedule_puts_the_library_on_air_over_the_line_in() {
         page.contains("<option value=\"playlist\" selected>Music from the library</option>"),
         "the page does not show the slot's kind"
     );
-    let took = listener.wait_tone(660.0, Duration::from_secs(3));
-    eprintln!("the playlist slot was on air {took:?} after it was saved");
+    // The fallback had its first track ready before the list was saved: if that was not
+    // the chosen one, it ends within the queue and the crossfade.
+    let took = listener.wait_tone(880.0, Duration::from_secs(6));
+    eprintln!("the playlist slot's chosen track was on air {took:?} after it was saved");
     let np = now_playing(&node);
     assert_eq!(np["on_air"], "fallback", "{np}");
     assert_eq!(np["show"], "Night Music", "{np}");
+    assert_eq!(np["title"], "Chosen Song", "{np}");
 
     // Back to a live show: the line-in returns after its hold, on the same connection.
     save(&mut op, "live");

@@ -277,3 +277,12 @@ dash-https-problem-bad = El certificat no es pot fer servir: està malmès o no 
 dash-https-retry = La caixa ho tornarà a provar sola. Mentrestant, la ràdio continua funcionant sense cadenat.
 dash-https-files-retry = La caixa continua fent servir el certificat que tenia i torna a llegir els fitxers tan bon punt canvien.
 dash-https-detail = Detall tècnic (per a qui t'ajudi)
+
+## Music between shows: the tracks the fallback plays
+dash-nav-music = Música
+dash-music-title = Música entre programes
+dash-music-hint = Marca les pistes que la caixa posa, en ordre aleatori, quan ningú no és en directe. Si no en marques cap, posa la carpeta triada a Configuració o tota la biblioteca.
+dash-music-empty = Encara no hi ha música a la biblioteca: els fitxers d'àudio que posis en una carpeta de la biblioteca apareixeran aquí.
+dash-music-count = Marcades: { $n } de { $total }
+dash-music-save = Desa la llista
+dash-done-music = Llista de música entre programes desada.

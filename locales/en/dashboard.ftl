@@ -277,3 +277,12 @@ dash-https-problem-bad = The certificate cannot be used: it is damaged or of a k
 dash-https-retry = The box will try again by itself. Meanwhile the radio keeps working without the padlock.
 dash-https-files-retry = The box keeps using the certificate it had, and reads the files again as soon as they change.
 dash-https-detail = Technical detail (for whoever helps you)
+
+## Music between shows: the tracks the fallback plays
+dash-nav-music = Music
+dash-music-title = Music between shows
+dash-music-hint = Tick the tracks the box plays, shuffled, when nobody is live. With none ticked it plays the folder chosen in Settings, or the whole library.
+dash-music-empty = No music in the library yet: audio files put in a library folder show up here.
+dash-music-count = Ticked: { $n } of { $total }
+dash-music-save = Save the list
+dash-done-music = The list of music between shows is saved.

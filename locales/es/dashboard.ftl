@@ -277,3 +277,12 @@ dash-https-problem-bad = El certificado no se puede usar: está dañado o no es 
 dash-https-retry = La caja lo volverá a intentar sola. Mientras tanto, la radio sigue funcionando sin candado.
 dash-https-files-retry = La caja sigue usando el certificado que tenía y vuelve a leer los archivos en cuanto cambian.
 dash-https-detail = Detalle técnico (para quien te ayude)
+
+## Music between shows: the tracks the fallback plays
+dash-nav-music = Música
+dash-music-title = Música entre programas
+dash-music-hint = Marca las pistas que la caja pone, en orden aleatorio, cuando nadie está en directo. Si no marcas ninguna, pone la carpeta elegida en Ajustes o toda la biblioteca.
+dash-music-empty = Aún no hay música en la biblioteca: los archivos de audio que pongas en una carpeta de la biblioteca aparecerán aquí.
+dash-music-count = Marcadas: { $n } de { $total }
+dash-music-save = Guardar la lista
+dash-done-music = Lista de música entre programas guardada.

@@ -277,3 +277,12 @@ dash-https-problem-bad = Ziurtagiria ezin da erabili: hondatuta dago edo kutxak 
 dash-https-retry = Kutxak berak saiatuko da berriro. Bitartean, irratiak giltzarraporik gabe jarraitzen du.
 dash-https-files-retry = Kutxak lehengo ziurtagiria erabiltzen jarraitzen du, eta fitxategiak berriro irakurriko ditu aldatu bezain laster.
 dash-https-detail = Xehetasun teknikoa (laguntzen dizunarentzat)
+
+## Music between shows: the tracks the fallback plays
+dash-nav-music = Musika
+dash-music-title = Saioen arteko musika
+dash-music-hint = Markatu kutxak, ausazko ordenan, inor zuzenean ez dagoenean jartzen dituen pistak. Bat ere markatzen ez baduzu, Ezarpenetan aukeratutako karpeta edo liburutegi osoa jartzen du.
+dash-music-empty = Oraindik ez dago musikarik liburutegian: liburutegiko karpeta batean jartzen dituzun audio-fitxategiak hemen agertuko dira.
+dash-music-count = Markatuta: { $n } / { $total }
+dash-music-save = Gorde zerrenda
+dash-done-music = Saioen arteko musikaren zerrenda gordeta.

@@ -277,3 +277,12 @@ dash-https-problem-bad = Le certificat est inutilisable : il est abîmé ou d’
 dash-https-retry = Le boîtier réessaiera seul. En attendant, la radio continue de fonctionner sans cadenas.
 dash-https-files-retry = Le boîtier continue d’utiliser le certificat qu’il avait et relit les fichiers dès qu’ils changent.
 dash-https-detail = Détail technique (pour la personne qui vous aide)
+
+## Music between shows: the tracks the fallback plays
+dash-nav-music = Musique
+dash-music-title = Musique entre les émissions
+dash-music-hint = Cochez les morceaux que la box diffuse, dans un ordre aléatoire, quand personne n'est en direct. Si aucun n'est coché, elle diffuse le dossier choisi dans Réglages, ou toute la bibliothèque.
+dash-music-empty = Pas encore de musique dans la bibliothèque : les fichiers audio placés dans un dossier de la bibliothèque apparaîtront ici.
+dash-music-count = Cochés : { $n } sur { $total }
+dash-music-save = Enregistrer la liste
+dash-done-music = Liste de musique entre les émissions enregistrée.

@@ -277,3 +277,12 @@ dash-https-problem-bad = O certificado non se pode usar: está danado ou non é 
 dash-https-retry = A caixa volverá intentalo soa. Mentres tanto, a radio segue funcionando sen cadeado.
 dash-https-files-retry = A caixa segue usando o certificado que tiña e volve ler os ficheiros en canto cambian.
 dash-https-detail = Detalle técnico (para quen te axude)
+
+## Music between shows: the tracks the fallback plays
+dash-nav-music = Música
+dash-music-title = Música entre programas
+dash-music-hint = Marca as pistas que a caixa pon, en orde aleatoria, cando ninguén está en directo. Se non marcas ningunha, pon o cartafol escollido en Axustes ou toda a biblioteca.
+dash-music-empty = Aínda non hai música na biblioteca: os ficheiros de audio que poñas nun cartafol da biblioteca aparecerán aquí.
+dash-music-count = Marcadas: { $n } de { $total }
+dash-music-save = Gardar a lista
+dash-done-music = Lista de música entre programas gardada.

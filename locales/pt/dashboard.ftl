@@ -277,3 +277,12 @@ dash-https-problem-bad = O certificado não pode ser usado: está danificado ou 
 dash-https-retry = A caixa vai tentar de novo sozinha. Entretanto, a rádio continua a funcionar sem cadeado.
 dash-https-files-retry = A caixa continua a usar o certificado que tinha e volta a ler os ficheiros assim que mudarem.
 dash-https-detail = Pormenor técnico (para quem o ajudar)
+
+## Music between shows: the tracks the fallback plays
+dash-nav-music = Música
+dash-music-title = Música entre programas
+dash-music-hint = Marque as faixas que a caixa toca, em ordem aleatória, quando ninguém está em direto. Se não marcar nenhuma, toca a pasta escolhida em Definições ou toda a biblioteca.
+dash-music-empty = Ainda não há música na biblioteca: os ficheiros de áudio que puser numa pasta da biblioteca aparecem aqui.
+dash-music-count = Marcadas: { $n } de { $total }
+dash-music-save = Guardar a lista
+dash-done-music = Lista de música entre programas guardada.

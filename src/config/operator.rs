@@ -32,6 +32,7 @@ pub struct Operator {
     pub approve_mirrors: Option<bool>,
     pub source_password: Option<String>,
     pub fallback_folder: Option<String>,
+    pub fallback_tracks: Option<Vec<String>>,
 }
 
 impl Operator {
@@ -57,6 +58,7 @@ impl Operator {
         set(&mut cfg.federation.approve_mirrors, &self.approve_mirrors);
         set(&mut cfg.live.source_password, &self.source_password);
         set(&mut cfg.live.fallback_folder, &self.fallback_folder);
+        set(&mut cfg.live.fallback_tracks, &self.fallback_tracks);
         cfg
     }
 

@@ -1,5 +1,6 @@
 //! The fallback playlist: what plays when nobody is live. Audio items of the library (all
-//! of it, or one folder: `live.fallback_folder`), shuffled, none again until all have
+//! of it, one folder: `live.fallback_folder`, or the tracks chosen on the config page:
+//! `live.fallback_tracks`), shuffled, none again until all have
 //! played, with a crossfade between tracks. A file that cannot be decoded is skipped and
 //! logged; a library that empties (a pulled USB stick) leaves the playlist waiting.
 //!
@@ -22,7 +23,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{decode::Decoder, format::FRAME, sleep_unless};
-use crate::{library::Catalog, station::Station};
+use crate::{
+    config::Settings,
+    library::{Catalog, Item},
+    station::Station,
+};
 
 /// Frames decoded ahead: 200 ms.
 const AHEAD: usize = 10;
@@ -65,6 +70,7 @@ impl Fallback {
         let playing = has_track.clone();
         let player = Player {
             library,
+            settings: station.subscribe(),
             station,
             channels,
             shutdown,
@@ -113,6 +119,8 @@ impl Fallback {
 
 struct Player {
     library: watch::Receiver<Arc<Catalog>>,
+    /// Changes to the playlist's choice (folder, ticked tracks) as the page saves them.
+    settings: watch::Receiver<Arc<Settings>>,
     station: Arc<Station>,
     channels: usize,
     shutdown: CancellationToken,
@@ -163,7 +171,7 @@ impl Player {
     /// Decodes one track into the queue, its start mixed with `tail`; leaves its own last
     /// frames in `tail`. False when the file cannot be played at all.
     fn play(
-        &self,
+        &mut self,
         path: &Path,
         track: Arc<Track>,
         tail: &mut VecDeque<Chunk>,
@@ -193,6 +201,16 @@ impl Player {
             if self.shutdown.is_cancelled() {
                 return Err(Stop);
             }
+            // A track taken off the list ends here (crossfading into the next): what the
+            // operator unticks stops within the queue's and the fade's few seconds.
+            if self.settings.has_changed().unwrap_or(false) {
+                self.settings.mark_unchanged();
+                let catalog = self.library.borrow().clone();
+                if !self.playable(&catalog).iter().any(|i| i.name == track.name) {
+                    tracing::info!(file = %path.display(), "fallback: no longer chosen");
+                    break;
+                }
+            }
             match decoder.next_frame(&mut frame) {
                 Ok(true) => {}
                 Ok(false) => break,
@@ -220,29 +238,46 @@ impl Player {
         Ok(n > 0)
     }
 
-    /// The next track of the round, a new shuffled round when all have played.
-    fn next_track(&mut self) -> Option<(String, std::path::PathBuf, Track)> {
-        let catalog = self.library.borrow().clone();
-        let folder = self.station.settings().live.fallback_folder.clone();
-        let wanted = |name: &str| {
+    /// The library's audio the playlist chooses from: the ticked tracks, else the folder,
+    /// else all of it.
+    fn playable<'c>(&self, catalog: &'c Catalog) -> Vec<&'c Item> {
+        let settings = self.station.settings();
+        let (folder, chosen) = (
+            &settings.live.fallback_folder,
+            &settings.live.fallback_tracks,
+        );
+        let chosen: HashSet<&str> = chosen.iter().map(String::as_str).collect();
+        let in_folder = |name: &str| {
             folder.is_empty()
                 || name
                     .strip_prefix(folder.trim_end_matches('/'))
                     .is_some_and(|rest| rest.starts_with('/'))
         };
-        let playable: Vec<&crate::library::Item> = catalog
+        let audio = catalog
             .items
             .values()
-            .filter(|i| {
-                i.mime.starts_with("audio/")
-                    && wanted(&i.name)
-                    && !self.failed.contains(&i.infohash)
-            })
+            .filter(|i| i.mime.starts_with("audio/") && !self.failed.contains(&i.infohash));
+        let ticked: Vec<&Item> = audio
+            .clone()
+            .filter(|i| chosen.contains(i.name.as_str()))
             .collect();
+        if !ticked.is_empty() {
+            return ticked;
+        }
+        // No list, or none of it here (another USB stick): the folder or the library,
+        // rather than silence.
+        audio.filter(|i| in_folder(&i.name)).collect()
+    }
+
+    /// The next track of the round, a new shuffled round when all have played.
+    fn next_track(&mut self) -> Option<(String, std::path::PathBuf, Track)> {
+        let catalog = self.library.borrow().clone();
+        let playable = self.playable(&catalog);
         if playable.is_empty() {
             return None;
         }
-        self.order.retain(|n| playable.iter().any(|i| &i.name == n));
+        let names: HashSet<&str> = playable.iter().map(|i| i.name.as_str()).collect();
+        self.order.retain(|n| names.contains(n.as_str()));
         if self.order.is_empty() {
             self.order = playable.iter().map(|i| i.name.clone()).collect();
             self.order.shuffle(&mut rand::thread_rng());

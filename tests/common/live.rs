@@ -9,15 +9,30 @@ use super::node::{Node, BASE_CONFIG};
 
 /// Starts a node on `root` with the live input `audio` (`sine` for the generated tone,
 /// `alsa:DEVICE`), BASE_CONFIG followed by `tables` (more config tables, or ""), and one
-/// library folder, `root/library`, holding the one file `fill` writes there; returns once that
-/// file is hashed. Whether the node is on air yet is for the test to wait for.
+/// library folder, `root/library`, holding the files `fill` writes there; returns once they
+/// are hashed. Whether the node is on air yet is for the test to wait for.
 pub fn start_live_node(root: &Path, audio: &str, tables: &str, fill: impl FnOnce(&Path)) -> Node {
     let lib = root.join("library");
     fill(&lib);
     let config = format!("audio = \"{audio}\"\n{BASE_CONFIG}{tables}");
     let mut node = Node::start(root, std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
+    node.wait_healthy(files_in(&lib));
     node
+}
+
+/// The files under `dir`, however deep.
+fn files_in(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => files_in(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// A library file for a live node that needs an item, not its audio: `x.mp3`, 1000 random bytes.

@@ -2,7 +2,11 @@
 //! [`super::sections`] only format these values, so reading the box (disk space, sound
 //! cards, the catalog) happens here, once per page.
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashSet},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use serde::Serialize;
 
@@ -50,6 +54,8 @@ pub struct Dashboard<'a> {
     /// The addresses to share, with their labels.
     pub share: Vec<(String, String)>,
     pub episodes: Vec<Episode>,
+    /// The library's audio, to choose the music between shows from.
+    pub music: Vec<TrackChoice>,
     pub schedule: Vec<Show>,
     /// The size of the station's logo, if it has one: a version for the preview's URL (the
     /// icons are cached for a day).
@@ -203,6 +209,15 @@ pub struct Episode {
     pub keep: bool,
 }
 
+/// An audio file of the library, ticked or not for the music between shows.
+pub struct TrackChoice {
+    /// The library name the list keeps (`live.fallback_tracks`).
+    pub name: String,
+    /// The title shown: the operator's, the file's tag, or its name.
+    pub label: String,
+    pub chosen: bool,
+}
+
 pub struct Sisters {
     pub fingerprint: String,
     pub follows: Vec<FollowStatus>,
@@ -275,6 +290,27 @@ impl<'a> Dashboard<'a> {
             })
             .collect();
 
+        let chosen: HashSet<&str> = settings
+            .live
+            .fallback_tracks
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut music: Vec<TrackChoice> = catalog
+            .items
+            .values()
+            .filter(|item| item.mime.starts_with("audio/"))
+            .map(|item| {
+                let v = ItemView::new(item, base, &trackers).with_meta(metas.get(&item.infohash));
+                TrackChoice {
+                    label: v.display_title().to_string(),
+                    chosen: chosen.contains(item.name.as_str()),
+                    name: item.name.clone(),
+                }
+            })
+            .collect();
+        music.sort_by_cached_key(|t| (t.label.to_lowercase(), t.name.clone()));
+
         let fed = &app.federation;
         let sisters = Sisters {
             fingerprint: fed.fingerprint(),
@@ -315,6 +351,7 @@ impl<'a> Dashboard<'a> {
             library,
             share,
             episodes,
+            music,
             schedule: app.station.schedule(),
             logo: app.station.logo().map(|l| l.len()),
             sisters,
@@ -333,6 +370,7 @@ fn notice(tr: Tr, done: &str) -> String {
         "saved" => t!(tr, "dash-done-saved"),
         "restarting" => t!(tr, "dash-done-restarting"),
         "schedule" => t!(tr, "dash-done-schedule"),
+        "music" => t!(tr, "dash-done-music"),
         "logo" => t!(tr, "dash-done-logo"),
         "logo_removed" => t!(tr, "dash-done-logo-removed"),
         "episode" => t!(tr, "dash-done-episode"),

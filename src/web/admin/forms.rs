@@ -264,6 +264,22 @@ pub async fn settings(
     .await
 }
 
+/// `POST /admin/music`: the tracks ticked for the music between shows (none: the folder
+/// or the whole library). Read per track by the fallback: no restart.
+pub async fn music(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, |app, f| {
+        let mut op = app.station.operator()?;
+        op.fallback_tracks = Some(f.all("track").into_iter().map(String::from).collect());
+        app.station.save_operator(&op)?;
+        Ok("music")
+    })
+    .await
+}
+
 /// `POST /admin/schedule`: the whole weekly schedule, one row per show.
 pub async fn schedule(
     State(app): State<AppState>,

@@ -70,6 +70,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/logout", post(forms::logout))
         .route("/admin/settings", post(forms::settings))
         .route("/admin/schedule", post(forms::schedule))
+        .route("/admin/music", post(forms::music))
         .route("/admin/item", post(forms::item))
         .route("/admin/mirrors", post(forms::mirrors))
         .route(

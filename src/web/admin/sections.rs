@@ -6,7 +6,9 @@ use maud::{html, Markup};
 use serde_json::json;
 
 use super::{
-    dashboard::{Dashboard, Episode, GraphWords, LibraryView, LiveWords, OnAir, Sisters},
+    dashboard::{
+        Dashboard, Episode, GraphWords, LibraryView, LiveWords, OnAir, Sisters, TrackChoice,
+    },
     error::FormError,
     pages::{problem, shell, station_fields},
 };
@@ -47,6 +49,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
                 a href="#share" { (t!(tr, "dash-nav-share")) }
                 a href="#episodes" { (t!(tr, "dash-nav-episodes")) }
                 a href="#schedule" { (t!(tr, "dash-nav-schedule")) }
+                a href="#music" { (t!(tr, "dash-nav-music")) }
                 a href="#federation" { (t!(tr, "dash-nav-federation")) }
                 a href="#settings" { (t!(tr, "dash-nav-settings")) }
             }
@@ -66,6 +69,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
             @if let Some(https) = &d.https { (padlock(tr, https)) }
             (episodes(tr, &d.episodes, &csrf))
             (schedule(tr, &d.schedule, &csrf, d.err))
+            (music(tr, &d.music, &csrf, d.err))
             (sisters(tr, &d.sisters, &csrf, d.err))
             (settings(d, &csrf))
         },
@@ -528,6 +532,37 @@ fn schedule(tr: Tr, shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> M
                     (show_row(tr, show))
                 }
                 button type="submit" { (t!(tr, "dash-schedule-save")) }
+            }
+        },
+    )
+}
+
+/// The music between shows: every audio file of the library, ticked or not.
+fn music(tr: Tr, tracks: &[TrackChoice], csrf: &Markup, err: Option<&FormError>) -> Markup {
+    let ticked = tracks.iter().filter(|t| t.chosen).count();
+    section(
+        "music",
+        &t!(tr, "dash-music-title"),
+        html! {
+            p class="hint" { (t!(tr, "dash-music-hint")) }
+            (problem(tr, err, "live.fallback_tracks"))
+            @if tracks.is_empty() {
+                p { (t!(tr, "dash-music-empty")) }
+            } @else {
+                form method="post" action="/admin/music" class="stack" {
+                    (csrf)
+                    fieldset class="tracks" {
+                        legend { (t!(tr, "dash-music-count", n = ticked, total = tracks.len())) }
+                        @for track in tracks {
+                            label class="check" {
+                                input type="checkbox" name="track" value=(track.name)
+                                    checked[track.chosen];
+                                span { (track.label) small { (track.name) } }
+                            }
+                        }
+                    }
+                    button type="submit" { (t!(tr, "dash-music-save")) }
+                }
             }
         },
     )
