@@ -216,11 +216,12 @@ pub struct LiveConfig {
     pub fallback_after_secs: u64,
     /// Seconds of signal on the line-in before it takes over from the fallback again.
     pub hold_secs: u64,
-    /// The fallback's folder (a library name such as `music/jingles`); empty: the whole
-    /// library.
+    /// The fallback's folder (such as `music/jingles`, with or without its library
+    /// root's folder in front); empty: the whole library.
     pub fallback_folder: String,
-    /// The tracks the operator chose for the fallback (library names); when any is set,
-    /// only these play, and the folder is not used.
+    /// The tracks the operator chose for the fallback, by their place in the library
+    /// (`STICK/music/a.mp3`); when any of them is there, only these play, and the folder
+    /// is not used.
     pub fallback_tracks: Vec<String>,
     /// The password studio PCs use to send their stream (Icecast source protocol, user
     /// `source`); empty: no source may connect.
@@ -277,6 +278,25 @@ pub enum PushFormat {
     #[default]
     Mp3,
     Ogg,
+}
+
+impl PushFormat {
+    /// What a mount's name says it carries: Ogg for `.ogg` and `.opus`, else MP3.
+    pub fn for_mount(mount: &str) -> Self {
+        let lower = mount.to_ascii_lowercase();
+        if lower.ends_with(".ogg") || lower.ends_with(".opus") {
+            PushFormat::Ogg
+        } else {
+            PushFormat::Mp3
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            PushFormat::Mp3 => "mp3",
+            PushFormat::Ogg => "ogg",
+        }
+    }
 }
 
 /// A push target as written in the config file.
@@ -353,28 +373,75 @@ impl TryFrom<PushEntry> for PushTarget {
 
 impl From<PushTarget> for PushEntry {
     fn from(t: PushTarget) -> Self {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
-        let host = if t.host.contains(':') {
-            format!("[{}]", t.host)
-        } else {
-            t.host.clone()
-        };
         PushEntry {
-            url: format!(
-                "icecast://{}:{}@{host}:{}{}",
-                enc(&t.user),
-                enc(&t.password),
-                t.port,
-                t.mount
-            ),
+            url: t.url(),
             format: t.format,
         }
     }
 }
 
 impl PushTarget {
+    /// A line of the config page's list: the URL, then `ogg` or `mp3` when the mount's
+    /// name does not say (`/radio.ogg` and `/radio.opus` get Ogg, others MP3).
+    pub fn from_line(line: &str) -> Result<Self, String> {
+        let mut words = line.split_whitespace();
+        let url = words.next().unwrap_or_default().to_string();
+        let named = match (words.next(), words.next()) {
+            (None, _) => None,
+            (Some(w), None) if w.eq_ignore_ascii_case("ogg") => Some(PushFormat::Ogg),
+            (Some(w), None) if w.eq_ignore_ascii_case("mp3") => Some(PushFormat::Mp3),
+            _ => {
+                return Err(format!(
+                    "{}: after the address only ogg or mp3",
+                    redact(&url)
+                ))
+            }
+        };
+        let mut target = PushTarget::try_from(PushEntry {
+            url,
+            format: PushFormat::Mp3,
+        })?;
+        target.format = named.unwrap_or_else(|| PushFormat::for_mount(&target.mount));
+        Ok(target)
+    }
+
+    /// The target as a line of the config page's list ([`PushTarget::from_line`]).
+    pub fn line(&self) -> String {
+        if self.format == PushFormat::for_mount(&self.mount) {
+            self.url()
+        } else {
+            format!("{} {}", self.url(), self.format.name())
+        }
+    }
+
+    /// The whole URL, password included.
+    fn url(&self) -> String {
+        // Only what would end the user or password: the page shows the URL as written.
+        const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+            .add(b' ')
+            .add(b'%')
+            .add(b'@')
+            .add(b':')
+            .add(b'/')
+            .add(b'?')
+            .add(b'#')
+            .add(b'[')
+            .add(b']');
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, USERINFO).to_string();
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "icecast://{}:{}@{host}:{}{}",
+            enc(&self.user),
+            enc(&self.password),
+            self.port,
+            self.mount
+        )
+    }
+
     /// The target as shown and logged: no password.
     pub fn display(&self) -> String {
         let host = if self.host.contains(':') {
@@ -387,7 +454,7 @@ impl PushTarget {
 }
 
 /// A push URL with its password hidden, for error messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
         _ => url.to_string(),
@@ -1112,7 +1179,7 @@ impl Config {
         {
             return Err(ConfigError::new(
                 "live.fallback_tracks",
-                format!("the fallback's list may hold {MAX_FALLBACK_TRACKS} library names"),
+                format!("the fallback's list may hold {MAX_FALLBACK_TRACKS} tracks"),
                 "choose a folder (fallback_folder) for a longer list",
             ));
         }
@@ -1418,6 +1485,27 @@ mod tests {
         assert_eq!("sine".parse::<AudioSource>().unwrap(), AudioSource::Sine);
         assert!("alsa:".parse::<AudioSource>().is_err());
         assert!("mic".parse::<AudioSource>().is_err());
+    }
+
+    #[test]
+    fn push_lines_of_the_page_say_their_format_only_when_the_mount_does_not() {
+        let ogg =
+            PushTarget::from_line("icecast://source:p%40ss@h.example:8443/radio.ogg").unwrap();
+        assert_eq!(
+            (ogg.format, ogg.password.as_str()),
+            (PushFormat::Ogg, "p@ss")
+        );
+        assert_eq!(PushTarget::from_line(&ogg.line()).unwrap(), ogg);
+        let plain = PushTarget::from_line("  icecast://source:x@h/live  ogg ").unwrap();
+        assert_eq!((plain.format, plain.port), (PushFormat::Ogg, 8000));
+        assert!(plain.line().ends_with("/live ogg"), "{}", plain.line());
+        assert_eq!(PushTarget::from_line(&plain.line()).unwrap(), plain);
+        let mp3 = PushTarget::from_line("icecast://source:x@h/radio").unwrap();
+        assert_eq!(mp3.format, PushFormat::Mp3);
+        assert!(!mp3.line().ends_with("mp3"));
+        let e = PushTarget::from_line("icecast://source:secret@h/r.mp3 loud").unwrap_err();
+        assert!(!e.contains("secret"), "{e}");
+        assert!(PushTarget::from_line("http://h/r.mp3").is_err());
     }
 
     #[test]

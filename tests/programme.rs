@@ -771,22 +771,63 @@ fn the_programme_is_pushed_to_icecast2_in_mp3_and_ogg_and_reconnects() {
     let tables = format!(
         "\n[station]\nname = \"Radio Push\"\ngenre = \"Community\"\n\n[live]\nrecord = false\n\
          [[live.push]]\nurl = \"icecast://source:push-secret@127.0.0.1:{port}/radio.mp3\"\n\
-         format = \"mp3\"\n\
-         [[live.push]]\nurl = \"icecast://source:push-secret@127.0.0.1:{port}/radio.ogg\"\n\
-         format = \"ogg\"\n"
+         format = \"mp3\"\n"
     );
     let mut node = start_live_node(tmp.path(), "sine", &tables, any_file);
     node.wait_live_state("on_air", Duration::from_secs(10));
-    let sending = |n: &mut Node| {
-        n.wait_until("both pushes sending", Duration::from_secs(30), |n| {
-            let h = n.health().map_err(|e| e.to_string())?;
-            let pushes = h["live"]["pushes"].as_array().cloned().unwrap_or_default();
-            (pushes.len() == 2 && pushes.iter().all(|p| p["state"] == "sending"))
-                .then_some(())
-                .ok_or(h["live"]["pushes"].to_string())
-        })
+
+    // The operator adds the Ogg one on the config page, below the config file's MP3 one.
+    let mut op = Operator::new(&node);
+    op.setup("Radio Push");
+    let mp3 = format!("icecast://source:push-secret@127.0.0.1:{port}/radio.mp3");
+    assert!(
+        op.get("/admin").text().contains(&mp3),
+        "the page lists the push"
+    );
+    let library = tmp.path().join("library").display().to_string();
+    let save = |op: &mut Operator, pushes: &str| {
+        op.save_settings(
+            "sine",
+            &library,
+            &[("station_name", "Radio Push"), ("push", pushes)],
+        )
     };
-    sending(&mut node);
+    let r = save(
+        &mut op,
+        &format!("{mp3}\nicecast://source:push-secret@127.0.0.1/radio.ogg oops"),
+    );
+    assert_eq!(r.status, 422, "a bad line is refused");
+    assert!(r.text().contains("is not a server address the box can use"));
+    assert!(
+        !r.text().contains("push-secret@127.0.0.1/radio.ogg"),
+        "its password is shown"
+    );
+    let ogg = format!("icecast://source:push-secret@127.0.0.1:{port}/radio.ogg");
+    let r = save(&mut op, &format!("{mp3}\n{ogg}"));
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    // (A poll of its own: the operator's session holds the node.)
+    let sending = |n: &Node| {
+        let started = Instant::now();
+        loop {
+            let h = n.health().unwrap_or_default();
+            let pushes = h["live"]["pushes"].as_array().cloned().unwrap_or_default();
+            if pushes.len() == 2 && pushes.iter().all(|p| p["state"] == "sending") {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "both pushes not sending: {}",
+                h["live"]["pushes"]
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    sending(&node);
+    let page = op.get("/admin").text();
+    assert!(
+        page.contains(&format!("icecast://127.0.0.1:{port}/radio.ogg: sending")),
+        "the dashboard says where the stream goes"
+    );
     let base = format!("http://127.0.0.1:{port}");
     // icecast2 serves both, and a listener there decodes the node's tone.
     assert_eq!(
@@ -861,7 +902,7 @@ fn the_programme_is_pushed_to_icecast2_in_mp3_and_ogg_and_reconnects() {
         failed.then_some(()).ok_or(h["live"]["pushes"].to_string())
     });
     let _icecast = Icecast::start(&tmp.path().join("icecast"), port, "push-secret");
-    sending(&mut node);
+    sending(&node);
     assert_eq!(
         probe_codec(&format!("{base}/radio.mp3")).as_deref(),
         Some("mp3"),

@@ -286,3 +286,11 @@ dash-music-empty = Encara no hi ha música a la biblioteca: els fitxers d'àudio
 dash-music-count = Marcades: { $n } de { $total }
 dash-music-save = Desa la llista
 dash-done-music = Llista de música entre programes desada.
+
+## Sending the stream on to Icecast servers
+dash-push = Envia també l'emissió a servidors Icecast
+dash-push-hint = Un servidor per línia, tal com te'l dona qui el gestiona: icecast://source:CONTRASENYA@SERVIDOR:PORT/PUNT. Un punt de muntatge que acaba en .ogg rep l'emissió Opus; qualsevol altre, la MP3 (o escriu ogg o mp3 després de l'adreça). En desar, l'emissió es reinicia un moment.
+dash-stat-pushes = Enviada també a
+dash-push-sending = { $server }: enviant
+dash-push-connecting = { $server }: connectant…
+dash-push-failed = { $server }: no s'hi arriba (mira l'avís de dalt)

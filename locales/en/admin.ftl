@@ -110,3 +110,4 @@ admin-upload-cannot-store = The box cannot store uploads right now (see its log)
 # Sharing: a QR code that cannot be made.
 admin-qr-too-long = This text is too long for a QR code.
 admin-qr-cannot = A QR code cannot be made of this.
+admin-push-bad = “{ $line }” is not a server address the box can use. Write it as icecast://source:PASSWORD@SERVER:PORT/MOUNT, with ogg or mp3 after it if the mount's name does not say.

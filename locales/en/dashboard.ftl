@@ -286,3 +286,11 @@ dash-music-empty = No music in the library yet: audio files put in a library fol
 dash-music-count = Ticked: { $n } of { $total }
 dash-music-save = Save the list
 dash-done-music = The list of music between shows is saved.
+
+## Sending the stream on to Icecast servers
+dash-push = Also send the stream to Icecast servers
+dash-push-hint = One server per line, as its owner gives it: icecast://source:PASSWORD@SERVER:PORT/MOUNT. A mount ending in .ogg gets the Opus stream, any other the MP3 one (or write ogg or mp3 after the address). Saving restarts the stream for a moment.
+dash-stat-pushes = Also sent to
+dash-push-sending = { $server }: sending
+dash-push-connecting = { $server }: connecting…
+dash-push-failed = { $server }: not reaching it (see the warning above)

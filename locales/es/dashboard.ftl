@@ -286,3 +286,11 @@ dash-music-empty = Aún no hay música en la biblioteca: los archivos de audio q
 dash-music-count = Marcadas: { $n } de { $total }
 dash-music-save = Guardar la lista
 dash-done-music = Lista de música entre programas guardada.
+
+## Sending the stream on to Icecast servers
+dash-push = Enviar también la emisión a servidores Icecast
+dash-push-hint = Un servidor por línea, tal como te lo da quien lo gestiona: icecast://source:CONTRASEÑA@SERVIDOR:PUERTO/PUNTO. Un punto de montaje que acaba en .ogg recibe la emisión Opus; cualquier otro, la MP3 (o escribe ogg o mp3 tras la dirección). Al guardar, la emisión se reinicia un momento.
+dash-stat-pushes = Enviada también a
+dash-push-sending = { $server }: enviando
+dash-push-connecting = { $server }: conectando…
+dash-push-failed = { $server }: no se alcanza (mira el aviso de arriba)

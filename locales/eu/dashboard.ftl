@@ -286,3 +286,11 @@ dash-music-empty = Oraindik ez dago musikarik liburutegian: liburutegiko karpeta
 dash-music-count = Markatuta: { $n } / { $total }
 dash-music-save = Gorde zerrenda
 dash-done-music = Saioen arteko musikaren zerrenda gordeta.
+
+## Sending the stream on to Icecast servers
+dash-push = Bidali emisioa Icecast zerbitzarietara ere
+dash-push-hint = Zerbitzari bat lerro bakoitzeko, kudeatzaileak ematen dizun moduan: icecast://source:PASAHITZA@ZERBITZARIA:ATAKA/MUNTAKETA. .ogg-z amaitzen den muntaketa-puntuak Opus emisioa jasotzen du; beste edozeinek, MP3a (edo idatzi ogg edo mp3 helbidearen ondoren). Gordetzean, emisioa une batez berrabiarazten da.
+dash-stat-pushes = Hona ere bidalia
+dash-push-sending = { $server }: bidaltzen
+dash-push-connecting = { $server }: konektatzen…
+dash-push-failed = { $server }: ez da iristen (ikusi goiko abisua)

@@ -286,3 +286,11 @@ dash-music-empty = Pas encore de musique dans la bibliothèque : les fichiers au
 dash-music-count = Cochés : { $n } sur { $total }
 dash-music-save = Enregistrer la liste
 dash-done-music = Liste de musique entre les émissions enregistrée.
+
+## Sending the stream on to Icecast servers
+dash-push = Envoyer aussi le direct à des serveurs Icecast
+dash-push-hint = Un serveur par ligne, tel que son responsable vous le donne : icecast://source:MOT_DE_PASSE@SERVEUR:PORT/POINT. Un point de montage finissant par .ogg reçoit le flux Opus, tout autre le flux MP3 (ou écrivez ogg ou mp3 après l'adresse). L'enregistrement redémarre le direct un instant.
+dash-stat-pushes = Envoyé aussi à
+dash-push-sending = { $server } : envoi en cours
+dash-push-connecting = { $server } : connexion…
+dash-push-failed = { $server } : injoignable (voir l'alerte plus haut)

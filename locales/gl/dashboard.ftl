@@ -286,3 +286,11 @@ dash-music-empty = Aínda non hai música na biblioteca: os ficheiros de audio q
 dash-music-count = Marcadas: { $n } de { $total }
 dash-music-save = Gardar a lista
 dash-done-music = Lista de música entre programas gardada.
+
+## Sending the stream on to Icecast servers
+dash-push = Enviar tamén a emisión a servidores Icecast
+dash-push-hint = Un servidor por liña, tal como cho dá quen o xestiona: icecast://source:CONTRASINAL@SERVIDOR:PORTO/PUNTO. Un punto de montaxe que remata en .ogg recibe a emisión Opus; calquera outro, a MP3 (ou escribe ogg ou mp3 despois do enderezo). Ao gardar, a emisión reiníciase un momento.
+dash-stat-pushes = Enviada tamén a
+dash-push-sending = { $server }: enviando
+dash-push-connecting = { $server }: conectando…
+dash-push-failed = { $server }: non se alcanza (mira o aviso de arriba)

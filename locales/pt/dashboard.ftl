@@ -286,3 +286,11 @@ dash-music-empty = Ainda não há música na biblioteca: os ficheiros de áudio 
 dash-music-count = Marcadas: { $n } de { $total }
 dash-music-save = Guardar a lista
 dash-done-music = Lista de música entre programas guardada.
+
+## Sending the stream on to Icecast servers
+dash-push = Enviar também a emissão para servidores Icecast
+dash-push-hint = Um servidor por linha, tal como quem o gere lho dá: icecast://source:PALAVRA-PASSE@SERVIDOR:PORTA/PONTO. Um ponto de montagem que acaba em .ogg recebe a emissão Opus; qualquer outro, a MP3 (ou escreva ogg ou mp3 depois do endereço). Ao guardar, a emissão reinicia por um momento.
+dash-stat-pushes = Enviada também para
+dash-push-sending = { $server }: a enviar
+dash-push-connecting = { $server }: a ligar…
+dash-push-failed = { $server }: não se alcança (veja o aviso acima)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{i18n::Lang, msg};
 
-use super::{AudioSource, Config, ConfigError, Settings};
+use super::{AudioSource, Config, ConfigError, PushTarget, Settings};
 
 /// The fields the page may change; `None` keeps the config file's value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +33,7 @@ pub struct Operator {
     pub source_password: Option<String>,
     pub fallback_folder: Option<String>,
     pub fallback_tracks: Option<Vec<String>>,
+    pub push: Option<Vec<PushTarget>>,
 }
 
 impl Operator {
@@ -59,6 +60,7 @@ impl Operator {
         set(&mut cfg.live.source_password, &self.source_password);
         set(&mut cfg.live.fallback_folder, &self.fallback_folder);
         set(&mut cfg.live.fallback_tracks, &self.fallback_tracks);
+        set(&mut cfg.live.push, &self.push);
         cfg
     }
 
@@ -69,7 +71,8 @@ impl Operator {
 }
 
 /// Whether going from `old` to `new` needs the services restarted: the audio pipeline,
-/// the library roots and the BitTorrent session take their settings when they start.
+/// the library roots, the BitTorrent session and the pushes to Icecast servers take their
+/// settings when they start.
 /// Names, addresses and page limits are read on every request.
 pub fn needs_restart(old: &Settings, new: &Settings) -> bool {
     old.audio != new.audio
@@ -78,6 +81,7 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> bool {
         || old.swarm.upload_limit_kib != new.swarm.upload_limit_kib
         || old.swarm.trackers != new.swarm.trackers
         || old.federation.follow != new.federation.follow
+        || old.live.push != new.live.push
 }
 
 /// One weekly show of the schedule: it titles recordings and now playing, and a playlist

@@ -74,6 +74,12 @@ impl Item {
         &self.paths[0]
     }
 
+    /// Where the item is in the library of `roots`: its root's folder name and the path
+    /// inside (`STICK/music/a.mp3`), unlike `name`, which two folders may share.
+    pub fn place(&self, roots: &[PathBuf]) -> String {
+        place(roots, self.path())
+    }
+
     /// When it was recorded, for the feed and every page: the file's date tag, else a
     /// `YYYY-MM-DD` (with an `HH.MM` after it, as the box names its recordings, in UTC) in
     /// its name, else the file's modification time.

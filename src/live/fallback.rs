@@ -9,7 +9,7 @@
 
 use std::{
     collections::{HashSet, VecDeque},
-    path::Path,
+    path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, Ordering},
         mpsc::{self, Receiver, SyncSender},
@@ -141,7 +141,7 @@ impl Player {
         // The end of the previous track, faded out under the start of the next.
         let mut tail: VecDeque<Chunk> = VecDeque::with_capacity(CROSSFADE_FRAMES);
         while !self.shutdown.is_cancelled() {
-            let Some((infohash, path, track)) = self.next_track() else {
+            let Some((infohash, path, place, track)) = self.next_track() else {
                 self.has_track.store(false, Ordering::Release);
                 if self.flush(&mut tail).is_err() {
                     return;
@@ -150,7 +150,7 @@ impl Player {
                 continue;
             };
             self.has_track.store(true, Ordering::Release);
-            match self.play(&path, Arc::new(track), &mut tail) {
+            match self.play(&path, &place, Arc::new(track), &mut tail) {
                 Ok(true) => {}
                 Ok(false) => {
                     self.failed.insert(infohash);
@@ -173,6 +173,7 @@ impl Player {
     fn play(
         &mut self,
         path: &Path,
+        place: &str,
         track: Arc<Track>,
         tail: &mut VecDeque<Chunk>,
     ) -> Result<bool, Stop> {
@@ -206,7 +207,7 @@ impl Player {
             if self.settings.has_changed().unwrap_or(false) {
                 self.settings.mark_unchanged();
                 let catalog = self.library.borrow().clone();
-                if !self.playable(&catalog).iter().any(|i| i.name == track.name) {
+                if !self.playable(&catalog).iter().any(|(p, _)| p == place) {
                     tracing::info!(file = %path.display(), "fallback: no longer chosen");
                     break;
                 }
@@ -238,48 +239,50 @@ impl Player {
         Ok(n > 0)
     }
 
-    /// The library's audio the playlist chooses from: the ticked tracks, else the folder,
-    /// else all of it.
-    fn playable<'c>(&self, catalog: &'c Catalog) -> Vec<&'c Item> {
+    /// The library's audio the playlist chooses from, each by its place in the library
+    /// (`root-folder/sub/file.mp3`): the ticked tracks, else the folder, else all of it.
+    fn playable<'c>(&self, catalog: &'c Catalog) -> Vec<(String, &'c Item)> {
         let settings = self.station.settings();
         let (folder, chosen) = (
             &settings.live.fallback_folder,
             &settings.live.fallback_tracks,
         );
         let chosen: HashSet<&str> = chosen.iter().map(String::as_str).collect();
-        let in_folder = |name: &str| {
-            folder.is_empty()
-                || name
-                    .strip_prefix(folder.trim_end_matches('/'))
-                    .is_some_and(|rest| rest.starts_with('/'))
-        };
-        let audio = catalog
+        let audio: Vec<(String, &Item)> = catalog
             .items
             .values()
-            .filter(|i| i.mime.starts_with("audio/") && !self.failed.contains(&i.infohash));
-        let ticked: Vec<&Item> = audio
-            .clone()
-            .filter(|i| chosen.contains(i.name.as_str()))
+            .filter(|i| i.mime.starts_with("audio/") && !self.failed.contains(&i.infohash))
+            .map(|i| (i.place(&settings.library), i))
             .collect();
-        if !ticked.is_empty() {
-            return ticked;
+        if audio
+            .iter()
+            .any(|(place, _)| chosen.contains(place.as_str()))
+        {
+            return audio
+                .into_iter()
+                .filter(|(place, _)| chosen.contains(place.as_str()))
+                .collect();
         }
         // No list, or none of it here (another USB stick): the folder or the library,
         // rather than silence.
-        audio.filter(|i| in_folder(&i.name)).collect()
+        audio
+            .into_iter()
+            .filter(|(place, _)| in_folder(place, folder))
+            .collect()
     }
 
-    /// The next track of the round, a new shuffled round when all have played.
-    fn next_track(&mut self) -> Option<(String, std::path::PathBuf, Track)> {
+    /// The next track of the round, a new shuffled round when all have played: its
+    /// infohash, file, place in the library and what now playing says of it.
+    fn next_track(&mut self) -> Option<(String, PathBuf, String, Track)> {
         let catalog = self.library.borrow().clone();
         let playable = self.playable(&catalog);
         if playable.is_empty() {
             return None;
         }
-        let names: HashSet<&str> = playable.iter().map(|i| i.name.as_str()).collect();
-        self.order.retain(|n| names.contains(n.as_str()));
+        let places: HashSet<&str> = playable.iter().map(|(p, _)| p.as_str()).collect();
+        self.order.retain(|p| places.contains(p.as_str()));
         if self.order.is_empty() {
-            self.order = playable.iter().map(|i| i.name.clone()).collect();
+            self.order = playable.iter().map(|(p, _)| p.clone()).collect();
             self.order.shuffle(&mut rand::thread_rng());
             // Not the track that just ended first again.
             if self.order.len() > 1 && self.order.last() == self.last.as_ref() {
@@ -287,25 +290,38 @@ impl Player {
                 self.order.swap(0, end);
             }
         }
-        let name = self.order.pop()?;
-        let item = playable.iter().find(|i| i.name == name)?;
-        self.last = Some(name.clone());
+        let place = self.order.pop()?;
+        let (_, item) = playable.iter().find(|(p, _)| *p == place)?;
+        self.last = Some(place.clone());
         let title = item.tags.title.clone().unwrap_or_else(|| {
             item.path()
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| name.clone())
+                .unwrap_or_else(|| item.name.clone())
         });
         Some((
             item.infohash.clone(),
             item.path().to_path_buf(),
+            place,
             Track {
-                name,
+                name: item.name.clone(),
                 title,
                 artist: item.tags.artist.clone(),
             },
         ))
     }
+}
+
+/// Whether the library place `place` (`root-folder/sub/file.mp3`) is in the operator's
+/// `folder`, written with its root's folder or without (`music` finds
+/// `STICK/music/a.mp3`); an empty folder is the whole library.
+fn in_folder(place: &str, folder: &str) -> bool {
+    let folder = folder.trim_matches('/');
+    let under = |p: &str| {
+        p.strip_prefix(folder)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    folder.is_empty() || under(place) || place.split_once('/').is_some_and(|(_, rest)| under(rest))
 }
 
 /// Mixes frame `n` of a `len`-frame crossfade: `old` fading out under `new` fading in
@@ -323,6 +339,17 @@ fn crossfade(new: &mut [i16], old: &[i16], n: usize, len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_is_found_with_or_without_its_library_root() {
+        assert!(in_folder("STICK/music/a.mp3", "music"));
+        assert!(in_folder("STICK/music/a.mp3", "STICK/music/"));
+        assert!(in_folder("STICK/music/jingles/b.mp3", "music/jingles"));
+        assert!(in_folder("STICK/talk.mp3", ""));
+        assert!(!in_folder("STICK/musicals/a.mp3", "music"));
+        assert!(!in_folder("STICK/talk.mp3", "music"));
+        assert!(!in_folder("music.mp3", "music"));
+    }
 
     #[test]
     fn crossfade_holds_the_level_and_ends_on_the_new_track() {

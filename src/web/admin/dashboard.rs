@@ -19,7 +19,7 @@ use crate::{
         Tr,
     },
     live::{
-        push::{PushProblem, PushState},
+        push::{PushProblem, PushState, PushStatus},
         LiveState,
     },
     station::{settings::StartupProblem, Sample},
@@ -92,6 +92,8 @@ pub struct LiveWords {
     pub hashing: Option<String>,
     pub listeners_graph: GraphWords,
     pub upload_graph: GraphWords,
+    /// The Icecast servers the stream is sent to, and their state.
+    pub pushes: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -142,9 +144,26 @@ impl LiveWords {
                 |n| rate(tr, n),
                 |peak, now| t!(tr, "dash-graph-upload-text", peak = peak, now = now),
             ),
+            pushes: pushes(tr, &st.live.pushes),
             warnings: warnings(tr, app),
         }
     }
+}
+
+/// Each Icecast server the stream is sent to, and how that goes; `None` without any.
+fn pushes(tr: Tr, pushes: &[PushStatus]) -> Option<String> {
+    let words: Vec<String> = pushes
+        .iter()
+        .map(|p| {
+            let server = p.target.clone();
+            match p.state {
+                PushState::Sending => t!(tr, "dash-push-sending", server = server),
+                PushState::Connecting => t!(tr, "dash-push-connecting", server = server),
+                PushState::Failed { .. } => t!(tr, "dash-push-failed", server = server),
+            }
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" · "))
 }
 
 /// A graph's words from its points: `show` writes a value, `sentence` the text with the
@@ -211,8 +230,9 @@ pub struct Episode {
 
 /// An audio file of the library, ticked or not for the music between shows.
 pub struct TrackChoice {
-    /// The library name the list keeps (`live.fallback_tracks`).
-    pub name: String,
+    /// Where it is in the library (`STICK/music/a.mp3`), as the list keeps it
+    /// (`live.fallback_tracks`).
+    pub place: String,
     /// The title shown: the operator's, the file's tag, or its name.
     pub label: String,
     pub chosen: bool,
@@ -302,14 +322,15 @@ impl<'a> Dashboard<'a> {
             .filter(|item| item.mime.starts_with("audio/"))
             .map(|item| {
                 let v = ItemView::new(item, base, &trackers).with_meta(metas.get(&item.infohash));
+                let place = item.place(&settings.library);
                 TrackChoice {
                     label: v.display_title().to_string(),
-                    chosen: chosen.contains(item.name.as_str()),
-                    name: item.name.clone(),
+                    chosen: chosen.contains(place.as_str()),
+                    place,
                 }
             })
             .collect();
-        music.sort_by_cached_key(|t| (t.label.to_lowercase(), t.name.clone()));
+        music.sort_by_cached_key(|t| (t.label.to_lowercase(), t.place.clone()));
 
         let fed = &app.federation;
         let sisters = Sisters {

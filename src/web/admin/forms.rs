@@ -25,7 +25,7 @@ use super::{
 use crate::{
     config::{
         operator::{Operator, Show, ShowKind},
-        Settings,
+        redact, PushTarget, Settings,
     },
     federation::{identity::IdentityError, mirrors::Refusal},
     i18n::{Lang, Tr},
@@ -215,6 +215,19 @@ fn station_fields(op: &mut Operator, f: &Fields) -> Result<(), FormError> {
     Ok(())
 }
 
+/// The Icecast servers the stream is sent to, one per line of the page's list.
+fn push_lines(text: &str) -> Result<Vec<PushTarget>, FormError> {
+    lines(text)
+        .iter()
+        .map(|line| {
+            PushTarget::from_line(line).map_err(|_| FormError::Input {
+                field: "live.push",
+                problem: msg!("admin-push-bad", line = redact(line)),
+            })
+        })
+        .collect()
+}
+
 fn lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
@@ -253,6 +266,9 @@ pub async fn settings(
         }
         if let Some(folder) = f.get("fallback_folder") {
             op.fallback_folder = Some(folder.trim().trim_matches('/').to_string());
+        }
+        if let Some(text) = f.get("push") {
+            op.push = Some(push_lines(text)?);
         }
         if app.station.save_operator(&op)? {
             app.station.request_restart();

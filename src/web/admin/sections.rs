@@ -151,6 +151,12 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
                 }
                 div { dt { (t!(tr, "dash-stat-p2p")) } dd id="p2p" { "–" } }
                 div { dt { (t!(tr, "dash-stat-uptime")) } dd id="uptime" { (live.uptime) } }
+                @if let Some(pushes) = &live.pushes {
+                    div class="long" {
+                        dt { (t!(tr, "dash-stat-pushes")) }
+                        dd id="pushes" { (pushes) }
+                    }
+                }
             }
             h3 { (t!(tr, "dash-last-day")) }
             (graph("listeners", &t!(tr, "dash-graph-listeners"), &live.listeners_graph))
@@ -555,9 +561,9 @@ fn music(tr: Tr, tracks: &[TrackChoice], csrf: &Markup, err: Option<&FormError>)
                         legend { (t!(tr, "dash-music-count", n = ticked, total = tracks.len())) }
                         @for track in tracks {
                             label class="check" {
-                                input type="checkbox" name="track" value=(track.name)
+                                input type="checkbox" name="track" value=(track.place)
                                     checked[track.chosen];
-                                span { (track.label) small { (track.name) } }
+                                span { (track.label) small { (track.place) } }
                             }
                         }
                     }
@@ -850,6 +856,15 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                         placeholder=(t!(tr, "dash-fallback-whole-library"));
                 }
                 p class="hint" { (t!(tr, "dash-fallback-folder-hint")) }
+                label {
+                    (t!(tr, "dash-push"))
+                    textarea name="push" rows="2" spellcheck="false" autocomplete="off"
+                        placeholder="icecast://source:PASSWORD@stream.example.org:8000/radio.mp3" {
+                        (lines(&s.live.push.iter().map(|t| t.line()).collect::<Vec<_>>()))
+                    }
+                }
+                p class="hint" { (t!(tr, "dash-push-hint")) }
+                (problem(tr, err, "live.push"))
                 label {
                     (t!(tr, "dash-library-folders"))
                     textarea name="library" rows="3" {

@@ -82,6 +82,7 @@ async function refresh () {
   set('peers', s.peers)
   set('upload-rate', w.upload_rate)
   set('tracker', w.tracker)
+  if (w.pushes) set('pushes', w.pushes)
   const h = s.hashing
   if ($('hashing')) $('hashing').hidden = !w.hashing
   if (w.hashing) {
