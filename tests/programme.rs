@@ -108,12 +108,14 @@ impl Listener {
         panic!("no {hz} Hz within {within:?}: last heard {last:.0} Hz");
     }
 
-    /// The longest run of silence heard so far after the first `skip` samples, in ms.
-    fn longest_silence_ms(&self, skip: usize) -> f64 {
+    /// The longest run of silence heard from sample `from` on (to what has been heard, or
+    /// to sample `to`), in ms.
+    fn longest_silence_ms(&self, from: usize, to: Option<usize>) -> f64 {
         let s = self.samples.lock().unwrap();
         let (mut longest, mut run) = (0usize, 0usize);
+        let to = to.unwrap_or(s.len()).min(s.len());
         // A tone at this level crosses zero, but never stays under it for a millisecond.
-        for v in s.iter().skip(skip) {
+        for v in &s[from.min(to)..to] {
             if v.unsigned_abs() < 200 {
                 run += 1;
                 longest = longest.max(run);
@@ -335,6 +337,7 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
     assert_eq!(wrong.status, 401);
 
     // The studio stops: the fallback again, on the same connection.
+    let before_stop = listener.heard();
     studio.kill().unwrap();
     studio.wait().unwrap();
     let took = listener.wait_tone(660.0, Duration::from_secs(3));
@@ -372,11 +375,16 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
         "{csv}"
     );
 
-    // No switch left a gap a listener hears.
+    // No switch left a gap a listener hears (each span holds one switch).
     std::thread::sleep(Duration::from_secs(1));
-    let gap = listener.longest_silence_ms(start_of_tone);
-    eprintln!("longest silence across the switches: {gap:.1} ms");
-    assert!(gap < 100.0, "{gap:.1} ms of silence");
+    for (switch, from, to) in [
+        ("fallback -> source", start_of_tone, Some(before_stop)),
+        ("source -> fallback", before_stop, None),
+    ] {
+        let gap = listener.longest_silence_ms(from, to);
+        eprintln!("longest silence at {switch}: {gap:.1} ms");
+        assert!(gap < 100.0, "{gap:.1} ms of silence at {switch}");
+    }
     let h = node.health().unwrap();
     assert_eq!(
         h["live"]["listeners"], 1,
@@ -612,6 +620,7 @@ fn a_playlist_slot_of_the_schedule_puts_the_chosen_music_on_air_over_the_line_in
     );
 
     // The operator makes the whole week a "music from the library" slot on the page.
+    let before_slot = listener.heard();
     let save = |op: &mut Operator, kind: &str| {
         let csrf = op.csrf();
         let days: Vec<String> = (0..7).map(|d| d.to_string()).collect();
@@ -644,9 +653,19 @@ fn a_playlist_slot_of_the_schedule_puts_the_chosen_music_on_air_over_the_line_in
     assert_eq!(np["title"], "Chosen Song", "{np}");
 
     // Back to a live show: the line-in returns after its hold, on the same connection.
+    let before_live = listener.heard();
     save(&mut op, "live");
     listener.wait_tone(440.0, Duration::from_secs(5));
     assert_eq!(now_playing(&node)["on_air"], "line_in");
+    std::thread::sleep(Duration::from_secs(1));
+    for (switch, from, to) in [
+        ("line-in -> fallback", before_slot, Some(before_live)),
+        ("fallback -> line-in", before_live, None),
+    ] {
+        let gap = listener.longest_silence_ms(from, to);
+        eprintln!("longest silence at {switch}: {gap:.1} ms");
+        assert!(gap < 100.0, "{gap:.1} ms of silence at {switch}");
+    }
     let h = node.health().unwrap();
     assert_eq!(h["live"]["listeners"], 1, "the listener reconnected: {h}");
     node.assert_alive();

@@ -226,17 +226,33 @@ fn spawn_js(ns: &Netns, script: &str, args: &[String], log: &std::path::Path) ->
         .expect("run node")
 }
 
+/// A script's process, stopped when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits for `child` (up to `timeout`); panics with its log unless it exits 0. Returns the
 /// `result {...}` line's JSON.
 fn result_of(mut child: Child, log: &std::path::Path, timeout: Duration) -> serde_json::Value {
     let status = wait_child(&mut child, timeout);
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    eprintln!("----- {} -----\n{text}", log.display());
     assert!(
         status.is_some_and(|s| s.success()),
-        "{} failed ({status:?})",
-        log.display()
+        "{} failed ({status:?}):\n{}",
+        log.display(),
+        std::fs::read_to_string(log).unwrap_or_default()
     );
+    result_line(log)
+}
+
+/// The `result {...}` line a script wrote to `log`.
+fn result_line(log: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    eprintln!("----- {} -----\n{text}", log.display());
     let line = text
         .lines()
         .find_map(|l| l.strip_prefix("result "))
@@ -387,7 +403,13 @@ fn an_episode_travels_between_two_homes_through_the_box_stun() {
     let seed_log = tmp.path().join("seeder.log");
     let mut args = common.to_vec();
     args.push("--role=seed".into());
-    let seeder = spawn_js(&seeder_home.1, "nat_episode.mjs", &args, &seed_log);
+    // It seeds until it is stopped (see nat_episode.mjs): stopped when the test ends, however.
+    let seeder = Running(spawn_js(
+        &seeder_home.1,
+        "nat_episode.mjs",
+        &args,
+        &seed_log,
+    ));
     // The fetcher starts once the seeder holds the episode.
     node.wait_until("the seeder to seed", Duration::from_secs(60), |_| {
         let text = std::fs::read_to_string(&seed_log).unwrap_or_default();
@@ -429,7 +451,8 @@ fn an_episode_travels_between_two_homes_through_the_box_stun() {
                 );
                 std::panic::resume_unwind(e)
             });
-    let seeded = result_of(seeder, &seed_log, Duration::from_secs(30));
+    drop(seeder);
+    let seeded = result_line(&seed_log);
     assert!(fetched["received"].as_u64() >= Some(size), "{fetched}");
     assert!(seeded["uploaded"].as_u64() >= Some(size), "{seeded}");
     // The bytes came over the NAT: the fetcher's wire is to the seeder's router.

@@ -41,8 +41,6 @@ use crate::{
     station::{access::AccessError, Station},
 };
 
-/// A source's request head may be this long.
-const MAX_HEAD: usize = 8192;
 /// A source that sends nothing for this long is dropped (Icecast's `source-timeout`).
 const SOURCE_IDLE: Duration = Duration::from_secs(10);
 /// Bytes read from a source at a time.
@@ -203,25 +201,12 @@ impl Door {
     /// Serves a source's connection: checks it, then hands its stream to the programme
     /// until the client hangs up or goes quiet. Within `header_timeout` the head must come.
     pub async fn serve(&self, mut stream: TcpStream, remote: SocketAddr, header_timeout: Duration) {
-        let mut buf = Vec::with_capacity(1024);
-        let head = tokio::time::timeout(header_timeout, async {
-            loop {
-                if buf.len() >= MAX_HEAD {
-                    return Err("request head too long".to_string());
-                }
-                let mut chunk = [0u8; 1024];
-                let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-                if n == 0 {
-                    return Err("closed before the request head".into());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(h) = parse_head(&buf)? {
-                    return Ok(h);
-                }
-            }
-        })
+        let head = tokio::time::timeout(
+            header_timeout,
+            super::server::read_head(&mut stream, parse_head),
+        )
         .await;
-        let (head, used) = match head {
+        let ((head, used), buf) = match head {
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
                 tracing::debug!(%remote, "source: {e}");

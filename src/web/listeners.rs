@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use bytes::Bytes;
 use nix::sys::socket::{setsockopt, sockopt::SndBuf};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::AsyncWriteExt,
     net::TcpStream,
     sync::{broadcast::error::RecvError, mpsc},
 };
@@ -29,8 +29,6 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use crate::live::{fanout::ListenerGuard, icy::Icy, Output};
 
-/// The longest request head a player sends; longer is refused.
-const MAX_HEAD: usize = 8 * 1024;
 /// Most pieces handed to the kernel in one write.
 const MAX_SLICES: usize = 64;
 /// New listeners waiting for a writer; more are turned away.
@@ -191,8 +189,10 @@ impl Listeners {
         header_timeout: Duration,
         admit: impl FnOnce(&HeaderMap) -> Option<Keep>,
     ) {
-        let ask = match tokio::time::timeout(header_timeout, read_head(&mut stream)).await {
-            Ok(Ok(ask)) => ask,
+        // What a player sends after its head (nothing, normally) is never read.
+        let head = super::server::read_head(&mut stream, parse_head);
+        let ask = match tokio::time::timeout(header_timeout, head).await {
+            Ok(Ok((ask, _))) => ask,
             Ok(Err(e)) => {
                 tracing::debug!(%remote, "listener: {e}");
                 return answer(
@@ -259,26 +259,6 @@ impl Listeners {
             }
             // The writer has stopped: the node is shutting down.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
-    }
-}
-
-/// Reads the request head off `stream`, at most [`MAX_HEAD`] bytes. What a player sends
-/// after it (nothing, normally) is never read.
-async fn read_head(stream: &mut TcpStream) -> Result<Ask, String> {
-    let mut buf = Vec::with_capacity(1024);
-    loop {
-        if buf.len() >= MAX_HEAD {
-            return Err("request head too long".into());
-        }
-        let mut chunk = [0u8; 1024];
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("closed before the request head".into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(ask) = parse_head(&buf)? {
-            return Ok(ask);
         }
     }
 }

@@ -44,7 +44,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpSocket, TcpStream},
     sync::watch,
     time::{Instant, Sleep},
@@ -265,6 +265,34 @@ async fn first_request(stream: &TcpStream, wait: Duration) -> Option<First> {
         tokio::time::sleep(Duration::from_millis(5)).await;
         if Instant::now() >= until {
             return None;
+        }
+    }
+}
+
+/// The longest request head read off a connection taken over before HTTP (a player of
+/// `/live.*`, a studio PC's source); longer is refused.
+const MAX_HEAD: usize = 8 * 1024;
+
+/// Reads the request head of a connection taken over before HTTP: bytes until `parse` makes
+/// a head of them, at most [`MAX_HEAD`]. Returns it with all that was read (a source's
+/// stream may follow its head in the same read).
+pub(super) async fn read_head<T>(
+    stream: &mut TcpStream,
+    parse: impl Fn(&[u8]) -> Result<Option<T>, String>,
+) -> Result<(T, Vec<u8>), String> {
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        if buf.len() >= MAX_HEAD {
+            return Err("request head too long".into());
+        }
+        let mut chunk = [0u8; 1024];
+        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed before the request head".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(head) = parse(&buf)? {
+            return Ok((head, buf));
         }
     }
 }

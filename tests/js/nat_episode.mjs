@@ -9,8 +9,9 @@
 //   node tests/js/nat_episode.mjs --role seed|fetch --node http://HOST:PORT --infohash HEX
 //        --ice stun:HOST:PORT [--sha256 HEX] [--size N]
 //
-// The seeder exits 0 once it has uploaded the whole file; the fetcher once it holds bytes
-// with the given sha256. Each prints `result {...}`, with its wires' remote addresses.
+// The seeder prints its result once it has uploaded a whole file's worth and seeds on until
+// it is stopped; the fetcher exits 0 once it holds bytes with the given sha256. Each prints
+// `result {...}`, with its wires' remote addresses.
 
 import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -61,14 +62,18 @@ async function seed () {
   checkEq(t.infoHash, opt.infohash, 'infohash of the seeded torrent')
   log(`seeding ${name}, ${file.length} bytes, sha256 ${sha(file)}`)
   console.log('seeding')
-  await new Promise((resolve) => {
-    const tick = setInterval(() => {
-      log(`seeder: ${t.numPeers} peers, ${t.uploaded} bytes uploaded`)
-      if (t.uploaded >= file.length) { clearInterval(tick); resolve() }
-    }, 1000)
-  })
-  console.log(`result ${JSON.stringify({ uploaded: t.uploaded, size: file.length, wires: wires(t) })}`)
-  process.exit(0)
+  // Bytes counted as uploaded may still be in flight (or sent twice at the end), so the
+  // seeder says its result once it has sent a whole file's worth and seeds on until the
+  // test stops it, after the fetcher has checked what it got.
+  // Said as the bytes go (stdout is a file: written at once), so it is there before the
+  // fetcher can have them all.
+  const sent = () => {
+    if (t.uploaded < file.length) return
+    t.removeListener('upload', sent)
+    console.log(`result ${JSON.stringify({ uploaded: t.uploaded, size: file.length, wires: wires(t) })}`)
+  }
+  t.on('upload', sent)
+  setInterval(() => log(`seeder: ${t.numPeers} peers, ${t.uploaded} bytes uploaded`), 1000)
 }
 
 async function fetchIt () {
