@@ -108,6 +108,18 @@ impl Listener {
         panic!("no {hz} Hz within {within:?}: last heard {last:.0} Hz");
     }
 
+    /// After a second more of listening: no switch left a gap a listener hears. Each
+    /// switch is named with the sample count heard just before it; its span runs to the
+    /// next one's (the last to what has been heard).
+    fn assert_no_gap(&self, switches: &[(&str, usize)]) {
+        std::thread::sleep(Duration::from_secs(1));
+        for (i, &(switch, from)) in switches.iter().enumerate() {
+            let gap = self.longest_silence_ms(from, switches.get(i + 1).map(|s| s.1));
+            eprintln!("longest silence at {switch}: {gap:.1} ms");
+            assert!(gap < 100.0, "{gap:.1} ms of silence at {switch}");
+        }
+    }
+
     /// The longest run of silence heard from sample `from` on (to what has been heard, or
     /// to sample `to`), in ms.
     fn longest_silence_ms(&self, from: usize, to: Option<usize>) -> f64 {
@@ -376,15 +388,10 @@ fn the_library_covers_silence_and_sources_take_over_on_one_listener_connection()
     );
 
     // No switch left a gap a listener hears (each span holds one switch).
-    std::thread::sleep(Duration::from_secs(1));
-    for (switch, from, to) in [
-        ("fallback -> source", start_of_tone, Some(before_stop)),
-        ("source -> fallback", before_stop, None),
-    ] {
-        let gap = listener.longest_silence_ms(from, to);
-        eprintln!("longest silence at {switch}: {gap:.1} ms");
-        assert!(gap < 100.0, "{gap:.1} ms of silence at {switch}");
-    }
+    listener.assert_no_gap(&[
+        ("fallback -> source", start_of_tone),
+        ("source -> fallback", before_stop),
+    ]);
     let h = node.health().unwrap();
     assert_eq!(
         h["live"]["listeners"], 1,
@@ -657,15 +664,10 @@ fn a_playlist_slot_of_the_schedule_puts_the_chosen_music_on_air_over_the_line_in
     save(&mut op, "live");
     listener.wait_tone(440.0, Duration::from_secs(5));
     assert_eq!(now_playing(&node)["on_air"], "line_in");
-    std::thread::sleep(Duration::from_secs(1));
-    for (switch, from, to) in [
-        ("line-in -> fallback", before_slot, Some(before_live)),
-        ("fallback -> line-in", before_live, None),
-    ] {
-        let gap = listener.longest_silence_ms(from, to);
-        eprintln!("longest silence at {switch}: {gap:.1} ms");
-        assert!(gap < 100.0, "{gap:.1} ms of silence at {switch}");
-    }
+    listener.assert_no_gap(&[
+        ("line-in -> fallback", before_slot),
+        ("fallback -> line-in", before_live),
+    ]);
     let h = node.health().unwrap();
     assert_eq!(h["live"]["listeners"], 1, "the listener reconnected: {h}");
     node.assert_alive();
