@@ -71,7 +71,6 @@ impl Fallback {
         let player = Player {
             library,
             settings: station.subscribe(),
-            station,
             channels,
             shutdown,
             tx,
@@ -119,9 +118,9 @@ impl Fallback {
 
 struct Player {
     library: watch::Receiver<Arc<Catalog>>,
-    /// Changes to the playlist's choice (folder, ticked tracks) as the page saves them.
+    /// The playlist's choice (folder, ticked tracks), and its changes as the page saves
+    /// them.
     settings: watch::Receiver<Arc<Settings>>,
-    station: Arc<Station>,
     channels: usize,
     shutdown: CancellationToken,
     tx: SyncSender<Chunk>,
@@ -242,7 +241,7 @@ impl Player {
     /// The library's audio the playlist chooses from, each by its place in the library
     /// (`root-folder/sub/file.mp3`): the ticked tracks, else the folder, else all of it.
     fn playable<'c>(&self, catalog: &'c Catalog) -> Vec<(String, &'c Item)> {
-        let settings = self.station.settings();
+        let settings = self.settings.borrow().clone();
         let (folder, chosen) = (
             &settings.live.fallback_folder,
             &settings.live.fallback_tracks,

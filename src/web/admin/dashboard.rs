@@ -291,46 +291,39 @@ impl<'a> Dashboard<'a> {
         let metas = app.station.item_meta();
         let recordings = crate::live::recorder::dir(&settings.data_dir);
         let trackers = trackers(app, base);
-        let episodes = catalog
-            .items
-            .values()
-            .map(|item| {
-                let v = ItemView::new(item, base, &trackers);
-                let meta = metas.get(&item.infohash).cloned().unwrap_or_default();
-                Episode {
-                    infohash: item.infohash.clone(),
-                    title: v.clone().with_meta(Some(&meta)).display_title().to_string(),
-                    own_title: meta.title.clone().unwrap_or_default(),
-                    own_notes: meta.description.clone().unwrap_or_default(),
-                    file_title: v.title.unwrap_or(v.name).to_string(),
-                    magnet: v.magnet,
-                    recording: item.path().starts_with(&recordings),
-                    keep: meta.keep,
-                }
-            })
-            .collect();
-
         let chosen: HashSet<&str> = settings
             .live
             .fallback_tracks
             .iter()
             .map(String::as_str)
             .collect();
-        let mut music: Vec<TrackChoice> = catalog
-            .items
-            .values()
-            .filter(|item| item.mime.starts_with("audio/"))
-            .map(|item| {
-                let v = ItemView::new(item, base, &trackers).with_meta(metas.get(&item.infohash));
+        // One pass: every item is an episode, and its audio a choice for the music
+        // between shows, under the same title.
+        let (mut episodes, mut music) = (Vec::new(), Vec::new());
+        for item in catalog.items.values() {
+            let v = ItemView::new(item, base, &trackers);
+            let meta = metas.get(&item.infohash).cloned().unwrap_or_default();
+            let title = v.clone().with_meta(Some(&meta)).display_title().to_string();
+            if item.mime.starts_with("audio/") {
                 let place = item.place(&settings.library);
-                TrackChoice {
-                    label: v.display_title().to_string(),
+                music.push(TrackChoice {
+                    label: title.clone(),
                     chosen: chosen.contains(place.as_str()),
                     place,
-                }
-            })
-            .collect();
-        music.sort_by_cached_key(|t| (t.label.to_lowercase(), t.place.clone()));
+                });
+            }
+            episodes.push(Episode {
+                infohash: item.infohash.clone(),
+                title,
+                own_title: meta.title.clone().unwrap_or_default(),
+                own_notes: meta.description.clone().unwrap_or_default(),
+                file_title: v.title.unwrap_or(v.name).to_string(),
+                magnet: v.magnet,
+                recording: item.path().starts_with(&recordings),
+                keep: meta.keep,
+            });
+        }
+        music.sort_by_cached_key(|t: &TrackChoice| (t.label.to_lowercase(), t.place.clone()));
 
         let fed = &app.federation;
         let sisters = Sisters {
