@@ -27,9 +27,11 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$REPO/image/out/amd64}"
 BOOT_TIMEOUT="${BOOT_TIMEOUT:-600}"
 IMG="$OUT/streamp2p-amd64.img"
-for f in "$IMG" "$OUT/vmlinuz" "$OUT/initrd.img"; do
-  [ -f "$f" ] || die "$f missing: build the test image first (image/build.sh amd64)"
-done
+[ -f "$IMG" ] || die "$IMG missing: build the test image first (image/build.sh amd64)"
+# The image boots as a PC would: UEFI firmware (OVMF), GRUB from the EFI system partition,
+# GRUB picks slot A or B (image/efi/grub.cfg).
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 
 # --- Host tools -------------------------------------------------------------------------------
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
@@ -39,6 +41,7 @@ have_cmd ffprobe || need+=(ffmpeg)
 have_cmd curl || need+=(curl)
 have_cmd mkfs.vfat || need+=(dosfstools)
 have_cmd mcopy || need+=(mtools)
+[ -f "$OVMF_CODE" ] && [ -f "$OVMF_VARS" ] || need+=(ovmf)
 if ((${#need[@]})); then
   extra=()
   if [[ " ${need[*]} " == *" qemu-system-x86 "* ]]; then
@@ -74,6 +77,8 @@ ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:duration=20" -c:a libopus
   || die "ffmpeg cannot make the stick's episode"
 mkfs.vfat -n STICK -C "$T/stick.img" 32768 >/dev/null || die "mkfs.vfat (stick) failed"
 mcopy -i "$T/stick.img" "$T/episode.opus" ::/episode.opus || die "mcopy (stick) failed"
+# The firmware's variables (boot entries) are the machine's: a writable copy, kept across boots.
+cp "$OVMF_VARS" "$T/ovmf-vars.fd"
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
@@ -86,8 +91,8 @@ boot() {
   [ "${2:-}" != plugged ] || stick=(-device usb-storage,drive=stick,id=stick0)
   rm -f "$T/qmp.sock"
   qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp 2 -m 1024 \
-    -kernel "$OUT/vmlinuz" -initrd "$OUT/initrd.img" \
-    -append "root=LABEL=ROOT ro console=ttyS0 panic=10" \
+    -drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE" \
+    -drive "if=pflash,format=raw,file=$T/ovmf-vars.fd" \
     -drive "file=$T/disk.img,format=raw,if=virtio" \
     -blockdev "driver=file,filename=$T/stick.img,node-name=stickfile,read-only=on" \
     -blockdev "driver=raw,file=stickfile,node-name=stick,read-only=on" \

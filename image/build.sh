@@ -2,8 +2,12 @@
 # Builds a bootable disk image of the appliance from Debian packages:
 #   image/build.sh arm64   Raspberry Pi 4 image (raspi-firmware, linux-image-arm64), the node
 #                          cross-built for aarch64 with Debian's cross gcc
-#   image/build.sh amd64   x86-64 test image of the same system (booted by image/boot-test.sh)
-# Output in image/out/<arch>/: streamp2p-<arch>.img, plus vmlinuz and initrd.img for qemu.
+#   image/build.sh amd64   x86-64 test image of the same system (booted by image/boot-test.sh),
+#                          an A/B system: GRUB (EFI) boots slot A or B, RAUC installs updates
+# Output in image/out/<arch>/: streamp2p-<arch>.img, plus vmlinuz and initrd.img for qemu;
+# for amd64 also the signed update bundle streamp2p-amd64-<BUNDLE_VERSION>.raucb made from the
+# same root file system, its signed manifest (.manifest) and its root file system
+# (rootfs-<BUNDLE_VERSION>.ext4, for image/test/make-bundles.sh).
 #
 # Route (image/README.md has the why): mmdebstrap --mode=unshare writes a tar (a chroot with
 # live mounts is never copied), the tar is unpacked and the overlay added, then the image is
@@ -17,6 +21,11 @@
 #                     config with a sine tone as line-in)
 #   DATA_MB=N         size of the data partition (/var), default 512
 #   MIRROR=URL        Debian mirror, default http://deb.debian.org/debian
+#   IMAGE_VERSION=V   the image's version (/usr/share/streamp2p/image-version), default 1
+#   BUNDLE_VERSION=V  amd64: the version of the update bundle made beside it, default 2
+#   RELEASE_KEY=F RELEASE_CERT=F  PEM key and X.509 certificate that sign bundles and
+#                     manifests (the certificate is the image's RAUC keyring). Unset: a
+#                     throw-away test pair in image/out/keys/ (made once, then reused)
 set -euo pipefail
 
 die() { echo "image/build.sh: $*" >&2; exit 1; }
@@ -37,6 +46,10 @@ SUITE=bookworm
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 DATA_MB="${DATA_MB:-512}"
 BOOT_MB=256
+ESP_MB=64
+IMAGE_VERSION="${IMAGE_VERSION:-1}"
+BUNDLE_VERSION="${BUNDLE_VERSION:-2}"
+COMPATIBLE="streamp2p-$ARCH"
 if [ "$ARCH" = amd64 ]; then
   CONFIG="${CONFIG:-$REPO/image/test/config.toml}"
 else
@@ -60,6 +73,14 @@ have_cmd mkfs.vfat || need+=(dosfstools)
 have_cmd mcopy || need+=(mtools)
 have_cmd sfdisk || need+=(fdisk)
 have_cmd newuidmap || need+=(uidmap)
+have_cmd openssl || need+=(openssl)
+if [ "$ARCH" = amd64 ]; then
+  # GRUB for EFI (grub-mkimage, grub-editenv), RAUC and mksquashfs to make the bundle.
+  have_cmd grub-mkimage || need+=(grub-common)
+  [ -d /usr/lib/grub/x86_64-efi ] || need+=(grub-efi-amd64-bin)
+  have_cmd rauc || need+=(rauc)
+  have_cmd mksquashfs || need+=(squashfs-tools)
+fi
 if [ "$ARCH" = arm64 ]; then
   have_cmd qemu-aarch64-static || need+=(qemu-user-static)
   have_cmd aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
@@ -152,7 +173,32 @@ if [ "$ARCH" = arm64 ]; then
   # so the x86-64 test image (no Wi-Fi under qemu) does without it.
   PKGS+=(raspi-firmware firmware-brcm80211 wireless-regdb comitup)
 fi
+if [ "$ARCH" = amd64 ]; then
+  # A/B updates: RAUC (rauc-service: its D-Bus service) and grub-editenv for its GRUB backend.
+  PKGS+=(rauc rauc-service grub-common)
+fi
 [ -z "${SSH_KEY:-}" ] || PKGS+=(openssh-server)
+
+# --- Release key ------------------------------------------------------------------------------
+# Bundles and update manifests are signed with it; the image trusts its certificate only.
+# A real release key never comes near the repository: RELEASE_KEY/RELEASE_CERT point at it
+# (image/README.md, "Keys").
+if [ -n "${RELEASE_KEY:-}" ] || [ -n "${RELEASE_CERT:-}" ]; then
+  [ -f "${RELEASE_KEY:-}" ] && [ -f "${RELEASE_CERT:-}" ] \
+    || die "RELEASE_KEY and RELEASE_CERT must both name PEM files"
+else
+  KEYS="$REPO/image/out/keys"
+  RELEASE_KEY="$KEYS/test-release.key.pem"
+  RELEASE_CERT="$KEYS/test-release.cert.pem"
+  if [ ! -f "$RELEASE_KEY" ] || [ ! -f "$RELEASE_CERT" ]; then
+    log "making a throw-away test release key in $KEYS (RELEASE_KEY/RELEASE_CERT unset)"
+    mkdir -p "$KEYS"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/O=streamp2p test/CN=streamp2p throw-away test release key" \
+      -keyout "$RELEASE_KEY" -out "$RELEASE_CERT" 2>/dev/null || die "openssl cannot make a test key"
+  fi
+fi
+export RELEASE_KEY RELEASE_CERT
 
 step "mmdebstrap $SUITE $ARCH (unshare mode, tar output)"
 # update-initramfs is diverted while packages install (kernel, udev, systemd... would each
@@ -184,8 +230,16 @@ install -m 0644 "$REPO/systemd/90-streamp2p-usb.rules" "$ROOTDIR/etc/udev/rules.
   [ ! -x "$REPO/image/overlay/$f" ] || mode=0755
   install -m "$mode" -o root -g root -D "$REPO/image/overlay/$f" "$ROOTDIR/$f"
 done
-systemctl --root="$ROOTDIR" enable streamp2p-grow-data.service >/dev/null \
-  || die "cannot enable streamp2p-grow-data.service"
+systemctl --root="$ROOTDIR" enable streamp2p-grow-data.service streamp2p-reboot.path >/dev/null \
+  || die "cannot enable streamp2p-grow-data.service and streamp2p-reboot.path"
+# Static groups (streamp2p-update, the node's right to call RAUC): made now, the root is
+# read-only at run time.
+systemd-sysusers --root="$ROOTDIR" >/dev/null || die "systemd-sysusers --root failed"
+grep -q '^streamp2p-update:' "$ROOTDIR/etc/group" \
+  || die "no streamp2p-update group in the image"
+# The image's version; the node shows RAUC's installed bundle version when it has one.
+install -d -m 0755 "$ROOTDIR/usr/share/streamp2p"
+echo "$IMAGE_VERSION" > "$ROOTDIR/usr/share/streamp2p/image-version"
 install -m 0644 "$CONFIG" "$ROOTDIR/etc/streamp2p/config.toml"
 mkdir -p "$ROOTDIR/media"
 # NetworkManager writes resolv.conf under /run (the root is read-only).
@@ -215,6 +269,42 @@ if [ -n "${SSH_KEY:-}" ]; then
 fi
 
 if [ "$ARCH" = amd64 ]; then
+  # A/B: RAUC's system, its keyring (the release certificate), the ESP on /boot/efi (RAUC
+  # edits GRUB's environment there), the kernel and initramfs of each slot at fixed names
+  # (GRUB loads them from the slot), the deadline that rolls back a slot never marked good.
+  install -d -m 0755 "$ROOTDIR/etc/rauc" "$ROOTDIR/boot/efi" "$ROOTDIR/var/lib/rauc"
+  install -m 0644 "$RELEASE_CERT" "$ROOTDIR/etc/rauc/keyring.pem"
+  cat > "$ROOTDIR/etc/rauc/system.conf" <<EOF
+# RAUC: two root file system slots booted by GRUB (image/efi/grub.cfg). Bundles must be
+# signed by the release key (keyring) and in the verity format; the installed bundle of each
+# slot is recorded on the data partition.
+[system]
+compatible=$COMPATIBLE
+bootloader=grub
+grubenv=/boot/efi/EFI/BOOT/grubenv
+bundle-formats=-plain
+statusfile=/var/lib/rauc/status.raucs
+mountprefix=/run/rauc
+
+[keyring]
+path=/etc/rauc/keyring.pem
+
+[slot.rootfs.0]
+device=/dev/disk/by-partlabel/rootfs-a
+type=ext4
+bootname=A
+
+[slot.rootfs.1]
+device=/dev/disk/by-partlabel/rootfs-b
+type=ext4
+bootname=B
+EOF
+  printf '# The EFI system partition: GRUB and its environment (A/B state, edited by RAUC).\nPARTLABEL=efi /boot/efi vfat rw,noatime,nosuid,nodev,noexec,umask=0022,nofail 0 0\n' \
+    >> "$ROOTDIR/etc/fstab"
+  systemctl --root="$ROOTDIR" enable streamp2p-boot-deadline.timer >/dev/null \
+    || die "cannot enable streamp2p-boot-deadline.timer"
+  install -m 0644 -D "$REPO/image/test/streamp2p-boot-deadline.conf" \
+    "$ROOTDIR/etc/systemd/system/streamp2p-boot-deadline.timer.d/test.conf"
   # The test image reports from inside the guest what image/boot-test.sh checks.
   install -m 0644 -D "$REPO/image/test/streamp2p-syscall-log.conf" \
     "$ROOTDIR/etc/systemd/system/streamp2p.service.d/test-syscall-log.conf"
@@ -237,46 +327,126 @@ KVER="$(basename "$(ls -d "$ROOTDIR"/lib/modules/* | sort -V | tail -1)")"
 [ -f "$ROOTDIR/boot/initrd.img-$KVER" ] || die "no initramfs for $KVER (update-initramfs failed?)"
 cp "$ROOTDIR/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
 cp "$ROOTDIR/boot/initrd.img-$KVER" "$OUT/initrd.img"
+# What GRUB loads from a slot (amd64): /vmlinuz and /initrd.img of that slot's root.
+ln -sfn "boot/vmlinuz-$KVER" "$ROOTDIR/vmlinuz"
+ln -sfn "boot/initrd.img-$KVER" "$ROOTDIR/initrd.img"
 
 # --- Partitions -------------------------------------------------------------------------------
 step "assembling the partitions (kernel $KVER)"
-BOOTDIR="$WORK/boot"
-mkdir -p "$BOOTDIR"
-cp "$OUT/vmlinuz" "$OUT/initrd.img" "$BOOTDIR/"
+# The data partition is the root file system's /var; the root keeps an empty /var to mount on.
+mv "$ROOTDIR/var" "$WORK/var"
+mkdir -m 0755 "$ROOTDIR/var"
+rm -f "$WORK/data.ext4"
+mkfs.ext4 -q -L DATA -d "$WORK/var" "$WORK/data.ext4" "${DATA_MB}M" || die "mkfs.ext4 (data) failed"
+IMG="$OUT/streamp2p-$ARCH.img"
+MIB=2048 # sectors
+root_used_mb=$(du -sm "$ROOTDIR" | cut -f1)
+root_mb=$(( root_used_mb * 5 / 4 + 64 ))
+
 if [ "$ARCH" = arm64 ]; then
+  BOOTDIR="$WORK/boot"
+  mkdir -p "$BOOTDIR"
+  cp "$OUT/vmlinuz" "$OUT/initrd.img" "$BOOTDIR/"
   # What the Pi's boot ROM and GPU firmware read: firmware blobs, device trees, config.txt.
   cp -r "$ROOTDIR"/usr/lib/raspi-firmware/. "$BOOTDIR/"
   cp "$ROOTDIR"/usr/lib/linux-image-"$KVER"/broadcom/bcm27*rpi*.dtb "$BOOTDIR/"
   cp "$REPO/board/rpi/config.txt" "$REPO/board/rpi/cmdline.txt" "$BOOTDIR/"
-fi
-# The data partition is the root file system's /var; the root keeps an empty /var to mount on.
-mv "$ROOTDIR/var" "$WORK/var"
-mkdir -m 0755 "$ROOTDIR/var"
+  rm -f "$WORK/boot.vfat" "$WORK/root.ext4"
+  mkfs.vfat -n BOOT -C "$WORK/boot.vfat" $((BOOT_MB * 1024)) >/dev/null || die "mkfs.vfat failed"
+  mcopy -s -i "$WORK/boot.vfat" "$BOOTDIR"/* ::/ || die "mcopy into the boot partition failed"
+  mkfs.ext4 -q -L ROOT -d "$ROOTDIR" "$WORK/root.ext4" "${root_mb}M" || die "mkfs.ext4 (root) failed"
 
-rm -f "$WORK/boot.vfat" "$WORK/root.ext4" "$WORK/data.ext4"
-mkfs.vfat -n BOOT -C "$WORK/boot.vfat" $((BOOT_MB * 1024)) >/dev/null || die "mkfs.vfat failed"
-mcopy -s -i "$WORK/boot.vfat" "$BOOTDIR"/* ::/ || die "mcopy into the boot partition failed"
-root_mb=$(( $(du -sm "$ROOTDIR" | cut -f1) * 5 / 4 + 64 ))
-mkfs.ext4 -q -L ROOT -d "$ROOTDIR" "$WORK/root.ext4" "${root_mb}M" || die "mkfs.ext4 (root) failed"
-mkfs.ext4 -q -L DATA -d "$WORK/var" "$WORK/data.ext4" "${DATA_MB}M" || die "mkfs.ext4 (data) failed"
-
-# msdos label: BOOT (FAT, from 4 MiB, what the Pi firmware reads), ROOT, DATA.
-IMG="$OUT/streamp2p-$ARCH.img"
-MIB=2048 # sectors
-boot_start=$((4 * MIB)); boot_size=$((BOOT_MB * MIB))
-root_start=$((boot_start + boot_size)); root_size=$((root_mb * MIB))
-data_start=$((root_start + root_size)); data_size=$((DATA_MB * MIB))
-rm -f "$IMG"
-truncate -s $(( (data_start + data_size) * 512 )) "$IMG"
-sfdisk --quiet "$IMG" <<EOF || die "sfdisk failed"
+  # msdos label: BOOT (FAT, from 4 MiB, what the Pi firmware reads), ROOT, DATA.
+  boot_start=$((4 * MIB)); boot_size=$((BOOT_MB * MIB))
+  root_start=$((boot_start + boot_size)); root_size=$((root_mb * MIB))
+  data_start=$((root_start + root_size)); data_size=$((DATA_MB * MIB))
+  rm -f "$IMG"
+  truncate -s $(( (data_start + data_size) * 512 )) "$IMG"
+  sfdisk --quiet "$IMG" <<EOT || die "sfdisk failed"
 label: dos
 start=$boot_start, size=$boot_size, type=c, bootable
 start=$root_start, size=$root_size, type=83
 start=$data_start, size=$data_size, type=83
-EOF
-dd if="$WORK/boot.vfat" of="$IMG" bs=512 seek=$boot_start conv=notrunc,sparse status=none
-dd if="$WORK/root.ext4" of="$IMG" bs=512 seek=$root_start conv=notrunc,sparse status=none
-dd if="$WORK/data.ext4" of="$IMG" bs=512 seek=$data_start conv=notrunc,sparse status=none
-rm -rf "$WORK"
+EOT
+  dd if="$WORK/boot.vfat" of="$IMG" bs=512 seek=$boot_start conv=notrunc,sparse status=none
+  dd if="$WORK/root.ext4" of="$IMG" bs=512 seek=$root_start conv=notrunc,sparse status=none
+  dd if="$WORK/data.ext4" of="$IMG" bs=512 seek=$data_start conv=notrunc,sparse status=none
+  rm -rf "$WORK"
+  step "done: $IMG ($(du -h --apparent-size "$IMG" | cut -f1), $(du -h "$IMG" | cut -f1) used), kernel $KVER"
+  exit 0
+fi
 
-step "done: $IMG ($(du -h --apparent-size "$IMG" | cut -f1), $(du -h "$IMG" | cut -f1) used), kernel $KVER"
+# amd64, A/B. The EFI system partition: a standalone GRUB whose built-in config loads
+# /EFI/BOOT/grub.cfg (image/efi/), and the environment it shares with RAUC.
+ESPDIR="$WORK/esp"
+mkdir -p "$ESPDIR"
+grub-mkimage -O x86_64-efi -o "$ESPDIR/BOOTX64.EFI" -p /EFI/BOOT -c "$REPO/image/efi/grub-embedded.cfg" \
+  part_gpt fat ext2 linux normal loadenv test echo search search_fs_file configfile regexp \
+  sleep reboot halt efi_gop all_video ls cat \
+  || die "grub-mkimage failed"
+cp "$REPO/image/efi/grub.cfg" "$ESPDIR/grub.cfg"
+# Slot A holds the image, slot B starts empty: B_OK=0 tells GRUB (and RAUC) it is not bootable.
+grub-editenv "$ESPDIR/grubenv" create
+grub-editenv "$ESPDIR/grubenv" set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
+rm -f "$WORK/esp.vfat" "$WORK/root.ext4"
+mkfs.vfat -F 32 -n BOOT -C "$WORK/esp.vfat" $((ESP_MB * 1024)) >/dev/null || die "mkfs.vfat (ESP) failed"
+mmd -i "$WORK/esp.vfat" ::/EFI ::/EFI/BOOT || die "mmd (ESP) failed"
+mcopy -i "$WORK/esp.vfat" "$ESPDIR"/* ::/EFI/BOOT/ || die "mcopy into the ESP failed"
+
+# The root file system twice from the same tree: the image's (slot A, IMAGE_VERSION) and the
+# update bundle's (BUNDLE_VERSION). Neither is found by its label or UUID: GRUB names the slot's
+# partition by its GPT name (root=PARTLABEL=rootfs-a|b).
+mkfs.ext4 -q -L rootfs -d "$ROOTDIR" "$WORK/root.ext4" "${root_mb}M" || die "mkfs.ext4 (root) failed"
+echo "$BUNDLE_VERSION" > "$ROOTDIR/usr/share/streamp2p/image-version"
+ROOTFS_B="$OUT/rootfs-$BUNDLE_VERSION.ext4"
+rm -f "$OUT"/rootfs-*.ext4
+mkfs.ext4 -q -L rootfs -d "$ROOTDIR" "$ROOTFS_B" "${root_mb}M" || die "mkfs.ext4 (bundle root) failed"
+
+# GPT: efi, rootfs-a, rootfs-b (same size, room for larger updates), DATA last (it grows to
+# the end of the disk at first boot; sfdisk moves the backup GPT header there).
+slot_mb=$(( root_used_mb * 14 / 10 ))
+(( slot_mb >= 900 )) || slot_mb=900
+(( slot_mb >= root_mb )) || slot_mb=$root_mb
+esp_start=$((1 * MIB)); esp_size=$((ESP_MB * MIB))
+a_start=$((esp_start + esp_size)); slot_size=$((slot_mb * MIB))
+b_start=$((a_start + slot_size))
+data_start=$((b_start + slot_size)); data_size=$((DATA_MB * MIB))
+rm -f "$IMG"
+truncate -s $(( (data_start + data_size + MIB) * 512 )) "$IMG"
+sfdisk --quiet "$IMG" <<EOT || die "sfdisk failed"
+label: gpt
+start=$esp_start, size=$esp_size, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=efi
+start=$a_start, size=$slot_size, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=rootfs-a
+start=$b_start, size=$slot_size, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=rootfs-b
+start=$data_start, size=$data_size, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=data
+EOT
+dd if="$WORK/esp.vfat" of="$IMG" bs=512 seek=$esp_start conv=notrunc,sparse status=none
+dd if="$WORK/root.ext4" of="$IMG" bs=512 seek=$a_start conv=notrunc,sparse status=none
+dd if="$WORK/data.ext4" of="$IMG" bs=512 seek=$data_start conv=notrunc,sparse status=none
+step "image: $IMG ($(du -h --apparent-size "$IMG" | cut -f1), $(du -h "$IMG" | cut -f1) used), slots ${slot_mb} MiB, kernel $KVER"
+
+# --- Update bundle ----------------------------------------------------------------------------
+step "RAUC bundle $BUNDLE_VERSION (verity) and its signed manifest"
+BUNDLE="$OUT/streamp2p-$ARCH-$BUNDLE_VERSION.raucb"
+BDIR="$WORK/bundle"
+mkdir -p "$BDIR"
+ln "$ROOTFS_B" "$BDIR/rootfs.ext4" 2>/dev/null || cp --sparse=always "$ROOTFS_B" "$BDIR/rootfs.ext4"
+cat > "$BDIR/manifest.raucm" <<EOF
+[update]
+compatible=$COMPATIBLE
+version=$BUNDLE_VERSION
+
+[bundle]
+format=verity
+
+[image.rootfs]
+filename=rootfs.ext4
+EOF
+rm -f "$BUNDLE"
+rauc bundle --cert="$RELEASE_CERT" --key="$RELEASE_KEY" --keyring="$RELEASE_CERT" "$BDIR" "$BUNDLE" >/dev/null \
+  || die "rauc bundle failed"
+"$REPO/image/sign-manifest.sh" "$BUNDLE_VERSION" "$BUNDLE" \
+  "Test update $BUNDLE_VERSION: the same system as image $IMAGE_VERSION, with a new version number." \
+  || die "cannot sign the update manifest"
+rm -rf "$WORK"
+step "done: $IMG, $BUNDLE ($(du -h "$BUNDLE" | cut -f1)), kernel $KVER"
