@@ -162,6 +162,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub federation: FederationConfig,
     pub tls: TlsConfig,
+    pub update: UpdateConfig,
 }
 
 impl Default for Config {
@@ -187,6 +188,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             federation: FederationConfig::default(),
             tls: TlsConfig::default(),
+            update: UpdateConfig::default(),
         }
     }
 }
@@ -551,6 +553,47 @@ impl Default for FederationConfig {
     }
 }
 
+/// Updates of the appliance's system (see `update`): where to look for them, and whether
+/// they install by themselves. The paths are the image's; they are settings so tests and
+/// other images can place them elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateConfig {
+    /// The update source: the address of a signed update manifest (`https://`, or plain
+    /// `http://`: the signature is what is trusted). Empty: only followed stations' updates.
+    pub url: String,
+    /// Install a new version and restart into it at a quiet time by itself; off: only when
+    /// the operator presses "Update now".
+    pub automatic: bool,
+    /// Seconds between checks of the update source and the followed stations.
+    pub check_secs: u64,
+    /// The release certificates a manifest (and a bundle, for RAUC) must be signed with.
+    pub keyring: PathBuf,
+    /// The RAUC command.
+    pub rauc: PathBuf,
+    /// The image's own version, for a slot RAUC never installed (the factory one).
+    pub version_file: PathBuf,
+    /// Written by the box's boot deadline when a new slot never became healthy.
+    pub boot_failure_file: PathBuf,
+    /// Created to ask the system for a restart (a root path unit acts on it).
+    pub reboot_file: PathBuf,
+}
+
+impl Default for UpdateConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            automatic: true,
+            check_secs: 6 * 3600,
+            keyring: "/etc/rauc/keyring.pem".into(),
+            rauc: "rauc".into(),
+            version_file: "/usr/share/streamp2p/image-version".into(),
+            boot_failure_file: "/var/lib/streamp2p-boot/last-failure".into(),
+            reboot_file: "/run/streamp2p/reboot".into(),
+        }
+    }
+}
+
 /// The config page (`/admin`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -904,6 +947,7 @@ pub struct Settings {
     pub webtorrent: WebTorrentConfig,
     pub admin: AdminConfig,
     pub federation: FederationConfig,
+    pub update: UpdateConfig,
 }
 
 impl Config {
@@ -1226,6 +1270,13 @@ impl Config {
                 ));
             }
         }
+        if self.update.check_secs < 10 {
+            return Err(ConfigError::new(
+                "update.check_secs",
+                "below 10 seconds the update source would be asked without pause",
+                "use 21600 (six hours)",
+            ));
+        }
         if w.max_peers == 0 || w.upload_slots == 0 {
             return Err(ConfigError::new(
                 "webtorrent.max_peers",
@@ -1268,6 +1319,7 @@ impl Config {
             webtorrent: self.webtorrent,
             admin: self.admin,
             federation: self.federation,
+            update: self.update,
         })
     }
 }

@@ -12,6 +12,8 @@
 //!   their episodes into a library root, and publishes this station's catalog.
 //! - `web` serves the JSON API, the web seed, the torrents, the tracker and the pages, over
 //!   http and (with a certificate from `tls`: files, or ACME) https.
+//! - `update` keeps the appliance's system up to date: signed manifests, RAUC installs into
+//!   the other root slot, a restart at a quiet time, and the slot marked good once healthy.
 //! - `node` builds and runs all of it from the `config`; `demo` makes a sample library.
 //! - `system` tells systemd when the node serves, that it is alive, and that it stops; it
 //!   names and watches the node's tasks (one that panics stops the node).
@@ -32,6 +34,7 @@ pub mod swarm;
 pub mod system;
 pub mod tls;
 pub mod tracker;
+pub mod update;
 pub mod web;
 pub mod webtorrent;
 

@@ -26,6 +26,7 @@ use crate::{
         recorder::{self, Recorder},
         retention, Live,
     },
+    outbound::Outbound,
     station::{uploads, Station},
     store::{Store, StoreError},
     stun::{self, StunServer},
@@ -41,6 +42,7 @@ use crate::{
         ws::Hub,
         NodePeer, Tracker,
     },
+    update::Updater,
     web::{self, AppState},
     webtorrent::WebTorrent,
 };
@@ -160,6 +162,16 @@ async fn drain_web(
             Ok(Ok(()))
         }
     }
+}
+
+/// The node's own `/api/health`, as the updater asks it once the node serves.
+fn health_url(http: SocketAddr) -> String {
+    let ip = match http.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}/api/health", SocketAddr::new(ip, http.port()))
 }
 
 /// How a run of the node ended.
@@ -326,6 +338,18 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         .then(|| WebTorrent::new(webtorrent_config(&settings), library.clone(), http_addr));
     let port_mapping = start_port_mapping(&settings, &mut tasks, &shutdown);
     let federation = Federation::new(station.clone(), library.clone())?;
+    let updates = Updater::new(
+        settings.update.clone(),
+        &settings.data_dir,
+        station.clone(),
+        live.clone(),
+        Outbound::new(settings.federation.allow_private_addresses)
+            .map_err(FederationError::from)?,
+    );
+    tasks.spawn(
+        "updates",
+        updates.clone().run(health_url(http_addr), shutdown.clone()),
+    );
     tasks.spawn(
         "federation",
         federation.clone().run(tracker.clone(), shutdown.clone()),
@@ -344,6 +368,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         claim_gate: web::claim_gate(),
         port_mapping,
         tls: https.as_ref().map(|(_, tls)| tls.status()),
+        updates,
         started,
     };
     tasks.spawn("history", state.sources().run_history(shutdown.clone()));

@@ -141,6 +141,8 @@ pub enum Setting<'a> {
     FollowPin(&'a str),
     /// The station's logo (a PNG, kept as its bytes).
     Logo,
+    /// The system update waiting to be confirmed and the last one's outcome.
+    Update,
 }
 
 impl Setting<'_> {
@@ -155,6 +157,7 @@ impl Setting<'_> {
             Setting::TrackerHealth => "tracker_health".into(),
             Setting::FollowPin(url) => format!("follow:{url}").into(),
             Setting::Logo => "station.logo".into(),
+            Setting::Update => "update".into(),
         }
     }
 }

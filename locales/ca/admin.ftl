@@ -111,3 +111,5 @@ admin-upload-cannot-store = Ara mateix la caixa no pot desar pujades (mira'n el 
 admin-qr-too-long = Aquest text és massa llarg per a un codi QR.
 admin-qr-cannot = No es pot fer un codi QR amb això.
 admin-push-bad = «{ $line }» no és una adreça de servidor que la caixa pugui fer servir. Escriu-la així: icecast://source:CONTRASENYA@SERVIDOR:PORT/PUNT, amb ogg o mp3 al darrere si el nom del punt de muntatge no ho diu.
+
+admin-update-unknown-action = Aquesta pàgina no coneix aquest botó. Torna a carregar la pàgina i prova-ho de nou.

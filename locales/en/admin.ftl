@@ -111,3 +111,5 @@ admin-upload-cannot-store = The box cannot store uploads right now (see its log)
 admin-qr-too-long = This text is too long for a QR code.
 admin-qr-cannot = A QR code cannot be made of this.
 admin-push-bad = “{ $line }” is not a server address the box can use. Write it as icecast://source:PASSWORD@SERVER:PORT/MOUNT, with ogg or mp3 after it if the mount's name does not say.
+
+admin-update-unknown-action = That button is not one this page knows. Reload the page and try again.

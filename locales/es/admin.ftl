@@ -111,3 +111,5 @@ admin-upload-cannot-store = Ahora mismo la caja no puede guardar subidas (mira s
 admin-qr-too-long = Este texto es demasiado largo para un código QR.
 admin-qr-cannot = No se puede hacer un código QR con esto.
 admin-push-bad = «{ $line }» no es una dirección de servidor que la caja pueda usar. Escríbela así: icecast://source:CONTRASEÑA@SERVIDOR:PUERTO/PUNTO, con ogg o mp3 detrás si el nombre del punto de montaje no lo dice.
+
+admin-update-unknown-action = Esta página no conoce ese botón. Recarga la página y vuelve a probar.

@@ -111,3 +111,5 @@ admin-upload-cannot-store = Kutxak ezin ditu orain igoerak gorde (begiratu bere 
 admin-qr-too-long = Testu hau luzeegia da QR kode baterako.
 admin-qr-cannot = Ezin da honekin QR koderik egin.
 admin-push-bad = «{ $line }» ez da kutxak erabil dezakeen zerbitzari-helbide bat. Idatzi honela: icecast://source:PASAHITZA@ZERBITZARIA:ATAKA/MUNTAKETA, ogg edo mp3 atzean muntaketa-puntuaren izenak esaten ez badu.
+
+admin-update-unknown-action = Orri honek ez du botoi hori ezagutzen. Kargatu berriro orria eta saiatu berriz.

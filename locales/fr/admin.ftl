@@ -111,3 +111,5 @@ admin-upload-cannot-store = Le boîtier ne peut pas enregistrer d'envois pour le
 admin-qr-too-long = Ce texte est trop long pour un code QR.
 admin-qr-cannot = Impossible de faire un code QR avec ceci.
 admin-push-bad = « { $line } » n'est pas une adresse de serveur utilisable par la box. Écrivez-la ainsi : icecast://source:MOT_DE_PASSE@SERVEUR:PORT/POINT, avec ogg ou mp3 après si le nom du point de montage ne le dit pas.
+
+admin-update-unknown-action = Cette page ne connaît pas ce bouton. Rechargez la page et réessayez.

@@ -111,3 +111,5 @@ admin-upload-cannot-store = Agora mesmo a caixa non pode gardar subidas (mira o 
 admin-qr-too-long = Este texto é demasiado longo para un código QR.
 admin-qr-cannot = Non se pode facer un código QR con isto.
 admin-push-bad = «{ $line }» non é un enderezo de servidor que a caixa poida usar. Escríbeo así: icecast://source:CONTRASINAL@SERVIDOR:PORTO/PUNTO, con ogg ou mp3 detrás se o nome do punto de montaxe non o di.
+
+admin-update-unknown-action = Esta páxina non coñece ese botón. Recarga a páxina e proba de novo.

@@ -111,3 +111,5 @@ admin-upload-cannot-store = Neste momento a caixa não consegue guardar envios (
 admin-qr-too-long = Este texto é demasiado longo para um código QR.
 admin-qr-cannot = Não é possível fazer um código QR com isto.
 admin-push-bad = «{ $line }» não é um endereço de servidor que a caixa possa usar. Escreva-o assim: icecast://source:PALAVRA-PASSE@SERVIDOR:PORTA/PONTO, com ogg ou mp3 a seguir se o nome do ponto de montagem não o disser.
+
+admin-update-unknown-action = Esta página não conhece esse botão. Recarregue a página e tente de novo.

@@ -34,6 +34,7 @@ pub struct Operator {
     pub fallback_folder: Option<String>,
     pub fallback_tracks: Option<Vec<String>>,
     pub push: Option<Vec<PushTarget>>,
+    pub update_automatic: Option<bool>,
 }
 
 impl Operator {
@@ -61,6 +62,7 @@ impl Operator {
         set(&mut cfg.live.fallback_folder, &self.fallback_folder);
         set(&mut cfg.live.fallback_tracks, &self.fallback_tracks);
         set(&mut cfg.live.push, &self.push);
+        set(&mut cfg.update.automatic, &self.update_automatic);
         cfg
     }
 

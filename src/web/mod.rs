@@ -77,6 +77,8 @@ pub struct AppState {
     pub port_mapping: Option<tokio::sync::watch::Receiver<PortMapStatus>>,
     /// The https side's certificate and problems; `None` when https is off.
     pub tls: Option<TlsWatch>,
+    /// The system's updates (the appliance's A/B slots).
+    pub updates: Arc<crate::update::Updater>,
     pub started: Instant,
 }
 

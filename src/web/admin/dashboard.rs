@@ -69,6 +69,7 @@ pub struct Dashboard<'a> {
     pub reach: Option<PortMapStatus>,
     /// The padlock's certificate and its last problem; `None` when https is off.
     pub https: Option<TlsStatus>,
+    pub update: crate::update::UpdateView,
 }
 
 pub struct OnAir {
@@ -94,6 +95,8 @@ pub struct LiveWords {
     pub upload_graph: GraphWords,
     /// The Icecast servers the stream is sent to, and their state.
     pub pushes: Option<String>,
+    /// What the system updater is doing.
+    pub update: super::update::UpdateWords,
     pub warnings: Vec<String>,
 }
 
@@ -145,6 +148,7 @@ impl LiveWords {
                 |peak, now| t!(tr, "dash-graph-upload-text", peak = peak, now = now),
             ),
             pushes: pushes(tr, &st.live.pushes),
+            update: super::update::words(tr, &app.updates.view()),
             warnings: warnings(tr, app),
         }
     }
@@ -373,6 +377,7 @@ impl<'a> Dashboard<'a> {
             usb: usb_volumes(),
             reach: st.port_mapping.clone(),
             https: st.https.clone(),
+            update: app.updates.view(),
             settings,
         }
     }
@@ -391,6 +396,8 @@ fn notice(tr: Tr, done: &str) -> String {
         "mirror_approved" => t!(tr, "dash-done-mirror-approved"),
         "mirror_removed" => t!(tr, "dash-done-mirror-removed"),
         "mirror_allowed" => t!(tr, "dash-done-mirror-allowed"),
+        "update" => t!(tr, "dash-done-update"),
+        "update_check" => t!(tr, "dash-done-update-check"),
         _ => String::new(),
     }
 }

@@ -175,7 +175,7 @@ pub async fn logout(
 
 /// Applies a change a logged-in operator posted: on success back to the page with notice
 /// `done`, on a form error the page with the message beside the field.
-async fn change(
+pub(super) async fn change(
     tr: Tr,
     app: &AppState,
     Change { op, fields }: Change,

@@ -8,7 +8,7 @@
 //! box's own names, the only ones the page answers under), `upload`
 //! (resumable publishing from the phone), `share` (QR codes). The state behind them
 //! (settings, password, sessions, schedule, notes, uploads, history) is the station's
-//! ([`crate::station`]).
+//! ([`crate::station`]); `update` says the system updates' state, which is the updater's.
 //!
 //! Every handler names what it needs of the request as an extractor: [`extract::Local`]
 //! (the local-network rule), [`extract::LoggedIn`] (then the session cookie),
@@ -25,6 +25,7 @@ pub mod pages;
 mod reply;
 pub mod sections;
 pub mod share;
+pub mod update;
 pub mod upload;
 
 use axum::{
@@ -73,6 +74,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/music", post(forms::music))
         .route("/admin/item", post(forms::item))
         .route("/admin/mirrors", post(forms::mirrors))
+        .route("/admin/update", post(update::ask))
         .route(
             "/admin/logo",
             // The picture and the form's few fields.

@@ -51,6 +51,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
                 a href="#schedule" { (t!(tr, "dash-nav-schedule")) }
                 a href="#music" { (t!(tr, "dash-nav-music")) }
                 a href="#federation" { (t!(tr, "dash-nav-federation")) }
+                @if d.update.managed { a href="#updates" { (t!(tr, "dash-nav-updates")) } }
                 a href="#settings" { (t!(tr, "dash-nav-settings")) }
             }
             @if !d.notice.is_empty() {
@@ -71,6 +72,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
             (schedule(tr, &d.schedule, &csrf, d.err))
             (music(tr, &d.music, &csrf, d.err))
             (sisters(tr, &d.sisters, &csrf, d.err))
+            @if let Some(card) = super::update::card(tr, &d.update, &d.live.update, &csrf) { (card) }
             (settings(d, &csrf))
         },
     )

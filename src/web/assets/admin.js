@@ -83,6 +83,14 @@ async function refresh () {
   set('upload-rate', w.upload_rate)
   set('tracker', w.tracker)
   if (w.pushes) set('pushes', w.pushes)
+  if (w.update) {
+    set('update-state', w.update.text)
+    const bar = $('update-bar')
+    if (bar) {
+      bar.hidden = w.update.progress == null
+      bar.value = w.update.progress || 0
+    }
+  }
   const h = s.hashing
   if ($('hashing')) $('hashing').hidden = !w.hashing
   if (w.hashing) {
