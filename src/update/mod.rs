@@ -436,6 +436,10 @@ impl Updater {
         let failed = |problem: Problem| {
             tracing::warn!(version = %m.version, "updates: not installed: {problem:?}");
             let mut record = self.record();
+            // RAUC's refusal stands however often it is asked: not again by itself.
+            if matches!(problem, Problem::NotSigned { .. } | Problem::OtherBox { .. }) {
+                record.abandoned = Some(m.version.clone());
+            }
             record.outcome = Some(Outcome::Failed {
                 version: m.version.clone(),
                 problem,

@@ -193,6 +193,7 @@ pub async fn status(
         "tracker": { "swarms": st.tracker.swarms, "peers": st.tracker.peers },
         "warnings": words.warnings,
         "history": history,
+        "update": app.updates.view(),
         "words": words,
     }))
 }

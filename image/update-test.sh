@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The A/B update test (issue 17): the x86-64 test image (image/build.sh amd64, version 1, with
+# bundle 2) and the test bundles (image/test/make-bundles.sh: 3 breaks the node, 4 is signed
+# with an untrusted key, 5 is for another board), booted under qemu (UEFI, TCG) with an update
+# source on a local HTTP server (the guest reaches it as 10.0.2.2; the test image's config
+# points [update] url there). Through the config page (image/test/admin.py), as an operator:
+#   1. refusals: a manifest signed with another key, one for another board, and two manifests
+#      signed with the release key whose bundles RAUC itself must refuse (untrusted signature,
+#      other compatible): each refused with its reason, and the box stays on version 1;
+#   2. update: version 2 installs into slot B, the box restarts into it by itself, with the same
+#      settings (station name, session), library index (nothing hashed again) and identity
+#      (federation key); the Updates card says it went well;
+#   3. power cut in the middle of installing version 3: the box boots version 2, and the
+#      install is retried;
+#   4. rollback: version 3's node never starts; the boot deadline reboots it, GRUB gives it its
+#      second try, then boots version 2 by itself, and the card says why.
+# Prints the figures (install to healthy on the new slot, stream downtime across the update,
+# bundle and image sizes); exits non-zero on any failure.
+#
+# Environment: OUT=DIR (default image/out/amd64), BOOT_TIMEOUT=seconds (default 600),
+# KEEP=1 keeps the scratch disk and consoles in $OUT/update-test.
+set -euo pipefail
+
+die() { echo "image/update-test.sh: FAIL: $*" >&2; exit 1; }
+log() { echo "image/update-test.sh: $*" >&2; }
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="${OUT:-$REPO/image/out/amd64}"
+BOOT_TIMEOUT="${BOOT_TIMEOUT:-600}"
+IMG="$OUT/streamp2p-amd64.img"
+# The port the test image's config expects its update source on (image/test/config.toml).
+UPDATE_PORT=8517
+for f in "$IMG" "$OUT/streamp2p-amd64-2.raucb" "$OUT/streamp2p-amd64-2.manifest"; do
+  [ -f "$f" ] || die "$f missing: build the test image first (image/build.sh amd64)"
+done
+T="$OUT/update-test"
+rm -rf "$T"
+mkdir -p "$T/www"
+QEMU_PID= WEB_PID=
+cleanup() {
+  if [ -n "$QEMU_PID" ]; then kill -9 "$QEMU_PID" 2>/dev/null || true; fi
+  if [ -n "$WEB_PID" ]; then kill "$WEB_PID" 2>/dev/null || true; fi
+  if [ -z "${KEEP:-}" ]; then rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+log "making the test bundles (3: broken node, 4: untrusted key, 5: another board)"
+OUT="$OUT" bash "$REPO/image/test/make-bundles.sh"
+# The release key signs manifests for bundles RAUC itself must refuse: the project would not,
+# but the box must not rely on that.
+sign() { # VERSION BUNDLE MANIFEST NOTES
+  MANIFEST="$3" bash "$REPO/image/sign-manifest.sh" "$1" "$2" "$4" 2>/dev/null
+}
+sign 4 "$OUT/streamp2p-amd64-4.raucb" "$T/trusted-4.manifest" "Signed manifest, untrusted bundle."
+COMPATIBLE=streamp2p-amd64 sign 5 "$OUT/streamp2p-amd64-5.raucb" "$T/trusted-5.manifest" \
+  "Signed manifest, bundle for another board."
+cp "$OUT"/streamp2p-amd64-[2-5].raucb "$T/www/"
+
+# The update source: whatever `serve` last put at /update.manifest.
+python3 -m http.server "$UPDATE_PORT" --bind 127.0.0.1 --directory "$T/www" >"$T/web.log" 2>&1 &
+WEB_PID=$!
+serve() { cp "$1" "$T/www/update.manifest.new" && mv "$T/www/update.manifest.new" "$T/www/update.manifest"; }
+
+cp --sparse=always "$IMG" "$T/disk.img"
+truncate -s +1G "$T/disk.img"
+cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+BASE="http://127.0.0.1:$PORT"
+
+# Without -no-reboot: the box restarts itself into the new slot.
+boot() {
+  qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp 2 -m 1024 \
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+    -drive "if=pflash,format=raw,file=$T/vars.fd" \
+    -drive "file=$T/disk.img,format=raw,if=virtio" \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:80" -device virtio-net-pci,netdev=n0 \
+    -display none -monitor none -serial "file:$1" &
+  QEMU_PID=$!
+  BOOTED_AT=$SECONDS
+}
+power_cut() {
+  kill -9 "$QEMU_PID"
+  wait "$QEMU_PID" 2>/dev/null || true
+  QEMU_PID=
+}
+wait_for() { # WHAT CONSOLE CHECK...
+  local what="$1" console="$2" since=$SECONDS; shift 2
+  while ! "$@" 2>/dev/null; do
+    kill -0 "$QEMU_PID" 2>/dev/null || { tail -40 "$console" >&2; die "qemu exited before $what"; }
+    if (( SECONDS - since > BOOT_TIMEOUT )); then
+      tail -60 "$console" >&2
+      die "no $what within ${BOOT_TIMEOUT}s"
+    fi
+    sleep 1
+  done
+}
+admin() { python3 "$REPO/image/test/admin.py" "$BASE" "$T/cookies.json" "$@"; }
+# A field of the Updates card's state (/admin/status "update"), by a Python expression on `u`.
+update() { admin status | python3 -c "import json,sys; u=json.load(sys.stdin)['update']; print($1)"; }
+is() { [ "$(update "$1")" = "$2" ]; }
+health_ok() { curl -sf -m 5 "$BASE/api/health" | python3 -c 'import json,sys; assert json.load(sys.stdin)["status"] == "ok"'; }
+on_air() {
+  curl -s -m 3 -o "$T/live.ogg" "$BASE/live.ogg" || true
+  [ -s "$T/live.ogg" ] && [ "$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$T/live.ogg")" = opus ]
+}
+health() { curl -sf -m 5 "$BASE/api/health" | python3 -c "import json,sys; h=json.load(sys.stdin); print($1)"; }
+key() { curl -sf -m 5 "$BASE/api/federation" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'; }
+settled() { [ "$(health 'h["library"]["hashing"]["files_done"] == h["library"]["hashing"]["files_total"]')" = True ]; }
+
+# --- Version 1 ----------------------------------------------------------------------------------
+log "booting version 1 (qemu TCG, forwarded to $BASE; update source on 127.0.0.1:$UPDATE_PORT)"
+boot "$T/console-1.log"
+wait_for "/api/health" "$T/console-1.log" health_ok
+wait_for "audio on /live.ogg" "$T/console-1.log" on_air
+admin setup "update test password" "Radio Update Test"
+is 'u["managed"]' True || die "the node does not see RAUC: $(update u)"
+is 'u["running"]' 1 || die "version 1 expected: $(update u)"
+wait_for "the library to settle" "$T/console-1.log" settled
+key_1="$(key)"
+items_1="$(health 'h["library"]["items"]')"
+
+# --- 1. Refusals --------------------------------------------------------------------------------
+check_refused() { # MANIFEST KIND WHAT
+  serve "$1"
+  admin ask check
+  wait_for "the check to refuse $3" "$T/console-1.log" is 'u["check_problem"] and u["check_problem"]["kind"]' "$2"
+  log "refused, $3: $(update 'u["check_problem"]')"
+}
+check_refused "$OUT/streamp2p-amd64-4.manifest" not_signed "a manifest signed with an untrusted key"
+check_refused "$OUT/streamp2p-amd64-5.manifest" other_box "a manifest for another board"
+install_refused() { # MANIFEST VERSION KIND WHAT
+  serve "$1"
+  admin ask install
+  wait_for "RAUC to refuse $4" "$T/console-1.log" is \
+    'u["outcome"] and u["outcome"]["result"] + " " + u["outcome"]["version"] + " " + u["outcome"]["problem"]["kind"]' \
+    "failed $2 $3"
+  log "refused by RAUC, $4: $(update 'u["outcome"]["problem"]')"
+  is 'u["running"]' 1 || die "the box changed version after a refused bundle"
+}
+install_refused "$T/trusted-4.manifest" 4 not_signed "a bundle signed with an untrusted key"
+install_refused "$T/trusted-5.manifest" 5 other_box "a bundle for another board"
+is 'u["phase"]["state"]' idle || die "the updater is not idle after the refusals: $(update u)"
+
+# --- 2. Update to version 2 ---------------------------------------------------------------------
+# Automatic updates (the test image's setting): a check that finds version 2 installs it and
+# restarts at a quiet time (no schedule, no studio PC) by itself.
+serve "$OUT/streamp2p-amd64-2.manifest"
+admin ask check
+asked_at=$SECONDS
+wait_for "version 2 to be installed" "$T/console-1.log" is 'u["phase"]["state"]' restarting
+installed_at=$SECONDS
+# The stream's last moment on air before the restart, then its first after it.
+last_air=$SECONDS
+while on_air; do last_air=$SECONDS; sleep 1; done
+wait_for "the box to come back on version 2" "$T/console-1.log" health_ok
+t_healthy=$((SECONDS - asked_at))
+wait_for "audio on /live.ogg on version 2" "$T/console-1.log" on_air
+downtime=$((SECONDS - last_air))
+wait_for "the update to be confirmed" "$T/console-1.log" is \
+  'u["outcome"] and u["outcome"]["result"] + " " + u["outcome"]["version"]' "updated 2"
+is 'u["running"]' 2 || die "not running version 2: $(update u)"
+[ "$(key)" = "$key_1" ] || die "the station's identity (federation key) changed across the update"
+admin status >/dev/null || die "the operator's session did not survive the update"
+grep -aq 'Radio Update Test' <(curl -sf -m 5 "$BASE/") || die "the station's name did not survive the update"
+wait_for "the library to settle on version 2" "$T/console-1.log" settled
+[ "$(health 'h["library"]["items"]')" = "$items_1" ] || die "the library changed across the update"
+[ "$(health 'h["library"]["hashed_since_start"]')" = 0 ] || die "the library was hashed again after the update"
+log "version 2: install ${installed_at}s-${asked_at}s=$((installed_at - asked_at))s, asked to healthy ${t_healthy}s, stream off air ${downtime}s; settings, session, library and identity kept"
+
+# --- 3. Power cut while installing version 3 ----------------------------------------------------
+serve "$OUT/streamp2p-amd64-3.manifest"
+admin ask install
+wait_for "version 3 to be installing" "$T/console-1.log" is \
+  'u["phase"]["state"] == "installing" and u["phase"]["percent"] >= 20' True
+log "power cut at $(update 'u["phase"]')"
+power_cut
+boot "$T/console-2.log"
+wait_for "/api/health after the power cut" "$T/console-2.log" health_ok
+is 'u["running"]' 2 || die "not back on version 2 after the power cut: $(update u)"
+is 'u["outcome"]["result"] + " " + u["outcome"]["version"]' "updated 2" \
+  || die "the interrupted install left another outcome: $(update u)"
+log "after the power cut: version 2; the install is retried by itself (automatic updates)"
+
+# --- 4. Version 3 never becomes healthy: back on version 2 by itself -----------------------------
+wait_for "version 3 to be installed again" "$T/console-2.log" is 'u["phase"]["state"]' restarting
+rollback_from=$SECONDS
+# Two tries of the broken slot (each ended by the boot deadline), then slot B again.
+sleep 30
+wait_for "the box to come back on version 2 by itself" "$T/console-2.log" health_ok
+wait_for "the rollback to be reported" "$T/console-2.log" is \
+  'u["outcome"] and u["outcome"]["result"] + " " + u["outcome"]["version"] + " " + u["outcome"]["back_to"]' \
+  "rolled_back 3 2"
+t_rollback=$((SECONDS - rollback_from))
+is 'u["running"]' 2 || die "not running version 2 after the rollback"
+tries="$(grep -ac 'streamp2p: booting slot A' "$T/console-2.log" || true)"
+[ "$tries" -ge 2 ] || die "slot A was booted $tries time(s), not twice, before going back"
+why="$(update 'u["outcome"]["problem"]["detail"]')"
+[ -n "$why" ] || die "the rollback does not say why"
+log "rolled back by itself in ${t_rollback}s after $tries tries of slot A: $why"
+
+power_cut
+bundle_mb=$(( $(stat -c %s "$OUT/streamp2p-amd64-2.raucb") / 1048576 ))
+image_mb=$(( $(stat -c %s "$IMG") / 1048576 ))
+image_used_mb=$(( $(du -k "$IMG" | cut -f1) / 1024 ))
+echo "update-test: PASS bundle=${bundle_mb}MiB image=${image_mb}MiB(${image_used_mb}MiB used) install-to-healthy=${t_healthy}s stream-downtime=${downtime}s rollback=${t_rollback}s"
