@@ -12,7 +12,7 @@ use std::{
 };
 
 use rand::Rng;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -30,7 +30,7 @@ use crate::{
     station::{uploads, Station},
     store::{Store, StoreError},
     stun::{self, StunServer},
-    swarm::{Swarm, SwarmError},
+    swarm::{Extras, Swarm, SwarmError},
     system::{
         self,
         portmap::{Mapping, PortMapStatus, PortMapper, Protocol, Purpose},
@@ -345,10 +345,22 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         live.clone(),
         Outbound::new(settings.federation.allow_private_addresses)
             .map_err(FederationError::from)?,
+        federation.downloader(),
     );
     tasks.spawn(
         "updates",
         updates.clone().run(health_url(http_addr), shutdown.clone()),
+    );
+    // The system update this box shares: seeded beside the library, tracked with the node.
+    let (extras, seeded) = watch::channel(Extras::default());
+    tasks.spawn(
+        "update_share",
+        updates.share().run(
+            settings.update.keyring.clone(),
+            extras,
+            tracker.clone(),
+            shutdown.clone(),
+        ),
     );
     tasks.spawn(
         "federation",
@@ -412,7 +424,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
 
     let mut failed = None;
     if settings.swarm.enabled {
-        match Swarm::start(&settings, library, peer_id).await {
+        match Swarm::start(&settings, library, seeded, peer_id).await {
             Ok(s) => {
                 let s = Arc::new(s);
                 let _ = swarm_slot.set(s.clone());

@@ -3,6 +3,9 @@
 //! library, then moved into `<data>/mirrors/<origin>/`, a library root: the library hashes
 //! it (same bytes and name, so the same infohash) and the node seeds it, serves it as a web
 //! seed and tracks it like its own.
+//!
+//! The [`Downloader`] fetches any single file a followed station shares over BitTorrent:
+//! the updater gets a station's system update bundle with it too (`update::sister`).
 
 use std::{
     path::{Path, PathBuf},
@@ -22,8 +25,13 @@ use crate::{
     outbound::{Origin, Outbound},
 };
 
-/// How long one episode may take before the next poll tries again.
+/// How long one file may take before the next poll tries again: this long at least...
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// ...and as long as it takes at this rate (bytes a second): a 700 MB system update from
+/// a station with a slow upload takes more than half an hour, and is no less wanted.
+const SLOWEST_RATE: u64 = 100_000;
+/// How often a download's progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// Largest `.torrent` read from a followed station (counted as it comes).
 const MAX_TORRENT_BYTES: usize = 16 * 1024 * 1024;
 /// Room in a `.torrent` for everything but the piece hashes (name, keys, trackers, web
@@ -71,26 +79,26 @@ pub fn choose(items: &[CatalogItem], budget: u64) -> Vec<&CatalogItem> {
         .collect()
 }
 
-/// The single file's length a .torrent announces (`None` for a multi-file torrent or one
-/// that does not parse): what will be downloaded, checked against the catalog's size.
-fn torrent_length(torrent: &[u8]) -> Option<u64> {
+/// The single file a .torrent holds, its name and length (`None` for a multi-file torrent
+/// or one that does not parse): what will be downloaded, checked against what the catalog
+/// or the manifest says.
+fn single_file(torrent: &[u8]) -> Option<(String, u64)> {
     #[derive(serde::Deserialize)]
     struct Info {
+        name: String,
         length: Option<u64>,
     }
     #[derive(serde::Deserialize)]
     struct Meta {
         info: Info,
     }
-    serde_bencode::from_bytes::<Meta>(torrent).ok()?.info.length
+    let info = serde_bencode::from_bytes::<Meta>(torrent).ok()?.info;
+    Some((info.name, info.length?))
 }
 
-/// The torrent with nothing but its info dict, byte for byte (so the same infohash): the
-/// trackers and web seeds a followed station's `.torrent` lists are addresses learned from
-/// others, which the download session would otherwise ask, redirects and all. The
-/// download asks the origin's own tracker instead. `None` when it is not a bencoded
-/// dictionary with an `info` dictionary.
-fn only_info(torrent: &[u8]) -> Option<Vec<u8>> {
+/// The bencoded info dictionary of a .torrent, byte for byte (what its infohash is taken
+/// over); `None` when it is not a bencoded dictionary with an `info` dictionary.
+fn info_dict(torrent: &[u8]) -> Option<&[u8]> {
     let mut at = 1;
     if torrent.first() != Some(&b'd') {
         return None;
@@ -100,14 +108,19 @@ fn only_info(torrent: &[u8]) -> Option<Vec<u8>> {
         let key = &torrent[at..key_end];
         let value_end = bencode_end(torrent, key_end)?;
         if key == b"4:info" && torrent.get(key_end) == Some(&b'd') {
-            let mut out = b"d4:info".to_vec();
-            out.extend_from_slice(&torrent[key_end..value_end]);
-            out.push(b'e');
-            return Some(out);
+            return Some(&torrent[key_end..value_end]);
         }
         at = value_end;
     }
     None
+}
+
+/// The torrent with nothing but its info dict, byte for byte (so the same infohash): the
+/// trackers and web seeds a followed station's `.torrent` lists are addresses learned from
+/// others, which the download session would otherwise ask, redirects and all. The
+/// download asks the origin's own tracker instead.
+fn only_info(info: &[u8]) -> Vec<u8> {
+    [&b"d4:info"[..], info, b"e"].concat()
 }
 
 /// Where the bencoded value starting at `at` ends (exclusive); `None` if it is malformed
@@ -155,8 +168,20 @@ pub fn safe_name(name: &str) -> Option<&str> {
     ok.then_some(name)
 }
 
+/// One file a followed station shares over BitTorrent, as this node expects it.
+pub struct Wanted<'a> {
+    /// Where the station serves its `.torrent` (`/t/<infohash>.torrent`).
+    pub torrent: &'a str,
+    /// The file's name and size, as the catalog or the signed manifest gives them: the
+    /// torrent must be this one file.
+    pub name: &'a str,
+    pub size: u64,
+    /// The infohash the catalog gives, when there is one.
+    pub infohash: Option<&'a str>,
+}
+
 /// The download side: a librqbit session of its own (the seeding session only reads the
-/// library), made when the first episode is fetched.
+/// library), made when the first file is fetched.
 pub struct Downloader {
     data_dir: PathBuf,
     dht: bool,
@@ -211,20 +236,51 @@ impl Downloader {
         if dest.exists() {
             return Ok(false);
         }
-        let path = format!("/t/{}.torrent", item.infohash);
+        let wanted = Wanted {
+            torrent: &format!("/t/{}.torrent", item.infohash),
+            name,
+            size: item.size,
+            infohash: Some(&item.infohash),
+        };
+        self.download(origin, &wanted, &dest, |_| {}).await?;
+        Ok(true)
+    }
+
+    /// Downloads `wanted` from `origin` and its swarm to `dest` (on the data partition):
+    /// through a folder of its own outside the library, moved there once complete and
+    /// checked piece by piece against the torrent. `progress` gets the bytes so far.
+    pub async fn download(
+        &self,
+        origin: &Origin,
+        wanted: &Wanted<'_>,
+        dest: &Path,
+        mut progress: impl FnMut(u64),
+    ) -> anyhow::Result<()> {
         let torrent = self
             .out
-            .get(origin, &path, None, torrent_cap(item.size))
+            .get(origin, wanted.torrent, None, torrent_cap(wanted.size))
             .await
             .and_then(|f| f.success())
             .map_err(|e| anyhow::anyhow!("the torrent file: {}", e.detail()))?;
-        // The catalog's size was counted against the budget: the torrent must agree.
-        if torrent_length(&torrent) != Some(item.size) {
-            anyhow::bail!("the torrent's length differs from the catalog's size");
+        // The size was counted against a budget or the disk's room: the torrent must agree.
+        match single_file(&torrent) {
+            Some((name, size)) if name == wanted.name && size == wanted.size => {}
+            _ => anyhow::bail!(
+                "the torrent is not the single {}-byte file {}",
+                wanted.size,
+                wanted.name
+            ),
         }
-        let torrent = only_info(&torrent).ok_or_else(|| anyhow::anyhow!("not a torrent"))?;
+        let info = info_dict(&torrent).ok_or_else(|| anyhow::anyhow!("not a torrent"))?;
+        let infohash = torrent::infohash_hex(info);
+        if wanted
+            .infohash
+            .is_some_and(|ih| !ih.eq_ignore_ascii_case(&infohash))
+        {
+            anyhow::bail!("the station's torrent has another infohash than its catalog");
+        }
         let session = self.session().await?;
-        let folder = incoming_dir(&self.data_dir).join(&item.infohash);
+        let folder = incoming_dir(&self.data_dir).join(&infohash);
         let opts = AddTorrentOptions {
             output_folder: Some(folder.to_string_lossy().into_owned()),
             overwrite: true,
@@ -234,17 +290,24 @@ impl Downloader {
             ..Default::default()
         };
         let (id, handle) = match session
-            .add_torrent(AddTorrent::from_bytes(torrent), Some(opts))
+            .add_torrent(AddTorrent::from_bytes(only_info(info)), Some(opts))
             .await?
         {
             AddTorrentResponse::Added(id, h) | AddTorrentResponse::AlreadyManaged(id, h) => (id, h),
             AddTorrentResponse::ListOnly(_) => anyhow::bail!("librqbit listed the torrent only"),
         };
-        if handle.info_hash().as_string() != item.infohash {
-            let _ = session.delete(TorrentIdOrHash::Id(id), true).await;
-            anyhow::bail!("the origin's torrent has another infohash than its catalog");
-        }
-        let done = tokio::time::timeout(DOWNLOAD_TIMEOUT, handle.wait_until_completed()).await;
+        let completed = async {
+            let mut done = std::pin::pin!(handle.wait_until_completed());
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            loop {
+                tokio::select! {
+                    r = &mut done => break r,
+                    _ = tick.tick() => progress(handle.stats().progress_bytes),
+                }
+            }
+        };
+        let limit = DOWNLOAD_TIMEOUT.max(Duration::from_secs(wanted.size / SLOWEST_RATE));
+        let done = tokio::time::timeout(limit, completed).await;
         // The file stays; the download session forgets the torrent either way.
         let _ = session.delete(TorrentIdOrHash::Id(id), false).await;
         match done {
@@ -252,13 +315,15 @@ impl Downloader {
             Ok(Err(e)) => anyhow::bail!("download failed: {e:#}"),
             Err(_) => anyhow::bail!("download took too long"),
         }
+        progress(wanted.size);
+        let dest_dir = dest.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dest_dir)?;
-        std::fs::rename(folder.join(name), &dest)?;
+        std::fs::rename(folder.join(wanted.name), dest)?;
         let _ = std::fs::remove_dir_all(&folder);
         if let Ok(d) = std::fs::File::open(dest_dir) {
             let _ = d.sync_all();
         }
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -293,11 +358,14 @@ mod tests {
         );
         let t =
             b"d8:announce21:http://10.0.0.1/admin4:infod6:lengthi5e4:name1:xe8:url-listl3:abcee";
+        let info = info_dict(t).unwrap();
+        assert_eq!(only_info(info), b"d4:infod6:lengthi5e4:name1:xee");
+        assert_eq!(single_file(&only_info(info)), Some(("x".into(), 5)));
         assert_eq!(
-            only_info(t).as_deref(),
-            Some(&b"d4:infod6:lengthi5e4:name1:xee"[..])
+            single_file(b"d4:infod5:filesle4:name1:xee"),
+            None,
+            "a folder of files is not one file"
         );
-        assert_eq!(torrent_length(&only_info(t).unwrap()), Some(5));
         for bad in [
             &b"d4:infoi3ee"[..],
             b"d4:infod",
@@ -305,13 +373,13 @@ mod tests {
             b"d99:x",
             b"d4:infod1:xi9",
         ] {
-            assert_eq!(only_info(bad), None, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(info_dict(bad), None, "{}", String::from_utf8_lossy(bad));
         }
         assert_eq!(torrent_cap(1000), 64 * 1024 + 20);
         assert!(torrent_cap(100_000_000) < 200 * 1024);
         assert_eq!(torrent_cap(u64::MAX), MAX_TORRENT_BYTES);
         let deep = [&b"d4:info"[..], &[b'l'; 100_000]].concat();
-        assert_eq!(only_info(&deep), None, "deep nesting is no trouble");
+        assert_eq!(info_dict(&deep), None, "deep nesting is no trouble");
         let huge = [item("x", u64::MAX, 9), item("y", 5, 1)];
         assert_eq!(
             choose(&huge, 100).len(),

@@ -166,7 +166,8 @@ pub struct Federation {
     station: Arc<Station>,
     /// Every request to another node goes through it.
     out: Outbound,
-    downloader: mirror::Downloader,
+    /// Shared with the updater, which fetches followed stations' update bundles with it.
+    downloader: Arc<mirror::Downloader>,
     follows: Mutex<BTreeMap<String, FollowStatus>>,
     /// Trackers each followed station lists (by its address), for the health probes:
     /// checked, capped, and replaced at each poll.
@@ -211,11 +212,11 @@ impl Federation {
         Ok(Arc::new(Self {
             book: Mutex::new(book),
             claims: Mutex::default(),
-            downloader: mirror::Downloader::new(
+            downloader: Arc::new(mirror::Downloader::new(
                 settings.data_dir.clone(),
                 settings.swarm.dht,
                 out.clone(),
-            ),
+            )),
             identity,
             health: health::Health::new(store.clone(), out.clone()),
             their_trackers: Mutex::default(),
@@ -235,6 +236,12 @@ impl Federation {
         settings.public_url.clone().or_else(|| {
             (!settings.http.ip().is_unspecified()).then(|| format!("http://{}", settings.http))
         })
+    }
+
+    /// The download side of BitTorrent: one session for whatever this node fetches from
+    /// the stations it follows.
+    pub fn downloader(&self) -> Arc<mirror::Downloader> {
+        self.downloader.clone()
     }
 
     /// Listeners of the relayed streams, all together.

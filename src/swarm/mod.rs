@@ -5,14 +5,18 @@
 //! dropped, and a torrent that failed (a read error on a pulled stick) is added again once
 //! its file is back. librqbit's JSON persistence with fastresume lives in the data dir, so
 //! after a restart the torrents come back without reading the whole library again.
+//!
+//! Besides the library, it seeds the few [`Extras`] the node shares that are not episodes
+//! (the system update this box verified, `update::share`): given by infohash on a watch
+//! channel, kept like catalog items, never listed by the library.
 
 mod storage;
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
 };
@@ -24,6 +28,7 @@ use librqbit::{
     TorrentStatsState,
 };
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -41,6 +46,16 @@ pub enum SwarmError {
     Start { port: u16, source: anyhow::Error },
 }
 
+/// A file seeded that is not a library item: where it lies and its info dictionary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extra {
+    pub path: PathBuf,
+    pub info: torrent::Info,
+}
+
+/// The extra files to seed, by infohash (hex).
+pub type Extras = Arc<BTreeMap<String, Extra>>;
+
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct SwarmStats {
     pub torrents: usize,
@@ -54,15 +69,18 @@ pub struct Swarm {
     /// librqbit's persistence folder: its session.json and fastresume bitfields.
     state_dir: PathBuf,
     library: Arc<Library>,
+    extras: watch::Receiver<Extras>,
     trackers: Vec<String>,
 }
 
 impl Swarm {
     /// Starts the session, listening on `peer_port`. Torrents persisted by the last run
-    /// are restored here, from the catalog that the library has already published.
+    /// are restored here, from the catalog that the library has already published (and
+    /// the extras known by then; one whose file is not yet known is added again when it is).
     pub async fn start(
         settings: &Settings,
         library: Arc<Library>,
+        extras: watch::Receiver<Extras>,
         peer_id: [u8; 20],
     ) -> Result<Self, SwarmError> {
         let port = settings.peer_port;
@@ -98,7 +116,7 @@ impl Swarm {
                 ..Default::default()
             }),
             default_storage_factory: Some(librqbit::storage::StorageFactoryExt::boxed(
-                ReadOnlyFactory::new(library.subscribe()),
+                ReadOnlyFactory::new(library.subscribe(), extras.clone()),
             )),
             ratelimits: LimitsConfig {
                 upload_bps: NonZeroU32::new(cfg.upload_limit_kib.saturating_mul(1024)),
@@ -117,19 +135,23 @@ impl Swarm {
             session,
             state_dir,
             library,
+            extras,
             trackers: cfg.trackers.clone(),
         })
     }
 
-    /// Keeps the session in step with the catalog until `shutdown`.
+    /// Keeps the session in step with the catalog and the extras until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut catalog = self.library.subscribe();
+        let mut extras = self.extras.clone();
         loop {
             let snapshot = catalog.borrow_and_update().clone();
-            self.reconcile(&snapshot).await;
+            let extra = extras.borrow_and_update().clone();
+            self.reconcile(&snapshot, &extra).await;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 r = catalog.changed() => if r.is_err() { break },
+                r = extras.changed() => if r.is_err() { break },
                 _ = tokio::time::sleep(RETRY_EVERY) => {}
             }
         }
@@ -138,18 +160,22 @@ impl Swarm {
         // line each. The session's tasks end with the process.
     }
 
-    /// Brings the session in line with the catalog: seed what is there, pause what is on a
-    /// pulled stick (its verified pieces are kept for when it returns), drop what is gone,
-    /// and re-add a torrent that failed or whose file moved.
-    async fn reconcile(&self, catalog: &Catalog) {
+    /// Brings the session in line with the catalog and the extras: seed what is there,
+    /// pause what is on a pulled stick (its verified pieces are kept for when it returns),
+    /// drop what is gone, and re-add a torrent that failed or whose file moved.
+    async fn reconcile(&self, catalog: &Catalog, extras: &Extras) {
         let managed: HashMap<String, (usize, Arc<ManagedTorrent>)> =
             self.session.with_torrents(|it| {
                 it.map(|(id, h)| (h.info_hash().as_string(), (id, h.clone())))
                     .collect()
             });
         for (infohash, (id, handle)) in &managed {
-            let action = match catalog.items.get(infohash) {
-                Some(item) if is_failed(handle) || !seeds_from(handle, item) => Action::Readd,
+            let wanted = match catalog.items.get(infohash) {
+                Some(item) => Some(item.path()),
+                None => extras.get(infohash).map(|e| e.path.as_path()),
+            };
+            let action = match wanted {
+                Some(path) if is_failed(handle) || !seeds_from(handle, path) => Action::Readd,
                 Some(_) if handle.is_paused() => Action::Resume,
                 Some(_) => continue,
                 None if catalog.offline.contains(infohash) => match handle.is_paused() {
@@ -170,22 +196,26 @@ impl Swarm {
                 tracing::warn!(infohash, ?action, "{e:#}");
             }
             if matches!(action, Action::Readd) {
-                self.add(infohash, catalog).await;
+                self.add(infohash, catalog, extras).await;
             }
         }
-        for infohash in catalog.items.keys() {
+        for infohash in catalog.items.keys().chain(extras.keys()) {
             if !managed.contains_key(infohash) {
-                self.add(infohash, catalog).await;
+                self.add(infohash, catalog, extras).await;
             }
         }
     }
 
-    async fn add(&self, infohash: &str, catalog: &Catalog) {
-        let Some(item) = catalog.items.get(infohash) else {
-            return;
-        };
-        let Some(info) = self.library.info(infohash) else {
-            return;
+    async fn add(&self, infohash: &str, catalog: &Catalog, extras: &Extras) {
+        let (path, info) = match catalog.items.get(infohash) {
+            Some(item) => match self.library.info(infohash) {
+                Some(info) => (item.path().to_path_buf(), info),
+                None => return,
+            },
+            None => match extras.get(infohash) {
+                Some(e) => (e.path.clone(), e.info.clone()),
+                None => return,
+            },
         };
         // librqbit gets only the external trackers: the node's own tracker counts the node
         // as a seeder of its library without an announce to itself.
@@ -193,7 +223,7 @@ impl Swarm {
             tracing::warn!(infohash, "cannot write fastresume bitfield: {e}");
         }
         let bytes = torrent::torrent_file(&info, &self.trackers, &[]);
-        let folder: Option<PathBuf> = item.path().parent().map(PathBuf::from);
+        let folder: Option<PathBuf> = path.parent().map(PathBuf::from);
         let opts = AddTorrentOptions {
             overwrite: true,
             output_folder: folder.map(|f| f.to_string_lossy().into_owned()),
@@ -205,10 +235,10 @@ impl Swarm {
             .await
         {
             Ok(AddTorrentResponse::Added(..) | AddTorrentResponse::AlreadyManaged(..)) => {
-                tracing::info!(infohash, name = item.name, "seeding");
+                tracing::info!(infohash, name = info.name, "seeding");
             }
             Ok(AddTorrentResponse::ListOnly(_)) => {}
-            Err(e) => tracing::warn!(infohash, "cannot seed {}: {e:#}", item.name),
+            Err(e) => tracing::warn!(infohash, "cannot seed {}: {e:#}", info.name),
         }
     }
 
@@ -261,10 +291,10 @@ enum Action {
     Drop,
 }
 
-/// Whether the torrent reads the item's first copy (it was added from another copy that
-/// has since gone, for example).
-fn seeds_from(h: &ManagedTorrent, item: &crate::library::Item) -> bool {
-    item.path().parent() == Some(h.output_folder())
+/// Whether the torrent reads the file at `path`, the item's first copy (it was added from
+/// another copy that has since gone, for example).
+fn seeds_from(h: &ManagedTorrent, path: &Path) -> bool {
+    path.parent() == Some(h.output_folder())
 }
 
 fn is_failed(h: &Arc<ManagedTorrent>) -> bool {

@@ -3,8 +3,8 @@
 //! librqbit's stock filesystem storage opens files read-write and sets their length after
 //! the check, which would fail on the read-only USB mount, or truncate a file that grew.
 //! This one opens the file read-only, refuses every write, and never deletes anything.
-//! The file is looked up by infohash in the library catalog, so a copy that moves between
-//! folders is found without librqbit's idea of an output folder. A read that fails (the
+//! The file is looked up by infohash in the library catalog (then in the swarm's extras), so
+//! a copy that moves between folders is found without librqbit's idea of an output folder. A read that fails (the
 //! USB stick was pulled and put back, so the old descriptor is dead) opens the file again
 //! by path once before giving up, so a paused torrent resumes on the re-mounted stick.
 
@@ -26,16 +26,18 @@ use librqbit::{
 };
 use tokio::sync::watch;
 
+use super::Extras;
 use crate::library::Catalog;
 
 #[derive(Clone)]
 pub struct ReadOnlyFactory {
     catalog: watch::Receiver<Arc<Catalog>>,
+    extras: watch::Receiver<Extras>,
 }
 
 impl ReadOnlyFactory {
-    pub fn new(catalog: watch::Receiver<Arc<Catalog>>) -> Self {
-        Self { catalog }
+    pub fn new(catalog: watch::Receiver<Arc<Catalog>>, extras: watch::Receiver<Extras>) -> Self {
+        Self { catalog, extras }
     }
 }
 
@@ -48,12 +50,14 @@ impl StorageFactory for ReadOnlyFactory {
         _metadata: &TorrentMetadata,
     ) -> anyhow::Result<ReadOnlyStorage> {
         let infohash = shared.info_hash.as_string();
-        let path = self
+        let in_library = self
             .catalog
             .borrow()
             .items
             .get(&infohash)
-            .map(|i| i.path().to_path_buf())
+            .map(|i| i.path().to_path_buf());
+        let path = in_library
+            .or_else(|| self.extras.borrow().get(&infohash).map(|e| e.path.clone()))
             .with_context(|| format!("{infohash} is not in the library"))?;
         Ok(ReadOnlyStorage {
             path,
@@ -110,7 +114,7 @@ impl TorrentStorage for ReadOnlyStorage {
         meta: &TorrentMetadata,
     ) -> anyhow::Result<()> {
         let [file] = meta.file_infos.as_slice() else {
-            bail!("library torrents have exactly one file");
+            bail!("seeded torrents have exactly one file");
         };
         self.len = file.len;
         self.open()?;

@@ -10,7 +10,9 @@
 //! any infohash on a home connection would soon serve strangers' swarms. The node itself
 //! is listed as a seeder of each library torrent, at the address the client used to reach
 //! it, so a client finds the node through the tracker alone, with no DHT. Other swarms of
-//! this station, such as the live stream's, are admitted with [`Tracker::admit_swarms`].
+//! this station, such as the live stream's, are admitted with [`Tracker::admit_swarms`];
+//! files the node seeds besides its library (the system update it shares) with
+//! [`Tracker::admit_seeded`], which lists the node in them as in its library's.
 
 pub mod http;
 pub mod limits;
@@ -92,6 +94,8 @@ pub struct Tracker {
     counters: Counters,
     /// Admitted in `library` mode besides the library (the live stream's swarms).
     extra: RwLock<HashSet<InfoHash>>,
+    /// Seeded by the node besides its library: admitted, and the node listed in them.
+    seeded: RwLock<HashSet<InfoHash>>,
     /// The followed stations' episodes, by station: each poll replaces its station's set.
     followed: RwLock<HashMap<String, HashSet<InfoHash>>>,
 }
@@ -110,6 +114,7 @@ impl Tracker {
             node,
             counters: Counters::default(),
             extra: RwLock::default(),
+            seeded: RwLock::default(),
             followed: RwLock::default(),
         }
     }
@@ -118,6 +123,14 @@ impl Tracker {
     pub fn admit_swarms(&self, hashes: impl IntoIterator<Item = InfoHash>) {
         if let Ok(mut extra) = self.extra.write() {
             extra.extend(hashes);
+        }
+    }
+
+    /// Tracks the files the node seeds besides its library, in place of the last set, with
+    /// the node listed as their seeder (as for the library's).
+    pub fn admit_seeded(&self, hashes: impl IntoIterator<Item = InfoHash>) {
+        if let Ok(mut seeded) = self.seeded.write() {
+            *seeded = hashes.into_iter().collect();
         }
     }
 
@@ -145,9 +158,14 @@ impl Tracker {
             .contains_key(&hex::encode(info_hash))
     }
 
+    /// Whether the node seeds this swarm: its library's and its other seeded files.
+    fn node_seeds(&self, info_hash: &InfoHash) -> bool {
+        self.in_library(info_hash) || self.seeded.read().is_ok_and(|s| s.contains(info_hash))
+    }
+
     fn tracked(&self, info_hash: &InfoHash) -> bool {
         self.cfg.mode == TrackerMode::Open
-            || self.in_library(info_hash)
+            || self.node_seeds(info_hash)
             || self.extra.read().is_ok_and(|e| e.contains(info_hash))
             || self
                 .followed
@@ -193,7 +211,7 @@ impl Tracker {
         let bittorrent = matches!(a.endpoint, Endpoint::Addr(_));
         if let Some(node) = self
             .node
-            .filter(|_| bittorrent && self.in_library(&a.info_hash))
+            .filter(|_| bittorrent && self.node_seeds(&a.info_hash))
         {
             counts.complete += 1;
             if let (true, Some(ip)) = (numwant > 0, node_ip()) {
@@ -231,7 +249,7 @@ impl Tracker {
                     return (*h, SwarmCounts::default());
                 }
                 let mut c = self.table.counts(h, now);
-                if self.node.is_some() && proto != Proto::Ws && self.in_library(h) {
+                if self.node.is_some() && proto != Proto::Ws && self.node_seeds(h) {
                     c.complete += 1;
                 }
                 (*h, c)

@@ -1,6 +1,7 @@
 //! The bundle's download: streamed to a file beside the node's data, never held in
 //! memory, cut at the size the signed manifest gives, and kept only if its SHA-256 is the
-//! manifest's.
+//! manifest's. A bundle that came another way (over BitTorrent from a followed station,
+//! `sister`) is checked by the same [`check_file`] before RAUC sees it.
 
 use std::{
     io::Write,
@@ -43,25 +44,17 @@ pub async fn download(
     std::fs::create_dir_all(dir).map_err(|e| Problem::Install {
         detail: format!("cannot create {}: {e}", dir.display()),
     })?;
-    let path = dir.join(format!("{}.raucb", m.sha256));
+    let path = bundle_path(dir, m);
     // A bundle from an earlier try (a power cut before RAUC finished) is used again once
     // checked whole.
     if path.exists() {
-        let again = path.clone();
-        let hashed = tokio::task::spawn_blocking(move || hash_file(&again)).await;
-        if matches!(hashed, Ok(Ok(h)) if h == m.sha256) {
+        if check_file(&path, m).await.is_ok() {
             progress(m.size);
             return Ok(path);
         }
         let _ = std::fs::remove_file(&path);
     }
-    let free = free_bytes(dir);
-    if free < m.size + SPARE {
-        return Err(Problem::NoSpace {
-            need: m.size + SPARE,
-            free,
-        });
-    }
+    room_for(dir, m)?;
     let unreachable = |e: crate::outbound::OutboundError| Problem::Unreachable {
         detail: e.detail().to_string(),
     };
@@ -106,10 +99,7 @@ pub async fn download(
         file.sync_all().map_err(|e| Problem::Install {
             detail: format!("cannot write {}: {e}", part.display()),
         })?;
-        let got = hex::encode(hash.finalize());
-        if got != m.sha256 {
-            return Err(damaged(format!("its SHA-256 is {got}, not {}", m.sha256)));
-        }
+        same_sha256(&hex::encode(hash.finalize()), m)?;
         std::fs::rename(&part, &path).map_err(|e| Problem::Install {
             detail: format!("cannot rename {}: {e}", part.display()),
         })
@@ -120,6 +110,48 @@ pub async fn download(
     }
     progress(done);
     Ok(path)
+}
+
+/// Where `m`'s bundle is kept in `dir` while it waits for RAUC, however it came.
+pub fn bundle_path(dir: &Path, m: &Manifest) -> PathBuf {
+    dir.join(format!("{}.raucb", m.sha256))
+}
+
+/// Whether the data partition has room for `m`'s bundle in `dir`, and some to spare.
+pub fn room_for(dir: &Path, m: &Manifest) -> Result<(), Problem> {
+    let free = free_bytes(dir);
+    if free < m.size + SPARE {
+        return Err(Problem::NoSpace {
+            need: m.size + SPARE,
+            free,
+        });
+    }
+    Ok(())
+}
+
+/// The signed manifest is what is trusted, not where the bytes came from: a bundle is
+/// what RAUC gets only when its SHA-256 (`got`, hex) is the manifest's.
+pub(super) fn same_sha256(got: &str, m: &Manifest) -> Result<(), Problem> {
+    if got != m.sha256 {
+        return Err(Problem::Damaged {
+            detail: format!("its SHA-256 is {got}, not {}", m.sha256),
+        });
+    }
+    Ok(())
+}
+
+/// Checks the bundle at `path` against `m` (read on a blocking thread).
+pub async fn check_file(path: &Path, m: &Manifest) -> Result<(), Problem> {
+    let again = path.to_path_buf();
+    let got = tokio::task::spawn_blocking(move || hash_file(&again))
+        .await
+        .map_err(|e| Problem::Install {
+            detail: format!("the check of {} stopped: {e}", path.display()),
+        })?
+        .map_err(|e| Problem::Damaged {
+            detail: format!("cannot read {}: {e}", path.display()),
+        })?;
+    same_sha256(&got, m)
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {

@@ -6,12 +6,15 @@
 //! is the node's side of that:
 //!
 //! 1. **Check**: every `update.check_secs` (or when the operator asks), the update source's
-//!    manifest is fetched and its signature checked against the release keyring
-//!    ([`manifest`]); a newer version for this kind of box is "available".
+//!    manifest, and the one each followed station shares, is fetched and its signature
+//!    checked against the release keyring ([`manifest`]); the newest version for this kind
+//!    of box is "available".
 //! 2. **Install**: automatically (`update.automatic`) or when the operator presses "Update
-//!    now", the bundle is downloaded beside the node's data ([`fetch`], checked against the
-//!    manifest's SHA-256) and handed to RAUC ([`rauc`]), which checks its signature and
-//!    compatible string again and writes the other slot at low I/O priority.
+//!    now", the bundle is downloaded beside the node's data, over HTTP from the update
+//!    server ([`fetch`]) or over BitTorrent from a followed station ([`sister`]), checked
+//!    against the manifest's SHA-256, and handed to RAUC ([`rauc`]), which checks its
+//!    signature and compatible string again and writes the other slot at low I/O priority.
+//!    Installed, it is shared in turn with the stations that follow this one ([`share`]).
 //! 3. **Restart at a quiet time**: no studio PC connected, and (unless the operator asked)
 //!    no live show in the schedule now or soon. The node asks for the reboot by creating
 //!    `update.reboot_file`, which a root path unit of the image acts on.
@@ -28,6 +31,8 @@
 mod fetch;
 pub mod manifest;
 pub mod rauc;
+pub mod share;
+mod sister;
 
 use std::{
     path::{Path, PathBuf},
@@ -41,13 +46,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{operator::ShowKind, UpdateConfig},
+    federation::mirror::Downloader,
     live::{Live, LiveState},
     outbound::{Origin, Outbound},
     station::Station,
     store::{unix_secs, Setting},
 };
-use manifest::Manifest;
 use rauc::Rauc;
+use share::Share;
+use sister::Offer;
 
 /// How long after start the first check waits: the box has its first scan and its stream
 /// to start, and a check is never urgent.
@@ -190,6 +197,10 @@ pub struct Updater {
     station: Arc<Station>,
     live: Arc<Live>,
     outbound: Outbound,
+    /// Fetches a followed station's bundle over BitTorrent (the federation's own).
+    downloader: Arc<Downloader>,
+    /// What this box shares with the stations that follow it.
+    share: Arc<Share>,
     rauc: Rauc,
     view: watch::Sender<UpdateView>,
     asks: mpsc::Sender<Ask>,
@@ -203,6 +214,7 @@ impl Updater {
         station: Arc<Station>,
         live: Arc<Live>,
         outbound: Outbound,
+        downloader: Arc<Downloader>,
     ) -> Arc<Self> {
         let (asks, asked) = mpsc::channel(4);
         let view = UpdateView {
@@ -213,13 +225,20 @@ impl Updater {
             rauc: Rauc::new(config.rauc.clone()),
             config,
             downloads: data_dir.join("updates"),
+            share: Arc::new(Share::new(data_dir)),
             station,
             live,
             outbound,
+            downloader,
             view: watch::channel(view).0,
             asks,
             asked: Mutex::new(Some(asked)),
         })
+    }
+
+    /// What this box shares with the stations that follow it.
+    pub fn share(&self) -> Arc<Share> {
+        self.share.clone()
     }
 
     /// What the page shows.
@@ -354,46 +373,41 @@ impl Updater {
                 }
                 continue;
             }
-            let Some(m) = self.check(&system.compatible).await else {
+            let Some(offer) = self.check(&system.compatible).await else {
                 continue;
             };
             let operator = ask == Some(Ask::Install);
-            let abandoned = self.record().abandoned.as_deref() == Some(m.version.as_str());
+            let abandoned =
+                self.record().abandoned.as_deref() == Some(offer.manifest.version.as_str());
             if (operator || (self.automatic() && !abandoned))
-                && self.install(&m, &running, &system).await
+                && self.install(&offer, &running, &system).await
             {
                 self.restart_when_quiet(operator, &shutdown).await;
             }
         }
     }
 
-    /// Asks the update source; the manifest of a newer version for this box, if any.
-    async fn check(&self, compatible: &str) -> Option<Manifest> {
-        if self.config.url.is_empty() {
+    /// Asks the update source and the followed stations; a newer version for this box, if
+    /// any, and where its bundle is.
+    async fn check(&self, compatible: &str) -> Option<Offer> {
+        if self.config.url.is_empty() && self.station.settings().federation.follow.is_empty() {
             return None;
         }
         self.set(|v| v.phase = Phase::Checking);
-        let result = self.fetch_manifest(compatible).await;
+        let (offer, problem) = self.ask_all(compatible).await;
         let mut record = self.record();
         record.last_check = Some(unix_secs());
         self.save(&record);
         let running = self.view.borrow().running.clone();
-        let (available, problem, found) = match result {
-            Ok(m) if manifest::is_newer(&m.version, &running) => (
-                Some(Available {
-                    version: m.version.clone(),
-                    notes: m.notes.clone(),
-                    size: m.size,
-                }),
-                None,
-                Some(m),
-            ),
-            Ok(_) => (None, None, None),
-            Err(p) => {
-                tracing::warn!("updates: check failed: {p:?}");
-                (None, Some(p), None)
-            }
-        };
+        if let Some(p) = &problem {
+            tracing::warn!("updates: check failed: {p:?}");
+        }
+        let found = offer.filter(|o| manifest::is_newer(&o.manifest.version, &running));
+        let available = found.as_ref().map(|o| Available {
+            version: o.manifest.version.clone(),
+            notes: o.manifest.notes.clone(),
+            size: o.manifest.size,
+        });
         self.set(|v| {
             v.phase = Phase::Idle;
             v.available = available;
@@ -402,13 +416,20 @@ impl Updater {
         found
     }
 
-    async fn fetch_manifest(&self, compatible: &str) -> Result<Manifest, Problem> {
-        let origin = Origin::operator(&self.config.url).map_err(|e| Problem::Unreachable {
+    /// The manifest at `path` on `url` (an address the operator typed), checked against
+    /// the release keyring and this box's compatible string; as signed, and as read.
+    async fn fetch_manifest(
+        &self,
+        url: &str,
+        path: &str,
+        compatible: &str,
+    ) -> Result<(bytes::Bytes, manifest::Manifest), Problem> {
+        let origin = Origin::operator(url).map_err(|e| Problem::Unreachable {
             detail: e.detail().to_string(),
         })?;
         let signed = self
             .outbound
-            .get(&origin, "", None, manifest::MAX_BYTES)
+            .get(&origin, path, None, manifest::MAX_BYTES)
             .await
             .and_then(|f| f.success())
             .map_err(|e| Problem::Unreachable {
@@ -428,16 +449,20 @@ impl Updater {
                 compatible: m.compatible,
             });
         }
-        Ok(m)
+        Ok((signed, m))
     }
 
-    /// Downloads and installs `m`; true when RAUC installed it.
-    async fn install(&self, m: &Manifest, running: &str, system: &rauc::System) -> bool {
+    /// Downloads and installs `offer`; true when RAUC installed it.
+    async fn install(&self, offer: &Offer, running: &str, system: &rauc::System) -> bool {
+        let m = &offer.manifest;
         let failed = |problem: Problem| {
             tracing::warn!(version = %m.version, "updates: not installed: {problem:?}");
             let mut record = self.record();
             // RAUC's refusal stands however often it is asked: not again by itself.
-            if matches!(problem, Problem::NotSigned { .. } | Problem::OtherBox { .. }) {
+            if matches!(
+                problem,
+                Problem::NotSigned { .. } | Problem::OtherBox { .. }
+            ) {
                 record.abandoned = Some(m.version.clone());
             }
             record.outcome = Some(Outcome::Failed {
@@ -457,16 +482,7 @@ impl Updater {
                 total: m.size,
             }
         });
-        let url = fetch::beside(&self.config.url, &m.bundle);
-        let bundle = match fetch::download(&self.outbound, &url, &self.downloads, m, |done| {
-            self.set(|v| {
-                if let Phase::Downloading { done: d, .. } = &mut v.phase {
-                    *d = done;
-                }
-            })
-        })
-        .await
-        {
+        let bundle = match self.fetch_bundle(offer).await {
             Ok(path) => path,
             Err(p) => return failed(p),
         };
@@ -488,15 +504,20 @@ impl Updater {
                 })
             })
             .await;
-        // Installed or not, the bundle has done its work; the data partition needs the room.
-        if let Err(e) = std::fs::remove_file(&bundle) {
-            tracing::warn!("updates: cannot remove {}: {e}", bundle.display());
-        }
+        // Not installed, the bundle has done its work (and is passed on to nobody); the
+        // data partition needs the room.
+        let discard = || {
+            if let Err(e) = std::fs::remove_file(&bundle) {
+                tracing::warn!("updates: cannot remove {}: {e}", bundle.display());
+            }
+        };
         if let Err(e) = installed {
+            discard();
             return failed(classify(e));
         }
         // RAUC wrote the slot the box is not running from.
         let Some(target) = system.slots.iter().find(|s| s.bootname != system.booted) else {
+            discard();
             return failed(Problem::Install {
                 detail: "no other slot to start from".into(),
             });
@@ -520,6 +541,9 @@ impl Updater {
             v.available = None;
             v.phase = Phase::Waiting { version }
         });
+        // The install is on record first; then the bundle goes on to the stations that
+        // follow this one (reading it whole for its torrent takes a while).
+        self.share.keep(&bundle, offer.signed.clone(), m).await;
         true
     }
 

@@ -27,6 +27,7 @@ mod page;
 mod server;
 pub use server::listen;
 mod tracker;
+mod update;
 
 use std::{
     net::SocketAddr,
@@ -156,6 +157,8 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{infohash}/{*name}", get(files::file))
         .route("/feed.xml", get(feed::feed))
         .route("/api/catalog", get(federation::catalog))
+        .route("/api/update/manifest", get(update::manifest))
+        .route("/api/update/bundle.torrent", get(update::torrent))
         .route("/api/federation", get(federation::status))
         .route("/relay/{key}/live.ogg", get(federation::relay))
         .route(
