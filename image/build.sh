@@ -158,6 +158,9 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 PKGS=(
   systemd-sysv udev dbus "$KERNEL" initramfs-tools
+  # DynamicUser names resolve (nss-systemd): dbus-daemon drops a caller it cannot resolve, so
+  # without it the node could not talk to RAUC.
+  libnss-systemd
   # fsck at boot; sfdisk and resize2fs to grow the data partition on the first boot.
   e2fsprogs fdisk
   # Runtime libraries of the node; CA roots for https/wss trackers.

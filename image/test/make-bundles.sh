@@ -39,7 +39,8 @@ bundle() {
     if [ -n "$hooks" ]; then printf 'hooks=%s\n' "$hooks"; fi
   } > "$dir/manifest.raucm"
   rm -f "$out"
-  rauc bundle --cert="$cert" --key="$key" "$dir" "$out" >/dev/null || die "rauc bundle ($version) failed"
+  rauc bundle --cert="$cert" --key="$key" "$dir" "$out" > "$W/rauc.log" 2>&1 \
+    || { cat "$W/rauc.log" >&2; die "rauc bundle ($version) failed"; }
   log "$out ($(du -h "$out" | cut -f1))"
 }
 
@@ -77,6 +78,8 @@ bundle "$W/v3" 3 "streamp2p-$ARCH" "$RELEASE_KEY" "$RELEASE_CERT" post-install
 # A tiny root file system for the bundles RAUC must refuse before reading it.
 mkdir -p "$W/tiny/root/usr/share/streamp2p"
 echo "not a system" > "$W/tiny/root/usr/share/streamp2p/image-version"
+# RAUC wants a squashfs larger than 4 KiB: some bytes that do not compress.
+head -c 65536 /dev/urandom > "$W/tiny/root/filler"
 
 # (b) version 4, signed with an untrusted key.
 log "version 4 (untrusted key)"
