@@ -293,7 +293,18 @@ fn a_follower_gets_the_update_from_its_origin_over_bittorrent_with_the_update_se
             s => Err(s.to_string()),
         },
     );
-    origin.assert_alive();
+
+    // Restarted, the origin checks what it kept again and seeds it from where it lies.
+    origin.stop();
+    origin.restart();
+    origin.wait_until("the origin shares it again", Duration::from_secs(30), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        let shared = n.get("/api/update/manifest").body == manifest;
+        match num(&h, "/swarm/seeding") {
+            Some(1) if shared => Ok(()),
+            _ => Err(format!("shared {shared}, swarm {}", h["swarm"])),
+        }
+    });
 }
 
 #[test]
