@@ -431,6 +431,9 @@ step "image: $IMG ($(du -h --apparent-size "$IMG" | cut -f1), $(du -h "$IMG" | c
 # --- Update bundle ----------------------------------------------------------------------------
 step "RAUC bundle $BUNDLE_VERSION (verity) and its signed manifest"
 BUNDLE="$OUT/streamp2p-$ARCH-$BUNDLE_VERSION.raucb"
+# zstd at a low level: about as small as mksquashfs's default gzip (277 against 275 MB here)
+# and 2 s instead of 96 s; the kernel reads it (CONFIG_SQUASHFS_ZSTD).
+export SQUASHFS_ARGS="-comp zstd -Xcompression-level 3"
 BDIR="$WORK/bundle"
 mkdir -p "$BDIR"
 ln "$ROOTFS_B" "$BDIR/rootfs.ext4" 2>/dev/null || cp --sparse=always "$ROOTFS_B" "$BDIR/rootfs.ext4"
@@ -446,7 +449,8 @@ format=verity
 filename=rootfs.ext4
 EOF
 rm -f "$BUNDLE"
-rauc bundle --cert="$RELEASE_CERT" --key="$RELEASE_KEY" --keyring="$RELEASE_CERT" "$BDIR" "$BUNDLE" >/dev/null \
+rauc bundle --cert="$RELEASE_CERT" --key="$RELEASE_KEY" --keyring="$RELEASE_CERT" \
+  --mksquashfs-args="$SQUASHFS_ARGS" "$BDIR" "$BUNDLE" >/dev/null \
   || die "rauc bundle failed"
 "$REPO/image/sign-manifest.sh" "$BUNDLE_VERSION" "$BUNDLE" \
   "Test update $BUNDLE_VERSION: the same system as image $IMAGE_VERSION, with a new version number." \

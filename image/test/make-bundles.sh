@@ -39,7 +39,8 @@ bundle() {
     if [ -n "$hooks" ]; then printf 'hooks=%s\n' "$hooks"; fi
   } > "$dir/manifest.raucm"
   rm -f "$out"
-  rauc bundle --cert="$cert" --key="$key" "$dir" "$out" > "$W/rauc.log" 2>&1 \
+  rauc bundle --cert="$cert" --key="$key" --mksquashfs-args="-comp zstd -Xcompression-level 3" \
+    "$dir" "$out" > "$W/rauc.log" 2>&1 \
     || { cat "$W/rauc.log" >&2; die "rauc bundle ($version) failed"; }
   log "$out ($(du -h "$out" | cut -f1))"
 }
