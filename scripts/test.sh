@@ -115,10 +115,17 @@ step_start=$SECONDS
 systemd-analyze security --offline=yes --threshold=15 --no-pager systemd/streamp2p.service >/dev/null \
   || { echo "test.sh: streamp2p.service exposure is above 1.5;" \
          "see systemd-analyze security --offline=yes systemd/streamp2p.service" >&2; exit 1; }
+# The Raspberry Pi's A/B backend (tryboot), walked through an update and a rollback.
+bash image/test/tryboot-test.sh
 if [ "${SKIP_IMAGE:-}" != 1 ]; then
   AS_ROOT=()
   if [ "$(id -u)" -ne 0 ]; then AS_ROOT=(sudo --preserve-env=CARGO_TARGET_DIR,PATH,HOME); fi
   "${AS_ROOT[@]}" bash image/build.sh amd64
   "${AS_ROOT[@]}" bash image/boot-test.sh
+  # Issue 17: A/B updates through RAUC on the same image (refusals, update, power cut,
+  # rollback); about 10 minutes.
+  update_start=$SECONDS
+  "${AS_ROOT[@]}" bash image/update-test.sh
+  echo "test.sh: update test took $((SECONDS - update_start)) s" >&2
 fi
 echo "test.sh: appliance step took $((SECONDS - step_start)) s" >&2
