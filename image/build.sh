@@ -158,9 +158,12 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 PKGS=(
   systemd-sysv udev dbus "$KERNEL" initramfs-tools
-  # DynamicUser names resolve (nss-systemd): dbus-daemon drops a caller it cannot resolve, so
-  # without it the node could not talk to RAUC.
-  libnss-systemd
+  # The system bus is dbus-broker: dbus-daemon 1.14 looks a caller's groups up by its user
+  # name once any policy names a group (streamp2p-rauc.conf does), and cannot resolve
+  # DynamicUser users (PID 1 starts it with SYSTEMD_NSS_DYNAMIC_BYPASS=1), so it drops every
+  # DynamicUser connection; dbus-broker takes the groups from the socket (SO_PEERGROUPS).
+  # libnss-systemd: DynamicUser names resolve for everything else (ps, id, logs).
+  dbus-broker libnss-systemd
   # fsck at boot; sfdisk and resize2fs to grow the data partition on the first boot.
   e2fsprogs fdisk
   # Runtime libraries of the node; CA roots for https/wss trackers.
@@ -235,6 +238,11 @@ install -m 0644 "$REPO/systemd/90-streamp2p-usb.rules" "$ROOTDIR/etc/udev/rules.
 done
 systemctl --root="$ROOTDIR" enable streamp2p-grow-data.service streamp2p-reboot.path >/dev/null \
   || die "cannot enable streamp2p-grow-data.service and streamp2p-reboot.path"
+# dbus-broker.service takes the name dbus.service (Alias=) over dbus-daemon's.
+systemctl --root="$ROOTDIR" enable dbus-broker.service >/dev/null 2>&1 \
+  || die "cannot enable dbus-broker.service"
+[ "$(readlink "$ROOTDIR/etc/systemd/system/dbus.service")" = /lib/systemd/system/dbus-broker.service ] \
+  || die "dbus.service is not dbus-broker in the image"
 # Static groups (streamp2p-update, the node's right to call RAUC): made now, the root is
 # read-only at run time.
 systemd-sysusers --root="$ROOTDIR" >/dev/null || die "systemd-sysusers --root failed"
