@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds a bootable disk image of the appliance from Debian packages:
-#   image/build.sh arm64   Raspberry Pi 4 image (raspi-firmware, linux-image-arm64), the node
-#                          cross-built for aarch64 with Debian's cross gcc
+#   image/build.sh arm64   Raspberry Pi 4/5 image (raspi-firmware, linux-image-arm64), the node
+#                          cross-built for aarch64 with Debian's cross gcc; an A/B system: the
+#                          Pi firmware's tryboot_a_b (autoboot.txt) boots slot A or B, RAUC
+#                          (custom backend board/rpi/streamp2p-tryboot) installs updates
 #   image/build.sh amd64   x86-64 test image of the same system (booted by image/boot-test.sh),
 #                          an A/B system: GRUB (EFI) boots slot A or B, RAUC installs updates
 # Output in image/out/<arch>/: streamp2p-<arch>.img, plus vmlinuz and initrd.img for qemu;
-# for amd64 also the signed update bundle streamp2p-amd64-<BUNDLE_VERSION>.raucb made from the
-# same root file system, its signed manifest (.manifest) and its root file system
+# also the signed update bundle streamp2p-<arch>-<BUNDLE_VERSION>.raucb made from the same
+# trees, its signed manifest (.manifest) and its root file system
 # (rootfs-<BUNDLE_VERSION>.ext4, for image/test/make-bundles.sh).
 #
 # Route (image/README.md has the why): mmdebstrap --mode=unshare writes a tar (a chroot with
@@ -22,7 +24,7 @@
 #   DATA_MB=N         size of the data partition (/var), default 512
 #   MIRROR=URL        Debian mirror, default http://deb.debian.org/debian
 #   IMAGE_VERSION=V   the image's version (/usr/share/streamp2p/image-version), default 1
-#   BUNDLE_VERSION=V  amd64: the version of the update bundle made beside it, default 2
+#   BUNDLE_VERSION=V  the version of the update bundle made beside the image, default 2
 #   RELEASE_KEY=F RELEASE_CERT=F  PEM key and X.509 certificate that sign bundles and
 #                     manifests (the certificate is the image's RAUC keyring). Unset: a
 #                     throw-away test pair in image/out/keys/ (made once, then reused)
@@ -45,7 +47,8 @@ WORK="$OUT/work"
 SUITE=bookworm
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 DATA_MB="${DATA_MB:-512}"
-BOOT_MB=256
+BOOT_MB=256   # arm64: each slot's boot partition (boot-a, boot-b)
+AB_MB=32      # arm64: the first partition, autoboot.txt and the tryboot backend's state
 ESP_MB=64
 IMAGE_VERSION="${IMAGE_VERSION:-1}"
 BUNDLE_VERSION="${BUNDLE_VERSION:-2}"
@@ -74,12 +77,13 @@ have_cmd mcopy || need+=(mtools)
 have_cmd sfdisk || need+=(fdisk)
 have_cmd newuidmap || need+=(uidmap)
 have_cmd openssl || need+=(openssl)
+# RAUC and mksquashfs make the update bundle (both arches).
+have_cmd rauc || need+=(rauc)
+have_cmd mksquashfs || need+=(squashfs-tools)
 if [ "$ARCH" = amd64 ]; then
-  # GRUB for EFI (grub-mkimage, grub-editenv), RAUC and mksquashfs to make the bundle.
+  # GRUB for EFI (grub-mkimage, grub-editenv).
   have_cmd grub-mkimage || need+=(grub-common)
   [ -d /usr/lib/grub/x86_64-efi ] || need+=(grub-efi-amd64-bin)
-  have_cmd rauc || need+=(rauc)
-  have_cmd mksquashfs || need+=(squashfs-tools)
 fi
 if [ "$ARCH" = arm64 ]; then
   have_cmd qemu-aarch64-static || need+=(qemu-user-static)
@@ -173,6 +177,8 @@ PKGS=(
   # streamp2p.local and the advertised web page.
   avahi-daemon libnss-mdns
   network-manager
+  # A/B updates: RAUC (rauc-service: its D-Bus service).
+  rauc rauc-service
 )
 if [ "$ARCH" = arm64 ]; then
   # comitup opens the streamp2p-setup access point when there is no network; it needs Wi-Fi,
@@ -180,8 +186,8 @@ if [ "$ARCH" = arm64 ]; then
   PKGS+=(raspi-firmware firmware-brcm80211 wireless-regdb comitup)
 fi
 if [ "$ARCH" = amd64 ]; then
-  # A/B updates: RAUC (rauc-service: its D-Bus service) and grub-editenv for its GRUB backend.
-  PKGS+=(rauc rauc-service grub-common)
+  # grub-editenv, for RAUC's GRUB backend.
+  PKGS+=(grub-common)
 fi
 [ -z "${SSH_KEY:-}" ] || PKGS+=(openssh-server)
 
@@ -279,12 +285,16 @@ if [ -n "${SSH_KEY:-}" ]; then
   systemctl --root="$ROOTDIR" enable ssh.service >/dev/null || die "cannot enable ssh.service"
 fi
 
+# A/B (both arches): RAUC's keyring (the release certificate), its status on the data
+# partition, and the deadline that rolls back a slot never marked good.
+install -d -m 0755 "$ROOTDIR/etc/rauc" "$ROOTDIR/var/lib/rauc"
+install -m 0644 "$RELEASE_CERT" "$ROOTDIR/etc/rauc/keyring.pem"
+systemctl --root="$ROOTDIR" enable streamp2p-boot-deadline.timer >/dev/null \
+  || die "cannot enable streamp2p-boot-deadline.timer"
 if [ "$ARCH" = amd64 ]; then
-  # A/B: RAUC's system, its keyring (the release certificate), the ESP on /boot/efi (RAUC
-  # edits GRUB's environment there), the kernel and initramfs of each slot at fixed names
-  # (GRUB loads them from the slot), the deadline that rolls back a slot never marked good.
-  install -d -m 0755 "$ROOTDIR/etc/rauc" "$ROOTDIR/boot/efi" "$ROOTDIR/var/lib/rauc"
-  install -m 0644 "$RELEASE_CERT" "$ROOTDIR/etc/rauc/keyring.pem"
+  # RAUC's GRUB system, the ESP on /boot/efi (RAUC edits GRUB's environment there); the
+  # kernel and initramfs of each slot are at fixed names (GRUB loads them from the slot).
+  install -d -m 0755 "$ROOTDIR/boot/efi"
   cat > "$ROOTDIR/etc/rauc/system.conf" <<EOF
 # RAUC: two root file system slots booted by GRUB (image/efi/grub.cfg). Bundles must be
 # signed by the release key (keyring) and in the verity format; the installed bundle of each
@@ -312,8 +322,6 @@ bootname=B
 EOF
   printf '# The EFI system partition: GRUB and its environment (A/B state, edited by RAUC).\nPARTLABEL=efi /boot/efi vfat rw,noatime,nosuid,nodev,noexec,umask=0022,nofail 0 0\n' \
     >> "$ROOTDIR/etc/fstab"
-  systemctl --root="$ROOTDIR" enable streamp2p-boot-deadline.timer >/dev/null \
-    || die "cannot enable streamp2p-boot-deadline.timer"
   install -m 0644 -D "$REPO/image/test/streamp2p-boot-deadline.conf" \
     "$ROOTDIR/etc/systemd/system/streamp2p-boot-deadline.timer.d/test.conf"
   # The test image reports from inside the guest what image/boot-test.sh checks.
@@ -325,6 +333,51 @@ EOF
     || die "cannot enable streamp2p-test-report.service"
 fi
 if [ "$ARCH" = arm64 ]; then
+  # RAUC's custom backend for the Pi firmware's A/B (tryboot_a_b in autoboot.txt on the
+  # first partition, mounted at /boot/ab); each rootfs slot has its boot partition as a child
+  # (firmware, kernel, initramfs, cmdline.txt naming that slot's root).
+  install -m 0755 -D "$REPO/board/rpi/streamp2p-tryboot" "$ROOTDIR/usr/lib/streamp2p/streamp2p-tryboot"
+  install -d -m 0755 "$ROOTDIR/boot/ab"
+  cat > "$ROOTDIR/etc/rauc/system.conf" <<EOF
+# RAUC: two slots, each a root file system and its own boot partition, chosen by the Pi
+# firmware's tryboot_a_b (autoboot.txt on partition 1, edited by the custom backend). Bundles
+# must be signed by the release key (keyring) and in the verity format; the installed bundle
+# of each slot is recorded on the data partition.
+[system]
+compatible=$COMPATIBLE
+bootloader=custom
+bundle-formats=-plain
+statusfile=/var/lib/rauc/status.raucs
+mountprefix=/run/rauc
+
+[handlers]
+bootloader-custom-backend=/usr/lib/streamp2p/streamp2p-tryboot
+
+[keyring]
+path=/etc/rauc/keyring.pem
+
+[slot.rootfs.0]
+device=/dev/disk/by-partlabel/rootfs-a
+type=ext4
+bootname=A
+
+[slot.boot.0]
+device=/dev/disk/by-partlabel/boot-a
+type=vfat
+parent=rootfs.0
+
+[slot.rootfs.1]
+device=/dev/disk/by-partlabel/rootfs-b
+type=ext4
+bootname=B
+
+[slot.boot.1]
+device=/dev/disk/by-partlabel/boot-b
+type=vfat
+parent=rootfs.1
+EOF
+  printf '# The first partition: autoboot.txt (A/B of the Pi firmware), state of the tryboot backend.\nPARTLABEL=autoboot /boot/ab vfat rw,noatime,nosuid,nodev,noexec,umask=0022,nofail 0 0\n' \
+    >> "$ROOTDIR/etc/fstab"
   install -m 0644 "$REPO/board/rpi/asound.conf" "$ROOTDIR/etc/asound.conf"
   install -m 0644 "$REPO/board/rpi/comitup.conf" "$ROOTDIR/etc/comitup.conf"
   install -m 0644 "$REPO/board/rpi/modprobe-audio.conf" "$ROOTDIR/etc/modprobe.d/streamp2p-audio.conf"
@@ -353,85 +406,114 @@ IMG="$OUT/streamp2p-$ARCH.img"
 MIB=2048 # sectors
 root_used_mb=$(du -sm "$ROOTDIR" | cut -f1)
 root_mb=$(( root_used_mb * 5 / 4 + 64 ))
+# Both slots the same size, with room for larger updates.
+slot_mb=$(( root_used_mb * 14 / 10 ))
+(( slot_mb >= 900 )) || slot_mb=900
+(( slot_mb >= root_mb )) || slot_mb=$root_mb
+FAT_TYPE=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7   # GPT "Microsoft basic data"
+LINUX_TYPE=0FC63DAF-8483-4772-8E79-3D69D8477DE4 # GPT "Linux filesystem"
 
 if [ "$ARCH" = arm64 ]; then
+  # Each slot's boot partition, what the Pi firmware reads: firmware blobs, device trees,
+  # config.txt, kernel, initramfs and a cmdline.txt naming the slot's root. Slot A's is made
+  # here; slot B's and the bundle's are copies of it, B's with its cmdline.txt rewritten by the
+  # bundle's hook (board/rpi/bundle-hook.sh, which does the same after RAUC writes a slot).
   BOOTDIR="$WORK/boot"
   mkdir -p "$BOOTDIR"
   cp "$OUT/vmlinuz" "$OUT/initrd.img" "$BOOTDIR/"
-  # What the Pi's boot ROM and GPU firmware read: firmware blobs, device trees, config.txt.
   cp -r "$ROOTDIR"/usr/lib/raspi-firmware/. "$BOOTDIR/"
   cp "$ROOTDIR"/usr/lib/linux-image-"$KVER"/broadcom/bcm27*rpi*.dtb "$BOOTDIR/"
   cp "$REPO/board/rpi/config.txt" "$REPO/board/rpi/cmdline.txt" "$BOOTDIR/"
-  rm -f "$WORK/boot.vfat" "$WORK/root.ext4"
-  mkfs.vfat -n BOOT -C "$WORK/boot.vfat" $((BOOT_MB * 1024)) >/dev/null || die "mkfs.vfat failed"
-  mcopy -s -i "$WORK/boot.vfat" "$BOOTDIR"/* ::/ || die "mcopy into the boot partition failed"
-  mkfs.ext4 -q -L ROOT -d "$ROOTDIR" "$WORK/root.ext4" "${root_mb}M" || die "mkfs.ext4 (root) failed"
+  grep -q 'root=PARTLABEL=rootfs-a .*rauc\.slot=A' "$BOOTDIR/cmdline.txt" \
+    || die "board/rpi/cmdline.txt must name slot A (root=PARTLABEL=rootfs-a ... rauc.slot=A)"
+  rm -f "$WORK/boot-a.vfat" "$WORK/boot-b.vfat" "$WORK/autoboot.vfat" "$WORK/root.ext4"
+  mkfs.vfat -F 32 -n BOOT -C "$WORK/boot-a.vfat" $((BOOT_MB * 1024)) >/dev/null || die "mkfs.vfat (boot-a) failed"
+  mcopy -s -i "$WORK/boot-a.vfat" "$BOOTDIR"/* ::/ || die "mcopy into the boot partition failed"
+  # boot-b starts as a copy of boot-a with B's cmdline.txt: a valid FAT the firmware can read,
+  # never an unformatted partition. Its root (rootfs-b) is empty until the first update, so
+  # slot B starts marked bad (bad-B below): RAUC and the backend never choose it.
+  cp --sparse=always "$WORK/boot-a.vfat" "$WORK/boot-b.vfat"
+  mkdir "$WORK/cmdline-b"
+  cp "$BOOTDIR/cmdline.txt" "$WORK/cmdline-b/"
+  RAUC_SLOT_NAME=boot.1 RAUC_SLOT_MOUNT_POINT="$WORK/cmdline-b" \
+    sh "$REPO/board/rpi/bundle-hook.sh" slot-post-install || die "bundle-hook.sh failed"
+  mcopy -o -i "$WORK/boot-b.vfat" "$WORK/cmdline-b/cmdline.txt" ::/cmdline.txt \
+    || die "mcopy of boot-b's cmdline.txt failed"
+  # Partition 1: autoboot.txt (firmware boots partition 2, tries 3) and the backend's state.
+  mkdir "$WORK/ab"
+  cp "$REPO/board/rpi/autoboot.txt" "$WORK/ab/autoboot.txt"
+  : > "$WORK/ab/bad-B"
+  mkfs.vfat -F 16 -n AUTOBOOT -C "$WORK/autoboot.vfat" $((AB_MB * 1024)) >/dev/null || die "mkfs.vfat (autoboot) failed"
+  mcopy -i "$WORK/autoboot.vfat" "$WORK/ab"/* ::/ || die "mcopy into the autoboot partition failed"
 
-  # msdos label: BOOT (FAT, from 4 MiB, what the Pi firmware reads), ROOT, DATA.
-  boot_start=$((4 * MIB)); boot_size=$((BOOT_MB * MIB))
-  root_start=$((boot_start + boot_size)); root_size=$((root_mb * MIB))
-  data_start=$((root_start + root_size)); data_size=$((DATA_MB * MIB))
+  # GPT: autoboot, boot-a, boot-b (FAT, Microsoft basic data), rootfs-a, rootfs-b, DATA last
+  # (it grows to the end of the disk at first boot). From 4 MiB, in 4 MiB steps (SD erase
+  # blocks). The firmware's autoboot.txt names the boot partitions by number: 2 and 3.
+  slot_mb=$(( (slot_mb + 3) / 4 * 4 ))
+  ab_start=$((4 * MIB)); ab_size=$((AB_MB * MIB))
+  boota_start=$((ab_start + ab_size)); boot_size=$((BOOT_MB * MIB))
+  bootb_start=$((boota_start + boot_size))
+  a_start=$((bootb_start + boot_size)); slot_size=$((slot_mb * MIB))
+  b_start=$((a_start + slot_size))
+  data_start=$((b_start + slot_size)); data_size=$((DATA_MB * MIB))
   rm -f "$IMG"
-  truncate -s $(( (data_start + data_size) * 512 )) "$IMG"
+  truncate -s $(( (data_start + data_size + MIB) * 512 )) "$IMG"
   sfdisk --quiet "$IMG" <<EOT || die "sfdisk failed"
-label: dos
-start=$boot_start, size=$boot_size, type=c, bootable
-start=$root_start, size=$root_size, type=83
-start=$data_start, size=$data_size, type=83
+label: gpt
+start=$ab_start, size=$ab_size, type=$FAT_TYPE, name=autoboot
+start=$boota_start, size=$boot_size, type=$FAT_TYPE, name=boot-a
+start=$bootb_start, size=$boot_size, type=$FAT_TYPE, name=boot-b
+start=$a_start, size=$slot_size, type=$LINUX_TYPE, name=rootfs-a
+start=$b_start, size=$slot_size, type=$LINUX_TYPE, name=rootfs-b
+start=$data_start, size=$data_size, type=$LINUX_TYPE, name=data
 EOT
-  dd if="$WORK/boot.vfat" of="$IMG" bs=512 seek=$boot_start conv=notrunc,sparse status=none
-  dd if="$WORK/root.ext4" of="$IMG" bs=512 seek=$root_start conv=notrunc,sparse status=none
-  dd if="$WORK/data.ext4" of="$IMG" bs=512 seek=$data_start conv=notrunc,sparse status=none
-  rm -rf "$WORK"
-  step "done: $IMG ($(du -h --apparent-size "$IMG" | cut -f1), $(du -h "$IMG" | cut -f1) used), kernel $KVER"
-  exit 0
+  dd if="$WORK/autoboot.vfat" of="$IMG" bs=512 seek=$ab_start conv=notrunc,sparse status=none
+  dd if="$WORK/boot-a.vfat" of="$IMG" bs=512 seek=$boota_start conv=notrunc,sparse status=none
+  dd if="$WORK/boot-b.vfat" of="$IMG" bs=512 seek=$bootb_start conv=notrunc,sparse status=none
+else
+  # amd64, A/B. The EFI system partition: a standalone GRUB whose built-in config loads
+  # /EFI/BOOT/grub.cfg (image/efi/), and the environment it shares with RAUC.
+  ESPDIR="$WORK/esp"
+  mkdir -p "$ESPDIR"
+  grub-mkimage -O x86_64-efi -o "$ESPDIR/BOOTX64.EFI" -p /EFI/BOOT -c "$REPO/image/efi/grub-embedded.cfg" \
+    part_gpt fat ext2 linux normal loadenv test echo search search_fs_file configfile regexp \
+    sleep reboot halt efi_gop all_video ls cat \
+    || die "grub-mkimage failed"
+  cp "$REPO/image/efi/grub.cfg" "$ESPDIR/grub.cfg"
+  # Slot A holds the image, slot B starts empty: B_OK=0 tells GRUB (and RAUC) it is not bootable.
+  grub-editenv "$ESPDIR/grubenv" create
+  grub-editenv "$ESPDIR/grubenv" set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
+  rm -f "$WORK/esp.vfat" "$WORK/root.ext4"
+  mkfs.vfat -F 32 -n BOOT -C "$WORK/esp.vfat" $((ESP_MB * 1024)) >/dev/null || die "mkfs.vfat (ESP) failed"
+  mmd -i "$WORK/esp.vfat" ::/EFI ::/EFI/BOOT || die "mmd (ESP) failed"
+  mcopy -i "$WORK/esp.vfat" "$ESPDIR"/* ::/EFI/BOOT/ || die "mcopy into the ESP failed"
+
+  # GPT: efi, rootfs-a, rootfs-b, DATA last (it grows to the end of the disk at first boot;
+  # sfdisk moves the backup GPT header there).
+  esp_start=$((1 * MIB)); esp_size=$((ESP_MB * MIB))
+  a_start=$((esp_start + esp_size)); slot_size=$((slot_mb * MIB))
+  b_start=$((a_start + slot_size))
+  data_start=$((b_start + slot_size)); data_size=$((DATA_MB * MIB))
+  rm -f "$IMG"
+  truncate -s $(( (data_start + data_size + MIB) * 512 )) "$IMG"
+  sfdisk --quiet "$IMG" <<EOT || die "sfdisk failed"
+label: gpt
+start=$esp_start, size=$esp_size, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=efi
+start=$a_start, size=$slot_size, type=$LINUX_TYPE, name=rootfs-a
+start=$b_start, size=$slot_size, type=$LINUX_TYPE, name=rootfs-b
+start=$data_start, size=$data_size, type=$LINUX_TYPE, name=data
+EOT
+  dd if="$WORK/esp.vfat" of="$IMG" bs=512 seek=$esp_start conv=notrunc,sparse status=none
 fi
 
-# amd64, A/B. The EFI system partition: a standalone GRUB whose built-in config loads
-# /EFI/BOOT/grub.cfg (image/efi/), and the environment it shares with RAUC.
-ESPDIR="$WORK/esp"
-mkdir -p "$ESPDIR"
-grub-mkimage -O x86_64-efi -o "$ESPDIR/BOOTX64.EFI" -p /EFI/BOOT -c "$REPO/image/efi/grub-embedded.cfg" \
-  part_gpt fat ext2 linux normal loadenv test echo search search_fs_file configfile regexp \
-  sleep reboot halt efi_gop all_video ls cat \
-  || die "grub-mkimage failed"
-cp "$REPO/image/efi/grub.cfg" "$ESPDIR/grub.cfg"
-# Slot A holds the image, slot B starts empty: B_OK=0 tells GRUB (and RAUC) it is not bootable.
-grub-editenv "$ESPDIR/grubenv" create
-grub-editenv "$ESPDIR/grubenv" set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
-rm -f "$WORK/esp.vfat" "$WORK/root.ext4"
-mkfs.vfat -F 32 -n BOOT -C "$WORK/esp.vfat" $((ESP_MB * 1024)) >/dev/null || die "mkfs.vfat (ESP) failed"
-mmd -i "$WORK/esp.vfat" ::/EFI ::/EFI/BOOT || die "mmd (ESP) failed"
-mcopy -i "$WORK/esp.vfat" "$ESPDIR"/* ::/EFI/BOOT/ || die "mcopy into the ESP failed"
-
 # The root file system twice from the same tree: the image's (slot A, IMAGE_VERSION) and the
-# update bundle's (BUNDLE_VERSION). Neither is found by its label or UUID: GRUB names the slot's
-# partition by its GPT name (root=PARTLABEL=rootfs-a|b).
+# update bundle's (BUNDLE_VERSION). Neither is found by its label or UUID: the slot's boot
+# configuration names its partition by GPT name (root=PARTLABEL=rootfs-a|b).
 mkfs.ext4 -q -L rootfs -d "$ROOTDIR" "$WORK/root.ext4" "${root_mb}M" || die "mkfs.ext4 (root) failed"
 echo "$BUNDLE_VERSION" > "$ROOTDIR/usr/share/streamp2p/image-version"
 ROOTFS_B="$OUT/rootfs-$BUNDLE_VERSION.ext4"
 rm -f "$OUT"/rootfs-*.ext4
 mkfs.ext4 -q -L rootfs -d "$ROOTDIR" "$ROOTFS_B" "${root_mb}M" || die "mkfs.ext4 (bundle root) failed"
-
-# GPT: efi, rootfs-a, rootfs-b (same size, room for larger updates), DATA last (it grows to
-# the end of the disk at first boot; sfdisk moves the backup GPT header there).
-slot_mb=$(( root_used_mb * 14 / 10 ))
-(( slot_mb >= 900 )) || slot_mb=900
-(( slot_mb >= root_mb )) || slot_mb=$root_mb
-esp_start=$((1 * MIB)); esp_size=$((ESP_MB * MIB))
-a_start=$((esp_start + esp_size)); slot_size=$((slot_mb * MIB))
-b_start=$((a_start + slot_size))
-data_start=$((b_start + slot_size)); data_size=$((DATA_MB * MIB))
-rm -f "$IMG"
-truncate -s $(( (data_start + data_size + MIB) * 512 )) "$IMG"
-sfdisk --quiet "$IMG" <<EOT || die "sfdisk failed"
-label: gpt
-start=$esp_start, size=$esp_size, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=efi
-start=$a_start, size=$slot_size, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=rootfs-a
-start=$b_start, size=$slot_size, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=rootfs-b
-start=$data_start, size=$data_size, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=data
-EOT
-dd if="$WORK/esp.vfat" of="$IMG" bs=512 seek=$esp_start conv=notrunc,sparse status=none
 dd if="$WORK/root.ext4" of="$IMG" bs=512 seek=$a_start conv=notrunc,sparse status=none
 dd if="$WORK/data.ext4" of="$IMG" bs=512 seek=$data_start conv=notrunc,sparse status=none
 step "image: $IMG ($(du -h --apparent-size "$IMG" | cut -f1), $(du -h "$IMG" | cut -f1) used), slots ${slot_mb} MiB, kernel $KVER"
@@ -456,6 +538,21 @@ format=verity
 [image.rootfs]
 filename=rootfs.ext4
 EOF
+if [ "$ARCH" = arm64 ]; then
+  # The slot's boot partition (slot A's, as on the card); written to boot-a or boot-b, then
+  # the hook points its cmdline.txt at that slot's root.
+  mv "$WORK/boot-a.vfat" "$BDIR/boot.vfat"
+  install -m 0755 "$REPO/board/rpi/bundle-hook.sh" "$BDIR/hook.sh"
+  cat >> "$BDIR/manifest.raucm" <<EOF
+
+[image.boot]
+filename=boot.vfat
+hooks=post-install
+
+[hooks]
+filename=hook.sh
+EOF
+fi
 rm -f "$BUNDLE"
 rauc bundle --cert="$RELEASE_CERT" --key="$RELEASE_KEY" --keyring="$RELEASE_CERT" \
   --mksquashfs-args="$SQUASHFS_ARGS" "$BDIR" "$BUNDLE" >/dev/null \
