@@ -36,9 +36,10 @@ done
 T="$OUT/update-test"
 rm -rf "$T"
 mkdir -p "$T/www"
-QEMU_PID= WEB_PID=
+QEMU_PID= WEB_PID= AIR_PID=
 cleanup() {
   if [ -n "$QEMU_PID" ]; then kill -9 "$QEMU_PID" 2>/dev/null || true; fi
+  if [ -n "$AIR_PID" ]; then kill "$AIR_PID" 2>/dev/null || true; fi
   if [ -n "$WEB_PID" ]; then kill "$WEB_PID" 2>/dev/null || true; fi
   if [ -z "${KEEP:-}" ]; then rm -rf "$T"; fi
 }
@@ -143,35 +144,41 @@ is 'u["phase"]["state"]' idle || die "the updater is not idle after the refusals
 
 # --- 2. Update to version 2 ---------------------------------------------------------------------
 # Automatic updates (the test image's setting): a check that finds version 2 installs it and
-# restarts at a quiet time (no schedule, no studio PC) by itself.
+# restarts at a quiet time (no schedule, no studio PC) by itself. The stream is watched all
+# along (air_watch), for its longest silence across the restart.
+air_watch() { while :; do if on_air; then date +%s >> "$T/air.log"; fi; sleep 1; done; }
+air_watch &
+AIR_PID=$!
 serve "$OUT/streamp2p-amd64-2.manifest"
 admin ask check
 asked_at=$SECONDS
-wait_for "version 2 to be installed" "$T/console-1.log" is 'u["phase"]["state"]' restarting
-installed_at=$SECONDS
-# The stream's last moment on air before the restart, then its first after it.
-last_air=$SECONDS
-while on_air; do last_air=$SECONDS; sleep 1; done
-wait_for "the box to come back on version 2" "$T/console-1.log" health_ok
+# Installed, then restarting: the restart can come before a poll sees it, so the test waits
+# for whichever it sees first, the restart or version 2 running.
+wait_for "version 2 to be installed" "$T/console-1.log" is \
+  'u["phase"]["state"] == "restarting" or u["running"] == "2"' True
+wait_for "the box to come back on version 2" "$T/console-1.log" is 'u["running"]' 2
 t_healthy=$((SECONDS - asked_at))
 wait_for "audio on /live.ogg on version 2" "$T/console-1.log" on_air
-downtime=$((SECONDS - last_air))
+sleep 3
+kill "$AIR_PID" 2>/dev/null || true
+wait "$AIR_PID" 2>/dev/null || true
+downtime="$(sort -n "$T/air.log" | awk 'NR > 1 && $1 - prev > gap {gap = $1 - prev} {prev = $1} END {print gap + 0}')"
 wait_for "the update to be confirmed" "$T/console-1.log" is \
   'u["outcome"] and u["outcome"]["result"] + " " + u["outcome"]["version"]' "updated 2"
-is 'u["running"]' 2 || die "not running version 2: $(update u)"
 [ "$(key)" = "$key_1" ] || die "the station's identity (federation key) changed across the update"
 admin status >/dev/null || die "the operator's session did not survive the update"
 grep -aq 'Radio Update Test' <(curl -sf -m 5 "$BASE/") || die "the station's name did not survive the update"
 wait_for "the library to settle on version 2" "$T/console-1.log" settled
 [ "$(health 'h["library"]["items"]')" = "$items_1" ] || die "the library changed across the update"
 [ "$(health 'h["library"]["hashed_since_start"]')" = 0 ] || die "the library was hashed again after the update"
-log "version 2: install ${installed_at}s-${asked_at}s=$((installed_at - asked_at))s, asked to healthy ${t_healthy}s, stream off air ${downtime}s; settings, session, library and identity kept"
+log "version 2: asked to healthy on the new slot ${t_healthy}s, stream off air ${downtime}s (longest gap); settings, session, library and identity kept"
 
 # --- 3. Power cut while installing version 3 ----------------------------------------------------
 serve "$OUT/streamp2p-amd64-3.manifest"
 admin ask install
-wait_for "version 3 to be installing" "$T/console-1.log" is \
-  'u["phase"]["state"] == "installing" and u["phase"]["percent"] >= 20' True
+# 90 %: RAUC is copying the image into slot A (the longest step), the slot already marked bad.
+wait_for "version 3 to be copied into its slot" "$T/console-1.log" is \
+  'u["phase"]["state"] == "installing" and u["phase"]["percent"] >= 90' True
 log "power cut at $(update 'u["phase"]')"
 power_cut
 boot "$T/console-2.log"
@@ -182,12 +189,11 @@ is 'u["outcome"]["result"] + " " + u["outcome"]["version"]' "updated 2" \
 log "after the power cut: version 2; the install is retried by itself (automatic updates)"
 
 # --- 4. Version 3 never becomes healthy: back on version 2 by itself -----------------------------
-wait_for "version 3 to be installed again" "$T/console-2.log" is 'u["phase"]["state"]' restarting
+# Installed (by itself: automatic), the box restarts into slot A; the boot deadline ends each of
+# A's two tries, then GRUB boots slot B. Only the outcome is waited for: the page is away
+# while A is tried.
 rollback_from=$SECONDS
-# Two tries of the broken slot (each ended by the boot deadline), then slot B again.
-sleep 30
-wait_for "the box to come back on version 2 by itself" "$T/console-2.log" health_ok
-wait_for "the rollback to be reported" "$T/console-2.log" is \
+wait_for "the box to try version 3 and come back on version 2 by itself" "$T/console-2.log" is \
   'u["outcome"] and u["outcome"]["result"] + " " + u["outcome"]["version"] + " " + u["outcome"]["back_to"]' \
   "rolled_back 3 2"
 t_rollback=$((SECONDS - rollback_from))
