@@ -45,7 +45,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{operator::ShowKind, UpdateConfig},
+    config::{
+        operator::{Show, ShowKind},
+        UpdateConfig,
+    },
     federation::mirror::Downloader,
     live::{Live, LiveState},
     outbound::{Origin, Outbound},
@@ -576,16 +579,12 @@ impl Updater {
     /// No studio PC connected, and unless the operator chose the moment, no live show in the
     /// schedule now or within [`SHOW_MARGIN`].
     fn quiet(&self, operator: bool, now: SystemTime) -> bool {
-        if self.live.ingest().is_connected() {
-            return false;
-        }
-        operator
-            || (0..=SHOW_MARGIN.as_secs() / 60).step_by(5).all(|m| {
-                let at = now + Duration::from_secs(m * 60);
-                self.station
-                    .slot_at(at)
-                    .is_none_or(|s| s.kind != ShowKind::Live)
-            })
+        is_quiet(
+            self.live.ingest().is_connected(),
+            operator,
+            &self.station.schedule(),
+            now,
+        )
     }
 
     /// Until `/api/health` answers and the stream, when there is one, is on air.
@@ -608,6 +607,20 @@ impl Updater {
     fn token_file(&self) -> PathBuf {
         self.config.reboot_file.with_file_name("update-installed")
     }
+}
+
+/// Whether `now` is a quiet time to restart: no studio PC connected, and unless the operator
+/// chose the moment, no live show of `schedule` now or within [`SHOW_MARGIN`] (looked at
+/// every 5 minutes, the schedule's finest step).
+fn is_quiet(connected: bool, operator: bool, schedule: &[Show], now: SystemTime) -> bool {
+    if connected {
+        return false;
+    }
+    operator
+        || (0..=SHOW_MARGIN.as_secs() / 60).step_by(5).all(|m| {
+            let at = now + Duration::from_secs(m * 60);
+            Show::at_time(schedule, at).is_none_or(|s| s.kind != ShowKind::Live)
+        })
 }
 
 /// RAUC's refusal, sorted for the operator's words.
@@ -672,6 +685,45 @@ mod tests {
         assert!(matches!(classify(e), Problem::NotSigned { .. }));
         let e = rauc::RaucError::Said("Failed writing slot: No space".into());
         assert!(matches!(classify(e), Problem::Install { .. }));
+    }
+
+    #[test]
+    fn a_restart_waits_for_the_studio_and_the_live_shows() {
+        use chrono::{Datelike, Local, TimeZone, Timelike};
+        // Monday 10:00 (the box's local time), a live show at 10:10 and a playlist at 12:00.
+        let monday = Local
+            .with_ymd_and_hms(2026, 11, 30, 10, 0, 0)
+            .single()
+            .expect("a plain local time");
+        assert_eq!(monday.weekday().num_days_from_monday(), 0);
+        assert_eq!(monday.hour(), 10);
+        let now = SystemTime::from(monday);
+        let show = |start: &str, end: &str, kind| Show {
+            kind,
+            ..Show::parse("0", start, end, "show").unwrap()
+        };
+        let live = [show("10:10", "11:00", ShowKind::Live)];
+        let playlist = [show("10:00", "13:00", ShowKind::Playlist)];
+        assert!(is_quiet(false, false, &[], now));
+        assert!(!is_quiet(true, false, &[], now), "a studio PC is on air");
+        assert!(
+            !is_quiet(true, true, &[], now),
+            "not even when the operator asks"
+        );
+        assert!(
+            !is_quiet(false, false, &live, now),
+            "a live show starts in 10 minutes"
+        );
+        assert!(
+            is_quiet(false, true, &live, now),
+            "the operator chose the moment"
+        );
+        assert!(
+            is_quiet(false, false, &playlist, now),
+            "music from the library only"
+        );
+        let later = SystemTime::from(monday + chrono::Duration::minutes(65));
+        assert!(is_quiet(false, false, &live, later), "the show has ended");
     }
 
     #[test]
