@@ -87,6 +87,8 @@ if [ "$ARCH" = amd64 ]; then
 fi
 if [ "$ARCH" = arm64 ]; then
   have_cmd qemu-aarch64-static || need+=(qemu-user-static)
+  # mmdebstrap checks with arch-test that the host can run arm64 programs.
+  have_cmd arch-test || need+=(arch-test)
   have_cmd aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
   have_pkg libc6-dev-arm64-cross || need+=(libc6-dev-arm64-cross)
   # The node links ALSA and OpenSSL: their arm64 development files, through multiarch.
