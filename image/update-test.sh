@@ -123,7 +123,7 @@ boot "$T/console-1.log"
 wait_for "/api/health" "$T/console-1.log" health_ok
 wait_for "audio on /live.ogg" "$T/console-1.log" on_air
 admin setup "update test password" "Radio Update Test"
-is 'u["managed"]' True || die "the node does not see RAUC: $(update u)"
+wait_for "the node to see RAUC" "$T/console-1.log" is 'u["managed"]' True
 is 'u["running"]' 1 || die "version 1 expected: $(update u)"
 stick_hashes() {
   curl -sf -m 5 "$BASE/api/library" \

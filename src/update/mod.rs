@@ -64,6 +64,10 @@ use sister::Offer;
 const FIRST_CHECK: Duration = Duration::from_secs(20);
 /// How often a waiting install looks for a quiet moment, and health is looked at.
 const POLL: Duration = Duration::from_secs(5);
+/// How many times RAUC's status is asked again, [`POLL`] twice apart, before updates are
+/// given up for the run (an ordinary computer with RAUC but no A/B system says no at once,
+/// every time).
+const STATUS_TRIES: u32 = 12;
 /// A live show starting within this is not a quiet time to restart.
 const SHOW_MARGIN: Duration = Duration::from_secs(15 * 60);
 
@@ -291,11 +295,30 @@ impl Updater {
         let Some(mut asked) = self.asked.lock().ok().and_then(|mut a| a.take()) else {
             return;
         };
-        let system = match self.rauc.status().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::info!("updates: not managed on this computer ({e})");
-                return;
+        // RAUC's service starts on demand over D-Bus, which takes a while on a busy first
+        // boot: asked again before updates are given up for this run.
+        let mut tries = 0;
+        let system = loop {
+            match self.rauc.status().await {
+                Ok(s) => break s,
+                Err(e @ rauc::RaucError::Missing(_)) => {
+                    tracing::info!("updates: not managed on this computer ({e})");
+                    return;
+                }
+                Err(e) if tries < STATUS_TRIES => {
+                    tries += 1;
+                    tracing::info!("updates: RAUC is not answering yet ({e}); asking again");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(POLL * 2) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "updates: RAUC does not answer ({e}); no updates until the node restarts"
+                    );
+                    return;
+                }
             }
         };
         let running = system
