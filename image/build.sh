@@ -287,6 +287,27 @@ if [ -n "${SSH_KEY:-}" ]; then
   systemctl --root="$ROOTDIR" enable ssh.service >/dev/null || die "cannot enable ssh.service"
 fi
 
+# RAUC's system.conf: two slots A and B (rootfs-a, rootfs-b), bundles signed by the release
+# key (keyring) in the verity format, the installed bundle of each slot recorded on the data
+# partition. Arguments: the file's opening comment, the boot loader's [system] lines, a
+# [handlers] line (or ""), and whether each root slot has its own boot partition (yes: the Pi).
+rauc_system_conf() {
+  local i slot part
+  {
+    printf '%s\n[system]\ncompatible=%s\n%s\n' "$1" "$COMPATIBLE" "$2"
+    printf 'bundle-formats=-plain\nstatusfile=/var/lib/rauc/status.raucs\nmountprefix=/run/rauc\n'
+    if [ -n "$3" ]; then printf '\n[handlers]\n%s\n' "$3"; fi
+    printf '\n[keyring]\npath=/etc/rauc/keyring.pem\n'
+    for i in 0 1; do
+      if [ "$i" = 0 ]; then slot=A part=a; else slot=B part=b; fi
+      printf '\n[slot.rootfs.%s]\ndevice=/dev/disk/by-partlabel/rootfs-%s\ntype=ext4\nbootname=%s\n' "$i" "$part" "$slot"
+      if [ "$4" = yes ]; then
+        printf '\n[slot.boot.%s]\ndevice=/dev/disk/by-partlabel/boot-%s\ntype=vfat\nparent=rootfs.%s\n' "$i" "$part" "$i"
+      fi
+    done
+  } > "$ROOTDIR/etc/rauc/system.conf"
+}
+
 # A/B (both arches): RAUC's keyring (the release certificate), its status on the data
 # partition, and the deadline that rolls back a slot never marked good.
 install -d -m 0755 "$ROOTDIR/etc/rauc" "$ROOTDIR/var/lib/rauc"
@@ -297,31 +318,8 @@ if [ "$ARCH" = amd64 ]; then
   # RAUC's GRUB system, the ESP on /boot/efi (RAUC edits GRUB's environment there); the
   # kernel and initramfs of each slot are at fixed names (GRUB loads them from the slot).
   install -d -m 0755 "$ROOTDIR/boot/efi"
-  cat > "$ROOTDIR/etc/rauc/system.conf" <<EOF
-# RAUC: two root file system slots booted by GRUB (image/efi/grub.cfg). Bundles must be
-# signed by the release key (keyring) and in the verity format; the installed bundle of each
-# slot is recorded on the data partition.
-[system]
-compatible=$COMPATIBLE
-bootloader=grub
-grubenv=/boot/efi/EFI/BOOT/grubenv
-bundle-formats=-plain
-statusfile=/var/lib/rauc/status.raucs
-mountprefix=/run/rauc
-
-[keyring]
-path=/etc/rauc/keyring.pem
-
-[slot.rootfs.0]
-device=/dev/disk/by-partlabel/rootfs-a
-type=ext4
-bootname=A
-
-[slot.rootfs.1]
-device=/dev/disk/by-partlabel/rootfs-b
-type=ext4
-bootname=B
-EOF
+  rauc_system_conf "# RAUC: two root file system slots booted by GRUB (image/efi/grub.cfg)." \
+    "$(printf 'bootloader=grub\ngrubenv=/boot/efi/EFI/BOOT/grubenv')" "" no
   printf '# The EFI system partition: GRUB and its environment (A/B state, edited by RAUC).\nPARTLABEL=efi /boot/efi vfat rw,noatime,nosuid,nodev,noexec,umask=0022,nofail 0 0\n' \
     >> "$ROOTDIR/etc/fstab"
   install -m 0644 -D "$REPO/image/test/streamp2p-boot-deadline.conf" \
@@ -340,44 +338,9 @@ if [ "$ARCH" = arm64 ]; then
   # (firmware, kernel, initramfs, cmdline.txt naming that slot's root).
   install -m 0755 -D "$REPO/board/rpi/streamp2p-tryboot" "$ROOTDIR/usr/lib/streamp2p/streamp2p-tryboot"
   install -d -m 0755 "$ROOTDIR/boot/ab"
-  cat > "$ROOTDIR/etc/rauc/system.conf" <<EOF
-# RAUC: two slots, each a root file system and its own boot partition, chosen by the Pi
-# firmware's tryboot_a_b (autoboot.txt on partition 1, edited by the custom backend). Bundles
-# must be signed by the release key (keyring) and in the verity format; the installed bundle
-# of each slot is recorded on the data partition.
-[system]
-compatible=$COMPATIBLE
-bootloader=custom
-bundle-formats=-plain
-statusfile=/var/lib/rauc/status.raucs
-mountprefix=/run/rauc
-
-[handlers]
-bootloader-custom-backend=/usr/lib/streamp2p/streamp2p-tryboot
-
-[keyring]
-path=/etc/rauc/keyring.pem
-
-[slot.rootfs.0]
-device=/dev/disk/by-partlabel/rootfs-a
-type=ext4
-bootname=A
-
-[slot.boot.0]
-device=/dev/disk/by-partlabel/boot-a
-type=vfat
-parent=rootfs.0
-
-[slot.rootfs.1]
-device=/dev/disk/by-partlabel/rootfs-b
-type=ext4
-bootname=B
-
-[slot.boot.1]
-device=/dev/disk/by-partlabel/boot-b
-type=vfat
-parent=rootfs.1
-EOF
+  rauc_system_conf "# RAUC: two slots, each a root file system and its own boot partition, chosen by the Pi
+# firmware's tryboot_a_b (autoboot.txt on partition 1, edited by the custom backend)." \
+    bootloader=custom bootloader-custom-backend=/usr/lib/streamp2p/streamp2p-tryboot yes
   printf '# The first partition: autoboot.txt (A/B of the Pi firmware), state of the tryboot backend.\nPARTLABEL=autoboot /boot/ab vfat rw,noatime,nosuid,nodev,noexec,umask=0022,nofail 0 0\n' \
     >> "$ROOTDIR/etc/fstab"
   install -m 0644 "$REPO/board/rpi/asound.conf" "$ROOTDIR/etc/asound.conf"
