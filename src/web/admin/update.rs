@@ -16,7 +16,6 @@ use crate::{
         format::{ago, size},
         Tr,
     },
-    store::unix_secs,
     t,
     update::{Ask, Outcome, Phase, Problem, UpdateView},
     web::{lang::PageLang, AppState},
@@ -170,7 +169,10 @@ pub fn card(tr: Tr, v: &UpdateView, live: &UpdateWords, csrf: &Markup) -> Option
     if !v.managed {
         return None;
     }
-    let now = unix_secs();
+    // The card's "ago" words; a clock before 1970 reads as then.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let busy = !matches!(v.phase, Phase::Idle);
     let last = v.outcome.as_ref().map(|o| outcome(tr, o, now));
     Some(html! {
