@@ -206,6 +206,8 @@ log "power cut at $(update 'u["phase"]')"
 power_cut
 boot "$T/console-2.log"
 wait_for "/api/health after the power cut" "$T/console-2.log" health_ok
+# RAUC's service is slow to answer on a boot that follows a power cut (journals replayed).
+wait_for "the node to see RAUC after the power cut" "$T/console-2.log" is 'u["managed"]' True
 is 'u["running"]' 2 || die "not back on version 2 after the power cut: $(update u)"
 is 'u["outcome"]["result"] + " " + u["outcome"]["version"]' "updated 2" \
   || die "the interrupted install left another outcome: $(update u)"
