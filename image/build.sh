@@ -91,6 +91,8 @@ if [ "$ARCH" = arm64 ]; then
   have_cmd arch-test || need+=(arch-test)
   have_cmd aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
   have_pkg libc6-dev-arm64-cross || need+=(libc6-dev-arm64-cross)
+  # depmod, for the tryboot module added to the root file system.
+  have_cmd depmod || need+=(kmod)
   # The node links ALSA and OpenSSL: their arm64 development files, through multiarch.
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     log "adding the arm64 architecture to dpkg (for libasound2-dev:arm64, libssl-dev:arm64)"
@@ -354,6 +356,18 @@ fi
 KVER="$(basename "$(ls -d "$ROOTDIR"/lib/modules/* | sort -V | tail -1)")"
 [ -f "$ROOTDIR/boot/vmlinuz-$KVER" ] || die "no kernel in the root file system"
 [ -f "$ROOTDIR/boot/initrd.img-$KVER" ] || die "no initramfs for $KVER (update-initramfs failed?)"
+if [ "$ARCH" = arm64 ]; then
+  # Debian's kernel does not pass reboot "0 tryboot" on to the Pi firmware (only the Raspberry
+  # Pi kernel's firmware driver does): without streamp2p_tryboot an installed slot would never be
+  # tried. udev loads it by the firmware's modalias; image/test/rpi-tryboot-qemu.sh checks it.
+  KPKG="$(dpkg-query --admindir="$ROOTDIR/var/lib/dpkg" -W -f='${Version}' "linux-image-$KVER")" \
+    || die "cannot tell the version of linux-image-$KVER"
+  "$REPO/board/rpi/build-tryboot-module.sh" "$KVER" "$KPKG" "$WORK/tryboot-module" \
+    || die "cannot build the tryboot module"
+  install -m 0644 -D "$WORK/tryboot-module/streamp2p_tryboot.ko" \
+    "$ROOTDIR/lib/modules/$KVER/updates/streamp2p_tryboot.ko"
+  depmod -b "$ROOTDIR" "$KVER" || die "depmod failed"
+fi
 cp "$ROOTDIR/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
 cp "$ROOTDIR/boot/initrd.img-$KVER" "$OUT/initrd.img"
 # What GRUB loads from a slot (amd64): /vmlinuz and /initrd.img of that slot's root.

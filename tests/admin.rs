@@ -705,3 +705,177 @@ fn the_station_logo_is_uploaded_from_the_phone_and_used_everywhere() {
         .contains("Go back to the drawn logo"));
     node.assert_alive();
 }
+
+/// Positions of `needles` in `text`, panicking with `what` if one is missing.
+fn order_of(text: &str, needles: &[&str], what: &str) -> Vec<usize> {
+    needles
+        .iter()
+        .map(|n| {
+            text.find(n)
+                .unwrap_or_else(|| panic!("{what}: no {n:?} in {}", short(text)))
+        })
+        .collect()
+}
+
+/// Episodes by the day they were recorded (a date tag, else a date in the file name, else the
+/// file's time), newest first on the listen page, the config page, the feed and the API; the
+/// operator's notes reach listeners escaped, with web addresses as links and nothing else;
+/// each episode has its own page with the card chat apps show, and a gone one says so.
+#[test]
+fn episodes_come_newest_first_with_their_day_notes_and_own_page() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(
+        &lib.join("Programa 2019-03-08.mp3"),
+        "Named Show",
+        "Radio Test",
+        2,
+    );
+    make_tagged_mp3(&lib.join("plain.mp3"), "Plain Show", "Radio Test", 2);
+    ffmpeg_to(
+        &lib.join("tagged.mp3"),
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=550:duration=2",
+            "-metadata",
+            "title=Tagged Show",
+            "-metadata",
+            "date=2021-06-01",
+        ],
+    );
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    node.wait_healthy(3);
+    let newest_first = ["Plain Show", "Tagged Show", "Named Show"];
+
+    // The API and the feed.
+    let titles: Vec<String> = node
+        .library()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(titles, newest_first, "/api/library");
+    let named = node.item("Programa 2019-03-08.mp3");
+    assert_eq!(named["recorded"], 1_552_003_200u64, "{named}");
+    let xml = node.get("/feed.xml").text();
+    let feed: Vec<String> = feed_episodes(&xml).into_iter().map(|e| e.title).collect();
+    assert_eq!(feed, newest_first, "feed");
+    assert!(
+        xml.contains("Fri, 08 Mar 2019 00:00:00 GMT"),
+        "{}",
+        short(&xml)
+    );
+
+    // Notes with markup, a web address and a script address, set on the config page.
+    let mut op = Operator::new(&node);
+    op.setup("Radio Test");
+    let tagged = node.item("tagged.mp3");
+    let ih = tagged["infohash"].as_str().unwrap().to_string();
+    let csrf = op.csrf();
+    let notes = "Guests: <script>alert(1)</script>\nMore at https://radio.example.org/show?id=1&x=2 or javascript:alert(2)";
+    let r = op.post(
+        "/admin/item",
+        &[
+            ("csrf", &csrf),
+            ("infohash", &ih),
+            ("title", ""),
+            ("description", notes),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+
+    let listen = node.get("/").text();
+    let at = order_of(
+        &listen,
+        &newest_first
+            .map(|t| ">".to_string() + t + "<")
+            .each_ref()
+            .map(String::as_str),
+        "listen page",
+    );
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "listen page not newest first: {at:?}"
+    );
+    // In the station's language (Spanish by default), as a request without a language gets.
+    for day in ["8 de marzo de 2019", "1 de junio de 2021"] {
+        assert!(
+            listen.contains(day),
+            "no {day:?} on the listen page: {}",
+            short(&listen)
+        );
+    }
+    assert!(
+        listen.contains("Guests: &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        short(&listen)
+    );
+    assert!(!listen.contains("<script>alert"), "notes not escaped");
+    assert!(
+        listen.contains("<a href=\"https://radio.example.org/show?id=1&amp;x=2\" rel=\"nofollow ugc noopener\">"),
+        "the address in the notes is no link: {}",
+        short(&listen)
+    );
+    assert!(
+        !listen.contains("href=\"javascript"),
+        "a javascript: address became a link"
+    );
+    assert!(
+        listen.contains(&format!("href=\"/episode/{ih}\"")),
+        "no link to the episode's page"
+    );
+
+    // The episode's own page and its card.
+    let page = node.get(&format!("/episode/{ih}"));
+    assert_eq!(page.status, 200);
+    let page = page.text();
+    let base = node.base_url();
+    for want in [
+        "<meta property=\"og:title\" content=\"Tagged Show\">".to_string(),
+        "<meta property=\"og:site_name\" content=\"Radio Test\">".to_string(),
+        format!("<meta property=\"og:image\" content=\"{base}/icons/cover-1400.png\">"),
+        format!("<meta property=\"og:url\" content=\"{base}/episode/{ih}\">"),
+        format!(
+            "<meta property=\"og:audio\" content=\"{}\">",
+            tagged["web_seed"].as_str().unwrap()
+        ),
+        "<title>Tagged Show · Radio Test</title>".to_string(),
+        "1 de junio de 2021".to_string(),
+        "Guests: &lt;script&gt;".to_string(),
+        "Todos los episodios de Radio Test".to_string(),
+    ] {
+        assert!(
+            page.contains(&want),
+            "episode page lacks {want:?}: {}",
+            short(&page)
+        );
+    }
+    assert!(
+        !page.contains("Plain Show"),
+        "the episode page lists other episodes"
+    );
+    let cover = node.get("/icons/cover-1400.png");
+    assert_eq!(cover.status, 200, "the card's picture is not served");
+    let gone = node.get(&format!("/episode/{}", "0".repeat(40)));
+    assert_eq!(gone.status, 404);
+    assert!(gone.text().contains("Episodio no encontrado"));
+
+    // The config page: newest first, each with its listeners' page.
+    let dash = op.get("/admin").text();
+    let list = dash
+        .split("id=\"episodes\"")
+        .nth(1)
+        .expect("episodes section");
+    let list = &list[..list.find("</section>").unwrap_or(list.len())];
+    let at = order_of(list, &newest_first, "config page");
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "config page not newest first: {at:?}"
+    );
+    assert!(
+        list.contains(&format!("href=\"/episode/{ih}\"")),
+        "no listeners' page link"
+    );
+    node.assert_alive();
+}

@@ -124,6 +124,7 @@ dash-js-selected = Seleccionat: copia-ho
 # Episodis: edita el títol i les notes de cadascun.
 dash-episodes-title = Episodis
 dash-episode-edit = Edita
+dash-episode-page = Pàgina per als oients
 dash-save = Desa
 dash-copy-magnet = Copia l'enllaç magnet
 dash-qr-code = Codi QR

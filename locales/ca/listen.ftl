@@ -16,6 +16,11 @@ listen-footer = Escoltar aquí també comparteix el que sona, en directe o un ep
 listen-play = Escoltar { $title }
 listen-seconds = { $n } s
 
+# An episode's own page (/episode/...): the way back to the list, and the page for an episode no longer there.
+listen-all-episodes = Tots els episodis de { $station }
+listen-episode-missing-title = Episodi no trobat
+listen-episode-missing = Aquest episodi ja no és en aquesta emissora. Els altres programes encara hi són.
+
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Part descarregada
 listen-download = Descarregar

@@ -124,6 +124,7 @@ dash-js-selected = Selected: copy it
 # Episodes: edit each one's title and notes.
 dash-episodes-title = Episodes
 dash-episode-edit = Edit
+dash-episode-page = Listeners’ page
 dash-save = Save
 dash-copy-magnet = Copy magnet link
 dash-qr-code = QR code

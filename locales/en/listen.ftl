@@ -16,6 +16,11 @@ listen-footer = Listening here also shares what you hear, live or an episode, wi
 listen-play = Play { $title }
 listen-seconds = { $n } s
 
+# An episode's own page (/episode/...): the way back to the list, and the page for an episode no longer there.
+listen-all-episodes = All episodes of { $station }
+listen-episode-missing-title = Episode not found
+listen-episode-missing = This episode is no longer on this station. Its other programmes are still here.
+
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Downloaded so far
 listen-download = Download

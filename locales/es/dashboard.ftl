@@ -124,6 +124,7 @@ dash-js-selected = Seleccionado: cópialo
 # Episodios: editar el título y las notas de cada uno.
 dash-episodes-title = Episodios
 dash-episode-edit = Editar
+dash-episode-page = Página para oyentes
 dash-save = Guardar
 dash-copy-magnet = Copiar enlace magnet
 dash-qr-code = Código QR

@@ -16,6 +16,11 @@ listen-footer = Escuchar aquí también comparte lo que suena, en directo o un e
 listen-play = Escuchar { $title }
 listen-seconds = { $n } s
 
+# La página propia de un episodio (/episode/...): el camino de vuelta a la lista, y la página de un episodio que ya no está.
+listen-all-episodes = Todos los episodios de { $station }
+listen-episode-missing-title = Episodio no encontrado
+listen-episode-missing = Este episodio ya no está en esta emisora. Sus otros programas siguen aquí.
+
 # El reproductor: la barra de descarga (se lee en voz alta) y los enlaces de debajo.
 listen-progress = Parte descargada
 listen-download = Descargar

@@ -124,6 +124,7 @@ dash-js-selected = Hautatuta: kopiatu
 # Atalak: bakoitzaren izenburua eta oharrak editatu.
 dash-episodes-title = Atalak
 dash-episode-edit = Editatu
+dash-episode-page = Entzuleentzako orria
 dash-save = Gorde
 dash-copy-magnet = Kopiatu magnet esteka
 dash-qr-code = QR kodea

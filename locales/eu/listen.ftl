@@ -16,6 +16,11 @@ listen-footer = Hemen entzutean, entzuten dena (zuzenekoa edo atal bat) beste en
 listen-play = Entzun: { $title }
 listen-seconds = { $n } s
 
+# An episode's own page (/episode/...): the way back to the list, and the page for an episode no longer there.
+listen-all-episodes = Atal guztiak: { $station }
+listen-episode-missing-title = Ez da atala aurkitu
+listen-episode-missing = Atal hau ez dago jada irrati honetan. Beste saioak hemen daude oraindik.
+
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Deskargatutako zatia
 listen-download = Deskargatu

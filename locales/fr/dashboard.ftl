@@ -124,6 +124,7 @@ dash-js-selected = Sélectionné : copie-le
 # Épisodes : modifier le titre et les notes de chacun.
 dash-episodes-title = Épisodes
 dash-episode-edit = Modifier
+dash-episode-page = Page pour les auditeurs
 dash-save = Enregistrer
 dash-copy-magnet = Copier le lien magnet
 dash-qr-code = Code QR

@@ -16,6 +16,11 @@ listen-footer = Écouter ici partage aussi ce que vous entendez, en direct ou un
 listen-play = Écouter { $title }
 listen-seconds = { $n } s
 
+# An episode's own page (/episode/...): the way back to the list, and the page for an episode no longer there.
+listen-all-episodes = Tous les épisodes de { $station }
+listen-episode-missing-title = Épisode introuvable
+listen-episode-missing = Cet épisode n’est plus sur cette station. Ses autres émissions sont toujours là.
+
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Partie téléchargée
 listen-download = Télécharger

@@ -124,6 +124,7 @@ dash-js-selected = Seleccionado: cópiao
 # Episodios: editar o título e as notas de cada un.
 dash-episodes-title = Episodios
 dash-episode-edit = Editar
+dash-episode-page = Páxina para oíntes
 dash-save = Gardar
 dash-copy-magnet = Copiar ligazón magnet
 dash-qr-code = Código QR

@@ -16,6 +16,11 @@ listen-footer = Escoitar aquí tamén comparte o que soa, en directo ou un episo
 listen-play = Escoitar { $title }
 listen-seconds = { $n } s
 
+# An episode's own page (/episode/...): the way back to the list, and the page for an episode no longer there.
+listen-all-episodes = Todos os episodios de { $station }
+listen-episode-missing-title = Episodio non atopado
+listen-episode-missing = Este episodio xa non está nesta emisora. Os outros programas seguen aquí.
+
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Parte descargada
 listen-download = Descargar

@@ -124,6 +124,7 @@ dash-js-selected = Selecionado: copia-o
 # Episódios: editar o título e as notas de cada um.
 dash-episodes-title = Episódios
 dash-episode-edit = Editar
+dash-episode-page = Página para ouvintes
 dash-save = Guardar
 dash-copy-magnet = Copiar ligação magnet
 dash-qr-code = Código QR

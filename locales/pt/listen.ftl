@@ -16,6 +16,11 @@ listen-footer = Ouvir aqui também partilha o que se ouve, em direto ou um epis�
 listen-play = Ouvir { $title }
 listen-seconds = { $n } s
 
+# An episode's own page (/episode/...): the way back to the list, and the page for an episode no longer there.
+listen-all-episodes = Todos os episódios de { $station }
+listen-episode-missing-title = Episódio não encontrado
+listen-episode-missing = Este episódio já não está nesta rádio. Os outros programas continuam aqui.
+
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Parte descarregada
 listen-download = Descarregar

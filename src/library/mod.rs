@@ -127,6 +127,17 @@ pub struct Catalog {
     pub offline: HashSet<String>,
 }
 
+impl Catalog {
+    /// The items newest first (by [`Item::recorded_at`], then by name), as the listen page,
+    /// the config page, the feed and the API list them: a stick of old shows lands in its
+    /// place in the past, not on top.
+    pub fn newest_first(&self) -> Vec<&Item> {
+        let mut items: Vec<&Item> = self.items.values().collect();
+        items.sort_by_cached_key(|i| (std::cmp::Reverse(i.recorded_at()), i.name.clone()));
+        items
+    }
+}
+
 /// Hashing progress of the current pass, for `/api/health` and the config page.
 #[derive(Debug, Default)]
 struct Progress {

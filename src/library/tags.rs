@@ -80,7 +80,68 @@ pub fn read_tags(path: &Path) -> Tags {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_audio;
+    use super::{looks_like_audio, read_tags};
+
+    /// A second of silence as ffmpeg (the tool podcasters and stations use) tags it, in
+    /// each tag format a station's archive holds: ID3v2.4 `TDRC`, ID3v2.3 `TYER`, a Vorbis
+    /// comment `DATE`, an MP4 `©day`.
+    #[test]
+    fn reads_the_recording_date_of_each_tag_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, &[&str], &str); 4] = [
+            (
+                "id3v24.mp3",
+                &["-id3v2_version", "4", "-metadata", "date=2019-03-08"],
+                "2019-03-08",
+            ),
+            (
+                "id3v23.mp3",
+                &["-id3v2_version", "3", "-metadata", "date=2016"],
+                "2016",
+            ),
+            (
+                "vorbis.ogg",
+                &["-c:a", "libvorbis", "-metadata", "date=2018-11-02"],
+                "2018-11-02",
+            ),
+            (
+                "mp4.m4a",
+                &["-c:a", "aac", "-metadata", "date=2017-05-01"],
+                "2017-05-01",
+            ),
+        ];
+        for (name, args, want) in cases {
+            let path = dir.path().join(name);
+            let out = std::process::Command::new("ffmpeg")
+                .args([
+                    "-v",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "anullsrc=r=44100:cl=mono",
+                    "-t",
+                    "1",
+                ])
+                .args(args)
+                .arg(&path)
+                .output()
+                .expect("ffmpeg (the test command installs it)");
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let tags = read_tags(&path);
+            assert_eq!(tags.recorded.as_deref(), Some(want), "{name}");
+        }
+        // The ID3v2.3 file really carries TYER (ffmpeg writes the year there for v2.3).
+        let v23 = std::fs::read(dir.path().join("id3v23.mp3")).unwrap();
+        assert!(
+            v23.windows(4).any(|w| w == b"TYER"),
+            "no TYER frame in the v2.3 file"
+        );
+    }
 
     #[test]
     fn recognises_audio_heads() {

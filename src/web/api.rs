@@ -91,6 +91,8 @@ pub struct ItemView<'a> {
     /// The file's SHA-256 as Subresource Integrity (`sha256-` and base64), as the feed's
     /// `podcast:integrity` gives it; absent until the library knows it.
     pub integrity: Option<String>,
+    /// When it was recorded ([`Item::recorded_at`]), in seconds since 1970.
+    pub recorded: u64,
 }
 
 impl<'a> ItemView<'a> {
@@ -111,6 +113,10 @@ impl<'a> ItemView<'a> {
             description: None,
             origin: None,
             integrity: item.sha256.map(|h| h.sri()),
+            recorded: item
+                .recorded_at()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         }
     }
 
@@ -180,8 +186,8 @@ pub async fn library(
     let catalog = app.library.catalog();
     let metas = app.station.item_meta();
     let items: Vec<ItemView> = catalog
-        .items
-        .values()
+        .newest_first()
+        .into_iter()
         .map(|i| {
             let mut v = ItemView::new(i, &base, &trackers).with_meta(metas.get(&i.infohash));
             v.origin = app.federation.origin_of(i.path());

@@ -210,9 +210,8 @@ pub async fn feed(
     let trackers = trackers(&app, &base);
     let metas = app.station.item_meta();
     let catalog = app.library.catalog();
-    let mut items: Vec<_> = catalog.items.values().collect();
     // Newest first, as podcast apps list them.
-    items.sort_by_cached_key(|i| (std::cmp::Reverse(i.recorded_at()), i.name.clone()));
+    let items = catalog.newest_first();
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let v = ItemView::new(item, &base, &trackers).with_meta(metas.get(&item.infohash));

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/metadata", get(icecast::metadata));
     Router::new()
         .route("/", get(page::index))
+        .route("/episode/{infohash}", get(page::episode_page))
         .route("/sw.min.js", get(assets::service_worker))
         .route("/assets/{file}", get(assets::by_path))
         .route("/manifest.webmanifest", get(manifest::manifest))

@@ -1,20 +1,25 @@
-//! `GET /`: the listen page. Server-rendered episode list (with magnet, torrent and
-//! download links that work without JavaScript) and a player that streams the chosen
-//! episode with WebTorrent in the browser and the live stream with hls.js and
-//! p2p-media-loader (`assets/listen.js`). The import map lets the p2p-media-loader hls.js
-//! integration import its core by the bare name it was built with.
-
+//! `GET /`: the listen page, and `GET /episode/{infohash}`: one episode's own page, the
+//! link a station shares (its Open Graph card makes it look like a programme in a chat).
+//! Server-rendered episode list (with magnet, torrent and download links that work without
+//! JavaScript) and a player that streams the chosen episode with WebTorrent in the browser
+//! and the live stream with hls.js and p2p-media-loader (`assets/listen.js`). The import
+//! map lets the p2p-media-loader hls.js integration import its core by the bare name it
+//! was built with.
 //!
 //! Written with maud, like the config page (see `admin::pages` for why).
 
 use axum::{
-    extract::{ConnectInfo, State},
-    http::HeaderMap,
+    extract::{ConnectInfo, Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
 };
+use chrono::{DateTime, Datelike};
+use linkify::{LinkFinder, LinkKind};
 use maud::{html, Markup, PreEscaped};
 
 use crate::{
     i18n::{format, Tr},
+    library::Item,
     live::{p2p, LiveState},
     stun, t,
 };
@@ -53,13 +58,69 @@ pub async fn index(
     headers: HeaderMap,
     PageLang(tr): PageLang,
 ) -> Markup {
+    let base = base_url(&app.station.settings(), &headers, &conn);
+    listen(tr, &app, &base, None)
+}
+
+/// The address of an episode's own page, from the station's root.
+pub fn episode_href(infohash: &str) -> String {
+    format!("/episode/{infohash}")
+}
+
+/// `GET /episode/{infohash}`: the episode alone, with the station's name, its date and notes,
+/// the same player, and the card chat apps show for the link. An episode the library does
+/// not hold (any more) gets a page that says so and leads to the others.
+pub async fn episode_page(
+    State(app): State<AppState>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    headers: HeaderMap,
+    PageLang(tr): PageLang,
+    Path(infohash): Path<String>,
+) -> Response {
     let settings = app.station.settings();
     let base = base_url(&settings, &headers, &conn);
-    let trackers = trackers(&app, &base);
+    let catalog = app.library.catalog();
+    match catalog.items.get(&infohash) {
+        Some(item) => listen(tr, &app, &base, Some(item)).into_response(),
+        None => {
+            let station = &settings.station.name;
+            let page = document(
+                tr,
+                &t!(tr, "listen-episode-missing-title"),
+                href::LISTEN_CSS,
+                html! { meta name="robots" content="noindex"; },
+                html! {
+                    header { (switcher(tr, "/")) }
+                    main {
+                        h1 { (t!(tr, "listen-episode-missing-title")) }
+                        p { (t!(tr, "listen-episode-missing")) }
+                        p { a href="/" { (t!(tr, "listen-all-episodes", station = station.as_str())) } }
+                    }
+                },
+            );
+            (StatusCode::NOT_FOUND, page).into_response()
+        }
+    }
+}
+
+/// The listen page (`one` is `None`) or one episode's page.
+fn listen(tr: Tr, app: &AppState, base: &str, one: Option<&Item>) -> Markup {
+    let settings = app.station.settings();
+    let trackers = trackers(app, base);
     let station = &settings.station;
     let metas = app.station.item_meta();
     let catalog = app.library.catalog();
-    let live_state = app.live.is_on().then(|| match app.live.status().state {
+    let items: Vec<&Item> = match one {
+        Some(item) => vec![item],
+        None => catalog.newest_first(),
+    };
+    let views: Vec<ItemView> = items
+        .iter()
+        .map(|item| ItemView::new(item, base, &trackers).with_meta(metas.get(&item.infohash)))
+        .collect();
+    // An episode's page has no live row: the link is about that programme.
+    let live_on = one.is_none() && app.live.is_on();
+    let live_state = live_on.then(|| match app.live.status().state {
         LiveState::OnAir => t!(tr, "listen-state-on-air"),
         LiveState::Starting => t!(tr, "listen-state-starting"),
         LiveState::NoInput { .. } => t!(tr, "listen-state-no-input"),
@@ -74,20 +135,18 @@ pub async fn index(
         .unwrap_or_default();
     // Read by listen.js; JSON inside a non-executed script block, with `<` escaped so no
     // value can close the block.
-    let live_cfg = app
-        .live
-        .is_on()
+    let live_cfg = live_on
         .then(|| serde_json::json!({ "playlist": "/live/index.m3u8", "swarmId": p2p::SWARM_ID }));
     // The page's peers find each other through the box's STUN server at the name the page
     // was loaded by (or the configured servers), never a third party's by default.
-    let ice = stun::ice_urls(&settings.webtorrent.stun, settings.stun, base_host(&base));
+    let ice = stun::ice_urls(&settings.webtorrent.stun, settings.stun, base_host(base));
     let ice = if ice.is_empty() {
         serde_json::json!([])
     } else {
         serde_json::json!([{ "urls": ice }])
     };
     let config = serde_json::json!({
-        "tracker": ws_tracker(&base),
+        "tracker": ws_tracker(base),
         "assets": script_assets(),
         "ice": ice,
         "live": live_cfg,
@@ -106,17 +165,31 @@ pub async fn index(
         link rel="manifest" href="/manifest.webmanifest";
         meta name="theme-color" content=(icon::ACCENT_HEX);
         link rel="apple-touch-icon" href=(manifest::APPLE_TOUCH_ICON);
+        @if let Some(v) = views.first().filter(|_| one.is_some()) {
+            (card(station, v, base))
+        }
+    };
+    let (title, switch_to) = match views.first().filter(|_| one.is_some()) {
+        Some(v) => (
+            format!("{} · {}", v.display_title(), station.name),
+            episode_href(v.infohash),
+        ),
+        None => (station.name.clone(), "/".to_string()),
     };
     document(
         tr,
-        &station.name,
+        &title,
         href::LISTEN_CSS,
         head,
         html! {
-            header { (switcher(tr, "/")) }
+            header { (switcher(tr, &switch_to)) }
             main {
-                h1 { (station.name) }
-                p class="desc" { (station.description) }
+                @if one.is_some() {
+                    p class="station" { a href="/" { (station.name) } }
+                } @else {
+                    h1 { (station.name) }
+                    p class="desc" { (station.description) }
+                }
                 section id="player" hidden {
                     // The title is announced when an episode starts; the status line's
                     // messages are, its running figures (every second) are not.
@@ -145,14 +218,17 @@ pub async fn index(
                         }
                     }
                 }
-                h2 id="listen-episodes" { (t!(tr, "listen-episodes")) }
-                ul aria-labelledby="listen-episodes" {
-                    @for item in catalog.items.values() {
-                        (episode(tr, &ItemView::new(item, &base, &trackers)
-                            .with_meta(metas.get(&item.infohash))))
-                    }
-                    @if catalog.items.is_empty() {
-                        li class="empty" id="listen-empty" { (t!(tr, "listen-empty")) }
+                @if let Some(v) = views.first().filter(|_| one.is_some()) {
+                    h1 id="listen-episodes" { (v.display_title()) }
+                    ul class="one" aria-labelledby="listen-episodes" { (episode(tr, v, false)) }
+                    p { a href="/" { (t!(tr, "listen-all-episodes", station = station.name.as_str())) } }
+                } @else {
+                    h2 id="listen-episodes" { (t!(tr, "listen-episodes")) }
+                    ul aria-labelledby="listen-episodes" {
+                        @for v in &views { (episode(tr, v, true)) }
+                        @if views.is_empty() {
+                            li class="empty" id="listen-empty" { (t!(tr, "listen-empty")) }
+                        }
                     }
                 }
                 footer id="listen-footer" { (t!(tr, "listen-footer")) }
@@ -245,11 +321,13 @@ fn script_assets() -> serde_json::Value {
     })
 }
 
-/// One episode: a play button carrying what the player needs, the title and a line of
-/// facts (artist, length, size).
-fn episode(tr: Tr, v: &ItemView) -> Markup {
+/// One episode: a play button carrying what the player needs, the title (a link to the
+/// episode's own page, in the list), a line of facts (when it was recorded, artist, length,
+/// size) and the operator's notes.
+fn episode(tr: Tr, v: &ItemView, linked: bool) -> Markup {
     let title = v.display_title();
     let facts: Vec<String> = [
+        recorded_day(tr, v.recorded),
         v.artist.map(str::to_string),
         duration(tr, v.duration_secs),
         Some(format::size(tr, v.size)),
@@ -263,11 +341,73 @@ fn episode(tr: Tr, v: &ItemView) -> Markup {
                 data-infohash=(v.infohash) data-title=(title) data-magnet=(v.magnet)
                 data-torrent=(v.torrent) data-webseed=(v.web_seed) { "▶" }
             div class="meta" {
-                div class="title" { (title) }
+                div class="title" {
+                    @if linked { a href=(episode_href(v.infohash)) { (title) } } @else { (title) }
+                }
                 small { (facts.join(" · ")) }
+                @if let Some(text) = v.description {
+                    p class="notes" { (notes(text)) }
+                }
             }
         }
         "\n"
+    }
+}
+
+/// The day an episode was recorded, in words (`8 de marzo de 2019`), from
+/// [`ItemView::recorded`]; `None` before 1970.
+pub fn recorded_day(tr: Tr, secs: u64) -> Option<String> {
+    let at = DateTime::from_timestamp(i64::try_from(secs).ok()?, 0).filter(|_| secs > 0)?;
+    Some(format::date(tr, at.year(), at.month(), at.day()))
+}
+
+/// The operator's notes as typed (the style keeps their line breaks), escaped, with their
+/// `http`/`https` addresses made links. No other scheme becomes a link: `javascript:` and
+/// the like stay text.
+fn notes(text: &str) -> Markup {
+    let mut finder = LinkFinder::new();
+    finder.kinds(&[LinkKind::Url]);
+    let web = |s: &str| {
+        let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    };
+    let parts: Vec<(&str, bool)> = finder
+        .spans(text)
+        .map(|span| (span.as_str(), span.kind().is_some() && web(span.as_str())))
+        .collect();
+    html! {
+        @for (part, link) in parts {
+            @if link { a href=(part) rel="nofollow ugc noopener" { (part) } } @else { (part) }
+        }
+    }
+}
+
+/// The card chat apps and social sites show for an episode's link (Open Graph): its title,
+/// the station, the notes (or the station's description), the station's cover picture, and
+/// the audio itself. Every address absolute, from the address the page was asked by.
+fn card(station: &crate::config::StationConfig, v: &ItemView, base: &str) -> Markup {
+    let about: String = v
+        .description
+        .unwrap_or(&station.description)
+        .chars()
+        .take(300)
+        .collect();
+    let url = format!("{base}{}", episode_href(v.infohash));
+    html! {
+        meta property="og:type" content="website";
+        meta property="og:site_name" content=(station.name);
+        meta property="og:title" content=(v.display_title());
+        meta property="og:description" content=(about);
+        meta name="description" content=(about);
+        meta property="og:url" content=(url);
+        link rel="canonical" href=(url);
+        meta property="og:image" content={ (base) (manifest::COVER) };
+        meta property="og:image:width" content="1400";
+        meta property="og:image:height" content="1400";
+        meta property="og:image:alt" content=(station.name);
+        meta property="og:audio" content=(v.web_seed);
+        meta property="og:audio:type" content=(v.mime);
+        meta name="twitter:card" content="summary";
     }
 }
 

@@ -3,7 +3,7 @@
 //
 // One node, one browser; each language in a fresh phone context of its own (two languages at
 // a time), as a visitor or with the operator's session. The node must be fresh (first run not done) and have a live input and a few episodes. Pages:
-// listen, 404, the operator's guide, first run, first run with a form error, login, login after a wrong password,
+// listen, an episode's page, a gone episode's page, 404, the operator's guide, first run, first run with a form error, login, login after a wrong password,
 // the config page under a name that is not the box's (403), dashboard, dashboard with a form
 // error, and a change without the security token (403). Prints every problem, then "ok" when
 // there is none.
@@ -105,6 +105,10 @@ try {
   // Before the first run: the public pages and the first-run form.
   await eachLanguage((lang) => inLanguage(lang, [], async (v) => {
     await visit(v, 'listen', lang, goto(v, '/'), { status: 200 })
+    const episode = await v.locator('a[href^="/episode/"]').first().getAttribute('href')
+    check(episode, 'the listen page links to no episode page')
+    await visit(v, 'episode', lang, goto(v, episode), { status: 200 })
+    await visit(v, 'episode gone', lang, goto(v, `/episode/${'0'.repeat(40)}`), { status: 404 })
     await visit(v, '404', lang, goto(v, '/no/such/page'), { status: 404 })
     await visit(v, 'guide', lang, goto(v, '/guide'), { status: 200, langFromUrl: true })
     await visit(v, 'setup', lang, goto(v, '/admin'), { status: 200 })

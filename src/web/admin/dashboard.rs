@@ -227,6 +227,8 @@ pub struct Episode {
     /// The title from the file, shown as the edit field's placeholder.
     pub file_title: String,
     pub magnet: String,
+    /// The day it was recorded, in words.
+    pub recorded: String,
     /// A recording of the box's (the free-space keeper may remove it unless kept).
     pub recording: bool,
     pub keep: bool,
@@ -304,7 +306,7 @@ impl<'a> Dashboard<'a> {
         // One pass: every item is an episode, and its audio a choice for the music
         // between shows, under the same title.
         let (mut episodes, mut music) = (Vec::new(), Vec::new());
-        for item in catalog.items.values() {
+        for item in catalog.newest_first() {
             let v = ItemView::new(item, base, &trackers);
             let meta = metas.get(&item.infohash).cloned().unwrap_or_default();
             let title = v.clone().with_meta(Some(&meta)).display_title().to_string();
@@ -323,6 +325,7 @@ impl<'a> Dashboard<'a> {
                 own_notes: meta.description.clone().unwrap_or_default(),
                 file_title: v.title.unwrap_or(v.name).to_string(),
                 magnet: v.magnet,
+                recorded: crate::web::page::recorded_day(tr, v.recorded).unwrap_or_default(),
                 recording: item.path().starts_with(&recordings),
                 keep: meta.keep,
             });

@@ -458,7 +458,10 @@ fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
         html! {
             @for e in list {
                 details class="episode" {
-                    summary { span { (e.title) } span class="edit" { (t!(tr, "dash-episode-edit")) } }
+                    summary {
+                        span { (e.title) small { (e.recorded) } }
+                        span class="edit" { (t!(tr, "dash-episode-edit")) }
+                    }
                     form method="post" action="/admin/item" class="stack" {
                         (csrf)
                         input type="hidden" name="infohash" value=(e.infohash);
@@ -480,6 +483,9 @@ fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
                         button type="submit" { (t!(tr, "dash-save")) }
                     }
                     p class="actions" {
+                        a href=(crate::web::page::episode_href(&e.infohash)) {
+                            (t!(tr, "dash-episode-page"))
+                        }
                         button type="button" class="copy" data-copy=(e.magnet) {
                             (t!(tr, "dash-copy-magnet"))
                         }

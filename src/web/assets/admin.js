@@ -208,6 +208,22 @@ async function publish (ev) {
   bar.value = 1
   status(say('published'))
   form.reset()
+  refreshEpisodes()
+}
+
+// The new episode joins the list once the box has read it (seconds, longer for a long
+// file): the list is taken again from the page until it changes, for up to two minutes.
+async function refreshEpisodes () {
+  const count = (root) => root.querySelectorAll('details.episode').length
+  const before = count($('episodes'))
+  for (let i = 0; i < 60; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    try {
+      const html = await (await fetch(location.pathname)).text()
+      const fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('episodes')
+      if (fresh && count(fresh) !== before) return $('episodes').replaceWith(fresh)
+    } catch {}
+  }
 }
 
 copyButtons()
