@@ -879,3 +879,69 @@ fn episodes_come_newest_first_with_their_day_notes_and_own_page() {
     );
     node.assert_alive();
 }
+
+/// The Share section never offers the address the operator's own browser used when that is
+/// loopback (nobody else can open it), says that the box has no public address yet, and
+/// once one is set offers it as the link anyone can open.
+#[test]
+fn share_never_offers_a_loopback_address() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    std::fs::create_dir_all(&lib).unwrap();
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    node.wait_healthy(0);
+    let mut op = Operator::new(&node);
+    op.setup("Radio Test");
+    let share = |op: &mut Operator| {
+        let page = op.get("/admin").text();
+        let s = page
+            .split("id=\"share\"")
+            .nth(1)
+            .expect("share section")
+            .to_string();
+        s[..s.find("</section>").unwrap_or(s.len())].to_string()
+    };
+    let before = share(&mut op);
+    for loopback in ["127.0.0.1", "localhost", "[::1]"] {
+        assert!(!before.contains(loopback), "offers {loopback}: {before}");
+    }
+    assert!(before.contains("the box has no public address"), "{before}");
+
+    let r = op.save_settings(
+        "none",
+        &lib.display().to_string(),
+        &[
+            ("station_name", "Radio Test"),
+            ("public_url", "http://radio.example.org"),
+        ],
+    );
+    assert_eq!(
+        r.status,
+        303,
+        "{}",
+        r.text()
+            .split("class=\"error\"")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect::<String>()
+    );
+    assert!(
+        r.header("location").is_some_and(|l| l.contains("saved")),
+        "a public address needs no restart: {:?}",
+        r.header("location")
+    );
+    let after = share(&mut op);
+    assert!(
+        after.contains("value=\"http://radio.example.org/\""),
+        "{after}"
+    );
+    assert!(
+        after.contains("Anyone on the internet can open this"),
+        "{after}"
+    );
+    assert!(!after.contains("the box has no public address"), "{after}");
+    assert!(!after.contains("127.0.0.1"), "{after}");
+    node.assert_alive();
+}

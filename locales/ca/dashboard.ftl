@@ -46,9 +46,14 @@ dash-warn-unreadable = { $n ->
 
 # En directe: estat, mesurador de nivell, oients i gràfiques del dia.
 dash-air-title = En directe
-dash-air-on = A l'aire
+dash-air-line-in = En directe des de l'entrada de línia
+dash-air-test-tone = To de prova, no la teva taula de mescles
+dash-air-silent = Silenci des de fa { $minutes } min: revisa la taula
+dash-air-studio = En directe des de l'ordinador de l'estudi
+dash-air-music = Música de la biblioteca: ningú en directe
+dash-air-dead = Surt silenci: no entra so i no hi ha música per posar
 dash-air-starting = Engegant
-dash-air-no-input = Sense entrada
+dash-air-no-card = No hi ha targeta de so: comprova que està connectada
 dash-air-off = Sense entrada de directe
 dash-meter-quiet = Nivell de so: encara no entra so
 dash-meter-now = Nivell de so: esquerre { $left } dB, dret { $right } dB
@@ -112,7 +117,13 @@ dash-js-error = Alguna cosa ha fallat (error { $status }).
 
 # Comparteix: les adreces per difondre, amb els seus codis QR.
 dash-share-title = Comparteix
-dash-share-listen = Pàgina per escoltar
+dash-share-anyone = Qualsevol persona a internet pot obrir això
+dash-share-this-wifi = Ho pot obrir la gent d'aquesta wifi
+dash-share-no-public = Ningú de fora d'aquesta wifi pot obrir l'emissora encara: la caixa no té adreça pública.
+dash-share-set-public = Posa l'adreça pública
+dash-share-none = Encara no hi ha cap adreça per compartir: les pàgines només responen en aquest ordinador.
+dash-share-button = Comparteix…
+dash-share-more = Més enllaços: directe i feed del pòdcast
 dash-share-live = Directe
 dash-share-feed = Pòdcast
 dash-share-qr = Codi QR de: { $what }

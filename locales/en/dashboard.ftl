@@ -46,9 +46,14 @@ dash-warn-unreadable = { $n ->
 
 # On air: the live state, the level meter, the listeners and the day's graphs.
 dash-air-title = On air
-dash-air-on = On air
+dash-air-line-in = Live from the line-in
+dash-air-test-tone = Test tone, not your mixer
+dash-air-silent = Silence for { $minutes } min: check the mixer
+dash-air-studio = Live from the studio computer
+dash-air-music = Music from the library: nobody is live
+dash-air-dead = Silence goes out: no sound comes in and there is no music to play
 dash-air-starting = Starting
-dash-air-no-input = No input
+dash-air-no-card = No sound card: check that it is plugged in
 dash-air-off = No live input set
 dash-meter-quiet = Sound level: no sound yet
 dash-meter-now = Sound level: left { $left } dB, right { $right } dB
@@ -112,7 +117,13 @@ dash-js-error = Something went wrong (error { $status }).
 
 # Share: the addresses to hand out, with their QR codes.
 dash-share-title = Share
-dash-share-listen = Listen page
+dash-share-anyone = Anyone on the internet can open this
+dash-share-this-wifi = People on this Wi-Fi can open this
+dash-share-no-public = Nobody outside this Wi-Fi can open the station yet: the box has no public address.
+dash-share-set-public = Set the public address
+dash-share-none = No address to share yet: the pages answer only on this computer.
+dash-share-button = Share…
+dash-share-more = More links: live stream and podcast feed
 dash-share-live = Live stream
 dash-share-feed = Podcast feed
 dash-share-qr = QR code for: { $what }

@@ -46,9 +46,14 @@ dash-warn-unreadable = { $n ->
 
 # En directo: estado, medidor de nivel, oyentes y gráficas del día.
 dash-air-title = En directo
-dash-air-on = En el aire
+dash-air-line-in = En directo desde la entrada de línea
+dash-air-test-tone = Tono de prueba, no tu mesa de mezclas
+dash-air-silent = Silencio desde hace { $minutes } min: revisa la mesa
+dash-air-studio = En directo desde el ordenador del estudio
+dash-air-music = Música de la biblioteca: nadie en directo
+dash-air-dead = Sale silencio: no entra sonido y no hay música que poner
 dash-air-starting = Arrancando
-dash-air-no-input = Sin entrada
+dash-air-no-card = No hay tarjeta de sonido: comprueba que está conectada
 dash-air-off = Sin entrada de directo
 dash-meter-quiet = Nivel de sonido: aún no entra sonido
 dash-meter-now = Nivel de sonido: izquierdo { $left } dB, derecho { $right } dB
@@ -112,7 +117,13 @@ dash-js-error = Algo ha fallado (error { $status }).
 
 # Compartir: las direcciones para difundir, con sus códigos QR.
 dash-share-title = Compartir
-dash-share-listen = Página para escuchar
+dash-share-anyone = Cualquiera en internet puede abrir esto
+dash-share-this-wifi = Lo puede abrir la gente de esta wifi
+dash-share-no-public = Nadie fuera de esta wifi puede abrir la radio todavía: la caja no tiene dirección pública.
+dash-share-set-public = Poner la dirección pública
+dash-share-none = Aún no hay dirección que compartir: las páginas solo responden en este ordenador.
+dash-share-button = Compartir…
+dash-share-more = Más enlaces: directo y feed del pódcast
 dash-share-live = Directo
 dash-share-feed = Pódcast
 dash-share-qr = Código QR de: { $what }

@@ -46,9 +46,14 @@ dash-warn-unreadable = { $n ->
 
 # Zuzenean: egoera, soinu-neurgailua, entzuleak eta eguneko grafikoak.
 dash-air-title = Zuzenean
-dash-air-on = Antenan
+dash-air-line-in = Zuzenean linea-sarreratik
+dash-air-test-tone = Proba-tonua, ez zure nahasketa-mahaia
+dash-air-silent = Isiltasuna { $minutes } minututik: begiratu mahaia
+dash-air-studio = Zuzenean estudioko ordenagailutik
+dash-air-music = Liburutegiko musika: inor ez dago zuzenean
+dash-air-dead = Isiltasuna ateratzen da: ez da soinurik sartzen eta ez dago jartzeko musikarik
 dash-air-starting = Abiatzen
-dash-air-no-input = Sarrerarik ez
+dash-air-no-card = Ez dago soinu-txartelik: egiaztatu konektatuta dagoela
 dash-air-off = Zuzeneko sarrerarik ez
 dash-meter-quiet = Soinu-maila: oraindik ez da soinurik sartzen
 dash-meter-now = Soinu-maila: ezkerra { $left } dB, eskuina { $right } dB
@@ -112,7 +117,13 @@ dash-js-error = Zerbait gaizki joan da ({ $status } errorea).
 
 # Partekatu: zabaltzeko helbideak, beren QR kodeekin.
 dash-share-title = Partekatu
-dash-share-listen = Entzuteko orria
+dash-share-anyone = Interneteko edonork ireki dezake hau
+dash-share-this-wifi = Wifi honetako jendeak ireki dezake hau
+dash-share-no-public = Wifi honetatik kanpo inork ezin du irratia ireki oraindik: kutxak ez du helbide publikorik.
+dash-share-set-public = Jarri helbide publikoa
+dash-share-none = Oraindik ez dago partekatzeko helbiderik: orriek ordenagailu honetan bakarrik erantzuten dute.
+dash-share-button = Partekatu…
+dash-share-more = Esteka gehiago: zuzenekoa eta podcast-jarioa
 dash-share-live = Zuzenekoa
 dash-share-feed = Podcasta
 dash-share-qr = QR kodea: { $what }

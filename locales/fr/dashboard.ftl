@@ -46,9 +46,14 @@ dash-warn-unreadable = { $n ->
 
 # À l'antenne : état, vumètre, auditeurs et courbes du jour.
 dash-air-title = À l'antenne
-dash-air-on = À l'antenne
+dash-air-line-in = En direct depuis l’entrée ligne
+dash-air-test-tone = Tonalité de test, pas ta table de mixage
+dash-air-silent = Silence depuis { $minutes } min : vérifie la table
+dash-air-studio = En direct depuis l’ordinateur du studio
+dash-air-music = Musique de la bibliothèque : personne en direct
+dash-air-dead = Du silence part à l’antenne : aucun son n’arrive et il n’y a pas de musique à passer
 dash-air-starting = Démarrage
-dash-air-no-input = Pas d'entrée
+dash-air-no-card = Pas de carte son : vérifie qu’elle est branchée
 dash-air-off = Aucune entrée en direct
 dash-meter-quiet = Niveau sonore : pas encore de son
 dash-meter-now = Niveau sonore : gauche { $left } dB, droite { $right } dB
@@ -112,7 +117,13 @@ dash-js-error = Quelque chose n'a pas marché (erreur { $status }).
 
 # Partager : les adresses à diffuser, avec leurs codes QR.
 dash-share-title = Partager
-dash-share-listen = Page d'écoute
+dash-share-anyone = N’importe qui sur internet peut ouvrir ceci
+dash-share-this-wifi = Les personnes sur ce Wi-Fi peuvent ouvrir ceci
+dash-share-no-public = Personne en dehors de ce Wi-Fi ne peut encore ouvrir la station : le boîtier n’a pas d’adresse publique.
+dash-share-set-public = Indiquer l’adresse publique
+dash-share-none = Pas encore d’adresse à partager : les pages ne répondent que sur cet ordinateur.
+dash-share-button = Partager…
+dash-share-more = Plus de liens : direct et flux du podcast
 dash-share-live = Direct
 dash-share-feed = Podcast
 dash-share-qr = Code QR de : { $what }

@@ -46,9 +46,14 @@ dash-warn-unreadable = { $n ->
 
 # En directo: estado, medidor de nivel, ouvintes e gráficas do día.
 dash-air-title = En directo
-dash-air-on = No aire
+dash-air-line-in = En directo desde a entrada de liña
+dash-air-test-tone = Ton de proba, non a túa mesa de mesturas
+dash-air-silent = Silencio desde hai { $minutes } min: revisa a mesa
+dash-air-studio = En directo desde o ordenador do estudio
+dash-air-music = Música da biblioteca: ninguén en directo
+dash-air-dead = Sae silencio: non entra son e non hai música que poñer
 dash-air-starting = Arrincando
-dash-air-no-input = Sen entrada
+dash-air-no-card = Non hai tarxeta de son: comproba que está conectada
 dash-air-off = Sen entrada de directo
 dash-meter-quiet = Nivel de son: aínda non entra son
 dash-meter-now = Nivel de son: esquerdo { $left } dB, dereito { $right } dB
@@ -112,7 +117,13 @@ dash-js-error = Algo fallou (erro { $status }).
 
 # Compartir: os enderezos para difundir, cos seus códigos QR.
 dash-share-title = Compartir
-dash-share-listen = Páxina para escoitar
+dash-share-anyone = Calquera en internet pode abrir isto
+dash-share-this-wifi = Pode abrilo a xente desta wifi
+dash-share-no-public = Ninguén fóra desta wifi pode abrir a emisora aínda: a caixa non ten enderezo público.
+dash-share-set-public = Pór o enderezo público
+dash-share-none = Aínda non hai enderezo para compartir: as páxinas só responden neste ordenador.
+dash-share-button = Compartir…
+dash-share-more = Máis ligazóns: directo e feed do podcast
 dash-share-live = Directo
 dash-share-feed = Podcast
 dash-share-qr = Código QR de: { $what }

@@ -46,9 +46,14 @@ dash-warn-unreadable = { $n ->
 
 # Em direto: estado, medidor de nível, ouvintes e gráficos do dia.
 dash-air-title = Em direto
-dash-air-on = No ar
+dash-air-line-in = Em direto a partir da entrada de linha
+dash-air-test-tone = Tom de teste, não a tua mesa de mistura
+dash-air-silent = Silêncio há { $minutes } min: verifica a mesa
+dash-air-studio = Em direto a partir do computador do estúdio
+dash-air-music = Música da biblioteca: ninguém em direto
+dash-air-dead = Sai silêncio: não entra som e não há música para pôr
 dash-air-starting = A arrancar
-dash-air-no-input = Sem entrada
+dash-air-no-card = Não há placa de som: verifica se está ligada
 dash-air-off = Sem entrada de direto
 dash-meter-quiet = Nível de som: ainda não entra som
 dash-meter-now = Nível de som: esquerdo { $left } dB, direito { $right } dB
@@ -112,7 +117,13 @@ dash-js-error = Algo correu mal (erro { $status }).
 
 # Partilhar: os endereços a divulgar, com os códigos QR.
 dash-share-title = Partilhar
-dash-share-listen = Página para ouvir
+dash-share-anyone = Qualquer pessoa na internet pode abrir isto
+dash-share-this-wifi = Quem está nesta rede Wi-Fi pode abrir isto
+dash-share-no-public = Ninguém fora desta rede Wi-Fi pode abrir a rádio ainda: a caixa não tem endereço público.
+dash-share-set-public = Definir o endereço público
+dash-share-none = Ainda não há endereço para partilhar: as páginas só respondem neste computador.
+dash-share-button = Partilhar…
+dash-share-more = Mais ligações: direto e feed do podcast
 dash-share-live = Direto
 dash-share-feed = Podcast
 dash-share-qr = Código QR de: { $what }

@@ -10,9 +10,9 @@ use std::{
 
 use serde::Serialize;
 
-use super::error::FormError;
+use super::{error::FormError, share::Audience};
 use crate::{
-    config::{operator::Show, Settings},
+    config::{operator::Show, AudioSource, Settings},
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
     i18n::{
         format::{number, rate, size, span},
@@ -20,7 +20,8 @@ use crate::{
     },
     live::{
         push::{PushProblem, PushState, PushStatus},
-        LiveState,
+        switch::OnAir as Programme,
+        LiveState, LiveStatus,
     },
     station::{settings::StartupProblem, Sample},
     status::{Listeners, NodeStatus},
@@ -51,8 +52,8 @@ pub struct Dashboard<'a> {
     pub live: LiveWords,
     pub air: OnAir,
     pub library: LibraryView,
-    /// The addresses to share, with their labels.
-    pub share: Vec<(String, String)>,
+    /// The station's addresses to give out, best first, and who can open each.
+    pub share: Vec<(Audience, String)>,
     pub episodes: Vec<Episode>,
     /// The library's audio, to choose the music between shows from.
     pub music: Vec<TrackChoice>,
@@ -83,8 +84,10 @@ pub struct OnAir {
 /// (the script writes no words of its own about the box's state).
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveWords {
-    /// On air, starting, ...
+    /// What goes out: live from the line-in, the test tone, silence, ... ([`air_state`]).
     pub air: String,
+    /// The badge's look: `ok`, `warn` or `off`.
+    pub air_look: &'static str,
     pub listen_ways: String,
     pub uptime: String,
     pub upload_rate: String,
@@ -121,10 +124,17 @@ impl LiveWords {
                 bytes_total = size(tr, h.bytes_total),
             )
         });
+        let (air, air_look) = air_state(
+            tr,
+            &st.live,
+            app.live.now_playing().on_air,
+            &app.station.settings().audio,
+        );
         let listeners: Vec<u64> = history.iter().map(|s| s.listeners).collect();
         let upload: Vec<u64> = history.iter().map(|s| s.upload_bps).collect();
         LiveWords {
-            air: air_state(tr, &st.live.state),
+            air,
+            air_look,
             listen_ways: listen_ways(tr, &st.listeners),
             uptime: span(tr, st.uptime_secs),
             upload_rate: rate(tr, st.swarm.map_or(0, |s| s.upload_bps)),
@@ -194,12 +204,30 @@ fn graph(
 }
 
 /// The live input's state in words.
-pub fn air_state(tr: Tr, state: &LiveState) -> String {
-    match state {
-        LiveState::OnAir => t!(tr, "dash-air-on"),
-        LiveState::Starting => t!(tr, "dash-air-starting"),
-        LiveState::NoInput { .. } => t!(tr, "dash-air-no-input"),
-        LiveState::Off => t!(tr, "dash-air-off"),
+/// What goes out, in words that tell the truth (never "on air" for the test tone), and how
+/// the badge looks: `ok` when the programme goes out as the operator means it, `warn` when
+/// something goes out that listeners should not get (the test tone, silence), `off` when
+/// nothing does.
+pub fn air_state(
+    tr: Tr,
+    live: &LiveStatus,
+    on_air: Option<Programme>,
+    audio: &AudioSource,
+) -> (String, &'static str) {
+    match &live.state {
+        LiveState::Off => (t!(tr, "dash-air-off"), "off"),
+        LiveState::Starting => (t!(tr, "dash-air-starting"), "warn"),
+        LiveState::NoInput { .. } => (t!(tr, "dash-air-no-card"), "off"),
+        LiveState::OnAir => match on_air {
+            Some(Programme::Source) => (t!(tr, "dash-air-studio"), "ok"),
+            Some(Programme::Fallback) => (t!(tr, "dash-air-music"), "ok"),
+            Some(Programme::Silence) => (t!(tr, "dash-air-dead"), "off"),
+            Some(Programme::LineIn) | None => match (audio, live.silent_for_secs) {
+                (AudioSource::Sine, _) => (t!(tr, "dash-air-test-tone"), "warn"),
+                (_, Some(secs)) => (t!(tr, "dash-air-silent", minutes = secs / 60), "warn"),
+                _ => (t!(tr, "dash-air-line-in"), "ok"),
+            },
+        },
     }
 }
 
@@ -288,11 +316,12 @@ impl<'a> Dashboard<'a> {
                 .map(|(path, why)| (path, tr.say(&why.said())))
                 .collect(),
         };
-        let mut share = vec![(t!(tr, "dash-share-listen"), format!("{base}/"))];
-        if air.on {
-            share.push((t!(tr, "dash-share-live"), format!("{base}/live.mp3")));
-        }
-        share.push((t!(tr, "dash-share-feed"), format!("{base}/feed.xml")));
+        let share = super::share::links(
+            settings.public_url.as_deref(),
+            settings.http,
+            &super::host::interface_addresses(),
+            super::host::local_name().as_deref(),
+        );
 
         let metas = app.station.item_meta();
         let recordings = crate::live::recorder::dir(&settings.data_dir);
@@ -507,4 +536,62 @@ pub fn listen_ways(tr: Tr, l: &Listeners) -> String {
         players = number(tr, l.hls as u64),
         sharing = number(tr, l.sharing as u64),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    fn status(state: LiveState, silent_for_secs: Option<u64>) -> LiveStatus {
+        LiveStatus {
+            state,
+            source: String::new(),
+            silent_for_secs,
+            listeners: 0,
+            pushes: Vec::new(),
+        }
+    }
+
+    /// The badge never says the station is live on the test tone, names silence with its
+    /// length, and tells the studio computer from the line-in.
+    #[test]
+    fn the_air_badge_tells_the_truth() {
+        let tr = Lang::En.tr();
+        let alsa = AudioSource::Alsa("default".into());
+        let on = status(LiveState::OnAir, None);
+        let say = |st: &LiveStatus, who, audio| air_state(tr, st, who, audio);
+        assert_eq!(
+            say(&on, Some(Programme::LineIn), &AudioSource::Sine),
+            ("Test tone, not your mixer".into(), "warn")
+        );
+        assert_eq!(
+            say(&on, Some(Programme::LineIn), &alsa),
+            ("Live from the line-in".into(), "ok")
+        );
+        assert_eq!(
+            say(
+                &status(LiveState::OnAir, Some(130)),
+                Some(Programme::LineIn),
+                &alsa
+            ),
+            ("Silence for 2 min: check the mixer".into(), "warn")
+        );
+        assert_eq!(
+            say(&on, Some(Programme::Source), &AudioSource::Sine).1,
+            "ok",
+            "a studio computer on air is live, whatever the line-in is"
+        );
+        let gone = status(
+            LiveState::NoInput {
+                reason: "gone".into(),
+            },
+            None,
+        );
+        assert_eq!(
+            say(&gone, None, &alsa),
+            ("No sound card: check that it is plugged in".into(), "off")
+        );
+        assert_eq!(say(&on, Some(Programme::Silence), &alsa).1, "off");
+    }
 }

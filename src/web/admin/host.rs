@@ -121,6 +121,12 @@ fn url_host(url: &str) -> Option<&str> {
     host_part(authority)
 }
 
+/// The name the box has on the local network: `<host name>.local` (the image's is
+/// `streamp2p.local`, announced by avahi).
+pub fn local_name() -> Option<String> {
+    machine_name().map(|m| format!("{}.local", m.trim_end_matches(".local")))
+}
+
 /// The machine's host name, lowercased (the image sets `streamp2p`).
 fn machine_name() -> Option<String> {
     let name = nix::unistd::gethostname().ok()?;
@@ -129,7 +135,7 @@ fn machine_name() -> Option<String> {
 }
 
 /// The addresses of the box's network interfaces.
-fn interface_addresses() -> Vec<IpAddr> {
+pub fn interface_addresses() -> Vec<IpAddr> {
     let Ok(ifaces) = nix::ifaddrs::getifaddrs() else {
         return Vec::new();
     };

@@ -11,6 +11,7 @@ use super::{
     },
     error::FormError,
     pages::{problem, shell, station_fields},
+    share::Audience,
 };
 use crate::{
     config::operator::{Show, ShowKind},
@@ -64,7 +65,7 @@ pub fn dashboard(d: &Dashboard) -> Markup {
             (on_air(tr, &d.air, &d.live))
             (library(tr, &d.library, &d.live))
             (publish(tr, &d.csrf, d.settings.admin.max_upload_mb))
-            (share(tr, &d.share))
+            (share(tr, &d.share, d.air.on, &d.settings.station.name))
             (logo(tr, d.logo, &csrf, d.err))
             @if let Some(r) = &d.reach { (reach(tr, r)) }
             @if let Some(https) = &d.https { (padlock(tr, https)) }
@@ -126,7 +127,7 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
         &t!(tr, "dash-air-title"),
         html! {
             p class="big" {
-                span id="air-state" class="badge" role="status" { (live.air) }
+                span id="air-state" class={ "badge " (live.air_look) } role="status" { (live.air) }
             }
             @if air.on {
                 // An image to assistive technology, named by the levels in words (the
@@ -275,19 +276,58 @@ fn qr_src(text: &str) -> String {
     )
 }
 
-fn share(tr: Tr, rows: &[(String, String)]) -> Markup {
+fn share(tr: Tr, links: &[(Audience, String)], live: bool, station: &str) -> Markup {
+    let public = links.iter().any(|(who, _)| *who == Audience::Anyone);
+    // The other links, for the address most people can open.
+    let more: Vec<(String, String)> = links
+        .first()
+        .map(|(_, base)| {
+            let live = live.then(|| (t!(tr, "dash-share-live"), format!("{base}/live.mp3")));
+            live.into_iter()
+                .chain([(t!(tr, "dash-share-feed"), format!("{base}/feed.xml"))])
+                .collect()
+        })
+        .unwrap_or_default();
     section(
         "share",
         &t!(tr, "dash-share-title"),
         html! {
-            @for (label, url) in rows {
+            @if links.is_empty() {
+                p class="hint" { (t!(tr, "dash-share-none")) }
+            }
+            @if !public {
+                p class="hint" {
+                    (t!(tr, "dash-share-no-public")) " "
+                    a href="#settings" { (t!(tr, "dash-share-set-public")) }
+                }
+            }
+            @for (who, base) in links {
+                @let url = format!("{base}/");
+                @let label = match who {
+                    Audience::Anyone => t!(tr, "dash-share-anyone"),
+                    Audience::ThisNetwork => t!(tr, "dash-share-this-wifi"),
+                };
                 div class="share" {
-                    img src=(qr_src(url)) alt=(t!(tr, "dash-share-qr", what = label.as_str()))
+                    img src=(qr_src(&url)) alt=(t!(tr, "dash-share-qr", what = label.as_str()))
                         width="132" height="132";
                     div {
                         b { (label) }
                         input readonly value=(url)
                             aria-label=(t!(tr, "dash-share-address", what = label.as_str()));
+                        div class="actions" {
+                            button type="button" class="copy" data-copy=(url) { (t!(tr, "dash-copy")) }
+                            // Shown by the script where the browser has a share sheet.
+                            button type="button" class="share-sheet" data-share=(url)
+                                data-title=(station) hidden { (t!(tr, "dash-share-button")) }
+                        }
+                    }
+                }
+            }
+            @if !more.is_empty() {
+                details {
+                    summary { (t!(tr, "dash-share-more")) }
+                    @for (label, url) in &more {
+                        label { (label) input readonly value=(url); }
                         button type="button" class="copy" data-copy=(url) { (t!(tr, "dash-copy")) }
                     }
                 }
@@ -818,11 +858,11 @@ fn mirrors(tr: Tr, v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormEr
 }
 
 fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
-    // Where studio software sends its stream: the listen page's address, then `live`.
+    // Where studio software sends its stream: the station's address, then `/live`.
     let source_url = d
         .share
         .first()
-        .map(|(_, listen)| format!("{}live", listen))
+        .map(|(_, base)| format!("{base}/live"))
         .unwrap_or_default();
     let (tr, s, err) = (d.tr, &d.settings, d.err);
     let current_audio = s.audio.to_string();

@@ -73,7 +73,7 @@ async function refresh () {
   } catch { return }
   const w = s.words || {}
   set('air-state', w.air)
-  $('air-state')?.classList.toggle('off', s.live.state !== 'on_air')
+  if ($('air-state') && w.air_look) $('air-state').className = `badge ${w.air_look}`
   set('listeners', s.listeners.total)
   set('listen-ways', w.listen_ways)
   set('p2p', s.p2p_listeners)
@@ -141,11 +141,26 @@ function copyButtons () {
       await navigator.clipboard.writeText(b.dataset.copy)
       b.textContent = say('copied')
     } catch {
-      const input = b.parentElement.querySelector('input')
-      if (input) { input.select(); b.textContent = say('selected') }
+      // Plain http has no Clipboard API: the address is selected in its field, and copied
+      // the old way where the browser still allows it.
+      const input = [...document.querySelectorAll('input[readonly]')].find((i) => i.value === b.dataset.copy)
+      if (input) {
+        input.select()
+        let copied = false
+        try { copied = document.execCommand('copy') } catch {}
+        b.textContent = say(copied ? 'copied' : 'selected')
+      }
     }
     setTimeout(() => { b.textContent = before }, 2000)
   })
+  // The phone's share sheet (WhatsApp, Telegram, Signal...), where the browser has one.
+  for (const b of document.querySelectorAll('button.share-sheet')) {
+    if (!navigator.share) continue
+    b.hidden = false
+    b.addEventListener('click', () => {
+      navigator.share({ title: b.dataset.title, url: b.dataset.share }).catch(() => {})
+    })
+  }
 }
 
 const CHUNK = 1024 * 1024
