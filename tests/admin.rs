@@ -881,7 +881,7 @@ fn episodes_come_newest_first_with_their_day_notes_and_own_page() {
 }
 
 /// The Share section never offers the address the operator's own browser used when that is
-/// loopback (nobody else can open it), says that the box has no public address yet, and
+/// loopback (nobody else can open it), says that nothing is shareable yet, and
 /// once one is set offers it as the link anyone can open.
 #[test]
 fn share_never_offers_a_loopback_address() {
@@ -905,7 +905,7 @@ fn share_never_offers_a_loopback_address() {
     for loopback in ["127.0.0.1", "localhost", "[::1]"] {
         assert!(!before.contains(loopback), "offers {loopback}: {before}");
     }
-    assert!(before.contains("the box has no public address"), "{before}");
+    assert!(before.contains("No address to share yet"), "{before}");
 
     let r = op.save_settings(
         "none",
@@ -941,7 +941,7 @@ fn share_never_offers_a_loopback_address() {
         after.contains("Anyone on the internet can open this"),
         "{after}"
     );
-    assert!(!after.contains("the box has no public address"), "{after}");
+    assert!(!after.contains("No address to share yet"), "{after}");
     assert!(!after.contains("127.0.0.1"), "{after}");
     node.assert_alive();
 }

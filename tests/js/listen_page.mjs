@@ -44,8 +44,9 @@ try {
   if (opts.episodes !== 'any') checkEq(items, Number(opts.episodes), 'episodes listed')
   const button = opts.live
     ? page.getByRole('button', { name: 'Listen live' })
-    // The first of that title: recordings split every few seconds share a minute's title.
-    : page.getByRole('button', { name: `Play ${opts.title}` }).first()
+    // The oldest of that title (the list is newest first): recordings split every few
+    // seconds share a minute's title.
+    : page.getByRole('button', { name: `Play ${opts.title}` }).last()
   // Big enough to hit with a thumb (48 CSS px).
   const box = await button.boundingBox()
   check(box && box.height >= 44 && box.width >= 44, `play button too small: ${JSON.stringify(box)}`)

@@ -292,12 +292,14 @@ fn share(tr: Tr, links: &[(Audience, String)], live: bool, station: &str) -> Mar
         "share",
         &t!(tr, "dash-share-title"),
         html! {
-            @if links.is_empty() {
-                p class="hint" { (t!(tr, "dash-share-none")) }
-            }
             @if !public {
                 p class="hint" {
-                    (t!(tr, "dash-share-no-public")) " "
+                    @if links.is_empty() {
+                        (t!(tr, "dash-share-none"))
+                    } @else {
+                        (t!(tr, "dash-share-no-public"))
+                    }
+                    " "
                     a href="#settings" { (t!(tr, "dash-share-set-public")) }
                 }
             }
