@@ -348,14 +348,17 @@ fn sessions_and_confirmed_settings_survive_kill_9() {
         again.cookies = cookies.clone();
         let page = again.get("/admin");
         assert_eq!(page.status, 200);
-        let text = page.text();
-        assert!(text.contains("Log out"), "session lost after kill -9");
+        assert!(
+            page.text().contains("Log out"),
+            "session lost after kill -9"
+        );
+        let text = again.all_pages();
         assert!(text.contains(expect), "{expect} lost after kill -9");
     }
     let page = {
         let mut op = Operator::new(&node);
         op.cookies = cookies.clone();
-        op.get("/admin").text()
+        op.all_pages()
     };
     for kept in [
         "value=\"96\"",
@@ -510,7 +513,7 @@ fn the_first_run_asks_the_station_language_and_forms_speak_the_visitors() {
         ],
     );
     assert_eq!(r.status, 303, "setup: {}", short(&r.text()));
-    let dash = op.get("/admin").text();
+    let dash = op.get("/admin/settings").text();
     assert!(
         dash.contains("<option value=\"eu\" lang=\"eu\" selected>"),
         "station language not kept: {}",
@@ -604,7 +607,9 @@ fn the_station_logo_is_uploaded_from_the_phone_and_used_everywhere() {
         ("logo", "IMG_2041.jpg", "image/jpeg", &photo),
     );
     assert_eq!(r.status, 303, "{}", short(&r.text()));
-    let page = op.get("/admin?done=logo").text();
+    // Back to the page the logo is on, with what happened said.
+    assert_eq!(r.header("location"), Some("/admin/settings?done=logo"));
+    let page = op.get("/admin/settings?done=logo").text();
     assert!(
         page.contains("The new logo is in place."),
         "{}",
@@ -699,10 +704,9 @@ fn the_station_logo_is_uploaded_from_the_phone_and_used_everywhere() {
     let r = op.post("/admin/logo", &[("csrf", &csrf), ("remove", "1")]);
     assert_eq!(r.status, 303, "{}", short(&r.text()));
     assert_eq!(node.get("/icons/cover-1400.png").body, drawn);
-    assert!(!op
-        .get("/admin")
-        .text()
-        .contains("Go back to the drawn logo"));
+    let settings = op.get("/admin/settings").text();
+    assert!(settings.contains("id=\"logo\""), "{}", short(&settings));
+    assert!(!settings.contains("Go back to the drawn logo"));
     node.assert_alive();
 }
 
@@ -862,7 +866,7 @@ fn episodes_come_newest_first_with_their_day_notes_and_own_page() {
     assert!(gone.text().contains("Episodio no encontrado"));
 
     // The config page: newest first, each with its listeners' page.
-    let dash = op.get("/admin").text();
+    let dash = op.get("/admin/episodes").text();
     let list = dash
         .split("id=\"episodes\"")
         .nth(1)
@@ -893,7 +897,7 @@ fn share_never_offers_a_loopback_address() {
     let mut op = Operator::new(&node);
     op.setup("Radio Test");
     let share = |op: &mut Operator| {
-        let page = op.get("/admin").text();
+        let page = op.get("/admin/share").text();
         let s = page
             .split("id=\"share\"")
             .nth(1)
@@ -943,5 +947,73 @@ fn share_never_offers_a_loopback_address() {
     );
     assert!(!after.contains("No address to share yet"), "{after}");
     assert!(!after.contains("127.0.0.1"), "{after}");
+    node.assert_alive();
+}
+
+/// Two phones on the same page: the save made from a page older than another's save is
+/// refused, said in words, and the page comes back as it is now: nothing is silently
+/// overwritten. Each page's form saves its own fields and leaves the others alone.
+#[test]
+fn a_stale_page_never_overwrites_a_newer_save() {
+    let tmp = tempdir();
+    let mut node = Node::start(tmp.path(), &[], BASE_CONFIG);
+    node.wait_healthy(0);
+    let mut op = Operator::new(&node);
+    op.setup("Radio Test");
+    let share = op.get("/admin/share").text();
+    let seen = Operator::hidden(&share, "seen");
+    let csrf = op.csrf();
+    let save = |op: &mut Operator, url: &str| {
+        op.post(
+            "/admin/settings",
+            &[
+                ("csrf", &csrf),
+                ("page", "share"),
+                ("seen", &seen),
+                ("public_url", url),
+            ],
+        )
+    };
+    // The first phone saves.
+    let r = save(&mut op, "http://a.example.org");
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert_eq!(r.header("location"), Some("/admin/share?done=saved"));
+    // The second, from the page it opened before that.
+    let r = save(&mut op, "http://b.example.org");
+    assert_eq!(r.status, 422, "{}", short(&r.text()));
+    let page = r.text();
+    assert!(
+        page.contains("Someone else saved this page while you were changing it"),
+        "{}",
+        short(&page)
+    );
+    assert!(
+        page.contains("value=\"http://a.example.org\""),
+        "{}",
+        short(&page)
+    );
+    let now = op.get("/admin/share").text();
+    assert!(now.contains("value=\"http://a.example.org\"") && !now.contains("b.example.org"));
+
+    // The Settings page's form: the name changes, the public address stays.
+    let settings = op.get("/admin/settings").text();
+    let r = op.post(
+        "/admin/settings",
+        &[
+            ("csrf", &csrf),
+            ("page", "settings"),
+            ("seen", &Operator::hidden(&settings, "seen")),
+            ("station_name", "Radio Nueva"),
+            ("station_description", "Otra"),
+            ("station_language", "es"),
+            ("max_upload_mb", "500"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    assert!(node.get("/").text().contains("<h1>Radio Nueva</h1>"));
+    assert!(op
+        .get("/admin/share")
+        .text()
+        .contains("value=\"http://a.example.org\""));
     node.assert_alive();
 }

@@ -829,7 +829,7 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
     {
         let mut op = Operator::new(&a);
         op.setup("Radio A");
-        let page = op.get("/admin").text();
+        let page = op.get("/admin/sisters").text();
         assert!(
             page.contains(&liar.url) && page.contains("waiting for your approval"),
             "{}",
@@ -916,7 +916,7 @@ fn mirrors_are_listed_only_while_they_prove_what_they_hold() {
     });
     let mut op = Operator::new(&a);
     assert_eq!(op.login(PASSWORD).status, 303);
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/sisters").text();
     assert!(
         page.contains("Not listed: its last check failed"),
         "{}",

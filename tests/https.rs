@@ -452,7 +452,7 @@ fn pebble_issues_renews_and_a_refused_challenge_is_reported() {
     assert_eq!(refused.get("/").status, 200, "plain http keeps serving");
     let mut op = Operator::new(&refused);
     op.setup("Refused Radio");
-    let dash = op.get("/admin").text();
+    let dash = op.get("/admin/share").text();
     assert!(
         dash.contains(
             "The certificate service could not reach the box under the name refused.test"
@@ -542,7 +542,7 @@ fn certificate_files_are_read_again_when_they_change() {
     // The dashboard says so in plain words.
     let mut op = Operator::new(&node);
     op.setup("Radio Ficheros");
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/share").text();
     assert!(
         page.contains("keeps using the certificate it had"),
         "{}",

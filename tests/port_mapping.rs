@@ -330,7 +330,7 @@ fn the_router_holds_every_port_while_the_node_runs_and_none_after() {
     // The dashboard says it in plain words.
     let mut op = Operator::new(&node);
     op.setup("Radio Mapa");
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/share").text();
     assert!(page.contains("6 of 6"), "{}", short(&page));
     assert!(page.contains("100.128.5.5"), "{}", short(&page));
 
@@ -395,7 +395,7 @@ fn a_refused_port_is_reported_and_the_others_open() {
     // The operator reads which door and why.
     let mut op = Operator::new(&node);
     op.setup("Radio Mapa");
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/share").text();
     assert!(page.contains("4 of 5"), "{}", short(&page));
     assert!(page.contains(&format!("port {web}")), "{}", short(&page));
     // ... and what to do about it: which door to open by hand, towards which address.
@@ -596,7 +596,7 @@ fn a_port_another_device_holds_moves_and_every_lease_is_renewed() {
     // The dashboard gives the number the internet uses.
     let mut op = Operator::new(&node);
     op.setup("Radio Mapa");
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/share").text();
     assert!(page.contains("5 of 5"), "{}", short(&page));
     assert!(
         page.contains(&format!("reached on port {moved}")),

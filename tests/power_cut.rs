@@ -101,7 +101,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
                     op.setup("Radio Power Cut");
                     cookies = op.cookies.clone();
                 }
-                let page = op.get("/admin");
+                let page = op.get("/admin/settings");
                 if page.status == 200 {
                     let shown = Operator::description_write(&page.text());
                     if !settings_checked {

@@ -546,7 +546,7 @@ fn liquidsoap_ezstream_and_ffmpeg_with_the_legacy_method_are_taken_as_sources() 
     );
     assert_eq!(r.status, 303, "{}", r.text());
     assert!(op
-        .get("/admin")
+        .get("/admin/sound")
         .text()
         .contains("value=\"new-studio-secret\""));
     assert!(source_status(&node, "PUT", PASSWORD).contains(" 401 "));
@@ -606,7 +606,7 @@ fn a_playlist_slot_of_the_schedule_puts_the_chosen_music_on_air_over_the_line_in
     // The operator ticks one track for the music between shows.
     let mut op = Operator::new(&node);
     op.setup("Radio Test");
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/schedule").text();
     let chosen = page
         .split("name=\"track\" value=\"")
         .skip(1)
@@ -620,7 +620,7 @@ fn a_playlist_slot_of_the_schedule_puts_the_chosen_music_on_air_over_the_line_in
         &[("csrf", csrf.as_str()), ("track", &chosen)],
     );
     assert_eq!(r.status, 303, "{}", short(&r.text()));
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/schedule").text();
     assert!(
         page.contains(&format!("value=\"{chosen}\" checked")),
         "the page does not show the track ticked"
@@ -645,7 +645,7 @@ fn a_playlist_slot_of_the_schedule_puts_the_chosen_music_on_air_over_the_line_in
         assert_eq!(r.status, 303, "{}", short(&r.text()));
     };
     save(&mut op, "playlist");
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/schedule").text();
     assert!(
         page.contains("<option value=\"playlist\" selected>Music from the library</option>"),
         "the page does not show the slot's kind"
@@ -802,7 +802,7 @@ fn the_programme_is_pushed_to_icecast2_in_mp3_and_ogg_and_reconnects() {
     op.setup("Radio Push");
     let mp3 = format!("icecast://source:push-secret@127.0.0.1:{port}/radio.mp3");
     assert!(
-        op.get("/admin").text().contains(&mp3),
+        op.get("/admin/sound").text().contains(&mp3),
         "the page lists the push"
     );
     let library = tmp.path().join("library").display().to_string();

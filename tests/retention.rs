@@ -68,7 +68,7 @@ fn old_recordings_go_oldest_first_and_kept_or_published_ones_stay() {
         assert_eq!(r.status, 303, "{}", r.text());
     }
     // The keep box shows ticked on the kept recording only.
-    let page = op.get("/admin").text();
+    let page = op.get("/admin/episodes").text();
     assert_eq!(
         page.matches("name=\"keep\" value=\"on\" checked").count(),
         1

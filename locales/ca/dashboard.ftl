@@ -5,14 +5,20 @@
 dash-title = { $station } – configuració
 dash-log-out = Surt
 dash-nav = Seccions
-dash-nav-air = En directe
-dash-nav-library = Biblioteca
-dash-nav-publish = Publica
-dash-nav-share = Comparteix
-dash-nav-episodes = Episodis
-dash-nav-schedule = Graella
-dash-nav-federation = Ràdios germanes
-dash-nav-settings = Configuració
+dash-task-home = Inici
+dash-task-sound = So i directe
+dash-task-episodes = Episodis
+dash-task-schedule = Programació
+dash-task-share = Comparteix
+dash-task-storage = USB i emmagatzematge
+dash-task-sisters = Emissores germanes
+dash-task-settings = Configuració
+dash-task-technical = Tècnic
+dash-task-title = { $task } · { $station }
+dash-back-home = ‹ Inici
+dash-sound-title = Entrada de so i directe
+dash-swarm-title = Xifres del que es comparteix
+dash-technical-title = Configuració tècnica
 
 # El que ha fet l'últim canvi (avís verd a dalt).
 dash-done-saved = Desat. El canvi ja funciona.
@@ -251,7 +257,6 @@ dash-max-upload = Pujada màxima (MB)
 dash-follow-field = Ràdios germanes per seguir i copiar (una adreça per línia)
 dash-approve-mirrors = Les còpies noves d'aquesta ràdio necessiten la meva aprovació abans de sortir a la llista
 dash-remote-admin = Permet aquesta pàgina des de fora de la xarxa local (només amb una contrasenya forta)
-dash-settings-save = Desa la configuració
 
 # El router de casa obre les portes de la caixa cap a internet (system::portmap).
 dash-reach-title = Accés des d'internet
@@ -291,7 +296,6 @@ dash-https-files-retry = La caixa continua fent servir el certificat que tenia i
 dash-https-detail = Detall tècnic (per a qui t'ajudi)
 
 ## Music between shows: the tracks the fallback plays
-dash-nav-music = Música
 dash-music-title = Música entre programes
 dash-music-hint = Marca les pistes que la caixa posa, en ordre aleatori, quan ningú no és en directe. Si no en marques cap, posa la carpeta triada a Configuració o tota la biblioteca.
 dash-music-empty = Encara no hi ha música a la biblioteca: els fitxers d'àudio que posis en una carpeta de la biblioteca apareixeran aquí.
@@ -308,7 +312,6 @@ dash-push-connecting = { $server }: connectant…
 dash-push-failed = { $server }: no s'hi arriba (mira l'avís de dalt)
 
 # System updates (the Updates card)
-dash-nav-updates = Actualitzacions
 dash-update-title = Actualitzacions
 dash-update-running = Aquesta caixa funciona amb la versió { $version }.
 dash-update-available = La versió { $version } està a punt per instal·lar ({ $size } de descàrrega).

@@ -5,14 +5,20 @@
 dash-title = { $station } – settings
 dash-log-out = Log out
 dash-nav = Sections
-dash-nav-air = On air
-dash-nav-library = Library
-dash-nav-publish = Publish
-dash-nav-share = Share
-dash-nav-episodes = Episodes
-dash-nav-schedule = Schedule
-dash-nav-federation = Sister stations
-dash-nav-settings = Settings
+dash-task-home = Home
+dash-task-sound = Sound and live
+dash-task-episodes = Episodes
+dash-task-schedule = Schedule
+dash-task-share = Share
+dash-task-storage = USB and storage
+dash-task-sisters = Sister stations
+dash-task-settings = Settings
+dash-task-technical = Technical
+dash-task-title = { $task } · { $station }
+dash-back-home = ‹ Home
+dash-sound-title = Sound input and live
+dash-swarm-title = Sharing figures
+dash-technical-title = Technical settings
 
 # What the last change did (green notice at the top).
 dash-done-saved = Saved. The change is in use now.
@@ -251,7 +257,6 @@ dash-max-upload = Largest upload (MB)
 dash-follow-field = Sister stations to follow and mirror (one address per line)
 dash-approve-mirrors = New mirrors of this station need my approval before they are listed
 dash-remote-admin = Allow this page from outside the local network (only with a strong password)
-dash-settings-save = Save settings
 
 # The home router opens the box's doors to the internet (system::portmap).
 dash-reach-title = Reachable from the internet
@@ -291,7 +296,6 @@ dash-https-files-retry = The box keeps using the certificate it had, and reads t
 dash-https-detail = Technical detail (for whoever helps you)
 
 ## Music between shows: the tracks the fallback plays
-dash-nav-music = Music
 dash-music-title = Music between shows
 dash-music-hint = Tick the tracks the box plays, shuffled, when nobody is live. With none ticked it plays the folder chosen in Settings, or the whole library.
 dash-music-empty = No music in the library yet: audio files put in a library folder show up here.
@@ -308,7 +312,6 @@ dash-push-connecting = { $server }: connecting…
 dash-push-failed = { $server }: not reaching it (see the warning above)
 
 # System updates (the Updates card)
-dash-nav-updates = Updates
 dash-update-title = Updates
 dash-update-running = This box runs version { $version }.
 dash-update-available = Version { $version } is ready to install ({ $size } to download).

@@ -5,14 +5,20 @@
 dash-title = { $station } – ajustes
 dash-log-out = Salir
 dash-nav = Secciones
-dash-nav-air = En directo
-dash-nav-library = Biblioteca
-dash-nav-publish = Publicar
-dash-nav-share = Compartir
-dash-nav-episodes = Episodios
-dash-nav-schedule = Parrilla
-dash-nav-federation = Radios hermanas
-dash-nav-settings = Ajustes
+dash-task-home = Inicio
+dash-task-sound = Sonido y directo
+dash-task-episodes = Episodios
+dash-task-schedule = Programación
+dash-task-share = Compartir
+dash-task-storage = USB y almacenamiento
+dash-task-sisters = Radios hermanas
+dash-task-settings = Ajustes
+dash-task-technical = Técnico
+dash-task-title = { $task } · { $station }
+dash-back-home = ‹ Inicio
+dash-sound-title = Entrada de sonido y directo
+dash-swarm-title = Cifras de lo compartido
+dash-technical-title = Ajustes técnicos
 
 # Lo que hizo el último cambio (aviso verde arriba).
 dash-done-saved = Guardado. El cambio ya está en marcha.
@@ -251,7 +257,6 @@ dash-max-upload = Subida máxima (MB)
 dash-follow-field = Radios hermanas que seguir y copiar (una dirección por línea)
 dash-approve-mirrors = Las copias nuevas de esta radio necesitan mi aprobación antes de aparecer
 dash-remote-admin = Permitir esta página desde fuera de la red local (solo con una contraseña fuerte)
-dash-settings-save = Guardar ajustes
 
 # El router de casa abre las puertas de la caja hacia internet (system::portmap).
 dash-reach-title = Acceso desde internet
@@ -291,7 +296,6 @@ dash-https-files-retry = La caja sigue usando el certificado que tenía y vuelve
 dash-https-detail = Detalle técnico (para quien te ayude)
 
 ## Music between shows: the tracks the fallback plays
-dash-nav-music = Música
 dash-music-title = Música entre programas
 dash-music-hint = Marca las pistas que la caja pone, en orden aleatorio, cuando nadie está en directo. Si no marcas ninguna, pone la carpeta elegida en Ajustes o toda la biblioteca.
 dash-music-empty = Aún no hay música en la biblioteca: los archivos de audio que pongas en una carpeta de la biblioteca aparecerán aquí.
@@ -308,7 +312,6 @@ dash-push-connecting = { $server }: conectando…
 dash-push-failed = { $server }: no se alcanza (mira el aviso de arriba)
 
 # System updates (the Updates card)
-dash-nav-updates = Actualizaciones
 dash-update-title = Actualizaciones
 dash-update-running = Esta caja funciona con la versión { $version }.
 dash-update-available = La versión { $version } está lista para instalar ({ $size } de descarga).

@@ -5,14 +5,20 @@
 dash-title = { $station } – ezarpenak
 dash-log-out = Irten
 dash-nav = Orriko zatiak
-dash-nav-air = Zuzenean
-dash-nav-library = Liburutegia
-dash-nav-publish = Argitaratu
-dash-nav-share = Partekatu
-dash-nav-episodes = Atalak
-dash-nav-schedule = Programazioa
-dash-nav-federation = Irrati ahizpak
-dash-nav-settings = Ezarpenak
+dash-task-home = Hasiera
+dash-task-sound = Soinua eta zuzenekoa
+dash-task-episodes = Atalak
+dash-task-schedule = Programazioa
+dash-task-share = Partekatu
+dash-task-storage = USBa eta biltegia
+dash-task-sisters = Irrati anaiak
+dash-task-settings = Ezarpenak
+dash-task-technical = Teknikoa
+dash-task-title = { $task } · { $station }
+dash-back-home = ‹ Hasiera
+dash-sound-title = Soinu-sarrera eta zuzenekoa
+dash-swarm-title = Partekatutakoaren zifrak
+dash-technical-title = Ezarpen teknikoak
 
 # Azken aldaketak egin duena (ohar berdea, goian).
 dash-done-saved = Gordeta. Aldaketa martxan dago jada.
@@ -251,7 +257,6 @@ dash-max-upload = Igoera handiena (MB)
 dash-follow-field = Jarraitu eta kopiatzeko irrati ahizpak (helbide bat lerro bakoitzeko)
 dash-approve-mirrors = Irrati honen kopia berriek nire onespena behar dute zerrendan agertu aurretik
 dash-remote-admin = Baimendu orri hau sare lokaletik kanpo (pasahitz sendo batekin bakarrik)
-dash-settings-save = Gorde ezarpenak
 
 # Etxeko routerrak kutxaren ateak irekitzen ditu internetera (system::portmap).
 dash-reach-title = Internetetik iristea
@@ -291,7 +296,6 @@ dash-https-files-retry = Kutxak lehengo ziurtagiria erabiltzen jarraitzen du, et
 dash-https-detail = Xehetasun teknikoa (laguntzen dizunarentzat)
 
 ## Music between shows: the tracks the fallback plays
-dash-nav-music = Musika
 dash-music-title = Saioen arteko musika
 dash-music-hint = Markatu kutxak, ausazko ordenan, inor zuzenean ez dagoenean jartzen dituen pistak. Bat ere markatzen ez baduzu, Ezarpenetan aukeratutako karpeta edo liburutegi osoa jartzen du.
 dash-music-empty = Oraindik ez dago musikarik liburutegian: liburutegiko karpeta batean jartzen dituzun audio-fitxategiak hemen agertuko dira.
@@ -308,7 +312,6 @@ dash-push-connecting = { $server }: konektatzen…
 dash-push-failed = { $server }: ez da iristen (ikusi goiko abisua)
 
 # System updates (the Updates card)
-dash-nav-updates = Eguneraketak
 dash-update-title = Eguneraketak
 dash-update-running = Kutxa honek { $version } bertsioa darabil.
 dash-update-available = { $version } bertsioa instalatzeko prest dago ({ $size } deskargatzeko).

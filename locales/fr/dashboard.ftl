@@ -5,14 +5,20 @@
 dash-title = { $station } – réglages
 dash-log-out = Se déconnecter
 dash-nav = Sections
-dash-nav-air = À l'antenne
-dash-nav-library = Bibliothèque
-dash-nav-publish = Publier
-dash-nav-share = Partager
-dash-nav-episodes = Épisodes
-dash-nav-schedule = Grille
-dash-nav-federation = Radios sœurs
-dash-nav-settings = Réglages
+dash-task-home = Accueil
+dash-task-sound = Son et direct
+dash-task-episodes = Épisodes
+dash-task-schedule = Grille
+dash-task-share = Partager
+dash-task-storage = USB et stockage
+dash-task-sisters = Stations sœurs
+dash-task-settings = Réglages
+dash-task-technical = Technique
+dash-task-title = { $task } · { $station }
+dash-back-home = ‹ Accueil
+dash-sound-title = Entrée son et direct
+dash-swarm-title = Chiffres du partage
+dash-technical-title = Réglages techniques
 
 # Ce qu'a fait la dernière modification (message vert en haut).
 dash-done-saved = Enregistré. La modification est déjà appliquée.
@@ -251,7 +257,6 @@ dash-max-upload = Envoi maximal (Mo)
 dash-follow-field = Radios sœurs à suivre et copier (une adresse par ligne)
 dash-approve-mirrors = Les nouvelles copies de cette radio doivent avoir mon accord avant d'être listées
 dash-remote-admin = Autoriser cette page depuis l'extérieur du réseau local (seulement avec un mot de passe solide)
-dash-settings-save = Enregistrer les réglages
 
 # Le routeur de la maison ouvre les portes du boîtier vers internet (system::portmap).
 dash-reach-title = Accès depuis internet
@@ -291,7 +296,6 @@ dash-https-files-retry = Le boîtier continue d’utiliser le certificat qu’il
 dash-https-detail = Détail technique (pour la personne qui vous aide)
 
 ## Music between shows: the tracks the fallback plays
-dash-nav-music = Musique
 dash-music-title = Musique entre les émissions
 dash-music-hint = Cochez les morceaux que la box diffuse, dans un ordre aléatoire, quand personne n'est en direct. Si aucun n'est coché, elle diffuse le dossier choisi dans Réglages, ou toute la bibliothèque.
 dash-music-empty = Pas encore de musique dans la bibliothèque : les fichiers audio placés dans un dossier de la bibliothèque apparaîtront ici.
@@ -308,7 +312,6 @@ dash-push-connecting = { $server } : connexion…
 dash-push-failed = { $server } : injoignable (voir l'alerte plus haut)
 
 # System updates (the Updates card)
-dash-nav-updates = Mises à jour
 dash-update-title = Mises à jour
 dash-update-running = Ce boîtier fonctionne avec la version { $version }.
 dash-update-available = La version { $version } est prête à être installée ({ $size } à télécharger).

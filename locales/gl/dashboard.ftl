@@ -5,14 +5,20 @@
 dash-title = { $station } – axustes
 dash-log-out = Saír
 dash-nav = Seccións
-dash-nav-air = En directo
-dash-nav-library = Biblioteca
-dash-nav-publish = Publicar
-dash-nav-share = Compartir
-dash-nav-episodes = Episodios
-dash-nav-schedule = Grella
-dash-nav-federation = Radios irmás
-dash-nav-settings = Axustes
+dash-task-home = Inicio
+dash-task-sound = Son e directo
+dash-task-episodes = Episodios
+dash-task-schedule = Programación
+dash-task-share = Compartir
+dash-task-storage = USB e almacenamento
+dash-task-sisters = Emisoras irmás
+dash-task-settings = Axustes
+dash-task-technical = Técnico
+dash-task-title = { $task } · { $station }
+dash-back-home = ‹ Inicio
+dash-sound-title = Entrada de son e directo
+dash-swarm-title = Cifras do compartido
+dash-technical-title = Axustes técnicos
 
 # O que fixo o último cambio (aviso verde arriba).
 dash-done-saved = Gardado. O cambio xa está en uso.
@@ -251,7 +257,6 @@ dash-max-upload = Subida máxima (MB)
 dash-follow-field = Radios irmás que seguir e copiar (un enderezo por liña)
 dash-approve-mirrors = As copias novas desta radio precisan a miña aprobación antes de aparecer
 dash-remote-admin = Permitir esta páxina desde fóra da rede local (só cun contrasinal forte)
-dash-settings-save = Gardar os axustes
 
 # O router da casa abre as portas da caixa cara a internet (system::portmap).
 dash-reach-title = Acceso desde internet
@@ -291,7 +296,6 @@ dash-https-files-retry = A caixa segue usando o certificado que tiña e volve le
 dash-https-detail = Detalle técnico (para quen te axude)
 
 ## Music between shows: the tracks the fallback plays
-dash-nav-music = Música
 dash-music-title = Música entre programas
 dash-music-hint = Marca as pistas que a caixa pon, en orde aleatoria, cando ninguén está en directo. Se non marcas ningunha, pon o cartafol escollido en Axustes ou toda a biblioteca.
 dash-music-empty = Aínda non hai música na biblioteca: os ficheiros de audio que poñas nun cartafol da biblioteca aparecerán aquí.
@@ -308,7 +312,6 @@ dash-push-connecting = { $server }: conectando…
 dash-push-failed = { $server }: non se alcanza (mira o aviso de arriba)
 
 # System updates (the Updates card)
-dash-nav-updates = Actualizacións
 dash-update-title = Actualizacións
 dash-update-running = Esta caixa funciona coa versión { $version }.
 dash-update-available = A versión { $version } está lista para instalar ({ $size } de descarga).

@@ -45,6 +45,7 @@ admin-logo-too-big = O ficheiro tem mais de { $mb } MB. Envia uma imagem mais pe
 admin-logo-too-large = A imagem tem { $width } × { $height } píxeis; a caixa aceita no máximo 10000 de lado. Envia uma mais pequena.
 admin-logo-too-small = A imagem tem { $width } × { $height } píxeis; ficaria desfocada. Envia uma com pelo menos 200 de lado.
 admin-whole-number = Escreve aqui um número inteiro, sem letras nem pontos.
+admin-changed-meanwhile = Alguém guardou esta página enquanto a alteravas. Aqui está como está agora: volta a fazer as tuas alterações.
 admin-language-unknown = Escolhe uma das línguas da lista.
 admin-text-too-long = O título (200 caracteres) ou as notas (5000) são demasiado longos.
 admin-item-gone = Este episódio já não está na biblioteca. Recarrega a página.

@@ -5,14 +5,20 @@
 dash-title = { $station } – definições
 dash-log-out = Sair
 dash-nav = Secções
-dash-nav-air = Em direto
-dash-nav-library = Biblioteca
-dash-nav-publish = Publicar
-dash-nav-share = Partilhar
-dash-nav-episodes = Episódios
-dash-nav-schedule = Grelha
-dash-nav-federation = Rádios irmãs
-dash-nav-settings = Definições
+dash-task-home = Início
+dash-task-sound = Som e direto
+dash-task-episodes = Episódios
+dash-task-schedule = Programação
+dash-task-share = Partilhar
+dash-task-storage = USB e armazenamento
+dash-task-sisters = Rádios irmãs
+dash-task-settings = Definições
+dash-task-technical = Técnico
+dash-task-title = { $task } · { $station }
+dash-back-home = ‹ Início
+dash-sound-title = Entrada de som e direto
+dash-swarm-title = Números da partilha
+dash-technical-title = Definições técnicas
 
 # O que fez a última alteração (aviso verde no topo).
 dash-done-saved = Guardado. A alteração já está em uso.
@@ -251,7 +257,6 @@ dash-max-upload = Envio máximo (MB)
 dash-follow-field = Rádios irmãs a seguir e copiar (um endereço por linha)
 dash-approve-mirrors = As cópias novas desta rádio precisam da minha aprovação antes de aparecerem
 dash-remote-admin = Permitir esta página a partir de fora da rede local (só com uma palavra-passe forte)
-dash-settings-save = Guardar definições
 
 # O router de casa abre as portas da caixa para a internet (system::portmap).
 dash-reach-title = Acesso a partir da internet
@@ -291,7 +296,6 @@ dash-https-files-retry = A caixa continua a usar o certificado que tinha e volta
 dash-https-detail = Pormenor técnico (para quem o ajudar)
 
 ## Music between shows: the tracks the fallback plays
-dash-nav-music = Música
 dash-music-title = Música entre programas
 dash-music-hint = Marque as faixas que a caixa toca, em ordem aleatória, quando ninguém está em direto. Se não marcar nenhuma, toca a pasta escolhida em Definições ou toda a biblioteca.
 dash-music-empty = Ainda não há música na biblioteca: os ficheiros de áudio que puser numa pasta da biblioteca aparecem aqui.
@@ -308,7 +312,6 @@ dash-push-connecting = { $server }: a ligar…
 dash-push-failed = { $server }: não se alcança (veja o aviso acima)
 
 # System updates (the Updates card)
-dash-nav-updates = Atualizações
 dash-update-title = Atualizações
 dash-update-running = Esta caixa funciona com a versão { $version }.
 dash-update-available = A versão { $version } está pronta para instalar ({ $size } para descarregar).

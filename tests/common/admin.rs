@@ -7,6 +7,19 @@ use super::node::Node;
 /// own language is Spanish).
 pub const LANGUAGE: &str = "en";
 
+/// The config page's pages: the home screen and one per task.
+pub const PAGES: [&str; 9] = [
+    "/admin",
+    "/admin/sound",
+    "/admin/episodes",
+    "/admin/schedule",
+    "/admin/share",
+    "/admin/storage",
+    "/admin/sisters",
+    "/admin/settings",
+    "/admin/technical",
+];
+
 /// The password the tests set at first run.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -192,6 +205,16 @@ impl<'a> Operator<'a> {
                     .ok()
             })
             .unwrap_or(0)
+    }
+
+    /// Every page of the config page, home first, one after the other: for checking that
+    /// something is shown, or kept, wherever it lives.
+    pub fn all_pages(&mut self) -> String {
+        PAGES
+            .iter()
+            .map(|p| self.get(p).text())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn csrf(&mut self) -> String {

@@ -66,7 +66,8 @@ try {
   await Promise.all([page.waitForURL(/\/admin$/), page.click('button[type=submit]')])
   check((await page.locator('header h1').textContent()) === 'Radio Dunas', 'dashboard after login')
 
-  // A new station name, then the public pages.
+  // A new station name, on the Settings page the home screen leads to; then the public pages.
+  await Promise.all([page.waitForURL(/\/admin\/settings$/), page.click('nav.tasks a[href="/admin/settings"]')])
   await page.fill('#settings input[name=station_name]', 'Radio Dunas FM')
   await Promise.all([page.waitForURL(/done=/), page.click('#settings button[type=submit]')])
   check((await page.locator('.notice').textContent()).startsWith('Saved'), 'settings saved notice')
@@ -75,7 +76,7 @@ try {
   const feed = await (await page.request.get(`${opts.base}/feed.xml`)).text()
   check(feed.includes('<title>Radio Dunas FM</title>'), 'feed shows the new name')
 
-  // Publish, with two interruptions.
+  // Publish, on the Episodes page, with two interruptions.
   const offsets = []
   page.on('request', (r) => {
     const m = r.url().match(/\/admin\/uploads\/[0-9a-f]+\?offset=(\d+)/)
@@ -92,6 +93,7 @@ try {
     if (!dropped && puts === 2) { dropped = true; return route.abort('connectionreset') }
     return route.continue()
   })
+  await page.goto(`${opts.base}/admin/episodes`)
   await page.setInputFiles('#upload-file', opts.file)
   await page.fill('#upload-title', opts.title)
   await page.fill('#upload-desc', 'Recorded at the dunes.')
@@ -102,7 +104,7 @@ try {
     .catch(async (e) => fail(`upload never got past 3 MB: ${await status()} (${e.message})`))
   await shot('4-uploading.png')
   const before = offsets.length
-  await page.goto(`${opts.base}/admin#publish`)
+  await page.goto(`${opts.base}/admin/episodes#publish`)
   // ...and chooses the same file again: it goes on from where it stopped.
   await page.setInputFiles('#upload-file', opts.file)
   await page.fill('#upload-title', opts.title)

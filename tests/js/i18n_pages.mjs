@@ -4,8 +4,8 @@
 // One node, one browser; each language in a fresh phone context of its own (two languages at
 // a time), as a visitor or with the operator's session. The node must be fresh (first run not done) and have a live input and a few episodes. Pages:
 // listen, an episode's page, a gone episode's page, 404, the operator's guide, first run, first run with a form error, login, login after a wrong password,
-// the config page under a name that is not the box's (403), dashboard, dashboard with a form
-// error, and a change without the security token (403). Prints every problem, then "ok" when
+// the config page under a name that is not the box's (403), the home screen, each task's page,
+// the schedule with a form error, and a change without the security token (403). Prints every problem, then "ok" when
 // there is none.
 
 import { rmSync } from 'node:fs'
@@ -122,7 +122,8 @@ try {
   const op = await operator.newPage()
   await op.goto(`${base}/admin`)
   await firstRun(op, opts.password, 'Radio Vallekas', 'Radio libre de barrio: música, debates y programas hechos por la gente del barrio.')
-  check(await op.locator('#schedule').count() === 1, 'no dashboard after the first run')
+  check(await op.locator('nav.tasks').count() === 1, 'no home screen after the first run')
+  await Promise.all([op.waitForURL(/\/admin\/schedule$/), op.click('nav.tasks a[href="/admin/schedule"]')])
   const row = op.locator('#schedule fieldset.show').last()
   await row.locator('input[name=name]').fill('Programa de la mañana')
   await row.locator('input[name=start]').fill('08:00')
@@ -153,6 +154,10 @@ try {
         .catch(() => {})
       return r
     }, { status: 200 })
+    // Each task's page.
+    for (const task of ['sound', 'episodes', 'share', 'storage', 'sisters', 'settings', 'technical', 'schedule']) {
+      await visit(op, `dashboard: ${task}`, lang, goto(op, `/admin/${task}`), { status: 200 })
+    }
     // Two shows at once on the same day: the schedule comes back with the problem beside it.
     const spare = op.locator('#schedule fieldset.show').last()
     await spare.locator('input[name=name]').fill('Tertulia')

@@ -51,7 +51,7 @@ try {
   check(await choice.count() === 1, 'the first-run page does not ask for the station\'s language')
   checkEq(await choice.inputValue(), 'es', 'the station\'s language offered first')
   await firstRun(page, opts.password, 'Radio Vallekas', 'Radio libre de barrio.')
-  check(await page.locator('#settings').count() === 1, 'no dashboard after the first run')
+  check(await page.locator('nav.tasks').count() === 1, 'no home screen after the first run')
   checkEq(await lang(), 'es', 'dashboard <html lang>')
   const feed = await (await page.request.get(`${base}/feed.xml`)).text()
   check(feed.includes('<language>es</language>'), `the feed is not Spanish: ${feed.slice(0, 400)}`)

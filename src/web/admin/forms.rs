@@ -20,7 +20,8 @@ use super::{
     extract::{Change, Fields, Local, LoggedIn, LoginForm, PreLogin, SetupForm},
     pages,
     reply::Page,
-    sections,
+    sections, stale,
+    tasks::Task,
 };
 use crate::{
     config::{
@@ -74,7 +75,7 @@ pub async fn page(
         Some(op) => {
             let d =
                 Dashboard::gather(tr, &app, &op.client.base, &op.session.csrf, &q.done, None).await;
-            sections::dashboard(&d).into_response()
+            sections::page(Task::Home, &d).into_response()
         }
         None => pre_login_form(|t| pages::login(tr, t, None)).into_response(),
     })
@@ -173,22 +174,41 @@ pub async fn logout(
     ))
 }
 
-/// Applies a change a logged-in operator posted: on success back to the page with notice
-/// `done`, on a form error the page with the message beside the field.
+/// Applies a change a logged-in operator posted on `task`'s page: on success back to that
+/// page with notice `done`, on a form error the page with the message beside the field.
 pub(super) async fn change(
     tr: Tr,
     app: &AppState,
     Change { op, fields }: Change,
+    task: Task,
     apply: impl FnOnce(&AppState, &Fields) -> Result<&'static str, FormError>,
 ) -> Result<Redirect, AdminError> {
     match apply(app, &fields) {
-        Ok(done) => Ok(Redirect::to(&format!("/admin?done={done}"))),
+        Ok(done) => Ok(Redirect::to(&format!("{}?done={done}", task.path()))),
         Err(FormError::Store(e)) => Err(e.into()),
         Err(e) => {
             let d =
                 Dashboard::gather(tr, app, &op.client.base, &op.session.csrf, "", Some(&e)).await;
-            Err(AdminError::Form(Page::new(sections::dashboard(&d))))
+            Err(AdminError::Form(Page::new(sections::page(task, &d))))
         }
+    }
+}
+
+/// Refuses a save from a page made before another change to the same fields (another
+/// phone, another tab): the page comes back as it is now, with that said. A form that
+/// carries no `seen` is taken as it comes.
+fn not_stale(app: &AppState, task: Task, f: &Fields) -> Result<(), FormError> {
+    let Some(seen) = f.get("seen") else {
+        return Ok(());
+    };
+    let now = stale::fingerprint(task, &app.station.settings(), &app.station.schedule());
+    if seen == now {
+        Ok(())
+    } else {
+        Err(FormError::Input {
+            field: "",
+            problem: msg!("admin-changed-meanwhile"),
+        })
     }
 }
 
@@ -204,7 +224,9 @@ fn number<T: std::str::FromStr>(f: &Fields, name: &'static str) -> Result<T, For
 /// settings. The language list sends a code; a form without it keeps the language.
 fn station_fields(op: &mut Operator, f: &Fields) -> Result<(), FormError> {
     op.station_name = Some(f.text("station_name"));
-    op.station_description = Some(f.text("station_description"));
+    if f.get("station_description").is_some() {
+        op.station_description = Some(f.text("station_description"));
+    }
     if let Some(code) = f.get("station_language") {
         let lang = Lang::from_tag(code).ok_or(FormError::Input {
             field: "station.language",
@@ -236,30 +258,55 @@ fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `POST /admin/settings`.
+/// `POST /admin/settings`: the fields of one page's settings form (`page`), and only those;
+/// a field the form does not have keeps its value. A form that names no page (a script)
+/// saves the fields it has, its checkboxes included.
 pub async fn settings(
     State(app): State<AppState>,
     PageLang(tr): PageLang,
     form: Change,
 ) -> Result<Redirect, AdminError> {
-    change(tr, &app, form, |app, f| {
+    let page = form.fields.get("page").and_then(Task::from_form);
+    // An unchecked box sends nothing: it is read only on the page that shows it.
+    let boxes = |owner: Task| page.is_none_or(|p| p == owner);
+    change(tr, &app, form, page.unwrap_or(Task::Settings), |app, f| {
+        if let Some(task) = page {
+            not_stale(app, task, f)?;
+        }
         let mut op = app.station.operator()?;
-        station_fields(&mut op, f)?;
-        op.public_url = Some(f.text("public_url"));
-        op.audio = Some(f.text("audio"));
-        op.bitrate_kbps = Some(number(f, "bitrate_kbps")?);
-        op.library = Some(
-            lines(&f.text("library"))
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-        );
-        op.upload_limit_kib = Some(number(f, "upload_limit_kib")?);
-        op.trackers = Some(lines(&f.text("trackers")));
-        op.allow_remote_admin = Some(f.get("allow_remote_admin").is_some());
-        op.max_upload_mb = Some(number(f, "max_upload_mb")?);
-        op.follow = Some(lines(&f.text("follow")));
-        op.approve_mirrors = Some(f.get("approve_mirrors").is_some());
+        if f.get("station_name").is_some() {
+            station_fields(&mut op, f)?;
+        }
+        if f.get("public_url").is_some() {
+            op.public_url = Some(f.text("public_url"));
+        }
+        if f.get("audio").is_some() {
+            op.audio = Some(f.text("audio"));
+        }
+        if f.get("bitrate_kbps").is_some() {
+            op.bitrate_kbps = Some(number(f, "bitrate_kbps")?);
+        }
+        if let Some(text) = f.get("library") {
+            op.library = Some(lines(text).into_iter().map(PathBuf::from).collect());
+        }
+        if f.get("upload_limit_kib").is_some() {
+            op.upload_limit_kib = Some(number(f, "upload_limit_kib")?);
+        }
+        if let Some(text) = f.get("trackers") {
+            op.trackers = Some(lines(text));
+        }
+        if boxes(Task::Settings) {
+            op.allow_remote_admin = Some(f.get("allow_remote_admin").is_some());
+        }
+        if f.get("max_upload_mb").is_some() {
+            op.max_upload_mb = Some(number(f, "max_upload_mb")?);
+        }
+        if let Some(text) = f.get("follow") {
+            op.follow = Some(lines(text));
+        }
+        if boxes(Task::Sisters) {
+            op.approve_mirrors = Some(f.get("approve_mirrors").is_some());
+        }
         // Read per connection and per track: saved without a restart.
         if let Some(pw) = f.get("source_password") {
             op.source_password = Some(pw.trim().to_string());
@@ -287,7 +334,7 @@ pub async fn music(
     PageLang(tr): PageLang,
     form: Change,
 ) -> Result<Redirect, AdminError> {
-    change(tr, &app, form, |app, f| {
+    change(tr, &app, form, Task::Schedule, |app, f| {
         let mut op = app.station.operator()?;
         op.fallback_tracks = Some(f.all("track").into_iter().map(String::from).collect());
         app.station.save_operator(&op)?;
@@ -302,7 +349,8 @@ pub async fn schedule(
     PageLang(tr): PageLang,
     form: Change,
 ) -> Result<Redirect, AdminError> {
-    change(tr, &app, form, |app, f| {
+    change(tr, &app, form, Task::Schedule, |app, f| {
+        not_stale(app, Task::Schedule, f)?;
         let (days, starts, ends, names, kinds) = (
             f.all("day"),
             f.all("start"),
@@ -376,7 +424,7 @@ pub async fn logo(
             problem: msg!("admin-logo-none"),
         })),
     };
-    change(tr, &app, form, |app, _| match prepared {
+    change(tr, &app, form, Task::Settings, |app, _| match prepared {
         None => {
             app.station.remove_logo().map_err(logo_problem)?;
             Ok("logo_removed")
@@ -418,7 +466,7 @@ pub async fn mirrors(
     PageLang(tr): PageLang,
     form: Change,
 ) -> Result<Redirect, AdminError> {
-    change(tr, &app, form, |app, f| {
+    change(tr, &app, form, Task::Sisters, |app, f| {
         let url = f.text("url");
         let fed = &app.federation;
         let (result, done) = match f.text("action").as_str() {
@@ -447,7 +495,7 @@ pub async fn import_key(
     PageLang(tr): PageLang,
     form: Change,
 ) -> Result<Redirect, AdminError> {
-    change(tr, &app, form, |app, f| {
+    change(tr, &app, form, Task::Sisters, |app, f| {
         app.federation
             .import_key(&f.text("key"))
             .map_err(|e| FormError::Input {
@@ -487,7 +535,7 @@ pub async fn item(
     PageLang(tr): PageLang,
     form: Change,
 ) -> Result<Redirect, AdminError> {
-    change(tr, &app, form, |app, f| {
+    change(tr, &app, form, Task::Episodes, |app, f| {
         let ih = f.text("infohash");
         if !app.library.catalog().items.contains_key(&ih) {
             return Err(FormError::Input {

@@ -25,6 +25,8 @@ pub mod pages;
 mod reply;
 pub mod sections;
 pub mod share;
+mod stale;
+pub mod tasks;
 pub mod update;
 pub mod upload;
 
@@ -64,7 +66,16 @@ pub async fn secure(mut r: Response) -> Response {
 
 /// The config page's routes, each refused under a name that is not the box's (`host`).
 pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
+    // Each task's page at its own address (beside the forms that post there).
+    let pages = tasks::Task::LINKED
+        .into_iter()
+        .fold(Router::new(), |r, task| {
+            r.route(
+                task.path(),
+                get(move |s, l, op, q| tasks::show(task, s, l, op, q)),
+            )
+        });
+    pages
         .route("/admin", get(forms::page))
         .route("/admin/setup", post(forms::setup))
         .route("/admin/login", post(forms::login))

@@ -12,6 +12,8 @@ use super::{
     error::FormError,
     pages::{problem, shell, station_fields},
     share::Audience,
+    stale::fingerprint,
+    tasks::Task,
 };
 use crate::{
     config::operator::{Show, ShowKind},
@@ -28,55 +30,95 @@ use crate::{
     tls::{ProblemKind, Source, TlsStatus},
 };
 
-/// The dashboard: state at a glance, then publishing, sharing, episodes, the schedule,
-/// sister stations and settings.
-pub fn dashboard(d: &Dashboard) -> Markup {
+/// A page of the config page: the home screen (what goes out, how it sounds, who listens,
+/// and a link to each task) or one task's page, with its own forms.
+pub fn page(task: Task, d: &Dashboard) -> Markup {
     let (tr, csrf) = (d.tr, csrf_field(&d.csrf));
+    let station = d.settings.station.name.as_str();
+    let title = match task {
+        Task::Home => t!(tr, "dash-title", station = station),
+        _ => t!(
+            tr,
+            "dash-task-title",
+            task = task.name(tr),
+            station = station
+        ),
+    };
     shell(
         tr,
-        &t!(tr, "dash-title", station = d.settings.station.name.as_str()),
+        &title,
         html! {
             header data-words=(script_words(tr)) {
-                h1 { (d.settings.station.name) }
+                @if task == Task::Home {
+                    h1 { (station) }
+                } @else {
+                    a class="home" href=(Task::Home.path()) { (t!(tr, "dash-back-home")) }
+                }
                 form method="post" action="/admin/logout" {
                     (csrf)
                     button type="submit" class="quiet" { (t!(tr, "dash-log-out")) }
                 }
             }
-            nav aria-label=(t!(tr, "dash-nav")) {
-                a href="#air" { (t!(tr, "dash-nav-air")) }
-                a href="#library" { (t!(tr, "dash-nav-library")) }
-                a href="#publish" { (t!(tr, "dash-nav-publish")) }
-                a href="#share" { (t!(tr, "dash-nav-share")) }
-                a href="#episodes" { (t!(tr, "dash-nav-episodes")) }
-                a href="#schedule" { (t!(tr, "dash-nav-schedule")) }
-                a href="#music" { (t!(tr, "dash-nav-music")) }
-                a href="#federation" { (t!(tr, "dash-nav-federation")) }
-                @if d.update.managed { a href="#updates" { (t!(tr, "dash-nav-updates")) } }
-                a href="#settings" { (t!(tr, "dash-nav-settings")) }
+            @if task != Task::Home {
+                h1 { (task.name(tr)) }
             }
             @if !d.notice.is_empty() {
                 p class="notice" role="status" { (d.notice) }
             }
             (problem(tr, d.err, ""))
-            div id="warnings" class="warnings" role="alert" hidden[d.live.warnings.is_empty()] {
-                @for w in &d.live.warnings { p { (w) } }
+            @match task {
+                Task::Home => (home(d, &csrf)),
+                Task::Sound => (sound(d, &csrf)),
+                Task::Episodes => {
+                    (publish(tr, &d.csrf, d.settings.admin.max_upload_mb))
+                    (episodes(tr, &d.episodes, &csrf))
+                }
+                Task::Schedule => {
+                    (schedule(d, &csrf))
+                    (music(tr, &d.music, &csrf, d.err))
+                }
+                Task::Share => {
+                    (share(tr, &d.share, d.air.on, station))
+                    (public_address(d, &csrf))
+                    @if let Some(r) = &d.reach { (reach(tr, r)) }
+                    @if let Some(https) = &d.https { (padlock(tr, https)) }
+                }
+                Task::Storage => (library(tr, &d.library, &d.live)),
+                Task::Sisters => {
+                    (sisters(tr, &d.sisters, &csrf, d.err))
+                    (following(d, &csrf))
+                }
+                Task::Settings => {
+                    (station_settings(d, &csrf))
+                    (logo(tr, d.logo, &csrf, d.err))
+                    @if let Some(card) = super::update::card(tr, &d.update, &d.live.update, &csrf) { (card) }
+                }
+                Task::Technical => {
+                    (swarm(tr, &d.live))
+                    (technical(d, &csrf))
+                }
             }
-            (on_air(tr, &d.air, &d.live))
-            (library(tr, &d.library, &d.live))
-            (publish(tr, &d.csrf, d.settings.admin.max_upload_mb))
-            (share(tr, &d.share, d.air.on, &d.settings.station.name))
-            (logo(tr, d.logo, &csrf, d.err))
-            @if let Some(r) = &d.reach { (reach(tr, r)) }
-            @if let Some(https) = &d.https { (padlock(tr, https)) }
-            (episodes(tr, &d.episodes, &csrf))
-            (schedule(tr, &d.schedule, &csrf, d.err))
-            (music(tr, &d.music, &csrf, d.err))
-            (sisters(tr, &d.sisters, &csrf, d.err))
-            @if let Some(card) = super::update::card(tr, &d.update, &d.live.update, &csrf) { (card) }
-            (settings(d, &csrf))
         },
     )
+}
+
+/// The home screen: the warnings, what goes out and who listens, then the tasks.
+fn home(d: &Dashboard, csrf: &Markup) -> Markup {
+    let tr = d.tr;
+    html! {
+        div id="warnings" class="warnings" role="alert" hidden[d.live.warnings.is_empty()] {
+            @for w in &d.live.warnings { p { (w) } }
+        }
+        (on_air(tr, &d.air, &d.live))
+        @if d.update.managed && d.update.available.is_some() {
+            @if let Some(card) = super::update::card(tr, &d.update, &d.live.update, csrf) { (card) }
+        }
+        nav class="tasks" aria-label=(t!(tr, "dash-nav")) {
+            @for task in Task::LINKED {
+                a href=(task.path()) { (task.name(tr)) }
+            }
+        }
+    }
 }
 
 /// The words the script writes by itself (copy buttons, the upload's progress, the level
@@ -140,7 +182,7 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
             } @else {
                 p class="hint" {
                     (t!(tr, "dash-air-off-hint")) " "
-                    a href="#settings" { (t!(tr, "dash-air-off-link")) }
+                    a href=(Task::Sound.path()) { (t!(tr, "dash-air-off-link")) }
                 }
             }
             dl class="stats" {
@@ -200,17 +242,6 @@ fn library(tr: Tr, lib: &LibraryView, live: &LiveWords) -> Markup {
                 }
                 progress id="hash-bar" max="1" value="0" aria-labelledby="hash-text" {}
                 p class="hint" { (t!(tr, "dash-hashing-hint")) }
-            }
-            dl class="stats" {
-                div { dt { (t!(tr, "dash-stat-peers")) } dd id="peers" { "–" } }
-                div {
-                    dt { (t!(tr, "dash-stat-upload")) }
-                    dd id="upload-rate" { (live.upload_rate) }
-                }
-                div class="long" {
-                    dt { (t!(tr, "dash-stat-tracker")) }
-                    dd id="tracker" { (live.tracker) }
-                }
             }
             h3 { (t!(tr, "dash-storage")) }
             ul {
@@ -300,7 +331,7 @@ fn share(tr: Tr, links: &[(Audience, String)], live: bool, station: &str) -> Mar
                         (t!(tr, "dash-share-no-public"))
                     }
                     " "
-                    a href="#settings" { (t!(tr, "dash-share-set-public")) }
+                    a href="#public-address" { (t!(tr, "dash-share-set-public")) }
                 }
             }
             @for (who, base) in links {
@@ -574,15 +605,18 @@ fn logo(tr: Tr, version: Option<usize>, csrf: &Markup, err: Option<&FormError>) 
     )
 }
 
-fn schedule(tr: Tr, shows: &[Show], csrf: &Markup, err: Option<&FormError>) -> Markup {
+fn schedule(d: &Dashboard, csrf: &Markup) -> Markup {
+    let (tr, shows, err) = (d.tr, &d.schedule, d.err);
     section(
         "schedule",
         &t!(tr, "dash-schedule-title"),
         html! {
             p class="hint" { (t!(tr, "dash-schedule-hint")) }
             (problem(tr, err, "schedule"))
-            form method="post" action="/admin/schedule" class="stack" {
+            form method="post" action="/admin/schedule" class="stack" data-guard {
                 (csrf)
+                input type="hidden" name="seen"
+                    value=(fingerprint(Task::Schedule, &d.settings, shows));
                 // The shows, then one spare row that adds a show.
                 @for show in shows.iter().map(Some).chain([None]) {
                     (show_row(tr, show))
@@ -859,7 +893,23 @@ fn mirrors(tr: Tr, v: &MirrorsView, now: u64, csrf: &Markup, err: Option<&FormEr
     }
 }
 
-fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
+/// The opening of a settings form: which page's fields it saves, and what they were when
+/// the page was made (a change saved meanwhile from another phone is then not overwritten).
+fn settings_form(d: &Dashboard, task: Task, csrf: &Markup, fields: Markup) -> Markup {
+    html! {
+        form method="post" action="/admin/settings" class="stack" data-guard {
+            (csrf)
+            input type="hidden" name="page" value=(task.form_name());
+            input type="hidden" name="seen" value=(fingerprint(task, &d.settings, &d.schedule));
+            (fields)
+            button type="submit" { (t!(d.tr, "dash-save")) }
+        }
+    }
+}
+
+/// Sound and live: the input, the stream's quality, studio computers, the music between
+/// shows, the Icecast servers the programme is sent to.
+fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
     // Where studio software sends its stream: the station's address, then `/live`.
     let source_url = d
         .share
@@ -870,12 +920,13 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
     let current_audio = s.audio.to_string();
     let lines = |v: &[String]| v.join("\n");
     section(
-        "settings",
-        &t!(tr, "dash-settings-title"),
-        html! {
-            form method="post" action="/admin/settings" class="stack" {
-                (csrf)
-                (station_fields(tr, s, err, &t!(tr, "dash-about")))
+        "sound",
+        &t!(tr, "dash-sound-title"),
+        settings_form(
+            d,
+            Task::Sound,
+            csrf,
+            html! {
                 label {
                     (t!(tr, "dash-audio"))
                     select name="audio" {
@@ -915,6 +966,123 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                 }
                 p class="hint" { (t!(tr, "dash-push-hint")) }
                 (problem(tr, err, "live.push"))
+            },
+        ),
+    )
+}
+
+/// The address anyone on the internet reaches the station by.
+fn public_address(d: &Dashboard, csrf: &Markup) -> Markup {
+    let (tr, s, err) = (d.tr, &d.settings, d.err);
+    section(
+        "public-address",
+        &t!(tr, "dash-public-url"),
+        settings_form(
+            d,
+            Task::Share,
+            csrf,
+            html! {
+                label {
+                    (t!(tr, "dash-public-url"))
+                    input name="public_url" type="url" value=(s.public_url.as_deref().unwrap_or(""))
+                        placeholder="http://radio.example.org";
+                }
+                (problem(tr, err, "public_url"))
+            },
+        ),
+    )
+}
+
+/// The stations this one follows (their programmes shared from here too), and whether
+/// a station that offers to mirror this one is taken without asking.
+fn following(d: &Dashboard, csrf: &Markup) -> Markup {
+    let (tr, s, err) = (d.tr, &d.settings, d.err);
+    section(
+        "following",
+        &t!(tr, "dash-follow-field"),
+        settings_form(
+            d,
+            Task::Sisters,
+            csrf,
+            html! {
+                label {
+                    (t!(tr, "dash-follow-field"))
+                    textarea name="follow" rows="2" placeholder="http://radio-b.example.org" {
+                        (s.federation.follow.join("\n"))
+                    }
+                }
+                (problem(tr, err, "federation.follow"))
+                label class="check" {
+                    input type="checkbox" name="approve_mirrors"
+                        checked[s.federation.approve_mirrors];
+                    (t!(tr, "dash-approve-mirrors"))
+                }
+            },
+        ),
+    )
+}
+
+/// The station's name, description and language, the largest upload, and whether the
+/// config page opens from outside the local network.
+fn station_settings(d: &Dashboard, csrf: &Markup) -> Markup {
+    let (tr, s, err) = (d.tr, &d.settings, d.err);
+    section(
+        "settings",
+        &t!(tr, "dash-settings-title"),
+        settings_form(
+            d,
+            Task::Settings,
+            csrf,
+            html! {
+                (station_fields(tr, s, err, &t!(tr, "dash-about")))
+                label {
+                    (t!(tr, "dash-max-upload"))
+                    input name="max_upload_mb" type="number" min="1" value=(s.admin.max_upload_mb);
+                }
+                (problem(tr, err, "admin.max_upload_mb"))
+                (problem(tr, err, "max_upload_mb"))
+                label class="check" {
+                    input type="checkbox" name="allow_remote_admin" checked[s.admin.allow_remote];
+                    (t!(tr, "dash-remote-admin"))
+                }
+            },
+        ),
+    )
+}
+
+/// The swarm's figures: peers, upload rate, the tracker.
+fn swarm(tr: Tr, live: &LiveWords) -> Markup {
+    section(
+        "swarm",
+        &t!(tr, "dash-swarm-title"),
+        html! {
+            dl class="stats" {
+                div { dt { (t!(tr, "dash-stat-peers")) } dd id="peers" { "–" } }
+                div {
+                    dt { (t!(tr, "dash-stat-upload")) }
+                    dd id="upload-rate" { (live.upload_rate) }
+                }
+                div class="long" {
+                    dt { (t!(tr, "dash-stat-tracker")) }
+                    dd id="tracker" { (live.tracker) }
+                }
+            }
+        },
+    )
+}
+
+/// What a station rarely touches: the library folders as paths, the upload limit, extra
+/// trackers.
+fn technical(d: &Dashboard, csrf: &Markup) -> Markup {
+    let (tr, s, err) = (d.tr, &d.settings, d.err);
+    section(
+        "technical",
+        &t!(tr, "dash-technical-title"),
+        settings_form(
+            d,
+            Task::Technical,
+            csrf,
+            html! {
                 label {
                     (t!(tr, "dash-library-folders"))
                     textarea name="library" rows="3" {
@@ -940,39 +1108,10 @@ fn settings(d: &Dashboard, csrf: &Markup) -> Markup {
                 (problem(tr, err, "upload_limit_kib"))
                 label {
                     (t!(tr, "dash-extra-trackers"))
-                    textarea name="trackers" rows="3" { (lines(&s.swarm.trackers)) }
+                    textarea name="trackers" rows="3" { (s.swarm.trackers.join("\n")) }
                 }
                 (problem(tr, err, "swarm.trackers"))
-                label {
-                    (t!(tr, "dash-public-url"))
-                    input name="public_url" type="url" value=(s.public_url.as_deref().unwrap_or(""))
-                        placeholder="http://radio.example.org";
-                }
-                (problem(tr, err, "public_url"))
-                label {
-                    (t!(tr, "dash-max-upload"))
-                    input name="max_upload_mb" type="number" min="1" value=(s.admin.max_upload_mb);
-                }
-                (problem(tr, err, "admin.max_upload_mb"))
-                (problem(tr, err, "max_upload_mb"))
-                label {
-                    (t!(tr, "dash-follow-field"))
-                    textarea name="follow" rows="2" placeholder="http://radio-b.example.org" {
-                        (lines(&s.federation.follow))
-                    }
-                }
-                (problem(tr, err, "federation.follow"))
-                label class="check" {
-                    input type="checkbox" name="approve_mirrors"
-                        checked[s.federation.approve_mirrors];
-                    (t!(tr, "dash-approve-mirrors"))
-                }
-                label class="check" {
-                    input type="checkbox" name="allow_remote_admin" checked[s.admin.allow_remote];
-                    (t!(tr, "dash-remote-admin"))
-                }
-                button type="submit" { (t!(tr, "dash-settings-save")) }
-            }
-        },
+            },
+        ),
     )
 }

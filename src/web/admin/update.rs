@@ -236,7 +236,7 @@ pub async fn ask(
     PageLang(tr): PageLang,
     form: Change,
 ) -> Result<Redirect, AdminError> {
-    super::forms::change(tr, &app, form, |app, f| {
+    super::forms::change(tr, &app, form, super::tasks::Task::Settings, |app, f| {
         let ask = match f.text("action").as_str() {
             "install" => Ask::Install,
             "check" => Ask::Check,

@@ -93,7 +93,7 @@ async function refresh () {
   }
   const h = s.hashing
   if ($('hashing')) $('hashing').hidden = !w.hashing
-  if (w.hashing) {
+  if (w.hashing && $('hash-bar')) {
     set('hash-text', w.hashing)
     $('hash-bar').value = h.bytes_total ? h.bytes_done / h.bytes_total : 0
   }
@@ -241,7 +241,22 @@ async function refreshEpisodes () {
   }
 }
 
+// Leaving a page whose form was changed but not saved asks first (the browser's own
+// question: it is in the phone's language, and no page can word it).
+function guardForms () {
+  let dirty = false
+  for (const form of document.querySelectorAll('form[data-guard]')) {
+    form.addEventListener('input', () => { dirty = true })
+    form.addEventListener('submit', () => { dirty = false })
+  }
+  window.addEventListener('beforeunload', (ev) => {
+    if (dirty) ev.preventDefault()
+  })
+}
+
 copyButtons()
 meter()
+guardForms()
 $('upload')?.addEventListener('submit', publish)
-if ($('air')) { refresh(); setInterval(refresh, 3000) }
+// Every page of the operator's keeps its figures fresh (the header carries the words).
+if (document.querySelector('header[data-words]')) { refresh(); setInterval(refresh, 3000) }
