@@ -187,6 +187,7 @@ pub(super) async fn change(
         Ok(done) => Ok(Redirect::to(&format!("{}?done={done}", task.path()))),
         Err(FormError::Store(e)) => Err(e.into()),
         Err(e) => {
+            let task = Task::of_field(e.field()).unwrap_or(task);
             let d =
                 Dashboard::gather(tr, app, &op.client.base, &op.session.csrf, "", Some(&e)).await;
             Err(AdminError::Form(Page::new(sections::page(task, &d))))

@@ -137,6 +137,9 @@ fn script_words(tr: Tr) -> String {
         "error": t!(tr, "dash-js-error", status = hole("status")),
         "meter": t!(tr, "dash-meter-now", left = hole("left"), right = hole("right")),
         "meter_quiet": t!(tr, "dash-meter-quiet"),
+        "level_quiet": t!(tr, "dash-meter-word-quiet"),
+        "level_good": t!(tr, "dash-meter-word-good"),
+        "level_loud": t!(tr, "dash-meter-word-loud"),
         // Sizes as `i18n::format::size` writes them: the unit templates and the decimal
         // mark (the second character of "0.5" in this language).
         "size": {
@@ -172,13 +175,7 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
                 span id="air-state" class={ "badge " (live.air_look) } role="status" { (live.air) }
             }
             @if air.on {
-                // An image to assistive technology, named by the levels in words (the
-                // script keeps the name current); the bars themselves say nothing.
-                div id="meter" class="meter" role="img" aria-label=(t!(tr, "dash-meter-quiet")) {
-                    div id="meter-l" {}
-                    div id="meter-r" {}
-                }
-                p class="hint" { (t!(tr, "dash-meter-hint")) }
+                (level(tr))
             } @else {
                 p class="hint" {
                     (t!(tr, "dash-air-off-hint")) " "
@@ -213,6 +210,29 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
             }
         },
     )
+}
+
+/// How it sounds: the level meter with its scale and a word for it, and the Listen button
+/// that plays the station's stream in the page, as listeners get it.
+fn level(tr: Tr) -> Markup {
+    html! {
+        // An image to assistive technology, named by the levels in words (the script keeps
+        // the name current); the bars themselves say nothing.
+        div id="meter" class="meter" role="img" aria-label=(t!(tr, "dash-meter-quiet")) {
+            div id="meter-l" {}
+            div id="meter-r" {}
+        }
+        // The bars' scale: -60 dB at the left edge, 0 dB (the loudest) at the right.
+        div class="scale" aria-hidden="true" {
+            span { "−60" } span { "−40" } span { "−20" } span { "0 dB" }
+        }
+        p class="level" { b id="meter-word" { (t!(tr, "dash-meter-word-none")) } }
+        p class="hint" { (t!(tr, "dash-meter-hint")) }
+        p {
+            button type="button" id="listen" data-stream="/live.mp3"
+                data-stop=(t!(tr, "dash-listen-stop")) { (t!(tr, "dash-listen")) }
+        }
+    }
 }
 
 /// A chart the script draws the last day's history into, named by a sentence with its
@@ -919,7 +939,17 @@ fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
     let (tr, s, err) = (d.tr, &d.settings, d.err);
     let current_audio = s.audio.to_string();
     let lines = |v: &[String]| v.join("\n");
-    section(
+    html! {
+        @if d.air.on {
+            section id="level" class="card" aria-labelledby="level-title" {
+                h2 id="level-title" { (t!(tr, "dash-level-title")) }
+                p class="big" {
+                    span id="air-state" class={ "badge " (d.live.air_look) } role="status" { (d.live.air) }
+                }
+                (level(tr))
+            }
+        }
+        (section(
         "sound",
         &t!(tr, "dash-sound-title"),
         settings_form(
@@ -968,7 +998,8 @@ fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
                 (problem(tr, err, "live.push"))
             },
         ),
-    )
+        ))
+    }
 }
 
 /// The address anyone on the internet reaches the station by.

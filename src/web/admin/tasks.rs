@@ -84,6 +84,23 @@ impl Task {
             .find(|t| t.path().rsplit('/').next() == Some(name))
     }
 
+    /// The page whose form has the setting `field` (as a form error names it), so that a
+    /// refused save comes back on the page where its message can sit beside the field.
+    pub fn of_field(field: &str) -> Option<Task> {
+        Some(match field {
+            "audio" | "live.bitrate_kbps" | "bitrate_kbps" | "live.push" => Task::Sound,
+            "public_url" => Task::Share,
+            "federation.follow" => Task::Sisters,
+            "station.name"
+            | "station.description"
+            | "station.language"
+            | "admin.max_upload_mb"
+            | "max_upload_mb" => Task::Settings,
+            "library" | "upload_limit_kib" | "swarm.trackers" => Task::Technical,
+            _ => return None,
+        })
+    }
+
     /// The value of a settings form's `page` field.
     pub fn form_name(self) -> &'static str {
         self.path().rsplit('/').next().unwrap_or("admin")

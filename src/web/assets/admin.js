@@ -128,7 +128,31 @@ function meter () {
       named = now
       const word = (db) => (db <= -90 ? '−∞' : String(Math.round(db)).replace('-', '−'))
       box.setAttribute('aria-label', say('meter', { left: word(dbs[0]), right: word(dbs[1]) }))
+      // In one word: peaks under -40 dB are too quiet for a programme, over -3 dB too loud.
+      const peak = Math.max(...dbs)
+      set('meter-word', say(peak < -40 ? 'level_quiet' : peak > -3 ? 'level_loud' : 'level_good'))
     }
+  })
+}
+
+// The Listen button: the station's stream in the page, as listeners get it.
+function listen () {
+  const b = $('listen')
+  if (!b) return
+  const start = b.textContent
+  let audio = null
+  b.addEventListener('click', () => {
+    if (audio) {
+      audio.pause()
+      audio.removeAttribute('src')
+      audio.load()
+      audio = null
+      b.textContent = start
+      return
+    }
+    audio = new Audio(b.dataset.stream)
+    audio.play().catch(() => {})
+    b.textContent = b.dataset.stop
   })
 }
 
@@ -256,6 +280,7 @@ function guardForms () {
 
 copyButtons()
 meter()
+listen()
 guardForms()
 $('upload')?.addEventListener('submit', publish)
 // Every page of the operator's keeps its figures fresh (the header carries the words).
