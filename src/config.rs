@@ -134,6 +134,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Library folders to scan and seed (USB storage, read-only).
     pub library: Vec<PathBuf>,
+    /// Where USB sticks are mounted, one folder each, named by the stick's label: every
+    /// stick found there is shared at once and shown by its name on the config page.
+    pub usb_root: PathBuf,
     /// Web pages, JSON API, web seed and HTTP tracker.
     pub http: String,
     /// The same pages, API and tracker over https (and wss), when `[tls]` gives a
@@ -170,6 +173,7 @@ impl Default for Config {
         Self {
             data_dir: "/var/lib/streamp2p".into(),
             library: Vec::new(),
+            usb_root: "/media/streamp2p".into(),
             http: "0.0.0.0:80".into(),
             https: "0.0.0.0:443".into(),
             peer_port: 6881,
@@ -928,6 +932,7 @@ pub struct Overrides {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub library: Vec<PathBuf>,
+    pub usb_root: PathBuf,
     pub http: SocketAddr,
     /// The https listener and its certificate; `None` when https is off.
     pub https: Option<(SocketAddr, Certificate)>,
@@ -1056,6 +1061,14 @@ impl Config {
             .map_err(|e| ConfigError::new("audio", e, msg!("admin-config-audio-fix")))?;
         for root in &self.library {
             check_library_dir(root)?;
+        }
+        // Missing is fine (no stick was ever plugged in); relative is not.
+        if !self.usb_root.is_absolute() {
+            return Err(ConfigError::new(
+                "usb_root",
+                "the USB sticks' folder must be a full path",
+                "write it from the root, such as /media/streamp2p",
+            ));
         }
         let public_url = match self.public_url.trim_end_matches('/') {
             "" => None,
@@ -1302,6 +1315,7 @@ impl Config {
         Ok(Settings {
             data_dir: self.data_dir,
             library: self.library,
+            usb_root: self.usb_root,
             http,
             https,
             peer_port: self.peer_port,

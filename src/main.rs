@@ -123,6 +123,11 @@ fn config_for(cmd: Cmd) -> Result<(Config, Option<tempfile::TempDir>), anyhow::E
                 demo::make_library(&lib, &cfg.station.name)?;
                 cfg.library = vec![lib];
             }
+            // The demo's own folder of USB sticks: copying a folder there is plugging in a
+            // stick of that name.
+            let usb = flags.data_dir.as_ref().unwrap_or(&cfg.data_dir).join("usb");
+            std::fs::create_dir_all(&usb)?;
+            cfg.usb_root = usb;
             cfg.apply(flags);
             let settings = cfg.clone().validate()?;
             let url = format!("http://{}", settings.http);
@@ -131,8 +136,11 @@ fn config_for(cmd: Cmd) -> Result<(Config, Option<tempfile::TempDir>), anyhow::E
                  password at the first visit)\n  podcast feed: {url}/feed.xml\n  \
                  library API:  {url}/api/library\n  \
                  health:       {url}/api/health\n  tracker:      {url}/announce\n  \
-                 data dir:     {}\n(Ctrl-C stops the demo.)\n",
-                settings.data_dir.display()
+                 data dir:     {}\n  USB sticks:   {usb}\n    plug in a stick: copy a folder of \
+                 audio files there, named as its label (cp -r ~/Music/show {usb}/MYSTICK);\n    \
+                 pull it out: remove that folder\n(Ctrl-C stops the demo.)\n",
+                settings.data_dir.display(),
+                usb = settings.usb_root.display(),
             );
             Ok((cfg, temp))
         }

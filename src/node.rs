@@ -236,6 +236,11 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
     // USB ones.
     let recording = settings.audio != AudioSource::None && settings.live.record;
     let mut roots = settings.library.clone();
+    // The USB sticks' folder is always shared, whether or not it is listed (it need not
+    // exist yet: then no stick was ever plugged in).
+    if !roots.contains(&settings.usb_root) {
+        roots.push(settings.usb_root.clone());
+    }
     let uploads = uploads::uploads_dir(&settings.data_dir);
     make_dir(&uploads)?;
     roots.push(uploads);
@@ -253,6 +258,8 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         roots,
         Duration::from_secs(settings.scan.rescan_secs),
     );
+    // The sticks the operator stopped sharing stay unshared across restarts.
+    library.pause(station.usb_paused());
     let mut first = library.subscribe();
     tasks.spawn("library", {
         let (library, shutdown) = (library.clone(), shutdown.clone());

@@ -143,6 +143,8 @@ pub enum Setting<'a> {
     Logo,
     /// The system update waiting to be confirmed and the last one's outcome.
     Update,
+    /// The labels of the USB sticks the operator stopped sharing.
+    UsbStopped,
 }
 
 impl Setting<'_> {
@@ -158,6 +160,7 @@ impl Setting<'_> {
             Setting::FollowPin(url) => format!("follow:{url}").into(),
             Setting::Logo => "station.logo".into(),
             Setting::Update => "update".into(),
+            Setting::UsbStopped => "usb.stopped".into(),
         }
     }
 }

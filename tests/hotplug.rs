@@ -109,3 +109,113 @@ fn stick_folder_under_media_root_comes_and_goes() {
     );
     node.assert_alive();
 }
+
+/// USB sticks by name: a folder copied into the sticks' folder (`usb_root`) is a stick
+/// plugged in: within seconds it is shared and shown by its label with its audio files; its
+/// switch stops and resumes sharing it, remembered across a restart; pulled out, the home
+/// screen says which stick and how many episodes wait for it. No path is ever typed.
+#[test]
+fn usb_sticks_are_shared_and_shown_by_name() {
+    let tmp = tempdir();
+    let usb = tmp.path().join("usb");
+    fs::create_dir_all(&usb).unwrap();
+    let config = format!("usb_root = \"{}\"\n{BASE_CONFIG}", usb.display());
+    let mut node = Node::start(tmp.path(), &[], &config);
+    node.wait_healthy(0);
+    let cookies = {
+        let mut op = Operator::new(&node);
+        op.setup("Radio USB");
+        op.cookies.clone()
+    };
+    // The operator's phone, logged in, on the node as it runs now.
+    fn phone<'a>(node: &'a Node, cookies: &[(String, String)]) -> Operator<'a> {
+        let mut op = Operator::new(node);
+        op.cookies = cookies.to_vec();
+        op
+    }
+    let items = |want: usize| {
+        move |n: &Node| {
+            let have = n.library().len();
+            (have == want).then_some(()).ok_or(format!("{have} items"))
+        }
+    };
+
+    // Plugged in: the stick's folder appears at once, as a mount does.
+    let staging = tmp.path().join("staging");
+    make_tagged_mp3(&staging.join("show 1.mp3"), "Show One", "Radio USB", 2);
+    make_tagged_mp3(
+        &staging.join("shows/show 2.mp3"),
+        "Show Two",
+        "Radio USB",
+        2,
+    );
+    fs::rename(&staging, usb.join("VKMUSICA")).unwrap();
+    node.wait_until("the stick's two files", Duration::from_secs(10), items(2));
+    let storage = phone(&node, &cookies).get("/admin/storage").text();
+    assert!(storage.contains("<b>VKMUSICA</b>"), "{}", short(&storage));
+    assert!(
+        storage.contains("2 audio files, shared"),
+        "{}",
+        short(&storage)
+    );
+    assert!(
+        phone(&node, &cookies)
+            .get("/admin")
+            .text()
+            .contains("VKMUSICA"),
+        "not on the home screen"
+    );
+
+    // Stopped: its episodes leave the station, and it stays stopped after a restart.
+    fn switch(node: &Node, cookies: &[(String, String)], label: &str, share: &str) -> Resp {
+        let mut op = phone(node, cookies);
+        let csrf = op.csrf();
+        op.post(
+            "/admin/usb",
+            &[("csrf", &csrf), ("label", label), ("share", share)],
+        )
+    }
+    let r = switch(&node, &cookies, "VKMUSICA", "off");
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    node.wait_until("the stopped stick gone", Duration::from_secs(10), items(0));
+    let storage = phone(&node, &cookies).get("/admin/storage?done=usb").text();
+    assert!(
+        storage.contains("not shared: 2 episodes offline"),
+        "{}",
+        short(&storage)
+    );
+    assert!(storage.contains("Share again"), "{}", short(&storage));
+    assert!(node.stop().success());
+    node.restart();
+    node.wait_healthy(0);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(node.library().len(), 0, "shared again after a restart");
+
+    // Resumed; then pulled out.
+    let r = switch(&node, &cookies, "VKMUSICA", "on");
+    assert_eq!(r.status, 303, "{}", short(&r.text()));
+    node.wait_until("the stick shared again", Duration::from_secs(10), items(2));
+    fs::rename(usb.join("VKMUSICA"), tmp.path().join("away")).unwrap();
+    node.wait_until(
+        "the pulled stick's items offline",
+        Duration::from_secs(10),
+        items(0),
+    );
+    let home = phone(&node, &cookies).get("/admin").text();
+    assert!(
+        home.contains(
+            "USB stick VKMUSICA removed: its 2 episodes are offline until it comes back."
+        ),
+        "{}",
+        &home[home.find("id=\"warnings\"").unwrap_or(0)..]
+            .chars()
+            .take(1500)
+            .collect::<String>()
+    );
+
+    // Only a stick's name is taken, never a path.
+    let r = switch(&node, &cookies, "../data", "off");
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("That is not a USB stick of this box."));
+    node.assert_alive();
+}

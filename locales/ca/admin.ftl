@@ -46,6 +46,7 @@ admin-logo-too-large = La imatge fa { $width } × { $height } píxels; la caixa 
 admin-logo-too-small = La imatge fa { $width } × { $height } píxels; es veuria borrosa. Envia'n una d'almenys 200 per costat.
 admin-whole-number = Escriu aquí un nombre enter, sense lletres ni punts.
 admin-changed-meanwhile = Algú ha desat aquesta pàgina mentre la canviaves. Aquí la tens tal com és ara: torna a fer els canvis.
+admin-usb-unknown = Això no és una memòria USB d'aquesta caixa.
 admin-language-unknown = Tria un dels idiomes de la llista.
 admin-text-too-long = El títol (200 caràcters) o les notes (5000) són massa llargs.
 admin-item-gone = Aquest episodi ja no és a la biblioteca. Torna a carregar la pàgina.

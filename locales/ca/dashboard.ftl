@@ -32,6 +32,10 @@ dash-done-mirror-allowed = Aquella caixa podrà tornar a copiar aquesta ràdio q
 # Alertes (en vermell, a dalt): què passa i què cal fer.
 dash-warn-settings-unreadable = No es poden llegir els ajustos desats i la caixa funciona amb els de fàbrica. Torna'ls a desar a Configuració.
 dash-warn-settings-unusable = Els ajustos desats no s'han pogut fer servir ({ $problem }; { $fix }), així que la caixa funciona amb els de fàbrica fins que els canviïs a Configuració.
+dash-warn-usb-removed = { $n ->
+    [one] Memòria USB { $label } retirada: el seu episodi és fora de línia fins que torni.
+   *[other] Memòria USB { $label } retirada: els seus { $n } episodis són fora de línia fins que torni.
+}
 dash-warn-no-input = No entra so: la targeta de so no respon. Comprova que està connectada; la caixa ho torna a provar cada pocs segons i torna a l'aire sola.
 dash-warn-silence = { $secs ->
     [one] Silenci a l'antena fa 1 segon. Té la sortida de la taula silenciada o el fader abaixat?
@@ -255,8 +259,25 @@ dash-fallback-folder = Música entre programes: carpeta de la biblioteca
 dash-fallback-folder-hint = Quan ningú no és en directe, la caixa posa aquesta carpeta de la biblioteca, en ordre aleatori. Buida: tota la biblioteca.
 dash-fallback-whole-library = (tota la biblioteca)
 dash-library-folders = Carpetes de la biblioteca (una per línia)
-dash-usb-none = Ara mateix no es detecta cap disc USB.
-dash-usb-found = Discos USB trobats: { $list }
+dash-usb-title = Memòries USB
+dash-usb-none = No hi ha cap memòria USB connectada.
+dash-usb-root = Les memòries USB són a { $folder }: cada carpeta d'allà és una memòria.
+dash-usb-away = { $n ->
+    [one] retirada: 1 episodi fora de línia fins que torni
+   *[other] retirada: { $n } episodis fora de línia fins que torni
+}
+dash-usb-stopped = { $n ->
+    [one] sense compartir: 1 episodi fora de línia
+   *[other] sense compartir: { $n } episodis fora de línia
+}
+dash-usb-shared = { $n ->
+    [one] 1 fitxer d'àudio, compartit
+   *[other] { $n } fitxers d'àudio, compartits
+}
+dash-usb-space = { $size }, { $free } lliures
+dash-usb-stop = Deixa de compartir
+dash-usb-resume = Torna a compartir
+dash-usb-hint = Una memòria es comparteix tan bon punt es connecta. Si en deixes de compartir una, continua així, pel seu nom, encara que la retiris.
 dash-upload-limit = Límit d'enviament (KiB/s, 0 = sense límit; abaixa'l si internet de casa va lent)
 dash-extra-trackers = Més punts de trobada (trackers, un per línia)
 dash-public-url = Adreça pública per als oients (buida: la del navegador)
@@ -351,3 +372,4 @@ dash-update-now = Actualitza ara
 dash-update-check = Cerca ara
 dash-done-update = L’actualització ha començat. Aquesta targeta mostra com va; la caixa es reinicia quan estigui instal·lada.
 dash-done-update-check = Cercant una versió nova.
+dash-done-usb = Fet. Els oients veuran el canvi en uns segons.

@@ -46,6 +46,7 @@ admin-logo-too-large = The picture is { $width } × { $height } pixels; the box 
 admin-logo-too-small = The picture is { $width } × { $height } pixels; it would look blurred. Send one of at least 200 on each side.
 admin-whole-number = Write a whole number here, with no letters or dots.
 admin-changed-meanwhile = Someone else saved this page while you were changing it. Here it is as it is now: make your changes again.
+admin-usb-unknown = That is not a USB stick of this box.
 admin-language-unknown = Pick one of the languages in the list.
 admin-text-too-long = The title (200 characters) or the notes (5000) are too long.
 admin-item-gone = This episode is no longer in the library. Reload the page.

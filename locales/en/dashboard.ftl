@@ -32,6 +32,10 @@ dash-done-mirror-allowed = The box may mirror this station again once it proves 
 # Warnings (red, at the top): what is wrong and what to do.
 dash-warn-settings-unreadable = The saved settings cannot be read, so the box runs on its defaults. Save your settings again under Settings.
 dash-warn-settings-unusable = Your saved settings could not be used ({ $problem }; { $fix }), so the box runs on its defaults until you change them under Settings.
+dash-warn-usb-removed = { $n ->
+    [one] USB stick { $label } removed: its episode is offline until it comes back.
+   *[other] USB stick { $label } removed: its { $n } episodes are offline until it comes back.
+}
 dash-warn-no-input = No sound input: the sound card is not answering. Check that it is plugged in; the box tries again every few seconds and goes back on air by itself.
 dash-warn-silence = { $secs ->
     [one] Silence on air for 1 second. Is the mixer's output muted or its fader down?
@@ -255,8 +259,25 @@ dash-fallback-folder = Music between shows: library folder
 dash-fallback-folder-hint = When nobody is live, the box plays this folder of the library, shuffled. Empty: the whole library.
 dash-fallback-whole-library = (the whole library)
 dash-library-folders = Library folders (one per line)
-dash-usb-none = No USB storage detected right now.
-dash-usb-found = USB storage found: { $list }
+dash-usb-title = USB sticks
+dash-usb-none = No USB stick plugged in.
+dash-usb-root = USB sticks are found in { $folder }: each folder there is one stick.
+dash-usb-away = { $n ->
+    [one] removed: 1 episode offline until it comes back
+   *[other] removed: { $n } episodes offline until it comes back
+}
+dash-usb-stopped = { $n ->
+    [one] not shared: 1 episode offline
+   *[other] not shared: { $n } episodes offline
+}
+dash-usb-shared = { $n ->
+    [one] 1 audio file, shared
+   *[other] { $n } audio files, shared
+}
+dash-usb-space = { $size }, { $free } free
+dash-usb-stop = Stop sharing
+dash-usb-resume = Share again
+dash-usb-hint = A stick is shared as soon as it is plugged in. A stick you stop sharing stays stopped, by its name, even after it is pulled out.
 dash-upload-limit = Sending limit (KiB/s, 0 = no limit; lower it if the home internet gets slow)
 dash-extra-trackers = Extra meeting points (trackers, one per line)
 dash-public-url = Public address listeners use (empty: the address in the browser)
@@ -351,3 +372,4 @@ dash-update-now = Update now
 dash-update-check = Check now
 dash-done-update = The update has started. This card shows how it goes; the box restarts once it is installed.
 dash-done-update-check = Checking for a new version.
+dash-done-usb = Done. Listeners see the change in a few seconds.

@@ -46,6 +46,7 @@ admin-logo-too-large = La imagen mide { $width } × { $height } píxeles; la caj
 admin-logo-too-small = La imagen mide { $width } × { $height } píxeles; se vería borrosa. Envía una de al menos 200 por lado.
 admin-whole-number = Escribe aquí un número entero, sin letras ni puntos.
 admin-changed-meanwhile = Alguien guardó esta página mientras la cambiabas. Aquí está tal como está ahora: vuelve a hacer tus cambios.
+admin-usb-unknown = Eso no es una memoria USB de esta caja.
 admin-language-unknown = Elige uno de los idiomas de la lista.
 admin-text-too-long = El título (200 caracteres) o las notas (5000) son demasiado largos.
 admin-item-gone = Este episodio ya no está en la biblioteca. Recarga la página.

@@ -32,6 +32,10 @@ dash-done-mirror-allowed = Esa caja podrá volver a copiar esta radio cuando lo 
 # Alertas (en rojo, arriba): qué pasa y qué hacer.
 dash-warn-settings-unreadable = No se pueden leer los ajustes guardados y la caja funciona con los de fábrica. Vuelve a guardarlos en Ajustes.
 dash-warn-settings-unusable = Tus ajustes guardados no se pudieron usar ({ $problem }; { $fix }), así que la caja funciona con los de fábrica hasta que los cambies en Ajustes.
+dash-warn-usb-removed = { $n ->
+    [one] Memoria USB { $label } retirada: su episodio está sin conexión hasta que vuelva.
+   *[other] Memoria USB { $label } retirada: sus { $n } episodios están sin conexión hasta que vuelva.
+}
 dash-warn-no-input = No entra sonido: la tarjeta de sonido no responde. Comprueba que está conectada; la caja lo vuelve a intentar cada pocos segundos y vuelve al aire sola.
 dash-warn-silence = { $secs ->
     [one] Silencio en antena desde hace 1 segundo. ¿Está silenciada la salida de la mesa o bajado el fader?
@@ -255,8 +259,25 @@ dash-fallback-folder = Música entre programas: carpeta de la biblioteca
 dash-fallback-folder-hint = Cuando nadie está en directo, la caja pone esta carpeta de la biblioteca, en orden aleatorio. Vacía: toda la biblioteca.
 dash-fallback-whole-library = (toda la biblioteca)
 dash-library-folders = Carpetas de la biblioteca (una por línea)
-dash-usb-none = Ahora mismo no se detecta ningún disco USB.
-dash-usb-found = Discos USB encontrados: { $list }
+dash-usb-title = Memorias USB
+dash-usb-none = No hay ninguna memoria USB conectada.
+dash-usb-root = Las memorias USB están en { $folder }: cada carpeta de ahí es una memoria.
+dash-usb-away = { $n ->
+    [one] retirada: 1 episodio sin conexión hasta que vuelva
+   *[other] retirada: { $n } episodios sin conexión hasta que vuelva
+}
+dash-usb-stopped = { $n ->
+    [one] sin compartir: 1 episodio sin conexión
+   *[other] sin compartir: { $n } episodios sin conexión
+}
+dash-usb-shared = { $n ->
+    [one] 1 archivo de audio, compartido
+   *[other] { $n } archivos de audio, compartidos
+}
+dash-usb-space = { $size }, { $free } libres
+dash-usb-stop = Dejar de compartir
+dash-usb-resume = Volver a compartir
+dash-usb-hint = Una memoria se comparte en cuanto se conecta. Si dejas de compartir una, sigue así, por su nombre, aunque la retires.
 dash-upload-limit = Límite de envío (KiB/s, 0 = sin límite; bájalo si internet en casa va lento)
 dash-extra-trackers = Más puntos de encuentro (trackers, uno por línea)
 dash-public-url = Dirección pública para los oyentes (vacía: la del navegador)
@@ -351,3 +372,4 @@ dash-update-now = Actualizar ahora
 dash-update-check = Buscar ahora
 dash-done-update = La actualización ha empezado. Esta tarjeta muestra cómo va; la caja se reinicia cuando esté instalada.
 dash-done-update-check = Buscando una versión nueva.
+dash-done-usb = Hecho. Quienes escuchan verán el cambio en unos segundos.

@@ -46,6 +46,7 @@ admin-logo-too-large = Irudiak { $width } × { $height } pixel ditu; kutxak gehi
 admin-logo-too-small = Irudiak { $width } × { $height } pixel ditu; lausotuta ikusiko litzateke. Bidali alde bakoitzean gutxienez 200 dituen bat.
 admin-whole-number = Idatzi hemen zenbaki oso bat, letrarik eta punturik gabe.
 admin-changed-meanwhile = Beste norbaitek orri hau gorde du zu aldatzen ari zinen bitartean. Hemen duzu orain dagoen bezala: egin berriro zure aldaketak.
+admin-usb-unknown = Hori ez da kutxa honetako USB memoria bat.
 admin-language-unknown = Aukeratu zerrendako hizkuntza bat.
 admin-text-too-long = Izenburua (200 karaktere) edo oharrak (5000) luzeegiak dira.
 admin-item-gone = Atal hau ez dago jada liburutegian. Kargatu berriro orria.

@@ -32,6 +32,10 @@ dash-done-mirror-allowed = Kutxa horrek irrati hau berriro kopiatu ahal izango d
 # Abisuak (gorriz, goian): zer gertatzen den eta zer egin.
 dash-warn-settings-unreadable = Gordetako ezarpenak ezin dira irakurri, eta kutxak fabrikakoekin dihardu. Gorde itzazu berriro Ezarpenak atalean.
 dash-warn-settings-unusable = Gordetako ezarpenak ezin izan dira erabili ({ $problem }; { $fix }); beraz, kutxak fabrikakoekin dihardu Ezarpenak atalean aldatu arte.
+dash-warn-usb-removed = { $n ->
+    [one] { $label } USB memoria kenduta: bere atala lineaz kanpo dago itzuli arte.
+   *[other] { $label } USB memoria kenduta: bere { $n } atalak lineaz kanpo daude itzuli arte.
+}
 dash-warn-no-input = Ez da soinurik sartzen: soinu-txartelak ez du erantzuten. Egiaztatu konektatuta dagoela; kutxa segundo gutxiro saiatzen da berriro, eta bere kabuz itzuliko da antenara.
 dash-warn-silence = { $secs ->
     [one] Isilunea antenan segundo batez. Mahaiaren irteera isilduta edo fader-a jaitsita al dago?
@@ -255,8 +259,25 @@ dash-fallback-folder = Saioen arteko musika: liburutegiko karpeta
 dash-fallback-folder-hint = Inor zuzenean ez dagoenean, kutxak liburutegiko karpeta hau jartzen du, ausazko ordenan. Hutsik: liburutegi osoa.
 dash-fallback-whole-library = (liburutegi osoa)
 dash-library-folders = Liburutegiko karpetak (bat lerro bakoitzeko)
-dash-usb-none = Une honetan ez da USB diskorik detektatu.
-dash-usb-found = Aurkitutako USB diskoak: { $list }
+dash-usb-title = USB memoriak
+dash-usb-none = Ez dago USB memoriarik konektatuta.
+dash-usb-root = USB memoriak { $folder } karpetan daude: hango karpeta bakoitza memoria bat da.
+dash-usb-away = { $n ->
+    [one] kenduta: atal 1 lineaz kanpo itzuli arte
+   *[other] kenduta: { $n } atal lineaz kanpo itzuli arte
+}
+dash-usb-stopped = { $n ->
+    [one] partekatu gabe: atal 1 lineaz kanpo
+   *[other] partekatu gabe: { $n } atal lineaz kanpo
+}
+dash-usb-shared = { $n ->
+    [one] audio-fitxategi 1, partekatuta
+   *[other] { $n } audio-fitxategi, partekatuta
+}
+dash-usb-space = { $size }, { $free } libre
+dash-usb-stop = Utzi partekatzeari
+dash-usb-resume = Partekatu berriro
+dash-usb-hint = Memoria bat konektatu bezain laster partekatzen da. Bat partekatzeari uzten badiozu, horrela jarraitzen du, bere izenagatik, kendu arren.
 dash-upload-limit = Bidalketa-muga (KiB/s, 0 = mugarik gabe; jaitsi etxeko internet motel badabil)
 dash-extra-trackers = Topagune gehiago (trackerrak, bat lerro bakoitzeko)
 dash-public-url = Entzuleek erabiltzen duten helbide publikoa (hutsik: nabigatzailekoa)
@@ -351,3 +372,4 @@ dash-update-now = Eguneratu orain
 dash-update-check = Bilatu orain
 dash-done-update = Eguneraketa hasi da. Txartel honek erakusten du nola doan; kutxa berrabiaraziko da instalatuta dagoenean.
 dash-done-update-check = Bertsio berria bilatzen.
+dash-done-usb = Eginda. Entzuleek segundo gutxitan ikusiko dute aldaketa.

@@ -46,6 +46,7 @@ admin-logo-too-large = L'image fait { $width } × { $height } pixels ; le boîti
 admin-logo-too-small = L'image fait { $width } × { $height } pixels ; elle serait floue. Envoyez-en une d'au moins 200 de côté.
 admin-whole-number = Écrivez ici un nombre entier, sans lettres ni points.
 admin-changed-meanwhile = Quelqu’un a enregistré cette page pendant que tu la modifiais. La voici telle qu’elle est maintenant : refais tes modifications.
+admin-usb-unknown = Ce n’est pas une clé USB de ce boîtier.
 admin-language-unknown = Choisissez une des langues de la liste.
 admin-text-too-long = Le titre (200 caractères) ou les notes (5000) sont trop longs.
 admin-item-gone = Cet épisode n'est plus dans la bibliothèque. Rechargez la page.

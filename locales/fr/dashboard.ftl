@@ -32,6 +32,10 @@ dash-done-mirror-allowed = Ce boîtier pourra de nouveau copier cette radio quan
 # Alertes (en rouge, en haut) : ce qui ne va pas et quoi faire.
 dash-warn-settings-unreadable = Les réglages enregistrés sont illisibles : la boîte tourne avec ses réglages d’origine. Enregistrez-les de nouveau dans Réglages.
 dash-warn-settings-unusable = Vos réglages enregistrés n’ont pas pu être utilisés ({ $problem } ; { $fix }) : la boîte tourne avec ses réglages d’origine jusqu’à ce que vous les changiez dans Réglages.
+dash-warn-usb-removed = { $n ->
+    [one] Clé USB { $label } retirée : son épisode est hors ligne jusqu’à son retour.
+   *[other] Clé USB { $label } retirée : ses { $n } épisodes sont hors ligne jusqu’à son retour.
+}
 dash-warn-no-input = Aucun son n'arrive : la carte son ne répond pas. Vérifie qu'elle est branchée ; le boîtier réessaie toutes les quelques secondes et revient à l'antenne tout seul.
 dash-warn-silence = { $secs ->
     [one] Silence à l'antenne depuis 1 seconde. La sortie de la table est-elle coupée ou son fader baissé ?
@@ -255,8 +259,25 @@ dash-fallback-folder = Musique entre les émissions : dossier de la bibliothèqu
 dash-fallback-folder-hint = Quand personne n'est en direct, la box diffuse ce dossier de la bibliothèque, dans un ordre aléatoire. Vide : toute la bibliothèque.
 dash-fallback-whole-library = (toute la bibliothèque)
 dash-library-folders = Dossiers de la bibliothèque (un par ligne)
-dash-usb-none = Aucun disque USB détecté pour l'instant.
-dash-usb-found = Disques USB trouvés : { $list }
+dash-usb-title = Clés USB
+dash-usb-none = Aucune clé USB branchée.
+dash-usb-root = Les clés USB sont dans { $folder } : chaque dossier y est une clé.
+dash-usb-away = { $n ->
+    [one] retirée : 1 épisode hors ligne jusqu’à son retour
+   *[other] retirée : { $n } épisodes hors ligne jusqu’à son retour
+}
+dash-usb-stopped = { $n ->
+    [one] non partagée : 1 épisode hors ligne
+   *[other] non partagée : { $n } épisodes hors ligne
+}
+dash-usb-shared = { $n ->
+    [one] 1 fichier audio, partagé
+   *[other] { $n } fichiers audio, partagés
+}
+dash-usb-space = { $size }, { $free } libres
+dash-usb-stop = Arrêter le partage
+dash-usb-resume = Partager à nouveau
+dash-usb-hint = Une clé est partagée dès qu’elle est branchée. Une clé dont tu arrêtes le partage le reste, par son nom, même après l’avoir retirée.
 dash-upload-limit = Limite d'envoi (Kio/s, 0 = sans limite ; baisse-la si internet à la maison ralentit)
 dash-extra-trackers = Autres points de rencontre (trackers, un par ligne)
 dash-public-url = Adresse publique pour les auditeurs (vide : celle du navigateur)
@@ -351,3 +372,4 @@ dash-update-now = Mettre à jour
 dash-update-check = Chercher maintenant
 dash-done-update = La mise à jour a commencé. Cette carte montre où elle en est ; le boîtier redémarre une fois qu’elle est installée.
 dash-done-update-check = Recherche d’une nouvelle version.
+dash-done-usb = C’est fait. Les auditeurs verront le changement dans quelques secondes.

@@ -46,6 +46,7 @@ admin-logo-too-large = A imaxe mide { $width } × { $height } píxeles; a caixa 
 admin-logo-too-small = A imaxe mide { $width } × { $height } píxeles; veríase borrosa. Envía unha de polo menos 200 por lado.
 admin-whole-number = Escribe aquí un número enteiro, sen letras nin puntos.
 admin-changed-meanwhile = Alguén gardou esta páxina mentres a cambiabas. Aquí está tal como está agora: volve facer os teus cambios.
+admin-usb-unknown = Iso non é unha memoria USB desta caixa.
 admin-language-unknown = Escolle un dos idiomas da lista.
 admin-text-too-long = O título (200 caracteres) ou as notas (5000) son demasiado longos.
 admin-item-gone = Este episodio xa non está na biblioteca. Recarga a páxina.

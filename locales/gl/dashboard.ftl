@@ -32,6 +32,10 @@ dash-done-mirror-allowed = Esa caixa poderá volver copiar esta radio cando o de
 # Alertas (en vermello, arriba): que pasa e que facer.
 dash-warn-settings-unreadable = Non se poden ler os axustes gardados e a caixa funciona cos de fábrica. Volve gardalos en Axustes.
 dash-warn-settings-unusable = Os teus axustes gardados non se puideron usar ({ $problem }; { $fix }), así que a caixa funciona cos de fábrica ata que os cambies en Axustes.
+dash-warn-usb-removed = { $n ->
+    [one] Memoria USB { $label } retirada: o seu episodio está sen conexión ata que volva.
+   *[other] Memoria USB { $label } retirada: os seus { $n } episodios están sen conexión ata que volva.
+}
 dash-warn-no-input = Non entra son: a tarxeta de son non responde. Comproba que está conectada; a caixa volve intentalo cada poucos segundos e volve ao aire soa.
 dash-warn-silence = { $secs ->
     [one] Silencio na antena desde hai 1 segundo. Está silenciada a saída da mesa ou baixado o fader?
@@ -255,8 +259,25 @@ dash-fallback-folder = Música entre programas: cartafol da biblioteca
 dash-fallback-folder-hint = Cando ninguén está en directo, a caixa pon este cartafol da biblioteca, en orde aleatoria. Baleiro: toda a biblioteca.
 dash-fallback-whole-library = (toda a biblioteca)
 dash-library-folders = Cartafoles da biblioteca (un por liña)
-dash-usb-none = Agora mesmo non se detecta ningún disco USB.
-dash-usb-found = Discos USB atopados: { $list }
+dash-usb-title = Memorias USB
+dash-usb-none = Non hai ningunha memoria USB conectada.
+dash-usb-root = As memorias USB están en { $folder }: cada cartafol de aí é unha memoria.
+dash-usb-away = { $n ->
+    [one] retirada: 1 episodio sen conexión ata que volva
+   *[other] retirada: { $n } episodios sen conexión ata que volva
+}
+dash-usb-stopped = { $n ->
+    [one] sen compartir: 1 episodio sen conexión
+   *[other] sen compartir: { $n } episodios sen conexión
+}
+dash-usb-shared = { $n ->
+    [one] 1 ficheiro de audio, compartido
+   *[other] { $n } ficheiros de audio, compartidos
+}
+dash-usb-space = { $size }, { $free } libres
+dash-usb-stop = Deixar de compartir
+dash-usb-resume = Volver compartir
+dash-usb-hint = Unha memoria compártese en canto se conecta. Se deixas de compartir unha, segue así, polo seu nome, aínda que a retires.
 dash-upload-limit = Límite de envío (KiB/s, 0 = sen límite; báixao se internet na casa vai lento)
 dash-extra-trackers = Máis puntos de encontro (trackers, un por liña)
 dash-public-url = Enderezo público para as persoas ouvintes (baleiro: o do navegador)
@@ -351,3 +372,4 @@ dash-update-now = Actualizar agora
 dash-update-check = Buscar agora
 dash-done-update = A actualización comezou. Esta tarxeta mostra como vai; a caixa reiníciase cando estea instalada.
 dash-done-update-check = Buscando unha versión nova.
+dash-done-usb = Feito. Quen escoita verá o cambio nuns segundos.

@@ -46,6 +46,7 @@ admin-logo-too-large = A imagem tem { $width } × { $height } píxeis; a caixa a
 admin-logo-too-small = A imagem tem { $width } × { $height } píxeis; ficaria desfocada. Envia uma com pelo menos 200 de lado.
 admin-whole-number = Escreve aqui um número inteiro, sem letras nem pontos.
 admin-changed-meanwhile = Alguém guardou esta página enquanto a alteravas. Aqui está como está agora: volta a fazer as tuas alterações.
+admin-usb-unknown = Isso não é uma pen USB desta caixa.
 admin-language-unknown = Escolhe uma das línguas da lista.
 admin-text-too-long = O título (200 caracteres) ou as notas (5000) são demasiado longos.
 admin-item-gone = Este episódio já não está na biblioteca. Recarrega a página.

@@ -32,6 +32,10 @@ dash-done-mirror-allowed = Essa caixa poderá voltar a copiar esta rádio quando
 # Alertas (a vermelho, no topo): o que se passa e o que fazer.
 dash-warn-settings-unreadable = Não é possível ler as definições guardadas e a caixa funciona com as de fábrica. Guarda-as de novo em Definições.
 dash-warn-settings-unusable = As definições guardadas não puderam ser usadas ({ $problem }; { $fix }), por isso a caixa funciona com as de fábrica até as mudares em Definições.
+dash-warn-usb-removed = { $n ->
+    [one] Pen USB { $label } retirada: o seu episódio está offline até voltar.
+   *[other] Pen USB { $label } retirada: os seus { $n } episódios estão offline até voltar.
+}
 dash-warn-no-input = Não entra som: a placa de som não responde. Verifica se está ligada; a caixa volta a tentar a cada poucos segundos e volta ao ar sozinha.
 dash-warn-silence = { $secs ->
     [one] Silêncio no ar há 1 segundo. A saída da mesa está sem som ou o fader em baixo?
@@ -255,8 +259,25 @@ dash-fallback-folder = Música entre programas: pasta da biblioteca
 dash-fallback-folder-hint = Quando ninguém está em direto, a caixa toca esta pasta da biblioteca, em ordem aleatória. Vazia: toda a biblioteca.
 dash-fallback-whole-library = (toda a biblioteca)
 dash-library-folders = Pastas da biblioteca (uma por linha)
-dash-usb-none = Neste momento não há nenhum disco USB detetado.
-dash-usb-found = Discos USB encontrados: { $list }
+dash-usb-title = Pens USB
+dash-usb-none = Não há nenhuma pen USB ligada.
+dash-usb-root = As pens USB estão em { $folder }: cada pasta aí é uma pen.
+dash-usb-away = { $n ->
+    [one] retirada: 1 episódio offline até voltar
+   *[other] retirada: { $n } episódios offline até voltar
+}
+dash-usb-stopped = { $n ->
+    [one] sem partilhar: 1 episódio offline
+   *[other] sem partilhar: { $n } episódios offline
+}
+dash-usb-shared = { $n ->
+    [one] 1 ficheiro de áudio, partilhado
+   *[other] { $n } ficheiros de áudio, partilhados
+}
+dash-usb-space = { $size }, { $free } livres
+dash-usb-stop = Deixar de partilhar
+dash-usb-resume = Voltar a partilhar
+dash-usb-hint = Uma pen é partilhada assim que é ligada. Se deixares de partilhar uma, continua assim, pelo nome, mesmo depois de a retirares.
 dash-upload-limit = Limite de envio (KiB/s, 0 = sem limite; baixa-o se a internet de casa ficar lenta)
 dash-extra-trackers = Mais pontos de encontro (trackers, um por linha)
 dash-public-url = Endereço público para os ouvintes (vazio: o do navegador)
@@ -351,3 +372,4 @@ dash-update-now = Atualizar agora
 dash-update-check = Procurar agora
 dash-done-update = A atualização começou. Este cartão mostra como corre; a caixa reinicia quando estiver instalada.
 dash-done-update-check = A procurar uma versão nova.
+dash-done-usb = Feito. Quem ouve vai ver a alteração dentro de segundos.

@@ -125,6 +125,9 @@ pub struct Catalog {
     /// Infohashes indexed under a root that is absent now (a pulled USB stick): not served,
     /// but expected back, so the swarm pauses rather than forgets them.
     pub offline: HashSet<String>,
+    /// Each absent root (a pulled or paused USB stick), and each top-level folder of one,
+    /// with how many items are offline for it.
+    pub absent: BTreeMap<PathBuf, usize>,
 }
 
 impl Catalog {
@@ -159,6 +162,11 @@ pub struct Hashing {
 pub struct Library {
     store: Store,
     roots: Vec<PathBuf>,
+    /// Folders under the roots not shared for now (USB sticks the operator stopped): their
+    /// records are kept and their items offline, as for a stick pulled out.
+    paused: Mutex<Vec<PathBuf>>,
+    /// Cuts the wait before the next scan short (a stick stopped or resumed).
+    wake: tokio::sync::Notify,
     rescan: Duration,
     progress: Progress,
     problems: Mutex<BTreeMap<PathBuf, Problem>>,
@@ -170,6 +178,8 @@ impl Library {
         Arc::new(Self {
             store,
             roots,
+            paused: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
             rescan,
             progress: Progress::default(),
             problems: Mutex::default(),
@@ -227,6 +237,15 @@ impl Library {
             .collect()
     }
 
+    /// Stops sharing the folders `paused` (and shares again those no longer in it), at the
+    /// next scan, which starts now.
+    pub fn pause(&self, paused: Vec<PathBuf>) {
+        if let Ok(mut p) = self.paused.lock() {
+            *p = paused;
+        }
+        self.wake.notify_one();
+    }
+
     /// Scans, hashes and publishes until `shutdown`; then returns.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), StoreError> {
         let mut index: HashMap<PathBuf, IndexRecord> = self
@@ -241,6 +260,7 @@ impl Library {
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = tokio::time::sleep(self.rescan) => {}
+                _ = self.wake.notified() => {}
             }
         }
     }
@@ -253,6 +273,7 @@ impl Library {
     ) -> Result<(), StoreError> {
         let roots = self.roots.clone();
         let indexed: Vec<PathBuf> = index.keys().cloned().collect();
+        let paused = self.paused.lock().map(|p| p.clone()).unwrap_or_default();
         let ScanResult {
             files,
             absent_roots,
@@ -261,6 +282,14 @@ impl Library {
             let mut result = scan::scan(&roots);
             let children = scan::absent_children(&roots, &result.absent_roots, &indexed);
             result.absent_roots.extend(children);
+            // A paused folder is as if pulled out: its files are not shared, its records kept.
+            result
+                .files
+                .retain(|f| !paused.iter().any(|p| f.path.starts_with(p)));
+            result
+                .problems
+                .retain(|path, _| !paused.iter().any(|p| path.starts_with(p)));
+            result.absent_roots.extend(paused);
             result
         })
         .await
@@ -432,14 +461,36 @@ impl Library {
             item.sha256 = item.sha256.or(rec.sha256);
             item.paths.push(rec.path.clone());
         }
-        let offline = index
+        let offline: HashSet<String> = index
             .values()
             .filter(|r| absent_roots.iter().any(|root| r.path.starts_with(root)))
             .filter(|r| !items.contains_key(&r.infohash))
             .map(|r| r.infohash.clone())
             .collect();
-        self.catalog
-            .send_replace(Arc::new(Catalog { items, offline }));
+        // Per absent root, and per top-level folder of it (a folder of sticks left empty
+        // when its last stick is pulled is absent as a whole, yet each stick is named).
+        let mut waiting: BTreeMap<PathBuf, HashSet<&str>> = absent_roots
+            .iter()
+            .map(|root| (root.clone(), HashSet::new()))
+            .collect();
+        for r in index.values().filter(|r| offline.contains(&r.infohash)) {
+            for root in absent_roots.iter().filter(|root| r.path.starts_with(root)) {
+                let mut rel = r.path.strip_prefix(root).unwrap_or(&r.path).components();
+                if let (Some(first), Some(_)) = (rel.next(), rel.next()) {
+                    waiting
+                        .entry(root.join(first))
+                        .or_default()
+                        .insert(&r.infohash);
+                }
+                waiting.entry(root.clone()).or_default().insert(&r.infohash);
+            }
+        }
+        let absent = waiting.into_iter().map(|(k, v)| (k, v.len())).collect();
+        self.catalog.send_replace(Arc::new(Catalog {
+            items,
+            offline,
+            absent,
+        }));
     }
 }
 

@@ -21,6 +21,7 @@ mod plays;
 mod schedule;
 pub mod settings;
 pub mod uploads;
+mod usb;
 
 use std::sync::Arc;
 

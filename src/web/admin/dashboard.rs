@@ -3,8 +3,8 @@
 //! cards, the catalog) happens here, once per page.
 
 use std::{
-    collections::{BTreeMap, HashSet},
-    path::PathBuf,
+    collections::{BTreeMap, BTreeSet, HashSet},
+    path::{Path, PathBuf},
     sync::Arc,
 };
 
@@ -18,6 +18,7 @@ use crate::{
         format::{number, rate, size, span},
         Tr,
     },
+    library::Catalog,
     live::{
         push::{PushProblem, PushState, PushStatus},
         switch::OnAir as Programme,
@@ -33,9 +34,6 @@ use crate::{
         AppState,
     },
 };
-
-/// Where USB storage is mounted on the appliance (one folder per volume).
-const USB_MOUNTS: &str = "/media/streamp2p";
 
 /// The whole dashboard, section by section.
 pub struct Dashboard<'a> {
@@ -64,8 +62,8 @@ pub struct Dashboard<'a> {
     pub sisters: Sisters,
     /// The sound inputs to choose from: value and label.
     pub audio_choices: Vec<(String, String)>,
-    /// USB volumes mounted now, as a hint beside the library folders.
-    pub usb: Vec<PathBuf>,
+    /// The USB sticks, plugged in or awaited.
+    pub sticks: Vec<Stick>,
     /// The ports on the home router; `None` when port mapping is off.
     pub reach: Option<PortMapStatus>,
     /// The padlock's certificate and its last problem; `None` when https is off.
@@ -406,7 +404,7 @@ impl<'a> Dashboard<'a> {
             logo: app.station.logo().map(|l| l.len()),
             sisters,
             audio_choices,
-            usb: usb_volumes(),
+            sticks: sticks(&settings.usb_root, &catalog, &app.station.usb_stopped()),
             reach: st.port_mapping.clone(),
             https: st.https.clone(),
             update: app.updates.view(),
@@ -430,21 +428,65 @@ fn notice(tr: Tr, done: &str) -> String {
         "mirror_allowed" => t!(tr, "dash-done-mirror-allowed"),
         "update" => t!(tr, "dash-done-update"),
         "update_check" => t!(tr, "dash-done-update-check"),
+        "usb" => t!(tr, "dash-done-usb"),
         _ => String::new(),
     }
 }
 
-/// USB volumes mounted by the appliance's udev rule, for the settings section.
-fn usb_volumes() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(USB_MOUNTS)
+/// A USB stick in the sticks' folder (`usb_root`), by its label.
+pub struct Stick {
+    pub label: String,
+    /// Plugged in now; else pulled out, its episodes offline until it comes back.
+    pub present: bool,
+    pub shared: bool,
+    /// Its size and free space, when plugged in.
+    pub space: Option<(u64, u64)>,
+    /// Audio files shared from it now.
+    pub files: usize,
+    /// Its episodes offline while it is away or not shared.
+    pub offline: usize,
+}
+
+/// The sticks plugged in (a folder of `usb_root` with something in it), then those pulled
+/// out or stopped that the library still waits for, each by label.
+pub fn sticks(usb_root: &Path, catalog: &Catalog, stopped: &BTreeSet<String>) -> Vec<Stick> {
+    let mut labels: BTreeSet<String> = std::fs::read_dir(usb_root)
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter(|l| !l.starts_with('.'))
         .collect();
-    v.sort();
-    v
+    labels.extend(
+        catalog
+            .absent
+            .iter()
+            .filter(|(dir, n)| dir.parent() == Some(usb_root) && **n > 0)
+            .filter_map(|(dir, _)| dir.file_name()?.to_str().map(String::from)),
+    );
+    labels.extend(stopped.iter().cloned());
+    labels
+        .into_iter()
+        .map(|label| {
+            let dir = usb_root.join(&label);
+            let present = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
+            Stick {
+                shared: !stopped.contains(&label),
+                space: present
+                    .then(|| crate::system::disk_space(&dir).map(|(free, total)| (total, free)))
+                    .flatten(),
+                files: catalog
+                    .items
+                    .values()
+                    .filter(|i| i.paths.iter().any(|p| p.starts_with(&dir)))
+                    .count(),
+                offline: catalog.absent.get(&dir).copied().unwrap_or(0),
+                present,
+                label,
+            }
+        })
+        .collect()
 }
 
 /// Plain-language warnings in the page's language: what is wrong and what to do.
@@ -460,6 +502,18 @@ pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
             fix = e.fix.say(tr),
         )),
         None => {}
+    }
+    // A stick pulled out with episodes on it: they are offline until it comes back.
+    let catalog = app.library.catalog();
+    for stick in sticks(&running.usb_root, &catalog, &app.station.usb_stopped()) {
+        if !stick.present && stick.offline > 0 {
+            w.push(t!(
+                tr,
+                "dash-warn-usb-removed",
+                label = stick.label.as_str(),
+                n = stick.offline as u64
+            ));
+        }
     }
     if app.live.is_on() {
         let st = app.live.status();

@@ -328,6 +328,33 @@ pub async fn settings(
     .await
 }
 
+/// `POST /admin/usb`: stop sharing a USB stick, or share it again (`share` on or off),
+/// by its label. Only a label of the sticks' folder is taken: one plain folder name.
+pub async fn usb(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, Task::Storage, |app, f| {
+        let label = f.text("label");
+        let plain = std::path::Path::new(&label)
+            .components()
+            .map(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect::<Vec<_>>()
+            == [true];
+        if !plain || label.starts_with('.') {
+            return Err(FormError::Input {
+                field: "",
+                problem: msg!("admin-usb-unknown"),
+            });
+        }
+        let paused = app.station.share_usb(&label, f.text("share") == "on")?;
+        app.library.pause(paused);
+        Ok("usb")
+    })
+    .await
+}
+
 /// `POST /admin/music`: the tracks ticked for the music between shows (none: the folder
 /// or the whole library). Read per track by the fallback: no restart.
 pub async fn music(

@@ -83,6 +83,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/settings", post(forms::settings))
         .route("/admin/schedule", post(forms::schedule))
         .route("/admin/music", post(forms::music))
+        .route("/admin/usb", post(forms::usb))
         .route("/admin/item", post(forms::item))
         .route("/admin/mirrors", post(forms::mirrors))
         .route("/admin/update", post(update::ask))

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{
     dashboard::{
-        Dashboard, Episode, GraphWords, LibraryView, LiveWords, OnAir, Sisters, TrackChoice,
+        Dashboard, Episode, GraphWords, LibraryView, LiveWords, OnAir, Sisters, Stick, TrackChoice,
     },
     error::FormError,
     pages::{problem, shell, station_fields},
@@ -83,7 +83,10 @@ pub fn page(task: Task, d: &Dashboard) -> Markup {
                     @if let Some(r) = &d.reach { (reach(tr, r)) }
                     @if let Some(https) = &d.https { (padlock(tr, https)) }
                 }
-                Task::Storage => (library(tr, &d.library, &d.live)),
+                Task::Storage => {
+                    (usb(tr, &d.sticks, &csrf))
+                    (library(tr, &d.library, &d.live))
+                }
                 Task::Sisters => {
                     (sisters(tr, &d.sisters, &csrf, d.err))
                     (following(d, &csrf))
@@ -110,6 +113,17 @@ fn home(d: &Dashboard, csrf: &Markup) -> Markup {
             @for w in &d.live.warnings { p { (w) } }
         }
         (on_air(tr, &d.air, &d.live))
+        @if d.sticks.iter().any(|s| s.present) {
+            section id="sticks" class="card" aria-labelledby="sticks-title" {
+                h2 id="sticks-title" { (t!(tr, "dash-usb-title")) }
+                ul {
+                    @for stick in d.sticks.iter().filter(|s| s.present) {
+                        li { b { (stick.label) } " · " (stick_line(tr, stick)) }
+                    }
+                }
+                p { a href=(Task::Storage.path()) { (Task::Storage.name(tr)) } }
+            }
+        }
         @if d.update.managed && d.update.available.is_some() {
             @if let Some(card) = super::update::card(tr, &d.update, &d.live.update, csrf) { (card) }
         }
@@ -208,6 +222,55 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
                     a href="/admin/plays.csv" download { (t!(tr, "dash-plays-download")) }
                 }
             }
+        },
+    )
+}
+
+/// A stick's state in one line: its files and whether they are shared, or why not.
+fn stick_line(tr: Tr, s: &Stick) -> String {
+    match (s.present, s.shared) {
+        (false, _) => t!(tr, "dash-usb-away", n = s.offline as u64),
+        (true, false) => t!(tr, "dash-usb-stopped", n = s.offline as u64),
+        (true, true) => t!(tr, "dash-usb-shared", n = s.files as u64),
+    }
+}
+
+/// The USB sticks by name: each with its size, free space and audio files, and a switch
+/// that stops or resumes sharing it (remembered by its label, across pulls and restarts).
+fn usb(tr: Tr, sticks: &[Stick], csrf: &Markup) -> Markup {
+    section(
+        "usb",
+        &t!(tr, "dash-usb-title"),
+        html! {
+            @if sticks.is_empty() {
+                p { (t!(tr, "dash-usb-none")) }
+            }
+            ul class="sticks" {
+                @for s in sticks {
+                    li {
+                        b { (s.label) }
+                        @if let Some((total, free)) = s.space {
+                            " " span class="hint" {
+                                (t!(tr, "dash-usb-space", size = size(tr, total), free = size(tr, free)))
+                            }
+                        }
+                        br;
+                        (stick_line(tr, s))
+                        form method="post" action="/admin/usb" {
+                            (csrf)
+                            input type="hidden" name="label" value=(s.label);
+                            @if s.shared {
+                                input type="hidden" name="share" value="off";
+                                button type="submit" class="quiet" { (t!(tr, "dash-usb-stop")) }
+                            } @else {
+                                input type="hidden" name="share" value="on";
+                                button type="submit" { (t!(tr, "dash-usb-resume")) }
+                            }
+                        }
+                    }
+                }
+            }
+            p class="hint" { (t!(tr, "dash-usb-hint")) }
         },
     )
 }
@@ -1122,13 +1185,7 @@ fn technical(d: &Dashboard, csrf: &Markup) -> Markup {
                     }
                 }
                 p class="hint" {
-                    @if d.usb.is_empty() {
-                        (t!(tr, "dash-usb-none"))
-                    } @else {
-                        @let list = d.usb.iter().map(|p| p.display().to_string())
-                            .collect::<Vec<_>>().join(", ");
-                        (t!(tr, "dash-usb-found", list = list))
-                    }
+                    (t!(tr, "dash-usb-root", folder = d.settings.usb_root.display().to_string()))
                 }
                 (problem(tr, err, "library"))
                 label {
