@@ -1017,3 +1017,70 @@ fn a_stale_page_never_overwrites_a_newer_save() {
         .contains("value=\"http://a.example.org\""));
     node.assert_alive();
 }
+
+/// The page's text as a person reads it: no scripts, no markup (so no attribute values), and
+/// nothing folded away in a `<details>` (the lines a curious operator opens on purpose).
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    let mut folded = 0usize;
+    while let Some(lt) = rest.find('<') {
+        if folded == 0 {
+            out.push_str(&rest[..lt]);
+            out.push(' ');
+        }
+        let Some(gt) = rest[lt..].find('>') else {
+            break;
+        };
+        let tag = &rest[lt + 1..lt + gt];
+        rest = &rest[lt + gt + 1..];
+        if tag.starts_with("script") {
+            rest = rest.find("</script>").map_or("", |end| &rest[end + 9..]);
+        } else if tag.starts_with("details") {
+            folded += 1;
+        } else if tag.starts_with("/details") {
+            folded = folded.saturating_sub(1);
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The words of the trade (tracker, torrent, peer, magnet, seeding, swarm, infohash, web
+/// seed, KiB, MiB) are on no page of the operator's but Technical, unless folded away.
+#[test]
+fn no_jargon_outside_the_technical_page() {
+    let tmp = tempdir();
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("show.mp3"), "Show", "Radio Test", 2);
+    let config = format!("audio = \"sine\"\n{BASE_CONFIG}");
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    let mut op = Operator::new(&node);
+    op.setup("Radio Test");
+    let words = [
+        "tracker", "torrent", "peer", "magnet", "seeding", "swarm", "infohash", "web seed", "kib",
+        "mib",
+    ];
+    let mut found = Vec::new();
+    for lang in ["en", "es"] {
+        op.cookies.retain(|(k, _)| k != "sp2p_lang");
+        op.cookies.push(("sp2p_lang".into(), lang.into()));
+        for page in PAGES.iter().filter(|p| !p.contains("technical")) {
+            let text = visible_text(&op.get(page).text()).to_lowercase();
+            for w in words {
+                if let Some(at) = text.find(w) {
+                    let from = text.floor_char_boundary(at.saturating_sub(60));
+                    let to = text.ceil_char_boundary((at + 60).min(text.len()));
+                    found.push(format!("{lang} {page}: {w:?} in {:?}", &text[from..to]));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "jargon on the operator's pages:\n{}",
+        found.join("\n")
+    );
+    node.assert_alive();
+}

@@ -98,6 +98,7 @@ pub fn page(task: Task, d: &Dashboard) -> Markup {
                 }
                 Task::Technical => {
                     (swarm(tr, &d.live))
+                    (trackers(tr, &d.sisters))
                     (technical(d, &csrf))
                 }
             }
@@ -800,7 +801,25 @@ fn sisters(tr: Tr, s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Marku
                 }
             }
             (mirrors(tr, &s.mirrors, s.now, csrf, err))
-            h3 { (t!(tr, "dash-trackers-title")) }
+            details {
+                summary { (t!(tr, "dash-key-old")) }
+                form method="post" action="/admin/key" class="stack" {
+                    (csrf)
+                    label { (t!(tr, "dash-key-saved")) textarea name="key" rows="3" required {} }
+                    (problem(tr, err, "key"))
+                    button type="submit" { (t!(tr, "dash-key-use")) }
+                }
+            }
+        },
+    )
+}
+
+/// The other trackers the station lists, and how each answers.
+fn trackers(tr: Tr, s: &Sisters) -> Markup {
+    section(
+        "trackers",
+        &t!(tr, "dash-trackers-title"),
+        html! {
             p class="hint" { (t!(tr, "dash-trackers-hint")) }
             ul {
                 @for (url, st) in &s.trackers {
@@ -819,15 +838,6 @@ fn sisters(tr: Tr, s: &Sisters, csrf: &Markup, err: Option<&FormError>) -> Marku
                     }
                 }
                 @if s.trackers.is_empty() { li { (t!(tr, "dash-trackers-none")) } }
-            }
-            details {
-                summary { (t!(tr, "dash-key-old")) }
-                form method="post" action="/admin/key" class="stack" {
-                    (csrf)
-                    label { (t!(tr, "dash-key-saved")) textarea name="key" rows="3" required {} }
-                    (problem(tr, err, "key"))
-                    button type="submit" { (t!(tr, "dash-key-use")) }
-                }
             }
         },
     )
