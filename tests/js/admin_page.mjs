@@ -41,7 +41,13 @@ try {
   await page.fill('input[name=station_name]', 'Radio Dunas')
   await page.fill('textarea[name=station_description]', 'Music and talk from the dunes.')
   await shot('1-setup.png')
-  await Promise.all([page.waitForURL(/\/admin$/), page.click('button[type=submit]')])
+  // Then one question a page: the sound input, then how listeners reach the box.
+  await Promise.all([page.waitForURL(/\/admin\/sound\?welcome=1$/), page.click('button[type=submit]')])
+  check((await page.locator('#welcome h2').textContent()) === 'Where does the sound come from?', 'step 2 after setup')
+  await shot('1b-step-sound.png')
+  await Promise.all([page.waitForURL(/\/admin\/share\?welcome=1$/), page.getByRole('link', { name: 'Next' }).click()])
+  check((await page.locator('#welcome h2').textContent()) === 'How will listeners reach the station?', 'step 3')
+  await Promise.all([page.waitForURL(/\/admin$/), page.getByRole('link', { name: 'Finish' }).click()])
   check((await page.locator('header h1').textContent()) === 'Radio Dunas', 'dashboard after setup')
   // Give the status script a moment to fill the numbers, then look at the dashboard.
   await page.waitForFunction(() => document.getElementById('uptime')?.textContent !== '–', null, { timeout: 10000 })

@@ -155,6 +155,8 @@ try {
       return r
     }, { status: 200 })
     // Each task's page.
+    await visit(op, 'first run, step 2', lang, goto(op, '/admin/sound?welcome=1'), { status: 200 })
+    await visit(op, 'first run, step 3', lang, goto(op, '/admin/share?welcome=1'), { status: 200 })
     for (const task of ['sound', 'episodes', 'share', 'storage', 'sisters', 'settings', 'technical', 'schedule']) {
       await visit(op, `dashboard: ${task}`, lang, goto(op, `/admin/${task}`), { status: 200 })
     }

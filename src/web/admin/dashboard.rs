@@ -44,6 +44,8 @@ pub struct Dashboard<'a> {
     pub csrf: String,
     /// What the last change did (fixed texts chosen by a code in the query).
     pub notice: String,
+    /// The page is a step of the first run (the sound input, how listeners reach the box).
+    pub welcome: bool,
     /// The form just posted, when it could not be saved.
     pub err: Option<&'a FormError>,
     /// The lines the script refreshes, as they read when the page is made.
@@ -393,6 +395,7 @@ impl<'a> Dashboard<'a> {
             tr,
             csrf: csrf.to_string(),
             notice: notice(tr, done),
+            welcome: false,
             err,
             live,
             air,

@@ -43,6 +43,9 @@ use crate::{
 pub struct PageQuery {
     #[serde(default)]
     pub done: String,
+    /// Set on the first run's steps after the password (`welcome=1`).
+    #[serde(default)]
+    pub welcome: Option<String>,
 }
 
 /// A form shown before login carries a fresh token that must come back both as a field
@@ -81,10 +84,10 @@ pub async fn page(
     })
 }
 
-/// Logs the browser in: a session cookie, then the dashboard.
-fn logged_in(app: &AppState) -> Result<Response, AdminError> {
+/// Logs the browser in: a session cookie, then the page at `to`.
+fn logged_in(app: &AppState, to: &str) -> Result<Response, AdminError> {
     let (token, _) = app.station.access.new_session()?;
-    let r = Redirect::to("/admin").into_response();
+    let r = Redirect::to(to).into_response();
     let r = auth::set_cookie(r, &auth::cookie(auth::SESSION_COOKIE, &token, SESSION_IDLE));
     Ok(auth::set_cookie(
         r,
@@ -130,7 +133,9 @@ pub async fn setup(
     let station = app.station.clone();
     let pw = password.to_string();
     match tokio::task::spawn_blocking(move || station.access.set_password(&pw)).await? {
-        Ok(()) => logged_in(&app),
+        // The first run goes on, one question a page: the sound input, then how listeners
+        // will reach the box.
+        Ok(()) => logged_in(&app, &format!("{}?welcome=1", Task::Sound.path())),
         Err(e @ (AccessError::TooShort | AccessError::TooLong)) => Err(again(FormError::Input {
             field: "password",
             problem: e.said().unwrap_or_else(|| msg!("admin-password-too-short")),
@@ -149,7 +154,7 @@ pub async fn login(
     let pw = fields.get("password").unwrap_or("").to_string();
     match tokio::task::spawn_blocking(move || station.access.check_password(client.ip, &pw)).await?
     {
-        Ok(()) => logged_in(&app),
+        Ok(()) => logged_in(&app, Task::Home.path()),
         Err(e @ (AccessError::Locked(_) | AccessError::Wrong)) => {
             let said = e.said().map(|m| tr.say(&m));
             let page = pre_login_form(|t| pages::login(tr, t, said.as_deref()));
@@ -183,8 +188,17 @@ pub(super) async fn change(
     task: Task,
     apply: impl FnOnce(&AppState, &Fields) -> Result<&'static str, FormError>,
 ) -> Result<Redirect, AdminError> {
+    // A form saved during the first run's steps keeps the page in them.
+    let welcome = if fields.get("welcome").is_some() {
+        "&welcome=1"
+    } else {
+        ""
+    };
     match apply(app, &fields) {
-        Ok(done) => Ok(Redirect::to(&format!("{}?done={done}", task.path()))),
+        Ok(done) => Ok(Redirect::to(&format!(
+            "{}?done={done}{welcome}",
+            task.path()
+        ))),
         Err(FormError::Store(e)) => Err(e.into()),
         Err(e) => {
             let task = Task::of_field(e.field()).unwrap_or(task);

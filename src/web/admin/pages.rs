@@ -83,6 +83,7 @@ pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormErr
         tr,
         &t!(tr, "admin-setup-page-title"),
         html! {
+            p class="step" { (t!(tr, "dash-welcome-step", n = 1, of = 3)) }
             h1 id="admin-setup-title" { (t!(tr, "admin-setup-title")) }
             p { (t!(tr, "admin-setup-intro")) }
             @if let Some(e) = err.filter(|e| !SETUP_FIELDS.contains(&e.field())) {

@@ -66,6 +66,7 @@ pub fn page(task: Task, d: &Dashboard) -> Markup {
                 p class="notice" role="status" { (d.notice) }
             }
             (problem(tr, d.err, ""))
+            @if d.welcome { (welcome(tr, task)) }
             @match task {
                 Task::Home => (home(d, &csrf)),
                 Task::Sound => (sound(d, &csrf)),
@@ -104,6 +105,36 @@ pub fn page(task: Task, d: &Dashboard) -> Markup {
             }
         },
     )
+}
+
+/// The first run's steps after the password, each one question: where the sound comes from,
+/// then how listeners will reach the box. Step 1 is the password and the station's name.
+fn welcome(tr: Tr, task: Task) -> Markup {
+    let (n, title, text, next, next_words) = match task {
+        Task::Sound => (
+            2,
+            t!(tr, "dash-welcome-sound-title"),
+            t!(tr, "dash-welcome-sound"),
+            format!("{}?welcome=1", Task::Share.path()),
+            t!(tr, "dash-welcome-next"),
+        ),
+        Task::Share => (
+            3,
+            t!(tr, "dash-welcome-share-title"),
+            t!(tr, "dash-welcome-share"),
+            Task::Home.path().to_string(),
+            t!(tr, "dash-welcome-finish"),
+        ),
+        _ => return html! {},
+    };
+    html! {
+        section id="welcome" class="card welcome" aria-labelledby="welcome-title" {
+            p class="step" { (t!(tr, "dash-welcome-step", n = n, of = 3)) }
+            h2 id="welcome-title" { (title) }
+            p { (text) }
+            a class="button" href=(next) { (next_words) }
+        }
+    }
 }
 
 /// The home screen: the warnings, what goes out and who listens, then the tasks.
@@ -994,6 +1025,7 @@ fn settings_form(d: &Dashboard, task: Task, csrf: &Markup, fields: Markup) -> Ma
             (csrf)
             input type="hidden" name="page" value=(task.form_name());
             input type="hidden" name="seen" value=(fingerprint(task, &d.settings, &d.schedule));
+            @if d.welcome { input type="hidden" name="welcome" value="1"; }
             (fields)
             button type="submit" { (t!(d.tr, "dash-save")) }
         }

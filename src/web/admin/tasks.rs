@@ -115,7 +115,8 @@ pub async fn show(
     op: LoggedIn,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AdminError> {
-    let d = Dashboard::gather(tr, &app, &op.client.base, &op.session.csrf, &q.done, None).await;
+    let mut d = Dashboard::gather(tr, &app, &op.client.base, &op.session.csrf, &q.done, None).await;
+    d.welcome = q.welcome.is_some();
     Ok(sections::page(task, &d).into_response())
 }
 
