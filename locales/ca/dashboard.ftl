@@ -287,7 +287,7 @@ dash-usb-resume = Torna a compartir
 dash-usb-hint = Una memòria es comparteix tan bon punt es connecta. Si en deixes de compartir una, continua així, pel seu nom, encara que la retiris.
 dash-upload-limit = Límit d'enviament (KiB/s, 0 = sense límit; abaixa'l si internet de casa va lent)
 dash-extra-trackers = Més punts de trobada (trackers, un per línia)
-dash-public-url = Adreça pública per als oients (buida: la del navegador)
+dash-public-url = Adreça pública (la del teu router d'internet o el teu domini)
 dash-max-upload = Pujada màxima (MB)
 dash-follow-field = Ràdios germanes per seguir i copiar (una adreça per línia)
 dash-approve-mirrors = Les còpies noves d'aquesta ràdio necessiten la meva aprovació abans de sortir a la llista

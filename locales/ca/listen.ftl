@@ -24,6 +24,7 @@ listen-episode-missing = Aquest episodi ja no és en aquesta emissora. Els altre
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Part descarregada
 listen-download = Descarregar
+listen-other-apps = Altres aplicacions
 listen-magnet = Enllaç magnet
 listen-torrent = Fitxer torrent
 

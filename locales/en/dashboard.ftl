@@ -287,7 +287,7 @@ dash-usb-resume = Share again
 dash-usb-hint = A stick is shared as soon as it is plugged in. A stick you stop sharing stays stopped, by its name, even after it is pulled out.
 dash-upload-limit = Sending limit (KiB/s, 0 = no limit; lower it if the home internet gets slow)
 dash-extra-trackers = Extra meeting points (trackers, one per line)
-dash-public-url = Public address listeners use (empty: the address in the browser)
+dash-public-url = Public address (your internet router's, or your own domain)
 dash-max-upload = Largest upload (MB)
 dash-follow-field = Sister stations to follow and mirror (one address per line)
 dash-approve-mirrors = New mirrors of this station need my approval before they are listed

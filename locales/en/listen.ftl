@@ -24,6 +24,7 @@ listen-episode-missing = This episode is no longer on this station. Its other pr
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Downloaded so far
 listen-download = Download
+listen-other-apps = Other apps
 listen-magnet = Magnet link
 listen-torrent = Torrent file
 

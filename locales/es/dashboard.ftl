@@ -287,7 +287,7 @@ dash-usb-resume = Volver a compartir
 dash-usb-hint = Una memoria se comparte en cuanto se conecta. Si dejas de compartir una, sigue así, por su nombre, aunque la retires.
 dash-upload-limit = Límite de envío (KiB/s, 0 = sin límite; bájalo si internet en casa va lento)
 dash-extra-trackers = Más puntos de encuentro (trackers, uno por línea)
-dash-public-url = Dirección pública para los oyentes (vacía: la del navegador)
+dash-public-url = Dirección pública (la de tu router de internet o tu dominio)
 dash-max-upload = Subida máxima (MB)
 dash-follow-field = Radios hermanas que seguir y copiar (una dirección por línea)
 dash-approve-mirrors = Las copias nuevas de esta radio necesitan mi aprobación antes de aparecer

@@ -24,6 +24,7 @@ listen-episode-missing = Este episodio ya no está en esta emisora. Sus otros pr
 # El reproductor: la barra de descarga (se lee en voz alta) y los enlaces de debajo.
 listen-progress = Parte descargada
 listen-download = Descargar
+listen-other-apps = Otras aplicaciones
 listen-magnet = Enlace magnet
 listen-torrent = Archivo torrent
 

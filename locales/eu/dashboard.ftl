@@ -287,7 +287,7 @@ dash-usb-resume = Partekatu berriro
 dash-usb-hint = Memoria bat konektatu bezain laster partekatzen da. Bat partekatzeari uzten badiozu, horrela jarraitzen du, bere izenagatik, kendu arren.
 dash-upload-limit = Bidalketa-muga (KiB/s, 0 = mugarik gabe; jaitsi etxeko internet motel badabil)
 dash-extra-trackers = Topagune gehiago (trackerrak, bat lerro bakoitzeko)
-dash-public-url = Entzuleek erabiltzen duten helbide publikoa (hutsik: nabigatzailekoa)
+dash-public-url = Helbide publikoa (zure interneteko bideratzailearena edo zure domeinua)
 dash-max-upload = Igoera handiena (MB)
 dash-follow-field = Jarraitu eta kopiatzeko irrati ahizpak (helbide bat lerro bakoitzeko)
 dash-approve-mirrors = Irrati honen kopia berriek nire onespena behar dute zerrendan agertu aurretik

@@ -24,6 +24,7 @@ listen-episode-missing = Atal hau ez dago jada irrati honetan. Beste saioak heme
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Deskargatutako zatia
 listen-download = Deskargatu
+listen-other-apps = Beste aplikazio batzuk
 listen-magnet = Magnet esteka
 listen-torrent = Torrent fitxategia
 

@@ -287,7 +287,7 @@ dash-usb-resume = Partager à nouveau
 dash-usb-hint = Une clé est partagée dès qu’elle est branchée. Une clé dont tu arrêtes le partage le reste, par son nom, même après l’avoir retirée.
 dash-upload-limit = Limite d'envoi (Kio/s, 0 = sans limite ; baisse-la si internet à la maison ralentit)
 dash-extra-trackers = Autres points de rencontre (trackers, un par ligne)
-dash-public-url = Adresse publique pour les auditeurs (vide : celle du navigateur)
+dash-public-url = Adresse publique (celle de ta box internet ou ton domaine)
 dash-max-upload = Envoi maximal (Mo)
 dash-follow-field = Radios sœurs à suivre et copier (une adresse par ligne)
 dash-approve-mirrors = Les nouvelles copies de cette radio doivent avoir mon accord avant d'être listées

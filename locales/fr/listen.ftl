@@ -24,6 +24,7 @@ listen-episode-missing = Cet épisode n’est plus sur cette station. Ses autres
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Partie téléchargée
 listen-download = Télécharger
+listen-other-apps = Autres applications
 listen-magnet = Lien magnet
 listen-torrent = Fichier torrent
 

@@ -287,7 +287,7 @@ dash-usb-resume = Volver compartir
 dash-usb-hint = Unha memoria compártese en canto se conecta. Se deixas de compartir unha, segue así, polo seu nome, aínda que a retires.
 dash-upload-limit = Límite de envío (KiB/s, 0 = sen límite; báixao se internet na casa vai lento)
 dash-extra-trackers = Máis puntos de encontro (trackers, un por liña)
-dash-public-url = Enderezo público para as persoas ouvintes (baleiro: o do navegador)
+dash-public-url = Enderezo público (o do teu router de internet ou o teu dominio)
 dash-max-upload = Subida máxima (MB)
 dash-follow-field = Radios irmás que seguir e copiar (un enderezo por liña)
 dash-approve-mirrors = As copias novas desta radio precisan a miña aprobación antes de aparecer

@@ -24,6 +24,7 @@ listen-episode-missing = Este episodio xa non está nesta emisora. Os outros pro
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Parte descargada
 listen-download = Descargar
+listen-other-apps = Outras aplicacións
 listen-magnet = Ligazón magnet
 listen-torrent = Ficheiro torrent
 

@@ -287,7 +287,7 @@ dash-usb-resume = Voltar a partilhar
 dash-usb-hint = Uma pen é partilhada assim que é ligada. Se deixares de partilhar uma, continua assim, pelo nome, mesmo depois de a retirares.
 dash-upload-limit = Limite de envio (KiB/s, 0 = sem limite; baixa-o se a internet de casa ficar lenta)
 dash-extra-trackers = Mais pontos de encontro (trackers, um por linha)
-dash-public-url = Endereço público para os ouvintes (vazio: o do navegador)
+dash-public-url = Endereço público (o do teu router de internet ou o teu domínio)
 dash-max-upload = Envio máximo (MB)
 dash-follow-field = Rádios irmãs a seguir e copiar (um endereço por linha)
 dash-approve-mirrors = As cópias novas desta rádio precisam da minha aprovação antes de aparecerem

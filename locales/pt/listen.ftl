@@ -24,6 +24,7 @@ listen-episode-missing = Este episódio já não está nesta rádio. Os outros p
 # The player: the loading bar (read aloud) and the links under it.
 listen-progress = Parte descarregada
 listen-download = Descarregar
+listen-other-apps = Outras aplicações
 listen-magnet = Link magnet
 listen-torrent = Arquivo torrent
 

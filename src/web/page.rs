@@ -202,8 +202,13 @@ fn listen(tr: Tr, app: &AppState, base: &str, one: Option<&Item>) -> Markup {
                     }
                     div class="links" {
                         a id="direct" download { (t!(tr, "listen-download")) }
-                        a id="magnet" { (t!(tr, "listen-magnet")) }
-                        a id="torrent" { (t!(tr, "listen-torrent")) }
+                        // For BitTorrent apps: folded, so the words of the trade stay out of
+                        // sight of those who do not need them.
+                        details {
+                            summary { (t!(tr, "listen-other-apps")) }
+                            a id="magnet" { (t!(tr, "listen-magnet")) }
+                            a id="torrent" { (t!(tr, "listen-torrent")) }
+                        }
                     }
                 }
                 @if let Some(state) = live_state {
