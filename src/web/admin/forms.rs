@@ -84,6 +84,19 @@ pub async fn page(
     })
 }
 
+/// `GET` on a task's address: its page, for a logged-in operator.
+pub async fn task_page(
+    task: Task,
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    op: LoggedIn,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, AdminError> {
+    let mut d = Dashboard::gather(tr, &app, &op.client.base, &op.session.csrf, &q.done, None).await;
+    d.welcome = q.welcome.is_some();
+    Ok(sections::page(task, &d).into_response())
+}
+
 /// Logs the browser in: a session cookie, then the page at `to`.
 fn logged_in(app: &AppState, to: &str) -> Result<Response, AdminError> {
     let (token, _) = app.station.access.new_session()?;

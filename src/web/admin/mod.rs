@@ -72,7 +72,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .fold(Router::new(), |r, task| {
             r.route(
                 task.path(),
-                get(move |s, l, op, q| tasks::show(task, s, l, op, q)),
+                get(move |s, l, op, q| forms::task_page(task, s, l, op, q)),
             )
         });
     pages

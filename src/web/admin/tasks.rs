@@ -1,19 +1,8 @@
 //! The config page's pages, one per task an operator comes to do: the home screen and
 //! what it links to. Each has its own address, and its forms save only their own fields.
+//! Only names and addresses here: `sections` renders a page, `forms::task_page` serves it.
 
-use axum::{
-    extract::{Query, State},
-    response::{IntoResponse, Response},
-};
-
-use super::{
-    dashboard::Dashboard, error::AdminError, extract::LoggedIn, forms::PageQuery, sections,
-};
-use crate::{
-    i18n::Tr,
-    t,
-    web::{lang::PageLang, AppState},
-};
+use crate::{i18n::Tr, t};
 
 /// A page of the config page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,19 +94,6 @@ impl Task {
     pub fn form_name(self) -> &'static str {
         self.path().rsplit('/').next().unwrap_or("admin")
     }
-}
-
-/// `GET` on a task's address: the page, for a logged-in operator.
-pub async fn show(
-    task: Task,
-    State(app): State<AppState>,
-    PageLang(tr): PageLang,
-    op: LoggedIn,
-    Query(q): Query<PageQuery>,
-) -> Result<Response, AdminError> {
-    let mut d = Dashboard::gather(tr, &app, &op.client.base, &op.session.csrf, &q.done, None).await;
-    d.welcome = q.welcome.is_some();
-    Ok(sections::page(task, &d).into_response())
 }
 
 #[cfg(test)]
