@@ -204,7 +204,7 @@ fn listen(tr: Tr, app: &AppState, base: &str, one: Option<&Item>) -> Markup {
                         a id="direct" download { (t!(tr, "listen-download")) }
                         // For BitTorrent apps: folded, so the words of the trade stay out of
                         // sight of those who do not need them.
-                        details {
+                        details id="other-apps" {
                             summary { (t!(tr, "listen-other-apps")) }
                             a id="magnet" { (t!(tr, "listen-magnet")) }
                             a id="torrent" { (t!(tr, "listen-torrent")) }

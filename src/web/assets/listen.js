@@ -29,6 +29,8 @@ const say = document.getElementById('status-say')
 const figures = document.getElementById('status-figures')
 const progress = document.getElementById('progress')
 const links = { direct: document.getElementById('direct'), magnet: document.getElementById('magnet'), torrent: document.getElementById('torrent') }
+// The magnet and torrent links' fold: for an episode only, like the links in it.
+const otherApps = document.getElementById('other-apps')
 
 let client = null
 // Whether WebTorrent's service worker serves the <audio> element (https, or the box itself).
@@ -167,6 +169,7 @@ async function play (btn) {
   player.hidden = false
   progress.hidden = false
   for (const a of Object.values(links)) a.hidden = false
+  if (otherApps) otherApps.hidden = false
   now.textContent = ep.title
   links.direct.href = ep.webseed
   links.magnet.href = ep.magnet
@@ -358,6 +361,7 @@ async function playLive () {
   player.hidden = false
   now.textContent = document.querySelector('.live .title')?.textContent || ''
   for (const a of Object.values(links)) a.hidden = true
+  if (otherApps) otherApps.hidden = true
   progress.hidden = true
   const live = cfg.live
   if (live && (window.MediaSource || window.ManagedMediaSource)) {
