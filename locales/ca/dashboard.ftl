@@ -83,7 +83,6 @@ dash-meter-word-loud = Massa alt: abaixa la taula
 dash-listen = Escolta
 dash-listen-stop = Deixa d'escoltar
 dash-air-off-hint = Per sortir en directe, tria l'entrada de so a
-dash-air-off-link = Configuració
 dash-stat-listeners = Escoltant ara
 dash-stat-ways = Com escolten
 dash-stat-p2p = Compartint als navegadors

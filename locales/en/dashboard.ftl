@@ -83,7 +83,6 @@ dash-meter-word-loud = Too loud: turn the mixer down
 dash-listen = Listen
 dash-listen-stop = Stop listening
 dash-air-off-hint = To go on air, choose the sound input in
-dash-air-off-link = Settings
 dash-stat-listeners = Listening now
 dash-stat-ways = How they listen
 dash-stat-p2p = Sharing in browsers

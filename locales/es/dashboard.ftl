@@ -83,7 +83,6 @@ dash-meter-word-loud = Demasiado alto: baja la mesa
 dash-listen = Escuchar
 dash-listen-stop = Dejar de escuchar
 dash-air-off-hint = Para salir en directo, elige la entrada de sonido en
-dash-air-off-link = Ajustes
 dash-stat-listeners = Escuchando ahora
 dash-stat-ways = Cómo escuchan
 dash-stat-p2p = Compartiendo en navegadores

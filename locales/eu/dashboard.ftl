@@ -83,7 +83,6 @@ dash-meter-word-loud = Altuegi: jaitsi mahaia
 dash-listen = Entzun
 dash-listen-stop = Utzi entzuteari
 dash-air-off-hint = Zuzenean emateko, aukeratu soinu-sarrera atal honetan:
-dash-air-off-link = Ezarpenak
 dash-stat-listeners = Orain entzuten
 dash-stat-ways = Nola entzuten duten
 dash-stat-p2p = Nabigatzaileetan partekatzen

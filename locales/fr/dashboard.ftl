@@ -83,7 +83,6 @@ dash-meter-word-loud = Trop fort : baisse la table
 dash-listen = Écouter
 dash-listen-stop = Arrêter d’écouter
 dash-air-off-hint = Pour passer en direct, choisis l'entrée son dans
-dash-air-off-link = Réglages
 dash-stat-listeners = À l'écoute
 dash-stat-ways = Comment ils écoutent
 dash-stat-p2p = Partage entre navigateurs

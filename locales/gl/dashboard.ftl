@@ -83,7 +83,6 @@ dash-meter-word-loud = Moi alto: baixa a mesa
 dash-listen = Escoitar
 dash-listen-stop = Deixar de escoitar
 dash-air-off-hint = Para saír en directo, escolle a entrada de son en
-dash-air-off-link = Axustes
 dash-stat-listeners = Escoitando agora
 dash-stat-ways = Como escoitan
 dash-stat-p2p = Compartindo nos navegadores

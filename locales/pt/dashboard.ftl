@@ -83,7 +83,6 @@ dash-meter-word-loud = Demasiado alto: baixa a mesa
 dash-listen = Ouvir
 dash-listen-stop = Parar de ouvir
 dash-air-off-hint = Para entrar em direto, escolhe a entrada de som em
-dash-air-off-link = Definições
 dash-stat-listeners = A ouvir agora
 dash-stat-ways = Como ouvem
 dash-stat-p2p = A partilhar nos navegadores

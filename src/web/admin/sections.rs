@@ -225,7 +225,7 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
             } @else {
                 p class="hint" {
                     (t!(tr, "dash-air-off-hint")) " "
-                    a href=(Task::Sound.path()) { (t!(tr, "dash-air-off-link")) }
+                    a href=(Task::Sound.path()) { (Task::Sound.name(tr)) }
                 }
             }
             dl class="stats" {
