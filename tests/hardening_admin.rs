@@ -194,7 +194,7 @@ fn a_foreign_host_gets_nothing_from_a_new_box() {
 
     // Even holding a real form token (as if it had one), the first-run form is refused.
     let mut op = Operator::new(&node);
-    let form = op.get("/admin").text();
+    let form = op.get("/admin?step=password").text();
     let token = Operator::hidden(&form, "form_token");
     let body = form_urlencoded_body(&[
         ("form_token", &token),
@@ -219,7 +219,7 @@ fn a_foreign_host_gets_nothing_from_a_new_box() {
     }
     // No password was set: the box still shows its first-run form, and the owner sets it up
     // under its own address.
-    let again = op.get("/admin").text();
+    let again = op.get("/admin?step=password").text();
     assert!(
         again.contains("password2"),
         "not the first-run form: {}",

@@ -113,9 +113,12 @@ fn every_page_in_every_language_passes_axe_and_fits_a_phone() {
     let stick = tmp.path().join("usb-stick");
     std::fs::create_dir_all(&stick).unwrap();
     let closed = free_tcp_port_on(localhost());
+    // A long description, as a station writes it in the settings: the listen page's
+    // layout is checked with it.
     let config = format!(
         "audio = \"sine\"\n{BASE_CONFIG}\n[federation]\nfollow = [\"http://127.0.0.1:{closed}\"]\n\
-         allow_private_addresses = true\n"
+         allow_private_addresses = true\n\n[station]\ndescription = \"Radio libre de barrio: \
+         música, debates y programas hechos por la gente del barrio.\"\n"
     );
     let mut node = Node::start(tmp.path(), &[lib, stick.clone()], &config);
     node.wait_healthy(3);

@@ -9,10 +9,14 @@ admin-guide-link = Guia d'ús
 # Primera posada en marxa.
 admin-setup-page-title = Posa en marxa la teva ràdio
 admin-setup-title = Benvinguda
-admin-setup-intro = Aquesta caixa emet la teva ràdio, en guarda l'arxiu i el comparteix. Primer tria una contrasenya per a aquesta pàgina: només qui la sàpiga podrà canviar la ràdio. Guarda-la en un lloc segur.
+admin-setup-intro = Només qui sàpiga aquesta contrasenya podrà canviar la ràdio. Guarda-la en un lloc segur.
+admin-setup-language = Aquesta caixa emet la teva ràdio, en guarda l'arxiu i el comparteix. En quina llengua vols les seves pàgines?
+admin-setup-name-title = Com es diu la teva ràdio?
+admin-setup-name-hint = La gent el veurà a la pàgina per escoltar i a les seves aplicacions de pòdcasts.
+admin-setup-password-title = Tria una contrasenya per a aquesta pàgina
+admin-setup-change = Canviar
 admin-password-new = Contrasenya (mínim 8 caràcters)
 admin-password-again = Repeteix la contrasenya
-admin-station-about-setup = Una frase sobre la ràdio
 admin-setup-submit = Desa i comença
 
 # Les dades de la ràdio, a la posada en marxa i a Configuració.

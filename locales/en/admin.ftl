@@ -9,10 +9,14 @@ admin-guide-link = Operator's guide
 # First run (the setup page).
 admin-setup-page-title = Set up your station
 admin-setup-title = Welcome
-admin-setup-intro = This box is your station's broadcaster, archive and sharing point. First choose a password for this page: only someone who knows it can change the station. Keep it somewhere safe.
+admin-setup-intro = Only someone who knows this password can change the station. Keep it somewhere safe.
+admin-setup-language = This box is your station's broadcaster, archive and sharing point. Which language should its pages speak?
+admin-setup-name-title = What is your station called?
+admin-setup-name-hint = Listeners see it on the listening page and in their podcast apps.
+admin-setup-password-title = Choose a password for this page
+admin-setup-change = Change
 admin-password-new = Password (at least 8 characters)
 admin-password-again = Password again
-admin-station-about-setup = A sentence about the station
 admin-setup-submit = Save and start
 
 # The station's fields, on the setup page and in Settings.

@@ -9,10 +9,14 @@ admin-guide-link = Guía de uso
 # Primera puesta en marcha.
 admin-setup-page-title = Pon en marcha tu radio
 admin-setup-title = Bienvenida
-admin-setup-intro = Esta caja emite tu radio, guarda su archivo y lo comparte. Primero elige una contraseña para esta página: solo quien la sepa podrá cambiar la radio. Guárdala en un lugar seguro.
+admin-setup-intro = Solo quien sepa esta contraseña podrá cambiar la radio. Guárdala en un lugar seguro.
+admin-setup-language = Esta caja emite tu radio, guarda su archivo y lo comparte. ¿En qué idioma quieres sus páginas?
+admin-setup-name-title = ¿Cómo se llama tu radio?
+admin-setup-name-hint = La gente lo verá en la página para escuchar y en sus aplicaciones de pódcast.
+admin-setup-password-title = Elige una contraseña para esta página
+admin-setup-change = Cambiar
 admin-password-new = Contraseña (mínimo 8 caracteres)
 admin-password-again = Repite la contraseña
-admin-station-about-setup = Una frase sobre la radio
 admin-setup-submit = Guardar y empezar
 
 # Los datos de la radio, en la puesta en marcha y en Ajustes.

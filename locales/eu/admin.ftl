@@ -9,10 +9,14 @@ admin-guide-link = Erabiltzeko gida
 # Lehen abiaraztea.
 admin-setup-page-title = Jarri martxan zure irratia
 admin-setup-title = Ongi etorri
-admin-setup-intro = Kutxa honek zure irratia igortzen du, haren artxiboa gordetzen du eta partekatu egiten du. Lehenik, aukeratu pasahitz bat orri honetarako: hura dakienak bakarrik aldatu ahal izango du irratia. Gorde leku seguru batean.
+admin-setup-intro = Pasahitz hau dakienak bakarrik aldatu ahal izango du irratia. Gorde leku seguru batean.
+admin-setup-language = Kutxa honek zure irratia igortzen du, haren artxiboa gordetzen du eta partekatu egiten du. Zein hizkuntzatan nahi dituzu bere orriak?
+admin-setup-name-title = Nola du izena zure irratiak?
+admin-setup-name-hint = Entzuleek entzuteko orrian eta beren podcast aplikazioetan ikusiko dute.
+admin-setup-password-title = Aukeratu pasahitz bat orri honetarako
+admin-setup-change = Aldatu
 admin-password-new = Pasahitza (gutxienez 8 karaktere)
 admin-password-again = Errepikatu pasahitza
-admin-station-about-setup = Esaldi bat irratiari buruz
 admin-setup-submit = Gorde eta hasi
 
 # Irratiaren datuak, lehen abiaraztean eta Ezarpenetan.

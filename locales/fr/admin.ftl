@@ -9,10 +9,14 @@ admin-guide-link = Mode d'emploi
 # Première mise en route.
 admin-setup-page-title = Mettez votre radio en route
 admin-setup-title = Bienvenue
-admin-setup-intro = Ce boîtier diffuse votre radio, garde ses archives et les partage. Choisissez d'abord un mot de passe pour cette page : seule une personne qui le connaît pourra modifier la radio. Gardez-le en lieu sûr.
+admin-setup-intro = Seule une personne qui connaît ce mot de passe pourra modifier la radio. Gardez-le en lieu sûr.
+admin-setup-language = Ce boîtier diffuse votre radio, garde ses archives et les partage. Dans quelle langue voulez-vous ses pages ?
+admin-setup-name-title = Comment s'appelle votre radio ?
+admin-setup-name-hint = Les auditeurs le verront sur la page d'écoute et dans leurs applications de podcasts.
+admin-setup-password-title = Choisissez un mot de passe pour cette page
+admin-setup-change = Modifier
 admin-password-new = Mot de passe (8 caractères minimum)
 admin-password-again = Mot de passe, encore une fois
-admin-station-about-setup = Une phrase sur la radio
 admin-setup-submit = Enregistrer et commencer
 
 # Les informations de la radio, à la mise en route et dans Réglages.

@@ -9,10 +9,14 @@ admin-guide-link = Guía de uso
 # Primeira posta en marcha.
 admin-setup-page-title = Pon en marcha a túa radio
 admin-setup-title = Benvida
-admin-setup-intro = Esta caixa emite a túa radio, garda o seu arquivo e compárteo. Primeiro escolle un contrasinal para esta páxina: só quen o saiba poderá cambiar a radio. Gárdao nun lugar seguro.
+admin-setup-intro = Só quen saiba este contrasinal poderá cambiar a radio. Gárdao nun lugar seguro.
+admin-setup-language = Esta caixa emite a túa radio, garda o seu arquivo e compárteo. En que lingua queres as súas páxinas?
+admin-setup-name-title = Como se chama a túa radio?
+admin-setup-name-hint = A xente verao na páxina para escoitar e nas súas aplicacións de podcast.
+admin-setup-password-title = Escolle un contrasinal para esta páxina
+admin-setup-change = Cambiar
 admin-password-new = Contrasinal (mínimo 8 caracteres)
 admin-password-again = Repite o contrasinal
-admin-station-about-setup = Unha frase sobre a radio
 admin-setup-submit = Gardar e comezar
 
 # Os datos da radio, na posta en marcha e en Axustes.

@@ -9,10 +9,14 @@ admin-guide-link = Guia de utilização
 # Primeiro arranque.
 admin-setup-page-title = Põe a tua rádio a funcionar
 admin-setup-title = Boas-vindas
-admin-setup-intro = Esta caixa emite a tua rádio, guarda o seu arquivo e partilha-o. Primeiro escolhe uma palavra-passe para esta página: só quem a souber poderá mudar a rádio. Guarda-a num lugar seguro.
+admin-setup-intro = Só quem souber esta palavra-passe poderá mudar a rádio. Guarda-a num lugar seguro.
+admin-setup-language = Esta caixa emite a tua rádio, guarda o seu arquivo e partilha-o. Em que língua queres as suas páginas?
+admin-setup-name-title = Como se chama a tua rádio?
+admin-setup-name-hint = Os ouvintes vão vê-lo na página para ouvir e nas suas aplicações de podcasts.
+admin-setup-password-title = Escolhe uma palavra-passe para esta página
+admin-setup-change = Mudar
 admin-password-new = Palavra-passe (mínimo 8 caracteres)
 admin-password-again = Repete a palavra-passe
-admin-station-about-setup = Uma frase sobre a rádio
 admin-setup-submit = Guardar e começar
 
 # Os dados da rádio, no primeiro arranque e nas Definições.

@@ -167,8 +167,9 @@ impl<'a> Operator<'a> {
         rest[..rest.find('"').unwrap()].to_string()
     }
 
+    /// The first run's last question (the password step, which saves the name too).
     pub fn setup(&mut self, station: &str) {
-        let page = self.get("/admin").text();
+        let page = self.get("/admin?step=password").text();
         let tok = Self::hidden(&page, "form_token");
         let r = self.post(
             "/admin/setup",

@@ -33,20 +33,22 @@ try {
   })
   const shot = (name) => page.screenshot({ path: join(opts.shots, name), fullPage: name.includes('full') })
 
-  // First run.
+  // First run, one question a screen: the language, the name, the password.
   await page.goto(`${opts.base}/admin`)
-  check(await page.locator('h1').textContent() === 'Welcome', 'first run shows the setup page')
+  check(await page.locator('h1').textContent() === 'Welcome', 'first run shows the language step')
+  await Promise.all([page.waitForURL(/step=name/), page.getByRole('link', { name: 'English' }).click()])
+  await page.getByLabel('Station name').fill('Radio Dunas')
+  await Promise.all([page.waitForURL(/step=password/), page.getByRole('button', { name: 'Next' }).click()])
+  check((await page.locator('form[action="/admin/setup"]').textContent()).includes('Radio Dunas'), 'the name goes on to the password step')
   await page.fill('input[name=password]', PASSWORD)
   await page.fill('input[name=password2]', PASSWORD)
-  await page.fill('input[name=station_name]', 'Radio Dunas')
-  await page.fill('textarea[name=station_description]', 'Music and talk from the dunes.')
   await shot('1-setup.png')
-  // Then one question a page: the sound input, then how listeners reach the box.
+  // Then the sound input, then how listeners reach the box.
   await Promise.all([page.waitForURL(/\/admin\/sound\?welcome=1$/), page.click('button[type=submit]')])
-  check((await page.locator('#welcome h2').textContent()) === 'Where does the sound come from?', 'step 2 after setup')
+  check((await page.locator('#welcome h2').textContent()) === 'Where does the sound come from?', 'step 4 after setup')
   await shot('1b-step-sound.png')
   await Promise.all([page.waitForURL(/\/admin\/share\?welcome=1$/), page.getByRole('link', { name: 'Next' }).click()])
-  check((await page.locator('#welcome h2').textContent()) === 'How will listeners reach the station?', 'step 3')
+  check((await page.locator('#welcome h2').textContent()) === 'How will listeners reach the station?', 'step 5')
   await Promise.all([page.waitForURL(/\/admin$/), page.getByRole('link', { name: 'Finish' }).click()])
   check((await page.locator('header h1').textContent()) === 'Radio Dunas', 'dashboard after setup')
   // Give the status script a moment to fill the numbers, then look at the dashboard.

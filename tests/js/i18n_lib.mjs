@@ -46,13 +46,14 @@ export async function chooseLanguage (context, base, lang) {
 
 /** axe-core's WCAG 2.1 A/AA violations of the page as it is, briefly: rule, impact and the
  * elements (their selectors). */
-// The first run on `page` (already at /admin): the password twice, the station's name and a
-// sentence, then the dashboard.
-export async function firstRun (page, password, name, about) {
+// The first run on `page` (already at /admin), one question a screen: the language (the one
+// the page already speaks), the station's name, the password twice, then the dashboard.
+export async function firstRun (page, password, name) {
+  await Promise.all([page.waitForURL(/step=name/), page.click('ul.choices a[aria-current="true"]')])
+  await page.fill('input[name=station_name]', name)
+  await Promise.all([page.waitForURL(/step=password/), page.click('form[action="/admin"] button[type=submit]')])
   await page.fill('input[name=password]', password)
   await page.fill('input[name=password2]', password)
-  await page.fill('input[name=station_name]', name)
-  await page.fill('textarea[name=station_description]', about)
   await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/setup"] button[type=submit]')])
   // Its next steps (the sound input, how listeners reach the box), taken as they are.
   for (let step = 0; step < 3 && await page.locator('#welcome a.button').count(); step++) {

@@ -46,6 +46,13 @@ pub struct PageQuery {
     /// Set on the first run's steps after the password (`welcome=1`).
     #[serde(default)]
     pub welcome: Option<String>,
+    /// The first run's step before the password: `name`, `password` (the language's
+    /// comes without).
+    #[serde(default)]
+    pub step: Option<String>,
+    /// The name given at the first run's name step, for the password step to save.
+    #[serde(default)]
+    pub station_name: Option<String>,
 }
 
 /// A form shown before login carries a fresh token that must come back both as a field
@@ -72,7 +79,16 @@ pub async fn page(
         // speaks it.
         let mut first = Settings::clone(&app.station.settings());
         first.station.language = tr.lang();
-        return Ok(pre_login_form(|t| pages::setup(tr, &first, t, None)).into_response());
+        if let Some(name) = q.station_name.filter(|n| !n.trim().is_empty()) {
+            first.station.name = name;
+        }
+        return Ok(match q.step.as_deref() {
+            Some("name") => pages::setup_name(tr, &first).into_response(),
+            Some("password") => {
+                pre_login_form(|t| pages::setup(tr, &first, t, None)).into_response()
+            }
+            _ => pages::setup_language(tr).into_response(),
+        });
     }
     Ok(match op {
         Some(op) => {
@@ -118,7 +134,6 @@ pub async fn setup(
     let again = |e: FormError| {
         let mut shown = Settings::clone(&app.station.settings());
         shown.station.name = f.text("station_name");
-        shown.station.description = f.text("station_description");
         if let Some(lang) = f.get("station_language").and_then(Lang::from_tag) {
             shown.station.language = lang;
         }
@@ -146,8 +161,8 @@ pub async fn setup(
     let station = app.station.clone();
     let pw = password.to_string();
     match tokio::task::spawn_blocking(move || station.access.set_password(&pw)).await? {
-        // The first run goes on, one question a page: the sound input, then how listeners
-        // will reach the box.
+        // The first run goes on, one question a page (steps 4 and 5): the sound input,
+        // then how listeners will reach the box.
         Ok(()) => logged_in(&app, &format!("{}?welcome=1", Task::Sound.path())),
         Err(e @ (AccessError::TooShort | AccessError::TooLong)) => Err(again(FormError::Input {
             field: "password",

@@ -65,36 +65,92 @@ pub fn problem(tr: Tr, err: Option<&FormError>, field: &str) -> Markup {
     }
 }
 
-/// The fields the first-run form has: a problem with any other setting (a library folder
+/// How many screens the first run has: language, name and password here, then the sound
+/// input and how listeners reach the box (`sections::welcome`).
+pub const FIRST_RUN_STEPS: u8 = 5;
+
+/// The fields the password step shows: a problem with any other setting (a library folder
 /// of the config file that is missing, say) is shown at the top, or the form would come
 /// back refused with nothing said.
-const SETUP_FIELDS: [&str; 5] = [
-    "password",
-    "password2",
-    "station.name",
-    "station.description",
-    "station.language",
-];
+const SETUP_FIELDS: [&str; 2] = ["password", "password2"];
 
-/// First run: the password, the station's name and its language, filled in from
-/// `settings` (see `forms::page` and `forms::setup` for which).
-pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
+/// First run, step 1: which language the pages speak. Each choice is a link through the
+/// language switch, which remembers it and goes on to the name.
+pub fn setup_language(tr: Tr) -> Markup {
+    let back = percent_encoding::utf8_percent_encode(
+        "/admin?step=name",
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
     shell(
         tr,
         &t!(tr, "admin-setup-page-title"),
         html! {
-            p class="step" { (t!(tr, "dash-welcome-step", n = 1, of = 3)) }
+            p class="step" { (t!(tr, "dash-welcome-step", n = 1, of = FIRST_RUN_STEPS)) }
             h1 id="admin-setup-title" { (t!(tr, "admin-setup-title")) }
+            p { (t!(tr, "admin-setup-language")) }
+            ul class="choices" {
+                @for l in Lang::ALL {
+                    li {
+                        a class="button" href={ "/lang?to=" (l.code()) "&back=" (back) }
+                            lang=(l.code()) hreflang=(l.code())
+                            aria-current=[(l == tr.lang()).then_some("true")] { (l.name()) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// First run, step 2: the station's name. Nothing is saved before the password exists, so
+/// the name goes on in the address to the password step, which saves both.
+pub fn setup_name(tr: Tr, settings: &Settings) -> Markup {
+    shell(
+        tr,
+        &t!(tr, "admin-setup-page-title"),
+        html! {
+            p class="step" { (t!(tr, "dash-welcome-step", n = 2, of = FIRST_RUN_STEPS)) }
+            h1 id="admin-setup-title" { (t!(tr, "admin-setup-name-title")) }
+            form method="get" action="/admin" class="card" {
+                input type="hidden" name="step" value="password";
+                label {
+                    (t!(tr, "admin-station-name"))
+                    input name="station_name" value=(settings.station.name) maxlength="100"
+                        required autofocus aria-describedby="station-name-hint";
+                }
+                p class="hint" id="station-name-hint" { (t!(tr, "admin-setup-name-hint")) }
+                button type="submit" { (t!(tr, "dash-welcome-next")) }
+            }
+        },
+    )
+}
+
+/// First run, step 3: the password, which saves the name and the language chosen before
+/// (both in the form) with it. `settings` holds the name and language to save.
+pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
+    let station = &settings.station;
+    shell(
+        tr,
+        &t!(tr, "admin-setup-page-title"),
+        html! {
+            p class="step" { (t!(tr, "dash-welcome-step", n = 3, of = FIRST_RUN_STEPS)) }
+            h1 id="admin-setup-title" { (t!(tr, "admin-setup-password-title")) }
             p { (t!(tr, "admin-setup-intro")) }
             @if let Some(e) = err.filter(|e| !SETUP_FIELDS.contains(&e.field())) {
                 p class="error" role="alert" { (e.message(tr)) }
             }
             form method="post" action="/admin/setup" class="card" {
                 input type="hidden" name="form_token" value=(form_token);
+                input type="hidden" name="station_name" value=(station.name);
+                input type="hidden" name="station_language" value=(station.language.code());
+                p {
+                    (t!(tr, "admin-station-name")) ": " b { (station.name) } " · "
+                    a href="/admin?step=name" { (t!(tr, "admin-setup-change")) }
+                }
                 label {
                     (t!(tr, "admin-password-new"))
                     input type="password" name="password" autocomplete="new-password"
-                        minlength="8" required;
+                        minlength="8" required autofocus;
                 }
                 (problem(tr, err, "password"))
                 label {
@@ -103,16 +159,15 @@ pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormErr
                         minlength="8" required;
                 }
                 (problem(tr, err, "password2"))
-                (station_fields(tr, settings, err, &t!(tr, "admin-station-about-setup")))
                 button type="submit" { (t!(tr, "admin-setup-submit")) }
             }
         },
     )
 }
 
-/// The station's name, description and language, on the first-run form and in the
-/// settings. The language list shows each language by its own name.
-pub fn station_fields(tr: Tr, settings: &Settings, err: Option<&FormError>, about: &str) -> Markup {
+/// The station's name, description and language, in the settings. The language list
+/// shows each language by its own name.
+pub fn station_fields(tr: Tr, settings: &Settings, err: Option<&FormError>) -> Markup {
     let station = &settings.station;
     html! {
         label {
@@ -121,7 +176,7 @@ pub fn station_fields(tr: Tr, settings: &Settings, err: Option<&FormError>, abou
         }
         (problem(tr, err, "station.name"))
         label {
-            (about)
+            (t!(tr, "dash-about"))
             textarea name="station_description" rows="3" maxlength="2000" {
                 (station.description)
             }

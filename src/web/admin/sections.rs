@@ -10,7 +10,7 @@ use super::{
         Dashboard, Episode, GraphWords, LibraryView, LiveWords, OnAir, Sisters, Stick, TrackChoice,
     },
     error::FormError,
-    pages::{problem, shell, station_fields},
+    pages::{self, problem, shell, station_fields},
     share::Audience,
     stale::fingerprint,
     tasks::Task,
@@ -108,18 +108,19 @@ pub fn page(task: Task, d: &Dashboard) -> Markup {
 }
 
 /// The first run's steps after the password, each one question: where the sound comes from,
-/// then how listeners will reach the box. Step 1 is the password and the station's name.
+/// then how listeners will reach the box. Steps 1 to 3 (language, name, password) come
+/// before login (`pages::setup_language`).
 fn welcome(tr: Tr, task: Task) -> Markup {
     let (n, title, text, next, next_words) = match task {
         Task::Sound => (
-            2,
+            4,
             t!(tr, "dash-welcome-sound-title"),
             t!(tr, "dash-welcome-sound"),
             format!("{}?welcome=1", Task::Share.path()),
             t!(tr, "dash-welcome-next"),
         ),
         Task::Share => (
-            3,
+            5,
             t!(tr, "dash-welcome-share-title"),
             t!(tr, "dash-welcome-share"),
             Task::Home.path().to_string(),
@@ -129,7 +130,7 @@ fn welcome(tr: Tr, task: Task) -> Markup {
     };
     html! {
         section id="welcome" class="card welcome" aria-labelledby="welcome-title" {
-            p class="step" { (t!(tr, "dash-welcome-step", n = n, of = 3)) }
+            p class="step" { (t!(tr, "dash-welcome-step", n = n, of = pages::FIRST_RUN_STEPS)) }
             h2 id="welcome-title" { (title) }
             p { (text) }
             a class="button" href=(next) { (next_words) }
@@ -1170,7 +1171,7 @@ fn station_settings(d: &Dashboard, csrf: &Markup) -> Markup {
             Task::Settings,
             csrf,
             html! {
-                (station_fields(tr, s, err, &t!(tr, "dash-about")))
+                (station_fields(tr, s, err))
                 label {
                     (t!(tr, "dash-max-upload"))
                     input name="max_upload_mb" type="number" min="1" value=(s.admin.max_upload_mb);
