@@ -29,6 +29,8 @@ have_cmd chromium || need+=(chromium)
 /usr/bin/python3 -c 'import feedparser' 2>/dev/null || need+=(python3-feedparser)
 /usr/bin/python3 -c 'import podcastparser' 2>/dev/null || need+=(python3-podcastparser)
 have_cmd curl || need+=(curl)
+# tests/operator_tasks.rs holds the box's clock at a known day with Debian's libfaketime.
+have_pkg libfaketime || need+=(faketime)
 have_cmd unshare || need+=(util-linux)
 have_cmd ip || need+=(iproute2)
 # tests/episodes_p2p.rs slows the box's link with tc (tbf) for its seeks.

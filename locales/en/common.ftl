@@ -6,6 +6,8 @@ size-mb = { $n } MB
 size-gb = { $n } GB
 size-tb = { $n } TB
 rate-per-second = { $size }/s
+speed-kbit = { $n } kbit/s
+speed-mbit = { $n } Mbit/s
 
 date-long = { $day } { $month ->
     [1] January

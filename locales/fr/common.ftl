@@ -6,6 +6,8 @@ size-mb = { $n } Mo
 size-gb = { $n } Go
 size-tb = { $n } To
 rate-per-second = { $size }/s
+speed-kbit = { $n } kbit/s
+speed-mbit = { $n } Mbit/s
 
 date-long = { $day ->
     [1] 1er

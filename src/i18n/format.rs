@@ -73,9 +73,16 @@ pub fn on_one_line(text: &str) -> String {
     text.replace(' ', "\u{a0}")
 }
 
-/// A rate of data per second (`1,2 MB/s`).
-pub fn rate(tr: Tr, bytes_per_sec: u64) -> String {
-    crate::t!(tr, "rate-per-second", size = size(tr, bytes_per_sec))
+/// An internet speed, from bytes a second, in bits as providers sell it: `850 kbit/s`
+/// below a megabit, `1,8 Mbit/s` from there.
+pub fn speed(tr: Tr, bytes_per_sec: u64) -> String {
+    let bits = bytes_per_sec as f64 * 8.0;
+    let text = if bits < 1e6 {
+        crate::t!(tr, "speed-kbit", n = number(tr, (bits / 1e3).round() as u64))
+    } else {
+        crate::t!(tr, "speed-mbit", n = decimal(tr, bits / 1e6, 1))
+    };
+    on_one_line(&text)
 }
 
 /// A calendar date in words (`2 de diciembre de 2026`); `month` 1..=12.
@@ -133,6 +140,10 @@ mod tests {
         assert_eq!(size(es, 999), "999\u{a0}B");
         assert_eq!(size(en, 5_260_000), "5.3\u{a0}MB");
         assert_eq!(decimal(es, 0.05, 1), "0,1");
+        // Internet speeds in bits, as providers sell them.
+        assert_eq!(speed(es, 224_000), "1,8\u{a0}Mbit/s");
+        assert_eq!(speed(en, 16_000), "128\u{a0}kbit/s");
+        assert_eq!(speed(en, 0), "0\u{a0}kbit/s");
     }
 
     #[test]

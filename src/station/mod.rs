@@ -31,7 +31,7 @@ use crate::{
     config::{Config, ConfigError, Settings},
     store::Store,
 };
-pub use history::Sample;
+pub use history::{Day, Sample, TwoDays};
 pub use items::ItemMeta;
 pub use plays::Play;
 pub use settings::SaveError;

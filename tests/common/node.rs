@@ -90,6 +90,8 @@ pub struct Node {
     /// The network namespace it runs in (`ip netns exec`), if any: its ports are picked and
     /// its requests made from inside.
     netns: Option<String>,
+    /// Variables set for the process on top of the test's own (a time zone, a faked clock).
+    env: Vec<(String, String)>,
 }
 
 impl Node {
@@ -112,7 +114,19 @@ impl Node {
         libraries: &[PathBuf],
         config: &str,
     ) -> Node {
-        Node::start_netns(None, host, udp_host, root, libraries, config)
+        Node::start_netns(None, host, udp_host, root, libraries, config, &[])
+    }
+
+    /// Same as `start_in`, with `env` set for the node's process (kept over restarts).
+    pub fn start_in_with_env(
+        ns: &Netns,
+        host: IpAddr,
+        root: &Path,
+        libraries: &[PathBuf],
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Node {
+        Node::start_netns(Some(ns), host, host, root, libraries, config, env)
     }
 
     /// Starts a node inside `ns` (`ip netns exec`), its HTTP server and UDP tracker on
@@ -124,7 +138,7 @@ impl Node {
         libraries: &[PathBuf],
         config: &str,
     ) -> Node {
-        Node::start_netns(Some(ns), host, host, root, libraries, config)
+        Node::start_netns(Some(ns), host, host, root, libraries, config, &[])
     }
 
     fn start_netns(
@@ -134,6 +148,7 @@ impl Node {
         root: &Path,
         libraries: &[PathBuf],
         config: &str,
+        env: &[(&str, &str)],
     ) -> Node {
         let data_dir = root.join("data");
         fs::create_dir_all(&data_dir).unwrap();
@@ -159,6 +174,10 @@ impl Node {
             child: None,
             starts: 0,
             netns: ns.map(|n| n.name.clone()),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         node.pick_ports();
         node.spawn();
@@ -228,6 +247,7 @@ impl Node {
         if !sets_stun {
             cmd.arg("--stun").arg(self.stun.to_string());
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.arg("--config")
             .arg(&self.config_path)
             .stdin(Stdio::null())

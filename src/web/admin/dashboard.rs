@@ -15,7 +15,7 @@ use crate::{
     config::{operator::Show, AudioSource, Settings},
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
     i18n::{
-        format::{number, rate, size, span},
+        format::{number, size, span, speed},
         Tr,
     },
     library::Catalog,
@@ -24,7 +24,7 @@ use crate::{
         switch::OnAir as Programme,
         LiveState, LiveStatus,
     },
-    station::{settings::StartupProblem, Sample},
+    station::{settings::StartupProblem, Day, TwoDays},
     status::{Listeners, NodeStatus},
     system::portmap::PortMapStatus,
     t,
@@ -94,8 +94,12 @@ pub struct LiveWords {
     pub tracker: String,
     /// Files being read for sharing, when some are.
     pub hashing: Option<String>,
-    pub listeners_graph: GraphWords,
-    pub upload_graph: GraphWords,
+    /// Who listened yesterday: the most at once and when ([`yesterday`]).
+    pub yesterday: String,
+    /// What each chart shows, today against yesterday, as a sentence: under the chart,
+    /// for everyone and for screen readers.
+    pub listeners_chart: String,
+    pub upload_chart: String,
     /// The Icecast servers the stream is sent to, and their state.
     pub pushes: Option<String>,
     /// What the system updater is doing.
@@ -103,16 +107,8 @@ pub struct LiveWords {
     pub warnings: Vec<String>,
 }
 
-/// A 24-hour graph's words: the sentence that stands for it (for screen readers) and the
-/// mark written on it (its peak, or that it is still collecting).
-#[derive(Debug, Clone, Serialize)]
-pub struct GraphWords {
-    pub text: String,
-    pub mark: String,
-}
-
 impl LiveWords {
-    pub fn new(tr: Tr, app: &AppState, st: &NodeStatus, history: &[Sample]) -> LiveWords {
+    pub fn new(tr: Tr, app: &AppState, st: &NodeStatus, days: &TwoDays) -> LiveWords {
         let h = &st.library.hashing;
         let hashing = (h.files_total > 0 && h.files_done < h.files_total).then(|| {
             t!(
@@ -130,14 +126,12 @@ impl LiveWords {
             app.live.now_playing().on_air,
             &app.station.settings().audio,
         );
-        let listeners: Vec<u64> = history.iter().map(|s| s.listeners).collect();
-        let upload: Vec<u64> = history.iter().map(|s| s.upload_bps).collect();
         LiveWords {
             air,
             air_look,
             listen_ways: listen_ways(tr, &st.listeners),
             uptime: span(tr, st.uptime_secs),
-            upload_rate: rate(tr, st.swarm.map_or(0, |s| s.upload_bps)),
+            upload_rate: speed(tr, st.swarm.map_or(0, |s| s.upload_bps)),
             tracker: t!(
                 tr,
                 "dash-tracker-line",
@@ -145,17 +139,20 @@ impl LiveWords {
                 peers = number(tr, st.tracker.peers as u64),
             ),
             hashing,
-            listeners_graph: graph(
+            yesterday: yesterday(tr, &days.yesterday),
+            listeners_chart: chart(
                 tr,
-                &listeners,
+                days,
+                |d| &d.listeners,
                 |n| number(tr, n),
-                |peak, now| t!(tr, "dash-graph-listeners-text", peak = peak, now = now),
+                |peak, now| t!(tr, "dash-chart-listeners-today", peak = peak, now = now),
             ),
-            upload_graph: graph(
+            upload_chart: chart(
                 tr,
-                &upload,
-                |n| rate(tr, n),
-                |peak, now| t!(tr, "dash-graph-upload-text", peak = peak, now = now),
+                days,
+                |d| &d.upload_bps,
+                |n| speed(tr, n),
+                |peak, now| t!(tr, "dash-chart-upload-today", peak = peak, now = now),
             ),
             pushes: pushes(tr, &st.live.pushes),
             update: super::update::words(tr, &app.updates.view()),
@@ -180,27 +177,40 @@ fn pushes(tr: Tr, pushes: &[PushStatus]) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" · "))
 }
 
-/// A graph's words from its points: `show` writes a value, `sentence` the text with the
-/// peak and the last value written.
-fn graph(
+/// Yesterday's listeners in a line: the most at once and the quarter hour they came,
+/// "nobody", or no figure at all for a day the box was off (never a made-up 0).
+pub fn yesterday(tr: Tr, day: &Day) -> String {
+    match day.peak_listeners() {
+        None => t!(tr, "dash-yesterday-none"),
+        Some((0, _)) => t!(tr, "dash-yesterday-nobody"),
+        Some((peak, minute)) => t!(
+            tr,
+            "dash-yesterday-peak",
+            peak = number(tr, peak),
+            time = format!("{:02}:{:02}", minute / 60, minute % 60),
+        ),
+    }
+}
+
+/// A chart's sentence: today's peak and latest value (`today` writes them), then
+/// yesterday's peak. `values` picks the chart's series from a day, `show` writes a value.
+fn chart(
     tr: Tr,
-    values: &[u64],
+    days: &TwoDays,
+    values: impl Fn(&Day) -> &[Option<u64>],
     show: impl Fn(u64) -> String,
-    sentence: impl Fn(String, String) -> String,
-) -> GraphWords {
-    // The script draws a line from two points on; before that it writes this mark.
-    if values.len() < 2 {
-        return GraphWords {
-            text: t!(tr, "dash-graph-empty-text"),
-            mark: t!(tr, "dash-graph-collecting"),
-        };
-    }
-    let peak = values.iter().copied().max().unwrap_or(0);
-    let now = values.last().copied().unwrap_or(0);
-    GraphWords {
-        text: sentence(show(peak), show(now)),
-        mark: t!(tr, "dash-graph-peak", peak = show(peak)),
-    }
+    today: impl Fn(String, String) -> String,
+) -> String {
+    let points = values(&days.today);
+    let first = match (Day::peak(points), points.iter().rev().flatten().next()) {
+        (Some(peak), Some(&now)) => today(show(peak), show(now)),
+        _ => t!(tr, "dash-chart-today-none"),
+    };
+    let second = match Day::peak(values(&days.yesterday)) {
+        Some(peak) => t!(tr, "dash-chart-yesterday", peak = show(peak)),
+        None => t!(tr, "dash-chart-yesterday-none"),
+    };
+    format!("{first} {second}")
 }
 
 /// The live input's state in words.
@@ -293,9 +303,11 @@ impl<'a> Dashboard<'a> {
         let settings = app.station.settings();
         let catalog = app.library.catalog();
         let st = app.status();
-        let live = LiveWords::new(tr, app, &st, &app.station.history());
+        let live = LiveWords::new(tr, app, &st, &app.station.two_days());
         let air = OnAir {
-            on: app.live.is_on(),
+            // The input chosen, not the moment's state: the page made just after a new
+            // input is saved, while the sound restarts, still has its meter.
+            on: app.live.is_on() || !matches!(settings.audio, AudioSource::None),
             listeners: st.listeners,
         };
         let library = LibraryView {

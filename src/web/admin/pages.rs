@@ -232,8 +232,8 @@ pub async fn status(
     op: LoggedIn,
 ) -> Json<Value> {
     let st = app.status();
-    let history = app.station.history();
-    let words = LiveWords::new(tr, &app, &st, &history);
+    let days = app.station.two_days();
+    let words = LiveWords::new(tr, &app, &st, &days);
     let wt_peers = st.webtorrent.map_or(0, |w| w.peers);
     Json(json!({
         "base": op.client.base,
@@ -248,7 +248,7 @@ pub async fn status(
         "upload_bps": st.swarm.map_or(0, |s| s.upload_bps),
         "tracker": { "swarms": st.tracker.swarms, "peers": st.tracker.peers },
         "warnings": words.warnings,
-        "history": history,
+        "chart": days,
         "update": app.updates.view(),
         "words": words,
     }))

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{
     dashboard::{
-        Dashboard, Episode, GraphWords, LibraryView, LiveWords, OnAir, Sisters, Stick, TrackChoice,
+        Dashboard, Episode, LibraryView, LiveWords, OnAir, Sisters, Stick, TrackChoice,
     },
     error::FormError,
     pages::{self, problem, shell, station_fields},
@@ -238,6 +238,10 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
                     dt { (t!(tr, "dash-stat-ways")) }
                     dd id="listen-ways" { (live.listen_ways) }
                 }
+                div class="long" {
+                    dt { (t!(tr, "dash-stat-yesterday")) }
+                    dd id="yesterday" { (live.yesterday) }
+                }
                 div { dt { (t!(tr, "dash-stat-p2p")) } dd id="p2p" { "–" } }
                 div { dt { (t!(tr, "dash-stat-uptime")) } dd id="uptime" { (live.uptime) } }
                 @if let Some(pushes) = &live.pushes {
@@ -247,9 +251,14 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
                     }
                 }
             }
-            h3 { (t!(tr, "dash-last-day")) }
-            (graph("listeners", &t!(tr, "dash-graph-listeners"), &live.listeners_graph))
-            (graph("upload", &t!(tr, "dash-graph-upload"), &live.upload_graph))
+            h3 { (t!(tr, "dash-two-days")) }
+            // The key, once for both charts; the sentence under each says it all in words.
+            p class="legend" aria-hidden="true" {
+                span class="today" { (t!(tr, "dash-chart-today")) }
+                span class="yesterday" { (t!(tr, "dash-stat-yesterday")) }
+            }
+            (chart("listeners", &t!(tr, "dash-graph-listeners"), &live.listeners_chart))
+            (chart("upload", &t!(tr, "dash-graph-upload"), &live.upload_chart))
             @if air.on {
                 p {
                     a href="/admin/plays.csv" download { (t!(tr, "dash-plays-download")) }
@@ -331,14 +340,19 @@ fn level(tr: Tr) -> Markup {
     }
 }
 
-/// A chart the script draws the last day's history into, named by a sentence with its
-/// peak and its last value (kept current by the script).
-fn graph(id: &str, caption: &str, words: &GraphWords) -> Markup {
+/// A chart the script draws today and yesterday into, from midnight to midnight. Its
+/// hours are written under it in the page (never inside the drawing, where they met the
+/// lines at 320 px), and a sentence says what it shows.
+fn chart(id: &str, caption: &str, text: &str) -> Markup {
     html! {
         figure {
             figcaption { (caption) }
-            svg id={ "graph-" (id) } class="graph" viewBox="0 0 300 60" role="img"
-                aria-label=(words.text) {}
+            svg id={ "graph-" (id) } class="graph" viewBox="0 0 288 60"
+                preserveAspectRatio="none" aria-hidden="true" {}
+            div class="axis" aria-hidden="true" {
+                span { "0:00" } span { "6:00" } span { "12:00" } span { "18:00" } span { "24:00" }
+            }
+            p id={ "graph-" (id) "-text" } class="hint" { (text) }
         }
     }
 }

@@ -1,5 +1,5 @@
-// The config page's live parts: status refresh, level meter, 24-hour graphs, copy buttons
-// and resumable publishing. The page works without it (forms post normally); this only
+// The config page's live parts: status refresh, level meter, today's and yesterday's
+// charts, copy buttons and resumable publishing. The page works without it (forms post normally); this only
 // keeps the numbers fresh and sends uploads in chunks.
 //
 // The script writes no words of its own: the box's state comes already written in the
@@ -34,34 +34,32 @@ function human (bytes) {
   return fill(s.gb, dec(bytes / 1e9))
 }
 
-// A small line graph of `values` in an SVG of 300x60; `words` has its mark (the peak, or
-// that points are still being collected) and the sentence that names it.
-function graph (id, values, words) {
+// A chart of a day from midnight (one point a quarter hour, `null` where the box took no
+// sample): yesterday dashed under today. The sentence under it is the server's.
+function graph (id, today, yesterday, text) {
   const svg = $(id)
-  if (!svg || !words) return
-  svg.setAttribute('aria-label', words.text)
-  const mark = (x, anchor) => {
-    const t = document.createElementNS('http://www.w3.org/2000/svg', 'text')
-    t.setAttribute('x', x)
-    t.setAttribute('y', values.length < 2 ? 35 : 15)
-    t.setAttribute('text-anchor', anchor)
-    t.setAttribute('font-size', 14)
-    t.textContent = words.mark
-    return t
+  if (!svg || !today || !yesterday) return
+  set(`${id}-text`, text)
+  const known = [...today, ...yesterday].filter((v) => v != null)
+  const max = Math.max(1, ...known)
+  const line = (values, cls) => {
+    let d = ''
+    let pen = false
+    values.forEach((v, i) => {
+      if (v == null) { pen = false; return }
+      const x = (i * 3 + 1.5).toFixed(1)
+      const y = (58 - (v / max) * 54).toFixed(1)
+      // A lone point still shows, as a short dash.
+      d += pen ? `L${x},${y}` : `M${x},${y}h1`
+      pen = true
+    })
+    const p = document.createElementNS('http://www.w3.org/2000/svg', 'path')
+    p.setAttribute('d', d)
+    p.setAttribute('class', cls)
+    p.setAttribute('vector-effect', 'non-scaling-stroke')
+    return p
   }
-  if (values.length < 2) {
-    svg.replaceChildren(mark(150, 'middle'))
-    return
-  }
-  const max = Math.max(1, ...values)
-  const step = 300 / (values.length - 1)
-  const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(58 - (v / max) * 54).toFixed(1)}`)
-  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline')
-  line.setAttribute('fill', 'none')
-  line.setAttribute('stroke', 'currentColor')
-  line.setAttribute('stroke-width', '2')
-  line.setAttribute('points', pts.join(' '))
-  svg.replaceChildren(line, mark(296, 'end'))
+  svg.replaceChildren(line(yesterday, 'yesterday'), line(today, 'today'))
 }
 
 async function refresh () {
@@ -103,8 +101,10 @@ async function refresh () {
     warn.replaceChildren(...list.map((t) => { const p = document.createElement('p'); p.textContent = t; return p }))
     warn.hidden = list.length === 0
   }
-  graph('graph-listeners', s.history.map((x) => x.listeners), w.listeners_graph)
-  graph('graph-upload', s.history.map((x) => x.upload_bps), w.upload_graph)
+  set('yesterday', w.yesterday)
+  const c = s.chart || {}
+  graph('graph-listeners', c.today?.listeners, c.yesterday?.listeners, w.listeners_chart)
+  graph('graph-upload', c.today?.upload_bps, c.yesterday?.upload_bps, w.upload_chart)
 }
 
 // Peak level in dBFS to a bar: -60 dB empty, 0 dB full; red above -3 dB. The meter's name
