@@ -149,12 +149,20 @@ fn usb_sticks_are_shared_and_shown_by_name() {
         "Radio USB",
         2,
     );
+    // A file that cannot be shared: listed on the stick's row with why, the others fine.
+    fs::write(staging.join("shows/broken.mp3"), b"").unwrap();
     fs::rename(&staging, usb.join("VKMUSICA")).unwrap();
     node.wait_until("the stick's two files", Duration::from_secs(10), items(2));
     let storage = phone(&node, &cookies).get("/admin/storage").text();
     assert!(storage.contains("<b>VKMUSICA</b>"), "{}", short(&storage));
     assert!(
         storage.contains("2 audio files, shared"),
+        "{}",
+        short(&storage)
+    );
+    assert!(
+        storage.contains("1 file was skipped: see why")
+            && storage.contains("<span class=\"path\">shows/broken.mp3</span>"),
         "{}",
         short(&storage)
     );

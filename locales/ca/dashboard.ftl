@@ -288,9 +288,14 @@ dash-usb-shared = { $n ->
 dash-usb-space = { $size }, { $free } lliures
 dash-usb-stop = Deixa de compartir
 dash-usb-resume = Torna a compartir
+dash-usb-skipped = { $n ->
+    [one] 1 fitxer no s'ha pogut llegir
+   *[other] { $n } fitxers no s'han pogut llegir
+}: mira per què
 dash-usb-hint = Una memòria es comparteix tan bon punt es connecta. Si en deixes de compartir una, continua així, pel seu nom, encara que la retiris.
 dash-upload-limit = Límit d'enviament (KiB/s, 0 = sense límit; abaixa'l si internet de casa va lent)
 dash-extra-trackers = Més punts de trobada (trackers, un per línia)
+dash-public-title = Perquè t'escoltin des de qualsevol lloc
 dash-public-url = Adreça pública (la del teu router d'internet o el teu domini)
 dash-max-upload = Pujada màxima (MB)
 dash-follow-field = Ràdios germanes per seguir i copiar (una adreça per línia)

@@ -288,9 +288,14 @@ dash-usb-shared = { $n ->
 dash-usb-space = { $size }, { $free } free
 dash-usb-stop = Stop sharing
 dash-usb-resume = Share again
+dash-usb-skipped = { $n ->
+    [one] 1 file was skipped
+   *[other] { $n } files were skipped
+}: see why
 dash-usb-hint = A stick is shared as soon as it is plugged in. A stick you stop sharing stays stopped, by its name, even after it is pulled out.
 dash-upload-limit = Sending limit (KiB/s, 0 = no limit; lower it if the home internet gets slow)
 dash-extra-trackers = Extra meeting points (trackers, one per line)
+dash-public-title = For listeners anywhere
 dash-public-url = Public address (your internet router's, or your own domain)
 dash-max-upload = Largest upload (MB)
 dash-follow-field = Sister stations to follow and mirror (one address per line)

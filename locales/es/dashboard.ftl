@@ -288,9 +288,14 @@ dash-usb-shared = { $n ->
 dash-usb-space = { $size }, { $free } libres
 dash-usb-stop = Dejar de compartir
 dash-usb-resume = Volver a compartir
+dash-usb-skipped = { $n ->
+    [one] 1 archivo no se pudo leer
+   *[other] { $n } archivos no se pudieron leer
+}: mira por qué
 dash-usb-hint = Una memoria se comparte en cuanto se conecta. Si dejas de compartir una, sigue así, por su nombre, aunque la retires.
 dash-upload-limit = Límite de envío (KiB/s, 0 = sin límite; bájalo si internet en casa va lento)
 dash-extra-trackers = Más puntos de encuentro (trackers, uno por línea)
+dash-public-title = Para que te escuchen desde cualquier sitio
 dash-public-url = Dirección pública (la de tu router de internet o tu dominio)
 dash-max-upload = Subida máxima (MB)
 dash-follow-field = Radios hermanas que seguir y copiar (una dirección por línea)

@@ -288,9 +288,14 @@ dash-usb-shared = { $n ->
 dash-usb-space = { $size }, { $free } libre
 dash-usb-stop = Utzi partekatzeari
 dash-usb-resume = Partekatu berriro
+dash-usb-skipped = { $n ->
+    [one] Fitxategi 1 ezin izan da irakurri
+   *[other] { $n } fitxategi ezin izan dira irakurri
+}: ikusi zergatik
 dash-usb-hint = Memoria bat konektatu bezain laster partekatzen da. Bat partekatzeari uzten badiozu, horrela jarraitzen du, bere izenagatik, kendu arren.
 dash-upload-limit = Bidalketa-muga (KiB/s, 0 = mugarik gabe; jaitsi etxeko internet motel badabil)
 dash-extra-trackers = Topagune gehiago (trackerrak, bat lerro bakoitzeko)
+dash-public-title = Edonondik entzun zaitzaten
 dash-public-url = Helbide publikoa (zure interneteko bideratzailearena edo zure domeinua)
 dash-max-upload = Igoera handiena (MB)
 dash-follow-field = Jarraitu eta kopiatzeko irrati ahizpak (helbide bat lerro bakoitzeko)

@@ -288,9 +288,14 @@ dash-usb-shared = { $n ->
 dash-usb-space = { $size }, { $free } libres
 dash-usb-stop = Arrêter le partage
 dash-usb-resume = Partager à nouveau
+dash-usb-skipped = { $n ->
+    [one] { $n } fichier n'a pas pu être lu
+   *[other] { $n } fichiers n'ont pas pu être lus
+} : voir pourquoi
 dash-usb-hint = Une clé est partagée dès qu’elle est branchée. Une clé dont tu arrêtes le partage le reste, par son nom, même après l’avoir retirée.
 dash-upload-limit = Limite d'envoi (Kio/s, 0 = sans limite ; baisse-la si internet à la maison ralentit)
 dash-extra-trackers = Autres points de rencontre (trackers, un par ligne)
+dash-public-title = Pour être écouté de partout
 dash-public-url = Adresse publique (celle de ta box internet ou ton domaine)
 dash-max-upload = Envoi maximal (Mo)
 dash-follow-field = Radios sœurs à suivre et copier (une adresse par ligne)

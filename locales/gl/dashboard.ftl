@@ -288,9 +288,14 @@ dash-usb-shared = { $n ->
 dash-usb-space = { $size }, { $free } libres
 dash-usb-stop = Deixar de compartir
 dash-usb-resume = Volver compartir
+dash-usb-skipped = { $n ->
+    [one] 1 ficheiro non se puido ler
+   *[other] { $n } ficheiros non se puideron ler
+}: mira por que
 dash-usb-hint = Unha memoria compártese en canto se conecta. Se deixas de compartir unha, segue así, polo seu nome, aínda que a retires.
 dash-upload-limit = Límite de envío (KiB/s, 0 = sen límite; báixao se internet na casa vai lento)
 dash-extra-trackers = Máis puntos de encontro (trackers, un por liña)
+dash-public-title = Para que te escoiten desde calquera sitio
 dash-public-url = Enderezo público (o do teu router de internet ou o teu dominio)
 dash-max-upload = Subida máxima (MB)
 dash-follow-field = Radios irmás que seguir e copiar (un enderezo por liña)

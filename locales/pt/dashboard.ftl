@@ -288,9 +288,14 @@ dash-usb-shared = { $n ->
 dash-usb-space = { $size }, { $free } livres
 dash-usb-stop = Deixar de partilhar
 dash-usb-resume = Voltar a partilhar
+dash-usb-skipped = { $n ->
+    [one] 1 ficheiro não pôde ser lido
+   *[other] { $n } ficheiros não puderam ser lidos
+}: vê porquê
 dash-usb-hint = Uma pen é partilhada assim que é ligada. Se deixares de partilhar uma, continua assim, pelo nome, mesmo depois de a retirares.
 dash-upload-limit = Limite de envio (KiB/s, 0 = sem limite; baixa-o se a internet de casa ficar lenta)
 dash-extra-trackers = Mais pontos de encontro (trackers, um por linha)
+dash-public-title = Para te ouvirem de qualquer lugar
 dash-public-url = Endereço público (o do teu router de internet ou o teu domínio)
 dash-max-upload = Envio máximo (MB)
 dash-follow-field = Rádios irmãs a seguir e copiar (um endereço por linha)

@@ -67,7 +67,7 @@ try {
   const page = await context.newPage()
   const errors = []
   page.on('pageerror', (e) => errors.push(e.message))
-  const shot = (name) => page.screenshot({ path: join(opts.shots, `${opts.lang}-${opts.width}-${name}.png`) })
+  const shot = (name) => page.screenshot({ path: join(opts.shots, `${opts.lang}-${opts.width}-${name}.png`), fullPage: true })
   const home = () => page.goto(`${base}/admin`)
   const link = (name) => page.getByRole('link', { name, exact: true })
   const button = (name) => page.getByRole('button', { name, exact: true })

@@ -328,6 +328,11 @@ impl<'a> Dashboard<'a> {
                 .map(|(path, why)| (path, tr.say(&why.said())))
                 .collect(),
         };
+        let sticks = with_skipped(
+            sticks(&settings.usb_root, &catalog, &app.station.usb_stopped()),
+            &settings.usb_root,
+            &library.problems,
+        );
         let share = super::share::links(
             settings.public_url.as_deref(),
             settings.http,
@@ -419,7 +424,7 @@ impl<'a> Dashboard<'a> {
             logo: app.station.logo().map(|l| l.len()),
             sisters,
             audio_choices,
-            sticks: sticks(&settings.usb_root, &catalog, &app.station.usb_stopped()),
+            sticks,
             reach: st.port_mapping.clone(),
             https: st.https.clone(),
             update: app.updates.view(),
@@ -460,6 +465,9 @@ pub struct Stick {
     pub files: usize,
     /// Its episodes offline while it is away or not shared.
     pub offline: usize,
+    /// Its files that could not be read: each one's place on the stick and why, in the
+    /// page's language (filled by [`Dashboard::gather`], which has the reasons said).
+    pub skipped: Vec<(String, String)>,
 }
 
 /// The sticks plugged in (a folder of `usb_root` with something in it), then those pulled
@@ -497,11 +505,31 @@ pub fn sticks(usb_root: &Path, catalog: &Catalog, stopped: &BTreeSet<String>) ->
                     .filter(|i| i.paths.iter().any(|p| p.starts_with(&dir)))
                     .count(),
                 offline: catalog.absent.get(&dir).copied().unwrap_or(0),
+                skipped: Vec::new(),
                 present,
                 label,
             }
         })
         .collect()
+}
+
+/// `sticks`, each with the files of it that could not be read (`problems`, said).
+fn with_skipped(
+    mut sticks: Vec<Stick>,
+    usb_root: &Path,
+    problems: &BTreeMap<PathBuf, String>,
+) -> Vec<Stick> {
+    for stick in &mut sticks {
+        let dir = usb_root.join(&stick.label);
+        stick.skipped = problems
+            .iter()
+            .filter_map(|(path, why)| {
+                let on_stick = path.strip_prefix(&dir).ok()?;
+                Some((on_stick.display().to_string(), why.clone()))
+            })
+            .collect();
+    }
+    sticks
 }
 
 /// Plain-language warnings in the page's language: what is wrong and what to do.

@@ -298,6 +298,16 @@ fn usb(tr: Tr, sticks: &[Stick], csrf: &Markup) -> Markup {
                         }
                         br;
                         (stick_line(tr, s))
+                        @if !s.skipped.is_empty() {
+                            details class="skipped" {
+                                summary { (t!(tr, "dash-usb-skipped", n = s.skipped.len() as u64)) }
+                                ul {
+                                    @for (file, why) in &s.skipped {
+                                        li { span class="path" { (file) } " — " (why) }
+                                    }
+                                }
+                            }
+                        }
                         form method="post" action="/admin/usb" {
                             (csrf)
                             input type="hidden" name="label" value=(s.label);
@@ -1127,7 +1137,7 @@ fn public_address(d: &Dashboard, csrf: &Markup) -> Markup {
     let (tr, s, err) = (d.tr, &d.settings, d.err);
     section(
         "public-address",
-        &t!(tr, "dash-public-url"),
+        &t!(tr, "dash-public-title"),
         settings_form(
             d,
             Task::Share,
