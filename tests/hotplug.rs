@@ -1,6 +1,7 @@
 //! A USB stick pulled out and put back while the node runs: its items leave the library,
 //! their torrents are paused rather than forgotten, and when it returns nothing is hashed
-//! again and a real client downloads the file with the right bytes.
+//! again and a real client downloads the file with the right bytes. The config page shows
+//! sticks by name, and a listener is told when an episode goes offline with its stick.
 
 mod common;
 
@@ -225,5 +226,37 @@ fn usb_sticks_are_shared_and_shown_by_name() {
     let r = switch(&node, &cookies, "../data", "off");
     assert_eq!(r.status, 422);
     assert!(r.text().contains("That is not a USB stick of this box."));
+    node.assert_alive();
+}
+
+/// A stick pulled out while someone listens (Chromium on the listen page): the episode
+/// already playing goes on, and another of the stick's episodes, chosen after the pull,
+/// says it is offline instead of waiting in silence.
+#[test]
+fn a_listener_hears_on_and_is_told_when_a_stick_is_pulled() {
+    let tmp = tempdir();
+    let usb = tmp.path().join("usb");
+    let stick = usb.join("ARCHIVO");
+    make_tagged_mp3(&stick.join("one.mp3"), "Primer programa", "Radio USB", 20);
+    make_tagged_mp3(&stick.join("two.mp3"), "Segundo programa", "Radio USB", 20);
+    let config = format!("usb_root = \"{}\"\n{BASE_CONFIG}", usb.display());
+    let mut node = Node::start(tmp.path(), &[], &config);
+    node.wait_healthy(2);
+    let arg = |k: &str, v: String| format!("--{k}={v}");
+    run_js(
+        "listen_offline.mjs",
+        &[
+            arg("base", node.base_url()),
+            arg("playing", "Primer programa".into()),
+            arg("other", "Segundo programa".into()),
+            arg("pull", stick.display().to_string()),
+            arg("away", tmp.path().join("away").display().to_string()),
+            arg(
+                "offline",
+                message("en", "listen.ftl", "listen-js-episode-offline"),
+            ),
+        ],
+        Duration::from_secs(120),
+    );
     node.assert_alive();
 }

@@ -68,7 +68,11 @@ fn seven_tasks(lang: &str, width: u32, height: u32, net: u8) {
         .arg(&tone)
         .output()
         .expect("run ffmpeg");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let asound = root.join("asound.conf");
     std::fs::write(
         &asound,
@@ -198,7 +202,11 @@ fn seed_history(data: &Path) {
     for m in 0..180 {
         let t = at(9, 18, 0) + chrono::Duration::minutes(m);
         // 18:00 to 21:00, rising to 14 at 20:05.
-        let n = if m == 125 { YESTERDAY_PEAK } else { 3 + m as u64 / 30 };
+        let n = if m == 125 {
+            YESTERDAY_PEAK
+        } else {
+            3 + m as u64 / 30
+        };
         put(t, n);
     }
     for m in 0..120 {

@@ -34,6 +34,7 @@ listen-js-stats = Episodi · fonts: { $sources } · { $speed } · descarregat: {
 listen-js-no-sharing = Aquí no es pot compartir entre oients; sona directament des de la ràdio.
 listen-js-from-station = Sona directament des de la ràdio.
 listen-js-sharing-stopped = S’ha deixat de compartir amb altres oients.
+listen-js-episode-offline = Aquest episodi no està disponible ara per ara: la còpia de la ràdio s’ha desconnectat. Tornarà a sonar quan torni, o des d’altres oients que el tinguin.
 listen-js-episode-loading = Aquest tipus de fitxer només sona quan l’episodi s’ha descarregat sencer; s’està descarregant…
 listen-js-episode-paused = En pausa. Mentre tinguis la pàgina oberta, comparteixes amb altres oients el que ja has descarregat.
 listen-js-episode-ended = L’episodi s’ha acabat. Mentre tinguis la pàgina oberta, el comparteixes amb altres oients.

@@ -34,6 +34,7 @@ listen-js-stats = Episode · sources: { $sources } · { $speed } · loaded: { $l
 listen-js-no-sharing = Sharing between listeners does not work here; playing from the station.
 listen-js-from-station = Playing from the station.
 listen-js-sharing-stopped = Sharing with other listeners has stopped.
+listen-js-episode-offline = This episode is offline for now: the station's copy was unplugged. It plays again when the copy is back, or from other listeners who have it.
 listen-js-episode-loading = This kind of file plays only once the whole episode has loaded; loading…
 listen-js-episode-paused = Paused. While this page stays open, you share what you have loaded with other listeners.
 listen-js-episode-ended = The episode has ended. While this page stays open, you share it with other listeners.

@@ -34,6 +34,7 @@ listen-js-stats = Episodio · fuentes: { $sources } · { $speed } · descargado:
 listen-js-no-sharing = Aquí no se puede compartir entre oyentes; suena directamente desde la radio.
 listen-js-from-station = Suena directamente desde la radio.
 listen-js-sharing-stopped = Se ha dejado de compartir con otros oyentes.
+listen-js-episode-offline = Este episodio no está disponible por ahora: la copia de la radio se ha desconectado. Volverá a sonar cuando vuelva, o desde otros oyentes que lo tengan.
 listen-js-episode-loading = Este tipo de archivo solo suena cuando el episodio se ha descargado entero; descargando…
 listen-js-episode-paused = En pausa. Mientras tengas la página abierta, compartes con otros oyentes lo que ya has descargado.
 listen-js-episode-ended = El episodio ha terminado. Mientras tengas la página abierta, lo compartes con otros oyentes.

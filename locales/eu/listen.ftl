@@ -34,6 +34,7 @@ listen-js-stats = Atala · iturriak: { $sources } · { $speed } · deskargatuta:
 listen-js-no-sharing = Hemen ezin da entzuleen artean partekatu; irratitik bertatik entzuten da.
 listen-js-from-station = Irratitik bertatik entzuten da.
 listen-js-sharing-stopped = Beste entzuleekin partekatzeari utzi zaio.
+listen-js-episode-offline = Atal hau ez dago eskuragarri oraingoz: irratiaren kopia deskonektatu egin da. Berriro entzungo da kopia itzultzen denean, edo hura duten beste entzuleengandik.
 listen-js-episode-loading = Fitxategi mota hau atal osoa deskargatu ondoren bakarrik entzuten da; deskargatzen…
 listen-js-episode-paused = Geldituta. Orria irekita daukazun bitartean, deskargatu duzuna beste entzuleekin partekatzen duzu.
 listen-js-episode-ended = Atala amaitu da. Orria irekita daukazun bitartean, beste entzuleekin partekatzen duzu.

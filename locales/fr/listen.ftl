@@ -34,6 +34,7 @@ listen-js-stats = Épisode · sources : { $sources } · { $speed } · téléchar
 listen-js-no-sharing = Le partage entre auditeurs ne marche pas ici ; lecture directe depuis la radio.
 listen-js-from-station = Lecture directe depuis la radio.
 listen-js-sharing-stopped = Le partage avec les autres auditeurs s’est arrêté.
+listen-js-episode-offline = Cet épisode est hors ligne pour l’instant : la copie de la radio a été débranchée. Il reprendra à son retour, ou grâce à d’autres auditeurs qui l’ont.
 listen-js-episode-loading = Ce type de fichier ne se lit qu’une fois l’épisode entièrement téléchargé ; téléchargement…
 listen-js-episode-paused = En pause. Tant que la page reste ouverte, vous partagez avec d’autres auditeurs ce que vous avez déjà téléchargé.
 listen-js-episode-ended = L’épisode est terminé. Tant que la page reste ouverte, vous le partagez avec d’autres auditeurs.

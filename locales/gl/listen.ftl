@@ -34,6 +34,7 @@ listen-js-stats = Episodio · fontes: { $sources } · { $speed } · descargado: 
 listen-js-no-sharing = Aquí non se pode compartir entre ouvintes; soa directamente desde a radio.
 listen-js-from-station = Soa directamente desde a radio.
 listen-js-sharing-stopped = Deixouse de compartir con outros ouvintes.
+listen-js-episode-offline = Este episodio non está dispoñible polo de agora: a copia da radio desconectouse. Volverá soar cando volva, ou desde outros ouvintes que o teñan.
 listen-js-episode-loading = Este tipo de ficheiro só soa cando o episodio está descargado enteiro; descargando…
 listen-js-episode-paused = En pausa. Mentres teñas a páxina aberta, compartes con outros ouvintes o que xa descargaches.
 listen-js-episode-ended = O episodio rematou. Mentres teñas a páxina aberta, compárteslo con outros ouvintes.

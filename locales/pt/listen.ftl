@@ -34,6 +34,7 @@ listen-js-stats = Episódio · fontes: { $sources } · { $speed } · descarregad
 listen-js-no-sharing = Aqui não é possível partilhar entre ouvintes; a tocar diretamente da rádio.
 listen-js-from-station = A tocar diretamente da rádio.
 listen-js-sharing-stopped = Deixou de partilhar com outros ouvintes.
+listen-js-episode-offline = Este episódio não está disponível por agora: a cópia da rádio foi desligada. Volta a tocar quando a cópia voltar, ou a partir de outros ouvintes que o tenham.
 listen-js-episode-loading = Este tipo de ficheiro só toca depois de o episódio estar todo descarregado; a descarregar…
 listen-js-episode-paused = Em pausa. Enquanto tiver a página aberta, partilha com outros ouvintes o que já descarregou.
 listen-js-episode-ended = O episódio terminou. Enquanto tiver a página aberta, partilha-o com outros ouvintes.

@@ -78,7 +78,11 @@ pub fn on_one_line(text: &str) -> String {
 pub fn speed(tr: Tr, bytes_per_sec: u64) -> String {
     let bits = bytes_per_sec as f64 * 8.0;
     let text = if bits < 1e6 {
-        crate::t!(tr, "speed-kbit", n = number(tr, (bits / 1e3).round() as u64))
+        crate::t!(
+            tr,
+            "speed-kbit",
+            n = number(tr, (bits / 1e3).round() as u64)
+        )
     } else {
         crate::t!(tr, "speed-mbit", n = decimal(tr, bits / 1e6, 1))
     };

@@ -265,6 +265,7 @@ fn script_words(tr: Tr) -> serde_json::Value {
         "noSharing": t!(tr, "listen-js-no-sharing"),
         "fromStation": t!(tr, "listen-js-from-station"),
         "sharingStopped": t!(tr, "listen-js-sharing-stopped"),
+        "episodeOffline": t!(tr, "listen-js-episode-offline"),
         "liveConnecting": t!(tr, "listen-js-live-connecting"),
         "livePlaying": t!(tr, "listen-js-live-playing"),
         "liveFromStation": t!(tr, "listen-js-live-from-station"),

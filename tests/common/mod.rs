@@ -9,7 +9,8 @@
 //! - `admin`: a browser-like client of the config page;
 //! - `bt_clients`, `js`: real BitTorrent clients, and the Node.js drivers in tests/js;
 //! - `live`: the live stream as a listener hears it;
-//! - `netns`: network namespaces, for tests that must never reach a real host.
+//! - `netns`: network namespaces, for tests that must never reach a real host;
+//! - `words`: the box's words, from its message catalogs.
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
@@ -26,11 +27,12 @@ mod node;
 mod ports;
 mod process;
 mod udp;
+mod words;
 mod ws;
 
 // A test binary that uses nothing of a module would warn of its re-export.
 #[allow(unused_imports)]
 pub use self::{
     admin::*, bencode::*, bt_clients::*, feed::*, fixtures::*, http::*, js::*, live::*, netns::*,
-    node::*, ports::*, process::*, udp::*, ws::*,
+    node::*, ports::*, process::*, udp::*, words::*, ws::*,
 };

@@ -6,9 +6,7 @@ use maud::{html, Markup};
 use serde_json::json;
 
 use super::{
-    dashboard::{
-        Dashboard, Episode, LibraryView, LiveWords, OnAir, Sisters, Stick, TrackChoice,
-    },
+    dashboard::{Dashboard, Episode, LibraryView, LiveWords, OnAir, Sisters, Stick, TrackChoice},
     error::FormError,
     pages::{self, problem, shell, station_fields},
     share::Audience,

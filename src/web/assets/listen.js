@@ -140,7 +140,44 @@ function showStats (torrent, counters) {
   }, 1000)
 }
 
+// Whether the station has lost the episode's file (its USB stick was pulled out, say): the
+// station then answers 404 for it.
+async function gone (url) {
+  try {
+    return (await fetch(url, { method: 'HEAD', cache: 'no-store' })).status === 404
+  } catch { return false }
+}
+
+function sayOffline () {
+  clearInterval(timer)
+  tell(words.episodeOffline)
+}
+
+// While an episode is chosen but does not move (it never started, or waits for data) for a
+// few seconds, asks the station whether it still has the file, and says so when it does not.
+// Other listeners who have it may still deliver the rest: playback then goes on by itself.
+let watch = null
+function watchOffline (url) {
+  clearInterval(watch)
+  let last = -1
+  let since = Date.now()
+  watch = setInterval(async () => {
+    if (playing !== 'episode') return clearInterval(watch)
+    const moving = audio.currentTime !== last
+    const resting = audio.paused && audio.currentTime > 0
+    if (moving || resting) {
+      last = audio.currentTime
+      since = Date.now()
+      return
+    }
+    if (Date.now() - since < 4000) return
+    since = Date.now()
+    if (await gone(url) && playing === 'episode' && audio.currentTime === last) sayOffline()
+  }, 1000)
+}
+
 function stopEpisode () {
+  clearInterval(watch)
   clearInterval(timer)
   if (episode) { episode.stop(); episode = null }
   if (current && client) { client.remove(current); current = null }
@@ -158,13 +195,19 @@ audio.addEventListener('ended', () => {
   clearInterval(timer)
   tell(words.episodeEnded)
 })
-audio.addEventListener('play', () => {
-  if (playing === 'episode' && current && episode) showStats(current, episode.counters)
-})
+// Playing again, or going on after a wait (other listeners delivered what the station no
+// longer has): the figures come back.
+for (const event of ['play', 'playing']) {
+  audio.addEventListener(event, () => {
+    if (playing === 'episode' && current && episode) showStats(current, episode.counters)
+  })
+}
 
 async function play (btn) {
   const ep = btn.dataset
   stopLive()
+  // The episode playing stops when another is chosen, even if that one cannot be had.
+  if (playing === 'episode') audio.pause()
   playing = 'episode'
   player.hidden = false
   progress.hidden = false
@@ -175,6 +218,7 @@ async function play (btn) {
   links.magnet.href = ep.magnet
   links.torrent.href = ep.torrent
   tell(words.connecting)
+  watchOffline(ep.webseed)
   progress.value = 0
   let c = null
   let failed = false
@@ -239,8 +283,14 @@ async function play (btn) {
       audio.play().catch(() => {})
     }
   }
-  if (existing) onTorrent(existing)
-  else c.add(source, { announce: [cfg.tracker] }, onTorrent)
+  if (existing) return onTorrent(existing)
+  // A torrent that cannot be had (its .torrent gone with a pulled stick) fails alone,
+  // without taking the page's client with it.
+  c.add(source, { announce: [cfg.tracker] }, onTorrent).on('error', async err => {
+    console.warn('episode:', err)
+    if (await gone(ep.webseed)) sayOffline()
+    else tell(words.sharingStopped)
+  })
 }
 
 // The live stream. With Media Source Extensions (or Safari's ManagedMediaSource), hls.js
