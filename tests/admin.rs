@@ -974,8 +974,10 @@ fn share_never_offers_a_loopback_address() {
 #[test]
 fn a_stale_page_never_overwrites_a_newer_save() {
     let tmp = tempdir();
-    let mut node = Node::start(tmp.path(), &[], BASE_CONFIG);
-    node.wait_healthy(0);
+    let lib = tmp.path().join("library");
+    make_tagged_mp3(&lib.join("show.mp3"), "Show", "Radio Test", 2);
+    let mut node = Node::start(tmp.path(), std::slice::from_ref(&lib), BASE_CONFIG);
+    node.wait_healthy(1);
     let mut op = Operator::new(&node);
     op.setup("Radio Test");
     let share = op.get("/admin/share").text();
@@ -1033,6 +1035,34 @@ fn a_stale_page_never_overwrites_a_newer_save() {
         .get("/admin/share")
         .text()
         .contains("value=\"http://a.example.org\""));
+
+    // An episode's notes, edited on two phones: the later save from the older page is
+    // refused, and the first one's words stay.
+    let infohash = node.item("show.mp3")["infohash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let episodes = op.get("/admin/episodes").text();
+    let form = &episodes[episodes.find("action=\"/admin/item\"").unwrap()..];
+    let seen = Operator::hidden(form, "seen");
+    let edit = |op: &mut Operator, notes: &str| {
+        op.post(
+            "/admin/item",
+            &[
+                ("csrf", &csrf),
+                ("infohash", &infohash),
+                ("seen", &seen),
+                ("title", ""),
+                ("description", notes),
+            ],
+        )
+    };
+    assert_eq!(edit(&mut op, "Guests: Ana and Luis").status, 303);
+    let r = edit(&mut op, "Guests: nobody");
+    assert_eq!(r.status, 422, "{}", short(&r.text()));
+    assert!(r.text().contains("Someone else saved this page"));
+    let now = op.get("/admin/episodes").text();
+    assert!(now.contains("Guests: Ana and Luis") && !now.contains("Guests: nobody"));
     node.assert_alive();
 }
 

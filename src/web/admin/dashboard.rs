@@ -270,6 +270,8 @@ pub struct Episode {
     /// A recording of the box's (the free-space keeper may remove it unless kept).
     pub recording: bool,
     pub keep: bool,
+    /// The edit form's digest of what it shows ([`super::stale::item`]).
+    pub seen: String,
 }
 
 /// An audio file of the library, ticked or not for the music between shows.
@@ -374,6 +376,7 @@ impl<'a> Dashboard<'a> {
                 recorded: crate::web::page::recorded_day(tr, v.recorded).unwrap_or_default(),
                 recording: item.path().starts_with(&recordings),
                 keep: meta.keep,
+                seen: super::stale::item(&meta),
             });
         }
         music.sort_by_cached_key(|t: &TrackChoice| (t.label.to_lowercase(), t.place.clone()));

@@ -241,11 +241,18 @@ pub(super) async fn change(
 /// phone, another tab): the page comes back as it is now, with that said. A form that
 /// carries no `seen` is taken as it comes.
 fn not_stale(app: &AppState, task: Task, f: &Fields) -> Result<(), FormError> {
+    unchanged_since(f, || {
+        stale::fingerprint(task, &app.station.settings(), &app.station.schedule())
+    })
+}
+
+/// [`not_stale`] for any form: `now` makes the digest of what the form's fields stand for
+/// as they are now.
+fn unchanged_since(f: &Fields, now: impl FnOnce() -> String) -> Result<(), FormError> {
     let Some(seen) = f.get("seen") else {
         return Ok(());
     };
-    let now = stale::fingerprint(task, &app.station.settings(), &app.station.schedule());
-    if seen == now {
+    if seen == now() {
         Ok(())
     } else {
         Err(FormError::Input {
@@ -405,6 +412,7 @@ pub async fn music(
     form: Change,
 ) -> Result<Redirect, AdminError> {
     change(tr, &app, form, Task::Schedule, |app, f| {
+        unchanged_since(f, || stale::music(&app.station.settings()))?;
         let mut op = app.station.operator()?;
         op.fallback_tracks = Some(f.all("track").into_iter().map(String::from).collect());
         app.station.save_operator(&op)?;
@@ -613,6 +621,9 @@ pub async fn item(
                 problem: msg!("admin-item-gone"),
             });
         }
+        unchanged_since(f, || {
+            stale::item(&app.station.item_meta().remove(&ih).unwrap_or_default())
+        })?;
         let (title, description) = (f.text("title"), f.text("description"));
         if title.chars().count() > 200 || description.chars().count() > 5000 {
             return Err(FormError::Input {

@@ -10,7 +10,7 @@ use super::{
     error::FormError,
     pages::{self, problem, shell, station_fields},
     share::Audience,
-    stale::fingerprint,
+    stale::{self, fingerprint},
     tasks::Task,
 };
 use crate::{
@@ -74,7 +74,7 @@ pub fn page(task: Task, d: &Dashboard) -> Markup {
                 }
                 Task::Schedule => {
                     (schedule(d, &csrf))
-                    (music(tr, &d.music, &csrf, d.err))
+                    (music(tr, &d.music, &csrf, d.err, &stale::music(&d.settings)))
                 }
                 Task::Share => {
                     (share(tr, &d.share, d.air.on, station))
@@ -676,6 +676,7 @@ fn episodes(tr: Tr, list: &[Episode], csrf: &Markup) -> Markup {
                     form method="post" action="/admin/item" class="stack" {
                         (csrf)
                         input type="hidden" name="infohash" value=(e.infohash);
+                        input type="hidden" name="seen" value=(e.seen);
                         label {
                             (t!(tr, "dash-field-title"))
                             input name="title" maxlength="200" value=(e.own_title)
@@ -766,7 +767,13 @@ fn schedule(d: &Dashboard, csrf: &Markup) -> Markup {
 }
 
 /// The music between shows: every audio file of the library, ticked or not.
-fn music(tr: Tr, tracks: &[TrackChoice], csrf: &Markup, err: Option<&FormError>) -> Markup {
+fn music(
+    tr: Tr,
+    tracks: &[TrackChoice],
+    csrf: &Markup,
+    err: Option<&FormError>,
+    seen: &str,
+) -> Markup {
     let ticked = tracks.iter().filter(|t| t.chosen).count();
     section(
         "music",
@@ -779,6 +786,7 @@ fn music(tr: Tr, tracks: &[TrackChoice], csrf: &Markup, err: Option<&FormError>)
             } @else {
                 form method="post" action="/admin/music" class="stack" {
                     (csrf)
+                    input type="hidden" name="seen" value=(seen);
                     fieldset class="tracks" {
                         legend { (t!(tr, "dash-music-count", n = ticked, total = tracks.len())) }
                         @for track in tracks {

@@ -8,7 +8,10 @@
 use sha2::{Digest, Sha256};
 
 use super::tasks::Task;
-use crate::config::{operator::Show, Settings};
+use crate::{
+    config::{operator::Show, Settings},
+    station::ItemMeta,
+};
 
 /// The digest of the values `task`'s form shows: 16 hex digits.
 pub fn fingerprint(task: Task, s: &Settings, schedule: &[Show]) -> String {
@@ -49,9 +52,28 @@ pub fn fingerprint(task: Task, s: &Settings, schedule: &[Show]) -> String {
         Task::Schedule => schedule.iter().map(|show| format!("{show:?}")).collect(),
         Task::Home | Task::Episodes | Task::Storage => Vec::new(),
     };
-    // Each value with its length first, so no two lists of values read the same.
+    digest(&values)
+}
+
+/// The digest of the music form (the tracks ticked for between shows).
+pub fn music(s: &Settings) -> String {
+    digest(&s.live.fallback_tracks)
+}
+
+/// The digest of an episode's edit form: its title, notes and whether it is kept.
+pub fn item(meta: &ItemMeta) -> String {
+    digest(&[
+        meta.title.clone().unwrap_or_default(),
+        meta.description.clone().unwrap_or_default(),
+        meta.keep.to_string(),
+    ])
+}
+
+/// 16 hex digits of SHA-256 over `values`, each with its length first, so that no two
+/// lists of values read the same.
+fn digest(values: &[String]) -> String {
     let mut h = Sha256::new();
-    for v in &values {
+    for v in values {
         h.update((v.len() as u64).to_le_bytes());
         h.update(v.as_bytes());
     }
