@@ -1132,3 +1132,111 @@ fn no_jargon_outside_the_technical_page() {
     );
     node.assert_alive();
 }
+
+/// A form refused for one wrong field says so beside that field, in the visitor's
+/// language, and keeps every field as typed: the settings, the public address, a schedule
+/// whose shows overlap, a too-short password at the first run.
+#[test]
+fn a_refused_form_keeps_what_was_typed() {
+    let tmp = tempdir();
+    let mut node = Node::start(tmp.path(), &[], BASE_CONFIG);
+    node.wait_healthy(0);
+    let mut op = Operator::new(&node);
+
+    // The first run: a too-short password; the name chosen a step before stays.
+    let step = op
+        .get("/admin?step=password&station_name=Radio%20Nueva")
+        .text();
+    let tok = Operator::hidden(&step, "form_token");
+    let r = op.post(
+        "/admin/setup",
+        &[
+            ("form_token", &tok),
+            ("password", "short"),
+            ("password2", "short"),
+            ("station_name", "Radio Nueva"),
+            ("station_language", "en"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", short(&r.text()));
+    let page = r.text();
+    assert!(page.contains("at least 8 characters"), "{}", short(&page));
+    assert!(page.contains("<b>Radio Nueva</b>"), "{}", short(&page));
+    op.setup("Radio Nueva");
+    let csrf = op.csrf();
+
+    // Settings: a wrong number; the name and the description typed stay, nothing is saved.
+    let r = op.post(
+        "/admin/settings",
+        &[
+            ("csrf", &csrf),
+            ("page", "settings"),
+            ("station_name", "Radio Otra"),
+            ("station_description", "Desde el barrio"),
+            ("station_language", "es"),
+            ("max_upload_mb", "mucho"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", short(&r.text()));
+    let page = r.text();
+    assert!(
+        page.contains("Write a whole number here"),
+        "{}",
+        short(&page)
+    );
+    assert!(page.contains("value=\"Radio Otra\""), "{}", short(&page));
+    assert!(
+        page.contains(">Desde el barrio</textarea>"),
+        "{}",
+        short(&page)
+    );
+    assert!(page.contains("value=\"mucho\""), "{}", short(&page));
+    assert!(page.contains("<option value=\"es\" lang=\"es\" selected>"));
+    assert!(node.get("/").text().contains("<h1>Radio Nueva</h1>"));
+
+    // Share: a wrong public address, shown again as typed beside its message.
+    let r = op.post(
+        "/admin/settings",
+        &[
+            ("csrf", &csrf),
+            ("page", "share"),
+            ("public_url", "radio punto org"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", short(&r.text()));
+    let page = r.text();
+    assert!(
+        page.contains("is not an http(s) address"),
+        "{}",
+        short(&page)
+    );
+    assert!(
+        page.contains("value=\"radio punto org\""),
+        "{}",
+        short(&page)
+    );
+
+    // Schedule: two shows that overlap; both rows come back as typed.
+    let mut form = vec![("csrf", csrf.as_str())];
+    for (day, start, end, name) in [
+        ("0", "18:00", "19:30", "Jazz"),
+        ("0", "19:00", "20:00", "Blues"),
+    ] {
+        form.extend([
+            ("day", day),
+            ("start", start),
+            ("end", end),
+            ("name", name),
+            ("kind", "live"),
+        ]);
+    }
+    let r = op.post("/admin/schedule", &form);
+    assert_eq!(r.status, 422, "{}", short(&r.text()));
+    let page = r.text();
+    assert!(page.contains("overlap"), "{}", short(&page));
+    for typed in ["value=\"Jazz\"", "value=\"Blues\"", "value=\"19:30\""] {
+        assert!(page.contains(typed), "{typed}: {}", short(&page));
+    }
+    assert!(!op.get("/admin/schedule").text().contains("value=\"Jazz\""));
+    node.assert_alive();
+}

@@ -10,7 +10,7 @@ use std::{
 
 use serde::Serialize;
 
-use super::{error::FormError, share::Audience};
+use super::{error::FormError, extract::Fields, share::Audience, tasks::Task};
 use crate::{
     config::{operator::Show, AudioSource, Settings},
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
@@ -48,6 +48,8 @@ pub struct Dashboard<'a> {
     pub welcome: bool,
     /// The form just posted, when it could not be saved.
     pub err: Option<&'a FormError>,
+    /// What was typed into that form, shown again as typed (see [`Dashboard::shown`]).
+    pub typed: Option<&'a Fields>,
     /// The lines the script refreshes, as they read when the page is made.
     pub live: LiveWords,
     pub air: OnAir,
@@ -294,6 +296,23 @@ pub struct Sisters {
 }
 
 impl<'a> Dashboard<'a> {
+    /// A field's value on the page: as typed into the form just refused (so a mistake in
+    /// one field loses none of the others), else as saved.
+    pub fn shown(&self, name: &str, saved: impl ToString) -> String {
+        self.typed
+            .and_then(|f| f.get(name))
+            .map_or_else(|| saved.to_string(), str::to_string)
+    }
+
+    /// A box's tick on `task`'s page: as the refused form of that page sent it (an unticked
+    /// box sends nothing), else as saved.
+    pub fn ticked(&self, task: Task, name: &str, saved: bool) -> bool {
+        match self.typed {
+            Some(f) if f.get("page") == Some(task.form_name()) => f.get(name).is_some(),
+            _ => saved,
+        }
+    }
+
     pub async fn gather(
         tr: Tr,
         app: &AppState,
@@ -416,6 +435,7 @@ impl<'a> Dashboard<'a> {
             csrf: csrf.to_string(),
             notice: notice(tr, done),
             welcome: false,
+            typed: None,
             err,
             live,
             air,

@@ -213,6 +213,10 @@ pub enum FormError {
     Field(#[from] ConfigError),
     #[error("{problem}")]
     Input { field: &'static str, problem: Msg },
+    /// Another phone saved the same form since this one's page was made: the page comes
+    /// back as it is now, not as typed.
+    #[error("changed meanwhile")]
+    Stale,
     #[error("the box could not save this: {0}")]
     Store(#[from] StationError),
 }
@@ -231,7 +235,7 @@ impl FormError {
         match self {
             FormError::Field(e) => &e.key,
             FormError::Input { field, .. } => field,
-            FormError::Store(_) => "",
+            FormError::Stale | FormError::Store(_) => "",
         }
     }
 
@@ -246,6 +250,7 @@ impl FormError {
                 )
             }
             FormError::Input { problem, .. } => tr.say(problem),
+            FormError::Stale => tr.t("admin-changed-meanwhile"),
             FormError::Store(_) => tr.t("admin-form-store"),
         }
     }

@@ -230,8 +230,13 @@ pub(super) async fn change(
         Err(FormError::Store(e)) => Err(e.into()),
         Err(e) => {
             let task = Task::of_field(e.field()).unwrap_or(task);
-            let d =
+            let mut d =
                 Dashboard::gather(tr, app, &op.client.base, &op.session.csrf, "", Some(&e)).await;
+            // The page again with what was typed, but after a stale save: that one shows
+            // the page as another phone left it.
+            if !matches!(e, FormError::Stale) {
+                d.typed = Some(&fields);
+            }
             Err(AdminError::Form(Page::new(sections::page(task, &d))))
         }
     }
@@ -255,10 +260,7 @@ fn unchanged_since(f: &Fields, now: impl FnOnce() -> String) -> Result<(), FormE
     if seen == now() {
         Ok(())
     } else {
-        Err(FormError::Input {
-            field: "",
-            problem: msg!("admin-changed-meanwhile"),
-        })
+        Err(FormError::Stale)
     }
 }
 

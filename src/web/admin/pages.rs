@@ -165,38 +165,6 @@ pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormErr
     )
 }
 
-/// The station's name, description and language, in the settings. The language list
-/// shows each language by its own name.
-pub fn station_fields(tr: Tr, settings: &Settings, err: Option<&FormError>) -> Markup {
-    let station = &settings.station;
-    html! {
-        label {
-            (t!(tr, "admin-station-name"))
-            input name="station_name" value=(station.name) maxlength="100" required;
-        }
-        (problem(tr, err, "station.name"))
-        label {
-            (t!(tr, "dash-about"))
-            textarea name="station_description" rows="3" maxlength="2000" {
-                (station.description)
-            }
-        }
-        (problem(tr, err, "station.description"))
-        label {
-            (t!(tr, "admin-station-language"))
-            select name="station_language" aria-describedby="station-language-hint" {
-                @for l in Lang::ALL {
-                    option value=(l.code()) lang=(l.code()) selected[l == station.language] {
-                        (l.name())
-                    }
-                }
-            }
-        }
-        p class="hint" id="station-language-hint" { (t!(tr, "admin-station-language-hint")) }
-        (problem(tr, err, "station.language"))
-    }
-}
-
 /// The login form; `message` is why the last try failed, in the page's language.
 pub fn login(tr: Tr, form_token: &str, message: Option<&str>) -> Markup {
     shell(

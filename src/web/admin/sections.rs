@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{
     dashboard::{Dashboard, Episode, LibraryView, LiveWords, OnAir, Sisters, Stick, TrackChoice},
     error::FormError,
-    pages::{self, problem, shell, station_fields},
+    pages::{self, problem, shell},
     share::Audience,
     stale::{self, fingerprint},
     tasks::Task,
@@ -21,7 +21,7 @@ use crate::{
     },
     i18n::{
         format::{self, ago, decimal, number, on_one_line, size, weekday},
-        Tr,
+        Lang, Tr,
     },
     system::portmap::{PortMapStatus, PortState, PortStatus, Purpose, Refusal},
     t,
@@ -756,9 +756,8 @@ fn schedule(d: &Dashboard, csrf: &Markup) -> Markup {
                 (csrf)
                 input type="hidden" name="seen"
                     value=(fingerprint(Task::Schedule, &d.settings, shows));
-                // The shows, then one spare row that adds a show.
-                @for show in shows.iter().map(Some).chain([None]) {
-                    (show_row(tr, show))
+                @for row in schedule_rows(d) {
+                    (show_row(tr, &row))
                 }
                 button type="submit" { (t!(tr, "dash-schedule-save")) }
             }
@@ -804,20 +803,78 @@ fn music(
     )
 }
 
-fn show_row(tr: Tr, show: Option<&Show>) -> Markup {
+/// A row of the schedule form, as its fields show it.
+#[derive(Default)]
+struct Row {
+    name: String,
+    day: String,
+    start: String,
+    end: String,
+    kind: String,
+}
+
+impl Row {
+    fn of(show: &Show) -> Row {
+        Row {
+            name: show.name.clone(),
+            day: show.day.to_string(),
+            start: Show::hhmm(show.start),
+            end: Show::hhmm(show.end),
+            kind: match show.kind {
+                ShowKind::Playlist => "playlist",
+                ShowKind::Live => "live",
+            }
+            .to_string(),
+        }
+    }
+}
+
+/// The schedule's rows: as typed into the form just refused (a wrong time or an overlap
+/// loses none of the other rows), else the saved shows; then one spare row that adds a
+/// show.
+fn schedule_rows(d: &Dashboard) -> Vec<Row> {
+    let mut rows: Vec<Row> = match d.typed.filter(|f| f.get("name").is_some()) {
+        Some(f) => {
+            let (names, days, starts, ends, kinds) = (
+                f.all("name"),
+                f.all("day"),
+                f.all("start"),
+                f.all("end"),
+                f.all("kind"),
+            );
+            let at = |v: &[&str], i: usize| v.get(i).copied().unwrap_or("").to_string();
+            (0..names.len())
+                .map(|i| Row {
+                    name: at(&names, i),
+                    day: at(&days, i),
+                    start: at(&starts, i),
+                    end: at(&ends, i),
+                    kind: at(&kinds, i),
+                })
+                .filter(|r| !(r.name.trim().is_empty() && r.start.trim().is_empty()))
+                .collect()
+        }
+        None => d.schedule.iter().map(Row::of).collect(),
+    };
+    rows.push(Row::default());
+    rows
+}
+
+fn show_row(tr: Tr, row: &Row) -> Markup {
     let new_name = t!(tr, "dash-show-new");
+    let spare = row.name.is_empty() && row.start.is_empty();
     html! {
         fieldset class="show" {
             label class="wide" {
                 (t!(tr, "dash-show"))
-                input name="name" placeholder=(if show.is_some() { "" } else { new_name.as_str() })
-                    maxlength="80" value=(show.map(|s| s.name.as_str()).unwrap_or(""));
+                input name="name" placeholder=(if spare { new_name.as_str() } else { "" })
+                    maxlength="80" value=(row.name);
             }
             label class="wide" {
                 (t!(tr, "dash-show-day"))
                 select name="day" {
                     @for day in 0..7u8 {
-                        option value=(day) selected[show.is_some_and(|s| s.day == day)] {
+                        option value=(day) selected[row.day == day.to_string()] {
                             (weekday(tr, day))
                         }
                     }
@@ -825,18 +882,16 @@ fn show_row(tr: Tr, show: Option<&Show>) -> Markup {
             }
             label {
                 (t!(tr, "dash-show-start"))
-                input name="start" type="time"
-                    value=(show.map(|s| Show::hhmm(s.start)).unwrap_or_default());
+                input name="start" type="time" value=(row.start);
             }
             label {
                 (t!(tr, "dash-show-end"))
-                input name="end" type="time"
-                    value=(show.map(|s| Show::hhmm(s.end)).unwrap_or_default());
+                input name="end" type="time" value=(row.end);
             }
             label class="wide" {
                 (t!(tr, "dash-show-kind"))
                 select name="kind" {
-                    @let playlist = show.is_some_and(|s| s.kind == ShowKind::Playlist);
+                    @let playlist = row.kind == "playlist";
                     option value="live" selected[!playlist] { (t!(tr, "dash-show-kind-live")) }
                     option value="playlist" selected[playlist] {
                         (t!(tr, "dash-show-kind-playlist"))
@@ -1073,7 +1128,7 @@ fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
         .map(|(_, base)| format!("{base}/live"))
         .unwrap_or_default();
     let (tr, s, err) = (d.tr, &d.settings, d.err);
-    let current_audio = s.audio.to_string();
+    let current_audio = d.shown("audio", &s.audio);
     let lines = |v: &[String]| v.join("\n");
     html! {
         @if d.air.on {
@@ -1106,20 +1161,20 @@ fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
                 label {
                     (t!(tr, "dash-bitrate"))
                     input name="bitrate_kbps" type="number" min="16" max="510"
-                        value=(s.live.bitrate_kbps);
+                        value=(d.shown("bitrate_kbps", s.live.bitrate_kbps));
                 }
                 (problem(tr, err, "live.bitrate_kbps"))
                 (problem(tr, err, "bitrate_kbps"))
                 label {
                     (t!(tr, "dash-source-password"))
                     input name="source_password" type="text" autocomplete="off"
-                        spellcheck="false" value=(s.live.source_password);
+                        spellcheck="false" value=(d.shown("source_password", &s.live.source_password));
                 }
                 p class="hint" { (t!(tr, "dash-source-password-hint", url = source_url.as_str())) }
                 label {
                     (t!(tr, "dash-fallback-folder"))
                     input name="fallback_folder" type="text" spellcheck="false"
-                        value=(s.live.fallback_folder)
+                        value=(d.shown("fallback_folder", &s.live.fallback_folder))
                         placeholder=(t!(tr, "dash-fallback-whole-library"));
                 }
                 p class="hint" { (t!(tr, "dash-fallback-folder-hint")) }
@@ -1127,7 +1182,7 @@ fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
                     (t!(tr, "dash-push"))
                     textarea name="push" rows="2" spellcheck="false" autocomplete="off"
                         placeholder="icecast://source:PASSWORD@stream.example.org:8000/radio.mp3" {
-                        (lines(&s.live.push.iter().map(|t| t.line()).collect::<Vec<_>>()))
+                        (d.shown("push", lines(&s.live.push.iter().map(|t| t.line()).collect::<Vec<_>>())))
                     }
                 }
                 p class="hint" { (t!(tr, "dash-push-hint")) }
@@ -1151,7 +1206,8 @@ fn public_address(d: &Dashboard, csrf: &Markup) -> Markup {
             html! {
                 label {
                     (t!(tr, "dash-public-url"))
-                    input name="public_url" type="url" value=(s.public_url.as_deref().unwrap_or(""))
+                    input name="public_url" type="url"
+                        value=(d.shown("public_url", s.public_url.as_deref().unwrap_or("")))
                         placeholder="http://radio.example.org";
                 }
                 (problem(tr, err, "public_url"))
@@ -1175,13 +1231,13 @@ fn following(d: &Dashboard, csrf: &Markup) -> Markup {
                 label {
                     (t!(tr, "dash-follow-field"))
                     textarea name="follow" rows="2" placeholder="http://radio-b.example.org" {
-                        (s.federation.follow.join("\n"))
+                        (d.shown("follow", s.federation.follow.join("\n")))
                     }
                 }
                 (problem(tr, err, "federation.follow"))
                 label class="check" {
                     input type="checkbox" name="approve_mirrors"
-                        checked[s.federation.approve_mirrors];
+                        checked[d.ticked(Task::Sisters, "approve_mirrors", s.federation.approve_mirrors)];
                     (t!(tr, "dash-approve-mirrors"))
                 }
             },
@@ -1201,15 +1257,17 @@ fn station_settings(d: &Dashboard, csrf: &Markup) -> Markup {
             Task::Settings,
             csrf,
             html! {
-                (station_fields(tr, s, err))
+                (station_fields(d))
                 label {
                     (t!(tr, "dash-max-upload"))
-                    input name="max_upload_mb" type="number" min="1" value=(s.admin.max_upload_mb);
+                    input name="max_upload_mb" type="number" min="1"
+                        value=(d.shown("max_upload_mb", s.admin.max_upload_mb));
                 }
                 (problem(tr, err, "admin.max_upload_mb"))
                 (problem(tr, err, "max_upload_mb"))
                 label class="check" {
-                    input type="checkbox" name="allow_remote_admin" checked[s.admin.allow_remote];
+                    input type="checkbox" name="allow_remote_admin"
+                        checked[d.ticked(Task::Settings, "allow_remote_admin", s.admin.allow_remote)];
                     (t!(tr, "dash-remote-admin"))
                 }
             },
@@ -1253,8 +1311,8 @@ fn technical(d: &Dashboard, csrf: &Markup) -> Markup {
                 label {
                     (t!(tr, "dash-library-folders"))
                     textarea name="library" rows="3" {
-                        (s.library.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()
-                            .join("\n"))
+                        (d.shown("library", s.library.iter().map(|p| p.display().to_string())
+                            .collect::<Vec<_>>().join("\n")))
                     }
                 }
                 p class="hint" {
@@ -1264,15 +1322,49 @@ fn technical(d: &Dashboard, csrf: &Markup) -> Markup {
                 label {
                     (t!(tr, "dash-upload-limit"))
                     input name="upload_limit_kib" type="number" min="0"
-                        value=(s.swarm.upload_limit_kib);
+                        value=(d.shown("upload_limit_kib", s.swarm.upload_limit_kib));
                 }
                 (problem(tr, err, "upload_limit_kib"))
                 label {
                     (t!(tr, "dash-extra-trackers"))
-                    textarea name="trackers" rows="3" { (s.swarm.trackers.join("\n")) }
+                    textarea name="trackers" rows="3" { (d.shown("trackers", s.swarm.trackers.join("\n"))) }
                 }
                 (problem(tr, err, "swarm.trackers"))
             },
         ),
     )
+}
+
+/// The station's name, description and language, in the settings. The language list
+/// shows each language by its own name.
+fn station_fields(d: &Dashboard) -> Markup {
+    let (tr, station, err) = (d.tr, &d.settings.station, d.err);
+    let language = d.shown("station_language", station.language.code());
+    html! {
+        label {
+            (t!(tr, "admin-station-name"))
+            input name="station_name" value=(d.shown("station_name", &station.name))
+                maxlength="100" required;
+        }
+        (problem(tr, err, "station.name"))
+        label {
+            (t!(tr, "dash-about"))
+            textarea name="station_description" rows="3" maxlength="2000" {
+                (d.shown("station_description", &station.description))
+            }
+        }
+        (problem(tr, err, "station.description"))
+        label {
+            (t!(tr, "admin-station-language"))
+            select name="station_language" aria-describedby="station-language-hint" {
+                @for l in Lang::ALL {
+                    option value=(l.code()) lang=(l.code()) selected[l.code() == language] {
+                        (l.name())
+                    }
+                }
+            }
+        }
+        p class="hint" id="station-language-hint" { (t!(tr, "admin-station-language-hint")) }
+        (problem(tr, err, "station.language"))
+    }
 }
