@@ -7,19 +7,20 @@
 //
 // The box must be fresh (first run not done: the script does it, with the password
 // "correct horse battery") and should show what the guide talks about: the live input on air,
-// a few episodes and a warning. For example, from the repository:
+// a few episodes on USB sticks and a warning. For example, from the repository:
 //
-//   d=$(mktemp -d); m=/media/streamp2p   # where the box mounts USB storage, so the
-//   mkdir -p $m/RADIO $m/ARCHIVO           # pictures show the paths a station sees
+//   d=$(mktemp -d); m=/media/streamp2p   # the box's USB folder: each folder in it is a stick
+//   mkdir -p $m/RADIO $m/ARCHIVO
 //   for t in "Programa de la mañana" "Tertulia del barrio" "Conciertos"; do
 //     ffmpeg -v error -f lavfi -i sine=duration=5 -metadata title="$t" "$m/RADIO/$t.mp3"; done
-//   printf 'audio = "sine"\n[swarm]\ndht = false\nlsd = false\n' > $d/c.toml
-//   streamp2p run --data-dir $d/data --library $m/RADIO --library $m/ARCHIVO \
-//     --http 127.0.0.1:80 --config $d/c.toml &
+//   ffmpeg -v error -f lavfi -i sine=duration=5 -metadata title="Archivo 2019" "$m/ARCHIVO/2019.mp3"
+//   printf 'audio = "sine"\n[swarm]\ndht = false\nlsd = false\n[station]\ndescription = "%s"\n' \
+//     'Radio libre de barrio: música, debates y programas hechos por la gente del barrio.' > $d/c.toml
+//   streamp2p run --data-dir $d/data --http 127.0.0.1:80 --config $d/c.toml &
 //   node scripts/guide-shots.mjs http://127.0.0.1 --unplug=$m/ARCHIVO
 //
-// (`--unplug` removes that library folder after the first run, as if its USB stick were
-// pulled out, so the dashboard shows a warning; the first run needs every folder there.)
+// (`--unplug` removes that stick's folder after the first run, as if it were pulled out, so
+// the home screen shows a warning.)
 
 import { chromium } from 'playwright-core'
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
@@ -51,11 +52,8 @@ const langs = opts.langs
   ? opts.langs.split(',')
   : ALL.filter((l) => existsSync(join(repo, 'docs/guide', `${l}.md`)))
 
-// Station details as a Spanish community radio would write them, the same in every picture.
-const STATION = {
-  name: 'Radio Vallekas',
-  description: 'Radio libre de barrio: música, debates y programas hechos por la gente del barrio.'
-}
+// The station's name as a Spanish community radio would write it, the same in every picture.
+const STATION = 'Radio Vallekas'
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -91,17 +89,16 @@ const showSection = (selector) => page.evaluate((s) => {
 }, selector)
 
 try {
-  // The first run, in each language, filled in but not sent.
+  // The first run's password step (the language and the name chosen before), in each
+  // language, filled in but not sent.
   for (const lang of langs) {
     await inLanguage(lang)
-    await page.goto(`${base}/admin`)
+    await page.goto(`${base}/admin?step=password&station_name=${encodeURIComponent(STATION)}`)
     if (await page.locator('form[action="/admin/setup"]').count() === 0) {
       throw new Error('the box is already set up: start the script on a fresh one')
     }
     await page.fill('input[name=password]', opts.password)
     await page.fill('input[name=password2]', opts.password)
-    await page.fill('input[name=station_name]', STATION.name)
-    await page.fill('textarea[name=station_description]', STATION.description)
     await shot(lang, '1-setup.png')
   }
   const [done] = await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/setup"] button[type=submit]')])
@@ -118,9 +115,11 @@ try {
     await shot(lang, '2-dashboard.png')
     await showSection('#air')
     await shot(lang, '3-on-air.png')
+    await page.goto(`${base}/admin/episodes`)
     await showSection('#publish')
     await page.fill('#upload-title', 'Tertulia del barrio').catch(() => {})
     await shot(lang, '4-publish.png')
+    await page.goto(`${base}/admin/share`)
     await showSection('#share')
     await shot(lang, '5-share.png')
     await page.goto(`${base}/`)
