@@ -99,10 +99,8 @@ try {
     const said = await region(w('dash-level-title')).getByRole('status').textContent()
     return [said === w('dash-air-line-in'), said]
   })
-  await until('the meter says the level is good', 15000, async () => {
-    const said = await page.locator('#meter-word').textContent()
-    return [said === w('dash-meter-word-good'), said]
-  })
+  await region(w('dash-level-title')).getByText(w('dash-meter-word-good'), { exact: true })
+    .waitFor({ timeout: 15000 })
   const stream = page.waitForResponse((r) => r.url().endsWith('/live.mp3') && r.status() === 200, { timeout: 15000 })
   await tap(button(w('dash-listen')))
   const heard = await stream
@@ -115,11 +113,15 @@ try {
   begin('share the station with listeners')
   await tap(link(w('dash-welcome-next')))
   await page.waitForURL(/\/admin\/share\?welcome=1$/)
-  const wifi = page.getByRole('textbox', { name: new RegExp(escape(w('dash-share-this-wifi'))) }).last()
+  // The links for people on this Wi-Fi (the box's name, then its address), each with its
+  // Copy button in the same order; the last is the address.
+  const wifiLinks = page.getByRole('textbox', { name: new RegExp(escape(w('dash-share-this-wifi'))) })
+  const last = (await wifiLinks.count()) - 1
+  const wifi = wifiLinks.nth(last)
   const address = await wifi.inputValue()
   check(!/127\.0\.0\.1|localhost|\[::1\]/.test(address), `a loopback link is offered: ${address}`)
   check(address.startsWith(base), `the box's own address is not offered: ${address}`)
-  const copy = wifi.locator('xpath=following-sibling::div').getByRole('button', { name: w('dash-copy'), exact: true })
+  const copy = button(w('dash-copy')).nth(last)
   await tap(copy)
   // Plain http has no Clipboard API: the field is selected, and copied the old way.
   const selected = await page.evaluate(() => {
