@@ -12,7 +12,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::TimeZone;
@@ -61,17 +60,20 @@ fn seven_tasks(lang: &str, width: u32, height: u32, net: u8) {
 
     // The line-in: three minutes of a 1 kHz tone, replayed by ALSA's file plugin.
     let tone = root.join("line-in.raw");
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-f", "lavfi", "-i"])
-        .arg("sine=frequency=1000:duration=180")
-        .args(["-ar", "48000", "-ac", "2", "-f", "s16le", "-y"])
-        .arg(&tone)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ffmpeg_to(
+        &tone,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:duration=180",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-f",
+            "s16le",
+        ],
     );
     let asound = root.join("asound.conf");
     std::fs::write(

@@ -36,6 +36,7 @@ use crate::{
         logo::{self, LogoError},
         ItemMeta,
     },
+    update::Ask,
     web::{lang::PageLang, AppState},
 };
 
@@ -640,6 +641,38 @@ pub async fn item(
         };
         app.station.set_item_meta(&ih, &meta)?;
         Ok("episode")
+    })
+    .await
+}
+
+/// `POST /admin/update`: check now, or update now.
+pub async fn update(
+    State(app): State<AppState>,
+    PageLang(tr): PageLang,
+    form: Change,
+) -> Result<Redirect, AdminError> {
+    change(tr, &app, form, Task::Settings, |app, f| {
+        let ask = match f.text("action").as_str() {
+            "install" => Ask::Install,
+            "check" => Ask::Check,
+            choice @ ("automatic" | "manual") => {
+                let mut op = app.station.operator()?;
+                op.update_automatic = Some(choice == "automatic");
+                app.station.save_operator(&op)?;
+                return Ok("saved");
+            }
+            _ => {
+                return Err(FormError::Input {
+                    field: "action",
+                    problem: msg!("admin-update-unknown-action"),
+                })
+            }
+        };
+        app.updates.ask(ask);
+        Ok(match ask {
+            Ask::Install => "update",
+            Ask::Check => "update_check",
+        })
     })
     .await
 }

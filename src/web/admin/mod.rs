@@ -86,7 +86,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/usb", post(forms::usb))
         .route("/admin/item", post(forms::item))
         .route("/admin/mirrors", post(forms::mirrors))
-        .route("/admin/update", post(update::ask))
+        .route("/admin/update", post(forms::update))
         .route(
             "/admin/logo",
             // The picture and the form's few fields.

@@ -1,24 +1,18 @@
-//! The dashboard's Updates card and its form: the running version, the last check, an
-//! available version with its notes, an install's progress and the last outcome, in the
-//! page's language. The state is the updater's ([`crate::update`]); this only says it and
-//! passes on what the operator asks.
+//! The dashboard's Updates card: the running version, the last check, an available version
+//! with its notes, an install's progress and the last outcome, in the page's language. The
+//! state is the updater's ([`crate::update`]); this only says it (its form's answer is
+//! `forms::update`).
 
-use axum::{extract::State, response::Redirect};
 use maud::{html, Markup};
 use serde::Serialize;
 
-use super::{
-    error::{AdminError, FormError},
-    extract::Change,
-};
 use crate::{
     i18n::{
         format::{ago, size},
         Tr,
     },
     t,
-    update::{Ask, Outcome, Phase, Problem, UpdateView},
-    web::{lang::PageLang, AppState},
+    update::{Outcome, Phase, Problem, UpdateView},
 };
 
 /// The card's line that changes while the page is open (the script refreshes it), and the
@@ -228,36 +222,4 @@ fn a_notes_empty(v: &UpdateView) -> bool {
     v.available
         .as_ref()
         .is_none_or(|a| a.notes.trim().is_empty())
-}
-
-/// `POST /admin/update`: check now, or update now.
-pub async fn ask(
-    State(app): State<AppState>,
-    PageLang(tr): PageLang,
-    form: Change,
-) -> Result<Redirect, AdminError> {
-    super::forms::change(tr, &app, form, super::tasks::Task::Settings, |app, f| {
-        let ask = match f.text("action").as_str() {
-            "install" => Ask::Install,
-            "check" => Ask::Check,
-            choice @ ("automatic" | "manual") => {
-                let mut op = app.station.operator()?;
-                op.update_automatic = Some(choice == "automatic");
-                app.station.save_operator(&op)?;
-                return Ok("saved");
-            }
-            _ => {
-                return Err(FormError::Input {
-                    field: "action",
-                    problem: crate::msg!("admin-update-unknown-action"),
-                })
-            }
-        };
-        app.updates.ask(ask);
-        Ok(match ask {
-            Ask::Install => "update",
-            Ask::Check => "update_check",
-        })
-    })
-    .await
 }
