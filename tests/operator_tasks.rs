@@ -21,8 +21,18 @@ use streamp2p::{
     store::{Store, Tree},
 };
 
-/// Where libfaketime is (Debian's `faketime` package).
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// Debian's libfaketime (package `faketime`), under the machine's multiarch folder.
+fn libfaketime() -> String {
+    std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no libfaketime.so.1: install Debian's faketime"))
+        .display()
+        .to_string()
+}
 /// The node's clock: noon of a known day, ticking from there.
 const FAKE_NOW: &str = "2026-06-10 12:00:00";
 /// The station's time zone, as the box's TZ: Central European, with its summer time (a
@@ -51,10 +61,7 @@ fn seven_tasks_in_spanish_on_a_small_phone() {
 /// (10.215.`net`.2) with the phone beside it (10.215.`net`.1), as on a station's Wi-Fi: the
 /// browser reaches it by that address, and Share has a real address to give.
 fn seven_tasks(lang: &str, width: u32, height: u32, net: u8) {
-    assert!(
-        Path::new(LIBFAKETIME).exists(),
-        "{LIBFAKETIME} is missing: install Debian's faketime"
-    );
+    let libfaketime = libfaketime();
     let tmp = tempdir();
     let root = tmp.path();
 
@@ -124,7 +131,7 @@ fn seven_tasks(lang: &str, width: u32, height: u32, net: u8) {
         &[
             ("ALSA_CONFIG_PATH", &alsa_path),
             ("TZ", STATION_TZ),
-            ("LD_PRELOAD", LIBFAKETIME),
+            ("LD_PRELOAD", &libfaketime),
             ("FAKETIME", &format!("@{FAKE_NOW}")),
             // Only the wall clock: timers and timeouts keep the real monotonic one.
             ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
@@ -133,26 +140,32 @@ fn seven_tasks(lang: &str, width: u32, height: u32, net: u8) {
     node.wait_healthy(0);
 
     let arg = |k: &str, v: String| format!("--{k}={v}");
+    // STREAMP2P_SHOTS keeps the screenshots for a person to look at, every task page's too.
+    let shots = std::env::var("STREAMP2P_SHOTS").ok();
+    let mut args = vec![
+        arg("base", node.base_url()),
+        arg("lang", lang.to_string()),
+        arg("width", width.to_string()),
+        arg("height", height.to_string()),
+        arg("stick", stick.display().to_string()),
+        arg("usb", usb.display().to_string()),
+        arg("episode", episode.display().to_string()),
+        arg("yesterday-peak", YESTERDAY_PEAK.to_string()),
+        arg("yesterday-at", YESTERDAY_PEAK_AT.to_string()),
+        arg(
+            "shots",
+            shots
+                .clone()
+                .unwrap_or_else(|| root.join("shots").display().to_string()),
+        ),
+    ];
+    if shots.is_some() {
+        args.push("--all-pages".into());
+    }
     let out = run_node(
         phone_ns.command("node"),
         "operator_tasks.mjs",
-        &[
-            arg("base", node.base_url()),
-            arg("lang", lang.to_string()),
-            arg("width", width.to_string()),
-            arg("height", height.to_string()),
-            arg("stick", stick.display().to_string()),
-            arg("usb", usb.display().to_string()),
-            arg("episode", episode.display().to_string()),
-            arg("yesterday-peak", YESTERDAY_PEAK.to_string()),
-            arg("yesterday-at", YESTERDAY_PEAK_AT.to_string()),
-            // STREAMP2P_SHOTS keeps the screenshots for a person to look at.
-            arg(
-                "shots",
-                std::env::var("STREAMP2P_SHOTS")
-                    .unwrap_or_else(|_| root.join("shots").display().to_string()),
-            ),
-        ],
+        &args,
         Duration::from_secs(300),
     );
     // The script's last line: the taps each task took.

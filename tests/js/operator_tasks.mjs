@@ -25,6 +25,8 @@ const opts = args({
   'yesterday-peak': { type: 'string' },
   'yesterday-at': { type: 'string' },
   shots: { type: 'string' },
+  // Also a picture of every task page at the end, for a person to look at.
+  'all-pages': { type: 'boolean', default: false },
   password: { type: 'string', default: 'correct horse battery' }
 })
 for (const k of ['base', 'lang', 'width', 'height', 'stick', 'usb', 'episode', 'yesterday-peak', 'yesterday-at', 'shots']) check(opts[k], `need --${k}`)
@@ -200,6 +202,12 @@ try {
   await page.screenshot({ path: join(opts.shots, `${opts.lang}-${opts.width}-7-home.png`), fullPage: true })
   end()
 
+  if (opts['all-pages']) {
+    for (const name of ['sound', 'episodes', 'schedule', 'share', 'storage', 'sisters', 'settings', 'technical']) {
+      await page.goto(`${base}/admin/${name}`)
+      await shot(`8-${name}`)
+    }
+  }
   check(errors.length === 0, `page errors: ${errors.join('; ')}`)
   // The home screen as the benchmark reports it: its height, and the bytes a first visit
   // takes (as sent, compressed): the page, then with its style and script.
