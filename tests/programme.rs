@@ -812,7 +812,7 @@ fn the_programme_is_pushed_to_icecast2_in_mp3_and_ogg_and_reconnects() {
     op.setup("Radio Push");
     let mp3 = format!("icecast://source:push-secret@127.0.0.1:{port}/radio.mp3");
     assert!(
-        op.get("/admin/sound").text().contains(&mp3),
+        op.get("/admin/technical").text().contains(&mp3),
         "the page lists the push"
     );
     let library = tmp.path().join("library").display().to_string();
@@ -835,8 +835,14 @@ fn the_programme_is_pushed_to_icecast2_in_mp3_and_ogg_and_reconnects() {
         .nth(1)
         .and_then(|rest| rest.split("</p>").next())
         .unwrap_or_else(|| panic!("no message: {}", short(&page)));
-    assert!(said.contains("is not a server address the box can use"), "{said}");
-    assert!(!said.contains("push-secret"), "its password is said: {said}");
+    assert!(
+        said.contains("is not a server address the box can use"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("push-secret"),
+        "its password is said: {said}"
+    );
     assert!(
         page.contains("push-secret@127.0.0.1/radio.ogg oops</textarea>"),
         "the lines typed are not kept: {}",

@@ -1129,7 +1129,6 @@ fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
         .unwrap_or_default();
     let (tr, s, err) = (d.tr, &d.settings, d.err);
     let current_audio = d.shown("audio", &s.audio);
-    let lines = |v: &[String]| v.join("\n");
     html! {
         @if d.air.on {
             section id="level" class="card" aria-labelledby="level-title" {
@@ -1171,22 +1170,6 @@ fn sound(d: &Dashboard, csrf: &Markup) -> Markup {
                         spellcheck="false" value=(d.shown("source_password", &s.live.source_password));
                 }
                 p class="hint" { (t!(tr, "dash-source-password-hint", url = source_url.as_str())) }
-                label {
-                    (t!(tr, "dash-fallback-folder"))
-                    input name="fallback_folder" type="text" spellcheck="false"
-                        value=(d.shown("fallback_folder", &s.live.fallback_folder))
-                        placeholder=(t!(tr, "dash-fallback-whole-library"));
-                }
-                p class="hint" { (t!(tr, "dash-fallback-folder-hint")) }
-                label {
-                    (t!(tr, "dash-push"))
-                    textarea name="push" rows="2" spellcheck="false" autocomplete="off"
-                        placeholder="icecast://source:PASSWORD@stream.example.org:8000/radio.mp3" {
-                        (d.shown("push", lines(&s.live.push.iter().map(|t| t.line()).collect::<Vec<_>>())))
-                    }
-                }
-                p class="hint" { (t!(tr, "dash-push-hint")) }
-                (problem(tr, err, "live.push"))
             },
         ),
         ))
@@ -1222,7 +1205,7 @@ fn following(d: &Dashboard, csrf: &Markup) -> Markup {
     let (tr, s, err) = (d.tr, &d.settings, d.err);
     section(
         "following",
-        &t!(tr, "dash-follow-field"),
+        &t!(tr, "dash-follow-title"),
         settings_form(
             d,
             Task::Sisters,
@@ -1330,6 +1313,23 @@ fn technical(d: &Dashboard, csrf: &Markup) -> Markup {
                     textarea name="trackers" rows="3" { (d.shown("trackers", s.swarm.trackers.join("\n"))) }
                 }
                 (problem(tr, err, "swarm.trackers"))
+                label {
+                    (t!(tr, "dash-fallback-folder"))
+                    input name="fallback_folder" type="text" spellcheck="false"
+                        value=(d.shown("fallback_folder", &s.live.fallback_folder))
+                        placeholder=(t!(tr, "dash-fallback-whole-library"));
+                }
+                p class="hint" { (t!(tr, "dash-fallback-folder-hint")) }
+                (problem(tr, err, "live.fallback_folder"))
+                label {
+                    (t!(tr, "dash-push"))
+                    textarea name="push" rows="2" spellcheck="false" autocomplete="off"
+                        placeholder="icecast://source:PASSWORD@stream.example.org:8000/radio.mp3" {
+                        (d.shown("push", s.live.push.iter().map(|t| t.line()).collect::<Vec<_>>().join("\n")))
+                    }
+                }
+                p class="hint" { (t!(tr, "dash-push-hint")) }
+                (problem(tr, err, "live.push"))
             },
         ),
     )

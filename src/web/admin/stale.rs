@@ -20,13 +20,6 @@ pub fn fingerprint(task: Task, s: &Settings, schedule: &[Show]) -> String {
             s.audio.to_string(),
             s.live.bitrate_kbps.to_string(),
             s.live.source_password.clone(),
-            s.live.fallback_folder.clone(),
-            s.live
-                .push
-                .iter()
-                .map(|p| p.line())
-                .collect::<Vec<_>>()
-                .join("\n"),
         ],
         Task::Share => vec![s.public_url.clone().unwrap_or_default()],
         Task::Sisters => vec![
@@ -48,6 +41,13 @@ pub fn fingerprint(task: Task, s: &Settings, schedule: &[Show]) -> String {
                 .join("\n"),
             s.swarm.upload_limit_kib.to_string(),
             s.swarm.trackers.join("\n"),
+            s.live.fallback_folder.clone(),
+            s.live
+                .push
+                .iter()
+                .map(|p| p.line())
+                .collect::<Vec<_>>()
+                .join("\n"),
         ],
         Task::Schedule => schedule.iter().map(|show| format!("{show:?}")).collect(),
         Task::Home | Task::Episodes | Task::Storage => Vec::new(),

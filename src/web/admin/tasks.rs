@@ -77,7 +77,7 @@ impl Task {
     /// refused save comes back on the page where its message can sit beside the field.
     pub fn of_field(field: &str) -> Option<Task> {
         Some(match field {
-            "audio" | "live.bitrate_kbps" | "bitrate_kbps" | "live.push" => Task::Sound,
+            "audio" | "live.bitrate_kbps" | "bitrate_kbps" => Task::Sound,
             "public_url" => Task::Share,
             "federation.follow" => Task::Sisters,
             "station.name"
@@ -85,7 +85,11 @@ impl Task {
             | "station.language"
             | "admin.max_upload_mb"
             | "max_upload_mb" => Task::Settings,
-            "library" | "upload_limit_kib" | "swarm.trackers" => Task::Technical,
+            "library"
+            | "upload_limit_kib"
+            | "swarm.trackers"
+            | "live.push"
+            | "live.fallback_folder" => Task::Technical,
             _ => return None,
         })
     }
