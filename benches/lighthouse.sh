@@ -52,9 +52,9 @@ curl -fsS "$BASE/api/health" | grep -q '"items":3' || { echo "node not ready; se
 # The first run with curl, as the page's form would post it; the session cookie it sets is
 # sent by Lighthouse with every request of the dashboard.
 JAR="$WORK/cookies"
-TOKEN=$(curl -fsS -c "$JAR" -H 'Accept-Language: es' "$BASE/admin" \
+TOKEN=$(curl -fsS -c "$JAR" -H 'Accept-Language: es' "$BASE/admin?step=password" \
     | grep -o 'name="form_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
-[ -n "$TOKEN" ] || { echo "no first-run form at $BASE/admin" >&2; exit 1; }
+[ -n "$TOKEN" ] || { echo "no first-run password step at $BASE/admin?step=password" >&2; exit 1; }
 curl -fsS -o /dev/null -b "$JAR" -c "$JAR" -H 'Accept-Language: es' \
     --data-urlencode "form_token=$TOKEN" --data-urlencode "password=correct horse battery" \
     --data-urlencode "password2=correct horse battery" --data-urlencode "station_name=Radio Vallekas" \

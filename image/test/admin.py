@@ -59,7 +59,8 @@ def main():
     base, jar, cmd, *args = sys.argv[1:]
     if cmd == "setup":
         password, name = args
-        status, page = request(base, jar, "/admin")
+        # The first run's last question (the language and the name come before it).
+        status, page = request(base, jar, "/admin?step=password")
         token = hidden(page, "form_token")
         status, page = request(base, jar, "/admin/setup", {
             "form_token": token, "password": password, "password2": password,
