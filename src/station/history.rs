@@ -14,7 +14,7 @@ const KEEP_SECS: u64 = 2 * 24 * 3600;
 
 /// A day's chart has a point a quarter of an hour: 96 reads at 320 px, and the page gets
 /// two days in about 2 kB where a point a minute would cost 30.
-pub const SLOT_MINUTES: u32 = 15;
+const SLOT_MINUTES: u32 = 15;
 const SLOTS: usize = (24 * 60 / SLOT_MINUTES) as usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use crate::{
     config::{operator::Show, AudioSource, Settings},
     federation::{health::TrackerStat, mirrors::MirrorsView, FollowStatus},
     i18n::{
-        format::{number, size, span, speed},
+        format::{number, size, span, speed, time},
         Tr,
     },
     library::Catalog,
@@ -181,7 +181,7 @@ fn pushes(tr: Tr, pushes: &[PushStatus]) -> Option<String> {
 
 /// Yesterday's listeners in a line: the most at once and the quarter hour they came,
 /// "nobody", or no figure at all for a day the box was off (never a made-up 0).
-pub fn yesterday(tr: Tr, day: &Day) -> String {
+fn yesterday(tr: Tr, day: &Day) -> String {
     match day.peak_listeners() {
         None => t!(tr, "dash-yesterday-none"),
         Some((0, _)) => t!(tr, "dash-yesterday-nobody"),
@@ -189,7 +189,7 @@ pub fn yesterday(tr: Tr, day: &Day) -> String {
             tr,
             "dash-yesterday-peak",
             peak = number(tr, peak),
-            time = format!("{:02}:{:02}", minute / 60, minute % 60),
+            time = time(minute / 60, minute % 60),
         ),
     }
 }

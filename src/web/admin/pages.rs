@@ -74,6 +74,26 @@ pub const FIRST_RUN_STEPS: u8 = 5;
 /// back refused with nothing said.
 const SETUP_FIELDS: [&str; 2] = ["password", "password2"];
 
+/// "Step n of 5", above a first-run question (before login here, after it in
+/// `sections::welcome`).
+pub fn step_of(tr: Tr, n: u8) -> Markup {
+    html! { p class="step" { (t!(tr, "dash-welcome-step", n = n, of = FIRST_RUN_STEPS)) } }
+}
+
+/// A first-run screen before login: its step, its question as the page's heading, and
+/// what answers it.
+fn first_run(tr: Tr, n: u8, question: &str, answer: Markup) -> Markup {
+    shell(
+        tr,
+        &t!(tr, "admin-setup-page-title"),
+        html! {
+            (step_of(tr, n))
+            h1 id="admin-setup-title" { (question) }
+            (answer)
+        },
+    )
+}
+
 /// First run, step 1: which language the pages speak. Each choice is a link through the
 /// language switch, which remembers it and goes on to the name.
 pub fn setup_language(tr: Tr) -> Markup {
@@ -82,12 +102,11 @@ pub fn setup_language(tr: Tr) -> Markup {
         percent_encoding::NON_ALPHANUMERIC,
     )
     .to_string();
-    shell(
+    first_run(
         tr,
-        &t!(tr, "admin-setup-page-title"),
+        1,
+        &t!(tr, "admin-setup-title"),
         html! {
-            p class="step" { (t!(tr, "dash-welcome-step", n = 1, of = FIRST_RUN_STEPS)) }
-            h1 id="admin-setup-title" { (t!(tr, "admin-setup-title")) }
             p { (t!(tr, "admin-setup-language")) }
             ul class="choices" {
                 @for l in Lang::ALL {
@@ -105,12 +124,11 @@ pub fn setup_language(tr: Tr) -> Markup {
 /// First run, step 2: the station's name. Nothing is saved before the password exists, so
 /// the name goes on in the address to the password step, which saves both.
 pub fn setup_name(tr: Tr, settings: &Settings) -> Markup {
-    shell(
+    first_run(
         tr,
-        &t!(tr, "admin-setup-page-title"),
+        2,
+        &t!(tr, "admin-setup-name-title"),
         html! {
-            p class="step" { (t!(tr, "dash-welcome-step", n = 2, of = FIRST_RUN_STEPS)) }
-            h1 id="admin-setup-title" { (t!(tr, "admin-setup-name-title")) }
             form method="get" action="/admin" class="card" {
                 input type="hidden" name="step" value="password";
                 label {
@@ -129,12 +147,11 @@ pub fn setup_name(tr: Tr, settings: &Settings) -> Markup {
 /// (both in the form) with it. `settings` holds the name and language to save.
 pub fn setup(tr: Tr, settings: &Settings, form_token: &str, err: Option<&FormError>) -> Markup {
     let station = &settings.station;
-    shell(
+    first_run(
         tr,
-        &t!(tr, "admin-setup-page-title"),
+        3,
+        &t!(tr, "admin-setup-password-title"),
         html! {
-            p class="step" { (t!(tr, "dash-welcome-step", n = 3, of = FIRST_RUN_STEPS)) }
-            h1 id="admin-setup-title" { (t!(tr, "admin-setup-password-title")) }
             p { (t!(tr, "admin-setup-intro")) }
             @if let Some(e) = err.filter(|e| !SETUP_FIELDS.contains(&e.field())) {
                 p class="error" role="alert" { (e.message(tr)) }

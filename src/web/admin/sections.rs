@@ -128,7 +128,7 @@ fn welcome(tr: Tr, task: Task) -> Markup {
     };
     html! {
         section id="welcome" class="card welcome" aria-labelledby="welcome-title" {
-            p class="step" { (t!(tr, "dash-welcome-step", n = n, of = pages::FIRST_RUN_STEPS)) }
+            (pages::step_of(tr, n))
             h2 id="welcome-title" { (title) }
             p { (text) }
             a class="button" href=(next) { (next_words) }
@@ -810,7 +810,7 @@ struct Row {
     day: String,
     start: String,
     end: String,
-    kind: String,
+    kind: ShowKind,
 }
 
 impl Row {
@@ -820,11 +820,7 @@ impl Row {
             day: show.day.to_string(),
             start: Show::hhmm(show.start),
             end: Show::hhmm(show.end),
-            kind: match show.kind {
-                ShowKind::Playlist => "playlist",
-                ShowKind::Live => "live",
-            }
-            .to_string(),
+            kind: show.kind,
         }
     }
 }
@@ -849,7 +845,7 @@ fn schedule_rows(d: &Dashboard) -> Vec<Row> {
                     day: at(&days, i),
                     start: at(&starts, i),
                     end: at(&ends, i),
-                    kind: at(&kinds, i),
+                    kind: ShowKind::from_form(&at(&kinds, i)),
                 })
                 .filter(|r| !(r.name.trim().is_empty() && r.start.trim().is_empty()))
                 .collect()
@@ -891,7 +887,7 @@ fn show_row(tr: Tr, row: &Row) -> Markup {
             label class="wide" {
                 (t!(tr, "dash-show-kind"))
                 select name="kind" {
-                    @let playlist = row.kind == "playlist";
+                    @let playlist = row.kind == ShowKind::Playlist;
                     option value="live" selected[!playlist] { (t!(tr, "dash-show-kind-live")) }
                     option value="playlist" selected[playlist] {
                         (t!(tr, "dash-show-kind-playlist"))

@@ -1,6 +1,6 @@
 // The config page's live parts: status refresh, level meter, today's and yesterday's
-// charts, copy buttons and resumable publishing. The page works without it (forms post normally); this only
-// keeps the numbers fresh and sends uploads in chunks.
+// charts, copy buttons and resumable publishing. The page works without it (forms post
+// normally); this only keeps the numbers fresh and sends uploads in chunks.
 //
 // The script writes no words of its own: the box's state comes already written in the
 // page's language from /admin/status (`words`), and the few sentences made here (copy
