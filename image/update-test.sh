@@ -38,7 +38,7 @@ rm -rf "$T"
 mkdir -p "$T/www"
 QEMU_PID= WEB_PID= AIR_PID=
 cleanup() {
-  if [ -n "$QEMU_PID" ]; then kill -9 "$QEMU_PID" 2>/dev/null || true; fi
+  if [ -n "$QEMU_PID" ]; then power_cut; fi
   if [ -n "$AIR_PID" ]; then kill "$AIR_PID" 2>/dev/null || true; fi
   if [ -n "$WEB_PID" ]; then kill "$WEB_PID" 2>/dev/null || true; fi
   if [ -z "${KEEP:-}" ]; then rm -rf "$T"; fi
@@ -76,21 +76,37 @@ cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 
-# Without -no-reboot: the box restarts itself into the new slot.
-boot() {
-  qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp 2 -m 1024 \
+# The box restarts itself into the new slot. Each guest restart is a cold start of a new qemu
+# (-no-reboot, then started again on the same disk and firmware variables): a warm reset under
+# TCG can hang before the firmware prints anything (a CI run stopped there for 25 minutes), and
+# slots, GRUB's tries and RAUC's state all live on the disk, so a cold start tries the same. A
+# guest that powers off instead is not started again. The console file is appended to, so it
+# holds every boot since `boot`.
+qemu_once() { # CONSOLE
+  qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp 2 -m 1024 -no-reboot \
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
     -drive "if=pflash,format=raw,file=$T/vars.fd" \
     -drive "file=$T/disk.img,format=raw,if=virtio" \
     -drive "file=$T/stick.img,format=raw,if=none,id=stick,readonly=on" \
     -device qemu-xhci,id=xhci -device usb-storage,drive=stick,bus=xhci.0 \
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:80" -device virtio-net-pci,netdev=n0 \
-    -display none -monitor none -serial "file:$1" &
+    -chardev "file,id=console,path=$1,append=on" -serial chardev:console \
+    -display none -monitor none
+}
+boot() { # CONSOLE
+  (
+    while qemu_once "$1"; do
+      tail -c 4096 "$1" | grep -aq "reboot: machine restart" || exit 0
+    done
+  ) &
   QEMU_PID=$!
-  BOOTED_AT=$SECONDS
 }
 power_cut() {
-  kill -9 "$QEMU_PID"
+  local qemu
+  # Stopped first, so the loop cannot start another qemu between the two kills.
+  kill -STOP "$QEMU_PID" 2>/dev/null || true
+  qemu="$(pgrep -P "$QEMU_PID" || true)"
+  kill -9 "$QEMU_PID" $qemu 2>/dev/null || true
   wait "$QEMU_PID" 2>/dev/null || true
   QEMU_PID=
 }
@@ -100,6 +116,9 @@ wait_for() { # WHAT CONSOLE CHECK... (WAIT_LIMIT=seconds for a longer wait than 
     kill -0 "$QEMU_PID" 2>/dev/null || { tail -40 "$console" >&2; die "qemu exited before $what"; }
     if (( SECONDS - since > limit )); then
       tail -60 "$console" >&2
+      # Where the boots went, and what the page said last.
+      grep -a "streamp2p: booting slot" "$console" | sed 's/^.*streamp2p:/streamp2p:/' >&2 || true
+      echo "last Updates card: $(update u 2>&1 | tail -c 600)" >&2
       die "no $what within ${limit}s"
     fi
     sleep 1
