@@ -5,9 +5,12 @@
 //! - **progressive**: a client of `/live.ogg`, `/live.mp3` or a relayed station's
 //!   `/relay/<key>/live.ogg`, while its response streams;
 //! - **HLS**: a player that fetched a live playlist or segment within about three target
-//!   durations (`live::sessions`), told apart by the token its master playlist gave it;
+//!   durations (`live::sessions`), told apart by the token its master playlist gave it, or
+//!   a browser in the live segments' swarms;
 //! - **sharing**: browsers in the live segments' swarms on the node's WebSocket tracker.
 //!   They play HLS too, so they are a part of the HLS listeners, never added to the total.
+//!   Most of them ask the station for a playlist only every 30 s (`live::seeding`), so the
+//!   swarms count them; the sharing pages that asked lately are in both counts, once.
 //!
 //! The snapshot reads the state side only; it is cheap enough to take per request.
 
@@ -128,8 +131,9 @@ impl Sources {
     pub fn listeners(&self, now: Instant) -> Listeners {
         let (ogg, mp3) = self.live.listeners();
         let relays = self.federation.relay_listeners();
-        let hls = self.hls.sessions.count(now);
+        let sessions = self.hls.sessions.count(now);
         let sharing = self.sharing(now);
+        let hls = sessions.all - sessions.sharing + sessions.sharing.max(sharing);
         Listeners {
             total: ogg + mp3 + relays + hls,
             ogg,

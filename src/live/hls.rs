@@ -18,6 +18,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
+    time::Instant,
 };
 
 use bytes::Bytes;
@@ -29,6 +30,7 @@ use super::{
     cmaf,
     format::{FRAME, RATE},
     mp3::FRAME_SAMPLES,
+    seeding::Seeding,
     sessions::Sessions,
     Live,
 };
@@ -43,6 +45,9 @@ const OPUS_SEGMENT_PACKETS: usize = 100;
 const WINDOW: usize = 10;
 /// Segments kept for requests a little after they leave the playlist.
 const KEEP: usize = WINDOW + 4;
+/// How far back from the live edge a delta playlist must still list segments (RFC 8216bis
+/// `CAN-SKIP-UNTIL`: at least six target durations).
+const SKIP_UNTIL_SECS: f64 = 12.0;
 
 /// One rendition of the live stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +89,8 @@ struct Segment {
     seq: u64,
     secs: f64,
     data: Bytes,
+    /// Times it was sent over HTTP.
+    sends: u32,
 }
 
 /// One variant's sliding window of segments.
@@ -104,28 +111,73 @@ impl Window {
         }
     }
 
-    /// The listed segments, oldest first; None until the first segment exists.
-    fn playlist(&self, head: &str, uri: impl Fn(u64) -> String) -> Option<String> {
+    /// The listed segments, oldest first; None until the first segment exists. A `delta`
+    /// playlist (the player asked `_HLS_skip=YES`) replaces the segments older than
+    /// [`SKIP_UNTIL_SECS`] from the end with one `EXT-X-SKIP` line: the player keeps them
+    /// from its last full copy.
+    fn playlist(
+        &self,
+        version: u8,
+        head: &str,
+        uri: impl Fn(u64) -> String,
+        delta: bool,
+    ) -> Option<String> {
         let q = self.segments.lock().ok()?;
-        let skip = q.len().saturating_sub(WINDOW);
-        let first = q.get(skip)?;
+        let listed: Vec<&Segment> = q.iter().skip(q.len().saturating_sub(WINDOW)).collect();
+        let first = listed.first()?;
+        let mut skipped = 0;
+        if delta {
+            let total: f64 = listed.iter().map(|s| s.secs).sum();
+            let mut end = 0.0;
+            for s in &listed {
+                end += s.secs;
+                if end > total - SKIP_UNTIL_SECS {
+                    break;
+                }
+                skipped += 1;
+            }
+        }
+        // EXT-X-SKIP needs protocol version 9.
+        let version = if skipped > 0 { version.max(9) } else { version };
         let mut p = format!(
-            "#EXTM3U\n{head}#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{}\n",
+            "#EXTM3U\n#EXT-X-VERSION:{version}\n{head}#EXT-X-TARGETDURATION:2\n\
+             #EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL={SKIP_UNTIL_SECS:.1}\n\
+             #EXT-X-MEDIA-SEQUENCE:{}\n",
             first.seq
         );
-        for s in q.iter().skip(skip) {
+        if skipped > 0 {
+            let _ = writeln!(p, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
+        }
+        for s in listed.iter().skip(skipped) {
             let _ = write!(p, "#EXTINF:{:.3},\n{}\n", s.secs, uri(s.seq));
         }
         Some(p)
     }
 
     fn segment(&self, seq: u64) -> Option<Bytes> {
-        let q = self.segments.lock().ok()?;
-        let s = q.iter().find(|s| s.seq == seq)?.data.clone();
+        let mut q = self.segments.lock().ok()?;
+        let s = q.iter_mut().find(|s| s.seq == seq)?;
+        s.sends += 1;
+        let data = s.data.clone();
         self.served.fetch_add(1, Ordering::Relaxed);
         self.served_bytes
-            .fetch_add(s.len() as u64, Ordering::Relaxed);
-        Some(s)
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Some(data)
+    }
+
+    /// Whether a segment is in the window (listed or kept a little longer).
+    fn has(&self, seq: u64) -> bool {
+        self.segments
+            .lock()
+            .is_ok_and(|q| q.iter().any(|s| s.seq == seq))
+    }
+
+    /// The kept segments' numbers and how many times each was sent over HTTP.
+    fn sends(&self) -> Vec<(u64, u32)> {
+        self.segments
+            .lock()
+            .map(|q| q.iter().map(|s| (s.seq, s.sends)).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -144,6 +196,8 @@ pub struct Hls {
     init: OnceLock<Bytes>,
     /// The players listening now.
     pub sessions: Sessions,
+    /// Who gets new Opus segments from the station early (the swarm's seeders).
+    pub seeding: Seeding,
 }
 
 /// ID3v2.4 tag with the PRIV timestamp frame for a segment starting at `pts` (90 kHz).
@@ -227,6 +281,7 @@ impl Hls {
                     seq: mp3_seq,
                     secs: (frames.len() as u64 * FRAME_SAMPLES) as f64 / f64::from(RATE),
                     data: Bytes::from(data),
+                    sends: 0,
                 });
                 mp3_seq += 1;
             },
@@ -242,11 +297,15 @@ impl Hls {
                 }
                 // The fragment sequence number wraps after 2^32 segments (272 years).
                 match cmaf::media_segment(opus_seq as u32, start * FRAME as u64, packets) {
-                    Ok(data) => self.opus.push(Segment {
-                        seq: opus_seq,
-                        secs: (packets.len() * FRAME) as f64 / f64::from(RATE),
-                        data,
-                    }),
+                    Ok(data) => {
+                        self.opus.push(Segment {
+                            seq: opus_seq,
+                            secs: (packets.len() * FRAME) as f64 / f64::from(RATE),
+                            data,
+                            sends: 0,
+                        });
+                        self.seeding.made(opus_seq, Instant::now());
+                    }
                     Err(e) => tracing::warn!("Opus HLS segment {opus_seq} lost: {e}"),
                 }
                 opus_seq += 1;
@@ -262,17 +321,30 @@ impl Hls {
         }
     }
 
-    /// A variant's media playlist; None until its first segment exists.
-    pub fn playlist(&self, v: Variant) -> Option<String> {
+    /// A variant's media playlist, whole or as a delta update; None until its first
+    /// segment exists.
+    pub fn playlist(&self, v: Variant, delta: bool) -> Option<String> {
         match v {
             Variant::Mp3 => self
                 .mp3
-                .playlist("#EXT-X-VERSION:3\n", |seq| format!("mp3/{seq}.mp3")),
+                .playlist(3, "", |seq| format!("mp3/{seq}.mp3"), delta),
             Variant::Opus => self.opus.playlist(
-                "#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"opus/init.mp4\"\n",
+                7,
+                "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"opus/init.mp4\"\n",
                 |seq| format!("opus/{seq}.m4s"),
+                delta,
             ),
         }
+    }
+
+    /// Whether a media segment is in the window.
+    pub fn has_segment(&self, v: Variant, seq: u64) -> bool {
+        self.window(v).has(seq)
+    }
+
+    /// The kept segments of a variant and how many times the station sent each.
+    pub fn sends(&self, v: Variant) -> Vec<(u64, u32)> {
+        self.window(v).sends()
     }
 
     /// A media segment, counted as served.
@@ -346,15 +418,16 @@ mod tests {
     #[test]
     fn playlist_slides() {
         let h = Hls::default();
-        assert!(h.playlist(Variant::Mp3).is_none());
+        assert!(h.playlist(Variant::Mp3, false).is_none());
         for seq in 0..(KEEP as u64 + 2) {
             h.mp3.push(Segment {
                 seq,
                 secs: 2.016,
                 data: Bytes::from_static(b"x"),
+                sends: 0,
             });
         }
-        let p = h.playlist(Variant::Mp3).unwrap();
+        let p = h.playlist(Variant::Mp3, false).unwrap();
         let first = KEEP as u64 + 2 - WINDOW as u64;
         assert!(
             p.contains(&format!("#EXT-X-MEDIA-SEQUENCE:{first}\n")),
@@ -372,6 +445,45 @@ mod tests {
         assert_eq!(h.served().mp3, 1);
         assert_eq!(h.served().opus, 0);
         assert_eq!(h.served_bytes().mp3, 1);
+        assert!(h.sends(Variant::Mp3).contains(&(first - 2, 1)));
+        assert!(h.sends(Variant::Mp3).contains(&(first, 0)));
+    }
+
+    /// A delta update lists only the last 12 s; the rest is one EXT-X-SKIP line, and the
+    /// media sequence stays that of the whole playlist (RFC 8216bis 6.2.5.1).
+    #[test]
+    fn delta_playlist_skips_all_but_the_last_twelve_seconds() {
+        let h = Hls::default();
+        for seq in 0..20u64 {
+            h.opus.push(Segment {
+                seq,
+                secs: 2.0,
+                data: Bytes::from_static(b"x"),
+                sends: 0,
+            });
+        }
+        let whole = h.playlist(Variant::Opus, false).unwrap();
+        assert!(whole.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n"), "{whole}");
+        assert!(whole.contains("#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=12.0\n"));
+        assert!(!whole.contains("EXT-X-SKIP:"));
+        let delta = h.playlist(Variant::Opus, true).unwrap();
+        assert!(delta.starts_with("#EXTM3U\n#EXT-X-VERSION:9\n"), "{delta}");
+        assert!(delta.contains("#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n"));
+        assert_eq!(delta.matches("#EXTINF").count(), 6, "{delta}");
+        assert!(delta.contains("opus/14.m4s") && !delta.contains("opus/13.m4s"));
+        assert!(delta.len() < whole.len());
+        // A window shorter than the skip boundary has nothing to skip.
+        let short = Hls::default();
+        for seq in 0..6u64 {
+            short.mp3.push(Segment {
+                seq,
+                secs: 2.016,
+                data: Bytes::from_static(b"x"),
+                sends: 0,
+            });
+        }
+        let p = short.playlist(Variant::Mp3, true).unwrap();
+        assert!(p.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n") && !p.contains("EXT-X-SKIP"));
     }
 
     #[test]
@@ -381,8 +493,9 @@ mod tests {
             seq: 0,
             secs: 2.0,
             data: Bytes::from_static(b"x"),
+            sends: 0,
         });
-        let p = h.playlist(Variant::Opus).unwrap();
+        let p = h.playlist(Variant::Opus, false).unwrap();
         assert!(p.contains("#EXT-X-MAP:URI=\"opus/init.mp4\"\n"), "{p}");
         assert!(p.contains("#EXTINF:2.000,\nopus/0.m4s\n"), "{p}");
     }

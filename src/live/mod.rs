@@ -30,6 +30,7 @@ pub mod push;
 pub mod recorder;
 pub mod resample;
 pub mod retention;
+pub mod seeding;
 pub mod sessions;
 pub mod source;
 pub mod switch;

@@ -5,6 +5,11 @@
 //! without one (it was given a media playlist URL directly, or fetches a segment) counts
 //! by its address and user agent, and is joined to the token last seen from them.
 //!
+//! Listen pages that share the stream peer-to-peer say so (`up` in the query, see
+//! `live::seeding`) and are counted apart: most of them take their segments from other
+//! listeners and ask the station for a playlist only now and then, so they are counted
+//! by the tracker's live swarms instead (`status`).
+//!
 //! A token carries a tag keyed by a secret of this process, so the node knows its own
 //! tokens without keeping them: a player that paused past the window comes back as the same
 //! session, and a made-up token is ignored. Every input here is a client's: the table is
@@ -33,9 +38,10 @@ pub struct Sessions {
 
 #[derive(Default)]
 struct Inner {
-    /// Session key -> last seen. Tokens are keys themselves; clients without one are keyed
-    /// by a hash of their address and user agent.
-    seen: HashMap<u64, Instant>,
+    /// Session key -> last seen, and whether it is a listen page sharing the stream.
+    /// Tokens are keys themselves; clients without one are keyed by a hash of their address
+    /// and user agent.
+    seen: HashMap<u64, (Instant, bool)>,
     /// Address + user agent hash -> the token that client used last, and when.
     tokens: HashMap<u64, (u64, Instant)>,
 }
@@ -43,7 +49,7 @@ struct Inner {
 impl Inner {
     fn prune(&mut self, now: Instant, window: Duration) {
         let live = |t: &Instant| now.saturating_duration_since(*t) < window;
-        self.seen.retain(|_, t| live(t));
+        self.seen.retain(|_, (t, _)| live(t));
         self.tokens.retain(|_, (_, t)| live(t));
     }
 
@@ -88,7 +94,7 @@ impl Sessions {
     }
 
     /// A token of ours, as its session key; anything else is None.
-    fn token_key(&self, text: &str) -> Option<u64> {
+    pub fn token_key(&self, text: &str) -> Option<u64> {
         let t = u64::from_str_radix(text, 16)
             .ok()
             .filter(|_| text.len() == 16)?;
@@ -104,8 +110,15 @@ impl Sessions {
 
     /// A playlist or segment request: refreshes the session of `token` if it is one of
     /// ours, else the one this address and user agent used last, else a session of the
-    /// address and user agent themselves.
-    pub fn touch(&self, token: Option<&str>, ip: IpAddr, user_agent: &str, now: Instant) {
+    /// address and user agent themselves. `sharing`: a listen page that shares the stream.
+    pub fn touch(
+        &self,
+        token: Option<&str>,
+        ip: IpAddr,
+        user_agent: &str,
+        sharing: bool,
+        now: Instant,
+    ) {
         let token = token.and_then(|t| self.token_key(t));
         let client = self.client_key(ip, user_agent);
         let mut inner = self.lock();
@@ -117,16 +130,26 @@ impl Sessions {
             None => inner.tokens.get(&client).map_or(client, |(t, _)| *t),
         };
         if inner.seen.contains_key(&key) || inner.room(now, self.window) {
-            inner.seen.insert(key, now);
+            inner.seen.insert(key, (now, sharing));
         }
     }
 
     /// Sessions seen within the window.
-    pub fn count(&self, now: Instant) -> usize {
+    pub fn count(&self, now: Instant) -> Count {
         let mut inner = self.lock();
         inner.prune(now, self.window);
-        inner.seen.len()
+        Count {
+            all: inner.seen.len(),
+            sharing: inner.seen.values().filter(|(_, s)| *s).count(),
+        }
     }
+}
+
+/// Sessions seen within the window, and how many of them share the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub all: usize,
+    pub sharing: usize,
 }
 
 #[cfg(test)]
@@ -144,21 +167,28 @@ mod tests {
         // Two players behind one address with the same user agent: two tokens.
         let (a, b) = (s.start(), s.start());
         assert_ne!(a, b);
-        assert_eq!(s.count(t0), 0, "a master playlist alone is not a listener");
-        s.touch(Some(&a), nat, "ffmpeg", at(1));
-        s.touch(Some(&b), nat, "ffmpeg", at(1));
+        assert_eq!(
+            s.count(t0).all,
+            0,
+            "a master playlist alone is not a listener"
+        );
+        s.touch(Some(&a), nat, "ffmpeg", false, at(1));
+        s.touch(Some(&b), nat, "ffmpeg", false, at(1));
         // A segment without a token joins the token last seen from that client.
-        s.touch(None, nat, "ffmpeg", at(2));
-        assert_eq!(s.count(at(2)), 2);
+        s.touch(None, nat, "ffmpeg", false, at(2));
+        assert_eq!(s.count(at(2)).all, 2);
         // A player that never saw the master playlist counts by address and agent.
-        s.touch(None, nat, "Safari", at(3));
-        s.touch(None, nat, "Safari", at(4));
-        assert_eq!(s.count(at(4)), 3);
-        assert_eq!(s.count(at(30)), 0);
+        s.touch(None, nat, "Safari", false, at(3));
+        s.touch(None, nat, "Safari", false, at(4));
+        assert_eq!(s.count(at(4)).all, 3);
+        assert_eq!(s.count(at(30)).all, 0);
         // A player back from a pause is the same session as before, not a new one.
-        s.touch(Some(&a), nat, "ffmpeg", at(40));
-        s.touch(None, nat, "ffmpeg", at(41));
-        assert_eq!(s.count(at(41)), 1);
+        s.touch(Some(&a), nat, "ffmpeg", false, at(40));
+        s.touch(None, nat, "ffmpeg", false, at(41));
+        assert_eq!(s.count(at(41)).all, 1);
+        // A listen page that shares is counted apart.
+        s.touch(Some(&b), nat, "ffmpeg", true, at(42));
+        assert_eq!(s.count(at(42)), Count { all: 2, sharing: 1 });
     }
 
     #[test]
@@ -172,12 +202,12 @@ mod tests {
             "0000000000000001",
             "not hex at all!!",
         ] {
-            s.touch(Some(bad), ip, "curl", now);
+            s.touch(Some(bad), ip, "curl", false, now);
         }
-        assert_eq!(s.count(now), 1, "unknown tokens are not sessions");
+        assert_eq!(s.count(now).all, 1, "unknown tokens are not sessions");
         for i in 0..(MAX_SESSIONS + 10) {
-            s.touch(None, ip, &i.to_string(), now);
+            s.touch(None, ip, &i.to_string(), false, now);
         }
-        assert_eq!(s.count(now), MAX_SESSIONS);
+        assert_eq!(s.count(now).all, MAX_SESSIONS);
     }
 }

@@ -23,6 +23,10 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let mut live = json!(st.live);
     live["hls_segments_served"] = json!(st.hls_segments_served);
     live["hls_bytes_served"] = json!(st.hls_bytes_served);
+    // The swarm's seeding (`live::seeding`): early requests served and refused, and how many
+    // times the station sent each Opus segment still kept, as [number, sends].
+    live["hls_seeding"] = json!(app.hls.seeding.counts());
+    live["hls_opus_sends"] = json!(app.hls.sends(crate::live::hls::Variant::Opus));
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),

@@ -27,6 +27,7 @@ use crate::live::{
     fanout::ListenerGuard,
     hls::{self, Variant},
     icy::{Icy, METAINT},
+    seeding::{Answer, Ask},
     NowPlaying,
 };
 
@@ -197,39 +198,68 @@ fn hls_response(mime: &'static str, cache: &'static str, body: impl Into<Body>) 
 }
 
 /// Who asks for a live playlist or segment, for counting HLS listeners (an extractor:
-/// the client's address, its user agent, and the session token of the URL, if any).
+/// the client's address, its user agent, and the session token of the URL, if any), and
+/// what a listen page says of itself in the query (see `live::seeding`): `due` (seconds
+/// before it plays the segment), `up=1` (it uploads to other listeners) with `n` (bytes it
+/// has passed on), and `_HLS_skip=YES` (a player that can take a delta playlist).
 pub struct Player {
     ip: IpAddr,
     user_agent: String,
     token: Option<String>,
+    due: Option<f32>,
+    /// Whether it is a listen page sharing the stream (it said `up`).
+    p2p: bool,
+    shares: bool,
+    uploaded: u64,
+    delta: bool,
 }
 
 impl FromRequestParts<AppState> for Player {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Infallible> {
-        let token = parts.uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "s")
-                .map(|(_, v)| v.into_owned())
-        });
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(256)
-            .collect();
-        let ip = match parts.extensions.get::<ConnectInfo<ConnInfo>>() {
-            Some(ConnectInfo(conn)) => client_ip(app, conn, &parts.headers),
-            None => IpAddr::from([0, 0, 0, 0]),
+        let mut player = Self {
+            ip: match parts.extensions.get::<ConnectInfo<ConnInfo>>() {
+                Some(ConnectInfo(conn)) => client_ip(app, conn, &parts.headers),
+                None => IpAddr::from([0, 0, 0, 0]),
+            },
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .chars()
+                .take(256)
+                .collect(),
+            token: None,
+            due: None,
+            p2p: false,
+            shares: false,
+            uploaded: 0,
+            delta: false,
         };
-        Ok(Self {
-            ip,
-            user_agent,
-            token,
-        })
+        let query = parts.uri.query().unwrap_or("");
+        // A listener's words: anything unreadable is as if unsaid.
+        for (k, v) in form_urlencoded::parse(query.as_bytes()).take(16) {
+            match &*k {
+                "s" => player.token = Some(v.chars().take(32).collect()),
+                "due" => {
+                    player.due = v
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|d| d.is_finite())
+                        .map(|d| d.clamp(-3600.0, 3600.0))
+                }
+                "up" => {
+                    player.p2p = true;
+                    player.shares = v == "1";
+                }
+                "n" => player.uploaded = v.parse().unwrap_or(0),
+                "_HLS_skip" => player.delta = v == "YES",
+                _ => {}
+            }
+        }
+        Ok(player)
     }
 }
 
@@ -239,7 +269,20 @@ impl Player {
         let token = self.token.as_deref();
         app.hls
             .sessions
-            .touch(token, self.ip, &self.user_agent, Instant::now());
+            .touch(token, self.ip, &self.user_agent, self.p2p, Instant::now());
+    }
+
+    /// What the player said of itself, for `live::seeding`.
+    fn ask(&self, app: &AppState) -> Ask {
+        Ask {
+            session: self
+                .token
+                .as_deref()
+                .and_then(|t| app.hls.sessions.token_key(t)),
+            due: self.due,
+            shares: self.shares,
+            uploaded: self.uploaded,
+        }
     }
 }
 
@@ -258,12 +301,24 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
     )
 }
 
-/// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window.
+/// The header that tells a listen page it seeds the Opus variant (see `live::seeding`).
+const SEED_HEADER: &str = "streamp2p-seed";
+
+/// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window, whole or as
+/// a delta update. A listen page sharing the Opus variant is told whether it seeds.
 fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
-    match app.hls.playlist(v) {
+    match app.hls.playlist(v, player.delta) {
         Some(p) => {
             player.seen(app);
-            hls_response("application/vnd.apple.mpegurl", "no-cache", p)
+            let mut r = hls_response("application/vnd.apple.mpegurl", "no-cache", p);
+            if v == Variant::Opus && player.p2p {
+                let seeds = app.hls.seeding.playlist(&player.ask(app), Instant::now());
+                r.headers_mut().insert(
+                    SEED_HEADER,
+                    header::HeaderValue::from_static(if seeds { "1" } else { "0" }),
+                );
+            }
+            r
         }
         None => (
             StatusCode::NOT_FOUND,
@@ -309,19 +364,43 @@ pub async fn hls_mp3_segment(
     segment(&app, player, "audio/mpeg", seg)
 }
 
-/// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`.
+/// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`. An early
+/// request for a new segment that the swarm's seeders carry is refused (see
+/// `live::seeding`): the page takes it from other listeners.
 pub async fn hls_opus_segment(
     State(app): State<AppState>,
     player: Player,
     Path(file): Path<String>,
 ) -> Response {
-    let seg = if file == "init.mp4" {
-        app.hls.init_segment()
-    } else {
-        file.strip_suffix(".m4s")
-            .and_then(|n| n.parse::<u64>().ok())
-            .and_then(|n| app.hls.segment(Variant::Opus, n))
+    if file == "init.mp4" {
+        let init = app.hls.init_segment();
+        return segment(&app, player, "audio/mp4", init);
+    }
+    let Some(seq) = file
+        .strip_suffix(".m4s")
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| app.hls.has_segment(Variant::Opus, *n))
+    else {
+        return no_segment();
     };
+    if app
+        .hls
+        .seeding
+        .segment(seq, &player.ask(&app), Instant::now())
+        == Answer::Refuse
+    {
+        player.seen(&app);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::RETRY_AFTER, "2"),
+            ],
+            "other listeners have this segment: take it from them\n",
+        )
+            .into_response();
+    }
+    let seg = app.hls.segment(Variant::Opus, seq);
     segment(&app, player, "audio/mp4", seg)
 }
 

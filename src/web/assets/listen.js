@@ -20,6 +20,10 @@ const params = new URLSearchParams(location.search)
 const useWebSeed = params.get('webseed') !== '0'
 // `?p2p=0` plays the live stream through hls.js with peer-to-peer off (a baseline).
 const useP2P = params.get('p2p') !== '0'
+// A phone on mobile data (or asking to save data) takes from other listeners but does not
+// upload to them: the listener's plan pays for every byte. `?upload=0` does the same.
+const connection = navigator.connection || {}
+const uploads = params.get('upload') !== '0' && connection.type !== 'cellular' && !connection.saveData
 const player = document.getElementById('player')
 const audio = document.getElementById('audio')
 const now = document.getElementById('now')
@@ -302,6 +306,128 @@ async function play (btn) {
 let hls = null
 // How long a page joining other listeners waits for them before asking the station.
 const JOIN_WAIT_MS = 2000
+// The next seconds of audio that must come from the station at once if no listener has
+// delivered them (p2p-media-loader's high-demand window): one 2 s segment and the time to
+// fetch it. A page the station chose to seed the others (src/live/seeding.rs) takes every
+// new segment from the station as soon as it is listed, so its window covers all of them.
+const HIGH_DEMAND_S = 3
+const SEED_HIGH_DEMAND_S = 60
+
+// What a sharing page tells the station with each live request (src/live/seeding.rs): its
+// session (the token of its playlist's address), whether it uploads and how much it has
+// passed on, and for a segment how many seconds before it plays it.
+function sayWho (url, stats) {
+  const u = new URL(url, location.href)
+  const token = hls && new URL(hls.levels?.[hls.currentLevel]?.url || location.href, location.href).searchParams.get('s')
+  if (token) u.searchParams.set('s', token)
+  u.searchParams.set('up', uploads ? '1' : '0')
+  u.searchParams.set('n', String(stats.uploaded))
+  return u
+}
+
+// Between two playlists from the station, a page that does not seed writes its own: the
+// Opus segments last exactly 2 s and are numbered in order, so the playlist the station
+// would send at any moment follows from the last one it did send (RFC 8216bis lets a
+// client reload at whatever pace it likes). It asks the station again every
+// PLAYLIST_REFRESH_MS, at about 600 bytes, instead of every 2 s: the station's upload for
+// telling a listener that a segment exists falls from about 2.4 kbit/s to about 0.2.
+// Each guessed segment is listed GUESS_MARGIN_MS after it must exist, never before.
+const PLAYLIST_REFRESH_MS = 30000
+const GUESS_MARGIN_MS = 500
+
+function learnPlaylist (text) {
+  const lines = text.split('\n')
+  const head = []
+  let first = null
+  let skipped = 0
+  let listed = 0
+  let secs = null
+  let uri = null
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]
+    if (l.startsWith('#EXT-X-MEDIA-SEQUENCE:')) first = Number(l.slice(22))
+    else if (l.startsWith('#EXT-X-SKIP:')) skipped = Number(/SKIPPED-SEGMENTS=(\d+)/.exec(l)?.[1] || 0)
+    else if (l.startsWith('#EXTINF:')) {
+      const d = parseFloat(l.slice(8))
+      if (secs !== null && d !== secs) return null
+      secs = d
+      uri = lines[i + 1] || ''
+      listed += 1
+      i += 1
+    } else if (l.startsWith('#EXT-X-ENDLIST')) return null
+    else if (l.startsWith('#EXT') && l !== '#EXTM3U' && listed === 0) head.push(l)
+  }
+  const count = skipped + listed
+  if (first === null || !Number.isInteger(first) || !listed || secs !== 2 || !/\d+\.m4s$/.test(uri)) return null
+  return { head, end: first + count - 1, count, secs, uri, at: performance.now() }
+}
+
+// The playlist's own address, without what this page or hls.js added to the request
+// (delta and blocking directives, what the page says of itself): p2p-media-loader knows
+// the stream by it.
+function levelUrl (url) {
+  const u = new URL(url, location.href)
+  for (const k of ['_HLS_skip', '_HLS_msn', '_HLS_part', 'up', 'n']) u.searchParams.delete(k)
+  return u.href
+}
+
+function guessPlaylist (last, now) {
+  const more = Math.max(0, Math.floor((now - last.at - GUESS_MARGIN_MS) / (last.secs * 1000)))
+  const end = last.end + more
+  const lines = ['#EXTM3U', ...last.head, `#EXT-X-MEDIA-SEQUENCE:${end - last.count + 1}`]
+  for (let sn = end - last.count + 1; sn <= end; sn++) {
+    lines.push(`#EXTINF:${last.secs.toFixed(3)},`, last.uri.replace(/\d+(\.m4s)$/, `${sn}$1`))
+  }
+  return lines.join('\n') + '\n'
+}
+
+// hls.js's loader (p2p-media-loader's playlist loader wraps it), answering the Opus
+// playlist itself between two of the station's (not for a seed, which must see each
+// segment as soon as it exists). Segments go through p2p-media-loader, not here.
+function playlistLoader (Base, live, isSeed) {
+  let last = null
+  return class extends Base {
+    loadInternal () {
+      const { context, callbacks } = this
+      if (!context || !callbacks) return
+      const opus = context.type === 'level' && /\/opus\.m3u8/.test(context.url)
+      if (!opus || !useP2P) return super.loadInternal()
+      const now = performance.now()
+      if (last && !isSeed() && now - last.at < PLAYLIST_REFRESH_MS) {
+        const text = guessPlaylist(last, now)
+        const st = this.stats
+        st.loading.first = st.loading.end = now
+        st.loaded = st.total = text.length
+        live.playlists.guessed += 1
+        setTimeout(() => {
+          if (!this.guessDropped) this.callbacks?.onSuccess({ url: levelUrl(context.url), data: text }, st, context, null)
+        }, 0)
+        return
+      }
+      live.playlists.station += 1
+      if (!this.learns) {
+        this.learns = true
+        const { onSuccess } = callbacks
+        callbacks.onSuccess = (response, st, ctx, net) => {
+          if (typeof response.data === 'string') last = learnPlaylist(response.data)
+          onSuccess({ ...response, url: levelUrl(response.url || context.url) }, st, ctx, net)
+        }
+      }
+      super.loadInternal()
+    }
+
+    abortInternal () {
+      this.guessDropped = true
+      super.abortInternal()
+    }
+  }
+}
+
+function dueIn (url) {
+  const sn = Number(/\/(\d+)\.m4s$/.exec(new URL(url, location.href).pathname)?.[1])
+  const frag = hls?.levels?.[hls.currentLevel]?.details?.fragments?.find(f => f.sn === sn)
+  return frag ? frag.start - audio.currentTime : null
+}
 
 function stopLive () {
   if (hls) { hls.destroy(); hls = null }
@@ -332,10 +458,25 @@ async function playHls (live) {
     import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
-  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null }
+  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, uploads, playlists: { station: 0, guessed: 0 } }
   window.streamp2p = { ...window.streamp2p, live: stats }
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
+  let seeds = false
   hls = new HlsWithP2P({
+    loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => seeds),
+    // The media playlist's answer says whether this page seeds the others.
+    xhrSetup (xhr, url) {
+      if (!useP2P || !/\/opus\.m3u8/.test(url)) return
+      xhr.open('GET', sayWho(url, stats).href, true)
+      xhr.addEventListener('readystatechange', () => {
+        if (xhr.readyState !== XMLHttpRequest.HEADERS_RECEIVED || !hls?.p2pEngine) return
+        const now = xhr.getResponseHeader('streamp2p-seed') === '1'
+        if (now === seeds) return
+        seeds = now
+        stats.seeds = seeds
+        hls.p2pEngine.applyDynamicConfig({ core: { highDemandTimeWindow: seeds ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S } })
+      })
+    },
     // About 10 s behind the live edge: the newest segments have time to travel between
     // listeners before they are needed.
     liveSyncDurationCount: 5,
@@ -348,10 +489,20 @@ async function playHls (live) {
         // by different names share, and the tracker knows the swarms (src/live/p2p.rs).
         swarmId: live.swarmId,
         isP2PDisabled: !useP2P,
+        isP2PUploadDisabled: !uploads,
         rtcConfig: { iceServers: cfg.ice },
-        // Only the next 3 s must come from the station at once; later segments wait
-        // for a listener to have them (3 s: one 2 s segment and the time to fetch it).
-        highDemandTimeWindow: 3
+        highDemandTimeWindow: HIGH_DEMAND_S,
+        // Each segment request says who asks and how soon it is needed: the station may
+        // refuse an early one that other listeners can give (a 503), and the page then
+        // waits for them; one due within seconds is always served.
+        httpRequestSetup (url, byteRange, signal, requestByteRange) {
+          const u = sayWho(url, stats)
+          const due = dueIn(url)
+          if (due !== null) u.searchParams.set('due', due.toFixed(1))
+          const range = requestByteRange || byteRange
+          const headers = range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}
+          return new Request(u.href, { headers, signal })
+        }
       },
       onHlsJsCreated (h) {
         const engine = h.p2pEngine

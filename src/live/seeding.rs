@@ -1,0 +1,388 @@
+//! Who gets a new live segment from the station, and who must get it from other listeners.
+//!
+//! Listen pages share the Opus segments peer-to-peer (p2p-media-loader), but left to itself
+//! each page fetches a segment nobody has announced yet over HTTP now and then, and several do
+//! so at about the same moment: the station sent 1.2 to 2.1 copies of every segment whatever
+//! the audience. Here the station seeds instead: a few listeners, the **seeders**, fetch each
+//! new segment from it as soon as it exists and everyone else takes it from peers.
+//!
+//! A listen page says three things with each segment request (the query of its HTTP loader):
+//! its session token, how many seconds before it must play the segment (`due`), and whether it
+//! uploads to other listeners (`up`, with the bytes it has passed on). Answers:
+//!
+//! - a request without `due` (a native HLS player, a page with peer-to-peer off) or one due
+//!   within [`URGENT`] is always served: a listener never stalls for this policy;
+//! - an early request from a seeder is served;
+//! - an early request for a segment that no one has taken from the station [`GRACE`] after it
+//!   was made is served (the seeders are late, gone, or there are none): the first asker
+//!   carries it to the others;
+//! - any other early request is refused, and the page waits for its peers (it asks again when
+//!   the segment becomes urgent).
+//!
+//! Seeders are the listeners that upload, ranked by what they have passed on to others and
+//! then by how long they have been listening (staying power): one per [`PER_SEEDER`] sharing
+//! listeners, at least one. A seeder keeps its place until it leaves. A page learns that it seeds from its playlist's answer and then
+//! fetches new segments at once.
+//!
+//! Everything here comes from listeners: the tables are bounded and a made-up session is
+//! simply never a seeder.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+/// A request due within this many seconds is served whatever else holds: the page's
+/// high-demand window (3 s, `listen.js`) and one second to spare.
+pub const URGENT: f32 = 4.0;
+/// How long a new segment waits for its seeders before anyone asking may carry it: a seeder
+/// sees a new segment at its next playlist, within a target duration (2 s) and a round trip.
+pub const GRACE: Duration = Duration::from_secs(3);
+/// Sharing listeners per seeder. A 2 s segment of 128 kbit/s reaches a listener from a peer
+/// in well under a second on a home uplink, and every listener that has it passes it on, so
+/// the copies double about every second: one seed reaches a few dozen listeners long before
+/// they play it (they play about 10 s behind the live edge). More seeders cover for ones that
+/// leave or upload slowly.
+pub const PER_SEEDER: usize = 30;
+/// A listener not heard from for this long is gone. Pages that take everything from peers ask
+/// the station for their playlist about every 30 s (`listen.js`).
+const GONE: Duration = Duration::from_secs(75);
+/// A seeder asks for its playlist every 2 s: one not heard from for this long has left, and
+/// another takes its place (it is not chosen again until it is heard from).
+const SEED_SILENCE: Duration = Duration::from_secs(8);
+/// Listeners remembered at once; past this, new ones are not ranked until old ones go.
+const MAX_LISTENERS: usize = 50_000;
+/// Segments remembered (the HLS window and a little more).
+const MAX_SEGMENTS: usize = 32;
+/// The seeders are ranked again at most this often (an early request is cheap to answer).
+const RERANK: Duration = Duration::from_secs(1);
+
+/// What a listen page said with a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Ask {
+    /// The page's session (see `sessions`), if the token was one of ours.
+    pub session: Option<u64>,
+    /// Seconds until the page plays the segment; None for players that do not say.
+    pub due: Option<f32>,
+    /// Whether the page uploads to other listeners.
+    pub shares: bool,
+    /// Bytes it has passed on to other listeners so far.
+    pub uploaded: u64,
+}
+
+/// The answer to a segment request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Serve,
+    /// Other listeners have it or soon will: ask them.
+    Refuse,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Listener {
+    since: Instant,
+    seen: Instant,
+    shares: bool,
+    uploaded: u64,
+    /// It seeded, then went quiet.
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Made {
+    seq: u64,
+    at: Instant,
+    /// Early requests served for it.
+    early: u32,
+}
+
+#[derive(Default)]
+struct Table {
+    listeners: HashMap<u64, Listener>,
+    segments: VecDeque<Made>,
+    seeders: Vec<u64>,
+    ranked: Option<Instant>,
+}
+
+/// Refusals and early grants since start, for `/api/health`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub seeded: u64,
+    pub refused: u64,
+}
+
+#[derive(Default)]
+pub struct Seeding {
+    inner: Mutex<(Table, Counts)>,
+}
+
+/// How many seeders `sharing` listeners need.
+pub fn seeders_for(sharing: usize) -> usize {
+    sharing.div_ceil(PER_SEEDER).max(1)
+}
+
+impl Table {
+    /// Remembers what a page said about itself.
+    fn heard(&mut self, ask: &Ask, now: Instant) {
+        let Some(key) = ask.session else { return };
+        if !self.listeners.contains_key(&key) && self.listeners.len() >= MAX_LISTENERS {
+            self.listeners
+                .retain(|_, l| now.saturating_duration_since(l.seen) < GONE);
+            if self.listeners.len() >= MAX_LISTENERS {
+                return;
+            }
+        }
+        let l = self.listeners.entry(key).or_insert(Listener {
+            since: now,
+            seen: now,
+            shares: ask.shares,
+            uploaded: 0,
+            quiet: false,
+        });
+        l.seen = now;
+        l.quiet = false;
+        l.shares = ask.shares;
+        // The page's own count: a reloaded page starts again from 0.
+        l.uploaded = ask.uploaded;
+    }
+
+    fn rank(&mut self, now: Instant) {
+        if self
+            .ranked
+            .is_some_and(|t| now.saturating_duration_since(t) < RERANK)
+        {
+            return;
+        }
+        self.ranked = Some(now);
+        self.listeners
+            .retain(|_, l| now.saturating_duration_since(l.seen) < GONE);
+        for k in &self.seeders {
+            if let Some(l) = self.listeners.get_mut(k) {
+                l.quiet |= now.saturating_duration_since(l.seen) >= SEED_SILENCE;
+            }
+        }
+        let mut sharing: Vec<(u64, Listener)> = self
+            .listeners
+            .iter()
+            .filter(|(_, l)| l.shares && !l.quiet)
+            .map(|(k, l)| (*k, *l))
+            .collect();
+        let k = seeders_for(sharing.len()).min(sharing.len());
+        // A seeder that is still here keeps seeding (its peers are used to getting new
+        // segments from it); then the most passed on, then the longest here.
+        let current = std::mem::take(&mut self.seeders);
+        let better = |a: &(u64, Listener), b: &(u64, Listener)| {
+            current
+                .contains(&b.0)
+                .cmp(&current.contains(&a.0))
+                .then(b.1.uploaded.cmp(&a.1.uploaded))
+                .then(a.1.since.cmp(&b.1.since))
+                .then(a.0.cmp(&b.0))
+        };
+        if k > 0 && k < sharing.len() {
+            sharing.select_nth_unstable_by(k - 1, better);
+        }
+        sharing.truncate(k);
+        sharing.sort_by(better);
+        self.seeders = sharing.into_iter().map(|(k, _)| k).collect();
+    }
+
+    fn is_seeder(&mut self, session: Option<u64>, now: Instant) -> bool {
+        self.rank(now);
+        session.is_some_and(|s| self.seeders.contains(&s))
+    }
+}
+
+impl Seeding {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Table, Counts)> {
+        // Counts and a ranking only: a panic elsewhere leaves them usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A segment was made now.
+    pub fn made(&self, seq: u64, now: Instant) {
+        let mut g = self.lock();
+        let t = &mut g.0;
+        if t.segments.len() == MAX_SEGMENTS {
+            t.segments.pop_front();
+        }
+        t.segments.push_back(Made {
+            seq,
+            at: now,
+            early: 0,
+        });
+    }
+
+    /// A page asked for its playlist: whether it seeds now.
+    pub fn playlist(&self, ask: &Ask, now: Instant) -> bool {
+        let mut g = self.lock();
+        g.0.heard(ask, now);
+        g.0.is_seeder(ask.session, now)
+    }
+
+    /// A page asked for segment `seq`.
+    pub fn segment(&self, seq: u64, ask: &Ask, now: Instant) -> Answer {
+        let mut g = self.lock();
+        let (t, counts) = &mut *g;
+        t.heard(ask, now);
+        let early = ask.due.is_some_and(|d| d > URGENT);
+        if !early {
+            return Answer::Serve;
+        }
+        let seeder = t.is_seeder(ask.session, now);
+        let Some(made) = t.segments.iter_mut().rev().find(|m| m.seq == seq) else {
+            // Too old to be remembered, or not made yet: nothing to hand out.
+            return Answer::Serve;
+        };
+        let waited = now.saturating_duration_since(made.at) >= GRACE;
+        if seeder || (made.early == 0 && waited) {
+            made.early += 1;
+            counts.seeded += 1;
+            Answer::Serve
+        } else {
+            counts.refused += 1;
+            Answer::Refuse
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.lock().1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(session: u64, due: f32, uploaded: u64) -> Ask {
+        Ask {
+            session: Some(session),
+            due: Some(due),
+            shares: true,
+            uploaded,
+        }
+    }
+
+    #[test]
+    fn one_seeder_per_thirty_sharing_listeners() {
+        assert_eq!(seeders_for(0), 1);
+        assert_eq!(seeders_for(12), 1);
+        assert_eq!(seeders_for(30), 1);
+        assert_eq!(seeders_for(31), 2);
+        assert_eq!(seeders_for(1000), 34);
+    }
+
+    #[test]
+    fn only_the_seeder_gets_a_new_segment_early() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        // Three listeners: 1 came first and seeds, 2 has passed on the most, 3 is new.
+        assert!(s.playlist(&ask(1, 10.0, 0), at(0)));
+        s.playlist(&ask(2, 10.0, 0), at(100));
+        s.playlist(&ask(3, 10.0, 0), at(200));
+        assert!(!s.playlist(&ask(2, 10.0, 500_000), at(1_300)));
+        s.made(7, at(2_000));
+        assert_eq!(s.segment(7, &ask(1, 9.0, 0), at(2_100)), Answer::Serve);
+        assert_eq!(
+            s.segment(7, &ask(2, 9.0, 500_000), at(2_200)),
+            Answer::Refuse
+        );
+        assert_eq!(s.segment(7, &ask(3, 9.0, 0), at(2_300)), Answer::Refuse);
+        // Past the grace, the segment was seeded: still refused.
+        assert_eq!(s.segment(7, &ask(3, 8.0, 0), at(4_000)), Answer::Refuse);
+        // Due soon: always served, so no one stalls.
+        assert_eq!(s.segment(7, &ask(3, 3.5, 0), at(4_100)), Answer::Serve);
+        assert_eq!(
+            s.counts(),
+            Counts {
+                seeded: 1,
+                refused: 3
+            }
+        );
+        // 1 leaves: the one that passed on the most takes over, not the newest.
+        s.playlist(&ask(3, 10.0, 0), at(9_000));
+        s.playlist(&ask(2, 10.0, 500_000), at(9_500));
+        let after = at(2_100) + SEED_SILENCE + Duration::from_secs(1);
+        assert!(s.playlist(&ask(2, 10.0, 500_000), after));
+        assert!(!s.playlist(&ask(3, 10.0, 0), after));
+    }
+
+    #[test]
+    fn the_oldest_listener_seeds_when_none_has_passed_anything_on() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        s.playlist(&ask(5, 10.0, 0), t0);
+        s.playlist(&ask(4, 10.0, 0), t0 + Duration::from_secs(1));
+        assert!(s.playlist(&ask(5, 10.0, 0), t0 + Duration::from_secs(2)));
+        assert!(!s.playlist(&ask(4, 10.0, 0), t0 + Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn a_segment_nobody_seeded_goes_to_the_first_asker_after_the_grace() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        s.playlist(&ask(1, 10.0, 0), at(0));
+        s.playlist(&ask(2, 10.0, 0), at(10));
+        s.made(3, at(100));
+        // The seeder (1) does not come: 2 waits out the grace, then carries it.
+        assert_eq!(s.segment(3, &ask(2, 9.0, 0), at(200)), Answer::Refuse);
+        assert_eq!(s.segment(3, &ask(2, 9.0, 0), at(3_200)), Answer::Serve);
+        // Once carried, a third early asker goes to the peers.
+        s.playlist(&ask(9, 10.0, 0), at(3_300));
+        assert_eq!(s.segment(3, &ask(9, 9.0, 0), at(3_400)), Answer::Refuse);
+    }
+
+    #[test]
+    fn listeners_that_never_upload_never_seed_and_gone_ones_stop() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        let phone = Ask {
+            shares: false,
+            ..ask(1, 10.0, 0)
+        };
+        s.playlist(&phone, t0);
+        assert!(!s.playlist(&phone, t0 + Duration::from_secs(2)));
+        s.playlist(&ask(2, 10.0, 0), t0 + Duration::from_secs(3));
+        assert!(s.playlist(&ask(2, 10.0, 0), t0 + Duration::from_secs(4)));
+        // 2 leaves (not heard from); 3 joins and takes over once 2 has been quiet for
+        // longer than a seeder ever is.
+        s.playlist(&ask(3, 10.0, 0), t0 + Duration::from_secs(5));
+        assert!(!s.playlist(&ask(3, 10.0, 0), t0 + Duration::from_secs(6)));
+        assert!(s.playlist(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(5)));
+        // Back, 2 is a listener again, not the seeder: 3 keeps seeding.
+        assert!(!s.playlist(&ask(2, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(7)));
+        assert!(s.playlist(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(9)));
+    }
+
+    #[test]
+    fn players_that_do_not_say_are_always_served() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        s.playlist(&ask(1, 10.0, 0), t0);
+        s.made(1, t0);
+        let native = Ask::default();
+        for _ in 0..5 {
+            assert_eq!(s.segment(1, &native, t0), Answer::Serve);
+        }
+        // Nor is a segment the table does not know refused.
+        assert_eq!(s.segment(99, &ask(2, 9.0, 0), t0), Answer::Serve);
+        assert_eq!(s.counts(), Counts::default());
+    }
+
+    #[test]
+    fn two_seeders_past_thirty_sharing_listeners() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        for k in 0..31u64 {
+            s.playlist(&ask(k, 10.0, 1000 - k), t0 + Duration::from_millis(k));
+        }
+        let later = t0 + Duration::from_secs(2);
+        let seeders: Vec<u64> = (0..31)
+            .filter(|k| s.playlist(&ask(*k, 10.0, 1000 - k), later))
+            .collect();
+        assert_eq!(seeders, vec![0, 1]);
+    }
+}
