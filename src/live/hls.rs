@@ -198,6 +198,8 @@ pub struct Hls {
     pub sessions: Sessions,
     /// Who gets new Opus segments from the station early (the swarm's seeders).
     pub seeding: Seeding,
+    /// Bytes of the media playlists served since start.
+    playlist_bytes: AtomicU64,
 }
 
 /// ID3v2.4 tag with the PRIV timestamp frame for a segment starting at `pts` (90 kHz).
@@ -324,7 +326,7 @@ impl Hls {
     /// A variant's media playlist, whole or as a delta update; None until its first
     /// segment exists.
     pub fn playlist(&self, v: Variant, delta: bool) -> Option<String> {
-        match v {
+        let p = match v {
             Variant::Mp3 => self
                 .mp3
                 .playlist(3, "", |seq| format!("mp3/{seq}.mp3"), delta),
@@ -334,7 +336,15 @@ impl Hls {
                 |seq| format!("opus/{seq}.m4s"),
                 delta,
             ),
-        }
+        }?;
+        self.playlist_bytes
+            .fetch_add(p.len() as u64, Ordering::Relaxed);
+        Some(p)
+    }
+
+    /// Bytes of the media playlists served since start.
+    pub fn playlist_bytes(&self) -> u64 {
+        self.playlist_bytes.load(Ordering::Relaxed)
     }
 
     /// Whether a media segment is in the window.

@@ -50,7 +50,7 @@ pub const PER_SEEDER: usize = 30;
 const GONE: Duration = Duration::from_secs(75);
 /// A seeder asks for its playlist every 2 s: one not heard from for this long has left, and
 /// another takes its place (it is not chosen again until it is heard from).
-const SEED_SILENCE: Duration = Duration::from_secs(8);
+const SEED_SILENCE: Duration = Duration::from_secs(6);
 /// Listeners remembered at once; past this, new ones are not ranked until old ones go.
 const MAX_LISTENERS: usize = 50_000;
 /// Segments remembered (the HLS window and a little more).

@@ -27,6 +27,7 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
     // times the station sent each Opus segment still kept, as [number, sends].
     live["hls_seeding"] = json!(app.hls.seeding.counts());
     live["hls_opus_sends"] = json!(app.hls.sends(crate::live::hls::Variant::Opus));
+    live["hls_playlist_bytes"] = json!(app.hls.playlist_bytes());
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
@@ -220,6 +221,7 @@ pub async fn tracker(State(app): State<AppState>) -> Json<Value> {
         "mode": t.config().mode,
         "stats": t.stats(),
         "websocket_connections": app.ws_hub.connections(),
+        "websocket_bytes_sent": app.ws_hub.sent_bytes(),
         "torrents": t.table().report(std::time::Instant::now()),
     }))
 }

@@ -51,6 +51,9 @@ pub struct Hub {
     next: AtomicU64,
     queues: Mutex<HashMap<ConnId, mpsc::Sender<String>>>,
     permits: Arc<Semaphore>,
+    /// Bytes of the messages queued to clients since start (announce replies and relayed
+    /// offers and answers): what signalling costs the node's uplink, before framing.
+    sent: AtomicU64,
 }
 
 impl Hub {
@@ -59,7 +62,13 @@ impl Hub {
             next: AtomicU64::new(1),
             queues: Mutex::default(),
             permits: Arc::new(Semaphore::new(max_connections)),
+            sent: AtomicU64::new(0),
         })
+    }
+
+    /// Bytes of the messages queued to clients since start.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// A connection slot, held for the connection's life; `None` when all are taken.
@@ -90,7 +99,10 @@ impl Hub {
     fn send(&self, id: ConnId, text: String) {
         let tx = self.queues.lock().ok().and_then(|q| q.get(&id).cloned());
         if let Some(tx) = tx {
-            if tx.try_send(text).is_err() {
+            let len = text.len() as u64;
+            if tx.try_send(text).is_ok() {
+                self.sent.fetch_add(len, Ordering::Relaxed);
+            } else {
                 tracing::debug!(conn = id, "websocket queue full; message dropped");
             }
         }

@@ -458,7 +458,7 @@ async function playHls (live) {
     import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
-  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, uploads, playlists: { station: 0, guessed: 0 } }
+  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, uploads, playlists: { station: 0, guessed: 0 }, behind: null }
   window.streamp2p = { ...window.streamp2p, live: stats }
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
   let seeds = false
@@ -537,6 +537,8 @@ async function playHls (live) {
     }
   })
   hls.on(Hls.Events.FRAG_BUFFERED, () => {
+    // Seconds behind the live edge the page knows of, for the swarm lab.
+    stats.behind = hls.latency
     if (playing !== 'live') return
     if (!stats.segments.http && !stats.segments.p2p) tell(words.livePlaying)
   })

@@ -1,0 +1,103 @@
+// One home of the swarm lab (benches/swarm/lab.py): a Debian Chromium in the home's network
+// namespace, with a browser context per listener (each its own WebRTC peer), on the listen
+// page's live player, each joining and leaving when the plan says.
+//   node home.mjs --base=URL --plan='[{"join":0,"leave":90,"upload":true},...]' --seconds=S
+// Prints one line `result [...]`: per listener, its plan, seconds played, stalls (the audio
+// element's `waiting` once it played) and their seconds, the bytes its page load took, samples
+// of seconds behind the live
+// edge, and the page's own counts (window.streamp2p.live: segments and bytes by source,
+// bytes uploaded, whether it seeded, playlists asked of the station and written by itself).
+
+import { chromium } from 'playwright-core'
+import { args, check, log, overallTimeout, sleep } from '../../tests/js/lib.mjs'
+
+const opts = args({
+  base: { type: 'string' },
+  plan: { type: 'string' },
+  seconds: { type: 'string' }
+})
+check(opts.base && opts.plan && opts.seconds, 'need --base --plan --seconds')
+const plan = JSON.parse(opts.plan)
+const seconds = Number(opts.seconds)
+overallTimeout(seconds + 120, 'swarm lab home')
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--autoplay-policy=no-user-gesture-required', '--disable-renderer-backgrounding',
+    '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows'
+  ]
+})
+
+// What a listener's page says of itself now.
+function sample (page) {
+  return page.evaluate(() => {
+    const audio = document.getElementById('audio')
+    return { t: audio.currentTime, lab: window.lab, live: window.streamp2p && window.streamp2p.live }
+  })
+}
+
+async function listen (item, i, t0) {
+  const wait = t0 + item.join * 1000 - Date.now()
+  if (wait > 0) await sleep(wait)
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+  const page = await context.newPage()
+  page.on('pageerror', e => log(`listener ${i}: ${e.message}`))
+  const r = { ...item, played: 0, stalls: 0, stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
+  // What loading the page cost (the page, its scripts, icons): once per new listener, not
+  // part of what listening costs by the second. Live playlists and segments are left out.
+  page.on('requestfinished', async req => {
+    if (/\/live\//.test(new URL(req.url()).pathname)) return
+    try {
+      const s = await req.sizes()
+      r.pageBytes += s.responseBodySize + s.responseHeadersSize
+    } catch {}
+  })
+  try {
+    await page.goto(`${opts.base}/${item.upload ? '' : '?upload=0'}`, { timeout: 60000 })
+    await page.getByRole('button', { name: 'Listen live' }).tap({ timeout: 30000 })
+    // Stalls count once the audio has started: each `waiting`, and how long until it plays.
+    await page.evaluate(() => {
+      const audio = document.getElementById('audio')
+      window.lab = { stalls: 0, stallMs: 0, since: null, started: null }
+      audio.addEventListener('playing', () => {
+        if (window.lab.started === null) window.lab.started = audio.currentTime
+        if (window.lab.since !== null) window.lab.stallMs += performance.now() - window.lab.since
+        window.lab.since = null
+      })
+      audio.addEventListener('waiting', () => {
+        if (window.lab.started === null || window.lab.since !== null) return
+        window.lab.stalls += 1
+        window.lab.since = performance.now()
+      })
+    })
+    const end = item.leave === null ? t0 + seconds * 1000 : t0 + item.leave * 1000
+    let last = null
+    while (Date.now() < end) {
+      await sleep(Math.min(5000, Math.max(0, end - Date.now())))
+      last = await sample(page)
+      if (last.live && typeof last.live.behind === 'number') r.behind.push(Math.round(last.live.behind * 10) / 10)
+    }
+    last = await sample(page)
+    r.played = last.lab && last.lab.started !== null ? last.t - last.lab.started : 0
+    r.stalls = last.lab ? last.lab.stalls : 0
+    r.stallSecs = last.lab ? Math.round(last.lab.stallMs / 100) / 10 : 0
+    r.live = last.live
+  } catch (e) {
+    r.error = String(e.message || e).slice(0, 300)
+    log(`listener ${i}: ${r.error}`)
+  }
+  await context.close()
+  return r
+}
+
+try {
+  const t0 = Date.now()
+  const results = await Promise.all(plan.map((item, i) => listen(item, i, t0)))
+  console.log(`result ${JSON.stringify(results)}`)
+} finally {
+  await browser.close()
+}

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""The swarm lab (issue 20): a station and its live audience on home links, in network
+namespaces, with everything the station's uplink carries counted. Driven by run.sh (root).
+
+Network: one namespace "router" holds a bridge; the node and each home are namespaces with a
+veth to it, all on 10.77.0.0/16 (no routing, no NAT, nothing leaves the namespaces). Links are
+shaped with tbf (this kernel has no netem, so there is no added delay or loss: the round trip
+is the veths' own, well under 1 ms; said in the report):
+  - the node: --node-up Mbit/s up (egress of its veth), --node-down down (egress of the
+    router's end);
+  - each home: an uplink drawn log-uniform from 0.5 to 20 Mbit/s (a seeded random draw), a
+    downlink of 5 x the uplink, at least 10 and at most 100 Mbit/s.
+
+Audience (issue 20): 2 % plain-stream listeners (curl on /live.mp3, each a full stream), 20 %
+that never upload (the listen page with ?upload=0, as a phone on mobile data), the rest
+browsers that share. Listeners are grouped --per-home to a home (a Chromium per home, a
+context per listener). Each joins within the first --join-spread seconds and stays for a
+session drawn from an exponential law of mean --mean-session seconds; one who leaves is
+replaced by a newcomer of the same kind 2 s later, so the audience stays about the same.
+
+Counted over the measurement window (from --warmup seconds to the end):
+  - the node's uplink: its veth's tx bytes (everything: segments, playlists, signalling,
+    plain streams, HTTP and TCP/IP overhead), in Mbit/s;
+  - apart: Opus segment bytes (the node's counter), media playlist bytes, the WebSocket
+    tracker's message bytes, and the plain streams' bytes (as the curls received them);
+  - station share: segment bytes the node served / segment bytes the listen pages got
+    (http + p2p), over the whole run;
+  - stalls per listener-hour and seconds of stall, seconds behind the live edge (hls.js's
+    `latency`: behind the edge of the playlist the page has, which trails the station's real
+    edge by up to one segment between two of the station's playlists).
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PREFIX = "swlab-"
+NODE_IP = "10.77.0.2"
+PORT = 8080
+AUDIO_WIRE = 1 + 66 / 1448 + 250 / 32600
+
+
+def log(*a):
+    print(f"[{time.strftime('%H:%M:%S')}] lab:", *a, file=sys.stderr, flush=True)
+
+
+def sh(*cmd, check=True):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def ns(name):
+    return PREFIX + name
+
+
+def cleanup():
+    for line in sh("ip", "netns", "list", check=False).splitlines():
+        n = line.split()[0] if line.split() else ""
+        if n.startswith(PREFIX):
+            sh("ip", "netns", "pids", n, check=False)
+            for pid in sh("ip", "netns", "pids", n, check=False).split():
+                sh("kill", "-9", pid, check=False)
+            sh("ip", "netns", "del", n, check=False)
+
+
+def tbf(netns, dev, mbit):
+    # Burst: at least a jiffy's worth at the rate, and never below 32 KiB (tbf needs it to
+    # reach the rate); a 200 ms queue, like a home router's buffer.
+    burst = max(32 * 1024, int(mbit * 1e6 / 8 / 100))
+    sh("ip", "netns", "exec", netns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
+       "rate", f"{mbit}mbit", "burst", str(burst), "latency", "200ms")
+
+
+def add_host(name, index, up, down):
+    """A namespace on the bridge at 10.77.x.y, its uplink and downlink shaped."""
+    n = ns(name)
+    sh("ip", "netns", "add", n)
+    inner, outer = f"sw{index}i", f"sw{index}o"
+    sh("ip", "link", "add", inner, "type", "veth", "peer", "name", outer)
+    sh("ip", "link", "set", inner, "netns", n)
+    sh("ip", "link", "set", outer, "netns", ns("router"))
+    sh("ip", "-n", n, "link", "set", inner, "name", "eth0")
+    ip = NODE_IP if name == "node" else f"10.77.{1 + index // 250}.{1 + index % 250}"
+    sh("ip", "-n", n, "addr", "add", f"{ip}/16", "dev", "eth0")
+    sh("ip", "-n", n, "link", "set", "eth0", "up")
+    sh("ip", "-n", n, "link", "set", "lo", "up")
+    # A default route on the bridge: Chromium hides host addresses behind mDNS names, which
+    # need multicast; listeners also learn their address from the node's STUN server.
+    sh("ip", "-n", n, "route", "add", "default", "dev", "eth0")
+    sh("ip", "-n", ns("router"), "link", "set", outer, "master", "br0")
+    sh("ip", "-n", ns("router"), "link", "set", outer, "up")
+    tbf(n, "eth0", up)
+    tbf(ns("router"), outer, down)
+    return ip
+
+
+def tx_bytes(netns, dev="eth0"):
+    return int(sh("ip", "netns", "exec", netns, "cat", f"/sys/class/net/{dev}/statistics/tx_bytes"))
+
+
+# Bytes the lab's own questions to the node cost its uplink (bodies and about 250 bytes of
+# headers each), taken off the uplink's total.
+probe_bytes = 0
+
+
+def get_json(path):
+    global probe_bytes
+    out = sh("ip", "netns", "exec", ns("router-probe"), "curl", "-s", "-m", "5",
+             f"http://{NODE_IP}:{PORT}{path}")
+    probe_bytes += len(out.encode()) + 250
+    return json.loads(out)
+
+
+def node_counts():
+    h = get_json("/api/health")
+    t = get_json("/api/tracker")
+    return {
+        "segments": h["live"]["hls_bytes_served"]["opus"],
+        "playlists": h["live"].get("hls_playlist_bytes"),
+        "signalling": t.get("websocket_bytes_sent"),
+        "listeners": h["listeners"],
+    }
+
+
+def plan_audience(n, seconds, join_spread, mean_session, per_home, rng):
+    """Listeners by kind, grouped into homes; each home gets its plan of joins and leaves."""
+    plain = round(0.02 * n)
+    quiet = round(0.2 * n)
+    kinds = ["plain"] * plain + ["quiet"] * quiet + ["share"] * (n - plain - quiet)
+    rng.shuffle(kinds)
+    browsers = [k for k in kinds if k != "plain"]
+    homes = []
+    for h in range(math.ceil(len(browsers) / per_home)):
+        up = round(math.exp(rng.uniform(math.log(0.5), math.log(20))), 2)
+        down = min(100, max(10, round(5 * up)))
+        items = []
+        for kind in browsers[h * per_home:(h + 1) * per_home]:
+            t = rng.uniform(0, join_spread)
+            while t < seconds - 5:
+                stay = rng.expovariate(1 / mean_session)
+                leave = t + stay
+                items.append({"join": round(t, 1), "leave": round(leave, 1) if leave < seconds else None,
+                              "upload": kind == "share"})
+                t = leave + 2
+        homes.append({"up": up, "down": down, "plan": items})
+    return homes, plain
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--listeners", type=int, default=12)
+    ap.add_argument("--seconds", type=int, default=150)
+    ap.add_argument("--warmup", type=int, default=45)
+    ap.add_argument("--join-spread", type=int, default=30)
+    ap.add_argument("--mean-session", type=float, default=600)
+    ap.add_argument("--per-home", type=int, default=3)
+    ap.add_argument("--node-up", type=float, default=10)
+    ap.add_argument("--node-down", type=float, default=50)
+    ap.add_argument("--seed", type=int, default=20)
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    homes, plain = plan_audience(a.listeners, a.seconds, a.join_spread, a.mean_session, a.per_home, rng)
+
+    cleanup()
+    procs = []
+    try:
+        sh("ip", "netns", "add", ns("router"))
+        sh("ip", "-n", ns("router"), "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", ns("router"), "link", "set", "br0", "type", "bridge", "mcast_snooping", "0")
+        sh("ip", "-n", ns("router"), "link", "set", "br0", "up")
+        add_host("node", 0, a.node_up, a.node_down)
+        add_host("router-probe", 1, 1000, 1000)
+        for i, h in enumerate(homes):
+            h["ip"] = add_host(f"h{i}", 2 + i, h["up"], h["down"])
+        plain_hosts = [add_host(f"p{i}", 2 + len(homes) + i, 20, 100) for i in range(plain)]
+
+        cfg = os.path.join(a.work, "node.toml")
+        with open(cfg, "w") as f:
+            f.write("audio = \"sine\"\n[scan]\nrescan_secs = 60\n[swarm]\nenabled = false\n"
+                    "dht = false\nlsd = false\n[webtorrent]\nenabled = false\n"
+                    "[live]\nbitrate_kbps = 128\nchannels = 2\nrecord = false\n")
+        os.makedirs(os.path.join(a.work, "lib"), exist_ok=True)
+        nodelog = open(os.path.join(a.work, "node.log"), "w")
+        node = subprocess.Popen(
+            ["ip", "netns", "exec", ns("node"), a.bin, "run", "--data-dir", os.path.join(a.work, "data"),
+             "--http", f"{NODE_IP}:{PORT}", "--peer-port", "6881", "--udp-tracker", f"{NODE_IP}:6969",
+             "--stun", f"{NODE_IP}:3478", "--config", cfg, "--library", os.path.join(a.work, "lib")],
+            stdout=nodelog, stderr=nodelog, env=dict(os.environ, NO_COLOR="1"))
+        procs.append(node)
+        deadline = time.time() + 60
+        while True:
+            try:
+                txt = sh("ip", "netns", "exec", ns("router-probe"), "curl", "-sf", "-m", "3",
+                         f"http://{NODE_IP}:{PORT}/live/opus.m3u8")
+                if txt.count("#EXTINF") >= 6:
+                    break
+            except RuntimeError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("the node did not list six segments in 60 s")
+            time.sleep(1)
+        log(f"node up; {a.listeners} listeners: {plain} plain, homes (up/down Mbit/s, sessions) "
+            + ", ".join(f"{h['up']}/{h['down']} x{len(h['plan'])}" for h in homes))
+
+        results = {}
+
+        def run_home(i, h):
+            r = subprocess.run(
+                ["ip", "netns", "exec", ns(f"h{i}"), "node", os.path.join(REPO, "benches/swarm/home.mjs"),
+                 f"--base=http://{NODE_IP}:{PORT}", f"--plan={json.dumps(h['plan'])}", f"--seconds={a.seconds}"],
+                cwd=REPO, capture_output=True, text=True, timeout=a.seconds + 200)
+            line = next((l for l in r.stdout.splitlines() if l.startswith("result ")), None)
+            if line is None:
+                log(f"home {i} failed ({r.returncode}): {r.stdout[-800:]} {r.stderr[-800:]}")
+                results[i] = []
+            else:
+                results[i] = json.loads(line[7:])
+
+        plain_bytes = {}
+
+        def run_plain(i):
+            r = subprocess.run(
+                ["ip", "netns", "exec", ns(f"p{i}"), "curl", "-s", "-o", "/dev/null", "-m", str(a.seconds),
+                 "-w", "%{size_download}", f"http://{NODE_IP}:{PORT}/live.mp3"],
+                capture_output=True, text=True)
+            plain_bytes[i] = int(r.stdout.strip() or 0)
+
+        threads = [threading.Thread(target=run_home, args=(i, h)) for i, h in enumerate(homes)]
+        threads += [threading.Thread(target=run_plain, args=(i,)) for i in range(plain)]
+        t0 = time.time()
+        for t in threads:
+            t.start()
+        time.sleep(a.warmup)
+        c0 = node_counts()
+        tx0, w0, p0 = tx_bytes(ns("node")), time.time(), probe_bytes
+        samples = []
+        while time.time() - t0 < a.seconds - 3:
+            time.sleep(5)
+            samples.append(node_counts()["listeners"])
+        c1, tx1, w1 = node_counts(), tx_bytes(ns("node")), time.time()
+        for t in threads:
+            t.join()
+        window = w1 - w0
+        mbit = lambda b: round(b * 8 / window / 1e6, 3)
+        listeners = [r for i in sorted(results) for r in results[i]]
+        got = sum((r["live"] or {}).get("bytes", {}).get("http", 0) + (r["live"] or {}).get("bytes", {}).get("p2p", 0)
+                  for r in listeners)
+        played = sum(r["played"] for r in listeners)
+        stalls = sum(r["stalls"] for r in listeners)
+        behind = sorted(b for r in listeners for b in r["behind"])
+        plain_total = sum(plain_bytes.values())
+        seg = c1["segments"] - c0["segments"]
+        pl = (c1["playlists"] or 0) - (c0["playlists"] or 0)
+        sig = (c1["signalling"] or 0) - (c0["signalling"] or 0)
+        plain_window = plain_total * window / a.seconds
+        total = tx1 - tx0 - (probe_bytes - p0)
+        # Page loads of listeners who joined in the window (home clocks start with the lab's).
+        pages = sum(r.get("pageBytes", 0) for r in listeners if r["join"] >= w0 - t0)
+        audience = a.listeners
+        report = {
+            "listeners": audience, "plain": plain, "homes": [{k: h[k] for k in ("up", "down")} for h in homes],
+            "seconds": a.seconds, "window_secs": round(window, 1),
+            "uplink_mbit": {
+                "total": mbit(total), "segments": mbit(seg), "playlists": mbit(pl), "signalling": mbit(sig),
+                "plain_streams": mbit(plain_window),
+                "page_loads": mbit(pages),
+                "overhead": mbit(total - seg - pl - sig - plain_window - pages),
+            },
+            # Audio carries its own TCP/IP: 66 bytes a 1,448-byte packet and ~250 bytes of
+            # response headers a 32.6 kB segment (AUDIO_WIRE); the rest is what it costs to
+            # tell listeners what exists and to connect them.
+            "non_audio_kbit_per_listener": round(
+                (total - (seg + plain_window) * AUDIO_WIRE - pages) * 8 / window / 1e3 / max(1, audience - plain), 3),
+            "station_share": round(c1["segments"] / got, 3) if got else None,
+            "station_segment_bytes": c1["segments"], "listener_segment_bytes": got,
+            "played_hours": round(played / 3600, 3),
+            "stalls": stalls, "stall_secs": round(sum(r["stallSecs"] for r in listeners), 1),
+            "stalls_per_listener_hour": round(stalls / (played / 3600), 2) if played else None,
+            "behind_median": behind[len(behind) // 2] if behind else None,
+            "behind_p95": behind[int(len(behind) * 0.95)] if behind else None,
+            "sessions": len(listeners), "failed": sum(1 for r in listeners if r["error"]),
+            "seeders_seen": sum(1 for r in listeners if (r["live"] or {}).get("seeds")),
+            "node_listener_counts": samples,
+            "per_listener": listeners,
+        }
+        with open(a.out, "w") as f:
+            json.dump(report, f, indent=1)
+        short = {k: v for k, v in report.items() if k not in ("per_listener", "node_listener_counts")}
+        log(json.dumps(short))
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cleanup()
+
+
+if __name__ == "__main__":
+    main()

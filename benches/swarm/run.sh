@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The swarm lab (issue 20), one command, as root (network namespaces and tc):
+#   benches/swarm/run.sh                    # LISTENERS=12 SECONDS=150 SEED=20
+#   LISTENERS=12,24 benches/swarm/run.sh    # one run per audience size
+#   NODE_BIN=path/to/streamp2p benches/swarm/run.sh   # that binary (bytes do not depend on
+#                                                     # the build; CPU does)
+# See lab.py for the network, the audience and what is counted. Results: benches/results/
+# swarm-<name>-<N>.json (OUT=name, default swarm) and a line per run in swarm-<name>.txt.
+# Not part of CI: a run of 12 listeners takes about 3 minutes and both cores.
+source "$(dirname "$0")/../common.sh"
+need chromium chromium
+need curl curl
+need tc iproute2
+[ -d "$REPO/node_modules/playwright-core" ] || (cd "$REPO" && npm ci --no-audit --no-fund)
+if [ -n "${NODE_BIN:-}" ]; then BIN=$NODE_BIN; else build; fi
+make_work swarm
+NAME="${OUT:-swarm}"
+{
+    machine
+    echo "binary: $BIN ($("$BIN" --version 2>&1))"
+    echo "chromium: $(chromium --version 2>/dev/null)"
+} > "$RESULTS/$NAME.txt"
+IFS=, read -ra SIZES <<< "${LISTENERS:-12}"
+for n in "${SIZES[@]}"; do
+    mkdir -p "$WORK/$n"
+    python3 "$BENCH_DIR/swarm/lab.py" --bin "$BIN" --work "$WORK/$n" --out "$RESULTS/$NAME-$n.json" \
+        --listeners "$n" --seconds "${SECONDS_PER_RUN:-150}" --seed "${SEED:-20}" \
+        --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" 2> >(tee -a "$RESULTS/$NAME.log" >&2)
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); [r.pop(k) for k in ('per_listener','node_listener_counts')]; print(json.dumps(r))" \
+        "$RESULTS/$NAME-$n.json" >> "$RESULTS/$NAME.txt"
+done
+echo "[bench] summary in $RESULTS/$NAME.txt" >&2
