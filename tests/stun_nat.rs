@@ -299,13 +299,7 @@ fn live_node(net: &Internet, root: &std::path::Path, extra: &str) -> Node {
     let config = format!("audio = \"sine\"\n{extra}{BASE_CONFIG}");
     let mut node = Node::start_in(&net.node, NODE_IP.parse().unwrap(), root, &[lib], &config);
     node.wait_healthy(1);
-    // The players start about five segments behind the live edge.
-    node.wait_until("six Opus segments", Duration::from_secs(30), |n| {
-        let r = n.get("/live/opus.m3u8");
-        (r.status == 200 && r.text().matches("#EXTINF").count() >= 6)
-            .then_some(())
-            .ok_or(r.text())
-    });
+    six_segments(&mut node);
     node
 }
 

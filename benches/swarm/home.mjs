@@ -9,7 +9,7 @@
 // bytes uploaded, whether it seeded, playlists asked of the station and written by itself).
 
 import { chromium } from 'playwright-core'
-import { args, check, log, overallTimeout, sleep } from '../../tests/js/lib.mjs'
+import { CHROMIUM_FLAGS, args, check, log, overallTimeout, sleep } from '../../tests/js/lib.mjs'
 
 const opts = args({
   base: { type: 'string' },
@@ -25,9 +25,7 @@ const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
   args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required', '--disable-renderer-backgrounding',
+    ...CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required', '--disable-renderer-backgrounding',
     '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows'
   ]
 })

@@ -416,6 +416,18 @@ pub fn master(kbps: u32, token: &str, sharing: usize) -> String {
 mod tests {
     use super::*;
 
+    /// Fills a window with segments `seqs` of `secs` seconds each.
+    fn fill(w: &Window, seqs: std::ops::Range<u64>, secs: f64) {
+        for seq in seqs {
+            w.push(Segment {
+                seq,
+                secs,
+                data: Bytes::from_static(b"x"),
+                sends: 0,
+            });
+        }
+    }
+
     #[test]
     fn timestamp_tag_layout() {
         let t = timestamp_tag(90_000);
@@ -429,14 +441,7 @@ mod tests {
     fn playlist_slides() {
         let h = Hls::default();
         assert!(h.playlist(Variant::Mp3, false).is_none());
-        for seq in 0..(KEEP as u64 + 2) {
-            h.mp3.push(Segment {
-                seq,
-                secs: 2.016,
-                data: Bytes::from_static(b"x"),
-                sends: 0,
-            });
-        }
+        fill(&h.mp3, 0..(KEEP as u64 + 2), 2.016);
         let p = h.playlist(Variant::Mp3, false).unwrap();
         let first = KEEP as u64 + 2 - WINDOW as u64;
         assert!(
@@ -464,14 +469,7 @@ mod tests {
     #[test]
     fn delta_playlist_skips_all_but_the_last_twelve_seconds() {
         let h = Hls::default();
-        for seq in 0..20u64 {
-            h.opus.push(Segment {
-                seq,
-                secs: 2.0,
-                data: Bytes::from_static(b"x"),
-                sends: 0,
-            });
-        }
+        fill(&h.opus, 0..20, 2.0);
         let whole = h.playlist(Variant::Opus, false).unwrap();
         assert!(whole.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n"), "{whole}");
         assert!(whole.contains("#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=12.0\n"));
@@ -484,14 +482,7 @@ mod tests {
         assert!(delta.len() < whole.len());
         // A window shorter than the skip boundary has nothing to skip.
         let short = Hls::default();
-        for seq in 0..6u64 {
-            short.mp3.push(Segment {
-                seq,
-                secs: 2.016,
-                data: Bytes::from_static(b"x"),
-                sends: 0,
-            });
-        }
+        fill(&short.mp3, 0..6, 2.016);
         let p = short.playlist(Variant::Mp3, true).unwrap();
         assert!(p.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n") && !p.contains("EXT-X-SKIP"));
     }

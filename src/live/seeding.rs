@@ -21,7 +21,9 @@
 //!
 //! Seeders are the listeners that upload, ranked by what they have passed on to others and
 //! then by how long they have been listening (staying power): one per [`PER_SEEDER`] sharing
-//! listeners, at least one. A seeder keeps its place until it leaves. A page learns that it seeds from its playlist's answer and then
+//! listeners, at least one. A seeder keeps its place until it leaves. A page learns that it
+//! seeds from the answer to any of its requests (its playlists, and the segments it had to
+//! take from the station, which is how one chosen in a leaver's place learns it at once). A page learns that it seeds from its playlist's answer and then
 //! fetches new segments at once.
 //!
 //! Everything here comes from listeners: the tables are bounded and a made-up session is
@@ -214,8 +216,8 @@ impl Seeding {
         });
     }
 
-    /// A page asked for its playlist: whether it seeds now.
-    pub fn playlist(&self, ask: &Ask, now: Instant) -> bool {
+    /// A page asked for its playlist or a segment: whether it seeds now.
+    pub fn seeds(&self, ask: &Ask, now: Instant) -> bool {
         let mut g = self.lock();
         g.0.heard(ask, now);
         g.0.is_seeder(ask.session, now)
@@ -279,10 +281,10 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
         // Three listeners: 1 came first and seeds, 2 has passed on the most, 3 is new.
-        assert!(s.playlist(&ask(1, 10.0, 0), at(0)));
-        s.playlist(&ask(2, 10.0, 0), at(100));
-        s.playlist(&ask(3, 10.0, 0), at(200));
-        assert!(!s.playlist(&ask(2, 10.0, 500_000), at(1_300)));
+        assert!(s.seeds(&ask(1, 10.0, 0), at(0)));
+        s.seeds(&ask(2, 10.0, 0), at(100));
+        s.seeds(&ask(3, 10.0, 0), at(200));
+        assert!(!s.seeds(&ask(2, 10.0, 500_000), at(1_300)));
         s.made(7, at(2_000));
         assert_eq!(s.segment(7, &ask(1, 9.0, 0), at(2_100)), Answer::Serve);
         assert_eq!(
@@ -302,21 +304,21 @@ mod tests {
             }
         );
         // 1 leaves: the one that passed on the most takes over, not the newest.
-        s.playlist(&ask(3, 10.0, 0), at(9_000));
-        s.playlist(&ask(2, 10.0, 500_000), at(9_500));
+        s.seeds(&ask(3, 10.0, 0), at(9_000));
+        s.seeds(&ask(2, 10.0, 500_000), at(9_500));
         let after = at(2_100) + SEED_SILENCE + Duration::from_secs(1);
-        assert!(s.playlist(&ask(2, 10.0, 500_000), after));
-        assert!(!s.playlist(&ask(3, 10.0, 0), after));
+        assert!(s.seeds(&ask(2, 10.0, 500_000), after));
+        assert!(!s.seeds(&ask(3, 10.0, 0), after));
     }
 
     #[test]
     fn the_oldest_listener_seeds_when_none_has_passed_anything_on() {
         let s = Seeding::default();
         let t0 = Instant::now();
-        s.playlist(&ask(5, 10.0, 0), t0);
-        s.playlist(&ask(4, 10.0, 0), t0 + Duration::from_secs(1));
-        assert!(s.playlist(&ask(5, 10.0, 0), t0 + Duration::from_secs(2)));
-        assert!(!s.playlist(&ask(4, 10.0, 0), t0 + Duration::from_secs(3)));
+        s.seeds(&ask(5, 10.0, 0), t0);
+        s.seeds(&ask(4, 10.0, 0), t0 + Duration::from_secs(1));
+        assert!(s.seeds(&ask(5, 10.0, 0), t0 + Duration::from_secs(2)));
+        assert!(!s.seeds(&ask(4, 10.0, 0), t0 + Duration::from_secs(3)));
     }
 
     #[test]
@@ -324,14 +326,14 @@ mod tests {
         let s = Seeding::default();
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
-        s.playlist(&ask(1, 10.0, 0), at(0));
-        s.playlist(&ask(2, 10.0, 0), at(10));
+        s.seeds(&ask(1, 10.0, 0), at(0));
+        s.seeds(&ask(2, 10.0, 0), at(10));
         s.made(3, at(100));
         // The seeder (1) does not come: 2 waits out the grace, then carries it.
         assert_eq!(s.segment(3, &ask(2, 9.0, 0), at(200)), Answer::Refuse);
         assert_eq!(s.segment(3, &ask(2, 9.0, 0), at(3_200)), Answer::Serve);
         // Once carried, a third early asker goes to the peers.
-        s.playlist(&ask(9, 10.0, 0), at(3_300));
+        s.seeds(&ask(9, 10.0, 0), at(3_300));
         assert_eq!(s.segment(3, &ask(9, 9.0, 0), at(3_400)), Answer::Refuse);
     }
 
@@ -343,25 +345,25 @@ mod tests {
             shares: false,
             ..ask(1, 10.0, 0)
         };
-        s.playlist(&phone, t0);
-        assert!(!s.playlist(&phone, t0 + Duration::from_secs(2)));
-        s.playlist(&ask(2, 10.0, 0), t0 + Duration::from_secs(3));
-        assert!(s.playlist(&ask(2, 10.0, 0), t0 + Duration::from_secs(4)));
+        s.seeds(&phone, t0);
+        assert!(!s.seeds(&phone, t0 + Duration::from_secs(2)));
+        s.seeds(&ask(2, 10.0, 0), t0 + Duration::from_secs(3));
+        assert!(s.seeds(&ask(2, 10.0, 0), t0 + Duration::from_secs(4)));
         // 2 leaves (not heard from); 3 joins and takes over once 2 has been quiet for
         // longer than a seeder ever is.
-        s.playlist(&ask(3, 10.0, 0), t0 + Duration::from_secs(5));
-        assert!(!s.playlist(&ask(3, 10.0, 0), t0 + Duration::from_secs(6)));
-        assert!(s.playlist(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(5)));
+        s.seeds(&ask(3, 10.0, 0), t0 + Duration::from_secs(5));
+        assert!(!s.seeds(&ask(3, 10.0, 0), t0 + Duration::from_secs(6)));
+        assert!(s.seeds(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(5)));
         // Back, 2 is a listener again, not the seeder: 3 keeps seeding.
-        assert!(!s.playlist(&ask(2, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(7)));
-        assert!(s.playlist(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(9)));
+        assert!(!s.seeds(&ask(2, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(7)));
+        assert!(s.seeds(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(9)));
     }
 
     #[test]
     fn players_that_do_not_say_are_always_served() {
         let s = Seeding::default();
         let t0 = Instant::now();
-        s.playlist(&ask(1, 10.0, 0), t0);
+        s.seeds(&ask(1, 10.0, 0), t0);
         s.made(1, t0);
         let native = Ask::default();
         for _ in 0..5 {
@@ -377,11 +379,11 @@ mod tests {
         let s = Seeding::default();
         let t0 = Instant::now();
         for k in 0..31u64 {
-            s.playlist(&ask(k, 10.0, 1000 - k), t0 + Duration::from_millis(k));
+            s.seeds(&ask(k, 10.0, 1000 - k), t0 + Duration::from_millis(k));
         }
         let later = t0 + Duration::from_secs(2);
         let seeders: Vec<u64> = (0..31)
-            .filter(|k| s.playlist(&ask(*k, 10.0, 1000 - k), later))
+            .filter(|k| s.seeds(&ask(*k, 10.0, 1000 - k), later))
             .collect();
         assert_eq!(seeders, vec![0, 1]);
     }

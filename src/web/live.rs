@@ -304,6 +304,17 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
 /// The header that tells a listen page it seeds the Opus variant (see `live::seeding`).
 const SEED_HEADER: &str = "streamp2p-seed";
 
+/// Tells a listen page sharing the stream whether it seeds, in an answer to it.
+fn tell_seed(app: &AppState, player: &Player, r: &mut Response) {
+    if player.p2p {
+        let seeds = app.hls.seeding.seeds(&player.ask(app), Instant::now());
+        r.headers_mut().insert(
+            SEED_HEADER,
+            header::HeaderValue::from_static(if seeds { "1" } else { "0" }),
+        );
+    }
+}
+
 /// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window, whole or as
 /// a delta update. A listen page sharing the Opus variant is told whether it seeds.
 fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
@@ -311,12 +322,8 @@ fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
         Some(p) => {
             player.seen(app);
             let mut r = hls_response("application/vnd.apple.mpegurl", "no-cache", p);
-            if v == Variant::Opus && player.p2p {
-                let seeds = app.hls.seeding.playlist(&player.ask(app), Instant::now());
-                r.headers_mut().insert(
-                    SEED_HEADER,
-                    header::HeaderValue::from_static(if seeds { "1" } else { "0" }),
-                );
+            if v == Variant::Opus {
+                tell_seed(app, &player, &mut r);
             }
             r
         }
@@ -341,7 +348,7 @@ fn no_segment() -> Response {
 }
 
 /// A segment's answer: it never changes, so it may be cached.
-fn segment(app: &AppState, player: Player, mime: &'static str, data: Option<Bytes>) -> Response {
+fn segment(app: &AppState, player: &Player, mime: &'static str, data: Option<Bytes>) -> Response {
     match data {
         Some(data) => {
             player.seen(app);
@@ -361,7 +368,7 @@ pub async fn hls_mp3_segment(
         .strip_suffix(".mp3")
         .and_then(|n| n.parse::<u64>().ok())
         .and_then(|n| app.hls.segment(Variant::Mp3, n));
-    segment(&app, player, "audio/mpeg", seg)
+    segment(&app, &player, "audio/mpeg", seg)
 }
 
 /// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`. An early
@@ -374,7 +381,7 @@ pub async fn hls_opus_segment(
 ) -> Response {
     if file == "init.mp4" {
         let init = app.hls.init_segment();
-        return segment(&app, player, "audio/mp4", init);
+        return segment(&app, &player, "audio/mp4", init);
     }
     let Some(seq) = file
         .strip_suffix(".m4s")
@@ -383,14 +390,13 @@ pub async fn hls_opus_segment(
     else {
         return no_segment();
     };
-    if app
+    let answer = app
         .hls
         .seeding
-        .segment(seq, &player.ask(&app), Instant::now())
-        == Answer::Refuse
-    {
+        .segment(seq, &player.ask(&app), Instant::now());
+    let mut r = if answer == Answer::Refuse {
         player.seen(&app);
-        return (
+        (
             StatusCode::SERVICE_UNAVAILABLE,
             [
                 (header::CACHE_CONTROL, "no-store"),
@@ -398,10 +404,13 @@ pub async fn hls_opus_segment(
             ],
             "other listeners have this segment: take it from them\n",
         )
-            .into_response();
-    }
-    let seg = app.hls.segment(Variant::Opus, seq);
-    segment(&app, player, "audio/mp4", seg)
+            .into_response()
+    } else {
+        let seg = app.hls.segment(Variant::Opus, seq);
+        segment(&app, &player, "audio/mp4", seg)
+    };
+    tell_seed(&app, &player, &mut r);
+    r
 }
 
 /// `GET /api/live/levels`: peak and RMS per channel, about ten times a second.

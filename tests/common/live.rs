@@ -20,6 +20,17 @@ pub fn start_live_node(root: &Path, audio: &str, tables: &str, fill: impl FnOnce
     node
 }
 
+/// Waits until the live playlist lists six segments: the players start about five segments
+/// behind the live edge.
+pub fn six_segments(node: &mut Node) {
+    node.wait_until("six Opus segments", Duration::from_secs(30), |n| {
+        let r = n.get("/live/opus.m3u8");
+        (r.status == 200 && r.text().matches("#EXTINF").count() >= 6)
+            .then_some(())
+            .ok_or(r.text())
+    });
+}
+
 /// The files under `dir`, however deep.
 fn files_in(dir: &Path) -> u64 {
     std::fs::read_dir(dir)

@@ -80,3 +80,10 @@ export async function getJson (url) {
   if (r.status !== 200) fail(`GET ${url}: status ${r.status}`)
   return r.json()
 }
+
+// Debian's Chromium headless, as every browser test starts it: no sandbox (root in CI), no
+// GPU, no QUIC, and none of its own network chatter.
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'
+]

@@ -11,7 +11,7 @@
 // (ms since the epoch). Saves the first listener's screenshot to --shot.
 
 import { chromium } from 'playwright-core'
-import { args, check, fail, log, overallTimeout, sleep } from './lib.mjs'
+import { CHROMIUM_FLAGS, args, check, fail, log, overallTimeout, sleep } from './lib.mjs'
 
 const opts = args({
   base: { type: 'string' },
@@ -33,11 +33,7 @@ overallTimeout(seconds + 60 + n * 20, 'live listeners')
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'
-  ]
+  args: [...CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required']
 })
 const errors = []
 try {

@@ -5,6 +5,7 @@ import { chromium } from 'playwright-core'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CHROMIUM_FLAGS } from './lib.mjs'
 
 /** Returns the browser context and a `close` that also removes the profile. `flags` are
  * more Chromium flags (e.g. a test certificate's key to trust). */
@@ -14,8 +15,7 @@ export async function phone ({ autoplay = false, flags = [] } = {}) {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...CHROMIUM_FLAGS,
       ...(autoplay ? ['--autoplay-policy=no-user-gesture-required'] : []),
       ...flags
     ],

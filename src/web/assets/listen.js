@@ -313,6 +313,19 @@ const JOIN_WAIT_MS = 2000
 const HIGH_DEMAND_S = 3
 const SEED_HIGH_DEMAND_S = 60
 
+// The station says in its answers to a sharing page whether the page seeds: in its
+// playlists (hls.js's XHR) and in the segments p2p-media-loader fetched (window.fetch), so a
+// page chosen in the place of a seed that left learns it at its first request.
+const SEED_HEADER = 'streamp2p-seed'
+let seedAnswer = () => {}
+const pageFetch = window.fetch.bind(window)
+window.fetch = async (...request) => {
+  const response = await pageFetch(...request)
+  const seed = response.headers.get(SEED_HEADER)
+  if (seed !== null) seedAnswer(seed === '1')
+  return response
+}
+
 // What a sharing page tells the station with each live request (src/live/seeding.rs): its
 // session (the token of its playlist's address), whether it uploads and how much it has
 // passed on, and for a segment how many seconds before it plays it.
@@ -431,6 +444,7 @@ function dueIn (url) {
 
 function stopLive () {
   if (hls) { hls.destroy(); hls = null }
+  seedAnswer = () => {}
 }
 
 function playProgressive () {
@@ -462,6 +476,12 @@ async function playHls (live) {
   window.streamp2p = { ...window.streamp2p, live: stats }
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
   let seeds = false
+  seedAnswer = now => {
+    if (now === seeds || !hls?.p2pEngine) return
+    seeds = now
+    stats.seeds = seeds
+    hls.p2pEngine.applyDynamicConfig({ core: { highDemandTimeWindow: seeds ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S } })
+  }
   hls = new HlsWithP2P({
     loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => seeds),
     // The media playlist's answer says whether this page seeds the others.
@@ -469,12 +489,9 @@ async function playHls (live) {
       if (!useP2P || !/\/opus\.m3u8/.test(url)) return
       xhr.open('GET', sayWho(url, stats).href, true)
       xhr.addEventListener('readystatechange', () => {
-        if (xhr.readyState !== XMLHttpRequest.HEADERS_RECEIVED || !hls?.p2pEngine) return
-        const now = xhr.getResponseHeader('streamp2p-seed') === '1'
-        if (now === seeds) return
-        seeds = now
-        stats.seeds = seeds
-        hls.p2pEngine.applyDynamicConfig({ core: { highDemandTimeWindow: seeds ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S } })
+        if (xhr.readyState !== XMLHttpRequest.HEADERS_RECEIVED) return
+        const seed = xhr.getResponseHeader(SEED_HEADER)
+        if (seed !== null) seedAnswer(seed === '1')
       })
     },
     // About 10 s behind the live edge: the newest segments have time to travel between
