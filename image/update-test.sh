@@ -108,6 +108,13 @@ power_cut() {
   qemu="$(pgrep -P "$QEMU_PID" || true)"
   kill -9 "$QEMU_PID" $qemu 2>/dev/null || true
   wait "$QEMU_PID" 2>/dev/null || true
+  # qemu is the loop's child, not ours to wait for: its forwarded port is free once it is
+  # gone, and the next boot binds the same port.
+  local n=0
+  while [ -n "$qemu" ] && kill -0 $qemu 2>/dev/null && [ $n -lt 100 ]; do
+    sleep 0.1
+    n=$((n + 1))
+  done
   QEMU_PID=
 }
 wait_for() { # WHAT CONSOLE CHECK... (WAIT_LIMIT=seconds for a longer wait than BOOT_TIMEOUT)
