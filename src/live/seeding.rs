@@ -23,8 +23,7 @@
 //! then by how long they have been listening (staying power): one per [`PER_SEEDER`] sharing
 //! listeners, at least one. A seeder keeps its place until it leaves. A page learns that it
 //! seeds from the answer to any of its requests (its playlists, and the segments it had to
-//! take from the station, which is how one chosen in a leaver's place learns it at once). A page learns that it seeds from its playlist's answer and then
-//! fetches new segments at once.
+//! take from the station, which is how one chosen in a leaver's place learns it at once).
 //!
 //! Everything here comes from listeners: the tables are bounded and a made-up session is
 //! simply never a seeder.
