@@ -13,8 +13,10 @@ is the veths' own, well under 1 ms; said in the report):
 
 Audience (issue 20): 2 % plain-stream listeners (curl on /live.mp3, each a full stream), 20 %
 that never upload (the listen page with ?upload=0, as a phone on mobile data), the rest
-browsers that share. Listeners are grouped --per-home to a home (a Chromium per home, a
-context per listener). Each joins within the first --join-spread seconds and stays for a
+browsers that share. Listeners are grouped --per-home to a home: with --listener chromium, a
+Chromium per home and a context per listener (home.mjs); with --listener light, a Node.js
+process per home and a p2p-media-loader core on node-datachannel per listener (light.mjs),
+which holds far more listeners on two cores and is checked against Chromium on the same plan. Each joins within the first --join-spread seconds and stays for a
 session drawn from an exponential law of mean --mean-session seconds; one who leaves is
 replaced by a newcomer of the same kind 2 s later, so the audience stays about the same.
 
@@ -132,6 +134,13 @@ def node_counts():
     }
 
 
+def cpu_secs(pid):
+    """User and system CPU seconds a process has used (/proc/PID/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def plan_audience(n, seconds, join_spread, mean_session, per_home, rng):
     """Listeners by kind, grouped into homes; each home gets its plan of joins and leaves."""
     plain = round(0.02 * n)
@@ -167,6 +176,7 @@ def main():
     ap.add_argument("--join-spread", type=int, default=30)
     ap.add_argument("--mean-session", type=float, default=600)
     ap.add_argument("--per-home", type=int, default=3)
+    ap.add_argument("--listener", choices=("chromium", "light"), default="chromium")
     ap.add_argument("--node-up", type=float, default=10)
     ap.add_argument("--node-down", type=float, default=50)
     ap.add_argument("--seed", type=int, default=20)
@@ -216,10 +226,11 @@ def main():
             + ", ".join(f"{h['up']}/{h['down']} x{len(h['plan'])}" for h in homes))
 
         results = {}
+        script = "home.mjs" if a.listener == "chromium" else "light.mjs"
 
         def run_home(i, h):
             r = subprocess.run(
-                ["ip", "netns", "exec", ns(f"h{i}"), "node", os.path.join(REPO, "benches/swarm/home.mjs"),
+                ["ip", "netns", "exec", ns(f"h{i}"), "node", os.path.join(REPO, "benches/swarm", script),
                  f"--base=http://{NODE_IP}:{PORT}", f"--plan={json.dumps(h['plan'])}", f"--seconds={a.seconds}"],
                 cwd=REPO, capture_output=True, text=True, timeout=a.seconds + 200)
             line = next((l for l in r.stdout.splitlines() if l.startswith("result ")), None)
@@ -244,13 +255,13 @@ def main():
         for t in threads:
             t.start()
         time.sleep(a.warmup)
-        c0 = node_counts()
+        c0, cpu0 = node_counts(), cpu_secs(node.pid)
         tx0, w0, p0 = tx_bytes(ns("node")), time.time(), probe_bytes
         samples = []
         while time.time() - t0 < a.seconds - 3:
             time.sleep(5)
             samples.append(node_counts()["listeners"])
-        c1, tx1, w1 = node_counts(), tx_bytes(ns("node")), time.time()
+        c1, tx1, w1, cpu1 = node_counts(), tx_bytes(ns("node")), time.time(), cpu_secs(node.pid)
         for t in threads:
             t.join()
         window = w1 - w0
@@ -271,7 +282,7 @@ def main():
         pages = sum(r.get("pageBytes", 0) for r in listeners if r["join"] >= w0 - t0)
         audience = a.listeners
         report = {
-            "listeners": audience, "plain": plain, "homes": [{k: h[k] for k in ("up", "down")} for h in homes],
+            "listeners": audience, "listener": a.listener, "plain": plain, "homes": [{k: h[k] for k in ("up", "down")} for h in homes],
             "seconds": a.seconds, "window_secs": round(window, 1),
             "uplink_mbit": {
                 "total": mbit(total), "segments": mbit(seg), "playlists": mbit(pl), "signalling": mbit(sig),
@@ -291,6 +302,8 @@ def main():
             "stalls_per_listener_hour": round(stalls / (played / 3600), 2) if played else None,
             "behind_median": behind[len(behind) // 2] if behind else None,
             "behind_p95": behind[int(len(behind) * 0.95)] if behind else None,
+            # The node's CPU over the window, in percent of one core of this machine.
+            "node_cpu_percent": round((cpu1 - cpu0) / window * 100, 1),
             "sessions": len(listeners), "failed": sum(1 for r in listeners if r["error"]),
             "seeders_seen": sum(1 for r in listeners if (r["live"] or {}).get("seeds")),
             "node_listener_counts": samples,

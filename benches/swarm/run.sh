@@ -4,6 +4,7 @@
 #   LISTENERS=12,24 benches/swarm/run.sh    # one run per audience size
 #   NODE_BIN=path/to/streamp2p benches/swarm/run.sh   # that binary (bytes do not depend on
 #                                                     # the build; CPU does)
+#   LISTENER=light benches/swarm/run.sh     # Node.js listeners (light.mjs) instead of Chromium
 # See lab.py for the network, the audience and what is counted. Results: benches/results/
 # swarm-<name>-<N>.json (OUT=name, default swarm) and a line per run in swarm-<name>.txt.
 # Not part of CI: a run of 12 listeners takes about 3 minutes and both cores.
@@ -24,7 +25,7 @@ IFS=, read -ra SIZES <<< "${LISTENERS:-12}"
 for n in "${SIZES[@]}"; do
     mkdir -p "$WORK/$n"
     python3 "$BENCH_DIR/swarm/lab.py" --bin "$BIN" --work "$WORK/$n" --out "$RESULTS/$NAME-$n.json" \
-        --listeners "$n" --seconds "${SECONDS_PER_RUN:-150}" --seed "${SEED:-20}" \
+        --listeners "$n" --listener "${LISTENER:-chromium}" --seconds "${SECONDS_PER_RUN:-150}" --seed "${SEED:-20}" \
         --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" 2> >(tee -a "$RESULTS/$NAME.log" >&2)
     python3 -c "import json,sys; r=json.load(open(sys.argv[1])); [r.pop(k) for k in ('per_listener','node_listener_counts')]; print(json.dumps(r))" \
         "$RESULTS/$NAME-$n.json" >> "$RESULTS/$NAME.txt"

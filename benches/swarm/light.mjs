@@ -1,0 +1,345 @@
+// The swarm lab's lighter listener (benches/swarm/lab.py --light): one home's listeners in one
+// Node.js process, each a p2p-media-loader core (the same package and version the listen page
+// embeds) on node-datachannel's WebRTC, the stack a Chromium listener runs, without a browser.
+// What the listen page's player does around the core is done here the same way: hls.js's live
+// playlist reloads (every target duration, `_HLS_skip=YES` once the station offers deltas),
+// the page's own playlists between two of the station's (listen.js: learnPlaylist,
+// guessPlaylist), the start 5 segments behind the edge, buffering at most 4 s ahead (what
+// p2p-media-loader's hls.js engine sets), what each live request says of the listener
+// (sayWho, dueIn) and the seed header. The audio element is a clock: it plays while the
+// segment under the playhead is loaded and counts a stall when it is not.
+// The lab checks this listener against Chromium on the same swarm (benches/README.md).
+//   node light.mjs --base=URL --plan='[{"join":0,"leave":90,"upload":true},...]' --seconds=S
+// Prints `result [...]` in home.mjs's format.
+
+import * as wrtc from 'webrtc-polyfill'
+import WebSocket from 'ws'
+import { args, check, log, overallTimeout, sleep } from '../../tests/js/lib.mjs'
+
+// A listener that cannot go on fails alone (lib.mjs's check ends the process).
+function need (cond, reason) {
+  if (!cond) throw new Error(reason)
+}
+
+const opts = args({
+  base: { type: 'string' },
+  plan: { type: 'string' },
+  seconds: { type: 'string' }
+})
+check(opts.base && opts.plan && opts.seconds, 'need --base --plan --seconds')
+const plan = JSON.parse(opts.plan)
+const seconds = Number(opts.seconds)
+overallTimeout(seconds + 120, 'swarm lab light home')
+
+// The figures listen.js uses (src/web/assets/listen.js), and hls.js's.
+const JOIN_WAIT_MS = 2000
+const HIGH_DEMAND_S = 3
+const SEED_HIGH_DEMAND_S = 60
+const SEED_HEADER = 'streamp2p-seed'
+const PLAYLIST_REFRESH_MS = 30000
+const GUESS_MARGIN_MS = 500
+const LIVE_SYNC_SEGMENTS = 5
+const TICK_MS = 250
+
+// p2p-media-loader's core as the listen page gets it (the bundle, with its own
+// bittorrent-tracker and simple-peer) is written for a page: it takes WebRTC, WebSocket,
+// fetch and timers from `window`, and reads navigator and location. node-datachannel's
+// WebRTC and the `ws` WebSocket stand in for the browser's.
+globalThis.window = globalThis
+globalThis.navigator ??= { userAgent: 'streamp2p-swarm-lab' }
+globalThis.location = new URL(opts.base)
+globalThis.WebSocket ??= WebSocket
+// A browser ends ICE gathering with a null candidate, which simple-peer (in the tracker
+// client) waits for before it sends an offer or answer without trickle; node-datachannel's
+// polyfill only changes iceGatheringState, before its last candidates, so each side waited
+// simple-peer's 5 s timeout and a listener met its first peer 10 s after it joined.
+class PeerConnection extends wrtc.RTCPeerConnection {
+  constructor (...config) {
+    super(...config)
+    this.addEventListener('icegatheringstatechange', () => {
+      if (this.iceGatheringState !== 'complete') return
+      setTimeout(() => this.onicecandidate?.({ candidate: null }), 100)
+    })
+  }
+}
+Object.assign(globalThis, wrtc, { RTCPeerConnection: PeerConnection })
+// A page lives on after an error in its scripts; so does this home: a core's timer that fires
+// after its listener left must not end the others.
+process.on('uncaughtException', e => log(`light home: ${e.message}`))
+process.on('unhandledRejection', e => log(`light home: ${e?.message || e}`))
+
+const { Core, generateStreamShortId } = await import('../../node_modules/p2p-media-loader-core/dist/p2p-media-loader-core.es.js')
+
+// Every listener of this process shares the one fetch; the session token in a request's
+// query says whose answer carries the seed header.
+const byToken = new Map()
+const plainFetch = globalThis.fetch.bind(globalThis)
+globalThis.fetch = async (input, init) => {
+  const response = await plainFetch(input, init)
+  const url = new URL(typeof input === 'string' ? input : input.url)
+  const seed = response.headers.get(SEED_HEADER)
+  const listener = byToken.get(url.searchParams.get('s'))
+  if (seed !== null && listener) listener.seedAnswer(seed === '1')
+  return response
+}
+
+// The core keeps one peer id per stream for its whole module (a page holds one player): a
+// second listener in this process would take the first one's id. Listeners start one at a
+// time, and the cache is emptied (an unused core's destroy does it) once a listener's
+// tracker client holds its id.
+let starting = Promise.resolve()
+function oneAtATime (fn) {
+  const run = starting.then(fn)
+  starting = run.catch(() => {})
+  return run
+}
+
+const segmentNumber = url => Number(/\/(\d+)\.m4s$/.exec(new URL(url).pathname)?.[1])
+
+function learnPlaylist (text) {
+  const lines = text.split('\n')
+  let first = null
+  let skipped = 0
+  let listed = 0
+  let secs = null
+  let uri = null
+  let canSkip = false
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]
+    if (l.startsWith('#EXT-X-MEDIA-SEQUENCE:')) first = Number(l.slice(22))
+    else if (l.startsWith('#EXT-X-SKIP:')) skipped = Number(/SKIPPED-SEGMENTS=(\d+)/.exec(l)?.[1] || 0)
+    else if (l.startsWith('#EXT-X-SERVER-CONTROL:')) canSkip = /CAN-SKIP-UNTIL=/.test(l)
+    else if (l.startsWith('#EXTINF:')) {
+      secs = parseFloat(l.slice(8))
+      uri = lines[i + 1] || ''
+      listed += 1
+      i += 1
+    }
+  }
+  if (first === null || !listed || secs !== 2 || !/\d+\.m4s$/.test(uri)) return null
+  return { end: first + skipped + listed - 1, count: skipped + listed, uri, canSkip, at: performance.now() }
+}
+
+class Listener {
+  constructor (item, index, t0) {
+    this.item = item
+    this.index = index
+    this.t0 = t0
+    this.r = { ...item, played: 0, stalls: 0, stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
+    this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
+    this.seeds = false
+    this.last = null
+    this.listed = new Map()
+    this.loaded = new Set()
+    this.loading = null
+    this.pos = null
+    this.started = null
+    this.stallSince = null
+    this.stallMs = 0
+    this.stopped = false
+  }
+
+  since () {
+    return ((Date.now() - this.t0) / 1000 - this.item.join).toFixed(1)
+  }
+
+  seedAnswer (now) {
+    if (now === this.seeds || !this.core) return
+    this.seeds = now
+    this.stats.seeds = now
+    this.core.applyDynamicConfig({ highDemandTimeWindow: now ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S })
+  }
+
+  sayWho (url) {
+    const u = new URL(url)
+    u.searchParams.set('s', this.token)
+    u.searchParams.set('up', this.item.upload ? '1' : '0')
+    u.searchParams.set('n', String(this.stats.uploaded))
+    return u
+  }
+
+  async get (url) {
+    const response = await globalThis.fetch(url)
+    const text = await response.text()
+    if (!response.ok) throw new Error(`${url}: ${response.status}`)
+    return { response, text }
+  }
+
+  async open () {
+    const page = await this.get(`${opts.base}/${this.item.upload ? '' : '?upload=0'}`)
+    this.r.pageBytes += page.text.length + 300
+    const json = /<script[^>]*id="config"[^>]*>([\s\S]*?)<\/script>/.exec(page.text)?.[1]
+    need(json, 'the listen page has no config')
+    this.cfg = JSON.parse(json)
+    const live = this.cfg.live
+    need(live, 'the listen page offers no live stream')
+    const master = await this.get(new URL(live.playlist, opts.base).href)
+    const lines = master.text.split('\n')
+    const at = lines.findIndex(l => l.startsWith('#EXT-X-STREAM-INF') && /CODECS="opus"/.test(l))
+    need(at >= 0, 'the master playlist has no Opus variant')
+    const bandwidth = Number(/BANDWIDTH=(\d+)/.exec(lines[at])?.[1] || 0)
+    this.level = new URL(lines[at + 1], master.response.url).href
+    this.token = new URL(this.level).searchParams.get('s')
+    need(this.token, 'the Opus variant has no session token')
+    byToken.set(this.token, this)
+    const sharing = Number(/DATA-ID="org.streamp2p.sharing",VALUE="(\d+)"/.exec(master.text)?.[1])
+    this.stats.joined = sharing
+    this.core = new Core({
+      announceTrackers: [this.cfg.tracker],
+      swarmId: live.swarmId,
+      isP2PUploadDisabled: !this.item.upload,
+      rtcConfig: { iceServers: this.cfg.ice },
+      highDemandTimeWindow: HIGH_DEMAND_S,
+      ...(sharing > 0 ? { httpDownloadInitialTimeoutMs: JOIN_WAIT_MS } : {}),
+      httpRequestSetup: (url, byteRange, signal) => {
+        const u = this.sayWho(url)
+        const sn = segmentNumber(url)
+        if (this.pos !== null && this.listed.has(sn)) u.searchParams.set('due', (sn * 2 - this.pos).toFixed(1))
+        return new Request(u.href, { signal })
+      }
+    })
+    this.core.setManifestResponseUrl(master.response.url)
+    // hls.js's level of an audio-only variant: its BANDWIDTH, no video codec, no size (the
+    // swarm the node's tracker knows, src/live/p2p.rs).
+    this.core.addStreamIfNoneExists({ runtimeId: this.level, type: 'main', index: generateStreamShortId({ bitrate: bandwidth }) })
+    this.core.setActiveLevelBitrate(bandwidth)
+    this.core.setIsLive(true)
+    this.core.addEventListener('onSegmentLoaded', d => {
+      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: ${segmentNumber(d.segmentUrl)} by ${d.downloadSource}, playhead ${this.pos === null ? '-' : (segmentNumber(d.segmentUrl) * 2 - this.pos).toFixed(1)} s ahead, ${this.stats.peers} peers`)
+      this.stats.segments[d.downloadSource] += 1
+      this.stats.bytes[d.downloadSource] += d.bytesLength
+    })
+    this.core.addEventListener('onPeerConnect', () => {
+      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected`)
+      this.stats.peers += 1
+    })
+    this.core.addEventListener('onPeerClose', () => {
+      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer closed`)
+      this.stats.peers = Math.max(0, this.stats.peers - 1)
+    })
+    this.core.addEventListener('onChunkUploaded', n => { this.stats.uploaded += n })
+    await this.reload()
+  }
+
+  // hls.js's reload of the live playlist: from the station, or (a page that does not seed,
+  // between two of the station's) written by the page itself.
+  async reload () {
+    const now = performance.now()
+    let end
+    if (this.last && !this.seeds && now - this.last.at < PLAYLIST_REFRESH_MS) {
+      end = this.last.end + Math.max(0, Math.floor((now - this.last.at - GUESS_MARGIN_MS) / 2000))
+      this.stats.playlists.guessed += 1
+    } else {
+      const u = this.sayWho(this.level)
+      if (this.last?.canSkip) u.searchParams.set('_HLS_skip', 'YES')
+      this.stats.playlists.station += 1
+      const { text } = await this.get(u.href)
+      const learned = learnPlaylist(text)
+      need(learned, `an unreadable playlist: ${text.slice(0, 200)}`)
+      this.last = learned
+      end = learned.end
+    }
+    const count = this.last.count
+    const add = []
+    for (let sn = end - count + 1; sn <= end; sn++) {
+      if (this.listed.has(sn)) continue
+      const url = new URL(this.last.uri.replace(/\d+(\.m4s)$/, `${sn}$1`), this.level).href
+      this.listed.set(sn, url)
+      add.push({ runtimeId: url, url, externalId: sn, startTime: sn * 2, endTime: sn * 2 + 2 })
+    }
+    const gone = [...this.listed].filter(([sn]) => sn <= end - count)
+    for (const [sn] of gone) this.listed.delete(sn)
+    this.edge = (end + 1) * 2
+    if (add.length || gone.length) this.core.updateStream(this.level, add, gone.map(([, url]) => url))
+    if (this.pos === null) this.pos = this.edge - LIVE_SYNC_SEGMENTS * 2
+  }
+
+  // hls.js's fragment loading: the next segment after what is buffered, once it is listed and
+  // due within the buffer's length (max of 2 target durations and the high-demand window).
+  fill () {
+    if (this.loading !== null || this.pos === null) return
+    let sn = Math.floor(this.pos / 2)
+    while (this.loaded.has(sn)) sn += 1
+    const url = this.listed.get(sn)
+    if (!url || sn * 2 - this.pos >= Math.max(4, HIGH_DEMAND_S)) return
+    this.loading = sn
+    const done = () => { if (this.loading === sn) this.loading = null }
+    const first = !this.trackerHeld
+    const load = () => this.core.loadSegment(url, {
+      onSuccess: () => { this.loaded.add(sn); done() },
+      onError: e => {
+        if (!this.stopped) log(`listener ${this.index}: segment ${sn}: ${e.type || e.message}`)
+        setTimeout(done, 1000)
+      }
+    })
+    if (!first) return void load()
+    this.trackerHeld = true
+    oneAtATime(async () => {
+      await load()
+      new Core().destroy()
+    })
+  }
+
+  // The audio element: the playhead moves while the segment under it is loaded.
+  tick (dt) {
+    if (this.pos === null) return
+    const here = this.loaded.has(Math.floor(this.pos / 2))
+    const now = performance.now()
+    if (here) {
+      if (this.started === null) this.started = this.pos
+      if (this.stallSince !== null) { this.stallMs += now - this.stallSince; this.stallSince = null }
+      this.pos += dt / 1000
+    } else if (this.started !== null && this.stallSince === null) {
+      this.r.stalls += 1
+      this.stallSince = now
+    }
+    for (const sn of this.loaded) if (sn * 2 + 2 < this.pos - 30) this.loaded.delete(sn)
+    this.core.updatePlayback(this.pos, 1)
+    this.stats.behind = this.edge - this.pos
+  }
+
+  async run () {
+    const wait = this.t0 + this.item.join * 1000 - Date.now()
+    if (wait > 0) await sleep(wait)
+    const end = this.t0 + (this.item.leave === null ? seconds : this.item.leave) * 1000
+    try {
+      await oneAtATime(() => this.open())
+      let nextReload = performance.now() + 2000
+      let nextSample = Date.now() + 5000
+      let lastTick = performance.now()
+      while (Date.now() < end) {
+        await sleep(TICK_MS)
+        const now = performance.now()
+        this.tick(now - lastTick)
+        lastTick = now
+        this.fill()
+        if (now >= nextReload) {
+          nextReload = now + 2000
+          this.reload().catch(e => log(`listener ${this.index}: playlist: ${e.message}`))
+        }
+        if (Date.now() >= nextSample) {
+          nextSample += 5000
+          this.r.behind.push(Math.round(this.stats.behind * 10) / 10)
+        }
+      }
+    } catch (e) {
+      this.r.error = String(e.message || e).slice(0, 300)
+      log(`listener ${this.index}: ${this.r.error}`)
+    }
+    this.stopped = true
+    if (this.stallSince !== null) this.stallMs += performance.now() - this.stallSince
+    this.r.played = this.started === null ? 0 : this.pos - this.started
+    this.r.stallSecs = Math.round(this.stallMs / 100) / 10
+    this.r.live = this.stats
+    byToken.delete(this.token)
+    this.core?.destroy()
+    return this.r
+  }
+}
+
+const t0 = Date.now()
+const results = await Promise.all(plan.map((item, i) => new Listener(item, i, t0).run()))
+console.log(`result ${JSON.stringify(results)}`)
+// node-datachannel keeps native threads; exit explicitly.
+await sleep(200)
+process.exit(0)
