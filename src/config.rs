@@ -684,6 +684,10 @@ pub struct SwarmConfig {
     /// Seconds each port is asked for on the router; renewed at half. A box that dies
     /// leaves its ports open this long at most. 30 to 86400.
     pub port_mapping_lease_secs: u32,
+    /// The network interfaces whose sent bytes are the box's uplink on the home screen
+    /// (`system::uplink`); empty: every one but loopback. Name them where one interface
+    /// only serves the LAN (a hotspot the box makes), so its traffic does not count.
+    pub uplink_interfaces: Vec<String>,
 }
 
 impl Default for SwarmConfig {
@@ -697,6 +701,7 @@ impl Default for SwarmConfig {
             trackers: Vec::new(),
             port_mapping: true,
             port_mapping_lease_secs: 3600,
+            uplink_interfaces: Vec::new(),
         }
     }
 }

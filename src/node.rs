@@ -34,6 +34,7 @@ use crate::{
     system::{
         self,
         portmap::{Mapping, PortMapStatus, PortMapper, Protocol, Purpose},
+        uplink::Meter,
         TaskPanicked, Tasks,
     },
     tls::Tls,
@@ -373,6 +374,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         "federation",
         federation.clone().run(tracker.clone(), shutdown.clone()),
     );
+    let uplink = Arc::new(Meter::new(
+        "/sys/class/net",
+        settings.swarm.uplink_interfaces.clone(),
+    ));
     let state = AppState {
         station: station.clone(),
         library: library.clone(),
@@ -388,8 +393,10 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
         port_mapping,
         tls: https.as_ref().map(|(_, tls)| tls.status()),
         updates,
+        uplink: uplink.clone(),
         started,
     };
+    tasks.spawn("uplink", uplink.run(shutdown.clone()));
     tasks.spawn("history", state.sources().run_history(shutdown.clone()));
     if live.is_on() {
         let sources = state.sources();

@@ -37,6 +37,7 @@ use crate::{
     system::{
         portmap::PortMapStatus,
         process::{self, Usage},
+        uplink::Meter,
     },
     tls::{TlsStatus, TlsWatch},
     tracker::{Tracker, TrackerStats},
@@ -64,6 +65,7 @@ pub struct Sources {
     pub port_mapping: Option<tokio::sync::watch::Receiver<PortMapStatus>>,
     /// The https side; `None` when https is off.
     pub tls: Option<TlsWatch>,
+    pub uplink: Arc<Meter>,
     pub started: Instant,
 }
 
@@ -125,6 +127,16 @@ pub struct NodeStatus {
     pub port_mapping: Option<PortMapStatus>,
     /// The certificate and its last problem; None when https is off.
     pub https: Option<TlsStatus>,
+    pub uplink: UplinkStatus,
+}
+
+/// What the box sends (`system::uplink`), bytes a second.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct UplinkStatus {
+    /// Over the last few seconds.
+    pub now: u64,
+    /// The fastest in this minute, not yet in the listener history.
+    pub minute_peak: u64,
 }
 
 impl Sources {
@@ -181,6 +193,10 @@ impl Sources {
             process: process::usage(),
             port_mapping: self.port_mapping.as_ref().map(|s| s.borrow().clone()),
             https: self.tls.as_ref().map(|t| t.borrow().clone()),
+            uplink: UplinkStatus {
+                now: self.uplink.now_rate(),
+                minute_peak: self.uplink.peak_rate(),
+            },
         }
     }
 
@@ -196,7 +212,9 @@ impl Sources {
             let sample = Sample {
                 t: unix_secs(),
                 listeners: st.listeners.total as u64,
-                upload_bps: st.swarm.map_or(0, |s| s.upload_bps),
+                // Everything the box sent (BitTorrent, HTTP, WebRTC), at its fastest in
+                // the minute: the uplink's capacity is read back from these.
+                upload_bps: self.uplink.take_peak(),
             };
             let station = self.station.clone();
             match tokio::task::spawn_blocking(move || station.record_sample(&sample)).await {

@@ -215,3 +215,63 @@ fn listeners_are_counted_by_way_of_listening() {
             .ok_or(h["listeners"].to_string())
     });
 }
+
+/// The home screen tells the operator how many more listeners fit, from what the box really
+/// sent (its interfaces' counters; here loopback, where this test's downloads go, shared
+/// with whatever else runs on the machine, so only lower bounds are checked).
+#[test]
+fn the_home_screen_says_how_many_more_listeners_fit() {
+    const BIG: u64 = 20 << 20;
+    let tmp = tempdir();
+    // Right after BASE_CONFIG's [swarm] table.
+    let tables = "uplink_interfaces = [\"lo\"]\n[station]\nname = \"Radio Room\"\n";
+    let mut node = start_live_node(tmp.path(), "sine", tables, |lib| {
+        write_random(&lib.join("long show.mp3"), BIG)
+    });
+    node.wait_live_state("on_air", Duration::from_secs(10));
+    let mut op = Operator::new(&node);
+    op.setup("Radio Room");
+    let file = path_of(
+        node.item("long show.mp3")["web_seed"]
+            .as_str()
+            .expect("web seed"),
+    );
+    let got = node.get(&file);
+    assert_eq!(got.body.len() as u64, BIG, "the whole file");
+    // 20 MiB within one or two of the meter's 5 s samples: at least 2 MB/s in one of them.
+    let peak = poll(
+        "the meter saw the download",
+        Duration::from_secs(15),
+        || {
+            let h = node.health().map_err(|e| e.to_string())?;
+            let peak = num(&h, "/uplink/minute_peak").ok_or(h.to_string())?;
+            (peak >= 2_000_000)
+                .then_some(peak)
+                .ok_or(h["uplink"].to_string())
+        },
+    );
+    // Once the rate now is back below the peak, the room is counted in full streams.
+    let room = poll("room for listeners", Duration::from_secs(20), || {
+        let st = op.get("/admin/status").json();
+        let room = st["words"]["room"].as_str().unwrap_or_default().to_string();
+        let more: u64 = room
+            .strip_prefix("About ")
+            .and_then(|r| r.split(' ').next())
+            .map(|n| n.replace(',', ""))
+            .and_then(|n| n.parse().ok())
+            .ok_or(format!("not a count of listeners: {room:?}"))?;
+        (more >= 20)
+            .then_some(room.clone())
+            .ok_or(format!("{room} after a {peak} B/s peak"))
+    });
+    assert!(room.contains("more listeners."), "{room}");
+    assert!(
+        room.contains("the fastest it has sent in two days is"),
+        "{room}"
+    );
+    // The page itself says it, in its words.
+    let page = op.get("/admin").text();
+    assert!(page.contains("<dd id=\"room\">"), "{}", short(&page));
+    assert!(page.contains("Room for more listeners"), "{}", short(&page));
+    node.assert_alive();
+}

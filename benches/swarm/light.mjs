@@ -158,11 +158,19 @@ class Listener {
     return u
   }
 
+  // hls.js tries a playlist again when the connection fails (1, 2, 4 s apart); so does this.
   async get (url) {
-    const response = await globalThis.fetch(url)
-    const text = await response.text()
-    if (!response.ok) throw new Error(`${url}: ${response.status}`)
-    return { response, text }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const response = await globalThis.fetch(url)
+        const text = await response.text()
+        if (!response.ok) throw new Error(`${url}: ${response.status}`)
+        return { response, text }
+      } catch (e) {
+        if (attempt >= 3 || this.stopped || /: \d+$/.test(e.message)) throw e
+        await sleep(1000 << attempt)
+      }
+    }
   }
 
   async open () {
@@ -330,7 +338,8 @@ class Listener {
     if (this.stallSince !== null) this.stallMs += performance.now() - this.stallSince
     this.r.played = this.started === null ? 0 : this.pos - this.started
     this.r.stallSecs = Math.round(this.stallMs / 100) / 10
-    this.r.live = this.stats
+    // A copy: the core's destroy below closes its peers, which the counts would follow.
+    this.r.live = JSON.parse(JSON.stringify(this.stats))
     byToken.delete(this.token)
     this.core?.destroy()
     return this.r

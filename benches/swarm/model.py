@@ -8,19 +8,23 @@ needs matplotlib (pip install matplotlib); without --plot nothing but the standa
 
 The model: what the station's uplink carries for N listeners, each part fitted apart to the
 points (least squares), then added up at N = 1,000:
-  - segments: a + b·N. `a` is the copies that seed each segment (one per 30 sharing pages,
-    src/live/seeding.rs: it grows in steps, a straight line through them), `b` the copies
-    pages take at their deadline when no peer had the segment in time;
+  - segments: the station's share of what listeners play, times N streams. The share is the
+    seeds' copies (one per 30 sharing pages, src/live/seeding.rs: 78 % of N share) over N,
+    plus f, the part pages took from the station at their deadline because no peer had the
+    segment in time. f is what the points measure (their mean, and their range: it varies
+    from run to run far more than with N);
   - plain streams: 2 % of N, each a full 128 kbit/s stream with its TCP/IP;
   - non-audio (playlists, signalling, their HTTP and TCP/IP): c·N, c the mean per listener;
   - page loads: N / session length new listeners a second, each loading the listen page
-    (its bytes measured by Chromium listeners).
+    (its bytes measured by Chromium listeners; first visits: the scripts are cached for a
+    year after).
 Its assumptions are the lab's: home uplinks log-uniform 0.5 to 20 Mbit/s, sessions of 10
 minutes on average, no added delay or loss, the audience mix of the issue.
 """
 
 import argparse
 import json
+import math
 import sys
 
 PLAIN = 0.02
@@ -29,15 +33,27 @@ STREAM_KBIT = 128
 STREAM_WIRE = 1 + 66 / 1448
 
 
-def fit(xs, ys):
-    """Least-squares line through the points: (intercept, slope)."""
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return my, 0.0
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    return my - slope * mx, slope
+SHARING = 0.78
+PER_SEEDER = 30
+
+
+def seeds(n):
+    return max(1, math.ceil(SHARING * n / PER_SEEDER))
+
+
+def late(r):
+    """f: the share of a run less its seeds' part."""
+    return max(0.0, r["station_share"] - seeds(r["listeners"]) / r["listeners"])
+
+
+def uplink(n, f, non_audio, page_kb, session):
+    """The model's parts at n listeners, Mbit/s."""
+    return {
+        "segments": (seeds(n) + f * n) * STREAM_KBIT * STREAM_WIRE / 1e3,
+        "plain streams": PLAIN * n * STREAM_KBIT * STREAM_WIRE / 1e3,
+        "non-audio": non_audio * n / 1e3,
+        "page loads": n / session * page_kb * 8 / 1e3,
+    }
 
 
 def main():
@@ -63,29 +79,32 @@ def main():
 
     light = [r for r in runs if r.get("listener") == "light"] or runs
     ns = [r["listeners"] for r in light]
-    seg_a, seg_b = fit(ns, [r["uplink_mbit"]["segments"] for r in light])
+    fs = [late(r) for r in light]
+    f_mean = sum(fs) / len(fs)
     non_audio = sum(r["non_audio_kbit_per_listener"] for r in light) / len(light)
     chromium = [r for r in runs if r.get("listener", "chromium") == "chromium"]
     if a.page_kbytes is not None:
         page_kb = a.page_kbytes
     else:
-        # Page loads in a window: Mbit/s = joins a second x bytes each.
-        page_kb = max((r["uplink_mbit"]["page_loads"] * 1e6 / 8 / 1e3 / (r["listeners"] / a.session)
-                       for r in chromium if r["uplink_mbit"]["page_loads"]), default=0)
+        # What one new listener's page load cost (the page, its scripts and icons, as
+        # Chromium received them, compressed): the mean over the Chromium listeners.
+        loads = [p["pageBytes"] for r in chromium for p in r["per_listener"] if p.get("pageBytes")]
+        page_kb = sum(loads) / len(loads) / 1e3 if loads else 0
     n = a.at
-    parts = {
-        "segments": seg_a + seg_b * n,
-        "plain streams": PLAIN * n * STREAM_KBIT * STREAM_WIRE / 1e3,
-        "non-audio": non_audio * n / 1e3,
-        "page loads": n / a.session * page_kb * 8 / 1e3,
-    }
+    parts = uplink(n, f_mean, non_audio, page_kb, a.session)
     print()
-    print(f"Model at {n} listeners (fitted to {len(light)} points, {min(ns)} to {max(ns)} listeners):")
-    print(f"- segments: {seg_a:.3f} + {seg_b * 1e3:.3f} kbit/s x N = {parts['segments']:.2f} Mbit/s")
+    print(f"Model at {n} listeners, from {len(light)} points ({min(ns)} to {max(ns)} listeners):")
+    print(f"- f, taken at the deadline: mean {f_mean:.3f} (points: {', '.join(f'{x:.3f}' for x in fs)})")
+    print(f"- segments: ({seeds(n)} seeds + {f_mean:.3f} x N) streams = {parts['segments']:.2f} Mbit/s")
     print(f"- plain streams: {PLAIN:.0%} of N at {STREAM_KBIT} kbit/s = {parts['plain streams']:.2f} Mbit/s")
     print(f"- non-audio: {non_audio:.3f} kbit/s x N = {parts['non-audio']:.2f} Mbit/s")
     print(f"- page loads: N / {a.session:.0f} s x {page_kb:.0f} kB = {parts['page loads']:.2f} Mbit/s")
-    print(f"- total: {sum(parts.values()):.2f} Mbit/s")
+    print(f"- total: {sum(parts.values()):.2f} Mbit/s (f from {min(fs):.3f} to {max(fs):.3f}: "
+          f"{sum(uplink(n, min(fs), non_audio, page_kb, a.session).values()):.2f} to "
+          f"{sum(uplink(n, max(fs), non_audio, page_kb, a.session).values()):.2f})")
+    fits = max((m for m in range(10, 5001, 10)
+                if sum(uplink(m, f_mean, non_audio, page_kb, a.session).values()) <= 10), default=0)
+    print(f"- a 10 Mbit/s uplink carries about {fits} listeners at the mean f")
 
     if a.plot:
         import matplotlib
@@ -101,9 +120,9 @@ def main():
             left.plot(xs, [r["uplink_mbit"]["segments"] for r in rs], mark + ":", label=f"segments, {kind}")
             right.plot(xs, [r["station_share"] for r in rs], mark + "-", label=f"station share, {kind}")
         top = max(max(ns), 200)
-        grid = [top * i / 20 for i in range(21)]
-        left.plot(grid, [seg_a + seg_b * x + PLAIN * x * STREAM_KBIT * STREAM_WIRE / 1e3 + non_audio * x / 1e3
-                         + x / a.session * page_kb * 8 / 1e3 for x in grid], "k--", label="model, total")
+        grid = [max(1, top * i / 20) for i in range(21)]
+        left.plot(grid, [sum(uplink(x, f_mean, non_audio, page_kb, a.session).values()) for x in grid], "k--",
+                  label=f"model, total (f = {f_mean:.2f})")
         left.axhline(10, color="red", lw=0.8, label="10 Mbit/s uplink")
         left.set_xlabel("listeners")
         left.set_ylabel("station uplink, Mbit/s")

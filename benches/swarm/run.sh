@@ -5,6 +5,9 @@
 #   NODE_BIN=path/to/streamp2p benches/swarm/run.sh   # that binary (bytes do not depend on
 #                                                     # the build; CPU does)
 #   LISTENER=light benches/swarm/run.sh     # Node.js listeners (light.mjs) instead of Chromium
+#   ICECAST=60,70,80 benches/swarm/run.sh   # then icecast2 on the same link with that many
+#                                           # plain listeners (icecast.py); LISTENERS= skips
+#                                           # the node's runs
 # See lab.py for the network, the audience and what is counted. Results: benches/results/
 # swarm-<name>-<N>.json (OUT=name, default swarm) and a line per run in swarm-<name>.txt.
 # Not part of CI: a run of 12 listeners takes about 3 minutes and both cores.
@@ -12,6 +15,7 @@ source "$(dirname "$0")/../common.sh"
 need chromium chromium
 need curl curl
 need tc iproute2
+if [ -n "${ICECAST:-}" ]; then need icecast2 icecast2; need ffmpeg ffmpeg; fi
 [ -d "$REPO/node_modules/playwright-core" ] || (cd "$REPO" && npm ci --no-audit --no-fund)
 if [ -n "${NODE_BIN:-}" ]; then BIN=$NODE_BIN; else build; fi
 make_work swarm
@@ -21,7 +25,7 @@ NAME="${OUT:-swarm}"
     echo "binary: $BIN ($("$BIN" --version 2>&1))"
     echo "chromium: $(chromium --version 2>/dev/null)"
 } > "$RESULTS/$NAME.txt"
-IFS=, read -ra SIZES <<< "${LISTENERS:-12}"
+IFS=, read -ra SIZES <<< "${LISTENERS-12}"
 for n in "${SIZES[@]}"; do
     mkdir -p "$WORK/$n"
     python3 "$BENCH_DIR/swarm/lab.py" --bin "$BIN" --work "$WORK/$n" --out "$RESULTS/$NAME-$n.json" \
@@ -30,4 +34,10 @@ for n in "${SIZES[@]}"; do
     python3 -c "import json,sys; r=json.load(open(sys.argv[1])); [r.pop(k) for k in ('per_listener','node_listener_counts')]; print(json.dumps(r))" \
         "$RESULTS/$NAME-$n.json" >> "$RESULTS/$NAME.txt"
 done
+if [ -n "${ICECAST:-}" ]; then
+    mkdir -p "$WORK/icecast"
+    python3 "$BENCH_DIR/swarm/icecast.py" --work "$WORK/icecast" --out "$RESULTS/$NAME-icecast.json" \
+        --sizes "$ICECAST" --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" 2> >(tee -a "$RESULTS/$NAME.log" >&2)
+    cat "$RESULTS/$NAME-icecast.json" >> "$RESULTS/$NAME.txt"
+fi
 echo "[bench] summary in $RESULTS/$NAME.txt" >&2

@@ -84,6 +84,13 @@ dash-listen = Escolta
 dash-listen-stop = Deixa d'escoltar
 dash-air-off-hint = Per sortir en directe, tria l'entrada de so a
 dash-stat-listeners = Escoltant ara
+dash-stat-room = Hi caben més oients
+dash-room = { $n ->
+    [0] Ara no hi caben més oients.
+    [one] Hi cap 1 oient més.
+   *[other] Hi caben uns { $more } oients més.
+} La caixa envia ara { $now }; el màxim que ha enviat en dos dies és { $best }.
+dash-room-unknown = Encara no se sap: la caixa aprèn quant pot enviar a partir del que envia als oients.
 dash-stat-yesterday = Ahir
 dash-yesterday-peak = fins a { $peak } alhora, cap a les { $time }
 dash-yesterday-nobody = no va escoltar ningú

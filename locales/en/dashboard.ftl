@@ -84,6 +84,13 @@ dash-listen = Listen
 dash-listen-stop = Stop listening
 dash-air-off-hint = To go on air, choose the sound input in
 dash-stat-listeners = Listening now
+dash-stat-room = Room for more listeners
+dash-room = { $n ->
+    [0] No room for more listeners now.
+    [one] About 1 more listener.
+   *[other] About { $more } more listeners.
+} The box sends { $now } now; the fastest it has sent in two days is { $best }.
+dash-room-unknown = Not known yet: the box learns how much it can send from what it sends to listeners.
 dash-stat-yesterday = Yesterday
 dash-yesterday-peak = up to { $peak } at once, around { $time }
 dash-yesterday-nobody = nobody listened

@@ -84,6 +84,13 @@ dash-listen = Escuchar
 dash-listen-stop = Dejar de escuchar
 dash-air-off-hint = Para salir en directo, elige la entrada de sonido en
 dash-stat-listeners = Escuchando ahora
+dash-stat-room = Caben más oyentes
+dash-room = { $n ->
+    [0] Ahora no caben más oyentes.
+    [one] Cabe 1 oyente más.
+   *[other] Caben unos { $more } oyentes más.
+} La caja envía ahora { $now }; lo más rápido que ha enviado en dos días es { $best }.
+dash-room-unknown = Aún no se sabe: la caja aprende cuánto puede enviar a partir de lo que envía a los oyentes.
 dash-stat-yesterday = Ayer
 dash-yesterday-peak = hasta { $peak } a la vez, hacia las { $time }
 dash-yesterday-nobody = no escuchó nadie

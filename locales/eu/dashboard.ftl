@@ -84,6 +84,13 @@ dash-listen = Entzun
 dash-listen-stop = Utzi entzuteari
 dash-air-off-hint = Zuzenean emateko, aukeratu soinu-sarrera atal honetan:
 dash-stat-listeners = Orain entzuten
+dash-stat-room = Entzule gehiagorentzako lekua
+dash-room = { $n ->
+    [0] Orain ez dago entzule gehiagorentzako lekurik.
+    [one] Entzule 1 gehiagorentzako lekua dago.
+   *[other] { $more } entzule gehiagorentzako lekua dago, gutxi gorabehera.
+} Kutxak { $now } bidaltzen ditu orain; bi egunetan bidali duen gehiena { $best } da.
+dash-room-unknown = Oraindik ez dakigu: kutxak entzuleei bidaltzen dienetik ikasten du zenbat bidal dezakeen.
 dash-stat-yesterday = Atzo
 dash-yesterday-peak = gehienez { $peak } aldi berean, { $time } aldera
 dash-yesterday-nobody = inork ez zuen entzun

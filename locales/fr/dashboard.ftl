@@ -84,6 +84,13 @@ dash-listen = Écouter
 dash-listen-stop = Arrêter d’écouter
 dash-air-off-hint = Pour passer en direct, choisis l'entrée son dans
 dash-stat-listeners = À l'écoute
+dash-stat-room = Place pour d'autres auditeurs
+dash-room = { $n ->
+    [0] Plus de place pour d'autres auditeurs pour l'instant.
+    [one] Encore 1 auditeur possible.
+   *[other] Encore environ { $more } auditeurs possibles.
+} Le boîtier envoie { $now } en ce moment ; le plus rapide en deux jours : { $best }.
+dash-room-unknown = Pas encore connu : le boîtier apprend ce qu'il peut envoyer à partir de ce qu'il envoie aux auditeurs.
 dash-stat-yesterday = Hier
 dash-yesterday-peak = jusqu'à { $peak } en même temps, vers { $time }
 dash-yesterday-nobody = personne n'a écouté

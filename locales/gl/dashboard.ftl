@@ -84,6 +84,13 @@ dash-listen = Escoitar
 dash-listen-stop = Deixar de escoitar
 dash-air-off-hint = Para saír en directo, escolle a entrada de son en
 dash-stat-listeners = Escoitando agora
+dash-stat-room = Caben máis ouvintes
+dash-room = { $n ->
+    [0] Agora non caben máis ouvintes.
+    [one] Cabe 1 ouvinte máis.
+   *[other] Caben uns { $more } ouvintes máis.
+} A caixa envía agora { $now }; o máximo que enviou en dous días é { $best }.
+dash-room-unknown = Aínda non se sabe: a caixa aprende canto pode enviar a partir do que lles envía aos ouvintes.
 dash-stat-yesterday = Onte
 dash-yesterday-peak = ata { $peak } á vez, arredor das { $time }
 dash-yesterday-nobody = non escoitou ninguén

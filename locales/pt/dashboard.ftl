@@ -84,6 +84,13 @@ dash-listen = Ouvir
 dash-listen-stop = Parar de ouvir
 dash-air-off-hint = Para entrar em direto, escolhe a entrada de som em
 dash-stat-listeners = A ouvir agora
+dash-stat-room = Cabem mais ouvintes
+dash-room = { $n ->
+    [0] Agora não cabem mais ouvintes.
+    [one] Cabe mais 1 ouvinte.
+   *[other] Cabem mais uns { $more } ouvintes.
+} A caixa envia agora { $now }; o máximo que enviou em dois dias foi { $best }.
+dash-room-unknown = Ainda não se sabe: a caixa aprende quanto pode enviar a partir do que envia aos ouvintes.
 dash-stat-yesterday = Ontem
 dash-yesterday-peak = até { $peak } ao mesmo tempo, por volta das { $time }
 dash-yesterday-nobody = ninguém ouviu

@@ -3,7 +3,9 @@
 //! Parts: `notify` (READY, WATCHDOG and STOPPING messages to systemd's notify socket),
 //! `process` (the node's own memory and CPU use, for `/metrics`), `tasks` (the node's
 //! named tasks; one that panics stops the node, so systemd restarts it), `limits` (the
-//! open-files limit, raised at start), [`disk_space`] (free room on a filesystem).
+//! open-files limit, raised at start), `uplink` (what the box sends, from its interfaces'
+//! counters, and how many more listeners that leaves room for), [`disk_space`] (free room
+//! on a filesystem).
 //! The messages to systemd are no-ops outside it (no `NOTIFY_SOCKET`), so `demo` and the
 //! tests run the same code as the box.
 
@@ -12,6 +14,7 @@ pub mod notify;
 pub mod portmap;
 pub mod process;
 pub mod tasks;
+pub mod uplink;
 
 pub use notify::{ready, run_watchdog, stopping};
 pub use tasks::{TaskPanicked, Tasks};

@@ -52,6 +52,9 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
             "refused": webtorrent.map(|w| w.refused),
             "trackers_connected": webtorrent.map(|w| w.trackers_connected),
         },
+        // Everything the box sends (its interfaces' counters, `system::uplink`), bytes a
+        // second: now, and the fastest in this minute.
+        "uplink": st.uplink,
         "port_mapping": port_mapping(st.port_mapping.as_ref()),
         // null when https is off: the certificate's dates and serial, the last problem
         // getting one (kind and the service's words), certificates issued since start.

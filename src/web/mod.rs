@@ -80,6 +80,8 @@ pub struct AppState {
     pub tls: Option<TlsWatch>,
     /// The system's updates (the appliance's A/B slots).
     pub updates: Arc<crate::update::Updater>,
+    /// What the box sends, sampled (`system::uplink`).
+    pub uplink: Arc<crate::system::uplink::Meter>,
     pub started: Instant,
 }
 
@@ -98,6 +100,7 @@ impl AppState {
             federation: self.federation.clone(),
             port_mapping: self.port_mapping.clone(),
             tls: self.tls.clone(),
+            uplink: self.uplink.clone(),
             started: self.started,
         }
     }

@@ -26,7 +26,10 @@ use crate::{
     },
     station::{settings::StartupProblem, Day, TwoDays},
     status::{Listeners, NodeStatus},
-    system::portmap::PortMapStatus,
+    system::{
+        portmap::PortMapStatus,
+        uplink::{about, room},
+    },
     t,
     tls::TlsStatus,
     web::{
@@ -91,6 +94,8 @@ pub struct LiveWords {
     /// The badge's look: `ok`, `warn` or `off`.
     pub air_look: &'static str,
     pub listen_ways: String,
+    /// How many more listeners the uplink carries, from what the box has sent ([`room_for`]).
+    pub room: String,
     pub uptime: String,
     pub upload_rate: String,
     pub tracker: String,
@@ -132,6 +137,12 @@ impl LiveWords {
             air,
             air_look,
             listen_ways: listen_ways(tr, &st.listeners),
+            room: room_for(
+                tr,
+                st,
+                days,
+                u64::from(app.station.settings().live.bitrate_kbps) * 1000 / 8,
+            ),
             uptime: span(tr, st.uptime_secs),
             upload_rate: speed(tr, st.swarm.map_or(0, |s| s.upload_bps)),
             tracker: t!(
@@ -177,6 +188,27 @@ fn pushes(tr: Tr, pushes: &[PushStatus]) -> Option<String> {
         })
         .collect();
     (!words.is_empty()).then(|| words.join(" · "))
+}
+
+/// The room left on the uplink, in listeners: the fastest the box has sent in two days (the
+/// history keeps each minute's fastest) against what it sends now and to how many
+/// (`system::uplink::room`); `stream` is a full live stream, bytes a second.
+fn room_for(tr: Tr, st: &NodeStatus, days: &TwoDays, stream: u64) -> String {
+    let best = [&days.today, &days.yesterday]
+        .iter()
+        .filter_map(|d| Day::peak(&d.upload_bps))
+        .fold(st.uplink.minute_peak, u64::max);
+    match room(best, st.uplink.now, st.listeners.total as u64, stream) {
+        None => t!(tr, "dash-room-unknown"),
+        Some(more) => t!(
+            tr,
+            "dash-room",
+            n = about(more),
+            more = number(tr, about(more)),
+            now = speed(tr, st.uplink.now),
+            best = speed(tr, best),
+        ),
+    }
 }
 
 /// Yesterday's listeners in a line: the most at once and the quarter hour they came,

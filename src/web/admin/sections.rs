@@ -237,6 +237,10 @@ fn on_air(tr: Tr, air: &OnAir, live: &LiveWords) -> Markup {
                     dd id="listen-ways" { (live.listen_ways) }
                 }
                 div class="long" {
+                    dt { (t!(tr, "dash-stat-room")) }
+                    dd id="room" { (live.room) }
+                }
+                div class="long" {
                     dt { (t!(tr, "dash-stat-yesterday")) }
                     dd id="yesterday" { (live.yesterday) }
                 }

@@ -79,6 +79,7 @@ async function refresh () {
   set('items', s.items)
   set('peers', s.peers)
   set('upload-rate', w.upload_rate)
+  set('room', w.room)
   set('tracker', w.tracker)
   if (w.pushes) set('pushes', w.pushes)
   if (w.update) {
