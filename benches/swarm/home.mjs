@@ -9,17 +9,10 @@
 // bytes uploaded, whether it seeded, playlists asked of the station and written by itself).
 
 import { chromium } from 'playwright-core'
-import { CHROMIUM_FLAGS, args, check, log, overallTimeout, sleep } from '../../tests/js/lib.mjs'
+import { CHROMIUM_FLAGS, log, sleep } from '../../tests/js/lib.mjs'
+import { homeArgs } from './home-args.mjs'
 
-const opts = args({
-  base: { type: 'string' },
-  plan: { type: 'string' },
-  seconds: { type: 'string' }
-})
-check(opts.base && opts.plan && opts.seconds, 'need --base --plan --seconds')
-const plan = JSON.parse(opts.plan)
-const seconds = Number(opts.seconds)
-overallTimeout(seconds + 120, 'swarm lab home')
+const { base, plan, seconds } = homeArgs('swarm lab home')
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -55,7 +48,7 @@ async function listen (item, i, t0) {
     } catch {}
   })
   try {
-    await page.goto(`${opts.base}/${item.upload ? '' : '?upload=0'}`, { timeout: 60000 })
+    await page.goto(`${base}/${item.upload ? '' : '?upload=0'}`, { timeout: 60000 })
     await page.getByRole('button', { name: 'Listen live' }).tap({ timeout: 30000 })
     // Stalls count once the audio has started: each `waiting`, and how long until it plays.
     await page.evaluate(() => {

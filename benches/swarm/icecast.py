@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import lab  # noqa: E402
-from live_bench import ICECAST_XML  # noqa: E402
+from live_bench import ICECAST_XML, stop_all  # noqa: E402
 
 PORT = 8000
 HOMES = 4
@@ -107,12 +107,7 @@ def main():
         with open(a.out, "w") as f:
             json.dump({"node_up_mbit": a.node_up, "seconds": a.seconds, "stream_kbit": 128, "sizes": rows}, f, indent=1)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs, None)
         lab.cleanup()
 
 

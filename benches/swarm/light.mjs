@@ -14,22 +14,15 @@
 
 import * as wrtc from 'webrtc-polyfill'
 import WebSocket from 'ws'
-import { args, check, log, overallTimeout, sleep } from '../../tests/js/lib.mjs'
+import { log, sleep } from '../../tests/js/lib.mjs'
+import { homeArgs } from './home-args.mjs'
 
 // A listener that cannot go on fails alone (lib.mjs's check ends the process).
 function need (cond, reason) {
   if (!cond) throw new Error(reason)
 }
 
-const opts = args({
-  base: { type: 'string' },
-  plan: { type: 'string' },
-  seconds: { type: 'string' }
-})
-check(opts.base && opts.plan && opts.seconds, 'need --base --plan --seconds')
-const plan = JSON.parse(opts.plan)
-const seconds = Number(opts.seconds)
-overallTimeout(seconds + 120, 'swarm lab light home')
+const { base, plan, seconds } = homeArgs('swarm lab light home')
 
 // The figures listen.js uses (src/web/assets/listen.js), and hls.js's.
 const JOIN_WAIT_MS = 2000
@@ -47,7 +40,7 @@ const TICK_MS = 250
 // WebRTC and the `ws` WebSocket stand in for the browser's.
 globalThis.window = globalThis
 globalThis.navigator ??= { userAgent: 'streamp2p-swarm-lab' }
-globalThis.location = new URL(opts.base)
+globalThis.location = new URL(base)
 globalThis.WebSocket ??= WebSocket
 // A browser ends ICE gathering with a null candidate, which simple-peer (in the tracker
 // client) waits for before it sends an offer or answer without trickle; node-datachannel's
@@ -174,14 +167,14 @@ class Listener {
   }
 
   async open () {
-    const page = await this.get(`${opts.base}/${this.item.upload ? '' : '?upload=0'}`)
+    const page = await this.get(`${base}/${this.item.upload ? '' : '?upload=0'}`)
     this.r.pageBytes += page.text.length + 300
     const json = /<script[^>]*id="config"[^>]*>([\s\S]*?)<\/script>/.exec(page.text)?.[1]
     need(json, 'the listen page has no config')
     this.cfg = JSON.parse(json)
     const live = this.cfg.live
     need(live, 'the listen page offers no live stream')
-    const master = await this.get(new URL(live.playlist, opts.base).href)
+    const master = await this.get(new URL(live.playlist, base).href)
     const lines = master.text.split('\n')
     const at = lines.findIndex(l => l.startsWith('#EXT-X-STREAM-INF') && /CODECS="opus"/.test(l))
     need(at >= 0, 'the master playlist has no Opus variant')
