@@ -80,6 +80,14 @@ pub enum Answer {
     Refuse,
 }
 
+/// What a segment request gets, and whether the page seeds now (its answer says so), from
+/// one pass over the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub answer: Answer,
+    pub seeds: bool,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Listener {
     since: Instant,
@@ -223,27 +231,28 @@ impl Seeding {
     }
 
     /// A page asked for segment `seq`.
-    pub fn segment(&self, seq: u64, ask: &Ask, now: Instant) -> Answer {
+    pub fn segment(&self, seq: u64, ask: &Ask, now: Instant) -> Reply {
         let mut g = self.lock();
         let (t, counts) = &mut *g;
         t.heard(ask, now);
+        let seeds = t.is_seeder(ask.session, now);
+        let reply = |answer| Reply { answer, seeds };
         let early = ask.due.is_some_and(|d| d > URGENT);
         if !early {
-            return Answer::Serve;
+            return reply(Answer::Serve);
         }
-        let seeder = t.is_seeder(ask.session, now);
         let Some(made) = t.segments.iter_mut().rev().find(|m| m.seq == seq) else {
             // Too old to be remembered, or not made yet: nothing to hand out.
-            return Answer::Serve;
+            return reply(Answer::Serve);
         };
         let waited = now.saturating_duration_since(made.at) >= GRACE;
-        if seeder || (made.early == 0 && waited) {
+        if seeds || (made.early == 0 && waited) {
             made.early += 1;
             counts.seeded += 1;
-            Answer::Serve
+            reply(Answer::Serve)
         } else {
             counts.refused += 1;
-            Answer::Refuse
+            reply(Answer::Refuse)
         }
     }
 
@@ -285,16 +294,35 @@ mod tests {
         s.seeds(&ask(3, 10.0, 0), at(200));
         assert!(!s.seeds(&ask(2, 10.0, 500_000), at(1_300)));
         s.made(7, at(2_000));
-        assert_eq!(s.segment(7, &ask(1, 9.0, 0), at(2_100)), Answer::Serve);
+        // Each reply also says whether the asker seeds (its answer's header).
+        assert_eq!(
+            s.segment(7, &ask(1, 9.0, 0), at(2_100)),
+            Reply {
+                answer: Answer::Serve,
+                seeds: true
+            }
+        );
         assert_eq!(
             s.segment(7, &ask(2, 9.0, 500_000), at(2_200)),
+            Reply {
+                answer: Answer::Refuse,
+                seeds: false
+            }
+        );
+        assert_eq!(
+            s.segment(7, &ask(3, 9.0, 0), at(2_300)).answer,
             Answer::Refuse
         );
-        assert_eq!(s.segment(7, &ask(3, 9.0, 0), at(2_300)), Answer::Refuse);
         // Past the grace, the segment was seeded: still refused.
-        assert_eq!(s.segment(7, &ask(3, 8.0, 0), at(4_000)), Answer::Refuse);
+        assert_eq!(
+            s.segment(7, &ask(3, 8.0, 0), at(4_000)).answer,
+            Answer::Refuse
+        );
         // Due soon: always served, so no one stalls.
-        assert_eq!(s.segment(7, &ask(3, 3.5, 0), at(4_100)), Answer::Serve);
+        assert_eq!(
+            s.segment(7, &ask(3, 3.5, 0), at(4_100)).answer,
+            Answer::Serve
+        );
         assert_eq!(
             s.counts(),
             Counts {
@@ -329,11 +357,20 @@ mod tests {
         s.seeds(&ask(2, 10.0, 0), at(10));
         s.made(3, at(100));
         // The seeder (1) does not come: 2 waits out the grace, then carries it.
-        assert_eq!(s.segment(3, &ask(2, 9.0, 0), at(200)), Answer::Refuse);
-        assert_eq!(s.segment(3, &ask(2, 9.0, 0), at(3_200)), Answer::Serve);
+        assert_eq!(
+            s.segment(3, &ask(2, 9.0, 0), at(200)).answer,
+            Answer::Refuse
+        );
+        assert_eq!(
+            s.segment(3, &ask(2, 9.0, 0), at(3_200)).answer,
+            Answer::Serve
+        );
         // Once carried, a third early asker goes to the peers.
         s.seeds(&ask(9, 10.0, 0), at(3_300));
-        assert_eq!(s.segment(3, &ask(9, 9.0, 0), at(3_400)), Answer::Refuse);
+        assert_eq!(
+            s.segment(3, &ask(9, 9.0, 0), at(3_400)).answer,
+            Answer::Refuse
+        );
     }
 
     #[test]
@@ -366,10 +403,10 @@ mod tests {
         s.made(1, t0);
         let native = Ask::default();
         for _ in 0..5 {
-            assert_eq!(s.segment(1, &native, t0), Answer::Serve);
+            assert_eq!(s.segment(1, &native, t0).answer, Answer::Serve);
         }
         // Nor is a segment the table does not know refused.
-        assert_eq!(s.segment(99, &ask(2, 9.0, 0), t0), Answer::Serve);
+        assert_eq!(s.segment(99, &ask(2, 9.0, 0), t0).answer, Answer::Serve);
         assert_eq!(s.counts(), Counts::default());
     }
 

@@ -305,9 +305,8 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
 const SEED_HEADER: &str = "streamp2p-seed";
 
 /// Tells a listen page sharing the stream whether it seeds, in an answer to it.
-fn tell_seed(app: &AppState, player: &Player, r: &mut Response) {
+fn tell_seed(player: &Player, seeds: bool, r: &mut Response) {
     if player.p2p {
-        let seeds = app.hls.seeding.seeds(&player.ask(app), Instant::now());
         r.headers_mut().insert(
             SEED_HEADER,
             header::HeaderValue::from_static(if seeds { "1" } else { "0" }),
@@ -322,8 +321,9 @@ fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
         Some(p) => {
             player.seen(app);
             let mut r = hls_response("application/vnd.apple.mpegurl", "no-cache", p);
-            if v == Variant::Opus {
-                tell_seed(app, &player, &mut r);
+            if v == Variant::Opus && player.p2p {
+                let seeds = app.hls.seeding.seeds(&player.ask(app), Instant::now());
+                tell_seed(&player, seeds, &mut r);
             }
             r
         }
@@ -390,11 +390,11 @@ pub async fn hls_opus_segment(
     else {
         return no_segment();
     };
-    let answer = app
+    let reply = app
         .hls
         .seeding
         .segment(seq, &player.ask(&app), Instant::now());
-    let mut r = if answer == Answer::Refuse {
+    let mut r = if reply.answer == Answer::Refuse {
         player.seen(&app);
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -409,7 +409,7 @@ pub async fn hls_opus_segment(
         let seg = app.hls.segment(Variant::Opus, seq);
         segment(&app, &player, "audio/mp4", seg)
     };
-    tell_seed(&app, &player, &mut r);
+    tell_seed(&player, reply.seeds, &mut r);
     r
 }
 
