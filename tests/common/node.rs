@@ -194,7 +194,16 @@ impl Node {
                     break p;
                 }
             };
-            (free_tcp_port_on(host), free_peer_port(), udp, stun)
+            let http = free_tcp_port_on(host);
+            // Each probe releases its port, so the next can get the same one back: the
+            // node's http and peer ports once came out equal and it could not start.
+            let peer = loop {
+                let p = free_peer_port();
+                if ![http, udp, stun].contains(&p) {
+                    break p;
+                }
+            };
+            (http, peer, udp, stun)
         };
         let (http, peer, udp, stun) = match &self.netns {
             Some(ns) => Netns::enter_named(ns, pick),
