@@ -467,6 +467,13 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+impl LiveConfig {
+    /// What one listener of the live stream takes, at the configured bitrate: bytes a second.
+    pub fn bytes_per_sec(&self) -> u64 {
+        u64::from(self.bitrate_kbps) * 1000 / 8
+    }
+}
+
 impl Default for LiveConfig {
     fn default() -> Self {
         Self {

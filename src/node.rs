@@ -324,7 +324,7 @@ pub async fn run(base: Config, shutdown: CancellationToken) -> Result<Exit, Node
             recordings_dir: recorder::dir(&settings.data_dir),
             data_dir: settings.data_dir.clone(),
             keep_free_mb: settings.recording.keep_free_mb,
-            rate: u64::from(settings.live.bitrate_kbps) * 1000 / 8,
+            rate: settings.live.bytes_per_sec(),
             station: station.clone(),
             library: library.clone(),
             state: recordings.clone(),

@@ -120,7 +120,6 @@ class Listener {
     this.t0 = t0
     this.r = { ...item, played: 0, stalls: 0, stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
     this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
-    this.seeds = false
     this.last = null
     this.listed = new Map()
     this.loaded = new Set()
@@ -137,8 +136,7 @@ class Listener {
   }
 
   seedAnswer (now) {
-    if (now === this.seeds || !this.core) return
-    this.seeds = now
+    if (now === this.stats.seeds || !this.core) return
     this.stats.seeds = now
     this.core.applyDynamicConfig({ highDemandTimeWindow: now ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S })
   }
@@ -227,7 +225,7 @@ class Listener {
   async reload () {
     const now = performance.now()
     let end
-    if (this.last && !this.seeds && now - this.last.at < PLAYLIST_REFRESH_MS) {
+    if (this.last && !this.stats.seeds && now - this.last.at < PLAYLIST_REFRESH_MS) {
       end = this.last.end + Math.max(0, Math.floor((now - this.last.at - GUESS_MARGIN_MS) / 2000))
       this.stats.playlists.guessed += 1
     } else {

@@ -72,7 +72,7 @@ impl Meter {
     }
 
     /// Takes one reading of the counters (`sent`: their sum, bytes) at `at`.
-    pub fn record(&self, at: Instant, sent: u64) {
+    fn record(&self, at: Instant, sent: u64) {
         let mut s = self.lock();
         if let Some((then, before)) = s.last {
             let secs = at.saturating_duration_since(then).as_secs_f64();
@@ -88,7 +88,7 @@ impl Meter {
     }
 
     /// The interfaces' sent bytes now; None where none can be read (no sysfs).
-    pub fn read(&self) -> Option<u64> {
+    fn read(&self) -> Option<u64> {
         sent_bytes(&self.root, &self.only)
     }
 

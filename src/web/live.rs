@@ -305,13 +305,11 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
 const SEED_HEADER: &str = "streamp2p-seed";
 
 /// Tells a listen page sharing the stream whether it seeds, in an answer to it.
-fn tell_seed(player: &Player, seeds: bool, r: &mut Response) {
-    if player.p2p {
-        r.headers_mut().insert(
-            SEED_HEADER,
-            header::HeaderValue::from_static(if seeds { "1" } else { "0" }),
-        );
-    }
+fn tell_seed(seeds: bool, r: &mut Response) {
+    r.headers_mut().insert(
+        SEED_HEADER,
+        header::HeaderValue::from_static(if seeds { "1" } else { "0" }),
+    );
 }
 
 /// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window, whole or as
@@ -323,7 +321,7 @@ fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
             let mut r = hls_response("application/vnd.apple.mpegurl", "no-cache", p);
             if v == Variant::Opus && player.p2p {
                 let seeds = app.hls.seeding.seeds(&player.ask(app), Instant::now());
-                tell_seed(&player, seeds, &mut r);
+                tell_seed(seeds, &mut r);
             }
             r
         }
@@ -409,7 +407,9 @@ pub async fn hls_opus_segment(
         let seg = app.hls.segment(Variant::Opus, seq);
         segment(&app, &player, "audio/mp4", seg)
     };
-    tell_seed(&player, reply.seeds, &mut r);
+    if player.p2p {
+        tell_seed(reply.seeds, &mut r);
+    }
     r
 }
 

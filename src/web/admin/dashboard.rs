@@ -137,12 +137,7 @@ impl LiveWords {
             air,
             air_look,
             listen_ways: listen_ways(tr, &st.listeners),
-            room: room_for(
-                tr,
-                st,
-                days,
-                u64::from(app.station.settings().live.bitrate_kbps) * 1000 / 8,
-            ),
+            room: room_for(tr, st, days, app.station.settings().live.bytes_per_sec()),
             uptime: span(tr, st.uptime_secs),
             upload_rate: speed(tr, st.swarm.map_or(0, |s| s.upload_bps)),
             tracker: t!(
