@@ -360,7 +360,12 @@ impl TryFrom<PushEntry> for PushTarget {
         let valid_mount = mount
             .chars()
             .all(|c| c.is_ascii_graphic() && c != '?' && c != '#');
-        if host.is_empty() || mount.is_empty() || !valid_mount || password.is_empty() {
+        // A host name or an address: it goes into the URL listeners are sent to.
+        let valid_host = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']'));
+        if host.is_empty() || mount.is_empty() || !valid_mount || !valid_host || password.is_empty()
+        {
             return Err(bad("it needs a host, a password and a mount"));
         }
         Ok(Self {
@@ -450,12 +455,22 @@ impl PushTarget {
 
     /// The target as shown and logged: no password.
     pub fn display(&self) -> String {
-        let host = if self.host.contains(':') {
+        format!("icecast://{}:{}{}", self.url_host(), self.port, self.mount)
+    }
+
+    /// The host as a URL writes it: an IPv6 address in brackets.
+    fn url_host(&self) -> String {
+        if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
-        };
-        format!("icecast://{host}:{}{}", self.port, self.mount)
+        }
+    }
+
+    /// Where listeners find the stream on that server: Icecast serves listeners on the port
+    /// its sources use, at the mount's own path.
+    pub fn listen_url(&self) -> String {
+        format!("http://{}:{}{}", self.url_host(), self.port, self.mount)
     }
 }
 
@@ -1606,6 +1621,9 @@ mod tests {
             ("::1", 8000, PushFormat::Ogg)
         );
         assert_eq!(b.display(), "icecast://[::1]:8000/r.ogg");
+        // Listeners are sent to the same server and mount, without the password.
+        assert_eq!(b.listen_url(), "http://[::1]:8000/r.ogg");
+        assert_eq!(a.listen_url(), "http://stream.example.org:8443/radio.mp3");
         // Written back and read again the same.
         let again = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(again.live.push, c.live.push);
@@ -1613,6 +1631,7 @@ mod tests {
             "http://source:x@h/m",
             "icecast://h:8000/m",
             "icecast://source:x@h:port/m",
+            "icecast://source:x@bad host:8000/m",
             "icecast://source:x@h:8000",
         ] {
             let e = Config::from_toml(&format!("[[live.push]]\nurl = \"{bad}\"\n"))

@@ -961,3 +961,123 @@ fn the_programme_is_pushed_to_icecast2_in_mp3_and_ogg_and_reconnects() {
     );
     node.assert_alive();
 }
+
+/// A `/live.mp3` listener from `from` whose player has stopped reading: a small receive
+/// buffer, never read, so the node's queue for it grows as it does behind a full uplink.
+fn stuck_listener(from: &str, node: &Node) -> TcpStream {
+    use nix::sys::socket::{
+        bind, connect, setsockopt, socket, sockopt::RcvBuf, AddressFamily, SockFlag, SockType,
+        SockaddrStorage,
+    };
+    use std::os::fd::AsRawFd;
+    let from: std::net::IpAddr = from.parse().unwrap();
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    // Before connecting, so the window it offers stays small.
+    setsockopt(&fd, RcvBuf, &4096).unwrap();
+    bind(
+        fd.as_raw_fd(),
+        &SockaddrStorage::from(std::net::SocketAddr::new(from, 0)),
+    )
+    .unwrap();
+    connect(fd.as_raw_fd(), &SockaddrStorage::from(node.http)).unwrap();
+    let mut s = TcpStream::from(fd);
+    s.write_all(b"GET /live.mp3 HTTP/1.1\r\nHost: radio\r\n\r\n")
+        .unwrap();
+    s
+}
+
+/// `curl`'s view of a new `/live.mp3` listener: the status and where it is sent, without
+/// following it.
+fn first_answer(node: &Node) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-m", "3"])
+        .args(["-w", "%{http_code} %{redirect_url}"])
+        .arg(format!("{}/live.mp3", node.base_url()))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let (code, to) = said.split_once(' ').unwrap_or((&said, ""));
+    (code.to_string(), to.trim().to_string())
+}
+
+#[test]
+fn a_full_uplink_sends_new_plain_stream_listeners_to_the_icecast_relay() {
+    let tmp = tempdir();
+    let port = free_tcp_port();
+    let _icecast = Icecast::start(&tmp.path().join("icecast"), port, "push-secret");
+    let tables = format!(
+        "\n[station]\nname = \"Radio Full\"\n\n[live]\nrecord = false\n\
+         [[live.push]]\nurl = \"icecast://source:push-secret@127.0.0.1:{port}/radio.mp3\"\n"
+    );
+    let mut node = start_live_node(tmp.path(), "sine", &tables, any_file);
+    node.wait_live_state("on_air", Duration::from_secs(10));
+    node.wait_until("the push on air", Duration::from_secs(30), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        (h["live"]["pushes"][0]["state"] == "sending")
+            .then_some(())
+            .ok_or(h["live"]["pushes"].to_string())
+    });
+    // Room on the uplink: a new listener is served here.
+    assert_eq!(first_answer(&node).0, "200");
+
+    // Two listeners whose paths take nothing: half of the plain-stream listeners (all of
+    // them) lag together, which is what a full uplink looks like from the box.
+    let stuck = [
+        stuck_listener("127.0.0.2", &node),
+        stuck_listener("127.0.0.3", &node),
+    ];
+    let full = node.wait_until("the uplink seen full", Duration::from_secs(60), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        (h["live"]["overflow"]["full"] == true)
+            .then_some(h.clone())
+            .ok_or(h["live"]["overflow"].to_string())
+    });
+    // Nobody already listening was let go to make room.
+    assert_eq!(full["live"]["listeners"], 2, "{}", full["live"]);
+
+    // A new listener is sent to the relay, and hears the programme there.
+    let relay = format!("http://127.0.0.1:{port}/radio.mp3");
+    let (code, to) = first_answer(&node);
+    assert_eq!((code.as_str(), to.as_str()), ("302", relay.as_str()));
+    assert_eq!(probe_codec(&to).as_deref(), Some("mp3"));
+    let heard = decode_audio(&to, 2);
+    let hz = tone_hz(&heard[heard.len() / 2..]);
+    assert!((hz - 440.0).abs() < 10.0, "{hz} Hz from the relay");
+    let h = node.health().unwrap();
+    let overflow = &h["live"]["overflow"];
+    assert!(overflow["redirected"].as_u64() >= Some(1), "{overflow}");
+    assert_eq!(
+        overflow["to"],
+        format!("icecast://127.0.0.1:{port}/radio.mp3"),
+        "{overflow}"
+    );
+
+    // The operator is told, in plain words.
+    let mut op = Operator::new(&node);
+    op.setup("Radio Full");
+    let page = op.get("/admin").text();
+    assert!(
+        page.contains("internet connection is full")
+            && page.contains(&format!("icecast://127.0.0.1:{port}/radio.mp3")),
+        "no warning on the dashboard: {}",
+        short(&page)
+    );
+
+    // The stuck listeners leave: once the uplink has been calm a while, the box takes new
+    // listeners itself again.
+    drop(stuck);
+    node.wait_until("room again", Duration::from_secs(90), |n| {
+        let h = n.health().map_err(|e| e.to_string())?;
+        (h["live"]["overflow"]["full"] == false)
+            .then_some(())
+            .ok_or(h["live"]["overflow"].to_string())
+    });
+    assert_eq!(first_answer(&node).0, "200");
+    node.assert_alive();
+}

@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod levels;
 pub mod mp3;
 pub mod ogg_opus;
+pub mod overflow;
 pub mod p2p;
 pub mod playlog;
 pub mod push;
@@ -115,6 +116,8 @@ pub struct LiveStatus {
     pub listeners: usize,
     /// The Icecast servers the programme is pushed to.
     pub pushes: Vec<push::PushStatus>,
+    /// New plain-stream listeners sent to one of them while the uplink is full.
+    pub overflow: overflow::OverflowStatus,
 }
 
 /// The Vorbis comments of the live stream: the station's name and description.
@@ -174,6 +177,8 @@ pub struct Live {
     title_cache: Mutex<Option<(Instant, String)>>,
     /// Each `[[live.push]]` target and its state.
     pushes: Vec<(crate::config::PushTarget, watch::Sender<push::PushStatus>)>,
+    /// Whether the uplink is full, from the plain-stream writers' listeners.
+    overflow: overflow::Overflow,
 }
 
 /// What is playing, for listeners (the listen page, ICY titles) and directories.
@@ -382,6 +387,7 @@ impl Live {
                     (t.clone(), watch::Sender::new(status))
                 })
                 .collect(),
+            overflow: overflow::Overflow::default(),
         });
         let (false, Some(opus)) = (off, encoder) else {
             return live;
@@ -573,7 +579,32 @@ impl Live {
                 .iter()
                 .map(|(_, s)| s.borrow().clone())
                 .collect(),
+            overflow: self.overflow.status(Instant::now()),
         }
+    }
+
+    /// What the plain-stream writers measure of their listeners.
+    pub fn overflow(&self) -> &overflow::Overflow {
+        &self.overflow
+    }
+
+    /// Where a new listener of `output` goes instead of this box while the uplink is full:
+    /// a push target of the same format that the box is sending to now. `None`: serve it
+    /// here (the uplink has room, or there is nowhere to send it).
+    pub fn relay_for(&self, output: Output) -> Option<String> {
+        if !self.overflow.full(Instant::now()) {
+            return None;
+        }
+        let format = match output {
+            Output::Ogg => crate::config::PushFormat::Ogg,
+            Output::Mp3 => crate::config::PushFormat::Mp3,
+        };
+        let (target, status) = self
+            .pushes
+            .iter()
+            .find(|(t, s)| t.format == format && s.borrow().state == push::PushState::Sending)?;
+        self.overflow.sent(&status.borrow().target);
+        Some(target.listen_url())
     }
 
     /// Listeners of `/live.ogg` and of `/live.mp3`.

@@ -13,7 +13,7 @@ use std::{
     collections::VecDeque,
     io::{self, IoSlice, Write},
     net::SocketAddr,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -42,6 +42,10 @@ const SEND_BUFFER: usize = 64 * 1024;
 /// half the writes (the kernel's work per write is then most of the node's fan-out cost)
 /// for about 100 ms more delay. A small audience gets every group as it comes.
 const MANY: usize = 100;
+/// Groups queued beyond the socket's own buffer (about 1 s of the stream) that make a
+/// listener count as lagging: its path takes less than the stream's rate. When half of them
+/// lag together, the uplink is full (`live::overflow`).
+const LAGGING: usize = 10;
 
 /// Whether a connection's first bytes ask for `/live.ogg` or `/live.mp3` with `GET` (a query
 /// string allowed: players add one to defeat caches); `None` while too few have come to tell.
@@ -136,6 +140,7 @@ async fn answer(stream: &mut TcpStream, http10: bool, status: StatusCode, extra:
     let text = match status {
         StatusCode::NOT_FOUND => "this station has no live input configured\n",
         StatusCode::SERVICE_UNAVAILABLE => super::server::TOO_BUSY,
+        StatusCode::FOUND => "this box's uplink is full: the stream is at the address given\n",
         _ => "Bad request\n",
     };
     let mut headers = extra;
@@ -213,6 +218,11 @@ impl Listeners {
                 HeaderMap::new(),
             )
             .await;
+        }
+        // The uplink is full: a new listener goes to the station's Icecast relay.
+        if let Some(url) = self.app.live.relay_for(ask.output) {
+            let to = HeaderMap::from_iter(super::live::relay_headers(&url));
+            return answer(&mut stream, ask.http10, StatusCode::FOUND, to).await;
         }
         let Some(keep) = admit(&ask.headers) else {
             let retry = [(header::RETRY_AFTER, HeaderValue::from_static("10"))];
@@ -340,6 +350,7 @@ async fn writer(
     let mut listeners: Vec<Listener> = Vec::new();
     let mut held_back = false;
     let title = || app.live.stream_title();
+    let overflow = app.live.overflow();
     let keep = |l: &mut Listener| match l.flush(backlog) {
         Ok(()) => true,
         Err(Gone::Closed) => false,
@@ -363,6 +374,8 @@ async fn writer(
                     held_back = listeners.len() >= MANY && !held_back;
                     if !held_back {
                         listeners.retain_mut(keep);
+                        let lagging = listeners.iter().filter(|l| l.queue.len() > LAGGING).count();
+                        overflow.report(output, listeners.len(), lagging, Instant::now());
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
@@ -389,6 +402,8 @@ async fn writer(
             }
         }
     }
+    // Its listeners are gone: they say nothing of the uplink any more.
+    overflow.report(output, 0, 0, Instant::now());
 }
 
 #[cfg(test)]

@@ -28,8 +28,30 @@ use crate::live::{
     hls::{self, Variant},
     icy::{Icy, METAINT},
     seeding::{Answer, Ask},
-    NowPlaying,
+    NowPlaying, Output,
 };
+
+/// The headers that send a new listener to the station's Icecast relay while this box's
+/// uplink is full: a temporary redirect, never cached (the box takes listeners again once
+/// there is room).
+pub fn relay_headers(url: &str) -> Vec<(header::HeaderName, header::HeaderValue)> {
+    let mut headers = vec![(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    )];
+    // Always a header value: the config takes only such hosts and mounts.
+    if let Ok(v) = header::HeaderValue::from_str(url) {
+        headers.push((header::LOCATION, v));
+    }
+    headers
+}
+
+/// A new listener sent to the relay (`live::overflow`), or `None` to serve it here.
+fn to_relay(app: &AppState, output: Output) -> Option<Response> {
+    let url = app.live.relay_for(output)?;
+    let headers = HeaderMap::from_iter(relay_headers(&url));
+    Some((StatusCode::FOUND, headers, "this box's uplink is full\n").into_response())
+}
 
 /// `GET /live.ogg`: headers, a burst of the last second or so, then pages as they come.
 /// A listener that falls too far behind is dropped, never slowing the others.
@@ -40,6 +62,9 @@ pub async fn ogg(State(app): State<AppState>) -> Response {
             "this station has no live input configured\n",
         )
             .into_response();
+    }
+    if let Some(away) = to_relay(&app, Output::Ogg) {
+        return away;
     }
     let sub = app.live.subscribe();
     let first: Vec<Bytes> = std::iter::once(sub.headers.clone())
@@ -79,6 +104,9 @@ pub async fn mp3(State(app): State<AppState>, headers: HeaderMap) -> Response {
             "this station has no live input configured\n",
         )
             .into_response();
+    }
+    if let Some(away) = to_relay(&app, Output::Mp3) {
+        return away;
     }
     let icy = headers
         .get("icy-metadata")

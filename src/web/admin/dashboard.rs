@@ -641,6 +641,22 @@ pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
                 }
             });
         }
+        if st.overflow.full {
+            // Where new listeners go: the last one's relay, or the one the next would get.
+            let relay = st.overflow.to.clone().or_else(|| {
+                let sending = st.pushes.iter().find(|p| p.state == PushState::Sending);
+                sending.map(|p| p.target.clone())
+            });
+            w.push(match relay {
+                Some(server) => t!(
+                    tr,
+                    "dash-warn-overflow",
+                    server = server,
+                    n = st.overflow.redirected
+                ),
+                None => t!(tr, "dash-warn-full-no-relay"),
+            });
+        }
     }
     for root in &running.library {
         if !root.is_dir() {
@@ -697,6 +713,7 @@ mod tests {
             silent_for_secs,
             listeners: 0,
             pushes: Vec::new(),
+            overflow: Default::default(),
         }
     }
 
