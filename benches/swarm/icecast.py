@@ -29,8 +29,8 @@ PORT = 8000
 HOMES = 4
 
 
-def start_icecast(work, clients):
-    """icecast2 in the station's namespace, on its address; returns the process."""
+def start_icecast(work, clients, where="node", ip=lab.NODE_IP):
+    """icecast2 in namespace `where` (the station's), on `ip`; returns the process."""
     # It drops to nobody, who must reach its log dir: through the bench's private work dir too.
     for d in (os.path.dirname(work), work):
         os.chmod(d, 0o711)
@@ -40,11 +40,11 @@ def start_icecast(work, clients):
     owner = "<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
     xml = (ICECAST_XML.format(port=PORT, logdir=logdir, owner=owner)
            .replace("<clients>100</clients>", f"<clients>{clients}</clients>")
-           .replace("127.0.0.1", lab.NODE_IP))
+           .replace("127.0.0.1", ip))
     path = os.path.join(work, "icecast.xml")
     with open(path, "w") as f:
         f.write(xml)
-    return subprocess.Popen(["ip", "netns", "exec", lab.ns("node"), "icecast2", "-c", path],
+    return subprocess.Popen(["ip", "netns", "exec", lab.ns(where), "icecast2", "-c", path],
                             stdout=open(os.path.join(work, "icecast.log"), "w"), stderr=subprocess.STDOUT)
 
 

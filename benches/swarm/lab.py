@@ -142,6 +142,39 @@ def cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def start_node(binary, work, extra=""):
+    """The node in its namespace on a sine tone, 128 kbit/s, no BitTorrent; `extra` is more
+    of its config file. Returns the process."""
+    cfg = os.path.join(work, "node.toml")
+    with open(cfg, "w") as f:
+        f.write("audio = \"sine\"\n[scan]\nrescan_secs = 60\n[swarm]\nenabled = false\n"
+                "dht = false\nlsd = false\n[webtorrent]\nenabled = false\n"
+                "[live]\nbitrate_kbps = 128\nchannels = 2\nrecord = false\n" + extra)
+    os.makedirs(os.path.join(work, "lib"), exist_ok=True)
+    nodelog = open(os.path.join(work, "node.log"), "w")
+    return subprocess.Popen(
+        ["ip", "netns", "exec", ns("node"), binary, "run", "--data-dir", os.path.join(work, "data"),
+         "--http", f"{NODE_IP}:{PORT}", "--peer-port", "6881", "--udp-tracker", f"{NODE_IP}:6969",
+         "--stun", f"{NODE_IP}:3478", "--config", cfg, "--library", os.path.join(work, "lib")],
+        stdout=nodelog, stderr=nodelog, env=dict(os.environ, NO_COLOR="1"))
+
+
+def wait_segments():
+    """Until the node's live playlist lists six segments (60 s at most)."""
+    deadline = time.time() + 60
+    while True:
+        try:
+            txt = sh("ip", "netns", "exec", ns("router-probe"), "curl", "-sf", "-m", "3",
+                     f"http://{NODE_IP}:{PORT}/live/opus.m3u8")
+            if txt.count("#EXTINF") >= 6:
+                return
+        except RuntimeError:
+            pass
+        if time.time() > deadline:
+            raise RuntimeError("the node did not list six segments in 60 s")
+        time.sleep(1)
+
+
 def plan_audience(n, seconds, join_spread, mean_session, per_home, rng):
     """Listeners by kind, grouped into homes; each home gets its plan of joins and leaves."""
     plain = round(0.02 * n)
@@ -198,31 +231,9 @@ def main():
             h["ip"] = add_host(f"h{i}", 2 + i, h["up"], h["down"])
         plain_hosts = [add_host(f"p{i}", 2 + len(homes) + i, 20, 100) for i in range(plain)]
 
-        cfg = os.path.join(a.work, "node.toml")
-        with open(cfg, "w") as f:
-            f.write("audio = \"sine\"\n[scan]\nrescan_secs = 60\n[swarm]\nenabled = false\n"
-                    "dht = false\nlsd = false\n[webtorrent]\nenabled = false\n"
-                    "[live]\nbitrate_kbps = 128\nchannels = 2\nrecord = false\n")
-        os.makedirs(os.path.join(a.work, "lib"), exist_ok=True)
-        nodelog = open(os.path.join(a.work, "node.log"), "w")
-        node = subprocess.Popen(
-            ["ip", "netns", "exec", ns("node"), a.bin, "run", "--data-dir", os.path.join(a.work, "data"),
-             "--http", f"{NODE_IP}:{PORT}", "--peer-port", "6881", "--udp-tracker", f"{NODE_IP}:6969",
-             "--stun", f"{NODE_IP}:3478", "--config", cfg, "--library", os.path.join(a.work, "lib")],
-            stdout=nodelog, stderr=nodelog, env=dict(os.environ, NO_COLOR="1"))
+        node = start_node(a.bin, a.work)
         procs.append(node)
-        deadline = time.time() + 60
-        while True:
-            try:
-                txt = sh("ip", "netns", "exec", ns("router-probe"), "curl", "-sf", "-m", "3",
-                         f"http://{NODE_IP}:{PORT}/live/opus.m3u8")
-                if txt.count("#EXTINF") >= 6:
-                    break
-            except RuntimeError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("the node did not list six segments in 60 s")
-            time.sleep(1)
+        wait_segments()
         log(f"node up; {a.listeners} listeners: {plain} plain, homes (up/down Mbit/s, sessions) "
             + ", ".join(f"{h['up']}/{h['down']} x{len(h['plan'])}" for h in homes))
 

@@ -8,6 +8,9 @@
 #   ICECAST=60,70,80 benches/swarm/run.sh   # then icecast2 on the same link with that many
 #                                           # plain listeners (icecast.py); LISTENERS= skips
 #                                           # the node's runs
+#   OVERFLOW=100 benches/swarm/run.sh       # then that many plain listeners ramping up on the
+#                                           # node, with its Icecast relay in another namespace
+#                                           # (overflow.py; NO_RELAY=1: also without it)
 # See lab.py for the network, the audience and what is counted. Results: benches/results/
 # swarm-<name>-<N>.json (OUT=name, default swarm) and a line per run in swarm-<name>.txt.
 # Not part of CI: a run of 12 listeners takes about 3 minutes and both cores.
@@ -15,7 +18,7 @@ source "$(dirname "$0")/../common.sh"
 need chromium chromium
 need curl curl
 need tc iproute2
-if [ -n "${ICECAST:-}" ]; then need icecast2 icecast2; need ffmpeg ffmpeg; fi
+if [ -n "${ICECAST:-}${OVERFLOW:-}" ]; then need icecast2 icecast2; need ffmpeg ffmpeg; fi
 [ -d "$REPO/node_modules/playwright-core" ] || (cd "$REPO" && npm ci --no-audit --no-fund)
 if [ -n "${NODE_BIN:-}" ]; then BIN=$NODE_BIN; else build; fi
 make_work swarm
@@ -39,5 +42,12 @@ if [ -n "${ICECAST:-}" ]; then
     python3 "$BENCH_DIR/swarm/icecast.py" --work "$WORK/icecast" --out "$RESULTS/$NAME-icecast.json" \
         --sizes "$ICECAST" --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" 2> >(tee -a "$RESULTS/$NAME.log" >&2)
     cat "$RESULTS/$NAME-icecast.json" >> "$RESULTS/$NAME.txt"
+fi
+if [ -n "${OVERFLOW:-}" ]; then
+    mkdir -p "$WORK/overflow"
+    python3 "$BENCH_DIR/swarm/overflow.py" --bin "$BIN" --work "$WORK/overflow" --out "$RESULTS/$NAME-overflow.json" \
+        --sizes "$OVERFLOW" ${NO_RELAY:+--no-relay} --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" \
+        2> >(tee -a "$RESULTS/$NAME.log" >&2)
+    cat "$RESULTS/$NAME-overflow.json" >> "$RESULTS/$NAME.txt"
 fi
 echo "[bench] summary in $RESULTS/$NAME.txt" >&2

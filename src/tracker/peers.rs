@@ -7,6 +7,14 @@
 //! Peers come in two kinds that cannot reach each other: BitTorrent clients (HTTP and UDP
 //! announces) have a socket address; WebTorrent browsers (WebSocket) only have their
 //! tracker connection, through which offers reach them. Each kind is only given its own.
+//!
+//! Browsers' offers cost the box's uplink: each one the tracker relays goes to a browser,
+//! and its answer comes back through the box (about 1 kB each way). A browser sends a fresh
+//! batch with every announce (every two minutes), whether it needs more peers or not; at a
+//! hundred live listeners those batches were most of what the box sent that was not audio
+//! (benches/README.md, "A big audience"). So the table remembers who was paired with whom
+//! (an answer relayed between them), and a re-announce's offers go out only up to
+//! [`ENOUGH_PARTNERS`] partners still in the swarm. A first announce gets all it asks.
 
 use std::{
     collections::HashMap,
@@ -81,6 +89,14 @@ struct Peer {
 
 type Peers = IndexMap<PeerId, Peer>;
 
+/// A browser with this many partners still in the swarm gets none of its re-announces'
+/// offers relayed; one with fewer gets as many as it lacks. Eight is a common degree for
+/// spreading live segments by gossip (each segment reaches a swarm of N in about log N hops)
+/// and p2p-media-loader's batch is five.
+pub const ENOUGH_PARTNERS: usize = 8;
+/// Partners remembered per browser (the oldest is forgotten first).
+const MAX_PARTNERS: usize = 32;
+
 /// One infohash's peers, one map per kind (BitTorrent clients by address, browsers by
 /// WebSocket), so a reply picks from its own kind without skipping over the other.
 /// A peer id lives in one of the two maps at most.
@@ -93,6 +109,9 @@ struct Swarm {
     /// Indexable, so picking `numwant` random peers costs O(numwant), not O(swarm).
     addr: Peers,
     ws: Peers,
+    /// Browsers paired through the tracker, by browser; entries for peers that have left are
+    /// skipped when counted and pruned when the list is written.
+    partners: HashMap<PeerId, Vec<PeerId>>,
     seeders: u32,
     downloads: [u64; 3],
 }
@@ -139,13 +158,39 @@ impl Swarm {
         if let Some(old) = old {
             self.seeders -= u32::from(old.seeder);
         }
+        self.partners.remove(id);
     }
 
     fn expire(&mut self, now: Instant, expiry: Duration) {
         let live = |_: &PeerId, p: &mut Peer| now.saturating_duration_since(p.seen) < expiry;
         self.addr.retain(live);
         self.ws.retain(live);
+        let ws = &self.ws;
+        self.partners.retain(|id, _| ws.contains_key(id));
         self.seeders = self.peers().filter(|p| p.seeder).count() as u32;
+    }
+
+    /// A browser's partners that are still in the swarm.
+    fn live_partners(&self, id: &PeerId) -> usize {
+        self.partners.get(id).map_or(0, |list| {
+            list.iter().filter(|p| self.ws.contains_key(*p)).count()
+        })
+    }
+
+    /// Records that browsers `a` and `b` were paired (an answer went between them).
+    fn pair(&mut self, a: PeerId, b: PeerId) {
+        if a == b || !self.ws.contains_key(&a) || !self.ws.contains_key(&b) {
+            return;
+        }
+        for (one, other) in [(a, b), (b, a)] {
+            let ws = &self.ws;
+            let list = self.partners.entry(one).or_default();
+            list.retain(|p| ws.contains_key(p) && *p != other);
+            if list.len() == MAX_PARTNERS {
+                list.remove(0);
+            }
+            list.push(other);
+        }
     }
 
     fn peers(&self) -> impl Iterator<Item = &Peer> {
@@ -338,9 +383,16 @@ impl PeerTable {
                 },
             );
         }
+        let want = match (a.endpoint, a.event) {
+            // A browser's re-announce: offers only for the partners it lacks.
+            (Endpoint::Ws(_), Event::None | Event::Completed) => a
+                .numwant
+                .min(ENOUGH_PARTNERS.saturating_sub(swarm.live_partners(&a.peer_id))),
+            _ => a.numwant,
+        };
         // Seeders get seeders too: a magnet client announces left=0 before it knows the
         // size, and needs a peer to fetch the metadata from.
-        let peers = swarm.pick(a.numwant, &a.peer_id, &a.endpoint);
+        let peers = swarm.pick(want, &a.peer_id, &a.endpoint);
         let counts = swarm.totals();
         if swarm.is_unused() {
             swarms.remove(&a.info_hash);
@@ -364,12 +416,18 @@ impl PeerTable {
         })
     }
 
-    /// The endpoint of a peer of a swarm, to route a WebRTC answer to it.
-    pub fn endpoint(&self, info_hash: &InfoHash, peer_id: &PeerId) -> Option<Endpoint> {
-        self.lock()
-            .get(info_hash)
-            .and_then(|s| s.get(peer_id))
-            .map(|p| p.endpoint)
+    /// Where browser `from`'s answer to browser `to` goes; the two count as partners.
+    pub fn route_answer(
+        &self,
+        info_hash: &InfoHash,
+        from: &PeerId,
+        to: &PeerId,
+    ) -> Option<Endpoint> {
+        let mut swarms = self.lock();
+        let swarm = swarms.get_mut(info_hash)?;
+        let endpoint = swarm.get(to)?.endpoint;
+        swarm.pair(*from, *to);
+        Some(endpoint)
     }
 
     /// Forgets the peers that WebSocket connection `conn` announced (it closed): only
@@ -506,12 +564,57 @@ mod tests {
         assert!(t.announce(&ws, now).unwrap().peers.is_empty());
         let r = t.announce(&ann(3, 5, Event::Started), now).unwrap();
         assert_eq!(r.peers, vec![([1; 20], Endpoint::Addr(addr(1)))]);
-        assert_eq!(t.endpoint(&[7; 20], &[2; 20]), Some(Endpoint::Ws(42)));
+        assert_eq!(
+            t.route_answer(&[7; 20], &[3; 20], &[2; 20]),
+            Some(Endpoint::Ws(42))
+        );
         let rep = t.report(now);
         assert_eq!(rep[0].ws.incomplete, 1);
         assert_eq!(rep[0].http.complete, 1);
         t.remove_conn(42, &[([7; 20], [2; 20]), ([9; 20], [2; 20])]);
-        assert_eq!(t.endpoint(&[7; 20], &[2; 20]), None);
+        assert_eq!(t.route_answer(&[7; 20], &[3; 20], &[2; 20]), None);
+    }
+
+    fn browser(peer: u8, event: Event) -> Announce {
+        Announce {
+            proto: Proto::Ws,
+            endpoint: Endpoint::Ws(u64::from(peer)),
+            numwant: 5,
+            ..ann(peer, 5, event)
+        }
+    }
+
+    #[test]
+    fn a_browser_with_enough_partners_gets_no_offers_relayed_until_some_leave() {
+        let t = table();
+        let now = Instant::now();
+        let offers = |p: u8, e: Event| t.announce(&browser(p, e), now).unwrap().peers.len();
+        for p in 1..=20 {
+            offers(p, Event::Started);
+        }
+        // A first announce gets all it asks, whatever it has.
+        assert_eq!(offers(1, Event::Started), 5);
+        for p in 2..=7 {
+            assert_eq!(
+                t.route_answer(&[7; 20], &[p; 20], &[1; 20]),
+                Some(Endpoint::Ws(1))
+            );
+        }
+        // The same pair again, or an answer to itself, counts once or not at all.
+        t.route_answer(&[7; 20], &[7; 20], &[1; 20]);
+        t.route_answer(&[7; 20], &[1; 20], &[1; 20]);
+        // Six partners: two offers of five go out; and the partner's own count rose too.
+        assert_eq!(offers(1, Event::None), 2);
+        assert_eq!(offers(2, Event::None), 5);
+        t.route_answer(&[7; 20], &[1; 20], &[8; 20]);
+        t.route_answer(&[7; 20], &[9; 20], &[1; 20]);
+        assert_eq!(offers(1, Event::None), 0);
+        // Partners that leave, by stopping or by closing their connection, are missed.
+        offers(2, Event::Stopped);
+        t.remove_conn(3, &[([7; 20], [3; 20])]);
+        assert_eq!(offers(1, Event::None), 2);
+        // No answer to a peer that is not there.
+        assert_eq!(t.route_answer(&[7; 20], &[1; 20], &[2; 20]), None);
     }
 
     #[test]
@@ -535,7 +638,7 @@ mod tests {
         assert_eq!(r.counts.complete + r.counts.incomplete, 2006);
         // A browser gets 50 different browsers, never itself.
         for _ in 0..100 {
-            let mut a = ann(0, 5, Event::None);
+            let mut a = ann(0, 5, Event::Started);
             a.proto = Proto::Ws;
             a.endpoint = Endpoint::Ws(0);
             let r = t.announce(&a, now).unwrap();

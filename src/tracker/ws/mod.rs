@@ -283,7 +283,10 @@ fn handle(
             answer,
         } => {
             // The answering peer gets no reply; an answer to an unknown peer is dropped.
-            if let Some(Endpoint::Ws(conn)) = tracker.table().endpoint(&info_hash, &to_peer_id) {
+            let to = tracker
+                .table()
+                .route_answer(&info_hash, &peer_id, &to_peer_id);
+            if let Some(Endpoint::Ws(conn)) = to {
                 hub.send(
                     conn,
                     protocol::relayed_answer(&info_hash, &peer_id, &offer_id, answer),
