@@ -45,9 +45,9 @@ if [ -n "${ICECAST:-}" ]; then
 fi
 if [ -n "${OVERFLOW:-}" ]; then
     mkdir -p "$WORK/overflow"
-    python3 "$BENCH_DIR/swarm/overflow.py" --bin "$BIN" --work "$WORK/overflow" --out "$RESULTS/$NAME-overflow.json" \
+    python3 "$BENCH_DIR/swarm/overflow.py" --bin "$BIN" --work "$WORK/overflow" --out "$RESULTS/$NAME-overflow-$OVERFLOW.json" \
         --sizes "$OVERFLOW" ${NO_RELAY:+--no-relay} --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" \
         2> >(tee -a "$RESULTS/$NAME.log" >&2)
-    cat "$RESULTS/$NAME-overflow.json" >> "$RESULTS/$NAME.txt"
+    cat "$RESULTS/$NAME-overflow-$OVERFLOW.json" >> "$RESULTS/$NAME.txt"
 fi
 echo "[bench] summary in $RESULTS/$NAME.txt" >&2

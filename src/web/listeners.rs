@@ -33,22 +33,23 @@ use crate::live::{fanout::ListenerGuard, icy::Icy, Output};
 const MAX_SLICES: usize = 64;
 /// New listeners waiting for a writer; more are turned away.
 const JOINING: usize = 256;
-/// The kernel's send buffer for a listener's socket (it doubles what is asked): about 2 s of
-/// a 128 kb/s stream, still ten times what any path's round trip holds at that rate. Left to
-/// itself Linux grows it up to `tcp_wmem`'s maximum (4 MB here) for a listener that stops
-/// reading: memory a Pi has little of, and minutes before the listener is found out and let
-/// go. Kept small, what a path cannot take shows soon in the writer's own queue, which is
-/// how a full uplink is seen (`LAGGING`).
-const SEND_BUFFER: usize = 16 * 1024;
+/// The kernel's send buffer for a listener's socket (it doubles what is asked): about 1 s of
+/// a 128 kb/s stream, still three times what a path with a 300 ms round trip holds at that
+/// rate. Left to itself Linux grows it up to `tcp_wmem`'s maximum (4 MB here) for a
+/// listener that stops reading: memory a Pi has little of, and minutes before the listener
+/// is found out and let go. Kept small, a path that takes less than the stream shows soon in
+/// the writer's own queue, which is how a full uplink is seen (`LAGGING`): on an uplink 6 %
+/// short, a listener falls 1 kB a second behind, and fills this in about 16 s.
+const SEND_BUFFER: usize = 8 * 1024;
 /// From this many listeners on a stream, each gets every other group, two in one write:
 /// half the writes (the kernel's work per write is then most of the node's fan-out cost)
 /// for about 100 ms more delay. A small audience gets every group as it comes.
 const MANY: usize = 100;
-/// Groups queued beyond the socket's own buffer (about 0.5 s of the stream: above the one
-/// or two groups a listener waits for between writes) that make a listener count as
-/// lagging: its path takes less than the stream's rate. When a quarter of them lag
-/// together, the uplink is full (`live::overflow`).
-const LAGGING: usize = 5;
+/// Groups queued beyond the socket's own buffer that make a listener count as lagging (its
+/// path takes less than the stream's rate): more than the one or two a listener waits for
+/// between writes, so about 0.2 s. When a tenth of them lag together, the uplink is full
+/// (`live::overflow`).
+const LAGGING: usize = 2;
 
 /// Whether a connection's first bytes ask for `/live.ogg` or `/live.mp3` with `GET` (a query
 /// string allowed: players add one to defeat caches); `None` while too few have come to tell.
