@@ -73,8 +73,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--sizes", default="60,70,75,80,90")
     ap.add_argument("--seconds", type=int, default=60)
-    ap.add_argument("--node-up", type=float, default=10)
-    ap.add_argument("--node-down", type=float, default=50)
+    lab.add_link_args(ap)
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     lab.cleanup()

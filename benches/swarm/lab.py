@@ -142,6 +142,12 @@ def cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def add_link_args(ap):
+    """The station's link, for each of the lab's scripts: Mbit/s up and down."""
+    ap.add_argument("--node-up", type=float, default=10)
+    ap.add_argument("--node-down", type=float, default=50)
+
+
 def start_node(binary, work, extra=""):
     """The node in its namespace on a sine tone, 128 kbit/s, no BitTorrent; `extra` is more
     of its config file. Returns the process."""
@@ -211,8 +217,7 @@ def main():
     ap.add_argument("--mean-session", type=float, default=600)
     ap.add_argument("--per-home", type=int, default=3)
     ap.add_argument("--listener", choices=("chromium", "light"), default="chromium")
-    ap.add_argument("--node-up", type=float, default=10)
-    ap.add_argument("--node-down", type=float, default=50)
+    add_link_args(ap)
     ap.add_argument("--seed", type=int, default=20)
     a = ap.parse_args()
     rng = random.Random(a.seed)

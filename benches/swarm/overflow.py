@@ -136,8 +136,7 @@ def main():
     ap.add_argument("--sizes", default="130")
     ap.add_argument("--hold", type=int, default=60)
     ap.add_argument("--every", type=float, default=1)
-    ap.add_argument("--node-up", type=float, default=10)
-    ap.add_argument("--node-down", type=float, default=50)
+    lab.add_link_args(ap)
     ap.add_argument("--no-relay", action="store_true", help="also run each size without the relay")
     a = ap.parse_args()
     # icecast2 runs as nobody, who must reach its work dir through the bench's own.
