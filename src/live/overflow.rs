@@ -62,6 +62,12 @@ struct State {
     to: Option<String>,
 }
 
+impl State {
+    fn full(&self, now: Instant) -> bool {
+        self.until.is_some_and(|u| u > now)
+    }
+}
+
 /// Whether `lagging` of `listeners` plain-stream listeners say the uplink is full (pure).
 pub fn shared_bottleneck(listeners: usize, lagging: usize) -> bool {
     lagging >= 2 && lagging * 10 >= listeners
@@ -97,9 +103,7 @@ impl Overflow {
 
     /// Whether new plain-stream listeners are sent away at `now`.
     pub fn full(&self, now: Instant) -> bool {
-        self.state
-            .lock()
-            .is_ok_and(|st| st.until.is_some_and(|u| u > now))
+        self.state.lock().is_ok_and(|st| st.full(now))
     }
 
     /// Counts a listener sent to `to`.
@@ -117,7 +121,7 @@ impl Overflow {
             return OverflowStatus::default();
         };
         OverflowStatus {
-            full: st.until.is_some_and(|u| u > now),
+            full: st.full(now),
             redirected: st.redirected,
             to: st.to.clone(),
         }

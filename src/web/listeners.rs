@@ -144,7 +144,7 @@ async fn answer(stream: &mut TcpStream, http10: bool, status: StatusCode, extra:
     let text = match status {
         StatusCode::NOT_FOUND => "this station has no live input configured\n",
         StatusCode::SERVICE_UNAVAILABLE => super::server::TOO_BUSY,
-        StatusCode::FOUND => "this box's uplink is full: the stream is at the address given\n",
+        StatusCode::FOUND => super::live::TO_RELAY,
         _ => "Bad request\n",
     };
     let mut headers = extra;
@@ -225,7 +225,7 @@ impl Listeners {
         }
         // The uplink is full: a new listener goes to the station's Icecast relay.
         if let Some(url) = self.app.live.relay_for(ask.output) {
-            let to = HeaderMap::from_iter(super::live::relay_headers(&url));
+            let to = super::live::relay_headers(&url);
             return answer(&mut stream, ask.http10, StatusCode::FOUND, to).await;
         }
         let Some(keep) = admit(&ask.headers) else {

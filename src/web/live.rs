@@ -31,17 +31,21 @@ use crate::live::{
     NowPlaying, Output,
 };
 
+/// What a listener sent to the relay reads, if it reads the body at all.
+pub const TO_RELAY: &str = "this box's uplink is full: the stream is at the address given\n";
+
 /// The headers that send a new listener to the station's Icecast relay while this box's
 /// uplink is full: a temporary redirect, never cached (the box takes listeners again once
 /// there is room).
-pub fn relay_headers(url: &str) -> Vec<(header::HeaderName, header::HeaderValue)> {
-    let mut headers = vec![(
+pub fn relay_headers(url: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
-    )];
+    );
     // Always a header value: the config takes only such hosts and mounts.
     if let Ok(v) = header::HeaderValue::from_str(url) {
-        headers.push((header::LOCATION, v));
+        headers.insert(header::LOCATION, v);
     }
     headers
 }
@@ -49,8 +53,7 @@ pub fn relay_headers(url: &str) -> Vec<(header::HeaderName, header::HeaderValue)
 /// A new listener sent to the relay (`live::overflow`), or `None` to serve it here.
 fn to_relay(app: &AppState, output: Output) -> Option<Response> {
     let url = app.live.relay_for(output)?;
-    let headers = HeaderMap::from_iter(relay_headers(&url));
-    Some((StatusCode::FOUND, headers, "this box's uplink is full\n").into_response())
+    Some((StatusCode::FOUND, relay_headers(&url), TO_RELAY).into_response())
 }
 
 /// `GET /live.ogg`: headers, a burst of the last second or so, then pages as they come.

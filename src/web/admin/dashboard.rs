@@ -642,7 +642,8 @@ pub fn warnings(tr: Tr, app: &AppState) -> Vec<String> {
             });
         }
         if st.overflow.full {
-            // Where new listeners go: the last one's relay, or the one the next would get.
+            // Where new listeners go: the last one's relay, or else a push on air (of either
+            // format: the warning names a server, not a stream).
             let relay = st.overflow.to.clone().or_else(|| {
                 let sending = st.pushes.iter().find(|p| p.state == PushState::Sending);
                 sending.map(|p| p.target.clone())
