@@ -11,9 +11,10 @@ use common::*;
 /// A small swarm as the station seeds it (`live::seeding`): four phone-sized Chromium
 /// listeners, one of which never uploads (a phone on mobile data, `?upload=0`) and the
 /// first of which (the seeder: it came first) leaves halfway. Every listener plays through
-/// without a stall, the one that never uploads still gets segments from the others, another
-/// listener takes the seeder's place, and the station sends each segment made once all
-/// listened at most twice, counted by the node itself (`hls_opus_sends`).
+/// without a stall, the one that never uploads still gets segments from the others, the
+/// seeder's page says it leaves and its stand-in takes its place (another stands in then),
+/// and the station sends each segment made once all listened at most twice, counted by the
+/// node itself (`hls_opus_sends`).
 #[test]
 fn a_small_swarm_gets_each_segment_from_the_station_at_most_twice() {
     let tmp = tempdir();
@@ -104,6 +105,20 @@ fn a_small_swarm_gets_each_segment_from_the_station_at_most_twice() {
     assert!(
         listeners[1..].iter().any(|l| l["seeds"] == true),
         "nobody took the seeder's place: {line}"
+    );
+    assert!(
+        listeners[1..]
+            .iter()
+            .any(|l| l["standsIn"] == true && l["seeds"] != true),
+        "nobody stood in for the new seeder: {line}"
+    );
+    // The seeder said it left as its page closed (`POST /live/leave`).
+    let health = http_request(node.http, "GET", "/api/health", &[])
+        .expect("health")
+        .json();
+    assert_eq!(
+        health["live"]["hls_seeding"]["left"], 1,
+        "the leaver's page did not say it left: {health}"
     );
     assert!(
         listeners[1..].iter().all(|l| l["seeds"] != true) || phone["seeds"] != true,

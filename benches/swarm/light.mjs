@@ -72,7 +72,7 @@ globalThis.fetch = async (input, init) => {
   const url = new URL(typeof input === 'string' ? input : input.url)
   const seed = response.headers.get(SEED_HEADER)
   const listener = byToken.get(url.searchParams.get('s'))
-  if (seed !== null && listener) listener.seedAnswer(seed === '1')
+  if (seed !== null && listener) listener.seedAnswer(seed)
   return response
 }
 
@@ -119,7 +119,7 @@ class Listener {
     this.index = index
     this.t0 = t0
     this.r = { ...item, played: 0, stalls: 0, stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
-    this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
+    this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, standsIn: false, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
     this.last = null
     this.listed = new Map()
     this.loaded = new Set()
@@ -135,7 +135,11 @@ class Listener {
     return ((Date.now() - this.t0) / 1000 - this.item.join).toFixed(1)
   }
 
-  seedAnswer (now) {
+  // The page's role ('1' seeds, 'standby' stands in, '0' neither): a seed and its stand-in
+  // ask the station for every playlist.
+  seedAnswer (role) {
+    this.stats.standsIn = role === 'standby'
+    const now = role === '1'
     if (now === this.stats.seeds || !this.core) return
     this.stats.seeds = now
     this.core.applyDynamicConfig({ highDemandTimeWindow: now ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S })
@@ -225,7 +229,7 @@ class Listener {
   async reload () {
     const now = performance.now()
     let end
-    if (this.last && !this.stats.seeds && now - this.last.at < PLAYLIST_REFRESH_MS) {
+    if (this.last && !this.stats.seeds && !this.stats.standsIn && now - this.last.at < PLAYLIST_REFRESH_MS) {
       end = this.last.end + Math.max(0, Math.floor((now - this.last.at - GUESS_MARGIN_MS) / 2000))
       this.stats.playlists.guessed += 1
     } else {
@@ -331,6 +335,8 @@ class Listener {
     this.r.stallSecs = Math.round(this.stallMs / 100) / 10
     // A copy: the core's destroy below closes its peers, which the counts would follow.
     this.r.live = JSON.parse(JSON.stringify(this.stats))
+    // The page's pagehide beacon: it leaves.
+    if (this.token) await plainFetch(this.sayWho(new URL('/live/leave', this.level)).href, { method: 'POST' }).catch(() => {})
     byToken.delete(this.token)
     this.core?.destroy()
     return this.r

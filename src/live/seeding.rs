@@ -21,9 +21,15 @@
 //!
 //! Seeders are the listeners that upload, ranked by what they have passed on to others and
 //! then by how long they have been listening (staying power): one per [`PER_SEEDER`] sharing
-//! listeners, at least one. A seeder keeps its place until it leaves. A page learns that it
-//! seeds from the answer to any of its requests (its playlists, and the segments it had to
-//! take from the station, which is how one chosen in a leaver's place learns it at once).
+//! listeners, at least one. A seeder keeps its place until it leaves. A page learns its role
+//! from the answer to any of its requests ([`Role`]).
+//!
+//! A seeder's place must not stay empty: while it is, no one takes the new segments early,
+//! and every listener fetches them from the station at its deadline. So each seeder has a
+//! **stand-in**, the next in rank, which asks for every playlist as a seeder does (most pages
+//! ask every 30 s) and so learns within one that it seeds now. A page that closes says so
+//! ([`Seeding::left`], its last request), and its stand-in takes over at once; one that just
+//! goes silent is replaced after [`SEED_SILENCE`].
 //!
 //! Everything here comes from listeners: the tables are bounded and a made-up session is
 //! simply never a seeder.
@@ -49,9 +55,11 @@ pub const PER_SEEDER: usize = 30;
 /// A listener not heard from for this long is gone. Pages that take everything from peers ask
 /// the station for their playlist about every 30 s (`listen.js`).
 const GONE: Duration = Duration::from_secs(75);
-/// A seeder asks for its playlist every 2 s: one not heard from for this long has left, and
-/// another takes its place (it is not chosen again until it is heard from).
-const SEED_SILENCE: Duration = Duration::from_secs(6);
+/// A seeder or stand-in asks for its playlist every 2 s: one not heard from for this long
+/// (two playlists missed) has left without saying so, and another takes its place (it is not
+/// chosen again until it is heard from). A seeder wrongly thought gone costs one segment
+/// taken twice early, while both think they seed.
+const SEED_SILENCE: Duration = Duration::from_secs(4);
 /// Listeners remembered at once; past this, new ones are not ranked until old ones go.
 const MAX_LISTENERS: usize = 50_000;
 /// Segments remembered (the HLS window and a little more).
@@ -80,12 +88,23 @@ pub enum Answer {
     Refuse,
 }
 
-/// What a segment request gets, and whether the page seeds now (its answer says so), from
-/// one pass over the table.
+/// What a sharing page is to the swarm now; every answer to it says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// It takes each new segment from the station as soon as it exists.
+    Seeds,
+    /// It takes a seeder's place the moment one leaves: it asks for every playlist.
+    StandsIn,
+    /// It takes segments from other listeners.
+    Listens,
+}
+
+/// What a segment request gets, and the page's role now (its answer says so), from one pass
+/// over the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reply {
     pub answer: Answer,
-    pub seeds: bool,
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -111,14 +130,18 @@ struct Table {
     listeners: HashMap<u64, Listener>,
     segments: VecDeque<Made>,
     seeders: Vec<u64>,
+    /// One for each seeder, in the same order of rank.
+    stand_ins: Vec<u64>,
+    /// None: rank at the next request.
     ranked: Option<Instant>,
 }
 
-/// Refusals and early grants since start, for `/api/health`.
+/// Refusals, early grants and pages that said they left, since start, for `/api/health`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub seeded: u64,
     pub refused: u64,
+    pub left: u64,
 }
 
 #[derive(Default)]
@@ -166,7 +189,7 @@ impl Table {
         self.ranked = Some(now);
         self.listeners
             .retain(|_, l| now.saturating_duration_since(l.seen) < GONE);
-        for k in &self.seeders {
+        for k in self.seeders.iter().chain(&self.stand_ins) {
             if let Some(l) = self.listeners.get_mut(k) {
                 l.quiet |= now.saturating_duration_since(l.seen) >= SEED_SILENCE;
             }
@@ -178,28 +201,47 @@ impl Table {
             .map(|(k, l)| (*k, *l))
             .collect();
         let k = seeders_for(sharing.len()).min(sharing.len());
+        let wanted = (2 * k).min(sharing.len());
         // A seeder that is still here keeps seeding (its peers are used to getting new
-        // segments from it); then the most passed on, then the longest here.
-        let current = std::mem::take(&mut self.seeders);
+        // segments from it), and a stand-in is next (it already asks for every playlist,
+        // so it learns first); then the most passed on, then the longest here.
+        let (seeders, stand_ins) = (
+            std::mem::take(&mut self.seeders),
+            std::mem::take(&mut self.stand_ins),
+        );
+        let place = |key: &u64| {
+            if seeders.contains(key) {
+                0
+            } else if stand_ins.contains(key) {
+                1
+            } else {
+                2
+            }
+        };
         let better = |a: &(u64, Listener), b: &(u64, Listener)| {
-            current
-                .contains(&b.0)
-                .cmp(&current.contains(&a.0))
+            place(&a.0)
+                .cmp(&place(&b.0))
                 .then(b.1.uploaded.cmp(&a.1.uploaded))
                 .then(a.1.since.cmp(&b.1.since))
                 .then(a.0.cmp(&b.0))
         };
-        if k > 0 && k < sharing.len() {
-            sharing.select_nth_unstable_by(k - 1, better);
+        if wanted > 0 && wanted < sharing.len() {
+            sharing.select_nth_unstable_by(wanted - 1, better);
         }
-        sharing.truncate(k);
+        sharing.truncate(wanted);
         sharing.sort_by(better);
-        self.seeders = sharing.into_iter().map(|(k, _)| k).collect();
+        let mut ranked = sharing.into_iter().map(|(k, _)| k);
+        self.seeders = ranked.by_ref().take(k).collect();
+        self.stand_ins = ranked.collect();
     }
 
-    fn is_seeder(&mut self, session: Option<u64>, now: Instant) -> bool {
+    fn role(&mut self, session: Option<u64>, now: Instant) -> Role {
         self.rank(now);
-        session.is_some_and(|s| self.seeders.contains(&s))
+        match session {
+            Some(s) if self.seeders.contains(&s) => Role::Seeds,
+            Some(s) if self.stand_ins.contains(&s) => Role::StandsIn,
+            _ => Role::Listens,
+        }
     }
 }
 
@@ -223,11 +265,23 @@ impl Seeding {
         });
     }
 
-    /// A page asked for its playlist or a segment: whether it seeds now.
-    pub fn seeds(&self, ask: &Ask, now: Instant) -> bool {
+    /// A page asked for its playlist or a segment: its role now.
+    pub fn role(&self, ask: &Ask, now: Instant) -> Role {
         let mut g = self.lock();
         g.0.heard(ask, now);
-        g.0.is_seeder(ask.session, now)
+        g.0.role(ask.session, now)
+    }
+
+    /// A page said it is leaving (it closed, or stopped the live player). A seeder's
+    /// stand-in takes its place at the next request; the others' places are ranked again.
+    pub fn left(&self, session: Option<u64>) {
+        let Some(key) = session else { return };
+        let mut g = self.lock();
+        let (t, counts) = &mut *g;
+        if t.listeners.remove(&key).is_some() {
+            counts.left += 1;
+            t.ranked = None;
+        }
     }
 
     /// A page asked for segment `seq`.
@@ -235,8 +289,8 @@ impl Seeding {
         let mut g = self.lock();
         let (t, counts) = &mut *g;
         t.heard(ask, now);
-        let seeds = t.is_seeder(ask.session, now);
-        let reply = |answer| Reply { answer, seeds };
+        let role = t.role(ask.session, now);
+        let reply = |answer| Reply { answer, role };
         let early = ask.due.is_some_and(|d| d > URGENT);
         if !early {
             return reply(Answer::Serve);
@@ -246,7 +300,7 @@ impl Seeding {
             return reply(Answer::Serve);
         };
         let waited = now.saturating_duration_since(made.at) >= GRACE;
-        if seeds || (made.early == 0 && waited) {
+        if role == Role::Seeds || (made.early == 0 && waited) {
             made.early += 1;
             counts.seeded += 1;
             reply(Answer::Serve)
@@ -288,30 +342,34 @@ mod tests {
         let s = Seeding::default();
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
-        // Three listeners: 1 came first and seeds, 2 has passed on the most, 3 is new.
-        assert!(s.seeds(&ask(1, 10.0, 0), at(0)));
-        s.seeds(&ask(2, 10.0, 0), at(100));
-        s.seeds(&ask(3, 10.0, 0), at(200));
-        assert!(!s.seeds(&ask(2, 10.0, 500_000), at(1_300)));
+        // Three listeners: 1 came first and seeds, 2 has passed on the most and stands in,
+        // 3 is new.
+        assert_eq!(s.role(&ask(1, 10.0, 0), at(0)), Role::Seeds);
+        s.role(&ask(2, 10.0, 0), at(100));
+        s.role(&ask(3, 10.0, 0), at(200));
+        assert_eq!(s.role(&ask(2, 10.0, 500_000), at(1_300)), Role::StandsIn);
         s.made(7, at(2_000));
-        // Each reply also says whether the asker seeds (its answer's header).
+        // Each reply also gives the asker's role (its answer's header).
         assert_eq!(
             s.segment(7, &ask(1, 9.0, 0), at(2_100)),
             Reply {
                 answer: Answer::Serve,
-                seeds: true
+                role: Role::Seeds
             }
         );
         assert_eq!(
             s.segment(7, &ask(2, 9.0, 500_000), at(2_200)),
             Reply {
                 answer: Answer::Refuse,
-                seeds: false
+                role: Role::StandsIn
             }
         );
         assert_eq!(
-            s.segment(7, &ask(3, 9.0, 0), at(2_300)).answer,
-            Answer::Refuse
+            s.segment(7, &ask(3, 9.0, 0), at(2_300)),
+            Reply {
+                answer: Answer::Refuse,
+                role: Role::Listens
+            }
         );
         // Past the grace, the segment was seeded: still refused.
         assert_eq!(
@@ -327,25 +385,59 @@ mod tests {
             s.counts(),
             Counts {
                 seeded: 1,
-                refused: 3
+                refused: 3,
+                left: 0
             }
         );
-        // 1 leaves: the one that passed on the most takes over, not the newest.
-        s.seeds(&ask(3, 10.0, 0), at(9_000));
-        s.seeds(&ask(2, 10.0, 500_000), at(9_500));
+        // 1 goes silent: its stand-in takes over, and the newest stands in.
+        s.role(&ask(3, 10.0, 0), at(5_000));
+        s.role(&ask(2, 10.0, 500_000), at(5_500));
         let after = at(2_100) + SEED_SILENCE + Duration::from_secs(1);
-        assert!(s.seeds(&ask(2, 10.0, 500_000), after));
-        assert!(!s.seeds(&ask(3, 10.0, 0), after));
+        assert_eq!(s.role(&ask(2, 10.0, 500_000), after), Role::Seeds);
+        assert_eq!(s.role(&ask(3, 10.0, 0), after), Role::StandsIn);
+    }
+
+    #[test]
+    fn a_seeder_that_says_it_leaves_gives_its_place_to_its_stand_in_at_once() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        s.role(&ask(1, 10.0, 900), at(0));
+        s.role(&ask(2, 10.0, 500), at(10));
+        s.role(&ask(3, 10.0, 100), at(20));
+        assert_eq!(s.role(&ask(1, 10.0, 900), at(1_100)), Role::Seeds);
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(1_200)), Role::Listens);
+        // Made up, or already gone: nothing changes.
+        s.left(Some(77));
+        s.left(None);
+        assert_eq!(s.counts().left, 0);
+        s.left(Some(1));
+        // Within the same second: no silence to wait out, no rank period.
+        assert_eq!(s.role(&ask(2, 10.0, 500), at(1_300)), Role::Seeds);
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(1_400)), Role::StandsIn);
+        assert_eq!(s.counts().left, 1);
+        // Its early requests are served again, as a seeder's.
+        s.made(4, at(1_500));
+        assert_eq!(
+            s.segment(4, &ask(2, 9.0, 500), at(1_600)).answer,
+            Answer::Serve
+        );
     }
 
     #[test]
     fn the_oldest_listener_seeds_when_none_has_passed_anything_on() {
         let s = Seeding::default();
         let t0 = Instant::now();
-        s.seeds(&ask(5, 10.0, 0), t0);
-        s.seeds(&ask(4, 10.0, 0), t0 + Duration::from_secs(1));
-        assert!(s.seeds(&ask(5, 10.0, 0), t0 + Duration::from_secs(2)));
-        assert!(!s.seeds(&ask(4, 10.0, 0), t0 + Duration::from_secs(3)));
+        s.role(&ask(5, 10.0, 0), t0);
+        s.role(&ask(4, 10.0, 0), t0 + Duration::from_secs(1));
+        assert_eq!(
+            s.role(&ask(5, 10.0, 0), t0 + Duration::from_secs(2)),
+            Role::Seeds
+        );
+        assert_eq!(
+            s.role(&ask(4, 10.0, 0), t0 + Duration::from_secs(3)),
+            Role::StandsIn
+        );
     }
 
     #[test]
@@ -353,8 +445,8 @@ mod tests {
         let s = Seeding::default();
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
-        s.seeds(&ask(1, 10.0, 0), at(0));
-        s.seeds(&ask(2, 10.0, 0), at(10));
+        s.role(&ask(1, 10.0, 0), at(0));
+        s.role(&ask(2, 10.0, 0), at(10));
         s.made(3, at(100));
         // The seeder (1) does not come: 2 waits out the grace, then carries it.
         assert_eq!(
@@ -366,7 +458,7 @@ mod tests {
             Answer::Serve
         );
         // Once carried, a third early asker goes to the peers.
-        s.seeds(&ask(9, 10.0, 0), at(3_300));
+        s.role(&ask(9, 10.0, 0), at(3_300));
         assert_eq!(
             s.segment(3, &ask(9, 9.0, 0), at(3_400)).answer,
             Answer::Refuse
@@ -377,29 +469,37 @@ mod tests {
     fn listeners_that_never_upload_never_seed_and_gone_ones_stop() {
         let s = Seeding::default();
         let t0 = Instant::now();
+        let secs = |n| t0 + Duration::from_secs(n);
         let phone = Ask {
             shares: false,
             ..ask(1, 10.0, 0)
         };
-        s.seeds(&phone, t0);
-        assert!(!s.seeds(&phone, t0 + Duration::from_secs(2)));
-        s.seeds(&ask(2, 10.0, 0), t0 + Duration::from_secs(3));
-        assert!(s.seeds(&ask(2, 10.0, 0), t0 + Duration::from_secs(4)));
-        // 2 leaves (not heard from); 3 joins and takes over once 2 has been quiet for
-        // longer than a seeder ever is.
-        s.seeds(&ask(3, 10.0, 0), t0 + Duration::from_secs(5));
-        assert!(!s.seeds(&ask(3, 10.0, 0), t0 + Duration::from_secs(6)));
-        assert!(s.seeds(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(5)));
-        // Back, 2 is a listener again, not the seeder: 3 keeps seeding.
-        assert!(!s.seeds(&ask(2, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(7)));
-        assert!(s.seeds(&ask(3, 10.0, 0), t0 + SEED_SILENCE + Duration::from_secs(9)));
+        s.role(&phone, t0);
+        assert_eq!(s.role(&phone, secs(2)), Role::Listens);
+        s.role(&ask(2, 10.0, 0), secs(3));
+        assert_eq!(s.role(&ask(2, 10.0, 0), secs(4)), Role::Seeds);
+        // 2 leaves without a word; 3 joins, stands in, and takes over once 2 has been
+        // quiet for longer than a seeder ever is.
+        s.role(&ask(3, 10.0, 0), secs(5));
+        assert_eq!(s.role(&ask(3, 10.0, 0), secs(6)), Role::StandsIn);
+        let later = secs(4) + SEED_SILENCE + Duration::from_secs(1);
+        assert_eq!(s.role(&ask(3, 10.0, 0), later), Role::Seeds);
+        // Back, 2 stands in: 3 keeps seeding.
+        let back = later + Duration::from_secs(2);
+        assert_eq!(s.role(&ask(2, 10.0, 0), back), Role::StandsIn);
+        assert_eq!(
+            s.role(&ask(3, 10.0, 0), back + Duration::from_secs(2)),
+            Role::Seeds
+        );
+        // The phone is never anything but a listener.
+        assert_eq!(s.role(&phone, back + Duration::from_secs(3)), Role::Listens);
     }
 
     #[test]
     fn players_that_do_not_say_are_always_served() {
         let s = Seeding::default();
         let t0 = Instant::now();
-        s.seeds(&ask(1, 10.0, 0), t0);
+        s.role(&ask(1, 10.0, 0), t0);
         s.made(1, t0);
         let native = Ask::default();
         for _ in 0..5 {
@@ -411,16 +511,25 @@ mod tests {
     }
 
     #[test]
-    fn two_seeders_past_thirty_sharing_listeners() {
+    fn two_seeders_and_two_stand_ins_past_thirty_sharing_listeners() {
         let s = Seeding::default();
         let t0 = Instant::now();
         for k in 0..31u64 {
-            s.seeds(&ask(k, 10.0, 1000 - k), t0 + Duration::from_millis(k));
+            s.role(&ask(k, 10.0, 1000 - k), t0 + Duration::from_millis(k));
         }
         let later = t0 + Duration::from_secs(2);
-        let seeders: Vec<u64> = (0..31)
-            .filter(|k| s.seeds(&ask(*k, 10.0, 1000 - k), later))
+        let roles: Vec<(u64, Role)> = (0..31)
+            .map(|k| (k, s.role(&ask(k, 10.0, 1000 - k), later)))
+            .filter(|(_, r)| *r != Role::Listens)
             .collect();
-        assert_eq!(seeders, vec![0, 1]);
+        assert_eq!(
+            roles,
+            vec![
+                (0, Role::Seeds),
+                (1, Role::Seeds),
+                (2, Role::StandsIn),
+                (3, Role::StandsIn)
+            ]
+        );
     }
 }

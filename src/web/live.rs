@@ -27,7 +27,7 @@ use crate::live::{
     fanout::ListenerGuard,
     hls::{self, Variant},
     icy::{Icy, METAINT},
-    seeding::{Answer, Ask},
+    seeding::{Answer, Ask, Role},
     NowPlaying, Output,
 };
 
@@ -332,27 +332,31 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
     )
 }
 
-/// The header that tells a listen page it seeds the Opus variant (see `live::seeding`).
+/// The header that tells a listen page its role in the Opus variant's swarm (see
+/// `live::seeding`): `1` it seeds, `standby` it stands in for a seeder, `0` neither.
 const SEED_HEADER: &str = "streamp2p-seed";
 
-/// Tells a listen page sharing the stream whether it seeds, in an answer to it.
-fn tell_seed(seeds: bool, r: &mut Response) {
-    r.headers_mut().insert(
-        SEED_HEADER,
-        header::HeaderValue::from_static(if seeds { "1" } else { "0" }),
-    );
+/// Tells a listen page sharing the stream its role, in an answer to it.
+fn tell_role(role: Role, r: &mut Response) {
+    let value = match role {
+        Role::Seeds => "1",
+        Role::StandsIn => "standby",
+        Role::Listens => "0",
+    };
+    r.headers_mut()
+        .insert(SEED_HEADER, header::HeaderValue::from_static(value));
 }
 
 /// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window, whole or as
-/// a delta update. A listen page sharing the Opus variant is told whether it seeds.
+/// a delta update. A listen page sharing the Opus variant is told its role.
 fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
     match app.hls.playlist(v, player.delta) {
         Some(p) => {
             player.seen(app);
             let mut r = hls_response("application/vnd.apple.mpegurl", "no-cache", p);
             if v == Variant::Opus && player.p2p {
-                let seeds = app.hls.seeding.seeds(&player.ask(app), Instant::now());
-                tell_seed(seeds, &mut r);
+                let role = app.hls.seeding.role(&player.ask(app), Instant::now());
+                tell_role(role, &mut r);
             }
             r
         }
@@ -439,9 +443,17 @@ pub async fn hls_opus_segment(
         segment(&app, &player, "audio/mp4", seg)
     };
     if player.p2p {
-        tell_seed(reply.seeds, &mut r);
+        tell_role(reply.role, &mut r);
     }
     r
+}
+
+/// `POST /live/leave?s=TOKEN`: a listen page closing (or leaving the live stream) says so,
+/// so that if it seeded, another listener takes its place at once (see `live::seeding`).
+/// Only the page's own token names it; anything else is ignored, and the answer is the same.
+pub async fn leave(State(app): State<AppState>, player: Player) -> StatusCode {
+    app.hls.seeding.left(player.ask(&app).session);
+    StatusCode::NO_CONTENT
 }
 
 /// `GET /api/live/levels`: peak and RMS per channel, about ten times a second.

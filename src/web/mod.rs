@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/live/mp3/{file}", get(live::hls_mp3_segment))
         .route("/live/opus.m3u8", get(live::hls_opus))
         .route("/live/opus/{file}", get(live::hls_opus_segment))
+        .route("/live/leave", axum::routing::post(live::leave))
         .route("/api/live/levels", get(live::levels))
         .route("/api/nowplaying", get(live::now_playing))
         .route("/api/nowplaying/events", get(live::now_playing_events))

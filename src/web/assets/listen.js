@@ -313,18 +313,24 @@ const JOIN_WAIT_MS = 2000
 const HIGH_DEMAND_S = 3
 const SEED_HIGH_DEMAND_S = 60
 
-// The station says in its answers to a sharing page whether the page seeds: in its
-// playlists (hls.js's XHR) and in the segments p2p-media-loader fetched (window.fetch), so a
-// page chosen in the place of a seed that left learns it at its first request.
+// The station says in its answers to a sharing page its role: it seeds ('1'), it stands in
+// for a seeder and takes its place when it leaves ('standby'), or neither ('0'). In its
+// playlists (hls.js's XHR) and in the segments p2p-media-loader fetched (window.fetch). A
+// stand-in asks for every playlist as a seed does, so it learns at once that it seeds.
 const SEED_HEADER = 'streamp2p-seed'
 let seedAnswer = () => {}
 const pageFetch = window.fetch.bind(window)
 window.fetch = async (...request) => {
   const response = await pageFetch(...request)
   const seed = response.headers.get(SEED_HEADER)
-  if (seed !== null) seedAnswer(seed === '1')
+  if (seed !== null) seedAnswer(seed)
   return response
 }
+
+// A page that closes, or stops the live stream, tells the station (src/live/seeding.rs):
+// if it seeded, its stand-in takes over now rather than when its silence is noticed.
+let sayLeaving = () => {}
+window.addEventListener('pagehide', () => sayLeaving())
 
 // What a sharing page tells the station with each live request (src/live/seeding.rs): its
 // session (the token of its playlist's address), whether it uploads and how much it has
@@ -396,8 +402,9 @@ function guessPlaylist (last, now) {
 
 // hls.js's loader (p2p-media-loader's playlist loader wraps it), answering the Opus
 // playlist itself between two of the station's (not for a seed, which must see each
-// segment as soon as it exists). Segments go through p2p-media-loader, not here.
-function playlistLoader (Base, live, isSeed) {
+// segment as soon as it exists, nor for its stand-in, which must learn at once that it
+// seeds). Segments go through p2p-media-loader, not here.
+function playlistLoader (Base, live, asksEvery) {
   let last = null
   return class extends Base {
     loadInternal () {
@@ -406,7 +413,7 @@ function playlistLoader (Base, live, isSeed) {
       const opus = context.type === 'level' && /\/opus\.m3u8/.test(context.url)
       if (!opus || !useP2P) return super.loadInternal()
       const now = performance.now()
-      if (last && !isSeed() && now - last.at < PLAYLIST_REFRESH_MS) {
+      if (last && !asksEvery() && now - last.at < PLAYLIST_REFRESH_MS) {
         const text = guessPlaylist(last, now)
         const st = this.stats
         st.loading.first = st.loading.end = now
@@ -443,6 +450,8 @@ function dueIn (url) {
 }
 
 function stopLive () {
+  sayLeaving()
+  sayLeaving = () => {}
   if (hls) { hls.destroy(); hls = null }
   seedAnswer = () => {}
 }
@@ -472,18 +481,22 @@ async function playHls (live) {
     import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
-  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, uploads, playlists: { station: 0, guessed: 0 }, behind: null }
+  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, standsIn: false, uploads, playlists: { station: 0, guessed: 0 }, behind: null }
   window.streamp2p = { ...window.streamp2p, live: stats }
+  if (useP2P) sayLeaving = () => navigator.sendBeacon(sayWho('/live/leave', stats).href)
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
   let seeds = false
-  seedAnswer = now => {
+  let standsIn = false
+  seedAnswer = role => {
+    standsIn = stats.standsIn = role === 'standby'
+    const now = role === '1'
     if (now === seeds || !hls?.p2pEngine) return
     seeds = now
     stats.seeds = seeds
     hls.p2pEngine.applyDynamicConfig({ core: { highDemandTimeWindow: seeds ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S } })
   }
   hls = new HlsWithP2P({
-    loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => seeds),
+    loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => seeds || standsIn),
     // The media playlist's answer says whether this page seeds the others.
     xhrSetup (xhr, url) {
       if (!useP2P || !/\/opus\.m3u8/.test(url)) return
@@ -491,7 +504,7 @@ async function playHls (live) {
       xhr.addEventListener('readystatechange', () => {
         if (xhr.readyState !== XMLHttpRequest.HEADERS_RECEIVED) return
         const seed = xhr.getResponseHeader(SEED_HEADER)
-        if (seed !== null) seedAnswer(seed === '1')
+        if (seed !== null) seedAnswer(seed)
       })
     },
     // About 10 s behind the live edge: the newest segments have time to travel between
