@@ -135,6 +135,9 @@ pub struct NodeStatus {
 pub struct UplinkStatus {
     /// Over the last few seconds.
     pub now: u64,
+    /// Steadily now: the median of the last minute's rates (what the room for more
+    /// listeners is reckoned from).
+    pub steady: u64,
     /// The fastest in this minute, not yet in the listener history.
     pub minute_peak: u64,
 }
@@ -195,6 +198,7 @@ impl Sources {
             https: self.tls.as_ref().map(|t| t.borrow().clone()),
             uplink: UplinkStatus {
                 now: self.uplink.now_rate(),
+                steady: self.uplink.steady_rate(),
                 minute_peak: self.uplink.peak_rate(),
             },
         }

@@ -75,11 +75,12 @@ def cleanup():
             sh("ip", "netns", "del", n, check=False)
 
 
-def tbf(netns, dev, mbit):
+def tbf(netns, dev, mbit, verb="add"):
     # Burst: at least a jiffy's worth at the rate, and never below 32 KiB (tbf needs it to
-    # reach the rate); a 200 ms queue, like a home router's buffer.
+    # reach the rate); a 200 ms queue, like a home router's buffer. verb "change" re-shapes
+    # a link mid-run.
     burst = max(32 * 1024, int(mbit * 1e6 / 8 / 100))
-    sh("ip", "netns", "exec", netns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
+    sh("ip", "netns", "exec", netns, "tc", "qdisc", verb, "dev", dev, "root", "tbf",
        "rate", f"{mbit}mbit", "burst", str(burst), "latency", "200ms")
 
 
@@ -219,9 +220,20 @@ def main():
     ap.add_argument("--listener", choices=("chromium", "light"), default="chromium")
     add_link_args(ap)
     ap.add_argument("--seed", type=int, default=20)
+    # Faults (issue 20): the station's uplink halves this many seconds into the run (0:
+    # never), and this many hosts hammer the Opus playlist (no session, 10 a second each).
+    ap.add_argument("--halve-at", type=float, default=0)
+    ap.add_argument("--hammer", type=int, default=0)
+    # And this percentage of the sharing listeners lie (light listeners only): they claim
+    # every listed segment and never answer for the ones they lack.
+    ap.add_argument("--liars", type=float, default=0)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     homes, plain = plan_audience(a.listeners, a.seconds, a.join_spread, a.mean_session, a.per_home, rng)
+    # Spread evenly over the sharing sessions, so the homes and joins stay those of the seed.
+    sharing = [item for h in homes for item in h["plan"] if item["upload"]]
+    for k, item in enumerate(sharing):
+        item["lies"] = math.floor((k + 1) * a.liars / 100) > math.floor(k * a.liars / 100)
 
     cleanup()
     procs = []
@@ -235,6 +247,8 @@ def main():
         for i, h in enumerate(homes):
             h["ip"] = add_host(f"h{i}", 2 + i, h["up"], h["down"])
         plain_hosts = [add_host(f"p{i}", 2 + len(homes) + i, 20, 100) for i in range(plain)]
+        for i in range(a.hammer):
+            add_host(f"x{i}", 2 + len(homes) + plain + i, 20, 100)
 
         node = start_node(a.bin, a.work)
         procs.append(node)
@@ -269,18 +283,57 @@ def main():
                 capture_output=True, text=True)
             plain_bytes[i] = int(r.stdout.strip() or 0)
 
+        hammered = {}
+
+        def run_hammer(i):
+            # A listener that polls the playlist ten times a second the whole run, as fast as
+            # a broken or hostile player might: how many it got answered, and in what time.
+            r = subprocess.run(
+                ["ip", "netns", "exec", ns(f"x{i}"), "sh", "-c",
+                 f"end=$(($(date +%s) + {a.seconds})); ok=0; all=0; "
+                 f"while [ $(date +%s) -lt $end ]; do all=$((all+1)); "
+                 f"curl -sf -m 5 -o /dev/null http://{NODE_IP}:{PORT}/live/opus.m3u8 && ok=$((ok+1)); "
+                 f"sleep 0.1; done; echo $ok $all"],
+                capture_output=True, text=True)
+            ok, total = (r.stdout.split() + ["0", "0"])[:2]
+            hammered[i] = (int(ok), int(total))
+
+        def halve():
+            time.sleep(a.halve_at)
+            tbf(ns("node"), "eth0", a.node_up / 2, verb="change")
+            log(f"the node's uplink halved to {a.node_up / 2} Mbit/s at {a.halve_at} s")
+
         threads = [threading.Thread(target=run_home, args=(i, h)) for i, h in enumerate(homes)]
         threads += [threading.Thread(target=run_plain, args=(i,)) for i in range(plain)]
+        threads += [threading.Thread(target=run_hammer, args=(i,)) for i in range(a.hammer)]
+        if a.halve_at:
+            threads.append(threading.Thread(target=halve))
         t0 = time.time()
         for t in threads:
             t.start()
-        time.sleep(a.warmup)
+        # Every 5 s: the station's segment bytes and its whole uplink, to see a fault's
+        # effect over time (seconds since the start, Mbit/s over the 5 s before).
+        timeline, last = [], None
+
+        def sample():
+            nonlocal last
+            c, tx, t = node_counts(), tx_bytes(ns("node")), time.time()
+            if last is not None:
+                dt = t - last[2]
+                timeline.append([round(t - t0), round((c["segments"] - last[0]["segments"]) * 8 / dt / 1e6, 3),
+                                 round((tx - last[1]) * 8 / dt / 1e6, 3), c["listeners"]])
+            last = (c, tx, t)
+            return c
+
+        while time.time() - t0 < a.warmup:
+            time.sleep(5)
+            sample()
         c0, cpu0 = node_counts(), cpu_secs(node.pid)
         tx0, w0, p0 = tx_bytes(ns("node")), time.time(), probe_bytes
         samples = []
         while time.time() - t0 < a.seconds - 3:
             time.sleep(5)
-            samples.append(node_counts()["listeners"])
+            samples.append(sample()["listeners"])
         c1, tx1, w1, cpu1 = node_counts(), tx_bytes(ns("node")), time.time(), cpu_secs(node.pid)
         for t in threads:
             t.join()
@@ -291,6 +344,7 @@ def main():
                   for r in listeners)
         played = sum(r["played"] for r in listeners)
         stalls = sum(r["stalls"] for r in listeners)
+        stall_at = sorted(round(t / 1000 - t0, 1) for r in listeners for t in r.get("stallAt", []))
         behind = sorted(b for r in listeners for b in r["behind"])
         plain_total = sum(plain_bytes.values())
         seg = c1["segments"] - c0["segments"]
@@ -319,6 +373,9 @@ def main():
             "station_segment_bytes": c1["segments"], "listener_segment_bytes": got,
             "played_hours": round(played / 3600, 3),
             "stalls": stalls, "stall_secs": round(sum(r["stallSecs"] for r in listeners), 1),
+            # Light listeners moved to the live point after falling out of the window, as
+            # hls.js does.
+            "jumps": sum(r.get("jumps", 0) for r in listeners),
             "stalls_per_listener_hour": round(stalls / (played / 3600), 2) if played else None,
             "behind_median": behind[len(behind) // 2] if behind else None,
             "behind_p95": behind[int(len(behind) * 0.95)] if behind else None,
@@ -330,11 +387,28 @@ def main():
             # counts them.
             "seeding": c1["seeding"],
             "node_listener_counts": samples,
+            # Seconds since the start when stalls began (light listeners), and the station's
+            # segment and uplink Mbit/s every 5 s ([t, segments, uplink, listeners]).
+            "stall_at": stall_at,
+            "timeline": timeline,
             "per_listener": listeners,
         }
+        if a.halve_at:
+            report["halved_at"] = a.halve_at
+        if a.liars:
+            honest = [r for r in listeners if not r.get("lies")]
+            report["liars"] = {
+                "sessions": len(listeners) - len(honest),
+                "honest_stalls": sum(r["stalls"] for r in honest),
+                "honest_stall_secs": round(sum(r["stallSecs"] for r in honest), 1),
+                "honest_played_hours": round(sum(r["played"] for r in honest) / 3600, 3),
+            }
+        if a.hammer:
+            # Playlists answered / asked, per hammering host.
+            report["hammered"] = [hammered.get(i) for i in range(a.hammer)]
         with open(a.out, "w") as f:
             json.dump(report, f, indent=1)
-        short = {k: v for k, v in report.items() if k not in ("per_listener", "node_listener_counts")}
+        short = {k: v for k, v in report.items() if k not in ("per_listener", "node_listener_counts", "timeline")}
         log(json.dumps(short))
     finally:
         for p in procs:

@@ -31,7 +31,8 @@ const SEED_HIGH_DEMAND_S = 60
 const SEED_HEADER = 'streamp2p-seed'
 const PLAYLIST_REFRESH_MS = 30000
 const GUESS_MARGIN_MS = 500
-const LIVE_SYNC_SEGMENTS = 5
+// LIVE_SYNC in the environment tries another (a lab experiment, not the page).
+const LIVE_SYNC_SEGMENTS = Number(process.env.LIVE_SYNC || 5)
 const TICK_MS = 250
 
 // p2p-media-loader's core as the listen page gets it (the bundle, with its own
@@ -113,12 +114,58 @@ function learnPlaylist (text) {
   return { end: first + skipped + listed - 1, count: skipped + listed, uri, canSkip, at: performance.now() }
 }
 
+// A hostile listener's store (the plan's `lies`): it holds what it loaded, as an honest one
+// does, but tells its peers it holds every segment the playlist lists, and never answers a
+// request for one it lacks (the worst kind: a peer waits out its own timeout). Its own
+// player sees only what it really holds.
+class LyingStore {
+  constructor (claimed) {
+    this.claimed = claimed
+    this.data = new Map()
+    this.changed = () => {}
+  }
+
+  async initialize () {}
+  onPlaybackUpdated () {}
+  onSegmentRequested () {}
+  setSegmentChangeCallback (callback) { this.changed = callback }
+  destroy () { this.data.clear() }
+  getUsage () { return { totalCapacity: 4096, usedCapacity: this.data.size / 16 } }
+  hasSegment (_swarm, stream, id) { return this.data.has(`${stream}|${id}`) }
+
+  // The playlist listed more: tell the peers (the core's stream id is the one it stores by).
+  claimNew () {
+    if (this.stream) this.changed(this.stream)
+  }
+
+  async storeSegment (_swarm, stream, id, bytes) {
+    this.stream = stream
+    this.data.set(`${stream}|${id}`, bytes)
+    // The live window and a little more, as the memory store keeps.
+    for (const key of this.data.keys()) if (Number(key.split('|')[1]) < id - 20) this.data.delete(key)
+    this.changed(stream)
+  }
+
+  getSegmentData (_swarm, stream, id) {
+    const bytes = this.data.get(`${stream}|${id}`)
+    return bytes ? Promise.resolve(bytes) : new Promise(() => {})
+  }
+
+  getStoredSegmentIds (_swarm, stream) {
+    this.stream = stream
+    const held = [...this.data.keys()].filter(k => k.startsWith(`${stream}|`)).map(k => Number(k.split('|')[1]))
+    return [...new Set([...held, ...this.claimed()])]
+  }
+}
+
 class Listener {
   constructor (item, index, t0) {
     this.item = item
     this.index = index
     this.t0 = t0
-    this.r = { ...item, played: 0, stalls: 0, stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
+    // stallAt: when each stall began (ms since the epoch), for a lab run that changes the
+    // station's link mid-show.
+    this.r = { ...item, played: 0, stalls: 0, jumps: 0, stallAt: [], stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
     this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, standsIn: false, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
     this.last = null
     this.listed = new Map()
@@ -128,6 +175,7 @@ class Listener {
     this.started = null
     this.stallSince = null
     this.stallMs = 0
+    this.playedSecs = 0
     this.stopped = false
   }
 
@@ -193,6 +241,7 @@ class Listener {
       isP2PUploadDisabled: !this.item.upload,
       rtcConfig: { iceServers: this.cfg.ice },
       highDemandTimeWindow: HIGH_DEMAND_S,
+      ...(this.item.lies ? { customSegmentStorageFactory: () => (this.store = new LyingStore(() => this.listed.keys())) } : {}),
       ...(sharing > 0 ? { httpDownloadInitialTimeoutMs: JOIN_WAIT_MS } : {}),
       httpRequestSetup: (url, byteRange, signal) => {
         const u = this.sayWho(url)
@@ -254,6 +303,8 @@ class Listener {
     for (const [sn] of gone) this.listed.delete(sn)
     this.edge = (end + 1) * 2
     if (add.length || gone.length) this.core.updateStream(this.level, add, gone.map(([, url]) => url))
+    // A liar claims the new ones at once.
+    if (add.length && this.store) this.store.claimNew()
     if (this.pos === null) this.pos = this.edge - LIVE_SYNC_SEGMENTS * 2
   }
 
@@ -286,14 +337,26 @@ class Listener {
   // The audio element: the playhead moves while the segment under it is loaded.
   tick (dt) {
     if (this.pos === null) return
+    // hls.js: a playhead that fell behind the start of the live window (the station no
+    // longer lists its segment) is moved to the live sync point, as far behind the edge
+    // as at the start.
+    const windowStart = this.edge - this.last.count * 2
+    if (this.pos < windowStart) {
+      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: behind the window, to the live point`)
+      this.pos = this.edge - LIVE_SYNC_SEGMENTS * 2
+      this.loading = null
+      this.r.jumps += 1
+    }
     const here = this.loaded.has(Math.floor(this.pos / 2))
     const now = performance.now()
     if (here) {
       if (this.started === null) this.started = this.pos
       if (this.stallSince !== null) { this.stallMs += now - this.stallSince; this.stallSince = null }
       this.pos += dt / 1000
+      this.playedSecs += dt / 1000
     } else if (this.started !== null && this.stallSince === null) {
       this.r.stalls += 1
+      this.r.stallAt.push(Date.now())
       this.stallSince = now
     }
     for (const sn of this.loaded) if (sn * 2 + 2 < this.pos - 30) this.loaded.delete(sn)
@@ -331,7 +394,7 @@ class Listener {
     }
     this.stopped = true
     if (this.stallSince !== null) this.stallMs += performance.now() - this.stallSince
-    this.r.played = this.started === null ? 0 : this.pos - this.started
+    this.r.played = this.playedSecs
     this.r.stallSecs = Math.round(this.stallMs / 100) / 10
     // A copy: the core's destroy below closes its peers, which the counts would follow.
     this.r.live = JSON.parse(JSON.stringify(this.stats))

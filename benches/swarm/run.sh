@@ -8,6 +8,10 @@
 #   ICECAST=60,70,80 benches/swarm/run.sh   # then icecast2 on the same link with that many
 #                                           # plain listeners (icecast.py); LISTENERS= skips
 #                                           # the node's runs
+#   HALVE_AT=120 benches/swarm/run.sh      # the node's uplink halves 120 s into each run
+#   HAMMER=2 benches/swarm/run.sh           # and 2 hosts poll its playlist 10 times a second
+#   LIARS=10 LISTENER=light benches/swarm/run.sh   # 10 % of the sharing listeners claim
+#                                           # segments they lack and never answer for them
 #   OVERFLOW=100 benches/swarm/run.sh       # then that many plain listeners ramping up on the
 #                                           # node, with its Icecast relay in another namespace
 #                                           # (overflow.py; NO_RELAY=1: also without it)
@@ -33,8 +37,9 @@ for n in "${SIZES[@]}"; do
     mkdir -p "$WORK/$n"
     python3 "$BENCH_DIR/swarm/lab.py" --bin "$BIN" --work "$WORK/$n" --out "$RESULTS/$NAME-$n.json" \
         --listeners "$n" --listener "${LISTENER:-chromium}" --seconds "${SECONDS_PER_RUN:-150}" --seed "${SEED:-20}" \
-        --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" 2> >(tee -a "$RESULTS/$NAME.log" >&2)
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); [r.pop(k) for k in ('per_listener','node_listener_counts')]; print(json.dumps(r))" \
+        --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" --halve-at "${HALVE_AT:-0}" --hammer "${HAMMER:-0}" --liars "${LIARS:-0}" \
+        2> >(tee -a "$RESULTS/$NAME.log" >&2)
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); [r.pop(k) for k in ('per_listener','node_listener_counts','timeline')]; print(json.dumps(r))" \
         "$RESULTS/$NAME-$n.json" >> "$RESULTS/$NAME.txt"
 done
 if [ -n "${ICECAST:-}" ]; then

@@ -1,8 +1,9 @@
 //! What the box sends, from its network interfaces' own counters: the station's uplink as
 //! real transfers use it (live segments and streams, BitTorrent, pages, signalling), never a
 //! speed test to a third party. The fastest rate seen is what the uplink is known to carry;
-//! with the rate now and the listeners now it says how many more listeners fit
-//! ([`room`]), which the home screen tells the operator.
+//! with the steady rate now (the last minute's median, so a burst of a few seconds, such as
+//! an episode downloaded on the LAN, does not read as "full") and the listeners now it says
+//! how many more listeners fit ([`room`]), which the home screen tells the operator.
 //!
 //! The counters are `/sys/class/net/<interface>/statistics/tx_bytes`, summed over every
 //! interface but loopback (or the configured ones). They count traffic to phones on the
@@ -30,6 +31,9 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// (segments to the seeds and late pages, playlists, signalling, page loads) is about this.
 pub const LEAST_PER_LISTENER: u64 = 1_000;
 
+/// Samples the steady rate is the median of: a minute's.
+const STEADY_SAMPLES: usize = 12;
+
 /// The box's sent bytes, sampled.
 pub struct Meter {
     root: PathBuf,
@@ -42,6 +46,8 @@ pub struct Meter {
 struct State {
     last: Option<(Instant, u64)>,
     now_rate: u64,
+    /// The last minute's rates, oldest first.
+    recent: std::collections::VecDeque<u64>,
     /// The fastest sampled rate since [`Meter::take_peak`] last ran.
     peak_rate: u64,
 }
@@ -59,6 +65,18 @@ impl Meter {
     /// The rate over the last sample.
     pub fn now_rate(&self) -> u64 {
         self.lock().now_rate
+    }
+
+    /// What the box sends steadily now: the median of the last minute's rates. A burst
+    /// shorter than half a minute leaves it where it was.
+    pub fn steady_rate(&self) -> u64 {
+        let mut rates: Vec<u64> = self.lock().recent.iter().copied().collect();
+        if rates.is_empty() {
+            return 0;
+        }
+        // The lower median: with few samples yet (just started), not the burst.
+        let mid = (rates.len() - 1) / 2;
+        *rates.select_nth_unstable(mid).1
     }
 
     /// The fastest rate since the last take, without taking it.
@@ -82,6 +100,10 @@ impl Meter {
                 let rate = ((sent - before) as f64 / secs) as u64;
                 s.now_rate = rate;
                 s.peak_rate = s.peak_rate.max(rate);
+                if s.recent.len() == STEADY_SAMPLES {
+                    s.recent.pop_front();
+                }
+                s.recent.push_back(rate);
             }
         }
         s.last = Some((at, sent));
@@ -194,6 +216,32 @@ mod tests {
         assert_eq!(m.peak_rate(), 0);
         m.record(t + Duration::from_secs(20), 500 + 6_250);
         assert_eq!(m.now_rate(), 1_250);
+    }
+
+    #[test]
+    fn a_short_burst_leaves_the_steady_rate_alone() {
+        let m = Meter::new("/nonexistent", Vec::new());
+        assert_eq!(m.steady_rate(), 0, "nothing sampled yet");
+        let t = Instant::now();
+        let mut sent = 0;
+        let mut at = |secs: u64, rate: u64| {
+            sent += rate * 5;
+            m.record(t + Duration::from_secs(secs), sent);
+        };
+        at(0, 0);
+        for k in 1..=8 {
+            at(5 * k, 20_000);
+        }
+        // An episode downloaded on the LAN at 1 MB/s for 10 s.
+        at(45, 1_000_000);
+        at(50, 1_000_000);
+        assert_eq!(m.now_rate(), 1_000_000);
+        assert_eq!(m.steady_rate(), 20_000);
+        // Listeners really doubled: within half a minute the steady rate follows.
+        for k in 11..=17 {
+            at(5 * k, 40_000);
+        }
+        assert_eq!(m.steady_rate(), 40_000);
     }
 
     #[test]

@@ -186,21 +186,22 @@ fn pushes(tr: Tr, pushes: &[PushStatus]) -> Option<String> {
 }
 
 /// The room left on the uplink, in listeners: the fastest the box has sent in two days (the
-/// history keeps each minute's fastest) against what it sends now and to how many
+/// history keeps each minute's fastest) against what it sends steadily now (the last
+/// minute's median: a moment's burst is not what listeners cost) and to how many
 /// (`system::uplink::room`); `stream` is a full live stream, bytes a second.
 fn room_for(tr: Tr, st: &NodeStatus, days: &TwoDays, stream: u64) -> String {
     let best = [&days.today, &days.yesterday]
         .iter()
         .filter_map(|d| Day::peak(&d.upload_bps))
         .fold(st.uplink.minute_peak, u64::max);
-    match room(best, st.uplink.now, st.listeners.total as u64, stream) {
+    match room(best, st.uplink.steady, st.listeners.total as u64, stream) {
         None => t!(tr, "dash-room-unknown"),
         Some(more) => t!(
             tr,
             "dash-room",
             n = about(more),
             more = number(tr, about(more)),
-            now = speed(tr, st.uplink.now),
+            now = speed(tr, st.uplink.steady),
             best = speed(tr, best),
         ),
     }
