@@ -158,10 +158,19 @@ fn listen(tr: Tr, app: &AppState, base: &str, one: Option<&Item>) -> Markup {
     // Apple's home screen takes (it reads no manifest icons).
     let head = html! {
         script type="importmap" { (PreEscaped(import_map())) }
-        // Fetched beside listen.js rather than after it has run (it imports WebTorrent
-        // dynamically, from the address in the config).
-        link rel="modulepreload" href=(href::EPISODE_JS);
-        link rel="modulepreload" href=(href::WEBTORRENT_MIN_JS);
+        // Fetched beside listen.js rather than after it has run (it imports its players
+        // dynamically, from the addresses in the config): while the live stream is on, the
+        // live player's (most who open the page then listen to it, and WebTorrent with the
+        // episode player was 65 kB of a new live listener's 215, benches/README.md), else
+        // the episode player's.
+        @if live_on {
+            link rel="modulepreload" href=(href::HLS_LIGHT_MIN_MJS);
+            link rel="modulepreload" href=(href::P2P_MEDIA_LOADER_HLSJS_ES_MIN_JS);
+            link rel="modulepreload" href=(href::P2P_MEDIA_LOADER_CORE_ES_MIN_JS);
+        } @else {
+            link rel="modulepreload" href=(href::EPISODE_JS);
+            link rel="modulepreload" href=(href::WEBTORRENT_MIN_JS);
+        }
         link rel="manifest" href="/manifest.webmanifest";
         meta name="theme-color" content=(icon::ACCENT_HEX);
         link rel="apple-touch-icon" href=(manifest::APPLE_TOUCH_ICON);

@@ -5,7 +5,8 @@
 const cfg = JSON.parse(document.getElementById('config').textContent)
 // The episode player and WebTorrent load on the first play, not before the page's buttons
 // work: on a slow link a listener may press Play before 200 kB of WebTorrent arrive (the
-// page preloads both). episode.js first: it gives WebTorrent SHA-1 on plain http before
+// page preloads both, or the live player's modules while the live stream is on, which most
+// then play). episode.js first: it gives WebTorrent SHA-1 on plain http before
 // WebTorrent loads. Both by their content-hashed addresses (src/web/assets.rs).
 let manageSources, playMse, playWhole, route, WebTorrent
 let loading = null
