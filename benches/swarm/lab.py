@@ -117,11 +117,18 @@ probe_bytes = 0
 
 
 def get_json(path):
+    """A question to the node; on a full uplink the answer may wait behind the audio, so it
+    is asked up to three times."""
     global probe_bytes
-    out = sh("ip", "netns", "exec", ns("router-probe"), "curl", "-s", "-m", "15",
-             f"http://{NODE_IP}:{PORT}{path}")
-    probe_bytes += len(out.encode()) + 250
-    return json.loads(out)
+    for attempt in range(3):
+        try:
+            out = sh("ip", "netns", "exec", ns("router-probe"), "curl", "-s", "-m", "15",
+                     f"http://{NODE_IP}:{PORT}{path}")
+            probe_bytes += len(out.encode()) + 250
+            return json.loads(out)
+        except (RuntimeError, ValueError) as e:
+            log(f"{path}: no answer ({e}), attempt {attempt + 1}")
+    raise RuntimeError(f"the node did not answer {path} three times")
 
 
 def node_counts():
@@ -268,6 +275,9 @@ def main():
                  f"--base=http://{NODE_IP}:{PORT}", f"--plan={json.dumps(h['plan'])}", f"--seconds={a.seconds}"],
                 cwd=REPO, capture_output=True, text=True, timeout=a.seconds + 200)
             line = next((l for l in r.stdout.splitlines() if l.startswith("result ")), None)
+            if os.environ.get("LIGHT_DEBUG"):
+                with open(os.path.join(a.work, f"home-{i}.log"), "w") as f:
+                    f.write(r.stdout + r.stderr)
             if line is None:
                 log(f"home {i} failed ({r.returncode}): {r.stdout[-800:]} {r.stderr[-800:]}")
                 results[i] = []
@@ -317,7 +327,12 @@ def main():
 
         def sample():
             nonlocal last
-            c, tx, t = node_counts(), tx_bytes(ns("node")), time.time()
+            try:
+                c = node_counts()
+            except RuntimeError as e:
+                log(f"a sample missed: {e}")
+                return last[0] if last else {"listeners": None}
+            tx, t = tx_bytes(ns("node")), time.time()
             if last is not None:
                 dt = t - last[2]
                 timeline.append([round(t - t0), round((c["segments"] - last[0]["segments"]) * 8 / dt / 1e6, 3),
@@ -383,6 +398,9 @@ def main():
             "node_cpu_percent": round((cpu1 - cpu0) / window * 100, 1),
             "sessions": len(listeners), "failed": sum(1 for r in listeners if r["error"]),
             "seeders_seen": sum(1 for r in listeners if (r["live"] or {}).get("seeds")),
+            # Pages that found themselves stranded (no seed, their segments from the station
+            # at the deadline) and joined the swarm again.
+            "rejoins": sum((r["live"] or {}).get("rejoined", 0) for r in listeners),
             # Early segment requests (src/live/seeding.rs) over the whole run, as the node
             # counts them.
             "seeding": c1["seeding"],

@@ -32,6 +32,8 @@ const SEED_HEADER = 'streamp2p-seed'
 const PLAYLIST_REFRESH_MS = 30000
 const GUESS_MARGIN_MS = 500
 // LIVE_SYNC in the environment tries another (a lab experiment, not the page).
+const STRANDED_AFTER = 4
+const REJOIN_EVERY_MS = 60000
 const LIVE_SYNC_SEGMENTS = Number(process.env.LIVE_SYNC || 5)
 const TICK_MS = 250
 
@@ -166,7 +168,7 @@ class Listener {
     // stallAt: when each stall began (ms since the epoch), for a lab run that changes the
     // station's link mid-show.
     this.r = { ...item, played: 0, stalls: 0, jumps: 0, stallAt: [], stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
-    this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, standsIn: false, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
+    this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, standsIn: false, rejoined: 0, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
     this.last = null
     this.listed = new Map()
     this.loaded = new Set()
@@ -256,7 +258,24 @@ class Listener {
     this.core.addStreamIfNoneExists({ runtimeId: this.level, type: 'main', index: generateStreamShortId({ bitrate: bandwidth }) })
     this.core.setActiveLevelBitrate(bandwidth)
     this.core.setIsLive(true)
+    // listen.js's stranded watch: a page that is no seed and took its last 4 segments from
+    // the station joins the swarm again, not in its first minute, at most once a minute.
+    let fromStation = 0
+    let lastRejoin = performance.now()
     this.core.addEventListener('onSegmentLoaded', d => {
+      fromStation = d.downloadSource === 'http' && !this.stats.seeds ? fromStation + 1 : 0
+      const now = performance.now()
+      if (fromStation >= STRANDED_AFTER && now - lastRejoin >= REJOIN_EVERY_MS && (this.stats.joined > 0 || this.stats.peers > 0)) {
+        fromStation = 0
+        lastRejoin = now
+        this.stats.rejoined += 1
+        if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: stranded, joins again`)
+        this.core.applyDynamicConfig({ isP2PDisabled: true })
+        this.core.applyDynamicConfig({ isP2PDisabled: false })
+        // Its next load makes the new tracker client: one at a time in this process, as at
+        // the start (the core's peer id cache).
+        this.trackerHeld = false
+      }
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: ${segmentNumber(d.segmentUrl)} by ${d.downloadSource}, playhead ${this.pos === null ? '-' : (segmentNumber(d.segmentUrl) * 2 - this.pos).toFixed(1)} s ahead, ${this.stats.peers} peers`)
       this.stats.segments[d.downloadSource] += 1
       this.stats.bytes[d.downloadSource] += d.bytesLength

@@ -307,6 +307,29 @@ async function play (btn) {
 let hls = null
 // How long a page joining other listeners waits for them before asking the station.
 const JOIN_WAIT_MS = 2000
+
+// A page that is no seed but takes segment after segment from the station (at their
+// deadline: its peers never have them) is stranded: its peers left, time out, or do not
+// upload, and the tracker sends it no others while it seems paired. It joins the swarm
+// again: p2p-media-loader's loader for the stream is made anew, whose first announce asks
+// the tracker for a fresh set of peers. Not in its first minute (a young swarm spreads
+// slowly, and its first peers take seconds to connect), and at most once a minute.
+const STRANDED_AFTER = 4
+const REJOIN_EVERY_MS = 60000
+function strandedWatch (stats, engine, seeds) {
+  let fromStation = 0
+  let last = performance.now()
+  return source => {
+    fromStation = source === 'http' && !seeds() ? fromStation + 1 : 0
+    const now = performance.now()
+    if (fromStation < STRANDED_AFTER || now - last < REJOIN_EVERY_MS || !(stats.joined > 0 || stats.peers > 0)) return
+    fromStation = 0
+    last = now
+    stats.rejoined += 1
+    engine.applyDynamicConfig({ core: { isP2PDisabled: true } })
+    engine.applyDynamicConfig({ core: { isP2PDisabled: false } })
+  }
+}
 // The next seconds of audio that must come from the station at once if no listener has
 // delivered them (p2p-media-loader's high-demand window): one 2 s segment and the time to
 // fetch it. A page the station chose to seed the others (src/live/seeding.rs) takes every
@@ -482,7 +505,7 @@ async function playHls (live) {
     import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
-  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, standsIn: false, uploads, playlists: { station: 0, guessed: 0 }, behind: null }
+  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, standsIn: false, rejoined: 0, uploads, playlists: { station: 0, guessed: 0 }, behind: null }
   window.streamp2p = { ...window.streamp2p, live: stats }
   if (useP2P) sayLeaving = () => navigator.sendBeacon(sayWho('/live/leave', stats).href)
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
@@ -537,7 +560,9 @@ async function playHls (live) {
       },
       onHlsJsCreated (h) {
         const engine = h.p2pEngine
+        const stranded = strandedWatch(stats, engine, () => seeds)
         engine.addEventListener('onSegmentLoaded', d => {
+          stranded(d.downloadSource)
           stats.segments[d.downloadSource] += 1
           stats.bytes[d.downloadSource] += d.bytesLength
           showLiveStats(stats)
