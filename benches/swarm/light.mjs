@@ -259,13 +259,14 @@ class Listener {
     this.core.setActiveLevelBitrate(bandwidth)
     this.core.setIsLive(true)
     // listen.js's stranded watch: a page that is no seed and took its last 4 segments from
-    // the station joins the swarm again, not in its first minute, at most once a minute.
+    // the station joins the swarm again, not in its first minute, at most once a minute
+    // (NO_REJOIN in the environment leaves it out: a lab experiment).
     let fromStation = 0
     let lastRejoin = performance.now()
     this.core.addEventListener('onSegmentLoaded', d => {
       fromStation = d.downloadSource === 'http' && !this.stats.seeds ? fromStation + 1 : 0
       const now = performance.now()
-      if (fromStation >= STRANDED_AFTER && now - lastRejoin >= REJOIN_EVERY_MS && (this.stats.joined > 0 || this.stats.peers > 0)) {
+      if (!process.env.NO_REJOIN && fromStation >= STRANDED_AFTER && now - lastRejoin >= REJOIN_EVERY_MS && (this.stats.joined > 0 || this.stats.peers > 0)) {
         fromStation = 0
         lastRejoin = now
         this.stats.rejoined += 1
