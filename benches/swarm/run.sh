@@ -12,6 +12,10 @@
 #   HAMMER=2 benches/swarm/run.sh           # and 2 hosts poll its playlist 10 times a second
 #   LIARS=10 LISTENER=light benches/swarm/run.sh   # 10 % of the sharing listeners claim
 #                                           # segments they lack and never answer for them
+#   NO_REJOIN=1 / LIVE_SYNC=6 with LISTENER=light: light listeners without the stranded
+#                                           # rejoin, or 12 s behind live (experiments)
+#   LIGHT_DEBUG=1 KEEP=1                    # each light home's per-segment log kept in the
+#                                           # work directory (home-N.log)
 #   OVERFLOW=100 benches/swarm/run.sh       # then that many plain listeners ramping up on the
 #                                           # node, with its Icecast relay in another namespace
 #                                           # (overflow.py; NO_RELAY=1: also without it)
