@@ -297,7 +297,7 @@ def main():
 
         def run_hammer(i):
             # A listener that polls the playlist ten times a second the whole run, as fast as
-            # a broken or hostile player might: how many it got answered, and in what time.
+            # a broken or hostile player might: how many it asked, and how many were answered.
             r = subprocess.run(
                 ["ip", "netns", "exec", ns(f"x{i}"), "sh", "-c",
                  f"end=$(($(date +%s) + {a.seconds})); ok=0; all=0; "

@@ -174,7 +174,8 @@ class Listener {
     this.loaded = new Set()
     this.loading = null
     this.pos = null
-    this.started = null
+    // Whether the audio has begun: a stall counts only after that.
+    this.started = false
     this.stallSince = null
     this.stallMs = 0
     this.playedSecs = 0
@@ -370,11 +371,11 @@ class Listener {
     const here = this.loaded.has(Math.floor(this.pos / 2))
     const now = performance.now()
     if (here) {
-      if (this.started === null) this.started = this.pos
+      this.started = true
       if (this.stallSince !== null) { this.stallMs += now - this.stallSince; this.stallSince = null }
       this.pos += dt / 1000
       this.playedSecs += dt / 1000
-    } else if (this.started !== null && this.stallSince === null) {
+    } else if (this.started && this.stallSince === null) {
       this.r.stalls += 1
       this.r.stallAt.push(Date.now())
       this.stallSince = now
