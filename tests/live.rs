@@ -233,6 +233,26 @@ fn hls_and_mp3_play_in_ffmpeg() {
         "no dOps box in the init segment"
     );
 
+    // A segment resumes where a page's transfer broke off: one range answers 206 with
+    // those bytes, one past the end 416, and the whole stays the whole.
+    let listed = node.get("/live/opus.m3u8").text();
+    let first = listed
+        .lines()
+        .find(|l| l.ends_with(".m4s"))
+        .expect("a listed Opus segment");
+    let path = format!("/live/{first}");
+    let whole = node.get(&path);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    let rest = http_request(node.http, "GET", &path, &[("Range", "bytes=1000-")]).expect("range");
+    assert_eq!(rest.status, 206);
+    assert_eq!(rest.body, whole.body[1000..], "the range's bytes");
+    let expected = format!("bytes 1000-{}/{}", whole.body.len() - 1, whole.body.len());
+    assert_eq!(rest.header("content-range"), Some(expected.as_str()));
+    let past = format!("bytes={}-", whole.body.len() + 10);
+    let past = http_request(node.http, "GET", &path, &[("Range", &past)]).expect("range");
+    assert_eq!(past.status, 416);
+
     // Each variant plays for 10 s and carries the tone.
     for (program, name) in [(0, "opus"), (1, "mp3")] {
         let (samples, stderr) = decode_variant(&url, program, 10);

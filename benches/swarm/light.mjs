@@ -246,11 +246,15 @@ class Listener {
       highDemandTimeWindow: HIGH_DEMAND_S,
       ...(this.item.lies ? { customSegmentStorageFactory: () => (this.store = new LyingStore(() => this.listed.keys())) } : {}),
       ...(sharing > 0 ? { httpDownloadInitialTimeoutMs: JOIN_WAIT_MS } : {}),
-      httpRequestSetup: (url, byteRange, signal) => {
+      // As the listen page: the core asks for the rest of a segment that a peer or a
+      // timed-out request left half-done (a Range), and the station answers that part.
+      httpRequestSetup: (url, byteRange, signal, requestByteRange) => {
         const u = this.sayWho(url)
         const sn = segmentNumber(url)
         if (this.pos !== null && this.listed.has(sn)) u.searchParams.set('due', (sn * 2 - this.pos).toFixed(1))
-        return new Request(u.href, { signal })
+        const range = requestByteRange || byteRange
+        const headers = range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}
+        return new Request(u.href, { headers, signal })
       }
     })
     this.core.setManifestResponseUrl(master.response.url)

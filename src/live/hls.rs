@@ -158,11 +158,8 @@ impl Window {
         let mut q = self.segments.lock().ok()?;
         let s = q.iter_mut().find(|s| s.seq == seq)?;
         s.sends += 1;
-        let data = s.data.clone();
         self.served.fetch_add(1, Ordering::Relaxed);
-        self.served_bytes
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
-        Some(data)
+        Some(s.data.clone())
     }
 
     /// Whether a segment is in the window (listed or kept a little longer).
@@ -357,9 +354,17 @@ impl Hls {
         self.window(v).sends()
     }
 
-    /// A media segment, counted as served.
+    /// A media segment, counted as sent once; its bytes are counted as answered
+    /// ([`Hls::answered`]), since a request may take only a part of it.
     pub fn segment(&self, v: Variant, seq: u64) -> Option<Bytes> {
         self.window(v).segment(seq)
+    }
+
+    /// Counts the bytes of a variant's segment (whole or a range of it) put in an answer.
+    pub fn answered(&self, v: Variant, bytes: usize) {
+        self.window(v)
+            .served_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// The Opus variant's init segment.
@@ -459,7 +464,13 @@ mod tests {
         assert!(h.segment(Variant::Opus, first).is_none());
         assert_eq!(h.served().mp3, 1);
         assert_eq!(h.served().opus, 0);
-        assert_eq!(h.served_bytes().mp3, 1);
+        assert_eq!(
+            h.served_bytes().mp3,
+            0,
+            "the answer counts the bytes it carries"
+        );
+        h.answered(Variant::Mp3, 100);
+        assert_eq!(h.served_bytes().mp3, 100);
         assert!(h.sends(Variant::Mp3).contains(&(first - 2, 1)));
         assert!(h.sends(Variant::Mp3).contains(&(first, 0)));
     }

@@ -380,14 +380,81 @@ fn no_segment() -> Response {
     (StatusCode::NOT_FOUND, "no such segment\n").into_response()
 }
 
-/// A segment's answer: it never changes, so it may be cached.
-fn segment(app: &AppState, player: &Player, mime: &'static str, data: Option<Bytes>) -> Response {
-    match data {
-        Some(data) => {
-            player.seen(app);
-            hls_response(mime, "public, max-age=60", data)
+/// A segment's answer: it never changes, so it may be cached. A `Range` asks for a part:
+/// a page resumes a segment that a peer, or its own timed-out request, left half-done,
+/// instead of fetching it all again (on a thin uplink, starting over is what turns a
+/// small overload into a collapse: benches/README.md, "Faults"). One range is answered
+/// with 206; several, or an unreadable header, with the whole (RFC 9110 lets a server
+/// ignore Range); one past the end with 416. The counted bytes are those answered.
+fn segment(
+    app: &AppState,
+    player: &Player,
+    headers: &HeaderMap,
+    (v, mime): (Option<Variant>, &'static str),
+    data: Option<Bytes>,
+) -> Response {
+    let Some(data) = data else {
+        return no_segment();
+    };
+    player.seen(app);
+    let len = data.len() as u64;
+    let part = match headers.get(header::RANGE).map(|r| wanted(r, len)) {
+        Some(Wanted::Unsatisfiable) => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response()
         }
-        None => no_segment(),
+        Some(Wanted::Part(r)) => Some(r),
+        Some(Wanted::Whole) | None => None,
+    };
+    let body = match &part {
+        Some(r) => data.slice(*r.start() as usize..=*r.end() as usize),
+        None => data,
+    };
+    if let Some(v) = v {
+        app.hls.answered(v, body.len());
+    }
+    let mut r = hls_response(mime, "public, max-age=60", body);
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    if let Some(range) = part {
+        *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let value = format!("bytes {}-{}/{len}", range.start(), range.end());
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            r.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+    }
+    r
+}
+
+/// What a `Range` header asks of a body `len` bytes long.
+#[derive(Debug, PartialEq)]
+enum Wanted {
+    Whole,
+    Part(std::ops::RangeInclusive<u64>),
+    Unsatisfiable,
+}
+
+fn wanted(range: &header::HeaderValue, len: u64) -> Wanted {
+    let Ok(parsed) = range
+        .to_str()
+        .map_err(|_| ())
+        .and_then(|r| http_range_header::parse_range_header(r).map_err(|_| ()))
+    else {
+        return Wanted::Whole;
+    };
+    match parsed.validate(len) {
+        Ok(ranges) if ranges.len() == 1 => ranges
+            .into_iter()
+            .next()
+            .map_or(Wanted::Whole, Wanted::Part),
+        Ok(_) => Wanted::Whole,
+        Err(_) => Wanted::Unsatisfiable,
     }
 }
 
@@ -395,13 +462,15 @@ fn segment(app: &AppState, player: &Player, mime: &'static str, data: Option<Byt
 pub async fn hls_mp3_segment(
     State(app): State<AppState>,
     player: Player,
+    headers: HeaderMap,
     Path(file): Path<String>,
 ) -> Response {
     let seg = file
         .strip_suffix(".mp3")
         .and_then(|n| n.parse::<u64>().ok())
         .and_then(|n| app.hls.segment(Variant::Mp3, n));
-    segment(&app, &player, "audio/mpeg", seg)
+    let kind = (Some(Variant::Mp3), "audio/mpeg");
+    segment(&app, &player, &headers, kind, seg)
 }
 
 /// `GET /live/opus/init.mp4` (the init segment) and `GET /live/opus/<n>.m4s`. An early
@@ -410,11 +479,12 @@ pub async fn hls_mp3_segment(
 pub async fn hls_opus_segment(
     State(app): State<AppState>,
     player: Player,
+    headers: HeaderMap,
     Path(file): Path<String>,
 ) -> Response {
     if file == "init.mp4" {
         let init = app.hls.init_segment();
-        return segment(&app, &player, "audio/mp4", init);
+        return segment(&app, &player, &headers, (None, "audio/mp4"), init);
     }
     let Some(seq) = file
         .strip_suffix(".m4s")
@@ -440,7 +510,8 @@ pub async fn hls_opus_segment(
             .into_response()
     } else {
         let seg = app.hls.segment(Variant::Opus, seq);
-        segment(&app, &player, "audio/mp4", seg)
+        let kind = (Some(Variant::Opus), "audio/mp4");
+        segment(&app, &player, &headers, kind, seg)
     };
     if player.p2p {
         tell_role(reply.role, &mut r);
@@ -468,4 +539,26 @@ pub async fn levels(
         Some((Ok(Event::default().event("levels").data(data)), rx))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asks(range: &str) -> Wanted {
+        wanted(&header::HeaderValue::from_str(range).unwrap(), 1000)
+    }
+
+    #[test]
+    fn a_range_picks_a_part_of_the_segment() {
+        assert_eq!(asks("bytes=100-"), Wanted::Part(100..=999));
+        assert_eq!(asks("bytes=0-99"), Wanted::Part(0..=99));
+        assert_eq!(asks("bytes=-10"), Wanted::Part(990..=999));
+        // Past the end: nothing of it exists.
+        assert_eq!(asks("bytes=1000-"), Wanted::Unsatisfiable);
+        // Several ranges, another unit or nonsense: the whole segment.
+        assert_eq!(asks("bytes=0-9,20-29"), Wanted::Whole);
+        assert_eq!(asks("items=0-9"), Wanted::Whole);
+        assert_eq!(asks("bytes=zz"), Wanted::Whole);
+    }
 }
