@@ -286,6 +286,9 @@ class Listener {
       this.stats.segments[d.downloadSource] += 1
       this.stats.bytes[d.downloadSource] += d.bytesLength
     })
+    if (process.env.LIGHT_DEBUG) {
+      this.core.addEventListener('onSegmentError', d => log(`listener ${this.index} +${this.since()}s: ${segmentNumber(d.segment.url)} failed by ${d.downloadSource}: ${d.error?.type} ${d.error?.message ?? ''}`))
+    }
     this.core.addEventListener('onPeerConnect', () => {
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected`)
       this.stats.peers += 1
