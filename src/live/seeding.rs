@@ -24,6 +24,17 @@
 //! listeners, at least one. A seeder keeps its place until it leaves. A page learns its role
 //! from the answer to any of its requests ([`Role`]).
 //!
+//! A seeder must also keep up. At the start nobody has passed anything on, so the first
+//! page to come seeds, wherever it is: in the lab it was once a home with a 0.71 Mbit/s
+//! uplink, full for the whole arrival of 50 listeners (benches/README.md, "The thin uplink
+//! again"), and its segments reached the others only at their deadlines, from the station.
+//! So each seeder is judged by how its segments spread: a segment it took early that
+//! [`LATE_LIMIT`] or more pages still took from the station at their deadline spread too
+//! slowly, and after [`SLOW_RUN`] such segments in a row the seeder gives its place to its
+//! stand-in and may not seed again for [`SLOW_FOR`]. One seeder at most is moved aside
+//! every [`DEMOTE_EVERY`]: when lateness is not the seeders' doing (pages stranded without
+//! peers), they are not all thrown out.
+//!
 //! A seeder's place must not stay empty: while it is, no one takes the new segments early,
 //! and every listener fetches them from the station at its deadline. So each seeder has a
 //! **stand-in**, the next in rank, which asks for every playlist as a seeder does (most pages
@@ -66,6 +77,18 @@ const MAX_LISTENERS: usize = 50_000;
 const MAX_SEGMENTS: usize = 32;
 /// The seeders are ranked again at most this often (an early request is cheap to answer).
 const RERANK: Duration = Duration::from_secs(1);
+/// A segment is judged this long after it was made: pages play about 10 s behind the live
+/// edge and ask the station at their deadline, 3 s before playing.
+const JUDGE_AFTER: Duration = Duration::from_secs(12);
+/// Pages taking one segment from the station at their deadline that say its seeder spread
+/// it too slowly: an eighth of the sharing pages, and at least this many.
+const LATE_LIMIT: u32 = 3;
+/// Segments in a row spread too slowly before a seeder gives its place away.
+const SLOW_RUN: u8 = 3;
+/// How long a seeder moved aside for spreading too slowly may not seed again.
+const SLOW_FOR: Duration = Duration::from_secs(120);
+/// One seeder at most is moved aside this often.
+const DEMOTE_EVERY: Duration = Duration::from_secs(20);
 
 /// What a listen page said with a request.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -115,6 +138,16 @@ struct Listener {
     uploaded: u64,
     /// It seeded, then went quiet.
     quiet: bool,
+    /// Segments it seeded in a row that spread too slowly.
+    slow_run: u8,
+    /// It spread its segments too slowly: it may not seed again until then.
+    slow_until: Option<Instant>,
+}
+
+impl Listener {
+    fn may_seed(&self, now: Instant) -> bool {
+        self.shares && !self.quiet && self.slow_until.is_none_or(|t| now >= t)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -123,6 +156,11 @@ struct Made {
     at: Instant,
     /// Early requests served for it.
     early: u32,
+    /// The seeder that took it first, if one did.
+    seeder: Option<u64>,
+    /// Requests at the deadline served for it.
+    late: u32,
+    judged: bool,
 }
 
 #[derive(Default)]
@@ -134,6 +172,8 @@ struct Table {
     stand_ins: Vec<u64>,
     /// None: rank at the next request.
     ranked: Option<Instant>,
+    /// When a seeder was last moved aside for spreading too slowly.
+    demoted: Option<Instant>,
 }
 
 /// Refusals, early grants and pages that said they left, since start, for `/api/health`.
@@ -142,6 +182,8 @@ pub struct Counts {
     pub seeded: u64,
     pub refused: u64,
     pub left: u64,
+    /// Seeders moved aside for spreading their segments too slowly.
+    pub slow: u64,
 }
 
 #[derive(Default)]
@@ -171,6 +213,8 @@ impl Table {
             shares: ask.shares,
             uploaded: 0,
             quiet: false,
+            slow_run: 0,
+            slow_until: None,
         });
         l.seen = now;
         l.quiet = false;
@@ -179,12 +223,52 @@ impl Table {
         l.uploaded = ask.uploaded;
     }
 
-    fn rank(&mut self, now: Instant) {
+    /// Judges the segments old enough: each seeder's run of segments that spread too
+    /// slowly grows or ends, and one seeder at most whose run is long enough is moved aside.
+    /// Returns whether one was.
+    fn judge(&mut self, now: Instant) -> bool {
+        let sharing = self.listeners.values().filter(|l| l.shares).count();
+        let limit = LATE_LIMIT.max((sharing / 8) as u32);
+        let mut slow = None;
+        for m in self.segments.iter_mut() {
+            if m.judged || now.saturating_duration_since(m.at) < JUDGE_AFTER {
+                continue;
+            }
+            m.judged = true;
+            let Some(l) = m.seeder.and_then(|k| self.listeners.get_mut(&k)) else {
+                continue;
+            };
+            if m.late < limit {
+                l.slow_run = 0;
+                continue;
+            }
+            l.slow_run = l.slow_run.saturating_add(1);
+            if l.slow_run >= SLOW_RUN && slow.is_none() {
+                slow = m.seeder;
+            }
+        }
+        let may = self
+            .demoted
+            .is_none_or(|t| now.saturating_duration_since(t) >= DEMOTE_EVERY);
+        match slow.and_then(|k| self.listeners.get_mut(&k)) {
+            Some(l) if may => {
+                l.slow_until = Some(now + SLOW_FOR);
+                l.slow_run = 0;
+                self.demoted = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ranks the seeders and their stand-ins; returns whether a seeder was moved aside for
+    /// spreading too slowly.
+    fn rank(&mut self, now: Instant) -> bool {
         if self
             .ranked
             .is_some_and(|t| now.saturating_duration_since(t) < RERANK)
         {
-            return;
+            return false;
         }
         self.ranked = Some(now);
         self.listeners
@@ -194,10 +278,11 @@ impl Table {
                 l.quiet |= now.saturating_duration_since(l.seen) >= SEED_SILENCE;
             }
         }
+        let demoted = self.judge(now);
         let mut sharing: Vec<(u64, Listener)> = self
             .listeners
             .iter()
-            .filter(|(_, l)| l.shares && !l.quiet)
+            .filter(|(_, l)| l.may_seed(now))
             .map(|(k, l)| (*k, *l))
             .collect();
         let k = seeders_for(sharing.len()).min(sharing.len());
@@ -233,15 +318,17 @@ impl Table {
         let mut ranked = sharing.into_iter().map(|(k, _)| k);
         self.seeders = ranked.by_ref().take(k).collect();
         self.stand_ins = ranked.collect();
+        demoted
     }
 
-    fn role(&mut self, session: Option<u64>, now: Instant) -> Role {
-        self.rank(now);
-        match session {
+    fn role(&mut self, session: Option<u64>, now: Instant) -> (Role, bool) {
+        let demoted = self.rank(now);
+        let role = match session {
             Some(s) if self.seeders.contains(&s) => Role::Seeds,
             Some(s) if self.stand_ins.contains(&s) => Role::StandsIn,
             _ => Role::Listens,
-        }
+        };
+        (role, demoted)
     }
 }
 
@@ -262,14 +349,20 @@ impl Seeding {
             seq,
             at: now,
             early: 0,
+            seeder: None,
+            late: 0,
+            judged: false,
         });
     }
 
     /// A page asked for its playlist or a segment: its role now.
     pub fn role(&self, ask: &Ask, now: Instant) -> Role {
         let mut g = self.lock();
-        g.0.heard(ask, now);
-        g.0.role(ask.session, now)
+        let (t, counts) = &mut *g;
+        t.heard(ask, now);
+        let (role, demoted) = t.role(ask.session, now);
+        counts.slow += u64::from(demoted);
+        role
     }
 
     /// A page said it is leaving (it closed, or stopped the live player). A seeder's
@@ -289,19 +382,27 @@ impl Seeding {
         let mut g = self.lock();
         let (t, counts) = &mut *g;
         t.heard(ask, now);
-        let role = t.role(ask.session, now);
+        let (role, demoted) = t.role(ask.session, now);
+        counts.slow += u64::from(demoted);
         let reply = |answer| Reply { answer, role };
+        let made = t.segments.iter_mut().rev().find(|m| m.seq == seq);
         let early = ask.due.is_some_and(|d| d > URGENT);
-        if !early {
-            return reply(Answer::Serve);
-        }
-        let Some(made) = t.segments.iter_mut().rev().find(|m| m.seq == seq) else {
-            // Too old to be remembered, or not made yet: nothing to hand out.
+        let Some(made) = made else {
+            // Too old to be remembered, or not made yet: nothing to hand out or judge.
             return reply(Answer::Serve);
         };
+        if !early {
+            // A page that says when it plays and asks at its deadline: the swarm did
+            // not bring it the segment in time.
+            made.late += u32::from(ask.due.is_some());
+            return reply(Answer::Serve);
+        }
         let waited = now.saturating_duration_since(made.at) >= GRACE;
         if role == Role::Seeds || (made.early == 0 && waited) {
             made.early += 1;
+            if role == Role::Seeds && made.seeder.is_none() {
+                made.seeder = ask.session;
+            }
             counts.seeded += 1;
             reply(Answer::Serve)
         } else {
@@ -326,6 +427,76 @@ mod tests {
             shares: true,
             uploaded,
         }
+    }
+
+    /// Six segments made 2 s apart while pages 1 (the seeder) and 2 (its stand-in) poll
+    /// every 2 s, as they do; page 1 takes each early, and `late` other pages take each at
+    /// their deadline. Then the time runs on until every segment is judged. Returns the
+    /// roles of pages 1 and 2 after each segment's judgement.
+    fn spread(s: &Seeding, t0: Instant, late: u64) -> Vec<(Role, Role)> {
+        let at = |ms| t0 + Duration::from_millis(ms);
+        s.role(&ask(1, 9.0, 0), at(0));
+        s.role(&ask(2, 9.0, 0), at(50));
+        let mut roles = vec![];
+        for step in 0..14u64 {
+            // Ranked again a second after the first two came (at most once a second).
+            let now = 1100 + step * 2000;
+            if step < 6 {
+                s.made(step, at(now));
+                s.segment(step, &ask(1, 9.0, 0), at(now + 100));
+                for page in 0..late {
+                    s.segment(step, &ask(10 + page, 2.0, 0), at(now + 200));
+                }
+            }
+            roles.push((
+                s.role(&ask(1, 9.0, 0), at(now + 300)),
+                s.role(&ask(2, 9.0, 0), at(now + 400)),
+            ));
+        }
+        roles
+    }
+
+    #[test]
+    fn a_seeder_whose_segments_reach_pages_only_at_their_deadline_gives_its_place_away() {
+        // Four pages take each segment from the station at their deadline (the limit is 3,
+        // or an eighth of the sharing pages): after three such segments in a row, judged
+        // 12 s after each was made, the stand-in seeds and the slow seeder stands aside.
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        let roles = spread(&s, t0, 4);
+        assert_eq!(roles[0], (Role::Seeds, Role::StandsIn));
+        assert_eq!(
+            roles[7],
+            (Role::Seeds, Role::StandsIn),
+            "two judged: {roles:?}"
+        );
+        assert_eq!(roles[8], (Role::Listens, Role::Seeds), "three: {roles:?}");
+        assert_eq!(s.counts().slow, 1);
+        // The segments after were seeded by page 1 too: nobody else is judged. Page 1 may
+        // not even stand in for two minutes, then it may (both keep polling).
+        let mut then = t0 + Duration::from_secs(30);
+        while then < t0 + Duration::from_secs(17) + SLOW_FOR {
+            assert_eq!(s.role(&ask(2, 9.0, 0), then), Role::Seeds);
+            assert_ne!(s.role(&ask(1, 9.0, 0), then), Role::StandsIn);
+            then += Duration::from_secs(2);
+        }
+        then += Duration::from_secs(2);
+        s.role(&ask(2, 9.0, 0), then);
+        assert_eq!(s.role(&ask(1, 9.0, 0), then), Role::StandsIn);
+        assert_eq!(s.counts().slow, 1);
+    }
+
+    #[test]
+    fn a_seeder_whose_segments_spread_keeps_its_place() {
+        // Two late pages a segment are under the limit: a stranded page or two is not
+        // the seeder's doing.
+        let s = Seeding::default();
+        let roles = spread(&s, Instant::now(), 2);
+        assert!(
+            roles.iter().all(|r| *r == (Role::Seeds, Role::StandsIn)),
+            "{roles:?}"
+        );
+        assert_eq!(s.counts().slow, 0);
     }
 
     #[test]
@@ -386,7 +557,8 @@ mod tests {
             Counts {
                 seeded: 1,
                 refused: 3,
-                left: 0
+                left: 0,
+                slow: 0
             }
         );
         // 1 goes silent: its stand-in takes over, and the newest stands in.
