@@ -21,7 +21,8 @@
 //!
 //! Seeders are the listeners that upload, ranked by what they have passed on to others and
 //! then by how long they have been listening (staying power): one per [`PER_SEEDER`] sharing
-//! listeners, at least one. A seeder keeps its place until it leaves. A page learns its role
+//! listeners, at least one. A seeder keeps its place until it leaves (or spreads too slowly,
+//! below). A page learns its role
 //! from the answer to any of its requests ([`Role`]).
 //!
 //! A seeder must also keep up. At the start nobody has passed anything on, so the first
@@ -29,8 +30,8 @@
 //! uplink, full for the whole arrival of 50 listeners (benches/README.md, "The thin uplink
 //! again"), and its segments reached the others only at their deadlines, from the station.
 //! So each seeder is judged by how its segments spread: a segment it took early that
-//! [`LATE_LIMIT`] or more pages still took from the station at their deadline spread too
-//! slowly, and after [`SLOW_RUN`] such segments in a row the seeder gives its place to its
+//! [`LATE_LIMIT`] or more pages (each counted once, however often it asked) still took from
+//! the station at their deadline spread too slowly, and after [`SLOW_RUN`] such segments in a row the seeder gives its place to its
 //! stand-in and may not seed again for [`SLOW_FOR`]. One seeder at most is moved aside
 //! every [`DEMOTE_EVERY`]: when lateness is not the seeders' doing (pages stranded without
 //! peers), they are not all thrown out.
@@ -82,7 +83,10 @@ const RERANK: Duration = Duration::from_secs(1);
 const JUDGE_AFTER: Duration = Duration::from_secs(12);
 /// Pages taking one segment from the station at their deadline that say its seeder spread
 /// it too slowly: an eighth of the sharing pages, and at least this many.
-const LATE_LIMIT: u32 = 3;
+const LATE_LIMIT: usize = 3;
+/// Pages remembered per segment as taking it at their deadline (past this, the segment
+/// spread too slowly whatever the audience).
+const MAX_LATE: usize = 256;
 /// Segments in a row spread too slowly before a seeder gives its place away.
 const SLOW_RUN: u8 = 3;
 /// How long a seeder moved aside for spreading too slowly may not seed again.
@@ -150,7 +154,7 @@ impl Listener {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Made {
     seq: u64,
     at: Instant,
@@ -158,8 +162,8 @@ struct Made {
     early: u32,
     /// The seeder that took it first, if one did.
     seeder: Option<u64>,
-    /// Requests at the deadline served for it.
-    late: u32,
+    /// The pages it was served to at their deadline.
+    late: Vec<u64>,
     judged: bool,
 }
 
@@ -228,7 +232,7 @@ impl Table {
     /// Returns whether one was.
     fn judge(&mut self, now: Instant) -> bool {
         let sharing = self.listeners.values().filter(|l| l.shares).count();
-        let limit = LATE_LIMIT.max((sharing / 8) as u32);
+        let limit = LATE_LIMIT.max(sharing / 8).min(MAX_LATE);
         let mut slow = None;
         for m in self.segments.iter_mut() {
             if m.judged || now.saturating_duration_since(m.at) < JUDGE_AFTER {
@@ -238,7 +242,11 @@ impl Table {
             let Some(l) = m.seeder.and_then(|k| self.listeners.get_mut(&k)) else {
                 continue;
             };
-            if m.late < limit {
+            // Moved aside already: its last segments, judged since, are not held again.
+            if l.slow_until.is_some_and(|t| now < t) {
+                continue;
+            }
+            if m.late.len() < limit {
                 l.slow_run = 0;
                 continue;
             }
@@ -350,7 +358,7 @@ impl Seeding {
             at: now,
             early: 0,
             seeder: None,
-            late: 0,
+            late: Vec::new(),
             judged: false,
         });
     }
@@ -394,12 +402,16 @@ impl Seeding {
         if !early {
             // A page that says when it plays and asks at its deadline: the swarm did
             // not bring it the segment in time.
-            made.late += u32::from(ask.due.is_some());
+            if let (Some(page), Some(_)) = (ask.session, ask.due) {
+                if !made.late.contains(&page) && made.late.len() < MAX_LATE {
+                    made.late.push(page);
+                }
+            }
             return reply(Answer::Serve);
         }
         let waited = now.saturating_duration_since(made.at) >= GRACE;
         if role == Role::Seeds || (made.early == 0 && waited) {
-            made.early += 1;
+            made.early = made.early.saturating_add(1);
             if role == Role::Seeds && made.seeder.is_none() {
                 made.seeder = ask.session;
             }
@@ -496,6 +508,27 @@ mod tests {
             roles.iter().all(|r| *r == (Role::Seeds, Role::StandsIn)),
             "{roles:?}"
         );
+        assert_eq!(s.counts().slow, 0);
+        // Nor is one page asking again and again (its requests time out), nor requests
+        // that name no session.
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        s.role(&ask(1, 9.0, 0), at(0));
+        for step in 0..14u64 {
+            let now = 1100 + step * 2000;
+            s.made(step, at(now));
+            s.segment(step, &ask(1, 9.0, 0), at(now + 100));
+            for _ in 0..5 {
+                s.segment(step, &ask(10, 2.0, 0), at(now + 200));
+                let nobody = Ask {
+                    session: None,
+                    ..ask(0, 2.0, 0)
+                };
+                s.segment(step, &nobody, at(now + 200));
+            }
+            assert_eq!(s.role(&ask(1, 9.0, 0), at(now + 300)), Role::Seeds);
+        }
         assert_eq!(s.counts().slow, 0);
     }
 
