@@ -382,8 +382,8 @@ fn no_segment() -> Response {
 
 /// A segment's answer: it never changes, so it may be cached. A `Range` asks for a part:
 /// a page resumes a segment that a peer, or its own timed-out request, left half-done,
-/// instead of fetching it all again (on a thin uplink, starting over is what turns a
-/// small overload into a collapse: benches/README.md, "Faults"). One range is answered
+/// and the station sends only the bytes it lacks (p2p-media-loader asks so; the whole
+/// segment made it start over). One range is answered
 /// with 206; several, or an unreadable header, with the whole (RFC 9110 lets a server
 /// ignore Range); one past the end with 416. The counted bytes are those answered.
 fn segment(
