@@ -22,8 +22,7 @@
 //! Seeders are the listeners that upload, ranked by what they have passed on to others and
 //! then by how long they have been listening (staying power): one per [`PER_SEEDER`] sharing
 //! listeners, at least one. A seeder keeps its place until it leaves (or spreads too slowly,
-//! below). A page learns its role
-//! from the answer to any of its requests ([`Role`]).
+//! below). A page learns its role from the answer to any of its requests ([`Role`]).
 //!
 //! A seeder must also keep up. At the start nobody has passed anything on, so the first
 //! page to come seeds, wherever it is: in the lab it was once a home with a 0.71 Mbit/s
@@ -31,10 +30,10 @@
 //! again"), and its segments reached the others only at their deadlines, from the station.
 //! So each seeder is judged by how its segments spread: a segment it took early that
 //! [`LATE_LIMIT`] or more pages (each counted once, however often it asked) still took from
-//! the station at their deadline spread too slowly, and after [`SLOW_RUN`] such segments in a row the seeder gives its place to its
-//! stand-in and may not seed again for [`SLOW_FOR`]. One seeder at most is moved aside
-//! every [`DEMOTE_EVERY`]: when lateness is not the seeders' doing (pages stranded without
-//! peers), they are not all thrown out.
+//! the station at their deadline spread too slowly, and after [`SLOW_RUN`] such segments in
+//! a row the seeder gives its place to its stand-in and may not seed again for
+//! [`SLOW_FOR`]. One seeder at most is moved aside every [`DEMOTE_EVERY`]: when lateness is
+//! not the seeders' doing (pages stranded without peers), they are not all thrown out.
 //!
 //! A seeder's place must not stay empty: while it is, no one takes the new segments early,
 //! and every listener fetches them from the station at its deadline. So each seeder has a
@@ -178,6 +177,7 @@ struct Table {
     ranked: Option<Instant>,
     /// When a seeder was last moved aside for spreading too slowly.
     demoted: Option<Instant>,
+    counts: Counts,
 }
 
 /// Refusals, early grants and pages that said they left, since start, for `/api/health`.
@@ -192,7 +192,7 @@ pub struct Counts {
 
 #[derive(Default)]
 pub struct Seeding {
-    inner: Mutex<(Table, Counts)>,
+    inner: Mutex<Table>,
 }
 
 /// How many seeders `sharing` listeners need.
@@ -229,8 +229,7 @@ impl Table {
 
     /// Judges the segments old enough: each seeder's run of segments that spread too
     /// slowly grows or ends, and one seeder at most whose run is long enough is moved aside.
-    /// Returns whether one was.
-    fn judge(&mut self, now: Instant) -> bool {
+    fn judge(&mut self, now: Instant) {
         let sharing = self.listeners.values().filter(|l| l.shares).count();
         let limit = LATE_LIMIT.max(sharing / 8).min(MAX_LATE);
         let mut slow = None;
@@ -258,25 +257,23 @@ impl Table {
         let may = self
             .demoted
             .is_none_or(|t| now.saturating_duration_since(t) >= DEMOTE_EVERY);
-        match slow.and_then(|k| self.listeners.get_mut(&k)) {
-            Some(l) if may => {
-                l.slow_until = Some(now + SLOW_FOR);
-                l.slow_run = 0;
-                self.demoted = Some(now);
-                true
-            }
-            _ => false,
+        if let Some(l) = slow
+            .and_then(|k| self.listeners.get_mut(&k))
+            .filter(|_| may)
+        {
+            l.slow_until = Some(now + SLOW_FOR);
+            l.slow_run = 0;
+            self.demoted = Some(now);
+            self.counts.slow += 1;
         }
     }
 
-    /// Ranks the seeders and their stand-ins; returns whether a seeder was moved aside for
-    /// spreading too slowly.
-    fn rank(&mut self, now: Instant) -> bool {
+    fn rank(&mut self, now: Instant) {
         if self
             .ranked
             .is_some_and(|t| now.saturating_duration_since(t) < RERANK)
         {
-            return false;
+            return;
         }
         self.ranked = Some(now);
         self.listeners
@@ -286,7 +283,7 @@ impl Table {
                 l.quiet |= now.saturating_duration_since(l.seen) >= SEED_SILENCE;
             }
         }
-        let demoted = self.judge(now);
+        self.judge(now);
         let mut sharing: Vec<(u64, Listener)> = self
             .listeners
             .iter()
@@ -326,30 +323,27 @@ impl Table {
         let mut ranked = sharing.into_iter().map(|(k, _)| k);
         self.seeders = ranked.by_ref().take(k).collect();
         self.stand_ins = ranked.collect();
-        demoted
     }
 
-    fn role(&mut self, session: Option<u64>, now: Instant) -> (Role, bool) {
-        let demoted = self.rank(now);
-        let role = match session {
+    fn role(&mut self, session: Option<u64>, now: Instant) -> Role {
+        self.rank(now);
+        match session {
             Some(s) if self.seeders.contains(&s) => Role::Seeds,
             Some(s) if self.stand_ins.contains(&s) => Role::StandsIn,
             _ => Role::Listens,
-        };
-        (role, demoted)
+        }
     }
 }
 
 impl Seeding {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Table, Counts)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         // Counts and a ranking only: a panic elsewhere leaves them usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A segment was made now.
     pub fn made(&self, seq: u64, now: Instant) {
-        let mut g = self.lock();
-        let t = &mut g.0;
+        let mut t = self.lock();
         if t.segments.len() == MAX_SEGMENTS {
             t.segments.pop_front();
         }
@@ -365,22 +359,18 @@ impl Seeding {
 
     /// A page asked for its playlist or a segment: its role now.
     pub fn role(&self, ask: &Ask, now: Instant) -> Role {
-        let mut g = self.lock();
-        let (t, counts) = &mut *g;
+        let mut t = self.lock();
         t.heard(ask, now);
-        let (role, demoted) = t.role(ask.session, now);
-        counts.slow += u64::from(demoted);
-        role
+        t.role(ask.session, now)
     }
 
     /// A page said it is leaving (it closed, or stopped the live player). A seeder's
     /// stand-in takes its place at the next request; the others' places are ranked again.
     pub fn left(&self, session: Option<u64>) {
         let Some(key) = session else { return };
-        let mut g = self.lock();
-        let (t, counts) = &mut *g;
+        let mut t = self.lock();
         if t.listeners.remove(&key).is_some() {
-            counts.left += 1;
+            t.counts.left += 1;
             t.ranked = None;
         }
     }
@@ -388,10 +378,9 @@ impl Seeding {
     /// A page asked for segment `seq`.
     pub fn segment(&self, seq: u64, ask: &Ask, now: Instant) -> Reply {
         let mut g = self.lock();
-        let (t, counts) = &mut *g;
+        let t = &mut *g;
         t.heard(ask, now);
-        let (role, demoted) = t.role(ask.session, now);
-        counts.slow += u64::from(demoted);
+        let role = t.role(ask.session, now);
         let reply = |answer| Reply { answer, role };
         let made = t.segments.iter_mut().rev().find(|m| m.seq == seq);
         let early = ask.due.is_some_and(|d| d > URGENT);
@@ -415,16 +404,16 @@ impl Seeding {
             if role == Role::Seeds && made.seeder.is_none() {
                 made.seeder = ask.session;
             }
-            counts.seeded += 1;
+            t.counts.seeded += 1;
             reply(Answer::Serve)
         } else {
-            counts.refused += 1;
+            t.counts.refused += 1;
             reply(Answer::Refuse)
         }
     }
 
     pub fn counts(&self) -> Counts {
-        self.lock().1
+        self.lock().counts
     }
 }
 
