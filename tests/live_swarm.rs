@@ -14,7 +14,8 @@ use common::*;
 /// without a stall, the one that never uploads still gets segments from the others, the
 /// seeder's page says it leaves and its stand-in takes its place (another stands in then),
 /// and the station sends each segment made once all listened at most twice, counted by the
-/// node itself (`hls_opus_sends`).
+/// node itself (`hls_opus_sends`). Every page hears its role on its tracker socket, so the
+/// seeders ask the station for a playlist about every 30 s like everyone, not every 2 s.
 #[test]
 fn a_small_swarm_gets_each_segment_from_the_station_at_most_twice() {
     let tmp = tempdir();
@@ -94,6 +95,17 @@ fn a_small_swarm_gets_each_segment_from_the_station_at_most_twice() {
             );
         }
         assert_eq!(stalls, 0, "listener {i} stalled: {line}");
+        assert!(
+            l["told"].as_u64().unwrap_or(0) >= 1,
+            "listener {i} never heard its role on its tracker socket: {line}"
+        );
+        // About one playlist from the station every 30 s (and the master's first), seeds
+        // included; every 2 s would be about 30.
+        let asked = l["playlists"]["station"].as_u64().unwrap_or(u64::MAX);
+        assert!(
+            asked <= 8,
+            "listener {i} asked the station for {asked} playlists: {line}"
+        );
     }
     let phone = &listeners[2];
     assert_eq!(phone["uploads"], false, "{line}");

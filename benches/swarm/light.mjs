@@ -31,6 +31,7 @@ const SEED_HIGH_DEMAND_S = 60
 const SEED_HEADER = 'streamp2p-seed'
 const PLAYLIST_REFRESH_MS = 30000
 const GUESS_MARGIN_MS = 500
+const AGE_HEADER = 'streamp2p-age'
 // LIVE_SYNC in the environment tries another (a lab experiment, not the page).
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
@@ -44,7 +45,24 @@ const TICK_MS = 250
 globalThis.window = globalThis
 globalThis.navigator ??= { userAgent: 'streamp2p-swarm-lab' }
 globalThis.location = new URL(base)
-globalThis.WebSocket ??= WebSocket
+// The live player's tracker socket carries the listener's session (`s=` in its address) and
+// the station's word on its role, as listen.js's PageSocket does.
+class TrackerSocket extends (globalThis.WebSocket ?? WebSocket) {
+  constructor (url, ...rest) {
+    super(url, ...rest)
+    const listener = byToken.get(new URL(url).searchParams.get('s'))
+    if (!listener) return
+    this.addEventListener('message', e => {
+      let m
+      try { m = JSON.parse(e.data) } catch { return }
+      if (typeof m?.[SEED_HEADER] !== 'string') return
+      listener.roleByTracker = true
+      listener.seedAnswer(m[SEED_HEADER])
+    })
+    this.addEventListener('close', () => { listener.roleByTracker = false })
+  }
+}
+globalThis.WebSocket = TrackerSocket
 // A browser ends ICE gathering with a null candidate, which simple-peer (in the tracker
 // client) waits for before it sends an offer or answer without trickle; node-datachannel's
 // polyfill only changes iceGatheringState, before its last candidates, so each side waited
@@ -92,7 +110,7 @@ function oneAtATime (fn) {
 
 const segmentNumber = url => Number(/\/(\d+)\.m4s$/.exec(new URL(url).pathname)?.[1])
 
-function learnPlaylist (text) {
+function learnPlaylist (text, age) {
   const lines = text.split('\n')
   let first = null
   let skipped = 0
@@ -113,7 +131,7 @@ function learnPlaylist (text) {
     }
   }
   if (first === null || !listed || secs !== 2 || !/\d+\.m4s$/.test(uri)) return null
-  return { end: first + skipped + listed - 1, count: skipped + listed, uri, canSkip, at: performance.now() }
+  return { end: first + skipped + listed - 1, count: skipped + listed, uri, canSkip, at: performance.now() - age }
 }
 
 // A hostile listener's store (the plan's `lies`): it holds what it loaded, as an honest one
@@ -239,7 +257,7 @@ class Listener {
     const sharing = Number(/DATA-ID="org.streamp2p.sharing",VALUE="(\d+)"/.exec(master.text)?.[1])
     this.stats.joined = sharing
     this.core = new Core({
-      announceTrackers: [this.cfg.tracker],
+      announceTrackers: [`${this.cfg.tracker}?s=${this.token}`],
       swarmId: live.swarmId,
       isP2PUploadDisabled: !this.item.upload,
       rtcConfig: { iceServers: this.cfg.ice },
@@ -306,15 +324,17 @@ class Listener {
   async reload () {
     const now = performance.now()
     let end
-    if (this.last && !this.stats.seeds && !this.stats.standsIn && now - this.last.at < PLAYLIST_REFRESH_MS) {
+    const asksEvery = (this.stats.seeds || this.stats.standsIn) && !this.roleByTracker
+    if (this.last && !asksEvery && now - this.last.at < PLAYLIST_REFRESH_MS) {
       end = this.last.end + Math.max(0, Math.floor((now - this.last.at - GUESS_MARGIN_MS) / 2000))
       this.stats.playlists.guessed += 1
     } else {
       const u = this.sayWho(this.level)
       if (this.last?.canSkip) u.searchParams.set('_HLS_skip', 'YES')
       this.stats.playlists.station += 1
-      const { text } = await this.get(u.href)
-      const learned = learnPlaylist(text)
+      const { response, text } = await this.get(u.href)
+      const age = Number(response.headers.get(AGE_HEADER))
+      const learned = learnPlaylist(text, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
       need(learned, `an unreadable playlist: ${text.slice(0, 200)}`)
       this.last = learned
       end = learned.end

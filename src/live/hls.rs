@@ -91,6 +91,7 @@ struct Segment {
     data: Bytes,
     /// Times it was sent over HTTP.
     sends: u32,
+    made: Instant,
 }
 
 /// One variant's sliding window of segments.
@@ -160,6 +161,11 @@ impl Window {
         s.sends += 1;
         self.served.fetch_add(1, Ordering::Relaxed);
         Some(s.data.clone())
+    }
+
+    /// When the newest segment was made.
+    fn newest(&self) -> Option<Instant> {
+        self.segments.lock().ok()?.back().map(|s| s.made)
     }
 
     /// Whether a segment is in the window (listed or kept a little longer).
@@ -281,6 +287,7 @@ impl Hls {
                     secs: (frames.len() as u64 * FRAME_SAMPLES) as f64 / f64::from(RATE),
                     data: Bytes::from(data),
                     sends: 0,
+                    made: Instant::now(),
                 });
                 mp3_seq += 1;
             },
@@ -302,6 +309,7 @@ impl Hls {
                             secs: (packets.len() * FRAME) as f64 / f64::from(RATE),
                             data,
                             sends: 0,
+                            made: Instant::now(),
                         });
                         self.seeding.made(opus_seq, Instant::now());
                     }
@@ -337,6 +345,12 @@ impl Hls {
         self.playlist_bytes
             .fetch_add(p.len() as u64, Ordering::Relaxed);
         Some(p)
+    }
+
+    /// When a variant's newest segment was made: a player that knows it can work out when
+    /// each next one will exist (they follow every 2 s).
+    pub fn newest(&self, v: Variant) -> Option<Instant> {
+        self.window(v).newest()
     }
 
     /// Bytes of the media playlists served since start.
@@ -429,6 +443,7 @@ mod tests {
                 secs,
                 data: Bytes::from_static(b"x"),
                 sends: 0,
+                made: Instant::now(),
             });
         }
     }
@@ -506,6 +521,7 @@ mod tests {
             secs: 2.0,
             data: Bytes::from_static(b"x"),
             sends: 0,
+            made: Instant::now(),
         });
         let p = h.playlist(Variant::Opus, false).unwrap();
         assert!(p.contains("#EXT-X-MAP:URI=\"opus/init.mp4\"\n"), "{p}");

@@ -37,10 +37,18 @@
 //!
 //! A seeder's place must not stay empty: while it is, no one takes the new segments early,
 //! and every listener fetches them from the station at its deadline. So each seeder has a
-//! **stand-in**, the next in rank, which asks for every playlist as a seeder does (most pages
-//! ask every 30 s) and so learns within one that it seeds now. A page that closes says so
+//! **stand-in**, the next in rank, ready to take its place. A page that closes says so
 //! ([`Seeding::left`], its last request), and its stand-in takes over at once; one that just
 //! goes silent is replaced after [`SEED_SILENCE`].
+//!
+//! A page learns its role without asking for it: its tracker WebSocket, which every sharing
+//! page holds anyway, is tied to its session ([`Seeding::attach`]), and the role goes out on
+//! it the moment it changes. While that socket is open the page is here, however seldom it
+//! asks the station for anything (a page with the socket asks for a playlist every 30 s or
+//! so, seeders included: they work out the new segments' names from the clock, as the others
+//! do); when it closes, the page has gone. A page without the socket learns its role from its
+//! answers, and a seeder or stand-in among them asks for every playlist (every 2 s) to hear
+//! it at once.
 //!
 //! Everything here comes from listeners: the tables are bounded and a made-up session is
 //! simply never a seeder.
@@ -50,6 +58,8 @@ use std::{
     sync::Mutex,
     time::{Duration, Instant},
 };
+
+use tokio::sync::watch;
 
 /// A request due within this many seconds is served whatever else holds: the page's
 /// high-demand window (3 s, `listen.js`) and one second to spare.
@@ -63,14 +73,18 @@ pub const GRACE: Duration = Duration::from_secs(3);
 /// they play it (they play about 10 s behind the live edge). More seeders cover for ones that
 /// leave or upload slowly.
 pub const PER_SEEDER: usize = 30;
-/// A listener not heard from for this long is gone. Pages that take everything from peers ask
-/// the station for their playlist about every 30 s (`listen.js`).
+/// A listener not heard from for this long is gone (unless its tracker socket is open). Pages
+/// that take everything from peers ask the station for their playlist about every 30 s
+/// (`listen.js`).
 const GONE: Duration = Duration::from_secs(75);
-/// A seeder or stand-in asks for its playlist every 2 s: one not heard from for this long
-/// (two playlists missed) has left without saying so, and another takes its place (it is not
-/// chosen again until it is heard from). A seeder wrongly thought gone costs one segment
-/// taken twice early, while both think they seed.
+/// A seeder or stand-in without a tracker socket asks for its playlist every 2 s: one not
+/// heard from for this long (two playlists missed) has left without saying so, and another
+/// takes its place (it is not chosen again until it is heard from). A seeder wrongly thought
+/// gone costs one segment taken twice early, while both think they seed.
 const SEED_SILENCE: Duration = Duration::from_secs(4);
+/// Tracker sockets tied to sessions at once (one per sharing page; the tracker itself holds
+/// at most `tracker.max_ws_connections`).
+const MAX_ATTACHED: usize = 50_000;
 /// Listeners remembered at once; past this, new ones are not ranked until old ones go.
 const MAX_LISTENERS: usize = 50_000;
 /// Segments remembered (the HLS window and a little more).
@@ -166,9 +180,20 @@ struct Made {
     judged: bool,
 }
 
+/// A page's tracker socket, tied to its session: the role it was last told goes out on it.
+struct Attached {
+    /// Which of the session's sockets (a page that reconnects has a new one before the old
+    /// one is noticed closed).
+    socket: u64,
+    role: watch::Sender<Role>,
+}
+
 #[derive(Default)]
 struct Table {
     listeners: HashMap<u64, Listener>,
+    attached: HashMap<u64, Attached>,
+    /// The last socket number handed out.
+    sockets: u64,
     segments: VecDeque<Made>,
     seeders: Vec<u64>,
     /// One for each seeder, in the same order of rank.
@@ -276,6 +301,13 @@ impl Table {
             return;
         }
         self.ranked = Some(now);
+        // A page whose tracker socket is open is here, however long since it asked for
+        // anything.
+        for k in self.attached.keys() {
+            if let Some(l) = self.listeners.get_mut(k) {
+                l.seen = now;
+            }
+        }
         self.listeners
             .retain(|_, l| now.saturating_duration_since(l.seen) < GONE);
         for k in self.seeders.iter().chain(&self.stand_ins) {
@@ -323,15 +355,37 @@ impl Table {
         let mut ranked = sharing.into_iter().map(|(k, _)| k);
         self.seeders = ranked.by_ref().take(k).collect();
         self.stand_ins = ranked.collect();
+        // Pages whose role changed hear it now, on their tracker sockets.
+        for (k, a) in &self.attached {
+            let role = self.placed(Some(*k));
+            a.role
+                .send_if_modified(|r| std::mem::replace(r, role) != role);
+        }
     }
 
-    fn role(&mut self, session: Option<u64>, now: Instant) -> Role {
-        self.rank(now);
+    /// A session's role in the last ranking.
+    fn placed(&self, session: Option<u64>) -> Role {
         match session {
             Some(s) if self.seeders.contains(&s) => Role::Seeds,
             Some(s) if self.stand_ins.contains(&s) => Role::StandsIn,
             _ => Role::Listens,
         }
+    }
+
+    fn role(&mut self, session: Option<u64>, now: Instant) -> Role {
+        self.rank(now);
+        self.placed(session)
+    }
+
+    /// Forgets a page that left, and ranks again at once so that its stand-in hears now
+    /// that it seeds. True if the page was known.
+    fn gone(&mut self, key: u64, now: Instant) -> bool {
+        let known = self.listeners.remove(&key).is_some();
+        if known {
+            self.ranked = None;
+            self.rank(now);
+        }
+        known
     }
 }
 
@@ -341,9 +395,11 @@ impl Seeding {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A segment was made now.
+    /// A segment was made now. The table is ranked then too, so that roles change (and are
+    /// told) even while nobody asks the station for anything.
     pub fn made(&self, seq: u64, now: Instant) {
         let mut t = self.lock();
+        t.rank(now);
         if t.segments.len() == MAX_SEGMENTS {
             t.segments.pop_front();
         }
@@ -365,14 +421,40 @@ impl Seeding {
     }
 
     /// A page said it is leaving (it closed, or stopped the live player). A seeder's
-    /// stand-in takes its place at the next request; the others' places are ranked again.
-    pub fn left(&self, session: Option<u64>) {
+    /// stand-in takes its place at once; the others' places are ranked again.
+    pub fn left(&self, session: Option<u64>, now: Instant) {
         let Some(key) = session else { return };
         let mut t = self.lock();
-        if t.listeners.remove(&key).is_some() {
+        if t.gone(key, now) {
             t.counts.left += 1;
-            t.ranked = None;
         }
+    }
+
+    /// Ties a page's tracker socket to its session: the page's role now, and each change
+    /// after, comes out of the receiver. `None` when too many sockets are tied already.
+    /// Hand the socket number back to [`Seeding::detach`] when the socket closes.
+    pub fn attach(&self, session: u64, now: Instant) -> Option<(u64, watch::Receiver<Role>)> {
+        let mut t = self.lock();
+        if !t.attached.contains_key(&session) && t.attached.len() >= MAX_ATTACHED {
+            return None;
+        }
+        t.sockets += 1;
+        let socket = t.sockets;
+        let role = t.role(Some(session), now);
+        let (tx, rx) = watch::channel(role);
+        t.attached.insert(session, Attached { socket, role: tx });
+        Some((socket, rx))
+    }
+
+    /// A page's tracker socket closed: the page has gone (unless the session has another
+    /// socket since), and a seeder's stand-in takes its place at once.
+    pub fn detach(&self, session: u64, socket: u64, now: Instant) {
+        let mut t = self.lock();
+        if t.attached.get(&session).is_none_or(|a| a.socket != socket) {
+            return;
+        }
+        t.attached.remove(&session);
+        t.gone(session, now);
     }
 
     /// A page asked for segment `seq`.
@@ -602,10 +684,10 @@ mod tests {
         assert_eq!(s.role(&ask(1, 10.0, 900), at(1_100)), Role::Seeds);
         assert_eq!(s.role(&ask(3, 10.0, 100), at(1_200)), Role::Listens);
         // Made up, or already gone: nothing changes.
-        s.left(Some(77));
-        s.left(None);
+        s.left(Some(77), at(1_250));
+        s.left(None, at(1_250));
         assert_eq!(s.counts().left, 0);
-        s.left(Some(1));
+        s.left(Some(1), at(1_250));
         // Within the same second: no silence to wait out, no rank period.
         assert_eq!(s.role(&ask(2, 10.0, 500), at(1_300)), Role::Seeds);
         assert_eq!(s.role(&ask(3, 10.0, 100), at(1_400)), Role::StandsIn);
@@ -616,6 +698,45 @@ mod tests {
             s.segment(4, &ask(2, 9.0, 500), at(1_600)).answer,
             Answer::Serve
         );
+    }
+
+    /// A page's tracker socket carries its role as it changes, keeps the page here however
+    /// seldom it asks, and tells when it leaves.
+    #[test]
+    fn a_page_hears_its_role_on_its_tracker_socket_and_its_socket_says_when_it_goes() {
+        let s = Seeding::default();
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        s.role(&ask(1, 10.0, 900), at(0));
+        s.role(&ask(2, 10.0, 500), at(1));
+        s.role(&ask(3, 10.0, 100), at(2));
+        let (one, seeder) = s.attach(1, at(3)).unwrap();
+        let (two, mut stand_in) = s.attach(2, at(3)).unwrap();
+        assert_eq!(*seeder.borrow(), Role::Seeds);
+        assert_eq!(*stand_in.borrow_and_update(), Role::StandsIn);
+        // Pages 1 and 2 ask for nothing for far longer than a page without a socket may
+        // (segments are made meanwhile, page 3 asks now and then): they keep their places.
+        for t in (10..200).step_by(10) {
+            s.made(t, at(t));
+            s.role(&ask(3, 10.0, 100), at(t + 1));
+        }
+        assert!(!stand_in.has_changed().unwrap());
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(200)), Role::Listens);
+        // The seeder's page closes: its socket says so, and the stand-in hears at once
+        // that it seeds (nobody asked for anything since).
+        s.detach(1, one, at(201));
+        assert!(stand_in.has_changed().unwrap());
+        assert_eq!(*stand_in.borrow_and_update(), Role::Seeds);
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(201)), Role::StandsIn);
+        // A page that reconnects has a second socket before the first is noticed closed:
+        // the first one's close changes nothing, the second one's ends the page.
+        let (three, _) = s.attach(2, at(202)).unwrap();
+        s.detach(2, two, at(203));
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(204)), Role::StandsIn);
+        s.detach(2, three, at(205));
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(205)), Role::Seeds);
+        // Closed sockets are not "said they left" (pages that said so are counted apart).
+        assert_eq!(s.counts().left, 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::{
     convert::Infallible,
     net::IpAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -22,10 +23,12 @@ use bytes::Bytes;
 use futures::{stream, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::tracker::ws::Notices;
+
 use super::{client_ip, AppState, ConnInfo};
 use crate::live::{
     fanout::ListenerGuard,
-    hls::{self, Variant},
+    hls::{self, Hls, Variant},
     icy::{Icy, METAINT},
     seeding::{Answer, Ask, Role},
     NowPlaying, Output,
@@ -336,15 +339,72 @@ pub async fn hls_master(State(app): State<AppState>) -> Response {
 /// `live::seeding`): `1` it seeds, `standby` it stands in for a seeder, `0` neither.
 const SEED_HEADER: &str = "streamp2p-seed";
 
-/// Tells a listen page sharing the stream its role, in an answer to it.
-fn tell_role(role: Role, r: &mut Response) {
-    let value = match role {
+/// The header that tells a listen page sharing the stream how many milliseconds ago the
+/// newest segment of its playlist was made: the page lists each next one itself when it
+/// exists (`listen.js`, guessPlaylist) instead of asking for every playlist.
+const AGE_HEADER: &str = "streamp2p-age";
+
+/// A role as the listen page reads it.
+fn role_word(role: Role) -> &'static str {
+    match role {
         Role::Seeds => "1",
         Role::StandsIn => "standby",
         Role::Listens => "0",
+    }
+}
+
+/// Tells a listen page sharing the stream its role, in an answer to it.
+fn tell_role(role: Role, r: &mut Response) {
+    r.headers_mut().insert(
+        SEED_HEADER,
+        header::HeaderValue::from_static(role_word(role)),
+    );
+}
+
+/// A listen page's tracker socket tied to its session, for as long as it is open (see
+/// `live::seeding`): the page hears its role on it the moment the role changes. Dropped when
+/// the socket closes (or never opens: a failed upgrade drops it too), it says the page has
+/// gone.
+pub struct RoleFeed {
+    hls: Arc<Hls>,
+    session: u64,
+    socket: u64,
+}
+
+/// The role feed of the tracker socket whose address says `s=TOKEN` (the page's Opus
+/// playlist token), and the messages to send on it: the role now, then each change. Each is
+/// an announce reply for no swarm (an empty `info_hash`), which the page's tracker client
+/// (bittorrent-tracker) passes over and the page reads itself. `None` for a socket without
+/// one of our tokens (a WebTorrent client, an episode's page).
+pub fn role_feed(app: &AppState, query: &str) -> Option<(RoleFeed, Notices)> {
+    let token = form_urlencoded::parse(query.as_bytes())
+        .take(16)
+        .find(|(k, _)| k == "s")?
+        .1;
+    let session = app.hls.sessions.token_key(&token)?;
+    let (socket, role) = app.hls.seeding.attach(session, Instant::now())?;
+    let notices = stream::unfold((role, true), |(mut role, first)| async move {
+        if !first {
+            role.changed().await.ok()?;
+        }
+        let word = role_word(*role.borrow_and_update());
+        let text = serde_json::json!({"action": "announce", "info_hash": "", (SEED_HEADER): word});
+        Some((text.to_string(), (role, false)))
+    });
+    let feed = RoleFeed {
+        hls: app.hls.clone(),
+        session,
+        socket,
     };
-    r.headers_mut()
-        .insert(SEED_HEADER, header::HeaderValue::from_static(value));
+    Some((feed, notices.boxed()))
+}
+
+impl Drop for RoleFeed {
+    fn drop(&mut self) {
+        self.hls
+            .seeding
+            .detach(self.session, self.socket, Instant::now());
+    }
 }
 
 /// `GET /live/mp3.m3u8` and `GET /live/opus.m3u8`: a variant's sliding window, whole or as
@@ -355,8 +415,16 @@ fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
             player.seen(app);
             let mut r = hls_response("application/vnd.apple.mpegurl", "no-cache", p);
             if v == Variant::Opus && player.p2p {
-                let role = app.hls.seeding.role(&player.ask(app), Instant::now());
+                let now = Instant::now();
+                let role = app.hls.seeding.role(&player.ask(app), now);
                 tell_role(role, &mut r);
+                // Read after the playlist: a segment made in between makes the age too
+                // young, and the page's guesses later, never early.
+                if let Some(made) = app.hls.newest(v) {
+                    let age = now.saturating_duration_since(made).as_millis();
+                    r.headers_mut()
+                        .insert(AGE_HEADER, header::HeaderValue::from(age as u64));
+                }
             }
             r
         }
@@ -523,7 +591,9 @@ pub async fn hls_opus_segment(
 /// so that if it seeded, another listener takes its place at once (see `live::seeding`).
 /// Only the page's own token names it; anything else is ignored, and the answer is the same.
 pub async fn leave(State(app): State<AppState>, player: Player) -> StatusCode {
-    app.hls.seeding.left(player.ask(&app).session);
+    app.hls
+        .seeding
+        .left(player.ask(&app).session, Instant::now());
     StatusCode::NO_CONTENT
 }
 

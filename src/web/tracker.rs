@@ -14,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{client_ip, AppState, ConnInfo};
+use super::{client_ip, live::RoleFeed, AppState, ConnInfo};
 use crate::tracker::{
     http::{
         request::{self, AnnounceRequest},
@@ -53,7 +53,8 @@ pub async fn announce(
         return match WebSocketUpgrade::from_request_parts(&mut parts, &app).await {
             Ok(ws) => {
                 let ip = client_ip(&app, &conn, &parts.headers);
-                upgrade(&app, ws, ip)
+                let feed = super::live::role_feed(&app, parts.uri.query().unwrap_or_default());
+                upgrade(&app, ws, ip, feed)
             }
             Err(rejection) => rejection.into_response(),
         };
@@ -113,8 +114,14 @@ pub async fn scrape(
     })
 }
 
-/// Accepts a WebSocket tracker connection if a slot is free, and hands it to the tracker.
-fn upgrade(app: &AppState, ws: WebSocketUpgrade, ip: IpAddr) -> Response {
+/// Accepts a WebSocket tracker connection if a slot is free, and hands it to the tracker;
+/// a listen page's role goes out on it too (`feed`, see `web::live::role_feed`).
+fn upgrade(
+    app: &AppState,
+    ws: WebSocketUpgrade,
+    ip: IpAddr,
+    feed: Option<(RoleFeed, ws::Notices)>,
+) -> Response {
     let Some(permit) = app.ws_hub.admit() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -124,8 +131,13 @@ fn upgrade(app: &AppState, ws: WebSocketUpgrade, ip: IpAddr) -> Response {
     };
     let max = app.tracker.config().max_ws_message_bytes;
     let (tracker, hub) = (app.tracker.clone(), app.ws_hub.clone());
+    let (feed, notices) = feed.unzip();
     ws.max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(WS_READ_BUFFER)
-        .on_upgrade(move |socket| ws::run_connection(tracker, hub, socket, ip, permit))
+        .on_upgrade(move |socket| async move {
+            ws::run_connection(tracker, hub, socket, ip, permit, notices).await;
+            // The socket closed: the page has gone.
+            drop(feed);
+        })
 }

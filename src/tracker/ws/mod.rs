@@ -20,7 +20,7 @@ use std::{
 };
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
-use futures::{SinkExt, StreamExt};
+use futures::{stream::BoxStream, SinkExt, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
@@ -109,19 +109,25 @@ impl Hub {
     }
 }
 
+/// What the rest of the node has to say to one client on its tracker socket, beside the
+/// tracker's own messages (a live listener's role): each text goes out as it comes.
+pub type Notices = BoxStream<'static, String>;
+
 /// Serves one upgraded connection from `ip` until it closes, holding `_permit` (its slot,
-/// from [`Hub::admit`]) meanwhile.
+/// from [`Hub::admit`]) meanwhile, and sending `notices` on it as they come.
 pub async fn run_connection(
     tracker: Arc<Tracker>,
     hub: Arc<Hub>,
     socket: WebSocket,
     ip: IpAddr,
     _permit: OwnedSemaphorePermit,
+    notices: Option<Notices>,
 ) {
     let (id, queue) = hub.register();
     // At debug level: one span per browser connection costs nothing at the default level.
     let span = tracing::debug_span!("ws_tracker", conn = id, %ip);
-    serve(&tracker, &hub, socket, id, ip, queue)
+    let notices = notices.unwrap_or_else(|| futures::stream::pending().boxed());
+    serve(&tracker, &hub, socket, id, ip, queue, notices)
         .instrument(span)
         .await;
 }
@@ -133,6 +139,7 @@ async fn serve(
     id: ConnId,
     ip: IpAddr,
     mut queue: mpsc::Receiver<String>,
+    mut notices: Notices,
 ) {
     let idle = Duration::from_secs(tracker.config().ws_idle_secs);
     let (mut sink, mut stream) = socket.split();
@@ -140,7 +147,15 @@ async fn serve(
     let writer = async move {
         loop {
             tokio::select! {
-                Some(text) = queue.recv() => {
+                // A close frame first; the queue's end (the connection was unregistered)
+                // ends the writer, whatever notices are still to come.
+                biased;
+                Some(frame) = close_rx.recv() => {
+                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                    return;
+                }
+                text = queue.recv() => {
+                    let Some(text) = text else { return };
                     // What is queued goes out together: one write for an announce reply
                     // and the offers relayed with it, not one each.
                     let mut next = Some(text);
@@ -154,11 +169,11 @@ async fn serve(
                         return;
                     }
                 }
-                Some(frame) = close_rx.recv() => {
-                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
-                    return;
+                Some(text) = notices.next() => {
+                    if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                        return;
+                    }
                 }
-                else => return,
             }
         }
     };

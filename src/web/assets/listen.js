@@ -337,12 +337,44 @@ function strandedWatch (stats, engine, seeds) {
 const HIGH_DEMAND_S = 3
 const SEED_HIGH_DEMAND_S = 60
 
-// The station says in its answers to a sharing page its role: it seeds ('1'), it stands in
-// for a seeder and takes its place when it leaves ('standby'), or neither ('0'). In its
-// playlists (hls.js's XHR) and in the segments p2p-media-loader fetched (window.fetch). A
-// stand-in asks for every playlist as a seed does, so it learns at once that it seeds.
+// The station tells a sharing page its role: it seeds ('1'), it stands in for a seeder and
+// takes its place when it leaves ('standby'), or neither ('0'). On the tracker's WebSocket,
+// the moment the role changes (below), and in its answers: playlists (hls.js's XHR) and the
+// segments p2p-media-loader fetched (window.fetch). A seed or stand-in that has not heard
+// from the tracker's socket asks for every playlist, so it learns at once.
 const SEED_HEADER = 'streamp2p-seed'
 let seedAnswer = () => {}
+// Whether the role comes over the tracker's socket, and what to do with it when it does.
+let roleByTracker = false
+let trackerRole = () => {}
+
+// The live player's tracker address ends in an empty `s=`: its socket is opened with the
+// page's session there, and the station ties the socket to the session (src/live/seeding.rs).
+// The role comes on it as a tracker message for no swarm, which the tracker client (loaded
+// after this) passes over and this reads. When the socket closes, the station knows the page
+// has gone.
+const PageSocket = window.WebSocket
+window.WebSocket = class extends PageSocket {
+  constructor (url, ...rest) {
+    const u = new URL(url, location.href)
+    const token = u.searchParams.get('s') === '' && liveToken()
+    if (token) u.searchParams.set('s', token)
+    super(token ? u.href : url, ...rest)
+    if (!token) return
+    this.addEventListener('message', e => {
+      let m
+      try { m = JSON.parse(e.data) } catch { return }
+      if (typeof m?.[SEED_HEADER] === 'string') trackerRole(m[SEED_HEADER])
+    })
+    this.addEventListener('close', () => { roleByTracker = false })
+  }
+}
+
+// The page's session: the token in its playlists' addresses (src/live/sessions.rs; every
+// variant's has the same, and hls.js knows which level plays only once one has).
+function liveToken () {
+  return hls && new URL(hls.levels?.[0]?.url || location.href, location.href).searchParams.get('s')
+}
 const pageFetch = window.fetch.bind(window)
 window.fetch = async (...request) => {
   const response = await pageFetch(...request)
@@ -361,24 +393,26 @@ window.addEventListener('pagehide', () => sayLeaving())
 // passed on, and for a segment how many seconds before it plays it.
 function sayWho (url, stats) {
   const u = new URL(url, location.href)
-  const token = hls && new URL(hls.levels?.[hls.currentLevel]?.url || location.href, location.href).searchParams.get('s')
+  const token = liveToken()
   if (token) u.searchParams.set('s', token)
   u.searchParams.set('up', uploads ? '1' : '0')
   u.searchParams.set('n', String(stats.uploaded))
   return u
 }
 
-// Between two playlists from the station, a page that does not seed writes its own: the
-// Opus segments last exactly 2 s and are numbered in order, so the playlist the station
-// would send at any moment follows from the last one it did send (RFC 8216bis lets a
-// client reload at whatever pace it likes). It asks the station again every
-// PLAYLIST_REFRESH_MS, at about 600 bytes, instead of every 2 s: the station's upload for
-// telling a listener that a segment exists falls from about 2.4 kbit/s to about 0.2.
-// Each guessed segment is listed GUESS_MARGIN_MS after it must exist, never before.
+// Between two playlists from the station, a page writes its own: the Opus segments last
+// exactly 2 s and are numbered in order, so the playlist the station would send at any
+// moment follows from the last one it did send and how long ago its newest segment was made
+// (the station says, AGE_HEADER) (RFC 8216bis lets a client reload at whatever pace it
+// likes). It asks the station again every PLAYLIST_REFRESH_MS, at about 600 bytes, instead
+// of every 2 s: the station's upload for telling a listener that a segment exists falls from
+// about 2.4 kbit/s to about 0.2. Each guessed segment is listed GUESS_MARGIN_MS after it
+// exists, never before. Seeds too, when their role comes over the tracker's socket.
 const PLAYLIST_REFRESH_MS = 30000
 const GUESS_MARGIN_MS = 500
+const AGE_HEADER = 'streamp2p-age'
 
-function learnPlaylist (text) {
+function learnPlaylist (text, age) {
   const lines = text.split('\n')
   const head = []
   let first = null
@@ -402,7 +436,7 @@ function learnPlaylist (text) {
   }
   const count = skipped + listed
   if (first === null || !Number.isInteger(first) || !listed || secs !== 2 || !/\d+\.m4s$/.test(uri)) return null
-  return { head, end: first + count - 1, count, secs, uri, at: performance.now() }
+  return { head, end: first + count - 1, count, secs, uri, at: performance.now() - (age || 0) }
 }
 
 // The playlist's own address, without what this page or hls.js added to the request
@@ -425,9 +459,9 @@ function guessPlaylist (last, now) {
 }
 
 // hls.js's loader (p2p-media-loader's playlist loader wraps it), answering the Opus
-// playlist itself between two of the station's (not for a seed, which must see each
-// segment as soon as it exists, nor for its stand-in, which must learn at once that it
-// seeds). Segments go through p2p-media-loader, not here.
+// playlist itself between two of the station's (for a seed or stand-in only when its role
+// comes over the tracker's socket: else it must hear its role in every playlist).
+// Segments go through p2p-media-loader, not here.
 function playlistLoader (Base, live, asksEvery) {
   let last = null
   return class extends Base {
@@ -453,7 +487,8 @@ function playlistLoader (Base, live, asksEvery) {
         this.learns = true
         const { onSuccess } = callbacks
         callbacks.onSuccess = (response, st, ctx, net) => {
-          if (typeof response.data === 'string') last = learnPlaylist(response.data)
+          const age = Number(net?.getResponseHeader?.(AGE_HEADER))
+          if (typeof response.data === 'string') last = learnPlaylist(response.data, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
           onSuccess({ ...response, url: levelUrl(response.url || context.url) }, st, ctx, net)
         }
       }
@@ -478,6 +513,7 @@ function stopLive () {
   sayLeaving = () => {}
   if (hls) { hls.destroy(); hls = null }
   seedAnswer = () => {}
+  trackerRole = () => {}
 }
 
 function playProgressive () {
@@ -505,7 +541,7 @@ async function playHls (live) {
     import(cfg.assets.p2pmlHlsjs)
   ])
   if (!Hls.isSupported()) return false
-  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, standsIn: false, rejoined: 0, uploads, playlists: { station: 0, guessed: 0 }, behind: null }
+  const stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: null, joined: null, seeds: false, standsIn: false, rejoined: 0, uploads, playlists: { station: 0, guessed: 0 }, told: 0, behind: null }
   window.streamp2p = { ...window.streamp2p, live: stats }
   if (useP2P) sayLeaving = () => navigator.sendBeacon(sayWho('/live/leave', stats).href)
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
@@ -519,8 +555,13 @@ async function playHls (live) {
     stats.seeds = seeds
     hls.p2pEngine.applyDynamicConfig({ core: { highDemandTimeWindow: seeds ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S } })
   }
+  trackerRole = role => {
+    roleByTracker = true
+    stats.told += 1
+    seedAnswer(role)
+  }
   hls = new HlsWithP2P({
-    loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => seeds || standsIn),
+    loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => (seeds || standsIn) && !roleByTracker),
     // The media playlist's answer says whether this page seeds the others.
     xhrSetup (xhr, url) {
       if (!useP2P || !/\/opus\.m3u8/.test(url)) return
@@ -538,7 +579,8 @@ async function playHls (live) {
     liveDurationInfinity: true,
     p2p: {
       core: {
-        announceTrackers: [cfg.tracker],
+        // The empty `s=` is the page's session when the socket opens (PageSocket, above).
+        announceTrackers: [`${cfg.tracker}?s=`],
         // A fixed swarm id instead of the playlist URL, so listeners who reach the box
         // by different names share, and the tracker knows the swarms (src/live/p2p.rs).
         swarmId: live.swarmId,
