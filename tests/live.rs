@@ -233,6 +233,21 @@ fn hls_and_mp3_play_in_ffmpeg() {
         "no dOps box in the init segment"
     );
 
+    // A sharing listen page's playlist says its role and how old its newest segment is
+    // (under a segment's 2 s and a little), from which the page lists the next ones itself.
+    let master = node.get("/live/index.m3u8").text();
+    let opus = master
+        .lines()
+        .find(|l| l.starts_with("opus.m3u8?s="))
+        .expect("the Opus variant with a session token");
+    let page = node.get(&format!("/live/{opus}&up=1&n=0"));
+    assert_eq!(page.header("streamp2p-seed"), Some("1"), "alone, it seeds");
+    let age: u64 = page
+        .header("streamp2p-age")
+        .and_then(|a| a.parse().ok())
+        .expect("an age in milliseconds");
+    assert!(age < 3_000, "the newest segment is {age} ms old");
+
     // A segment resumes where a page's transfer broke off: one range answers 206 with
     // those bytes, one past the end 416, and the whole stays the whole.
     let listed = node.get("/live/opus.m3u8").text();

@@ -30,6 +30,7 @@ const HIGH_DEMAND_S = 3
 const SEED_HIGH_DEMAND_S = 60
 const SEED_HEADER = 'streamp2p-seed'
 const PLAYLIST_REFRESH_MS = 30000
+const TRACKED_REFRESH_MS = 120000
 const GUESS_MARGIN_MS = 500
 const AGE_HEADER = 'streamp2p-age'
 // LIVE_SYNC in the environment tries another (a lab experiment, not the page).
@@ -324,8 +325,8 @@ class Listener {
   async reload () {
     const now = performance.now()
     let end
-    const asksEvery = (this.stats.seeds || this.stats.standsIn) && !this.roleByTracker
-    if (this.last && !asksEvery && now - this.last.at < PLAYLIST_REFRESH_MS) {
+    const refresh = this.roleByTracker ? TRACKED_REFRESH_MS : this.stats.seeds || this.stats.standsIn ? 0 : PLAYLIST_REFRESH_MS
+    if (this.last && !this.stale && now - this.last.at < refresh) {
       end = this.last.end + Math.max(0, Math.floor((now - this.last.at - GUESS_MARGIN_MS) / 2000))
       this.stats.playlists.guessed += 1
     } else {
@@ -337,6 +338,7 @@ class Listener {
       const learned = learnPlaylist(text, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
       need(learned, `an unreadable playlist: ${text.slice(0, 200)}`)
       this.last = learned
+      this.stale = false
       end = learned.end
     }
     const count = this.last.count
@@ -370,6 +372,8 @@ class Listener {
     const load = () => this.core.loadSegment(url, {
       onSuccess: () => { this.loaded.add(sn); done() },
       onError: e => {
+        // As the page: the next playlist is the station's.
+        this.stale = true
         if (!this.stopped) log(`listener ${this.index}: segment ${sn}: ${e.type || e.message}`)
         setTimeout(done, 1000)
       }

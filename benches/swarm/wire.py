@@ -60,6 +60,7 @@ def main():
     frames = collections.Counter()
     acks = collections.Counter()
     paths = collections.Counter()
+    messages = collections.Counter()
     end = time.time() + a.secs
     while time.time() < end:
         try:
@@ -107,6 +108,15 @@ def main():
             ws = payload[0] & 0x80 and payload[0] & 0x0F in (1, 2, 8, 9, 10) and len(payload) < 1400
             k = conn[key] = "tracker" if ws else "plain" if len(payload) >= 1400 else "begun before"
         k = k or "set-up"
+        if k == "tracker" and payload:
+            # The tracker's messages by what they carry (a segment may hold several: the
+            # first names it).
+            for what in (b'"offer":', b'"answer":', b'"interval":', b'streamp2p-seed', b'"failure reason":'):
+                if what in payload[:400]:
+                    messages[what.decode().strip('":')] += len(frame)
+                    break
+            else:
+                messages["other"] += len(frame)
         if not payload and not flags & 0x03:
             acks[k] += len(frame)
             k = k + " (acks)"
@@ -117,6 +127,7 @@ def main():
         "secs": secs,
         "kbit_s": {k: round(v * 8 / secs / 1e3, 2) for k, v in wire.most_common()},
         "frames": dict(frames.most_common()),
+        "tracker_kbit_s": {k: round(v * 8 / secs / 1e3, 2) for k, v in messages.most_common()},
         "top_paths": [[k, p, n] for (k, p), n in paths.most_common(15)],
     }
     if a.listeners:

@@ -44,11 +44,11 @@
 //! A page learns its role without asking for it: its tracker WebSocket, which every sharing
 //! page holds anyway, is tied to its session ([`Seeding::attach`]), and the role goes out on
 //! it the moment it changes. While that socket is open the page is here, however seldom it
-//! asks the station for anything (a page with the socket asks for a playlist every 30 s or
-//! so, seeders included: they work out the new segments' names from the clock, as the others
-//! do); when it closes, the page has gone. A page without the socket learns its role from its
-//! answers, and a seeder or stand-in among them asks for every playlist (every 2 s) to hear
-//! it at once.
+//! asks the station for anything (a page with the socket asks for a playlist every 2
+//! minutes, seeders included: they work out the new segments' names from the clock, as the
+//! others do); when it closes, the page has gone. A page without the socket learns its role
+//! from its answers, and a seeder or stand-in among them asks for every playlist (every 2 s)
+//! to hear it at once; the others ask every 30 s.
 //!
 //! Everything here comes from listeners: the tables are bounded and a made-up session is
 //! simply never a seeder.
@@ -235,6 +235,10 @@ impl Table {
             if self.listeners.len() >= MAX_LISTENERS {
                 return;
             }
+        }
+        // A swarm without a seeder ranks a newcomer at once: it may be the first.
+        if self.seeders.is_empty() && !self.listeners.contains_key(&key) {
+            self.ranked = None;
         }
         let l = self.listeners.entry(key).or_insert(Listener {
             since: now,

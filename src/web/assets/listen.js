@@ -406,9 +406,13 @@ function sayWho (url, stats) {
 // (the station says, AGE_HEADER) (RFC 8216bis lets a client reload at whatever pace it
 // likes). It asks the station again every PLAYLIST_REFRESH_MS, at about 600 bytes, instead
 // of every 2 s: the station's upload for telling a listener that a segment exists falls from
-// about 2.4 kbit/s to about 0.2. Each guessed segment is listed GUESS_MARGIN_MS after it
-// exists, never before. Seeds too, when their role comes over the tracker's socket.
+// about 2.4 kbit/s to about 0.2. A page whose role comes over the tracker's socket, seeds
+// too, asks only every TRACKED_REFRESH_MS: the socket keeps it known to the station, and
+// tells it its role. Each guessed segment is listed GUESS_MARGIN_MS after it exists, never
+// before; a segment that fails to load (the stream started again, say) makes the next
+// playlist the station's.
 const PLAYLIST_REFRESH_MS = 30000
+const TRACKED_REFRESH_MS = 120000
 const GUESS_MARGIN_MS = 500
 const AGE_HEADER = 'streamp2p-age'
 
@@ -459,11 +463,11 @@ function guessPlaylist (last, now) {
 }
 
 // hls.js's loader (p2p-media-loader's playlist loader wraps it), answering the Opus
-// playlist itself between two of the station's (for a seed or stand-in only when its role
-// comes over the tracker's socket: else it must hear its role in every playlist).
+// playlist itself between two of the station's, every `refresh()` ms (0: a seed or
+// stand-in whose role does not come over the tracker's socket must hear it in every
+// playlist). `learned.last` is the station's last playlist; null asks for the next.
 // Segments go through p2p-media-loader, not here.
-function playlistLoader (Base, live, asksEvery) {
-  let last = null
+function playlistLoader (Base, live, refresh, learned) {
   return class extends Base {
     loadInternal () {
       const { context, callbacks } = this
@@ -471,7 +475,8 @@ function playlistLoader (Base, live, asksEvery) {
       const opus = context.type === 'level' && /\/opus\.m3u8/.test(context.url)
       if (!opus || !useP2P) return super.loadInternal()
       const now = performance.now()
-      if (last && !asksEvery() && now - last.at < PLAYLIST_REFRESH_MS) {
+      const last = learned.last
+      if (last && now - last.at < refresh()) {
         const text = guessPlaylist(last, now)
         const st = this.stats
         st.loading.first = st.loading.end = now
@@ -488,7 +493,7 @@ function playlistLoader (Base, live, asksEvery) {
         const { onSuccess } = callbacks
         callbacks.onSuccess = (response, st, ctx, net) => {
           const age = Number(net?.getResponseHeader?.(AGE_HEADER))
-          if (typeof response.data === 'string') last = learnPlaylist(response.data, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
+          if (typeof response.data === 'string') learned.last = learnPlaylist(response.data, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
           onSuccess({ ...response, url: levelUrl(response.url || context.url) }, st, ctx, net)
         }
       }
@@ -546,6 +551,8 @@ async function playHls (live) {
   if (useP2P) sayLeaving = () => navigator.sendBeacon(sayWho('/live/leave', stats).href)
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
   let seeds = false
+  // The station's last Opus playlist, which the page's own follow from (playlistLoader).
+  const learned = { last: null }
   let standsIn = false
   seedAnswer = role => {
     standsIn = stats.standsIn = role === 'standby'
@@ -561,7 +568,10 @@ async function playHls (live) {
     seedAnswer(role)
   }
   hls = new HlsWithP2P({
-    loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => (seeds || standsIn) && !roleByTracker),
+    loader: playlistLoader(Hls.DefaultConfig.loader, stats, () => {
+      if (roleByTracker) return TRACKED_REFRESH_MS
+      return seeds || standsIn ? 0 : PLAYLIST_REFRESH_MS
+    }, learned),
     // The media playlist's answer says whether this page seeds the others.
     xhrSetup (xhr, url) {
       if (!useP2P || !/\/opus\.m3u8/.test(url)) return
@@ -641,6 +651,7 @@ async function playHls (live) {
     if (!stats.segments.http && !stats.segments.p2p) tell(words.livePlaying)
   })
   hls.on(Hls.Events.ERROR, (_, data) => {
+    if (data.details === Hls.ErrorDetails.FRAG_LOAD_ERROR) learned.last = null
     if (!data.fatal) return
     console.warn('live player:', data.details)
     playProgressive()
