@@ -2,7 +2,9 @@
 //! the WebSocket upgrade on `/announce` that carries the WebTorrent tracker.
 //!
 //! Only glue: `tracker::http` parses the queries and writes the replies, `tracker::ws`
-//! serves an upgraded connection, and the peer table answers. Replies are always
+//! serves an upgraded connection, and the peer table answers. A listen page's socket is
+//! also tied to its live session, which its role in the live swarm goes out on
+//! (`web::live::role_feed`). Replies are always
 //! `200 text/plain` bencode; a bad request gets a `failure reason`, as clients expect,
 //! rather than an HTTP error they would not show to anyone.
 
