@@ -46,7 +46,9 @@
 //! it the moment it changes. While that socket is open the page is here, however seldom it
 //! asks the station for anything (a page with the socket asks for a playlist every 2
 //! minutes, seeders included: they work out the new segments' names from the clock, as the
-//! others do); when it closes, the page has gone. A page without the socket learns its role
+//! others do); when it closes, the page has gone. A seeder with the socket open that takes
+//! no segment for [`SEED_IDLE`] has stopped seeding all the same (a page in a background
+//! tab), and its stand-in takes over. A page without the socket learns its role
 //! from its answers, and a seeder or stand-in among them asks for every playlist (every 2 s)
 //! to hear it at once; the others ask every 30 s.
 //!
@@ -82,6 +84,9 @@ const GONE: Duration = Duration::from_secs(75);
 /// takes its place (it is not chosen again until it is heard from). A seeder wrongly thought
 /// gone costs one segment taken twice early, while both think they seed.
 const SEED_SILENCE: Duration = Duration::from_secs(4);
+/// A seeder takes each new segment early, one every 2 s: one that took none for this long
+/// has stopped seeding, whatever its socket says.
+const SEED_IDLE: Duration = Duration::from_secs(8);
 /// Tracker sockets tied to sessions at once (one per sharing page; the tracker itself holds
 /// at most `tracker.max_ws_connections`).
 const MAX_ATTACHED: usize = 50_000;
@@ -155,6 +160,8 @@ struct Listener {
     uploaded: u64,
     /// It seeded, then went quiet.
     quiet: bool,
+    /// When it last took a segment early as a seeder (or became one).
+    took: Instant,
     /// Segments it seeded in a row that spread too slowly.
     slow_run: u8,
     /// It spread its segments too slowly: it may not seed again until then.
@@ -246,6 +253,7 @@ impl Table {
             shares: ask.shares,
             uploaded: 0,
             quiet: false,
+            took: now,
             slow_run: 0,
             slow_until: None,
         });
@@ -319,6 +327,18 @@ impl Table {
                 l.quiet |= now.saturating_duration_since(l.seen) >= SEED_SILENCE;
             }
         }
+        // A seeder whose socket is open but which takes nothing early has stopped seeding
+        // (a page in a background tab, its timers slowed): another takes its place.
+        // (One without a socket is heard from at every playlist, or not: SEED_SILENCE.)
+        for k in self
+            .seeders
+            .iter()
+            .filter(|k| self.attached.contains_key(k))
+        {
+            if let Some(l) = self.listeners.get_mut(k) {
+                l.quiet |= now.saturating_duration_since(l.took) >= SEED_IDLE;
+            }
+        }
         self.judge(now);
         let mut sharing: Vec<(u64, Listener)> = self
             .listeners
@@ -359,6 +379,12 @@ impl Table {
         let mut ranked = sharing.into_iter().map(|(k, _)| k);
         self.seeders = ranked.by_ref().take(k).collect();
         self.stand_ins = ranked.collect();
+        // A new seeder has until SEED_IDLE from now to take its first segment.
+        for k in self.seeders.iter().filter(|k| !seeders.contains(k)) {
+            if let Some(l) = self.listeners.get_mut(k) {
+                l.took = now;
+            }
+        }
         // Pages whose role changed hear it now, on their tracker sockets.
         for (k, a) in &self.attached {
             let role = self.placed(Some(*k));
@@ -487,8 +513,11 @@ impl Seeding {
         let waited = now.saturating_duration_since(made.at) >= GRACE;
         if role == Role::Seeds || (made.early == 0 && waited) {
             made.early = made.early.saturating_add(1);
-            if role == Role::Seeds && made.seeder.is_none() {
-                made.seeder = ask.session;
+            if role == Role::Seeds {
+                made.seeder = made.seeder.or(ask.session);
+                if let Some(l) = ask.session.and_then(|k| t.listeners.get_mut(&k)) {
+                    l.took = now;
+                }
             }
             t.counts.seeded += 1;
             reply(Answer::Serve)
@@ -705,12 +734,12 @@ mod tests {
     }
 
     /// A page's tracker socket carries its role as it changes, keeps the page here however
-    /// seldom it asks, and tells when it leaves.
+    /// seldom it asks (as long as a seeder takes its segments), and tells when it leaves.
     #[test]
     fn a_page_hears_its_role_on_its_tracker_socket_and_its_socket_says_when_it_goes() {
         let s = Seeding::default();
         let t0 = Instant::now();
-        let at = |secs| t0 + Duration::from_secs(secs);
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
         s.role(&ask(1, 10.0, 900), at(0));
         s.role(&ask(2, 10.0, 500), at(1));
         s.role(&ask(3, 10.0, 100), at(2));
@@ -718,27 +747,45 @@ mod tests {
         let (two, mut stand_in) = s.attach(2, at(3)).unwrap();
         assert_eq!(*seeder.borrow(), Role::Seeds);
         assert_eq!(*stand_in.borrow_and_update(), Role::StandsIn);
-        // Pages 1 and 2 ask for nothing for far longer than a page without a socket may
-        // (segments are made meanwhile, page 3 asks now and then): they keep their places.
-        for t in (10..200).step_by(10) {
-            s.made(t, at(t));
-            s.role(&ask(3, 10.0, 100), at(t + 1));
+        // For far longer than a page without a socket may stay silent, page 1 asks for
+        // nothing but each new segment early (it seeds) and page 2 for nothing at all:
+        // they keep their places.
+        for seq in 2..100 {
+            s.made(seq, at(2 * seq));
+            s.segment(
+                seq,
+                &ask(1, 9.0, 900),
+                at(2 * seq) + Duration::from_millis(300),
+            );
         }
         assert!(!stand_in.has_changed().unwrap());
         assert_eq!(s.role(&ask(3, 10.0, 100), at(200)), Role::Listens);
-        // The seeder's page closes: its socket says so, and the stand-in hears at once
-        // that it seeds (nobody asked for anything since).
-        s.detach(1, one, at(201));
+        // The seeder stops taking segments (its tab went to the background) with its
+        // socket open: after SEED_IDLE its stand-in hears that it seeds, with nobody asking.
+        for seq in 100..106 {
+            s.made(seq, at(2 * seq));
+        }
         assert!(stand_in.has_changed().unwrap());
         assert_eq!(*stand_in.borrow_and_update(), Role::Seeds);
-        assert_eq!(s.role(&ask(3, 10.0, 100), at(201)), Role::StandsIn);
+        assert_eq!(*seeder.borrow(), Role::Listens);
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(212)), Role::StandsIn);
+        // Page 2's page closes: its socket says so, its stand-in (3) seeds, and page 1,
+        // here again, stands in.
+        s.role(&ask(1, 10.0, 900), at(212));
+        s.detach(2, two, at(213));
+        assert_eq!(s.role(&ask(3, 10.0, 100), at(213)), Role::Seeds);
+        assert_eq!(s.role(&ask(1, 10.0, 900), at(213)), Role::StandsIn);
         // A page that reconnects has a second socket before the first is noticed closed:
         // the first one's close changes nothing, the second one's ends the page.
-        let (three, _) = s.attach(2, at(202)).unwrap();
-        s.detach(2, two, at(203));
-        assert_eq!(s.role(&ask(3, 10.0, 100), at(204)), Role::StandsIn);
-        s.detach(2, three, at(205));
-        assert_eq!(s.role(&ask(3, 10.0, 100), at(205)), Role::Seeds);
+        let (three, _) = s.attach(1, at(214)).unwrap();
+        s.detach(1, one, at(215));
+        assert_eq!(s.role(&ask(1, 10.0, 900), at(215)), Role::StandsIn);
+        s.detach(1, three, at(216));
+        // (Page 3 has no socket: it asks for every playlist as it seeds.)
+        s.role(&ask(3, 10.0, 100), at(217));
+        s.role(&ask(4, 10.0, 0), at(217));
+        s.role(&ask(3, 10.0, 100), at(218));
+        assert_eq!(s.role(&ask(4, 10.0, 0), at(218)), Role::StandsIn);
         // Closed sockets are not "said they left" (pages that said so are counted apart).
         assert_eq!(s.counts().left, 0);
     }
