@@ -320,26 +320,39 @@ class Listener {
     await this.reload()
   }
 
+  // The station's playlist (a delta once it offers them), learned from.
+  async learn () {
+    const u = this.sayWho(this.level)
+    if (this.last?.canSkip) u.searchParams.set('_HLS_skip', 'YES')
+    this.stats.playlists.station += 1
+    const asked = performance.now()
+    const { response, text } = await this.get(u.href)
+    const age = Number(response.headers.get(AGE_HEADER))
+    if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: station playlist in ${Math.round(performance.now() - asked)} ms, age ${age}, edge was ${this.edge}, seeds ${this.stats.seeds}, stands in ${this.stats.standsIn}, by tracker ${this.roleByTracker}`)
+    const learned = learnPlaylist(text, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
+    need(learned, `an unreadable playlist: ${text.slice(0, 200)}`)
+    this.last = learned
+    this.stale = false
+    return learned
+  }
+
   // hls.js's reload of the live playlist: from the station, or (a page that does not seed,
   // between two of the station's) written by the page itself.
   async reload () {
     const now = performance.now()
     let end
     const refresh = this.roleByTracker ? TRACKED_REFRESH_MS : this.stats.seeds || this.stats.standsIn ? 0 : PLAYLIST_REFRESH_MS
-    if (this.last && !this.stale && now - this.last.at < refresh) {
+    if (this.last && !this.stale && refresh > 0) {
+      // As listen.js's relearn: the station's next playlist is asked for beside the
+      // guessing, one at a time.
+      if (now - this.last.at >= refresh && !this.asking) {
+        this.asking = true
+        this.learn().catch(() => {}).finally(() => { this.asking = false })
+      }
       end = this.last.end + Math.max(0, Math.floor((now - this.last.at - GUESS_MARGIN_MS) / 2000))
       this.stats.playlists.guessed += 1
     } else {
-      const u = this.sayWho(this.level)
-      if (this.last?.canSkip) u.searchParams.set('_HLS_skip', 'YES')
-      this.stats.playlists.station += 1
-      const { response, text } = await this.get(u.href)
-      const age = Number(response.headers.get(AGE_HEADER))
-      const learned = learnPlaylist(text, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
-      need(learned, `an unreadable playlist: ${text.slice(0, 200)}`)
-      this.last = learned
-      this.stale = false
-      end = learned.end
+      end = (await this.learn()).end
     }
     const count = this.last.count
     const add = []

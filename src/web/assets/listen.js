@@ -463,10 +463,13 @@ function guessPlaylist (last, now) {
 }
 
 // hls.js's loader (p2p-media-loader's playlist loader wraps it), answering the Opus
-// playlist itself between two of the station's, every `refresh()` ms (0: a seed or
+// playlist itself and asking the station for one every `refresh()` ms (0: a seed or
 // stand-in whose role does not come over the tracker's socket must hear it in every
-// playlist). `learned.last` is the station's last playlist; null asks for the next.
-// Segments go through p2p-media-loader, not here.
+// playlist, through hls.js). `learned.last` is the station's last playlist; null asks
+// hls.js for the next. Once a page has one, it asks for the next beside hls.js (relearn):
+// a slow answer from the station (a home uplink full of uploads holds the request back)
+// does not stop the page listing the new segments meanwhile. Segments go through
+// p2p-media-loader, not here.
 function playlistLoader (Base, live, refresh, learned) {
   return class extends Base {
     loadInternal () {
@@ -476,7 +479,9 @@ function playlistLoader (Base, live, refresh, learned) {
       if (!opus || !useP2P) return super.loadInternal()
       const now = performance.now()
       const last = learned.last
-      if (last && now - last.at < refresh()) {
+      const every = refresh()
+      if (last && every > 0) {
+        if (now - last.at >= every) relearn(context.url, live, learned)
         const text = guessPlaylist(last, now)
         const st = this.stats
         st.loading.first = st.loading.end = now
@@ -504,6 +509,26 @@ function playlistLoader (Base, live, refresh, learned) {
       this.guessDropped = true
       super.abortInternal()
     }
+  }
+}
+
+// Asks the station for the Opus playlist (one request at a time) and learns from it.
+async function relearn (url, live, learned) {
+  if (learned.asking) return
+  learned.asking = true
+  live.playlists.station += 1
+  try {
+    // A delta update: the page keeps counting the older segments from its last one.
+    const u = sayWho(levelUrl(url), live)
+    u.searchParams.set('_HLS_skip', 'YES')
+    const response = await window.fetch(u.href, { cache: 'no-store' })
+    const text = response.ok ? await response.text() : ''
+    const age = Number(response.headers.get(AGE_HEADER))
+    learned.last = learnPlaylist(text, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0) || learned.last
+  } catch {
+    // The next playlist hls.js asks for asks again.
+  } finally {
+    learned.asking = false
   }
 }
 
@@ -552,7 +577,7 @@ async function playHls (live) {
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
   let seeds = false
   // The station's last Opus playlist, which the page's own follow from (playlistLoader).
-  const learned = { last: null }
+  const learned = { last: null, asking: false }
   let standsIn = false
   seedAnswer = role => {
     standsIn = stats.standsIn = role === 'standby'
