@@ -6,8 +6,10 @@
 // the page's own playlists between two of the station's (listen.js: learnPlaylist,
 // guessPlaylist), the start 5 segments behind the edge, buffering at most 4 s ahead (what
 // p2p-media-loader's hls.js engine sets), what each live request says of the listener
-// (sayWho, dueIn) and the seed header. The audio element is a clock: it plays while the
-// segment under the playhead is loaded and counts a stall when it is not.
+// (sayWho, dueIn), the seed header, the role on the tracker's socket (PageSocket) and the
+// station's next playlist asked for beside the guessing (relearn). The audio element is a
+// clock: it plays while the segment under the playhead is loaded and counts a stall when it
+// is not.
 // The lab checks this listener against Chromium on the same swarm (benches/README.md).
 //   node light.mjs --base=URL --plan='[{"join":0,"leave":90,"upload":true},...]' --seconds=S
 // Prints `result [...]` in home.mjs's format.
