@@ -248,6 +248,43 @@ fn hls_and_mp3_play_in_ffmpeg() {
         .expect("an age in milliseconds");
     assert!(age < 3_000, "the newest segment is {age} ms old");
 
+    // The page's tracker socket, opened with its session, hears its role at once and at
+    // each change; a socket's close says its page has gone.
+    let socket = |variant: &str| {
+        let token = variant.split("s=").nth(1).unwrap_or_default();
+        let ws = WsClient::connect(node.http, &format!("/announce?s={token}")).expect("socket");
+        ws.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        ws
+    };
+    let hears = |ws: &mut WsClient, role: &str| loop {
+        match ws.recv().unwrap_or_else(|e| panic!("no role {role}: {e}")) {
+            WsFrame::Text(t) => {
+                let m: serde_json::Value = serde_json::from_str(&t).expect("JSON");
+                if m["streamp2p-seed"] == role {
+                    assert_eq!(m["action"], "announce", "{t}");
+                    assert_eq!(m["info_hash"], "", "a message for no swarm: {t}");
+                    return;
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut seeder = socket(opus);
+    hears(&mut seeder, "1");
+    let master = node.get("/live/index.m3u8").text();
+    let other = master
+        .lines()
+        .find(|l| l.starts_with("opus.m3u8?s="))
+        .expect("the Opus variant")
+        .to_string();
+    node.get(&format!("/live/{other}&up=1&n=0"));
+    let mut stand_in = socket(&other);
+    hears(&mut stand_in, "standby");
+    drop(seeder);
+    hears(&mut stand_in, "1");
+
     // A segment resumes where a page's transfer broke off: one range answers 206 with
     // those bytes, one past the end 416, and the whole stays the whole.
     let listed = node.get("/live/opus.m3u8").text();

@@ -139,9 +139,11 @@ async fn serve(
     id: ConnId,
     ip: IpAddr,
     mut queue: mpsc::Receiver<String>,
-    mut notices: Notices,
+    notices: Notices,
 ) {
     let idle = Duration::from_secs(tracker.config().ws_idle_secs);
+    // Fused: the writer asks for the next notice again after the last.
+    let mut notices = notices.fuse();
     let (mut sink, mut stream) = socket.split();
     let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
     let writer = async move {
