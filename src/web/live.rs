@@ -307,12 +307,16 @@ impl Player {
     }
 
     /// What the player said of itself, for `live::seeding`.
+    /// The player's session, if its token is one of ours.
+    pub fn session(&self, app: &AppState) -> Option<u64> {
+        self.token
+            .as_deref()
+            .and_then(|t| app.hls.sessions.token_key(t))
+    }
+
     fn ask(&self, app: &AppState) -> Ask {
         Ask {
-            session: self
-                .token
-                .as_deref()
-                .and_then(|t| app.hls.sessions.token_key(t)),
+            session: self.session(app),
             due: self.due,
             shares: self.shares,
             uploaded: self.uploaded,
@@ -363,36 +367,30 @@ fn tell_role(role: Role, r: &mut Response) {
 
 /// A listen page's tracker socket tied to its session, for as long as it is open (see
 /// `live::seeding`): the page hears its role on it the moment the role changes. Dropped when
-/// the socket closes (or never opens: a failed upgrade drops it too), it says the page has
-/// gone.
+/// the socket closes, it says the page has gone.
 pub struct RoleFeed {
     hls: Arc<Hls>,
     session: u64,
     socket: u64,
 }
 
-/// The role feed of the tracker socket whose address says `s=TOKEN` (the page's Opus
-/// playlist token), and the messages to send on it: the role now, then each change. Each is
-/// an announce reply for no swarm (an empty `info_hash`), which the page's tracker client
-/// (bittorrent-tracker) passes over and the page reads itself. `None` for a socket without
-/// one of our tokens (a WebTorrent client, an episode's page).
-pub fn role_feed(app: &AppState, query: &str) -> Option<(RoleFeed, Notices)> {
-    let token = form_urlencoded::parse(query.as_bytes())
-        .take(16)
-        .find(|(k, _)| k == "s")?
-        .1;
-    let session = app.hls.sessions.token_key(&token)?;
-    let (socket, role) = app.hls.seeding.attach(session, Instant::now())?;
-    let notices = stream::unfold((role, true), |(mut role, first)| async move {
-        if !first {
-            role.changed().await.ok()?;
-        }
+/// Ties an open tracker socket to the live `session` its address named (`s=TOKEN`, the
+/// page's Opus playlist token, read as in every live request: [`Player::session`]), and the
+/// messages to send on it: the role now, then each change. Each is an announce reply for no
+/// swarm (an empty `info_hash`), which the page's tracker client (bittorrent-tracker) passes
+/// over and the page reads itself. `None` when too many sockets are tied already.
+pub fn role_feed(hls: &Arc<Hls>, session: u64) -> Option<(RoleFeed, Notices)> {
+    let (socket, mut role) = hls.seeding.attach(session, Instant::now())?;
+    // The role now goes out first, as a change.
+    role.mark_changed();
+    let notices = stream::unfold(role, |mut role| async move {
+        role.changed().await.ok()?;
         let word = role_word(*role.borrow_and_update());
         let text = serde_json::json!({"action": "announce", "info_hash": "", (SEED_HEADER): word});
-        Some((text.to_string(), (role, false)))
+        Some((text.to_string(), role))
     });
     let feed = RoleFeed {
-        hls: app.hls.clone(),
+        hls: hls.clone(),
         session,
         socket,
     };

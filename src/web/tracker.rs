@@ -16,7 +16,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{client_ip, live::RoleFeed, AppState, ConnInfo};
+use super::{
+    client_ip,
+    live::{role_feed, Player},
+    AppState, ConnInfo,
+};
 use crate::tracker::{
     http::{
         request::{self, AnnounceRequest},
@@ -55,8 +59,9 @@ pub async fn announce(
         return match WebSocketUpgrade::from_request_parts(&mut parts, &app).await {
             Ok(ws) => {
                 let ip = client_ip(&app, &conn, &parts.headers);
-                let feed = super::live::role_feed(&app, parts.uri.query().unwrap_or_default());
-                upgrade(&app, ws, ip, feed)
+                // A listen page names its live session as in its live requests.
+                let Ok(page) = Player::from_request_parts(&mut parts, &app).await;
+                upgrade(&app, ws, ip, page.session(&app))
             }
             Err(rejection) => rejection.into_response(),
         };
@@ -116,14 +121,10 @@ pub async fn scrape(
     })
 }
 
-/// Accepts a WebSocket tracker connection if a slot is free, and hands it to the tracker;
-/// a listen page's role goes out on it too (`feed`, see `web::live::role_feed`).
-fn upgrade(
-    app: &AppState,
-    ws: WebSocketUpgrade,
-    ip: IpAddr,
-    feed: Option<(RoleFeed, ws::Notices)>,
-) -> Response {
+/// Accepts a WebSocket tracker connection if a slot is free, and hands it to the tracker.
+/// Once it is open, a listen page's socket is tied to its live `session`, and its role goes
+/// out on it too (`web::live::role_feed`).
+fn upgrade(app: &AppState, ws: WebSocketUpgrade, ip: IpAddr, session: Option<u64>) -> Response {
     let Some(permit) = app.ws_hub.admit() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -132,12 +133,12 @@ fn upgrade(
             .into_response();
     };
     let max = app.tracker.config().max_ws_message_bytes;
-    let (tracker, hub) = (app.tracker.clone(), app.ws_hub.clone());
-    let (feed, notices) = feed.unzip();
+    let (tracker, hub, hls) = (app.tracker.clone(), app.ws_hub.clone(), app.hls.clone());
     ws.max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(WS_READ_BUFFER)
         .on_upgrade(move |socket| async move {
+            let (feed, notices) = session.and_then(|s| role_feed(&hls, s)).unzip();
             ws::run_connection(tracker, hub, socket, ip, permit, notices).await;
             // The socket closed: the page has gone.
             drop(feed);
