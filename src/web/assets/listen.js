@@ -416,7 +416,9 @@ const TRACKED_REFRESH_MS = 120000
 const GUESS_MARGIN_MS = 500
 const AGE_HEADER = 'streamp2p-age'
 
-function learnPlaylist (text, age) {
+// `ageHeader`: the station's AGE_HEADER as it came (null without one); anything but a plausible
+// age counts as 0.
+function learnPlaylist (text, ageHeader) {
   const lines = text.split('\n')
   const head = []
   let first = null
@@ -440,7 +442,9 @@ function learnPlaylist (text, age) {
   }
   const count = skipped + listed
   if (first === null || !Number.isInteger(first) || !listed || secs !== 2 || !/\d+\.m4s$/.test(uri)) return null
-  return { head, end: first + count - 1, count, secs, uri, at: performance.now() - (age || 0) }
+  const age = Number(ageHeader)
+  const made = Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0
+  return { head, end: first + count - 1, count, secs, uri, at: performance.now() - made }
 }
 
 // The playlist's own address, without what this page or hls.js added to the request
@@ -497,8 +501,7 @@ function playlistLoader (Base, live, refresh, learned) {
         this.learns = true
         const { onSuccess } = callbacks
         callbacks.onSuccess = (response, st, ctx, net) => {
-          const age = Number(net?.getResponseHeader?.(AGE_HEADER))
-          if (typeof response.data === 'string') learned.last = learnPlaylist(response.data, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0)
+          if (typeof response.data === 'string') learned.last = learnPlaylist(response.data, net?.getResponseHeader?.(AGE_HEADER))
           onSuccess({ ...response, url: levelUrl(response.url || context.url) }, st, ctx, net)
         }
       }
@@ -523,8 +526,7 @@ async function relearn (url, live, learned) {
     u.searchParams.set('_HLS_skip', 'YES')
     const response = await window.fetch(u.href, { cache: 'no-store' })
     const text = response.ok ? await response.text() : ''
-    const age = Number(response.headers.get(AGE_HEADER))
-    learned.last = learnPlaylist(text, Number.isFinite(age) && age >= 0 && age < 60000 ? age : 0) || learned.last
+    learned.last = learnPlaylist(text, response.headers.get(AGE_HEADER)) || learned.last
   } catch {
     // The next playlist hls.js asks for asks again.
   } finally {
