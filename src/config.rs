@@ -747,6 +747,9 @@ pub struct TrackerConfig {
     pub interval_secs: u32,
     /// Seconds between announces asked of browsers (WebSocket); WebTorrent's own default.
     pub ws_interval_secs: u32,
+    /// Seconds between announces asked of a browser that lacks no partner (the tracker
+    /// remembers who it paired): each announce brings fresh WebRTC offers, spare then.
+    pub ws_settled_interval_secs: u32,
     /// A peer is dropped after its interval times this factor without an announce.
     pub expiry_factor: u32,
     /// Most peers in one announce reply.
@@ -779,6 +782,7 @@ impl Default for TrackerConfig {
             mode: TrackerMode::Library,
             interval_secs: 300,
             ws_interval_secs: 120,
+            ws_settled_interval_secs: 600,
             expiry_factor: 2,
             max_numwant: 80,
             max_torrents: 10_000,
@@ -1129,7 +1133,11 @@ impl Config {
             ));
         }
         let t = &self.tracker;
-        if t.interval_secs == 0 || t.ws_interval_secs == 0 || t.expiry_factor == 0 {
+        if t.interval_secs == 0
+            || t.ws_interval_secs == 0
+            || t.ws_settled_interval_secs == 0
+            || t.expiry_factor == 0
+        {
             return Err(ConfigError::new(
                 "tracker.interval_secs",
                 "announce intervals and the expiry factor must be above 0",

@@ -712,3 +712,81 @@ fn websocket_flood_is_closed_with_policy_violation() {
         ws_reply_ok(&quiet.recv_json(Duration::from_secs(5)).unwrap(), &t.ih).unwrap();
     });
 }
+
+/// A silent WebSocket is pinged after half the idle time and kept while it answers; one
+/// that answers nothing is closed after the idle time. And a browser paired with every
+/// other browser of its swarm is asked to announce seldom (its fresh offers would be spare).
+#[test]
+fn websocket_silence_is_pinged_and_settled_browsers_announce_seldom() {
+    let dir = tempdir();
+    let lib = dir.path().join("library");
+    write_random(&lib.join("song.mp3"), 300 * 1024);
+    // The node's own WebTorrent peer stays out of the swarm: X and Y are all of it.
+    let config =
+        format!("{BASE_CONFIG}\n[tracker]\nws_idle_secs = 2\n\n[webtorrent]\nenabled = false\n");
+    let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    let ih: [u8; 20] = infohash_bytes(node.item("song.mp3")["infohash"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    let (xid, yid) = (peer_id("x"), peer_id("y"));
+    let mut x = WsClient::connect(node.http, "/announce").unwrap();
+    let mut y = WsClient::connect(node.http, "/announce").unwrap();
+    for (ws, id) in [(&mut x, &xid), (&mut y, &yid)] {
+        ws.send_json(&ws_announce(&ih, id)).unwrap();
+        ws_reply_ok(&ws.recv_json(Duration::from_secs(5)).unwrap(), &ih).unwrap();
+    }
+
+    // X answers every ping for 5 s (two and a half idle times) and is kept; Y answers
+    // nothing and is closed after about 2 s.
+    let opened = Instant::now();
+    let silent = thread::spawn(move || {
+        let code = wait_closed(&mut y, Duration::from_secs(6), "a socket that never pongs");
+        (code, opened.elapsed())
+    });
+    let mut pings = 0;
+    while opened.elapsed() < Duration::from_secs(5) {
+        x.stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        match x.recv() {
+            Ok(WsFrame::Ping(p)) => {
+                pings += 1;
+                x.send_frame(0xA, &p).unwrap();
+            }
+            Ok(other) => panic!("X got {other:?}"),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("X's socket ended after {:?}: {e}", opened.elapsed()),
+        }
+    }
+    assert!(pings >= 3, "X was pinged {pings} times in 5 s");
+    let (code, after) = silent.join().unwrap();
+    assert!(code.is_none(), "Y got a close frame {code:?}");
+    assert!(
+        after >= Duration::from_millis(1800) && after <= Duration::from_secs(4),
+        "Y was closed after {after:?}, not about 2 s"
+    );
+
+    // Y reconnects; an answer from Y to X pairs them; X's next announce then lacks no
+    // partner and is asked to come back in 600 s, a first announce in 120 s.
+    let mut y = WsClient::connect(node.http, "/announce").unwrap();
+    y.send_json(&ws_announce(&ih, &yid)).unwrap();
+    ws_reply_ok(&y.recv_json(Duration::from_secs(5)).unwrap(), &ih).unwrap();
+    y.send_json(&json!({
+        "action": "announce",
+        "info_hash": binary_string(&ih),
+        "peer_id": binary_string(&yid),
+        "to_peer_id": binary_string(&xid),
+        "offer_id": binary_string(&[0x42; 20]),
+        "answer": {"type": "answer", "sdp": "v=0\r\nfake"}
+    }))
+    .unwrap();
+    let relayed = x.recv_json(Duration::from_secs(5)).unwrap();
+    assert_eq!(relayed["answer"]["sdp"], "v=0\r\nfake", "{relayed}");
+    let mut again = ws_announce(&ih, &xid);
+    again["event"] = json!("update");
+    x.send_json(&again).unwrap();
+    let reply = x.recv_json(Duration::from_secs(5)).unwrap();
+    assert_eq!(reply["interval"], 600, "{reply}");
+    node.assert_alive();
+}

@@ -26,6 +26,7 @@ source "$(dirname "$0")/../common.sh"
 need chromium chromium
 need curl curl
 need tc iproute2
+need nft nftables
 if [ -n "${ICECAST:-}${OVERFLOW:-}" ]; then need icecast2 icecast2; need ffmpeg ffmpeg; fi
 [ -d "$REPO/node_modules/playwright-core" ] || (cd "$REPO" && npm ci --no-audit --no-fund)
 if [ -n "${NODE_BIN:-}" ]; then BIN=$NODE_BIN; else build; fi

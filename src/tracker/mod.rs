@@ -38,7 +38,9 @@ use crate::{
     library::Library,
 };
 use limits::RateLimiter;
-use peers::{Announce, Endpoint, InfoHash, PeerId, PeerTable, Proto, SwarmCounts, TableError};
+use peers::{
+    Announce, Endpoint, Expiry, InfoHash, PeerId, PeerTable, Proto, SwarmCounts, TableError,
+};
 
 /// The node's own seeding identity, listed in its torrents' swarms.
 #[derive(Debug, Clone, Copy)]
@@ -102,10 +104,11 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(cfg: TrackerConfig, library: Arc<Library>, node: Option<NodePeer>) -> Self {
-        // WebSocket peers announce more often, so one expiry based on the longer interval
-        // keeps both kinds.
-        let longest = cfg.interval_secs.max(cfg.ws_interval_secs);
-        let expiry = Duration::from_secs(u64::from(longest) * u64::from(cfg.expiry_factor));
+        let times = |secs: u32| Duration::from_secs(u64::from(secs) * u64::from(cfg.expiry_factor));
+        let expiry = Expiry {
+            addr: times(cfg.interval_secs),
+            ws: times(cfg.ws_interval_secs.max(cfg.ws_settled_interval_secs)),
+        };
         Self {
             table: PeerTable::new(expiry, cfg.max_torrents, cfg.max_peers_per_torrent),
             limiter: RateLimiter::new(cfg.rate_limit_per_ip),
@@ -221,6 +224,7 @@ impl Tracker {
             }
         }
         let interval = match a.proto {
+            Proto::Ws if reply.settled => self.cfg.ws_settled_interval_secs,
             Proto::Ws => self.cfg.ws_interval_secs,
             Proto::Http | Proto::Udp => self.cfg.interval_secs,
         };

@@ -14,7 +14,10 @@
 //! hundred live listeners those batches were most of what the box sent that was not audio
 //! (benches/README.md, "A big audience"). So the table remembers who was paired with whom
 //! (an answer relayed between them), and a re-announce's offers go out only up to
-//! [`ENOUGH_PARTNERS`] partners still in the swarm. A first announce gets all it asks.
+//! [`ENOUGH_PARTNERS`] partners still in the swarm, and never to a partner it has. A
+//! first announce gets all it asks. A browser that lacks no partner is told to announce
+//! seldom ([`AnnounceReply::settled`]): its batches would be spare offers, each still a
+//! WebRTC connection it opens and keeps alive with the box's STUN server for 50 s.
 
 use std::{
     collections::HashMap,
@@ -77,6 +80,24 @@ pub struct Announce {
     pub proto: Proto,
     pub endpoint: Endpoint,
     pub numwant: usize,
+}
+
+/// How long a peer is kept without an announce, by kind: browsers are asked to announce
+/// at other intervals than BitTorrent clients (and are forgotten anyway when their
+/// connection closes).
+#[derive(Debug, Clone, Copy)]
+pub struct Expiry {
+    pub addr: Duration,
+    pub ws: Duration,
+}
+
+impl Expiry {
+    fn of(&self, p: &Peer) -> Duration {
+        match p.endpoint {
+            Endpoint::Addr(_) => self.addr,
+            Endpoint::Ws(_) => self.ws,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -161,8 +182,8 @@ impl Swarm {
         self.partners.remove(id);
     }
 
-    fn expire(&mut self, now: Instant, expiry: Duration) {
-        let live = |_: &PeerId, p: &mut Peer| now.saturating_duration_since(p.seen) < expiry;
+    fn expire(&mut self, now: Instant, expiry: &Expiry) {
+        let live = |_: &PeerId, p: &mut Peer| now.saturating_duration_since(p.seen) < expiry.of(p);
         self.addr.retain(live);
         self.ws.retain(live);
         let ws = &self.ws;
@@ -175,6 +196,33 @@ impl Swarm {
         self.partners.get(id).map_or(0, |list| {
             list.iter().filter(|p| self.ws.contains_key(*p)).count()
         })
+    }
+
+    /// How many more partners browser `id` is to be offered: up to [`ENOUGH_PARTNERS`], or
+    /// every other browser of a smaller swarm.
+    fn lacking(&self, id: &PeerId) -> usize {
+        let others = self.ws.len() - usize::from(self.ws.contains_key(id));
+        ENOUGH_PARTNERS
+            .min(others)
+            .saturating_sub(self.live_partners(id))
+    }
+
+    /// Whether `b` is one of browser `a`'s partners.
+    fn paired(&self, a: &PeerId, b: &PeerId) -> bool {
+        self.partners.get(a).is_some_and(|list| list.contains(b))
+    }
+
+    /// Forgets browser `id`'s pairings, both ways: it starts anew (p2p-media-loader keeps
+    /// its peer id when it makes a new stream loader, and the old one's connections are
+    /// closed).
+    fn unpair(&mut self, id: &PeerId) {
+        if let Some(list) = self.partners.remove(id) {
+            for other in list {
+                if let Some(theirs) = self.partners.get_mut(&other) {
+                    theirs.retain(|p| p != id);
+                }
+            }
+        }
     }
 
     /// Records that browsers `a` and `b` were paired (an answer went between them).
@@ -215,14 +263,19 @@ impl Swarm {
         }
     }
 
-    /// Up to `n` random peers of `kind`'s kind, other than `except`.
+    /// Up to `n` random peers of `kind`'s kind, other than those `skip` names.
     ///
     /// Walks the peers from a random start with a random stride coprime to their number,
     /// so each index comes up at most once and an announce costs O(n) whatever the
     /// swarm's size, while each announcer gets a different mix. (Drawing a uniform
     /// subset needs either a set of the drawn indices or an index vector of the whole
     /// swarm; the latter was a tenth of the UDP tracker's time.)
-    fn pick(&self, n: usize, except: &PeerId, kind: &Endpoint) -> Vec<(PeerId, Endpoint)> {
+    fn pick(
+        &self,
+        n: usize,
+        skip: impl Fn(&PeerId) -> bool,
+        kind: &Endpoint,
+    ) -> Vec<(PeerId, Endpoint)> {
         let peers = self.kind(kind);
         let len = peers.len();
         let mut out = Vec::with_capacity(n.min(len));
@@ -234,7 +287,7 @@ impl Swarm {
         let mut i = start;
         for _ in 0..len {
             if let Some((id, p)) = peers.get_index(i) {
-                if id != except {
+                if !skip(id) {
                     out.push((*id, p.endpoint));
                     if out.len() == n {
                         break;
@@ -247,10 +300,10 @@ impl Swarm {
     }
 
     /// Counts the peers seen within `expiry` of `now`, for those that `pick` accepts.
-    fn counts(&self, now: Instant, expiry: Duration, pick: impl Fn(Proto) -> bool) -> SwarmCounts {
+    fn counts(&self, now: Instant, expiry: &Expiry, pick: impl Fn(Proto) -> bool) -> SwarmCounts {
         let mut c = SwarmCounts::default();
         for p in self.peers() {
-            if now.saturating_duration_since(p.seen) < expiry && pick(p.proto) {
+            if now.saturating_duration_since(p.seen) < expiry.of(p) && pick(p.proto) {
                 if p.seeder {
                     c.complete += 1;
                 } else {
@@ -297,6 +350,8 @@ pub struct SwarmCounts {
 pub struct AnnounceReply {
     pub peers: Vec<(PeerId, Endpoint)>,
     pub counts: SwarmCounts,
+    /// A browser's re-announce that lacks no partner: it may announce seldom.
+    pub settled: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -323,13 +378,13 @@ pub struct TableStats {
 
 pub struct PeerTable {
     swarms: Mutex<HashMap<InfoHash, Swarm>>,
-    expiry: Duration,
+    expiry: Expiry,
     max_swarms: usize,
     max_peers: usize,
 }
 
 impl PeerTable {
-    pub fn new(expiry: Duration, max_swarms: usize, max_peers: usize) -> Self {
+    pub fn new(expiry: Expiry, max_swarms: usize, max_peers: usize) -> Self {
         Self {
             swarms: Mutex::default(),
             expiry,
@@ -351,6 +406,7 @@ impl PeerTable {
                 return Ok(AnnounceReply {
                     peers: Vec::new(),
                     counts: SwarmCounts::default(),
+                    settled: false,
                 });
             }
             if swarms.len() >= self.max_swarms {
@@ -366,7 +422,7 @@ impl PeerTable {
                 swarm.downloads[a.proto.index()] += 1;
             }
             if known.is_none() && swarm.len() >= self.max_peers {
-                swarm.expire(now, self.expiry);
+                swarm.expire(now, &self.expiry);
                 if swarm.len() >= self.max_peers {
                     if let Some(oldest) = swarm.stalest() {
                         swarm.remove(&oldest);
@@ -383,27 +439,43 @@ impl PeerTable {
                 },
             );
         }
-        let want = match (a.endpoint, a.event) {
-            // A browser's re-announce: offers only for the partners it lacks.
-            (Endpoint::Ws(_), Event::None | Event::Completed) => a
-                .numwant
-                .min(ENOUGH_PARTNERS.saturating_sub(swarm.live_partners(&a.peer_id))),
-            _ => a.numwant,
+        let reannounce = matches!(
+            (a.endpoint, a.event),
+            (Endpoint::Ws(_), Event::None | Event::Completed)
+        );
+        if matches!((a.endpoint, a.event), (Endpoint::Ws(_), Event::Started)) {
+            swarm.unpair(&a.peer_id);
+        }
+        // A browser's re-announce: offers only for the partners it lacks, to browsers it
+        // is not paired with.
+        let lacking = if reannounce {
+            swarm.lacking(&a.peer_id)
+        } else {
+            a.numwant
         };
+        let me = &a.peer_id;
         // Seeders get seeders too: a magnet client announces left=0 before it knows the
         // size, and needs a peer to fetch the metadata from.
-        let peers = swarm.pick(want, &a.peer_id, &a.endpoint);
+        let peers = swarm.pick(
+            a.numwant.min(lacking),
+            |id| id == me || (reannounce && swarm.paired(me, id)),
+            &a.endpoint,
+        );
         let counts = swarm.totals();
         if swarm.is_unused() {
             swarms.remove(&a.info_hash);
         }
-        Ok(AnnounceReply { peers, counts })
+        Ok(AnnounceReply {
+            peers,
+            counts,
+            settled: reannounce && lacking == 0,
+        })
     }
 
     pub fn counts(&self, info_hash: &InfoHash, now: Instant) -> SwarmCounts {
         self.lock()
             .get(info_hash)
-            .map(|s| s.counts(now, self.expiry, |_| true))
+            .map(|s| s.counts(now, &self.expiry, |_| true))
             .unwrap_or_default()
     }
 
@@ -411,7 +483,7 @@ impl PeerTable {
     pub fn ws_peers(&self, info_hash: &InfoHash, now: Instant) -> usize {
         self.lock().get(info_hash).map_or(0, |s| {
             s.ws.values()
-                .filter(|p| now.saturating_duration_since(p.seen) < self.expiry)
+                .filter(|p| now.saturating_duration_since(p.seen) < self.expiry.ws)
                 .count()
         })
     }
@@ -461,9 +533,9 @@ impl PeerTable {
             .iter()
             .map(|(h, s)| SwarmReport {
                 info_hash: hex::encode(h),
-                http: s.counts(now, self.expiry, |p| p == Proto::Http),
-                udp: s.counts(now, self.expiry, |p| p == Proto::Udp),
-                ws: s.counts(now, self.expiry, |p| p == Proto::Ws),
+                http: s.counts(now, &self.expiry, |p| p == Proto::Http),
+                udp: s.counts(now, &self.expiry, |p| p == Proto::Udp),
+                ws: s.counts(now, &self.expiry, |p| p == Proto::Ws),
             })
             .collect();
         out.sort_by(|a, b| a.info_hash.cmp(&b.info_hash));
@@ -481,7 +553,7 @@ impl PeerTable {
     /// Drops expired peers and empty swarms; run now and then so idle swarms free memory.
     pub fn sweep(&self, now: Instant) {
         self.lock().retain(|_, s| {
-            s.expire(now, self.expiry);
+            s.expire(now, &self.expiry);
             !s.is_unused()
         });
     }
@@ -507,8 +579,15 @@ mod tests {
         SocketAddr::from(([127, 0, 0, peer], 1000 + peer as u16))
     }
 
+    fn expiry() -> Expiry {
+        Expiry {
+            addr: Duration::from_secs(60),
+            ws: Duration::from_secs(60),
+        }
+    }
+
     fn table() -> PeerTable {
-        PeerTable::new(Duration::from_secs(60), 100, 100)
+        PeerTable::new(expiry(), 100, 100)
     }
 
     #[test]
@@ -539,7 +618,7 @@ mod tests {
 
     #[test]
     fn numwant_and_bounds_are_respected() {
-        let t = PeerTable::new(Duration::from_secs(60), 1, 10);
+        let t = PeerTable::new(expiry(), 1, 10);
         let now = Instant::now();
         for p in 1..=20 {
             t.announce(&ann(p, 0, Event::Started), now).unwrap();
@@ -618,8 +697,66 @@ mod tests {
     }
 
     #[test]
+    fn re_announces_skip_partners_and_a_browser_lacking_none_is_settled() {
+        let t = table();
+        let now = Instant::now();
+        let re = |p: u8| t.announce(&browser(p, Event::None), now).unwrap();
+        // Four browsers: each may have every other as a partner (three), not eight.
+        for p in 1..=4 {
+            t.announce(&browser(p, Event::Started), now).unwrap();
+        }
+        t.route_answer(&[7; 20], &[2; 20], &[1; 20]);
+        t.route_answer(&[7; 20], &[3; 20], &[1; 20]);
+        for _ in 0..20 {
+            let r = re(1);
+            assert_eq!(r.peers, vec![([4; 20], Endpoint::Ws(4))]);
+            assert!(!r.settled);
+        }
+        t.route_answer(&[7; 20], &[4; 20], &[1; 20]);
+        let r = re(1);
+        assert!(r.peers.is_empty() && r.settled);
+        // A first announce is never settled, and it starts its browser anew: its old
+        // pairings are forgotten on both sides.
+        let first = t.announce(&browser(1, Event::Started), now).unwrap();
+        assert_eq!(first.peers.len(), 3);
+        assert!(!first.settled);
+        let r = re(2);
+        assert_eq!(r.peers.len(), 3);
+        assert!(!r.settled);
+        // A lone browser has nobody to be offered: settled.
+        let mut other = browser(9, Event::Started);
+        other.info_hash = [9; 20];
+        t.announce(&other, now).unwrap();
+        other.event = Event::None;
+        assert!(t.announce(&other, now).unwrap().settled);
+    }
+
+    #[test]
+    fn browsers_and_clients_expire_on_their_own_clocks() {
+        let t = PeerTable::new(
+            Expiry {
+                addr: Duration::from_secs(60),
+                ws: Duration::from_secs(600),
+            },
+            10,
+            10,
+        );
+        let now = Instant::now();
+        t.announce(&ann(1, 0, Event::Started), now).unwrap();
+        t.announce(&browser(2, Event::Started), now).unwrap();
+        let later = now + Duration::from_secs(120);
+        let c = t.counts(&[7; 20], later);
+        assert_eq!((c.complete, c.incomplete), (0, 1));
+        assert_eq!(t.ws_peers(&[7; 20], later), 1);
+        t.sweep(later);
+        assert_eq!(t.stats().peers, 1);
+        t.sweep(now + Duration::from_secs(601));
+        assert_eq!(t.stats().peers, 0);
+    }
+
+    #[test]
     fn picks_are_distinct_and_of_the_right_kind_in_a_mixed_swarm() {
-        let t = PeerTable::new(Duration::from_secs(60), 10, 10_000);
+        let t = PeerTable::new(expiry(), 10, 10_000);
         let now = Instant::now();
         // Many browsers, few BitTorrent clients: a client still gets every client.
         for i in 0..2000u32 {

@@ -5,7 +5,10 @@
 //! peer table knows WebSocket peers by that number, so offers and answers are routed to
 //! the right socket. A connection's reader parses messages and calls the tracker; its
 //! writer drains the queue. A slow reader loses messages (its queue is bounded) instead of
-//! slowing others; a socket that floods, sends garbage or stays silent is closed.
+//! slowing others; a socket that floods, sends garbage or stays silent is closed. Silent
+//! means not even answering a ping: a browser that has its peers announces only every
+//! ten minutes, and a ping after half the idle time (which browsers answer by themselves)
+//! tells a live page from a dead connection, and keeps home routers' NAT entries open.
 
 pub mod protocol;
 
@@ -141,11 +144,13 @@ async fn serve(
     mut queue: mpsc::Receiver<String>,
     notices: Notices,
 ) {
-    let idle = Duration::from_secs(tracker.config().ws_idle_secs);
+    // Half the idle time, twice: silence, a ping, silence again, then the socket is closed.
+    let half_idle = Duration::from_secs(tracker.config().ws_idle_secs) / 2;
     // Fused: the writer asks for the next notice again after the last.
     let mut notices = notices.fuse();
     let (mut sink, mut stream) = socket.split();
     let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
+    let (ping_tx, mut ping_rx) = mpsc::channel::<()>(1);
     let writer = async move {
         loop {
             tokio::select! {
@@ -155,6 +160,11 @@ async fn serve(
                 Some(frame) = close_rx.recv() => {
                     let _ = sink.send(WsMessage::Close(Some(frame))).await;
                     return;
+                }
+                Some(()) = ping_rx.recv() => {
+                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
                 }
                 text = queue.recv() => {
                     let Some(text) = text else { return };
@@ -187,12 +197,22 @@ async fn serve(
     let mut bad = 0u32;
     // What this socket announced, to forget exactly that when it closes.
     let mut announced: HashSet<(InfoHash, PeerId)> = HashSet::new();
+    let mut pinged = false;
     let reason = loop {
-        let msg = match tokio::time::timeout(idle, stream.next()).await {
-            Err(_) => break "idle",
+        let msg = match tokio::time::timeout(half_idle, stream.next()).await {
+            Err(_) if pinged => break "idle",
+            Err(_) => {
+                // A ping still queued (a slow socket) counts as sent.
+                if let Err(mpsc::error::TrySendError::Closed(())) = ping_tx.try_send(()) {
+                    break "closed";
+                }
+                pinged = true;
+                continue;
+            }
             Ok(None) | Ok(Some(Err(_))) => break "closed",
             Ok(Some(Ok(m))) => m,
         };
+        pinged = false;
         if !flood.take(Instant::now(), flood_rate, flood_cap) {
             let _ = close_tx
                 .send(CloseFrame {
