@@ -14,12 +14,22 @@
 //! RFC 3489 format (no magic cookie, no XOR-MAPPED-ADDRESS understood) are not answered:
 //! `rtc-stun` refuses them and no browser sends them, and MAPPED-ADDRESS is left out of the
 //! answer for the same reason (12 bytes more to every answer, for no client of ours).
+//!
+//! A port is answered once, then not again for a minute but for retransmissions of the
+//! request it was answered for ([`Answered`]). A browser gathers its address once per
+//! WebRTC connection, then keeps asking every 10 s for as long as the connection lives
+//! (Chromium's keep-alive of its reflexive address, towards the STUN server only): eight
+//! peers made a listener cost the box's uplink about 0.5 kbit/s of answers it had no use
+//! for. Unanswered, Chromium goes on asking every 10 s, once each time (no retransmission,
+//! so the downlink carries what it did), and its connections, kept alive between the peers
+//! themselves, are untouched (benches/README.md, "STUN keep-alives").
 
 use std::{
+    collections::HashMap,
     io::ErrorKind,
-    net::{IpAddr, SocketAddr},
+    net::SocketAddr,
     sync::Mutex,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use rtc_stun::{
@@ -47,6 +57,37 @@ const MAX_REQUEST: usize = 576;
 const PER_ADDRESS: u32 = 5;
 /// Answers a second in all, so a flood of spoofed sources costs at most about 50 KB/s.
 const TOTAL_PER_SEC: f64 = 1000.0;
+/// How long a port just answered gets no answer to a new request (a keep-alive).
+const QUIET: Duration = Duration::from_secs(60);
+/// Ports remembered at once; past that, every request is answered (the rate limits still
+/// hold), as before this server told keep-alives apart.
+const MAX_PORTS: usize = 65_536;
+
+/// The ports answered lately, each with the transaction it was answered for.
+#[derive(Default)]
+struct Answered {
+    ports: HashMap<SocketAddr, ([u8; 12], Instant)>,
+}
+
+impl Answered {
+    /// Whether request `tx` from `from` is answered: the first from its port, a
+    /// retransmission of that one (its answer may have been lost), or any after [`QUIET`].
+    fn first(&mut self, from: SocketAddr, tx: [u8; 12], now: Instant) -> bool {
+        if let Some((answered, at)) = self.ports.get(&from) {
+            if now.saturating_duration_since(*at) < QUIET {
+                return *answered == tx;
+            }
+        }
+        if self.ports.len() >= MAX_PORTS {
+            self.ports
+                .retain(|_, (_, at)| now.saturating_duration_since(*at) < QUIET);
+        }
+        if self.ports.len() < MAX_PORTS {
+            self.ports.insert(from, (tx, now));
+        }
+        true
+    }
+}
 
 /// Binds the STUN socket; a clear config error if the address is taken or not ours.
 pub async fn bind(addr: SocketAddr) -> Result<UdpSocket, ConfigError> {
@@ -122,6 +163,7 @@ pub struct StunServer {
     socket: UdpSocket,
     per_address: RateLimiter,
     total: Mutex<Bucket>,
+    answered: Mutex<Answered>,
 }
 
 impl StunServer {
@@ -130,11 +172,17 @@ impl StunServer {
             socket,
             per_address: RateLimiter::new(PER_ADDRESS),
             total: Mutex::new(Bucket::new(TOTAL_PER_SEC, Instant::now())),
+            answered: Mutex::default(),
         }
     }
 
-    fn allowed(&self, ip: IpAddr) -> bool {
+    fn allowed(&self, from: SocketAddr, tx: [u8; 12]) -> bool {
         let now = Instant::now();
+        let mut answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        if !answered.first(from, tx, now) {
+            return false;
+        }
+        let ip = from.ip().to_canonical();
         let mut total = self.total.lock().unwrap_or_else(|p| p.into_inner());
         // The address's bucket first: a flood from one source must not drain the total.
         self.per_address.allow(ip, now) && total.take(now, TOTAL_PER_SEC, TOTAL_PER_SEC)
@@ -160,7 +208,11 @@ impl StunServer {
             let Some(reply) = answer(&buf[..n], from) else {
                 continue;
             };
-            if !self.allowed(from.ip().to_canonical()) {
+            // A request that was answered is at least a header: its transaction id is there.
+            let Some(tx) = buf.get(8..20).and_then(|t| <[u8; 12]>::try_from(t).ok()) else {
+                continue;
+            };
+            if !self.allowed(from, tx) {
                 continue;
             }
             if let Err(e) = self.socket.send_to(&reply, from).await {
@@ -290,6 +342,33 @@ mod tests {
         ] {
             assert!(answer(&bad, from).is_none(), "{what} was answered");
         }
+    }
+
+    #[test]
+    fn a_port_is_answered_once_a_minute_but_for_retransmissions() {
+        let mut a = Answered::default();
+        let t0 = Instant::now();
+        let port: SocketAddr = "192.0.2.7:50000".parse().unwrap();
+        let other: SocketAddr = "192.0.2.7:50001".parse().unwrap();
+        assert!(a.first(port, [1; 12], t0), "a port's first request");
+        let later = t0 + Duration::from_millis(500);
+        assert!(a.first(port, [1; 12], later), "its retransmission");
+        assert!(!a.first(port, [2; 12], later), "a keep-alive");
+        assert!(!a.first(port, [3; 12], t0 + QUIET / 2));
+        assert!(
+            a.first(other, [2; 12], later),
+            "another port of the address"
+        );
+        assert!(a.first(port, [4; 12], t0 + QUIET), "a port a minute later");
+        // Full of fresh ports: a new one is still answered, unremembered.
+        for i in 0..MAX_PORTS as u32 {
+            let p = SocketAddr::from((i.to_be_bytes(), 1));
+            a.first(p, [0; 12], later);
+        }
+        let new: SocketAddr = "198.51.100.1:9".parse().unwrap();
+        assert!(a.first(new, [5; 12], later));
+        assert!(a.first(new, [6; 12], later));
+        assert!(a.ports.len() <= MAX_PORTS);
     }
 
     #[test]

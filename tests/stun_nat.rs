@@ -1,8 +1,9 @@
 //! The box's own STUN server, as deployed: the node in a network namespace of its own.
 //!
 //! - A real STUN client (coturn's `turnutils_stunclient`) learns its own address from the
-//!   box; malformed and non-Binding packets get no answer and leave the node running; a
-//!   flood from one address is cut to its rate.
+//!   box; malformed and non-Binding packets get no answer and leave the node running; new
+//!   requests from a port just answered (keep-alives) get none; a flood from one address
+//!   is cut to its rate.
 //! - Two listeners, each in its own namespace behind its own masquerading "home router"
 //!   (nftables), with the node on the "internet" side: their listen pages in Chromium share
 //!   live segments over WebRTC through the box's STUN, and with the box's STUN off (the
@@ -68,7 +69,7 @@ fn real_stun_client_learns_its_address_and_junk_gets_nothing() {
     );
 
     // Our own socket in the client's namespace: junk first, then a good request.
-    let (answered_junk, good, flood) = client_ns.enter(move || {
+    let (answered_junk, good, keepalives, flood) = client_ns.enter(move || {
         let sock = UdpSocket::bind("10.15.5.2:0").unwrap();
         sock.connect(stun).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(700)))
@@ -114,17 +115,34 @@ fn real_stun_client_learns_its_address_and_junk_gets_nothing() {
                 sock.local_addr().unwrap(),
             )
         });
-        // A flood from one address: 300 requests, answered up to its burst.
-        sock.set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        for _ in 0..300 {
+        // New requests from the port just answered (a browser's keep-alives) get nothing.
+        for _ in 0..5 {
             sock.send(&binding_request().raw).unwrap();
         }
-        let mut flood = 0;
+        let mut keepalives = 0;
         while recv(&sock).is_some() {
-            flood += 1;
+            keepalives += 1;
         }
-        (answered, good, flood)
+        // A flood from one address: 300 requests from 300 ports, answered up to its burst.
+        let ports: Vec<UdpSocket> = (0..300)
+            .map(|_| {
+                let s = UdpSocket::bind("10.15.5.2:0").unwrap();
+                s.connect(stun).unwrap();
+                s
+            })
+            .collect();
+        for s in &ports {
+            s.send(&binding_request().raw).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        let flood = ports
+            .iter()
+            .filter(|s| {
+                s.set_nonblocking(true).unwrap();
+                s.recv(&mut [0u8; 576]).is_ok()
+            })
+            .count();
+        (answered, good, keepalives, flood)
     });
     assert!(
         answered_junk.is_empty(),
@@ -133,6 +151,10 @@ fn real_stun_client_learns_its_address_and_junk_gets_nothing() {
     let (same_id, mapped, local) = good.expect("a Binding request after the junk is answered");
     assert!(same_id, "the answer carries the request's transaction id");
     assert_eq!(mapped, local, "the reflected address is the client's");
+    assert_eq!(
+        keepalives, 0,
+        "keep-alives from an answered port were answered"
+    );
     eprintln!("flood of 300 requests from one address: {flood} answered");
     assert!(
         (40..=80).contains(&flood),

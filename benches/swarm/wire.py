@@ -61,6 +61,10 @@ def main():
     acks = collections.Counter()
     paths = collections.Counter()
     messages = collections.Counter()
+    # STUN answers by the address they went to: one per WebRTC port a page opened, and
+    # how often each was asked (gathering once, or keep-alives).
+    stun_to = collections.Counter()
+    stun_asked = collections.Counter()
     end = time.time() + a.secs
     while time.time() < end:
         try:
@@ -76,8 +80,12 @@ def main():
         proto = frame[23]
         src, dst = frame[26:30], frame[30:34]
         if proto != 6:
+            if proto == 17 and not out:
+                stun_asked[(src, frame[14 + ihl:14 + ihl + 2])] += 1
             if out:
                 wire["udp" if proto == 17 else "other ip"] += len(frame)
+                if proto == 17:
+                    stun_to[(dst, frame[14 + ihl + 2:14 + ihl + 4])] += 1
             continue
         t = 14 + ihl
         sport, dport = struct.unpack("!HH", frame[t:t + 4])
@@ -129,6 +137,11 @@ def main():
         "frames": dict(frames.most_common()),
         "tracker_kbit_s": {k: round(v * 8 / secs / 1e3, 2) for k, v in messages.most_common()},
         "top_paths": [[k, p, n] for (k, p), n in paths.most_common(15)],
+        "udp_asked": sum(stun_asked.values()),
+        "udp_ports_asking": len(stun_asked),
+        "udp_answers": sum(stun_to.values()),
+        "udp_ports_answered": len(stun_to),
+        "udp_answers_a_port": sorted(collections.Counter(stun_to.values()).items()),
     }
     if a.listeners:
         report["kbit_s_a_listener"] = {k: round(v * 8 / secs / 1e3 / a.listeners, 3) for k, v in wire.most_common()}
