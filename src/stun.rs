@@ -67,6 +67,9 @@ const MAX_PORTS: usize = 65_536;
 #[derive(Default)]
 struct Answered {
     ports: HashMap<SocketAddr, ([u8; 12], Instant)>,
+    /// When the full table was last swept: at most once per [`QUIET`], so that a flood of
+    /// new (spoofed) ports does not cost a sweep each.
+    swept: Option<Instant>,
 }
 
 impl Answered {
@@ -78,9 +81,13 @@ impl Answered {
                 return *answered == tx;
             }
         }
-        if self.ports.len() >= MAX_PORTS {
+        let due = self
+            .swept
+            .is_none_or(|at| now.saturating_duration_since(at) >= QUIET);
+        if self.ports.len() >= MAX_PORTS && due {
             self.ports
                 .retain(|_, (_, at)| now.saturating_duration_since(*at) < QUIET);
+            self.swept = Some(now);
         }
         if self.ports.len() < MAX_PORTS {
             self.ports.insert(from, (tx, now));
@@ -369,6 +376,10 @@ mod tests {
         assert!(a.first(new, [5; 12], later));
         assert!(a.first(new, [6; 12], later));
         assert!(a.ports.len() <= MAX_PORTS);
+        // A minute on, the sweep makes room again, and the port is remembered.
+        let on = later + QUIET;
+        assert!(a.first(new, [7; 12], on));
+        assert!(!a.first(new, [8; 12], on));
     }
 
     #[test]
