@@ -107,8 +107,8 @@ def add_host(name, index, up, down):
     return ip
 
 
-def tx_bytes(netns, dev="eth0", way="tx"):
-    return int(sh("ip", "netns", "exec", netns, "cat", f"/sys/class/net/{dev}/statistics/{way}_bytes"))
+def tx_bytes(netns, dev="eth0"):
+    return int(sh("ip", "netns", "exec", netns, "cat", f"/sys/class/net/{dev}/statistics/tx_bytes"))
 
 
 def count_probe(probe_ip):

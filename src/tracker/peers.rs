@@ -439,26 +439,20 @@ impl PeerTable {
                 },
             );
         }
-        let reannounce = matches!(
-            (a.endpoint, a.event),
-            (Endpoint::Ws(_), Event::None | Event::Completed)
-        );
-        if matches!((a.endpoint, a.event), (Endpoint::Ws(_), Event::Started)) {
+        let browser = matches!(a.endpoint, Endpoint::Ws(_));
+        if browser && a.event == Event::Started {
             swarm.unpair(&a.peer_id);
         }
         // A browser's re-announce: offers only for the partners it lacks, to browsers it
         // is not paired with.
-        let lacking = if reannounce {
-            swarm.lacking(&a.peer_id)
-        } else {
-            a.numwant
-        };
+        let lacking = (browser && matches!(a.event, Event::None | Event::Completed))
+            .then(|| swarm.lacking(&a.peer_id));
         let me = &a.peer_id;
         // Seeders get seeders too: a magnet client announces left=0 before it knows the
         // size, and needs a peer to fetch the metadata from.
         let peers = swarm.pick(
-            a.numwant.min(lacking),
-            |id| id == me || (reannounce && swarm.paired(me, id)),
+            lacking.map_or(a.numwant, |l| a.numwant.min(l)),
+            |id| id == me || (lacking.is_some() && swarm.paired(me, id)),
             &a.endpoint,
         );
         let counts = swarm.totals();
@@ -468,7 +462,7 @@ impl PeerTable {
         Ok(AnnounceReply {
             peers,
             counts,
-            settled: reannounce && lacking == 0,
+            settled: lacking == Some(0),
         })
     }
 
