@@ -165,6 +165,15 @@ def cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy():
+    """Busy and total CPU ticks of the whole machine (/proc/stat's first line): every
+    listener, the node and the lab share its cores, so a saturated machine shows here."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks) - idle, sum(ticks)
+
+
 def add_link_args(ap):
     """The station's link, for each of the lab's scripts: Mbit/s up and down."""
     ap.add_argument("--node-up", type=float, default=10)
@@ -347,24 +356,26 @@ def main():
             except RuntimeError as e:
                 log(f"a sample missed: {e}")
                 return last[0] if last else {"listeners": None}
-            tx, t = tx_bytes(ns("node")), time.time()
+            tx, t, busy = tx_bytes(ns("node")), time.time(), machine_busy()
             if last is not None:
                 dt = t - last[2]
                 timeline.append([round(t - t0), round((c["segments"] - last[0]["segments"]) * 8 / dt / 1e6, 3),
-                                 round((tx - last[1]) * 8 / dt / 1e6, 3), c["listeners"]])
-            last = (c, tx, t)
+                                 round((tx - last[1]) * 8 / dt / 1e6, 3), c["listeners"],
+                                 round((busy[0] - last[3][0]) / max(1, busy[1] - last[3][1]) * 100)])
+            last = (c, tx, t, busy)
             return c
 
         while time.time() - t0 < a.warmup:
             time.sleep(5)
             sample()
-        c0, cpu0 = node_counts(), cpu_secs(node.pid)
+        c0, cpu0, busy0 = node_counts(), cpu_secs(node.pid), machine_busy()
         tx0, w0, p0 = tx_bytes(ns("node")), time.time(), probe_bytes()
         samples = []
         while time.time() - t0 < a.seconds - 3:
             time.sleep(5)
             samples.append(sample()["listeners"])
         c1, tx1, w1, cpu1 = node_counts(), tx_bytes(ns("node")), time.time(), cpu_secs(node.pid)
+        busy1 = machine_busy()
         for t in threads:
             t.join()
         window = w1 - w0
@@ -411,6 +422,9 @@ def main():
             "behind_p95": behind[int(len(behind) * 0.95)] if behind else None,
             # The node's CPU over the window, in percent of one core of this machine.
             "node_cpu_percent": round((cpu1 - cpu0) / window * 100, 1),
+            # The whole machine's CPU over the window, in percent of all its cores: near 100,
+            # the listeners' WebRTC runs late and the lab, not the swarm, is the limit.
+            "machine_cpu_percent": round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) * 100, 1),
             "sessions": len(listeners), "failed": sum(1 for r in listeners if r["error"]),
             "seeders_seen": sum(1 for r in listeners if (r["live"] or {}).get("seeds")),
             # Pages that found themselves stranded (no seed, their segments from the station
@@ -421,7 +435,8 @@ def main():
             "seeding": c1["seeding"],
             "node_listener_counts": samples,
             # Seconds since the start when stalls began (light listeners), and the station's
-            # segment and uplink Mbit/s every 5 s ([t, segments, uplink, listeners]).
+            # segment and uplink Mbit/s every 5 s ([t, segments, uplink, listeners, machine CPU
+            # % of all cores]).
             "stall_at": stall_at,
             "timeline": timeline,
             "per_listener": listeners,

@@ -9,7 +9,8 @@ needs matplotlib (pip install matplotlib); without --plot nothing but the standa
 The model: what the station's uplink carries for N listeners, each part fitted apart to the
 points (least squares), then added up at N = 1,000:
   - segments: the station's share of what listeners play, times N streams. The share is the
-    seeds' copies (one per 30 sharing pages, src/live/seeding.rs: 78 % of N share) over N,
+    seeds' copies (one per 30 sharing pages up to 3, then one more each time the sharing
+    audience doubles, src/live/seeding.rs: 78 % of N share) over N,
     plus f, the part pages took from the station at their deadline because no peer had the
     segment in time. f is what the points measure (their mean, and their range: it varies
     from run to run far more than with N);
@@ -35,10 +36,19 @@ STREAM_WIRE = 1 + 66 / 1448
 
 SHARING = 0.78
 PER_SEEDER = 30
+LINEAR_SEEDERS = 3
 
 
 def seeds(n):
-    return max(1, math.ceil(SHARING * n / PER_SEEDER))
+    """src/live/seeding.rs's seeders_for: one per 30 sharing pages up to 3, then one more
+    each time the sharing audience doubles."""
+    sharing = math.ceil(SHARING * n)
+    k = min(LINEAR_SEEDERS, max(1, math.ceil(sharing / PER_SEEDER)))
+    covered = LINEAR_SEEDERS * PER_SEEDER
+    while sharing > covered:
+        k += 1
+        covered *= 2
+    return k
 
 
 def late(r):

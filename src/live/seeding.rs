@@ -21,7 +21,8 @@
 //!
 //! Seeders are the listeners that upload, ranked by what they have passed on to others and
 //! then by how long they have been listening (staying power): one per [`PER_SEEDER`] sharing
-//! listeners, at least one. A seeder keeps its place until it leaves (or spreads too slowly,
+//! listeners, at least one, and past [`LINEAR_SEEDERS`] one more each time the audience
+//! doubles. A seeder keeps its place until it leaves (or spreads too slowly,
 //! below). A page learns its role from the answer to any of its requests ([`Role`]).
 //!
 //! A seeder must also keep up. At the start nobody has passed anything on, so the first
@@ -69,12 +70,18 @@ pub const URGENT: f32 = 4.0;
 /// How long a new segment waits for its seeders before anyone asking may carry it: a seeder
 /// sees a new segment at its next playlist, within a target duration (2 s) and a round trip.
 pub const GRACE: Duration = Duration::from_secs(3);
-/// Sharing listeners per seeder. A 2 s segment of 128 kbit/s reaches a listener from a peer
-/// in well under a second on a home uplink, and every listener that has it passes it on, so
-/// the copies double about every second: one seed reaches a few dozen listeners long before
-/// they play it (they play about 10 s behind the live edge). More seeders cover for ones that
-/// leave or upload slowly.
+/// Sharing listeners per seeder in a small audience. A 2 s segment of 128 kbit/s reaches a
+/// listener from a peer in well under a second on a home uplink, and every listener that has
+/// it passes it on, so the copies double about every second: one seed reaches a few dozen
+/// listeners long before they play it (they play about 10 s behind the live edge). More
+/// seeders cover for ones that leave or upload slowly.
 pub const PER_SEEDER: usize = 30;
+/// Past this many seeders, one more each time the audience doubles. Copies double about
+/// every second, so twice the audience takes the seeds' copies one second more to reach, not
+/// twice the seeds: a seeder per 30 would be 26 copies of every segment at 1,000 listeners
+/// (3.4 Mbit/s of the station's uplink), this is 7. The extra one per doubling is a spare
+/// for seeders that leave or spread slowly.
+const LINEAR_SEEDERS: usize = 3;
 /// A listener not heard from for this long is gone (unless its tracker socket is open). Pages
 /// that take everything from peers ask the station for their playlist about every 30 s
 /// (`listen.js`).
@@ -227,9 +234,16 @@ pub struct Seeding {
     inner: Mutex<Table>,
 }
 
-/// How many seeders `sharing` listeners need.
+/// How many seeders `sharing` listeners need: one per [`PER_SEEDER`] up to
+/// [`LINEAR_SEEDERS`], then one more each time the audience doubles.
 pub fn seeders_for(sharing: usize) -> usize {
-    sharing.div_ceil(PER_SEEDER).max(1)
+    let mut seeders = sharing.div_ceil(PER_SEEDER).clamp(1, LINEAR_SEEDERS);
+    let mut covered = LINEAR_SEEDERS * PER_SEEDER;
+    while sharing > covered {
+        seeders += 1;
+        covered = covered.saturating_mul(2);
+    }
+    seeders
 }
 
 impl Table {
@@ -637,12 +651,18 @@ mod tests {
     }
 
     #[test]
-    fn one_seeder_per_thirty_sharing_listeners() {
+    fn one_seeder_per_thirty_sharing_listeners_then_one_per_doubling() {
         assert_eq!(seeders_for(0), 1);
         assert_eq!(seeders_for(12), 1);
         assert_eq!(seeders_for(30), 1);
         assert_eq!(seeders_for(31), 2);
-        assert_eq!(seeders_for(1000), 34);
+        assert_eq!(seeders_for(90), 3);
+        assert_eq!(seeders_for(91), 4);
+        assert_eq!(seeders_for(180), 4);
+        assert_eq!(seeders_for(181), 5);
+        // 1,000 listeners, 78 % of them sharing.
+        assert_eq!(seeders_for(780), 7);
+        assert_eq!(seeders_for(usize::MAX), 3 + usize::BITS as usize - 6);
     }
 
     #[test]
