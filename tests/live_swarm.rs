@@ -13,6 +13,7 @@ use common::*;
 /// first of which (the seeder: it came first) leaves halfway. Every listener plays through
 /// without a stall, the one that never uploads still gets segments from the others, the
 /// seeder's page says it leaves and its stand-in takes its place (another stands in then),
+/// the three left count two peers each,
 /// and the station sends each segment made once all listened at most twice, counted by the
 /// node itself (`hls_opus_sends`). Every page hears its role on its tracker socket, so the
 /// seeders ask the station for a playlist about every 30 s like everyone, not every 2 s.
@@ -93,6 +94,9 @@ fn a_small_swarm_gets_each_segment_from_the_station_at_most_twice() {
                 played >= f64::from(seconds) - 6.0,
                 "listener {i} played {played} s: {line}"
             );
+            // The three left are all connected, and each counts its peers by id: the
+            // leaver's connection closed once, however often p2p-media-loader told it.
+            assert_eq!(l["peers"], 2, "listener {i}'s peers: {line}");
         }
         assert_eq!(stalls, 0, "listener {i} stalled: {line}");
         assert!(

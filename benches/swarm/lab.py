@@ -258,6 +258,9 @@ def main():
     # And this percentage of the sharing listeners lie (light listeners only): they claim
     # every listed segment and never answer for the ones they lack.
     ap.add_argument("--liars", type=float, default=0)
+    # More of the node's config file, as TOML (an experiment: another setting than the
+    # default, e.g. "[tracker]\nws_settled_interval_secs = 120"); the report says it.
+    ap.add_argument("--node-config", default="")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     homes, plain = plan_audience(a.listeners, a.seconds, a.join_spread, a.mean_session, a.per_home, rng)
@@ -281,7 +284,7 @@ def main():
         for i in range(a.hammer):
             add_host(f"x{i}", 2 + len(homes) + plain + i, 20, 100)
 
-        node = start_node(a.bin, a.work)
+        node = start_node(a.bin, a.work, a.node_config.replace("\\n", "\n") + "\n")
         procs.append(node)
         wait_segments()
         log(f"node up; {a.listeners} listeners: {plain} plain, homes (up/down Mbit/s, sessions) "
@@ -443,6 +446,8 @@ def main():
         }
         if a.halve_at:
             report["halved_at"] = a.halve_at
+        if a.node_config:
+            report["node_config"] = a.node_config
         if a.liars:
             honest = [r for r in listeners if not r.get("lies")]
             report["liars"] = {

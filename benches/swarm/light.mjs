@@ -310,13 +310,17 @@ class Listener {
     if (process.env.LIGHT_DEBUG) {
       this.core.addEventListener('onSegmentError', d => log(`listener ${this.index} +${this.since()}s: ${segmentNumber(d.segment.url)} failed by ${d.downloadSource}: ${d.error?.type} ${d.error?.message ?? ''}`))
     }
-    this.core.addEventListener('onPeerConnect', () => {
+    // Peers by id, as listen.js: p2p-media-loader tells a closing peer twice.
+    const peers = new Set()
+    this.core.addEventListener('onPeerConnect', p => {
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected`)
-      this.stats.peers += 1
+      peers.add(p.peerId)
+      this.stats.peers = peers.size
     })
-    this.core.addEventListener('onPeerClose', () => {
+    this.core.addEventListener('onPeerClose', p => {
+      if (!peers.delete(p.peerId)) return
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer closed`)
-      this.stats.peers = Math.max(0, this.stats.peers - 1)
+      this.stats.peers = peers.size
     })
     this.core.addEventListener('onChunkUploaded', n => { this.stats.uploaded += n })
     await this.reload()

@@ -13,7 +13,8 @@ points (least squares), then added up at N = 1,000:
     audience doubles, src/live/seeding.rs: 78 % of N share) over N,
     plus f, the part pages took from the station at their deadline because no peer had the
     segment in time. f is what the points measure (their mean, and their range: it varies
-    from run to run far more than with N);
+    from run to run far more than with N; several runs at one audience size are one point,
+    their mean);
   - plain streams: 2 % of N, each a full 128 kbit/s stream with its TCP/IP;
   - non-audio (playlists, signalling, their HTTP and TCP/IP): c·N, c the mean per listener;
   - page loads: N / session length new listeners a second, each loading the listen page
@@ -88,10 +89,15 @@ def main():
               f"{r['behind_median']}, {r['behind_p95']} | {r.get('node_cpu_percent', '')} |")
 
     light = [r for r in runs if r.get("listener") == "light"] or runs
-    ns = [r["listeners"] for r in light]
-    fs = [late(r) for r in light]
-    f_mean = sum(fs) / len(fs)
-    non_audio = sum(r["non_audio_kbit_per_listener"] for r in light) / len(light)
+    # Several runs at one audience size are one point, their mean: each size weighs the same.
+    sizes = {}
+    for r in light:
+        sizes.setdefault(r["listeners"], []).append(r)
+    ns = sorted(sizes)
+    mean = lambda xs: sum(xs) / len(xs)
+    fs = [mean([late(r) for r in sizes[m]]) for m in ns]
+    f_mean = mean(fs)
+    non_audio = mean([mean([r["non_audio_kbit_per_listener"] for r in sizes[m]]) for m in ns])
     chromium = [r for r in runs if r.get("listener", "chromium") == "chromium"]
     if a.page_kbytes is not None:
         page_kb = a.page_kbytes
@@ -103,8 +109,9 @@ def main():
     n = a.at
     parts = uplink(n, f_mean, non_audio, page_kb, a.session)
     print()
-    print(f"Model at {n} listeners, from {len(light)} points ({min(ns)} to {max(ns)} listeners):")
-    print(f"- f, taken at the deadline: mean {f_mean:.3f} (points: {', '.join(f'{x:.3f}' for x in fs)})")
+    print(f"Model at {n} listeners, from {len(ns)} points ({len(light)} runs, {min(ns)} to {max(ns)} listeners):")
+    points = ", ".join(f"{x:.3f}" + (f" ({len(sizes[m])} runs)" if len(sizes[m]) > 1 else "") for m, x in zip(ns, fs))
+    print(f"- f, taken at the deadline: mean {f_mean:.3f} (points: {points})")
     print(f"- segments: ({seeds(n)} seeds + {f_mean:.3f} x N) streams = {parts['segments']:.2f} Mbit/s")
     print(f"- plain streams: {PLAIN:.0%} of N at {STREAM_KBIT} kbit/s = {parts['plain streams']:.2f} Mbit/s")
     print(f"- non-audio: {non_audio:.3f} kbit/s x N = {parts['non-audio']:.2f} Mbit/s")

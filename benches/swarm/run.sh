@@ -14,6 +14,8 @@
 #                                           # segments they lack and never answer for them
 #   NO_REJOIN=1 / LIVE_SYNC=6 with LISTENER=light: light listeners without the stranded
 #                                           # rejoin, or 12 s behind live (experiments)
+#   NODE_CONFIG='[tracker]\nws_settled_interval_secs = 120' benches/swarm/run.sh
+#                                           # more of the node's config (an experiment)
 #   LIGHT_DEBUG=1 KEEP=1                    # each light home's per-segment log kept in the
 #                                           # work directory (home-N.log)
 #   OVERFLOW=100 benches/swarm/run.sh       # then that many plain listeners ramping up on the
@@ -43,6 +45,7 @@ for n in "${SIZES[@]}"; do
     python3 "$BENCH_DIR/swarm/lab.py" --bin "$BIN" --work "$WORK/$n" --out "$RESULTS/$NAME-$n.json" \
         --listeners "$n" --listener "${LISTENER:-chromium}" --seconds "${SECONDS_PER_RUN:-150}" --seed "${SEED:-20}" \
         --node-up "${NODE_UP:-10}" --node-down "${NODE_DOWN:-50}" --halve-at "${HALVE_AT:-0}" --hammer "${HAMMER:-0}" --liars "${LIARS:-0}" \
+        --node-config "${NODE_CONFIG:-}" \
         2> >(tee -a "$RESULTS/$NAME.log" >&2)
     python3 -c "import json,sys; r=json.load(open(sys.argv[1])); [r.pop(k) for k in ('per_listener','node_listener_counts','timeline')]; print(json.dumps(r))" \
         "$RESULTS/$NAME-$n.json" >> "$RESULTS/$NAME.txt"

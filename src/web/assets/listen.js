@@ -646,8 +646,17 @@ async function playHls (live) {
           stats.bytes[d.downloadSource] += d.bytesLength
           showLiveStats(stats)
         })
-        engine.addEventListener('onPeerConnect', () => { stats.peers += 1 })
-        engine.addEventListener('onPeerClose', () => { stats.peers = Math.max(0, stats.peers - 1) })
+        // Peers by id: p2p-media-loader tells a closing peer twice (once as it closes it,
+        // again when the connection says it closed), so a count would fall twice as fast.
+        const peers = new Set()
+        engine.addEventListener('onPeerConnect', p => {
+          peers.add(p.peerId)
+          stats.peers = peers.size
+        })
+        engine.addEventListener('onPeerClose', p => {
+          peers.delete(p.peerId)
+          stats.peers = peers.size
+        })
         engine.addEventListener('onChunkUploaded', n => { stats.uploaded += n })
       }
     }
