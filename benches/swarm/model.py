@@ -136,7 +136,9 @@ def main():
             left.plot(xs, [r["uplink_mbit"]["total"] for r in rs], mark + "-", label=f"uplink, {kind} listeners")
             left.plot(xs, [r["uplink_mbit"]["segments"] for r in rs], mark + ":", label=f"segments, {kind}")
             right.plot(xs, [r["station_share"] for r in rs], mark + "-", label=f"station share, {kind}")
-        top = max(max(ns), 200)
+        # The model drawn out to the audience it is asked about (1,000), where the points stop at
+        # what the machine holds.
+        top = max(max(ns), a.at)
         grid = [max(1, top * i / 20) for i in range(21)]
         left.plot(grid, [sum(uplink(x, f_mean, non_audio, page_kb, a.session).values()) for x in grid], "k--",
                   label=f"model, total (f = {f_mean:.2f})")
