@@ -45,6 +45,9 @@ async function listen (item, i, t0) {
     try {
       const s = await req.sizes()
       r.pageBytes += s.responseBodySize + s.responseHeadersSize
+      // When its last part arrived (s since the epoch): the lab counts a page load in its
+      // window by this, not by when the listener meant to join.
+      r.pageAt = Date.now() / 1000
     } catch {}
   })
   try {

@@ -396,8 +396,9 @@ def main():
         sig = (c1["signalling"] or 0) - (c0["signalling"] or 0)
         plain_window = plain_total * window / a.seconds
         total = tx1 - tx0 - (probe_bytes() - p0)
-        # Page loads of listeners who joined in the window (home clocks start with the lab's).
-        pages = sum(r.get("pageBytes", 0) for r in listeners if r["join"] >= w0 - t0)
+        # Page loads that arrived in the window (`pageAt`, the same clock as the lab's): one
+        # planned to join 3 s before the end can load its page after the window.
+        pages = sum(r.get("pageBytes", 0) for r in listeners if w0 <= r.get("pageAt", 0) <= w1)
         audience = a.listeners
         report = {
             "listeners": audience, "listener": a.listener, "plain": plain, "homes": [{k: h[k] for k in ("up", "down")} for h in homes],

@@ -243,6 +243,7 @@ class Listener {
   async open () {
     const page = await this.get(`${base}/${this.item.upload ? '' : '?upload=0'}`)
     this.r.pageBytes += page.text.length + 300
+    this.r.pageAt = Date.now() / 1000
     const json = /<script[^>]*id="config"[^>]*>([\s\S]*?)<\/script>/.exec(page.text)?.[1]
     need(json, 'the listen page has no config')
     this.cfg = JSON.parse(json)
