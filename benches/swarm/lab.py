@@ -174,6 +174,11 @@ def machine_busy():
     return sum(ticks) - idle, sum(ticks)
 
 
+def busy_percent(before, after):
+    """The machine's CPU between two `machine_busy` readings, in percent of all its cores."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1]) * 100
+
+
 def add_link_args(ap):
     """The station's link, for each of the lab's scripts: Mbit/s up and down."""
     ap.add_argument("--node-up", type=float, default=10)
@@ -364,7 +369,7 @@ def main():
                 dt = t - last[2]
                 timeline.append([round(t - t0), round((c["segments"] - last[0]["segments"]) * 8 / dt / 1e6, 3),
                                  round((tx - last[1]) * 8 / dt / 1e6, 3), c["listeners"],
-                                 round((busy[0] - last[3][0]) / max(1, busy[1] - last[3][1]) * 100)])
+                                 round(busy_percent(last[3], busy))])
             last = (c, tx, t, busy)
             return c
 
@@ -428,7 +433,7 @@ def main():
             "node_cpu_percent": round((cpu1 - cpu0) / window * 100, 1),
             # The whole machine's CPU over the window, in percent of all its cores: near 100,
             # the listeners' WebRTC runs late and the lab, not the swarm, is the limit.
-            "machine_cpu_percent": round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) * 100, 1),
+            "machine_cpu_percent": round(busy_percent(busy0, busy1), 1),
             "sessions": len(listeners), "failed": sum(1 for r in listeners if r["error"]),
             "seeders_seen": sum(1 for r in listeners if (r["live"] or {}).get("seeds")),
             # Pages that found themselves stranded (no seed, their segments from the station
