@@ -748,7 +748,8 @@ pub struct TrackerConfig {
     /// Seconds between announces asked of browsers (WebSocket); WebTorrent's own default.
     pub ws_interval_secs: u32,
     /// Seconds between announces asked of a browser that lacks no partner (the tracker
-    /// remembers who it paired): each announce brings fresh WebRTC offers, spare then.
+    /// remembers who it paired): each announce brings fresh WebRTC offers, spare then, but
+    /// one, to the partner paired longest ago, once that pairing is this old.
     pub ws_settled_interval_secs: u32,
     /// A peer is dropped after its interval times this factor without an announce.
     pub expiry_factor: u32,

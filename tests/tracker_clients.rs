@@ -120,10 +120,15 @@ fn webtorrent_clients_exchange_a_file_over_webrtc() {
     let lib = dir.path().join("library");
     std::fs::create_dir_all(&lib).unwrap();
     // node-datachannel can fail a first connection ("a remote candidate without ICE
-    // transport"); webtorrent then waits for its next announce, at the interval the tracker
-    // sets (120 s by default, longer than the script waits). A short interval gets the pair
-    // a second offer soon, as a listener would get one at the next interval.
-    let config = OPEN_CONFIG.replace("[tracker]\n", "[tracker]\nws_interval_secs = 15\n");
+    // transport"), after which nothing tells the tracker. Two browsers paired once are
+    // settled (they lack no partner) and offered to each other again only once their pairing
+    // is a settled interval old (600 s by default, longer than the script waits). Short
+    // intervals get the pair a second offer within about 30 s, as two listeners would get
+    // one after ten minutes.
+    let config = OPEN_CONFIG.replace(
+        "[tracker]\n",
+        "[tracker]\nws_interval_secs = 15\nws_settled_interval_secs = 15\n",
+    );
     let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), &config);
     node.wait_healthy(0);
     let tracker = format!("ws://{}/announce", node.http);

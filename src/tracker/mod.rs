@@ -108,6 +108,9 @@ impl Tracker {
         let expiry = Expiry {
             addr: times(cfg.interval_secs),
             ws: times(cfg.ws_interval_secs.max(cfg.ws_settled_interval_secs)),
+            // A settled browser announces this seldom: about one pairing checked per
+            // announce (see `peers`).
+            pairing: Duration::from_secs(u64::from(cfg.ws_settled_interval_secs)),
         };
         Self {
             table: PeerTable::new(expiry, cfg.max_torrents, cfg.max_peers_per_torrent),

@@ -18,6 +18,14 @@
 //! first announce gets all it asks. A browser that lacks no partner is told to announce
 //! seldom ([`AnnounceReply::settled`]): its batches would be spare offers, each still a
 //! WebRTC connection it opens and keeps alive with the box's STUN server for 50 s.
+//!
+//! A relayed answer does not mean the connection opened: WebRTC can still fail after it
+//! (node-datachannel has a known race there), and nothing tells the tracker. So a pairing
+//! is trusted for [`Expiry::pairing`] only: a settled browser's announce offers again to
+//! its partner paired longest ago, once that pairing is older. A pair whose connection
+//! failed is tried again (in a two-browser swarm nobody else would ever be offered); one
+//! whose connection holds costs a spare offer, one per settled announce, which the clients
+//! drop as a duplicate.
 
 use std::{
     collections::HashMap,
@@ -89,6 +97,8 @@ pub struct Announce {
 pub struct Expiry {
     pub addr: Duration,
     pub ws: Duration,
+    /// How long a pairing of two browsers is trusted to have made a connection.
+    pub pairing: Duration,
 }
 
 impl Expiry {
@@ -130,9 +140,10 @@ struct Swarm {
     /// Indexable, so picking `numwant` random peers costs O(numwant), not O(swarm).
     addr: Peers,
     ws: Peers,
-    /// Browsers paired through the tracker, by browser; entries for peers that have left are
-    /// skipped when counted and pruned when the list is written.
-    partners: HashMap<PeerId, Vec<PeerId>>,
+    /// Browsers paired through the tracker, by browser, with when they were paired (or last
+    /// offered again); entries for peers that have left are skipped when counted and pruned
+    /// when the list is written.
+    partners: HashMap<PeerId, Vec<(PeerId, Instant)>>,
     seeders: u32,
     downloads: [u64; 3],
 }
@@ -194,7 +205,7 @@ impl Swarm {
     /// A browser's partners that are still in the swarm.
     fn live_partners(&self, id: &PeerId) -> usize {
         self.partners.get(id).map_or(0, |list| {
-            list.iter().filter(|p| self.ws.contains_key(*p)).count()
+            list.iter().filter(|(p, _)| self.ws.contains_key(p)).count()
         })
     }
 
@@ -209,7 +220,40 @@ impl Swarm {
 
     /// Whether `b` is one of browser `a`'s partners.
     fn paired(&self, a: &PeerId, b: &PeerId) -> bool {
-        self.partners.get(a).is_some_and(|list| list.contains(b))
+        self.partners
+            .get(a)
+            .is_some_and(|list| list.iter().any(|(p, _)| p == b))
+    }
+
+    /// Browser `id`'s partner paired longest ago, if that was `trust` or more before `now`
+    /// and it is still in the swarm; the pairing counts as made `now`, on both sides, so the
+    /// next settled announce of either picks another.
+    fn recheck(
+        &mut self,
+        id: &PeerId,
+        now: Instant,
+        trust: Duration,
+    ) -> Option<(PeerId, Endpoint)> {
+        let ws = &self.ws;
+        let (other, _) = self
+            .partners
+            .get(id)?
+            .iter()
+            .filter(|(p, _)| ws.contains_key(p))
+            .min_by_key(|(_, when)| *when)
+            .filter(|(_, when)| now.saturating_duration_since(*when) >= trust)
+            .copied()?;
+        let endpoint = ws.get(&other)?.endpoint;
+        for (one, two) in [(id, &other), (&other, id)] {
+            if let Some(entry) = self
+                .partners
+                .get_mut(one)
+                .and_then(|list| list.iter_mut().find(|(p, _)| p == two))
+            {
+                entry.1 = now;
+            }
+        }
+        Some((other, endpoint))
     }
 
     /// Forgets browser `id`'s pairings, both ways: it starts anew (p2p-media-loader keeps
@@ -217,27 +261,27 @@ impl Swarm {
     /// closed).
     fn unpair(&mut self, id: &PeerId) {
         if let Some(list) = self.partners.remove(id) {
-            for other in list {
+            for (other, _) in list {
                 if let Some(theirs) = self.partners.get_mut(&other) {
-                    theirs.retain(|p| p != id);
+                    theirs.retain(|(p, _)| p != id);
                 }
             }
         }
     }
 
     /// Records that browsers `a` and `b` were paired (an answer went between them).
-    fn pair(&mut self, a: PeerId, b: PeerId) {
+    fn pair(&mut self, a: PeerId, b: PeerId, now: Instant) {
         if a == b || !self.ws.contains_key(&a) || !self.ws.contains_key(&b) {
             return;
         }
         for (one, other) in [(a, b), (b, a)] {
             let ws = &self.ws;
             let list = self.partners.entry(one).or_default();
-            list.retain(|p| ws.contains_key(p) && *p != other);
+            list.retain(|(p, _)| ws.contains_key(p) && *p != other);
             if list.len() == MAX_PARTNERS {
                 list.remove(0);
             }
-            list.push(other);
+            list.push((other, now));
         }
     }
 
@@ -450,11 +494,14 @@ impl PeerTable {
         let me = &a.peer_id;
         // Seeders get seeders too: a magnet client announces left=0 before it knows the
         // size, and needs a peer to fetch the metadata from.
-        let peers = swarm.pick(
+        let mut peers = swarm.pick(
             lacking.map_or(a.numwant, |l| a.numwant.min(l)),
             |id| id == me || (lacking.is_some() && swarm.paired(me, id)),
             &a.endpoint,
         );
+        if lacking == Some(0) && a.numwant > 0 {
+            peers.extend(swarm.recheck(me, now, self.expiry.pairing));
+        }
         let counts = swarm.totals();
         if swarm.is_unused() {
             swarms.remove(&a.info_hash);
@@ -488,11 +535,12 @@ impl PeerTable {
         info_hash: &InfoHash,
         from: &PeerId,
         to: &PeerId,
+        now: Instant,
     ) -> Option<Endpoint> {
         let mut swarms = self.lock();
         let swarm = swarms.get_mut(info_hash)?;
         let endpoint = swarm.get(to)?.endpoint;
-        swarm.pair(*from, *to);
+        swarm.pair(*from, *to, now);
         Some(endpoint)
     }
 
@@ -577,6 +625,7 @@ mod tests {
         Expiry {
             addr: Duration::from_secs(60),
             ws: Duration::from_secs(60),
+            pairing: Duration::from_secs(600),
         }
     }
 
@@ -638,14 +687,14 @@ mod tests {
         let r = t.announce(&ann(3, 5, Event::Started), now).unwrap();
         assert_eq!(r.peers, vec![([1; 20], Endpoint::Addr(addr(1)))]);
         assert_eq!(
-            t.route_answer(&[7; 20], &[3; 20], &[2; 20]),
+            t.route_answer(&[7; 20], &[3; 20], &[2; 20], now),
             Some(Endpoint::Ws(42))
         );
         let rep = t.report(now);
         assert_eq!(rep[0].ws.incomplete, 1);
         assert_eq!(rep[0].http.complete, 1);
         t.remove_conn(42, &[([7; 20], [2; 20]), ([9; 20], [2; 20])]);
-        assert_eq!(t.route_answer(&[7; 20], &[3; 20], &[2; 20]), None);
+        assert_eq!(t.route_answer(&[7; 20], &[3; 20], &[2; 20], now), None);
     }
 
     fn browser(peer: u8, event: Event) -> Announce {
@@ -669,25 +718,25 @@ mod tests {
         assert_eq!(offers(1, Event::Started), 5);
         for p in 2..=7 {
             assert_eq!(
-                t.route_answer(&[7; 20], &[p; 20], &[1; 20]),
+                t.route_answer(&[7; 20], &[p; 20], &[1; 20], now),
                 Some(Endpoint::Ws(1))
             );
         }
         // The same pair again, or an answer to itself, counts once or not at all.
-        t.route_answer(&[7; 20], &[7; 20], &[1; 20]);
-        t.route_answer(&[7; 20], &[1; 20], &[1; 20]);
+        t.route_answer(&[7; 20], &[7; 20], &[1; 20], now);
+        t.route_answer(&[7; 20], &[1; 20], &[1; 20], now);
         // Six partners: two offers of five go out; and the partner's own count rose too.
         assert_eq!(offers(1, Event::None), 2);
         assert_eq!(offers(2, Event::None), 5);
-        t.route_answer(&[7; 20], &[1; 20], &[8; 20]);
-        t.route_answer(&[7; 20], &[9; 20], &[1; 20]);
+        t.route_answer(&[7; 20], &[1; 20], &[8; 20], now);
+        t.route_answer(&[7; 20], &[9; 20], &[1; 20], now);
         assert_eq!(offers(1, Event::None), 0);
         // Partners that leave, by stopping or by closing their connection, are missed.
         offers(2, Event::Stopped);
         t.remove_conn(3, &[([7; 20], [3; 20])]);
         assert_eq!(offers(1, Event::None), 2);
         // No answer to a peer that is not there.
-        assert_eq!(t.route_answer(&[7; 20], &[1; 20], &[2; 20]), None);
+        assert_eq!(t.route_answer(&[7; 20], &[1; 20], &[2; 20], now), None);
     }
 
     #[test]
@@ -699,14 +748,14 @@ mod tests {
         for p in 1..=4 {
             t.announce(&browser(p, Event::Started), now).unwrap();
         }
-        t.route_answer(&[7; 20], &[2; 20], &[1; 20]);
-        t.route_answer(&[7; 20], &[3; 20], &[1; 20]);
+        t.route_answer(&[7; 20], &[2; 20], &[1; 20], now);
+        t.route_answer(&[7; 20], &[3; 20], &[1; 20], now);
         for _ in 0..20 {
             let r = re(1);
             assert_eq!(r.peers, vec![([4; 20], Endpoint::Ws(4))]);
             assert!(!r.settled);
         }
-        t.route_answer(&[7; 20], &[4; 20], &[1; 20]);
+        t.route_answer(&[7; 20], &[4; 20], &[1; 20], now);
         let r = re(1);
         assert!(r.peers.is_empty() && r.settled);
         // A first announce is never settled, and it starts its browser anew: its old
@@ -726,11 +775,60 @@ mod tests {
     }
 
     #[test]
+    fn a_settled_browser_offers_again_to_its_oldest_pairing_once_that_is_no_longer_trusted() {
+        let t = PeerTable::new(
+            Expiry {
+                addr: Duration::from_secs(60),
+                ws: Duration::from_secs(6000),
+                pairing: Duration::from_secs(600),
+            },
+            10,
+            10,
+        );
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let re = |p: u8, secs: u64| t.announce(&browser(p, Event::None), at(secs)).unwrap();
+        let ids = |r: &AnnounceReply| r.peers.iter().map(|(id, _)| id[0]).collect::<Vec<_>>();
+        // Two browsers, paired once: nobody else could ever be offered to either.
+        t.announce(&browser(1, Event::Started), t0).unwrap();
+        t.announce(&browser(2, Event::Started), t0).unwrap();
+        t.route_answer(&[7; 20], &[2; 20], &[1; 20], t0);
+        let r = re(1, 10);
+        assert!(r.peers.is_empty() && r.settled);
+        // Past the trust, a settled announce offers the pair again (its connection may have
+        // failed), and stays settled.
+        let r = re(1, 600);
+        assert_eq!(ids(&r), [2]);
+        assert!(r.settled);
+        // Offered again counts as paired anew, on both sides.
+        assert!(re(1, 700).peers.is_empty());
+        assert!(re(2, 700).peers.is_empty());
+        assert_eq!(ids(&re(2, 1200)), [1]);
+        // A browser that sends no offers gets none relayed.
+        let mut none = browser(1, Event::None);
+        none.numwant = 0;
+        assert!(t.announce(&none, at(5000)).unwrap().peers.is_empty());
+        // One pairing per announce, the oldest first; a partner that left is never offered.
+        t.announce(&browser(3, Event::Started), at(5000)).unwrap();
+        t.announce(&browser(4, Event::Started), at(5000)).unwrap();
+        t.route_answer(&[7; 20], &[1; 20], &[3; 20], at(5100));
+        t.route_answer(&[7; 20], &[4; 20], &[1; 20], at(5200));
+        assert_eq!(ids(&re(1, 5300)), [2]);
+        assert!(re(1, 5600).peers.is_empty());
+        assert_eq!(ids(&re(1, 5700)), [3]);
+        t.announce(&browser(4, Event::Stopped), at(5800)).unwrap();
+        let r = re(1, 5850);
+        assert!(r.settled && r.peers.is_empty(), "{r:?}");
+        assert_eq!(ids(&re(1, 5900)), [2]);
+    }
+
+    #[test]
     fn browsers_and_clients_expire_on_their_own_clocks() {
         let t = PeerTable::new(
             Expiry {
                 addr: Duration::from_secs(60),
                 ws: Duration::from_secs(600),
+                pairing: Duration::from_secs(600),
             },
             10,
             10,

@@ -148,7 +148,9 @@ async function main () {
     const pb = b.peers[0]
     checkEq(pa.id, b.peerId, 'the peer id A was offered a connection by')
     checkEq(pb.id, a.peerId, 'the peer id B got an answer from')
-    const connected = (p, who) => p.connected ? null : next(p, 'connect', 40_000, `${who}'s WebRTC connection`)
+    // From here on the tracker has done its part; the words of this wait's failure are
+    // known to tests/common/js.rs (again_on_client_race).
+    const connected = (p, who) => p.connected ? null : next(p, 'connect', 40_000, `${who}'s WebRTC connection to open after the tracker relayed offer and answer`)
     await Promise.all([connected(pa, 'A'), connected(pb, 'B')])
     const got = next(pa, 'data', 10_000, 'a message over the WebRTC data channel from B to A')
     pb.send('hello over webrtc')

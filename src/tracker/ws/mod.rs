@@ -320,9 +320,10 @@ fn handle(
             answer,
         } => {
             // The answering peer gets no reply; an answer to an unknown peer is dropped.
-            let to = tracker
-                .table()
-                .route_answer(&info_hash, &peer_id, &to_peer_id);
+            let to =
+                tracker
+                    .table()
+                    .route_answer(&info_hash, &peer_id, &to_peer_id, Instant::now());
             if let Some(Endpoint::Ws(conn)) = to {
                 hub.send(
                     conn,
