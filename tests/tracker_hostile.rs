@@ -790,3 +790,69 @@ fn websocket_silence_is_pinged_and_settled_browsers_announce_seldom() {
     assert_eq!(reply["interval"], 600, "{reply}");
     node.assert_alive();
 }
+
+/// A relayed answer does not tell the tracker that the two browsers' WebRTC connection
+/// opened. A settled pair is offered to each other again once their pairing is a settled
+/// interval old (here 2 s): a connection that failed gets a second chance even when nobody
+/// else is in the swarm.
+#[test]
+fn a_settled_pair_is_offered_again_after_a_settled_interval() {
+    let dir = tempdir();
+    let lib = dir.path().join("library");
+    write_random(&lib.join("song.mp3"), 300 * 1024);
+    let config = format!(
+        "{BASE_CONFIG}\n[tracker]\nws_settled_interval_secs = 2\n\n[webtorrent]\nenabled = false\n"
+    );
+    let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), &config);
+    node.wait_healthy(1);
+    let ih: [u8; 20] = infohash_bytes(node.item("song.mp3")["infohash"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    let (xid, yid) = (peer_id("x"), peer_id("y"));
+    let mut x = WsClient::connect(node.http, "/announce").unwrap();
+    let mut y = WsClient::connect(node.http, "/announce").unwrap();
+    for (ws, id) in [(&mut x, &xid), (&mut y, &yid)] {
+        ws.send_json(&ws_announce(&ih, id)).unwrap();
+        ws_reply_ok(&ws.recv_json(Duration::from_secs(5)).unwrap(), &ih).unwrap();
+    }
+    y.send_json(&json!({
+        "action": "announce",
+        "info_hash": binary_string(&ih),
+        "peer_id": binary_string(&yid),
+        "to_peer_id": binary_string(&xid),
+        "offer_id": binary_string(&[0x42; 20]),
+        "answer": {"type": "answer", "sdp": "v=0\r\nfake"}
+    }))
+    .unwrap();
+    assert_eq!(
+        x.recv_json(Duration::from_secs(5)).unwrap()["offer_id"],
+        binary_string(&[0x42; 20])
+    );
+    let paired = Instant::now();
+    // X's re-announces with one offer each: settled (interval 2), and the offer goes to Y
+    // only once the pairing is 2 s old.
+    let mut again = |n: u8| {
+        let mut a = ws_announce(&ih, &xid);
+        a["event"] = json!("update");
+        a["numwant"] = json!(1);
+        a["offers"] = json!([{
+            "offer": {"type": "offer", "sdp": "v=0\r\nagain"},
+            "offer_id": binary_string(&[n; 20]),
+        }]);
+        x.send_json(&a).unwrap();
+        let reply = x.recv_json(Duration::from_secs(5)).unwrap();
+        assert_eq!(reply["interval"], 2, "{reply}");
+    };
+    again(1);
+    if paired.elapsed() < Duration::from_millis(1500) {
+        let early = y.recv_json(Duration::from_millis(500));
+        assert!(early.is_err(), "Y was offered X again at once: {early:?}");
+    }
+    thread::sleep(Duration::from_secs(2).saturating_sub(paired.elapsed()));
+    again(2);
+    let offer = y.recv_json(Duration::from_secs(5)).unwrap();
+    assert_eq!(offer["offer_id"], binary_string(&[2; 20]), "{offer}");
+    assert_eq!(offer["peer_id"], binary_string(&xid), "{offer}");
+    assert_eq!(offer["offer"]["sdp"], "v=0\r\nagain", "{offer}");
+    node.assert_alive();
+}
