@@ -762,7 +762,10 @@ pub struct TrackerConfig {
     /// Announces and scrapes per second allowed from one IP address (bursts of ten times
     /// that pass); 0 turns the limit off.
     pub rate_limit_per_ip: u32,
-    /// Most WebSocket (browser) connections at once.
+    /// Most WebSocket (browser) connections at once. Every listen page sharing the live
+    /// stream holds one, and a page joining again opens its next before the last is seen
+    /// closed: a box meant to carry 1,000 live listeners needs room above 1,000. Each costs
+    /// about 12 KB (benches/README.md, `ws-mem`).
     pub max_ws_connections: usize,
     /// Largest WebSocket message accepted, in bytes (an offer with its SDP is about 1-4 KiB).
     pub max_ws_message_bytes: usize,
@@ -789,7 +792,7 @@ impl Default for TrackerConfig {
             max_torrents: 10_000,
             max_peers_per_torrent: 2_000,
             rate_limit_per_ip: 50,
-            max_ws_connections: 1_000,
+            max_ws_connections: 2_500,
             max_ws_message_bytes: 64 * 1024,
             ws_idle_secs: 300,
             ws_messages_per_sec: 20,
