@@ -854,5 +854,7 @@ fn a_settled_pair_is_offered_again_after_a_settled_interval() {
     assert_eq!(offer["offer_id"], binary_string(&[2; 20]), "{offer}");
     assert_eq!(offer["peer_id"], binary_string(&xid), "{offer}");
     assert_eq!(offer["offer"]["sdp"], "v=0\r\nagain", "{offer}");
+    let t = node.get("/api/tracker").json();
+    assert_eq!(t["stats"]["pairings_rechecked"], 1, "{t}");
     node.assert_alive();
 }

@@ -153,6 +153,7 @@ def node_counts():
         "segments": h["live"]["hls_bytes_served"]["opus"],
         "playlists": h["live"].get("hls_playlist_bytes"),
         "signalling": t.get("websocket_bytes_sent"),
+        "rechecks": (t.get("stats") or {}).get("pairings_rechecked"),
         "listeners": h["listeners"],
         "seeding": h["live"].get("hls_seeding"),
     }
@@ -439,6 +440,9 @@ def main():
             # Pages that found themselves stranded (no seed, their segments from the station
             # at the deadline) and joined the swarm again.
             "rejoins": sum((r["live"] or {}).get("rejoined", 0) for r in listeners),
+            # Settled browsers offered again to a partner paired a settled interval ago, in
+            # the window (src/tracker/peers.rs, Expiry::pairing).
+            "rechecks": (c1["rechecks"] or 0) - (c0["rechecks"] or 0),
             # Early segment requests (src/live/seeding.rs) over the whole run, as the node
             # counts them.
             "seeding": c1["seeding"],

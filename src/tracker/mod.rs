@@ -85,6 +85,8 @@ pub struct TrackerStats {
     pub announces_ws: u64,
     pub scrapes: u64,
     pub denied: u64,
+    /// Browsers' pairings offered again (see `peers::Expiry::pairing`).
+    pub pairings_rechecked: u64,
 }
 
 pub struct Tracker {
@@ -276,6 +278,7 @@ impl Tracker {
             announces_ws: load(&c.announces[2]),
             scrapes: load(&c.scrapes),
             denied: load(&c.denied),
+            pairings_rechecked: t.rechecks,
         }
     }
 

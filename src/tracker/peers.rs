@@ -30,7 +30,10 @@
 use std::{
     collections::HashMap,
     net::SocketAddr,
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -418,6 +421,8 @@ pub struct SwarmReport {
 pub struct TableStats {
     pub swarms: usize,
     pub peers: usize,
+    /// Settled browsers' announces offered again to an old partner (see [`Expiry::pairing`]).
+    pub rechecks: u64,
 }
 
 pub struct PeerTable {
@@ -425,6 +430,7 @@ pub struct PeerTable {
     expiry: Expiry,
     max_swarms: usize,
     max_peers: usize,
+    rechecks: AtomicU64,
 }
 
 impl PeerTable {
@@ -434,6 +440,7 @@ impl PeerTable {
             expiry,
             max_swarms,
             max_peers,
+            rechecks: AtomicU64::new(0),
         }
     }
 
@@ -500,7 +507,10 @@ impl PeerTable {
             &a.endpoint,
         );
         if lacking == Some(0) && a.numwant > 0 {
-            peers.extend(swarm.recheck(me, now, self.expiry.pairing));
+            if let Some(old) = swarm.recheck(me, now, self.expiry.pairing) {
+                peers.push(old);
+                self.rechecks.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let counts = swarm.totals();
         if swarm.is_unused() {
@@ -589,6 +599,7 @@ impl PeerTable {
         TableStats {
             swarms: swarms.len(),
             peers: swarms.values().map(Swarm::len).sum(),
+            rechecks: self.rechecks.load(Ordering::Relaxed),
         }
     }
 
@@ -820,6 +831,7 @@ mod tests {
         let r = re(1, 5850);
         assert!(r.settled && r.peers.is_empty(), "{r:?}");
         assert_eq!(ids(&re(1, 5900)), [2]);
+        assert_eq!(t.stats().rechecks, 5);
     }
 
     #[test]

@@ -231,6 +231,13 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     );
     metric(
         &mut o,
+        "streamp2p_tracker_pairings_rechecked_total",
+        "counter",
+        "Settled browsers offered again to an old partner, whose connection may have failed.",
+        t.pairings_rechecked,
+    );
+    metric(
+        &mut o,
         "streamp2p_tracker_ws_connections",
         "gauge",
         "Open WebSocket tracker connections.",
