@@ -713,17 +713,22 @@ fn websocket_flood_is_closed_with_policy_violation() {
     });
 }
 
-/// A silent WebSocket is pinged after half the idle time and kept while it answers; one
-/// that answers nothing is closed after the idle time. And a browser paired with every
-/// other browser of its swarm is asked to announce seldom (its fresh offers would be spare).
-#[test]
-fn websocket_silence_is_pinged_and_settled_browsers_announce_seldom() {
+/// Two browsers, X and Y, announced on their own sockets to a node whose library holds one
+/// file, with `tracker` among its tracker settings. The node's own WebTorrent peer stays out
+/// of the swarm: X and Y are all of it.
+type TwoBrowsers = (
+    tempfile::TempDir,
+    Node,
+    [u8; 20],
+    [[u8; 20]; 2],
+    [WsClient; 2],
+);
+
+fn two_browsers(tracker: &str) -> TwoBrowsers {
     let dir = tempdir();
     let lib = dir.path().join("library");
     write_random(&lib.join("song.mp3"), 300 * 1024);
-    // The node's own WebTorrent peer stays out of the swarm: X and Y are all of it.
-    let config =
-        format!("{BASE_CONFIG}\n[tracker]\nws_idle_secs = 2\n\n[webtorrent]\nenabled = false\n");
+    let config = format!("{BASE_CONFIG}\n[tracker]\n{tracker}\n\n[webtorrent]\nenabled = false\n");
     let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), &config);
     node.wait_healthy(1);
     let ih: [u8; 20] = infohash_bytes(node.item("song.mp3")["infohash"].as_str().unwrap())
@@ -736,6 +741,29 @@ fn websocket_silence_is_pinged_and_settled_browsers_announce_seldom() {
         ws.send_json(&ws_announce(&ih, id)).unwrap();
         ws_reply_ok(&ws.recv_json(Duration::from_secs(5)).unwrap(), &ih).unwrap();
     }
+    (dir, node, ih, [xid, yid], [x, y])
+}
+
+/// Browser `from` answers `to`'s offer 0x42.. through its socket `ws`: the tracker relays it
+/// and counts the two as paired.
+fn send_answer(ws: &mut WsClient, ih: &[u8; 20], from: &[u8; 20], to: &[u8; 20]) {
+    ws.send_json(&json!({
+        "action": "announce",
+        "info_hash": binary_string(ih),
+        "peer_id": binary_string(from),
+        "to_peer_id": binary_string(to),
+        "offer_id": binary_string(&[0x42; 20]),
+        "answer": {"type": "answer", "sdp": "v=0\r\nfake"}
+    }))
+    .unwrap();
+}
+
+/// A silent WebSocket is pinged after half the idle time and kept while it answers; one
+/// that answers nothing is closed after the idle time. And a browser paired with every
+/// other browser of its swarm is asked to announce seldom (its fresh offers would be spare).
+#[test]
+fn websocket_silence_is_pinged_and_settled_browsers_announce_seldom() {
+    let (_dir, mut node, ih, [xid, yid], [mut x, mut y]) = two_browsers("ws_idle_secs = 2");
 
     // X answers every ping for 5 s (two and a half idle times) and is kept; Y answers
     // nothing and is closed after about 2 s.
@@ -772,15 +800,7 @@ fn websocket_silence_is_pinged_and_settled_browsers_announce_seldom() {
     let mut y = WsClient::connect(node.http, "/announce").unwrap();
     y.send_json(&ws_announce(&ih, &yid)).unwrap();
     ws_reply_ok(&y.recv_json(Duration::from_secs(5)).unwrap(), &ih).unwrap();
-    y.send_json(&json!({
-        "action": "announce",
-        "info_hash": binary_string(&ih),
-        "peer_id": binary_string(&yid),
-        "to_peer_id": binary_string(&xid),
-        "offer_id": binary_string(&[0x42; 20]),
-        "answer": {"type": "answer", "sdp": "v=0\r\nfake"}
-    }))
-    .unwrap();
+    send_answer(&mut y, &ih, &yid, &xid);
     let relayed = x.recv_json(Duration::from_secs(5)).unwrap();
     assert_eq!(relayed["answer"]["sdp"], "v=0\r\nfake", "{relayed}");
     let mut again = ws_announce(&ih, &xid);
@@ -797,33 +817,9 @@ fn websocket_silence_is_pinged_and_settled_browsers_announce_seldom() {
 /// else is in the swarm.
 #[test]
 fn a_settled_pair_is_offered_again_after_a_settled_interval() {
-    let dir = tempdir();
-    let lib = dir.path().join("library");
-    write_random(&lib.join("song.mp3"), 300 * 1024);
-    let config = format!(
-        "{BASE_CONFIG}\n[tracker]\nws_settled_interval_secs = 2\n\n[webtorrent]\nenabled = false\n"
-    );
-    let mut node = Node::start(dir.path(), std::slice::from_ref(&lib), &config);
-    node.wait_healthy(1);
-    let ih: [u8; 20] = infohash_bytes(node.item("song.mp3")["infohash"].as_str().unwrap())
-        .try_into()
-        .unwrap();
-    let (xid, yid) = (peer_id("x"), peer_id("y"));
-    let mut x = WsClient::connect(node.http, "/announce").unwrap();
-    let mut y = WsClient::connect(node.http, "/announce").unwrap();
-    for (ws, id) in [(&mut x, &xid), (&mut y, &yid)] {
-        ws.send_json(&ws_announce(&ih, id)).unwrap();
-        ws_reply_ok(&ws.recv_json(Duration::from_secs(5)).unwrap(), &ih).unwrap();
-    }
-    y.send_json(&json!({
-        "action": "announce",
-        "info_hash": binary_string(&ih),
-        "peer_id": binary_string(&yid),
-        "to_peer_id": binary_string(&xid),
-        "offer_id": binary_string(&[0x42; 20]),
-        "answer": {"type": "answer", "sdp": "v=0\r\nfake"}
-    }))
-    .unwrap();
+    let (_dir, mut node, ih, [xid, yid], [mut x, mut y]) =
+        two_browsers("ws_settled_interval_secs = 2");
+    send_answer(&mut y, &ih, &yid, &xid);
     assert_eq!(
         x.recv_json(Duration::from_secs(5)).unwrap()["offer_id"],
         binary_string(&[0x42; 20])
