@@ -247,15 +247,7 @@ impl Swarm {
             .filter(|(_, when)| now.saturating_duration_since(*when) >= trust)
             .copied()?;
         let endpoint = ws.get(&other)?.endpoint;
-        for (one, two) in [(id, &other), (&other, id)] {
-            if let Some(entry) = self
-                .partners
-                .get_mut(one)
-                .and_then(|list| list.iter_mut().find(|(p, _)| p == two))
-            {
-                entry.1 = now;
-            }
-        }
+        self.pair(*id, other, now);
         Some((other, endpoint))
     }
 
