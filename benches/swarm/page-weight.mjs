@@ -16,7 +16,8 @@ async function visit (who) {
     const path = new URL(req.url()).pathname
     if (path.startsWith('/live/')) return
     try {
-      // A response from the browser's own cache never crossed the network.
+      // What the page's service worker answered never crossed the network; what the
+      // browser's HTTP cache answered counts 0 bytes in sizes().
       const r = await req.response()
       if (r && r.fromServiceWorker()) return
       const s = await req.sizes()
