@@ -3,7 +3,7 @@
 //!   two clients find each other, scrape counts them, /api/tracker shows them per protocol, stop
 //!   removes them; in library mode a foreign infohash is refused; in open mode any is tracked;
 //! - two webtorrent 2.8 clients exchanging a file over WebRTC signalled by the node
-//!   (tests/js/webtorrent_pair.mjs);
+//!   (tests/js/webtorrent_pair.mjs), with the signalling compressed both ways;
 //! - aria2c and transmission-cli fetching a library file with the node's UDP tracker as their
 //!   only tracker (no web seed, no HTTP tracker).
 //!
@@ -148,6 +148,17 @@ fn webtorrent_clients_exchange_a_file_over_webrtc() {
     );
     assert_eq!(t["stats"]["announces_http"], 0, "{t}");
     assert_eq!(t["stats"]["announces_udp"], 0, "{t}");
+    // Node's `ws` (under bittorrent-tracker) agrees to permessage-deflate, as browsers do:
+    // the offers and answers relayed to it went out compressed, and its own compressed
+    // announces were read (the file could not have crossed otherwise).
+    let (sent, messages) = (
+        t["websocket_bytes_sent"].as_u64().unwrap_or(0),
+        t["websocket_message_bytes"].as_u64().unwrap_or(0),
+    );
+    assert!(
+        messages > 0 && sent * 10 < messages * 8,
+        "signalling was not compressed: {sent} bytes sent for {messages}: {t}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Hostile input to the tracker's three front ends: garbage, truncated and oversized UDP
 //! packets, forged connection ids, bad HTTP announces, non-JSON, binary and oversized WebSocket
-//! messages, answers to peers that do not exist, and a WebSocket that floods. The node must
+//! messages, compressed messages that inflate past the limit or are not deflate data,
+//! answers to peers that do not exist, and a WebSocket that floods. The node must
 //! answer each as documented (error packet, failure reason, close with 1008) and keep serving:
 //! while and after each attack, well-behaved UDP, HTTP and WebSocket clients get proper answers.
 
@@ -587,6 +588,106 @@ fn websocket_oversized_messages_close_the_socket() {
                 "{what}: close code {code:?}"
             );
         }
+    });
+}
+
+/// A client's message compressed as RFC 7692 says: raw deflate, sync flush, its tail off.
+fn deflated(text: &[u8]) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut out = Vec::with_capacity(text.len() + 64);
+    c.compress_vec(text, &mut out, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+    out.truncate(out.len() - 4);
+    out
+}
+
+/// The next text message on a socket with permessage-deflate: its first byte and its text,
+/// inflated by `inflater` if it came compressed (the server's context is taken over, so one
+/// inflater reads them all, as a browser's does).
+fn recv_deflated(ws: &mut WsClient, inflater: &mut flate2::Decompress) -> (u8, Value) {
+    loop {
+        let (first, payload) = ws.recv_raw().expect("a message");
+        if first & 0x0f != 0x1 {
+            continue;
+        }
+        let text = if first & 0x40 != 0 {
+            let mut input = payload;
+            input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+            let mut out = Vec::with_capacity(64 * 1024);
+            inflater
+                .decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync)
+                .expect("valid deflate data");
+            out
+        } else {
+            payload
+        };
+        return (first, serde_json::from_slice(&text).expect("JSON"));
+    }
+}
+
+/// A client that offers permessage-deflate (as Chromium and Node's `ws` do) gets its
+/// compressed announces read and its replies compressed; a compressed message that inflates
+/// past the message limit closes its socket and nothing else.
+#[test]
+fn websocket_compressed_both_ways_and_a_deflate_bomb_closes_only_its_socket() {
+    under_attack("compressed WebSocket messages", |_, t| {
+        let (mut ws, head) = WsClient::connect_offering(
+            t.http,
+            "/announce",
+            "permessage-deflate; client_max_window_bits",
+        )
+        .unwrap();
+        assert!(
+            head.to_ascii_lowercase().contains(
+                "sec-websocket-extensions: permessage-deflate; server_max_window_bits=12; \
+                 client_no_context_takeover\r\n"
+            ),
+            "{head}"
+        );
+        let mut inflater = flate2::Decompress::new(false);
+        for n in 0..3 {
+            let announce = ws_announce(&t.ih, &peer_id(&format!("deflate{n}"))).to_string();
+            ws.send_raw(0x80 | 0x40 | 0x1, &deflated(announce.as_bytes()))
+                .unwrap();
+            let (first, reply) = recv_deflated(&mut ws, &mut inflater);
+            ws_reply_ok(&reply, &t.ih).unwrap();
+            // The first reply stands alone and may not shrink; the next ones find it in the
+            // window.
+            if n > 0 {
+                assert_eq!(first & 0x40, 0x40, "reply {n} went out uncompressed");
+            }
+        }
+        // A client that offers nothing gets no extension and plain replies.
+        let (mut plain, head) =
+            WsClient::connect_offering(t.http, "/announce", "x-unknown").unwrap();
+        assert!(
+            !head
+                .to_ascii_lowercase()
+                .contains("sec-websocket-extensions"),
+            "{head}"
+        );
+        plain
+            .send_json(&ws_announce(&t.ih, &peer_id("plain")))
+            .unwrap();
+        ws_reply_ok(&plain.recv_json(Duration::from_secs(5)).unwrap(), &t.ih).unwrap();
+
+        // 10 MB of spaces in about 10 kB, past the 64 KiB limit once inflated.
+        let bomb = deflated(&vec![b' '; 10 << 20]);
+        assert!(bomb.len() < 64 * 1024);
+        ws.send_raw(0x80 | 0x40 | 0x1, &bomb).unwrap();
+        wait_closed(&mut ws, Duration::from_secs(5), "a deflate bomb");
+        // Garbage marked compressed.
+        let (mut ws, _) =
+            WsClient::connect_offering(t.http, "/announce", "permessage-deflate").unwrap();
+        ws.send_raw(0x80 | 0x40 | 0x1, b"\xff\xfe\xfd not deflate")
+            .unwrap();
+        wait_closed(&mut ws, Duration::from_secs(5), "garbage marked compressed");
+        // The plain socket still serves.
+        plain
+            .send_json(&ws_announce(&t.ih, &peer_id("plain")))
+            .unwrap();
+        ws_reply_ok(&plain.recv_json(Duration::from_secs(5)).unwrap(), &t.ih).unwrap();
     });
 }
 

@@ -224,7 +224,10 @@ pub async fn tracker(State(app): State<AppState>) -> Json<Value> {
         "mode": t.config().mode,
         "stats": t.stats(),
         "websocket_connections": app.ws_hub.connections(),
+        // Payload bytes written to the sockets, compressed where the client agreed, and
+        // the same messages as they were.
         "websocket_bytes_sent": app.ws_hub.sent_bytes(),
+        "websocket_message_bytes": app.ws_hub.message_bytes(),
         "torrents": t.table().report(std::time::Instant::now()),
     }))
 }

@@ -11,9 +11,17 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    extract::{ws::WebSocketUpgrade, ConnectInfo, FromRequestParts, RawQuery, Request, State},
-    http::{header, HeaderMap, StatusCode},
+    extract::{ConnectInfo, FromRequestParts, RawQuery, Request, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
+};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::{
+    tungstenite::{
+        handshake::derive_accept_key,
+        protocol::{Role, WebSocketConfig},
+    },
+    WebSocketStream,
 };
 
 use super::{
@@ -27,7 +35,7 @@ use crate::tracker::{
         response,
     },
     peers::{Announce, Endpoint, Proto},
-    ws,
+    ws::{self, deflate, inflating::Inflating},
 };
 
 /// Default peers per reply when the client does not say (BEP 3 suggests 50).
@@ -56,15 +64,11 @@ pub async fn announce(
 ) -> Response {
     let (mut parts, _body) = req.into_parts();
     if parts.headers.contains_key(header::UPGRADE) {
-        return match WebSocketUpgrade::from_request_parts(&mut parts, &app).await {
-            Ok(ws) => {
-                let ip = client_ip(&app, &conn, &parts.headers);
-                // A listen page names its live session as in its live requests.
-                let Ok(page) = Player::from_request_parts(&mut parts, &app).await;
-                upgrade(&app, ws, ip, page.session(&app))
-            }
-            Err(rejection) => rejection.into_response(),
-        };
+        let ip = client_ip(&app, &conn, &parts.headers);
+        // A listen page names its live session as in its live requests.
+        let Ok(page) = Player::from_request_parts(&mut parts, &app).await;
+        let session = page.session(&app);
+        return upgrade(&app, parts, ip, session);
     }
     let ip = client_ip(&app, &conn, &parts.headers);
     let query = parts.uri.query().unwrap_or_default();
@@ -124,7 +128,21 @@ pub async fn scrape(
 /// Accepts a WebSocket tracker connection if a slot is free, and hands it to the tracker.
 /// Once it is open, a listen page's socket is tied to its live `session`, and its role goes
 /// out on it too (`web::live::role_feed`).
-fn upgrade(app: &AppState, ws: WebSocketUpgrade, ip: IpAddr, session: Option<u64>) -> Response {
+///
+/// The opening handshake is done here rather than by axum's extractor, which cannot agree
+/// to an extension: this one agrees to permessage-deflate (`tracker::ws::deflate`).
+fn upgrade(app: &AppState, mut parts: Parts, ip: IpAddr, session: Option<u64>) -> Response {
+    let accept = match accept_key(&parts.headers) {
+        Ok(accept) => accept,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "this connection cannot be upgraded\n",
+        )
+            .into_response();
+    };
     let Some(permit) = app.ws_hub.admit() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -132,15 +150,78 @@ fn upgrade(app: &AppState, ws: WebSocketUpgrade, ip: IpAddr, session: Option<u64
         )
             .into_response();
     };
+    let agreed = deflate::negotiate(
+        parts
+            .headers
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     let max = app.tracker.config().max_ws_message_bytes;
-    let (tracker, hub, hls) = (app.tracker.clone(), app.ws_hub.clone(), app.hls.clone());
-    ws.max_message_size(max)
-        .max_frame_size(max)
+    let config = WebSocketConfig::default()
         .read_buffer_size(WS_READ_BUFFER)
-        .on_upgrade(move |socket| async move {
-            let (feed, notices) = session.and_then(|s| role_feed(&hls, s)).unzip();
-            ws::run_connection(tracker, hub, socket, ip, permit, notices).await;
-            // The socket closed: the page has gone.
-            drop(feed);
-        })
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let (tracker, hub, hls) = (app.tracker.clone(), app.ws_hub.clone(), app.hls.clone());
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let io = Inflating::new(TokioIo::new(upgraded), max, agreed.is_some());
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        let (feed, notices) = session.and_then(|s| role_feed(&hls, s)).unzip();
+        let conn = ws::Upgraded {
+            socket,
+            deflate: agreed,
+        };
+        ws::run_connection(tracker, hub, conn, ip, permit, notices).await;
+        // The socket closed: the page has gone.
+        drop(feed);
+    });
+    let mut response = (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, HeaderValue::from_static("upgrade")),
+            (header::UPGRADE, HeaderValue::from_static("websocket")),
+        ],
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(accept) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(value) = agreed.and_then(|a| HeaderValue::from_str(&a.header()).ok()) {
+        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+    }
+    response
+}
+
+/// The `Sec-WebSocket-Accept` of a valid opening handshake (RFC 6455, 4.2.1), or what is
+/// wrong with it.
+fn accept_key(headers: &HeaderMap) -> Result<String, &'static str> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err("only a WebSocket upgrade is served here\n");
+    }
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err("Connection: upgrade is missing\n");
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return Err("WebSocket version 13 only\n");
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or("Sec-WebSocket-Key is missing\n")?;
+    Ok(derive_accept_key(key.as_bytes()))
 }

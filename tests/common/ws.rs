@@ -26,21 +26,42 @@ impl WsClient {
     /// Opens `ws://addr{path}`: HTTP upgrade, expects `101 Switching Protocols`.
     pub fn connect(addr: SocketAddr, path: &str) -> io::Result<WsClient> {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        Self::upgrade(stream, addr, path)
+        Ok(Self::upgrade(stream, addr, path, "")?.0)
     }
 
     /// `connect` from the local address `from` (see `connect_from`).
     pub fn connect_from(from: IpAddr, addr: SocketAddr, path: &str) -> io::Result<WsClient> {
-        Self::upgrade(connect_from(from, addr)?, addr, path)
+        Ok(Self::upgrade(connect_from(from, addr)?, addr, path, "")?.0)
     }
 
-    fn upgrade(mut stream: TcpStream, addr: SocketAddr, path: &str) -> io::Result<WsClient> {
+    /// `connect` offering the extensions `offer` (`Sec-WebSocket-Extensions`); also returns
+    /// the response head.
+    pub fn connect_offering(
+        addr: SocketAddr,
+        path: &str,
+        offer: &str,
+    ) -> io::Result<(WsClient, String)> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        Self::upgrade(
+            stream,
+            addr,
+            path,
+            &format!("Sec-WebSocket-Extensions: {offer}\r\n"),
+        )
+    }
+
+    fn upgrade(
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        path: &str,
+        extra: &str,
+    ) -> io::Result<(WsClient, String)> {
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         stream.set_write_timeout(Some(Duration::from_secs(5)))?;
         stream.set_nodelay(true)?;
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
         );
         stream.write_all(req.as_bytes())?;
         // Read the response head byte by byte, so no frame bytes are consumed.
@@ -60,18 +81,23 @@ impl WsClient {
                 _ => head.push(byte[0]),
             }
         }
-        let text = String::from_utf8_lossy(&head);
+        let text = String::from_utf8_lossy(&head).into_owned();
         let status = text.split_whitespace().nth(1).unwrap_or("");
         if status != "101" {
             return Err(bad(format!("upgrade refused: {:?}", text.trim())));
         }
-        Ok(WsClient { stream })
+        Ok((WsClient { stream }, text))
     }
 
     /// Sends one frame (FIN set), masked as a client must.
     pub fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        self.send_raw(0x80 | opcode, payload)
+    }
+
+    /// Sends one frame with `first` as its first byte (FIN, RSV bits, opcode), masked.
+    pub fn send_raw(&mut self, first: u8, payload: &[u8]) -> io::Result<()> {
         let mut f = Vec::with_capacity(payload.len() + 14);
-        f.push(0x80 | opcode);
+        f.push(first);
         match payload.len() {
             n if n < 126 => f.push(0x80 | n as u8),
             n if n <= 0xffff => {
@@ -99,9 +125,31 @@ impl WsClient {
 
     /// The next frame; an error on timeout (the stream's read timeout) or a closed connection.
     pub fn recv(&mut self) -> io::Result<WsFrame> {
+        let (first, payload) = self.recv_raw()?;
+        Ok(match first & 0x0f {
+            0x1 => WsFrame::Text(String::from_utf8_lossy(&payload).into_owned()),
+            0x2 => WsFrame::Binary(payload),
+            0x8 => {
+                let code = if payload.len() >= 2 {
+                    u16::from_be_bytes([payload[0], payload[1]])
+                } else {
+                    1005
+                };
+                WsFrame::Close(
+                    code,
+                    String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned(),
+                )
+            }
+            0x9 => WsFrame::Ping(payload),
+            0xA => WsFrame::Pong(payload),
+            other => return Err(bad(format!("unexpected opcode {other:#x}"))),
+        })
+    }
+
+    /// The next frame's first byte (FIN, RSV bits, opcode) and payload.
+    pub fn recv_raw(&mut self) -> io::Result<(u8, Vec<u8>)> {
         let mut h = [0u8; 2];
         self.stream.read_exact(&mut h)?;
-        let opcode = h[0] & 0x0f;
         let masked = h[1] & 0x80 != 0;
         let mut len = u64::from(h[1] & 0x7f);
         if len == 126 {
@@ -127,24 +175,7 @@ impl WsClient {
                 *b ^= mask[i % 4];
             }
         }
-        Ok(match opcode {
-            0x1 => WsFrame::Text(String::from_utf8_lossy(&payload).into_owned()),
-            0x2 => WsFrame::Binary(payload),
-            0x8 => {
-                let code = if payload.len() >= 2 {
-                    u16::from_be_bytes([payload[0], payload[1]])
-                } else {
-                    1005
-                };
-                WsFrame::Close(
-                    code,
-                    String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned(),
-                )
-            }
-            0x9 => WsFrame::Ping(payload),
-            0xA => WsFrame::Pong(payload),
-            other => return Err(bad(format!("unexpected opcode {other:#x}"))),
-        })
+        Ok((h[0], payload))
     }
 
     /// The next text message parsed as JSON (pings and pongs are skipped), within `timeout`.

@@ -9,7 +9,11 @@
 //! means not even answering a ping: a browser that has its peers announces only every
 //! ten minutes, and a ping after half the idle time (which browsers answer by themselves)
 //! tells a live page from a dead connection, and keeps home routers' NAT entries open.
+//! Messages go out compressed when the client agreed to permessage-deflate ([`deflate`]),
+//! and the client's compressed messages are inflated before they are read ([`inflating`]).
 
+pub mod deflate;
+pub mod inflating;
 pub mod protocol;
 
 use std::{
@@ -22,9 +26,24 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures::{stream::BoxStream, SinkExt, StreamExt};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    sync::{mpsc, OwnedSemaphorePermit, Semaphore},
+};
+use tokio_tungstenite::{
+    tungstenite::{
+        protocol::{
+            frame::{
+                coding::{CloseCode, Data, OpCode},
+                Frame,
+            },
+            CloseFrame,
+        },
+        Message as WsMessage,
+    },
+    WebSocketStream,
+};
 use tracing::Instrument;
 
 use super::{
@@ -32,6 +51,7 @@ use super::{
     peers::{Announce, ConnId, Endpoint, Event, InfoHash, PeerId, Proto},
     Tracker,
 };
+use deflate::{Agreed, Deflater};
 use protocol::Message;
 
 /// Messages waiting for one slow socket before new ones are dropped.
@@ -46,16 +66,17 @@ const MAX_BAD: u32 = 10;
 /// Swarms one socket may be in (a browser plays a handful of episodes); beyond this its
 /// extra announces still work but are left to expire instead of being removed on close.
 const MAX_ANNOUNCED: usize = 1024;
-/// WebSocket close code for a policy violation (RFC 6455).
-const CLOSE_POLICY: u16 = 1008;
 
 /// The open WebSocket connections, by number.
 pub struct Hub {
     next: AtomicU64,
     queues: Mutex<HashMap<ConnId, mpsc::Sender<String>>>,
     permits: Arc<Semaphore>,
-    /// Bytes of the messages queued to clients since start (announce replies and relayed
-    /// offers and answers): what signalling costs the node's uplink, before framing.
+    /// Bytes of the messages written to clients since start (announce replies, relayed
+    /// offers and answers, roles), as they are.
+    messages: AtomicU64,
+    /// The same messages' payloads as written, compressed or not: what signalling costs
+    /// the node's uplink, before framing.
     sent: AtomicU64,
 }
 
@@ -65,13 +86,39 @@ impl Hub {
             next: AtomicU64::new(1),
             queues: Mutex::default(),
             permits: Arc::new(Semaphore::new(max_connections)),
+            messages: AtomicU64::new(0),
             sent: AtomicU64::new(0),
         })
     }
 
-    /// Bytes of the messages queued to clients since start.
+    /// Bytes of the messages written to clients since start, before compression.
+    pub fn message_bytes(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of payload written to clients since start, after compression.
     pub fn sent_bytes(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// `text` as it goes out on a socket: compressed when the client agreed to it and it
+    /// saves bytes, counted both ways.
+    fn outgoing(&self, deflater: Option<&mut Deflater>, text: String) -> WsMessage {
+        self.messages
+            .fetch_add(text.len() as u64, Ordering::Relaxed);
+        match deflater.and_then(|d| d.compress(text.as_bytes())) {
+            Some(payload) => {
+                self.sent.fetch_add(payload.len() as u64, Ordering::Relaxed);
+                let mut frame = Frame::message(payload, OpCode::Data(Data::Text), true);
+                // RSV1 marks a compressed message (RFC 7692).
+                frame.header_mut().rsv1 = true;
+                WsMessage::Frame(frame)
+            }
+            None => {
+                self.sent.fetch_add(text.len() as u64, Ordering::Relaxed);
+                WsMessage::Text(text.into())
+            }
+        }
     }
 
     /// A connection slot, held for the connection's life; `None` when all are taken.
@@ -102,10 +149,7 @@ impl Hub {
     fn send(&self, id: ConnId, text: String) {
         let tx = self.queues.lock().ok().and_then(|q| q.get(&id).cloned());
         if let Some(tx) = tx {
-            let len = text.len() as u64;
-            if tx.try_send(text).is_ok() {
-                self.sent.fetch_add(len, Ordering::Relaxed);
-            } else {
+            if tx.try_send(text).is_err() {
                 tracing::debug!(conn = id, "websocket queue full; message dropped");
             }
         }
@@ -116,39 +160,52 @@ impl Hub {
 /// tracker's own messages (a live listener's role): each text goes out as it comes.
 pub type Notices = BoxStream<'static, String>;
 
+/// One upgraded connection: the socket, and the compression agreed with its client in the
+/// opening handshake, if any.
+pub struct Upgraded<S> {
+    pub socket: WebSocketStream<S>,
+    pub deflate: Option<Agreed>,
+}
+
 /// Serves one upgraded connection from `ip` until it closes, holding `_permit` (its slot,
 /// from [`Hub::admit`]) meanwhile, and sending `notices` on it as they come.
-pub async fn run_connection(
+pub async fn run_connection<S>(
     tracker: Arc<Tracker>,
     hub: Arc<Hub>,
-    socket: WebSocket,
+    conn: Upgraded<S>,
     ip: IpAddr,
     _permit: OwnedSemaphorePermit,
     notices: Option<Notices>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (id, queue) = hub.register();
     // At debug level: one span per browser connection costs nothing at the default level.
-    let span = tracing::debug_span!("ws_tracker", conn = id, %ip);
+    let span = tracing::debug_span!("ws_tracker", conn = id, %ip, deflate = conn.deflate.is_some());
     let notices = notices.unwrap_or_else(|| futures::stream::pending().boxed());
-    serve(&tracker, &hub, socket, id, ip, queue, notices)
+    serve(&tracker, &hub, conn, id, ip, queue, notices)
         .instrument(span)
         .await;
 }
 
-async fn serve(
+async fn serve<S>(
     tracker: &Tracker,
-    hub: &Hub,
-    socket: WebSocket,
+    hub: &Arc<Hub>,
+    conn: Upgraded<S>,
     id: ConnId,
     ip: IpAddr,
     mut queue: mpsc::Receiver<String>,
     notices: Notices,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     // Half the idle time, twice: silence, a ping, silence again, then the socket is closed.
     let half_idle = Duration::from_secs(tracker.config().ws_idle_secs) / 2;
     // Fused: the writer asks for the next notice again after the last.
     let mut notices = notices.fuse();
-    let (mut sink, mut stream) = socket.split();
+    let (mut sink, mut stream) = conn.socket.split();
+    let mut deflater = conn.deflate.map(|a| a.deflater());
+    let out = hub.clone();
     let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
     let (ping_tx, mut ping_rx) = mpsc::channel::<()>(1);
     let writer = async move {
@@ -172,7 +229,7 @@ async fn serve(
                     // and the offers relayed with it, not one each.
                     let mut next = Some(text);
                     while let Some(text) = next {
-                        if sink.feed(WsMessage::Text(text.into())).await.is_err() {
+                        if sink.feed(out.outgoing(deflater.as_mut(), text)).await.is_err() {
                             return;
                         }
                         next = queue.try_recv().ok();
@@ -182,7 +239,7 @@ async fn serve(
                     }
                 }
                 Some(text) = notices.next() => {
-                    if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                    if sink.send(out.outgoing(deflater.as_mut(), text)).await.is_err() {
                         return;
                     }
                 }
@@ -216,7 +273,7 @@ async fn serve(
         if !flood.take(Instant::now(), flood_rate, flood_cap) {
             let _ = close_tx
                 .send(CloseFrame {
-                    code: CLOSE_POLICY,
+                    code: CloseCode::Policy,
                     reason: "too many messages".into(),
                 })
                 .await;
@@ -227,7 +284,7 @@ async fn serve(
             WsMessage::Close(_) => break "closed",
             // The protocol is JSON text; binary frames count as malformed.
             WsMessage::Binary(_) => None,
-            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => continue,
         };
         match text.as_ref().map(|t| Message::parse(t.as_str())) {
             Some(Ok(m)) => handle(tracker, hub, id, ip, m, &mut announced),
@@ -241,7 +298,7 @@ async fn serve(
         if bad > MAX_BAD {
             let _ = close_tx
                 .send(CloseFrame {
-                    code: CLOSE_POLICY,
+                    code: CloseCode::Policy,
                     reason: "malformed messages".into(),
                 })
                 .await;
