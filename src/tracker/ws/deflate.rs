@@ -161,12 +161,13 @@ impl Deflater {
             return None;
         }
         if !self.agreed.no_context {
+            // The last `keep` bytes, in a buffer of exactly that size.
             let keep = 1usize << bits;
+            let text = text.get(text.len().saturating_sub(keep)..).unwrap_or(text);
+            let cut = (self.window.len() + text.len()).saturating_sub(keep);
+            self.window.drain(..cut);
+            self.window.reserve_exact(keep - self.window.len());
             self.window.extend_from_slice(text);
-            if self.window.len() > keep {
-                let cut = self.window.len() - keep;
-                self.window.drain(..cut);
-            }
         }
         Some(out)
     }
@@ -327,7 +328,9 @@ mod tests {
         for &(i, o) in &sizes[1..] {
             assert!(o * 3 < i, "{sizes:?}");
         }
-        assert!(deflater.window.len() <= 1 << WINDOW_BITS);
+        assert_eq!(deflater.window.len(), 1 << WINDOW_BITS);
+        assert_eq!(deflater.window.capacity(), 1 << WINDOW_BITS);
+        assert!(offer(6).as_bytes().ends_with(&deflater.window[deflater.window.len() - 100..]));
     }
 
     #[test]

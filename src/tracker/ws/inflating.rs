@@ -195,6 +195,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Inflating<S> {
                 let n = this.ready.len().min(buf.remaining());
                 buf.put_slice(&this.ready[..n]);
                 this.ready.advance(n);
+                // Most sockets are idle most of the time (a settled page announces every
+                // ten minutes): their buffers are let go between messages.
+                if this.ready.is_empty() {
+                    this.ready = BytesMut::new();
+                }
+                if this.raw.is_empty() {
+                    this.raw = BytesMut::new();
+                }
                 return Poll::Ready(Ok(()));
             }
             if this.next_frame()? {
