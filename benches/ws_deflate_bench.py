@@ -6,7 +6,8 @@ the extension offered and once without, alternating, a fresh node for each run:
 
 - bytes: the node's payload bytes written (`websocket_bytes_sent`) against the same messages
   uncompressed (`websocket_message_bytes`), from /api/tracker;
-- memory: (VmRSS with the sockets held - VmRSS before they connected) / sockets.
+- memory: (VmRSS with the sockets held - VmRSS before they connected) / sockets;
+- CPU: the node's, from the first socket to the last relayed answer.
 """
 import argparse
 import json
@@ -16,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import Node, get_json, log, proc_status, wait_until  # noqa: E402
+from benchlib import Node, get_json, log, proc_cpu_secs, proc_status, wait_until  # noqa: E402
 
 CONFIG = """\
 [swarm]
@@ -44,6 +45,7 @@ def one_run(a, deflate, n):
         wait_until(lambda: node.health(), 60, 0.2, "node healthy")
         time.sleep(1.0)
         before = int(proc_status(node.proc.pid, "VmRSS"))
+        cpu0 = proc_cpu_secs(node.proc.pid)
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js", "ws_deflate.mjs")
         client = subprocess.Popen(
             ["node", script, "--tracker", f"ws://127.0.0.1:{node.http_port}/announce",
@@ -54,6 +56,7 @@ def one_run(a, deflate, n):
             raise RuntimeError(f"the client did not get ready: {line}")
         time.sleep(3.0)
         held = int(proc_status(node.proc.pid, "VmRSS"))
+        cpu = proc_cpu_secs(node.proc.pid) - cpu0
         t = get_json(node.base + "/api/tracker")
         client.stdin.close()
         client.wait(timeout=30)
@@ -65,6 +68,9 @@ def one_run(a, deflate, n):
             "sent_per_message_byte": round(sent / messages, 3) if messages else None,
             "rss_before_kib": before, "rss_held_kib": held,
             "bytes_per_socket": round((held - before) * 1024 / max(1, int(line[1]))),
+            # The node's CPU from the first socket to the last relayed answer, all of it:
+            # upgrades, parsing, relaying and, with the extension, compressing.
+            "node_cpu_secs": round(cpu, 2),
         }
         log(json.dumps(row))
         return row

@@ -330,7 +330,9 @@ mod tests {
         }
         assert_eq!(deflater.window.len(), 1 << WINDOW_BITS);
         assert_eq!(deflater.window.capacity(), 1 << WINDOW_BITS);
-        assert!(offer(6).as_bytes().ends_with(&deflater.window[deflater.window.len() - 100..]));
+        assert!(offer(6)
+            .as_bytes()
+            .ends_with(&deflater.window[deflater.window.len() - 100..]));
     }
 
     #[test]
