@@ -765,7 +765,8 @@ pub struct TrackerConfig {
     /// Most WebSocket (browser) connections at once. Every listen page sharing the live
     /// stream holds one, and a page joining again opens its next before the last is seen
     /// closed: a box meant to carry 1,000 live listeners needs room above 1,000. Each costs
-    /// about 12 KB (benches/README.md, `ws-mem`).
+    /// about 12 KB (benches/README.md, `ws-mem`), and 4 to 5 KB more once it has been sent
+    /// compressed messages (the window they are compressed against, `ws-deflate`).
     pub max_ws_connections: usize,
     /// Largest WebSocket message accepted, in bytes (an offer with its SDP is about 1-4 KiB).
     pub max_ws_message_bytes: usize,

@@ -408,7 +408,7 @@ def main():
         audience = a.listeners
         report = {
             "listeners": audience, "listener": a.listener, "plain": plain, "homes": [{k: h[k] for k in ("up", "down")} for h in homes],
-            "seconds": a.seconds, "window_secs": round(window, 1),
+            "seconds": a.seconds, "window_secs": round(window, 1), "window_start": round(w0 - t0, 1),
             "uplink_mbit": {
                 "total": mbit(total), "segments": mbit(seg), "playlists": mbit(pl), "signalling": mbit(sig),
                 "plain_streams": mbit(plain_window),

@@ -14,7 +14,10 @@ points (least squares), then added up at N = 1,000:
     plus f, the part pages took from the station at their deadline because no peer had the
     segment in time. f is what the points measure (their mean, and their range: it varies
     from run to run far more than with N; several runs at one audience size are one point,
-    their mean);
+    their mean), in the counted window: the audience the model is about has been listening
+    for a while, with newcomers arriving as others leave (N / session a second), not all of
+    it joining in the first 40 s as in the lab's start. f over the whole run, that start
+    included, is printed beside it;
   - plain streams: 2 % of N, each a full 128 kbit/s stream with its TCP/IP;
   - non-audio (playlists, signalling, their HTTP and TCP/IP): c·N, c the mean per listener;
   - page loads: N / session length new listeners a second, each loading the listen page
@@ -52,9 +55,38 @@ def seeds(n):
     return k
 
 
-def late(r):
-    """f: the share of a run less its seeds' part."""
-    return max(0.0, r["station_share"] - seeds(r["listeners"]) / r["listeners"])
+# Where the lab's window starts when its report does not say (lab.py's --warmup).
+WARMUP = 45
+
+
+def window_share(r):
+    """The station's share in the counted window: its segment bytes then, over what the
+    listeners present then played, which is their seconds in the window at the run's mean
+    bytes per second played (every listener plays the same stream). The whole run's share
+    for a report without its listeners."""
+    listeners = [p for p in r.get("per_listener", []) if p.get("live")]
+    played = sum(p["played"] for p in listeners)
+    start = r.get("window_start", WARMUP)
+    end = start + r["window_secs"]
+
+    def present(p):
+        leave = r["seconds"] if p["leave"] is None else p["leave"]
+        return max(0.0, min(leave, end) - max(p["join"], start))
+
+    seconds = sum(present(p) for p in listeners)
+    if not played or not seconds:
+        return r["station_share"]
+    window_bytes = r["uplink_mbit"]["segments"] * 1e6 / 8 * r["window_secs"]
+    return window_bytes / (seconds * r["listener_segment_bytes"] / played)
+
+
+def late(r, share=window_share):
+    """f: the share of a run (in its window, by default) less its seeds' part."""
+    return max(0.0, share(r) - seeds(r["listeners"]) / r["listeners"])
+
+
+def whole_run(r):
+    return r["station_share"]
 
 
 def uplink(n, f, non_audio, page_kb, session):
@@ -97,6 +129,7 @@ def main():
     mean = lambda xs: sum(xs) / len(xs)
     fs = [mean([late(r) for r in sizes[m]]) for m in ns]
     f_mean = mean(fs)
+    fs_whole = [mean([late(r, whole_run) for r in sizes[m]]) for m in ns]
     non_audio = mean([mean([r["non_audio_kbit_per_listener"] for r in sizes[m]]) for m in ns])
     chromium = [r for r in runs if r.get("listener", "chromium") == "chromium"]
     if a.page_kbytes is not None:
@@ -111,7 +144,7 @@ def main():
     print()
     print(f"Model at {n} listeners, from {len(ns)} points ({len(light)} runs, {min(ns)} to {max(ns)} listeners):")
     points = ", ".join(f"{x:.3f}" + (f" ({len(sizes[m])} runs)" if len(sizes[m]) > 1 else "") for m, x in zip(ns, fs))
-    print(f"- f, taken at the deadline: mean {f_mean:.3f} (points: {points})")
+    print(f"- f, taken at the deadline in the window: mean {f_mean:.3f} (points: {points})")
     print(f"- segments: ({seeds(n)} seeds + {f_mean:.3f} x N) streams = {parts['segments']:.2f} Mbit/s")
     print(f"- plain streams: {PLAIN:.0%} of N at {STREAM_KBIT} kbit/s = {parts['plain streams']:.2f} Mbit/s")
     print(f"- non-audio: {non_audio:.3f} kbit/s x N = {parts['non-audio']:.2f} Mbit/s")
@@ -122,6 +155,13 @@ def main():
     fits = max((m for m in range(10, 5001, 10)
                 if sum(uplink(m, f_mean, non_audio, page_kb, a.session).values()) <= 10), default=0)
     print(f"- a 10 Mbit/s uplink carries about {fits} listeners at the mean f")
+    f_whole = mean(fs_whole)
+    fits_whole = max((m for m in range(10, 5001, 10)
+                      if sum(uplink(m, f_whole, non_audio, page_kb, a.session).values()) <= 10), default=0)
+    print(f"- with f over the whole run, the lab's join burst included: mean {f_whole:.3f} "
+          f"(points: {', '.join(f'{x:.3f}' for x in fs_whole)}), "
+          f"{sum(uplink(n, f_whole, non_audio, page_kb, a.session).values()):.2f} Mbit/s, "
+          f"about {fits_whole} listeners")
 
     if a.plot:
         import matplotlib
@@ -142,6 +182,11 @@ def main():
         grid = [max(1, top * i / 20) for i in range(21)]
         left.plot(grid, [sum(uplink(x, f_mean, non_audio, page_kb, a.session).values()) for x in grid], "k--",
                   label=f"model, total (f = {f_mean:.2f})")
+        # The points' f moves more from run to run and size to size than the model's other
+        # parts: the model at their lowest and highest f.
+        for f, style in ((min(fs), ":"), (max(fs), "-.")):
+            left.plot(grid, [sum(uplink(x, f, non_audio, page_kb, a.session).values()) for x in grid],
+                      "k" + style, lw=0.8, label=f"model at f = {f:.2f}")
         left.axhline(10, color="red", lw=0.8, label="10 Mbit/s uplink")
         left.set_xlabel("listeners")
         left.set_ylabel("station uplink, Mbit/s")
