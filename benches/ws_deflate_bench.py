@@ -18,29 +18,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Node, get_json, log, proc_cpu_secs, proc_status, wait_until  # noqa: E402
+# The tracker bench's node: any infohash, no per-address limits (every socket is from
+# 127.0.0.1), room for the sockets.
+from trackerbench import NODE_CONFIG  # noqa: E402
 
-CONFIG = """\
-[swarm]
-enabled = false
-dht = false
-lsd = false
-
-[tracker]
-mode = "open"
-rate_limit_per_ip = 0
-ws_messages_per_sec = 1000
-
-[web]
-# Every socket comes from 127.0.0.1.
-max_connections = 100000
-max_per_address = 100000
-"""
 
 
 def one_run(a, deflate, n):
     data = os.path.join(a.work, f"data-{n}")
     os.makedirs(data, exist_ok=True)
-    node = Node(a.bin, data, [], CONFIG, a.work, f"node-{n}").start()
+    node = Node(a.bin, data, [], NODE_CONFIG, a.work, f"node-{n}").start()
     try:
         wait_until(lambda: node.health(), 60, 0.2, "node healthy")
         time.sleep(1.0)
