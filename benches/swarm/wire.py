@@ -116,7 +116,10 @@ def main():
             ws = payload[0] & 0x80 and payload[0] & 0x0F in (1, 2, 8, 9, 10) and len(payload) < 1400
             k = conn[key] = "tracker" if ws else "plain" if len(payload) >= 1400 else "begun before"
         k = k or "set-up"
-        if k == "tracker" and payload:
+        if k == "tracker" and payload and payload[0] & 0x40:
+            # RSV1: a compressed message (permessage-deflate), its text unreadable here.
+            messages["compressed"] += len(frame)
+        elif k == "tracker" and payload:
             # The tracker's messages by what they carry (a segment may hold several: the
             # first names it).
             for what in (b'"offer":', b'"answer":', b'"interval":', b'streamp2p-seed', b'"failure reason":'):
