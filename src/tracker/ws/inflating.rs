@@ -9,21 +9,20 @@
 //! Writes pass straight through.
 
 use std::{
-    io,
+    io::{self, Cursor},
     pin::Pin,
     task::{ready, Context, Poll},
 };
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::tungstenite::protocol::frame::{
+    coding::{Data, OpCode},
+    FrameHeader,
+};
 
 use super::deflate::inflate_message;
 
-const FIN: u8 = 0x80;
-const RSV1: u8 = 0x40;
-const RSV2_3: u8 = 0x30;
-const MASKED: u8 = 0x80;
-const CONTINUATION: u8 = 0;
 const READ_CHUNK: usize = 4096;
 
 /// A client's upgraded connection, its compressed messages inflated on the way in.
@@ -36,9 +35,10 @@ pub struct Inflating<S> {
     /// Ready for tungstenite.
     ready: BytesMut,
     /// A compressed message whose last frame has not come: its opcode and payload so far.
-    pending: Option<(u8, Vec<u8>)>,
+    pending: Option<(OpCode, Vec<u8>)>,
     eof: bool,
-    /// The extension was agreed; without it every byte goes straight through.
+    /// The extension was agreed (and no frame has stopped this side taking frames apart);
+    /// otherwise every byte goes straight through.
     on: bool,
 }
 
@@ -58,27 +58,41 @@ impl<S> Inflating<S> {
 
     /// Looks at the next whole frame in `raw`: `Ok(false)` when it is not all there yet.
     fn next_frame(&mut self) -> io::Result<bool> {
-        let Some(head) = Head::parse(&self.raw) else {
-            return Ok(false);
+        let mut cursor = Cursor::new(&self.raw[..]);
+        let (head, len) = match FrameHeader::parse(&mut cursor) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(false),
+            Err(_) => {
+                // A reserved opcode: it goes on as it came, for tungstenite to fail the
+                // socket on, and nothing after it is taken apart.
+                let rest = self.raw.split();
+                self.ready.extend_from_slice(&rest);
+                self.on = false;
+                return Ok(true);
+            }
         };
-        if head.len > self.max as u64 {
+        if len > self.max as u64 {
             return Err(invalid("a frame larger than the largest message"));
         }
-        let total = head.size + head.len as usize;
+        let size = cursor.position() as usize;
+        let total = size + len as usize;
         if self.raw.len() < total {
             self.raw.reserve(total - self.raw.len());
             return Ok(false);
         }
         let mut frame = self.raw.split_to(total);
-        let opcode = head.b0 & 0x0f;
-        let data = opcode & 0x08 == 0;
+        let (data, continuation) = match head.opcode {
+            OpCode::Data(Data::Continue) => (true, true),
+            OpCode::Data(_) => (true, false),
+            OpCode::Control(_) => (false, false),
+        };
         // Only what this side can take apart is taken apart: a frame with the other
         // reserved bits, an unmasked one or one out of order goes on as it came, and
         // tungstenite fails the socket on it as the protocol says.
-        let well_formed = head.b0 & RSV2_3 == 0 && head.mask.is_some();
-        let starts = data && opcode != CONTINUATION && head.b0 & RSV1 != 0;
-        let continues = opcode == CONTINUATION && head.b0 & RSV1 == 0;
-        if self.pending.is_some() && data && opcode != CONTINUATION {
+        let well_formed = !head.rsv2 && !head.rsv3 && head.mask.is_some();
+        let starts = data && !continuation && head.rsv1;
+        let continues = continuation && !head.rsv1;
+        if self.pending.is_some() && data && !continuation {
             return Err(invalid(
                 "a new message before the last compressed one ended",
             ));
@@ -92,87 +106,40 @@ impl<S> Inflating<S> {
             self.ready.extend_from_slice(&frame);
             return Ok(true);
         }
-        frame.advance(head.size);
+        frame.advance(size);
         if let Some(key) = head.mask {
             for (i, b) in frame.iter_mut().enumerate() {
                 *b ^= key[i % 4];
             }
         }
-        let (_, payload) = self.pending.get_or_insert_with(|| (opcode, Vec::new()));
+        let (_, payload) = self
+            .pending
+            .get_or_insert_with(|| (head.opcode, Vec::new()));
         if payload.len() + frame.len() > self.max {
             return Err(invalid(
                 "a compressed message larger than the largest message",
             ));
         }
         payload.extend_from_slice(&frame);
-        if head.b0 & FIN != 0 {
+        if head.is_final {
             if let Some((opcode, payload)) = self.pending.take() {
                 let message =
                     inflate_message(&payload, self.max).map_err(|e| invalid(&e.to_string()))?;
-                self.put_plain(opcode, &message);
+                // One final frame, masked with a zero key: a client's frame must be masked,
+                // and a zero key leaves the payload as it is.
+                let plain = FrameHeader {
+                    is_final: true,
+                    opcode,
+                    mask: Some([0; 4]),
+                    ..FrameHeader::default()
+                };
+                plain
+                    .format(message.len() as u64, &mut (&mut self.ready).writer())
+                    .map_err(|e| invalid(&e.to_string()))?;
+                self.ready.put_slice(&message);
             }
         }
         Ok(true)
-    }
-
-    /// One final frame of `message`, masked with a zero key (a client's frame must be
-    /// masked; a zero key leaves the payload as it is).
-    fn put_plain(&mut self, opcode: u8, message: &[u8]) {
-        self.ready.put_u8(FIN | opcode);
-        match message.len() {
-            n @ 0..=125 => self.ready.put_u8(MASKED | n as u8),
-            n @ 126..=0xffff => {
-                self.ready.put_u8(MASKED | 126);
-                self.ready.put_u16(n as u16);
-            }
-            n => {
-                self.ready.put_u8(MASKED | 127);
-                self.ready.put_u64(n as u64);
-            }
-        }
-        self.ready.put_slice(&[0; 4]);
-        self.ready.put_slice(message);
-    }
-}
-
-/// A frame's header, once all of it has been read.
-struct Head {
-    b0: u8,
-    /// Bytes of the header.
-    size: usize,
-    /// Bytes of the payload.
-    len: u64,
-    mask: Option<[u8; 4]>,
-}
-
-impl Head {
-    fn parse(raw: &[u8]) -> Option<Self> {
-        let (&b0, rest) = raw.split_first()?;
-        let (&b1, rest) = rest.split_first()?;
-        let (len, rest, extra) = match b1 & 0x7f {
-            126 => (
-                u64::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
-                rest.get(2..)?,
-                2,
-            ),
-            127 => (
-                u64::from_be_bytes(rest.get(..8)?.try_into().ok()?),
-                rest.get(8..)?,
-                8,
-            ),
-            n => (u64::from(n), rest, 0),
-        };
-        let mask = if b1 & MASKED != 0 {
-            Some(rest.get(..4)?.try_into().ok()?)
-        } else {
-            None
-        };
-        Some(Self {
-            b0,
-            size: 2 + extra + if mask.is_some() { 4 } else { 0 },
-            len,
-            mask,
-        })
     }
 }
 
@@ -187,10 +154,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Inflating<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.on {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
         loop {
+            if this.ready.is_empty() && !this.on {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
             if !this.ready.is_empty() {
                 let n = this.ready.len().min(buf.remaining());
                 buf.put_slice(&this.ready[..n]);
@@ -266,6 +233,10 @@ mod tests {
 
     use super::*;
 
+    const FIN: u8 = 0x80;
+    const RSV1: u8 = 0x40;
+    const MASKED: u8 = 0x80;
+    const CONTINUATION: u8 = 0;
     const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
     /// A client's frame: masked with `KEY`.
@@ -301,14 +272,17 @@ mod tests {
     /// The payloads of `frames` as a server reads them (unmasked), with their first bytes.
     fn frames(mut raw: &[u8]) -> Vec<(u8, Vec<u8>)> {
         let mut out = Vec::new();
-        while let Some(h) = Head::parse(raw) {
-            let end = h.size + h.len as usize;
-            let mut p = raw[h.size..end].to_vec();
+        let mut cursor = Cursor::new(raw);
+        while let Some((h, len)) = FrameHeader::parse(&mut cursor).unwrap() {
+            let start = cursor.position() as usize;
+            let end = start + len as usize;
+            let mut p = raw[start..end].to_vec();
             if let Some(k) = h.mask {
                 p.iter_mut().enumerate().for_each(|(i, b)| *b ^= k[i % 4]);
             }
-            out.push((h.b0, p));
+            out.push((raw[0], p));
             raw = &raw[end..];
+            cursor = Cursor::new(raw);
         }
         assert!(raw.is_empty(), "a frame cut short");
         out
@@ -372,6 +346,10 @@ mod tests {
         ] {
             assert_eq!(read_all(input.clone(), 1024).await.unwrap(), input);
         }
+        // A reserved opcode, and what follows it: all as it came.
+        let mut reserved = frame(FIN | RSV1 | 0x3, &z);
+        reserved.extend(frame(FIN | RSV1 | 0x1, &z));
+        assert_eq!(read_all(reserved.clone(), 1024).await.unwrap(), reserved);
         // A frame cut off by the end of the connection.
         let mut cut = frame(FIN | 0x1, b"hello");
         cut.truncate(5);
