@@ -591,6 +591,28 @@ fn websocket_oversized_messages_close_the_socket() {
     });
 }
 
+/// An upgrade that is not a valid WebSocket opening handshake is answered 400 and goes no
+/// further (the node checks it itself, with tungstenite, since it agrees to an extension).
+#[test]
+fn websocket_bad_opening_handshakes_are_refused() {
+    use std::io::{Read, Write};
+    under_attack("bad WebSocket opening handshakes", |_, t| {
+        for (what, headers) in [
+            ("version 8", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n"),
+            ("no key", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"),
+            ("no Connection: upgrade", "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"),
+            ("another protocol", "Upgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"),
+        ] {
+            let mut s = std::net::TcpStream::connect(t.http).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(s, "GET /announce HTTP/1.1\r\nHost: {}\r\n{headers}\r\n", t.http).unwrap();
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 400", "{what}");
+        }
+    });
+}
+
 /// A client's message compressed as RFC 7692 says: raw deflate, sync flush, its tail off.
 fn deflated(text: &[u8]) -> Vec<u8> {
     let mut c = flate2::Compress::new(flate2::Compression::default(), false);

@@ -11,6 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
+    body::Body,
     extract::{ConnectInfo, FromRequestParts, RawQuery, Request, State},
     http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -18,7 +19,7 @@ use axum::{
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::{
     tungstenite::{
-        handshake::derive_accept_key,
+        handshake::server::create_response_with_body,
         protocol::{Role, WebSocketConfig},
     },
     WebSocketStream,
@@ -132,11 +133,20 @@ pub async fn scrape(
 /// The opening handshake is done here rather than by axum's extractor, which cannot agree
 /// to an extension: this one agrees to permessage-deflate (`tracker::ws::deflate`).
 fn upgrade(app: &AppState, mut parts: Parts, ip: IpAddr, session: Option<u64>) -> Response {
-    let accept = match accept_key(&parts.headers) {
-        Ok(accept) => accept,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    let agreed = deflate::negotiate(
+        parts
+            .headers
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    // tungstenite checks the opening handshake (RFC 6455, 4.2.1) and writes the 101.
+    let accepted = match create_response_with_body(&Request::from_parts(parts, ()), Body::empty) {
+        Ok(accepted) => accepted,
+        Err(why) => return (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
     };
-    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+    let Some(on_upgrade) = on_upgrade else {
         return (
             StatusCode::BAD_REQUEST,
             "this connection cannot be upgraded\n",
@@ -150,13 +160,6 @@ fn upgrade(app: &AppState, mut parts: Parts, ip: IpAddr, session: Option<u64>) -
         )
             .into_response();
     };
-    let agreed = deflate::negotiate(
-        parts
-            .headers
-            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
     let max = app.tracker.config().max_ws_message_bytes;
     let config = WebSocketConfig::default()
         .read_buffer_size(WS_READ_BUFFER)
@@ -178,50 +181,11 @@ fn upgrade(app: &AppState, mut parts: Parts, ip: IpAddr, session: Option<u64>) -
         // The socket closed: the page has gone.
         drop(feed);
     });
-    let mut response = (
-        StatusCode::SWITCHING_PROTOCOLS,
-        [
-            (header::CONNECTION, HeaderValue::from_static("upgrade")),
-            (header::UPGRADE, HeaderValue::from_static("websocket")),
-        ],
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    if let Ok(accept) = HeaderValue::from_str(&accept) {
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    }
+    let mut response = accepted.into_response();
     if let Some(value) = agreed.and_then(|a| HeaderValue::from_str(&a.header()).ok()) {
-        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
     }
     response
-}
-
-/// The `Sec-WebSocket-Accept` of a valid opening handshake (RFC 6455, 4.2.1), or what is
-/// wrong with it.
-fn accept_key(headers: &HeaderMap) -> Result<String, &'static str> {
-    let has_token = |name: header::HeaderName, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
-    if !has_token(header::UPGRADE, "websocket") {
-        return Err("only a WebSocket upgrade is served here\n");
-    }
-    if !has_token(header::CONNECTION, "upgrade") {
-        return Err("Connection: upgrade is missing\n");
-    }
-    if headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .map(|v| v.as_bytes())
-        != Some(b"13")
-    {
-        return Err("WebSocket version 13 only\n");
-    }
-    let key = headers
-        .get(header::SEC_WEBSOCKET_KEY)
-        .ok_or("Sec-WebSocket-Key is missing\n")?;
-    Ok(derive_accept_key(key.as_bytes()))
 }
