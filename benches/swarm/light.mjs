@@ -32,7 +32,7 @@ const HIGH_DEMAND_S = 3
 const SEED_HIGH_DEMAND_S = 60
 const SEED_HEADER = 'streamp2p-seed'
 const PLAYLIST_REFRESH_MS = 30000
-const TRACKED_REFRESH_MS = 120000
+const TRACKED_REFRESH_MS = 300000
 const GUESS_MARGIN_MS = 500
 const AGE_HEADER = 'streamp2p-age'
 // LIVE_SYNC in the environment tries another (a lab experiment, not the page).

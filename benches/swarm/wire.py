@@ -9,7 +9,9 @@ the connection carried last: live playlists, live segments, the tracker's WebSoc
 streams, everything else. Pure ACKs are counted apart, and so are connection set-ups (the
 SYN-ACK and anything before a connection's first request); connections opened before the
 count began are told apart by their first payload. The lab's own "overhead" (what
-is neither a body the node counts nor audio's TCP/IP) is made of these.
+is neither a body the node counts nor audio's TCP/IP) is made of these. Frames to the lab's
+probe host (`--probe`) are counted apart, set-ups and all; `besides_audio_kbit_s_a_listener`
+is what the goal counts: everything but segments, plain streams, page loads and the probe.
 
 Standard library only: a packet socket (AF_PACKET), no tcpdump.
 """
@@ -50,8 +52,11 @@ def main():
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--dev", default="eth0")
     ap.add_argument("--listeners", type=int, default=0, help="to print kbit/s a listener too")
+    ap.add_argument("--probe", default="10.77.1.2",
+                    help="the lab's probe host (router-probe): its frames are counted apart")
     a = ap.parse_args()
 
+    probe = socket.inet_aton(a.probe)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((a.dev, 0))
     s.settimeout(1)
@@ -79,6 +84,11 @@ def main():
         ihl = (frame[14] & 0x0F) * 4
         proto = frame[23]
         src, dst = frame[26:30], frame[30:34]
+        if (dst if out else src) == probe:
+            if out:
+                wire["probe"] += len(frame)
+                frames["probe"] += 1
+            continue
         if proto != 6:
             if proto == 17 and not out:
                 stun_asked[(src, frame[14 + ihl:14 + ihl + 2])] += 1
@@ -148,6 +158,11 @@ def main():
     }
     if a.listeners:
         report["kbit_s_a_listener"] = {k: round(v * 8 / secs / 1e3 / a.listeners, 3) for k, v in wire.most_common()}
+        # What the goal counts: everything but audio (segments, plain streams), page loads
+        # and the probe, ACKs included.
+        audio_or_page = ("segments", "plain", "page", "probe")
+        besides = sum(v for k, v in wire.items() if k.split(" (")[0] not in audio_or_page)
+        report["besides_audio_kbit_s_a_listener"] = round(besides * 8 / secs / 1e3 / a.listeners, 3)
     print(json.dumps(report, indent=1))
 
 
