@@ -8,7 +8,7 @@ use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
     process::Command,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use common::*;
@@ -247,6 +247,30 @@ fn hls_and_mp3_play_in_ffmpeg() {
         .and_then(|a| a.parse().ok())
         .expect("an age in milliseconds");
     assert!(age < 3_000, "the newest segment is {age} ms old");
+
+    // The next segment, not made yet, is answered the moment it is made (a page's own
+    // playlist may list it a little early, after the input stalled), and its answer says
+    // how old it is; one further ahead is a 404 at once.
+    let query = opus.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let newest: u64 = page
+        .text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("opus/")?.strip_suffix(".m4s")?.parse().ok())
+        .max()
+        .expect("a listed Opus segment");
+    let asked = Instant::now();
+    let next = node.get(&format!("/live/opus/{}.m4s?{query}&up=1&n=0", newest + 1));
+    assert_eq!(next.status, 200, "{}", next.text());
+    assert!(asked.elapsed() < Duration::from_secs(3));
+    let age: u64 = next
+        .header("streamp2p-age")
+        .and_then(|a| a.parse().ok())
+        .expect("the segment's age in milliseconds");
+    assert!(age < 500, "the next segment was {age} ms old");
+    let asked = Instant::now();
+    let far = node.get(&format!("/live/opus/{}.m4s?{query}&up=1&n=0", newest + 4));
+    assert_eq!(far.status, 404);
+    assert!(asked.elapsed() < Duration::from_secs(1), "not held");
 
     // The page's tracker socket, opened with its session, hears its role at once and at
     // each change; a socket's close says its page has gone.

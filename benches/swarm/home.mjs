@@ -4,9 +4,9 @@
 //   node home.mjs --base=URL --plan='[{"join":0,"leave":90,"upload":true},...]' --seconds=S
 // Prints one line `result [...]`: per listener, its plan, seconds played, stalls (the audio
 // element's `waiting` once it played) and their seconds, the bytes its page load took, samples
-// of seconds behind the live
-// edge, and the page's own counts (window.streamp2p.live: segments and bytes by source,
-// bytes uploaded, whether it seeded, playlists asked of the station and written by itself).
+// of seconds behind the live edge, a 5 s trace of where its segments came from and its role,
+// and the page's own counts (window.streamp2p.live: segments and bytes by source, bytes
+// uploaded, whether it seeded, playlists asked of the station and written by itself).
 
 import { chromium } from 'playwright-core'
 import { CHROMIUM_FLAGS, log, sleep } from '../../tests/js/lib.mjs'
@@ -37,7 +37,13 @@ async function listen (item, i, t0) {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
   const page = await context.newPage()
   page.on('pageerror', e => log(`listener ${i}: ${e.message}`))
-  const r = { ...item, played: 0, stalls: 0, stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
+  // LIGHT_DEBUG: p2p-media-loader's own account of each segment (its `debug` logs), with the
+  // seconds into the run, in the home's log.
+  if (process.env.LIGHT_DEBUG) {
+    await page.addInitScript(() => { localStorage.debug = 'p2pml-core:hybrid-loader*,p2pml-core:request*' })
+    page.on('console', m => log(`listener ${i} +${((Date.now() - t0) / 1000).toFixed(1)}s: ${m.text().replace(/%c/g, '')}`))
+  }
+  const r = { ...item, played: 0, stalls: 0, stallSecs: 0, behind: [], trace: [], live: null, error: null, pageBytes: 0 }
   // What loading the page cost (the page, its scripts, icons): once per new listener, not
   // part of what listening costs by the second. Live playlists and segments are left out.
   page.on('requestfinished', async req => {
@@ -74,6 +80,11 @@ async function listen (item, i, t0) {
       await sleep(Math.min(5000, Math.max(0, end - Date.now())))
       last = await sample(page)
       if (last.live && typeof last.live.behind === 'number') r.behind.push(Math.round(last.live.behind * 10) / 10)
+      // Every 5 s, when the station's bytes went where (the lab's timeline of a run): seconds
+      // into the run, segments from the station and from peers so far, peers now, its role
+      // (2 seeds, 1 stands in, 0 neither) and rejoins so far.
+      const l = last.live
+      if (l) r.trace.push([Math.round((Date.now() - t0) / 100) / 10, l.segments.http, l.segments.p2p, l.peers, l.seeds ? 2 : l.standsIn ? 1 : 0, l.rejoined])
     }
     last = await sample(page)
     r.played = last.lab && last.lab.started !== null ? last.t - last.lab.started : 0

@@ -34,6 +34,7 @@ const SEED_HEADER = 'streamp2p-seed'
 const PLAYLIST_REFRESH_MS = 30000
 const TRACKED_REFRESH_MS = 300000
 const GUESS_MARGIN_MS = 500
+const RELEARN_AFTER_404_MS = 10000
 const AGE_HEADER = 'streamp2p-age'
 // LIVE_SYNC in the environment tries another (a lab experiment, not the page).
 const STRANDED_AFTER = 4
@@ -97,6 +98,7 @@ globalThis.fetch = async (input, init) => {
   const seed = response.headers.get(SEED_HEADER)
   const listener = byToken.get(url.searchParams.get('s'))
   if (seed !== null && listener) listener.seedAnswer(seed)
+  if (listener) listener.segmentAnswer(url, response)
   return response
 }
 
@@ -191,6 +193,7 @@ class Listener {
     this.r = { ...item, played: 0, stalls: 0, jumps: 0, stallAt: [], stallSecs: 0, behind: [], live: null, error: null, pageBytes: 0 }
     this.stats = { segments: { http: 0, p2p: 0 }, bytes: { http: 0, p2p: 0 }, peers: 0, uploaded: 0, variant: 'opus', joined: null, seeds: false, standsIn: false, rejoined: 0, uploads: item.upload, playlists: { station: 0, guessed: 0 }, behind: null }
     this.last = null
+    this.relearnt = -Infinity
     this.listed = new Map()
     this.loaded = new Set()
     this.loading = null
@@ -209,6 +212,25 @@ class Listener {
 
   // The page's role ('1' seeds, 'standby' stands in, '0' neither): a seed and its stand-in
   // ask the station for every playlist.
+  // listen.js's setClock: the station's answer to a segment sets the clock by the segment's
+  // age, if it is the newest heard of; a 404 has the station's playlist asked for.
+  segmentAnswer (url, response) {
+    const sn = segmentNumber(url.href)
+    if (!Number.isInteger(sn) || !this.last) return
+    const now = performance.now()
+    if (response.status === 404) {
+      if (now - this.relearnt >= RELEARN_AFTER_404_MS && !this.asking) {
+        this.relearnt = now
+        this.asking = true
+        this.learn().catch(() => {}).finally(() => { this.asking = false })
+      }
+      return
+    }
+    const age = Number(response.headers.get(AGE_HEADER) ?? NaN)
+    if (sn < this.last.end || !Number.isFinite(age) || age < 0 || age >= 60000) return
+    this.last = { ...this.last, end: sn, at: now - age }
+  }
+
   seedAnswer (role) {
     this.stats.standsIn = role === 'standby'
     const now = role === '1'

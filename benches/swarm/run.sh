@@ -16,8 +16,9 @@
 #                                           # rejoin, or 12 s behind live (experiments)
 #   NODE_CONFIG='[tracker]\nws_settled_interval_secs = 120' benches/swarm/run.sh
 #                                           # more of the node's config (an experiment)
-#   LIGHT_DEBUG=1 KEEP=1                    # each light home's per-segment log kept in the
-#                                           # work directory (home-N.log)
+#   LIGHT_DEBUG=1 KEEP=1                    # each home's per-segment log kept in the work
+#                                           # directory (home-N.log): a light home's own, a
+#                                           # Chromium home's p2p-media-loader debug output
 #   OVERFLOW=100 benches/swarm/run.sh       # then that many plain listeners ramping up on the
 #                                           # node, with its Icecast relay in another namespace
 #                                           # (overflow.py; NO_RELAY=1: also without it)

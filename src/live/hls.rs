@@ -18,12 +18,15 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    watch,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -98,18 +101,37 @@ struct Segment {
 #[derive(Default)]
 struct Window {
     segments: Mutex<VecDeque<Segment>>,
+    /// The newest segment's number, for requests waiting for the next one.
+    newest_seq: watch::Sender<Option<u64>>,
     served: AtomicU64,
     served_bytes: AtomicU64,
 }
 
 impl Window {
     fn push(&self, s: Segment) {
+        let seq = s.seq;
         if let Ok(mut q) = self.segments.lock() {
             if q.len() == KEEP {
                 q.pop_front();
             }
             q.push_back(s);
         }
+        self.newest_seq.send_replace(Some(seq));
+    }
+
+    /// Whether segment `seq` is in the window, waiting up to `hold` for it if it is the next
+    /// one to be made.
+    async fn wait_for(&self, seq: u64, hold: Duration) -> bool {
+        let mut newest = self.newest_seq.subscribe();
+        let next = match *newest.borrow_and_update() {
+            Some(n) if seq <= n => return self.has(seq),
+            Some(n) => seq == n + 1,
+            None => false,
+        };
+        next && tokio::time::timeout(hold, newest.wait_for(|n| n.is_some_and(|n| n >= seq)))
+            .await
+            .is_ok_and(|r| r.is_ok())
+            && self.has(seq)
     }
 
     /// The listed segments, oldest first; None until the first segment exists. A `delta`
@@ -161,6 +183,12 @@ impl Window {
         s.sends += 1;
         self.served.fetch_add(1, Ordering::Relaxed);
         Some(s.data.clone())
+    }
+
+    /// When segment `seq` was made, if it is in the window.
+    fn made(&self, seq: u64) -> Option<Instant> {
+        let q = self.segments.lock().ok()?;
+        q.iter().find(|s| s.seq == seq).map(|s| s.made)
     }
 
     /// When the newest segment was made.
@@ -363,6 +391,20 @@ impl Hls {
         self.window(v).has(seq)
     }
 
+    /// Whether a media segment is in the window; the next one to be made is waited for, up
+    /// to `hold`. A page lists each new segment itself, from its clock and the last playlist
+    /// it had (`listen.js`), and the station's segments can come later than that clock says
+    /// (the input stalled on a busy box); a page asking for one a moment early gets it the
+    /// moment it exists instead of a 404.
+    pub async fn segment_ready(&self, v: Variant, seq: u64, hold: Duration) -> bool {
+        self.window(v).wait_for(seq, hold).await
+    }
+
+    /// When a media segment was made, if it is in the window.
+    pub fn segment_made(&self, v: Variant, seq: u64) -> Option<Instant> {
+        self.window(v).made(seq)
+    }
+
     /// The kept segments of a variant and how many times the station sent each.
     pub fn sends(&self, v: Variant) -> Vec<(u64, u32)> {
         self.window(v).sends()
@@ -446,6 +488,34 @@ mod tests {
                 made: Instant::now(),
             });
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_for_the_next_segment_waits_for_it_and_no_further() {
+        let w = Arc::new(Window::default());
+        let hold = Duration::from_secs(5);
+        // Nothing made yet: nothing to wait for.
+        assert!(!w.wait_for(0, hold).await);
+        fill(&w, 0..3, 2.0);
+        assert!(w.wait_for(2, hold).await, "made already");
+        assert!(!w.wait_for(4, hold).await, "two ahead: a 404 at once");
+        let waiting = tokio::spawn({
+            let w = w.clone();
+            async move { w.wait_for(3, hold).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "the next one is waited for");
+        fill(&w, 3..4, 2.0);
+        assert!(waiting.await.unwrap(), "and answered the moment it is made");
+        let started = Instant::now();
+        assert!(!w.wait_for(4, Duration::from_millis(100)).await);
+        assert!(
+            started.elapsed() >= Duration::from_millis(100),
+            "given up after the hold"
+        );
+        // Gone from the window: no more.
+        fill(&w, 4..40, 2.0);
+        assert!(!w.wait_for(3, hold).await);
     }
 
     #[test]

@@ -45,9 +45,10 @@
 //! A page learns its role without asking for it: its tracker WebSocket, which every sharing
 //! page holds anyway, is tied to its session ([`Seeding::attach`]), and the role goes out on
 //! it the moment it changes. While that socket is open the page is here, however seldom it
-//! asks the station for anything (a page with the socket asks for a playlist every 2
+//! asks the station for anything (a page with the socket asks for a playlist every 5
 //! minutes, seeders included: they work out the new segments' names from the clock, as the
-//! others do); when it closes, the page has gone. A seeder with the socket open that takes
+//! others do, and set that clock by each segment's answer); when it closes, the page has
+//! gone. A seeder with the socket open that takes
 //! no segment for [`SEED_IDLE`] has stopped seeding all the same (a page in a background
 //! tab), and its stand-in takes over. A page without the socket learns its role
 //! from its answers, and a seeder or stand-in among them asks for every playlist (every 2 s)
@@ -314,6 +315,7 @@ impl Table {
         {
             l.slow_until = Some(now + SLOW_FOR);
             l.slow_run = 0;
+            tracing::debug!(seeder = ?slow, "live seeder spread its segments too slowly: moved aside");
             self.demoted = Some(now);
             self.counts.slow += 1;
         }
@@ -393,6 +395,9 @@ impl Table {
         let mut ranked = sharing.into_iter().map(|(k, _)| k);
         self.seeders = ranked.by_ref().take(k).collect();
         self.stand_ins = ranked.collect();
+        if self.seeders != seeders || self.stand_ins != stand_ins {
+            tracing::debug!(seeders = ?self.seeders, stand_ins = ?self.stand_ins, "live seeders changed");
+        }
         // A new seeder has until SEED_IDLE from now to take its first segment.
         for k in self.seeders.iter().filter(|k| !seeders.contains(k)) {
             if let Some(l) = self.listeners.get_mut(k) {

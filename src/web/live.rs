@@ -352,8 +352,24 @@ const SEED_HEADER: &str = "streamp2p-seed";
 
 /// The header that tells a listen page sharing the stream how many milliseconds ago the
 /// newest segment of its playlist was made: the page lists each next one itself when it
-/// exists (`listen.js`, guessPlaylist) instead of asking for every playlist.
+/// exists (`listen.js`, guessPlaylist) instead of asking for every playlist. On a segment's
+/// answer, how long ago that segment was made: the page sets its clock by it again.
 const AGE_HEADER: &str = "streamp2p-age";
+
+/// How long a request for the next Opus segment, not made yet, waits for it: a segment's
+/// length and a little more. A page's own playlist can list a segment early when the
+/// station's input stalled for a moment; without the wait it got a 404, and
+/// p2p-media-loader's three quick retries used up what it may ask the station for that
+/// segment (a seeder's then reached the others only at their deadlines). Under
+/// p2p-media-loader's 3 s without bytes, after which it gives a request up.
+const NEXT_SEGMENT_HOLD: Duration = Duration::from_millis(2500);
+
+/// Says how many milliseconds ago `made` was, in an answer.
+fn tell_age(made: Instant, now: Instant, r: &mut Response) {
+    let age = now.saturating_duration_since(made).as_millis();
+    r.headers_mut()
+        .insert(AGE_HEADER, header::HeaderValue::from(age as u64));
+}
 
 /// A role as the listen page reads it.
 fn role_word(role: Role) -> &'static str {
@@ -426,9 +442,7 @@ fn hls_playlist(app: &AppState, v: Variant, player: Player) -> Response {
                 // Read after the playlist: a segment made in between makes the age too
                 // young, and the page's guesses later, never early.
                 if let Some(made) = app.hls.newest(v) {
-                    let age = now.saturating_duration_since(made).as_millis();
-                    r.headers_mut()
-                        .insert(AGE_HEADER, header::HeaderValue::from(age as u64));
+                    tell_age(made, now, &mut r);
                 }
             }
             r
@@ -562,14 +576,18 @@ pub async fn hls_opus_segment(
     let Some(seq) = file
         .strip_suffix(".m4s")
         .and_then(|n| n.parse::<u64>().ok())
-        .filter(|n| app.hls.has_segment(Variant::Opus, *n))
     else {
         return no_segment();
     };
-    let reply = app
+    if !app
         .hls
-        .seeding
-        .segment(seq, &player.ask(&app), Instant::now());
+        .segment_ready(Variant::Opus, seq, NEXT_SEGMENT_HOLD)
+        .await
+    {
+        return no_segment();
+    }
+    let now = Instant::now();
+    let reply = app.hls.seeding.segment(seq, &player.ask(&app), now);
     let mut r = if reply.answer == Answer::Refuse {
         player.seen(&app);
         (
@@ -588,6 +606,9 @@ pub async fn hls_opus_segment(
     };
     if player.p2p {
         tell_role(reply.role, &mut r);
+        if let Some(made) = app.hls.segment_made(Variant::Opus, seq) {
+            tell_age(made, now, &mut r);
+        }
     }
     r
 }

@@ -375,11 +375,14 @@ window.WebSocket = class extends PageSocket {
 function liveToken () {
   return hls && new URL(hls.levels?.[0]?.url || location.href, location.href).searchParams.get('s')
 }
+// The station's answer to one of the page's own live segment requests (playHls sets it).
+let segmentAnswer = () => {}
 const pageFetch = window.fetch.bind(window)
 window.fetch = async (...request) => {
   const response = await pageFetch(...request)
   const seed = response.headers.get(SEED_HEADER)
   if (seed !== null) seedAnswer(seed)
+  segmentAnswer(request[0]?.url || String(request[0]), response)
   return response
 }
 
@@ -411,11 +414,18 @@ function sayWho (url, stats) {
 // tells it its role. Each ask costs the station about 1 kB with the new connection it takes
 // (the station closes connections idle for 15 s), 0.06 kbit/s a page every 2 minutes, 0.025
 // every 5; the page's own playlists drift from the station's only as fast as the box's
-// sound card clock from the page's clock (parts in a million). Each guessed segment is
-// listed GUESS_MARGIN_MS after it exists, never before; a segment that fails to load (the
-// stream started again, say) makes the next playlist the station's.
+// sound card clock from the page's clock (parts in a million), or when the station's input
+// stalls (a busy box): then its segments come later than the page's clock says. So each
+// answer the station gives to a segment request says how long ago that segment was made
+// (AGE_HEADER), and the page sets its clock by the newest it heard of (segmentAnswer); the
+// station holds a request for the next segment until it exists, and a 404 (the page's list
+// more than a segment ahead) has the page ask for the station's playlist, at most every
+// RELEARN_AFTER_404_MS. Each guessed segment is listed GUESS_MARGIN_MS after it exists,
+// never before; a segment that fails to load (the stream started again, say) makes the
+// next playlist the station's.
 const PLAYLIST_REFRESH_MS = 30000
 const TRACKED_REFRESH_MS = 300000
+const RELEARN_AFTER_404_MS = 10000
 const GUESS_MARGIN_MS = 500
 const AGE_HEADER = 'streamp2p-age'
 
@@ -457,6 +467,27 @@ function levelUrl (url) {
   const u = new URL(url, location.href)
   for (const k of ['_HLS_skip', '_HLS_msn', '_HLS_part', 'up', 'n']) u.searchParams.delete(k)
   return u.href
+}
+
+// The station's answer to live segment `url`: a page that lists segments itself sets its
+// clock by the segment's age, if it is the newest it knows of (an older one was made before
+// any stall since), or asks for a playlist after a 404.
+function setClock (url, response, learned, stats) {
+  let sn = NaN
+  try { sn = Number(/\/live\/opus\/(\d+)\.m4s$/.exec(new URL(url, location.href).pathname)?.[1]) } catch {}
+  const last = learned.last
+  if (!Number.isInteger(sn) || !last) return
+  const now = performance.now()
+  if (response.status === 404) {
+    if (now - learned.relearnt >= RELEARN_AFTER_404_MS && hls?.levels?.[hls.currentLevel]?.url) {
+      learned.relearnt = now
+      relearn(hls.levels[hls.currentLevel].url, stats, learned)
+    }
+    return
+  }
+  const age = Number(response.headers.get(AGE_HEADER) ?? NaN)
+  if (sn < last.end || !Number.isFinite(age) || age < 0 || age >= 60000) return
+  learned.last = { ...last, end: sn, at: now - age }
 }
 
 function guessPlaylist (last, now) {
@@ -548,6 +579,7 @@ function stopLive () {
   sayLeaving = () => {}
   if (hls) { hls.destroy(); hls = null }
   seedAnswer = () => {}
+  segmentAnswer = () => {}
   trackerRole = () => {}
 }
 
@@ -582,7 +614,7 @@ async function playHls (live) {
   const HlsWithP2P = HlsJsP2PEngine.injectMixin(Hls)
   let seeds = false
   // The station's last Opus playlist, which the page's own follow from (playlistLoader).
-  const learned = { last: null, asking: false }
+  const learned = { last: null, asking: false, relearnt: -Infinity }
   let standsIn = false
   seedAnswer = role => {
     standsIn = stats.standsIn = role === 'standby'
@@ -592,6 +624,7 @@ async function playHls (live) {
     stats.seeds = seeds
     hls.p2pEngine.applyDynamicConfig({ core: { highDemandTimeWindow: seeds ? SEED_HIGH_DEMAND_S : HIGH_DEMAND_S } })
   }
+  segmentAnswer = (url, response) => setClock(url, response, learned, stats)
   trackerRole = role => {
     roleByTracker = true
     stats.told += 1
