@@ -210,8 +210,6 @@ class Listener {
     return ((Date.now() - this.t0) / 1000 - this.item.join).toFixed(1)
   }
 
-  // The page's role ('1' seeds, 'standby' stands in, '0' neither): a seed and its stand-in
-  // ask the station for every playlist.
   // listen.js's setClock: the station's answer to a segment sets the clock by the segment's
   // age, if it is the newest heard of; a 404 has the station's playlist asked for.
   segmentAnswer (url, response) {
@@ -221,8 +219,7 @@ class Listener {
     if (response.status === 404) {
       if (now - this.relearnt >= RELEARN_AFTER_404_MS && !this.asking) {
         this.relearnt = now
-        this.asking = true
-        this.learn().catch(() => {}).finally(() => { this.asking = false })
+        this.relearn()
       }
       return
     }
@@ -231,6 +228,8 @@ class Listener {
     this.last = { ...this.last, end: sn, at: now - age }
   }
 
+  // The page's role ('1' seeds, 'standby' stands in, '0' neither): a seed and its stand-in
+  // ask the station for every playlist.
   seedAnswer (role) {
     this.stats.standsIn = role === 'standby'
     const now = role === '1'
@@ -365,6 +364,12 @@ class Listener {
     return learned
   }
 
+  // As listen.js's relearn: the station's next playlist, beside the guessing, one at a time.
+  relearn () {
+    this.asking = true
+    this.learn().catch(() => {}).finally(() => { this.asking = false })
+  }
+
   // hls.js's reload of the live playlist: from the station, or (a page that does not seed,
   // between two of the station's) written by the page itself.
   async reload () {
@@ -372,12 +377,7 @@ class Listener {
     let end
     const refresh = this.roleByTracker ? TRACKED_REFRESH_MS : this.stats.seeds || this.stats.standsIn ? 0 : PLAYLIST_REFRESH_MS
     if (this.last && !this.stale && refresh > 0) {
-      // As listen.js's relearn: the station's next playlist is asked for beside the
-      // guessing, one at a time.
-      if (now - this.last.at >= refresh && !this.asking) {
-        this.asking = true
-        this.learn().catch(() => {}).finally(() => { this.asking = false })
-      }
+      if (now - this.last.at >= refresh && !this.asking) this.relearn()
       end = this.last.end + Math.max(0, Math.floor((now - this.last.at - GUESS_MARGIN_MS) / 2000))
       this.stats.playlists.guessed += 1
     } else {

@@ -386,11 +386,6 @@ impl Hls {
         self.playlist_bytes.load(Ordering::Relaxed)
     }
 
-    /// Whether a media segment is in the window.
-    pub fn has_segment(&self, v: Variant, seq: u64) -> bool {
-        self.window(v).has(seq)
-    }
-
     /// Whether a media segment is in the window; the next one to be made is waited for, up
     /// to `hold`. A page lists each new segment itself, from its clock and the last playlist
     /// it had (`listen.js`), and the station's segments can come later than that clock says

@@ -473,8 +473,7 @@ function levelUrl (url) {
 // clock by the segment's age, if it is the newest it knows of (an older one was made before
 // any stall since), or asks for a playlist after a 404.
 function setClock (url, response, learned, stats) {
-  let sn = NaN
-  try { sn = Number(/\/live\/opus\/(\d+)\.m4s$/.exec(new URL(url, location.href).pathname)?.[1]) } catch {}
+  const sn = segmentNumber(url)
   const last = learned.last
   if (!Number.isInteger(sn) || !last) return
   const now = performance.now()
@@ -568,8 +567,17 @@ async function relearn (url, live, learned) {
   }
 }
 
+// A live Opus segment's number from its address; NaN for any other address.
+function segmentNumber (url) {
+  try {
+    return Number(/\/live\/opus\/(\d+)\.m4s$/.exec(new URL(url, location.href).pathname)?.[1])
+  } catch {
+    return NaN
+  }
+}
+
 function dueIn (url) {
-  const sn = Number(/\/(\d+)\.m4s$/.exec(new URL(url, location.href).pathname)?.[1])
+  const sn = segmentNumber(url)
   const frag = hls?.levels?.[hls.currentLevel]?.details?.fragments?.find(f => f.sn === sn)
   return frag ? frag.start - audio.currentTime : null
 }
