@@ -39,6 +39,8 @@ const AGE_HEADER = 'streamp2p-age'
 // LIVE_SYNC in the environment tries another (a lab experiment, not the page).
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
+const LONELY_PEERS = 1
+const LONELY_REJOIN_MS = 15000
 const LIVE_SYNC_SEGMENTS = Number(process.env.LIVE_SYNC || 5)
 const TICK_MS = 250
 
@@ -64,6 +66,29 @@ class TrackerSocket extends (globalThis.WebSocket ?? WebSocket) {
       listener.seedAnswer(m[SEED_HEADER])
     })
     this.addEventListener('close', () => { listener.roleByTracker = false })
+    // LIGHT_DEBUG: what the tracker relayed to this listener and what it announced.
+    if (process.env.LIGHT_DEBUG) {
+      this.listener = listener
+      this.addEventListener('message', e => {
+        let m
+        try { m = JSON.parse(e.data) } catch { return }
+        const from = m.peer_id ? ` from ${Buffer.from(m.peer_id, 'latin1').toString('hex').slice(-12)} ${m.offer_id ? Buffer.from(m.offer_id, 'latin1').toString('hex').slice(-8) : ''}` : ''
+        const what = m.offer ? 'offer' : m.answer ? 'answer' : m.action === 'announce' ? `reply, interval ${m.interval}` : null
+        if (what) log(`listener ${listener.index} +${listener.since()}s: tracker ${what}${from}`)
+      })
+      this.addEventListener('close', e => log(`listener ${listener.index} +${listener.since()}s: tracker socket closed ${e.code}`))
+    }
+  }
+
+  send (data) {
+    if (this.listener) {
+      try {
+        const m = JSON.parse(data)
+        if (m.action === 'announce') log(`listener ${this.listener.index} +${this.listener.since()}s: announce ${m.event ?? ''} peer ${Buffer.from(m.peer_id, 'latin1').toString('hex').slice(-12)}, ${m.offers?.length ?? 0} offers${m.answer ? ', answer' : ''}`)
+        else if (m.answer) log(`listener ${this.listener.index} +${this.listener.since()}s: answers`)
+      } catch {}
+    }
+    return super.send(data)
   }
 }
 globalThis.WebSocket = TrackerSocket
@@ -307,14 +332,20 @@ class Listener {
     this.core.setActiveLevelBitrate(bandwidth)
     this.core.setIsLive(true)
     // listen.js's stranded watch: a page that is no seed and took its last 4 segments from
-    // the station joins the swarm again, not in its first minute, at most once a minute
+    // the station joins the swarm again, not in its first minute, at most once a minute;
+    // one that joined again and still has one peer or none tries after 15 s, then 30 s
     // (NO_REJOIN in the environment leaves it out: a lab experiment).
     let fromStation = 0
     let lastRejoin = performance.now()
+    let lonelyJoins = 0
     this.core.addEventListener('onSegmentLoaded', d => {
       fromStation = d.downloadSource === 'http' && !this.stats.seeds ? fromStation + 1 : 0
+      const lonely = this.stats.peers <= LONELY_PEERS
+      if (!lonely) lonelyJoins = 0
       const now = performance.now()
-      if (!process.env.NO_REJOIN && fromStation >= STRANDED_AFTER && now - lastRejoin >= REJOIN_EVERY_MS && (this.stats.joined > 0 || this.stats.peers > 0)) {
+      const wait = lonely && lonelyJoins > 0 ? Math.min(LONELY_REJOIN_MS * 2 ** (lonelyJoins - 1), REJOIN_EVERY_MS) : REJOIN_EVERY_MS
+      if (!process.env.NO_REJOIN && fromStation >= STRANDED_AFTER && now - lastRejoin >= wait && (this.stats.joined > 0 || this.stats.peers > 0)) {
+        if (lonely) lonelyJoins += 1
         fromStation = 0
         lastRejoin = now
         this.stats.rejoined += 1
@@ -331,11 +362,13 @@ class Listener {
     })
     if (process.env.LIGHT_DEBUG) {
       this.core.addEventListener('onSegmentError', d => log(`listener ${this.index} +${this.since()}s: ${segmentNumber(d.segment.url)} failed by ${d.downloadSource}: ${d.error?.type} ${d.error?.message ?? ''}`))
+      this.core.addEventListener('onTrackerWarning', d => log(`listener ${this.index} +${this.since()}s: tracker warning ${d.warning?.message ?? d.warning}`))
+      this.core.addEventListener('onPeerError', d => log(`listener ${this.index} +${this.since()}s: peer error ${d.error?.code ?? ''} ${d.error?.message}`))
     }
     // Peers by id, as listen.js: p2p-media-loader tells a closing peer twice.
     const peers = new Set()
     this.core.addEventListener('onPeerConnect', p => {
-      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected`)
+      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected ${Buffer.from(p.peerId, 'latin1').toString('hex').slice(-12)}`)
       peers.add(p.peerId)
       this.stats.peers = peers.size
     })

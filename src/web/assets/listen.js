@@ -314,15 +314,30 @@ const JOIN_WAIT_MS = 2000
 // again: p2p-media-loader's loader for the stream is made anew, whose first announce asks
 // the tracker for a fresh set of peers. Not in its first minute (a young swarm spreads
 // slowly, and its first peers take seconds to connect), and at most once a minute.
+// A page that joined again and still has one peer or none tries again after 15 s, then
+// 30 s, then every minute: the tracker paired it, but WebRTC between two homes fails now
+// and then, and nothing tells the tracker (in the swarm lab a third of the pairings made
+// while 200 listeners arrived never connected; benches/README.md, "Pages the tracker
+// paired that never connected"). A new join costs the station one announce and its
+// offers, about a fortieth of the segments the page takes from it in 15 s. The first
+// minute stays: 15 s from the start, every page of a crowd arriving at once joined
+// again while the crowd still connected, and the station's uplink filled.
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
+const LONELY_PEERS = 1
+const LONELY_REJOIN_MS = 15000
 function strandedWatch (stats, engine, seeds) {
   let fromStation = 0
   let last = performance.now()
+  let lonelyJoins = 0
   return source => {
     fromStation = source === 'http' && !seeds() ? fromStation + 1 : 0
+    const lonely = stats.peers <= LONELY_PEERS
+    if (!lonely) lonelyJoins = 0
     const now = performance.now()
-    if (fromStation < STRANDED_AFTER || now - last < REJOIN_EVERY_MS || !(stats.joined > 0 || stats.peers > 0)) return
+    const wait = lonely && lonelyJoins > 0 ? Math.min(LONELY_REJOIN_MS * 2 ** (lonelyJoins - 1), REJOIN_EVERY_MS) : REJOIN_EVERY_MS
+    if (fromStation < STRANDED_AFTER || now - last < wait || !(stats.joined > 0 || stats.peers > 0)) return
+    if (lonely) lonelyJoins += 1
     fromStation = 0
     last = now
     stats.rejoined += 1
