@@ -53,6 +53,9 @@ globalThis.navigator ??= { userAgent: 'streamp2p-swarm-lab' }
 globalThis.location = new URL(base)
 // The live player's tracker socket carries the listener's session (`s=` in its address) and
 // the station's word on its role, as listen.js's PageSocket does.
+// A tracker id (a peer's or an offer's, 20 binary characters) as the LIGHT_DEBUG log shows
+// it: its last `n` hex digits, enough to match both sides of a pairing across homes.
+const hexTail = (id, n = 12) => Buffer.from(id, 'latin1').toString('hex').slice(-n)
 class TrackerSocket extends (globalThis.WebSocket ?? WebSocket) {
   constructor (url, ...rest) {
     super(url, ...rest)
@@ -72,7 +75,7 @@ class TrackerSocket extends (globalThis.WebSocket ?? WebSocket) {
       this.addEventListener('message', e => {
         let m
         try { m = JSON.parse(e.data) } catch { return }
-        const from = m.peer_id ? ` from ${Buffer.from(m.peer_id, 'latin1').toString('hex').slice(-12)} ${m.offer_id ? Buffer.from(m.offer_id, 'latin1').toString('hex').slice(-8) : ''}` : ''
+        const from = m.peer_id ? ` from ${hexTail(m.peer_id)} ${m.offer_id ? hexTail(m.offer_id, 8) : ''}` : ''
         const what = m.offer ? 'offer' : m.answer ? 'answer' : m.action === 'announce' ? `reply, interval ${m.interval}` : null
         if (what) log(`listener ${listener.index} +${listener.since()}s: tracker ${what}${from}`)
       })
@@ -84,7 +87,7 @@ class TrackerSocket extends (globalThis.WebSocket ?? WebSocket) {
     if (this.listener) {
       try {
         const m = JSON.parse(data)
-        if (m.action === 'announce') log(`listener ${this.listener.index} +${this.listener.since()}s: announce ${m.event ?? ''} peer ${Buffer.from(m.peer_id, 'latin1').toString('hex').slice(-12)}, ${m.offers?.length ?? 0} offers${m.answer ? ', answer' : ''}`)
+        if (m.action === 'announce') log(`listener ${this.listener.index} +${this.listener.since()}s: announce ${m.event ?? ''} peer ${hexTail(m.peer_id)}, ${m.offers?.length ?? 0} offers${m.answer ? ', answer' : ''}`)
         else if (m.answer) log(`listener ${this.listener.index} +${this.listener.since()}s: answers`)
       } catch {}
     }
@@ -333,8 +336,8 @@ class Listener {
     this.core.setIsLive(true)
     // listen.js's stranded watch: a page that is no seed and took its last 4 segments from
     // the station joins the swarm again, not in its first minute, at most once a minute;
-    // one that joined again and still has one peer or none tries after 15 s, then 30 s
-    // (NO_REJOIN in the environment leaves it out: a lab experiment).
+    // one that joined again and still has one peer or none tries after 15 s, then 30 s,
+    // then every minute (NO_REJOIN in the environment leaves it out: a lab experiment).
     let fromStation = 0
     let lastRejoin = performance.now()
     let lonelyJoins = 0
@@ -368,7 +371,7 @@ class Listener {
     // Peers by id, as listen.js: p2p-media-loader tells a closing peer twice.
     const peers = new Set()
     this.core.addEventListener('onPeerConnect', p => {
-      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected ${Buffer.from(p.peerId, 'latin1').toString('hex').slice(-12)}`)
+      if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected ${hexTail(p.peerId)}`)
       peers.add(p.peerId)
       this.stats.peers = peers.size
     })

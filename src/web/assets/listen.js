@@ -320,8 +320,9 @@ const JOIN_WAIT_MS = 2000
 // while 200 listeners arrived never connected; benches/README.md, "Pages the tracker
 // paired that never connected"). A new join costs the station one announce and its
 // offers, about a fortieth of the segments the page takes from it in 15 s. The first
-// minute stays: 15 s from the start, every page of a crowd arriving at once joined
-// again while the crowd still connected, and the station's uplink filled.
+// minute stays: with 15 s from the start, the lonely pages of a crowd arriving at once
+// joined again while the crowd still connected, and in one lab run the station's uplink
+// filled.
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
 const LONELY_PEERS = 1
