@@ -977,3 +977,62 @@ fn a_settled_pair_is_offered_again_after_a_settled_interval() {
     assert_eq!(t["stats"]["pairings_rechecked"], 1, "{t}");
     node.assert_alive();
 }
+
+/// A listen page tells the tracker which browsers it is connected to (`streamp2p-peers`,
+/// listen.js). A pairing it leaves out, once 15 s old, failed: the tracker forgets it on
+/// both sides and, the page being left with nobody, asks it to announce again at once (an
+/// announce reply with only a short interval, which `bittorrent-tracker` clients obey). Its
+/// next offer goes to its old partner again. A page that names its partner is not asked.
+#[test]
+fn a_page_whose_pairing_failed_is_asked_to_announce_again() {
+    let (_dir, mut node, ih, [xid, yid], [mut x, mut y]) = two_browsers("");
+    send_answer(&mut y, &ih, &yid, &xid);
+    let relayed = x.recv_json(Duration::from_secs(5)).unwrap();
+    assert_eq!(relayed["answer"]["sdp"], "v=0\r\nfake", "{relayed}");
+    let paired = Instant::now();
+    let report = |ws: &mut WsClient, peers: Value| {
+        ws.send_json(&json!({"action": "streamp2p-peers", "peers": peers}))
+            .unwrap()
+    };
+    // Within the grace nothing is taken as failed.
+    report(&mut x, json!([]));
+    assert_silent(&mut x, Duration::from_secs(1), "X within the grace");
+    thread::sleep(Duration::from_millis(15_500).saturating_sub(paired.elapsed()));
+    // Y names X (and junk, passed over): its pairing holds, and with the only other
+    // browser as its partner it lacks nobody.
+    report(&mut y, json!([binary_string(&xid), "not an id"]));
+    assert_silent(&mut y, Duration::from_secs(1), "Y, paired");
+    // X names nobody: the pairing failed, and X is asked to announce again now.
+    report(&mut x, json!([]));
+    let ask = x.recv_json(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        ask,
+        json!({"action": "announce", "info_hash": binary_string(&ih), "interval": 1})
+    );
+    // Not again at once.
+    report(&mut x, json!([]));
+    assert_silent(&mut x, Duration::from_secs(1), "X, asked a moment ago");
+    let mut again = ws_announce(&ih, &xid);
+    again["event"] = json!("update");
+    again["offers"] = json!([{
+        "offer": {"type": "offer", "sdp": "v=0\r\nanew"},
+        "offer_id": binary_string(&[3; 20]),
+    }]);
+    x.send_json(&again).unwrap();
+    assert_eq!(
+        x.recv_json(Duration::from_secs(5)).unwrap()["interval"],
+        120
+    );
+    let offer = y.recv_json(Duration::from_secs(5)).unwrap();
+    assert_eq!(offer["offer"]["sdp"], "v=0\r\nanew", "{offer}");
+    assert_eq!(offer["peer_id"], binary_string(&xid), "{offer}");
+    let t = node.get("/api/tracker").json();
+    assert_eq!(t["stats"]["lonely_nudged"], 1, "{t}");
+    assert!(
+        node.get("/metrics")
+            .text()
+            .contains("streamp2p_tracker_lonely_nudged_total 1"),
+        "metrics"
+    );
+    node.assert_alive();
+}

@@ -154,6 +154,7 @@ def node_counts():
         "playlists": h["live"].get("hls_playlist_bytes"),
         "signalling": t.get("websocket_bytes_sent"),
         "rechecks": (t.get("stats") or {}).get("pairings_rechecked"),
+        "nudges": (t.get("stats") or {}).get("lonely_nudged"),
         "listeners": h["listeners"],
         "seeding": h["live"].get("hls_seeding"),
     }
@@ -443,6 +444,10 @@ def main():
             # Settled browsers offered again to a partner paired a settled interval ago, in
             # the window (src/tracker/peers.rs, Expiry::pairing).
             "rechecks": (c1["rechecks"] or 0) - (c0["rechecks"] or 0),
+            # Lonely pages the tracker asked to announce again (src/tracker/peers.rs,
+            # report_peers): in the window, and since the node started.
+            "nudges": (c1["nudges"] or 0) - (c0["nudges"] or 0),
+            "nudges_since_start": c1["nudges"] or 0,
             # Early segment requests (src/live/seeding.rs) over the whole run, as the node
             # counts them.
             "seeding": c1["seeding"],

@@ -39,8 +39,12 @@ const AGE_HEADER = 'streamp2p-age'
 // LIVE_SYNC in the environment tries another (a lab experiment, not the page).
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
+// listen.js's peerTeller: the page's peers, told to the tracker on its socket a second
+// after they change and every 10 s while it has one or none.
+const PEERS_ACTION = 'streamp2p-peers'
+const TELL_AFTER_MS = 1000
+const TELL_LONELY_EVERY_MS = 10000
 const LONELY_PEERS = 1
-const LONELY_REJOIN_MS = 15000
 const LIVE_SYNC_SEGMENTS = Number(process.env.LIVE_SYNC || 5)
 const TICK_MS = 250
 
@@ -61,6 +65,7 @@ class TrackerSocket extends (globalThis.WebSocket ?? WebSocket) {
     super(url, ...rest)
     const listener = byToken.get(new URL(url).searchParams.get('s'))
     if (!listener) return
+    listener.socket = this
     this.addEventListener('message', e => {
       let m
       try { m = JSON.parse(e.data) } catch { return }
@@ -68,7 +73,10 @@ class TrackerSocket extends (globalThis.WebSocket ?? WebSocket) {
       listener.roleByTracker = true
       listener.seedAnswer(m[SEED_HEADER])
     })
-    this.addEventListener('close', () => { listener.roleByTracker = false })
+    this.addEventListener('close', () => {
+      listener.roleByTracker = false
+      if (listener.socket === this) listener.socket = null
+    })
     // LIGHT_DEBUG: what the tracker relayed to this listener and what it announced.
     if (process.env.LIGHT_DEBUG) {
       this.listener = listener
@@ -335,20 +343,25 @@ class Listener {
     this.core.setActiveLevelBitrate(bandwidth)
     this.core.setIsLive(true)
     // listen.js's stranded watch: a page that is no seed and took its last 4 segments from
-    // the station joins the swarm again, not in its first minute, at most once a minute;
-    // one that joined again and still has one peer or none tries after 15 s, then 30 s,
-    // then every minute (NO_REJOIN in the environment leaves it out: a lab experiment).
+    // the station joins the swarm again, not in its first minute, at most once a minute
+    // (NO_REJOIN in the environment leaves it out: a lab experiment).
     let fromStation = 0
     let lastRejoin = performance.now()
-    let lonelyJoins = 0
+    // Peers by id, as listen.js: p2p-media-loader tells a closing peer twice.
+    const peers = new Set()
+    let tellTimer = null
+    let told = -Infinity
+    const tellPeers = () => {
+      tellTimer = null
+      if (this.socket?.readyState !== WebSocket.OPEN) return
+      told = performance.now()
+      this.socket.send(JSON.stringify({ action: PEERS_ACTION, peers: [...peers] }))
+    }
+    const peersChanged = () => { tellTimer ??= setTimeout(tellPeers, TELL_AFTER_MS) }
     this.core.addEventListener('onSegmentLoaded', d => {
       fromStation = d.downloadSource === 'http' && !this.stats.seeds ? fromStation + 1 : 0
-      const lonely = this.stats.peers <= LONELY_PEERS
-      if (!lonely) lonelyJoins = 0
       const now = performance.now()
-      const wait = lonely && lonelyJoins > 0 ? Math.min(LONELY_REJOIN_MS * 2 ** (lonelyJoins - 1), REJOIN_EVERY_MS) : REJOIN_EVERY_MS
-      if (!process.env.NO_REJOIN && fromStation >= STRANDED_AFTER && now - lastRejoin >= wait && (this.stats.joined > 0 || this.stats.peers > 0)) {
-        if (lonely) lonelyJoins += 1
+      if (!process.env.NO_REJOIN && fromStation >= STRANDED_AFTER && now - lastRejoin >= REJOIN_EVERY_MS && (this.stats.joined > 0 || this.stats.peers > 0)) {
         fromStation = 0
         lastRejoin = now
         this.stats.rejoined += 1
@@ -359,6 +372,7 @@ class Listener {
         // the start (the core's peer id cache).
         this.trackerHeld = false
       }
+      if (peers.size <= LONELY_PEERS && now - told >= TELL_LONELY_EVERY_MS) tellPeers()
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: ${segmentNumber(d.segmentUrl)} by ${d.downloadSource}, playhead ${this.pos === null ? '-' : (segmentNumber(d.segmentUrl) * 2 - this.pos).toFixed(1)} s ahead, ${this.stats.peers} peers`)
       this.stats.segments[d.downloadSource] += 1
       this.stats.bytes[d.downloadSource] += d.bytesLength
@@ -368,17 +382,17 @@ class Listener {
       this.core.addEventListener('onTrackerWarning', d => log(`listener ${this.index} +${this.since()}s: tracker warning ${d.warning?.message ?? d.warning}`))
       this.core.addEventListener('onPeerError', d => log(`listener ${this.index} +${this.since()}s: peer error ${d.error?.code ?? ''} ${d.error?.message}`))
     }
-    // Peers by id, as listen.js: p2p-media-loader tells a closing peer twice.
-    const peers = new Set()
     this.core.addEventListener('onPeerConnect', p => {
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer connected ${hexTail(p.peerId)}`)
       peers.add(p.peerId)
       this.stats.peers = peers.size
+      peersChanged()
     })
     this.core.addEventListener('onPeerClose', p => {
       if (!peers.delete(p.peerId)) return
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: peer closed`)
       this.stats.peers = peers.size
+      peersChanged()
     })
     this.core.addEventListener('onChunkUploaded', n => { this.stats.uploaded += n })
     await this.reload()

@@ -87,6 +87,8 @@ pub struct TrackerStats {
     pub denied: u64,
     /// Browsers' pairings offered again (see `peers::Expiry::pairing`).
     pub pairings_rechecked: u64,
+    /// Lonely browsers asked to announce again (see `peers::PeerTable::report_peers`).
+    pub lonely_nudged: u64,
 }
 
 pub struct Tracker {
@@ -279,6 +281,7 @@ impl Tracker {
             scrapes: load(&c.scrapes),
             denied: load(&c.denied),
             pairings_rechecked: t.rechecks,
+            lonely_nudged: t.nudges,
         }
     }
 

@@ -26,6 +26,17 @@
 //! failed is tried again (in a two-browser swarm nobody else would ever be offered); one
 //! whose connection holds costs a spare offer, one per settled announce, which the clients
 //! drop as a duplicate.
+//!
+//! A listen page says which browsers it is connected to, on its tracker socket (listen.js;
+//! [`PeerTable::report_peers`]). Its pairings older than [`PAIRING_GRACE`] that it does not
+//! name failed, and are forgotten on both sides, so its next announce is offered to others.
+//! A page left with one peer or none by its own word is asked to announce again soon (its
+//! announce interval set short; `ws`): a fresh batch of offers, while the peer it has stays
+//! connected. In the swarm lab a third of the pairings made while 200 listeners arrived never
+//! connected, and such pages took every segment from the station until they joined again
+//! (benches/README.md, "Pages the tracker paired that never connected"). The asks back off
+//! per page while it stays lonely, and one swarm's are spaced, so that a crowd arriving at
+//! once does not announce again all together.
 
 use std::{
     collections::HashMap,
@@ -130,6 +141,18 @@ type Peers = IndexMap<PeerId, Peer>;
 pub const ENOUGH_PARTNERS: usize = 8;
 /// Partners remembered per browser (the oldest is forgotten first).
 const MAX_PARTNERS: usize = 32;
+/// How long a pairing may take to connect before a browser that reports its peers is taken
+/// at its word that it failed (WebRTC between two homes connects in a few seconds, or not).
+pub const PAIRING_GRACE: Duration = Duration::from_secs(15);
+/// A browser with this many peers or fewer is lonely.
+const LONELY: usize = 1;
+/// A lonely browser is asked to announce again once [`PAIRING_GRACE`] has passed since its
+/// last announce; while it stays lonely, after this long, doubling up to [`NUDGE_MAX`].
+const NUDGE_FIRST: Duration = Duration::from_secs(15);
+const NUDGE_MAX: Duration = Duration::from_secs(120);
+/// At most one ask per swarm this often: at two a second, a crowd of 200 that all failed
+/// would be asked again over 100 s, not in one go.
+const NUDGE_SPACING: Duration = Duration::from_millis(500);
 
 /// One infohash's peers, one map per kind (BitTorrent clients by address, browsers by
 /// WebSocket), so a reply picks from its own kind without skipping over the other.
@@ -147,6 +170,10 @@ struct Swarm {
     /// offered again); entries for peers that have left are skipped when counted and pruned
     /// when the list is written.
     partners: HashMap<PeerId, Vec<(PeerId, Instant)>>,
+    /// Lonely browsers asked to announce again: when last, and how many times in a row.
+    nudged: HashMap<PeerId, (Instant, u32)>,
+    /// When this swarm last asked one (see [`NUDGE_SPACING`]).
+    last_nudge: Option<Instant>,
     seeders: u32,
     downloads: [u64; 3],
 }
@@ -194,6 +221,7 @@ impl Swarm {
             self.seeders -= u32::from(old.seeder);
         }
         self.partners.remove(id);
+        self.nudged.remove(id);
     }
 
     fn expire(&mut self, now: Instant, expiry: &Expiry) {
@@ -202,6 +230,7 @@ impl Swarm {
         self.ws.retain(live);
         let ws = &self.ws;
         self.partners.retain(|id, _| ws.contains_key(id));
+        self.nudged.retain(|id, _| ws.contains_key(id));
         self.seeders = self.peers().filter(|p| p.seeder).count() as u32;
     }
 
@@ -262,6 +291,55 @@ impl Swarm {
                 }
             }
         }
+    }
+
+    /// Browser `me` is connected to the browsers in `connected`: its pairings with others,
+    /// made [`PAIRING_GRACE`] or longer before `now`, failed and are forgotten on both
+    /// sides. A name that is no pairing is passed over: a page cannot make itself anyone's
+    /// partner. Returns whether to ask `me` to announce again now.
+    fn reported(&mut self, me: &PeerId, connected: &[PeerId], now: Instant) -> bool {
+        let ws = &self.ws;
+        let mut failed = Vec::new();
+        if let Some(list) = self.partners.get_mut(me) {
+            list.retain(|(p, when)| {
+                let keep = ws.contains_key(p)
+                    && (connected.contains(p)
+                        || now.saturating_duration_since(*when) < PAIRING_GRACE);
+                if !keep {
+                    failed.push(*p);
+                }
+                keep
+            });
+        }
+        for other in failed {
+            if let Some(theirs) = self.partners.get_mut(&other) {
+                theirs.retain(|(p, _)| p != me);
+            }
+        }
+        if self.live_partners(me) > LONELY || self.lacking(me) == 0 {
+            self.nudged.remove(me);
+            return false;
+        }
+        let Some(peer) = self.ws.get(me) else {
+            return false;
+        };
+        let announced_lately = now.saturating_duration_since(peer.seen) < PAIRING_GRACE;
+        let backing_off = self.nudged.get(me).is_some_and(|(at, times)| {
+            let wait = NUDGE_FIRST
+                .saturating_mul(1 << times.saturating_sub(1).min(8))
+                .min(NUDGE_MAX);
+            now.saturating_duration_since(*at) < wait
+        });
+        let spaced = self
+            .last_nudge
+            .is_none_or(|at| now.saturating_duration_since(at) >= NUDGE_SPACING);
+        if announced_lately || backing_off || !spaced {
+            return false;
+        }
+        let times = self.nudged.get(me).map_or(0, |(_, t)| *t);
+        self.nudged.insert(*me, (now, times.saturating_add(1)));
+        self.last_nudge = Some(now);
+        true
     }
 
     /// Records that browsers `a` and `b` were paired (an answer went between them).
@@ -415,6 +493,8 @@ pub struct TableStats {
     pub peers: usize,
     /// Settled browsers' announces offered again to an old partner (see [`Expiry::pairing`]).
     pub rechecks: u64,
+    /// Lonely browsers asked to announce again (see [`PeerTable::report_peers`]).
+    pub nudges: u64,
 }
 
 pub struct PeerTable {
@@ -423,6 +503,7 @@ pub struct PeerTable {
     max_swarms: usize,
     max_peers: usize,
     rechecks: AtomicU64,
+    nudges: AtomicU64,
 }
 
 impl PeerTable {
@@ -433,6 +514,7 @@ impl PeerTable {
             max_swarms,
             max_peers,
             rechecks: AtomicU64::new(0),
+            nudges: AtomicU64::new(0),
         }
     }
 
@@ -546,6 +628,31 @@ impl PeerTable {
         Some(endpoint)
     }
 
+    /// Browser `me`, announced through WebSocket connection `conn`, is connected to the
+    /// browsers in `connected` (its own word; see [`Swarm::reported`]). Returns whether to
+    /// ask it to announce again now: it is lonely.
+    pub fn report_peers(
+        &self,
+        info_hash: &InfoHash,
+        me: &PeerId,
+        conn: ConnId,
+        connected: &[PeerId],
+        now: Instant,
+    ) -> bool {
+        let mut swarms = self.lock();
+        let Some(swarm) = swarms.get_mut(info_hash) else {
+            return false;
+        };
+        if swarm.ws.get(me).map(|p| p.endpoint) != Some(Endpoint::Ws(conn)) {
+            return false;
+        }
+        let nudge = swarm.reported(me, connected, now);
+        if nudge {
+            self.nudges.fetch_add(1, Ordering::Relaxed);
+        }
+        nudge
+    }
+
     /// Forgets the peers that WebSocket connection `conn` announced (it closed): only
     /// those swarms are touched, and only entries still reached through `conn`.
     pub fn remove_conn<'a>(
@@ -592,6 +699,7 @@ impl PeerTable {
             swarms: swarms.len(),
             peers: swarms.values().map(Swarm::len).sum(),
             rechecks: self.rechecks.load(Ordering::Relaxed),
+            nudges: self.nudges.load(Ordering::Relaxed),
         }
     }
 
@@ -881,5 +989,69 @@ mod tests {
             assert_eq!(ids.len(), 50);
             assert!(!ids.contains(&a.peer_id));
         }
+    }
+
+    #[test]
+    fn a_page_that_says_its_pairings_failed_is_offered_anew_and_asked_to_announce_soon() {
+        let t = table();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let report = |p: u8, peers: &[u8], ms: u64| {
+            let ids: Vec<PeerId> = peers.iter().map(|&b| [b; 20]).collect();
+            t.report_peers(&[7; 20], &[p; 20], u64::from(p), &ids, at(ms))
+        };
+        let partners = |p: u8| t.lock()[&[7; 20]].live_partners(&[p; 20]);
+        for p in 1..=12 {
+            t.announce(&browser(p, Event::Started), t0).unwrap();
+        }
+        // Browser 1 is paired with 2, 3 and 4 at the start, and with 5 at 10 s.
+        for p in 2..=4 {
+            t.route_answer(&[7; 20], &[p; 20], &[1; 20], t0);
+        }
+        t.route_answer(&[7; 20], &[1; 20], &[5; 20], at(10_000));
+        // Within the grace nothing is taken as failed, and a page with partners connecting
+        // is not lonely.
+        assert!(!report(1, &[], 5_000));
+        assert_eq!(partners(1), 4);
+        // Past it, the pairings it does not name failed, on both sides; the one still
+        // connecting stays. Connected to 2 and with 5 pending it is not lonely.
+        assert!(!report(1, &[2], 16_000));
+        assert_eq!(partners(1), 2);
+        assert_eq!((partners(3), partners(4), partners(2)), (0, 0, 1));
+        // A name that is no pairing makes nobody a partner.
+        assert!(!report(1, &[2, 9], 16_500));
+        assert_eq!((partners(1), partners(9)), (2, 0));
+        // 5 never connected: one peer left, lonely, and its last announce is older than the
+        // grace, so it is asked to announce again; its re-announce is offered to five
+        // browsers that are not its partner.
+        assert!(report(1, &[2], 26_000));
+        assert_eq!(t.stats().nudges, 1);
+        let r = t.announce(&browser(1, Event::None), at(27_000)).unwrap();
+        assert_eq!(r.peers.len(), 5);
+        assert!(!r.peers.iter().any(|(id, _)| id == &[2; 20]));
+        // Not again while its new offers have their grace (15 s from its announce), nor
+        // before the backoff (15 s, then 30 s while it stays lonely).
+        assert!(!report(1, &[2], 35_000));
+        assert!(!report(1, &[], 41_000));
+        assert!(report(1, &[], 42_000));
+        assert!(!report(1, &[], 71_000));
+        assert!(report(1, &[], 72_000));
+        // Two lonely pages of one swarm are asked half a second apart, not together.
+        t.announce(&browser(6, Event::None), at(60_000)).unwrap();
+        t.announce(&browser(7, Event::None), at(60_000)).unwrap();
+        assert!(report(6, &[], 80_000));
+        assert!(!report(7, &[], 80_100));
+        assert!(report(7, &[], 80_600));
+        // Connected again, a page's backoff starts over.
+        t.route_answer(&[7; 20], &[8; 20], &[6; 20], at(81_000));
+        t.route_answer(&[7; 20], &[9; 20], &[6; 20], at(81_000));
+        assert!(!report(6, &[8, 9], 100_000));
+        assert!(report(6, &[], 130_000));
+        // A report through another socket than the browser's, or for a browser not in the
+        // swarm, changes nothing.
+        assert!(!t.report_peers(&[7; 20], &[10; 20], 99, &[], at(200_000)));
+        assert!(!report(42, &[], 200_000));
+        assert!(!t.report_peers(&[8; 20], &[10; 20], 10, &[], at(200_000)));
+        assert_eq!(t.stats().nudges, 6);
     }
 }

@@ -238,6 +238,13 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     );
     metric(
         &mut o,
+        "streamp2p_tracker_lonely_nudged_total",
+        "counter",
+        "Browsers with one peer or none asked to announce again for new ones.",
+        t.lonely_nudged,
+    );
+    metric(
+        &mut o,
         "streamp2p_tracker_ws_connections",
         "gauge",
         "Open WebSocket tracker connections.",

@@ -63,6 +63,9 @@ const FLOOD_BURST_SECONDS: f64 = 5.0;
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Unparseable messages tolerated before the socket is closed.
 const MAX_BAD: u32 = 10;
+/// How soon a lonely page asked to announce again does it, in seconds (the interval an
+/// announce reply can carry is whole seconds).
+const ANNOUNCE_SOON_SECS: u32 = 1;
 /// Swarms one socket may be in (a browser plays a handful of episodes); beyond this its
 /// extra announces still work but are left to expire instead of being removed on close.
 const MAX_ANNOUNCED: usize = 1024;
@@ -386,6 +389,18 @@ fn handle(
                     conn,
                     protocol::relayed_answer(&info_hash, &peer_id, &offer_id, answer),
                 );
+            }
+        }
+        Message::Peers { peers } => {
+            // The page's own swarms only: what this socket announced.
+            let now = Instant::now();
+            for (info_hash, peer_id) in announced.iter() {
+                if tracker
+                    .table()
+                    .report_peers(info_hash, peer_id, id, &peers, now)
+                {
+                    hub.send(id, protocol::announce_soon(info_hash, ANNOUNCE_SOON_SECS));
+                }
             }
         }
         Message::Scrape { info_hashes } => {

@@ -5,6 +5,11 @@
 //! `offers`, each relayed to another peer of the swarm; a message with an `answer` is
 //! relayed back to the peer named in `to_peer_id` with its `offer_id`. SDP bodies are
 //! kept as raw JSON and never interpreted here.
+//!
+//! Besides the protocol, this tracker reads a listen page's `streamp2p-peers` message: the
+//! peer ids of the browsers it is connected to (`peers::PeerTable::report_peers`). Other
+//! clients never send it, and it is answered, if at all, by an announce reply that only
+//! sets the announce interval ([`announce_soon`]), which `bittorrent-tracker` clients obey.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -13,6 +18,11 @@ use crate::tracker::peers::{Event, SwarmCounts};
 
 /// Most offers relayed from one announce (WebTorrent sends up to 10).
 pub const MAX_OFFERS: usize = 10;
+/// Most peer ids read from one `streamp2p-peers` message (a page keeps a few dozen peers
+/// at most; the rest are passed over).
+pub const MAX_REPORTED: usize = 64;
+/// The action of a listen page's report of its peers.
+pub const PEERS_ACTION: &str = "streamp2p-peers";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -76,6 +86,7 @@ struct RawMessage<'a> {
     answer: Option<&'a RawValue>,
     to_peer_id: Option<String>,
     offer_id: Option<String>,
+    peers: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -103,6 +114,12 @@ pub enum Message<'a> {
     },
     Scrape {
         info_hashes: Vec<[u8; 20]>,
+    },
+    /// The browsers a page is connected to, by peer id, in whatever swarms its socket
+    /// announced (a listen page announces one). Ids that are not 20 binary characters are
+    /// passed over.
+    Peers {
+        peers: Vec<[u8; 20]>,
     },
 }
 
@@ -180,6 +197,15 @@ impl<'a> Message<'a> {
                 };
                 Ok(Self::Scrape { info_hashes })
             }
+            PEERS_ACTION => Ok(Self::Peers {
+                peers: m
+                    .peers
+                    .ok_or(ParseError::Missing("peers"))?
+                    .iter()
+                    .take(MAX_REPORTED)
+                    .filter_map(|s| id_from_str(s, "peers").ok())
+                    .collect(),
+            }),
             _ => Err(ParseError::UnknownAction),
         }
     }
@@ -201,6 +227,24 @@ pub fn announce_reply(info_hash: &[u8; 20], interval: u32, c: SwarmCounts) -> St
         interval,
         complete: c.complete,
         incomplete: c.incomplete,
+    })
+    .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct AnnounceSoon<'a> {
+    action: &'static str,
+    info_hash: &'a str,
+    interval: u32,
+}
+
+/// Asks a browser to announce again in `secs`: an announce reply with only the interval,
+/// which the client's timer takes (its next announce's reply sets the usual one back).
+pub fn announce_soon(info_hash: &[u8; 20], secs: u32) -> String {
+    serde_json::to_string(&AnnounceSoon {
+        action: "announce",
+        info_hash: &id_to_string(info_hash),
+        interval: secs,
     })
     .unwrap_or_default()
 }
@@ -362,6 +406,36 @@ mod tests {
             Message::parse(&s).unwrap(),
             Message::Scrape { info_hashes } if info_hashes.len() == 2
         ));
+    }
+
+    #[test]
+    fn a_pages_report_of_its_peers_keeps_good_ids_and_is_bounded() {
+        let many: Vec<String> = (0..200).map(|i| bin(i as u8)).collect();
+        let text = serde_json::json!({"action": PEERS_ACTION, "peers": many}).to_string();
+        assert!(matches!(
+            Message::parse(&text).unwrap(),
+            Message::Peers { peers } if peers.len() == MAX_REPORTED && peers[1] == [1; 20]
+        ));
+        let text =
+            serde_json::json!({"action": PEERS_ACTION, "peers": ["short", bin(7), "€".repeat(20)]})
+                .to_string();
+        assert!(matches!(
+            Message::parse(&text).unwrap(),
+            Message::Peers { peers } if peers == vec![[7; 20]]
+        ));
+        for text in [
+            serde_json::json!({"action": PEERS_ACTION}).to_string(),
+            serde_json::json!({"action": PEERS_ACTION, "peers": "abc"}).to_string(),
+            serde_json::json!({"action": PEERS_ACTION, "peers": [1, 2]}).to_string(),
+        ] {
+            assert!(Message::parse(&text).is_err(), "{text}");
+        }
+        // The ask to announce soon is an announce reply the client's timer reads.
+        let v: serde_json::Value = serde_json::from_str(&announce_soon(&[9; 20], 1)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"action": "announce", "info_hash": bin(9), "interval": 1})
+        );
     }
 
     #[test]

@@ -310,40 +310,55 @@ const JOIN_WAIT_MS = 2000
 
 // A page that is no seed but takes segment after segment from the station (at their
 // deadline: its peers never have them) is stranded: its peers left, time out, or do not
-// upload, and the tracker sends it no others while it seems paired. It joins the swarm
-// again: p2p-media-loader's loader for the stream is made anew, whose first announce asks
-// the tracker for a fresh set of peers. Not in its first minute (a young swarm spreads
-// slowly, and its first peers take seconds to connect), and at most once a minute.
-// A page that joined again and still has one peer or none tries again after 15 s, then
-// 30 s, then every minute: the tracker paired it, but WebRTC between two homes fails now
-// and then, and nothing tells the tracker (in the swarm lab a third of the pairings made
-// while 200 listeners arrived never connected; benches/README.md, "Pages the tracker
-// paired that never connected"). A new join costs the station one announce and its
-// offers, about a fortieth of the segments the page takes from it in 15 s. The first
-// minute stays: with 15 s from the start, the lonely pages of a crowd arriving at once
-// joined again while the crowd still connected, and in one lab run the station's uplink
-// filled.
+// upload. It joins the swarm again: p2p-media-loader's loader for the stream is made anew,
+// whose first announce asks the tracker for a fresh set of peers. Not in its first minute
+// (a young swarm spreads slowly, and its first peers take seconds to connect), and at most
+// once a minute. A page with one peer or none is the tracker's to help, without dropping
+// the peer it has (tellPeers, below).
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
-const LONELY_PEERS = 1
-const LONELY_REJOIN_MS = 15000
 function strandedWatch (stats, engine, seeds) {
   let fromStation = 0
   let last = performance.now()
-  let lonelyJoins = 0
   return source => {
     fromStation = source === 'http' && !seeds() ? fromStation + 1 : 0
-    const lonely = stats.peers <= LONELY_PEERS
-    if (!lonely) lonelyJoins = 0
     const now = performance.now()
-    const wait = lonely && lonelyJoins > 0 ? Math.min(LONELY_REJOIN_MS * 2 ** (lonelyJoins - 1), REJOIN_EVERY_MS) : REJOIN_EVERY_MS
-    if (fromStation < STRANDED_AFTER || now - last < wait || !(stats.joined > 0 || stats.peers > 0)) return
-    if (lonely) lonelyJoins += 1
+    if (fromStation < STRANDED_AFTER || now - last < REJOIN_EVERY_MS || !(stats.joined > 0 || stats.peers > 0)) return
     fromStation = 0
     last = now
     stats.rejoined += 1
     engine.applyDynamicConfig({ core: { isP2PDisabled: true } })
     engine.applyDynamicConfig({ core: { isP2PDisabled: false } })
+  }
+}
+
+// The page tells the tracker, on its socket, which listeners it is connected to: WebRTC
+// between two homes fails now and then after the tracker paired them, and nothing else
+// tells it (in the swarm lab a third of the pairings made while 200 listeners arrived
+// never connected; benches/README.md, "Pages the tracker paired that never connected").
+// The tracker then forgets the pairings that failed, and asks a page left with one peer
+// or none to announce again soon (src/tracker/peers.rs). Told a second after its peers
+// change, and every 10 s while it has one or none (so the tracker can see its new
+// pairings fail too); a few dozen bytes to the station, nothing back unless it asks.
+const PEERS_ACTION = 'streamp2p-peers'
+const TELL_AFTER_MS = 1000
+const TELL_LONELY_EVERY_MS = 10000
+const LONELY_PEERS = 1
+let pageSocket = null
+function peerTeller (peers) {
+  let timer = null
+  let told = -Infinity
+  const tell = () => {
+    timer = null
+    if (pageSocket?.readyState !== PageSocket.OPEN) return
+    told = performance.now()
+    pageSocket.send(JSON.stringify({ action: PEERS_ACTION, peers: [...peers] }))
+  }
+  return {
+    changed () { timer ??= setTimeout(tell, TELL_AFTER_MS) },
+    tick () {
+      if (peers.size <= LONELY_PEERS && performance.now() - told >= TELL_LONELY_EVERY_MS) tell()
+    }
   }
 }
 // The next seconds of audio that must come from the station at once if no listener has
@@ -377,12 +392,16 @@ window.WebSocket = class extends PageSocket {
     if (token) u.searchParams.set('s', token)
     super(token ? u.href : url, ...rest)
     if (!token) return
+    pageSocket = this
     this.addEventListener('message', e => {
       let m
       try { m = JSON.parse(e.data) } catch { return }
       if (typeof m?.[SEED_HEADER] === 'string') trackerRole(m[SEED_HEADER])
     })
-    this.addEventListener('close', () => { roleByTracker = false })
+    this.addEventListener('close', () => {
+      roleByTracker = false
+      if (pageSocket === this) pageSocket = null
+    })
   }
 }
 
@@ -700,22 +719,26 @@ async function playHls (live) {
       onHlsJsCreated (h) {
         const engine = h.p2pEngine
         const stranded = strandedWatch(stats, engine, () => seeds)
+        // Peers by id: p2p-media-loader tells a closing peer twice (once as it closes it,
+        // again when the connection says it closed), so a count would fall twice as fast.
+        const peers = new Set()
+        const teller = peerTeller(peers)
         engine.addEventListener('onSegmentLoaded', d => {
           stranded(d.downloadSource)
+          teller.tick()
           stats.segments[d.downloadSource] += 1
           stats.bytes[d.downloadSource] += d.bytesLength
           showLiveStats(stats)
         })
-        // Peers by id: p2p-media-loader tells a closing peer twice (once as it closes it,
-        // again when the connection says it closed), so a count would fall twice as fast.
-        const peers = new Set()
         engine.addEventListener('onPeerConnect', p => {
           peers.add(p.peerId)
           stats.peers = peers.size
+          teller.changed()
         })
         engine.addEventListener('onPeerClose', p => {
-          peers.delete(p.peerId)
+          if (!peers.delete(p.peerId)) return
           stats.peers = peers.size
+          teller.changed()
         })
         engine.addEventListener('onChunkUploaded', n => { stats.uploaded += n })
       }
