@@ -140,6 +140,17 @@ fn a_small_swarm_gets_each_segment_from_the_station_at_most_twice() {
         listeners[1..].iter().all(|l| l["seeds"] != true) || phone["seeds"] != true,
         "a listener that never uploads was made a seeder: {line}"
     );
+    // The pages told the tracker which listeners they were connected to (listen.js), each
+    // at least once as its first peers connected.
+    let tracker = http_request(node.http, "GET", "/api/tracker", &[])
+        .expect("tracker")
+        .json();
+    let reports = tracker["stats"]["peer_reports"].as_u64().unwrap_or(0);
+    assert!(
+        reports >= listeners.len() as u64,
+        "{reports} reports of peers from {} pages: {tracker}",
+        listeners.len()
+    );
     // Segments made once all listened (first seen 10 s after the last one started), and
     // played before the end (the players are about 10 s behind the live edge).
     let all_started = listeners[1]["allStarted"].as_u64().expect("allStarted") as u128;

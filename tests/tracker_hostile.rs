@@ -1028,6 +1028,7 @@ fn a_page_whose_pairing_failed_is_asked_to_announce_again() {
     assert_eq!(offer["peer_id"], binary_string(&xid), "{offer}");
     let t = node.get("/api/tracker").json();
     assert_eq!(t["stats"]["lonely_nudged"], 1, "{t}");
+    assert_eq!(t["stats"]["peer_reports"], 4, "{t}");
     assert!(
         node.get("/metrics")
             .text()

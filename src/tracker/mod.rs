@@ -87,6 +87,8 @@ pub struct TrackerStats {
     pub denied: u64,
     /// Browsers' pairings offered again (see `peers::Expiry::pairing`).
     pub pairings_rechecked: u64,
+    /// Listen pages' reports of the browsers they are connected to, taken.
+    pub peer_reports: u64,
     /// Lonely browsers asked to announce again (see `peers::PeerTable::report_peers`).
     pub lonely_nudged: u64,
 }
@@ -281,6 +283,7 @@ impl Tracker {
             scrapes: load(&c.scrapes),
             denied: load(&c.denied),
             pairings_rechecked: t.rechecks,
+            peer_reports: t.reports,
             lonely_nudged: t.nudges,
         }
     }

@@ -493,6 +493,8 @@ pub struct TableStats {
     pub peers: usize,
     /// Settled browsers' announces offered again to an old partner (see [`Expiry::pairing`]).
     pub rechecks: u64,
+    /// Browsers' reports of their peers taken (see [`PeerTable::report_peers`]).
+    pub reports: u64,
     /// Lonely browsers asked to announce again (see [`PeerTable::report_peers`]).
     pub nudges: u64,
 }
@@ -503,6 +505,7 @@ pub struct PeerTable {
     max_swarms: usize,
     max_peers: usize,
     rechecks: AtomicU64,
+    reports: AtomicU64,
     nudges: AtomicU64,
 }
 
@@ -514,6 +517,7 @@ impl PeerTable {
             max_swarms,
             max_peers,
             rechecks: AtomicU64::new(0),
+            reports: AtomicU64::new(0),
             nudges: AtomicU64::new(0),
         }
     }
@@ -646,6 +650,7 @@ impl PeerTable {
         if swarm.ws.get(me).map(|p| p.endpoint) != Some(Endpoint::Ws(conn)) {
             return false;
         }
+        self.reports.fetch_add(1, Ordering::Relaxed);
         let nudge = swarm.reported(me, connected, now);
         if nudge {
             self.nudges.fetch_add(1, Ordering::Relaxed);
@@ -699,6 +704,7 @@ impl PeerTable {
             swarms: swarms.len(),
             peers: swarms.values().map(Swarm::len).sum(),
             rechecks: self.rechecks.load(Ordering::Relaxed),
+            reports: self.reports.load(Ordering::Relaxed),
             nudges: self.nudges.load(Ordering::Relaxed),
         }
     }
@@ -1053,5 +1059,7 @@ mod tests {
         assert!(!report(42, &[], 200_000));
         assert!(!t.report_peers(&[8; 20], &[10; 20], 10, &[], at(200_000)));
         assert_eq!(t.stats().nudges, 6);
+        // Every report above but the three refused ones was taken.
+        assert_eq!(t.stats().reports, 14);
     }
 }
