@@ -40,7 +40,8 @@ const AGE_HEADER = 'streamp2p-age'
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
 // listen.js's peerTeller: the page's peers, told to the tracker on its socket a second
-// after they change and every 10 s while it has one or none.
+// after they change and every 10 s while it has one or none and takes segments from the
+// station.
 const PEERS_ACTION = 'streamp2p-peers'
 const TELL_AFTER_MS = 1000
 const TELL_LONELY_EVERY_MS = 10000
@@ -372,7 +373,7 @@ class Listener {
         // the start (the core's peer id cache).
         this.trackerHeld = false
       }
-      if (peers.size <= LONELY_PEERS && now - told >= TELL_LONELY_EVERY_MS) tellPeers()
+      if (d.downloadSource === 'http' && peers.size <= LONELY_PEERS && now - told >= TELL_LONELY_EVERY_MS) tellPeers()
       if (process.env.LIGHT_DEBUG) log(`listener ${this.index} +${this.since()}s: ${segmentNumber(d.segmentUrl)} by ${d.downloadSource}, playhead ${this.pos === null ? '-' : (segmentNumber(d.segmentUrl) * 2 - this.pos).toFixed(1)} s ahead, ${this.stats.peers} peers`)
       this.stats.segments[d.downloadSource] += 1
       this.stats.bytes[d.downloadSource] += d.bytesLength

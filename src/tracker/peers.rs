@@ -143,7 +143,7 @@ pub const ENOUGH_PARTNERS: usize = 8;
 const MAX_PARTNERS: usize = 32;
 /// How long a pairing may take to connect before a browser that reports its peers is taken
 /// at its word that it failed (WebRTC between two homes connects in a few seconds, or not).
-pub const PAIRING_GRACE: Duration = Duration::from_secs(15);
+const PAIRING_GRACE: Duration = Duration::from_secs(15);
 /// A browser with this many peers or fewer is lonely.
 const LONELY: usize = 1;
 /// A lonely browser is asked to announce again once [`PAIRING_GRACE`] has passed since its
@@ -316,7 +316,10 @@ impl Swarm {
                 theirs.retain(|(p, _)| p != me);
             }
         }
-        if self.live_partners(me) > LONELY || self.lacking(me) == 0 {
+        // Its own count too: a peer it reached through a pairing the table has forgotten
+        // (its oldest, beyond MAX_PARTNERS) is a peer all the same.
+        let peers = self.live_partners(me).max(connected.len());
+        if peers > LONELY || self.lacking(me) == 0 {
             self.nudged.remove(me);
             return false;
         }
@@ -1048,6 +1051,9 @@ mod tests {
         assert!(report(6, &[], 80_000));
         assert!(!report(7, &[], 80_100));
         assert!(report(7, &[], 80_600));
+        // Two peers by its own word, though the table knows one as its partner: not lonely.
+        t.route_answer(&[7; 20], &[10; 20], &[7; 20], at(81_000));
+        assert!(!report(7, &[10, 11], 100_000));
         // Connected again, a page's backoff starts over.
         t.route_answer(&[7; 20], &[8; 20], &[6; 20], at(81_000));
         t.route_answer(&[7; 20], &[9; 20], &[6; 20], at(81_000));
@@ -1060,6 +1066,6 @@ mod tests {
         assert!(!t.report_peers(&[8; 20], &[10; 20], 10, &[], at(200_000)));
         assert_eq!(t.stats().nudges, 6);
         // Every report above but the three refused ones was taken.
-        assert_eq!(t.stats().reports, 14);
+        assert_eq!(t.stats().reports, 15);
     }
 }

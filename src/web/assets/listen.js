@@ -338,8 +338,9 @@ function strandedWatch (stats, engine, seeds) {
 // never connected; benches/README.md, "Pages the tracker paired that never connected").
 // The tracker then forgets the pairings that failed, and asks a page left with one peer
 // or none to announce again soon (src/tracker/peers.rs). Told a second after its peers
-// change, and every 10 s while it has one or none (so the tracker can see its new
-// pairings fail too); a few dozen bytes to the station, nothing back unless it asks.
+// change, and every 10 s while it has one or none and takes segments from the station (so
+// the tracker sees its new pairings fail too); a few dozen bytes to the station, nothing
+// back unless it asks.
 const PEERS_ACTION = 'streamp2p-peers'
 const TELL_AFTER_MS = 1000
 const TELL_LONELY_EVERY_MS = 10000
@@ -356,8 +357,8 @@ function peerTeller (peers) {
   }
   return {
     changed () { timer ??= setTimeout(tell, TELL_AFTER_MS) },
-    tick () {
-      if (peers.size <= LONELY_PEERS && performance.now() - told >= TELL_LONELY_EVERY_MS) tell()
+    loaded (source) {
+      if (source === 'http' && peers.size <= LONELY_PEERS && performance.now() - told >= TELL_LONELY_EVERY_MS) tell()
     }
   }
 }
@@ -725,7 +726,7 @@ async function playHls (live) {
         const teller = peerTeller(peers)
         engine.addEventListener('onSegmentLoaded', d => {
           stranded(d.downloadSource)
-          teller.tick()
+          teller.loaded(d.downloadSource)
           stats.segments[d.downloadSource] += 1
           stats.bytes[d.downloadSource] += d.bytesLength
           showLiveStats(stats)
