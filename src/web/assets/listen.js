@@ -314,7 +314,7 @@ const JOIN_WAIT_MS = 2000
 // whose first announce asks the tracker for a fresh set of peers. Not in its first minute
 // (a young swarm spreads slowly, and its first peers take seconds to connect), and at most
 // once a minute. A page with one peer or none is the tracker's to help, without dropping
-// the peer it has (tellPeers, below).
+// the peer it has (peerTeller, below).
 const STRANDED_AFTER = 4
 const REJOIN_EVERY_MS = 60000
 function strandedWatch (stats, engine, seeds) {
