@@ -285,12 +285,25 @@ impl Swarm {
     /// closed).
     fn unpair(&mut self, id: &PeerId) {
         if let Some(list) = self.partners.remove(id) {
-            for (other, _) in list {
-                if let Some(theirs) = self.partners.get_mut(&other) {
-                    theirs.retain(|(p, _)| p != id);
-                }
+            self.forget_partner(list.into_iter().map(|(other, _)| other), id);
+        }
+    }
+
+    /// Takes browser `id` off the partner lists of `others` (the other side of pairings
+    /// forgotten on `id`'s side).
+    fn forget_partner(&mut self, others: impl IntoIterator<Item = PeerId>, id: &PeerId) {
+        for other in others {
+            if let Some(theirs) = self.partners.get_mut(&other) {
+                theirs.retain(|(p, _)| p != id);
             }
         }
+    }
+
+    /// Whether browser `id` is in the swarm and reached through WebSocket connection `conn`.
+    fn reached_through(&self, id: &PeerId, conn: ConnId) -> bool {
+        self.ws
+            .get(id)
+            .is_some_and(|p| p.endpoint == Endpoint::Ws(conn))
     }
 
     /// Browser `me` is connected to the browsers in `connected`: its pairings with others,
@@ -311,11 +324,7 @@ impl Swarm {
                 keep
             });
         }
-        for other in failed {
-            if let Some(theirs) = self.partners.get_mut(&other) {
-                theirs.retain(|(p, _)| p != me);
-            }
-        }
+        self.forget_partner(failed, me);
         // Its own count too: a peer it reached through a pairing the table has forgotten
         // (its oldest, beyond MAX_PARTNERS) is a peer all the same.
         let peers = self.live_partners(me).max(connected.len());
@@ -650,7 +659,7 @@ impl PeerTable {
         let Some(swarm) = swarms.get_mut(info_hash) else {
             return false;
         };
-        if swarm.ws.get(me).map(|p| p.endpoint) != Some(Endpoint::Ws(conn)) {
+        if !swarm.reached_through(me, conn) {
             return false;
         }
         self.reports.fetch_add(1, Ordering::Relaxed);
@@ -673,10 +682,7 @@ impl PeerTable {
             let Some(s) = swarms.get_mut(ih) else {
                 continue;
             };
-            if s.ws
-                .get(pid)
-                .is_some_and(|p| p.endpoint == Endpoint::Ws(conn))
-            {
+            if s.reached_through(pid, conn) {
                 s.remove(pid);
             }
             if s.is_unused() {
