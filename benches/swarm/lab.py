@@ -155,6 +155,7 @@ def node_counts():
         "signalling": t.get("websocket_bytes_sent"),
         "rechecks": (t.get("stats") or {}).get("pairings_rechecked"),
         "nudges": (t.get("stats") or {}).get("lonely_nudged"),
+        "lonely_offered": (t.get("stats") or {}).get("lonely_offered"),
         "listeners": h["listeners"],
         "seeding": h["live"].get("hls_seeding"),
     }
@@ -448,6 +449,9 @@ def main():
             # report_peers): in the window, and since the node started.
             "nudges": (c1["nudges"] or 0) - (c0["nudges"] or 0),
             "nudges_since_start": c1["nudges"] or 0,
+            # Offers the tracker sent first to pages that said they were lonely, since the
+            # node started (src/tracker/peers.rs, LONELY_PER_BATCH).
+            "lonely_offered_since_start": c1["lonely_offered"] or 0,
             # Early segment requests (src/live/seeding.rs) over the whole run, as the node
             # counts them.
             "seeding": c1["seeding"],

@@ -91,6 +91,8 @@ pub struct TrackerStats {
     pub peer_reports: u64,
     /// Lonely browsers asked to announce again (see `peers::PeerTable::report_peers`).
     pub lonely_nudged: u64,
+    /// Offers sent to lonely browsers first (see `peers::PeerTable::announce`).
+    pub lonely_offered: u64,
 }
 
 pub struct Tracker {
@@ -285,6 +287,7 @@ impl Tracker {
             pairings_rechecked: t.rechecks,
             peer_reports: t.reports,
             lonely_nudged: t.nudges,
+            lonely_offered: t.lonely_offered,
         }
     }
 

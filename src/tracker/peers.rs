@@ -37,6 +37,14 @@
 //! (benches/README.md, "Pages the tracker paired that never connected"). The asks back off
 //! per page while it stays lonely, and one swarm's are spaced, so that a crowd arriving at
 //! once does not announce again all together.
+//!
+//! Lonely pages are also the first choice for other browsers' offers: up to
+//! [`LONELY_PER_BATCH`] of each batch go to pages that last said they were lonely (each taken
+//! off that list when offered, until it says so again), the rest at random. A page is not
+//! asked while a pairing of its own is younger than [`PAIRING_GRACE`]. So while a crowd
+//! arrives the newcomers' offers reach the lonely pages and nobody is asked; the asks are
+//! for the quiet hours, when nobody new comes (benches/README.md, "Newcomers' offers go to
+//! lonely pages first").
 
 use std::{
     collections::HashMap,
@@ -48,7 +56,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use serde::Serialize;
 
 pub type InfoHash = [u8; 20];
@@ -153,6 +161,9 @@ const NUDGE_MAX: Duration = Duration::from_secs(120);
 /// At most one ask per swarm this often: at two a second, a crowd of 200 that all failed
 /// would be asked again over 100 s, not in one go.
 const NUDGE_SPACING: Duration = Duration::from_millis(500);
+/// At most this many of one batch of offers go to lonely pages: the rest go at random, so a
+/// newcomer is not paired only with pages that may be lonely because they connect badly.
+const LONELY_PER_BATCH: usize = 2;
 
 /// One infohash's peers, one map per kind (BitTorrent clients by address, browsers by
 /// WebSocket), so a reply picks from its own kind without skipping over the other.
@@ -174,6 +185,9 @@ struct Swarm {
     nudged: HashMap<PeerId, (Instant, u32)>,
     /// When this swarm last asked one (see [`NUDGE_SPACING`]).
     last_nudge: Option<Instant>,
+    /// Browsers whose last report said they were lonely and that no offer has reached
+    /// since (see [`LONELY_PER_BATCH`]).
+    lonely: IndexSet<PeerId>,
     seeders: u32,
     downloads: [u64; 3],
 }
@@ -222,6 +236,7 @@ impl Swarm {
         }
         self.partners.remove(id);
         self.nudged.remove(id);
+        self.lonely.swap_remove(id);
     }
 
     fn expire(&mut self, now: Instant, expiry: &Expiry) {
@@ -231,6 +246,7 @@ impl Swarm {
         let ws = &self.ws;
         self.partners.retain(|id, _| ws.contains_key(id));
         self.nudged.retain(|id, _| ws.contains_key(id));
+        self.lonely.retain(|id| ws.contains_key(id));
         self.seeders = self.peers().filter(|p| p.seeder).count() as u32;
     }
 
@@ -330,12 +346,19 @@ impl Swarm {
         let peers = self.live_partners(me).max(connected.len());
         if peers > LONELY || self.lacking(me) == 0 {
             self.nudged.remove(me);
+            self.lonely.swap_remove(me);
             return false;
         }
         let Some(peer) = self.ws.get(me) else {
             return false;
         };
+        self.lonely.insert(*me);
+        // Its last announce's offers, or another's offer to it, may still connect.
         let announced_lately = now.saturating_duration_since(peer.seen) < PAIRING_GRACE;
+        let paired_lately = self.partners.get(me).is_some_and(|list| {
+            list.iter()
+                .any(|(_, when)| now.saturating_duration_since(*when) < PAIRING_GRACE)
+        });
         let backing_off = self.nudged.get(me).is_some_and(|(at, times)| {
             let wait = NUDGE_FIRST
                 .saturating_mul(1 << times.saturating_sub(1).min(8))
@@ -345,7 +368,7 @@ impl Swarm {
         let spaced = self
             .last_nudge
             .is_none_or(|at| now.saturating_duration_since(at) >= NUDGE_SPACING);
-        if announced_lately || backing_off || !spaced {
+        if announced_lately || paired_lately || backing_off || !spaced {
             return false;
         }
         let times = self.nudged.get(me).map_or(0, |(_, t)| *t);
@@ -424,6 +447,36 @@ impl Swarm {
                 }
             }
             i = (i + stride) % len;
+        }
+        out
+    }
+
+    /// Up to `n` lonely browsers, other than `me` and its partners, taken off the lonely
+    /// list: one offer each until they say again that they are lonely.
+    fn pick_lonely(&mut self, n: usize, me: &PeerId) -> Vec<(PeerId, Endpoint)> {
+        let len = self.lonely.len();
+        let mut out = Vec::with_capacity(n.min(len));
+        if n == 0 || len == 0 {
+            return out;
+        }
+        let start = fastrand::usize(..len);
+        let stride = coprime_stride(len);
+        let mut i = start;
+        for _ in 0..len {
+            if let Some(id) = self.lonely.get_index(i) {
+                if id != me && !self.paired(me, id) {
+                    if let Some(p) = self.ws.get(id) {
+                        out.push((*id, p.endpoint));
+                        if out.len() == n {
+                            break;
+                        }
+                    }
+                }
+            }
+            i = (i + stride) % len;
+        }
+        for (id, _) in &out {
+            self.lonely.swap_remove(id);
         }
         out
     }
@@ -509,6 +562,8 @@ pub struct TableStats {
     pub reports: u64,
     /// Lonely browsers asked to announce again (see [`PeerTable::report_peers`]).
     pub nudges: u64,
+    /// Offers sent to lonely browsers first (see [`LONELY_PER_BATCH`]).
+    pub lonely_offered: u64,
 }
 
 pub struct PeerTable {
@@ -519,6 +574,7 @@ pub struct PeerTable {
     rechecks: AtomicU64,
     reports: AtomicU64,
     nudges: AtomicU64,
+    lonely_offered: AtomicU64,
 }
 
 impl PeerTable {
@@ -531,6 +587,7 @@ impl PeerTable {
             rechecks: AtomicU64::new(0),
             reports: AtomicU64::new(0),
             nudges: AtomicU64::new(0),
+            lonely_offered: AtomicU64::new(0),
         }
     }
 
@@ -589,13 +646,26 @@ impl PeerTable {
         let lacking = (browser && matches!(a.event, Event::None | Event::Completed))
             .then(|| swarm.lacking(&a.peer_id));
         let me = &a.peer_id;
+        let want = lacking.map_or(a.numwant, |l| a.numwant.min(l));
+        let mut peers = if browser && a.event != Event::Stopped {
+            swarm.pick_lonely(want.min(LONELY_PER_BATCH), me)
+        } else {
+            Vec::new()
+        };
+        self.lonely_offered
+            .fetch_add(peers.len() as u64, Ordering::Relaxed);
         // Seeders get seeders too: a magnet client announces left=0 before it knows the
         // size, and needs a peer to fetch the metadata from.
-        let mut peers = swarm.pick(
-            lacking.map_or(a.numwant, |l| a.numwant.min(l)),
-            |id| id == me || (lacking.is_some() && swarm.paired(me, id)),
+        let rest = swarm.pick(
+            want - peers.len(),
+            |id| {
+                id == me
+                    || (lacking.is_some() && swarm.paired(me, id))
+                    || peers.iter().any(|(p, _)| p == id)
+            },
             &a.endpoint,
         );
+        peers.extend(rest);
         if lacking == Some(0) && a.numwant > 0 {
             if let Some(old) = swarm.recheck(me, now, self.expiry.pairing) {
                 peers.push(old);
@@ -715,6 +785,7 @@ impl PeerTable {
             rechecks: self.rechecks.load(Ordering::Relaxed),
             reports: self.reports.load(Ordering::Relaxed),
             nudges: self.nudges.load(Ordering::Relaxed),
+            lonely_offered: self.lonely_offered.load(Ordering::Relaxed),
         }
     }
 
@@ -1073,5 +1144,64 @@ mod tests {
         assert_eq!(t.stats().nudges, 6);
         // Every report above but the three refused ones was taken.
         assert_eq!(t.stats().reports, 15);
+    }
+
+    #[test]
+    fn newcomers_offers_go_to_lonely_pages_first_and_spare_them_the_ask() {
+        let t = table();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let report = |p: u8, peers: &[u8], ms: u64| {
+            let ids: Vec<PeerId> = peers.iter().map(|&b| [b; 20]).collect();
+            t.report_peers(&[7; 20], &[p; 20], u64::from(p), &ids, at(ms))
+        };
+        let ids = |r: &AnnounceReply| r.peers.iter().map(|(id, _)| id[0]).collect::<Vec<_>>();
+        for p in 1..=20 {
+            t.announce(&browser(p, Event::Started), t0).unwrap();
+        }
+        // 1, 2 and 3 say they have nobody (past their announce's grace, so 1 is asked; 2
+        // and 3 are spaced after it in this swarm); 4 has two peers and is not lonely.
+        t.route_answer(&[7; 20], &[5; 20], &[4; 20], t0);
+        t.route_answer(&[7; 20], &[6; 20], &[4; 20], t0);
+        assert!(report(1, &[], 20_000));
+        assert!(!report(2, &[], 20_100));
+        assert!(!report(3, &[], 20_200));
+        assert!(!report(4, &[5, 6], 20_300));
+        // A newcomer's batch of five: lonely pages first, two at most, then others at
+        // random, all distinct. A lonely page is offered once until it says again that it
+        // is lonely: the second newcomer finds one left.
+        let mut offered = Vec::new();
+        for (p, first) in [(21, 2), (22, 1)] {
+            let r = t.announce(&browser(p, Event::Started), at(21_000)).unwrap();
+            let mut got = ids(&r);
+            assert_eq!(got.len(), 5);
+            offered.extend_from_slice(&got[..first]);
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(got.len(), 5, "{got:?}");
+        }
+        offered.sort_unstable();
+        assert_eq!(offered, [1, 2, 3], "each lonely page offered once, first");
+        assert_eq!(t.stats().lonely_offered, 3);
+        // Page 2 answered newcomer 21: while that pairing is young it is not asked, though
+        // it still has one peer at most; once the grace is over and it failed, it is.
+        t.route_answer(&[7; 20], &[2; 20], &[21; 20], at(21_500));
+        assert!(!report(2, &[21], 30_000));
+        assert!(!report(2, &[], 36_000));
+        assert!(report(2, &[], 37_000));
+        // Lonely again by its reports, so the next newcomer's offer goes to it first.
+        let r = t
+            .announce(&browser(23, Event::Started), at(38_000))
+            .unwrap();
+        assert_eq!(ids(&r)[0], 2);
+        // A lonely page that leaves is no longer offered.
+        report(3, &[], 39_000);
+        t.announce(&browser(3, Event::Stopped), at(39_100)).unwrap();
+        let r = t
+            .announce(&browser(24, Event::Started), at(40_000))
+            .unwrap();
+        assert!(!ids(&r).contains(&3));
+        assert_eq!(t.stats().lonely_offered, 4);
+        assert!(!ids(&r).contains(&3));
     }
 }

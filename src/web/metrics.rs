@@ -245,6 +245,20 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     );
     metric(
         &mut o,
+        "streamp2p_tracker_lonely_offered_total",
+        "counter",
+        "Offers sent first to browsers that said they had one peer or none.",
+        t.lonely_offered,
+    );
+    metric(
+        &mut o,
+        "streamp2p_tracker_peer_reports_total",
+        "counter",
+        "Listen pages' reports of the browsers they are connected to.",
+        t.peer_reports,
+    );
+    metric(
+        &mut o,
         "streamp2p_tracker_ws_connections",
         "gauge",
         "Open WebSocket tracker connections.",
