@@ -75,6 +75,36 @@ def cleanup():
             sh("ip", "netns", "del", n, check=False)
 
 
+# The kernel keeps one neighbour (ARP, NDP) table for every namespace, bounded by the host's
+# gc_thresh3 (1,024 by default): every home on the lab's bridge resolves every home it pairs
+# with, so at 200 listeners (70 homes) the table overflowed about 20 s in, and from then on a
+# new pair of homes could not reach each other, nor a home that had not yet spoken to the
+# node reach it ("neighbor table overflow!" in the kernel log; WebRTC pairings failed and
+# first page loads timed out). Homes behind their own routers share no such table: the lab
+# raises the bounds for its run and puts them back after.
+NEIGH = [f"/proc/sys/net/{v}/neigh/default/gc_thresh{k}" for v in ("ipv4", "ipv6") for k in (1, 2, 3)]
+
+
+def raise_neighbour_bounds(hosts):
+    """Room for every pair of the lab's hosts; returns the old bounds for put_back."""
+    old = {}
+    need = 2 * hosts * hosts
+    for path in NEIGH:
+        with open(path) as f:
+            old[path] = int(f.read())
+        k = int(path[-1])
+        with open(path, "w") as f:
+            f.write(str(max(old[path], need * k // 2)))
+    return old
+
+
+def put_back(bounds):
+    # thresh3 first when lowering, so the three stay ordered at every step.
+    for path in sorted(bounds, reverse=True):
+        with open(path, "w") as f:
+            f.write(str(bounds[path]))
+
+
 def tbf(netns, dev, mbit, verb="add"):
     # Burst: at least a jiffy's worth at the rate, and never below 32 KiB (tbf needs it to
     # reach the rate); a 200 ms queue, like a home router's buffer. verb "change" re-shapes
@@ -279,6 +309,7 @@ def main():
 
     cleanup()
     procs = []
+    bounds = raise_neighbour_bounds(2 + len(homes) + plain + a.hammer)
     try:
         sh("ip", "netns", "add", ns("router"))
         sh("ip", "-n", ns("router"), "link", "add", "br0", "type", "bridge")
@@ -490,6 +521,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         cleanup()
+        put_back(bounds)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,19 @@ function need (cond, reason) {
 
 const { base, plan, seconds } = homeArgs('swarm lab light home')
 
+// How long this process's event loop stood still lately (the lab's machine at full CPU
+// starves the niced homes): a fetch that timed out while the loop stood still for seconds
+// timed out here, not on the wire.
+const loopGaps = []
+let loopAt = performance.now()
+setInterval(() => {
+  const now = performance.now()
+  loopGaps.push([now, now - loopAt])
+  while (loopGaps.length && loopGaps[0][0] < now - 60000) loopGaps.shift()
+  loopAt = now
+}, 100).unref()
+const longestStill = () => Math.round(Math.max(0, ...loopGaps.map(([, gap]) => gap)))
+
 // The figures listen.js uses (src/web/assets/listen.js), and hls.js's.
 const JOIN_WAIT_MS = 2000
 const HIGH_DEMAND_S = 3
@@ -534,7 +547,9 @@ class Listener {
         }
       }
     } catch (e) {
-      this.r.error = String(e.message || e).slice(0, 300)
+      // undici says only "fetch failed"; why (refused, reset, timed out) is its cause's.
+      const cause = e.cause ? ` (${e.cause.code ?? ''} ${e.cause.message ?? ''}; event loop still up to ${longestStill()} ms in the last minute)` : ''
+      this.r.error = String((e.message || e) + cause).slice(0, 300)
       log(`listener ${this.index}: ${this.r.error}`)
     }
     this.stopped = true
