@@ -1029,11 +1029,11 @@ fn a_page_whose_pairing_failed_is_asked_to_announce_again() {
     let t = node.get("/api/tracker").json();
     assert_eq!(t["stats"]["lonely_nudged"], 1, "{t}");
     assert_eq!(t["stats"]["peer_reports"], 4, "{t}");
+    let metrics = node.get("/metrics").text();
     assert!(
-        node.get("/metrics")
-            .text()
-            .contains("streamp2p_tracker_lonely_nudged_total 1"),
-        "metrics"
+        metrics.contains("streamp2p_tracker_lonely_nudged_total 1")
+            && metrics.contains("streamp2p_tracker_peer_reports_total 4"),
+        "{metrics}"
     );
     node.assert_alive();
 }

@@ -32,19 +32,20 @@
 //! name failed, and are forgotten on both sides, so its next announce is offered to others.
 //! A page left with one peer or none by its own word is asked to announce again soon (its
 //! announce interval set short; `ws`): a fresh batch of offers, while the peer it has stays
-//! connected. In the swarm lab a third of the pairings made while 200 listeners arrived never
-//! connected, and such pages took every segment from the station until they joined again
-//! (benches/README.md, "Pages the tracker paired that never connected"). The asks back off
-//! per page while it stays lonely, and one swarm's are spaced, so that a crowd arriving at
-//! once does not announce again all together.
+//! connected. Pairings between homes do fail (symmetric NATs, strict firewalls), and a page
+//! whose pairings all failed took every segment from the station until it joined again (in
+//! the swarm lab, while its own neighbour table overflowed: benches/README.md, "Pages the
+//! tracker paired that never connected" and "The lab's own neighbour table overflowed").
+//! The asks back off per page while it stays lonely, and one swarm's are spaced, so that a
+//! crowd arriving at once does not announce again all together.
 //!
 //! Lonely pages are also the first choice for other browsers' offers: up to
 //! [`LONELY_PER_BATCH`] of each batch go to pages that last said they were lonely (each taken
 //! off that list when offered, until it says so again), the rest at random. A page is not
 //! asked while a pairing of its own is younger than [`PAIRING_GRACE`]. So while a crowd
 //! arrives the newcomers' offers reach the lonely pages and nobody is asked; the asks are
-//! for the quiet hours, when nobody new comes (benches/README.md, "Newcomers' offers go to
-//! lonely pages first").
+//! for the quiet hours, when nobody new comes (half the asks, in the lab whose pairings
+//! failed: benches/README.md, "The lab's own neighbour table overflowed").
 
 use std::{
     collections::HashMap,
