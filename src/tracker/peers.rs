@@ -416,13 +416,7 @@ impl Swarm {
         }
     }
 
-    /// Up to `n` random peers of `kind`'s kind, other than those `skip` names.
-    ///
-    /// Walks the peers from a random start with a random stride coprime to their number,
-    /// so each index comes up at most once and an announce costs O(n) whatever the
-    /// swarm's size, while each announcer gets a different mix. (Drawing a uniform
-    /// subset needs either a set of the drawn indices or an index vector of the whole
-    /// swarm; the latter was a tenth of the UDP tracker's time.)
+    /// Up to `n` random peers of `kind`'s kind, other than those `skip` names (see [`walk`]).
     fn pick(
         &self,
         n: usize,
@@ -430,52 +424,22 @@ impl Swarm {
         kind: &Endpoint,
     ) -> Vec<(PeerId, Endpoint)> {
         let peers = self.kind(kind);
-        let len = peers.len();
-        let mut out = Vec::with_capacity(n.min(len));
-        if n == 0 || len == 0 {
-            return out;
-        }
-        let start = fastrand::usize(..len);
-        let stride = coprime_stride(len);
-        let mut i = start;
-        for _ in 0..len {
-            if let Some((id, p)) = peers.get_index(i) {
-                if !skip(id) {
-                    out.push((*id, p.endpoint));
-                    if out.len() == n {
-                        break;
-                    }
-                }
-            }
-            i = (i + stride) % len;
-        }
-        out
+        walk(peers.len(), n, |i| {
+            let (id, p) = peers.get_index(i)?;
+            (!skip(id)).then_some((*id, p.endpoint))
+        })
     }
 
     /// Up to `n` lonely browsers, other than `me` and its partners, taken off the lonely
     /// list: one offer each until they say again that they are lonely.
     fn pick_lonely(&mut self, n: usize, me: &PeerId) -> Vec<(PeerId, Endpoint)> {
-        let len = self.lonely.len();
-        let mut out = Vec::with_capacity(n.min(len));
-        if n == 0 || len == 0 {
-            return out;
-        }
-        let start = fastrand::usize(..len);
-        let stride = coprime_stride(len);
-        let mut i = start;
-        for _ in 0..len {
-            if let Some(id) = self.lonely.get_index(i) {
-                if id != me && !self.paired(me, id) {
-                    if let Some(p) = self.ws.get(id) {
-                        out.push((*id, p.endpoint));
-                        if out.len() == n {
-                            break;
-                        }
-                    }
-                }
+        let out = walk(self.lonely.len(), n, |i| {
+            let id = self.lonely.get_index(i)?;
+            if id == me || self.paired(me, id) {
+                return None;
             }
-            i = (i + stride) % len;
-        }
+            Some((*id, self.ws.get(id)?.endpoint))
+        });
         for (id, _) in &out {
             self.lonely.swap_remove(id);
         }
@@ -501,6 +465,31 @@ impl Swarm {
             .sum();
         c
     }
+}
+
+/// Up to `n` of what `take` gives for the indices `0..len`, each index tried at most once.
+///
+/// Walks the indices from a random start with a random stride coprime to `len`, so a pick
+/// costs O(n) whatever `len` is, and each caller gets a different mix. (Drawing a uniform
+/// subset needs either a set of the drawn indices or an index vector of the whole swarm;
+/// the latter was a tenth of the UDP tracker's time.)
+fn walk<T>(len: usize, n: usize, mut take: impl FnMut(usize) -> Option<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(n.min(len));
+    if n == 0 || len == 0 {
+        return out;
+    }
+    let stride = coprime_stride(len);
+    let mut i = fastrand::usize(..len);
+    for _ in 0..len {
+        if let Some(t) = take(i) {
+            out.push(t);
+            if out.len() == n {
+                break;
+            }
+        }
+        i = (i + stride) % len;
+    }
+    out
 }
 
 /// A random step in `1..len` that shares no factor with `len` (1 for tiny swarms or when
@@ -1078,15 +1067,22 @@ mod tests {
         }
     }
 
+    /// Browser `p` of swarm 7 (on connection `p`) reports the browsers `peers`, `ms` after
+    /// `t0`; whether it is asked to announce again.
+    fn reporter(t: &PeerTable, t0: Instant) -> impl Fn(u8, &[u8], u64) -> bool + '_ {
+        move |p, peers, ms| {
+            let ids: Vec<PeerId> = peers.iter().map(|&b| [b; 20]).collect();
+            let at = t0 + Duration::from_millis(ms);
+            t.report_peers(&[7; 20], &[p; 20], u64::from(p), &ids, at)
+        }
+    }
+
     #[test]
     fn a_page_that_says_its_pairings_failed_is_offered_anew_and_asked_to_announce_soon() {
         let t = table();
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let report = |p: u8, peers: &[u8], ms: u64| {
-            let ids: Vec<PeerId> = peers.iter().map(|&b| [b; 20]).collect();
-            t.report_peers(&[7; 20], &[p; 20], u64::from(p), &ids, at(ms))
-        };
+        let report = reporter(&t, t0);
         let partners = |p: u8| t.lock()[&[7; 20]].live_partners(&[p; 20]);
         for p in 1..=12 {
             t.announce(&browser(p, Event::Started), t0).unwrap();
@@ -1152,10 +1148,7 @@ mod tests {
         let t = table();
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let report = |p: u8, peers: &[u8], ms: u64| {
-            let ids: Vec<PeerId> = peers.iter().map(|&b| [b; 20]).collect();
-            t.report_peers(&[7; 20], &[p; 20], u64::from(p), &ids, at(ms))
-        };
+        let report = reporter(&t, t0);
         let ids = |r: &AnnounceReply| r.peers.iter().map(|(id, _)| id[0]).collect::<Vec<_>>();
         for p in 1..=20 {
             t.announce(&browser(p, Event::Started), t0).unwrap();
